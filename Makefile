@@ -1,0 +1,123 @@
+# libgradflow — build, test, install.  See README.md for the two-command quick start.
+#   make                 lib/libgradflow.so.0.1.0 (+ symlinks) and lib/libgradflow.a
+#   make check           every test suite (SANITIZE=1: built with ASan + UBSan)
+#   make demo            builds and runs the flagship demo
+#   make examples bench install uninstall clean
+
+VERSION_MAJOR := 0
+VERSION_MINOR := 1
+VERSION_PATCH := 0
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+CC ?= cc
+PYTHON ?= /usr/bin/python3
+PREFIX ?= /usr/local
+LIBDIR_INSTALL ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR_INSTALL)/pkgconfig
+DESTDIR ?=
+
+OPT ?= -O2
+WARN := -std=c11 -Wall -Wextra -Wpedantic -Werror
+BASE_CFLAGS := $(WARN) $(OPT) -g -fPIC -fvisibility=hidden -Iinclude -Isrc $(CFLAGS)
+LDLIBS_LIB := -lm -lpthread
+
+# Each compiler / sanitizer combination builds in its own tree; the plain
+# default build is the one that fills lib/.
+CCNAME := $(notdir $(firstword $(CC)))
+ifeq ($(SANITIZE),1)
+  B := build/$(CCNAME)-san
+  SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+  B := build/$(CCNAME)
+  SAN :=
+endif
+ifeq ($(B),build/cc)
+  OUT := lib
+else
+  OUT := $(B)/lib
+endif
+ALL_CFLAGS := $(BASE_CFLAGS) $(SAN)
+
+SRCS := $(sort $(wildcard src/*.c))
+OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(SRCS))
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRCS))
+
+SONAME := libgradflow.so.$(VERSION_MAJOR)
+SHLIB := $(OUT)/libgradflow.so.$(VERSION)
+STLIB := $(OUT)/libgradflow.a
+
+# Per-ISA kernel files get their instruction set; everything else stays generic x86-64.
+ISA_avx2 := -mavx2 -mfma
+ISA_avx512 := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma -mavx2
+isa_flags = $(if $(findstring _avx512,$1),$(ISA_avx512),$(if $(findstring _avx2,$1),$(ISA_avx2),))
+
+.PHONY: all check demo examples bench install uninstall clean abi-dump abi-check
+all: $(SHLIB) $(OUT)/$(SONAME) $(OUT)/libgradflow.so $(STLIB)
+
+$(B)/obj/%.o: src/%.c include/gradflow.h src/internal.h $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(call isa_flags,$*) -c $< -o $@
+
+$(SHLIB): $(OBJS) src/gradflow.map
+	@mkdir -p $(OUT)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/gradflow.map \
+	  -Wl,--no-undefined -o $@ $(OBJS) $(LDLIBS_LIB) $(SAN)
+
+$(OUT)/$(SONAME): $(SHLIB)
+	ln -sf libgradflow.so.$(VERSION) $@
+$(OUT)/libgradflow.so: $(OUT)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(STLIB): $(OBJS)
+	@mkdir -p $(OUT)
+	rm -f $@
+	ar rcs $@ $(OBJS)
+
+# Tests link the static library so they can reach internal (hidden) functions.
+$(B)/tests/%: tests/%.c $(STLIB) $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-unused-parameter $< -o $@ $(STLIB) -lcmocka $(LDLIBS_LIB)
+
+$(B)/examples/%: examples/%.c $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(STLIB) $(LDLIBS_LIB)
+
+examples: $(EXAMPLES)
+
+check: all $(TESTS) $(EXAMPLES)
+	@B=$(B) OUT=$(OUT) PYTHON=$(PYTHON) SANITIZE=$(SANITIZE) CC="$(CC)" sh tests/run.sh $(TESTS)
+
+demo: $(B)/examples/demo
+	$(B)/examples/demo
+
+BENCH_FLAGS ?= -O3
+bench: $(STLIB) bench/bench.c
+	@mkdir -p $(B)/bench
+	$(CC) $(ALL_CFLAGS) bench/bench.c -o $(B)/bench/bench $(STLIB) $(LDLIBS_LIB)
+	$(B)/bench/bench
+
+pkgconfig/gradflow.pc: pkgconfig/gradflow.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR_INSTALL)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+install: all pkgconfig/gradflow.pc
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR_INSTALL) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/gradflow.h $(DESTDIR)$(INCLUDEDIR)/gradflow.h
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so.$(VERSION)
+	ln -sf libgradflow.so.$(VERSION) $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so
+	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.a
+	install -m 644 pkgconfig/gradflow.pc $(DESTDIR)$(PKGCONFIGDIR)/gradflow.pc
+	rm -f pkgconfig/gradflow.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/gradflow.h $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so.$(VERSION) \
+	  $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so \
+	  $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.a $(DESTDIR)$(PKGCONFIGDIR)/gradflow.pc
+
+clean:
+	rm -rf build lib pkgconfig/gradflow.pc

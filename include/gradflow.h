@@ -1,0 +1,369 @@
+/*
+ * gradflow.h — the whole public API of libgradflow.
+ *
+ * libgradflow trains small neural networks with hand-written backprop and
+ * reports, layer by layer, whether gradients flow.  Everything is reached
+ * through opaque handles; every fallible call returns an int status
+ * (GF_OK == 0).  gf_strerror() names a code; gf_last_error() (per thread)
+ * and gf_net_last_error() keep the detailed message of the latest failure.
+ *
+ * ABI promise: symbols are only ever added.  Enum values are explicit and
+ * never renumbered; a changed function gets a _v2 sibling.
+ *
+ * Tensors are float32, row-major, batch-major (batch x features).  Weights
+ * follow PyTorch's layouts (a dense weight is out x in).
+ */
+#ifndef GRADFLOW_H
+#define GRADFLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(GF_BUILDING_DLL)
+#define GF_API __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define GF_API __attribute__((visibility("default")))
+#else
+#define GF_API
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Version                                                             */
+/* ------------------------------------------------------------------ */
+
+#define GF_VERSION_MAJOR 0
+#define GF_VERSION_MINOR 1
+#define GF_VERSION_PATCH 0
+#define GF_VERSION_STRING "0.1.0"
+/* MAJOR*10000 + MINOR*100 + PATCH */
+#define GF_VERSION_NUMBER (GF_VERSION_MAJOR * 10000 + GF_VERSION_MINOR * 100 + GF_VERSION_PATCH)
+
+GF_API int32_t gf_version(void);            /* GF_VERSION_NUMBER of the library in use */
+GF_API const char *gf_version_string(void); /* "MAJOR.MINOR.PATCH" */
+
+/* ------------------------------------------------------------------ */
+/* Status codes                                                        */
+/* ------------------------------------------------------------------ */
+
+enum gf_status {
+    GF_OK = 0,
+    GF_ERR_NULL = 1,        /* a required pointer or handle was NULL */
+    GF_ERR_NOMEM = 2,       /* the allocator returned NULL */
+    GF_ERR_INVALID = 3,     /* an argument is out of its domain */
+    GF_ERR_SHAPE = 4,       /* sizes or counts do not match */
+    GF_ERR_NONFINITE = 5,   /* NaN or Inf in data supplied by the caller */
+    GF_ERR_STATE = 6,       /* call made in the wrong order or state */
+    GF_ERR_OVERFLOW = 7,    /* a size computation would overflow */
+    GF_ERR_RANGE = 8,       /* an index is out of range */
+    GF_ERR_IO = 9,          /* a file could not be opened, read or written */
+    GF_ERR_FORMAT = 10,     /* a file or buffer is corrupt or of a wrong format */
+    GF_ERR_BUFFER = 11,     /* the caller's buffer is too small */
+    GF_ERR_GUARD = 12,      /* the guard refused a non-finite step; nothing changed */
+    GF_ERR_KIND = 13,       /* the handle is of the wrong kind */
+    GF_ERR_UNSUPPORTED = 14 /* not supported on this build or platform */
+};
+
+/* Static, never-NULL description of a status code. */
+GF_API const char *gf_strerror(int code);
+/* Detailed message of the latest failed call on this thread ("" if none). */
+GF_API const char *gf_last_error(void);
+/* Clears this thread's detailed message. */
+GF_API void gf_clear_error(void);
+
+/* ------------------------------------------------------------------ */
+/* Memory                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef void *(*gf_malloc_fn)(void *user, size_t size);
+typedef void *(*gf_realloc_fn)(void *user, void *ptr, size_t size);
+typedef void (*gf_free_fn)(void *user, void *ptr);
+
+/*
+ * Replaces the allocator used for every allocation the library makes.
+ * All three functions must be given together, or all three NULL to restore
+ * the C library's malloc/realloc/free.  Refused with GF_ERR_STATE while any
+ * memory obtained from the previous allocator is still live.
+ */
+GF_API int gf_set_allocator(gf_malloc_fn m, gf_realloc_fn r, gf_free_fn f, void *user);
+/* Number of library allocations currently live (for leak checks). */
+GF_API int64_t gf_live_allocations(void);
+
+/* ------------------------------------------------------------------ */
+/* Handles                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct gf_net gf_net;
+typedef struct gf_layer gf_layer;
+typedef struct gf_activation gf_activation;
+typedef struct gf_init gf_init;
+typedef struct gf_loss gf_loss;
+typedef struct gf_optimizer gf_optimizer;
+typedef struct gf_penalty gf_penalty;
+
+/* ------------------------------------------------------------------ */
+/* Activations                                                         */
+/* ------------------------------------------------------------------ */
+
+enum gf_activation_kind {
+    GF_ACT_IDENTITY = 0,
+    GF_ACT_SIGMOID = 1,
+    GF_ACT_TANH = 2,
+    GF_ACT_RELU = 3,
+    GF_ACT_LEAKY_RELU = 4, /* parameter GF_ACT_PARAM_SLOPE, default 0.01 */
+    GF_ACT_ELU = 5,        /* parameter GF_ACT_PARAM_ALPHA, default 1.0 */
+    GF_ACT_SELU = 6,       /* lambda 1.0507009873554805, alpha 1.6732632423543772 */
+    GF_ACT_SOFTPLUS = 7,   /* log(1 + e^x), computed stably */
+    GF_ACT_GELU = 8        /* exact: x * Phi(x) */
+};
+
+enum gf_activation_param {
+    GF_ACT_PARAM_SLOPE = 0, /* leaky ReLU negative slope */
+    GF_ACT_PARAM_ALPHA = 1  /* ELU alpha */
+};
+
+GF_API int gf_activation_create(gf_activation **out, int32_t kind);
+GF_API void gf_activation_destroy(gf_activation *act);
+GF_API int gf_activation_set(gf_activation *act, int32_t param, double value);
+GF_API int gf_activation_get(const gf_activation *act, int32_t param, double *value);
+GF_API int32_t gf_activation_kind(const gf_activation *act); /* -1 on NULL */
+/* y[i] = f(x[i]); x and y may alias. */
+GF_API int gf_activation_apply(const gf_activation *act, const float *x, float *y, size_t n);
+/* d[i] = f'(x[i]). */
+GF_API int gf_activation_derivative(const gf_activation *act, const float *x, float *d, size_t n);
+/* Static name such as "relu"; "?" for an unknown kind. */
+GF_API const char *gf_activation_name(int32_t kind);
+
+/* ------------------------------------------------------------------ */
+/* Initializers                                                        */
+/* ------------------------------------------------------------------ */
+
+enum gf_init_kind {
+    GF_INIT_ZEROS = 0,
+    GF_INIT_CONSTANT = 1,       /* value a */
+    GF_INIT_UNIFORM = 2,        /* U(a, b) */
+    GF_INIT_NORMAL = 3,         /* N(a = mean, b = std) */
+    GF_INIT_XAVIER_UNIFORM = 4, /* U(-l, l), l = gain*sqrt(6/(fan_in+fan_out)) */
+    GF_INIT_XAVIER_NORMAL = 5,  /* N(0, gain*sqrt(2/(fan_in+fan_out))) */
+    GF_INIT_HE_UNIFORM = 6,     /* U(-l, l), l = gain*sqrt(3/fan) */
+    GF_INIT_HE_NORMAL = 7,      /* N(0, gain/sqrt(fan)) */
+    GF_INIT_LECUN_NORMAL = 8,   /* N(0, 1/sqrt(fan_in)) */
+    GF_INIT_ORTHOGONAL = 9,     /* gain * a (semi-)orthogonal matrix */
+    GF_INIT_DEFAULT = 10        /* PyTorch nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+};
+
+enum gf_init_mode { GF_FAN_IN = 0, GF_FAN_OUT = 1 };
+
+GF_API int gf_init_create(gf_init **out, int32_t kind);
+GF_API void gf_init_destroy(gf_init *init);
+GF_API int gf_init_set_range(gf_init *init, double a, double b); /* constant/uniform/normal */
+GF_API int gf_init_set_gain(gf_init *init, double gain);         /* xavier/he/orthogonal */
+GF_API int gf_init_set_mode(gf_init *init, int32_t mode);        /* he: GF_FAN_IN or GF_FAN_OUT */
+/* PyTorch's calculate_gain: sigmoid 1, tanh 5/3, relu sqrt 2, leaky
+ * sqrt(2/(1+param^2)), selu 3/4, others 1. Returns NaN for an unknown kind. */
+GF_API double gf_init_gain(int32_t activation_kind, double param);
+/* Fills buf (rows x cols, fan_in = cols, fan_out = rows) from a seed. */
+GF_API int gf_init_fill(const gf_init *init, float *buf, size_t count, int64_t rows, int64_t cols,
+                        uint64_t seed);
+
+/* ------------------------------------------------------------------ */
+/* Losses                                                              */
+/* ------------------------------------------------------------------ */
+
+enum gf_loss_kind {
+    GF_LOSS_MSE = 0,
+    GF_LOSS_MAE = 1,
+    GF_LOSS_HUBER = 2,             /* parameter GF_LOSS_PARAM_DELTA, default 1.0 */
+    GF_LOSS_BCE_LOGITS = 3,        /* binary cross-entropy on logits, targets in [0, 1] */
+    GF_LOSS_SOFTMAX_CE = 4,        /* softmax cross-entropy, probability targets (batch x classes) */
+    GF_LOSS_SOFTMAX_CE_LABELS = 5  /* softmax cross-entropy, targets are batch x 1 class indices */
+};
+
+enum gf_loss_param { GF_LOSS_PARAM_DELTA = 0 };
+
+GF_API int gf_loss_create(gf_loss **out, int32_t kind);
+GF_API void gf_loss_destroy(gf_loss *loss);
+GF_API int gf_loss_set(gf_loss *loss, int32_t param, double value);
+GF_API int gf_loss_get(const gf_loss *loss, int32_t param, double *value);
+GF_API int32_t gf_loss_kind(const gf_loss *loss);
+/* Width of the target rows this loss expects for outputs of width `outputs`. */
+GF_API int64_t gf_loss_target_width(const gf_loss *loss, int64_t outputs);
+/*
+ * Mean over the batch of the loss of pred (batch x width) against target
+ * (batch x target_width).  grad (batch x width, may be NULL) receives
+ * d loss / d pred.
+ */
+GF_API int gf_loss_compute(const gf_loss *loss, const float *pred, const float *target, int64_t batch,
+                           int64_t width, double *value, float *grad);
+
+/* ------------------------------------------------------------------ */
+/* Penalties (regularization)                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * value = l1 * sum|w| + 0.5 * l2 * sum w^2; gradient l1*sign(w) + l2*w.
+ * l2 alone is PyTorch's weight_decay; both together is the elastic net.
+ */
+GF_API int gf_penalty_create(gf_penalty **out, double l1, double l2);
+GF_API void gf_penalty_destroy(gf_penalty *p);
+GF_API int gf_penalty_set_include_bias(gf_penalty *p, int32_t include); /* default 0 */
+GF_API int gf_penalty_get(const gf_penalty *p, double *l1, double *l2, int32_t *include_bias);
+
+/* ------------------------------------------------------------------ */
+/* Optimizers                                                          */
+/* ------------------------------------------------------------------ */
+
+enum gf_optimizer_kind {
+    GF_OPT_SGD = 0,
+    GF_OPT_MOMENTUM = 1, /* heavy ball: v = mu v + g; w -= lr v */
+    GF_OPT_NESTEROV = 2, /* v = mu v + g; w -= lr (g + mu v) */
+    GF_OPT_RMSPROP = 3,  /* s = rho s + (1-rho) g^2; w -= lr g / (sqrt s + eps) */
+    GF_OPT_ADAGRAD = 4,  /* s += g^2; w -= lr g / (sqrt s + eps) */
+    GF_OPT_ADAM = 5,
+    GF_OPT_ADAMW = 6     /* Adam with decoupled weight decay */
+};
+
+enum gf_optimizer_param {
+    GF_OPT_LR = 0,           /* learning rate */
+    GF_OPT_MOMENTUM_MU = 1,  /* momentum / nesterov, default 0.9 */
+    GF_OPT_BETA1 = 2,        /* adam, default 0.9 */
+    GF_OPT_BETA2 = 3,        /* adam, default 0.999 */
+    GF_OPT_EPS = 4,          /* rmsprop/adagrad/adam, default 1e-8 (adagrad 1e-10) */
+    GF_OPT_RHO = 5,          /* rmsprop decay, default 0.99 */
+    GF_OPT_WEIGHT_DECAY = 6  /* adamw decoupled decay, default 0.01; others: added to g */
+};
+
+GF_API int gf_optimizer_create(gf_optimizer **out, int32_t kind, double lr);
+GF_API void gf_optimizer_destroy(gf_optimizer *opt); /* no-op when owned by a net */
+GF_API int gf_optimizer_set(gf_optimizer *opt, int32_t param, double value);
+GF_API int gf_optimizer_get(const gf_optimizer *opt, int32_t param, double *value);
+GF_API int32_t gf_optimizer_kind(const gf_optimizer *opt);
+/* Zeroes moments and the step counter; hyper-parameters stay. */
+GF_API int gf_optimizer_reset(gf_optimizer *opt);
+GF_API int64_t gf_optimizer_steps(const gf_optimizer *opt);
+
+/* ------------------------------------------------------------------ */
+/* Layers                                                              */
+/* ------------------------------------------------------------------ */
+
+enum gf_layer_kind { GF_LAYER_DENSE = 0 };
+
+/*
+ * A dense layer y = f(x W^T + b), W out x in.  Parameters start from the
+ * layer's initializers when the layer is added to a net, drawn from the
+ * net's seeded generator (defaults: GF_INIT_DEFAULT for both W and b).
+ */
+GF_API int gf_layer_dense_create(gf_layer **out, int64_t inputs, int64_t outputs);
+/* Frees a layer never added to a net; a no-op for a layer a net owns. */
+GF_API void gf_layer_destroy(gf_layer *layer);
+GF_API int gf_layer_set_activation(gf_layer *layer, const gf_activation *act); /* copied */
+GF_API int gf_layer_set_weight_init(gf_layer *layer, const gf_init *init);     /* copied */
+GF_API int gf_layer_set_bias_init(gf_layer *layer, const gf_init *init);       /* copied */
+/* Attaches (copies) a penalty to this layer only; NULL removes it. */
+GF_API int gf_layer_set_penalty(gf_layer *layer, const gf_penalty *p);
+GF_API int32_t gf_layer_kind(const gf_layer *layer);
+GF_API int32_t gf_layer_activation_kind(const gf_layer *layer);
+GF_API int64_t gf_layer_input_size(const gf_layer *layer);
+GF_API int64_t gf_layer_output_size(const gf_layer *layer);
+GF_API int64_t gf_layer_weight_count(const gf_layer *layer);
+GF_API int64_t gf_layer_bias_count(const gf_layer *layer);
+/* Copies with explicit counts: count must equal the parameter count. */
+GF_API int gf_layer_get_weights(const gf_layer *layer, float *dst, size_t count);
+GF_API int gf_layer_set_weights(gf_layer *layer, const float *src, size_t count);
+GF_API int gf_layer_get_bias(const gf_layer *layer, float *dst, size_t count);
+GF_API int gf_layer_set_bias(gf_layer *layer, const float *src, size_t count);
+GF_API int gf_layer_get_weight_grad(const gf_layer *layer, float *dst, size_t count);
+GF_API int gf_layer_get_bias_grad(const gf_layer *layer, float *dst, size_t count);
+
+/* ------------------------------------------------------------------ */
+/* Networks                                                            */
+/* ------------------------------------------------------------------ */
+
+/* A sequential net taking `inputs` features, with its own seeded generator. */
+GF_API int gf_net_create(gf_net **out, int64_t inputs, uint64_t seed);
+GF_API void gf_net_destroy(gf_net *net);
+/* Message of the latest failure on this net ("" if none). */
+GF_API const char *gf_net_last_error(const gf_net *net);
+
+/* Appends a layer; on success the net owns it and the handle stays valid
+ * (borrowed) until the net is destroyed.  Refused once training began. */
+GF_API int gf_net_add(gf_net *net, gf_layer *layer);
+/* Convenience: creates, configures and appends a dense layer. */
+GF_API int gf_net_add_dense(gf_net *net, int64_t outputs, int32_t activation_kind, gf_layer **layer);
+GF_API int32_t gf_net_layer_count(const gf_net *net);
+GF_API gf_layer *gf_net_layer(gf_net *net, int32_t index); /* borrowed; NULL if out of range */
+GF_API int64_t gf_net_input_size(const gf_net *net);
+GF_API int64_t gf_net_output_size(const gf_net *net);
+GF_API int64_t gf_net_param_count(const gf_net *net);
+/* Writes a description into buf (NUL-terminated); *needed gets the full
+ * length + 1.  GF_ERR_BUFFER when cap is too small (buf holds a prefix). */
+GF_API int gf_net_describe(const gf_net *net, char *buf, size_t cap, size_t *needed);
+/* Redraws every parameter from the layers' initializers with a new seed and
+ * resets the optimizer. */
+GF_API int gf_net_reinit(gf_net *net, uint64_t seed);
+
+GF_API int gf_net_set_loss(gf_net *net, const gf_loss *loss);            /* copied; default MSE */
+GF_API int gf_net_set_optimizer(gf_net *net, gf_optimizer *opt);         /* the net takes ownership */
+GF_API gf_optimizer *gf_net_optimizer(gf_net *net);                       /* borrowed */
+GF_API int gf_net_set_penalty(gf_net *net, const gf_penalty *p);         /* whole net; NULL removes */
+
+enum gf_clip_mode {
+    GF_CLIP_NONE = 0,
+    GF_CLIP_VALUE = 1,      /* every gradient component into [-v, v] */
+    GF_CLIP_NORM = 2,       /* global L2 norm at most v */
+    GF_CLIP_LAYER_NORM = 3  /* each layer's L2 norm at most v */
+};
+/* Clipping applied by gf_net_train_step between backward and step. */
+GF_API int gf_net_set_clip(gf_net *net, int32_t mode, double value);
+/* Clip now.  norm_before (may be NULL) receives the global gradient norm
+ * before clipping.  A non-finite norm is GF_ERR_NONFINITE and nothing changes. */
+GF_API int gf_net_clip_grad_value(gf_net *net, double value);
+GF_API int gf_net_clip_grad_norm(gf_net *net, double max_norm, double *norm_before);
+GF_API int gf_net_clip_grad_layer_norm(gf_net *net, double max_norm);
+GF_API int gf_net_grad_norm(const gf_net *net, double *norm);
+
+/*
+ * Inference: y (batch x outputs) from x (batch x inputs).  Caches nothing
+ * for backward.
+ */
+GF_API int gf_net_predict(gf_net *net, const float *x, size_t x_count, int64_t batch, float *y, size_t y_count);
+/* Training forward: caches what backward needs.  y may be NULL. */
+GF_API int gf_net_forward(gf_net *net, const float *x, size_t x_count, int64_t batch, float *y, size_t y_count);
+/* Loss of the last forward against target, plus its gradient through the
+ * net (penalties included).  loss may be NULL. */
+GF_API int gf_net_backward(gf_net *net, const float *target, size_t target_count, double *loss);
+/* Backward from a caller-given d loss / d output (batch x outputs). */
+GF_API int gf_net_backward_from(gf_net *net, const float *grad_output, size_t count);
+/* d loss / d input of the last backward (batch x inputs). */
+GF_API int gf_net_input_grad(const gf_net *net, float *dst, size_t count);
+/* Loss (with penalties) of predictions for x against target; no gradient. */
+GF_API int gf_net_evaluate(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
+                           int64_t batch, double *loss);
+/* Applies the optimizer to the gradients of the last backward. */
+GF_API int gf_net_step(gf_net *net);
+/* forward + loss + backward + clip + step. */
+GF_API int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *target,
+                             size_t target_count, int64_t batch, double *loss);
+
+/* Per-epoch callback: return nonzero to stop training early. */
+typedef int (*gf_epoch_fn)(void *user, int32_t epoch, double mean_loss);
+/*
+ * Trains for `epochs` passes over n samples in mini-batches of `batch`,
+ * shuffled from the net's generator.  mean_loss (may be NULL) gets the last
+ * epoch's mean training loss.
+ */
+GF_API int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
+                      int64_t n, int64_t batch, int32_t epochs, gf_epoch_fn callback, void *user,
+                      double *mean_loss);
+/* Prints "epoch, loss, samples/s, time left" to stderr during gf_net_fit. */
+GF_API int gf_net_set_progress(gf_net *net, int32_t on);
+/* Number of optimizer steps applied. */
+GF_API int64_t gf_net_steps(const gf_net *net);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GRADFLOW_H */
