@@ -213,4 +213,9 @@ struct gf_net {
 bool gfi_is_net(const gf_net *n);
 bool gfi_is_layer(const gf_layer *l);
 
+/* ---- optimizer.c (additions) ---- */
+/* Frees an optimizer a net owns (gf_optimizer_destroy ignores those):
+ * its moment buffers, then the handle, marked dead first.  NULL is a no-op. */
+void gfi_opt_destroy_owned(gf_optimizer *o);
+
 #endif /* GF_INTERNAL_H */
