@@ -89,6 +89,10 @@ struct gf_init {
 void gfi_init_default(gfi_init *c, int32_t kind);
 /* Fills rows x cols (fan_in = cols, fan_out = rows) from rng. */
 int gfi_init_fill(const gfi_init *c, float *buf, int64_t rows, int64_t cols, gfi_rng *rng);
+/* Fills count values with explicit fans (a bias: count = outputs, the layer's
+ * fans).  Orthogonal needs count == fan_out * fan_in (else GF_ERR_SHAPE) and
+ * treats buf as fan_out x fan_in; it may fail with GF_ERR_NOMEM. */
+int gfi_init_fill_fan(const gfi_init *c, float *buf, size_t count, int64_t fan_in, int64_t fan_out, gfi_rng *rng);
 
 /* ---- loss.c ---- */
 typedef struct gfi_loss {
