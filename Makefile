@@ -65,7 +65,7 @@ $(B)/obj/%.o: src/%.c include/gradflow.h src/internal.h $(wildcard src/*.h)
 $(SHLIB): $(OBJS) src/gradflow.map
 	@mkdir -p $(OUT)
 	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/gradflow.map \
-	  -Wl,--no-undefined -o $@ $(OBJS) $(LDLIBS_LIB) $(SAN)
+	  $(if $(SAN),,-Wl,--no-undefined) -o $@ $(OBJS) $(LDLIBS_LIB) $(SAN)
 
 $(OUT)/$(SONAME): $(SHLIB)
 	ln -sf libgradflow.so.$(VERSION) $@

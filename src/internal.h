@@ -176,6 +176,7 @@ struct gf_layer {
     gfi_init winit, binit;
     gfi_penalty pen;
     bool has_pen;
+    bool user_weights, user_bias; /* set by the caller: kept when added */
 };
 
 extern const gfi_layer_ops gfi_dense_ops;
@@ -203,9 +204,12 @@ struct gf_net {
     float *dbuf[2];
     float *dz; /* widest */
     float *dinput; /* batch x inputs */
+    float *xcopy; /* the last training forward's input (batch x inputs) */
     float *shuffle_x, *shuffle_t; /* fit's mini-batch gather buffers */
     int64_t *perm;
     int64_t perm_n;
+    int64_t fit_batch;
+    size_t fit_xw, fit_tw;
     size_t widest;
     int64_t batch; /* batch of the last forward */
     bool forward_ready, backward_ready, training_began;
@@ -215,7 +219,24 @@ struct gf_net {
 };
 
 bool gfi_is_net(const gf_net *n);
+
+/* Provided by init.c and optimizer.c (declared here too for net.c). */
+int gfi_init_fill_fan(const gfi_init *c, float *buf, size_t count, int64_t fan_in, int64_t fan_out, gfi_rng *rng);
+void gfi_opt_destroy_owned(gf_optimizer *o);
+
+/* ---- clip.c ---- */
+double gfi_norm2(const float *v, size_t n); /* L2 norm accumulated in double */
+int gfi_net_apply_clip(gf_net *net);        /* the mode set by gf_net_set_clip */
+
+/* ---- net.c ---- */
+/* GF_ERR_NONFINITE naming the sample and feature of the first NaN/Inf in x (rows x inputs). */
+int gfi_data_check(gf_net *net, const float *x, int64_t rows, const char *fn);
+
+/* ---- layer.c ---- */
 bool gfi_is_layer(const gf_layer *l);
+/* Points w, b at params and dw, db at grads (W then b in each). */
+void gfi_layer_point(gf_layer *l, float *params, float *grads);
+void gfi_layer_free(gf_layer *l);
 
 /* ---- optimizer.c (additions) ---- */
 /* Frees an optimizer a net owns (gf_optimizer_destroy ignores those):

@@ -1,0 +1,132 @@
+/* clip.c — gradient clipping by value, by global L2 norm and by per-layer L2 norm. */
+#include "internal.h"
+
+#include <math.h>
+
+/* Squares of floats cannot overflow or underflow a double, so a plain double
+ * sum of squares is exact enough and safe for any finite float input. */
+static double sum_squares(const float *v, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)v[i] * (double)v[i];
+    return s;
+}
+
+double gfi_norm2(const float *v, size_t n) { return sqrt(sum_squares(v, n)); }
+
+static int check_clip_net(gf_net *net, const char *fn)
+{
+    if (!net)
+        return gfi_fail(GF_ERR_NULL, "%s: net is NULL", fn);
+    if (net->magic != GFI_MAGIC_NET)
+        return gfi_fail(GF_ERR_KIND, "%s: handle is not a live gf_net", fn);
+    if (!net->backward_ready)
+        return gfi_net_fail(net, GF_ERR_STATE, "%s: no gradients to clip; call gf_net_backward first", fn);
+    return GF_OK;
+}
+
+static int check_threshold(gf_net *net, double v, const char *fn)
+{
+    if (!(v > 0.0) || !isfinite(v))
+        return gfi_net_fail(net, GF_ERR_INVALID, "%s: threshold must be finite and > 0 (got %g)", fn, v);
+    return GF_OK;
+}
+
+int gf_net_grad_norm(const gf_net *net, double *norm)
+{
+    if (!net)
+        return gfi_fail(GF_ERR_NULL, "gf_net_grad_norm: net is NULL");
+    if (net->magic != GFI_MAGIC_NET)
+        return gfi_fail(GF_ERR_KIND, "gf_net_grad_norm: handle is not a live gf_net");
+    if (!norm)
+        return gfi_fail(GF_ERR_NULL, "gf_net_grad_norm: norm is NULL");
+    *norm = gfi_norm2(net->grads, net->nparams);
+    return GF_OK;
+}
+
+int gf_net_clip_grad_value(gf_net *net, double value)
+{
+    int rc = check_clip_net(net, "gf_net_clip_grad_value");
+    if (rc || (rc = check_threshold(net, value, "gf_net_clip_grad_value")))
+        return rc;
+    for (size_t i = 0; i < net->nparams; i++)
+        if (isnan(net->grads[i]))
+            return gfi_net_fail(net, GF_ERR_NONFINITE, "gf_net_clip_grad_value: gradient %zu is NaN", i);
+    float v = (float)value;
+    for (size_t i = 0; i < net->nparams; i++)
+        net->grads[i] = net->grads[i] > v ? v : net->grads[i] < -v ? -v : net->grads[i];
+    return GF_OK;
+}
+
+static void scale(float *g, size_t n, double factor)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = (float)(g[i] * factor);
+}
+
+int gf_net_clip_grad_norm(gf_net *net, double max_norm, double *norm_before)
+{
+    int rc = check_clip_net(net, "gf_net_clip_grad_norm");
+    if (rc || (rc = check_threshold(net, max_norm, "gf_net_clip_grad_norm")))
+        return rc;
+    double norm = gfi_norm2(net->grads, net->nparams);
+    if (norm_before)
+        *norm_before = norm;
+    if (!isfinite(norm))
+        return gfi_net_fail(net, GF_ERR_NONFINITE, "gf_net_clip_grad_norm: the gradient norm is %g; nothing clipped",
+                            norm);
+    if (norm > max_norm)
+        scale(net->grads, net->nparams, max_norm / norm);
+    return GF_OK;
+}
+
+int gf_net_clip_grad_layer_norm(gf_net *net, double max_norm)
+{
+    int rc = check_clip_net(net, "gf_net_clip_grad_layer_norm");
+    if (rc || (rc = check_threshold(net, max_norm, "gf_net_clip_grad_layer_norm")))
+        return rc;
+    /* Check every layer first, so a failure leaves all gradients untouched. */
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        gf_layer *l = net->layers[i];
+        double n = gfi_norm2(l->dw, l->nweights + l->nbias);
+        if (!isfinite(n))
+            return gfi_net_fail(net, GF_ERR_NONFINITE,
+                                "gf_net_clip_grad_layer_norm: layer %d's gradient norm is %g; nothing clipped", (int)i, n);
+    }
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        gf_layer *l = net->layers[i];
+        double n = gfi_norm2(l->dw, l->nweights + l->nbias);
+        if (n > max_norm)
+            scale(l->dw, l->nweights + l->nbias, max_norm / n);
+    }
+    return GF_OK;
+}
+
+int gf_net_set_clip(gf_net *net, int32_t mode, double value)
+{
+    if (!net)
+        return gfi_fail(GF_ERR_NULL, "gf_net_set_clip: net is NULL");
+    if (net->magic != GFI_MAGIC_NET)
+        return gfi_fail(GF_ERR_KIND, "gf_net_set_clip: handle is not a live gf_net");
+    if (mode < GF_CLIP_NONE || mode > GF_CLIP_LAYER_NORM)
+        return gfi_net_fail(net, GF_ERR_INVALID, "gf_net_set_clip: unknown mode %d", (int)mode);
+    if (mode != GF_CLIP_NONE) {
+        int rc = check_threshold(net, value, "gf_net_set_clip");
+        if (rc)
+            return rc;
+    }
+    net->clip_mode = mode;
+    net->clip_value = value;
+    return GF_OK;
+}
+
+int gfi_net_apply_clip(gf_net *net)
+{
+    switch (net->clip_mode) {
+    case GF_CLIP_VALUE: return gf_net_clip_grad_value(net, net->clip_value);
+    case GF_CLIP_NORM: return gf_net_clip_grad_norm(net, net->clip_value, NULL);
+    case GF_CLIP_LAYER_NORM: return gf_net_clip_grad_layer_norm(net, net->clip_value);
+    default: return GF_OK;
+    }
+}

@@ -1,0 +1,129 @@
+/* fit.c — the epoch loop: seeded shuffling, mini-batches, callback and the progress line. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    if (timespec_get(&ts, TIME_UTC) != TIME_UTC)
+        return 0.0;
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Sizes the permutation and the gather buffers; allocates only when n or batch grows. */
+static int ensure_fit_buffers(gf_net *net, int64_t n, int64_t batch, size_t xw, size_t tw)
+{
+    size_t xs, ts;
+    if (!gfi_mul_size((size_t)batch, xw, &xs) || !gfi_mul_size((size_t)batch, tw, &ts) ||
+        xs > SIZE_MAX / sizeof(float) || ts > SIZE_MAX / sizeof(float) || (uint64_t)n > SIZE_MAX / sizeof(int64_t))
+        return GF_ERR_OVERFLOW;
+    if (n > net->perm_n) {
+        int64_t *p = gfi_malloc((size_t)n * sizeof *p);
+        if (!p)
+            return GF_ERR_NOMEM;
+        gfi_free(net->perm);
+        net->perm = p;
+        net->perm_n = n;
+    }
+    if (batch > net->fit_batch || xw != net->fit_xw || tw != net->fit_tw) {
+        float *bx = gfi_malloc(xs * sizeof(float)), *bt = gfi_malloc(ts * sizeof(float));
+        if (!bx || !bt) {
+            gfi_free(bx);
+            gfi_free(bt);
+            return GF_ERR_NOMEM;
+        }
+        gfi_free(net->shuffle_x);
+        gfi_free(net->shuffle_t);
+        net->shuffle_x = bx;
+        net->shuffle_t = bt;
+        net->fit_batch = batch;
+        net->fit_xw = xw;
+        net->fit_tw = tw;
+    }
+    return GF_OK;
+}
+
+static void shuffle(gf_net *net, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        net->perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)gfi_rng_below(&net->rng, (uint64_t)i + 1);
+        int64_t t = net->perm[i];
+        net->perm[i] = net->perm[j];
+        net->perm[j] = t;
+    }
+}
+
+static void print_progress(int32_t epoch, int32_t epochs, double loss, double rate, double left)
+{
+    fprintf(stderr, "\repoch %d/%d  loss %.6g  %.0f samples/s  %.1fs left   ", (int)epoch + 1, (int)epochs, loss,
+            rate, left);
+    if (epoch + 1 == epochs)
+        fputc('\n', stderr);
+}
+
+int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count, int64_t n,
+               int64_t batch, int32_t epochs, gf_epoch_fn callback, void *user, double *mean_loss)
+{
+    if (!net)
+        return gfi_fail(GF_ERR_NULL, "gf_net_fit: net is NULL");
+    if (net->magic != GFI_MAGIC_NET)
+        return gfi_fail(GF_ERR_KIND, "gf_net_fit: handle is not a live gf_net");
+    if (n <= 0 || batch <= 0 || epochs <= 0)
+        return gfi_net_fail(net, GF_ERR_INVALID, "gf_net_fit: n, batch and epochs must be positive (got %lld, %lld, %d)",
+                            (long long)n, (long long)batch, (int)epochs);
+    if (net->nlayers == 0)
+        return gfi_net_fail(net, GF_ERR_STATE, "gf_net_fit: the net has no layers");
+    if (!x || !target)
+        return gfi_net_fail(net, GF_ERR_NULL, "gf_net_fit: %s is NULL", x ? "target" : "x");
+    if (batch > n)
+        batch = n;
+    size_t xw = (size_t)net->inputs;
+    size_t tw = (size_t)gfi_loss_target_width(&net->loss, gf_net_output_size(net));
+    size_t xn, tn;
+    int rc;
+    if ((rc = gfi_checked_count(n, (int64_t)xw, &xn)) || (rc = gfi_checked_count(n, (int64_t)tw, &tn)))
+        return gfi_net_fail(net, rc, "gf_net_fit: %lld samples overflow size_t", (long long)n);
+    if (x_count != xn || target_count != tn)
+        return gfi_net_fail(net, GF_ERR_SHAPE,
+                            "gf_net_fit: %lld samples need %zu x values and %zu target values (got %zu and %zu)",
+                            (long long)n, xn, tn, x_count, target_count);
+    /* Validate the whole data set up front, so no epoch starts on bad data. */
+    if ((rc = gfi_data_check(net, x, n, "gf_net_fit")) || (rc = gfi_loss_check_target(&net->loss, target, n, gf_net_output_size(net))))
+        return gfi_net_fail(net, rc, "%s", gf_last_error());
+    if ((rc = ensure_fit_buffers(net, n, batch, xw, tw)))
+        return gfi_net_fail(net, rc, "gf_net_fit: cannot allocate shuffling buffers");
+    double start = now_seconds(), epoch_loss = 0.0;
+    for (int32_t e = 0; e < epochs; e++) {
+        shuffle(net, n);
+        double sum = 0.0;
+        for (int64_t s = 0; s < n; s += batch) {
+            int64_t b = n - s < batch ? n - s : batch;
+            for (int64_t r = 0; r < b; r++) {
+                int64_t src = net->perm[s + r];
+                memcpy(net->shuffle_x + (size_t)r * xw, x + (size_t)src * xw, xw * sizeof(float));
+                memcpy(net->shuffle_t + (size_t)r * tw, target + (size_t)src * tw, tw * sizeof(float));
+            }
+            double l = 0.0;
+            rc = gf_net_train_step(net, net->shuffle_x, (size_t)b * xw, net->shuffle_t, (size_t)b * tw, b, &l);
+            if (rc)
+                return rc;
+            sum += l * (double)b;
+        }
+        epoch_loss = sum / (double)n;
+        if (mean_loss)
+            *mean_loss = epoch_loss;
+        if (net->progress) {
+            double el = now_seconds() - start;
+            double rate = el > 0 ? (double)n * (e + 1) / el : 0.0;
+            print_progress(e, epochs, epoch_loss, rate, el / (e + 1) * (epochs - e - 1));
+        }
+        if (callback && callback(user, e, epoch_loss))
+            break;
+    }
+    return GF_OK;
+}

@@ -1,0 +1,669 @@
+/* net.c — the sequential container: construction, parameter arenas, buffers, forward/backward/step. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+bool gfi_is_net(const gf_net *n) { return n && n->magic == GFI_MAGIC_NET; }
+
+static int check_net(const gf_net *net, const char *fn)
+{
+    if (!net)
+        return gfi_fail(GF_ERR_NULL, "%s: net is NULL", fn);
+    if (net->magic != GFI_MAGIC_NET)
+        return gfi_fail(GF_ERR_KIND, "%s: handle is not a live gf_net", fn);
+    return GF_OK;
+}
+
+#define NET_FAIL(net, code, ...) gfi_net_fail((net), (code), __VA_ARGS__)
+
+int gf_net_create(gf_net **out, int64_t inputs, uint64_t seed)
+{
+    if (!out)
+        return gfi_fail(GF_ERR_NULL, "gf_net_create: out is NULL");
+    *out = NULL;
+    size_t probe;
+    int rc = gfi_checked_count(inputs, 1, &probe);
+    if (rc)
+        return gfi_fail(rc, "gf_net_create: inputs must be positive and addressable (got %lld)", (long long)inputs);
+    gf_net *net = gfi_calloc(1, sizeof *net);
+    if (!net)
+        return gfi_fail(GF_ERR_NOMEM, "gf_net_create: out of memory");
+    net->magic = GFI_MAGIC_NET;
+    net->inputs = inputs;
+    net->seed = seed;
+    gfi_rng_seed(&net->rng, seed);
+    gfi_loss_default(&net->loss, GF_LOSS_MSE);
+    net->widest = (size_t)inputs;
+    *out = net;
+    return GF_OK;
+}
+
+static void free_buffers(gf_net *net)
+{
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        if (net->z)
+            gfi_free(net->z[i]);
+        if (net->y)
+            gfi_free(net->y[i]);
+    }
+    gfi_free(net->z);
+    gfi_free(net->y);
+    gfi_free(net->dbuf[0]);
+    gfi_free(net->dbuf[1]);
+    gfi_free(net->dz);
+    gfi_free(net->dinput);
+    gfi_free(net->xcopy);
+    net->z = net->y = NULL;
+    net->dbuf[0] = net->dbuf[1] = net->dz = net->dinput = net->xcopy = NULL;
+    net->max_batch = 0;
+}
+
+void gf_net_destroy(gf_net *net)
+{
+    if (!net || net->magic != GFI_MAGIC_NET)
+        return;
+    free_buffers(net);
+    for (int32_t i = 0; i < net->nlayers; i++)
+        gfi_layer_free(net->layers[i]);
+    gfi_free(net->layers);
+    gfi_free(net->params);
+    gfi_free(net->grads);
+    gfi_free(net->shuffle_x);
+    gfi_free(net->shuffle_t);
+    gfi_free(net->perm);
+    if (net->opt)
+        gfi_opt_destroy_owned(net->opt);
+    net->magic = GFI_MAGIC_DEAD;
+    gfi_free(net);
+}
+
+const char *gf_net_last_error(const gf_net *net)
+{
+    if (!net || net->magic != GFI_MAGIC_NET)
+        return "not a live gf_net";
+    return net->err;
+}
+
+int64_t gf_net_input_size(const gf_net *net)
+{
+    return check_net(net, "gf_net_input_size") ? -1 : net->inputs;
+}
+
+int64_t gf_net_output_size(const gf_net *net)
+{
+    if (check_net(net, "gf_net_output_size"))
+        return -1;
+    return net->nlayers ? net->layers[net->nlayers - 1]->out : net->inputs;
+}
+
+int32_t gf_net_layer_count(const gf_net *net)
+{
+    return check_net(net, "gf_net_layer_count") ? -1 : net->nlayers;
+}
+
+int64_t gf_net_param_count(const gf_net *net)
+{
+    return check_net(net, "gf_net_param_count") ? -1 : (int64_t)net->nparams;
+}
+
+gf_layer *gf_net_layer(gf_net *net, int32_t index)
+{
+    if (check_net(net, "gf_net_layer"))
+        return NULL;
+    if (index < 0 || index >= net->nlayers) {
+        NET_FAIL(net, GF_ERR_RANGE, "gf_net_layer: index %d is outside 0..%d", (int)index, (int)net->nlayers - 1);
+        return NULL;
+    }
+    return net->layers[index];
+}
+
+int64_t gf_net_steps(const gf_net *net) { return check_net(net, "gf_net_steps") ? -1 : net->steps; }
+
+/* Draws a layer's weights and biases from its initializers and the net's generator. */
+static int init_layer_params(gf_net *net, gf_layer *l, bool keep_user)
+{
+    int rc = GF_OK;
+    if (!(keep_user && l->user_weights))
+        rc = gfi_init_fill(&l->winit, l->w, l->out, l->in, &net->rng);
+    if (!rc && !(keep_user && l->user_bias))
+        rc = gfi_init_fill_fan(&l->binit, l->b, l->nbias, l->in, l->out, &net->rng);
+    return rc;
+}
+
+/* Grows the flat parameter and gradient arenas by extra floats; re-points every layer. */
+static int grow_arenas(gf_net *net, size_t extra)
+{
+    size_t n = net->nparams + extra;
+    if (n < net->nparams || n > SIZE_MAX / sizeof(float))
+        return GF_ERR_OVERFLOW;
+    float *p = gfi_calloc(n, sizeof(float));
+    float *g = p ? gfi_calloc(n, sizeof(float)) : NULL;
+    if (!g) {
+        gfi_free(p);
+        return GF_ERR_NOMEM;
+    }
+    if (net->nparams) {
+        memcpy(p, net->params, net->nparams * sizeof(float));
+        memcpy(g, net->grads, net->nparams * sizeof(float));
+    }
+    gfi_free(net->params);
+    gfi_free(net->grads);
+    net->params = p;
+    net->grads = g;
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        gf_layer *l = net->layers[i];
+        gfi_layer_point(l, p + l->param_offset, g + l->param_offset);
+    }
+    return GF_OK;
+}
+
+int gf_net_add(gf_net *net, gf_layer *layer)
+{
+    int rc = check_net(net, "gf_net_add");
+    if (rc)
+        return rc;
+    if (!layer)
+        return NET_FAIL(net, GF_ERR_NULL, "gf_net_add: layer is NULL");
+    if (layer->magic != GFI_MAGIC_LAYER)
+        return NET_FAIL(net, GF_ERR_KIND, "gf_net_add: handle is not a live gf_layer");
+    if (layer->owner)
+        return NET_FAIL(net, GF_ERR_STATE, "gf_net_add: the layer already belongs to a net");
+    if (net->training_began)
+        return NET_FAIL(net, GF_ERR_STATE, "gf_net_add: training has begun; build the net before the first backward");
+    int64_t want = gf_net_output_size(net);
+    if (layer->in != want)
+        return NET_FAIL(net, GF_ERR_SHAPE, "gf_net_add: layer takes %lld inputs but the net's output is %lld wide",
+                        (long long)layer->in, (long long)want);
+    if (net->nlayers == INT32_MAX - 1)
+        return NET_FAIL(net, GF_ERR_OVERFLOW, "gf_net_add: too many layers");
+    if (net->nlayers == net->cap_layers) {
+        int32_t cap = net->cap_layers ? net->cap_layers * 2 : 8;
+        gf_layer **ls = gfi_realloc(net->layers, (size_t)cap * sizeof *ls);
+        if (!ls)
+            return NET_FAIL(net, GF_ERR_NOMEM, "gf_net_add: out of memory");
+        net->layers = ls;
+        net->cap_layers = cap;
+    }
+    /* Activation buffers are resized lazily at the next forward. */
+    free_buffers(net);
+    size_t count = layer->nweights + layer->nbias;
+    rc = grow_arenas(net, count);
+    if (rc)
+        return NET_FAIL(net, rc, "gf_net_add: cannot grow the parameter arena by %zu floats", count);
+    layer->param_offset = net->nparams;
+    float *p = net->params + net->nparams, *g = net->grads + net->nparams;
+    memcpy(p, layer->own, count * sizeof(float));
+    gfi_layer_point(layer, p, g);
+    rc = init_layer_params(net, layer, true);
+    if (rc) {
+        gfi_layer_point(layer, layer->own, layer->own + count);
+        return NET_FAIL(net, rc, "gf_net_add: initializer failed: %s", gf_last_error());
+    }
+    gfi_free(layer->own);
+    layer->own = NULL;
+    net->nparams += count;
+    layer->owner = net;
+    layer->index = net->nlayers;
+    net->layers[net->nlayers++] = layer;
+    if ((size_t)layer->out > net->widest)
+        net->widest = (size_t)layer->out;
+    net->forward_ready = net->backward_ready = false;
+    if (net->opt)
+        gfi_opt_free_state(net->opt); /* re-sized at the next step */
+    return GF_OK;
+}
+
+int gf_net_add_dense(gf_net *net, int64_t outputs, int32_t activation_kind, gf_layer **layer)
+{
+    int rc = check_net(net, "gf_net_add_dense");
+    if (rc)
+        return rc;
+    if (layer)
+        *layer = NULL;
+    if (!gfi_act_kind_valid(activation_kind))
+        return NET_FAIL(net, GF_ERR_INVALID, "gf_net_add_dense: unknown activation kind %d", (int)activation_kind);
+    gf_layer *l;
+    rc = gf_layer_dense_create(&l, gf_net_output_size(net), outputs);
+    if (rc)
+        return NET_FAIL(net, rc, "gf_net_add_dense: %s", gf_last_error());
+    gfi_act_default(&l->act, activation_kind);
+    rc = gf_net_add(net, l);
+    if (rc) {
+        gfi_layer_free(l);
+        return rc;
+    }
+    if (layer)
+        *layer = l;
+    return GF_OK;
+}
+
+int gf_net_reinit(gf_net *net, uint64_t seed)
+{
+    int rc = check_net(net, "gf_net_reinit");
+    if (rc)
+        return rc;
+    gfi_rng_seed(&net->rng, seed);
+    net->seed = seed;
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        rc = init_layer_params(net, net->layers[i], false);
+        if (rc)
+            return NET_FAIL(net, rc, "gf_net_reinit: layer %d: %s", (int)i, gf_last_error());
+    }
+    if (net->nparams)
+        memset(net->grads, 0, net->nparams * sizeof(float));
+    if (net->opt)
+        gf_optimizer_reset(net->opt);
+    net->forward_ready = net->backward_ready = false;
+    return GF_OK;
+}
+
+int gf_net_set_loss(gf_net *net, const gf_loss *loss)
+{
+    int rc = check_net(net, "gf_net_set_loss");
+    if (rc)
+        return rc;
+    if (!loss)
+        return NET_FAIL(net, GF_ERR_NULL, "gf_net_set_loss: loss is NULL");
+    if (loss->magic != GFI_MAGIC_LOSS)
+        return NET_FAIL(net, GF_ERR_KIND, "gf_net_set_loss: handle is not a live gf_loss");
+    net->loss = loss->cfg;
+    net->backward_ready = false;
+    return GF_OK;
+}
+
+int gf_net_set_optimizer(gf_net *net, gf_optimizer *opt)
+{
+    int rc = check_net(net, "gf_net_set_optimizer");
+    if (rc)
+        return rc;
+    if (!opt)
+        return NET_FAIL(net, GF_ERR_NULL, "gf_net_set_optimizer: optimizer is NULL");
+    if (opt->magic != GFI_MAGIC_OPT)
+        return NET_FAIL(net, GF_ERR_KIND, "gf_net_set_optimizer: handle is not a live gf_optimizer");
+    if (opt->owner == net)
+        return GF_OK;
+    if (opt->owner)
+        return NET_FAIL(net, GF_ERR_STATE, "gf_net_set_optimizer: the optimizer already belongs to another net");
+    if (net->opt)
+        gfi_opt_destroy_owned(net->opt);
+    opt->owner = net;
+    net->opt = opt;
+    return GF_OK;
+}
+
+gf_optimizer *gf_net_optimizer(gf_net *net)
+{
+    if (check_net(net, "gf_net_optimizer"))
+        return NULL;
+    return net->opt;
+}
+
+int gf_net_set_penalty(gf_net *net, const gf_penalty *p)
+{
+    int rc = check_net(net, "gf_net_set_penalty");
+    if (rc)
+        return rc;
+    if (p && p->magic != GFI_MAGIC_PEN)
+        return NET_FAIL(net, GF_ERR_KIND, "gf_net_set_penalty: handle is not a live gf_penalty");
+    net->has_pen = p != NULL;
+    if (p)
+        net->pen = p->cfg;
+    net->backward_ready = false;
+    return GF_OK;
+}
+
+int gf_net_set_progress(gf_net *net, int32_t on)
+{
+    int rc = check_net(net, "gf_net_set_progress");
+    if (rc)
+        return rc;
+    net->progress = on != 0;
+    return GF_OK;
+}
+
+/* ---- buffers ---- */
+
+static float *alloc_floats(int64_t rows, size_t cols)
+{
+    size_t n;
+    if ((uint64_t)rows > SIZE_MAX || !gfi_mul_size((size_t)rows, cols, &n) || n > SIZE_MAX / sizeof(float))
+        return NULL;
+    return gfi_malloc(n * sizeof(float));
+}
+
+/* Sizes every activation buffer for batch; allocates only when batch grows. */
+static int ensure_batch(gf_net *net, int64_t batch)
+{
+    if (batch <= net->max_batch)
+        return GF_OK;
+    int32_t L = net->nlayers;
+    float **z = gfi_calloc((size_t)L, sizeof *z), **y = gfi_calloc((size_t)L, sizeof *y);
+    float *d0 = alloc_floats(batch, net->widest), *d1 = alloc_floats(batch, net->widest);
+    float *dz = alloc_floats(batch, net->widest), *din = alloc_floats(batch, (size_t)net->inputs);
+    float *xc = alloc_floats(batch, (size_t)net->inputs);
+    bool ok = z && y && d0 && d1 && dz && din && xc;
+    for (int32_t i = 0; ok && i < L; i++) {
+        z[i] = alloc_floats(batch, (size_t)net->layers[i]->out);
+        y[i] = alloc_floats(batch, (size_t)net->layers[i]->out);
+        ok = z[i] && y[i];
+    }
+    if (!ok) {
+        for (int32_t i = 0; i < L; i++) {
+            if (z)
+                gfi_free(z[i]);
+            if (y)
+                gfi_free(y[i]);
+        }
+        gfi_free(z);
+        gfi_free(y);
+        gfi_free(d0);
+        gfi_free(d1);
+        gfi_free(dz);
+        gfi_free(din);
+        gfi_free(xc);
+        return GF_ERR_NOMEM;
+    }
+    free_buffers(net);
+    net->z = z;
+    net->y = y;
+    net->dbuf[0] = d0;
+    net->dbuf[1] = d1;
+    net->dz = dz;
+    net->dinput = din;
+    net->xcopy = xc;
+    net->max_batch = batch;
+    return GF_OK;
+}
+
+static int first_nonfinite(const float *v, size_t n, size_t *at)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) {
+            *at = i;
+            return 1;
+        }
+    return 0;
+}
+
+/* Validates x against the net's input width and batch. */
+static int check_input(gf_net *net, const float *x, size_t x_count, int64_t batch, const char *fn)
+{
+    if (net->nlayers == 0)
+        return NET_FAIL(net, GF_ERR_STATE, "%s: the net has no layers", fn);
+    if (!x)
+        return NET_FAIL(net, GF_ERR_NULL, "%s: input x is NULL", fn);
+    size_t want;
+    int rc = gfi_checked_count(batch, net->inputs, &want);
+    if (rc)
+        return NET_FAIL(net, rc, "%s: batch must be positive and batch x %lld addressable (got batch %lld)", fn,
+                        (long long)net->inputs, (long long)batch);
+    if (x_count != want)
+        return NET_FAIL(net, GF_ERR_SHAPE, "%s: x has %zu values but batch %lld x %lld inputs needs %zu", fn,
+                        x_count, (long long)batch, (long long)net->inputs, want);
+    return gfi_data_check(net, x, batch, fn);
+}
+
+int gfi_data_check(gf_net *net, const float *x, int64_t rows, const char *fn)
+{
+    size_t at;
+    if (first_nonfinite(x, (size_t)rows * (size_t)net->inputs, &at))
+        return NET_FAIL(net, GF_ERR_NONFINITE, "%s: x[%zu] (sample %zu, feature %zu) is %g", fn, at,
+                        at / (size_t)net->inputs, at % (size_t)net->inputs, (double)x[at]);
+    return GF_OK;
+}
+
+static int check_output(gf_net *net, const float *y, size_t y_count, int64_t batch, const char *fn, bool required)
+{
+    if (!y) {
+        if (required)
+            return NET_FAIL(net, GF_ERR_NULL, "%s: output y is NULL", fn);
+        return GF_OK;
+    }
+    size_t want = (size_t)batch * (size_t)gf_net_output_size(net);
+    if (y_count != want)
+        return NET_FAIL(net, GF_ERR_SHAPE, "%s: y has room for %zu values but batch %lld x %lld outputs needs %zu", fn,
+                        y_count, (long long)batch, (long long)gf_net_output_size(net), want);
+    return GF_OK;
+}
+
+static void run_forward(gf_net *net, const float *x, int64_t batch)
+{
+    const float *in = x;
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        gf_layer *l = net->layers[i];
+        l->ops->forward(l, in, batch, net->z[i], net->y[i]);
+        in = net->y[i];
+    }
+}
+
+static const float *net_output(const gf_net *net) { return net->y[net->nlayers - 1]; }
+
+static int forward_common(gf_net *net, const float *x, size_t x_count, int64_t batch, float *y, size_t y_count,
+                          bool training, bool need_y, const char *fn)
+{
+    int rc = check_net(net, fn);
+    if (rc)
+        return rc;
+    if ((rc = check_input(net, x, x_count, batch, fn)) || (rc = check_output(net, y, y_count, batch, fn, need_y)))
+        return rc;
+    if ((rc = ensure_batch(net, batch)))
+        return NET_FAIL(net, rc, "%s: cannot allocate buffers for batch %lld", fn, (long long)batch);
+    /* Backward reads the input again, so a training forward keeps its own copy. */
+    const float *in = x;
+    if (training) {
+        memcpy(net->xcopy, x, x_count * sizeof(float));
+        in = net->xcopy;
+    }
+    run_forward(net, in, batch);
+    net->batch = batch;
+    net->forward_ready = training;
+    net->backward_ready = false;
+    if (y)
+        memcpy(y, net_output(net), y_count * sizeof(float));
+    return GF_OK;
+}
+
+int gf_net_predict(gf_net *net, const float *x, size_t x_count, int64_t batch, float *y, size_t y_count)
+{
+    return forward_common(net, x, x_count, batch, y, y_count, false, true, "gf_net_predict");
+}
+
+int gf_net_forward(gf_net *net, const float *x, size_t x_count, int64_t batch, float *y, size_t y_count)
+{
+    return forward_common(net, x, x_count, batch, y, y_count, true, false, "gf_net_forward");
+}
+
+/* Sum of every attached penalty over the current parameters. */
+static double penalty_value(const gf_net *net)
+{
+    double v = 0.0;
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        const gf_layer *l = net->layers[i];
+        const gfi_penalty *ps[2] = {net->has_pen ? &net->pen : NULL, l->has_pen ? &l->pen : NULL};
+        for (int k = 0; k < 2; k++) {
+            if (!ps[k] || !gfi_penalty_active(ps[k]))
+                continue;
+            v += gfi_penalty_value(ps[k], l->w, l->nweights);
+            if (ps[k]->include_bias)
+                v += gfi_penalty_value(ps[k], l->b, l->nbias);
+        }
+    }
+    return v;
+}
+
+static void penalty_grad(gf_net *net)
+{
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        gf_layer *l = net->layers[i];
+        const gfi_penalty *ps[2] = {net->has_pen ? &net->pen : NULL, l->has_pen ? &l->pen : NULL};
+        for (int k = 0; k < 2; k++) {
+            if (!ps[k] || !gfi_penalty_active(ps[k]))
+                continue;
+            gfi_penalty_grad(ps[k], l->w, l->dw, l->nweights);
+            if (ps[k]->include_bias)
+                gfi_penalty_grad(ps[k], l->b, l->db, l->nbias);
+        }
+    }
+}
+
+/* Propagates d loss / d output (in dbuf[0]) down to the input. */
+static void run_backward(gf_net *net)
+{
+    int64_t batch = net->batch;
+    int cur = 0;
+    for (int32_t i = net->nlayers - 1; i >= 0; i--) {
+        gf_layer *l = net->layers[i];
+        const float *x = i ? net->y[i - 1] : net->xcopy;
+        float *dx = i ? net->dbuf[1 - cur] : net->dinput;
+        l->ops->backward(l, x, net->z[i], net->y[i], net->dbuf[cur], batch, net->dz, dx);
+        cur = 1 - cur;
+    }
+    penalty_grad(net);
+    net->backward_ready = true;
+    net->training_began = true;
+}
+
+static int check_backward_ready(gf_net *net, const char *fn)
+{
+    int rc = check_net(net, fn);
+    if (rc)
+        return rc;
+    if (!net->forward_ready)
+        return NET_FAIL(net, GF_ERR_STATE, "%s: no training forward to go back through; call gf_net_forward first", fn);
+    return GF_OK;
+}
+
+/* Validates target against the loss and the last batch. */
+static int check_target(gf_net *net, const float *target, size_t count, int64_t batch, const char *fn)
+{
+    if (!target)
+        return NET_FAIL(net, GF_ERR_NULL, "%s: target is NULL", fn);
+    int64_t width = gfi_loss_target_width(&net->loss, gf_net_output_size(net));
+    size_t want = (size_t)batch * (size_t)width;
+    if (count != want)
+        return NET_FAIL(net, GF_ERR_SHAPE, "%s: target has %zu values but batch %lld x %lld needs %zu", fn, count,
+                        (long long)batch, (long long)width, want);
+    int rc = gfi_loss_check_target(&net->loss, target, batch, gf_net_output_size(net));
+    if (rc)
+        return NET_FAIL(net, rc, "%s: %s", fn, gf_last_error());
+    return GF_OK;
+}
+
+int gf_net_backward(gf_net *net, const float *target, size_t target_count, double *loss)
+{
+    int rc = check_backward_ready(net, "gf_net_backward");
+    if (rc || (rc = check_target(net, target, target_count, net->batch, "gf_net_backward")))
+        return rc;
+    double v = gfi_loss_eval(&net->loss, net_output(net), target, net->batch, gf_net_output_size(net),
+                             net->dbuf[0]);
+    v += penalty_value(net);
+    run_backward(net);
+    if (loss)
+        *loss = v;
+    return GF_OK;
+}
+
+int gf_net_backward_from(gf_net *net, const float *grad_output, size_t count)
+{
+    int rc = check_backward_ready(net, "gf_net_backward_from");
+    if (rc)
+        return rc;
+    if (!grad_output)
+        return NET_FAIL(net, GF_ERR_NULL, "gf_net_backward_from: grad_output is NULL");
+    size_t want = (size_t)net->batch * (size_t)gf_net_output_size(net);
+    if (count != want)
+        return NET_FAIL(net, GF_ERR_SHAPE, "gf_net_backward_from: grad_output has %zu values, expected %zu", count,
+                        want);
+    size_t at;
+    if (first_nonfinite(grad_output, count, &at))
+        return NET_FAIL(net, GF_ERR_NONFINITE, "gf_net_backward_from: grad_output[%zu] is %g", at,
+                        (double)grad_output[at]);
+    memcpy(net->dbuf[0], grad_output, count * sizeof(float));
+    run_backward(net);
+    return GF_OK;
+}
+
+int gf_net_input_grad(const gf_net *net, float *dst, size_t count)
+{
+    int rc = check_net(net, "gf_net_input_grad");
+    if (rc)
+        return rc;
+    gf_net *m = (gf_net *)net; /* only the error slot is written */
+    if (!net->backward_ready)
+        return NET_FAIL(m, GF_ERR_STATE, "gf_net_input_grad: no backward has run since the last forward");
+    if (!dst)
+        return NET_FAIL(m, GF_ERR_NULL, "gf_net_input_grad: dst is NULL");
+    size_t want = (size_t)net->batch * (size_t)net->inputs;
+    if (count != want)
+        return NET_FAIL(m, GF_ERR_SHAPE, "gf_net_input_grad: count is %zu, expected %zu", count, want);
+    memcpy(dst, net->dinput, want * sizeof(float));
+    return GF_OK;
+}
+
+int gf_net_evaluate(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
+                    int64_t batch, double *loss)
+{
+    int rc = check_net(net, "gf_net_evaluate");
+    if (rc)
+        return rc;
+    if (!loss)
+        return NET_FAIL(net, GF_ERR_NULL, "gf_net_evaluate: loss is NULL");
+    if ((rc = check_input(net, x, x_count, batch, "gf_net_evaluate")) ||
+        (rc = check_target(net, target, target_count, batch, "gf_net_evaluate")))
+        return rc;
+    if ((rc = forward_common(net, x, x_count, batch, NULL, 0, false, false, "gf_net_evaluate")))
+        return rc;
+    *loss = gfi_loss_eval(&net->loss, net_output(net), target, batch, gf_net_output_size(net), NULL) +
+            penalty_value(net);
+    return GF_OK;
+}
+
+/* ---- optimizer step ---- */
+
+static int ensure_optimizer(gf_net *net)
+{
+    if (net->opt)
+        return GF_OK;
+    gf_optimizer *o;
+    int rc = gf_optimizer_create(&o, GF_OPT_SGD, 0.01);
+    if (rc)
+        return rc;
+    o->owner = net;
+    net->opt = o;
+    return GF_OK;
+}
+
+int gf_net_step(gf_net *net)
+{
+    int rc = check_net(net, "gf_net_step");
+    if (rc)
+        return rc;
+    if (!net->backward_ready)
+        return NET_FAIL(net, GF_ERR_STATE, "gf_net_step: no gradients; call gf_net_backward first");
+    if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare(net->opt, net->nparams)))
+        return NET_FAIL(net, rc, "gf_net_step: cannot prepare the optimizer: %s", gf_last_error());
+    gfi_opt_update(net->opt, net->params, net->grads, net->nparams);
+    net->steps++;
+    /* The cached activations no longer match the weights. */
+    net->forward_ready = false;
+    return GF_OK;
+}
+
+int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
+                      int64_t batch, double *loss)
+{
+    int rc = check_net(net, "gf_net_train_step");
+    if (rc)
+        return rc;
+    /* Validate everything before touching state, so a bad call changes nothing. */
+    if ((rc = check_input(net, x, x_count, batch, "gf_net_train_step")) ||
+        (rc = check_target(net, target, target_count, batch, "gf_net_train_step")))
+        return rc;
+    if ((rc = gf_net_forward(net, x, x_count, batch, NULL, 0)) || (rc = gf_net_backward(net, target, target_count, loss)))
+        return rc;
+    if ((rc = gfi_net_apply_clip(net)))
+        return rc;
+    return gf_net_step(net);
+}

@@ -1,0 +1,460 @@
+/* test_net.c — the sequential net: hand-computed values, reproducibility, training, access and misuse. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradflow.h"
+
+/* 2 -> 2 (tanh) -> 1 (identity) with weights set from outside. */
+static gf_net *hand_net(void)
+{
+    gf_net *net;
+    gf_layer *l1, *l2;
+    assert_int_equal(gf_net_create(&net, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_TANH, &l1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, &l2), GF_OK);
+    const float w1[4] = {0.5f, -0.25f, 0.75f, 0.1f}, b1[2] = {0.1f, -0.2f};
+    const float w2[2] = {1.5f, -0.5f}, b2[1] = {0.3f};
+    assert_int_equal(gf_layer_set_weights(l1, w1, 4), GF_OK);
+    assert_int_equal(gf_layer_set_bias(l1, b1, 2), GF_OK);
+    assert_int_equal(gf_layer_set_weights(l2, w2, 2), GF_OK);
+    assert_int_equal(gf_layer_set_bias(l2, b2, 1), GF_OK);
+    return net;
+}
+
+static void test_two_layer_output_matches_hand_computation(void **state)
+{
+    (void)state;
+    gf_net *net = hand_net();
+    const float x[2] = {1.0f, 2.0f};
+    float y[1];
+    assert_int_equal(gf_net_predict(net, x, 2, 1, y, 1), GF_OK);
+    double h0 = tanh(0.5 * 1 - 0.25 * 2 + 0.1), h1 = tanh(0.75 * 1 + 0.1 * 2 - 0.2);
+    double want = 1.5 * h0 - 0.5 * h1 + 0.3;
+    assert_true(fabs(y[0] - want) < 1e-6);
+    gf_net_destroy(net);
+}
+
+static void test_two_layer_gradients_match_hand_computation(void **state)
+{
+    (void)state;
+    gf_net *net = hand_net();
+    const float x[2] = {1.0f, 2.0f}, t[1] = {0.25f};
+    double loss;
+    assert_int_equal(gf_net_forward(net, x, 2, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, 1, &loss), GF_OK);
+    double z0 = 0.5 * 1 - 0.25 * 2 + 0.1, z1 = 0.75 * 1 + 0.1 * 2 - 0.2;
+    double h0 = tanh(z0), h1 = tanh(z1);
+    double y = 1.5 * h0 - 0.5 * h1 + 0.3;
+    double dy = 2.0 * (y - 0.25); /* MSE, one element */
+    assert_true(fabs(loss - (y - 0.25) * (y - 0.25)) < 1e-6);
+    float g2[2], gb2[1], g1[4], gb1[2], dx[2];
+    assert_int_equal(gf_layer_get_weight_grad(gf_net_layer(net, 1), g2, 2), GF_OK);
+    assert_int_equal(gf_layer_get_bias_grad(gf_net_layer(net, 1), gb2, 1), GF_OK);
+    assert_int_equal(gf_layer_get_weight_grad(gf_net_layer(net, 0), g1, 4), GF_OK);
+    assert_int_equal(gf_layer_get_bias_grad(gf_net_layer(net, 0), gb1, 2), GF_OK);
+    assert_int_equal(gf_net_input_grad(net, dx, 2), GF_OK);
+    double dz0 = dy * 1.5 * (1 - h0 * h0), dz1 = dy * -0.5 * (1 - h1 * h1);
+    const double want_g2[2] = {dy * h0, dy * h1}, want_g1[4] = {dz0 * 1, dz0 * 2, dz1 * 1, dz1 * 2};
+    const double want_dx[2] = {dz0 * 0.5 + dz1 * 0.75, dz0 * -0.25 + dz1 * 0.1};
+    for (int i = 0; i < 2; i++)
+        assert_true(fabs(g2[i] - want_g2[i]) < 1e-5);
+    assert_true(fabs(gb2[0] - dy) < 1e-5);
+    for (int i = 0; i < 4; i++)
+        assert_true(fabs(g1[i] - want_g1[i]) < 1e-5);
+    assert_true(fabs(gb1[0] - dz0) < 1e-5 && fabs(gb1[1] - dz1) < 1e-5);
+    for (int i = 0; i < 2; i++)
+        assert_true(fabs(dx[i] - want_dx[i]) < 1e-5);
+    gf_net_destroy(net);
+}
+
+static void test_sgd_step_moves_weights_by_lr_times_gradient(void **state)
+{
+    (void)state;
+    gf_net *net = hand_net();
+    gf_optimizer *opt;
+    assert_int_equal(gf_optimizer_create(&opt, GF_OPT_SGD, 0.1), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, opt), GF_OK);
+    const float x[2] = {1.0f, 2.0f}, t[1] = {0.25f};
+    float w_before[2], g[2], w_after[2];
+    gf_layer *top = gf_net_layer(net, 1);
+    assert_int_equal(gf_layer_get_weights(top, w_before, 2), GF_OK);
+    assert_int_equal(gf_net_forward(net, x, 2, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, 1, NULL), GF_OK);
+    assert_int_equal(gf_layer_get_weight_grad(top, g, 2), GF_OK);
+    assert_int_equal(gf_net_step(net), GF_OK);
+    assert_int_equal(gf_layer_get_weights(top, w_after, 2), GF_OK);
+    for (int i = 0; i < 2; i++)
+        assert_true(fabsf(w_after[i] - (w_before[i] - 0.1f * g[i])) < 1e-6f);
+    assert_int_equal(gf_net_steps(net), 1);
+    gf_net_destroy(net);
+}
+
+/* Builds the same 4-16-16-3 net from a seed and trains 100 Adam steps on fixed data. */
+static void train_100_steps(uint64_t seed, float *weights_out, size_t n)
+{
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 4, seed), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 16, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 16, GF_ACT_TANH, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 3, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_optimizer *opt;
+    assert_int_equal(gf_optimizer_create(&opt, GF_OPT_ADAM, 1e-3), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, opt), GF_OK);
+    float x[8 * 4], t[8 * 3];
+    for (int i = 0; i < 32; i++)
+        x[i] = sinf((float)i);
+    for (int i = 0; i < 24; i++)
+        t[i] = cosf((float)i);
+    for (int s = 0; s < 100; s++)
+        assert_int_equal(gf_net_train_step(net, x, 32, t, 24, 8, NULL), GF_OK);
+    gf_layer *l = gf_net_layer(net, 1);
+    assert_int_equal(gf_layer_get_weights(l, weights_out, n), GF_OK);
+    gf_net_destroy(net);
+}
+
+static void test_same_seed_gives_bit_identical_weights_after_100_steps(void **state)
+{
+    (void)state;
+    float a[256], b[256];
+    train_100_steps(42, a, 256);
+    train_100_steps(42, b, 256);
+    assert_memory_equal(a, b, sizeof a);
+}
+
+static void test_different_seeds_give_different_weights(void **state)
+{
+    (void)state;
+    float a[256], b[256];
+    train_100_steps(42, a, 256);
+    train_100_steps(43, b, 256);
+    assert_memory_not_equal(a, b, sizeof a);
+}
+
+static void test_xor_trains_below_0_01(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 2, 7), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 8, GF_ACT_TANH, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_SIGMOID, NULL), GF_OK);
+    gf_optimizer *opt;
+    assert_int_equal(gf_optimizer_create(&opt, GF_OPT_ADAM, 0.05), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, opt), GF_OK);
+    const float x[8] = {0, 0, 0, 1, 1, 0, 1, 1}, t[4] = {0, 1, 1, 0};
+    double loss = 1.0;
+    assert_int_equal(gf_net_fit(net, x, 8, t, 4, 4, 4, 1000, NULL, NULL, &loss), GF_OK);
+    assert_true(loss < 0.01);
+    gf_net_destroy(net);
+}
+
+static int stop_after_three(void *user, int32_t epoch, double loss)
+{
+    (void)loss;
+    int *calls = user;
+    (*calls)++;
+    return epoch == 2;
+}
+
+static void test_fit_callback_receives_user_pointer_and_stops_early(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 2, 7), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    const float x[8] = {0, 0, 0, 1, 1, 0, 1, 1}, t[4] = {0, 1, 1, 0};
+    int calls = 0;
+    assert_int_equal(gf_net_fit(net, x, 8, t, 4, 4, 2, 50, stop_after_three, &calls, NULL), GF_OK);
+    assert_int_equal(calls, 3);
+    assert_int_equal(gf_net_steps(net), 6); /* 3 epochs x 2 batches */
+    gf_net_destroy(net);
+}
+
+static void test_param_count_sums_weights_and_biases(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 3, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 5, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_net_param_count(net), 3 * 5 + 5 + 5 * 2 + 2);
+    assert_int_equal(gf_net_layer_count(net), 2);
+    assert_int_equal(gf_net_output_size(net), 2);
+    gf_net_destroy(net);
+}
+
+static void test_describe_names_layers_and_reports_needed_size(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 3, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 5, GF_ACT_RELU, NULL), GF_OK);
+    char small[8], big[1024];
+    size_t need = 0;
+    assert_int_equal(gf_net_describe(net, small, sizeof small, &need), GF_ERR_BUFFER);
+    assert_true(need > sizeof small);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_int_equal(gf_net_describe(net, big, sizeof big, &need), GF_OK);
+    assert_int_equal(strlen(big) + 1, need);
+    assert_non_null(strstr(big, "dense 3 -> 5"));
+    assert_non_null(strstr(big, "relu"));
+    gf_net_destroy(net);
+}
+
+static void test_weights_set_before_adding_are_kept(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_layer *l;
+    assert_int_equal(gf_net_create(&net, 2, 1), GF_OK);
+    assert_int_equal(gf_layer_dense_create(&l, 2, 1), GF_OK);
+    const float w[2] = {0.25f, -4.0f};
+    assert_int_equal(gf_layer_set_weights(l, w, 2), GF_OK);
+    assert_int_equal(gf_net_add(net, l), GF_OK);
+    float got[2];
+    assert_int_equal(gf_layer_get_weights(l, got, 2), GF_OK);
+    assert_memory_equal(got, w, sizeof w);
+    gf_net_destroy(net);
+}
+
+static void test_reinit_with_same_seed_restores_initial_weights(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 2, 9), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 3, GF_ACT_RELU, NULL), GF_OK);
+    float w0[6], w1[6];
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(net, 0), w0, 6), GF_OK);
+    const float x[2] = {1, 2}, t[3] = {0, 0, 0};
+    assert_int_equal(gf_net_train_step(net, x, 2, t, 3, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_reinit(net, 9), GF_OK);
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(net, 0), w1, 6), GF_OK);
+    assert_memory_equal(w0, w1, sizeof w0);
+    gf_net_destroy(net);
+}
+
+/* ---- clipping ---- */
+
+static gf_net *net_with_grads(void)
+{
+    gf_net *net = hand_net();
+    const float x[2] = {1.0f, 2.0f}, t[1] = {10.0f};
+    assert_int_equal(gf_net_forward(net, x, 2, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, 1, NULL), GF_OK);
+    return net;
+}
+
+static void test_clip_by_norm_reports_norm_before_and_caps_it(void **state)
+{
+    (void)state;
+    gf_net *net = net_with_grads();
+    double before, direct, after;
+    assert_int_equal(gf_net_grad_norm(net, &direct), GF_OK);
+    assert_true(direct > 1.0);
+    assert_int_equal(gf_net_clip_grad_norm(net, 1.0, &before), GF_OK);
+    assert_true(fabs(before - direct) < 1e-12 * direct);
+    assert_int_equal(gf_net_grad_norm(net, &after), GF_OK);
+    assert_true(fabs(after - 1.0) < 1e-5);
+    gf_net_destroy(net);
+}
+
+static void test_clip_by_value_bounds_every_component(void **state)
+{
+    (void)state;
+    gf_net *net = net_with_grads();
+    assert_int_equal(gf_net_clip_grad_value(net, 0.5), GF_OK);
+    float g[4];
+    assert_int_equal(gf_layer_get_weight_grad(gf_net_layer(net, 0), g, 4), GF_OK);
+    for (int i = 0; i < 4; i++)
+        assert_true(fabsf(g[i]) <= 0.5f);
+    gf_net_destroy(net);
+}
+
+static void test_clip_by_layer_norm_caps_each_layer(void **state)
+{
+    (void)state;
+    gf_net *net = net_with_grads();
+    assert_int_equal(gf_net_clip_grad_layer_norm(net, 0.1), GF_OK);
+    for (int32_t i = 0; i < 2; i++) {
+        gf_layer *l = gf_net_layer(net, i);
+        float w[4], b[2];
+        size_t nw = (size_t)gf_layer_weight_count(l), nb = (size_t)gf_layer_bias_count(l);
+        assert_int_equal(gf_layer_get_weight_grad(l, w, nw), GF_OK);
+        assert_int_equal(gf_layer_get_bias_grad(l, b, nb), GF_OK);
+        double s = 0;
+        for (size_t k = 0; k < nw; k++)
+            s += (double)w[k] * w[k];
+        for (size_t k = 0; k < nb; k++)
+            s += (double)b[k] * b[k];
+        assert_true(sqrt(s) <= 0.1 * (1 + 1e-6));
+    }
+    gf_net_destroy(net);
+}
+
+static void test_clip_with_infinite_norm_fails_and_changes_nothing(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_layer *l;
+    assert_int_equal(gf_net_create(&net, 1, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, &l), GF_OK);
+    const float w[1] = {3e38f}, x[1] = {10.0f}, t[1] = {0.0f};
+    assert_int_equal(gf_layer_set_weights(l, w, 1), GF_OK);
+    assert_int_equal(gf_net_forward(net, x, 1, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, 1, NULL), GF_OK);
+    float g0[1], g1[1];
+    assert_int_equal(gf_layer_get_bias_grad(l, g0, 1), GF_OK);
+    double before = 0;
+    assert_int_equal(gf_net_clip_grad_norm(net, 1.0, &before), GF_ERR_NONFINITE);
+    assert_false(isfinite(before));
+    assert_int_equal(gf_layer_get_bias_grad(l, g1, 1), GF_OK);
+    assert_memory_equal(g0, g1, sizeof g0);
+    gf_net_destroy(net);
+}
+
+static void test_train_step_applies_configured_clip(void **state)
+{
+    (void)state;
+    gf_net *net = hand_net();
+    assert_int_equal(gf_net_set_clip(net, GF_CLIP_NORM, 0.01), GF_OK);
+    const float x[2] = {1.0f, 2.0f}, t[1] = {10.0f};
+    assert_int_equal(gf_net_train_step(net, x, 2, t, 1, 1, NULL), GF_OK);
+    double n;
+    assert_int_equal(gf_net_grad_norm(net, &n), GF_OK);
+    assert_true(n <= 0.01 * (1 + 1e-5));
+    gf_net_destroy(net);
+}
+
+/* ---- penalties in the loss ---- */
+
+static void test_penalty_value_is_part_of_the_loss(void **state)
+{
+    (void)state;
+    gf_net *plain = hand_net(), *pen = hand_net();
+    gf_penalty *p;
+    assert_int_equal(gf_penalty_create(&p, 0.0, 0.5), GF_OK);
+    assert_int_equal(gf_net_set_penalty(pen, p), GF_OK);
+    gf_penalty_destroy(p);
+    const float x[2] = {1.0f, 2.0f}, t[1] = {0.25f};
+    double a, b;
+    assert_int_equal(gf_net_evaluate(plain, x, 2, t, 1, 1, &a), GF_OK);
+    assert_int_equal(gf_net_evaluate(pen, x, 2, t, 1, 1, &b), GF_OK);
+    /* 0.5 * l2 * sum w^2 over both weight matrices (biases excluded by default). */
+    double sumsq = 0.25 + 0.0625 + 0.5625 + 0.01 + 2.25 + 0.25;
+    assert_true(fabs((b - a) - 0.25 * sumsq) < 1e-6);
+    gf_net_destroy(plain);
+    gf_net_destroy(pen);
+}
+
+/* ---- allocation ---- */
+
+static long counted;
+static void *count_malloc(void *u, size_t n) { (void)u; counted++; return malloc(n); }
+static void *count_realloc(void *u, void *p, size_t n) { (void)u; counted++; return realloc(p, n); }
+static void count_free(void *u, void *p) { (void)u; free(p); }
+
+static void test_training_step_allocates_nothing_after_the_first(void **state)
+{
+    (void)state;
+    assert_int_equal(gf_set_allocator(count_malloc, count_realloc, count_free, NULL), GF_OK);
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 4, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 8, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_optimizer *opt;
+    assert_int_equal(gf_optimizer_create(&opt, GF_OPT_ADAM, 1e-3), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, opt), GF_OK);
+    float x[16] = {0}, t[8] = {0};
+    assert_int_equal(gf_net_train_step(net, x, 16, t, 8, 4, NULL), GF_OK);
+    long before = counted;
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(gf_net_train_step(net, x, 16, t, 8, 4, NULL), GF_OK);
+    assert_int_equal(counted, before);
+    gf_net_destroy(net);
+    assert_int_equal(gf_live_allocations(), 0);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+}
+
+static long fail_at, seen;
+static void *failing_malloc(void *u, size_t n) { (void)u; return ++seen == fail_at ? NULL : malloc(n); }
+static void *failing_realloc(void *u, void *p, size_t n) { (void)u; return ++seen == fail_at ? NULL : realloc(p, n); }
+
+/* Builds and trains a small net; returns the first failing status. */
+static int build_and_train(void)
+{
+    gf_net *net;
+    int rc = gf_net_create(&net, 3, 1);
+    if (rc)
+        return rc;
+    float x[6] = {1, 2, 3, 4, 5, 6}, t[4] = {0};
+    gf_optimizer *opt = NULL;
+    if (!(rc = gf_net_add_dense(net, 4, GF_ACT_RELU, NULL)) && !(rc = gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL)) &&
+        !(rc = gf_optimizer_create(&opt, GF_OPT_ADAM, 1e-3)) && !(rc = gf_net_set_optimizer(net, opt)))
+        rc = gf_net_train_step(net, x, 6, t, 4, 2, NULL);
+    else if (opt && gf_net_optimizer(net) != opt)
+        gf_optimizer_destroy(opt);
+    gf_net_destroy(net);
+    return rc;
+}
+
+static void test_every_allocation_failure_is_reported_without_leaks(void **state)
+{
+    (void)state;
+    int failures = 0;
+    for (fail_at = 1; fail_at < 200; fail_at++) {
+        seen = 0;
+        assert_int_equal(gf_set_allocator(failing_malloc, failing_realloc, count_free, NULL), GF_OK);
+        int rc = build_and_train();
+        assert_int_equal(gf_live_allocations(), 0);
+        assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+        if (seen < fail_at) {
+            assert_int_equal(rc, GF_OK);
+            break;
+        }
+        assert_int_equal(rc, GF_ERR_NOMEM);
+        failures++;
+    }
+    assert_true(failures > 5);
+}
+
+static void test_set_allocator_is_refused_while_memory_is_live(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 2, 1), GF_OK);
+    assert_int_equal(gf_set_allocator(count_malloc, count_realloc, count_free, NULL), GF_ERR_STATE);
+    gf_net_destroy(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_two_layer_output_matches_hand_computation),
+        cmocka_unit_test(test_two_layer_gradients_match_hand_computation),
+        cmocka_unit_test(test_sgd_step_moves_weights_by_lr_times_gradient),
+        cmocka_unit_test(test_same_seed_gives_bit_identical_weights_after_100_steps),
+        cmocka_unit_test(test_different_seeds_give_different_weights),
+        cmocka_unit_test(test_xor_trains_below_0_01),
+        cmocka_unit_test(test_fit_callback_receives_user_pointer_and_stops_early),
+        cmocka_unit_test(test_param_count_sums_weights_and_biases),
+        cmocka_unit_test(test_describe_names_layers_and_reports_needed_size),
+        cmocka_unit_test(test_weights_set_before_adding_are_kept),
+        cmocka_unit_test(test_reinit_with_same_seed_restores_initial_weights),
+        cmocka_unit_test(test_clip_by_norm_reports_norm_before_and_caps_it),
+        cmocka_unit_test(test_clip_by_value_bounds_every_component),
+        cmocka_unit_test(test_clip_by_layer_norm_caps_each_layer),
+        cmocka_unit_test(test_clip_with_infinite_norm_fails_and_changes_nothing),
+        cmocka_unit_test(test_train_step_applies_configured_clip),
+        cmocka_unit_test(test_penalty_value_is_part_of_the_loss),
+        cmocka_unit_test(test_training_step_allocates_nothing_after_the_first),
+        cmocka_unit_test(test_every_allocation_failure_is_reported_without_leaks),
+        cmocka_unit_test(test_set_allocator_is_refused_while_memory_is_live),
+    };
+    return cmocka_run_group_tests_name("net", tests, NULL, NULL);
+}
