@@ -363,6 +363,166 @@ GF_API int gf_net_set_progress(gf_net *net, int32_t on);
 /* Number of optimizer steps applied. */
 GF_API int64_t gf_net_steps(const gf_net *net);
 
+/* ------------------------------------------------------------------ */
+/* Diagnostics: per-layer gradient health                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct gf_diag gf_diag;
+
+/* Statistics read with gf_diag_value / gf_diag_history.  "delta" is the
+ * backpropagated gradient: d loss / d (layer input) and d loss / d
+ * (pre-activation).  Values are accumulated in double. */
+enum gf_stat {
+    GF_STAT_DELTA_IN_NORM = 0,    /* L2 norm of d loss / d input */
+    GF_STAT_DELTA_IN_RMS = 1,
+    GF_STAT_DELTA_IN_MAXABS = 2,
+    GF_STAT_DELTA_PRE_NORM = 3,   /* L2 norm of d loss / d pre-activation */
+    GF_STAT_DELTA_PRE_RMS = 4,
+    GF_STAT_DELTA_PRE_MAXABS = 5,
+    GF_STAT_WGRAD_NORM = 6,       /* weight gradient */
+    GF_STAT_WGRAD_MEAN = 7,
+    GF_STAT_WGRAD_STD = 8,
+    GF_STAT_WGRAD_MIN = 9,
+    GF_STAT_WGRAD_MAX = 10,
+    GF_STAT_WGRAD_MAXABS = 11,
+    GF_STAT_WGRAD_ZERO_FRAC = 12, /* fraction of exact zeros */
+    GF_STAT_BGRAD_NORM = 13,      /* bias gradient */
+    GF_STAT_BGRAD_MEAN = 14,
+    GF_STAT_BGRAD_STD = 15,
+    GF_STAT_BGRAD_MIN = 16,
+    GF_STAT_BGRAD_MAX = 17,
+    GF_STAT_BGRAD_MAXABS = 18,
+    GF_STAT_BGRAD_ZERO_FRAC = 19,
+    GF_STAT_WEIGHT_NORM = 20,     /* weights */
+    GF_STAT_WEIGHT_MAXABS = 21,
+    GF_STAT_WEIGHT_ZERO_FRAC = 22,
+    GF_STAT_UPDATE_RATIO = 23,    /* ||delta W|| / ||W|| of the step applied (healthy ~1e-3) */
+    GF_STAT_ACT_MEAN = 24,        /* activations (layer output) */
+    GF_STAT_ACT_VAR = 25,
+    GF_STAT_PRE_MEAN = 26,        /* pre-activations */
+    GF_STAT_PRE_STD = 27,
+    GF_STAT_DEAD_FRAC = 28,       /* ReLU-family units zero for every sample of the batch */
+    GF_STAT_SATURATED_FRAC = 29,  /* sigmoid/tanh units with derivative < 1% of its maximum */
+    GF_STAT_NONFINITE = 30,       /* NaN + Inf values in all of this layer's tensors */
+    GF_STAT_ACT_GAIN = 31,        /* activation variance / previous layer's (or input's) */
+    GF_STAT_DELTA_GAIN = 32,      /* delta-in norm / delta-in norm of the layer above */
+    GF_STAT_LOSS = 33             /* the step's loss (same for every layer) */
+};
+
+/* Tensors named by non-finite counts and by the origin. */
+enum gf_tensor {
+    GF_TENSOR_NONE = 0,
+    GF_TENSOR_INPUT = 1,
+    GF_TENSOR_PRE_ACTIVATION = 2,
+    GF_TENSOR_ACTIVATION = 3,
+    GF_TENSOR_LOSS = 4,
+    GF_TENSOR_DELTA_PRE = 5,
+    GF_TENSOR_DELTA_IN = 6,
+    GF_TENSOR_WEIGHT_GRAD = 7,
+    GF_TENSOR_BIAS_GRAD = 8,
+    GF_TENSOR_WEIGHT = 9,
+    GF_TENSOR_BIAS = 10,
+    GF_TENSOR_OPTIMIZER_STATE = 11
+};
+
+/* Phases of a step, for the origin of a non-finite value. */
+enum gf_phase {
+    GF_PHASE_NONE = 0,
+    GF_PHASE_FORWARD = 1,
+    GF_PHASE_LOSS = 2,
+    GF_PHASE_BACKWARD = 3,
+    GF_PHASE_PENALTY = 4,
+    GF_PHASE_CLIP = 5,
+    GF_PHASE_UPDATE = 6
+};
+
+enum gf_verdict {
+    GF_VERDICT_HEALTHY = 0,
+    GF_VERDICT_VANISHING = 1,
+    GF_VERDICT_EXPLODING = 2,
+    GF_VERDICT_DEAD = 3,
+    GF_VERDICT_SATURATED = 4,
+    GF_VERDICT_UNKNOWN = 5 /* nothing observed yet */
+};
+
+enum gf_diag_option {
+    GF_DIAG_HISTORY = 0,     /* ring-buffer length in steps (default 64, 1..1e6) */
+    GF_DIAG_GUARD = 1,       /* 1: refuse a step that would make weights or state non-finite */
+    GF_DIAG_ORIGIN = 2,      /* 1: locate where NaN/Inf/overflow is first produced (default 1) */
+    GF_DIAG_EVERY = 3        /* observe every k-th step (default 1) */
+};
+
+/* Verdict thresholds (gf_diag_set_threshold); defaults in docs/api.md. */
+enum gf_diag_threshold {
+    GF_TH_VANISH_FACTOR = 0,     /* per-layer delta shrink factor below which depth decay is vanishing */
+    GF_TH_EXPLODE_FACTOR = 1,    /* per-layer delta/activation growth factor above which it is exploding */
+    GF_TH_GRAD_FLOOR = 2,        /* absolute weight-gradient RMS floor */
+    GF_TH_UPDATE_RATIO_SPREAD = 3, /* orders of magnitude between top and bottom update ratios */
+    GF_TH_DEAD_FRAC = 4,         /* fraction of dead units that makes a layer dead */
+    GF_TH_SATURATED_FRAC = 5,    /* fraction of saturated units that makes a layer saturated */
+    GF_TH_AVALANCHE = 6,         /* step-to-step jump factor of loss or gradient norm */
+    GF_TH_PLATEAU = 7,           /* relative loss change over the window under which learning stagnates */
+    GF_TH_WEIGHT_FLOOR = 8       /* weight RMS under which weights have collapsed */
+};
+
+enum gf_report_format {
+    GF_REPORT_TEXT = 0, /* per-layer table of the latest step, with verdicts */
+    GF_REPORT_CSV = 1,  /* header row, then one row per layer per step in the history */
+    GF_REPORT_JSON = 2, /* JSON lines: one object per layer per step, then one per verdict */
+    GF_REPORT_SVG = 3   /* self-contained chart: gradient norms over steps (log) + latest bars */
+};
+
+/* Attaches a diagnostics object to net (at most one per net).  The net
+ * does not own it: destroy it before or after the net, in either order. */
+GF_API int gf_diag_create(gf_diag **out, gf_net *net);
+GF_API void gf_diag_destroy(gf_diag *d);
+/* Turns observation on (1) or off (0): off costs nothing per step. */
+GF_API int gf_diag_enable(gf_diag *d, int32_t on);
+GF_API int gf_diag_set_option(gf_diag *d, int32_t option, double value);
+GF_API int gf_diag_get_option(const gf_diag *d, int32_t option, double *value);
+GF_API int gf_diag_set_threshold(gf_diag *d, int32_t threshold, double value);
+GF_API int gf_diag_get_threshold(const gf_diag *d, int32_t threshold, double *value);
+/* Forgets every observation and the origin (options and thresholds stay). */
+GF_API int gf_diag_reset(gf_diag *d);
+
+GF_API int32_t gf_diag_layer_count(const gf_diag *d);
+/* Steps observed so far (including probes), and how many the history holds. */
+GF_API int64_t gf_diag_steps(const gf_diag *d);
+GF_API int32_t gf_diag_history_length(const gf_diag *d);
+/* Latest value of a statistic for a layer. */
+GF_API int gf_diag_value(const gf_diag *d, int32_t layer, int32_t stat, double *value);
+/* Value `ago` observations back (0 = latest); step receives its net step (may be NULL). */
+GF_API int gf_diag_history(const gf_diag *d, int32_t layer, int32_t stat, int32_t ago, double *value,
+                           int64_t *step);
+/* NaN, +Inf and -Inf counts of one tensor of a layer at the latest observation. */
+GF_API int gf_diag_nonfinite(const gf_diag *d, int32_t layer, int32_t tensor, int64_t *nan, int64_t *pos_inf,
+                             int64_t *neg_inf);
+/* Where a non-finite value was first produced.  *found is 0 if never. */
+GF_API int gf_diag_origin(const gf_diag *d, int32_t *found, int64_t *step, int32_t *layer, int32_t *phase,
+                          int32_t *tensor);
+
+/* Verdict of a layer, or of the net for layer == -1. */
+GF_API int gf_diag_verdict(const gf_diag *d, int32_t layer, int32_t *verdict);
+/* Every condition found, as bits (1u << GF_VERDICT_*). */
+GF_API int gf_diag_verdict_flags(const gf_diag *d, int32_t layer, uint32_t *flags);
+/* Reason quoting the numbers, and the remedy, as text (same buffer rules as gf_net_describe). */
+GF_API int gf_diag_verdict_reason(const gf_diag *d, int32_t layer, char *buf, size_t cap, size_t *needed);
+GF_API int gf_diag_verdict_remedy(const gf_diag *d, int32_t layer, char *buf, size_t cap, size_t *needed);
+
+/* One forward/backward pass on N(0,1) inputs and targets, with no update:
+ * per-layer gains of activations and delta, and verdicts, before training. */
+GF_API int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed);
+
+/* Reports, into a caller buffer (same rules as gf_net_describe) or a file. */
+GF_API int gf_diag_report(const gf_diag *d, int32_t format, char *buf, size_t cap, size_t *needed);
+GF_API int gf_diag_report_file(const gf_diag *d, int32_t format, const char *path);
+
+/* Static names: "grad_norm"-style for stats, "vanishing" for verdicts, etc. "?" if unknown. */
+GF_API const char *gf_stat_name(int32_t stat);
+GF_API const char *gf_tensor_name(int32_t tensor);
+GF_API const char *gf_phase_name(int32_t phase);
+GF_API const char *gf_verdict_name(int32_t verdict);
+
 #ifdef __cplusplus
 }
 #endif

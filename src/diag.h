@@ -1,0 +1,70 @@
+/*
+ * diag.h — private layout of the diagnostics object, shared by diag.c (which
+ * observes the net and fills it), verdict.c (which judges it) and report.c /
+ * svg.c (which print it).
+ *
+ * Observations live in a ring buffer of `cap` records.  Record r (0 = oldest
+ * kept) for layer i, statistic k is
+ *     hist[((slot(r) * nlayers) + i) * GFI_NSTAT + k]
+ * where slot(r) = (head - count + r) mod cap and head is the next slot to
+ * write.  gfi_diag_at() hides that arithmetic.
+ */
+#ifndef GF_DIAG_H
+#define GF_DIAG_H
+
+#include "internal.h"
+
+#define GFI_NSTAT (GF_STAT_LOSS + 1)
+#define GFI_NTENSOR (GF_TENSOR_OPTIMIZER_STATE + 1)
+#define GFI_NTHRESHOLD (GF_TH_WEIGHT_FLOOR + 1)
+
+struct gf_diag {
+    uint32_t magic;
+    gf_net *net;         /* NULL once the net is destroyed */
+    bool enabled;
+    bool guard;
+    bool origin;         /* locate where non-finite values are produced */
+    int32_t every;       /* observe every k-th step */
+    int32_t nlayers;     /* layers when the buffers were sized */
+
+    /* History ring. */
+    int32_t cap;         /* records kept */
+    int32_t count;       /* records filled (<= cap) */
+    int32_t head;        /* next slot to write */
+    double *hist;        /* cap * nlayers * GFI_NSTAT */
+    int64_t *hist_step;  /* cap: net step of each record (-1 for a probe) */
+    int64_t observed;    /* records ever written */
+
+    /* Non-finite counts of the latest record: [layer][tensor][0=nan,1=+inf,2=-inf]. */
+    int64_t *nonfinite;  /* nlayers * GFI_NTENSOR * 3 */
+
+    /* First production of a non-finite value. */
+    bool origin_found;
+    int64_t origin_step;
+    int32_t origin_layer, origin_phase, origin_tensor;
+
+    double threshold[GFI_NTHRESHOLD];
+
+    /* Private working state of diag.c (snapshots for the guard, the record
+     * being filled, counters); verdict.c and report.c do not touch it. */
+    void *work;
+};
+
+/* Pointer to statistic `stat` of `layer` in the record `ago` observations back
+ * (0 = latest); NULL if out of range. */
+static inline const double *gfi_diag_at(const gf_diag *d, int32_t ago, int32_t layer, int32_t stat)
+{
+    if (!d || ago < 0 || ago >= d->count || layer < 0 || layer >= d->nlayers || stat < 0 || stat >= GFI_NSTAT)
+        return NULL;
+    int32_t slot = (d->head - 1 - ago + 2 * d->cap) % d->cap;
+    return d->hist + ((size_t)slot * (size_t)d->nlayers + (size_t)layer) * GFI_NSTAT + stat;
+}
+
+static inline int64_t gfi_diag_step_at(const gf_diag *d, int32_t ago)
+{
+    if (!d || ago < 0 || ago >= d->count)
+        return -1;
+    return d->hist_step[(d->head - 1 - ago + 2 * d->cap) % d->cap];
+}
+
+#endif /* GF_DIAG_H */
