@@ -1,0 +1,1038 @@
+"""_core.py — the Pythonic objects over the C handles.
+
+Ownership mirrors C.  An object created in Python owns its handle and frees
+it on close(), on leaving a `with` block, or when garbage-collected.  Once a
+Layer is added to a Net (or an Optimizer set on one) the Net owns the C
+object: the Python object turns into a borrowed view that keeps the Net
+alive, never frees the handle, and raises ClosedError if used after the Net
+was closed (or, for an Optimizer, after it was replaced).
+"""
+import ctypes
+from ctypes import byref, c_double, c_int32, c_size_t
+
+from . import _decls as D
+from ._data import INT64_MAX, SIZE_MAX, as_floats, as_int, as_real, new_output
+from ._enums import (INT32, ActivationKind, ActivationParam, ClipMode, FanMode, InitKind, LayerKind,
+                     LossKind, LossParam, OptimizerKind, OptimizerParam, enum_value, to_enum)
+from ._errors import (ClosedError, DataTypeError, GradflowError, InvalidArgumentError, KindError, NullError,
+                      ShapeError, StateError)
+from ._lib import check, lib
+
+
+def _addr(h):
+    return ctypes.cast(h, ctypes.c_void_p).value or 0
+
+
+def _u64(value, what, where):
+    return as_int(value, what, where, 0, 2 ** 64 - 1)
+
+
+def _i32(value, what, where):
+    return as_int(value, what, where, *INT32)
+
+
+def _size(value, what, where):
+    """A positive size that also fits int64 (the C side's counts)."""
+    return as_int(value, what, where, -(2 ** 63), INT64_MAX)
+
+
+class _Handle:
+    """Base: one C handle, owned (self._owner is None) or borrowed from a Net."""
+    _h = None
+    _owner = None
+    _addr = 0
+    _destroy = None  # name of the C destroy function
+    _label = "object"
+
+    def _adopt(self, h, owner=None):
+        self._h = h
+        self._owner = owner
+        self._addr = _addr(h)
+
+    def _ptr(self, where):
+        """The live C handle, or ClosedError naming the method."""
+        h = self._h
+        if not h:
+            raise ClosedError("%s: this %s is closed" % (where, self._label))
+        if self._owner is not None:
+            self._check_borrow(where)
+        return h
+
+    def _check_borrow(self, where):
+        if not self._owner._h:
+            raise ClosedError("%s: the Net that owns this %s was closed" % (where, self._label))
+
+    @property
+    def closed(self):
+        """True once this object can no longer be used."""
+        try:
+            self._ptr("closed")
+        except ClosedError:
+            return True
+        return False
+
+    @property
+    def owned(self):
+        """True while Python owns the C object (False once a Net owns it)."""
+        return bool(self._h) and self._owner is None
+
+    @property
+    def address(self):
+        """The C handle's address (0 when closed), for identity checks."""
+        return self._addr if self._h else 0
+
+    def close(self):
+        """Free the C object now if Python owns it; a borrowed view just detaches.  Idempotent."""
+        h, owner = self._h, self._owner
+        self._h = None
+        self._owner = None
+        if h and owner is None and self._destroy:
+            getattr(lib, self._destroy)(h)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may already be gone
+            pass
+
+    def __enter__(self):
+        self._ptr("%s.__enter__" % type(self).__name__)
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __eq__(self, other):
+        if not isinstance(other, _Handle) or type(self)._destroy != type(other)._destroy:
+            return NotImplemented
+        return self._h is not None and other._h is not None and self._addr == other._addr
+
+    def __hash__(self):
+        return hash((type(self)._destroy, self._addr))
+
+    # Two Python objects on one handle would free it twice: refuse copies.
+    def __copy__(self):
+        raise TypeError("%s objects cannot be copied (they own a C handle)" % type(self).__name__)
+
+    def __deepcopy__(self, memo):
+        raise TypeError("%s objects cannot be copied (they own a C handle)" % type(self).__name__)
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("%s objects cannot be pickled (they own a C handle)" % type(self).__name__)
+
+    def _state(self):
+        if not self._h:
+            return "closed"
+        if self._owner is not None and not self._owner._h:
+            return "closed"
+        return "borrowed" if self._owner is not None else "owned"
+
+
+def _require(obj, cls, what, where, allow_none=False):
+    """obj must be a live cls instance: NullError for None, KindError for another type."""
+    if obj is None:
+        if allow_none:
+            return None
+        raise NullError("%s: %s is None" % (where, what))
+    if not isinstance(obj, cls):
+        raise KindError("%s: %s must be a %s, got %s" % (where, what, cls.__name__, type(obj).__name__))
+    return obj._ptr(where)
+
+
+def _get_double(fn, h, param, where):
+    v = c_double()
+    check(fn(h, param, byref(v)))
+    return v.value
+
+
+# --------------------------------------------------------------------------
+# Activation
+# --------------------------------------------------------------------------
+
+class Activation(_Handle):
+    """An activation function: Activation("relu"), Activation("leaky_relu", slope=0.2)."""
+    _destroy = "gf_activation_destroy"
+    _label = "Activation"
+
+    def __init__(self, kind=ActivationKind.RELU, *, slope=None, alpha=None):
+        where = "Activation"
+        k = enum_value(ActivationKind, kind, "kind", where)
+        h = D.ActP()
+        check(lib.gf_activation_create(byref(h), k))
+        self._adopt(h)
+        if slope is not None:
+            self.set(ActivationParam.SLOPE, slope)
+        if alpha is not None:
+            self.set(ActivationParam.ALPHA, alpha)
+
+    @staticmethod
+    def name_of(kind):
+        """The library's name for an activation kind ("relu"); "?" for an unknown one."""
+        k = enum_value(ActivationKind, kind, "kind", "Activation.name_of")
+        return lib.gf_activation_name(k).decode()
+
+    @property
+    def kind(self):
+        return to_enum(ActivationKind, lib.gf_activation_kind(self._ptr("Activation.kind")))
+
+    @property
+    def name(self):
+        return lib.gf_activation_name(int(self.kind)).decode()
+
+    def get(self, param):
+        where = "Activation.get"
+        p = enum_value(ActivationParam, param, "param", where)
+        return _get_double(lib.gf_activation_get, self._ptr(where), p, where)
+
+    def set(self, param, value):
+        where = "Activation.set"
+        p = enum_value(ActivationParam, param, "param", where)
+        check(lib.gf_activation_set(self._ptr(where), p, as_real(value, "value", where)))
+
+    slope = property(lambda self: self.get(ActivationParam.SLOPE),
+                     lambda self, v: self.set(ActivationParam.SLOPE, v), doc="leaky ReLU negative slope")
+    alpha = property(lambda self: self.get(ActivationParam.ALPHA),
+                     lambda self, v: self.set(ActivationParam.ALPHA, v), doc="ELU alpha")
+
+    def _map(self, fn, x, where):
+        h = self._ptr(where)
+        fd = as_floats(x, "x", where)
+        out, optr = new_output(fd.shape)
+        if fd.count:
+            check(fn(h, fd.ptr, optr, fd.count))
+        return out
+
+    def apply(self, x):
+        """f(x), element-wise, shaped like x."""
+        return self._map(lib.gf_activation_apply, x, "Activation.apply")
+
+    def derivative(self, x):
+        """f'(x), element-wise, shaped like x."""
+        return self._map(lib.gf_activation_derivative, x, "Activation.derivative")
+
+    def __repr__(self):
+        if self._state() == "closed":
+            return "<gradflow.Activation closed>"
+        return "<gradflow.Activation %s>" % self.name
+
+
+def _activation_ptr(act, where, keep):
+    """C handle for an Activation, a kind name or an int (temporary kept in `keep`)."""
+    if isinstance(act, Activation):
+        return act._ptr(where)
+    if act is None:
+        raise NullError("%s: activation is None" % where)
+    if isinstance(act, _Handle):
+        raise KindError("%s: activation must be an Activation, got %s" % (where, type(act).__name__))
+    tmp = Activation(enum_value(ActivationKind, act, "activation", where))
+    keep.append(tmp)
+    return tmp._h
+
+
+# --------------------------------------------------------------------------
+# Init
+# --------------------------------------------------------------------------
+
+class Init(_Handle):
+    """A parameter initializer: Init("he_normal"), Init("uniform", a=-0.1, b=0.1), Init("constant", a=0.1)."""
+    _destroy = "gf_init_destroy"
+    _label = "Init"
+
+    def __init__(self, kind=InitKind.DEFAULT, *, a=None, b=None, gain=None, mode=None):
+        where = "Init"
+        k = enum_value(InitKind, kind, "kind", where)
+        h = D.InitP()
+        check(lib.gf_init_create(byref(h), k))
+        self._adopt(h)
+        self._kind = to_enum(InitKind, k)
+        if a is not None or b is not None:
+            self.set_range(0.0 if a is None else a, 0.0 if b is None else b)
+        if gain is not None:
+            self.set_gain(gain)
+        if mode is not None:
+            self.set_mode(mode)
+
+    @property
+    def kind(self):
+        """The kind given at creation (the C API has no getter)."""
+        self._ptr("Init.kind")
+        return self._kind
+
+    def set_range(self, a, b):
+        """constant: value a; uniform: U(a, b); normal: N(mean a, std b)."""
+        where = "Init.set_range"
+        check(lib.gf_init_set_range(self._ptr(where), as_real(a, "a", where), as_real(b, "b", where)))
+
+    def set_gain(self, gain):
+        where = "Init.set_gain"
+        check(lib.gf_init_set_gain(self._ptr(where), as_real(gain, "gain", where)))
+
+    def set_mode(self, mode):
+        where = "Init.set_mode"
+        check(lib.gf_init_set_mode(self._ptr(where), enum_value(FanMode, mode, "mode", where)))
+
+    @staticmethod
+    def gain(activation, param=0.0):
+        """PyTorch's calculate_gain for an activation kind."""
+        where = "Init.gain"
+        k = enum_value(ActivationKind, activation, "activation", where)
+        g = lib.gf_init_gain(k, as_real(param, "param", where))
+        if g != g:
+            raise InvalidArgumentError("%s: no gain for activation kind %r" % (where, activation))
+        return g
+
+    def fill(self, rows, cols, seed=0):
+        """A fresh rows x cols array drawn from this initializer (fan_in = cols, fan_out = rows)."""
+        where = "Init.fill"
+        h = self._ptr(where)
+        rows = _size(rows, "rows", where)
+        cols = _size(cols, "cols", where)
+        seed = _u64(seed, "seed", where)
+        if rows <= 0 or cols <= 0:
+            raise ShapeError("%s: rows and cols must be positive (got %d x %d)" % (where, rows, cols))
+        if rows * cols * 4 > min(SIZE_MAX, INT64_MAX):
+            from ._errors import SizeOverflowError
+            raise SizeOverflowError("%s: %d x %d floats overflow a size" % (where, rows, cols))
+        out, optr = new_output((rows, cols))
+        check(lib.gf_init_fill(h, optr, rows * cols, rows, cols, seed))
+        return out
+
+    def __repr__(self):
+        if self._state() == "closed":
+            return "<gradflow.Init closed>"
+        return "<gradflow.Init %s>" % getattr(self._kind, "name", self._kind).lower()
+
+
+def _init_ptr(init, where, keep):
+    if isinstance(init, Init):
+        return init._ptr(where)
+    if init is None:
+        raise NullError("%s: init is None" % where)
+    if isinstance(init, _Handle):
+        raise KindError("%s: init must be an Init, got %s" % (where, type(init).__name__))
+    tmp = Init(enum_value(InitKind, init, "init", where))
+    keep.append(tmp)
+    return tmp._h
+
+
+# --------------------------------------------------------------------------
+# Loss
+# --------------------------------------------------------------------------
+
+class Loss(_Handle):
+    """A loss function: Loss("mse"), Loss("huber", delta=0.5), Loss("softmax_ce_labels")."""
+    _destroy = "gf_loss_destroy"
+    _label = "Loss"
+
+    def __init__(self, kind=LossKind.MSE, *, delta=None):
+        where = "Loss"
+        k = enum_value(LossKind, kind, "kind", where)
+        h = D.LossP()
+        check(lib.gf_loss_create(byref(h), k))
+        self._adopt(h)
+        if delta is not None:
+            self.set(LossParam.DELTA, delta)
+
+    @property
+    def kind(self):
+        return to_enum(LossKind, lib.gf_loss_kind(self._ptr("Loss.kind")))
+
+    def get(self, param):
+        where = "Loss.get"
+        return _get_double(lib.gf_loss_get, self._ptr(where), enum_value(LossParam, param, "param", where), where)
+
+    def set(self, param, value):
+        where = "Loss.set"
+        p = enum_value(LossParam, param, "param", where)
+        check(lib.gf_loss_set(self._ptr(where), p, as_real(value, "value", where)))
+
+    delta = property(lambda self: self.get(LossParam.DELTA), lambda self, v: self.set(LossParam.DELTA, v),
+                     doc="Huber delta")
+
+    def target_width(self, outputs):
+        """Width of a target row for predictions of width `outputs`."""
+        where = "Loss.target_width"
+        w = lib.gf_loss_target_width(self._ptr(where), _size(outputs, "outputs", where))
+        if w <= 0:
+            check(3)  # GF_ERR_INVALID with the library's message
+        return w
+
+    def compute(self, pred, target, *, width=None, grad=True):
+        """Mean loss of pred (batch x width) against target; (loss, d loss/d pred) or just loss.
+
+        A 1-D pred is one sample unless `width` says how wide a row is.
+        """
+        where = "Loss.compute"
+        h = self._ptr(where)
+        p = as_floats(pred, "pred", where)
+        if width is None:
+            width = p.count // p.shape[0] if len(p.shape) >= 2 and p.shape[0] else p.count
+        width = _size(width, "width", where)
+        batch = p.rows_of(width, "pred", where)
+        tw = self.target_width(width)
+        t = as_floats(target, "target", where)
+        trows = t.rows_of(tw, "target", where)
+        if trows != batch:
+            raise ShapeError("%s: target has %d rows, pred has %d" % (where, trows, batch))
+        value = c_double()
+        if grad:
+            g, gptr = new_output(p.shape)
+        else:
+            g, gptr = None, None
+        check(lib.gf_loss_compute(h, p.ptr, t.ptr, batch, width, byref(value), gptr))
+        return (value.value, g) if grad else value.value
+
+    def __repr__(self):
+        if self._state() == "closed":
+            return "<gradflow.Loss closed>"
+        k = self.kind
+        return "<gradflow.Loss %s>" % getattr(k, "name", k).lower()
+
+
+def _loss_ptr(loss, where, keep):
+    if isinstance(loss, Loss):
+        return loss._ptr(where), loss.kind
+    if loss is None:
+        raise NullError("%s: loss is None" % where)
+    if isinstance(loss, _Handle):
+        raise KindError("%s: loss must be a Loss, got %s" % (where, type(loss).__name__))
+    tmp = Loss(enum_value(LossKind, loss, "loss", where))
+    keep.append(tmp)
+    return tmp._h, tmp.kind
+
+
+# --------------------------------------------------------------------------
+# Penalty
+# --------------------------------------------------------------------------
+
+class Penalty(_Handle):
+    """L1/L2 regularization: Penalty(l2=1e-4), Penalty(l1=1e-5, l2=1e-4, include_bias=True)."""
+    _destroy = "gf_penalty_destroy"
+    _label = "Penalty"
+
+    def __init__(self, l1=0.0, l2=0.0, *, include_bias=False):
+        where = "Penalty"
+        h = D.PenP()
+        check(lib.gf_penalty_create(byref(h), as_real(l1, "l1", where), as_real(l2, "l2", where)))
+        self._adopt(h)
+        if include_bias:
+            self.include_bias = True
+
+    def _get(self):
+        l1, l2, ib = c_double(), c_double(), c_int32()
+        check(lib.gf_penalty_get(self._ptr("Penalty.get"), byref(l1), byref(l2), byref(ib)))
+        return l1.value, l2.value, bool(ib.value)
+
+    l1 = property(lambda self: self._get()[0], doc="L1 coefficient")
+    l2 = property(lambda self: self._get()[1], doc="L2 coefficient")
+
+    @property
+    def include_bias(self):
+        return self._get()[2]
+
+    @include_bias.setter
+    def include_bias(self, on):
+        check(lib.gf_penalty_set_include_bias(self._ptr("Penalty.include_bias"), 1 if on else 0))
+
+    def __repr__(self):
+        if self._state() == "closed":
+            return "<gradflow.Penalty closed>"
+        l1, l2, ib = self._get()
+        return "<gradflow.Penalty l1=%g l2=%g include_bias=%s>" % (l1, l2, ib)
+
+
+# --------------------------------------------------------------------------
+# Optimizer
+# --------------------------------------------------------------------------
+
+_OPT_KWARGS = {
+    "momentum": OptimizerParam.MOMENTUM_MU,
+    "beta1": OptimizerParam.BETA1,
+    "beta2": OptimizerParam.BETA2,
+    "eps": OptimizerParam.EPS,
+    "rho": OptimizerParam.RHO,
+    "weight_decay": OptimizerParam.WEIGHT_DECAY,
+}
+
+
+class Optimizer(_Handle):
+    """An optimizer: Optimizer("adam", lr=1e-3, beta2=0.99).  Net.set_optimizer() transfers it to the Net."""
+    _destroy = "gf_optimizer_destroy"
+    _label = "Optimizer"
+
+    def __init__(self, kind=OptimizerKind.SGD, lr=0.01, **params):
+        where = "Optimizer"
+        k = enum_value(OptimizerKind, kind, "kind", where)
+        unknown = sorted(set(params) - set(_OPT_KWARGS))
+        if unknown:
+            raise InvalidArgumentError("%s: unknown parameter(s) %s (known: %s)"
+                                       % (where, ", ".join(unknown), ", ".join(sorted(_OPT_KWARGS))))
+        h = D.OptP()
+        check(lib.gf_optimizer_create(byref(h), k, as_real(lr, "lr", where)))
+        self._adopt(h)
+        for name, value in params.items():
+            if value is not None:
+                self.set(_OPT_KWARGS[name], value)
+
+    def _check_borrow(self, where):
+        super()._check_borrow(where)
+        # The Net frees its optimizer when another one replaces it.
+        if _addr(lib.gf_net_optimizer(self._owner._h)) != self._addr:
+            raise ClosedError("%s: this Optimizer was replaced on its Net and no longer exists" % where)
+
+    @property
+    def kind(self):
+        return to_enum(OptimizerKind, lib.gf_optimizer_kind(self._ptr("Optimizer.kind")))
+
+    def get(self, param):
+        where = "Optimizer.get"
+        p = enum_value(OptimizerParam, param, "param", where)
+        return _get_double(lib.gf_optimizer_get, self._ptr(where), p, where)
+
+    def set(self, param, value):
+        where = "Optimizer.set"
+        p = enum_value(OptimizerParam, param, "param", where)
+        check(lib.gf_optimizer_set(self._ptr(where), p, as_real(value, "value", where)))
+
+    def reset(self):
+        """Zero the moments and the step counter; hyper-parameters stay."""
+        check(lib.gf_optimizer_reset(self._ptr("Optimizer.reset")))
+
+    @property
+    def steps(self):
+        return lib.gf_optimizer_steps(self._ptr("Optimizer.steps"))
+
+    @property
+    def net(self):
+        """The Net that owns this optimizer, or None."""
+        return self._owner
+
+    def __repr__(self):
+        if self._state() == "closed":
+            return "<gradflow.Optimizer closed>"
+        k = self.kind
+        return "<gradflow.Optimizer %s lr=%g %s>" % (getattr(k, "name", k).lower(), self.lr, self._state())
+
+
+def _opt_property(param, doc):
+    return property(lambda self: self.get(param), lambda self, v: self.set(param, v), doc=doc)
+
+
+Optimizer.lr = _opt_property(OptimizerParam.LR, "learning rate")
+Optimizer.momentum = _opt_property(OptimizerParam.MOMENTUM_MU, "momentum / nesterov mu")
+Optimizer.beta1 = _opt_property(OptimizerParam.BETA1, "Adam beta1")
+Optimizer.beta2 = _opt_property(OptimizerParam.BETA2, "Adam beta2")
+Optimizer.eps = _opt_property(OptimizerParam.EPS, "epsilon")
+Optimizer.rho = _opt_property(OptimizerParam.RHO, "RMSprop decay")
+Optimizer.weight_decay = _opt_property(OptimizerParam.WEIGHT_DECAY, "weight decay")
+
+
+# --------------------------------------------------------------------------
+# Layers
+# --------------------------------------------------------------------------
+
+class Layer(_Handle):
+    """Base of the layer kinds.  Borrowed (owned by a Net) once added."""
+    _destroy = "gf_layer_destroy"
+    _label = "Layer"
+
+    @staticmethod
+    def _view(h, net):
+        """A borrowed view of a layer the Net owns."""
+        cls = _LAYER_CLASSES.get(lib.gf_layer_kind(h), Layer)
+        obj = cls.__new__(cls)
+        obj._adopt(h, net)
+        return obj
+
+    @property
+    def net(self):
+        """The Net that owns this layer, or None."""
+        return self._owner
+
+    @property
+    def kind(self):
+        return to_enum(LayerKind, lib.gf_layer_kind(self._ptr("Layer.kind")))
+
+    @property
+    def activation_kind(self):
+        return to_enum(ActivationKind, lib.gf_layer_activation_kind(self._ptr("Layer.activation_kind")))
+
+    @property
+    def inputs(self):
+        return lib.gf_layer_input_size(self._ptr("Layer.inputs"))
+
+    @property
+    def outputs(self):
+        return lib.gf_layer_output_size(self._ptr("Layer.outputs"))
+
+    @property
+    def weight_count(self):
+        return lib.gf_layer_weight_count(self._ptr("Layer.weight_count"))
+
+    @property
+    def bias_count(self):
+        return lib.gf_layer_bias_count(self._ptr("Layer.bias_count"))
+
+    def set_activation(self, activation):
+        """Activation object, kind name or int (copied by the layer)."""
+        where = "Layer.set_activation"
+        h = self._ptr(where)
+        keep = []
+        check(lib.gf_layer_set_activation(h, _activation_ptr(activation, where, keep)), self._net_h())
+
+    def set_weight_init(self, init):
+        """Init object, kind name or int (copied); used when the layer joins a net and on reinit."""
+        where = "Layer.set_weight_init"
+        h = self._ptr(where)
+        keep = []
+        check(lib.gf_layer_set_weight_init(h, _init_ptr(init, where, keep)), self._net_h())
+
+    def set_bias_init(self, init):
+        where = "Layer.set_bias_init"
+        h = self._ptr(where)
+        keep = []
+        check(lib.gf_layer_set_bias_init(h, _init_ptr(init, where, keep)), self._net_h())
+
+    def set_penalty(self, penalty):
+        """Penalty for this layer only (copied); None removes it."""
+        where = "Layer.set_penalty"
+        h = self._ptr(where)
+        p = _require(penalty, Penalty, "penalty", where, allow_none=True)
+        check(lib.gf_layer_set_penalty(h, p), self._net_h())
+
+    def _net_h(self):
+        return self._owner._h if self._owner is not None else None
+
+    def _shape_w(self):
+        return (self.outputs, self.inputs)
+
+    def _get(self, fn, count, shape, where):
+        h = self._ptr(where)
+        out, optr = new_output(shape)
+        check(fn(h, optr, count), self._net_h())
+        return out
+
+    def _set(self, fn, data, count, what, where):
+        h = self._ptr(where)
+        fd = as_floats(data, what, where)
+        if fd.count != count:
+            raise ShapeError("%s: %s has %d values, the layer has %d" % (where, what, fd.count, count))
+        check(fn(h, fd.ptr, fd.count), self._net_h())
+
+    def get_weights(self):
+        """A copy of W (outputs x inputs, PyTorch's nn.Linear layout)."""
+        return self._get(lib.gf_layer_get_weights, self.weight_count, self._shape_w(), "Layer.get_weights")
+
+    def set_weights(self, data):
+        self._set(lib.gf_layer_set_weights, data, self.weight_count, "weights", "Layer.set_weights")
+
+    def get_bias(self):
+        return self._get(lib.gf_layer_get_bias, self.bias_count, (self.bias_count,), "Layer.get_bias")
+
+    def set_bias(self, data):
+        self._set(lib.gf_layer_set_bias, data, self.bias_count, "bias", "Layer.set_bias")
+
+    def get_weight_grad(self):
+        """d loss / d W of the last backward (outputs x inputs)."""
+        return self._get(lib.gf_layer_get_weight_grad, self.weight_count, self._shape_w(),
+                         "Layer.get_weight_grad")
+
+    def get_bias_grad(self):
+        return self._get(lib.gf_layer_get_bias_grad, self.bias_count, (self.bias_count,), "Layer.get_bias_grad")
+
+    weights = property(get_weights, set_weights)
+    bias = property(get_bias, set_bias)
+    weight_grad = property(get_weight_grad)
+    bias_grad = property(get_bias_grad)
+
+    def __repr__(self):
+        state = self._state()
+        if state == "closed":
+            return "<gradflow.%s closed>" % type(self).__name__
+        act = self.activation_kind
+        return "<gradflow.%s %d->%d %s %s>" % (type(self).__name__, self.inputs, self.outputs,
+                                               getattr(act, "name", act).lower(), state)
+
+
+class Dense(Layer):
+    """Dense(inputs, outputs, activation="tanh", weight_init=..., bias_init=..., penalty=...)."""
+
+    def __init__(self, inputs, outputs, activation=None, *, weight_init=None, bias_init=None, penalty=None):
+        where = "Dense"
+        i = _size(inputs, "inputs", where)
+        o = _size(outputs, "outputs", where)
+        h = D.LayerP()
+        check(lib.gf_layer_dense_create(byref(h), i, o))
+        self._adopt(h)
+        if activation is not None:
+            self.set_activation(activation)
+        if weight_init is not None:
+            self.set_weight_init(weight_init)
+        if bias_init is not None:
+            self.set_bias_init(bias_init)
+        if penalty is not None:
+            self.set_penalty(penalty)
+
+
+_LAYER_CLASSES = {LayerKind.DENSE: Dense}
+
+
+# --------------------------------------------------------------------------
+# Net
+# --------------------------------------------------------------------------
+
+class Net(_Handle):
+    """A sequential network: `with Net(2, seed=1) as net: net.add_dense(4, "tanh") ...`."""
+    _destroy = "gf_net_destroy"
+    _label = "Net"
+
+    def __init__(self, inputs, seed=0):
+        where = "Net"
+        i = _size(inputs, "inputs", where)
+        s = _u64(seed, "seed", where)
+        h = D.NetP()
+        check(lib.gf_net_create(byref(h), i, s))
+        self._adopt(h)
+        self._loss_kind = LossKind.MSE
+        self._last_batch = None
+
+    def _check(self, status):
+        check(status, self._h)
+
+    # ---- building
+    def add(self, layer):
+        """Append a layer; from now on the Net owns it and `layer` is a borrowed view.  Returns layer."""
+        where = "Net.add"
+        h = self._ptr(where)
+        lh = _require(layer, Layer, "layer", where)
+        if layer._owner is not None:
+            raise StateError("%s: this layer already belongs to a Net" % where)
+        self._check(lib.gf_net_add(h, lh))
+        layer._owner = self
+        return layer
+
+    def add_dense(self, outputs, activation=ActivationKind.IDENTITY, *, weight_init=None, bias_init=None,
+                  penalty=None):
+        """Create and append a Dense layer taking the current output width; returns its view."""
+        where = "Net.add_dense"
+        h = self._ptr(where)
+        o = _size(outputs, "outputs", where)
+        if weight_init is None and bias_init is None and penalty is None and not isinstance(activation, Activation):
+            k = enum_value(ActivationKind, activation, "activation", where)
+            lh = D.LayerP()
+            self._check(lib.gf_net_add_dense(h, o, k, byref(lh)))
+            if not lh:
+                lh = lib.gf_net_layer(h, lib.gf_net_layer_count(h) - 1)
+            return Layer._view(lh, self)
+        # Initializers act when a layer joins the net: configure first, then add.
+        layer = Dense(self.outputs, o, activation, weight_init=weight_init, bias_init=bias_init, penalty=penalty)
+        try:
+            return self.add(layer)
+        finally:
+            if layer.owned:
+                layer.close()
+
+    def __len__(self):
+        return lib.gf_net_layer_count(self._ptr("Net.__len__"))
+
+    def __bool__(self):  # an empty net is still a net; only a closed one is false
+        return not self.closed
+
+    def layer(self, index):
+        """Borrowed view of layer `index` (negative counts from the end); RangeError if absent."""
+        where = "Net.layer"
+        h = self._ptr(where)
+        n = lib.gf_net_layer_count(h)
+        i = as_int(index, "index", where)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            from ._errors import RangeError
+            raise RangeError("%s: index %d out of range (the net has %d layers)" % (where, index, n))
+        lh = lib.gf_net_layer(h, i)
+        if not lh:
+            self._check(8)
+        return Layer._view(lh, self)
+
+    __getitem__ = layer
+
+    @property
+    def layers(self):
+        return [self.layer(i) for i in range(len(self))]
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    @property
+    def inputs(self):
+        return lib.gf_net_input_size(self._ptr("Net.inputs"))
+
+    @property
+    def outputs(self):
+        return lib.gf_net_output_size(self._ptr("Net.outputs"))
+
+    @property
+    def param_count(self):
+        return lib.gf_net_param_count(self._ptr("Net.param_count"))
+
+    @property
+    def steps(self):
+        """Optimizer steps applied so far."""
+        return lib.gf_net_steps(self._ptr("Net.steps"))
+
+    @property
+    def last_error(self):
+        """The library's message for the latest failure on this net ("" if none)."""
+        b = lib.gf_net_last_error(self._ptr("Net.last_error"))
+        return b.decode("utf-8", "replace") if b else ""
+
+    def describe(self):
+        """The library's text description of the net."""
+        where = "Net.describe"
+        h = self._ptr(where)
+        cap = 1024
+        for _ in range(3):
+            buf = ctypes.create_string_buffer(cap)
+            needed = c_size_t()
+            status = lib.gf_net_describe(h, ctypes.cast(buf, D.CharBuf), cap, byref(needed))
+            if status == 11 and needed.value > cap:  # GF_ERR_BUFFER: grow to what it asked for
+                cap = needed.value
+                continue
+            self._check(status)
+            return buf.value.decode("utf-8", "replace")
+        self._check(status)
+
+    def reinit(self, seed):
+        """Redraw every parameter with a new seed and reset the optimizer."""
+        where = "Net.reinit"
+        self._check(lib.gf_net_reinit(self._ptr(where), _u64(seed, "seed", where)))
+
+    # ---- configuration
+    def set_loss(self, loss, *, delta=None):
+        """Loss object, kind name or int (copied by the net); default MSE."""
+        where = "Net.set_loss"
+        h = self._ptr(where)
+        keep = []
+        if delta is not None and not isinstance(loss, Loss):
+            tmp = Loss(loss, delta=delta)
+            keep.append(tmp)
+            loss = tmp
+        lp, kind = _loss_ptr(loss, where, keep)
+        self._check(lib.gf_net_set_loss(h, lp))
+        self._loss_kind = kind
+
+    @property
+    def loss_kind(self):
+        return self._loss_kind
+
+    def set_optimizer(self, optimizer, lr=None, **params):
+        """Give the net an optimizer (it takes ownership); or build one from a kind name.  Returns its view."""
+        where = "Net.set_optimizer"
+        h = self._ptr(where)
+        if optimizer is None:
+            raise NullError("%s: optimizer is None" % where)
+        if not isinstance(optimizer, Optimizer):
+            if isinstance(optimizer, _Handle):
+                raise KindError("%s: optimizer must be an Optimizer, got %s" % (where, type(optimizer).__name__))
+            optimizer = Optimizer(optimizer, 0.01 if lr is None else lr, **params)
+        elif lr is not None or params:
+            raise InvalidArgumentError("%s: lr/params only apply when a kind name is given" % where)
+        oh = optimizer._ptr(where)
+        if optimizer._owner is self:
+            return optimizer
+        if optimizer._owner is not None:
+            raise StateError("%s: this Optimizer already belongs to another Net" % where)
+        self._check(lib.gf_net_set_optimizer(h, oh))
+        optimizer._owner = self
+        return optimizer
+
+    @property
+    def optimizer(self):
+        """Borrowed view of the net's optimizer (None if it has none)."""
+        oh = lib.gf_net_optimizer(self._ptr("Net.optimizer"))
+        if not oh:
+            return None
+        view = Optimizer.__new__(Optimizer)
+        view._adopt(oh, self)
+        return view
+
+    def set_penalty(self, penalty):
+        """Penalty over the whole net (copied); None removes it."""
+        where = "Net.set_penalty"
+        h = self._ptr(where)
+        self._check(lib.gf_net_set_penalty(h, _require(penalty, Penalty, "penalty", where, allow_none=True)))
+
+    def set_clip(self, mode, value=0.0):
+        """Clipping applied by train_step/fit between backward and step."""
+        where = "Net.set_clip"
+        h = self._ptr(where)
+        self._check(lib.gf_net_set_clip(h, enum_value(ClipMode, mode, "mode", where), as_real(value, "value", where)))
+
+    def set_progress(self, on):
+        """Print epoch, loss, samples/s and time left to stderr during fit()."""
+        self._check(lib.gf_net_set_progress(self._ptr("Net.set_progress"), 1 if on else 0))
+
+    # ---- gradients
+    def clip_grad_value(self, value):
+        where = "Net.clip_grad_value"
+        self._check(lib.gf_net_clip_grad_value(self._ptr(where), as_real(value, "value", where)))
+
+    def clip_grad_norm(self, max_norm):
+        """Clip the global gradient norm now; returns the norm before clipping."""
+        where = "Net.clip_grad_norm"
+        before = c_double()
+        self._check(lib.gf_net_clip_grad_norm(self._ptr(where), as_real(max_norm, "max_norm", where), byref(before)))
+        return before.value
+
+    def clip_grad_layer_norm(self, max_norm):
+        where = "Net.clip_grad_layer_norm"
+        self._check(lib.gf_net_clip_grad_layer_norm(self._ptr(where), as_real(max_norm, "max_norm", where)))
+
+    def grad_norm(self):
+        """Global L2 norm of the gradients of the last backward."""
+        v = c_double()
+        self._check(lib.gf_net_grad_norm(self._ptr("Net.grad_norm"), byref(v)))
+        return v.value
+
+    # ---- data helpers
+    def _inputs(self, x, where):
+        fd = as_floats(x, "x", where)
+        return fd, fd.rows_of(self.inputs, "x", where)
+
+    def _target(self, target, batch, where):
+        h = self._h
+        outputs = lib.gf_net_output_size(h)
+        width = 1 if self._loss_kind == LossKind.SOFTMAX_CE_LABELS else outputs
+        fd = as_floats(target, "target", where)
+        if batch is None:  # no forward seen: let the library judge the state
+            return fd
+        rows = fd.rows_of(width, "target", where)
+        if rows != batch:
+            raise ShapeError("%s: target has %d rows but the batch has %d" % (where, rows, batch))
+        return fd
+
+    def _output(self, batch):
+        return new_output((batch, lib.gf_net_output_size(self._h)))
+
+    # ---- running
+    def predict(self, x):
+        """Outputs (batch x outputs) for x (batch x inputs); caches nothing for backward."""
+        where = "Net.predict"
+        h = self._ptr(where)
+        fd, batch = self._inputs(x, where)
+        out, optr = self._output(batch)
+        self._check(lib.gf_net_predict(h, fd.ptr, fd.count, batch, optr, batch * self.outputs))
+        return out
+
+    def forward(self, x):
+        """Training forward (caches for backward); returns the outputs."""
+        where = "Net.forward"
+        h = self._ptr(where)
+        fd, batch = self._inputs(x, where)
+        out, optr = self._output(batch)
+        self._check(lib.gf_net_forward(h, fd.ptr, fd.count, batch, optr, batch * self.outputs))
+        self._last_batch = batch
+        return out
+
+    def backward(self, target):
+        """Loss of the last forward against target, and the gradients; returns the loss."""
+        where = "Net.backward"
+        h = self._ptr(where)
+        fd = self._target(target, self._last_batch, where)
+        loss = c_double()
+        self._check(lib.gf_net_backward(h, fd.ptr, fd.count, byref(loss)))
+        return loss.value
+
+    def backward_from(self, grad_output):
+        """Backward from a given d loss / d output (batch x outputs)."""
+        where = "Net.backward_from"
+        h = self._ptr(where)
+        fd = as_floats(grad_output, "grad_output", where)
+        if self._last_batch is not None:
+            rows = fd.rows_of(self.outputs, "grad_output", where)
+            if rows != self._last_batch:
+                raise ShapeError("%s: grad_output has %d rows but the batch has %d" % (where, rows, self._last_batch))
+        self._check(lib.gf_net_backward_from(h, fd.ptr, fd.count))
+
+    def input_grad(self):
+        """d loss / d input of the last backward (batch x inputs)."""
+        where = "Net.input_grad"
+        h = self._ptr(where)
+        if self._last_batch is None:
+            raise StateError("%s: no forward/backward has run yet" % where)
+        out, optr = new_output((self._last_batch, self.inputs))
+        self._check(lib.gf_net_input_grad(h, optr, self._last_batch * self.inputs))
+        return out
+
+    def evaluate(self, x, target):
+        """Loss (penalties included) of the predictions for x against target; no gradient."""
+        where = "Net.evaluate"
+        h = self._ptr(where)
+        fd, batch = self._inputs(x, where)
+        td = self._target(target, batch, where)
+        loss = c_double()
+        self._check(lib.gf_net_evaluate(h, fd.ptr, fd.count, td.ptr, td.count, batch, byref(loss)))
+        return loss.value
+
+    def step(self):
+        """Apply the optimizer to the gradients of the last backward."""
+        self._check(lib.gf_net_step(self._ptr("Net.step")))
+
+    def train_step(self, x, target):
+        """forward + loss + backward + clip + step; returns the loss before the step."""
+        where = "Net.train_step"
+        h = self._ptr(where)
+        fd, batch = self._inputs(x, where)
+        td = self._target(target, batch, where)
+        loss = c_double()
+        self._check(lib.gf_net_train_step(h, fd.ptr, fd.count, td.ptr, td.count, batch, byref(loss)))
+        self._last_batch = batch
+        return loss.value
+
+    def fit(self, x, target, epochs=1, batch_size=None, callback=None):
+        """Train for `epochs` shuffled passes in mini-batches; returns the last epoch's mean loss.
+
+        callback(epoch, mean_loss) is called after each epoch; a true return
+        stops training.  An exception in the callback stops training and is
+        re-raised here.
+        """
+        where = "Net.fit"
+        h = self._ptr(where)
+        fd, n = self._inputs(x, where)
+        td = self._target(target, n, where)
+        bs = n if batch_size is None else _size(batch_size, "batch_size", where)
+        ep = _i32(epochs, "epochs", where)
+        if callback is not None and not callable(callback):
+            raise DataTypeError("%s: callback must be callable, got %r" % (where, callback))
+        errors = []
+
+        def trampoline(user, epoch, mean_loss):
+            try:
+                return 1 if callback(epoch, mean_loss) else 0
+            except BaseException as e:  # never let an exception unwind through C
+                errors.append(e)
+                return 1
+
+        c_cb = D.gf_epoch_fn(trampoline) if callback is not None else None
+        loss = c_double()
+        status = lib.gf_net_fit(h, fd.ptr, fd.count, td.ptr, td.count, n, bs, ep, c_cb, None, byref(loss))
+        if errors:
+            raise errors[0]
+        self._check(status)
+        self._last_batch = None  # the cached batch is a mini-batch of unknown size now
+        return loss.value
+
+    def __repr__(self):
+        if self._state() == "closed":
+            return "<gradflow.Net closed>"
+        return "<gradflow.Net %d inputs, %d layers, %d outputs, %d params>" % (
+            self.inputs, len(self), self.outputs, self.param_count)
+
+    def __str__(self):
+        if self._state() == "closed":
+            return repr(self)
+        return self.describe()
+
+
+__all__ = ["Activation", "Init", "Loss", "Penalty", "Optimizer", "Layer", "Dense", "Net", "GradflowError"]

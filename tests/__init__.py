@@ -1,0 +1,1 @@
+"""Makes tests/ importable so unittest can discover tests/python from the repo root."""

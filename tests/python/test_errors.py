@@ -1,0 +1,92 @@
+"""The exception hierarchy: one class per status code, the library's message, Python-side checks."""
+import pickle
+import unittest
+
+from . import _util
+
+import gradflow as gf
+from gradflow import _errors, _lib
+
+BUILTIN_BASE = {
+    gf.Status.ERR_NULL: (gf.NullError, TypeError),
+    gf.Status.ERR_NOMEM: (gf.OutOfMemoryError, MemoryError),
+    gf.Status.ERR_INVALID: (gf.InvalidArgumentError, ValueError),
+    gf.Status.ERR_SHAPE: (gf.ShapeError, ValueError),
+    gf.Status.ERR_NONFINITE: (gf.NonFiniteError, ValueError),
+    gf.Status.ERR_STATE: (gf.StateError, RuntimeError),
+    gf.Status.ERR_OVERFLOW: (gf.SizeOverflowError, OverflowError),
+    gf.Status.ERR_RANGE: (gf.RangeError, IndexError),
+    gf.Status.ERR_IO: (gf.FileError, OSError),
+    gf.Status.ERR_FORMAT: (gf.FormatError, ValueError),
+    gf.Status.ERR_BUFFER: (gf.BufferTooSmallError, ValueError),
+    gf.Status.ERR_GUARD: (gf.GuardError, ArithmeticError),
+    gf.Status.ERR_KIND: (gf.KindError, TypeError),
+    gf.Status.ERR_UNSUPPORTED: (gf.UnsupportedError, NotImplementedError),
+}
+
+
+class HierarchyTest(unittest.TestCase):
+    def test_every_error_code_maps_to_its_own_subclass(self):
+        codes = [s for s in gf.Status if s != gf.Status.OK]
+        self.assertEqual(sorted(BUILTIN_BASE), sorted(codes))
+        classes = set()
+        for code in codes:
+            with self.subTest(code=code.name):
+                cls, base = BUILTIN_BASE[code]
+                e = _errors.error_for(int(code), "msg")
+                self.assertIs(type(e), cls)
+                self.assertIsInstance(e, gf.GradflowError)
+                self.assertIsInstance(e, base)
+                self.assertEqual(e.code, code)
+                self.assertEqual(e.message, "msg")
+                classes.add(cls)
+        self.assertEqual(len(classes), len(codes))
+
+    def test_unknown_code_is_the_base_class_with_that_code(self):
+        e = _errors.error_for(999, "odd")
+        self.assertIs(type(e), gf.GradflowError)
+        self.assertEqual(e.code, 999)
+
+    def test_errors_survive_pickling(self):
+        e = pickle.loads(pickle.dumps(gf.ShapeError("x wrong", gf.Status.ERR_SHAPE)))
+        self.assertIsInstance(e, gf.ShapeError)
+        self.assertEqual((e.code, e.message), (gf.Status.ERR_SHAPE, "x wrong"))
+
+    def test_python_side_classes_carry_the_matching_code(self):
+        self.assertEqual(gf.DataTypeError("m").code, gf.Status.ERR_INVALID)
+        self.assertTrue(issubclass(gf.DataTypeError, TypeError))
+        self.assertTrue(issubclass(gf.ClosedError, gf.StateError))
+
+
+class LibraryMessageTest(unittest.TestCase):
+    def test_a_failing_call_raises_with_the_librarys_message(self):
+        with self.assertRaises(gf.InvalidArgumentError) as cm:
+            gf.Activation(99)
+        self.assertEqual(cm.exception.code, gf.Status.ERR_INVALID)
+        self.assertIn("gf_activation_create", cm.exception.message)
+        self.assertIn("99", cm.exception.message)
+
+    def test_message_is_consumed_after_raising(self):
+        with self.assertRaises(gf.InvalidArgumentError):
+            gf.Loss(42)
+        self.assertEqual(gf.last_error(), "")
+
+    def test_net_failure_is_also_kept_by_the_net(self):
+        with gf.Net(2) as net:
+            net.add_dense(1)
+            with self.assertRaises(gf.StateError):
+                net.backward([[0.0]])
+            self.assertIn("gf_net_backward", net.last_error)
+
+    def test_null_handle_passed_straight_to_c_is_null_error(self):
+        with self.assertRaises(gf.NullError) as cm:
+            _lib.check(_lib.lib.gf_net_add(None, None))
+        self.assertIn("NULL", cm.exception.message)
+
+    def test_strerror_names_codes(self):
+        self.assertEqual(gf.strerror(gf.Status.ERR_SHAPE), "shape or size mismatch")
+        self.assertEqual(gf.strerror(0), "ok")
+
+
+if __name__ == "__main__":
+    unittest.main()
