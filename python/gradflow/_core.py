@@ -1014,7 +1014,7 @@ class Net(_Handle):
                 errors.append(e)
                 return 1
 
-        c_cb = D.gf_epoch_fn(trampoline) if callback is not None else None
+        c_cb = D.gf_epoch_fn(trampoline) if callback is not None else D.gf_epoch_fn()  # NULL
         loss = c_double()
         status = lib.gf_net_fit(h, fd.ptr, fd.count, td.ptr, td.count, n, bs, ep, c_cb, None, byref(loss))
         if errors:

@@ -1,0 +1,293 @@
+"""One class at a time: Activation, Init, Loss, Penalty, Optimizer, Dense, Net."""
+import array
+import math
+import unittest
+
+from . import _util
+from ._util import check_output_type, flat
+
+import gradflow as gf
+
+
+class ActivationTest(unittest.TestCase):
+    def test_relu_applies_and_differentiates(self):
+        with gf.Activation("relu") as a:
+            self.assertEqual(flat(a.apply([-1.0, 0.5, 2.0])), [0.0, 0.5, 2.0])
+            self.assertEqual(flat(a.derivative([-1.0, 0.5])), [0.0, 1.0])
+
+    def test_kind_and_name_round_trip(self):
+        for kind in gf.ActivationKind:
+            with self.subTest(kind=kind.name), gf.Activation(kind) as a:
+                self.assertEqual(a.kind, kind)
+                self.assertEqual(a.name, kind.name.lower())
+                self.assertEqual(gf.Activation.name_of(kind), a.name)
+
+    def test_leaky_relu_slope_is_settable(self):
+        with gf.Activation("leaky_relu", slope=0.2) as a:
+            self.assertAlmostEqual(a.slope, 0.2)
+            self.assertAlmostEqual(flat(a.apply([-10.0]))[0], -2.0, places=5)
+
+    def test_elu_alpha_property(self):
+        with gf.Activation("elu") as a:
+            self.assertEqual(a.alpha, 1.0)
+            a.alpha = 0.5
+            self.assertEqual(a.get(gf.ActivationParam.ALPHA), 0.5)
+
+    def test_apply_keeps_the_input_shape(self):
+        with gf.Activation("tanh") as a:
+            check_output_type(self, a.apply([[0.0, 1.0], [2.0, 3.0]]), (2, 2))
+
+    def test_empty_input_gives_empty_output(self):
+        with gf.Activation("sigmoid") as a:
+            self.assertEqual(flat(a.apply([])), [])
+
+    def test_unknown_name_lists_the_known_ones(self):
+        with self.assertRaisesRegex(gf.InvalidArgumentError, "relu"):
+            gf.Activation("swishy")
+
+
+class InitTest(unittest.TestCase):
+    def test_fill_is_deterministic_per_seed(self):
+        with gf.Init("he_normal") as i:
+            a, b, c = i.fill(4, 5, seed=7), i.fill(4, 5, seed=7), i.fill(4, 5, seed=8)
+            check_output_type(self, a, (4, 5))
+            self.assertEqual(flat(a), flat(b))
+            self.assertNotEqual(flat(a), flat(c))
+
+    def test_constant_fills_its_value(self):
+        with gf.Init("constant", a=0.1) as i:
+            self.assertEqual(set(flat(i.fill(2, 3))), {array.array("f", [0.1])[0]})
+
+    def test_uniform_stays_in_range(self):
+        with gf.Init("uniform", a=-0.5, b=0.25) as i:
+            vals = flat(i.fill(10, 10, seed=3))
+            self.assertTrue(all(-0.5 <= v <= 0.25 for v in vals))
+
+    def test_gain_matches_pytorch(self):
+        self.assertAlmostEqual(gf.Init.gain("relu"), math.sqrt(2))
+        self.assertAlmostEqual(gf.Init.gain("tanh"), 5 / 3)
+        self.assertAlmostEqual(gf.Init.gain("leaky_relu", 0.2), math.sqrt(2 / 1.04))
+
+    def test_gain_and_mode_are_validated_by_the_library(self):
+        with gf.Init("he_uniform", gain=2.0, mode="fan_out") as i:
+            self.assertEqual(i.kind, gf.InitKind.HE_UNIFORM)
+            with self.assertRaises(gf.InvalidArgumentError):
+                i.set_mode(5)
+
+    def test_uniform_with_empty_range_is_refused(self):
+        with self.assertRaisesRegex(gf.InvalidArgumentError, "a < b"):
+            gf.Init("uniform", a=1, b=0)
+
+
+class LossTest(unittest.TestCase):
+    def test_mse_value_and_gradient(self):
+        with gf.Loss("mse") as loss:
+            value, grad = loss.compute([[1.0, 3.0]], [[0.0, 0.0]])
+            self.assertAlmostEqual(value, 5.0)
+            self.assertEqual(flat(grad), [1.0, 3.0])
+
+    def test_huber_delta_property(self):
+        with gf.Loss("huber", delta=0.5) as loss:
+            self.assertEqual(loss.delta, 0.5)
+            self.assertEqual(loss.kind, gf.LossKind.HUBER)
+            self.assertAlmostEqual(loss.compute([2.0], [0.0], grad=False), 0.5 * (2.0 - 0.25))
+
+    def test_label_targets_are_one_wide(self):
+        with gf.Loss("softmax_ce_labels") as loss:
+            self.assertEqual(loss.target_width(5), 1)
+            value = loss.compute([[0.0, 0.0], [0.0, 0.0]], [[1], [0]], grad=False)
+            self.assertAlmostEqual(value, math.log(2), places=6)
+
+    def test_label_out_of_range_is_range_error(self):
+        with gf.Loss("softmax_ce_labels") as loss:
+            with self.assertRaisesRegex(gf.RangeError, "label 5"):
+                loss.compute([[1.0, 2.0]], [[5]])
+
+    def test_target_rows_must_match_pred_rows(self):
+        with gf.Loss("mse") as loss:
+            with self.assertRaisesRegex(gf.ShapeError, "target has 1 rows, pred has 2"):
+                loss.compute([[1.0], [2.0]], [[1.0]])
+
+
+class PenaltyTest(unittest.TestCase):
+    def test_coefficients_read_back(self):
+        with gf.Penalty(l1=1e-3, l2=1e-2, include_bias=True) as p:
+            self.assertEqual((p.l1, p.l2, p.include_bias), (1e-3, 1e-2, True))
+            p.include_bias = False
+            self.assertFalse(p.include_bias)
+
+    def test_negative_coefficient_is_invalid(self):
+        with self.assertRaisesRegex(gf.InvalidArgumentError, "l1"):
+            gf.Penalty(l1=-1.0)
+
+    def test_l2_penalty_raises_the_evaluated_loss(self):
+        with gf.Net(1, seed=2) as net, gf.Penalty(l2=10.0) as p:
+            layer = net.add_dense(1)
+            layer.set_weights([2.0])
+            layer.set_bias([0.0])
+            plain = net.evaluate([[1.0]], [[2.0]])
+            net.set_penalty(p)
+            self.assertAlmostEqual(net.evaluate([[1.0]], [[2.0]]) - plain, 0.5 * 10.0 * 4.0, places=5)
+            net.set_penalty(None)
+            self.assertAlmostEqual(net.evaluate([[1.0]], [[2.0]]), plain)
+
+
+class OptimizerTest(unittest.TestCase):
+    def test_parameters_are_set_from_keywords(self):
+        with gf.Optimizer("adam", lr=1e-3, beta1=0.8, beta2=0.99, eps=1e-7, weight_decay=0.0) as o:
+            self.assertEqual(o.kind, gf.OptimizerKind.ADAM)
+            self.assertEqual((o.lr, o.beta1, o.beta2, o.eps), (1e-3, 0.8, 0.99, 1e-7))
+
+    def test_lr_property_writes_through(self):
+        with gf.Optimizer("momentum", lr=0.1) as o:
+            o.lr = 0.05
+            self.assertEqual(o.get("lr"), 0.05)
+            self.assertEqual(o.momentum, 0.9)
+
+    def test_unknown_keyword_is_invalid(self):
+        with self.assertRaisesRegex(gf.InvalidArgumentError, "betaa"):
+            gf.Optimizer("adam", lr=0.1, betaa=0.5)
+
+    def test_nonpositive_learning_rate_is_invalid(self):
+        with self.assertRaisesRegex(gf.InvalidArgumentError, "lr"):
+            gf.Optimizer("sgd", lr=0.0)
+
+    def test_steps_count_and_reset(self):
+        with gf.Net(1, seed=1) as net:
+            net.add_dense(1)
+            opt = net.set_optimizer(gf.Optimizer("sgd", lr=0.1))
+            for _ in range(3):
+                net.train_step([[1.0]], [[1.0]])
+            self.assertEqual((opt.steps, net.steps), (3, 3))
+            opt.reset()
+            self.assertEqual(opt.steps, 0)
+
+
+class DenseTest(unittest.TestCase):
+    def test_sizes_and_counts(self):
+        with gf.Dense(3, 2, "tanh") as d:
+            self.assertEqual((d.inputs, d.outputs, d.weight_count, d.bias_count), (3, 2, 6, 2))
+            self.assertEqual(d.kind, gf.LayerKind.DENSE)
+            self.assertEqual(d.activation_kind, gf.ActivationKind.TANH)
+            self.assertIsNone(d.net)
+
+    def test_weights_round_trip_in_out_by_in_layout(self):
+        with gf.Dense(3, 2) as d:
+            d.weights = [[1, 2, 3], [4, 5, 6]]
+            check_output_type(self, d.weights, (2, 3))
+            self.assertEqual(flat(d.get_weights()), [1, 2, 3, 4, 5, 6])
+            d.bias = array.array("f", [0.5, -0.5])
+            self.assertEqual(flat(d.bias), [0.5, -0.5])
+
+    def test_weight_gradient_matches_hand_computation(self):
+        # y = w x + b, MSE over one output: dL/dw = 2 (y - t) x.
+        with gf.Net(2, seed=1) as net:
+            d = net.add_dense(1)
+            d.set_weights([0.5, -1.0])
+            d.set_bias([0.25])
+            net.forward([[2.0, 3.0]])
+            loss = net.backward([[1.0]])
+            y = 0.5 * 2 - 3 + 0.25
+            self.assertAlmostEqual(loss, (y - 1) ** 2, places=5)
+            self.assertEqual([round(v, 4) for v in flat(d.weight_grad)], [2 * (y - 1) * 2, 2 * (y - 1) * 3])
+            self.assertAlmostEqual(flat(d.bias_grad)[0], 2 * (y - 1), places=5)
+
+    def test_initializers_apply_when_the_layer_joins_a_net(self):
+        with gf.Net(4, seed=5) as net:
+            d = net.add(gf.Dense(4, 3, "relu", weight_init=gf.Init("constant", a=0.5), bias_init="zeros"))
+            self.assertEqual(set(flat(d.weights)), {0.5})
+            self.assertEqual(set(flat(d.bias)), {0.0})
+
+    def test_layer_penalty_accepts_none_to_remove(self):
+        with gf.Dense(2, 2) as d, gf.Penalty(l1=0.1) as p:
+            d.set_penalty(p)
+            d.set_penalty(None)
+
+
+class NetTest(unittest.TestCase):
+    def test_building_reports_sizes(self):
+        with gf.Net(3, seed=1) as net:
+            net.add_dense(5, "relu")
+            net.add_dense(2)
+            self.assertEqual((net.inputs, net.outputs, len(net), net.param_count), (3, 2, 2, 3 * 5 + 5 + 5 * 2 + 2))
+            self.assertEqual([l.outputs for l in net], [5, 2])
+            self.assertEqual(net[-1].inputs, 5)
+
+    def test_describe_names_the_layers(self):
+        with gf.Net(2, seed=1) as net:
+            net.add_dense(4, "tanh")
+            text = net.describe()
+            self.assertIn("tanh", text)
+            self.assertEqual(str(net), text)
+
+    def test_same_seed_same_weights_and_reinit_changes_them(self):
+        def weights(seed):
+            with gf.Net(3, seed=seed) as net:
+                return flat(net.add_dense(4).weights)
+        self.assertEqual(weights(11), weights(11))
+        self.assertNotEqual(weights(11), weights(12))
+        with gf.Net(3, seed=11) as net:
+            d = net.add_dense(4)
+            net.reinit(12)
+            self.assertEqual(flat(d.weights), weights(12))
+
+    def test_predict_equals_forward_output(self):
+        with gf.Net(2, seed=3) as net:
+            net.add_dense(3, "sigmoid")
+            self.assertEqual(flat(net.predict(_util.XOR_X)), flat(net.forward(_util.XOR_X)))
+
+    def test_input_gradient_has_input_shape(self):
+        with gf.Net(2, seed=3) as net:
+            net.add_dense(1)
+            net.forward(_util.XOR_X)
+            net.backward(_util.XOR_Y)
+            check_output_type(self, net.input_grad(), (4, 2))
+
+    def test_backward_from_a_given_output_gradient(self):
+        with gf.Net(2, seed=3) as net:
+            d = net.add_dense(1)
+            net.forward([[1.0, 2.0]])
+            net.backward_from([[1.0]])
+            self.assertEqual(flat(d.weight_grad), [1.0, 2.0])
+
+    def test_clipping_bounds_the_gradient_norm(self):
+        with gf.Net(2, seed=3) as net:
+            net.add_dense(1)
+            net.forward([[100.0, 100.0]])
+            net.backward([[-100.0]])
+            before = net.grad_norm()
+            self.assertGreater(before, 1.0)
+            self.assertAlmostEqual(net.clip_grad_norm(1.0), before)
+            self.assertAlmostEqual(net.grad_norm(), 1.0, places=5)
+            net.clip_grad_value(0.1)
+            net.clip_grad_layer_norm(0.05)
+            self.assertLessEqual(net.grad_norm(), 0.05 + 1e-6)
+
+    def test_set_clip_limits_train_steps(self):
+        with gf.Net(1, seed=3) as net:
+            d = net.add_dense(1)
+            d.set_weights([0.0])
+            d.set_bias([0.0])
+            net.set_optimizer("sgd", lr=1.0)
+            net.set_clip("value", 0.5)
+            net.train_step([[1.0]], [[100.0]])
+            self.assertAlmostEqual(flat(d.weights)[0], 0.5, places=6)
+
+    def test_loss_can_be_set_by_name_or_object(self):
+        with gf.Net(2, seed=1) as net:
+            net.add_dense(3)
+            net.set_loss("softmax_ce_labels")
+            self.assertEqual(net.loss_kind, gf.LossKind.SOFTMAX_CE_LABELS)
+            net.evaluate([[1.0, 2.0]], [[2]])
+            with gf.Loss("huber", delta=2.0) as l:
+                net.set_loss(l)
+            net.evaluate([[1.0, 2.0]], [[0.0, 1.0, 2.0]])
+
+    def test_progress_can_be_toggled(self):
+        with gf.Net(1) as net:
+            net.set_progress(True)
+            net.set_progress(False)
+
+
+if __name__ == "__main__":
+    unittest.main()

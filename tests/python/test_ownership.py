@@ -1,0 +1,161 @@
+"""Handles are freed exactly once: by close(), by `with`, or at garbage collection;
+borrowed views (layers and optimizers a Net owns) never free and keep their Net alive."""
+import copy
+import gc
+import pickle
+import unittest
+import weakref
+
+from . import _util
+from ._util import flat, live
+
+import gradflow as gf
+
+
+class LifetimeTest(unittest.TestCase):
+    def setUp(self):
+        self.base = live()
+
+    def assertAllFreed(self):
+        self.assertEqual(live(), self.base)
+
+    def test_with_block_frees_every_kind_of_object(self):
+        for make in (lambda: gf.Net(2), lambda: gf.Dense(2, 3), lambda: gf.Activation("tanh"),
+                     lambda: gf.Init("he_normal"), lambda: gf.Loss("mae"), lambda: gf.Optimizer("adam", lr=0.1),
+                     lambda: gf.Penalty(l2=0.1)):
+            with make() as obj:
+                self.assertGreater(gf.live_allocations(), self.base)
+                self.assertTrue(obj.owned)
+            self.assertTrue(obj.closed)
+            self.assertAllFreed()
+
+    def test_close_is_idempotent(self):
+        net = gf.Net(2)
+        net.close()
+        net.close()
+        self.assertAllFreed()
+
+    def test_garbage_collection_frees_an_unreferenced_net(self):
+        net = gf.Net(2)
+        net.add_dense(3)
+        del net
+        self.assertAllFreed()
+
+    def test_using_a_closed_object_is_closed_error_naming_the_method(self):
+        net = gf.Net(2)
+        net.close()
+        with self.assertRaisesRegex(gf.ClosedError, "Net.predict: this Net is closed"):
+            net.predict([[1.0, 2.0]])
+        self.assertFalse(net)
+        self.assertIn("closed", repr(net))
+
+    def test_added_layer_becomes_a_borrowed_view(self):
+        with gf.Net(2) as net:
+            layer = gf.Dense(2, 3)
+            self.assertTrue(layer.owned)
+            self.assertIs(net.add(layer), layer)
+            self.assertFalse(layer.owned)
+            self.assertIs(layer.net, net)
+            self.assertEqual(net[0], layer)
+            layer.close()  # a view only detaches; the net still has the layer
+            self.assertEqual(net[0].outputs, 3)
+        self.assertAllFreed()
+
+    def test_view_outlives_a_dropped_net_reference_and_keeps_it_alive(self):
+        def build():
+            net = gf.Net(2, seed=1)
+            return net.add_dense(3, "relu")
+        layer = build()
+        gc.collect()
+        self.assertEqual(layer.net.outputs, 3)
+        self.assertEqual(len(flat(layer.weights)), 6)
+        del layer
+        self.assertAllFreed()
+
+    def test_view_of_a_closed_net_raises_instead_of_crashing(self):
+        net = gf.Net(2)
+        layer = net.add_dense(3)
+        net.close()
+        with self.assertRaisesRegex(gf.ClosedError, "Net that owns this Layer was closed"):
+            layer.get_weights()
+        self.assertTrue(layer.closed)
+        layer.close()
+        self.assertAllFreed()
+
+    def test_optimizer_set_on_a_net_is_freed_with_the_net_only(self):
+        opt = gf.Optimizer("adam", lr=0.01)
+        with gf.Net(2) as net:
+            net.add_dense(1)
+            self.assertIs(net.set_optimizer(opt), opt)
+            self.assertFalse(opt.owned)
+            self.assertEqual(net.optimizer, opt)
+            opt.close()  # detaches the view, must not free what the net owns
+            net.train_step([[1.0, 1.0]], [[0.0]])
+        del opt
+        self.assertAllFreed()
+
+    def test_replaced_optimizer_view_raises_closed_error(self):
+        with gf.Net(2) as net:
+            first = net.set_optimizer(gf.Optimizer("sgd", lr=0.1))
+            net.set_optimizer(gf.Optimizer("adam", lr=0.1))
+            with self.assertRaisesRegex(gf.ClosedError, "replaced"):
+                first.lr
+            self.assertEqual(net.optimizer.kind, gf.OptimizerKind.ADAM)
+        self.assertAllFreed()
+
+    def test_setting_the_same_optimizer_twice_is_harmless(self):
+        with gf.Net(2) as net:
+            opt = net.set_optimizer(gf.Optimizer("sgd", lr=0.1))
+            net.set_optimizer(opt)
+            self.assertEqual(opt.lr, 0.1)
+        self.assertAllFreed()
+
+    def test_optimizer_of_another_net_is_refused(self):
+        with gf.Net(2) as a, gf.Net(2) as b:
+            opt = a.set_optimizer(gf.Optimizer("sgd", lr=0.1))
+            with self.assertRaisesRegex(gf.StateError, "another Net"):
+                b.set_optimizer(opt)
+
+    def test_layer_of_another_net_is_refused(self):
+        with gf.Net(2) as a, gf.Net(2) as b:
+            layer = a.add_dense(2)
+            with self.assertRaisesRegex(gf.StateError, "already belongs"):
+                b.add(layer)
+            self.assertEqual(len(b), 0)
+
+    def test_layer_that_failed_to_join_stays_owned_and_is_freed(self):
+        with gf.Net(2) as net:
+            layer = gf.Dense(5, 1)
+            with self.assertRaises(gf.ShapeError):
+                net.add(layer)
+            self.assertTrue(layer.owned)
+            layer.close()
+        self.assertAllFreed()
+
+    def test_copies_and_pickles_are_refused(self):
+        with gf.Net(2) as net:
+            for op in (copy.copy, copy.deepcopy, pickle.dumps):
+                with self.assertRaises(TypeError):
+                    op(net)
+
+    def test_net_is_collected_when_only_cycles_remain(self):
+        net = gf.Net(2)
+        layer = net.add_dense(2)
+        ref = weakref.ref(net)
+        net.keep = layer  # a cycle net -> layer -> net
+        del net, layer
+        gc.collect()
+        self.assertIsNone(ref())
+        self.assertAllFreed()
+
+    def test_temporary_activation_and_init_objects_are_freed(self):
+        with gf.Dense(2, 2) as d:
+            d.set_activation("gelu")
+            d.set_weight_init("orthogonal")
+            d.set_bias_init(gf.InitKind.ZEROS)
+            self.assertEqual(d.activation_kind, gf.ActivationKind.GELU)
+        self.assertAllFreed()
+
+
+if __name__ == "__main__":
+    unittest.main()
