@@ -88,5 +88,53 @@ class LibraryMessageTest(unittest.TestCase):
         self.assertEqual(gf.strerror(0), "ok")
 
 
+class OutOfMemoryTest(unittest.TestCase):
+    """Allocation failure injected through gf_set_allocator surfaces as OutOfMemoryError."""
+
+    def test_failing_allocator_gives_out_of_memory_error(self):
+        import ctypes
+        from gradflow import _decls
+        if _util.live() != 0:
+            self.skipTest("library objects from other tests are still alive")
+        libc = ctypes.CDLL(None)
+        libc.malloc.restype = ctypes.c_void_p
+        libc.malloc.argtypes = [ctypes.c_size_t]
+        libc.realloc.restype = ctypes.c_void_p
+        libc.realloc.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        libc.free.argtypes = [ctypes.c_void_p]
+        budget = [1]  # allocations allowed before failing
+
+        def m(user, size):
+            if budget[0] <= 0:
+                return None
+            budget[0] -= 1
+            return libc.malloc(size)
+
+        def r(user, ptr, size):
+            if budget[0] <= 0:
+                return None
+            budget[0] -= 1
+            return libc.realloc(ptr, size)
+
+        def f(user, ptr):
+            libc.free(ptr)
+
+        cbs = (_decls.gf_malloc_fn(m), _decls.gf_realloc_fn(r), _decls.gf_free_fn(f))
+        _lib.check(_lib.lib.gf_set_allocator(cbs[0], cbs[1], cbs[2], None))
+        net = None
+        try:
+            with self.assertRaises(gf.OutOfMemoryError) as cm:
+                net = gf.Net(2)  # the first allocation may succeed; growing the net cannot
+                net.add_dense(1000)
+            self.assertIsInstance(cm.exception, MemoryError)
+            self.assertEqual(cm.exception.code, gf.Status.ERR_NOMEM)
+        finally:
+            if net is not None:
+                net.close()
+            self.assertEqual(_util.live(), 0)
+            _lib.check(_lib.lib.gf_set_allocator(_decls.gf_malloc_fn(), _decls.gf_realloc_fn(),
+                                                 _decls.gf_free_fn(), None))
+
+
 if __name__ == "__main__":
     unittest.main()
