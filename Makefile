@@ -121,3 +121,14 @@ uninstall:
 
 clean:
 	rm -rf build lib pkgconfig/gradflow.pc
+
+# ABI baseline (abi/, docs/abi.md).  abi-dump rewrites abi/libgradflow.abi and
+# abi/enums.txt from this build's library and header: run it from the default
+# build, in the same commit as the header change it records.  abi-check
+# compares against them and, unlike `make check`, fails if abigail-tools is
+# missing.
+abi-dump: all
+	B=$(B) OUT=$(OUT) CC="$(CC)" SANITIZE=$(SANITIZE) sh tests/check_abi.sh --dump
+
+abi-check: all
+	B=$(B) OUT=$(OUT) CC="$(CC)" SANITIZE=$(SANITIZE) ABI_REQUIRED=1 sh tests/check_abi.sh
