@@ -100,19 +100,19 @@ bench: $(STLIB) bench/bench.c
 	$(CC) $(ALL_CFLAGS) bench/bench.c -o $(B)/bench/bench $(STLIB) $(LDLIBS_LIB)
 	$(B)/bench/bench
 
-pkgconfig/gradflow.pc: pkgconfig/gradflow.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR_INSTALL)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
-
-install: all pkgconfig/gradflow.pc
+# gradflow.pc depends on PREFIX, so it is generated straight into its destination
+# on every install: no file in the tree for installs with other PREFIXes to race on.
+install: all pkgconfig/gradflow.pc.in
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR_INSTALL) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/gradflow.h $(DESTDIR)$(INCLUDEDIR)/gradflow.h
 	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so.$(VERSION)
 	ln -sf libgradflow.so.$(VERSION) $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so
 	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.a
-	install -m 644 pkgconfig/gradflow.pc $(DESTDIR)$(PKGCONFIGDIR)/gradflow.pc
-	rm -f pkgconfig/gradflow.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR_INSTALL)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    pkgconfig/gradflow.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/gradflow.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/gradflow.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/gradflow.h $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so.$(VERSION) \
@@ -121,3 +121,14 @@ uninstall:
 
 clean:
 	rm -rf build lib pkgconfig/gradflow.pc
+
+# ABI baseline (abi/, docs/abi.md).  abi-dump rewrites abi/libgradflow.abi and
+# abi/enums.txt from this build's library and header: run it from the default
+# build, in the same commit as the header change it records.  abi-check
+# compares against them and, unlike `make check`, fails if abigail-tools is
+# missing.
+abi-dump: all
+	B=$(B) OUT=$(OUT) CC="$(CC)" SANITIZE=$(SANITIZE) sh tests/check_abi.sh --dump
+
+abi-check: all
+	B=$(B) OUT=$(OUT) CC="$(CC)" SANITIZE=$(SANITIZE) ABI_REQUIRED=1 sh tests/check_abi.sh

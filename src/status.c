@@ -33,21 +33,27 @@ const char *gf_last_error(void) { return last_error; }
 
 void gf_clear_error(void) { last_error[0] = '\0'; }
 
+/* Formats through a scratch buffer: callers may pass gf_last_error() itself
+ * as an argument, to prefix a lower layer's message with their own name. */
 int gfi_fail(int code, const char *fmt, ...)
 {
+    char tmp[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(last_error, tmp, sizeof tmp);
     return code;
 }
 
 int gfi_net_fail(gf_net *net, int code, const char *fmt, ...)
 {
+    char tmp[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(last_error, tmp, sizeof tmp);
     if (net)
         memcpy(net->err, last_error, sizeof net->err);
     return code;
