@@ -849,7 +849,7 @@ class Net(_Handle):
 
     @property
     def optimizer(self):
-        """Borrowed view of the net's optimizer (None if it has none)."""
+        """Borrowed view of the net's optimizer; None until one is set or the first step creates the default SGD."""
         oh = lib.gf_net_optimizer(self._ptr("Net.optimizer"))
         if not oh:
             return None
