@@ -9,6 +9,16 @@ PYDIR = os.path.join(ROOT, "python")
 if PYDIR not in sys.path:
     sys.path.insert(0, PYDIR)
 
+# Under `make check` (tests/run.sh exports OUT) test the library that build produced,
+# e.g. build/clang/lib for CC=clang, unless the caller chose one.
+LIBDIR = os.path.join(ROOT, "lib")
+if not os.environ.get("GRADFLOW_LIBRARY") and os.environ.get("OUT"):
+    _out = os.path.join(ROOT, os.environ["OUT"])
+    if os.path.exists(os.path.join(_out, "libgradflow.so.0")):
+        LIBDIR = _out
+        os.environ["GRADFLOW_LIBRARY"] = os.path.join(_out, "libgradflow.so.0")
+STATIC_LIB = os.path.join(LIBDIR, "libgradflow.a")
+
 import gradflow  # noqa: E402
 
 try:  # numpy as test data even when the package hides it (it then goes through the buffer protocol)
@@ -52,5 +62,9 @@ def python_env(**extra):
     """Environment for a child interpreter that imports the in-tree package."""
     env = dict(os.environ)
     env["PYTHONPATH"] = PYDIR + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(extra)
+    for k, v in extra.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
     return env

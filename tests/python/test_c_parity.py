@@ -6,11 +6,9 @@ import tempfile
 import unittest
 
 from . import _util
-from ._util import ROOT, flat
+from ._util import ROOT, STATIC_LIB, flat
 
 import gradflow as gf
-
-STATIC_LIB = os.path.join(ROOT, "lib", "libgradflow.a")
 
 C_PROGRAM = r"""
 #include <stdio.h>
@@ -66,7 +64,7 @@ def python_run():
     return lines
 
 
-@unittest.skipUnless(shutil.which("cc") and os.path.exists(STATIC_LIB), "needs cc and lib/libgradflow.a (run make)")
+@unittest.skipUnless(shutil.which("cc") and os.path.exists(STATIC_LIB), "needs cc and libgradflow.a (run make)")
 class CParityTest(unittest.TestCase):
     def test_c_and_python_give_identical_losses_and_weights(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -44,10 +44,14 @@ class VersionCheckTest(unittest.TestCase):
 
 
 class LoadingTest(unittest.TestCase):
+    @unittest.skipUnless(os.path.exists(_lib.IN_TREE_LIBRARY), "no in-tree build in lib/")
     def test_in_tree_library_is_used_when_no_variable_is_set(self):
-        if os.environ.get("GRADFLOW_LIBRARY"):
-            self.skipTest("GRADFLOW_LIBRARY is set")
-        self.assertEqual(os.path.realpath(gradflow.library_path), os.path.realpath(_lib.IN_TREE_LIBRARY))
+        r = run_child("import gradflow; print(gradflow.library_path)", GRADFLOW_LIBRARY=None)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(os.path.realpath(r.stdout.strip()), os.path.realpath(_lib.IN_TREE_LIBRARY))
+
+    def test_in_tree_path_is_lib_of_the_checkout(self):
+        self.assertEqual(_lib.IN_TREE_LIBRARY, os.path.join(_util.ROOT, "lib", "libgradflow.so.0"))
 
     def test_gradflow_library_variable_is_honoured(self):
         lib = os.path.realpath(_lib.IN_TREE_LIBRARY)
