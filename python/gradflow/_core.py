@@ -14,8 +14,8 @@ from . import _decls as D
 from ._data import INT64_MAX, SIZE_MAX, as_floats, as_int, as_real, new_output
 from ._enums import (INT32, ActivationKind, ActivationParam, ClipMode, FanMode, InitKind, LayerKind,
                      LossKind, LossParam, OptimizerKind, OptimizerParam, enum_value, to_enum)
-from ._errors import (ClosedError, DataTypeError, GradflowError, InvalidArgumentError, KindError, NullError,
-                      ShapeError, StateError)
+from ._errors import (ClosedError, DataTypeError, InvalidArgumentError, KindError, NullError, RangeError,
+                      ShapeError, SizeOverflowError, StateError, Status)
 from ._lib import check, lib
 
 
@@ -292,7 +292,6 @@ class Init(_Handle):
         if rows <= 0 or cols <= 0:
             raise ShapeError("%s: rows and cols must be positive (got %d x %d)" % (where, rows, cols))
         if rows * cols * 4 > min(SIZE_MAX, INT64_MAX):
-            from ._errors import SizeOverflowError
             raise SizeOverflowError("%s: %d x %d floats overflow a size" % (where, rows, cols))
         out, optr = new_output((rows, cols))
         check(lib.gf_init_fill(h, optr, rows * cols, rows, cols, seed))
@@ -355,7 +354,7 @@ class Loss(_Handle):
         where = "Loss.target_width"
         w = lib.gf_loss_target_width(self._ptr(where), _size(outputs, "outputs", where))
         if w <= 0:
-            check(3)  # GF_ERR_INVALID with the library's message
+            check(Status.ERR_INVALID)  # with the library's message
         return w
 
     def compute(self, pred, target, *, width=None, grad=True):
@@ -748,11 +747,10 @@ class Net(_Handle):
         if i < 0:
             i += n
         if not 0 <= i < n:
-            from ._errors import RangeError
             raise RangeError("%s: index %d out of range (the net has %d layers)" % (where, index, n))
         lh = lib.gf_net_layer(h, i)
         if not lh:
-            self._check(8)
+            self._check(Status.ERR_RANGE)
         return Layer._view(lh, self)
 
     __getitem__ = layer
@@ -796,7 +794,7 @@ class Net(_Handle):
             buf = ctypes.create_string_buffer(cap)
             needed = c_size_t()
             status = lib.gf_net_describe(h, ctypes.cast(buf, D.CharBuf), cap, byref(needed))
-            if status == 11 and needed.value > cap:  # GF_ERR_BUFFER: grow to what it asked for
+            if status == Status.ERR_BUFFER and needed.value > cap:  # grow to what it asked for
                 cap = needed.value
                 continue
             self._check(status)
@@ -1035,4 +1033,4 @@ class Net(_Handle):
         return self.describe()
 
 
-__all__ = ["Activation", "Init", "Loss", "Penalty", "Optimizer", "Layer", "Dense", "Net", "GradflowError"]
+__all__ = ["Activation", "Init", "Loss", "Penalty", "Optimizer", "Layer", "Dense", "Net"]

@@ -5,7 +5,7 @@ import subprocess
 import tempfile
 import unittest
 
-from . import _util
+from . import _util  # noqa: F401 (puts python/ on sys.path first)
 from ._util import ROOT, STATIC_LIB, flat
 
 import gradflow as gf

@@ -4,7 +4,7 @@ import ctypes
 import math
 import unittest
 
-from . import _util
+from . import _util  # noqa: F401 (puts python/ on sys.path first)
 from ._util import check_output_type, flat, real_numpy
 
 import gradflow as gf

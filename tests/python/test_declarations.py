@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import unittest
 
-from . import _util
+from . import _util  # noqa: F401 (puts python/ on sys.path first)
 from ._util import ROOT
 
 import gradflow

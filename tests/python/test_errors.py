@@ -2,7 +2,7 @@
 import pickle
 import unittest
 
-from . import _util
+from . import _util  # noqa: F401 (puts python/ on sys.path first)
 
 import gradflow as gf
 from gradflow import _errors, _lib

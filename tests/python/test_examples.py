@@ -7,7 +7,7 @@ import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
-from . import _util
+from . import _util  # noqa: F401 (puts python/ on sys.path first)
 from ._util import ROOT, python_env
 
 EXAMPLES = os.path.join(ROOT, "python", "examples")

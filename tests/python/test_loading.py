@@ -4,7 +4,7 @@ import subprocess
 import sys
 import unittest
 
-from . import _util
+from . import _util  # noqa: F401 (puts python/ on sys.path first)
 from ._util import python_env
 
 import gradflow

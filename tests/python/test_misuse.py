@@ -3,7 +3,7 @@ and never crash the interpreter."""
 import math
 import unittest
 
-from . import _util
+from . import _util  # noqa: F401 (puts python/ on sys.path first)
 from ._util import XOR_X, XOR_Y, real_numpy
 
 import gradflow as gf

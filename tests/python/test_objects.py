@@ -3,7 +3,7 @@ import array
 import math
 import unittest
 
-from . import _util
+from . import _util  # noqa: F401 (puts python/ on sys.path first)
 from ._util import check_output_type, flat
 
 import gradflow as gf

@@ -6,7 +6,7 @@ import pickle
 import unittest
 import weakref
 
-from . import _util
+from . import _util  # noqa: F401 (puts python/ on sys.path first)
 from ._util import flat, live
 
 import gradflow as gf

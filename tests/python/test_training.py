@@ -3,7 +3,7 @@ import array
 import random
 import unittest
 
-from . import _util
+from . import _util  # noqa: F401 (puts python/ on sys.path first)
 from ._util import XOR_X, XOR_Y, flat, real_numpy
 
 import gradflow as gf
