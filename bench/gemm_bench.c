@@ -63,9 +63,9 @@ static double bench(struct gfi_pool *pool, bool ta, bool tb, int64_t m, int64_t 
     fill(b, (size_t)(k * n), 2);
     int64_t lda = ta ? m : k, ldb = tb ? k : n;
     double flops = 2.0 * (double)m * (double)n * (double)k, best = 0;
-    int reps = (int)(2e9 / flops) + 1;
+    int reps = (int)(3e9 / flops) + 1;
     gfi_gemm_pool(pool, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
-    for (int t = 0; t < 5; t++) {
+    for (int t = 0; t < 12; t++) {
         double t0 = now();
         for (int r = 0; r < reps; r++)
             gfi_gemm_pool(pool, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);

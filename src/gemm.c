@@ -52,7 +52,8 @@ static void portable_ukernel(int64_t kc, const float *restrict pa, const float *
     }
 }
 
-const gfi_gemm_kernel_info gfi_gemm_portable_info = {P_MR, P_NR, 128, 256, 512, portable_ukernel};
+const gfi_gemm_kernel_info gfi_gemm_portable_info = {P_MR, P_NR, 128, 256, 512, portable_ukernel, gfi_gemm_pack_a_generic,
+                                                   gfi_gemm_pack_b_generic};
 
 /* ---- kernel selection ---- */
 
@@ -152,7 +153,7 @@ const char *gfi_gemm_kernel_name(int kernel)
 
 /* Packs rows [i0, i0+mb) x cols [p0, p0+kb) of op(A) into slivers of mr rows:
  * dst[s*mr*kb + p*mr + r] = op(A)[i0 + s*mr + r][p0 + p], zero past row mb. */
-static void pack_a(int mr, bool trans, const float *a, int64_t lda, int64_t i0, int64_t p0, int64_t mb, int64_t kb,
+void gfi_gemm_pack_a_generic(int mr, bool trans, const float *a, int64_t lda, int64_t i0, int64_t p0, int64_t mb, int64_t kb,
                    float *restrict dst)
 {
     for (int64_t s = 0; s < mb; s += mr) {
@@ -184,7 +185,7 @@ static void pack_a(int mr, bool trans, const float *a, int64_t lda, int64_t i0, 
 
 /* Packs rows [p0, p0+kb) x cols [j0, j0+nb) of op(B) into slivers of nr
  * columns: dst[s*nr*kb + p*nr + j] = op(B)[p0 + p][j0 + s*nr + j]. */
-static void pack_b(int nr, bool trans, const float *b, int64_t ldb, int64_t p0, int64_t j0, int64_t kb, int64_t nb,
+void gfi_gemm_pack_b_generic(int nr, bool trans, const float *b, int64_t ldb, int64_t p0, int64_t j0, int64_t kb, int64_t nb,
                    float *restrict dst)
 {
     for (int64_t s = 0; s < nb; s += nr) {
@@ -259,10 +260,10 @@ static void gemm_with(const gfi_gemm_kernel_info *K, bool trans_a, bool trans_b,
             int64_t kb = k - pc < kc ? k - pc : kc;
             /* Later k blocks add to what the first one wrote. */
             float beta_eff = pc == 0 ? beta : 1.0f;
-            pack_b(K->nr, trans_b, b, ldb, pc, jc, kb, nb, packb);
+            K->pack_b(K->nr, trans_b, b, ldb, pc, jc, kb, nb, packb);
             for (int64_t ic = 0; ic < m; ic += mc) {
                 int64_t mb = m - ic < mc ? m - ic : mc;
-                pack_a(K->mr, trans_a, a, lda, ic, pc, mb, kb, packa);
+                K->pack_a(K->mr, trans_a, a, lda, ic, pc, mb, kb, packa);
                 /* B sliver (kb x nr) stays in L1 while A slivers stream from L2. */
                 for (int64_t jr = 0; jr < nb; jr += K->nr) {
                     int nr = nb - jr < K->nr ? (int)(nb - jr) : K->nr;
@@ -284,6 +285,8 @@ void gfi_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float
 }
 
 /* ---- the product split over a pool ---- */
+
+#define GEMM_POOL_MIN_WORK 2e6 /* m*n*k */
 
 typedef struct gemm_job {
     const gfi_gemm_kernel_info *K;
@@ -323,7 +326,9 @@ void gfi_gemm_pool(struct gfi_pool *pool, bool trans_a, bool trans_b, int64_t m,
                    const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
     const gfi_gemm_kernel_info *K = kernel_info(gfi_gemm_kernel_active());
-    if (!pool || gfi_pool_threads(pool) <= 1 || m <= 0 || n <= 0) {
+    /* Below about 4 MFLOP waking the workers costs more than it saves. */
+    bool small = (double)m * (double)n * (double)k < GEMM_POOL_MIN_WORK;
+    if (!pool || gfi_pool_threads(pool) <= 1 || m <= 0 || n <= 0 || small) {
         gemm_with(K, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }

@@ -51,11 +51,28 @@ void gfi_gemm_pool(struct gfi_pool *pool, bool trans_a, bool trans_b, int64_t m,
 typedef void (*gfi_gemm_ukernel_fn)(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, float alpha,
                                     float beta, int mr, int nr);
 
-/* A kernel's register tile and cache blocking. */
+/*
+ * Packing.  pack_a copies rows [i0, i0+mb) x columns [p0, p0+kb) of op(A)
+ * (op(A) = A, or A^T when trans) into ceil(mb/mr) slivers laid out as
+ * dst[s*mr*kb + p*mr + r] = op(A)[i0 + s*mr + r][p0 + p], zero past row mb.
+ * pack_b copies rows [p0, p0+kb) x columns [j0, j0+nb) of op(B) into slivers
+ * dst[s*nr*kb + p*nr + j] = op(B)[p0 + p][j0 + s*nr + j], zero past column nb.
+ * The generic versions (gemm.c) serve any tile; a kernel may bring faster
+ * ones for its own tile.
+ */
+typedef void (*gfi_gemm_pack_fn)(int tile, bool trans, const float *src, int64_t ld, int64_t r0, int64_t c0,
+                                 int64_t rows, int64_t cols, float *dst);
+void gfi_gemm_pack_a_generic(int mr, bool trans, const float *a, int64_t lda, int64_t i0, int64_t p0, int64_t mb,
+                             int64_t kb, float *dst);
+void gfi_gemm_pack_b_generic(int nr, bool trans, const float *b, int64_t ldb, int64_t p0, int64_t j0, int64_t kb,
+                             int64_t nb, float *dst);
+
+/* A kernel's register tile, cache blocking and routines. */
 typedef struct gfi_gemm_kernel_info {
     int mr, nr; /* register tile */
     int mc, kc, nc; /* cache blocks: mc % mr == 0, nc % nr == 0 */
     gfi_gemm_ukernel_fn ukernel;
+    gfi_gemm_pack_fn pack_a, pack_b;
 } gfi_gemm_kernel_info;
 
 /* Upper bounds over all kernels, which size the packing buffers. */
