@@ -1,8 +1,234 @@
-/* gemm.c — single-precision matrix products for the dense layer (portable reference path). */
-#include "internal.h"
+/*
+ * gemm.c — single-precision matrix products for the dense layer.
+ *
+ * Goto/BLIS-style blocking: a kc x nc panel of op(B) and an mc x kc block of
+ * op(A) are packed (transposes are absorbed by the packing, so all four
+ * transpose combinations take the same fast path) into 64-byte aligned
+ * thread-local buffers, then a register-blocked micro-kernel (portable C here,
+ * AVX2 and AVX-512 in gemm_avx2.c / gemm_avx512.c) sweeps the packed data.
+ * The kernel is chosen at run time from what the CPU supports.  Also here:
+ * kernel selection for tests, and the split of one product over a pool.
+ */
+#include "gemm.h"
+#include "pool.h"
 
-void gfi_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-              int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+#include <stdatomic.h>
+
+/* Packing buffers, sized for the largest blocking of any kernel (plus one
+ * register tile of slack so a partially filled sliver stays in bounds).
+ * Thread-local so concurrent products on different threads never share them,
+ * and static so a product allocates nothing. */
+#define PACKA_FLOATS ((GFI_GEMM_MAX_MC + 32) * GFI_GEMM_MAX_KC)
+#define PACKB_FLOATS (GFI_GEMM_MAX_KC * (GFI_GEMM_MAX_NC + 32))
+static _Thread_local _Alignas(64) float packa[PACKA_FLOATS];
+static _Thread_local _Alignas(64) float packb[PACKB_FLOATS];
+
+/* ---- portable micro-kernel: 4 x 16, plain C the compiler may vectorize ---- */
+
+#define P_MR 4
+#define P_NR 16
+
+static void portable_ukernel(int64_t kc, const float *restrict pa, const float *restrict pb, float *restrict c,
+                             int64_t ldc, float alpha, float beta, int mr, int nr)
+{
+    float acc[P_MR][P_NR] = {{0}};
+    for (int64_t p = 0; p < kc; p++) {
+        for (int i = 0; i < P_MR; i++) {
+            float ai = pa[i];
+            for (int j = 0; j < P_NR; j++)
+                acc[i][j] += ai * pb[j];
+        }
+        pa += P_MR;
+        pb += P_NR;
+    }
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        if (beta == 0.0f)
+            for (int j = 0; j < nr; j++)
+                ci[j] = alpha * acc[i][j];
+        else
+            for (int j = 0; j < nr; j++)
+                ci[j] = alpha * acc[i][j] + beta * ci[j];
+    }
+}
+
+const gfi_gemm_kernel_info gfi_gemm_portable_info = {P_MR, P_NR, 128, 256, 512, portable_ukernel, gfi_gemm_pack_a_generic,
+                                                   gfi_gemm_pack_b_generic};
+
+/* ---- kernel selection ---- */
+
+static atomic_int forced_kernel = GFI_GEMM_AUTO;
+
+static const gfi_gemm_kernel_info *kernel_info(int kernel)
+{
+    switch (kernel) {
+#ifdef GFI_GEMM_HAVE_X86
+    case GFI_GEMM_AVX512:
+        return &gfi_gemm_avx512_info;
+    case GFI_GEMM_AVX2:
+        return &gfi_gemm_avx2_info;
+#endif
+    default:
+        return &gfi_gemm_portable_info;
+    }
+}
+
+int gfi_gemm_kernel_available(int kernel)
+{
+    switch (kernel) {
+    case GFI_GEMM_PORTABLE:
+        return 1;
+#if defined(GFI_GEMM_HAVE_X86) && defined(__GNUC__)
+    case GFI_GEMM_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case GFI_GEMM_AVX512:
+        /* The kernel file is built with F, VL, BW and DQ, so the compiler may
+         * use any of them; the runtime checks also cover OS (XSAVE) support. */
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    default:
+        return 0;
+    }
+}
+
+static int best_kernel(void)
+{
+    /* Cached: the answer cannot change while the process runs. */
+    static atomic_int best = -2;
+    int k = atomic_load_explicit(&best, memory_order_relaxed);
+    if (k == -2) {
+        k = GFI_GEMM_PORTABLE;
+        for (int i = GFI_GEMM_NKERNELS - 1; i > GFI_GEMM_PORTABLE; i--)
+            if (gfi_gemm_kernel_available(i)) {
+                k = i;
+                break;
+            }
+        atomic_store_explicit(&best, k, memory_order_relaxed);
+    }
+    return k;
+}
+
+int gfi_gemm_kernel_active(void)
+{
+    int f = atomic_load_explicit(&forced_kernel, memory_order_relaxed);
+    return f == GFI_GEMM_AUTO ? best_kernel() : f;
+}
+
+int gfi_gemm_force_kernel(int kernel)
+{
+    if (kernel == GFI_GEMM_AUTO) {
+        atomic_store(&forced_kernel, GFI_GEMM_AUTO);
+        return GF_OK;
+    }
+    if (kernel < 0 || kernel >= GFI_GEMM_NKERNELS)
+        return gfi_fail(GF_ERR_INVALID, "gfi_gemm_force_kernel: unknown kernel (%d)", kernel);
+    if (!gfi_gemm_kernel_available(kernel))
+        return gfi_fail(GF_ERR_UNSUPPORTED, "gfi_gemm_force_kernel: kernel %s is not available on this CPU or build",
+                        gfi_gemm_kernel_name(kernel));
+    atomic_store(&forced_kernel, kernel);
+    return GF_OK;
+}
+
+const char *gfi_gemm_kernel_name(int kernel)
+{
+    switch (kernel) {
+    case GFI_GEMM_AUTO:
+        return "auto";
+    case GFI_GEMM_PORTABLE:
+        return "portable";
+    case GFI_GEMM_AVX2:
+        return "avx2";
+    case GFI_GEMM_AVX512:
+        return "avx512";
+    default:
+        return "unknown";
+    }
+}
+
+/* ---- packing ---- */
+
+/* Packs rows [i0, i0+mb) x cols [p0, p0+kb) of op(A) into slivers of mr rows:
+ * dst[s*mr*kb + p*mr + r] = op(A)[i0 + s*mr + r][p0 + p], zero past row mb. */
+void gfi_gemm_pack_a_generic(int mr, bool trans, const float *a, int64_t lda, int64_t i0, int64_t p0, int64_t mb, int64_t kb,
+                   float *restrict dst)
+{
+    for (int64_t s = 0; s < mb; s += mr) {
+        int rows = mb - s < mr ? (int)(mb - s) : mr;
+        if (!trans) {
+            for (int r = 0; r < rows; r++) {
+                const float *src = a + (i0 + s + r) * lda + p0;
+                for (int64_t p = 0; p < kb; p++)
+                    dst[p * mr + r] = src[p];
+            }
+            for (int r = rows; r < mr; r++)
+                for (int64_t p = 0; p < kb; p++)
+                    dst[p * mr + r] = 0.0f;
+        } else {
+            /* op(A)[i][p] = a[p*lda + i]: each step of p is contiguous. */
+            for (int64_t p = 0; p < kb; p++) {
+                const float *src = a + (p0 + p) * lda + i0 + s;
+                float *d = dst + p * mr;
+                int r = 0;
+                for (; r < rows; r++)
+                    d[r] = src[r];
+                for (; r < mr; r++)
+                    d[r] = 0.0f;
+            }
+        }
+        dst += (int64_t)mr * kb;
+    }
+}
+
+/* Packs rows [p0, p0+kb) x cols [j0, j0+nb) of op(B) into slivers of nr
+ * columns: dst[s*nr*kb + p*nr + j] = op(B)[p0 + p][j0 + s*nr + j]. */
+void gfi_gemm_pack_b_generic(int nr, bool trans, const float *b, int64_t ldb, int64_t p0, int64_t j0, int64_t kb, int64_t nb,
+                   float *restrict dst)
+{
+    for (int64_t s = 0; s < nb; s += nr) {
+        int cols = nb - s < nr ? (int)(nb - s) : nr;
+        if (!trans) {
+            for (int64_t p = 0; p < kb; p++) {
+                const float *src = b + (p0 + p) * ldb + j0 + s;
+                float *d = dst + p * nr;
+                int j = 0;
+                for (; j < cols; j++)
+                    d[j] = src[j];
+                for (; j < nr; j++)
+                    d[j] = 0.0f;
+            }
+        } else {
+            /* op(B)[p][j] = b[j*ldb + p]: read each source row once. */
+            for (int j = 0; j < cols; j++) {
+                const float *src = b + (j0 + s + j) * ldb + p0;
+                for (int64_t p = 0; p < kb; p++)
+                    dst[p * nr + j] = src[p];
+            }
+            for (int j = cols; j < nr; j++)
+                for (int64_t p = 0; p < kb; p++)
+                    dst[p * nr + j] = 0.0f;
+        }
+        dst += (int64_t)nr * kb;
+    }
+}
+
+/* ---- driver ---- */
+
+/* Splits len into the fewest blocks of at most max, of near-equal size
+ * rounded up to a multiple of unit, so no block is a tiny remainder. */
+static int64_t balanced_block(int64_t len, int64_t max, int64_t unit)
+{
+    int64_t nblocks = (len + max - 1) / max;
+    int64_t bs = (len + nblocks - 1) / nblocks;
+    bs = (bs + unit - 1) / unit * unit;
+    return bs < max ? bs : max;
+}
+
+/* C = beta*C, with beta == 0 overwriting whatever C held (NaN included). */
+static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc)
 {
     for (int64_t i = 0; i < m; i++) {
         float *ci = c + i * ldc;
@@ -12,16 +238,100 @@ void gfi_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float
         else if (beta != 1.0f)
             for (int64_t j = 0; j < n; j++)
                 ci[j] *= beta;
-        for (int64_t p = 0; p < k; p++) {
-            float aip = alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]);
-            if (!trans_b) {
-                const float *bp = b + p * ldb;
-                for (int64_t j = 0; j < n; j++)
-                    ci[j] += aip * bp[j];
-            } else {
-                for (int64_t j = 0; j < n; j++)
-                    ci[j] += aip * b[j * ldb + p];
+    }
+}
+
+static void gemm_with(const gfi_gemm_kernel_info *K, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                      float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                      int64_t ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0 || alpha == 0.0f) {
+        scale_c(m, n, beta, c, ldc);
+        return;
+    }
+    int64_t nc = balanced_block(n, K->nc, K->nr);
+    int64_t kc = balanced_block(k, K->kc, 1);
+    int64_t mc = balanced_block(m, K->mc, K->mr);
+    for (int64_t jc = 0; jc < n; jc += nc) {
+        int64_t nb = n - jc < nc ? n - jc : nc;
+        for (int64_t pc = 0; pc < k; pc += kc) {
+            int64_t kb = k - pc < kc ? k - pc : kc;
+            /* Later k blocks add to what the first one wrote. */
+            float beta_eff = pc == 0 ? beta : 1.0f;
+            K->pack_b(K->nr, trans_b, b, ldb, pc, jc, kb, nb, packb);
+            for (int64_t ic = 0; ic < m; ic += mc) {
+                int64_t mb = m - ic < mc ? m - ic : mc;
+                K->pack_a(K->mr, trans_a, a, lda, ic, pc, mb, kb, packa);
+                /* B sliver (kb x nr) stays in L1 while A slivers stream from L2. */
+                for (int64_t jr = 0; jr < nb; jr += K->nr) {
+                    int nr = nb - jr < K->nr ? (int)(nb - jr) : K->nr;
+                    for (int64_t ir = 0; ir < mb; ir += K->mr) {
+                        int mr = mb - ir < K->mr ? (int)(mb - ir) : K->mr;
+                        K->ukernel(kb, packa + ir * kb, packb + jr * kb, c + (ic + ir) * ldc + jc + jr, ldc, alpha,
+                                   beta_eff, mr, nr);
+                    }
+                }
             }
         }
     }
+}
+
+void gfi_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+              int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    gemm_with(kernel_info(gfi_gemm_kernel_active()), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* ---- the product split over a pool ---- */
+
+#define GEMM_POOL_MIN_WORK 2e6 /* m*n*k */
+
+typedef struct gemm_job {
+    const gfi_gemm_kernel_info *K;
+    bool trans_a, trans_b, by_cols;
+    int64_t m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    int64_t lda, ldb, ldc;
+    float *c;
+} gemm_job;
+
+/* Thread tid of nt computes a contiguous range of whole register tiles along
+ * the split dimension; ranges are disjoint, and each element is computed by
+ * the same sequence of operations as in the single-threaded product. */
+static void gemm_job_run(void *arg, int tid, int nt)
+{
+    const gemm_job *g = arg;
+    int64_t len = g->by_cols ? g->n : g->m;
+    int64_t unit = g->by_cols ? g->K->nr : g->K->mr;
+    int64_t units = (len + unit - 1) / unit;
+    int64_t u0 = units * tid / nt, u1 = units * (tid + 1) / nt;
+    int64_t lo = u0 * unit, hi = u1 * unit < len ? u1 * unit : len;
+    if (lo >= hi)
+        return;
+    if (g->by_cols) {
+        const float *b = g->trans_b ? g->b + lo * g->ldb : g->b + lo;
+        gemm_with(g->K, g->trans_a, g->trans_b, g->m, hi - lo, g->k, g->alpha, g->a, g->lda, b, g->ldb, g->beta,
+                  g->c + lo, g->ldc);
+    } else {
+        const float *a = g->trans_a ? g->a + lo : g->a + lo * g->lda;
+        gemm_with(g->K, g->trans_a, g->trans_b, hi - lo, g->n, g->k, g->alpha, a, g->lda, g->b, g->ldb, g->beta,
+                  g->c + lo * g->ldc, g->ldc);
+    }
+}
+
+void gfi_gemm_pool(struct gfi_pool *pool, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    const gfi_gemm_kernel_info *K = kernel_info(gfi_gemm_kernel_active());
+    /* Below about 4 MFLOP waking the workers costs more than it saves. */
+    bool small = (double)m * (double)n * (double)k < GEMM_POOL_MIN_WORK;
+    if (!pool || gfi_pool_threads(pool) <= 1 || m <= 0 || n <= 0 || small) {
+        gemm_with(K, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    gemm_job g = {K, trans_a, trans_b, n >= m, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c};
+    gfi_pool_run(pool, gemm_job_run, &g);
 }

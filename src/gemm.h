@@ -1,0 +1,90 @@
+/*
+ * gemm.h — the internal interface of the single-precision matrix product:
+ * kernel selection (for tests and benchmarks), the pool-parallel entry point,
+ * and the micro-kernel contract the per-ISA files implement.
+ *
+ * gfi_gemm itself is declared in internal.h; everything here is private.
+ */
+#ifndef GF_GEMM_H
+#define GF_GEMM_H
+
+#include "internal.h"
+
+struct gfi_pool;
+
+/* Kernels, in order of preference (a higher value is faster when available). */
+enum gfi_gemm_kernel {
+    GFI_GEMM_AUTO = -1,    /* best kernel this CPU runs */
+    GFI_GEMM_PORTABLE = 0, /* plain C, any CPU */
+    GFI_GEMM_AVX2 = 1,     /* AVX2 + FMA, 6 x 16 register tile */
+    GFI_GEMM_AVX512 = 2,   /* AVX-512F, 12 x 32 register tile */
+    GFI_GEMM_NKERNELS = 3
+};
+
+/* 1 when the kernel was compiled in and the CPU (and OS) can run it. */
+int gfi_gemm_kernel_available(int kernel);
+/* Makes every later product use kernel (GFI_GEMM_AUTO restores automatic
+ * choice).  Process-wide; not meant to be changed while products run.
+ * GF_ERR_INVALID for an unknown kernel, GF_ERR_UNSUPPORTED for one this CPU
+ * cannot run; the previous choice is then kept. */
+int gfi_gemm_force_kernel(int kernel);
+/* The kernel products use now (never GFI_GEMM_AUTO). */
+int gfi_gemm_kernel_active(void);
+/* "portable", "avx2", "avx512"; "auto" for -1; "unknown" otherwise. */
+const char *gfi_gemm_kernel_name(int kernel);
+
+/* gfi_gemm split over the pool's threads: each thread computes a disjoint
+ * block of C (a range of columns or of rows), so the result does not depend
+ * on the thread count.  pool NULL or single-threaded: same as gfi_gemm. */
+void gfi_gemm_pool(struct gfi_pool *pool, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
+/*
+ * Micro-kernel contract.  pa is an MR x kc sliver of op(A) packed column by
+ * column (MR floats per step of p), pb a kc x NR sliver of op(B) packed row by
+ * row (NR floats per step); both zero-padded past the matrix edge and 64-byte
+ * aligned.  The kernel forms the MR x NR product and writes its top-left
+ * mr x nr corner into c (row stride ldc) as alpha*AB + beta*C, never reading
+ * C when beta == 0.  Every tile, full or partial, goes through the same
+ * arithmetic so the value of an element does not depend on its tile.
+ */
+typedef void (*gfi_gemm_ukernel_fn)(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, float alpha,
+                                    float beta, int mr, int nr);
+
+/*
+ * Packing.  pack_a copies rows [i0, i0+mb) x columns [p0, p0+kb) of op(A)
+ * (op(A) = A, or A^T when trans) into ceil(mb/mr) slivers laid out as
+ * dst[s*mr*kb + p*mr + r] = op(A)[i0 + s*mr + r][p0 + p], zero past row mb.
+ * pack_b copies rows [p0, p0+kb) x columns [j0, j0+nb) of op(B) into slivers
+ * dst[s*nr*kb + p*nr + j] = op(B)[p0 + p][j0 + s*nr + j], zero past column nb.
+ * The generic versions (gemm.c) serve any tile; a kernel may bring faster
+ * ones for its own tile.
+ */
+typedef void (*gfi_gemm_pack_fn)(int tile, bool trans, const float *src, int64_t ld, int64_t r0, int64_t c0,
+                                 int64_t rows, int64_t cols, float *dst);
+void gfi_gemm_pack_a_generic(int mr, bool trans, const float *a, int64_t lda, int64_t i0, int64_t p0, int64_t mb,
+                             int64_t kb, float *dst);
+void gfi_gemm_pack_b_generic(int nr, bool trans, const float *b, int64_t ldb, int64_t p0, int64_t j0, int64_t kb,
+                             int64_t nb, float *dst);
+
+/* A kernel's register tile, cache blocking and routines. */
+typedef struct gfi_gemm_kernel_info {
+    int mr, nr; /* register tile */
+    int mc, kc, nc; /* cache blocks: mc % mr == 0, nc % nr == 0 */
+    gfi_gemm_ukernel_fn ukernel;
+    gfi_gemm_pack_fn pack_a, pack_b;
+} gfi_gemm_kernel_info;
+
+/* Upper bounds over all kernels, which size the packing buffers. */
+#define GFI_GEMM_MAX_MC 192
+#define GFI_GEMM_MAX_KC 256
+#define GFI_GEMM_MAX_NC 512
+
+extern const gfi_gemm_kernel_info gfi_gemm_portable_info;
+#if defined(__x86_64__) || defined(__i386__)
+#define GFI_GEMM_HAVE_X86 1
+extern const gfi_gemm_kernel_info gfi_gemm_avx2_info;
+extern const gfi_gemm_kernel_info gfi_gemm_avx512_info;
+#endif
+
+#endif /* GF_GEMM_H */

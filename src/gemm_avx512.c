@@ -1,0 +1,242 @@
+/*
+ * gemm_avx512.c — the AVX-512 micro-kernel: a 12 x 32 tile of C held in 24
+ * zmm accumulators; each step of k loads two vectors of packed B and
+ * broadcasts twelve elements of packed A (folded into the FMAs), so the two
+ * FMA ports see 24 independent chains.  Built with the AVX-512 flags (see the
+ * Makefile's isa_flags); called only after gemm.c checked the CPU.
+ */
+#include "gemm.h"
+
+#if defined(__AVX512F__) && defined(__FMA__)
+#include <immintrin.h>
+
+#define MR 12
+#define NR 32
+
+/* Row i of the tile: two FMAs against the current B vectors. */
+#define ROW_FMA(i)                                                                                                     \
+    do {                                                                                                               \
+        __m512 a_ = _mm512_set1_ps(pa[(i)]);                                                                           \
+        c##i##0 = _mm512_fmadd_ps(a_, b0, c##i##0);                                                                    \
+        c##i##1 = _mm512_fmadd_ps(a_, b1, c##i##1);                                                                    \
+    } while (0)
+
+#define STEP()                                                                                                         \
+    do {                                                                                                               \
+        __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);                                                  \
+        ROW_FMA(0);                                                                                                    \
+        ROW_FMA(1);                                                                                                    \
+        ROW_FMA(2);                                                                                                    \
+        ROW_FMA(3);                                                                                                    \
+        ROW_FMA(4);                                                                                                    \
+        ROW_FMA(5);                                                                                                    \
+        ROW_FMA(6);                                                                                                    \
+        ROW_FMA(7);                                                                                                    \
+        ROW_FMA(8);                                                                                                    \
+        ROW_FMA(9);                                                                                                    \
+        ROW_FMA(10);                                                                                                   \
+        ROW_FMA(11);                                                                                                   \
+        pa += MR;                                                                                                      \
+        pb += NR;                                                                                                      \
+    } while (0)
+
+/* Row i of a full tile straight from the accumulators; the same arithmetic
+ * as the masked path below, so a value never depends on its tile. */
+#define WRITE_ROW(i)                                                                                                   \
+    do {                                                                                                               \
+        float *ci_ = c + (i) * ldc;                                                                                    \
+        __m512 r0_ = _mm512_mul_ps(va, c##i##0), r1_ = _mm512_mul_ps(va, c##i##1);                                     \
+        if (beta != 0.0f) {                                                                                            \
+            r0_ = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci_), r0_);                                                      \
+            r1_ = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci_ + 16), r1_);                                                 \
+        }                                                                                                              \
+        _mm512_storeu_ps(ci_, r0_);                                                                                    \
+        _mm512_storeu_ps(ci_ + 16, r1_);                                                                               \
+    } while (0)
+
+#define STORE_ROW(i)                                                                                                   \
+    do {                                                                                                               \
+        _mm512_store_ps(tile + (i) * NR, c##i##0);                                                                     \
+        _mm512_store_ps(tile + (i) * NR + 16, c##i##1);                                                                \
+    } while (0)
+
+static void avx512_ukernel(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, float alpha,
+                           float beta, int mr, int nr)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    __m512 c80 = c00, c81 = c00, c90 = c00, c91 = c00, c100 = c00, c101 = c00, c110 = c00, c111 = c00;
+
+    /* Bring the C rows in while the products accumulate. */
+    for (int i = 0; i < mr; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+    }
+    for (int64_t p = 0; p < kc; p++)
+        STEP();
+
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (mr == MR && nr == NR) {
+        WRITE_ROW(0);
+        WRITE_ROW(1);
+        WRITE_ROW(2);
+        WRITE_ROW(3);
+        WRITE_ROW(4);
+        WRITE_ROW(5);
+        WRITE_ROW(6);
+        WRITE_ROW(7);
+        WRITE_ROW(8);
+        WRITE_ROW(9);
+        WRITE_ROW(10);
+        WRITE_ROW(11);
+        return;
+    }
+
+    /* Partial tile: spill the accumulators and write the valid corner. */
+    _Alignas(64) float tile[MR * NR];
+    STORE_ROW(0);
+    STORE_ROW(1);
+    STORE_ROW(2);
+    STORE_ROW(3);
+    STORE_ROW(4);
+    STORE_ROW(5);
+    STORE_ROW(6);
+    STORE_ROW(7);
+    STORE_ROW(8);
+    STORE_ROW(9);
+    STORE_ROW(10);
+    STORE_ROW(11);
+
+    /* Columns past nr are masked off: those loads and stores never touch memory. */
+    __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1u);
+    __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1u);
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        __m512 r0 = _mm512_mul_ps(va, _mm512_load_ps(tile + i * NR));
+        __m512 r1 = _mm512_mul_ps(va, _mm512_load_ps(tile + i * NR + 16));
+        if (beta != 0.0f) {
+            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
+            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+        }
+        _mm512_mask_storeu_ps(ci, m0, r0);
+        _mm512_mask_storeu_ps(ci + 16, m1, r1);
+    }
+}
+
+
+/* ---- packing with 16 x 16 register transposes ---- */
+
+/* Mask with the first n (clamped to 0..16) lanes set. */
+static __mmask16 first_lanes(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+/* Transposes r[0..15] in place: afterwards r[j] lane i is the old r[i] lane j.
+ * Four rounds of 16 shuffles: pairs within 128-bit lanes, quads within lanes,
+ * then 128-bit lanes across registers twice. */
+static void transpose16(__m512 r[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) {
+        u[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+        u[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xee);
+        u[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        u[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xee);
+    }
+    /* u[4g + c], 128-bit lane l, holds rows 4g..4g+3 of column 4l + c. */
+    for (int c = 0; c < 4; c++) {
+        __m512 vlo = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), vhi = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
+        __m512 wlo = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+        __m512 whi = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
+        r[c] = _mm512_shuffle_f32x4(vlo, wlo, 0x88);
+        r[8 + c] = _mm512_shuffle_f32x4(vlo, wlo, 0xdd);
+        r[4 + c] = _mm512_shuffle_f32x4(vhi, whi, 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(vhi, whi, 0xdd);
+    }
+}
+
+/* Reads up to 16 rows (nrows valid, the rest zero) of 16 columns (ncols
+ * valid) starting at src, row stride ld, and returns them transposed: r[q]
+ * holds column q. */
+static void load_transposed(__m512 r[16], const float *src, int64_t ld, int nrows, int64_t ncols)
+{
+    __mmask16 m = first_lanes(ncols);
+    for (int i = 0; i < 16; i++)
+        r[i] = i < nrows ? _mm512_maskz_loadu_ps(m, src + i * ld) : _mm512_setzero_ps();
+    transpose16(r);
+}
+
+static void avx512_pack_a(int mr, bool trans, const float *a, int64_t lda, int64_t i0, int64_t p0, int64_t mb,
+                          int64_t kb, float *dst)
+{
+    (void)mr;
+    const __mmask16 row_mask = (__mmask16)((1u << MR) - 1u);
+    for (int64_t s = 0; s < mb; s += MR) {
+        int rows = mb - s < MR ? (int)(mb - s) : MR;
+        if (trans) {
+            /* op(A)[i][p] = a[p*lda + i]: MR contiguous floats per p. */
+            __mmask16 m = first_lanes(rows);
+            const float *src = a + p0 * lda + i0 + s;
+            for (int64_t p = 0; p < kb; p++)
+                _mm512_mask_storeu_ps(dst + p * MR, row_mask, _mm512_maskz_loadu_ps(m, src + p * lda));
+        } else {
+            const float *src = a + (i0 + s) * lda + p0;
+            for (int64_t p = 0; p < kb; p += 16) {
+                __m512 r[16];
+                int64_t cols = kb - p < 16 ? kb - p : 16;
+                load_transposed(r, src + p, lda, rows, cols);
+                for (int q = 0; q < cols; q++)
+                    _mm512_mask_storeu_ps(dst + (p + q) * MR, row_mask, r[q]);
+            }
+        }
+        dst += (int64_t)MR * kb;
+    }
+}
+
+static void avx512_pack_b(int nr, bool trans, const float *b, int64_t ldb, int64_t p0, int64_t j0, int64_t kb,
+                          int64_t nb, float *dst)
+{
+    (void)nr;
+    for (int64_t s = 0; s < nb; s += NR) {
+        int64_t cols = nb - s < NR ? nb - s : NR;
+        if (!trans) {
+            /* op(B)[p][j] = b[p*ldb + j]: NR contiguous floats per p. */
+            __mmask16 m0 = first_lanes(cols), m1 = first_lanes(cols - 16);
+            const float *src = b + p0 * ldb + j0 + s;
+            for (int64_t p = 0; p < kb; p++) {
+                _mm512_store_ps(dst + p * NR, _mm512_maskz_loadu_ps(m0, src + p * ldb));
+                _mm512_store_ps(dst + p * NR + 16, _mm512_maskz_loadu_ps(m1, src + p * ldb + 16));
+            }
+        } else {
+            /* op(B)[p][j] = b[j*ldb + p]: transpose 16 rows of B at a time. */
+            for (int half = 0; half < NR; half += 16) {
+                int rows = cols - half <= 0 ? 0 : cols - half < 16 ? (int)(cols - half) : 16;
+                const float *src = b + (j0 + s + half) * ldb + p0;
+                for (int64_t p = 0; p < kb; p += 16) {
+                    __m512 r[16];
+                    int64_t n = kb - p < 16 ? kb - p : 16;
+                    load_transposed(r, src + p, ldb, rows, n);
+                    for (int q = 0; q < n; q++)
+                        _mm512_store_ps(dst + (p + q) * NR + half, r[q]);
+                }
+            }
+        }
+        dst += (int64_t)NR * kb;
+    }
+}
+
+const gfi_gemm_kernel_info gfi_gemm_avx512_info = {MR, NR, 192, 256, 512, avx512_ukernel, avx512_pack_a, avx512_pack_b};
+
+#else
+/* Not an x86 build with AVX-512 flags: gemm.c never selects this kernel. */
+#ifdef GFI_GEMM_HAVE_X86
+const gfi_gemm_kernel_info gfi_gemm_avx512_info = {4, 16, 128, 256, 512, NULL, NULL, NULL};
+#else
+typedef int gfi_gemm_avx512_unused;
+#endif
+#endif

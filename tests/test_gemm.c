@@ -1,0 +1,413 @@
+/*
+ * test_gemm.c — the matrix product: every kernel this CPU runs against a
+ * double-accumulating reference on awkward shapes, all transpose
+ * combinations, alpha/beta, padded leading dimensions; the pool split; no
+ * allocation per product; kernel selection.
+ *
+ * Tolerance: a float dot product of length k has |error| <= k*eps*sum|a b|
+ * (first-order bound); scaling by alpha and adding beta*C costs two more
+ * roundings.  Each element is checked against
+ *     tol = 2*(k + 2)*FLT_EPSILON*(|alpha|*sum_p |a_ip b_pj| + |beta*c0|) + 1e-30,
+ * i.e. a relative error of about 2.4e-7 * (k + 2) of the magnitude involved.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "gemm.h"
+#include "pool.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const int64_t dims[] = {1, 3, 17, 255, 1000};
+#define NDIMS ((int)(sizeof dims / sizeof dims[0]))
+/* Largest m*n*k checked against the reference, to keep the suite fast. */
+#define MAX_WORK 5000000
+
+/* One product's operands, stored with the given leading dimensions; the
+ * padding past each row holds NaN so reading it would show in the result. */
+typedef struct problem {
+    bool ta, tb;
+    int64_t m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+    float *a, *b, *c0, *c;
+} problem;
+
+static float *alloc_filled(gfi_rng *rng, int64_t rows, int64_t cols, int64_t ld)
+{
+    float *x = malloc(sizeof(float) * (size_t)(rows * ld));
+    assert_non_null(x);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < ld; j++)
+            x[i * ld + j] = j < cols ? (float)(2.0 * gfi_rng_uniform(rng) - 1.0) : NAN;
+    return x;
+}
+
+static problem make_problem(gfi_rng *rng, bool ta, bool tb, int64_t m, int64_t n, int64_t k, int64_t pad, float alpha,
+                            float beta)
+{
+    problem p = {ta, tb, m, n, k, 0, 0, 0, alpha, beta, NULL, NULL, NULL, NULL};
+    int64_t arows = ta ? k : m, acols = ta ? m : k, brows = tb ? n : k, bcols = tb ? k : n;
+    p.lda = acols + pad;
+    p.ldb = bcols + pad;
+    p.ldc = n + pad;
+    p.a = alloc_filled(rng, arows, acols, p.lda);
+    p.b = alloc_filled(rng, brows, bcols, p.ldb);
+    p.c0 = alloc_filled(rng, m, n, p.ldc);
+    if (beta == 0.0f) /* BLAS: beta == 0 means C is not read, whatever it holds */
+        for (int64_t i = 0; i < m * p.ldc; i++)
+            p.c0[i] = NAN;
+    p.c = malloc(sizeof(float) * (size_t)(m * p.ldc));
+    assert_non_null(p.c);
+    return p;
+}
+
+static void free_problem(problem *p)
+{
+    free(p->a);
+    free(p->b);
+    free(p->c0);
+    free(p->c);
+}
+
+static double op_a(const problem *p, int64_t i, int64_t q) { return p->ta ? p->a[q * p->lda + i] : p->a[i * p->lda + q]; }
+static double op_b(const problem *p, int64_t q, int64_t j) { return p->tb ? p->b[j * p->ldb + q] : p->b[q * p->ldb + j]; }
+
+/* The reference result and its tolerance for every element of C, in double,
+ * computed once per problem and shared by the kernels checked against it. */
+typedef struct reference {
+    double *val, *tol;
+} reference;
+
+static reference compute_reference(const problem *p)
+{
+    reference r = {malloc(sizeof(double) * (size_t)(p->m * p->n)), malloc(sizeof(double) * (size_t)(p->m * p->n))};
+    assert_true(r.val && r.tol);
+    for (int64_t i = 0; i < p->m; i++)
+        for (int64_t j = 0; j < p->n; j++) {
+            double sum = 0, mag = 0;
+            for (int64_t q = 0; q < p->k; q++) {
+                double t = op_a(p, i, q) * op_b(p, q, j);
+                sum += t;
+                mag += fabs(t);
+            }
+            double c0 = p->beta == 0.0f ? 0.0 : (double)p->c0[i * p->ldc + j];
+            r.val[i * p->n + j] = (double)p->alpha * sum + (double)p->beta * c0;
+            r.tol[i * p->n + j] =
+                2.0 * (double)(p->k + 2) * FLT_EPSILON * (fabs(p->alpha) * mag + fabs(p->beta * c0)) + 1e-30;
+        }
+    return r;
+}
+
+static void free_reference(reference *r)
+{
+    free(r->val);
+    free(r->tol);
+}
+
+/* Checks p->c against the reference; the padding of C must be untouched.
+ * Returns the number of bad elements (0 expected). */
+static int64_t check_against_reference(const problem *p, const reference *r, const char *what)
+{
+    int64_t bad = 0;
+    for (int64_t i = 0; i < p->m; i++) {
+        for (int64_t j = 0; j < p->ldc; j++) {
+            float got = p->c[i * p->ldc + j];
+            if (j >= p->n) {
+                float was = p->c0[i * p->ldc + j];
+                if (memcmp(&got, &was, sizeof got) != 0)
+                    bad++;
+                continue;
+            }
+            double ref = r->val[i * p->n + j], tol = r->tol[i * p->n + j];
+            if (!(fabs((double)got - ref) <= tol)) {
+                if (bad < 3)
+                    print_error("%s: C[%lld][%lld] = %.9g, reference %.9g (tol %.3g)\n", what, (long long)i,
+                                (long long)j, (double)got, ref, tol);
+                bad++;
+            }
+        }
+    }
+    return bad;
+}
+
+static void run_problem(const problem *p, int kernel);
+
+/* Every available kernel on p against its reference. */
+static void check_every_kernel(const problem *p)
+{
+    reference r = compute_reference(p);
+    for (int kern = 0; kern < GFI_GEMM_NKERNELS; kern++) {
+        if (!gfi_gemm_kernel_available(kern))
+            continue;
+        char what[128];
+        snprintf(what, sizeof what, "%s ta=%d tb=%d m=%lld n=%lld k=%lld alpha=%g beta=%g", gfi_gemm_kernel_name(kern),
+                 p->ta, p->tb, (long long)p->m, (long long)p->n, (long long)p->k, (double)p->alpha, (double)p->beta);
+        run_problem(p, kern);
+        assert_int_equal(check_against_reference(p, &r, what), 0);
+    }
+    free_reference(&r);
+}
+
+static void run_problem(const problem *p, int kernel)
+{
+    assert_int_equal(gfi_gemm_force_kernel(kernel), GF_OK);
+    memcpy(p->c, p->c0, sizeof(float) * (size_t)(p->m * p->ldc));
+    gfi_gemm(p->ta, p->tb, p->m, p->n, p->k, p->alpha, p->a, p->lda, p->b, p->ldb, p->beta, p->c, p->ldc);
+    assert_int_equal(gfi_gemm_force_kernel(GFI_GEMM_AUTO), GF_OK);
+}
+
+/* Every available kernel, every shape of dims^3 within MAX_WORK, for one
+ * transpose combination; alternates padding and alpha/beta. */
+static void check_all_kernels(bool ta, bool tb)
+{
+    gfi_rng rng;
+    gfi_rng_seed(&rng, 1234u + 2u * ta + tb);
+    int shape = 0;
+    for (int im = 0; im < NDIMS; im++)
+        for (int in = 0; in < NDIMS; in++)
+            for (int ik = 0; ik < NDIMS; ik++) {
+                int64_t m = dims[im], n = dims[in], k = dims[ik];
+                if (m * n * k > MAX_WORK)
+                    continue;
+                static const float alphas[] = {1.0f, -0.75f, 2.0f}, betas[] = {0.0f, 1.0f, 0.5f};
+                problem p = make_problem(&rng, ta, tb, m, n, k, shape % 2 ? 5 : 0, alphas[shape % 3],
+                                         betas[(shape / 2) % 3]);
+                check_every_kernel(&p);
+                free_problem(&p);
+                shape++;
+            }
+}
+
+static void test_every_kernel_matches_reference_for_a_times_b(void **state) { check_all_kernels(false, false); }
+static void test_every_kernel_matches_reference_for_a_times_b_transposed(void **state) { check_all_kernels(false, true); }
+static void test_every_kernel_matches_reference_for_a_transposed_times_b(void **state) { check_all_kernels(true, false); }
+static void test_every_kernel_matches_reference_for_both_transposed(void **state) { check_all_kernels(true, true); }
+
+/* One shape spanning several k, m and n blocks, for the given alpha/beta. */
+static void check_blocked_shape(float alpha, float beta, int64_t pad)
+{
+    gfi_rng rng;
+    gfi_rng_seed(&rng, 99);
+    problem p = make_problem(&rng, false, true, 203, 541, 700, pad, alpha, beta);
+    check_every_kernel(&p);
+    free_problem(&p);
+}
+
+static void test_beta_zero_overwrites_nan_filled_c(void **state)
+{
+    check_blocked_shape(1.0f, 0.0f, 0); /* make_problem fills C with NaN for beta 0 */
+}
+
+static void test_beta_one_accumulates_into_c_across_k_blocks(void **state) { check_blocked_shape(1.0f, 1.0f, 0); }
+
+static void test_alpha_and_beta_scale_product_and_c(void **state) { check_blocked_shape(-1.5f, 0.25f, 0); }
+
+static void test_padded_leading_dimensions_are_honoured_and_padding_untouched(void **state)
+{
+    check_blocked_shape(1.0f, 0.5f, 13);
+}
+
+static void test_k_zero_scales_c_by_beta(void **state)
+{
+    float c[6] = {1, 2, 3, 4, 5, 6}, a[1] = {7}, b[1] = {8};
+    gfi_gemm(false, false, 2, 3, 0, 1.0f, a, 1, b, 3, 0.5f, c, 3);
+    for (int i = 0; i < 6; i++)
+        assert_float_equal(c[i], 0.5f * (float)(i + 1), 0.0f);
+    float d[2] = {NAN, NAN};
+    gfi_gemm(false, false, 1, 2, 0, 1.0f, a, 1, b, 2, 0.0f, d, 2);
+    assert_true(d[0] == 0.0f && d[1] == 0.0f);
+}
+
+static void test_empty_product_leaves_c_untouched(void **state)
+{
+    float c[2] = {3, 4}, a[1] = {1}, b[1] = {1};
+    gfi_gemm(false, false, 0, 2, 1, 1.0f, a, 1, b, 2, 0.0f, c, 2);
+    gfi_gemm(false, false, 1, 0, 1, 1.0f, a, 1, b, 1, 0.0f, c, 2);
+    assert_true(c[0] == 3.0f && c[1] == 4.0f);
+}
+
+/* ---- pool split ---- */
+
+static void check_pool_matches_single(int nthreads, bool ta, bool tb, int64_t m, int64_t n, int64_t k)
+{
+    gfi_rng rng;
+    gfi_rng_seed(&rng, (uint64_t)(m * 7 + n * 3 + k));
+    problem p = make_problem(&rng, ta, tb, m, n, k, 3, 1.25f, 0.5f);
+    float *single = malloc(sizeof(float) * (size_t)(m * p.ldc));
+    assert_non_null(single);
+    memcpy(single, p.c0, sizeof(float) * (size_t)(m * p.ldc));
+    gfi_gemm(ta, tb, m, n, k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, single, p.ldc);
+
+    struct gfi_pool *pool = NULL;
+    assert_int_equal(gfi_pool_create(&pool, nthreads), GF_OK);
+    memcpy(p.c, p.c0, sizeof(float) * (size_t)(m * p.ldc));
+    gfi_gemm_pool(pool, ta, tb, m, n, k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc);
+    gfi_pool_destroy(pool);
+
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double s = single[i * p.ldc + j], g = p.c[i * p.ldc + j];
+            assert_true(fabs(s - g) <= 1e-6 * fabs(s) + 1e-30);
+        }
+    for (int64_t i = 0; i < m; i++) /* padding of C untouched */
+        for (int64_t j = n; j < p.ldc; j++)
+            assert_true(isnan(p.c[i * p.ldc + j]));
+    free(single);
+    free_problem(&p);
+}
+
+static void test_pool_product_matches_single_thread_within_1e6_relative(void **state)
+{
+    /* Wide C (split by columns), tall C (split by rows), C narrower than one
+     * tile per thread (some threads idle), each transpose combination. */
+    check_pool_matches_single(2, false, true, 128, 512, 300);
+    check_pool_matches_single(2, false, false, 128, 784, 64);
+    check_pool_matches_single(3, true, false, 300, 77, 128);
+    check_pool_matches_single(4, true, true, 20, 40, 3000);
+    check_pool_matches_single(2, false, false, 1, 1, 1);
+}
+
+static void test_pool_null_or_one_thread_runs_the_plain_product(void **state)
+{
+    check_pool_matches_single(1, false, false, 50, 60, 70);
+    gfi_rng rng;
+    gfi_rng_seed(&rng, 5);
+    problem p = make_problem(&rng, false, false, 20, 30, 40, 0, 1.0f, 0.0f);
+    gfi_gemm_pool(NULL, false, false, 20, 30, 40, 1.0f, p.a, p.lda, p.b, p.ldb, 0.0f, p.c, p.ldc);
+    reference r = compute_reference(&p);
+    assert_int_equal(check_against_reference(&p, &r, "pool NULL"), 0);
+    free_reference(&r);
+    free_problem(&p);
+}
+
+/* ---- allocation ---- */
+
+static atomic_long nallocs;
+static void *count_malloc(void *u, size_t n) { (void)u; atomic_fetch_add(&nallocs, 1); return malloc(n); }
+static void *count_realloc(void *u, void *p, size_t n) { (void)u; atomic_fetch_add(&nallocs, 1); return realloc(p, n); }
+static void count_free(void *u, void *p) { (void)u; free(p); }
+
+static void test_gemm_makes_no_allocation(void **state)
+{
+    gfi_rng rng;
+    gfi_rng_seed(&rng, 8);
+    problem p = make_problem(&rng, true, false, 300, 600, 500, 0, 1.0f, 0.0f);
+    assert_int_equal(gf_set_allocator(count_malloc, count_realloc, count_free, NULL), GF_OK);
+    atomic_store(&nallocs, 0);
+    for (int kern = 0; kern < GFI_GEMM_NKERNELS; kern++) {
+        if (!gfi_gemm_kernel_available(kern))
+            continue;
+        assert_int_equal(gfi_gemm_force_kernel(kern), GF_OK);
+        gfi_gemm(true, false, 300, 600, 500, 1.0f, p.a, p.lda, p.b, p.ldb, 0.0f, p.c, p.ldc);
+    }
+    assert_int_equal(gfi_gemm_force_kernel(GFI_GEMM_AUTO), GF_OK);
+    assert_int_equal(atomic_load(&nallocs), 0);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+    free_problem(&p);
+}
+
+static void test_gemm_pool_makes_no_allocation_once_pool_exists(void **state)
+{
+    gfi_rng rng;
+    gfi_rng_seed(&rng, 9);
+    problem p = make_problem(&rng, false, true, 256, 512, 300, 0, 1.0f, 0.0f);
+    assert_int_equal(gf_set_allocator(count_malloc, count_realloc, count_free, NULL), GF_OK);
+    struct gfi_pool *pool = NULL;
+    assert_int_equal(gfi_pool_create(&pool, 2), GF_OK);
+    atomic_store(&nallocs, 0);
+    for (int r = 0; r < 3; r++)
+        gfi_gemm_pool(pool, false, true, 256, 512, 300, 1.0f, p.a, p.lda, p.b, p.ldb, 0.0f, p.c, p.ldc);
+    assert_int_equal(atomic_load(&nallocs), 0);
+    gfi_pool_destroy(pool);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+    free_problem(&p);
+}
+
+/* ---- kernel selection ---- */
+
+static void test_auto_selects_the_best_available_kernel(void **state)
+{
+    assert_int_equal(gfi_gemm_force_kernel(GFI_GEMM_AUTO), GF_OK);
+    int best = GFI_GEMM_PORTABLE;
+    for (int k = 0; k < GFI_GEMM_NKERNELS; k++)
+        if (gfi_gemm_kernel_available(k))
+            best = k;
+    assert_int_equal(gfi_gemm_kernel_active(), best);
+    assert_true(gfi_gemm_kernel_available(GFI_GEMM_PORTABLE));
+}
+
+static void test_forcing_an_unknown_kernel_fails_and_keeps_the_choice(void **state)
+{
+    int before = gfi_gemm_kernel_active();
+    assert_int_equal(gfi_gemm_force_kernel(GFI_GEMM_NKERNELS), GF_ERR_INVALID);
+    assert_int_equal(gfi_gemm_force_kernel(-2), GF_ERR_INVALID);
+    assert_non_null(strstr(gf_last_error(), "gfi_gemm_force_kernel"));
+    assert_int_equal(gfi_gemm_kernel_active(), before);
+    assert_int_equal(gfi_gemm_kernel_available(GFI_GEMM_NKERNELS), 0);
+}
+
+static void test_forcing_an_unavailable_kernel_fails_with_unsupported(void **state)
+{
+    /* Kernels this CPU lacks must be refused; available ones accepted. */
+    for (int k = 0; k < GFI_GEMM_NKERNELS; k++) {
+        int before = gfi_gemm_kernel_active();
+        int rc = gfi_gemm_force_kernel(k);
+        if (gfi_gemm_kernel_available(k)) {
+            assert_int_equal(rc, GF_OK);
+            assert_int_equal(gfi_gemm_kernel_active(), k);
+        } else {
+            assert_int_equal(rc, GF_ERR_UNSUPPORTED);
+            assert_int_equal(gfi_gemm_kernel_active(), before);
+        }
+    }
+    assert_int_equal(gfi_gemm_force_kernel(GFI_GEMM_AUTO), GF_OK);
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    assert_int_equal(gfi_gemm_kernel_available(GFI_GEMM_AVX2),
+                     __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
+    if (!__builtin_cpu_supports("avx512f"))
+        assert_int_equal(gfi_gemm_kernel_available(GFI_GEMM_AVX512), 0);
+#endif
+}
+
+static void test_kernel_names_are_distinct(void **state)
+{
+    assert_string_equal(gfi_gemm_kernel_name(GFI_GEMM_PORTABLE), "portable");
+    assert_string_equal(gfi_gemm_kernel_name(GFI_GEMM_AVX2), "avx2");
+    assert_string_equal(gfi_gemm_kernel_name(GFI_GEMM_AVX512), "avx512");
+    assert_string_equal(gfi_gemm_kernel_name(GFI_GEMM_AUTO), "auto");
+    assert_string_equal(gfi_gemm_kernel_name(42), "unknown");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_kernel_matches_reference_for_a_times_b),
+        cmocka_unit_test(test_every_kernel_matches_reference_for_a_times_b_transposed),
+        cmocka_unit_test(test_every_kernel_matches_reference_for_a_transposed_times_b),
+        cmocka_unit_test(test_every_kernel_matches_reference_for_both_transposed),
+        cmocka_unit_test(test_beta_zero_overwrites_nan_filled_c),
+        cmocka_unit_test(test_beta_one_accumulates_into_c_across_k_blocks),
+        cmocka_unit_test(test_alpha_and_beta_scale_product_and_c),
+        cmocka_unit_test(test_padded_leading_dimensions_are_honoured_and_padding_untouched),
+        cmocka_unit_test(test_k_zero_scales_c_by_beta),
+        cmocka_unit_test(test_empty_product_leaves_c_untouched),
+        cmocka_unit_test(test_pool_product_matches_single_thread_within_1e6_relative),
+        cmocka_unit_test(test_pool_null_or_one_thread_runs_the_plain_product),
+        cmocka_unit_test(test_gemm_makes_no_allocation),
+        cmocka_unit_test(test_gemm_pool_makes_no_allocation_once_pool_exists),
+        cmocka_unit_test(test_auto_selects_the_best_available_kernel),
+        cmocka_unit_test(test_forcing_an_unknown_kernel_fails_and_keeps_the_choice),
+        cmocka_unit_test(test_forcing_an_unavailable_kernel_fails_with_unsupported),
+        cmocka_unit_test(test_kernel_names_are_distinct),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
