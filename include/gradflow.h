@@ -362,6 +362,11 @@ GF_API int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *
 GF_API int gf_net_set_progress(gf_net *net, int32_t on);
 /* Number of optimizer steps applied. */
 GF_API int64_t gf_net_steps(const gf_net *net);
+/* Threads that split the large matrix products (1..64; default 1).  The
+ * threads live with the net and are created here, never per step.  Results
+ * are bit-identical for every thread count. */
+GF_API int gf_net_set_threads(gf_net *net, int32_t threads);
+GF_API int32_t gf_net_threads(const gf_net *net); /* -1 on NULL */
 
 /* ------------------------------------------------------------------ */
 /* Diagnostics: per-layer gradient health                              */

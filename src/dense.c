@@ -1,12 +1,13 @@
 /* dense.c — the fully connected layer: y = f(x W^T + b), W out x in (PyTorch nn.Linear layout). */
 #include "internal.h"
+#include "gemm.h"
 
 #include <string.h>
 
 static void dense_forward(gf_layer *l, const float *x, int64_t batch, float *z, float *y)
 {
     /* z = x W^T, then + b row by row. */
-    gfi_gemm(false, true, batch, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 0.0f, z, l->out);
+    gfi_gemm_pool(l->owner->pool, false, true, batch, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 0.0f, z, l->out);
     for (int64_t r = 0; r < batch; r++) {
         float *zr = z + r * l->out;
         for (int64_t j = 0; j < l->out; j++)
@@ -20,7 +21,7 @@ static void dense_backward(gf_layer *l, const float *x, const float *z, const fl
 {
     gfi_act_backward(&l->act, z, y, dy, dz, (size_t)(batch * l->out));
     /* dW = dz^T x (out x in); db = column sums of dz; dx = dz W. */
-    gfi_gemm(true, false, l->out, l->in, batch, 1.0f, dz, l->out, x, l->in, 0.0f, l->dw, l->in);
+    gfi_gemm_pool(l->owner->pool, true, false, l->out, l->in, batch, 1.0f, dz, l->out, x, l->in, 0.0f, l->dw, l->in);
     for (int64_t j = 0; j < l->out; j++) {
         double s = 0.0;
         for (int64_t r = 0; r < batch; r++)
@@ -28,7 +29,7 @@ static void dense_backward(gf_layer *l, const float *x, const float *z, const fl
         l->db[j] = (float)s;
     }
     if (dx)
-        gfi_gemm(false, false, batch, l->in, l->out, 1.0f, dz, l->out, l->w, l->in, 0.0f, dx, l->in);
+        gfi_gemm_pool(l->owner->pool, false, false, batch, l->in, l->out, 1.0f, dz, l->out, l->w, l->in, 0.0f, dx, l->in);
 }
 
 const gfi_layer_ops gfi_dense_ops = {"dense", dense_forward, dense_backward};

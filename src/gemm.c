@@ -10,7 +10,7 @@
  * kernel selection for tests, and the split of one product over a pool.
  */
 #include "gemm.h"
-#include "pool.h"
+#include "threadpool.h"
 
 #include <stdatomic.h>
 

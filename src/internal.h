@@ -215,6 +215,7 @@ struct gf_net {
     bool forward_ready, backward_ready, training_began;
     bool progress;
     int64_t steps;
+    struct gfi_pool *pool; /* NULL: single-threaded */
     char err[256];
 };
 

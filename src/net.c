@@ -1,5 +1,6 @@
 /* net.c — the sequential container: construction, parameter arenas, buffers, forward/backward/step. */
 #include "internal.h"
+#include "threadpool.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -75,6 +76,7 @@ void gf_net_destroy(gf_net *net)
     gfi_free(net->perm);
     if (net->opt)
         gfi_opt_destroy_owned(net->opt);
+    gfi_pool_destroy(net->pool);
     net->magic = GFI_MAGIC_DEAD;
     gfi_free(net);
 }
@@ -120,6 +122,29 @@ gf_layer *gf_net_layer(gf_net *net, int32_t index)
 }
 
 int64_t gf_net_steps(const gf_net *net) { return check_net(net, "gf_net_steps") ? -1 : net->steps; }
+
+int gf_net_set_threads(gf_net *net, int32_t threads)
+{
+    int rc = check_net(net, "gf_net_set_threads");
+    if (rc)
+        return rc;
+    if (threads < 1 || threads > GFI_POOL_MAX_THREADS)
+        return NET_FAIL(net, GF_ERR_INVALID, "gf_net_set_threads: threads must be 1..%d (got %d)", GFI_POOL_MAX_THREADS,
+                        (int)threads);
+    if (threads == gfi_pool_threads(net->pool))
+        return GF_OK;
+    struct gfi_pool *pool = NULL;
+    if (threads > 1 && (rc = gfi_pool_create(&pool, threads)))
+        return NET_FAIL(net, rc, "gf_net_set_threads: cannot start %d threads: %s", (int)threads, gf_last_error());
+    gfi_pool_destroy(net->pool);
+    net->pool = pool;
+    return GF_OK;
+}
+
+int32_t gf_net_threads(const gf_net *net)
+{
+    return check_net(net, "gf_net_threads") ? -1 : gfi_pool_threads(net->pool);
+}
 
 /* Draws a layer's weights and biases from its initializers and the net's generator. */
 static int init_layer_params(gf_net *net, gf_layer *l, bool keep_user)

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "gemm.h"
-#include "pool.h"
+#include "threadpool.h"
 
 #include <float.h>
 #include <math.h>

@@ -137,6 +137,46 @@ static void test_different_seeds_give_different_weights(void **state)
     assert_memory_not_equal(a, b, sizeof a);
 }
 
+/* Trains the mnist-shaped net for a few steps with `threads` threads; returns layer 0's weights. */
+static void train_mnist_shaped(int32_t threads, float *w, size_t n)
+{
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 784, 3), GF_OK);
+    assert_int_equal(gf_net_set_threads(net, threads), GF_OK);
+    assert_int_equal(gf_net_threads(net), threads);
+    assert_int_equal(gf_net_add_dense(net, 512, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 10, GF_ACT_IDENTITY, NULL), GF_OK);
+    static float x[64 * 784], t[64 * 10];
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++)
+        x[i] = sinf((float)i * 0.37f);
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        t[i] = cosf((float)i);
+    for (int s = 0; s < 3; s++)
+        assert_int_equal(gf_net_train_step(net, x, 64 * 784, t, 640, 64, NULL), GF_OK);
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(net, 0), w, n), GF_OK);
+    gf_net_destroy(net);
+}
+
+static void test_two_threads_give_bit_identical_results_to_one(void **state)
+{
+    (void)state;
+    static float one[512 * 784], two[512 * 784];
+    train_mnist_shaped(1, one, 512 * 784);
+    train_mnist_shaped(2, two, 512 * 784);
+    assert_memory_equal(one, two, sizeof one);
+}
+
+static void test_thread_count_out_of_range_is_refused(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 2, 1), GF_OK);
+    assert_int_equal(gf_net_set_threads(net, 0), GF_ERR_INVALID);
+    assert_int_equal(gf_net_set_threads(net, 65), GF_ERR_INVALID);
+    assert_int_equal(gf_net_threads(net), 1);
+    gf_net_destroy(net);
+}
+
 static void test_xor_trains_below_0_01(void **state)
 {
     (void)state;
@@ -440,6 +480,8 @@ int main(void)
         cmocka_unit_test(test_sgd_step_moves_weights_by_lr_times_gradient),
         cmocka_unit_test(test_same_seed_gives_bit_identical_weights_after_100_steps),
         cmocka_unit_test(test_different_seeds_give_different_weights),
+        cmocka_unit_test(test_two_threads_give_bit_identical_results_to_one),
+        cmocka_unit_test(test_thread_count_out_of_range_is_refused),
         cmocka_unit_test(test_xor_trains_below_0_01),
         cmocka_unit_test(test_fit_callback_receives_user_pointer_and_stops_early),
         cmocka_unit_test(test_param_count_sums_weights_and_biases),

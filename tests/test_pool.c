@@ -9,7 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "pool.h"
+#include "threadpool.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -780,6 +780,17 @@ class Net(_Handle):
         return lib.gf_net_steps(self._ptr("Net.steps"))
 
     @property
+    def threads(self):
+        """Threads splitting the large matrix products (1..64)."""
+        return lib.gf_net_threads(self._ptr("Net.threads"))
+
+    @threads.setter
+    def threads(self, n):
+        where = "Net.threads"
+        h = self._ptr(where)
+        self._check(lib.gf_net_set_threads(h, as_int(n, "threads", where, -(2 ** 31), 2 ** 31 - 1)))
+
+    @property
     def last_error(self):
         """The library's message for the latest failure on this net ("" if none)."""
         b = lib.gf_net_last_error(self._ptr("Net.last_error"))

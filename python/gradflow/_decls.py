@@ -185,6 +185,8 @@ DECLARATIONS = [
                                                gf_epoch_fn, c_void_p, F64P)),
     ("gf_net_set_progress",         c_int,    (NetP, c_int32)),
     ("gf_net_steps",                c_int64,  (NetP,)),
+    ("gf_net_set_threads",          c_int,    (NetP, c_int32)),
+    ("gf_net_threads",              c_int32,  (NetP,)),
     # ---- diagnostics (declared in the header; the Python class comes with its implementation)
     ("gf_diag_create",              c_int,    (POINTER(DiagP), NetP)),
     ("gf_diag_destroy",             None,     (DiagP,)),

@@ -213,6 +213,16 @@ class NetTest(unittest.TestCase):
             self.assertEqual([l.outputs for l in net], [5, 2])
             self.assertEqual(net[-1].inputs, 5)
 
+    def test_threads_round_trip_and_out_of_range_is_refused(self):
+        with gf.Net(2, seed=1) as net:
+            self.assertEqual(net.threads, 1)
+            net.threads = 2
+            self.assertEqual(net.threads, 2)
+            with self.assertRaises(gf.InvalidArgumentError) as cm:
+                net.threads = 0
+            self.assertIn("threads", str(cm.exception))
+            self.assertEqual(net.threads, 2)
+
     def test_describe_names_the_layers(self):
         with gf.Net(2, seed=1) as net:
             net.add_dense(4, "tanh")

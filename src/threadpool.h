@@ -1,12 +1,12 @@
 /*
- * pool.h — a fixed thread pool for splitting one computation over threads.
+ * threadpool.h — a fixed thread pool for splitting one computation over threads.
  *
  * The workers are created once, with the pool; gfi_pool_run then hands every
  * thread (the caller included, as thread 0) the same function and waits for
  * all of them, without creating threads or allocating.
  */
-#ifndef GF_POOL_H
-#define GF_POOL_H
+#ifndef GF_THREADPOOL_H
+#define GF_THREADPOOL_H
 
 #include "internal.h"
 
@@ -29,4 +29,4 @@ int gfi_pool_threads(const struct gfi_pool *pool);
  * threads are serialised; fn must not call gfi_pool_run on the same pool. */
 void gfi_pool_run(struct gfi_pool *pool, void (*fn)(void *arg, int tid, int nthreads), void *arg);
 
-#endif /* GF_POOL_H */
+#endif /* GF_THREADPOOL_H */

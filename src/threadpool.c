@@ -1,10 +1,10 @@
 /*
- * pool.c — the fixed thread pool (C11 <threads.h>): workers sleep on a
+ * threadpool.c — the fixed thread pool (C11 <threads.h>): workers sleep on a
  * condition variable until gfi_pool_run publishes a new job generation, run
  * it, and the last one to finish wakes the caller.  Builds without C11
  * threads get a pool that only ever has the calling thread.
  */
-#include "pool.h"
+#include "threadpool.h"
 
 #ifndef __STDC_NO_THREADS__
 #include <threads.h>
