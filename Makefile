@@ -94,11 +94,10 @@ check: all $(TESTS) $(EXAMPLES)
 demo: $(B)/examples/demo
 	$(B)/examples/demo
 
-BENCH_FLAGS ?= -O3
 bench: $(STLIB) bench/bench.c
 	@mkdir -p $(B)/bench
 	$(CC) $(ALL_CFLAGS) bench/bench.c -o $(B)/bench/bench $(STLIB) $(LDLIBS_LIB)
-	$(B)/bench/bench
+	$(B)/bench/bench $(BENCH_ARGS)
 
 # gradflow.pc depends on PREFIX, so it is generated straight into its destination
 # on every install: no file in the tree for installs with other PREFIXes to race on.

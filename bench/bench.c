@@ -1,0 +1,332 @@
+/*
+ * bench.c — `make bench`: fixed training workloads for a fixed time each, against the FP32 FMA
+ * peak this CPU reaches in a register-only loop.  Prints one line per workload and thread count:
+ *   bench workload=<name> threads=<n> steps_per_sec=<x> samples_per_sec=<y> gflops=<z> peak_pct=<p>
+ * then the diagnostics overhead, allocations per step and memory figures.
+ * gflops counts 6 x parameters x batch per training step (forward 2, backward 4).
+ * Options: --seconds S (time per measurement, default 1.5), --only NAME, --threads N (max, default 2).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "gradflow.h"
+
+/* ---- allocator that counts calls and live bytes ---- */
+
+static int64_t alloc_calls, live_bytes, peak_live_bytes;
+
+typedef struct {
+    size_t size;
+    size_t pad; /* keeps the payload 16-byte aligned */
+} hdr;
+
+static void *count_malloc(void *u, size_t n)
+{
+    (void)u;
+    hdr *h = malloc(sizeof(hdr) + n);
+    if (!h)
+        return NULL;
+    h->size = n;
+    alloc_calls++;
+    live_bytes += (int64_t)n;
+    if (live_bytes > peak_live_bytes)
+        peak_live_bytes = live_bytes;
+    return h + 1;
+}
+
+static void *count_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    hdr *h = (hdr *)p - 1;
+    size_t old = h->size;
+    hdr *g = realloc(h, sizeof(hdr) + n);
+    if (!g)
+        return NULL;
+    g->size = n;
+    alloc_calls++;
+    live_bytes += (int64_t)n - (int64_t)old;
+    if (live_bytes > peak_live_bytes)
+        peak_live_bytes = live_bytes;
+    return g + 1;
+}
+
+static void count_free(void *u, void *p)
+{
+    (void)u;
+    hdr *h = (hdr *)p - 1;
+    live_bytes -= (int64_t)h->size;
+    free(h);
+}
+
+/* ---- timing ---- */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- FP32 FMA peak of one core ---- */
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+/* Twelve independent FMA chains keep both FMA ports busy despite the 4-cycle
+ * latency; the empty asm pins the accumulators in registers. */
+#define PEAK_LOOP(name, isa, vec, set1, fma, lanes, cons)                                                  \
+    __attribute__((target(isa))) static double name(double seconds)                                       \
+    {                                                                                                     \
+        vec a0 = set1(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0,      \
+            a9 = a0, a10 = a0, a11 = a0, x = set1(0.9999999f), y = set1(1e-7f);                             \
+        long iters = 0;                                                                                   \
+        double t0 = now(), t;                                                                             \
+        do {                                                                                              \
+            for (int i = 0; i < 100000; i++) {                                                            \
+                a0 = fma(a0, x, y), a1 = fma(a1, x, y), a2 = fma(a2, x, y), a3 = fma(a3, x, y);           \
+                a4 = fma(a4, x, y), a5 = fma(a5, x, y), a6 = fma(a6, x, y), a7 = fma(a7, x, y);           \
+                a8 = fma(a8, x, y), a9 = fma(a9, x, y), a10 = fma(a10, x, y), a11 = fma(a11, x, y);       \
+                __asm__ volatile("" : "+" cons(a0), "+" cons(a1), "+" cons(a2), "+" cons(a3), "+" cons(a4), \
+                                 "+" cons(a5), "+" cons(a6), "+" cons(a7), "+" cons(a8), "+" cons(a9),     \
+                                 "+" cons(a10), "+" cons(a11));                                           \
+            }                                                                                             \
+            iters += 100000;                                                                              \
+        } while ((t = now()) - t0 < seconds);                                                             \
+        return (double)iters * 12 * lanes * 2 / (t - t0) / 1e9;                                           \
+    }
+PEAK_LOOP(peak_avx512, "avx512f,fma", __m512, _mm512_set1_ps, _mm512_fmadd_ps, 16, "v")
+PEAK_LOOP(peak_avx2, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, 8, "x")
+#endif
+
+static double scalar_peak(double seconds)
+{
+    volatile float sink;
+    float acc[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    long iters = 0;
+    double t0 = now(), t;
+    do {
+        for (int k = 0; k < 100000; k++)
+            for (int i = 0; i < 8; i++)
+                acc[i] = acc[i] * 0.999999f + 1e-7f;
+        iters += 100000;
+    } while ((t = now()) - t0 < seconds);
+    sink = acc[0];
+    (void)sink;
+    return (double)iters * 8 * 2 / (t - t0) / 1e9;
+}
+
+static double measure_peak(const char **isa)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        *isa = "avx512";
+        return peak_avx512(0.5);
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        *isa = "avx2";
+        return peak_avx2(0.5);
+    }
+#endif
+    *isa = "scalar";
+    return scalar_peak(0.5);
+}
+
+/* ---- workloads ---- */
+
+typedef struct {
+    const char *name;
+    int64_t widths[24];
+    int nwidths;
+    int64_t batch;
+    int32_t act, opt;
+} workload;
+
+static workload make_deep(void)
+{
+    workload w = {"deep", {0}, 22, 64, GF_ACT_TANH, GF_OPT_SGD};
+    for (int i = 0; i < 22; i++)
+        w.widths[i] = 256;
+    return w;
+}
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "bench: %s failed: %s (%s)\n", what, gf_strerror(rc), gf_last_error());
+    exit(1);
+}
+
+static gf_net *build(const workload *w, int threads, uint64_t seed)
+{
+    gf_net *net;
+    int rc;
+    if ((rc = gf_net_create(&net, w->widths[0], seed)))
+        die("gf_net_create", rc);
+    for (int i = 1; i < w->nwidths; i++)
+        if ((rc = gf_net_add_dense(net, w->widths[i], i + 1 < w->nwidths ? w->act : GF_ACT_IDENTITY, NULL)))
+            die("gf_net_add_dense", rc);
+    gf_optimizer *opt;
+    if ((rc = gf_optimizer_create(&opt, w->opt, w->opt == GF_OPT_ADAM ? 1e-3 : 1e-3)) ||
+        (rc = gf_net_set_optimizer(net, opt)))
+        die("optimizer", rc);
+    if ((rc = gf_net_set_threads(net, threads)))
+        die("gf_net_set_threads", rc);
+    return net;
+}
+
+static float *random_floats(size_t n, uint64_t seed)
+{
+    float *v = malloc(n * sizeof *v);
+    if (!v) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    uint64_t s = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        v[i] = (float)((double)(s >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+    }
+    return v;
+}
+
+typedef struct {
+    double steps_per_sec;
+    int64_t allocs_after_first;
+    int64_t steps;
+} result;
+
+/* Runs train steps for `seconds` after a warm-up; diag (may be NULL) is enabled when given. */
+static result run(const workload *w, int threads, double seconds, bool with_diag)
+{
+    gf_net *net = build(w, threads, 1);
+    gf_diag *diag = NULL;
+    int rc;
+    if (with_diag) {
+        if ((rc = gf_diag_create(&diag, net)) || (rc = gf_diag_enable(diag, 1)))
+            die("gf_diag_create", rc);
+    }
+    int64_t in = w->widths[0], out = w->widths[w->nwidths - 1], b = w->batch;
+    float *x = random_floats((size_t)(b * in), 7), *t = random_floats((size_t)(b * out), 8);
+    double loss;
+    if ((rc = gf_net_train_step(net, x, (size_t)(b * in), t, (size_t)(b * out), b, &loss)))
+        die("train_step", rc);
+    int64_t calls0 = alloc_calls;
+    /* Warm-up, then time whole batches of steps until the budget is spent. */
+    for (int i = 0; i < 3; i++)
+        gf_net_train_step(net, x, (size_t)(b * in), t, (size_t)(b * out), b, &loss);
+    int64_t steps = 0;
+    int64_t chunk = 1;
+    double t0 = now(), el;
+    do {
+        for (int64_t i = 0; i < chunk; i++)
+            if ((rc = gf_net_train_step(net, x, (size_t)(b * in), t, (size_t)(b * out), b, &loss)))
+                die("train_step", rc);
+        steps += chunk;
+        el = now() - t0;
+        if (chunk < 1 << 20 && el < seconds / 8)
+            chunk *= 2;
+    } while (el < seconds);
+    result r = {steps / el, alloc_calls - calls0, steps + 3};
+    gf_diag_destroy(diag);
+    gf_net_destroy(net);
+    free(x);
+    free(t);
+    return r;
+}
+
+static int64_t param_count(const workload *w)
+{
+    int64_t p = 0;
+    for (int i = 1; i < w->nwidths; i++)
+        p += w->widths[i - 1] * w->widths[i] + w->widths[i];
+    return p;
+}
+
+static double median3(double a, double b, double c)
+{
+    return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+}
+
+int main(int argc, char **argv)
+{
+    double seconds = 1.5;
+    const char *only = NULL;
+    int max_threads = 2;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+            seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            max_threads = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench [--seconds S] [--only NAME] [--threads N]\n");
+            return 2;
+        }
+    }
+    if (gf_set_allocator(count_malloc, count_realloc, count_free, NULL))
+        die("gf_set_allocator", GF_ERR_STATE);
+    const char *isa;
+    double peak = measure_peak(&isa);
+    printf("bench cpu_isa=%s peak_gflops_1core=%.1f library=%s\n", isa, peak, gf_version_string());
+    workload ws[5] = {
+        {"tiny", {2, 16, 16, 1}, 4, 1, GF_ACT_TANH, GF_OPT_SGD},
+        {"small", {64, 128, 128, 10}, 4, 32, GF_ACT_RELU, GF_OPT_ADAM},
+        {"mnist", {784, 512, 512, 10}, 4, 128, GF_ACT_RELU, GF_OPT_MOMENTUM},
+        make_deep(),
+        {"wide", {1024, 2048, 2048, 1024}, 4, 256, GF_ACT_RELU, GF_OPT_SGD},
+    };
+    int64_t worst_allocs = 0;
+    for (int k = 0; k < 5; k++) {
+        const workload *w = &ws[k];
+        if (only && strcmp(only, w->name))
+            continue;
+        for (int th = 1; th <= max_threads; th++) {
+            result r = run(w, th, seconds, false);
+            if (r.allocs_after_first > worst_allocs)
+                worst_allocs = r.allocs_after_first;
+            double gflops = 6.0 * (double)param_count(w) * (double)w->batch * r.steps_per_sec / 1e9;
+            printf("bench workload=%s threads=%d steps_per_sec=%.1f samples_per_sec=%.0f gflops=%.2f peak_pct=%.1f\n",
+                   w->name, th, r.steps_per_sec, r.steps_per_sec * (double)w->batch, gflops,
+                   100.0 * gflops / (peak * th));
+            fflush(stdout);
+        }
+    }
+    if (!only || !strcmp(only, "mnist")) {
+        /* Alternate off/on three times and compare medians: the machine is shared and noisy. */
+        double off[3], on[3];
+        for (int i = 0; i < 3; i++) {
+            off[i] = run(&ws[2], 1, seconds, false).steps_per_sec;
+            result r = run(&ws[2], 1, seconds, true);
+            on[i] = r.steps_per_sec;
+            if (r.allocs_after_first > worst_allocs)
+                worst_allocs = r.allocs_after_first;
+        }
+        double m_off = median3(off[0], off[1], off[2]), m_on = median3(on[0], on[1], on[2]);
+        printf("bench diag_overhead_pct=%.1f\n", 100.0 * (m_off / m_on - 1.0));
+    }
+    printf("bench allocs_per_step=%lld\n", (long long)worst_allocs);
+    if (!only || !strcmp(only, "wide")) {
+        /* Bytes the library holds for the wide net after its first step: parameters, gradients,
+         * optimizer state and activation buffers, counted through the allocator. */
+        gf_net *net = build(&ws[4], 1, 1);
+        int64_t b = ws[4].batch, in = ws[4].widths[0], out = ws[4].widths[3];
+        float *x = random_floats((size_t)(b * in), 1), *t = random_floats((size_t)(b * out), 2);
+        double loss;
+        gf_net_train_step(net, x, (size_t)(b * in), t, (size_t)(b * out), b, &loss);
+        double model_mib = (double)live_bytes / (1024.0 * 1024.0);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        printf("bench rss_mib=%.1f model_mib=%.1f\n", ru.ru_maxrss / 1024.0, model_mib);
+        gf_net_destroy(net);
+        free(x);
+        free(t);
+    }
+    return 0;
+}
