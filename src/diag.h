@@ -67,4 +67,7 @@ static inline int64_t gfi_diag_step_at(const gf_diag *d, int32_t ago)
     return d->hist_step[(d->head - 1 - ago + 2 * d->cap) % d->cap];
 }
 
+/* verdict.c: fills th[GFI_NTHRESHOLD] with the documented defaults (diag.c calls it at create). */
+void gfi_diag_default_thresholds(double *th);
+
 #endif /* GF_DIAG_H */
