@@ -8,11 +8,6 @@
 
 #include "diag.h"
 
-#ifndef GFI_MAGIC_DIAG /* until diag.c lands (TEMPORARY) */
-#define GFI_MAGIC_DIAG 0x47414944u
-int gfi_diag_check(const gf_diag *d, const char *fn);
-void gfi_diag_observe_next(gf_diag *d, bool probe);
-#endif
 
 /* Text accumulated into a caller buffer: len counts every byte wanted, even
  * past cap, so the caller learns the full size. */
