@@ -728,6 +728,7 @@ int gf_diag_create(gf_diag **out, gf_net *net)
     d->work = w;
     d->origin = true;
     d->every = 1;
+    gfi_diag_default_thresholds(d->threshold);
     d->cap = DEFAULT_HISTORY;
     d->nlayers = -1; /* forces the first sizing */
     if (resize(d, net->nlayers, DEFAULT_HISTORY, net->widest)) {

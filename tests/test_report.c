@@ -1,5 +1,6 @@
 /* test_report.c — text, CSV, JSON-lines and SVG reports: structure checked by small strict parsers written here
  * (CSV column counts and numbers, a JSON grammar, an XML well-formedness checker), buffer and file rules. */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
