@@ -46,6 +46,16 @@ static const char *layer_kind_name(const gf_diag *d, int32_t i, char *tmp, size_
 
 /* ---- text ---- */
 
+/* A table cell: %12.3e, or nan/inf spelled the same on every platform. */
+static const char *cell(double v, char *buf, size_t n)
+{
+    if (isfinite(v))
+        snprintf(buf, n, "%12.3e", v);
+    else
+        snprintf(buf, n, "%12s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+    return buf;
+}
+
 static int report_text(const gf_diag *d, gfi_sink *s)
 {
     if (d->count == 0) {
@@ -65,10 +75,12 @@ static int report_text(const gf_diag *d, gfi_sink *s)
         int rc = gfi_verdict_of(d, i, &v, NULL, 0, NULL);
         if (rc)
             return rc;
-        gfi_sink_put(s, "%5d  %-18s %12.3e %12.3e %12.3e %12.3e %6.1f %6.1f %9.0f  %s\n", (int)i,
-                     layer_kind_name(d, i, kind, sizeof kind), value_at(d, 0, i, GF_STAT_DELTA_IN_NORM),
-                     value_at(d, 0, i, GF_STAT_WGRAD_NORM), value_at(d, 0, i, GF_STAT_UPDATE_RATIO),
-                     value_at(d, 0, i, GF_STAT_ACT_VAR), 100 * value_at(d, 0, i, GF_STAT_DEAD_FRAC),
+        char c0[32], c1[32], c2[32], c3[32];
+        gfi_sink_put(s, "%5d  %-18s %s %s %s %s %6.1f %6.1f %9.0f  %s\n", (int)i, layer_kind_name(d, i, kind, sizeof kind),
+                     cell(value_at(d, 0, i, GF_STAT_DELTA_IN_NORM), c0, sizeof c0),
+                     cell(value_at(d, 0, i, GF_STAT_WGRAD_NORM), c1, sizeof c1),
+                     cell(value_at(d, 0, i, GF_STAT_UPDATE_RATIO), c2, sizeof c2),
+                     cell(value_at(d, 0, i, GF_STAT_ACT_VAR), c3, sizeof c3), 100 * value_at(d, 0, i, GF_STAT_DEAD_FRAC),
                      100 * value_at(d, 0, i, GF_STAT_SATURATED_FRAC), value_at(d, 0, i, GF_STAT_NONFINITE),
                      gf_verdict_name(v));
     }

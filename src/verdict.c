@@ -558,7 +558,7 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
             const int64_t *c3 = d->nonfinite + ((size_t)i * GFI_NTENSOR + (size_t)t) * 3;
             if (c3[0] + c3[1] + c3[2] == 0)
                 continue;
-            gfi_sink_put(s, "%s %s: %lld NaN, %lld +Inf, %lld -Inf", any ? "," : " (", gf_tensor_name(t),
+            gfi_sink_put(s, "%s%s: %lld NaN, %lld +Inf, %lld -Inf", any ? ", " : " (", gf_tensor_name(t),
                          (long long)c3[0], (long long)c3[1], (long long)c3[2]);
             any = true;
         }
@@ -575,7 +575,7 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
         if (i >= 0)
             gfi_sink_put(s, "delta rms %.2g here is %.2gx the top layer's %.2g; ", latest(j, i, GF_STAT_DELTA_IN_RMS),
                          latest(j, i, GF_STAT_DELTA_IN_RMS) / j->delta.last, j->delta.last);
-        gfi_sink_put(s, "delta %s x%.3g per layer: %.2g at layer %d -> %.2g at layer 0 (threshold x%g)",
+        gfi_sink_put(s, "delta rms %s x%.3g per layer: %.2g at layer %d -> %.2g at layer 0 (threshold x%g)",
                      c == C_DELTA_SHRINK ? "shrinks" : "grows", j->delta.factor, j->delta.last, (int)j->delta.hi,
                      j->delta.first, c == C_DELTA_SHRINK ? th[GF_TH_VANISH_FACTOR] : th[GF_TH_EXPLODE_FACTOR]);
         break;
@@ -664,7 +664,7 @@ static void put_healthy(const judge *j, gfi_sink *s, int32_t i)
     }
     gfi_sink_put(s, "no condition found in %d layers", (int)j->L);
     if (j->delta.ok)
-        gfi_sink_put(s, "; delta changes x%.3g per layer toward the input (%.2g at layer %d -> %.2g at layer 0)",
+        gfi_sink_put(s, "; delta rms changes x%.3g per layer toward the input (%.2g at layer %d -> %.2g at layer 0)",
                      j->delta.factor, j->delta.last, (int)j->delta.hi, j->delta.first);
     if (j->act.ok)
         gfi_sink_put(s, "; activation rms changes x%.3g per layer (%.2g at layer 0 -> %.2g at layer %d)", j->act.factor,
