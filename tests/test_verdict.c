@@ -484,7 +484,7 @@ static void test_sigmoid_20_layers_xavier_is_vanishing(void **state)
     assert_int_equal(verdict(d, -1), GF_VERDICT_VANISHING);
     assert_int_equal(verdict(d, 0), GF_VERDICT_VANISHING);
     assert_false(flags(d, -1) & BIT(GF_VERDICT_EXPLODING));
-    assert_non_null(strstr(reason(d, -1), "delta shrinks"));
+    assert_non_null(strstr(reason(d, -1), "delta rms shrinks"));
     assert_non_null(strstr(remedy(d, -1), "ReLU"));
     done(d, net);
 }
