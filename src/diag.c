@@ -731,6 +731,7 @@ int gf_diag_create(gf_diag **out, gf_net *net)
     gfi_diag_default_thresholds(d->threshold);
     d->cap = DEFAULT_HISTORY;
     d->nlayers = -1; /* forces the first sizing */
+    gfi_diag_default_thresholds(d->threshold);
     if (resize(d, net->nlayers, DEFAULT_HISTORY, net->widest)) {
         gfi_free(w);
         gfi_free(d);
