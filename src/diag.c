@@ -728,7 +728,6 @@ int gf_diag_create(gf_diag **out, gf_net *net)
     d->work = w;
     d->origin = true;
     d->every = 1;
-    gfi_diag_default_thresholds(d->threshold);
     d->cap = DEFAULT_HISTORY;
     d->nlayers = -1; /* forces the first sizing */
     gfi_diag_default_thresholds(d->threshold);
