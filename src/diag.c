@@ -24,6 +24,8 @@ typedef struct diag_work {
     bool probe;             /* the pass being observed is a probe */
     bool pending;           /* the latest record awaits its optimizer step */
     bool grads_known, grads_finite;
+    bool train_step;        /* inside gf_net_train_step (gfi_diag_train_step_begin/end) */
+    bool deferred;          /* gradient and weight statistics are taken by the step */
     int64_t obs_step;       /* net step of the observed pass */
     int64_t pass;           /* observed passes, for the origin of this pass */
     double *cur;            /* record being filled: nlayers * GFI_NSTAT */
@@ -274,22 +276,24 @@ static void activation_stats(diag_work *w, const gf_layer *l, const float *y, in
 {
     size_t out = (size_t)l->out, n = (size_t)batch * out;
     double s, ss;
-    gfi_moment_scan(y, n, &s, &ss);
+    int32_t kind = l->act.kind;
+    bool relu = gfi_act_is_relu_family(kind), saturating = gfi_act_is_saturating(kind);
+    unsigned char *u = w->unit; /* 1: the unit escaped the condition on some sample */
+    if (relu || saturating)
+        memset(u, 0, out);
+    /* ReLU family: moments and alive units in one pass over y. */
+    if (relu)
+        gfi_relu_scan(y, (size_t)batch, out, &s, &ss, u);
+    else
+        gfi_moment_scan(y, n, &s, &ss);
     *mean = s / (double)n;
     *var = fmax(ss / (double)n - *mean * *mean, 0.0);
     *dead = *sat = 0.0;
-    int32_t kind = l->act.kind;
-    bool relu = gfi_act_is_relu_family(kind), saturating = gfi_act_is_saturating(kind);
     if (!relu && !saturating)
         return;
-    unsigned char *u = w->unit; /* 1: the unit escaped the condition on some sample */
-    memset(u, 0, out);
-    for (int64_t r = 0; r < batch; r++) {
+    for (int64_t r = 0; r < batch && !relu; r++) {
         const float *yr = y + (size_t)r * out;
-        if (relu) {
-            for (size_t j = 0; j < out; j++)
-                u[j] |= (unsigned char)(yr[j] != 0.0f);
-        } else if (kind == GF_ACT_SIGMOID) {
+        if (kind == GF_ACT_SIGMOID) {
             /* sigmoid' = y (1 - y), max 0.25 */
             for (size_t j = 0; j < out; j++)
                 u[j] |= (unsigned char)(yr[j] * (1.0f - yr[j]) >= 0.0025f);
@@ -455,20 +459,22 @@ static void grad_stats(double *rec, int32_t base, const gfi_full *g, size_t n)
 
 /* A gradient tensor (W or b) with non-finite values: count them and decide
  * whether backward or a penalty produced them from finite inputs. */
-static void bad_grad(gf_diag *d, int32_t i, bool is_bias)
+static void bad_grad(gf_diag *d, int32_t i, bool is_bias, size_t from)
 {
+    /* Elements before `from` are known finite, gradient and parameter alike
+     * (the step's blocked pass already updated them). */
     diag_work *w = W(d);
     const gf_net *net = d->net;
     const gf_layer *l = net->layers[i];
     const float *g = is_bias ? l->db : l->dw, *p = is_bias ? l->b : l->w;
     size_t n = is_bias ? l->nbias : l->nweights;
     int32_t tensor = is_bias ? GF_TENSOR_BIAS_GRAD : GF_TENSOR_WEIGHT_GRAD;
-    gfi_count_nonfinite(g, n, nf_at(w->cur_nf, i, tensor));
+    gfi_count_nonfinite(g + from, n - from, nf_at(w->cur_nf, i, tensor));
     bool inputs_finite = !nf_total(nf_at(w->cur_nf, i, GF_TENSOR_DELTA_PRE)) &&
-                         !nf_total(nf_at(w->cur_nf, i, GF_TENSOR_INPUT)) && gfi_all_finite(p, n);
+                         !nf_total(nf_at(w->cur_nf, i, GF_TENSOR_INPUT)) && gfi_all_finite(p + from, n - from);
     if (!inputs_finite)
         return;
-    size_t k = gfi_first_nonfinite(g, n);
+    size_t k = from + gfi_first_nonfinite(g + from, n - from);
     produced(d, i, penalty_grad_finite(net, l, k, is_bias) ? GF_PHASE_BACKWARD : GF_PHASE_PENALTY, tensor);
 }
 
@@ -495,34 +501,63 @@ static double nonfinite_stat(const int64_t *nf, int32_t i)
     return (double)t;
 }
 
+/* The scans of one parameter tensor (W or b) and its gradient. */
+typedef struct param_scan {
+    gfi_full g, p;
+} param_scan;
+
+static bool scan_bad(const param_scan *s) { return !isfinite(s->g.ss) || !isfinite(s->g.sum) || !isfinite(s->p.ss); }
+
+/* Gradient and parameter statistics of one tensor into rec; non-finite
+ * values past `from` counted into w->cur_nf (see bad_grad).  Returns whether
+ * the gradient was finite. */
+static bool param_stats(gf_diag *d, int32_t i, bool is_bias, const param_scan *s, double *rec, size_t from)
+{
+    diag_work *w = W(d);
+    const gf_layer *l = d->net->layers[i];
+    size_t n = is_bias ? l->nbias : l->nweights;
+    grad_stats(rec, is_bias ? GF_STAT_BGRAD_NORM : GF_STAT_WGRAD_NORM, &s->g, n);
+    if (!is_bias) {
+        rec[GF_STAT_WEIGHT_NORM] = sqrt(s->p.ss);
+        rec[GF_STAT_WEIGHT_MAXABS] = s->p.max;
+        rec[GF_STAT_WEIGHT_ZERO_FRAC] = (double)s->p.zeros / (double)n;
+    }
+    if (!isfinite(s->p.ss))
+        gfi_count_nonfinite((is_bias ? l->b : l->w) + from, n - from,
+                            nf_at(w->cur_nf, i, is_bias ? GF_TENSOR_BIAS : GF_TENSOR_WEIGHT));
+    if (!isfinite(s->g.ss) || !isfinite(s->g.sum)) {
+        bad_grad(d, i, is_bias, from);
+        return false;
+    }
+    return true;
+}
+
+/* Whether the step that follows this backward may take the gradient and
+ * weight statistics itself, reading each tensor once for both: only inside
+ * gf_net_train_step, for an observed training pass, with nothing between
+ * backward and update that reads or changes the gradients (no guard, no
+ * clipping), and with the optimizer ready so the step cannot fail first. */
+static bool can_defer(const gf_diag *d)
+{
+    const diag_work *w = W(d);
+    const gf_net *net = d->net;
+    return w->train_step && !w->probe && !(d->guard && d->enabled) && net->clip_mode == GF_CLIP_NONE && net->opt &&
+           net->opt->nparams == net->nparams && net->nparams > 0;
+}
+
 void gfi_diag_backward_end(gf_net *net)
 {
     gf_diag *d = net->diag;
     diag_work *w = W(d);
     bool finite = true;
-    for (int32_t i = 0; i < net->nlayers; i++) {
+    w->deferred = can_defer(d);
+    for (int32_t i = 0; i < net->nlayers && !w->deferred; i++) {
         const gf_layer *l = net->layers[i];
-        double *rec = cur_rec(w, i);
-        gfi_full g, p, gb, pb;
-        gfi_param_scan(l->dw, l->w, l->nweights, &g, &p);
-        gfi_param_scan(l->db, l->b, l->nbias, &gb, &pb);
-        grad_stats(rec, GF_STAT_WGRAD_NORM, &g, l->nweights);
-        grad_stats(rec, GF_STAT_BGRAD_NORM, &gb, l->nbias);
-        rec[GF_STAT_WEIGHT_NORM] = sqrt(p.ss);
-        rec[GF_STAT_WEIGHT_MAXABS] = p.max;
-        rec[GF_STAT_WEIGHT_ZERO_FRAC] = (double)p.zeros / (double)l->nweights;
-        if (!isfinite(p.ss))
-            gfi_count_nonfinite(l->w, l->nweights, nf_at(w->cur_nf, i, GF_TENSOR_WEIGHT));
-        if (!isfinite(pb.ss))
-            gfi_count_nonfinite(l->b, l->nbias, nf_at(w->cur_nf, i, GF_TENSOR_BIAS));
-        if (!isfinite(g.ss) || !isfinite(g.sum)) {
-            bad_grad(d, i, false);
-            finite = false;
-        }
-        if (!isfinite(gb.ss) || !isfinite(gb.sum)) {
-            bad_grad(d, i, true);
-            finite = false;
-        }
+        param_scan sw, sb;
+        gfi_param_scan(l->dw, l->w, l->nweights, &sw.g, &sw.p);
+        gfi_param_scan(l->db, l->b, l->nbias, &sb.g, &sb.p);
+        finite &= param_stats(d, i, false, &sw, cur_rec(w, i), 0);
+        finite &= param_stats(d, i, true, &sb, cur_rec(w, i), 0);
     }
     for (int32_t i = 0; i < net->nlayers; i++) {
         double *rec = cur_rec(w, i);
@@ -532,7 +567,7 @@ void gfi_diag_backward_end(gf_net *net)
         rec[GF_STAT_NONFINITE] = nonfinite_stat(w->cur_nf, i);
         rec[GF_STAT_UPDATE_RATIO] = 0.0;
     }
-    w->grads_known = true;
+    w->grads_known = !w->deferred;
     w->grads_finite = finite;
     commit(d);
     w->pending = !w->probe;
@@ -641,13 +676,69 @@ static void record_update_counts(gf_diag *d, int32_t i, bool applied)
     latest(d, i)[GF_STAT_NONFINITE] = nonfinite_stat(d->nonfinite, i);
 }
 
+/* Elements per block of the measured step: gradient, weights, state and the
+ * saved old weights of a block stay in L1 between the passes over it. */
+#define STEP_BLOCK 2048
+
+/* Applies the step to one parameter tensor of layer i (W, or b with is_bias)
+ * a block at a time and measures it: *d2 gets the sum of squared weight
+ * changes, *state_bad whether any new state value is non-finite.  With
+ * stats (a deferred observation), each block's gradient and weights are
+ * scanned just before it is updated, so memory is read once for both, and
+ * the statistics go into the latest record.  Returns whether the gradient
+ * was finite. */
+static bool measured_step(gf_diag *d, int32_t i, bool is_bias, bool stats, double *d2, bool *state_bad)
+{
+    gf_net *net = d->net;
+    gf_optimizer *o = net->opt;
+    const gf_layer *l = net->layers[i];
+    size_t n = is_bias ? l->nbias : l->nweights, off = l->param_offset + (is_bias ? l->nweights : 0);
+    float *p = net->params + off;
+    const float *g = net->grads + off;
+    float old[STEP_BLOCK];
+    param_scan s = {{0.0, 0.0, n ? g[0] : 0.0f, n ? g[0] : 0.0f, 0}, {0.0, 0.0, 0.0f, 0.0f, 0}};
+    *d2 = 0.0;
+    *state_bad = false;
+    for (size_t b = 0; b < n; b += STEP_BLOCK) {
+        size_t k = n - b < STEP_BLOCK ? n - b : STEP_BLOCK;
+        if (stats) {
+            gfi_param_scan_add(g + b, p + b, k, &s.g, &s.p);
+            if (scan_bad(&s)) {
+                /* Rare: a NaN/Inf among this block's gradients or weights (the
+                 * blocks before were clean).  Count and locate it before
+                 * anything here changes, then finish the tensor in one go. */
+                gfi_param_scan_add(g + b + k, p + b + k, n - b - k, &s.g, &s.p);
+                bool finite = param_stats(d, i, is_bias, &s, latest(d, i), b);
+                double d2r, st;
+                gfi_opt_update_range(o, net->params, net->grads, off + b, n - b, true, &d2r, &st);
+                *d2 += d2r;
+                *state_bad |= !isfinite(st);
+                return finite;
+            }
+        }
+        memcpy(old, p + b, k * sizeof *old);
+        gfi_opt_apply_range(o, net->params, net->grads, off + b, k);
+        *d2 += gfi_diff_sq(p + b, old, k);
+        *state_bad |= !state_finite(o, off + b, k);
+    }
+    return stats ? param_stats(d, i, is_bias, &s, latest(d, i), n) : true;
+}
+
+/* After a deferred observation filled layer i's counts: the committed
+ * record takes them. */
+static void sync_layer_counts(gf_diag *d, int32_t i)
+{
+    memcpy(nf_at(d->nonfinite, i, 0), nf_at(W(d)->cur_nf, i, 0), GFI_NTENSOR * 3 * sizeof *d->nonfinite);
+    latest(d, i)[GF_STAT_NONFINITE] = nonfinite_stat(d->nonfinite, i);
+}
+
 int gfi_diag_step(gf_net *net, const char *fn)
 {
     gf_diag *d = net->diag;
     diag_work *w = W(d);
     gf_optimizer *o = net->opt;
-    bool guard = guard_on(d), measure = w->pending;
-    w->pending = false;
+    bool guard = guard_on(d), measure = w->pending, deferred = w->deferred;
+    w->pending = w->deferred = false;
     if (!guard && !measure) {
         gfi_opt_update(o, net->params, net->grads, net->nparams);
         return GF_OK;
@@ -656,12 +747,23 @@ int gfi_diag_step(gf_net *net, const char *fn)
         return refuse(d, fn, "non-finite gradients");
     /* Guarded: evaluate without storing, apply only if all is finite.
      * Otherwise: apply and measure in the same pass. */
-    bool apply = !guard, any_bad = false;
+    bool apply = !guard, any_bad = false, finite = true;
     for (int32_t i = 0; i < net->nlayers; i++) {
         const gf_layer *l = net->layers[i];
         double d2w, sw, d2b, sb;
-        gfi_opt_update_range(o, net->params, net->grads, l->param_offset, l->nweights, apply, &d2w, &sw);
-        gfi_opt_update_range(o, net->params, net->grads, l->param_offset + l->nweights, l->nbias, apply, &d2b, &sb);
+        if (apply) {
+            bool bad_w, bad_b;
+            finite &= measured_step(d, i, false, deferred, &d2w, &bad_w);
+            finite &= measured_step(d, i, true, deferred, &d2b, &bad_b);
+            sw = bad_w ? NAN : 0.0;
+            sb = bad_b ? NAN : 0.0;
+            if (deferred)
+                sync_layer_counts(d, i);
+        } else {
+            gfi_opt_update_range(o, net->params, net->grads, l->param_offset, l->nweights, false, &d2w, &sw);
+            gfi_opt_update_range(o, net->params, net->grads, l->param_offset + l->nweights, l->nbias, false, &d2b,
+                                 &sb);
+        }
         bool bad = !isfinite(d2w) || !isfinite(d2b) || !isfinite(sw) || !isfinite(sb);
         if (measure) {
             double *rec = latest(d, i);
@@ -681,6 +783,10 @@ int gfi_diag_step(gf_net *net, const char *fn)
                 produced(d, i, GF_PHASE_UPDATE, tensor);
         }
     }
+    if (deferred) {
+        w->grads_known = true;
+        w->grads_finite = finite;
+    }
     if (!guard)
         gfi_opt_advance(o);
     if (any_bad && measure)
@@ -691,6 +797,32 @@ int gfi_diag_step(gf_net *net, const char *fn)
     if (guard)
         gfi_opt_update(o, net->params, net->grads, net->nparams);
     return GF_OK;
+}
+
+void gfi_diag_train_step_begin(gf_net *net) { W(net->diag)->train_step = true; }
+
+void gfi_diag_train_step_end(gf_net *net)
+{
+    gf_diag *d = net->diag;
+    diag_work *w = W(d);
+    w->train_step = false;
+    if (!w->deferred)
+        return;
+    /* The step did not run after a deferred observation: take the
+     * statistics now, from the unchanged gradients and weights. */
+    w->deferred = false;
+    bool finite = true;
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        const gf_layer *l = net->layers[i];
+        param_scan sw, sb;
+        gfi_param_scan(l->dw, l->w, l->nweights, &sw.g, &sw.p);
+        gfi_param_scan(l->db, l->b, l->nbias, &sb.g, &sb.p);
+        finite &= param_stats(d, i, false, &sw, latest(d, i), 0);
+        finite &= param_stats(d, i, true, &sb, latest(d, i), 0);
+        sync_layer_counts(d, i);
+    }
+    w->grads_known = true;
+    w->grads_finite = finite;
 }
 
 void gfi_diag_net_destroyed(gf_net *net)

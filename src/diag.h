@@ -105,6 +105,12 @@ int gfi_diag_guard_grads(gf_net *net, const char *fn);
  * measures the update of an observed step and, with the guard, refuses one
  * that would make weights or state non-finite (GF_ERR_GUARD, nothing changed). */
 int gfi_diag_step(gf_net *net, const char *fn);
+/* gf_net_train_step brackets its work with these (whenever net->diag is
+ * set): inside, an observed pass may leave the gradient and weight
+ * statistics to the step, which reads each tensor once for both; end takes
+ * them itself if the step did not run. */
+void gfi_diag_train_step_begin(gf_net *net);
+void gfi_diag_train_step_end(gf_net *net);
 /* The net is being destroyed: detach. */
 void gfi_diag_net_destroyed(gf_net *net);
 

@@ -12,8 +12,30 @@
 #include "diag_stats.h"
 
 #include <math.h>
+#include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+
+/* The AVX-512 kernels (diag_stats_avx512.c) run only where the CPU and OS
+ * support them; the answer is cached, it cannot change while we run. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define HAVE_AVX512_FILE 1
+static bool use_avx512(void)
+{
+    static _Atomic int cached = -1;
+    int c = cached;
+    if (c < 0) {
+        __builtin_cpu_init();
+        c = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        cached = c;
+    }
+    return c != 0;
+}
+#else
+static bool use_avx512(void) { return false; }
 #endif
 
 #if defined(__SSE2__)
@@ -44,20 +66,30 @@ void gfi_sq_scan(const float *v, size_t n, gfi_sq *out)
     double a0 = 0;
     float m0 = 0;
     size_t i = 0;
-#if defined(__SSE2__)
-    const __m128 sign = _mm_set1_ps(-0.0f);
-    __m128d q0 = _mm_setzero_pd(), q1 = q0;
-    __m128 mx = _mm_setzero_ps();
-    for (; i + 4 <= n; i += 4) {
-        __m128 x4 = _mm_loadu_ps(v + i);
-        __m128d lo = _mm_cvtps_pd(x4), hi = _mm_cvtps_pd(_mm_movehl_ps(x4, x4));
-        q0 = _mm_add_pd(q0, _mm_mul_pd(lo, lo));
-        q1 = _mm_add_pd(q1, _mm_mul_pd(hi, hi));
-        mx = _mm_max_ps(_mm_andnot_ps(sign, x4), mx);
+#ifdef HAVE_AVX512_FILE
+    if (use_avx512()) {
+        i = gfi_sq_scan_avx512(v, n, &a0, &m0);
+        goto tail;
     }
-    a0 = hsum_pd(_mm_add_pd(q0, q1));
-    m0 = hmax_ps(mx);
 #endif
+#if defined(__SSE2__)
+    {
+        const __m128 sign = _mm_set1_ps(-0.0f);
+        __m128d q0 = _mm_setzero_pd(), q1 = q0;
+        __m128 mx = _mm_setzero_ps();
+        for (; i + 4 <= n; i += 4) {
+            __m128 x4 = _mm_loadu_ps(v + i);
+            __m128d lo = _mm_cvtps_pd(x4), hi = _mm_cvtps_pd(_mm_movehl_ps(x4, x4));
+            q0 = _mm_add_pd(q0, _mm_mul_pd(lo, lo));
+            q1 = _mm_add_pd(q1, _mm_mul_pd(hi, hi));
+            mx = _mm_max_ps(_mm_andnot_ps(sign, x4), mx);
+        }
+        a0 = hsum_pd(_mm_add_pd(q0, q1));
+        m0 = hmax_ps(mx);
+    }
+#endif
+    goto tail; /* keeps the label used on every build */
+tail:
     for (; i < n; i++) {
         float x = v[i];
         a0 += (double)x * x;
@@ -72,19 +104,29 @@ void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss)
 {
     double s0 = 0, q0 = 0;
     size_t i = 0;
-#if defined(__SSE2__)
-    __m128d a = _mm_setzero_pd(), b = a, c = a, d = a;
-    for (; i + 4 <= n; i += 4) {
-        __m128 x4 = _mm_loadu_ps(v + i);
-        __m128d lo = _mm_cvtps_pd(x4), hi = _mm_cvtps_pd(_mm_movehl_ps(x4, x4));
-        a = _mm_add_pd(a, lo);
-        b = _mm_add_pd(b, hi);
-        c = _mm_add_pd(c, _mm_mul_pd(lo, lo));
-        d = _mm_add_pd(d, _mm_mul_pd(hi, hi));
+#ifdef HAVE_AVX512_FILE
+    if (use_avx512()) {
+        i = gfi_moment_scan_avx512(v, n, &s0, &q0);
+        goto tail;
     }
-    s0 = hsum_pd(_mm_add_pd(a, b));
-    q0 = hsum_pd(_mm_add_pd(c, d));
 #endif
+#if defined(__SSE2__)
+    {
+        __m128d a = _mm_setzero_pd(), b = a, c = a, d = a;
+        for (; i + 4 <= n; i += 4) {
+            __m128 x4 = _mm_loadu_ps(v + i);
+            __m128d lo = _mm_cvtps_pd(x4), hi = _mm_cvtps_pd(_mm_movehl_ps(x4, x4));
+            a = _mm_add_pd(a, lo);
+            b = _mm_add_pd(b, hi);
+            c = _mm_add_pd(c, _mm_mul_pd(lo, lo));
+            d = _mm_add_pd(d, _mm_mul_pd(hi, hi));
+        }
+        s0 = hsum_pd(_mm_add_pd(a, b));
+        q0 = hsum_pd(_mm_add_pd(c, d));
+    }
+#endif
+    goto tail;
+tail:
     for (; i < n; i++) {
         double x = v[i];
         s0 += x;
@@ -94,7 +136,7 @@ void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss)
     *ss = q0;
 }
 
-/* Scalar tail (and the whole scan where SSE2 is missing): adds into the partial results. */
+/* Scalar tail (and the whole scan where no vector path exists): adds into the partial results. */
 static void param_scan_tail(const float *g, const float *w, size_t i, size_t n, gfi_full *gs, gfi_full *ws)
 {
     for (; i < n; i++) {
@@ -110,21 +152,15 @@ static void param_scan_tail(const float *g, const float *w, size_t i, size_t n, 
     }
 }
 
-
-/* One parameter tensor and its gradient in the same loop: each is read once.
- * With SSE2 four floats go per iteration; squares are summed as doubles in
- * two-lane vectors, so sums keep their double range. */
-void gfi_param_scan(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws)
-{
-    gs->sum = gs->ss = ws->sum = ws->ss = 0.0;
-    gs->min = gs->max = n ? g[0] : 0.0f;
-    ws->min = ws->max = 0.0f;
-    gs->zeros = ws->zeros = 0;
-    size_t i = 0;
 #if defined(__SSE2__)
+/* Four floats per iteration; squares are summed as doubles in two-lane
+ * vectors, so sums keep their double range. */
+static size_t param_scan_sse2(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws)
+{
     const __m128 sign = _mm_set1_ps(-0.0f), zero = _mm_setzero_ps();
     __m128d gs0 = _mm_setzero_pd(), gs1 = gs0, gq0 = gs0, gq1 = gs0, wq0 = gs0, wq1 = gs0;
-    __m128 gmn = _mm_set1_ps(gs->min), gmx = gmn, wmx = zero;
+    __m128 gmn = _mm_set1_ps(gs->min), gmx = _mm_set1_ps(gs->max), wmx = _mm_set1_ps(ws->max);
+    size_t i = 0;
     while (i + 4 <= n) {
         /* int32 zero counters are flushed before they could wrap */
         __m128i gz = _mm_setzero_si128(), wz = gz;
@@ -149,14 +185,70 @@ void gfi_param_scan(const float *g, const float *w, size_t n, gfi_full *gs, gfi_
         gs->zeros += hsum_epi32(gz);
         ws->zeros += hsum_epi32(wz);
     }
-    gs->sum = hsum_pd(_mm_add_pd(gs0, gs1));
-    gs->ss = hsum_pd(_mm_add_pd(gq0, gq1));
-    ws->ss = hsum_pd(_mm_add_pd(wq0, wq1));
+    gs->sum += hsum_pd(_mm_add_pd(gs0, gs1));
+    gs->ss += hsum_pd(_mm_add_pd(gq0, gq1));
+    ws->ss += hsum_pd(_mm_add_pd(wq0, wq1));
     gs->min = hmin_ps(gmn);
     gs->max = hmax_ps(gmx);
     ws->max = hmax_ps(wmx);
+    return i;
+}
 #endif
+
+void gfi_param_scan_add(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws)
+{
+    size_t i = 0;
+#ifdef HAVE_AVX512_FILE
+    if (use_avx512())
+        i = gfi_param_scan_avx512(g, w, n, gs, ws);
+    else
+#endif
+    {
+#if defined(__SSE2__)
+        i = param_scan_sse2(g, w, n, gs, ws);
+#endif
+    }
     param_scan_tail(g, w, i, n, gs, ws);
+}
+
+void gfi_param_scan(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws)
+{
+    gs->sum = gs->ss = ws->sum = ws->ss = 0.0;
+    gs->min = gs->max = n ? g[0] : 0.0f;
+    ws->min = ws->max = 0.0f;
+    gs->zeros = ws->zeros = 0;
+    gfi_param_scan_add(g, w, n, gs, ws);
+}
+
+double gfi_diff_sq(const float *a, const float *b, size_t n)
+{
+    double d2 = 0.0;
+    size_t i = 0;
+#ifdef HAVE_AVX512_FILE
+    if (use_avx512())
+        i = gfi_diff_sq_avx512(a, b, n, &d2);
+#endif
+    for (; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        d2 += d * d;
+    }
+    return d2;
+}
+
+void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive)
+{
+#ifdef HAVE_AVX512_FILE
+    if (use_avx512()) {
+        gfi_relu_scan_avx512(y, rows, cols, sum, ss, alive);
+        return;
+    }
+#endif
+    gfi_moment_scan(y, rows * cols, sum, ss);
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * cols;
+        for (size_t j = 0; j < cols; j++)
+            alive[j] |= (unsigned char)(yr[j] != 0.0f);
+    }
 }
 
 void gfi_count_nonfinite(const float *v, size_t n, int64_t c[3])
@@ -172,6 +264,10 @@ void gfi_count_nonfinite(const float *v, size_t n, int64_t c[3])
 
 bool gfi_all_finite(const float *v, size_t n)
 {
+#ifdef HAVE_AVX512_FILE
+    if (use_avx512())
+        return gfi_all_finite_avx512(v, n);
+#endif
     gfi_sq s;
     gfi_sq_scan(v, n, &s);
     return isfinite(s.ss);

@@ -22,10 +22,28 @@ void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss);
 /* Gradient g: sum, squares, min, max, zeros.  Weights w: squares, max |w|
  * (in ws->max) and zeros.  One pass over both. */
 void gfi_param_scan(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws);
+/* As gfi_param_scan, adding into partial results a previous call filled
+ * (the next block of the same tensors). */
+void gfi_param_scan_add(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws);
+/* Sum over i of ((double)a[i] - (double)b[i])^2. */
+double gfi_diff_sq(const float *a, const float *b, size_t n);
+/* ReLU output y (rows x cols): sum and squares, and alive[j] |= 1 for every
+ * unit j whose output was not exactly 0 on some row. */
+void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive);
 /* Adds NaN, +Inf, -Inf counts of v to c[0..2]. */
 void gfi_count_nonfinite(const float *v, size_t n, int64_t c[3]);
 bool gfi_all_finite(const float *v, size_t n);
 /* Index of the first NaN/Inf, or n. */
 size_t gfi_first_nonfinite(const float *v, size_t n);
+
+/* AVX-512 kernels (diag_stats_avx512.c), called only after a CPU check.
+ * Each handles the longest prefix that is a multiple of 16 and returns its
+ * length; the caller finishes the tail. */
+size_t gfi_sq_scan_avx512(const float *v, size_t n, double *ss, float *maxabs);
+size_t gfi_moment_scan_avx512(const float *v, size_t n, double *sum, double *ss);
+size_t gfi_param_scan_avx512(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws);
+size_t gfi_diff_sq_avx512(const float *a, const float *b, size_t n, double *d2);
+bool gfi_all_finite_avx512(const float *v, size_t n);
+void gfi_relu_scan_avx512(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive);
 
 #endif /* GF_DIAG_STATS_H */

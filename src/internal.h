@@ -262,6 +262,10 @@ void gfi_opt_advance(gf_optimizer *o);
 void gfi_opt_update_count(const gf_optimizer *o, const float *w, const float *g, size_t off, size_t n,
                           int64_t wcount[3], int64_t scount[3]);
 
+/* Applies step t + 1 over w[off .. off+n) exactly as gfi_opt_update would,
+ * without measuring and without advancing t (the diagnostics' blocked step). */
+void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, size_t n);
+
 /* ---- diag.c ---- */
 struct gf_diag;
 

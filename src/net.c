@@ -702,6 +702,21 @@ int gf_net_step(gf_net *net)
     return GF_OK;
 }
 
+/* Forward, backward, guard, clip and step of a validated train step. */
+static int train_step_run(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
+                          int64_t batch, double *loss)
+{
+    int rc;
+    if ((rc = gf_net_forward(net, x, x_count, batch, NULL, 0)) || (rc = gf_net_backward(net, target, target_count, loss)))
+        return rc;
+    /* The guard sees the gradients before clipping, which would refuse them as NaN. */
+    if (net->diag_on && (rc = gfi_diag_guard_grads(net, "gf_net_train_step")))
+        return rc;
+    if ((rc = gfi_net_apply_clip(net)))
+        return rc;
+    return gf_net_step(net);
+}
+
 int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
                       int64_t batch, double *loss)
 {
@@ -712,12 +727,10 @@ int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *
     if ((rc = check_input(net, x, x_count, batch, "gf_net_train_step")) ||
         (rc = check_target(net, target, target_count, batch, "gf_net_train_step")))
         return rc;
-    if ((rc = gf_net_forward(net, x, x_count, batch, NULL, 0)) || (rc = gf_net_backward(net, target, target_count, loss)))
-        return rc;
-    /* The guard sees the gradients before clipping, which would refuse them as NaN. */
-    if (net->diag_on && (rc = gfi_diag_guard_grads(net, "gf_net_train_step")))
-        return rc;
-    if ((rc = gfi_net_apply_clip(net)))
-        return rc;
-    return gf_net_step(net);
+    if (net->diag)
+        gfi_diag_train_step_begin(net);
+    rc = train_step_run(net, x, x_count, target, target_count, batch, loss);
+    if (net->diag)
+        gfi_diag_train_step_end(net);
+    return rc;
 }

@@ -338,6 +338,18 @@ void gfi_opt_update_range(gf_optimizer *o, float *w, const float *g, size_t off,
         step_loop(&h, w + off, g + off, m, v, n, false, true, d2, state);
 }
 
+/* The diagnostics' measured step: applies step t + 1 to w[off .. off+n) with
+ * the plain loop (no sums), a block at a time, and advances nothing. */
+void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, size_t n)
+{
+    if (!update_ready(o, off + n))
+        return;
+    hyper h;
+    hyper_load(&h, o, o->t + 1);
+    float *m = o->m ? o->m + off : NULL, *v = o->v ? o->v + off : NULL;
+    step_loop(&h, w + off, g + off, m, v, n, true, false, NULL, NULL);
+}
+
 void gfi_opt_advance(gf_optimizer *o) { o->t++; }
 
 static void count_value(float x, int64_t c[3])

@@ -1,0 +1,178 @@
+/*
+ * diag_stats_avx512.c — AVX-512 versions of the diagnostics scans: sixteen
+ * floats per step, widened to two vectors of eight doubles for every sum and
+ * sum of squares (so the DESIGN rule holds: a norm of finite floats cannot
+ * overflow or underflow however it is summed), float min/max, mask-counted
+ * zeros.  Each kernel takes the longest prefix that is a multiple of 16 and
+ * returns its length; diag_stats.c finishes the tail with the portable loop
+ * and calls these only after checking the CPU (see the Makefile's isa_flags).
+ */
+#include "diag_stats.h"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
+#include <immintrin.h>
+
+static __m512d lo_pd(__m512 x) { return _mm512_cvtps_pd(_mm512_castps512_ps256(x)); }
+static __m512d hi_pd(__m512 x) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(x, 1)); }
+static __m512 abs_ps(__m512 x) { return _mm512_abs_ps(x); }
+
+/* uint32 lane counters are flushed every CHUNK elements, long before they could wrap. */
+#define CHUNK ((size_t)1 << 28)
+
+static size_t sum_epi32(__m512i v)
+{
+    uint32_t c[16];
+    _mm512_storeu_si512((void *)c, v);
+    size_t s = 0;
+    for (int k = 0; k < 16; k++)
+        s += c[k];
+    return s;
+}
+
+size_t gfi_sq_scan_avx512(const float *v, size_t n, double *ss, float *maxabs)
+{
+    __m512d q0 = _mm512_setzero_pd(), q1 = q0, q2 = q0, q3 = q0;
+    __m512 m0 = _mm512_setzero_ps(), m1 = m0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 a = _mm512_loadu_ps(v + i), b = _mm512_loadu_ps(v + i + 16);
+        __m512d al = lo_pd(a), ah = hi_pd(a), bl = lo_pd(b), bh = hi_pd(b);
+        q0 = _mm512_fmadd_pd(al, al, q0);
+        q1 = _mm512_fmadd_pd(ah, ah, q1);
+        q2 = _mm512_fmadd_pd(bl, bl, q2);
+        q3 = _mm512_fmadd_pd(bh, bh, q3);
+        m0 = _mm512_max_ps(abs_ps(a), m0);
+        m1 = _mm512_max_ps(abs_ps(b), m1);
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m512 a = _mm512_loadu_ps(v + i);
+        __m512d al = lo_pd(a), ah = hi_pd(a);
+        q0 = _mm512_fmadd_pd(al, al, q0);
+        q1 = _mm512_fmadd_pd(ah, ah, q1);
+        m0 = _mm512_max_ps(abs_ps(a), m0);
+    }
+    *ss = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(q0, q1), _mm512_add_pd(q2, q3)));
+    *maxabs = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+    return i;
+}
+
+size_t gfi_moment_scan_avx512(const float *v, size_t n, double *sum, double *ss)
+{
+    __m512d s0 = _mm512_setzero_pd(), s1 = s0, q0 = s0, q1 = s0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 a = _mm512_loadu_ps(v + i);
+        __m512d al = lo_pd(a), ah = hi_pd(a);
+        s0 = _mm512_add_pd(s0, al);
+        s1 = _mm512_add_pd(s1, ah);
+        q0 = _mm512_fmadd_pd(al, al, q0);
+        q1 = _mm512_fmadd_pd(ah, ah, q1);
+    }
+    *sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    *ss = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
+    return i;
+}
+
+size_t gfi_param_scan_avx512(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws)
+{
+    __m512d gs0 = _mm512_setzero_pd(), gs1 = gs0, gq0 = gs0, gq1 = gs0, wq0 = gs0, wq1 = gs0;
+    __m512 gmn = _mm512_set1_ps(gs->min), gmx = _mm512_set1_ps(gs->max), wmx = _mm512_set1_ps(ws->max);
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i one = _mm512_set1_epi32(1);
+    size_t i = 0;
+    while (i + 16 <= n) {
+        __m512i gz = _mm512_setzero_si512(), wz = gz;
+        size_t stop = n - i > CHUNK ? i + CHUNK : n;
+        for (; i + 16 <= stop; i += 16) {
+            __m512 g16 = _mm512_loadu_ps(g + i), w16 = _mm512_loadu_ps(w + i);
+            __m512d gl = lo_pd(g16), gh = hi_pd(g16), wl = lo_pd(w16), wh = hi_pd(w16);
+            gs0 = _mm512_add_pd(gs0, gl);
+            gs1 = _mm512_add_pd(gs1, gh);
+            gq0 = _mm512_fmadd_pd(gl, gl, gq0);
+            gq1 = _mm512_fmadd_pd(gh, gh, gq1);
+            wq0 = _mm512_fmadd_pd(wl, wl, wq0);
+            wq1 = _mm512_fmadd_pd(wh, wh, wq1);
+            /* new value first: a NaN lane keeps the running min/max */
+            gmn = _mm512_min_ps(g16, gmn);
+            gmx = _mm512_max_ps(g16, gmx);
+            wmx = _mm512_max_ps(abs_ps(w16), wmx);
+            gz = _mm512_mask_add_epi32(gz, _mm512_cmp_ps_mask(g16, zero, _CMP_EQ_OQ), gz, one);
+            wz = _mm512_mask_add_epi32(wz, _mm512_cmp_ps_mask(w16, zero, _CMP_EQ_OQ), wz, one);
+        }
+        gs->zeros += sum_epi32(gz);
+        ws->zeros += sum_epi32(wz);
+    }
+    gs->sum += _mm512_reduce_add_pd(_mm512_add_pd(gs0, gs1));
+    gs->ss += _mm512_reduce_add_pd(_mm512_add_pd(gq0, gq1));
+    ws->ss += _mm512_reduce_add_pd(_mm512_add_pd(wq0, wq1));
+    gs->min = _mm512_reduce_min_ps(gmn);
+    gs->max = _mm512_reduce_max_ps(gmx);
+    ws->max = _mm512_reduce_max_ps(wmx);
+    return i;
+}
+
+size_t gfi_diff_sq_avx512(const float *a, const float *b, size_t n, double *d2)
+{
+    __m512d q0 = _mm512_setzero_pd(), q1 = q0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_loadu_ps(a + i), y = _mm512_loadu_ps(b + i);
+        __m512d dl = _mm512_sub_pd(lo_pd(x), lo_pd(y)), dh = _mm512_sub_pd(hi_pd(x), hi_pd(y));
+        q0 = _mm512_fmadd_pd(dl, dl, q0);
+        q1 = _mm512_fmadd_pd(dh, dh, q1);
+    }
+    *d2 = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
+    return i;
+}
+
+bool gfi_all_finite_avx512(const float *v, size_t n)
+{
+    /* x * 0 is 0 for a finite x and NaN for NaN or +-Inf. */
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 a0 = zero, a1 = zero;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i), zero, a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i + 16), zero, a1);
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)(n - i >= 16 ? 0xFFFFu : (1u << (n - i)) - 1u);
+        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, v + i), zero, a0);
+        i += 16;
+        if (i < n) {
+            m = (__mmask16)((1u << (n - i)) - 1u);
+            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, v + i), zero, a1);
+        }
+    }
+    return _mm512_cmp_ps_mask(_mm512_add_ps(a0, a1), zero, _CMP_EQ_OQ) == 0xFFFFu;
+}
+
+void gfi_relu_scan_avx512(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive)
+{
+    __m512d s0 = _mm512_setzero_pd(), s1 = s0, q0 = s0, q1 = s0;
+    const __m512 zero = _mm512_setzero_ps();
+    const __m128i ones = _mm_set1_epi8(1);
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * cols;
+        for (size_t j = 0; j < cols; j += 16) {
+            __mmask16 m = (__mmask16)(cols - j >= 16 ? 0xFFFFu : (1u << (cols - j)) - 1u);
+            __m512 a = _mm512_maskz_loadu_ps(m, yr + j);
+            __m512d al = lo_pd(a), ah = hi_pd(a);
+            s0 = _mm512_add_pd(s0, al);
+            s1 = _mm512_add_pd(s1, ah);
+            q0 = _mm512_fmadd_pd(al, al, q0);
+            q1 = _mm512_fmadd_pd(ah, ah, q1);
+            /* a unit is alive once its output was not exactly 0 (NaN counts as not 0) */
+            __mmask16 nz = _mm512_mask_cmp_ps_mask(m, a, zero, _CMP_NEQ_UQ);
+            __m128i u = _mm_maskz_loadu_epi8(m, alive + j);
+            _mm_mask_storeu_epi8(alive + j, m, _mm_or_si128(u, _mm_maskz_mov_epi8(nz, ones)));
+        }
+    }
+    *sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    *ss = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
+}
+
+#else
+/* Not built with the AVX-512 flags: diag_stats.c never calls into this file. */
+typedef int gfi_diag_stats_avx512_unused;
+#endif
