@@ -225,8 +225,11 @@ double gfi_diff_sq(const float *a, const float *b, size_t n)
     double d2 = 0.0;
     size_t i = 0;
 #ifdef HAVE_AVX512_FILE
-    if (use_avx512())
+    if (use_avx512()) {
         i = gfi_diff_sq_avx512(a, b, n, &d2);
+        if (!isfinite(d2)) /* a float difference overflowed, or a value is NaN/Inf: redo in double */
+            i = 0, d2 = 0.0;
+    }
 #endif
     for (; i < n; i++) {
         double d = (double)a[i] - (double)b[i];

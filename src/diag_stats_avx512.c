@@ -113,38 +113,47 @@ size_t gfi_param_scan_avx512(const float *g, const float *w, size_t n, gfi_full 
 
 size_t gfi_diff_sq_avx512(const float *a, const float *b, size_t n, double *d2)
 {
-    __m512d q0 = _mm512_setzero_pd(), q1 = q0;
+    /* The difference is rounded to float (relative error 2^-24, plenty for
+     * a ratio) and squared in double.  A float difference of two finite
+     * values can overflow; the caller sees a non-finite sum then and redoes
+     * the range in double. */
+    __m512d q0 = _mm512_setzero_pd(), q1 = q0, q2 = q0, q3 = q0;
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 x = _mm512_loadu_ps(a + i), y = _mm512_loadu_ps(b + i);
-        __m512d dl = _mm512_sub_pd(lo_pd(x), lo_pd(y)), dh = _mm512_sub_pd(hi_pd(x), hi_pd(y));
-        q0 = _mm512_fmadd_pd(dl, dl, q0);
-        q1 = _mm512_fmadd_pd(dh, dh, q1);
+    for (; i + 32 <= n; i += 32) {
+        __m512 x = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        __m512 y = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+        __m512d xl = lo_pd(x), xh = hi_pd(x), yl = lo_pd(y), yh = hi_pd(y);
+        q0 = _mm512_fmadd_pd(xl, xl, q0);
+        q1 = _mm512_fmadd_pd(xh, xh, q1);
+        q2 = _mm512_fmadd_pd(yl, yl, q2);
+        q3 = _mm512_fmadd_pd(yh, yh, q3);
     }
-    *d2 = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        __m512d xl = lo_pd(x), xh = hi_pd(x);
+        q0 = _mm512_fmadd_pd(xl, xl, q0);
+        q1 = _mm512_fmadd_pd(xh, xh, q1);
+    }
+    *d2 = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(q0, q1), _mm512_add_pd(q2, q3)));
     return i;
 }
 
 bool gfi_all_finite_avx512(const float *v, size_t n)
 {
-    /* x * 0 is 0 for a finite x and NaN for NaN or +-Inf. */
-    const __m512 zero = _mm512_setzero_ps();
-    __m512 a0 = zero, a1 = zero;
+    /* |x| as an integer is at least that of +Inf exactly when x is NaN or
+     * +-Inf; a running unsigned max has a one-cycle dependency. */
+    const __m512i magnitude = _mm512_set1_epi32(0x7fffffff);
+    __m512i m0 = _mm512_setzero_si512(), m1 = m0;
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i), zero, a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i + 16), zero, a1);
+        m0 = _mm512_max_epu32(m0, _mm512_and_si512(_mm512_loadu_si512((const void *)(v + i)), magnitude));
+        m1 = _mm512_max_epu32(m1, _mm512_and_si512(_mm512_loadu_si512((const void *)(v + i + 16)), magnitude));
     }
-    if (i < n) {
+    for (; i < n; i += 16) {
         __mmask16 m = (__mmask16)(n - i >= 16 ? 0xFFFFu : (1u << (n - i)) - 1u);
-        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, v + i), zero, a0);
-        i += 16;
-        if (i < n) {
-            m = (__mmask16)((1u << (n - i)) - 1u);
-            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, v + i), zero, a1);
-        }
+        m0 = _mm512_max_epu32(m0, _mm512_and_si512(_mm512_maskz_loadu_epi32(m, v + i), magnitude));
     }
-    return _mm512_cmp_ps_mask(_mm512_add_ps(a0, a1), zero, _CMP_EQ_OQ) == 0xFFFFu;
+    return _mm512_reduce_max_epu32(_mm512_max_epu32(m0, m1)) < 0x7f800000u;
 }
 
 void gfi_relu_scan_avx512(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive)

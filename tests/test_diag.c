@@ -8,6 +8,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -832,6 +833,123 @@ static void test_names_of_stats_tensors_and_phases(void **state)
         assert_string_not_equal(gf_stat_name(k), "?");
 }
 
+/* ---- gf_net_train_step's one-pass parameter statistics ----
+ * From its second step (optimizer ready, no guard, no clipping) a train step
+ * takes the gradient and weight statistics in the update's own pass, in
+ * blocks of 2048 elements.  Each test runs the same two steps once through
+ * gf_net_train_step and once through forward + backward + step (which scans
+ * at the end of backward) and expects the same record, counts, origin and
+ * weights. */
+
+enum { BIG_IN = 3000, BIG_OUT = 2, BIG_B = 2, BIG_NW = BIG_IN * BIG_OUT };
+
+typedef struct big_run {
+    double stat[GF_STAT_LOSS + 1];
+    int64_t nf[GF_TENSOR_OPTIMIZER_STATE + 1][3];
+    int32_t found, layer, phase, tensor;
+    int64_t step;
+    float w[BIG_NW], b[BIG_OUT];
+} big_run;
+
+/* spike: 0 none; 1 x[2500] = 1e30 in the second step (gradient column 2500
+ * overflows: its first Inf is in the second block); 2 the same in the first
+ * step, so the second starts from weights 2500 and 5500 at +-Inf (second
+ * and third blocks). */
+static void run_big(big_run *r, bool train_step, int spike)
+{
+    const int64_t sizes[1] = {BIG_OUT};
+    const int32_t acts[1] = {GF_ACT_IDENTITY};
+    gf_net *net = net_of(BIG_IN, 1, sizes, acts);
+    gf_optimizer *o;
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_MOMENTUM, 0.01), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, o), GF_OK);
+    gf_diag *d = diag_of(net);
+    static float x[BIG_B * BIG_IN], t[BIG_B * BIG_OUT];
+    for (int i = 0; i < BIG_B * BIG_IN; i++)
+        x[i] = (float)sin(0.37 * i);
+    for (int i = 0; i < BIG_B * BIG_OUT; i++)
+        t[i] = (float)cos(1.3 * i);
+    for (int s = 0; s < 2; s++) {
+        if (s == 1 && spike == 1)
+            x[2500] = 1e30f;
+        if (spike == 2)
+            x[2500] = s == 0 ? 1e30f : (float)sin(0.37 * 2500);
+        if (train_step) {
+            assert_int_equal(gf_net_train_step(net, x, BIG_B * BIG_IN, t, BIG_B * BIG_OUT, BIG_B, NULL), GF_OK);
+        } else {
+            assert_int_equal(gf_net_forward(net, x, BIG_B * BIG_IN, BIG_B, NULL, 0), GF_OK);
+            assert_int_equal(gf_net_backward(net, t, BIG_B * BIG_OUT, NULL), GF_OK);
+            assert_int_equal(gf_net_step(net), GF_OK);
+        }
+    }
+    for (int32_t k = 0; k <= GF_STAT_LOSS; k++)
+        r->stat[k] = val(d, 0, k);
+    for (int32_t k = GF_TENSOR_INPUT; k <= GF_TENSOR_OPTIMIZER_STATE; k++)
+        assert_int_equal(gf_diag_nonfinite(d, 0, k, &r->nf[k][0], &r->nf[k][1], &r->nf[k][2]), GF_OK);
+    assert_int_equal(gf_diag_origin(d, &r->found, &r->step, &r->layer, &r->phase, &r->tensor), GF_OK);
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(net, 0), r->w, BIG_NW), GF_OK);
+    assert_int_equal(gf_layer_get_bias(gf_net_layer(net, 0), r->b, BIG_OUT), GF_OK);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+static void assert_same_runs(const big_run *a, const big_run *b)
+{
+    for (int32_t k = 0; k <= GF_STAT_LOSS; k++) {
+        if (isnan(b->stat[k]))
+            assert_true(isnan(a->stat[k]));
+        else if (isinf(b->stat[k]))
+            assert_true(a->stat[k] == b->stat[k]);
+        else /* the same sums, added in another order */
+            assert_rel(a->stat[k], b->stat[k], 1e-12);
+    }
+    assert_memory_equal(a->nf, b->nf, sizeof a->nf);
+    assert_int_equal(a->found, b->found);
+    assert_int_equal(a->step, b->step);
+    assert_int_equal(a->layer, b->layer);
+    assert_int_equal(a->phase, b->phase);
+    assert_int_equal(a->tensor, b->tensor);
+    assert_memory_equal(a->w, b->w, sizeof a->w);
+    assert_memory_equal(a->b, b->b, sizeof a->b);
+}
+
+static void test_train_step_records_what_separate_passes_record_on_a_6000_weight_layer(void **state)
+{
+    (void)state;
+    static big_run a, b;
+    run_big(&a, true, 0);
+    run_big(&b, false, 0);
+    assert_same_runs(&a, &b);
+    assert_int_equal(a.found, 0);
+    assert_true(a.stat[GF_STAT_WGRAD_NORM] > 0 && a.stat[GF_STAT_UPDATE_RATIO] > 0);
+}
+
+static void test_train_step_counts_and_locates_a_gradient_overflow_in_a_later_block(void **state)
+{
+    (void)state;
+    static big_run a, b;
+    run_big(&a, true, 1);
+    run_big(&b, false, 1);
+    assert_same_runs(&a, &b);
+    assert_int_equal(a.nf[GF_TENSOR_WEIGHT_GRAD][1] + a.nf[GF_TENSOR_WEIGHT_GRAD][2], 2);
+    assert_int_equal(a.found, 1);
+    assert_int_equal(a.step, 1);
+    assert_int_equal(a.phase, GF_PHASE_BACKWARD);
+    assert_int_equal(a.tensor, GF_TENSOR_WEIGHT_GRAD);
+}
+
+static void test_train_step_counts_infinite_weights_in_later_blocks(void **state)
+{
+    (void)state;
+    static big_run a, b;
+    run_big(&a, true, 2);
+    run_big(&b, false, 2);
+    assert_same_runs(&a, &b);
+    assert_false(isfinite(a.stat[GF_STAT_WEIGHT_NORM]));
+    assert_true(a.nf[GF_TENSOR_WEIGHT][0] + a.nf[GF_TENSOR_WEIGHT][1] + a.nf[GF_TENSOR_WEIGHT][2] >= 2);
+    assert_int_equal(a.step, 0); /* the origin stays the first step's overflow */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -870,6 +988,9 @@ int main(void)
         cmocka_unit_test(test_reads_before_any_observation_are_state_errors),
         cmocka_unit_test(test_layers_added_after_create_are_observed),
         cmocka_unit_test(test_names_of_stats_tensors_and_phases),
+        cmocka_unit_test(test_train_step_records_what_separate_passes_record_on_a_6000_weight_layer),
+        cmocka_unit_test(test_train_step_counts_and_locates_a_gradient_overflow_in_a_later_block),
+        cmocka_unit_test(test_train_step_counts_infinite_weights_in_later_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
