@@ -193,6 +193,7 @@ typedef struct {
     double plateau_change; int32_t plateau_n;
     double clip_at;    /* suggested clipping norm */
     double lr;         /* the optimizer's learning rate */
+    bool clipping;     /* the net already clips gradients in train_step */
     bool has_saturating, has_relu; /* hidden-layer activation kinds in the net */
 } judge;
 
@@ -482,6 +483,7 @@ static void analyse(const gf_diag *d, judge *j)
     j->L = d->nlayers;
     j->th = d->threshold;
     j->lr = 0.01; /* gf_net_step's default optimizer */
+    j->clipping = d->net && d->net->clip_mode != GF_CLIP_NONE;
     if (d->net && d->net->magic == GFI_MAGIC_NET && d->net->opt)
         j->lr = d->net->opt->lr;
     for (int32_t i = 0; i + 1 < j->L; i++) {
@@ -709,7 +711,10 @@ static void put_reason(const judge *j, gfi_sink *s, int32_t layer)
             continue;
         gfi_sink_put(s, "%s%s", first ? " (" : "; ", gf_verdict_name(sv));
         if (layered) {
-            gfi_sink_put(s, " in layers ");
+            int32_t n = 0;
+            for (int32_t i = 0; i < j->L; i++)
+                n += verdict_of_flags(flags_of(why_at(j, i))) == sv;
+            gfi_sink_put(s, n == 1 ? " in layer " : " in layers ");
             put_layers(j, s, sv);
         } else {
             gfi_sink_put(s, " net-wide");
@@ -767,7 +772,8 @@ static void put_remedy(const judge *j, gfi_sink *s, int32_t layer)
         double f = has(why, C_ACT_GROW) ? j->act.factor : j->delta.factor;
         gfi_sink_put(s, "the weights are too large: scale the init down by x%.2g, i.e. %s", 1.0 / f,
                      sat_kind ? "Xavier init for tanh/sigmoid (gain 5/3 for tanh)" : "He init for the ReLU family (std sqrt(2/fan_in))");
-        if (!has(why, C_NONFINITE))
+        /* Growth with depth is the init's doing: once clipping is on, more clipping is no remedy. */
+        if (!has(why, C_NONFINITE) && !j->clipping)
             gfi_sink_put(s, "; clip the gradient norm at %.3g", j->clip_at);
     }
     if (has(why, C_WEIGHT_GROWTH)) {
