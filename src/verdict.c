@@ -1,8 +1,7 @@
 /*
  * verdict.c — the rules that turn observed statistics into a verdict per
  * layer and for the net, with a reason that quotes the numbers and a
- * concrete remedy; the thresholds those rules use; the text sink shared with
- * the reports.
+ * concrete remedy; and the thresholds those rules use.
  *
  * The rules deliberately do not compare weight-gradient norms between the
  * first and last layer: in a net of equal widths those stay about equal
@@ -17,42 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------------ */
-/* Text sink                                                           */
-/* ------------------------------------------------------------------ */
-
-void gfi_sink_write(gfi_sink *s, const char *str, size_t n)
-{
-    if (s->cap && s->len < s->cap - 1) {
-        size_t room = s->cap - 1 - s->len;
-        memcpy(s->buf + s->len, str, n < room ? n : room);
-    }
-    s->len += n;
-}
-
-void gfi_sink_put(gfi_sink *s, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    gfi_sink_write(s, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-int gfi_sink_finish(gfi_sink *s, size_t *needed, const char *fn)
-{
-    if (needed)
-        *needed = s->len + 1;
-    if (s->cap)
-        s->buf[s->len < s->cap ? s->len : s->cap - 1] = '\0';
-    if (s->len + 1 > s->cap)
-        return gfi_fail(GF_ERR_BUFFER, "%s: the text needs %zu bytes, the buffer has %zu", fn, s->len + 1, s->cap);
-    return GF_OK;
-}
 
 /* ------------------------------------------------------------------ */
 /* Thresholds                                                          */
