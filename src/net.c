@@ -680,18 +680,19 @@ static int ensure_optimizer(gf_net *net)
     return GF_OK;
 }
 
-int gf_net_step(gf_net *net)
+/* The optimizer step; fn names the public call for messages. */
+static int net_step(gf_net *net, const char *fn)
 {
-    int rc = check_net(net, "gf_net_step");
+    int rc = check_net(net, fn);
     if (rc)
         return rc;
     if (!net->backward_ready)
-        return NET_FAIL(net, GF_ERR_STATE, "gf_net_step: no gradients; call gf_net_backward first");
+        return NET_FAIL(net, GF_ERR_STATE, "%s: no gradients; call gf_net_backward first", fn);
     if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare(net->opt, net->nparams)))
-        return NET_FAIL(net, rc, "gf_net_step: cannot prepare the optimizer: %s", gf_last_error());
+        return NET_FAIL(net, rc, "%s: cannot prepare the optimizer: %s", fn, gf_last_error());
     if (net->diag_on) {
         /* Observed or guarded: measures the update, or refuses it unapplied. */
-        if ((rc = gfi_diag_step(net, "gf_net_step")))
+        if ((rc = gfi_diag_step(net, fn)))
             return rc;
     } else {
         gfi_opt_update(net->opt, net->params, net->grads, net->nparams);
@@ -701,6 +702,8 @@ int gf_net_step(gf_net *net)
     net->forward_ready = false;
     return GF_OK;
 }
+
+int gf_net_step(gf_net *net) { return net_step(net, "gf_net_step"); }
 
 int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
                       int64_t batch, double *loss)
@@ -719,5 +722,5 @@ int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *
         return rc;
     if ((rc = gfi_net_apply_clip(net)))
         return rc;
-    return gf_net_step(net);
+    return net_step(net, "gf_net_train_step");
 }

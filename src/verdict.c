@@ -353,6 +353,23 @@ static int32_t real_records(const gf_diag *d)
     return n;
 }
 
+/* Record (ago) where layer i's weight-gradient norm jumped by the avalanche factor since the
+ * observation before, or -1.  A jump between values whose RMS stays under the gradient floor is
+ * noise in a vanished gradient, not an avalanche. */
+static int32_t grad_jump_at(const gf_diag *d, int32_t i, const double *th)
+{
+    int32_t n = real_records(d);
+    double root = sqrt((double)weight_count(d, i));
+    for (int32_t a = 0; a + 1 < n; a++) {
+        double now = stat_at(d, a, i, GF_STAT_WGRAD_NORM), before = stat_at(d, a + 1, i, GF_STAT_WGRAD_NORM);
+        if (!(before > 0) || !isfinite(before))
+            continue;
+        if (!isfinite(now) || (now / before > th[GF_TH_AVALANCHE] && now / root >= th[GF_TH_GRAD_FLOOR]))
+            return a;
+    }
+    return -1;
+}
+
 /* Rules over the history window: weight growth, avalanches, plateau. */
 static void rule_history(judge *j)
 {
@@ -361,14 +378,8 @@ static void rule_history(judge *j)
     if (n < 2)
         return;
     for (int32_t i = 0; i < j->L; i++) {
-        /* Avalanche: the gradient norm jumps by the threshold between two consecutive observations. */
-        for (int32_t a = 0; a + 1 < n; a++) {
-            double now = stat_at(d, a, i, GF_STAT_WGRAD_NORM), before = stat_at(d, a + 1, i, GF_STAT_WGRAD_NORM);
-            if (before > 0 && isfinite(before) && (!isfinite(now) || now / before > j->th[GF_TH_AVALANCHE])) {
-                mark(j, i, C_GRAD_AVALANCHE);
-                break;
-            }
-        }
+        if (grad_jump_at(d, i, j->th) >= 0)
+            mark(j, i, C_GRAD_AVALANCHE);
         /* Weight norm growing exponentially: >10x over the window. */
         double w_new = stat_at(d, 0, i, GF_STAT_WEIGHT_NORM), w_old = stat_at(d, n - 1, i, GF_STAT_WEIGHT_NORM);
         if (w_old > 0 && isfinite(w_old) && (!isfinite(w_new) || w_new / w_old > 10))
@@ -561,16 +572,11 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
         break;
     }
     case C_GRAD_AVALANCHE: {
-        int32_t n = real_records(d);
-        for (int32_t a = 0; a + 1 < n; a++) {
-            double now = stat_at(d, a, i, GF_STAT_WGRAD_NORM), before = stat_at(d, a + 1, i, GF_STAT_WGRAD_NORM);
-            if (before > 0 && isfinite(before) && (!isfinite(now) || now / before > th[GF_TH_AVALANCHE])) {
-                gfi_sink_put(s, "weight-gradient norm jumped %.2g -> %.2g between steps %lld and %lld (threshold x%g)",
-                             before, now, (long long)gfi_diag_step_at(d, a + 1), (long long)gfi_diag_step_at(d, a),
-                             th[GF_TH_AVALANCHE]);
-                break;
-            }
-        }
+        int32_t a = grad_jump_at(d, i, th);
+        if (a >= 0)
+            gfi_sink_put(s, "weight-gradient norm jumped %.2g -> %.2g between steps %lld and %lld (threshold x%g)",
+                         stat_at(d, a + 1, i, GF_STAT_WGRAD_NORM), stat_at(d, a, i, GF_STAT_WGRAD_NORM),
+                         (long long)gfi_diag_step_at(d, a + 1), (long long)gfi_diag_step_at(d, a), th[GF_TH_AVALANCHE]);
         break;
     }
     case C_LOSS_AVALANCHE:
