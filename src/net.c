@@ -1,4 +1,5 @@
 /* net.c — the sequential container: construction, parameter arenas, buffers, forward/backward/step. */
+#include "ew.h"
 #include "internal.h"
 #include "threadpool.h"
 
@@ -404,12 +405,8 @@ static int ensure_batch(gf_net *net, int64_t batch)
 
 static int first_nonfinite(const float *v, size_t n, size_t *at)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) {
-            *at = i;
-            return 1;
-        }
-    return 0;
+    *at = gfi_ew()->first_nonfinite(v, n);
+    return *at < n;
 }
 
 /* Validates x against the net's input width and batch. */
@@ -669,7 +666,7 @@ int gf_net_step(gf_net *net)
         return NET_FAIL(net, GF_ERR_STATE, "gf_net_step: no gradients; call gf_net_backward first");
     if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare(net->opt, net->nparams)))
         return NET_FAIL(net, rc, "gf_net_step: cannot prepare the optimizer: %s", gf_last_error());
-    gfi_opt_update(net->opt, net->params, net->grads, net->nparams);
+    gfi_opt_update_pool(net->opt, net->pool, net->params, net->grads, net->nparams);
     net->steps++;
     /* The cached activations no longer match the weights. */
     net->forward_ready = false;

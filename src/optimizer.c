@@ -11,6 +11,7 @@
  * v holds the running squares (RMSProp, Adagrad, Adam's second moment).  Only
  * the buffers a kind needs are allocated.
  */
+#include "ew.h"
 #include "internal.h"
 
 #include <math.h>
@@ -242,13 +243,39 @@ static void update_adam_family(gf_optimizer *o, float *w, const float *g, size_t
     }
 }
 
-void gfi_opt_update(gf_optimizer *o, float *w, const float *g, size_t n)
+/* The float hyper-parameters of this step for the element-wise kernels;
+ * the same values the scalar rules above compute. */
+static void ew_params(const gf_optimizer *o, gfi_ew_opt *e)
+{
+    e->kind = o->kind;
+    e->lr = (float)o->lr;
+    e->mu = (float)o->mu;
+    e->wd = (float)o->weight_decay;
+    e->b1 = (float)o->beta1;
+    e->b2 = (float)o->beta2;
+    e->one_minus_b1 = (float)(1.0 - o->beta1);
+    e->one_minus_b2 = (float)(1.0 - o->beta2);
+    e->eps = (float)o->eps;
+    if (is_adam(o->kind)) {
+        e->step = (float)(o->lr / (1.0 - pow(o->beta1, (double)o->t)));
+        e->sqrt_bc2 = (float)sqrt(1.0 - pow(o->beta2, (double)o->t));
+        e->shrink = (float)(1.0 - o->lr * o->weight_decay);
+    }
+}
+
+void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n)
 {
     /* The caller prepares the buffers for n parameters first; refusing an
      * unprepared call here keeps a caller bug from writing out of bounds. */
     if ((needs_m(o->kind) || needs_v(o->kind)) && !(o->nparams >= n && sized_for(o, o->nparams)))
         return;
     o->t++;
+    if (gfi_ew_opt_fast(o->kind)) {
+        gfi_ew_opt e;
+        ew_params(o, &e);
+        gfi_ew_opt_run(pool, &e, w, g, o->m, o->v, n);
+        return;
+    }
     switch (o->kind) {
     case GF_OPT_SGD:
     case GF_OPT_MOMENTUM:
@@ -258,6 +285,8 @@ void gfi_opt_update(gf_optimizer *o, float *w, const float *g, size_t n)
     default: update_adam_family(o, w, g, n); break;
     }
 }
+
+void gfi_opt_update(gf_optimizer *o, float *w, const float *g, size_t n) { gfi_opt_update_pool(o, NULL, w, g, n); }
 
 /* ---- public API ---- */
 
