@@ -55,7 +55,7 @@ ISA_avx2 := -mavx2 -mfma
 ISA_avx512 := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma -mavx2
 isa_flags = $(if $(findstring _avx512,$1),$(ISA_avx512),$(if $(findstring _avx2,$1),$(ISA_avx2),))
 
-.PHONY: all check demo examples bench install uninstall clean abi-dump abi-check
+.PHONY: all check check-run deps demo examples bench install uninstall clean abi-dump abi-check
 all: $(SHLIB) $(OUT)/$(SONAME) $(OUT)/libgradflow.so $(STLIB)
 
 $(B)/obj/%.o: src/%.c include/gradflow.h src/internal.h $(wildcard src/*.h)
@@ -88,7 +88,14 @@ $(B)/examples/%: examples/%.c $(STLIB)
 
 examples: $(EXAMPLES)
 
-check: all $(TESTS) $(EXAMPLES)
+# Installs missing test dependencies on Debian as root; elsewhere says what to install.
+deps:
+	@PYTHON=$(PYTHON) sh tools/deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run: all $(TESTS) $(EXAMPLES)
 	@B=$(B) OUT=$(OUT) PYTHON=$(PYTHON) SANITIZE=$(SANITIZE) CC="$(CC)" sh tests/run.sh $(TESTS)
 
 demo: $(B)/examples/demo

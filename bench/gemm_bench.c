@@ -7,7 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "gemm.h"
-#include "pool.h"
+#include "threadpool.h"
 
 #include <stdio.h>
 #include <stdlib.h>

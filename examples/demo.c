@@ -1,23 +1,227 @@
-/* demo.c — placeholder flagship demo: trains XOR and prints the net (replaced by the diagnostics demo). */
+/*
+ * demo.c — the flagship demo: one deep MLP (12 hidden layers of 64 units) on a
+ * built-in synthetic regression task, trained four ways, with libgradflow's
+ * diagnostics watching every step:
+ *   (a) sigmoid hidden layers, small init      -> vanishing gradients
+ *   (b) ReLU with large weights, high rate     -> exploding, NaN/Inf caught at
+ *                                                 its origin by the guard
+ *   (c) ReLU, He init, bias 0.1                -> healthy, the loss falls
+ *   (d) the net of (b) with clipping + L2      -> trains
+ * For each run it prints the per-layer table, the verdict with its reason and
+ * remedy, and writes an SVG chart (into argv[1] if given, else the current
+ * directory).  Usage: demo [output-dir]
+ */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "gradflow.h"
 
-int main(void)
+#define INPUTS 16
+#define HIDDEN 64
+#define DEPTH 12   /* hidden layers */
+#define SAMPLES 512
+#define BATCH 64
+#define STEPS 300
+
+static float xs[SAMPLES * INPUTS], ts[SAMPLES];
+
+/* y = sin(x . u) + 0.5 x0 x1: smooth, nonlinear, learnable by a healthy deep net. */
+static void make_task(void)
 {
-    const float x[8] = {0, 0, 0, 1, 1, 0, 1, 1}, t[4] = {0, 1, 1, 0};
-    gf_net *net;
-    gf_optimizer *opt;
-    double loss = 0;
-    char desc[1024];
-    if (gf_net_create(&net, 2, 1) || gf_net_add_dense(net, 8, GF_ACT_TANH, NULL) ||
-        gf_net_add_dense(net, 1, GF_ACT_SIGMOID, NULL) || gf_optimizer_create(&opt, GF_OPT_ADAM, 0.05) ||
-        gf_net_set_optimizer(net, opt) || gf_net_fit(net, x, 8, t, 4, 4, 4, 1000, NULL, NULL, &loss) ||
-        gf_net_describe(net, desc, sizeof desc, NULL)) {
-        fprintf(stderr, "demo: %s\n", gf_last_error());
-        return 1;
+    unsigned s = 12345;
+    float u[INPUTS];
+    for (int k = 0; k < INPUTS; k++)
+        u[k] = (k % 3 == 0 ? 0.5f : -0.25f);
+    for (int i = 0; i < SAMPLES * INPUTS; i++) {
+        /* Irwin-Hall approximation of N(0,1) from a small LCG: the demo needs no library RNG. */
+        double a = 0;
+        for (int r = 0; r < 12; r++) {
+            s = s * 1103515245u + 12345u;
+            a += (s >> 8) / 16777216.0;
+        }
+        xs[i] = (float)(a - 6.0);
     }
-    printf("libgradflow %s\n%sXOR loss after 1000 epochs: %.5f\n", gf_version_string(), desc, loss);
+    for (int i = 0; i < SAMPLES; i++) {
+        double d = 0;
+        for (int k = 0; k < INPUTS; k++)
+            d += u[k] * xs[i * INPUTS + k];
+        ts[i] = (float)(sin(d) + 0.5 * xs[i * INPUTS] * xs[i * INPUTS + 1]);
+    }
+}
+
+static int check(int rc, const char *what)
+{
+    if (rc) {
+        fprintf(stderr, "demo: %s failed: %s (%s)\n", what, gf_strerror(rc), gf_last_error());
+        exit(1);
+    }
+    return rc;
+}
+
+typedef struct {
+    const char *tag, *title;
+    int32_t act;
+    gf_init *winit, *binit; /* owned here, copied into each layer */
+    int32_t opt;
+    double lr, clip, l2;
+} recipe;
+
+static gf_net *build(const recipe *r)
+{
+    gf_net *net;
+    check(gf_net_create(&net, INPUTS, 7), "gf_net_create");
+    for (int i = 0; i <= DEPTH; i++) {
+        gf_layer *l;
+        gf_activation *a;
+        check(gf_layer_dense_create(&l, i ? HIDDEN : INPUTS, i == DEPTH ? 1 : HIDDEN), "gf_layer_dense_create");
+        check(gf_activation_create(&a, i == DEPTH ? GF_ACT_IDENTITY : r->act), "gf_activation_create");
+        check(gf_layer_set_activation(l, a), "gf_layer_set_activation");
+        gf_activation_destroy(a);
+        check(gf_layer_set_weight_init(l, r->winit), "gf_layer_set_weight_init");
+        if (r->binit)
+            check(gf_layer_set_bias_init(l, r->binit), "gf_layer_set_bias_init");
+        check(gf_net_add(net, l), "gf_net_add");
+    }
+    gf_optimizer *o;
+    check(gf_optimizer_create(&o, r->opt, r->lr), "gf_optimizer_create");
+    check(gf_net_set_optimizer(net, o), "gf_net_set_optimizer");
+    if (r->clip > 0)
+        check(gf_net_set_clip(net, GF_CLIP_NORM, r->clip), "gf_net_set_clip");
+    if (r->l2 > 0) {
+        gf_penalty *p;
+        check(gf_penalty_create(&p, 0.0, r->l2), "gf_penalty_create");
+        check(gf_net_set_penalty(net, p), "gf_net_set_penalty");
+        gf_penalty_destroy(p);
+    }
+    return net;
+}
+
+static double full_loss(gf_net *net)
+{
+    double loss = NAN;
+    gf_net_evaluate(net, xs, SAMPLES * INPUTS, ts, SAMPLES, SAMPLES, &loss);
+    return loss;
+}
+
+static int weights_finite(gf_net *net)
+{
+    static float w[HIDDEN * HIDDEN];
+    for (int32_t i = 0; i < gf_net_layer_count(net); i++) {
+        gf_layer *l = gf_net_layer(net, i);
+        size_t n = (size_t)gf_layer_weight_count(l);
+        check(gf_layer_get_weights(l, w, n), "gf_layer_get_weights");
+        for (size_t k = 0; k < n; k++)
+            if (!isfinite(w[k]))
+                return 0;
+    }
+    return 1;
+}
+
+static void print_text(const gf_diag *d, int32_t format)
+{
+    size_t need = 0;
+    gf_diag_report(d, format, NULL, 0, &need);
+    char *buf = malloc(need);
+    check(gf_diag_report(d, format, buf, need, NULL), "gf_diag_report");
+    fputs(buf, stdout);
+    free(buf);
+}
+
+/* Trains one recipe; returns the net verdict. */
+static int32_t run(const recipe *r, const char *dir)
+{
+    printf("\n==== (%s) %s ====\n", r->tag, r->title);
+    gf_net *net = build(r);
+    gf_diag *d;
+    check(gf_diag_create(&d, net), "gf_diag_create");
+    check(gf_diag_enable(d, 1), "gf_diag_enable");
+    check(gf_diag_set_option(d, GF_DIAG_GUARD, 1), "gf_diag_set_option");
+    double first = full_loss(net);
+    int steps = 0, refused = 0;
+    for (int s = 0; s < STEPS; s++) {
+        int b = s % (SAMPLES / BATCH);
+        int rc = gf_net_train_step(net, xs + b * BATCH * INPUTS, BATCH * INPUTS, ts + b * BATCH, BATCH, BATCH, NULL);
+        if (rc == GF_ERR_GUARD) {
+            refused = 1;
+            printf("step %d refused by the guard: %s\n", s, gf_last_error());
+            break;
+        }
+        check(rc, "gf_net_train_step");
+        steps++;
+    }
+    double last = full_loss(net);
+    printf("%d step%s; full-data loss %.4g -> %.4g%s\n", steps, steps == 1 ? "" : "s", first, last,
+           refused ? " (training stopped: the next step would have written NaN/Inf into the weights)" : "");
+    if (refused)
+        printf("weights after the refused step: %s\n", weights_finite(net) ? "all finite (kept intact by the guard)"
+                                                                           : "NOT finite");
+    int32_t found = 0, layer = -1, phase = 0, tensor = 0;
+    int64_t at = 0;
+    check(gf_diag_origin(d, &found, &at, &layer, &phase, &tensor), "gf_diag_origin");
+    if (found)
+        printf("first NaN/Inf: step %lld, layer %d, phase %s, tensor %s\n", (long long)at, (int)layer,
+               gf_phase_name(phase), gf_tensor_name(tensor));
+    print_text(d, GF_REPORT_TEXT);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/demo_%s.svg", dir, r->tag);
+    check(gf_diag_report_file(d, GF_REPORT_SVG, path), "gf_diag_report_file");
+    printf("chart: %s\n", path);
+    int32_t v;
+    check(gf_diag_verdict(d, -1, &v), "gf_diag_verdict");
+    gf_diag_destroy(d);
     gf_net_destroy(net);
+    return v;
+}
+
+static gf_init *make_init(int32_t kind, double a, double b, double gain)
+{
+    gf_init *i;
+    check(gf_init_create(&i, kind), "gf_init_create");
+    if (kind == GF_INIT_NORMAL || kind == GF_INIT_CONSTANT)
+        check(gf_init_set_range(i, a, b), "gf_init_set_range");
+    if (gain > 0)
+        check(gf_init_set_gain(i, gain), "gf_init_set_gain");
+    return i;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : ".";
+    make_task();
+    printf("libgradflow %s demo: a %d-layer MLP (%d -> %d x %d -> 1) on y = sin(x.u) + 0.5 x0 x1, %d samples,\n"
+           "batch %d, %d steps per run.  The diagnostics observe every step; the guard is on.\n",
+           gf_version_string(), DEPTH + 1, INPUTS, DEPTH, HIDDEN, SAMPLES, BATCH, STEPS);
+    gf_init *small = make_init(GF_INIT_NORMAL, 0.0, 0.05, 0);
+    gf_init *large = make_init(GF_INIT_NORMAL, 0.0, 2.0 / 8.0, 0); /* std sqrt(4/64): twice He's variance */
+    gf_init *he = make_init(GF_INIT_HE_NORMAL, 0, 0, sqrt(2.0));
+    gf_init *b01 = make_init(GF_INIT_CONSTANT, 0.1, 0, 0);
+    gf_init *b0 = make_init(GF_INIT_CONSTANT, 0.0, 0, 0);
+    const recipe runs[] = {
+        {"a_vanishing", "sigmoid hidden layers, weights N(0, 0.05^2), SGD lr 0.1", GF_ACT_SIGMOID, small, b0, GF_OPT_SGD,
+         0.1, 0, 0},
+        {"b_exploding", "ReLU, weights N(0, 4/fan_in) (2x He), SGD lr 0.05", GF_ACT_RELU, large, b0, GF_OPT_SGD, 0.05, 0,
+         0},
+        {"c_healthy", "ReLU, He init, bias 0.1, SGD lr 0.01", GF_ACT_RELU, he, b01, GF_OPT_SGD, 0.01, 0, 0},
+        {"d_rescued", "the net of (b) with gradient clipping at norm 1 and L2 1e-3", GF_ACT_RELU, large, b0, GF_OPT_SGD,
+         0.05, 1.0, 1e-3},
+    };
+    int32_t got[4];
+    for (int k = 0; k < 4; k++)
+        got[k] = run(&runs[k], dir);
+    printf("\n==== summary ====\n");
+    for (int k = 0; k < 4; k++)
+        printf("(%s) %-60s verdict: %s\n", runs[k].tag, runs[k].title, gf_verdict_name(got[k]));
+    printf("\nWhat this shows: (a) the sigmoid net's delta shrinks by an order of magnitude per layer, so its lower\n"
+           "layers never learn; (b) twice He's variance doubles the signal per layer and one SGD step overflows: the\n"
+           "guard refused it and named where the first Inf/NaN appeared; (c) He init keeps delta and activations flat\n"
+           "across depth and the loss falls; (d) clipping + L2 bound every step, so the same bad init now trains, but\n"
+           "the verdict still reads the init's geometry (delta growing per layer) and points to He init, as in (c).\n");
+    gf_init_destroy(small);
+    gf_init_destroy(large);
+    gf_init_destroy(he);
+    gf_init_destroy(b01);
+    gf_init_destroy(b0);
     return 0;
 }

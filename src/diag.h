@@ -67,4 +67,45 @@ static inline int64_t gfi_diag_step_at(const gf_diag *d, int32_t ago)
     return d->hist_step[(d->head - 1 - ago + 2 * d->cap) % d->cap];
 }
 
+#define GFI_MAGIC_DIAG 0x47414944u
+
+/* GF_OK for a live diag still attached to its net; else GF_ERR_NULL /
+ * GF_ERR_KIND / GF_ERR_STATE (net destroyed) with a message naming fn. */
+int gfi_diag_check(const gf_diag *d, const char *fn);
+
+/* verdict.c: fills th[GFI_NTHRESHOLD] with the default thresholds. */
+void gfi_diag_default_thresholds(double *th);
+
+/* For the probe: the next training forward/backward of d's net is observed
+ * whatever enable/every say; with probe set its record gets step -1 and no
+ * optimizer step is expected.  The record is committed at the end of that
+ * backward (gf_net_backward / gf_net_backward_from). */
+void gfi_diag_observe_next(gf_diag *d, bool probe);
+
+/* ---- hooks called by net.c (only when net->diag_on / net->diag_active) ---- */
+/* A training forward is about to run on net->xcopy: decides whether it is
+ * observed (sets net->diag_active) and sizes buffers lazily (GF_ERR_NOMEM). */
+int gfi_diag_forward_begin(gf_net *net, int64_t batch);
+/* Layer i has run forward from x (net->z[i], net->y[i] are filled). */
+void gfi_diag_forward_layer(gf_net *net, int32_t i, const float *x);
+/* The loss (without penalties) and penalty value; have_loss is false for
+ * gf_net_backward_from.  net->dbuf[0] holds d loss / d output. */
+void gfi_diag_loss(gf_net *net, double loss, double penalty, bool have_loss);
+/* Layer i has run backward from dy: net->dz and dx are filled. */
+void gfi_diag_backward_layer(gf_net *net, int32_t i, const float *dy, const float *dx);
+/* A backward is starting (called whenever net->diag_on). */
+void gfi_diag_backward_begin(gf_net *net);
+/* Penalties have been added to the gradients: gradient and weight statistics,
+ * then the record is committed. */
+void gfi_diag_backward_end(gf_net *net);
+/* Guard (before clipping): GF_ERR_GUARD, naming the origin, if a gradient is
+ * non-finite; GF_OK otherwise or when the guard is off. */
+int gfi_diag_guard_grads(gf_net *net, const char *fn);
+/* Replaces gfi_opt_update when net->diag_on (the optimizer is prepared):
+ * measures the update of an observed step and, with the guard, refuses one
+ * that would make weights or state non-finite (GF_ERR_GUARD, nothing changed). */
+int gfi_diag_step(gf_net *net, const char *fn);
+/* The net is being destroyed: detach. */
+void gfi_diag_net_destroyed(gf_net *net);
+
 #endif /* GF_DIAG_H */

@@ -36,6 +36,23 @@ int gfi_net_fail(gf_net *net, int code, const char *fmt, ...)
 #endif
     ;
 
+/* ---- sink.c ---- */
+/* Text accumulated into a caller buffer: len counts every byte wanted, even
+ * past cap, so the caller learns the full size. */
+typedef struct gfi_sink {
+    char *buf;
+    size_t cap, len;
+} gfi_sink;
+void gfi_sink_put(gfi_sink *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Appends a raw string of n bytes. */
+void gfi_sink_write(gfi_sink *s, const char *str, size_t n);
+/* NUL-terminates, sets *needed, and returns GF_OK or GF_ERR_BUFFER (message names fn). */
+int gfi_sink_finish(gfi_sink *s, size_t *needed, const char *fn);
+
 /* ---- alloc.c ---- */
 void *gfi_malloc(size_t size);
 void *gfi_calloc(size_t n, size_t size); /* zeroed; checks n*size overflow */
@@ -217,6 +234,10 @@ struct gf_net {
     int64_t steps;
     struct gfi_pool *pool; /* NULL: single-threaded */
     char err[256];
+    /* Diagnostics (diag.c): the attached object, whether it is enabled, and
+     * whether the current training pass is being observed. */
+    gf_diag *diag;
+    bool diag_on, diag_active;
 };
 
 bool gfi_is_net(const gf_net *n);
@@ -243,5 +264,22 @@ void gfi_layer_free(gf_layer *l);
 /* Frees an optimizer a net owns (gf_optimizer_destroy ignores those):
  * its moment buffers, then the handle, marked dead first.  NULL is a no-op. */
 void gfi_opt_destroy_owned(gf_optimizer *o);
+
+/* ---- optimizer.c (diagnostics) ---- */
+/* Evaluates the next step (number t + 1) over w[off .. off+n): with apply it
+ * is stored, otherwise nothing changes.  *d2 gets the sum of squared weight
+ * changes, *state the sum of the new state values (both in double, so either
+ * is non-finite exactly when a new value is).  The step counter is not
+ * advanced: call gfi_opt_advance once every range is applied. */
+void gfi_opt_update_range(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, bool apply, double *d2,
+                          double *state);
+void gfi_opt_advance(gf_optimizer *o);
+/* NaN, +Inf, -Inf counts of the new weights and new state the next step
+ * would produce over [off, off+n); nothing changes. */
+void gfi_opt_update_count(const gf_optimizer *o, const float *w, const float *g, size_t off, size_t n,
+                          int64_t wcount[3], int64_t scount[3]);
+
+/* ---- diag.c ---- */
+struct gf_diag;
 
 #endif /* GF_INTERNAL_H */

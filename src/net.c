@@ -1,6 +1,7 @@
 /* net.c — the sequential container: construction, parameter arenas, buffers, forward/backward/step. */
 #include "ew.h"
 #include "internal.h"
+#include "diag.h"
 #include "threadpool.h"
 
 #include <math.h>
@@ -66,6 +67,8 @@ void gf_net_destroy(gf_net *net)
 {
     if (!net || net->magic != GFI_MAGIC_NET)
         return;
+    if (net->diag)
+        gfi_diag_net_destroyed(net);
     free_buffers(net);
     for (int32_t i = 0; i < net->nlayers; i++)
         gfi_layer_free(net->layers[i]);
@@ -456,6 +459,8 @@ static void run_forward(gf_net *net, const float *x, int64_t batch)
     for (int32_t i = 0; i < net->nlayers; i++) {
         gf_layer *l = net->layers[i];
         l->ops->forward(l, in, batch, net->z[i], net->y[i]);
+        if (net->diag_active)
+            gfi_diag_forward_layer(net, i, in);
         in = net->y[i];
     }
 }
@@ -477,6 +482,10 @@ static int forward_common(gf_net *net, const float *x, size_t x_count, int64_t b
     if (training) {
         memcpy(net->xcopy, x, x_count * sizeof(float));
         in = net->xcopy;
+        if (net->diag_on && (rc = gfi_diag_forward_begin(net, batch)))
+            return NET_FAIL(net, rc, "%s: cannot size the diagnostics buffers: %s", fn, gf_last_error());
+    } else {
+        net->diag_active = false; /* only training passes are observed */
     }
     run_forward(net, in, batch);
     net->batch = batch;
@@ -535,14 +544,20 @@ static void run_backward(gf_net *net)
 {
     int64_t batch = net->batch;
     int cur = 0;
+    if (net->diag_on)
+        gfi_diag_backward_begin(net);
     for (int32_t i = net->nlayers - 1; i >= 0; i--) {
         gf_layer *l = net->layers[i];
         const float *x = i ? net->y[i - 1] : net->xcopy;
         float *dx = i ? net->dbuf[1 - cur] : net->dinput;
         l->ops->backward(l, x, net->z[i], net->y[i], net->dbuf[cur], batch, net->dz, dx);
+        if (net->diag_active)
+            gfi_diag_backward_layer(net, i, net->dbuf[cur], dx);
         cur = 1 - cur;
     }
     penalty_grad(net);
+    if (net->diag_active)
+        gfi_diag_backward_end(net);
     net->backward_ready = true;
     net->training_began = true;
 }
@@ -580,7 +595,10 @@ int gf_net_backward(gf_net *net, const float *target, size_t target_count, doubl
         return rc;
     double v = gfi_loss_eval(&net->loss, net_output(net), target, net->batch, gf_net_output_size(net),
                              net->dbuf[0]);
-    v += penalty_value(net);
+    double pv = penalty_value(net);
+    if (net->diag_active)
+        gfi_diag_loss(net, v, pv, true);
+    v += pv;
     run_backward(net);
     if (loss)
         *loss = v;
@@ -603,6 +621,8 @@ int gf_net_backward_from(gf_net *net, const float *grad_output, size_t count)
         return NET_FAIL(net, GF_ERR_NONFINITE, "gf_net_backward_from: grad_output[%zu] is %g", at,
                         (double)grad_output[at]);
     memcpy(net->dbuf[0], grad_output, count * sizeof(float));
+    if (net->diag_active)
+        gfi_diag_loss(net, 0.0, 0.0, false);
     run_backward(net);
     return GF_OK;
 }
@@ -666,7 +686,13 @@ int gf_net_step(gf_net *net)
         return NET_FAIL(net, GF_ERR_STATE, "gf_net_step: no gradients; call gf_net_backward first");
     if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare(net->opt, net->nparams)))
         return NET_FAIL(net, rc, "gf_net_step: cannot prepare the optimizer: %s", gf_last_error());
-    gfi_opt_update_pool(net->opt, net->pool, net->params, net->grads, net->nparams);
+    if (net->diag_on) {
+        /* Observed or guarded: measures the update, or refuses it unapplied. */
+        if ((rc = gfi_diag_step(net, "gf_net_step")))
+            return rc;
+    } else {
+        gfi_opt_update_pool(net->opt, net->pool, net->params, net->grads, net->nparams);
+    }
     net->steps++;
     /* The cached activations no longer match the weights. */
     net->forward_ready = false;
@@ -684,6 +710,9 @@ int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *
         (rc = check_target(net, target, target_count, batch, "gf_net_train_step")))
         return rc;
     if ((rc = gf_net_forward(net, x, x_count, batch, NULL, 0)) || (rc = gf_net_backward(net, target, target_count, loss)))
+        return rc;
+    /* The guard sees the gradients before clipping, which would refuse them as NaN. */
+    if (net->diag_on && (rc = gfi_diag_guard_grads(net, "gf_net_train_step")))
         return rc;
     if ((rc = gfi_net_apply_clip(net)))
         return rc;

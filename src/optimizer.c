@@ -181,108 +181,196 @@ void gfi_opt_destroy_owned(gf_optimizer *o)
 
 /* ---- the update rules ---- */
 
-/* SGD, momentum and Nesterov: g' = g + wd w, then the kind's step. */
-static void update_sgd_family(gf_optimizer *o, float *w, const float *g, size_t n)
-{
-    const float lr = (float)o->lr, mu = (float)o->mu, wd = (float)o->weight_decay;
-    const bool decay = o->weight_decay != 0;
-    float *vel = o->m;
-    for (size_t i = 0; i < n; i++) {
-        float gi = decay ? g[i] + wd * w[i] : g[i];
-        if (o->kind == GF_OPT_SGD) {
-            w[i] -= lr * gi;
-        } else if (o->kind == GF_OPT_MOMENTUM) {
-            vel[i] = mu * vel[i] + gi;
-            w[i] -= lr * vel[i];
-        } else {
-            vel[i] = mu * vel[i] + gi;
-            w[i] -= lr * (gi + mu * vel[i]);
-        }
-    }
-}
+/*
+ * One element's update is written once (update_one) and driven by loops that
+ * either store the result (the plain step), or also measure it (the
+ * diagnostics: sum of squared weight changes, sum of the new state), or only
+ * evaluate it without storing (the guard's dry run).  Sharing the arithmetic
+ * is what lets a dry run predict the applied step exactly, bit for bit.
+ */
 
-/* RMSProp (s = rho s + (1-rho) g'^2) and Adagrad (s += g'^2), then
- * w -= lr g' / (sqrt s + eps). */
-static void update_rms_family(gf_optimizer *o, float *w, const float *g, size_t n)
-{
-    const float lr = (float)o->lr, eps = (float)o->eps, wd = (float)o->weight_decay;
-    const bool decay = o->weight_decay != 0, rms = o->kind == GF_OPT_RMSPROP;
-    const float rho = (float)o->rho, one_minus_rho = (float)(1.0 - o->rho);
-    float *s = o->v;
-    for (size_t i = 0; i < n; i++) {
-        float gi = decay ? g[i] + wd * w[i] : g[i];
-        s[i] = rms ? rho * s[i] + one_minus_rho * gi * gi : s[i] + gi * gi;
-        w[i] -= lr * (gi / (sqrtf(s[i]) + eps));
-    }
-}
+#if defined(__GNUC__) || defined(__clang__)
+#define GFI_FORCE_INLINE static inline __attribute__((always_inline))
+#else
+#define GFI_FORCE_INLINE static inline
+#endif
 
-/* Adam (L2 decay added to g) and AdamW (decoupled decay: w shrinks first). */
-static void update_adam_family(gf_optimizer *o, float *w, const float *g, size_t n)
-{
-    const bool decoupled = o->kind == GF_OPT_ADAMW;
-    const bool decay = !decoupled && o->weight_decay != 0;
-    const float wd = (float)o->weight_decay, eps = (float)o->eps;
-    const float b1 = (float)o->beta1, b2 = (float)o->beta2;
-    const float one_minus_b1 = (float)(1.0 - o->beta1), one_minus_b2 = (float)(1.0 - o->beta2);
-    /* Bias corrections in double: beta^t is tiny for large t and its
-     * complement must not round to a poor float early on. */
-    const double bc1 = 1.0 - pow(o->beta1, (double)o->t);
-    const double bc2 = 1.0 - pow(o->beta2, (double)o->t);
-    const float step = (float)(o->lr / bc1);
-    const float sqrt_bc2 = (float)sqrt(bc2);
-    const float shrink = (float)(1.0 - o->lr * o->weight_decay);
-    float *m = o->m, *v = o->v;
-    for (size_t i = 0; i < n; i++) {
-        if (decoupled && o->weight_decay != 0)
-            w[i] *= shrink;
-        float gi = decay ? g[i] + wd * w[i] : g[i];
-        m[i] = b1 * m[i] + one_minus_b1 * gi;
-        v[i] = b2 * v[i] + one_minus_b2 * gi * gi;
-        float denom = sqrtf(v[i]) / sqrt_bc2 + eps;
-        w[i] -= step * (m[i] / denom);
-    }
-}
+/* Hyper-parameters in the precision the update uses, for step number t. */
+typedef struct hyper {
+    int32_t kind;
+    float lr, mu, wd, eps, rho, one_minus_rho;
+    float b1, b2, one_minus_b1, one_minus_b2, step, sqrt_bc2, shrink;
+    bool decay, decoupled_decay;
+} hyper;
 
-/* The float hyper-parameters of this step for the element-wise kernels;
- * the same values the scalar rules above compute. */
-static void ew_params(const gf_optimizer *o, gfi_ew_opt *e)
+static void hyper_load(hyper *h, const gf_optimizer *o, int64_t t)
 {
-    e->kind = o->kind;
-    e->lr = (float)o->lr;
-    e->mu = (float)o->mu;
-    e->wd = (float)o->weight_decay;
-    e->b1 = (float)o->beta1;
-    e->b2 = (float)o->beta2;
-    e->one_minus_b1 = (float)(1.0 - o->beta1);
-    e->one_minus_b2 = (float)(1.0 - o->beta2);
-    e->eps = (float)o->eps;
+    memset(h, 0, sizeof *h);
+    h->kind = o->kind;
+    h->lr = (float)o->lr;
+    h->mu = (float)o->mu;
+    h->wd = (float)o->weight_decay;
+    h->eps = (float)o->eps;
+    h->rho = (float)o->rho;
+    h->one_minus_rho = (float)(1.0 - o->rho);
+    h->decoupled_decay = o->kind == GF_OPT_ADAMW && o->weight_decay != 0;
+    h->decay = o->kind != GF_OPT_ADAMW && o->weight_decay != 0;
     if (is_adam(o->kind)) {
-        e->step = (float)(o->lr / (1.0 - pow(o->beta1, (double)o->t)));
-        e->sqrt_bc2 = (float)sqrt(1.0 - pow(o->beta2, (double)o->t));
-        e->shrink = (float)(1.0 - o->lr * o->weight_decay);
+        h->b1 = (float)o->beta1;
+        h->b2 = (float)o->beta2;
+        h->one_minus_b1 = (float)(1.0 - o->beta1);
+        h->one_minus_b2 = (float)(1.0 - o->beta2);
+        /* Bias corrections in double: beta^t is tiny for large t and its
+         * complement must not round to a poor float early on. */
+        const double bc1 = 1.0 - pow(o->beta1, (double)t);
+        const double bc2 = 1.0 - pow(o->beta2, (double)t);
+        h->step = (float)(o->lr / bc1);
+        h->sqrt_bc2 = (float)sqrt(bc2);
+        h->shrink = (float)(1.0 - o->lr * o->weight_decay);
     }
+}
+
+/* New weight from w and g; *m and *v (the element's state) are updated in place.
+ * SGD: g' = g + wd w, w -= lr g'.  Momentum: v = mu v + g', w -= lr v.
+ * Nesterov: w -= lr (g' + mu v).  RMSProp: s = rho s + (1-rho) g'^2; Adagrad:
+ * s += g'^2; both w -= lr g' / (sqrt s + eps).  Adam (L2 decay added to g) and
+ * AdamW (decoupled: w shrinks first). */
+GFI_FORCE_INLINE float update_one(const hyper *h, float w, float g, float *m, float *v)
+{
+    float gi;
+    switch (h->kind) {
+    case GF_OPT_SGD:
+        gi = h->decay ? g + h->wd * w : g;
+        return w - h->lr * gi;
+    case GF_OPT_MOMENTUM:
+        gi = h->decay ? g + h->wd * w : g;
+        *m = h->mu * *m + gi;
+        return w - h->lr * *m;
+    case GF_OPT_NESTEROV:
+        gi = h->decay ? g + h->wd * w : g;
+        *m = h->mu * *m + gi;
+        return w - h->lr * (gi + h->mu * *m);
+    case GF_OPT_RMSPROP:
+    case GF_OPT_ADAGRAD:
+        gi = h->decay ? g + h->wd * w : g;
+        *v = h->kind == GF_OPT_RMSPROP ? h->rho * *v + h->one_minus_rho * gi * gi : *v + gi * gi;
+        return w - h->lr * (gi / (sqrtf(*v) + h->eps));
+    default:
+        if (h->decoupled_decay)
+            w *= h->shrink;
+        gi = h->decay ? g + h->wd * w : g;
+        *m = h->b1 * *m + h->one_minus_b1 * gi;
+        *v = h->b2 * *v + h->one_minus_b2 * gi * gi;
+        return w - h->step * (*m / (sqrtf(*v) / h->sqrt_bc2 + h->eps));
+    }
+}
+
+/* Element i: store (apply) and/or measure (stats).  A non-finite new weight or
+ * state makes *d2 or *st non-finite, since finite squares summed in double
+ * cannot overflow. */
+GFI_FORCE_INLINE void step_elem(const hyper *h, float *w, const float *g, float *m, float *v, size_t i, bool apply,
+                                bool stats, double *d2, double *st)
+{
+    float mi = m ? m[i] : 0.0f, vi = v ? v[i] : 0.0f;
+    float nw = update_one(h, w[i], g[i], &mi, &vi);
+    if (stats) {
+        double d = (double)nw - (double)w[i];
+        *d2 += d * d;
+        *st += (double)mi + (double)vi;
+    }
+    if (apply) {
+        w[i] = nw;
+        if (m)
+            m[i] = mi;
+        if (v)
+            v[i] = vi;
+    }
+}
+
+/* Four independent accumulators keep the double sums off the add latency. */
+GFI_FORCE_INLINE void step_loop(const hyper *h, float *w, const float *g, float *m, float *v, size_t n, bool apply,
+                                bool stats, double *d2, double *st)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        step_elem(h, w, g, m, v, i, apply, stats, &a0, &s0);
+        step_elem(h, w, g, m, v, i + 1, apply, stats, &a1, &s1);
+        step_elem(h, w, g, m, v, i + 2, apply, stats, &a2, &s2);
+        step_elem(h, w, g, m, v, i + 3, apply, stats, &a3, &s3);
+    }
+    for (; i < n; i++)
+        step_elem(h, w, g, m, v, i, apply, stats, &a0, &s0);
+    if (stats) {
+        *d2 = (a0 + a1) + (a2 + a3);
+        *st = (s0 + s1) + (s2 + s3);
+    }
+}
+
+static bool update_ready(const gf_optimizer *o, size_t end)
+{
+    /* The caller prepares the buffers first; refusing an unprepared call
+     * keeps a caller bug from writing out of bounds. */
+    return !(needs_m(o->kind) || needs_v(o->kind)) || (o->nparams >= end && sized_for(o, o->nparams));
 }
 
 void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n)
 {
-    /* The caller prepares the buffers for n parameters first; refusing an
-     * unprepared call here keeps a caller bug from writing out of bounds. */
-    if ((needs_m(o->kind) || needs_v(o->kind)) && !(o->nparams >= n && sized_for(o, o->nparams)))
+    if (!update_ready(o, n))
         return;
     o->t++;
-    if (gfi_ew_opt_fast(o->kind)) {
-        gfi_ew_opt e;
-        ew_params(o, &e);
-        gfi_ew_opt_run(pool, &e, w, g, o->m, o->v, n);
+    hyper h;
+    hyper_load(&h, o, o->t);
+    if (!gfi_ew_opt_fast(o->kind)) {
+        step_loop(&h, w, g, o->m, o->v, n, true, false, NULL, NULL);
         return;
     }
-    switch (o->kind) {
-    case GF_OPT_SGD:
-    case GF_OPT_MOMENTUM:
-    case GF_OPT_NESTEROV: update_sgd_family(o, w, g, n); break;
-    case GF_OPT_RMSPROP:
-    case GF_OPT_ADAGRAD: update_rms_family(o, w, g, n); break;
-    default: update_adam_family(o, w, g, n); break;
+    /* The vector kernels do update_one's arithmetic, operation for operation,
+     * so a dry run through step_loop still predicts this step bit for bit. */
+    gfi_ew_opt e = {h.kind, h.lr, h.mu, h.wd, h.b1, h.b2, h.one_minus_b1, h.one_minus_b2, h.eps,
+                    h.step, h.sqrt_bc2, h.shrink};
+    gfi_ew_opt_run(pool, &e, w, g, o->m, o->v, n);
+}
+
+void gfi_opt_update_range(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, bool apply, double *d2,
+                          double *state)
+{
+    *d2 = *state = 0.0;
+    if (!update_ready(o, off + n))
+        return;
+    hyper h;
+    hyper_load(&h, o, o->t + 1);
+    float *m = o->m ? o->m + off : NULL, *v = o->v ? o->v + off : NULL;
+    if (apply)
+        step_loop(&h, w + off, g + off, m, v, n, true, true, d2, state);
+    else
+        step_loop(&h, w + off, g + off, m, v, n, false, true, d2, state);
+}
+
+void gfi_opt_advance(gf_optimizer *o) { o->t++; }
+
+static void count_value(float x, int64_t c[3])
+{
+    if (isnan(x))
+        c[0]++;
+    else if (isinf(x))
+        c[x > 0 ? 1 : 2]++;
+}
+
+void gfi_opt_update_count(const gf_optimizer *o, const float *w, const float *g, size_t off, size_t n,
+                          int64_t wcount[3], int64_t scount[3])
+{
+    if (!update_ready(o, off + n))
+        return;
+    hyper h;
+    hyper_load(&h, o, o->t + 1);
+    for (size_t i = off; i < off + n; i++) {
+        float mi = o->m ? o->m[i] : 0.0f, vi = o->v ? o->v[i] : 0.0f;
+        count_value(update_one(&h, w[i], g[i], &mi, &vi), wcount);
+        if (o->m)
+            count_value(mi, scount);
+        if (o->v)
+            count_value(vi, scount);
     }
 }
 

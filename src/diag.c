@@ -1,0 +1,985 @@
+/*
+ * diag.c — the diagnostics object: attaching to a net, the hooks net.c calls
+ * while training, per-layer statistics into the history ring, non-finite
+ * counts, the origin of NaN/Inf, the guard, and the read-out API.
+ *
+ * An observed pass runs: forward_begin (decides, sizes lazily) -> per layer
+ * forward -> loss -> per layer backward -> backward_end (gradient and weight
+ * statistics; the record is committed) -> step (update ratio; the guard).
+ * Everything is computed into w->cur and copied into the ring at commit, so a
+ * read in the middle of a step never sees a half-filled record.  Buffers are
+ * sized at create, enable, option changes and the first observation after the
+ * net's shape changed; an observed step allocates nothing.
+ */
+#include "diag.h"
+#include "diag_stats.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Private state behind d->work. */
+typedef struct diag_work {
+    int64_t tick;           /* training forwards seen while enabled (GF_DIAG_EVERY) */
+    bool force, force_probe; /* gfi_diag_observe_next */
+    bool probe;             /* the pass being observed is a probe */
+    bool pending;           /* the latest record awaits its optimizer step */
+    bool grads_known, grads_finite;
+    int64_t obs_step;       /* net step of the observed pass */
+    int64_t pass;           /* observed passes, for the origin of this pass */
+    double *cur;            /* record being filled: nlayers * GFI_NSTAT */
+    int64_t *cur_nf;        /* its non-finite counts: nlayers * GFI_NTENSOR * 3 */
+    unsigned char *unit;    /* per-unit flags for dead / saturated fractions */
+    size_t unit_cap;
+    int64_t batch;          /* batch of the observed pass */
+    double in_var;          /* variance of the observed input */
+    double loss;            /* loss + penalty of the pass (NaN: not known) */
+    bool dy_bad;            /* the delta entering the current backward layer is non-finite */
+    /* Origin candidate of this pass (the smallest key = earliest in step order). */
+    bool cand;
+    int64_t cand_key;
+    int32_t cand_layer, cand_phase, cand_tensor;
+    int64_t origin_pass, origin_key;
+} diag_work;
+
+#define W(d) ((diag_work *)(d)->work)
+
+static double *cur_rec(diag_work *w, int32_t layer) { return w->cur + (size_t)layer * GFI_NSTAT; }
+
+static int64_t *nf_at(int64_t *base, int32_t layer, int32_t tensor)
+{
+    return base + ((size_t)layer * GFI_NTENSOR + (size_t)tensor) * 3;
+}
+
+static int64_t nf_total(const int64_t *c) { return c[0] + c[1] + c[2]; }
+
+/* ------------------------------------------------------------------ */
+/* Handles and sizing                                                  */
+/* ------------------------------------------------------------------ */
+
+int gfi_diag_check(const gf_diag *d, const char *fn)
+{
+    if (!d)
+        return gfi_fail(GF_ERR_NULL, "%s: diag is NULL", fn);
+    if (d->magic != GFI_MAGIC_DIAG)
+        return gfi_fail(GF_ERR_KIND, "%s: handle is not a live gf_diag", fn);
+    if (!d->net)
+        return gfi_fail(GF_ERR_STATE, "%s: the diag's net was destroyed; destroy the diag too", fn);
+    return GF_OK;
+}
+
+static void free_buffers(gf_diag *d)
+{
+    diag_work *w = W(d);
+    gfi_free(d->hist);
+    gfi_free(d->hist_step);
+    gfi_free(d->nonfinite);
+    gfi_free(w->cur);
+    gfi_free(w->cur_nf);
+    gfi_free(w->unit);
+    d->hist = NULL;
+    d->hist_step = NULL;
+    d->nonfinite = NULL;
+    w->cur = NULL;
+    w->cur_nf = NULL;
+    w->unit = NULL;
+    w->unit_cap = 0;
+}
+
+/* Sizes every buffer for nlayers layers, a ring of cap records and units
+ * per layer; keeps the latest records when only cap changes.  On failure
+ * nothing changes. */
+static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
+{
+    diag_work *w = W(d);
+    size_t L = (size_t)nlayers, rec = L * GFI_NSTAT, nf = L * GFI_NTENSOR * 3;
+    size_t ul = units ? units : 1;
+    double *hist = gfi_calloc((size_t)cap * (rec ? rec : 1), sizeof *hist);
+    int64_t *steps = gfi_calloc((size_t)cap, sizeof *steps);
+    int64_t *nonf = gfi_calloc(nf ? nf : 1, sizeof *nonf);
+    double *cur = gfi_calloc(rec ? rec : 1, sizeof *cur);
+    int64_t *cur_nf = gfi_calloc(nf ? nf : 1, sizeof *cur_nf);
+    unsigned char *unit = gfi_calloc(ul, 1);
+    if (!hist || !steps || !nonf || !cur || !cur_nf || !unit) {
+        gfi_free(hist);
+        gfi_free(steps);
+        gfi_free(nonf);
+        gfi_free(cur);
+        gfi_free(cur_nf);
+        gfi_free(unit);
+        return gfi_fail(GF_ERR_NOMEM, "diagnostics: cannot allocate buffers for %d layers x %d records", (int)nlayers,
+                        (int)cap);
+    }
+    int32_t keep = 0;
+    if (nlayers == d->nlayers && d->hist) {
+        /* Same shape: carry the latest records over, oldest first. */
+        keep = d->count < cap ? d->count : cap;
+        for (int32_t r = 0; r < keep; r++) {
+            int32_t ago = keep - 1 - r;
+            const double *src = gfi_diag_at(d, ago, 0, 0);
+            memcpy(hist + (size_t)r * rec, src, rec * sizeof *hist);
+            steps[r] = gfi_diag_step_at(d, ago);
+        }
+        memcpy(nonf, d->nonfinite, nf * sizeof *nonf);
+    }
+    free_buffers(d);
+    d->hist = hist;
+    d->hist_step = steps;
+    d->nonfinite = nonf;
+    w->cur = cur;
+    w->cur_nf = cur_nf;
+    w->unit = unit;
+    w->unit_cap = ul;
+    d->nlayers = nlayers;
+    d->cap = cap;
+    d->count = keep;
+    d->head = keep % cap;
+    if (!keep)
+        w->pending = false;
+    return GF_OK;
+}
+
+/* Re-sizes when the net gained layers (or wider ones) since the last sizing. */
+static int ensure_sized(gf_diag *d)
+{
+    const gf_net *net = d->net;
+    if (d->hist && net->nlayers == d->nlayers && W(d)->unit_cap >= net->widest)
+        return GF_OK;
+    return resize(d, net->nlayers, d->cap, net->widest);
+}
+
+static void sync_net(gf_diag *d)
+{
+    if (d->net)
+        d->net->diag_on = d->enabled || W(d)->force;
+}
+
+void gfi_diag_observe_next(gf_diag *d, bool probe)
+{
+    W(d)->force = true;
+    W(d)->force_probe = probe;
+    sync_net(d);
+}
+
+/* ------------------------------------------------------------------ */
+/* Origin                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Position of a tensor in step order: forward layers bottom-up, the loss,
+ * backward layers top-down, penalties, clipping, the update. */
+static int64_t step_key(const gf_diag *d, int32_t layer, int32_t phase, int32_t tensor)
+{
+    int64_t L = d->nlayers, band = 4 * (L + 1);
+    switch (phase) {
+    case GF_PHASE_FORWARD: return layer * 4 + (tensor == GF_TENSOR_PRE_ACTIVATION ? 0 : 1);
+    case GF_PHASE_LOSS: return band;
+    case GF_PHASE_BACKWARD: {
+        int64_t o = tensor == GF_TENSOR_DELTA_PRE ? 0 : tensor == GF_TENSOR_WEIGHT_GRAD ? 1
+                  : tensor == GF_TENSOR_BIAS_GRAD ? 2 : 3;
+        return 2 * band + (L - 1 - layer) * 4 + o;
+    }
+    case GF_PHASE_PENALTY: return 3 * band + layer * 4 + (tensor == GF_TENSOR_BIAS_GRAD ? 1 : 0);
+    case GF_PHASE_CLIP: return 4 * band;
+    default: return 5 * band + layer * 4 + (tensor - GF_TENSOR_WEIGHT);
+    }
+}
+
+/* A non-finite value was produced from finite inputs: keep the earliest in
+ * step order for this pass, and the first ever as the origin. */
+static void produced(gf_diag *d, int32_t layer, int32_t phase, int32_t tensor)
+{
+    diag_work *w = W(d);
+    int64_t key = step_key(d, layer, phase, tensor);
+    if (!w->cand || key < w->cand_key) {
+        w->cand = true;
+        w->cand_key = key;
+        w->cand_layer = layer;
+        w->cand_phase = phase;
+        w->cand_tensor = tensor;
+    }
+    if (!d->origin)
+        return;
+    bool same_pass = d->origin_found && w->origin_pass == w->pass;
+    if (!d->origin_found || (same_pass && key < w->origin_key)) {
+        d->origin_found = true;
+        d->origin_step = w->obs_step;
+        d->origin_layer = layer;
+        d->origin_phase = phase;
+        d->origin_tensor = tensor;
+        w->origin_pass = w->pass;
+        w->origin_key = key;
+    }
+}
+
+static bool layer_params_finite(const gf_layer *l)
+{
+    return gfi_all_finite(l->w, l->nweights) && gfi_all_finite(l->b, l->nbias);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hooks: forward                                                      */
+/* ------------------------------------------------------------------ */
+
+int gfi_diag_forward_begin(gf_net *net, int64_t batch)
+{
+    gf_diag *d = net->diag;
+    diag_work *w = W(d);
+    bool observe;
+    if (w->force) {
+        observe = true;
+        w->probe = w->force_probe;
+        w->force = false;
+        sync_net(d);
+    } else {
+        observe = w->tick % d->every == 0;
+        w->tick++;
+        w->probe = false;
+    }
+    w->pending = false;
+    w->grads_known = false;
+    w->cand = false;
+    w->obs_step = net->steps;
+    w->pass++;
+    net->diag_active = false;
+    if (!observe)
+        return GF_OK;
+    int rc = ensure_sized(d);
+    if (rc)
+        return rc;
+    memset(w->cur, 0, (size_t)d->nlayers * GFI_NSTAT * sizeof *w->cur);
+    memset(w->cur_nf, 0, (size_t)d->nlayers * GFI_NTENSOR * 3 * sizeof *w->cur_nf);
+    size_t n = (size_t)batch * (size_t)net->inputs;
+    double s, ss;
+    gfi_moment_scan(net->xcopy, n, &s, &ss);
+    double mean = s / (double)n;
+    w->in_var = fmax(ss / (double)n - mean * mean, 0.0);
+    w->loss = NAN;
+    w->dy_bad = false;
+    w->batch = batch;
+    net->diag_active = true;
+    return GF_OK;
+}
+
+static double safe_ratio(double num, double den)
+{
+    if (den > 0)
+        return num / den;
+    return num > 0 ? INFINITY : 0.0;
+}
+
+/* Mean and variance of y plus the fraction of units that are off (ReLU
+ * family: output exactly 0) or saturated (sigmoid/tanh: derivative below 1%
+ * of its maximum) for every sample of the batch. */
+static void activation_stats(diag_work *w, const gf_layer *l, const float *y, int64_t batch, double *mean,
+                             double *var, double *dead, double *sat)
+{
+    size_t out = (size_t)l->out, n = (size_t)batch * out;
+    double s, ss;
+    gfi_moment_scan(y, n, &s, &ss);
+    *mean = s / (double)n;
+    *var = fmax(ss / (double)n - *mean * *mean, 0.0);
+    *dead = *sat = 0.0;
+    int32_t kind = l->act.kind;
+    bool relu = gfi_act_is_relu_family(kind), saturating = gfi_act_is_saturating(kind);
+    if (!relu && !saturating)
+        return;
+    unsigned char *u = w->unit; /* 1: the unit escaped the condition on some sample */
+    memset(u, 0, out);
+    for (int64_t r = 0; r < batch; r++) {
+        const float *yr = y + (size_t)r * out;
+        if (relu) {
+            for (size_t j = 0; j < out; j++)
+                u[j] |= (unsigned char)(yr[j] != 0.0f);
+        } else if (kind == GF_ACT_SIGMOID) {
+            /* sigmoid' = y (1 - y), max 0.25 */
+            for (size_t j = 0; j < out; j++)
+                u[j] |= (unsigned char)(yr[j] * (1.0f - yr[j]) >= 0.0025f);
+        } else {
+            /* tanh' = 1 - y^2, max 1 */
+            for (size_t j = 0; j < out; j++)
+                u[j] |= (unsigned char)(1.0f - yr[j] * yr[j] >= 0.01f);
+        }
+    }
+    size_t off = 0;
+    for (size_t j = 0; j < out; j++)
+        off += (size_t)!u[j];
+    *(relu ? dead : sat) = (double)off / (double)out;
+}
+
+void gfi_diag_forward_layer(gf_net *net, int32_t i, const float *x)
+{
+    gf_diag *d = net->diag;
+    diag_work *w = W(d);
+    const gf_layer *l = net->layers[i];
+    int64_t batch = w->batch;
+    size_t n = (size_t)batch * (size_t)l->out;
+    double *rec = cur_rec(w, i);
+    (void)x;
+
+    double s, ss;
+    gfi_moment_scan(net->z[i], n, &s, &ss);
+    double pmean = s / (double)n;
+    rec[GF_STAT_PRE_MEAN] = pmean;
+    rec[GF_STAT_PRE_STD] = sqrt(fmax(ss / (double)n - pmean * pmean, 0.0));
+    double mean, var, dead, sat;
+    activation_stats(w, l, net->y[i], batch, &mean, &var, &dead, &sat);
+    rec[GF_STAT_ACT_MEAN] = mean;
+    rec[GF_STAT_ACT_VAR] = var;
+    rec[GF_STAT_DEAD_FRAC] = dead;
+    rec[GF_STAT_SATURATED_FRAC] = sat;
+    double var_in = i ? cur_rec(w, i - 1)[GF_STAT_ACT_VAR] : w->in_var;
+    rec[GF_STAT_ACT_GAIN] = safe_ratio(var, var_in);
+
+    /* Non-finite values: counted only when a sum says there are some. */
+    int64_t *in_nf = nf_at(w->cur_nf, i, GF_TENSOR_INPUT);
+    if (i)
+        memcpy(in_nf, nf_at(w->cur_nf, i - 1, GF_TENSOR_ACTIVATION), 3 * sizeof *in_nf);
+    int64_t *z_nf = nf_at(w->cur_nf, i, GF_TENSOR_PRE_ACTIVATION);
+    if (!isfinite(ss)) {
+        gfi_count_nonfinite(net->z[i], n, z_nf);
+        if (!nf_total(in_nf) && nf_total(z_nf) && layer_params_finite(l))
+            produced(d, i, GF_PHASE_FORWARD, GF_TENSOR_PRE_ACTIVATION);
+    }
+    if (!isfinite(mean) || !isfinite(var)) {
+        int64_t *y_nf = nf_at(w->cur_nf, i, GF_TENSOR_ACTIVATION);
+        gfi_count_nonfinite(net->y[i], n, y_nf);
+        if (!nf_total(z_nf) && nf_total(y_nf))
+            produced(d, i, GF_PHASE_FORWARD, GF_TENSOR_ACTIVATION);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Hooks: loss and backward                                            */
+/* ------------------------------------------------------------------ */
+
+/* Penalty value of one layer (net-wide and its own), for locating an overflow. */
+static double layer_penalty_value(const gf_net *net, const gf_layer *l)
+{
+    const gfi_penalty *ps[2] = {net->has_pen ? &net->pen : NULL, l->has_pen ? &l->pen : NULL};
+    double v = 0.0;
+    for (int k = 0; k < 2; k++) {
+        if (!ps[k] || !gfi_penalty_active(ps[k]))
+            continue;
+        v += gfi_penalty_value(ps[k], l->w, l->nweights);
+        if (ps[k]->include_bias)
+            v += gfi_penalty_value(ps[k], l->b, l->nbias);
+    }
+    return v;
+}
+
+void gfi_diag_loss(gf_net *net, double loss, double penalty, bool have_loss)
+{
+    gf_diag *d = net->diag;
+    diag_work *w = W(d);
+    int32_t top = net->nlayers - 1;
+    w->loss = have_loss ? loss + penalty : NAN;
+    /* LOSS counts: the loss value and its gradient d loss / d output. */
+    int64_t *c = nf_at(w->cur_nf, top, GF_TENSOR_LOSS);
+    size_t n = (size_t)w->batch * (size_t)net->layers[top]->out;
+    if (!gfi_all_finite(net->dbuf[0], n))
+        gfi_count_nonfinite(net->dbuf[0], n, c);
+    float lv = (float)loss;
+    if (have_loss && !isfinite(loss))
+        gfi_count_nonfinite(&lv, 1, c);
+    bool out_finite = !nf_total(nf_at(w->cur_nf, top, GF_TENSOR_ACTIVATION));
+    if (out_finite && nf_total(c)) {
+        produced(d, top, GF_PHASE_LOSS, GF_TENSOR_LOSS);
+    } else if (have_loss && isfinite(loss) && !isfinite(penalty)) {
+        for (int32_t i = 0; i < net->nlayers; i++)
+            if (!isfinite(layer_penalty_value(net, net->layers[i])) && layer_params_finite(net->layers[i])) {
+                produced(d, i, GF_PHASE_PENALTY, GF_TENSOR_LOSS);
+                break;
+            }
+    }
+    w->dy_bad = nf_total(c) != 0;
+}
+
+void gfi_diag_backward_layer(gf_net *net, int32_t i, const float *dy, const float *dx)
+{
+    gf_diag *d = net->diag;
+    diag_work *w = W(d);
+    const gf_layer *l = net->layers[i];
+    double *rec = cur_rec(w, i);
+    size_t nz = (size_t)net->batch * (size_t)l->out, nx = (size_t)net->batch * (size_t)l->in;
+    (void)dy;
+    gfi_sq q;
+    gfi_sq_scan(net->dz, nz, &q);
+    rec[GF_STAT_DELTA_PRE_NORM] = sqrt(q.ss);
+    rec[GF_STAT_DELTA_PRE_RMS] = sqrt(q.ss / (double)nz);
+    rec[GF_STAT_DELTA_PRE_MAXABS] = q.maxabs;
+    int64_t *dz_nf = nf_at(w->cur_nf, i, GF_TENSOR_DELTA_PRE);
+    if (!isfinite(q.ss)) {
+        gfi_count_nonfinite(net->dz, nz, dz_nf);
+        bool fwd_finite = !nf_total(nf_at(w->cur_nf, i, GF_TENSOR_PRE_ACTIVATION)) &&
+                          !nf_total(nf_at(w->cur_nf, i, GF_TENSOR_ACTIVATION));
+        if (!w->dy_bad && fwd_finite && nf_total(dz_nf))
+            produced(d, i, GF_PHASE_BACKWARD, GF_TENSOR_DELTA_PRE);
+    }
+    gfi_sq_scan(dx, nx, &q);
+    rec[GF_STAT_DELTA_IN_NORM] = sqrt(q.ss);
+    rec[GF_STAT_DELTA_IN_RMS] = sqrt(q.ss / (double)nx);
+    rec[GF_STAT_DELTA_IN_MAXABS] = q.maxabs;
+    int64_t *dx_nf = nf_at(w->cur_nf, i, GF_TENSOR_DELTA_IN);
+    if (!isfinite(q.ss)) {
+        gfi_count_nonfinite(dx, nx, dx_nf);
+        if (!nf_total(dz_nf) && nf_total(dx_nf) && gfi_all_finite(l->w, l->nweights))
+            produced(d, i, GF_PHASE_BACKWARD, GF_TENSOR_DELTA_IN);
+    }
+    w->dy_bad = nf_total(dx_nf) != 0;
+}
+
+/* Penalty gradient alone at element k of a layer's W (bias: is_bias). */
+static bool penalty_grad_finite(const gf_net *net, const gf_layer *l, size_t k, bool is_bias)
+{
+    const gfi_penalty *ps[2] = {net->has_pen ? &net->pen : NULL, l->has_pen ? &l->pen : NULL};
+    float g = 0.0f;
+    for (int j = 0; j < 2; j++) {
+        if (!ps[j] || !gfi_penalty_active(ps[j]) || (is_bias && !ps[j]->include_bias))
+            continue;
+        gfi_penalty_grad(ps[j], is_bias ? l->b + k : l->w + k, &g, 1);
+    }
+    return isfinite(g);
+}
+
+/* Statistics of one gradient tensor into rec at base (WGRAD_* or BGRAD_*). */
+static void grad_stats(double *rec, int32_t base, const gfi_full *g, size_t n)
+{
+    double mean = g->sum / (double)n;
+    rec[base + 0] = sqrt(g->ss);
+    rec[base + 1] = mean;
+    rec[base + 2] = sqrt(fmax(g->ss / (double)n - mean * mean, 0.0));
+    rec[base + 3] = g->min;
+    rec[base + 4] = g->max;
+    rec[base + 5] = fmax(fabs(g->min), fabs(g->max));
+    rec[base + 6] = (double)g->zeros / (double)n;
+}
+
+/* A gradient tensor (W or b) with non-finite values: count them and decide
+ * whether backward or a penalty produced them from finite inputs. */
+static void bad_grad(gf_diag *d, int32_t i, bool is_bias)
+{
+    diag_work *w = W(d);
+    const gf_net *net = d->net;
+    const gf_layer *l = net->layers[i];
+    const float *g = is_bias ? l->db : l->dw, *p = is_bias ? l->b : l->w;
+    size_t n = is_bias ? l->nbias : l->nweights;
+    int32_t tensor = is_bias ? GF_TENSOR_BIAS_GRAD : GF_TENSOR_WEIGHT_GRAD;
+    gfi_count_nonfinite(g, n, nf_at(w->cur_nf, i, tensor));
+    bool inputs_finite = !nf_total(nf_at(w->cur_nf, i, GF_TENSOR_DELTA_PRE)) &&
+                         !nf_total(nf_at(w->cur_nf, i, GF_TENSOR_INPUT)) && gfi_all_finite(p, n);
+    if (!inputs_finite)
+        return;
+    size_t k = gfi_first_nonfinite(g, n);
+    produced(d, i, penalty_grad_finite(net, l, k, is_bias) ? GF_PHASE_BACKWARD : GF_PHASE_PENALTY, tensor);
+}
+
+static void commit(gf_diag *d)
+{
+    diag_work *w = W(d);
+    size_t rec = (size_t)d->nlayers * GFI_NSTAT;
+    memcpy(d->hist + (size_t)d->head * rec, w->cur, rec * sizeof *w->cur);
+    memcpy(d->nonfinite, w->cur_nf, (size_t)d->nlayers * GFI_NTENSOR * 3 * sizeof *w->cur_nf);
+    d->hist_step[d->head] = w->probe ? -1 : w->obs_step;
+    d->head = (d->head + 1) % d->cap;
+    if (d->count < d->cap)
+        d->count++;
+    d->observed++;
+}
+
+/* Recomputes the NONFINITE statistic of layer i from its counts (the input
+ * is the layer below's activation, so it is not counted twice). */
+static double nonfinite_stat(const int64_t *nf, int32_t i)
+{
+    int64_t t = 0;
+    for (int32_t k = GF_TENSOR_PRE_ACTIVATION; k < GFI_NTENSOR; k++)
+        t += nf_total(nf_at((int64_t *)nf, i, k));
+    return (double)t;
+}
+
+void gfi_diag_backward_end(gf_net *net)
+{
+    gf_diag *d = net->diag;
+    diag_work *w = W(d);
+    bool finite = true;
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        const gf_layer *l = net->layers[i];
+        double *rec = cur_rec(w, i);
+        gfi_full g, p, gb, pb;
+        gfi_param_scan(l->dw, l->w, l->nweights, &g, &p);
+        gfi_param_scan(l->db, l->b, l->nbias, &gb, &pb);
+        grad_stats(rec, GF_STAT_WGRAD_NORM, &g, l->nweights);
+        grad_stats(rec, GF_STAT_BGRAD_NORM, &gb, l->nbias);
+        rec[GF_STAT_WEIGHT_NORM] = sqrt(p.ss);
+        rec[GF_STAT_WEIGHT_MAXABS] = p.max;
+        rec[GF_STAT_WEIGHT_ZERO_FRAC] = (double)p.zeros / (double)l->nweights;
+        if (!isfinite(p.ss))
+            gfi_count_nonfinite(l->w, l->nweights, nf_at(w->cur_nf, i, GF_TENSOR_WEIGHT));
+        if (!isfinite(pb.ss))
+            gfi_count_nonfinite(l->b, l->nbias, nf_at(w->cur_nf, i, GF_TENSOR_BIAS));
+        if (!isfinite(g.ss) || !isfinite(g.sum)) {
+            bad_grad(d, i, false);
+            finite = false;
+        }
+        if (!isfinite(gb.ss) || !isfinite(gb.sum)) {
+            bad_grad(d, i, true);
+            finite = false;
+        }
+    }
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        double *rec = cur_rec(w, i);
+        rec[GF_STAT_DELTA_GAIN] =
+            i == net->nlayers - 1 ? 1.0 : safe_ratio(rec[GF_STAT_DELTA_IN_NORM], cur_rec(w, i + 1)[GF_STAT_DELTA_IN_NORM]);
+        rec[GF_STAT_LOSS] = w->loss;
+        rec[GF_STAT_NONFINITE] = nonfinite_stat(w->cur_nf, i);
+        rec[GF_STAT_UPDATE_RATIO] = 0.0;
+    }
+    w->grads_known = true;
+    w->grads_finite = finite;
+    commit(d);
+    w->pending = !w->probe;
+    net->diag_active = false;
+}
+
+void gfi_diag_backward_begin(gf_net *net) { W(net->diag)->grads_known = false; }
+
+/* ------------------------------------------------------------------ */
+/* Hooks: the guard and the step                                       */
+/* ------------------------------------------------------------------ */
+
+static bool guard_on(const gf_diag *d) { return d->guard && d->enabled; }
+
+static int refuse(gf_diag *d, const char *fn, const char *what)
+{
+    diag_work *w = W(d);
+    if (w->cand)
+        return gfi_net_fail(d->net, GF_ERR_GUARD,
+                            "%s: guard refused the step (%s): first produced at layer %d, phase %s, tensor %s, step "
+                            "%lld; weights and optimizer state unchanged",
+                            fn, what, (int)w->cand_layer, gf_phase_name(w->cand_phase), gf_tensor_name(w->cand_tensor),
+                            (long long)w->obs_step);
+    return gfi_net_fail(d->net, GF_ERR_GUARD,
+                        "%s: guard refused the step (%s): passed on from non-finite inputs, step %lld; weights and "
+                        "optimizer state unchanged",
+                        fn, what, (long long)w->obs_step);
+}
+
+/* Whether every gradient is finite; on an unobserved pass the first bad
+ * tensor in backward order is where the guard caught it. */
+static bool grads_finite(gf_diag *d)
+{
+    diag_work *w = W(d);
+    if (w->grads_known)
+        return w->grads_finite;
+    const gf_net *net = d->net;
+    bool ok = true;
+    for (int32_t i = net->nlayers - 1; i >= 0 && ok; i--) {
+        const gf_layer *l = net->layers[i];
+        if (!gfi_all_finite(l->dw, l->nweights)) {
+            produced(d, i, GF_PHASE_BACKWARD, GF_TENSOR_WEIGHT_GRAD);
+            ok = false;
+        } else if (!gfi_all_finite(l->db, l->nbias)) {
+            produced(d, i, GF_PHASE_BACKWARD, GF_TENSOR_BIAS_GRAD);
+            ok = false;
+        }
+    }
+    w->grads_known = true;
+    w->grads_finite = ok;
+    return ok;
+}
+
+int gfi_diag_guard_grads(gf_net *net, const char *fn)
+{
+    gf_diag *d = net->diag;
+    if (!guard_on(d) || grads_finite(d))
+        return GF_OK;
+    return refuse(d, fn, "non-finite gradients");
+}
+
+/* The latest record's statistics of layer i. */
+static double *latest(gf_diag *d, int32_t i)
+{
+    int32_t slot = (d->head - 1 + d->cap) % d->cap;
+    return d->hist + ((size_t)slot * (size_t)d->nlayers + (size_t)i) * GFI_NSTAT;
+}
+
+static bool state_finite(const gf_optimizer *o, size_t off, size_t n)
+{
+    return (!o->m || gfi_all_finite(o->m + off, n)) && (!o->v || gfi_all_finite(o->v + off, n));
+}
+
+/* Weights, gradients and optimizer state of layer i are all finite (the
+ * inputs of its update, before it is applied). */
+static bool update_inputs_finite(const gf_net *net, int32_t i)
+{
+    const gf_layer *l = net->layers[i];
+    size_t n = l->nweights + l->nbias;
+    return gfi_all_finite(l->w, n) && gfi_all_finite(l->dw, n) && state_finite(net->opt, l->param_offset, n);
+}
+
+/* Post-step (or, refused, would-be) counts of W, b and state into the latest record. */
+static void record_update_counts(gf_diag *d, int32_t i, bool applied)
+{
+    const gf_net *net = d->net;
+    const gf_layer *l = net->layers[i];
+    const gf_optimizer *o = net->opt;
+    int64_t *cw = nf_at(d->nonfinite, i, GF_TENSOR_WEIGHT), *cb = nf_at(d->nonfinite, i, GF_TENSOR_BIAS);
+    int64_t *cs = nf_at(d->nonfinite, i, GF_TENSOR_OPTIMIZER_STATE);
+    memset(cw, 0, 3 * sizeof *cw);
+    memset(cb, 0, 3 * sizeof *cb);
+    memset(cs, 0, 3 * sizeof *cs);
+    size_t off = l->param_offset, n = l->nweights + l->nbias;
+    if (applied) {
+        gfi_count_nonfinite(l->w, l->nweights, cw);
+        gfi_count_nonfinite(l->b, l->nbias, cb);
+        if (o->m)
+            gfi_count_nonfinite(o->m + off, n, cs);
+        if (o->v)
+            gfi_count_nonfinite(o->v + off, n, cs);
+    } else {
+        gfi_opt_update_count(o, net->params, net->grads, off, l->nweights, cw, cs);
+        gfi_opt_update_count(o, net->params, net->grads, off + l->nweights, l->nbias, cb, cs);
+    }
+    latest(d, i)[GF_STAT_NONFINITE] = nonfinite_stat(d->nonfinite, i);
+}
+
+int gfi_diag_step(gf_net *net, const char *fn)
+{
+    gf_diag *d = net->diag;
+    diag_work *w = W(d);
+    gf_optimizer *o = net->opt;
+    bool guard = guard_on(d), measure = w->pending;
+    w->pending = false;
+    if (!guard && !measure) {
+        gfi_opt_update(o, net->params, net->grads, net->nparams);
+        return GF_OK;
+    }
+    if (guard && !grads_finite(d))
+        return refuse(d, fn, "non-finite gradients");
+    /* Guarded: evaluate without storing, apply only if all is finite.
+     * Otherwise: apply and measure in the same pass. */
+    bool apply = !guard, any_bad = false;
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        const gf_layer *l = net->layers[i];
+        double d2w, sw, d2b, sb;
+        gfi_opt_update_range(o, net->params, net->grads, l->param_offset, l->nweights, apply, &d2w, &sw);
+        gfi_opt_update_range(o, net->params, net->grads, l->param_offset + l->nweights, l->nbias, apply, &d2b, &sb);
+        bool bad = !isfinite(d2w) || !isfinite(d2b) || !isfinite(sw) || !isfinite(sb);
+        if (measure) {
+            double *rec = latest(d, i);
+            rec[GF_STAT_UPDATE_RATIO] = bad && guard ? 0.0 : safe_ratio(sqrt(d2w), rec[GF_STAT_WEIGHT_NORM]);
+        }
+        if (bad) {
+            any_bad = true;
+            int32_t tensor = !isfinite(d2w) ? GF_TENSOR_WEIGHT : !isfinite(d2b) ? GF_TENSOR_BIAS
+                                                                         : GF_TENSOR_OPTIMIZER_STATE;
+            /* Applied already, the old weights are gone, but they were finite
+             * iff the observed pass counted none (the state is assumed so). */
+            bool inputs = guard ? update_inputs_finite(net, i)
+                                : !nf_total(nf_at(d->nonfinite, i, GF_TENSOR_WEIGHT)) &&
+                                      !nf_total(nf_at(d->nonfinite, i, GF_TENSOR_BIAS)) &&
+                                      gfi_all_finite(l->dw, l->nweights + l->nbias);
+            if (inputs)
+                produced(d, i, GF_PHASE_UPDATE, tensor);
+        }
+    }
+    if (!guard)
+        gfi_opt_advance(o);
+    if (any_bad && measure)
+        for (int32_t i = 0; i < net->nlayers; i++)
+            record_update_counts(d, i, apply);
+    if (guard && any_bad)
+        return refuse(d, fn, "the update would make weights or optimizer state non-finite");
+    if (guard)
+        gfi_opt_update(o, net->params, net->grads, net->nparams);
+    return GF_OK;
+}
+
+void gfi_diag_net_destroyed(gf_net *net)
+{
+    net->diag->net = NULL;
+    net->diag = NULL;
+    net->diag_on = net->diag_active = false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                          */
+/* ------------------------------------------------------------------ */
+
+#define DEFAULT_HISTORY 64
+#define MAX_HISTORY 1000000
+
+int gf_diag_create(gf_diag **out, gf_net *net)
+{
+    if (!out)
+        return gfi_fail(GF_ERR_NULL, "gf_diag_create: out is NULL");
+    *out = NULL;
+    if (!net)
+        return gfi_fail(GF_ERR_NULL, "gf_diag_create: net is NULL");
+    if (net->magic != GFI_MAGIC_NET)
+        return gfi_fail(GF_ERR_KIND, "gf_diag_create: handle is not a live gf_net");
+    if (net->diag)
+        return gfi_net_fail(net, GF_ERR_STATE, "gf_diag_create: the net already has a diagnostics object");
+    gf_diag *d = gfi_calloc(1, sizeof *d);
+    diag_work *w = d ? gfi_calloc(1, sizeof *w) : NULL;
+    if (!w) {
+        gfi_free(d);
+        return gfi_fail(GF_ERR_NOMEM, "gf_diag_create: out of memory");
+    }
+    d->magic = GFI_MAGIC_DIAG;
+    d->work = w;
+    d->origin = true;
+    d->every = 1;
+    d->cap = DEFAULT_HISTORY;
+    d->nlayers = -1; /* forces the first sizing */
+    gfi_diag_default_thresholds(d->threshold);
+    if (resize(d, net->nlayers, DEFAULT_HISTORY, net->widest)) {
+        gfi_free(w);
+        gfi_free(d);
+        return gfi_fail(GF_ERR_NOMEM, "gf_diag_create: cannot allocate the history");
+    }
+    d->net = net;
+    d->enabled = true;
+    net->diag = d;
+    sync_net(d);
+    *out = d;
+    return GF_OK;
+}
+
+void gf_diag_destroy(gf_diag *d)
+{
+    if (!d || d->magic != GFI_MAGIC_DIAG)
+        return;
+    if (d->net) {
+        d->net->diag = NULL;
+        d->net->diag_on = d->net->diag_active = false;
+    }
+    free_buffers(d);
+    gfi_free(d->work);
+    d->magic = GFI_MAGIC_DEAD;
+    gfi_free(d);
+}
+
+int gf_diag_enable(gf_diag *d, int32_t on)
+{
+    int rc = gfi_diag_check(d, "gf_diag_enable");
+    if (rc)
+        return rc;
+    if (on != 0 && on != 1)
+        return gfi_fail(GF_ERR_INVALID, "gf_diag_enable: on must be 0 or 1 (got %d)", (int)on);
+    if (on && (rc = ensure_sized(d)))
+        return gfi_fail(rc, "gf_diag_enable: %s", gf_last_error());
+    d->enabled = on != 0;
+    if (!on) {
+        W(d)->pending = false;
+        d->net->diag_active = false;
+    }
+    W(d)->tick = 0;
+    sync_net(d);
+    return GF_OK;
+}
+
+static const char *option_name(int32_t option)
+{
+    switch (option) {
+    case GF_DIAG_HISTORY: return "GF_DIAG_HISTORY";
+    case GF_DIAG_GUARD: return "GF_DIAG_GUARD";
+    case GF_DIAG_ORIGIN: return "GF_DIAG_ORIGIN";
+    default: return "GF_DIAG_EVERY";
+    }
+}
+
+int gf_diag_set_option(gf_diag *d, int32_t option, double value)
+{
+    int rc = gfi_diag_check(d, "gf_diag_set_option");
+    if (rc)
+        return rc;
+    if (option < GF_DIAG_HISTORY || option > GF_DIAG_EVERY)
+        return gfi_fail(GF_ERR_INVALID, "gf_diag_set_option: unknown option %d", (int)option);
+    double lo = 0, hi = 1;
+    if (option == GF_DIAG_HISTORY)
+        lo = 1, hi = MAX_HISTORY;
+    else if (option == GF_DIAG_EVERY)
+        lo = 1, hi = INT32_MAX;
+    if (!(value >= lo && value <= hi) || value != floor(value))
+        return gfi_fail(GF_ERR_INVALID, "gf_diag_set_option: %s must be an integer in [%g, %g] (got %g)",
+                        option_name(option), lo, hi, value);
+    switch (option) {
+    case GF_DIAG_HISTORY:
+        if ((int32_t)value != d->cap && (rc = resize(d, d->nlayers < 0 ? 0 : d->nlayers, (int32_t)value,
+                                                      W(d)->unit_cap)))
+            return gfi_fail(rc, "gf_diag_set_option: %s", gf_last_error());
+        break;
+    case GF_DIAG_GUARD: d->guard = value != 0; break;
+    case GF_DIAG_ORIGIN: d->origin = value != 0; break;
+    default:
+        d->every = (int32_t)value;
+        W(d)->tick = 0;
+        break;
+    }
+    return GF_OK;
+}
+
+int gf_diag_get_option(const gf_diag *d, int32_t option, double *value)
+{
+    int rc = gfi_diag_check(d, "gf_diag_get_option");
+    if (rc)
+        return rc;
+    if (!value)
+        return gfi_fail(GF_ERR_NULL, "gf_diag_get_option: value is NULL");
+    switch (option) {
+    case GF_DIAG_HISTORY: *value = d->cap; break;
+    case GF_DIAG_GUARD: *value = d->guard; break;
+    case GF_DIAG_ORIGIN: *value = d->origin; break;
+    case GF_DIAG_EVERY: *value = d->every; break;
+    default: return gfi_fail(GF_ERR_INVALID, "gf_diag_get_option: unknown option %d", (int)option);
+    }
+    return GF_OK;
+}
+
+int gf_diag_reset(gf_diag *d)
+{
+    int rc = gfi_diag_check(d, "gf_diag_reset");
+    if (rc)
+        return rc;
+    diag_work *w = W(d);
+    d->count = d->head = 0;
+    d->observed = 0;
+    d->origin_found = false;
+    d->origin_step = 0;
+    d->origin_layer = d->origin_phase = d->origin_tensor = 0;
+    if (d->nlayers > 0)
+        memset(d->nonfinite, 0, (size_t)d->nlayers * GFI_NTENSOR * 3 * sizeof *d->nonfinite);
+    w->pending = w->cand = false;
+    w->tick = 0;
+    return GF_OK;
+}
+
+int32_t gf_diag_layer_count(const gf_diag *d)
+{
+    if (gfi_diag_check(d, "gf_diag_layer_count"))
+        return -1;
+    return d->nlayers;
+}
+
+int64_t gf_diag_steps(const gf_diag *d)
+{
+    if (gfi_diag_check(d, "gf_diag_steps"))
+        return -1;
+    return d->observed;
+}
+
+int32_t gf_diag_history_length(const gf_diag *d)
+{
+    if (gfi_diag_check(d, "gf_diag_history_length"))
+        return -1;
+    return d->count;
+}
+
+/* Shared checks of the read-out calls: layer and stat (or tensor) in range,
+ * at least one observation. */
+static int check_read(const gf_diag *d, int32_t layer, int32_t idx, int32_t lo, int32_t hi, const char *what,
+                      const char *fn)
+{
+    if (idx < lo || idx > hi)
+        return gfi_fail(GF_ERR_RANGE, "%s: %s %d is outside %d..%d", fn, what, (int)idx, (int)lo, (int)hi);
+    if (layer < 0 || layer >= d->nlayers)
+        return gfi_fail(GF_ERR_RANGE, "%s: layer %d is outside 0..%d", fn, (int)layer, (int)d->nlayers - 1);
+    if (d->count == 0)
+        return gfi_fail(GF_ERR_STATE, "%s: nothing observed yet; train a step (or probe) first", fn);
+    return GF_OK;
+}
+
+static int read_value(const gf_diag *d, int32_t layer, int32_t stat, int32_t ago, double *value, int64_t *step,
+                      const char *fn)
+{
+    int rc = gfi_diag_check(d, fn);
+    if (rc)
+        return rc;
+    if (!value)
+        return gfi_fail(GF_ERR_NULL, "%s: value is NULL", fn);
+    if ((rc = check_read(d, layer, stat, 0, GFI_NSTAT - 1, "stat", fn)))
+        return rc;
+    if (ago < 0 || ago >= d->count)
+        return gfi_fail(GF_ERR_RANGE, "%s: ago %d is outside 0..%d (records kept)", fn, (int)ago, (int)d->count - 1);
+    *value = *gfi_diag_at(d, ago, layer, stat);
+    if (step)
+        *step = gfi_diag_step_at(d, ago);
+    return GF_OK;
+}
+
+int gf_diag_value(const gf_diag *d, int32_t layer, int32_t stat, double *value)
+{
+    return read_value(d, layer, stat, 0, value, NULL, "gf_diag_value");
+}
+
+int gf_diag_history(const gf_diag *d, int32_t layer, int32_t stat, int32_t ago, double *value, int64_t *step)
+{
+    return read_value(d, layer, stat, ago, value, step, "gf_diag_history");
+}
+
+int gf_diag_nonfinite(const gf_diag *d, int32_t layer, int32_t tensor, int64_t *nan, int64_t *pos_inf,
+                      int64_t *neg_inf)
+{
+    int rc = gfi_diag_check(d, "gf_diag_nonfinite");
+    if (rc)
+        return rc;
+    if (!nan || !pos_inf || !neg_inf)
+        return gfi_fail(GF_ERR_NULL, "gf_diag_nonfinite: nan, pos_inf and neg_inf must not be NULL");
+    if ((rc = check_read(d, layer, tensor, GF_TENSOR_INPUT, GFI_NTENSOR - 1, "tensor", "gf_diag_nonfinite")))
+        return rc;
+    const int64_t *c = nf_at(d->nonfinite, layer, tensor);
+    *nan = c[0];
+    *pos_inf = c[1];
+    *neg_inf = c[2];
+    return GF_OK;
+}
+
+int gf_diag_origin(const gf_diag *d, int32_t *found, int64_t *step, int32_t *layer, int32_t *phase, int32_t *tensor)
+{
+    int rc = gfi_diag_check(d, "gf_diag_origin");
+    if (rc)
+        return rc;
+    if (!found)
+        return gfi_fail(GF_ERR_NULL, "gf_diag_origin: found is NULL");
+    bool f = d->origin_found;
+    *found = f;
+    if (step)
+        *step = f ? d->origin_step : -1;
+    if (layer)
+        *layer = f ? d->origin_layer : -1;
+    if (phase)
+        *phase = f ? d->origin_phase : GF_PHASE_NONE;
+    if (tensor)
+        *tensor = f ? d->origin_tensor : GF_TENSOR_NONE;
+    return GF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Names                                                               */
+/* ------------------------------------------------------------------ */
+
+static const char *const stat_names[GFI_NSTAT] = {
+    "delta_in_norm",  "delta_in_rms",     "delta_in_maxabs", "delta_pre_norm",  "delta_pre_rms",
+    "delta_pre_maxabs", "wgrad_norm",     "wgrad_mean",      "wgrad_std",       "wgrad_min",
+    "wgrad_max",      "wgrad_maxabs",     "wgrad_zero_frac", "bgrad_norm",      "bgrad_mean",
+    "bgrad_std",      "bgrad_min",        "bgrad_max",       "bgrad_maxabs",    "bgrad_zero_frac",
+    "weight_norm",    "weight_maxabs",    "weight_zero_frac", "update_ratio",   "act_mean",
+    "act_var",        "pre_mean",         "pre_std",         "dead_frac",       "saturated_frac",
+    "nonfinite",      "act_gain",         "delta_gain",      "loss"};
+
+static const char *const tensor_names[GFI_NTENSOR] = {
+    "none",      "input",     "pre_activation", "activation", "loss",   "delta_pre",
+    "delta_in",  "weight_grad", "bias_grad",    "weight",     "bias",   "optimizer_state"};
+
+static const char *const phase_names[] = {"none", "forward", "loss", "backward", "penalty", "clip", "update"};
+
+const char *gf_stat_name(int32_t stat) { return stat >= 0 && stat < GFI_NSTAT ? stat_names[stat] : "?"; }
+
+const char *gf_tensor_name(int32_t tensor)
+{
+    return tensor >= 0 && tensor < GFI_NTENSOR ? tensor_names[tensor] : "?";
+}
+
+const char *gf_phase_name(int32_t phase)
+{
+    return phase >= GF_PHASE_NONE && phase <= GF_PHASE_UPDATE ? phase_names[phase] : "?";
+}

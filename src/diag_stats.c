@@ -1,0 +1,186 @@
+/*
+ * diag_stats.c — the single-pass reductions behind the diagnostics: sums and
+ * squares in double (squares of floats cannot overflow or underflow a double,
+ * so a norm of finite floats is always right), min/max/zero counts, and
+ * NaN/Inf counts for the rare pass that needs them.
+ *
+ * Where SSE2 is available (every x86-64) the loops take four floats at a
+ * time and sum squares as doubles in two-lane vectors; several independent
+ * accumulators keep the double adds off their latency.  A non-finite element always makes the double sum of
+ * squares non-finite, which is how the fast passes detect one for free.
+ */
+#include "diag_stats.h"
+
+#include <math.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#if defined(__SSE2__)
+static double hsum_pd(__m128d v) { return _mm_cvtsd_f64(_mm_add_sd(v, _mm_unpackhi_pd(v, v))); }
+
+static float hmin_ps(__m128 v)
+{
+    v = _mm_min_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_min_ss(v, _mm_shuffle_ps(v, v, 1)));
+}
+
+static float hmax_ps(__m128 v)
+{
+    v = _mm_max_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_max_ss(v, _mm_shuffle_ps(v, v, 1)));
+}
+
+static size_t hsum_epi32(__m128i v)
+{
+    uint32_t c[4];
+    _mm_storeu_si128((__m128i *)(void *)c, v);
+    return (size_t)c[0] + c[1] + c[2] + c[3];
+}
+#endif
+
+void gfi_sq_scan(const float *v, size_t n, gfi_sq *out)
+{
+    double a0 = 0;
+    float m0 = 0;
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128 sign = _mm_set1_ps(-0.0f);
+    __m128d q0 = _mm_setzero_pd(), q1 = q0;
+    __m128 mx = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4) {
+        __m128 x4 = _mm_loadu_ps(v + i);
+        __m128d lo = _mm_cvtps_pd(x4), hi = _mm_cvtps_pd(_mm_movehl_ps(x4, x4));
+        q0 = _mm_add_pd(q0, _mm_mul_pd(lo, lo));
+        q1 = _mm_add_pd(q1, _mm_mul_pd(hi, hi));
+        mx = _mm_max_ps(_mm_andnot_ps(sign, x4), mx);
+    }
+    a0 = hsum_pd(_mm_add_pd(q0, q1));
+    m0 = hmax_ps(mx);
+#endif
+    for (; i < n; i++) {
+        float x = v[i];
+        a0 += (double)x * x;
+        x = fabsf(x);
+        m0 = x > m0 ? x : m0;
+    }
+    out->ss = a0;
+    out->maxabs = m0;
+}
+
+void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss)
+{
+    double s0 = 0, q0 = 0;
+    size_t i = 0;
+#if defined(__SSE2__)
+    __m128d a = _mm_setzero_pd(), b = a, c = a, d = a;
+    for (; i + 4 <= n; i += 4) {
+        __m128 x4 = _mm_loadu_ps(v + i);
+        __m128d lo = _mm_cvtps_pd(x4), hi = _mm_cvtps_pd(_mm_movehl_ps(x4, x4));
+        a = _mm_add_pd(a, lo);
+        b = _mm_add_pd(b, hi);
+        c = _mm_add_pd(c, _mm_mul_pd(lo, lo));
+        d = _mm_add_pd(d, _mm_mul_pd(hi, hi));
+    }
+    s0 = hsum_pd(_mm_add_pd(a, b));
+    q0 = hsum_pd(_mm_add_pd(c, d));
+#endif
+    for (; i < n; i++) {
+        double x = v[i];
+        s0 += x;
+        q0 += x * x;
+    }
+    *sum = s0;
+    *ss = q0;
+}
+
+/* Scalar tail (and the whole scan where SSE2 is missing): adds into the partial results. */
+static void param_scan_tail(const float *g, const float *w, size_t i, size_t n, gfi_full *gs, gfi_full *ws)
+{
+    for (; i < n; i++) {
+        float g0 = g[i], w0 = w[i], a0 = fabsf(w0);
+        gs->sum += g0;
+        gs->ss += (double)g0 * g0;
+        ws->ss += (double)w0 * w0;
+        gs->min = g0 < gs->min ? g0 : gs->min;
+        gs->max = g0 > gs->max ? g0 : gs->max;
+        ws->max = a0 > ws->max ? a0 : ws->max;
+        gs->zeros += (size_t)(g0 == 0.0f);
+        ws->zeros += (size_t)(w0 == 0.0f);
+    }
+}
+
+
+/* One parameter tensor and its gradient in the same loop: each is read once.
+ * With SSE2 four floats go per iteration; squares are summed as doubles in
+ * two-lane vectors, so sums keep their double range. */
+void gfi_param_scan(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws)
+{
+    gs->sum = gs->ss = ws->sum = ws->ss = 0.0;
+    gs->min = gs->max = n ? g[0] : 0.0f;
+    ws->min = ws->max = 0.0f;
+    gs->zeros = ws->zeros = 0;
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128 sign = _mm_set1_ps(-0.0f), zero = _mm_setzero_ps();
+    __m128d gs0 = _mm_setzero_pd(), gs1 = gs0, gq0 = gs0, gq1 = gs0, wq0 = gs0, wq1 = gs0;
+    __m128 gmn = _mm_set1_ps(gs->min), gmx = gmn, wmx = zero;
+    while (i + 4 <= n) {
+        /* int32 zero counters are flushed before they could wrap */
+        __m128i gz = _mm_setzero_si128(), wz = gz;
+        size_t stop = n - i > ((size_t)1 << 30) ? i + ((size_t)1 << 30) : n;
+        for (; i + 4 <= stop; i += 4) {
+            __m128 g4 = _mm_loadu_ps(g + i), w4 = _mm_loadu_ps(w + i);
+            __m128d glo = _mm_cvtps_pd(g4), ghi = _mm_cvtps_pd(_mm_movehl_ps(g4, g4));
+            __m128d wlo = _mm_cvtps_pd(w4), whi = _mm_cvtps_pd(_mm_movehl_ps(w4, w4));
+            gs0 = _mm_add_pd(gs0, glo);
+            gs1 = _mm_add_pd(gs1, ghi);
+            gq0 = _mm_add_pd(gq0, _mm_mul_pd(glo, glo));
+            gq1 = _mm_add_pd(gq1, _mm_mul_pd(ghi, ghi));
+            wq0 = _mm_add_pd(wq0, _mm_mul_pd(wlo, wlo));
+            wq1 = _mm_add_pd(wq1, _mm_mul_pd(whi, whi));
+            /* new value first: a NaN lane keeps the running min/max */
+            gmn = _mm_min_ps(g4, gmn);
+            gmx = _mm_max_ps(g4, gmx);
+            wmx = _mm_max_ps(_mm_andnot_ps(sign, w4), wmx);
+            gz = _mm_sub_epi32(gz, _mm_castps_si128(_mm_cmpeq_ps(g4, zero)));
+            wz = _mm_sub_epi32(wz, _mm_castps_si128(_mm_cmpeq_ps(w4, zero)));
+        }
+        gs->zeros += hsum_epi32(gz);
+        ws->zeros += hsum_epi32(wz);
+    }
+    gs->sum = hsum_pd(_mm_add_pd(gs0, gs1));
+    gs->ss = hsum_pd(_mm_add_pd(gq0, gq1));
+    ws->ss = hsum_pd(_mm_add_pd(wq0, wq1));
+    gs->min = hmin_ps(gmn);
+    gs->max = hmax_ps(gmx);
+    ws->max = hmax_ps(wmx);
+#endif
+    param_scan_tail(g, w, i, n, gs, ws);
+}
+
+void gfi_count_nonfinite(const float *v, size_t n, int64_t c[3])
+{
+    for (size_t i = 0; i < n; i++) {
+        float x = v[i];
+        if (isnan(x))
+            c[0]++;
+        else if (isinf(x))
+            c[x > 0 ? 1 : 2]++;
+    }
+}
+
+bool gfi_all_finite(const float *v, size_t n)
+{
+    gfi_sq s;
+    gfi_sq_scan(v, n, &s);
+    return isfinite(s.ss);
+}
+
+size_t gfi_first_nonfinite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return i;
+    return n;
+}

@@ -1,0 +1,277 @@
+/*
+ * report.c — diagnostics reports as text (per-layer table + verdict), CSV
+ * (the whole history) and JSON lines (history, then verdicts), into a caller
+ * buffer or a file.  The SVG chart lives in svg.c.
+ */
+#include "verdict.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Verdict text of a layer (-1: net) in a fresh allocation; NULL when out of memory. */
+char *gfi_verdict_string(const gf_diag *d, int32_t layer, int which)
+{
+    gfi_sink probe = {NULL, 0, 0};
+    if (gfi_verdict_of(d, layer, NULL, NULL, which, &probe))
+        return NULL;
+    char *buf = gfi_malloc(probe.len + 1);
+    if (!buf)
+        return NULL;
+    gfi_sink s = {buf, probe.len + 1, 0};
+    if (gfi_verdict_of(d, layer, NULL, NULL, which, &s)) {
+        gfi_free(buf);
+        return NULL;
+    }
+    buf[s.len < probe.len ? s.len : probe.len] = '\0';
+    return buf;
+}
+
+static double value_at(const gf_diag *d, int32_t ago, int32_t layer, int32_t stat)
+{
+    const double *p = gfi_diag_at(d, ago, layer, stat);
+    return p ? *p : NAN;
+}
+
+static const char *layer_kind_name(const gf_diag *d, int32_t i, char *tmp, size_t n)
+{
+    if (!d->net || d->net->magic != GFI_MAGIC_NET || i >= d->net->nlayers) {
+        snprintf(tmp, n, "?");
+        return tmp;
+    }
+    const gf_layer *l = d->net->layers[i];
+    snprintf(tmp, n, "%s/%s", l->ops->name, gf_activation_name(l->act.kind));
+    return tmp;
+}
+
+/* ---- text ---- */
+
+/* A table cell: %12.3e, or nan/inf spelled the same on every platform. */
+static const char *cell(double v, char *buf, size_t n)
+{
+    if (isfinite(v))
+        snprintf(buf, n, "%12.3e", v);
+    else
+        snprintf(buf, n, "%12s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+    return buf;
+}
+
+static int report_text(const gf_diag *d, gfi_sink *s)
+{
+    if (d->count == 0) {
+        gfi_sink_put(s, "no observation yet (verdict unknown): run gf_diag_probe or train with the diag enabled\n");
+        return GF_OK;
+    }
+    int64_t step = gfi_diag_step_at(d, 0);
+    if (step < 0)
+        gfi_sink_put(s, "probe (no update), %lld observations in all\n", (long long)d->observed);
+    else
+        gfi_sink_put(s, "step %lld, %lld observations in all\n", (long long)step, (long long)d->observed);
+    gfi_sink_put(s, "%5s  %-18s %12s %12s %12s %12s %6s %6s %9s  %s\n", "layer", "kind/activation", "delta_in_norm",
+                 "wgrad_norm", "update_ratio", "act_var", "dead%", "sat%", "nonfinite", "verdict");
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        char kind[64];
+        int32_t v;
+        int rc = gfi_verdict_of(d, i, &v, NULL, 0, NULL);
+        if (rc)
+            return rc;
+        char c0[32], c1[32], c2[32], c3[32];
+        gfi_sink_put(s, "%5d  %-18s %s %s %s %s %6.1f %6.1f %9.0f  %s\n", (int)i, layer_kind_name(d, i, kind, sizeof kind),
+                     cell(value_at(d, 0, i, GF_STAT_DELTA_IN_NORM), c0, sizeof c0),
+                     cell(value_at(d, 0, i, GF_STAT_WGRAD_NORM), c1, sizeof c1),
+                     cell(value_at(d, 0, i, GF_STAT_UPDATE_RATIO), c2, sizeof c2),
+                     cell(value_at(d, 0, i, GF_STAT_ACT_VAR), c3, sizeof c3), 100 * value_at(d, 0, i, GF_STAT_DEAD_FRAC),
+                     100 * value_at(d, 0, i, GF_STAT_SATURATED_FRAC), value_at(d, 0, i, GF_STAT_NONFINITE),
+                     gf_verdict_name(v));
+    }
+    int32_t v;
+    int rc = gfi_verdict_of(d, -1, &v, NULL, 0, NULL);
+    if (rc)
+        return rc;
+    gfi_sink_put(s, "net verdict: %s\nreason: ", gf_verdict_name(v));
+    if ((rc = gfi_verdict_of(d, -1, NULL, NULL, GFI_TEXT_REASON, s)))
+        return rc;
+    gfi_sink_put(s, "\nremedy: ");
+    if ((rc = gfi_verdict_of(d, -1, NULL, NULL, GFI_TEXT_REMEDY, s)))
+        return rc;
+    gfi_sink_put(s, "\n");
+    return GF_OK;
+}
+
+/* ---- CSV ---- */
+
+static void put_number(gfi_sink *s, double v, const char *nonfinite_as)
+{
+    if (isfinite(v))
+        gfi_sink_put(s, "%.9g", v);
+    else if (nonfinite_as)
+        gfi_sink_put(s, "%s", nonfinite_as);
+    else
+        gfi_sink_put(s, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+}
+
+static int report_csv(const gf_diag *d, gfi_sink *s)
+{
+    gfi_sink_put(s, "step,layer");
+    for (int32_t k = 0; k < GFI_NSTAT; k++)
+        gfi_sink_put(s, ",%s", gf_stat_name(k));
+    gfi_sink_put(s, "\n");
+    for (int32_t a = d->count - 1; a >= 0; a--)
+        for (int32_t i = 0; i < d->nlayers; i++) {
+            gfi_sink_put(s, "%lld,%d", (long long)gfi_diag_step_at(d, a), (int)i);
+            for (int32_t k = 0; k < GFI_NSTAT; k++) {
+                gfi_sink_put(s, ",");
+                put_number(s, value_at(d, a, i, k), NULL);
+            }
+            gfi_sink_put(s, "\n");
+        }
+    return GF_OK;
+}
+
+/* ---- JSON lines ---- */
+
+static void put_json_string(gfi_sink *s, const char *str)
+{
+    gfi_sink_write(s, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            gfi_sink_put(s, "\\%c", *p);
+        else if (*p == '\n')
+            gfi_sink_put(s, "\\n");
+        else if (*p == '\t')
+            gfi_sink_put(s, "\\t");
+        else if (*p < 0x20)
+            gfi_sink_put(s, "\\u%04x", *p);
+        else
+            gfi_sink_write(s, (const char *)p, 1);
+    }
+    gfi_sink_write(s, "\"", 1);
+}
+
+static int put_json_verdict(const gf_diag *d, gfi_sink *s, int32_t layer)
+{
+    int32_t v;
+    uint32_t flags;
+    int rc = gfi_verdict_of(d, layer, &v, &flags, 0, NULL);
+    if (rc)
+        return rc;
+    char *reason = gfi_verdict_string(d, layer, GFI_TEXT_REASON);
+    char *remedy = reason ? gfi_verdict_string(d, layer, GFI_TEXT_REMEDY) : NULL;
+    if (!remedy) {
+        gfi_free(reason);
+        return GF_ERR_NOMEM;
+    }
+    gfi_sink_put(s, "{\"type\":\"verdict\",\"layer\":%d,\"verdict\":", (int)layer);
+    put_json_string(s, gf_verdict_name(v));
+    gfi_sink_put(s, ",\"flags\":[");
+    bool first = true;
+    for (int32_t k = GF_VERDICT_HEALTHY; k <= GF_VERDICT_UNKNOWN; k++)
+        if (flags & (1u << k)) {
+            if (!first)
+                gfi_sink_put(s, ",");
+            put_json_string(s, gf_verdict_name(k));
+            first = false;
+        }
+    gfi_sink_put(s, "],\"reason\":");
+    put_json_string(s, reason);
+    gfi_sink_put(s, ",\"remedy\":");
+    put_json_string(s, remedy);
+    gfi_sink_put(s, "}\n");
+    gfi_free(reason);
+    gfi_free(remedy);
+    return GF_OK;
+}
+
+static int report_json(const gf_diag *d, gfi_sink *s)
+{
+    for (int32_t a = d->count - 1; a >= 0; a--)
+        for (int32_t i = 0; i < d->nlayers; i++) {
+            gfi_sink_put(s, "{\"type\":\"stats\",\"step\":%lld,\"layer\":%d", (long long)gfi_diag_step_at(d, a), (int)i);
+            for (int32_t k = 0; k < GFI_NSTAT; k++) {
+                gfi_sink_put(s, ",");
+                put_json_string(s, gf_stat_name(k));
+                gfi_sink_put(s, ":");
+                put_number(s, value_at(d, a, i, k), "null"); /* JSON has no NaN */
+            }
+            gfi_sink_put(s, "}\n");
+        }
+    if (d->count == 0) {
+        gfi_sink_put(s, "{\"type\":\"verdict\",\"layer\":-1,\"verdict\":\"unknown\",\"flags\":[\"unknown\"],"
+                        "\"reason\":\"nothing observed yet\",\"remedy\":\"run gf_diag_probe or train a step\"}\n");
+        return GF_OK;
+    }
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        int rc = put_json_verdict(d, s, i);
+        if (rc)
+            return rc;
+    }
+    return put_json_verdict(d, s, -1);
+}
+
+/* ---- entry points ---- */
+
+static int generate(const gf_diag *d, int32_t format, gfi_sink *s)
+{
+    switch (format) {
+    case GF_REPORT_TEXT: return report_text(d, s);
+    case GF_REPORT_CSV: return report_csv(d, s);
+    case GF_REPORT_JSON: return report_json(d, s);
+    default: return gfi_report_svg(d, s);
+    }
+}
+
+static int check_format(const gf_diag *d, int32_t format, const char *fn)
+{
+    int rc = gfi_diag_check(d, fn);
+    if (rc)
+        return rc;
+    if (format < GF_REPORT_TEXT || format > GF_REPORT_SVG)
+        return gfi_fail(GF_ERR_INVALID, "%s: unknown report format %d", fn, (int)format);
+    return GF_OK;
+}
+
+int gf_diag_report(const gf_diag *d, int32_t format, char *buf, size_t cap, size_t *needed)
+{
+    int rc = check_format(d, format, "gf_diag_report");
+    if (rc)
+        return rc;
+    if (!buf && cap)
+        return gfi_fail(GF_ERR_NULL, "gf_diag_report: buf is NULL but cap is %zu", cap);
+    gfi_sink s = {buf, cap, 0};
+    if ((rc = generate(d, format, &s)))
+        return gfi_fail(rc, "gf_diag_report: out of memory");
+    return gfi_sink_finish(&s, needed, "gf_diag_report");
+}
+
+int gf_diag_report_file(const gf_diag *d, int32_t format, const char *path)
+{
+    int rc = check_format(d, format, "gf_diag_report_file");
+    if (rc)
+        return rc;
+    if (!path)
+        return gfi_fail(GF_ERR_NULL, "gf_diag_report_file: path is NULL");
+    /* Measure, then render into one allocation and write it out. */
+    gfi_sink m = {NULL, 0, 0};
+    if ((rc = generate(d, format, &m)))
+        return gfi_fail(rc, "gf_diag_report_file: out of memory");
+    char *buf = gfi_malloc(m.len + 1);
+    if (!buf)
+        return gfi_fail(GF_ERR_NOMEM, "gf_diag_report_file: cannot allocate %zu bytes", m.len + 1);
+    gfi_sink s = {buf, m.len + 1, 0};
+    if ((rc = generate(d, format, &s))) {
+        gfi_free(buf);
+        return gfi_fail(rc, "gf_diag_report_file: out of memory");
+    }
+    size_t len = s.len < m.len ? s.len : m.len;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        gfi_free(buf);
+        return gfi_fail(GF_ERR_IO, "gf_diag_report_file: cannot open %s for writing", path);
+    }
+    bool ok = fwrite(buf, 1, len, f) == len;
+    ok = (fclose(f) == 0) && ok;
+    gfi_free(buf);
+    if (!ok)
+        return gfi_fail(GF_ERR_IO, "gf_diag_report_file: writing %s failed", path);
+    return GF_OK;
+}

@@ -1,0 +1,253 @@
+/*
+ * svg.c — the diagnostics chart: a self-contained SVG with (top) each layer's
+ * weight-gradient norm over the observed steps on a log scale, one polyline
+ * per layer with a legend, and (bottom) each layer's delta-in norm at the
+ * latest step as log-scale bars coloured by the layer's verdict.  Zero and
+ * non-finite values cannot sit on a log axis: they are clamped to the axis
+ * edge and marked (hollow circle for zero, red triangle for NaN/Inf).
+ */
+#include "verdict.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define W 960.0
+#define LINE_TOP 70.0
+#define LINE_H 300.0
+#define BAR_TOP 460.0
+#define BAR_H 200.0
+#define LEFT 80.0
+#define RIGHT 760.0 /* legend to the right of this */
+#define HEIGHT 720.0
+
+static double value_at(const gf_diag *d, int32_t ago, int32_t layer, int32_t stat)
+{
+    const double *p = gfi_diag_at(d, ago, layer, stat);
+    return p ? *p : NAN;
+}
+
+static void put_xml_text(gfi_sink *s, const char *str)
+{
+    for (const char *p = str; *p; p++) {
+        switch (*p) {
+        case '&': gfi_sink_put(s, "&amp;"); break;
+        case '<': gfi_sink_put(s, "&lt;"); break;
+        case '>': gfi_sink_put(s, "&gt;"); break;
+        case '"': gfi_sink_put(s, "&quot;"); break;
+        case '\'': gfi_sink_put(s, "&apos;"); break;
+        default:
+            /* XML 1.0 forbids most control characters. */
+            if ((unsigned char)*p >= 0x20 || *p == '\n' || *p == '\t')
+                gfi_sink_write(s, p, 1);
+        }
+    }
+}
+
+/* Decade range [lo, hi] of the finite positive values of stat (latest only or all records). */
+static void decade_range(const gf_diag *d, int32_t stat, bool all, double *lo, double *hi)
+{
+    double mn = INFINITY, mx = -INFINITY;
+    int32_t records = all ? d->count : (d->count ? 1 : 0);
+    for (int32_t a = 0; a < records; a++)
+        for (int32_t i = 0; i < d->nlayers; i++) {
+            double v = value_at(d, a, i, stat);
+            if (isfinite(v) && v > 0) {
+                mn = fmin(mn, log10(v));
+                mx = fmax(mx, log10(v));
+            }
+        }
+    if (!isfinite(mn)) {
+        *lo = -1;
+        *hi = 1;
+        return;
+    }
+    *lo = floor(mn);
+    *hi = ceil(mx);
+    if (*hi - *lo < 1)
+        *hi = *lo + 1;
+}
+
+/* Layer colour: hue spread over the layers, input side blue, output side red. */
+static void layer_colour(int32_t i, int32_t n, char *buf, size_t cap)
+{
+    double h = n > 1 ? 240.0 * (1.0 - (double)i / (n - 1)) : 240.0;
+    snprintf(buf, cap, "hsl(%.0f,70%%,45%%)", h);
+}
+
+static const char *verdict_colour(int32_t v)
+{
+    switch (v) {
+    case GF_VERDICT_HEALTHY: return "#2e8b57";
+    case GF_VERDICT_VANISHING: return "#4169e1";
+    case GF_VERDICT_EXPLODING: return "#d62728";
+    case GF_VERDICT_DEAD: return "#555555";
+    case GF_VERDICT_SATURATED: return "#ff8c00";
+    default: return "#999999";
+    }
+}
+
+static void y_axis(gfi_sink *s, double top, double h, double lo, double hi, const char *label)
+{
+    gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>\n", LEFT, top, LEFT, top + h);
+    int step = (int)ceil((hi - lo) / 8.0);
+    for (double e = lo; e <= hi + 1e-9; e += step) {
+        double y = top + h - (e - lo) / (hi - lo) * h;
+        gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", LEFT, y, RIGHT, y);
+        gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">1e%+d</text>\n", LEFT - 4,
+                     y + 4, (int)e);
+    }
+    gfi_sink_put(s, "<text x=\"14\" y=\"%.1f\" font-size=\"12\" transform=\"rotate(-90 14 %.1f)\" "
+                    "text-anchor=\"middle\">%s</text>\n",
+                 top + h / 2, top + h / 2, label);
+}
+
+/* y coordinate of v on the log axis; *mark gets 0 (plain), 1 (zero/below, clamped) or 2 (non-finite). */
+static double y_of(double v, double top, double h, double lo, double hi, int *mark)
+{
+    *mark = 0;
+    if (!isfinite(v)) {
+        *mark = 2;
+        return top;
+    }
+    double e = v > 0 ? log10(v) : lo;
+    if (v <= 0 || e < lo) {
+        *mark = 1;
+        e = lo;
+    }
+    if (e > hi)
+        e = hi;
+    return top + h - (e - lo) / (hi - lo) * h;
+}
+
+static void put_mark(gfi_sink *s, double x, double y, int mark, const char *what)
+{
+    if (mark == 1)
+        gfi_sink_put(s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"none\" stroke=\"#000\"><title>%s is 0 or "
+                        "below the axis (clamped)</title></circle>\n",
+                     x, y, what);
+    else if (mark == 2)
+        gfi_sink_put(s, "<path d=\"M%.1f %.1f l-5 9 h10 z\" fill=\"#d62728\"><title>%s is NaN or Inf</title></path>\n",
+                     x, y, what);
+}
+
+static void line_panel(const gf_diag *d, gfi_sink *s)
+{
+    double lo, hi;
+    decade_range(d, GF_STAT_WGRAD_NORM, true, &lo, &hi);
+    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" font-weight=\"bold\">weight-gradient norm per layer "
+                    "over the observed steps (log scale)</text>\n",
+                 LEFT, LINE_TOP - 12);
+    y_axis(s, LINE_TOP, LINE_H, lo, hi, "wgrad_norm");
+    int32_t n = d->count;
+    double dx = n > 1 ? (RIGHT - LEFT - 10) / (n - 1) : 0;
+    gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>\n", LEFT, LINE_TOP + LINE_H,
+                 RIGHT, LINE_TOP + LINE_H);
+    if (n > 0)
+        gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">step %lld</text>\n<text x=\"%.1f\" y=\"%.1f\" "
+                        "font-size=\"11\" text-anchor=\"end\">step %lld</text>\n",
+                     LEFT, LINE_TOP + LINE_H + 14, (long long)gfi_diag_step_at(d, n - 1), RIGHT,
+                     LINE_TOP + LINE_H + 14, (long long)gfi_diag_step_at(d, 0));
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        char col[32];
+        layer_colour(i, d->nlayers, col, sizeof col);
+        gfi_sink_put(s, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", col);
+        for (int32_t a = n - 1; a >= 0; a--) {
+            int mark;
+            double y = y_of(value_at(d, a, i, GF_STAT_WGRAD_NORM), LINE_TOP, LINE_H, lo, hi, &mark);
+            gfi_sink_put(s, "%.1f,%.1f ", LEFT + 5 + dx * (n - 1 - a), y);
+        }
+        gfi_sink_put(s, "\"><title>layer %d</title></polyline>\n", (int)i);
+        for (int32_t a = n - 1; a >= 0; a--) {
+            int mark;
+            double y = y_of(value_at(d, a, i, GF_STAT_WGRAD_NORM), LINE_TOP, LINE_H, lo, hi, &mark);
+            put_mark(s, LEFT + 5 + dx * (n - 1 - a), y, mark, "wgrad_norm");
+        }
+    }
+    /* Legend: one entry per layer, in columns when there are many. */
+    int32_t per_col = 24;
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        char col[32];
+        layer_colour(i, d->nlayers, col, sizeof col);
+        double x = RIGHT + 20 + 60 * (i / per_col), y = LINE_TOP + 12 * (i % per_col);
+        gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>"
+                        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">layer %d</text>\n",
+                     x, y, x + 14, y, col, x + 17, y + 3, (int)i);
+    }
+}
+
+static int bar_panel(const gf_diag *d, gfi_sink *s)
+{
+    double lo, hi;
+    decade_range(d, GF_STAT_DELTA_IN_NORM, false, &lo, &hi);
+    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" font-weight=\"bold\">delta-in norm per layer at the "
+                    "latest step (log scale; colour = verdict)</text>\n",
+                 LEFT, BAR_TOP - 12);
+    y_axis(s, BAR_TOP, BAR_H, lo, hi, "delta_in_norm");
+    int32_t L = d->nlayers;
+    double bw = L ? (RIGHT - LEFT - 10) / L : 0;
+    for (int32_t i = 0; i < L && d->count; i++) {
+        int32_t v;
+        int rc = gfi_verdict_of(d, i, &v, NULL, 0, NULL);
+        if (rc)
+            return rc;
+        int mark;
+        double val = value_at(d, 0, i, GF_STAT_DELTA_IN_NORM);
+        double y = y_of(val, BAR_TOP, BAR_H, lo, hi, &mark);
+        double x = LEFT + 5 + bw * i;
+        gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>layer %d: %g "
+                        "(%s)</title></rect>\n",
+                     x, y, bw * 0.8 > 1 ? bw * 0.8 : 1, BAR_TOP + BAR_H - y, verdict_colour(v), (int)i, val,
+                     gf_verdict_name(v));
+        put_mark(s, x + bw * 0.4, y, mark, "delta_in_norm");
+        if (L <= 32 || i % 5 == 0)
+            gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">%d</text>\n",
+                         x + bw * 0.4, BAR_TOP + BAR_H + 12, (int)i);
+    }
+    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">layer (input side left)</text>\n",
+                 (LEFT + RIGHT) / 2, BAR_TOP + BAR_H + 26);
+    /* Verdict colour key. */
+    for (int32_t v = GF_VERDICT_HEALTHY; v <= GF_VERDICT_UNKNOWN; v++)
+        gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%.1f\" "
+                        "y=\"%.1f\" font-size=\"10\">%s</text>\n",
+                     RIGHT + 20, BAR_TOP + 14.0 * v, verdict_colour(v), RIGHT + 34, BAR_TOP + 14.0 * v + 9,
+                     gf_verdict_name(v));
+    return GF_OK;
+}
+
+int gfi_report_svg(const gf_diag *d, gfi_sink *s)
+{
+    gfi_sink_put(s, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+                    "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n",
+                 W, HEIGHT, W, HEIGHT);
+    gfi_sink_put(s, "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
+    int32_t v = GF_VERDICT_UNKNOWN;
+    if (d->count) {
+        int rc = gfi_verdict_of(d, -1, &v, NULL, 0, NULL);
+        if (rc)
+            return rc;
+    }
+    gfi_sink_put(s, "<text x=\"%.1f\" y=\"24\" font-size=\"16\" font-weight=\"bold\" fill=\"%s\">libgradflow "
+                    "diagnostics: net verdict %s</text>\n",
+                 LEFT, verdict_colour(v), gf_verdict_name(v));
+    if (d->count) {
+        char *reason = gfi_verdict_string(d, -1, GFI_TEXT_REASON);
+        if (!reason)
+            return GF_ERR_NOMEM;
+        /* A browser does not wrap SVG text: show the start, keep the whole reason in a tooltip. */
+        gfi_sink_put(s, "<text x=\"%.1f\" y=\"42\" font-size=\"11\"><title>", LEFT);
+        put_xml_text(s, reason);
+        gfi_sink_put(s, "</title>");
+        if (strlen(reason) > 150)
+            memcpy(reason + 147, "...", 4);
+        put_xml_text(s, reason);
+        gfi_sink_put(s, "</text>\n");
+        gfi_free(reason);
+    }
+    line_panel(d, s);
+    int rc = bar_panel(d, s);
+    if (rc)
+        return rc;
+    gfi_sink_put(s, "</svg>\n");
+    return GF_OK;
+}

@@ -1,0 +1,22 @@
+/*
+ * verdict.h — private helpers shared by verdict.c, report.c and svg.c: the
+ * verdict text of a layer (or of the net, layer -1).  The text sink is in
+ * internal.h.
+ */
+#ifndef GF_VERDICT_H
+#define GF_VERDICT_H
+
+#include "diag.h"
+
+
+enum { GFI_TEXT_REASON = 0, GFI_TEXT_REMEDY = 1 };
+/* Verdict, flags and text of layer (or -1 for the net) of an observed diag
+ * (count > 0); layer is assumed in range.  text may be NULL. */
+int gfi_verdict_of(const gf_diag *d, int32_t layer, int32_t *verdict, uint32_t *flags, int which, gfi_sink *text);
+
+/* The same text in a fresh gfi_malloc'd string (NULL when out of memory). */
+char *gfi_verdict_string(const gf_diag *d, int32_t layer, int which);
+/* svg.c: the chart of gf_diag_report(GF_REPORT_SVG). */
+int gfi_report_svg(const gf_diag *d, gfi_sink *s);
+
+#endif /* GF_VERDICT_H */
