@@ -1,4 +1,5 @@
 /* net.c — the sequential container: construction, parameter arenas, buffers, forward/backward/step. */
+#include "ew.h"
 #include "internal.h"
 #include "diag.h"
 #include "threadpool.h"
@@ -160,30 +161,36 @@ static int init_layer_params(gf_net *net, gf_layer *l, bool keep_user)
     return rc;
 }
 
-/* Grows the flat parameter and gradient arenas by extra floats; re-points every layer. */
+static void repoint_layers(gf_net *net)
+{
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        gf_layer *l = net->layers[i];
+        gfi_layer_point(l, net->params + l->param_offset, net->grads + l->param_offset);
+    }
+}
+
+/* Grows the flat parameter and gradient arenas by extra (zeroed) floats;
+ * re-points every layer.  realloc, not allocate-copy-free: large arenas then
+ * grow in place (mremap) instead of briefly existing twice, which set the
+ * process's peak memory for big nets.  On failure the arenas keep their
+ * contents (one may have grown) and nparams is unchanged. */
 static int grow_arenas(gf_net *net, size_t extra)
 {
     size_t n = net->nparams + extra;
     if (n < net->nparams || n > SIZE_MAX / sizeof(float))
         return GF_ERR_OVERFLOW;
-    float *p = gfi_calloc(n, sizeof(float));
-    float *g = p ? gfi_calloc(n, sizeof(float)) : NULL;
-    if (!g) {
-        gfi_free(p);
+    float *p = gfi_realloc(net->params, n * sizeof(float));
+    if (!p)
         return GF_ERR_NOMEM;
-    }
-    if (net->nparams) {
-        memcpy(p, net->params, net->nparams * sizeof(float));
-        memcpy(g, net->grads, net->nparams * sizeof(float));
-    }
-    gfi_free(net->params);
-    gfi_free(net->grads);
     net->params = p;
-    net->grads = g;
-    for (int32_t i = 0; i < net->nlayers; i++) {
-        gf_layer *l = net->layers[i];
-        gfi_layer_point(l, p + l->param_offset, g + l->param_offset);
-    }
+    float *g = gfi_realloc(net->grads, n * sizeof(float));
+    if (g)
+        net->grads = g;
+    repoint_layers(net);
+    if (!g)
+        return GF_ERR_NOMEM;
+    memset(p + net->nparams, 0, extra * sizeof(float));
+    memset(g + net->nparams, 0, extra * sizeof(float));
     return GF_OK;
 }
 
@@ -407,12 +414,8 @@ static int ensure_batch(gf_net *net, int64_t batch)
 
 static int first_nonfinite(const float *v, size_t n, size_t *at)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) {
-            *at = i;
-            return 1;
-        }
-    return 0;
+    *at = gfi_ew()->first_nonfinite(v, n);
+    return *at < n;
 }
 
 /* Validates x against the net's input width and batch. */
@@ -695,7 +698,7 @@ static int net_step(gf_net *net, const char *fn)
         if ((rc = gfi_diag_step(net, fn)))
             return rc;
     } else {
-        gfi_opt_update(net->opt, net->params, net->grads, net->nparams);
+        gfi_opt_update_pool(net->opt, net->pool, net->params, net->grads, net->nparams);
     }
     net->steps++;
     /* The cached activations no longer match the weights. */

@@ -11,6 +11,7 @@
  * v holds the running squares (RMSProp, Adagrad, Adam's second moment).  Only
  * the buffers a kind needs are allocated.
  */
+#include "ew.h"
 #include "internal.h"
 
 #include <math.h>
@@ -313,14 +314,22 @@ static bool update_ready(const gf_optimizer *o, size_t end)
     return !(needs_m(o->kind) || needs_v(o->kind)) || (o->nparams >= end && sized_for(o, o->nparams));
 }
 
-void gfi_opt_update(gf_optimizer *o, float *w, const float *g, size_t n)
+void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n)
 {
     if (!update_ready(o, n))
         return;
     o->t++;
     hyper h;
     hyper_load(&h, o, o->t);
-    step_loop(&h, w, g, o->m, o->v, n, true, false, NULL, NULL);
+    if (!gfi_ew_opt_fast(o->kind)) {
+        step_loop(&h, w, g, o->m, o->v, n, true, false, NULL, NULL);
+        return;
+    }
+    /* The vector kernels do update_one's arithmetic, operation for operation,
+     * so a dry run through step_loop still predicts this step bit for bit. */
+    gfi_ew_opt e = {h.kind, h.lr, h.mu, h.wd, h.b1, h.b2, h.one_minus_b1, h.one_minus_b2, h.eps,
+                    h.step, h.sqrt_bc2, h.shrink};
+    gfi_ew_opt_run(pool, &e, w, g, o->m, o->v, n);
 }
 
 void gfi_opt_update_range(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, bool apply, double *d2,
@@ -364,6 +373,8 @@ void gfi_opt_update_count(const gf_optimizer *o, const float *w, const float *g,
             count_value(vi, scount);
     }
 }
+
+void gfi_opt_update(gf_optimizer *o, float *w, const float *g, size_t n) { gfi_opt_update_pool(o, NULL, w, g, n); }
 
 /* ---- public API ---- */
 
