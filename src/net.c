@@ -473,14 +473,11 @@ static void run_forward(gf_net *net, const float *x, int64_t batch)
 
 static const float *net_output(const gf_net *net) { return net->y[net->nlayers - 1]; }
 
-static int forward_common(gf_net *net, const float *x, size_t x_count, int64_t batch, float *y, size_t y_count,
-                          bool training, bool need_y, const char *fn)
+/* The forward pass on arguments already validated. */
+static int forward_run(gf_net *net, const float *x, size_t x_count, int64_t batch, float *y, size_t y_count,
+                       bool training, const char *fn)
 {
-    int rc = check_net(net, fn);
-    if (rc)
-        return rc;
-    if ((rc = check_input(net, x, x_count, batch, fn)) || (rc = check_output(net, y, y_count, batch, fn, need_y)))
-        return rc;
+    int rc;
     if ((rc = ensure_batch(net, batch)))
         return NET_FAIL(net, rc, "%s: cannot allocate buffers for batch %lld", fn, (long long)batch);
     /* Backward reads the input again, so a training forward keeps its own copy. */
@@ -500,6 +497,17 @@ static int forward_common(gf_net *net, const float *x, size_t x_count, int64_t b
     if (y)
         memcpy(y, net_output(net), y_count * sizeof(float));
     return GF_OK;
+}
+
+static int forward_common(gf_net *net, const float *x, size_t x_count, int64_t batch, float *y, size_t y_count,
+                          bool training, bool need_y, const char *fn)
+{
+    int rc = check_net(net, fn);
+    if (rc)
+        return rc;
+    if ((rc = check_input(net, x, x_count, batch, fn)) || (rc = check_output(net, y, y_count, batch, fn, need_y)))
+        return rc;
+    return forward_run(net, x, x_count, batch, y, y_count, training, fn);
 }
 
 int gf_net_predict(gf_net *net, const float *x, size_t x_count, int64_t batch, float *y, size_t y_count)
@@ -594,11 +602,9 @@ static int check_target(gf_net *net, const float *target, size_t count, int64_t 
     return GF_OK;
 }
 
-int gf_net_backward(gf_net *net, const float *target, size_t target_count, double *loss)
+/* Loss and backward on a target already validated. */
+static void backward_run(gf_net *net, const float *target, double *loss)
 {
-    int rc = check_backward_ready(net, "gf_net_backward");
-    if (rc || (rc = check_target(net, target, target_count, net->batch, "gf_net_backward")))
-        return rc;
     double v = gfi_loss_eval(&net->loss, net_output(net), target, net->batch, gf_net_output_size(net),
                              net->dbuf[0]);
     double pv = penalty_value(net);
@@ -608,6 +614,14 @@ int gf_net_backward(gf_net *net, const float *target, size_t target_count, doubl
     run_backward(net);
     if (loss)
         *loss = v;
+}
+
+int gf_net_backward(gf_net *net, const float *target, size_t target_count, double *loss)
+{
+    int rc = check_backward_ready(net, "gf_net_backward");
+    if (rc || (rc = check_target(net, target, target_count, net->batch, "gf_net_backward")))
+        return rc;
+    backward_run(net, target, loss);
     return GF_OK;
 }
 
@@ -718,8 +732,10 @@ int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *
     if ((rc = check_input(net, x, x_count, batch, "gf_net_train_step")) ||
         (rc = check_target(net, target, target_count, batch, "gf_net_train_step")))
         return rc;
-    if ((rc = gf_net_forward(net, x, x_count, batch, NULL, 0)) || (rc = gf_net_backward(net, target, target_count, loss)))
+    /* Validated once above: the passes below do not scan the data again. */
+    if ((rc = forward_run(net, x, x_count, batch, NULL, 0, true, "gf_net_train_step")))
         return rc;
+    backward_run(net, target, loss);
     /* The guard sees the gradients before clipping, which would refuse them as NaN. */
     if (net->diag_on && (rc = gfi_diag_guard_grads(net, "gf_net_train_step")))
         return rc;
