@@ -152,7 +152,7 @@ static int32_t run(const recipe *r, const char *dir)
         steps++;
     }
     double last = full_loss(net);
-    printf("%d steps; full-data loss %.4g -> %.4g%s\n", steps, first, last,
+    printf("%d step%s; full-data loss %.4g -> %.4g%s\n", steps, steps == 1 ? "" : "s", first, last,
            refused ? " (training stopped: the next step would have written NaN/Inf into the weights)" : "");
     if (refused)
         printf("weights after the refused step: %s\n", weights_finite(net) ? "all finite (kept intact by the guard)"

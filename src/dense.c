@@ -1,13 +1,18 @@
 /* dense.c — the fully connected layer: y = f(x W^T + b), W out x in (PyTorch nn.Linear layout). */
 #include "internal.h"
+#include "ew.h"
 #include "gemm.h"
 
 #include <string.h>
 
 static void dense_forward(gf_layer *l, const float *x, int64_t batch, float *z, float *y)
 {
-    /* z = x W^T, then + b row by row. */
+    /* z = x W^T, then + b and the activation in one pass where a fast version exists. */
     gfi_gemm_pool(l->owner->pool, false, true, batch, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 0.0f, z, l->out);
+    if (gfi_ew_act_fast(l->act.kind)) {
+        gfi_ew()->bias_act(l->act.kind, l->b, z, y, batch, l->out);
+        return;
+    }
     for (int64_t r = 0; r < batch; r++) {
         float *zr = z + r * l->out;
         for (int64_t j = 0; j < l->out; j++)
@@ -16,18 +21,29 @@ static void dense_forward(gf_layer *l, const float *x, int64_t batch, float *z, 
     gfi_act_forward(&l->act, z, y, (size_t)(batch * l->out));
 }
 
-static void dense_backward(gf_layer *l, const float *x, const float *z, const float *y, const float *dy,
-                           int64_t batch, float *dz, float *dx)
+/* db = column sums of dz, in double. */
+static void bias_grad(gf_layer *l, const float *dz, int64_t batch)
 {
-    gfi_act_backward(&l->act, z, y, dy, dz, (size_t)(batch * l->out));
-    /* dW = dz^T x (out x in); db = column sums of dz; dx = dz W. */
-    gfi_gemm_pool(l->owner->pool, true, false, l->out, l->in, batch, 1.0f, dz, l->out, x, l->in, 0.0f, l->dw, l->in);
     for (int64_t j = 0; j < l->out; j++) {
         double s = 0.0;
         for (int64_t r = 0; r < batch; r++)
             s += dz[r * l->out + j];
         l->db[j] = (float)s;
     }
+}
+
+static void dense_backward(gf_layer *l, const float *x, const float *z, const float *y, const float *dy,
+                           int64_t batch, float *dz, float *dx)
+{
+    /* dz = dy f'(z) and db = column sums of dz (fused where a fast version exists);
+     * dW = dz^T x (out x in); dx = dz W. */
+    if (gfi_ew_act_fast(l->act.kind)) {
+        gfi_ew()->act_grad_colsum(l->act.kind, z, y, dy, dz, l->db, batch, l->out);
+    } else {
+        gfi_act_backward(&l->act, z, y, dy, dz, (size_t)(batch * l->out));
+        bias_grad(l, dz, batch);
+    }
+    gfi_gemm_pool(l->owner->pool, true, false, l->out, l->in, batch, 1.0f, dz, l->out, x, l->in, 0.0f, l->dw, l->in);
     if (dx)
         gfi_gemm_pool(l->owner->pool, false, false, batch, l->in, l->out, 1.0f, dz, l->out, l->w, l->in, 0.0f, dx, l->in);
 }

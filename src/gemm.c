@@ -53,7 +53,7 @@ static void portable_ukernel(int64_t kc, const float *restrict pa, const float *
 }
 
 const gfi_gemm_kernel_info gfi_gemm_portable_info = {P_MR, P_NR, 128, 256, 512, portable_ukernel, gfi_gemm_pack_a_generic,
-                                                   gfi_gemm_pack_b_generic};
+                                                   gfi_gemm_pack_b_generic, NULL};
 
 /* ---- kernel selection ---- */
 
@@ -278,10 +278,25 @@ static void gemm_with(const gfi_gemm_kernel_info *K, bool trans_a, bool trans_b,
     }
 }
 
+/* One product on this thread: the kernel's small path when it has one and
+ * the product is small, else the packed path.  Decided on the whole product
+ * (never on a thread's share), so the thread count cannot change the path. */
+static void gemm_one(const gfi_gemm_kernel_info *K, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                     float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                     int64_t ldc)
+{
+    if (K->small && m > 0 && n > 0 && k > 0 && alpha != 0.0f &&
+        (double)m * (double)n * (double)k <= GFI_GEMM_SMALL_WORK) {
+        K->small(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    gemm_with(K, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 void gfi_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
               int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
-    gemm_with(kernel_info(gfi_gemm_kernel_active()), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_one(kernel_info(gfi_gemm_kernel_active()), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /* ---- the product split over a pool ---- */
@@ -329,7 +344,7 @@ void gfi_gemm_pool(struct gfi_pool *pool, bool trans_a, bool trans_b, int64_t m,
     /* Below about 4 MFLOP waking the workers costs more than it saves. */
     bool small = (double)m * (double)n * (double)k < GEMM_POOL_MIN_WORK;
     if (!pool || gfi_pool_threads(pool) <= 1 || m <= 0 || n <= 0 || small) {
-        gemm_with(K, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        gemm_one(K, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     gemm_job g = {K, trans_a, trans_b, n >= m, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c};

@@ -73,7 +73,14 @@ typedef struct gfi_gemm_kernel_info {
     int mc, kc, nc; /* cache blocks: mc % mr == 0, nc % nr == 0 */
     gfi_gemm_ukernel_fn ukernel;
     gfi_gemm_pack_fn pack_a, pack_b;
+    /* Optional: a whole small product (m*n*k <= GFI_GEMM_SMALL_WORK, k > 0,
+     * alpha != 0) computed straight from the operands, where packing would
+     * cost more than the arithmetic.  Same contract as gfi_gemm. */
+    void (*small)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 } gfi_gemm_kernel_info;
+
+#define GFI_GEMM_SMALL_WORK 65536.0 /* m*n*k */
 
 /* Upper bounds over all kernels, which size the packing buffers. */
 #define GFI_GEMM_MAX_MC 192

@@ -87,11 +87,11 @@ static void avx2_ukernel(int64_t kc, const float *pa, const float *pb, float *c,
 }
 
 const gfi_gemm_kernel_info gfi_gemm_avx2_info = {MR, NR, 192, 256, 512, avx2_ukernel, gfi_gemm_pack_a_generic,
-                                               gfi_gemm_pack_b_generic};
+                                               gfi_gemm_pack_b_generic, NULL};
 
 #else
 #ifdef GFI_GEMM_HAVE_X86
-const gfi_gemm_kernel_info gfi_gemm_avx2_info = {4, 16, 128, 256, 512, NULL, NULL, NULL};
+const gfi_gemm_kernel_info gfi_gemm_avx2_info = {4, 16, 128, 256, 512, NULL, NULL, NULL, NULL};
 #else
 typedef int gfi_gemm_avx2_unused;
 #endif

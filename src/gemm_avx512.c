@@ -230,12 +230,93 @@ static void avx512_pack_b(int nr, bool trans, const float *b, int64_t ldb, int64
     }
 }
 
-const gfi_gemm_kernel_info gfi_gemm_avx512_info = {MR, NR, 192, 256, 512, avx512_ukernel, avx512_pack_a, avx512_pack_b};
+/* ---- small products straight from the operands (no packing) ---- */
+
+/* alpha*acc + beta*C into the masked lanes of ci; C is not read when beta == 0. */
+static inline void small_store(float *ci, __mmask16 m, __m512 acc, float alpha, float beta)
+{
+    __m512 r = _mm512_mul_ps(_mm512_set1_ps(alpha), acc);
+    if (beta != 0.0f)
+        r = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, ci), r);
+    _mm512_mask_storeu_ps(ci, m, r);
+}
+
+/* op(B) = B: C row i, 16 columns at a time, is a sum of rows of B scaled by
+ * op(A)[i][p]; two accumulators halve the FMA latency chain. */
+static void small_rows(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                       const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j += 16) {
+            __mmask16 msk = first_lanes(n - j);
+            __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+            int64_t p = 0;
+            for (; p + 1 < k; p += 2) {
+                float a0 = trans_a ? a[p * lda + i] : a[i * lda + p];
+                float a1 = trans_a ? a[(p + 1) * lda + i] : a[i * lda + p + 1];
+                s0 = _mm512_fmadd_ps(_mm512_set1_ps(a0), _mm512_maskz_loadu_ps(msk, b + p * ldb + j), s0);
+                s1 = _mm512_fmadd_ps(_mm512_set1_ps(a1), _mm512_maskz_loadu_ps(msk, b + (p + 1) * ldb + j), s1);
+            }
+            if (p < k) {
+                float a0 = trans_a ? a[p * lda + i] : a[i * lda + p];
+                s0 = _mm512_fmadd_ps(_mm512_set1_ps(a0), _mm512_maskz_loadu_ps(msk, b + p * ldb + j), s0);
+            }
+            small_store(c + i * ldc + j, msk, _mm512_add_ps(s0, s1), alpha, beta);
+        }
+}
+
+/* op(B) = B^T, op(A) = A: each element is a dot product of two contiguous rows. */
+static void small_dots(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                       int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    for (int64_t i = 0; i < m; i++) {
+        const float *ai = a + i * lda;
+        float *ci = c + i * ldc;
+        for (int64_t j = 0; j < n; j++) {
+            const float *bj = b + j * ldb;
+            __m512 s = _mm512_setzero_ps();
+            for (int64_t p = 0; p < k; p += 16) {
+                __mmask16 msk = first_lanes(k - p);
+                s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(msk, ai + p), _mm512_maskz_loadu_ps(msk, bj + p), s);
+            }
+            float v = alpha * _mm512_reduce_add_ps(s);
+            ci[j] = beta != 0.0f ? beta * ci[j] + v : v;
+        }
+    }
+}
+
+/* op(A) = A^T and op(B) = B^T (unused by the dense layer): plain loops. */
+static void small_scalar(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                         int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (int64_t p = 0; p < k; p++)
+                s += a[p * lda + i] * b[j * ldb + p];
+            float v = alpha * s;
+            c[i * ldc + j] = beta != 0.0f ? beta * c[i * ldc + j] + v : v;
+        }
+}
+
+static void avx512_small(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                         int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    if (!trans_b)
+        small_rows(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else if (!trans_a)
+        small_dots(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+        small_scalar(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+const gfi_gemm_kernel_info gfi_gemm_avx512_info = {MR, NR, 192, 256, 512, avx512_ukernel, avx512_pack_a, avx512_pack_b,
+                                                   avx512_small};
 
 #else
 /* Not an x86 build with AVX-512 flags: gemm.c never selects this kernel. */
 #ifdef GFI_GEMM_HAVE_X86
-const gfi_gemm_kernel_info gfi_gemm_avx512_info = {4, 16, 128, 256, 512, NULL, NULL, NULL};
+const gfi_gemm_kernel_info gfi_gemm_avx512_info = {4, 16, 128, 256, 512, NULL, NULL, NULL, NULL};
 #else
 typedef int gfi_gemm_avx512_unused;
 #endif

@@ -36,6 +36,23 @@ int gfi_net_fail(gf_net *net, int code, const char *fmt, ...)
 #endif
     ;
 
+/* ---- sink.c ---- */
+/* Text accumulated into a caller buffer: len counts every byte wanted, even
+ * past cap, so the caller learns the full size. */
+typedef struct gfi_sink {
+    char *buf;
+    size_t cap, len;
+} gfi_sink;
+void gfi_sink_put(gfi_sink *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Appends a raw string of n bytes. */
+void gfi_sink_write(gfi_sink *s, const char *str, size_t n);
+/* NUL-terminates, sets *needed, and returns GF_OK or GF_ERR_BUFFER (message names fn). */
+int gfi_sink_finish(gfi_sink *s, size_t *needed, const char *fn);
+
 /* ---- alloc.c ---- */
 void *gfi_malloc(size_t size);
 void *gfi_calloc(size_t n, size_t size); /* zeroed; checks n*size overflow */

@@ -1,4 +1,5 @@
 /* net.c — the sequential container: construction, parameter arenas, buffers, forward/backward/step. */
+#include "ew.h"
 #include "internal.h"
 #include "diag.h"
 #include "threadpool.h"
@@ -160,30 +161,36 @@ static int init_layer_params(gf_net *net, gf_layer *l, bool keep_user)
     return rc;
 }
 
-/* Grows the flat parameter and gradient arenas by extra floats; re-points every layer. */
+static void repoint_layers(gf_net *net)
+{
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        gf_layer *l = net->layers[i];
+        gfi_layer_point(l, net->params + l->param_offset, net->grads + l->param_offset);
+    }
+}
+
+/* Grows the flat parameter and gradient arenas by extra (zeroed) floats;
+ * re-points every layer.  realloc, not allocate-copy-free: large arenas then
+ * grow in place (mremap) instead of briefly existing twice, which set the
+ * process's peak memory for big nets.  On failure the arenas keep their
+ * contents (one may have grown) and nparams is unchanged. */
 static int grow_arenas(gf_net *net, size_t extra)
 {
     size_t n = net->nparams + extra;
     if (n < net->nparams || n > SIZE_MAX / sizeof(float))
         return GF_ERR_OVERFLOW;
-    float *p = gfi_calloc(n, sizeof(float));
-    float *g = p ? gfi_calloc(n, sizeof(float)) : NULL;
-    if (!g) {
-        gfi_free(p);
+    float *p = gfi_realloc(net->params, n * sizeof(float));
+    if (!p)
         return GF_ERR_NOMEM;
-    }
-    if (net->nparams) {
-        memcpy(p, net->params, net->nparams * sizeof(float));
-        memcpy(g, net->grads, net->nparams * sizeof(float));
-    }
-    gfi_free(net->params);
-    gfi_free(net->grads);
     net->params = p;
-    net->grads = g;
-    for (int32_t i = 0; i < net->nlayers; i++) {
-        gf_layer *l = net->layers[i];
-        gfi_layer_point(l, p + l->param_offset, g + l->param_offset);
-    }
+    float *g = gfi_realloc(net->grads, n * sizeof(float));
+    if (g)
+        net->grads = g;
+    repoint_layers(net);
+    if (!g)
+        return GF_ERR_NOMEM;
+    memset(p + net->nparams, 0, extra * sizeof(float));
+    memset(g + net->nparams, 0, extra * sizeof(float));
     return GF_OK;
 }
 
@@ -407,12 +414,8 @@ static int ensure_batch(gf_net *net, int64_t batch)
 
 static int first_nonfinite(const float *v, size_t n, size_t *at)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) {
-            *at = i;
-            return 1;
-        }
-    return 0;
+    *at = gfi_ew()->first_nonfinite(v, n);
+    return *at < n;
 }
 
 /* Validates x against the net's input width and batch. */
@@ -470,14 +473,11 @@ static void run_forward(gf_net *net, const float *x, int64_t batch)
 
 static const float *net_output(const gf_net *net) { return net->y[net->nlayers - 1]; }
 
-static int forward_common(gf_net *net, const float *x, size_t x_count, int64_t batch, float *y, size_t y_count,
-                          bool training, bool need_y, const char *fn)
+/* The forward pass on arguments already validated. */
+static int forward_run(gf_net *net, const float *x, size_t x_count, int64_t batch, float *y, size_t y_count,
+                       bool training, const char *fn)
 {
-    int rc = check_net(net, fn);
-    if (rc)
-        return rc;
-    if ((rc = check_input(net, x, x_count, batch, fn)) || (rc = check_output(net, y, y_count, batch, fn, need_y)))
-        return rc;
+    int rc;
     if ((rc = ensure_batch(net, batch)))
         return NET_FAIL(net, rc, "%s: cannot allocate buffers for batch %lld", fn, (long long)batch);
     /* Backward reads the input again, so a training forward keeps its own copy. */
@@ -497,6 +497,17 @@ static int forward_common(gf_net *net, const float *x, size_t x_count, int64_t b
     if (y)
         memcpy(y, net_output(net), y_count * sizeof(float));
     return GF_OK;
+}
+
+static int forward_common(gf_net *net, const float *x, size_t x_count, int64_t batch, float *y, size_t y_count,
+                          bool training, bool need_y, const char *fn)
+{
+    int rc = check_net(net, fn);
+    if (rc)
+        return rc;
+    if ((rc = check_input(net, x, x_count, batch, fn)) || (rc = check_output(net, y, y_count, batch, fn, need_y)))
+        return rc;
+    return forward_run(net, x, x_count, batch, y, y_count, training, fn);
 }
 
 int gf_net_predict(gf_net *net, const float *x, size_t x_count, int64_t batch, float *y, size_t y_count)
@@ -591,11 +602,9 @@ static int check_target(gf_net *net, const float *target, size_t count, int64_t 
     return GF_OK;
 }
 
-int gf_net_backward(gf_net *net, const float *target, size_t target_count, double *loss)
+/* Loss and backward on a target already validated. */
+static void backward_run(gf_net *net, const float *target, double *loss)
 {
-    int rc = check_backward_ready(net, "gf_net_backward");
-    if (rc || (rc = check_target(net, target, target_count, net->batch, "gf_net_backward")))
-        return rc;
     double v = gfi_loss_eval(&net->loss, net_output(net), target, net->batch, gf_net_output_size(net),
                              net->dbuf[0]);
     double pv = penalty_value(net);
@@ -605,6 +614,14 @@ int gf_net_backward(gf_net *net, const float *target, size_t target_count, doubl
     run_backward(net);
     if (loss)
         *loss = v;
+}
+
+int gf_net_backward(gf_net *net, const float *target, size_t target_count, double *loss)
+{
+    int rc = check_backward_ready(net, "gf_net_backward");
+    if (rc || (rc = check_target(net, target, target_count, net->batch, "gf_net_backward")))
+        return rc;
+    backward_run(net, target, loss);
     return GF_OK;
 }
 
@@ -680,21 +697,22 @@ static int ensure_optimizer(gf_net *net)
     return GF_OK;
 }
 
-int gf_net_step(gf_net *net)
+/* The optimizer step; fn names the public call for messages. */
+static int net_step(gf_net *net, const char *fn)
 {
-    int rc = check_net(net, "gf_net_step");
+    int rc = check_net(net, fn);
     if (rc)
         return rc;
     if (!net->backward_ready)
-        return NET_FAIL(net, GF_ERR_STATE, "gf_net_step: no gradients; call gf_net_backward first");
+        return NET_FAIL(net, GF_ERR_STATE, "%s: no gradients; call gf_net_backward first", fn);
     if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare(net->opt, net->nparams)))
-        return NET_FAIL(net, rc, "gf_net_step: cannot prepare the optimizer: %s", gf_last_error());
+        return NET_FAIL(net, rc, "%s: cannot prepare the optimizer: %s", fn, gf_last_error());
     if (net->diag_on) {
         /* Observed or guarded: measures the update, or refuses it unapplied. */
-        if ((rc = gfi_diag_step(net, "gf_net_step")))
+        if ((rc = gfi_diag_step(net, fn)))
             return rc;
     } else {
-        gfi_opt_update(net->opt, net->params, net->grads, net->nparams);
+        gfi_opt_update_pool(net->opt, net->pool, net->params, net->grads, net->nparams);
     }
     net->steps++;
     /* The cached activations no longer match the weights. */
@@ -702,19 +720,23 @@ int gf_net_step(gf_net *net)
     return GF_OK;
 }
 
+int gf_net_step(gf_net *net) { return net_step(net, "gf_net_step"); }
+
 /* Forward, backward, guard, clip and step of a validated train step. */
-static int train_step_run(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
-                          int64_t batch, double *loss)
+static int train_step_run(gf_net *net, const float *x, size_t x_count, const float *target, int64_t batch,
+                          double *loss)
 {
     int rc;
-    if ((rc = gf_net_forward(net, x, x_count, batch, NULL, 0)) || (rc = gf_net_backward(net, target, target_count, loss)))
+    /* Validated once by the caller: the passes below do not scan the data again. */
+    if ((rc = forward_run(net, x, x_count, batch, NULL, 0, true, "gf_net_train_step")))
         return rc;
+    backward_run(net, target, loss);
     /* The guard sees the gradients before clipping, which would refuse them as NaN. */
     if (net->diag_on && (rc = gfi_diag_guard_grads(net, "gf_net_train_step")))
         return rc;
     if ((rc = gfi_net_apply_clip(net)))
         return rc;
-    return gf_net_step(net);
+    return net_step(net, "gf_net_train_step");
 }
 
 int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
@@ -729,7 +751,7 @@ int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *
         return rc;
     if (net->diag)
         gfi_diag_train_step_begin(net);
-    rc = train_step_run(net, x, x_count, target, target_count, batch, loss);
+    rc = train_step_run(net, x, x_count, target, batch, loss);
     if (net->diag)
         gfi_diag_train_step_end(net);
     return rc;

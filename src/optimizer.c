@@ -11,6 +11,7 @@
  * v holds the running squares (RMSProp, Adagrad, Adam's second moment).  Only
  * the buffers a kind needs are allocated.
  */
+#include "ew.h"
 #include "internal.h"
 
 #include <math.h>
@@ -313,14 +314,22 @@ static bool update_ready(const gf_optimizer *o, size_t end)
     return !(needs_m(o->kind) || needs_v(o->kind)) || (o->nparams >= end && sized_for(o, o->nparams));
 }
 
-void gfi_opt_update(gf_optimizer *o, float *w, const float *g, size_t n)
+void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n)
 {
     if (!update_ready(o, n))
         return;
     o->t++;
     hyper h;
     hyper_load(&h, o, o->t);
-    step_loop(&h, w, g, o->m, o->v, n, true, false, NULL, NULL);
+    if (!gfi_ew_opt_fast(o->kind)) {
+        step_loop(&h, w, g, o->m, o->v, n, true, false, NULL, NULL);
+        return;
+    }
+    /* The vector kernels do update_one's arithmetic, operation for operation,
+     * so a dry run through step_loop still predicts this step bit for bit. */
+    gfi_ew_opt e = {h.kind, h.lr, h.mu, h.wd, h.b1, h.b2, h.one_minus_b1, h.one_minus_b2, h.eps,
+                    h.step, h.sqrt_bc2, h.shrink};
+    gfi_ew_opt_run(pool, &e, w, g, o->m, o->v, n);
 }
 
 void gfi_opt_update_range(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, bool apply, double *d2,
@@ -338,8 +347,9 @@ void gfi_opt_update_range(gf_optimizer *o, float *w, const float *g, size_t off,
         step_loop(&h, w + off, g + off, m, v, n, false, true, d2, state);
 }
 
-/* The diagnostics' measured step: applies step t + 1 to w[off .. off+n) with
- * the plain loop (no sums), a block at a time, and advances nothing. */
+/* The diagnostics' measured step: applies step t + 1 to w[off .. off+n) (a
+ * block at a time, on the calling thread) with the plain update's own
+ * kernel, so it stores what gfi_opt_update would; advances nothing. */
 void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, size_t n)
 {
     if (!update_ready(o, off + n))
@@ -347,7 +357,13 @@ void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, 
     hyper h;
     hyper_load(&h, o, o->t + 1);
     float *m = o->m ? o->m + off : NULL, *v = o->v ? o->v + off : NULL;
-    step_loop(&h, w + off, g + off, m, v, n, true, false, NULL, NULL);
+    if (!gfi_ew_opt_fast(o->kind)) {
+        step_loop(&h, w + off, g + off, m, v, n, true, false, NULL, NULL);
+        return;
+    }
+    gfi_ew_opt e = {h.kind, h.lr, h.mu, h.wd, h.b1, h.b2, h.one_minus_b1, h.one_minus_b2, h.eps,
+                    h.step, h.sqrt_bc2, h.shrink};
+    gfi_ew()->opt_update(&e, w + off, g + off, m, v, n);
 }
 
 void gfi_opt_advance(gf_optimizer *o) { o->t++; }
@@ -376,6 +392,8 @@ void gfi_opt_update_count(const gf_optimizer *o, const float *w, const float *g,
             count_value(vi, scount);
     }
 }
+
+void gfi_opt_update(gf_optimizer *o, float *w, const float *g, size_t n) { gfi_opt_update_pool(o, NULL, w, g, n); }
 
 /* ---- public API ---- */
 

@@ -1,8 +1,7 @@
 /*
  * verdict.c — the rules that turn observed statistics into a verdict per
  * layer and for the net, with a reason that quotes the numbers and a
- * concrete remedy; the thresholds those rules use; the text sink shared with
- * the reports.
+ * concrete remedy; and the thresholds those rules use.
  *
  * The rules deliberately do not compare weight-gradient norms between the
  * first and last layer: in a net of equal widths those stay about equal
@@ -17,42 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------------ */
-/* Text sink                                                           */
-/* ------------------------------------------------------------------ */
-
-void gfi_sink_write(gfi_sink *s, const char *str, size_t n)
-{
-    if (s->cap && s->len < s->cap - 1) {
-        size_t room = s->cap - 1 - s->len;
-        memcpy(s->buf + s->len, str, n < room ? n : room);
-    }
-    s->len += n;
-}
-
-void gfi_sink_put(gfi_sink *s, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    gfi_sink_write(s, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-int gfi_sink_finish(gfi_sink *s, size_t *needed, const char *fn)
-{
-    if (needed)
-        *needed = s->len + 1;
-    if (s->cap)
-        s->buf[s->len < s->cap ? s->len : s->cap - 1] = '\0';
-    if (s->len + 1 > s->cap)
-        return gfi_fail(GF_ERR_BUFFER, "%s: the text needs %zu bytes, the buffer has %zu", fn, s->len + 1, s->cap);
-    return GF_OK;
-}
 
 /* ------------------------------------------------------------------ */
 /* Thresholds                                                          */
@@ -193,6 +156,7 @@ typedef struct {
     double plateau_change; int32_t plateau_n;
     double clip_at;    /* suggested clipping norm */
     double lr;         /* the optimizer's learning rate */
+    bool clipping;     /* the net already clips gradients in train_step */
     bool has_saturating, has_relu; /* hidden-layer activation kinds in the net */
 } judge;
 
@@ -389,6 +353,23 @@ static int32_t real_records(const gf_diag *d)
     return n;
 }
 
+/* Record (ago) where layer i's weight-gradient norm jumped by the avalanche factor since the
+ * observation before, or -1.  A jump between values whose RMS stays under the gradient floor is
+ * noise in a vanished gradient, not an avalanche. */
+static int32_t grad_jump_at(const gf_diag *d, int32_t i, const double *th)
+{
+    int32_t n = real_records(d);
+    double root = sqrt((double)weight_count(d, i));
+    for (int32_t a = 0; a + 1 < n; a++) {
+        double now = stat_at(d, a, i, GF_STAT_WGRAD_NORM), before = stat_at(d, a + 1, i, GF_STAT_WGRAD_NORM);
+        if (!(before > 0) || !isfinite(before))
+            continue;
+        if (!isfinite(now) || (now / before > th[GF_TH_AVALANCHE] && now / root >= th[GF_TH_GRAD_FLOOR]))
+            return a;
+    }
+    return -1;
+}
+
 /* Rules over the history window: weight growth, avalanches, plateau. */
 static void rule_history(judge *j)
 {
@@ -397,14 +378,8 @@ static void rule_history(judge *j)
     if (n < 2)
         return;
     for (int32_t i = 0; i < j->L; i++) {
-        /* Avalanche: the gradient norm jumps by the threshold between two consecutive observations. */
-        for (int32_t a = 0; a + 1 < n; a++) {
-            double now = stat_at(d, a, i, GF_STAT_WGRAD_NORM), before = stat_at(d, a + 1, i, GF_STAT_WGRAD_NORM);
-            if (before > 0 && isfinite(before) && (!isfinite(now) || now / before > j->th[GF_TH_AVALANCHE])) {
-                mark(j, i, C_GRAD_AVALANCHE);
-                break;
-            }
-        }
+        if (grad_jump_at(d, i, j->th) >= 0)
+            mark(j, i, C_GRAD_AVALANCHE);
         /* Weight norm growing exponentially: >10x over the window. */
         double w_new = stat_at(d, 0, i, GF_STAT_WEIGHT_NORM), w_old = stat_at(d, n - 1, i, GF_STAT_WEIGHT_NORM);
         if (w_old > 0 && isfinite(w_old) && (!isfinite(w_new) || w_new / w_old > 10))
@@ -482,6 +457,7 @@ static void analyse(const gf_diag *d, judge *j)
     j->L = d->nlayers;
     j->th = d->threshold;
     j->lr = 0.01; /* gf_net_step's default optimizer */
+    j->clipping = d->net && d->net->clip_mode != GF_CLIP_NONE;
     if (d->net && d->net->magic == GFI_MAGIC_NET && d->net->opt)
         j->lr = d->net->opt->lr;
     for (int32_t i = 0; i + 1 < j->L; i++) {
@@ -596,16 +572,11 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
         break;
     }
     case C_GRAD_AVALANCHE: {
-        int32_t n = real_records(d);
-        for (int32_t a = 0; a + 1 < n; a++) {
-            double now = stat_at(d, a, i, GF_STAT_WGRAD_NORM), before = stat_at(d, a + 1, i, GF_STAT_WGRAD_NORM);
-            if (before > 0 && isfinite(before) && (!isfinite(now) || now / before > th[GF_TH_AVALANCHE])) {
-                gfi_sink_put(s, "weight-gradient norm jumped %.2g -> %.2g between steps %lld and %lld (threshold x%g)",
-                             before, now, (long long)gfi_diag_step_at(d, a + 1), (long long)gfi_diag_step_at(d, a),
-                             th[GF_TH_AVALANCHE]);
-                break;
-            }
-        }
+        int32_t a = grad_jump_at(d, i, th);
+        if (a >= 0)
+            gfi_sink_put(s, "weight-gradient norm jumped %.2g -> %.2g between steps %lld and %lld (threshold x%g)",
+                         stat_at(d, a + 1, i, GF_STAT_WGRAD_NORM), stat_at(d, a, i, GF_STAT_WGRAD_NORM),
+                         (long long)gfi_diag_step_at(d, a + 1), (long long)gfi_diag_step_at(d, a), th[GF_TH_AVALANCHE]);
         break;
     }
     case C_LOSS_AVALANCHE:
@@ -709,7 +680,10 @@ static void put_reason(const judge *j, gfi_sink *s, int32_t layer)
             continue;
         gfi_sink_put(s, "%s%s", first ? " (" : "; ", gf_verdict_name(sv));
         if (layered) {
-            gfi_sink_put(s, " in layers ");
+            int32_t n = 0;
+            for (int32_t i = 0; i < j->L; i++)
+                n += verdict_of_flags(flags_of(why_at(j, i))) == sv;
+            gfi_sink_put(s, n == 1 ? " in layer " : " in layers ");
             put_layers(j, s, sv);
         } else {
             gfi_sink_put(s, " net-wide");
@@ -767,7 +741,8 @@ static void put_remedy(const judge *j, gfi_sink *s, int32_t layer)
         double f = has(why, C_ACT_GROW) ? j->act.factor : j->delta.factor;
         gfi_sink_put(s, "the weights are too large: scale the init down by x%.2g, i.e. %s", 1.0 / f,
                      sat_kind ? "Xavier init for tanh/sigmoid (gain 5/3 for tanh)" : "He init for the ReLU family (std sqrt(2/fan_in))");
-        if (!has(why, C_NONFINITE))
+        /* Growth with depth is the init's doing: once clipping is on, more clipping is no remedy. */
+        if (!has(why, C_NONFINITE) && !j->clipping)
             gfi_sink_put(s, "; clip the gradient norm at %.3g", j->clip_at);
     }
     if (has(why, C_WEIGHT_GROWTH)) {

@@ -1,30 +1,12 @@
 /*
- * verdict.h — private helpers shared by verdict.c, report.c and svg.c: a
- * growable text sink with the gf_net_describe buffer rules, and the verdict
- * text of a layer (or of the net, layer -1).
+ * verdict.h — private helpers shared by verdict.c, report.c and svg.c: the
+ * verdict text of a layer (or of the net, layer -1).  The text sink is in
+ * internal.h.
  */
 #ifndef GF_VERDICT_H
 #define GF_VERDICT_H
 
 #include "diag.h"
-
-
-/* Text accumulated into a caller buffer: len counts every byte wanted, even
- * past cap, so the caller learns the full size. */
-typedef struct gfi_sink {
-    char *buf;
-    size_t cap, len;
-} gfi_sink;
-
-void gfi_sink_put(gfi_sink *s, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-/* Appends a raw string of n bytes. */
-void gfi_sink_write(gfi_sink *s, const char *str, size_t n);
-/* NUL-terminates, sets *needed, and returns GF_OK or GF_ERR_BUFFER (message names fn). */
-int gfi_sink_finish(gfi_sink *s, size_t *needed, const char *fn);
 
 
 enum { GFI_TEXT_REASON = 0, GFI_TEXT_REMEDY = 1 };

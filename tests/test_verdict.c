@@ -280,6 +280,17 @@ static void test_gradient_norm_jump_is_exploding_in_that_layer(void **state)
     free_hand(d);
 }
 
+static void test_gradient_jump_that_stays_below_the_floor_is_not_an_avalanche(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_RELU), 6);
+    /* x500 between two observations, but 64x64 weights with norm 2e-7 have RMS 3e-9 < 1e-8. */
+    set_stat(d, 1, 1, GF_STAT_WGRAD_NORM, 4e-10);
+    set_stat(d, 0, 1, GF_STAT_WGRAD_NORM, 2e-7);
+    assert_false(flags(d, 1) & (1u << GF_VERDICT_EXPLODING));
+    free_hand(d);
+}
+
 static void test_weight_norm_growing_tenfold_over_the_window_is_exploding(void **state)
 {
     (void)state;
@@ -673,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_nonfinite_values_are_exploding_and_the_reason_names_the_origin),
         cmocka_unit_test(test_loss_jump_of_orders_of_magnitude_is_an_avalanche),
         cmocka_unit_test(test_gradient_norm_jump_is_exploding_in_that_layer),
+        cmocka_unit_test(test_gradient_jump_that_stays_below_the_floor_is_not_an_avalanche),
         cmocka_unit_test(test_weight_norm_growing_tenfold_over_the_window_is_exploding),
         cmocka_unit_test(test_gradient_below_the_floor_is_vanishing_unless_the_loss_is_tiny),
         cmocka_unit_test(test_update_ratio_orders_below_the_top_layer_is_vanishing),

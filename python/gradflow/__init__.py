@@ -16,8 +16,11 @@ array.array('f') in row-major order.  See docs/python.md.
 from . import _lib
 from ._core import Activation, Dense, Init, Layer, Loss, Net, Optimizer, Penalty
 from ._data import HAVE_NUMPY, as_floats
-from ._enums import (ActivationKind, ActivationParam, ClipMode, FanMode, InitKind, LayerKind, LossKind,
-                     LossParam, OptimizerKind, OptimizerParam)
+from ._diag import (Diagnostics, HistoryPoint, LayerStats, NonFinite, Origin, Verdict, phase_name, stat_name,
+                    tensor_name, verdict_name)
+from ._enums import (ActivationKind, ActivationParam, ClipMode, DiagOption, DiagThreshold, FanMode, InitKind,
+                     LayerKind, LossKind, LossParam, OptimizerKind, OptimizerParam, Phase, ReportFormat, Stat,
+                     Tensor, VerdictKind)
 from ._errors import (BufferTooSmallError, ClosedError, DataTypeError, FileError, FormatError, GradflowError,
                       GuardError, InvalidArgumentError, KindError, NonFiniteError, NullError, OutOfMemoryError,
                       RangeError, ShapeError, SizeOverflowError, StateError, Status, UnsupportedError)
@@ -60,6 +63,9 @@ __all__ = [
     "Net", "Layer", "Dense", "Activation", "Init", "Loss", "Optimizer", "Penalty",
     "ActivationKind", "ActivationParam", "InitKind", "FanMode", "LossKind", "LossParam", "OptimizerKind",
     "OptimizerParam", "LayerKind", "ClipMode", "Status",
+    "Diagnostics", "LayerStats", "HistoryPoint", "NonFinite", "Origin", "Verdict",
+    "Stat", "Tensor", "Phase", "VerdictKind", "DiagOption", "DiagThreshold", "ReportFormat",
+    "stat_name", "tensor_name", "phase_name", "verdict_name",
     "GradflowError", "NullError", "OutOfMemoryError", "InvalidArgumentError", "DataTypeError", "ShapeError",
     "NonFiniteError", "StateError", "ClosedError", "SizeOverflowError", "RangeError", "FileError",
     "FormatError", "BufferTooSmallError", "GuardError", "KindError", "UnsupportedError",

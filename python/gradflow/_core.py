@@ -1032,6 +1032,12 @@ class Net(_Handle):
         self._last_batch = None  # the cached batch is a mini-batch of unknown size now
         return loss.value
 
+    # ---- diagnostics
+    def diagnostics(self):
+        """A new Diagnostics attached to this net (at most one at a time): Diagnostics(net)."""
+        from ._diag import Diagnostics
+        return Diagnostics(self)
+
     def __repr__(self):
         if self._state() == "closed":
             return "<gradflow.Net closed>"

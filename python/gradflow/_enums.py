@@ -1,6 +1,6 @@
 """_enums.py — the header's enums as IntEnums, and the lookup that accepts names.
 
-Values are copied from gradflow.h; tests/python/test_header.py checks every
+Values are copied from gradflow.h; tests/python/test_declarations.py checks every
 one against the header so they cannot drift.
 """
 import enum
@@ -87,6 +87,110 @@ class ClipMode(enum.IntEnum):
     VALUE = 1
     NORM = 2
     LAYER_NORM = 3
+
+
+class Stat(enum.IntEnum):
+    """enum gf_stat: the statistics read with Diagnostics.value / history."""
+    DELTA_IN_NORM = 0
+    DELTA_IN_RMS = 1
+    DELTA_IN_MAXABS = 2
+    DELTA_PRE_NORM = 3
+    DELTA_PRE_RMS = 4
+    DELTA_PRE_MAXABS = 5
+    WGRAD_NORM = 6
+    WGRAD_MEAN = 7
+    WGRAD_STD = 8
+    WGRAD_MIN = 9
+    WGRAD_MAX = 10
+    WGRAD_MAXABS = 11
+    WGRAD_ZERO_FRAC = 12
+    BGRAD_NORM = 13
+    BGRAD_MEAN = 14
+    BGRAD_STD = 15
+    BGRAD_MIN = 16
+    BGRAD_MAX = 17
+    BGRAD_MAXABS = 18
+    BGRAD_ZERO_FRAC = 19
+    WEIGHT_NORM = 20
+    WEIGHT_MAXABS = 21
+    WEIGHT_ZERO_FRAC = 22
+    UPDATE_RATIO = 23
+    ACT_MEAN = 24
+    ACT_VAR = 25
+    PRE_MEAN = 26
+    PRE_STD = 27
+    DEAD_FRAC = 28
+    SATURATED_FRAC = 29
+    NONFINITE = 30
+    ACT_GAIN = 31
+    DELTA_GAIN = 32
+    LOSS = 33
+
+
+class Tensor(enum.IntEnum):
+    """enum gf_tensor: the tensors named by non-finite counts and the origin."""
+    NONE = 0
+    INPUT = 1
+    PRE_ACTIVATION = 2
+    ACTIVATION = 3
+    LOSS = 4
+    DELTA_PRE = 5
+    DELTA_IN = 6
+    WEIGHT_GRAD = 7
+    BIAS_GRAD = 8
+    WEIGHT = 9
+    BIAS = 10
+    OPTIMIZER_STATE = 11
+
+
+class Phase(enum.IntEnum):
+    """enum gf_phase: the phases of a step, for the origin of a non-finite value."""
+    NONE = 0
+    FORWARD = 1
+    LOSS = 2
+    BACKWARD = 3
+    PENALTY = 4
+    CLIP = 5
+    UPDATE = 6
+
+
+class VerdictKind(enum.IntEnum):
+    """enum gf_verdict (a Verdict record carries these as names, e.g. "vanishing")."""
+    HEALTHY = 0
+    VANISHING = 1
+    EXPLODING = 2
+    DEAD = 3
+    SATURATED = 4
+    UNKNOWN = 5
+
+
+class DiagOption(enum.IntEnum):
+    """enum gf_diag_option."""
+    HISTORY = 0
+    GUARD = 1
+    ORIGIN = 2
+    EVERY = 3
+
+
+class DiagThreshold(enum.IntEnum):
+    """enum gf_diag_threshold (GF_TH_*): the verdict thresholds."""
+    VANISH_FACTOR = 0
+    EXPLODE_FACTOR = 1
+    GRAD_FLOOR = 2
+    UPDATE_RATIO_SPREAD = 3
+    DEAD_FRAC = 4
+    SATURATED_FRAC = 5
+    AVALANCHE = 6
+    PLATEAU = 7
+    WEIGHT_FLOOR = 8
+
+
+class ReportFormat(enum.IntEnum):
+    """enum gf_report_format."""
+    TEXT = 0
+    CSV = 1
+    JSON = 2
+    SVG = 3
 
 
 INT32 = (-(2 ** 31), 2 ** 31 - 1)

@@ -130,10 +130,8 @@ class DeclarationsTest(unittest.TestCase):
         self.assertIs(f.restype, _decls.LayerP)
         self.assertEqual(list(f.argtypes), [_decls.NetP, ctypes.c_int32])
 
-    def test_the_library_exports_every_declared_function_but_pending_diagnostics(self):
-        # gf_diag_* are declared in the header ahead of their implementation; all else must exist.
-        pending = [n for n in _lib.missing if not re.match(r"gf_(diag|stat|tensor|phase|verdict)_", n)]
-        self.assertEqual(pending, [])
+    def test_the_library_exports_every_declared_function(self):
+        self.assertEqual(sorted(_lib.missing), [])
 
     def test_a_missing_function_raises_unsupported_error_naming_it(self):
         stub = _lib._Missing("gf_not_there")
@@ -155,10 +153,14 @@ ENUM_MAP = {
     "gf_optimizer_param": (gradflow.OptimizerParam, "GF_OPT_"),
     "gf_layer_kind": (gradflow.LayerKind, "GF_LAYER_"),
     "gf_clip_mode": (gradflow.ClipMode, "GF_CLIP_"),
+    "gf_stat": (gradflow.Stat, "GF_STAT_"),
+    "gf_tensor": (gradflow.Tensor, "GF_TENSOR_"),
+    "gf_phase": (gradflow.Phase, "GF_PHASE_"),
+    "gf_verdict": (gradflow.VerdictKind, "GF_VERDICT_"),
+    "gf_diag_option": (gradflow.DiagOption, "GF_DIAG_"),
+    "gf_diag_threshold": (gradflow.DiagThreshold, "GF_TH_"),
+    "gf_report_format": (gradflow.ReportFormat, "GF_REPORT_"),
 }
-# Diagnostics enums get their Python classes with the Diagnostics binding.
-PENDING_ENUMS = {"gf_stat", "gf_tensor", "gf_phase", "gf_verdict", "gf_diag_option", "gf_diag_threshold",
-                 "gf_report_format"}
 
 
 class EnumsTest(unittest.TestCase):
@@ -169,8 +171,15 @@ class EnumsTest(unittest.TestCase):
                 want = {k[len(prefix):]: v for k, v in enums[cname].items()}
                 self.assertEqual({m.name: int(m) for m in cls}, want)
 
-    def test_every_header_enum_is_mirrored_or_pending(self):
-        self.assertEqual(sorted(set(header_enums()) - set(ENUM_MAP) - PENDING_ENUMS), [])
+    def test_every_header_enum_is_mirrored(self):
+        self.assertEqual(sorted(set(header_enums()) - set(ENUM_MAP)), [])
+
+    def test_library_names_of_diagnostics_enums_are_the_python_member_names(self):
+        for cls, fn in ((gradflow.Stat, _lib.lib.gf_stat_name), (gradflow.Tensor, _lib.lib.gf_tensor_name),
+                        (gradflow.Phase, _lib.lib.gf_phase_name), (gradflow.VerdictKind, _lib.lib.gf_verdict_name)):
+            for m in cls:
+                with self.subTest(member=m):
+                    self.assertEqual(fn(int(m)).decode(), m.name.lower())
 
     def test_header_version_is_the_binding_version(self):
         text = _header_text()

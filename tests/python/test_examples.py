@@ -23,20 +23,30 @@ def run_example(name, *args):
 
 class ExamplesTest(unittest.TestCase):
     def test_train_and_diagnose_shows_sigmoid_gradients_vanishing_more_than_relu(self):
-        out = run_example("train_and_diagnose.py", "--quick")
+        with tempfile.TemporaryDirectory() as tmp:
+            out = run_example("train_and_diagnose.py", "--quick", "--out-dir", tmp)
+            roots = [ET.parse(os.path.join(tmp, "train_and_diagnose_%s.svg" % k)).getroot() for k in ("sigmoid", "relu")]
         m = re.search(r"sigmoid ([0-9.e+-]+), relu ([0-9.e+-]+)", out)
         self.assertIsNotNone(m, out)
         self.assertLess(float(m.group(1)) * 100, float(m.group(2)))
+        self.assertEqual(re.findall(r"probe verdict: (\w+)", out), ["vanishing", "healthy"])
+        self.assertEqual(len(re.findall(r"layer verdicts", out)), 2)
+        self.assertTrue(all(r.tag == "{http://www.w3.org/2000/svg}svg" for r in roots))
 
-    def test_plot_gradient_flow_writes_an_svg_with_a_bar_per_layer_and_net(self):
+    def test_plot_gradient_flow_writes_the_library_svg_report_of_each_net(self):
         with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "flow.svg")
-            out = run_example("plot_gradient_flow.py", "--no-matplotlib", "--depth", "6", "-o", path)
-            self.assertIn("built-in SVG writer", out)
-            root = ET.parse(path).getroot()
-        bars = [e for e in root.iter("{http://www.w3.org/2000/svg}rect")
-                if e.find("{http://www.w3.org/2000/svg}title") is not None]
-        self.assertEqual(len(bars), 2 * 6)
+            out = run_example("plot_gradient_flow.py", "--no-matplotlib", "--depth", "6", "-o",
+                              os.path.join(tmp, "flow.svg"))
+            self.assertIn("library SVG report", out)
+            roots = {kind: ET.parse(os.path.join(tmp, "flow_%s.svg" % kind)).getroot() for kind in ("sigmoid", "relu")}
+        self.assertIn("sigmoid    net verdict: vanishing", out)
+        self.assertIn("relu + He  net verdict: healthy", out)
+        for kind, root in roots.items():
+            with self.subTest(net=kind):
+                self.assertEqual(root.tag, "{http://www.w3.org/2000/svg}svg")
+                bars = [e for e in root.iter("{http://www.w3.org/2000/svg}rect")
+                        if e.find("{http://www.w3.org/2000/svg}title") is not None]
+                self.assertEqual(len(bars), 6)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,401 @@
+"""_diag.py — the Diagnostics class over gf_diag, and the records it returns.
+
+A Diagnostics object owns its gf_diag and keeps a reference to the Python Net
+it observes.  C allows either to be destroyed first: closing the Net detaches
+the diag in C, after which every method here raises ClosedError (the C calls
+would return GF_ERR_STATE) while close() still frees the diag exactly once.
+"""
+import ctypes
+import dataclasses
+import os
+from ctypes import byref, c_double, c_int32, c_int64, c_size_t, c_uint32
+from typing import FrozenSet, NamedTuple
+
+from . import _decls as D
+from ._core import Net, _Handle, _i32, _require, _u64
+from ._data import as_int, as_real
+from ._enums import DiagOption, DiagThreshold, Phase, ReportFormat, Stat, Tensor, VerdictKind, enum_value
+from ._errors import ClosedError, DataTypeError, NullError, Status
+from ._lib import check, lib
+
+NET = -1  # the layer index that names the whole net in verdict()
+
+
+def _name(fn, value):
+    b = fn(int(value))
+    return b.decode("utf-8", "replace") if b else "?"
+
+
+def stat_name(stat):
+    """The library's name of a statistic ("delta_in_norm"); "?" if unknown."""
+    return _name(lib.gf_stat_name, enum_value(Stat, stat, "stat", "stat_name"))
+
+
+def tensor_name(tensor):
+    return _name(lib.gf_tensor_name, enum_value(Tensor, tensor, "tensor", "tensor_name"))
+
+
+def phase_name(phase):
+    return _name(lib.gf_phase_name, enum_value(Phase, phase, "phase", "phase_name"))
+
+
+def verdict_name(verdict):
+    return _name(lib.gf_verdict_name, enum_value(VerdictKind, verdict, "verdict", "verdict_name"))
+
+
+# --------------------------------------------------------------------------
+# Records
+# --------------------------------------------------------------------------
+
+# One field per gf_stat, named as gf_stat_name names it, after the layer and the record's step.
+LayerStats = dataclasses.make_dataclass(
+    "LayerStats",
+    [("layer", int), ("step", int)] + [(s.name.lower(), float) for s in Stat],
+    frozen=True,
+    namespace={"__doc__": "Every statistic of one layer at the latest observation (step -1: a probe).",
+               "__module__": "gradflow"},
+)
+
+
+class HistoryPoint(NamedTuple):
+    """One past value of a statistic and the net step of its record (-1 for a probe)."""
+    value: float
+    step: int
+
+
+class NonFinite(NamedTuple):
+    """NaN, +Inf and -Inf counts of one tensor."""
+    nan: int
+    pos_inf: int
+    neg_inf: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """Where a non-finite value was first produced (names as gf_phase_name / gf_tensor_name give them)."""
+    found: bool
+    step: int
+    layer: int
+    phase: str
+    tensor: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """The verdict of a layer (or of the net, layer -1): its kind, every condition found, reason, remedy."""
+    layer: int
+    kind: str
+    flags: FrozenSet[str]
+    reason: str
+    remedy: str
+
+    @property
+    def healthy(self):
+        return self.kind == "healthy"
+
+    def __str__(self):
+        where = "net" if self.layer == NET else "layer %d" % self.layer
+        return "%s: %s\n  reason: %s\n  remedy: %s" % (where, self.kind, self.reason, self.remedy)
+
+
+def _flag_names(bits):
+    """Names of the set bits (1 << GF_VERDICT_*); a bit this library version cannot name stays 'bit<n>'."""
+    names = set()
+    for i in range(32):
+        if bits & (1 << i):
+            n = _name(lib.gf_verdict_name, i)
+            names.add(n if n != "?" else "bit%d" % i)
+    return frozenset(names)
+
+
+# --------------------------------------------------------------------------
+# Diagnostics
+# --------------------------------------------------------------------------
+
+class Diagnostics(_Handle):
+    """Per-layer gradient-health diagnostics of a Net (gf_diag).
+
+        with gf.Diagnostics(net) as d:     # or net.diagnostics()
+            d.probe(64)
+            print(d.verdict())
+            net.fit(x, y, epochs=10)
+            d.write_report("svg", "flow.svg")
+    """
+    _destroy = "gf_diag_destroy"
+    _label = "Diagnostics"
+    _net = None
+
+    def __init__(self, net):
+        where = "Diagnostics"
+        nh = _require(net, Net, "net", where)
+        h = D.DiagP()
+        check(lib.gf_diag_create(byref(h), nh), nh)
+        self._adopt(h)
+        self._net = net
+        self._enabled = True
+
+    def _ptr(self, where):
+        h = super()._ptr(where)
+        if not self._net._h:
+            raise ClosedError("%s: the Net this Diagnostics observes was closed" % where)
+        return h
+
+    def close(self):
+        """Detach from the net (which keeps training, unobserved) and free the diag.  Idempotent."""
+        super().close()
+        self._net = None  # stop keeping the Net alive
+
+    @property
+    def net(self):
+        """The Net observed (None once this object is closed)."""
+        return self._net
+
+    # ---- switching and settings
+    def enable(self, on=True):
+        """Observe training steps (and arm the guard); enable(False) is disable()."""
+        where = "Diagnostics.enable"
+        if not isinstance(on, (bool, int)) or on not in (0, 1):
+            raise DataTypeError("%s: on must be True or False, got %r" % (where, on))
+        check(lib.gf_diag_enable(self._ptr(where), 1 if on else 0))
+        self._enabled = bool(on)
+
+    def disable(self):
+        self.enable(False)
+
+    @property
+    def enabled(self):
+        """Whether training steps are observed (as last set from Python; created enabled)."""
+        self._ptr("Diagnostics.enabled")
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, on):
+        self.enable(on)
+
+    def get_option(self, option):
+        where = "Diagnostics.get_option"
+        h = self._ptr(where)
+        o = enum_value(DiagOption, option, "option", where)
+        v = c_double()
+        check(lib.gf_diag_get_option(h, o, byref(v)))
+        return v.value
+
+    def set_option(self, option, value):
+        """history (1..1e6 records), guard (bool), origin (bool), every (k >= 1)."""
+        where = "Diagnostics.set_option"
+        h = self._ptr(where)
+        o = enum_value(DiagOption, option, "option", where)
+        if isinstance(value, bool):
+            value = int(value)
+        check(lib.gf_diag_set_option(h, o, as_real(value, "value", where)))
+
+    def _int_option(self, option):
+        return int(self.get_option(option))
+
+    def _set_int_option(self, option, value, what):
+        self.set_option(option, as_int(value, what, "Diagnostics." + what, -(2 ** 63), 2 ** 63 - 1))
+
+    def _set_bool_option(self, option, on, what):
+        if not isinstance(on, (bool, int)) or on not in (0, 1):
+            raise DataTypeError("Diagnostics.%s: must be True or False, got %r" % (what, on))
+        self.set_option(option, bool(on))
+
+    history_size = property(lambda self: self._int_option(DiagOption.HISTORY),
+                            lambda self, v: self._set_int_option(DiagOption.HISTORY, v, "history_size"),
+                            doc="records kept (GF_DIAG_HISTORY, 1..1000000, default 64)")
+    guard = property(lambda self: bool(self.get_option(DiagOption.GUARD)),
+                     lambda self, v: self._set_bool_option(DiagOption.GUARD, v, "guard"),
+                     doc="refuse a step that would make weights or state non-finite (GF_DIAG_GUARD)")
+    trace_origin = property(lambda self: bool(self.get_option(DiagOption.ORIGIN)),
+                            lambda self, v: self._set_bool_option(DiagOption.ORIGIN, v, "trace_origin"),
+                            doc="locate where NaN/Inf is first produced (GF_DIAG_ORIGIN, default on)")
+    every = property(lambda self: self._int_option(DiagOption.EVERY),
+                     lambda self, v: self._set_int_option(DiagOption.EVERY, v, "every"),
+                     doc="observe every k-th step (GF_DIAG_EVERY, default 1)")
+
+    def get_threshold(self, threshold):
+        where = "Diagnostics.get_threshold"
+        h = self._ptr(where)
+        t = enum_value(DiagThreshold, threshold, "threshold", where)
+        v = c_double()
+        check(lib.gf_diag_get_threshold(h, t, byref(v)))
+        return v.value
+
+    def set_threshold(self, threshold, value):
+        """One verdict threshold (DiagThreshold member or name); the library checks its domain."""
+        where = "Diagnostics.set_threshold"
+        h = self._ptr(where)
+        t = enum_value(DiagThreshold, threshold, "threshold", where)
+        check(lib.gf_diag_set_threshold(h, t, as_real(value, "value", where)))
+
+    @property
+    def thresholds(self):
+        """{name: value} of every threshold this binding knows."""
+        return {t.name.lower(): self.get_threshold(t) for t in DiagThreshold}
+
+    def reset(self):
+        """Forget every record and the origin; options and thresholds stay."""
+        check(lib.gf_diag_reset(self._ptr("Diagnostics.reset")))
+
+    # ---- counts
+    @property
+    def layer_count(self):
+        """Layers in the records (the net's count as of the last observation or sizing)."""
+        return lib.gf_diag_layer_count(self._ptr("Diagnostics.layer_count"))
+
+    def __len__(self):
+        return self.layer_count
+
+    @property
+    def steps(self):
+        """Observations recorded since creation or reset (probes included)."""
+        return lib.gf_diag_steps(self._ptr("Diagnostics.steps"))
+
+    @property
+    def history_length(self):
+        """Records currently held (at most history_size)."""
+        return lib.gf_diag_history_length(self._ptr("Diagnostics.history_length"))
+
+    # ---- probing
+    def probe(self, batch=64, seed=0):
+        """One observed forward/backward on `batch` N(0,1) samples, no update; verdicts are then available."""
+        where = "Diagnostics.probe"
+        h = self._ptr(where)
+        b = as_int(batch, "batch", where)
+        s = _u64(seed, "seed", where)
+        check(lib.gf_diag_probe(h, b, s))
+        self._net._last_batch = None  # the probe replaced the net's pending forward
+
+    # ---- reading statistics
+    def value(self, layer, stat):
+        """Latest value of `stat` (a Stat, its name, or an int) for `layer`."""
+        where = "Diagnostics.value"
+        h = self._ptr(where)
+        i = _i32(layer, "layer", where)
+        s = enum_value(Stat, stat, "stat", where)
+        v = c_double()
+        check(lib.gf_diag_value(h, i, s, byref(v)))
+        return v.value
+
+    def history(self, layer, stat, ago=0):
+        """HistoryPoint(value, step) of `stat` for `layer`, `ago` records back (0 = latest)."""
+        where = "Diagnostics.history"
+        h = self._ptr(where)
+        i = _i32(layer, "layer", where)
+        s = enum_value(Stat, stat, "stat", where)
+        a = _i32(ago, "ago", where)
+        v, step = c_double(), c_int64()
+        check(lib.gf_diag_history(h, i, s, a, byref(v), byref(step)))
+        return HistoryPoint(v.value, step.value)
+
+    def series(self, layer, stat):
+        """Every held HistoryPoint of `stat` for `layer`, oldest first."""
+        n = self.history_length
+        return [self.history(layer, stat, ago) for ago in range(n - 1, -1, -1)]
+
+    def layer_stats(self, layer):
+        """LayerStats: every statistic of `layer` at the latest observation."""
+        where = "Diagnostics.layer_stats"
+        h = self._ptr(where)
+        i = _i32(layer, "layer", where)
+        v, step = c_double(), c_int64()
+        values = {}
+        for s in Stat:
+            check(lib.gf_diag_history(h, i, int(s), 0, byref(v), byref(step)))
+            values[s.name.lower()] = v.value
+        return LayerStats(layer=i, step=step.value, **values)
+
+    def stats(self):
+        """[LayerStats] of every layer at the latest observation."""
+        return [self.layer_stats(i) for i in range(self.layer_count)]
+
+    def nonfinite(self, layer, tensor):
+        """NonFinite(nan, pos_inf, neg_inf) counts of one tensor of `layer` at the latest observation."""
+        where = "Diagnostics.nonfinite"
+        h = self._ptr(where)
+        i = _i32(layer, "layer", where)
+        t = enum_value(Tensor, tensor, "tensor", where)
+        nan, pinf, ninf = c_int64(), c_int64(), c_int64()
+        check(lib.gf_diag_nonfinite(h, i, t, byref(nan), byref(pinf), byref(ninf)))
+        return NonFinite(nan.value, pinf.value, ninf.value)
+
+    def origin(self):
+        """Origin of the first NaN/Inf produced since creation or reset, or None if there was none."""
+        where = "Diagnostics.origin"
+        h = self._ptr(where)
+        found, step, layer, phase, tensor = c_int32(), c_int64(), c_int32(), c_int32(), c_int32()
+        check(lib.gf_diag_origin(h, byref(found), byref(step), byref(layer), byref(phase), byref(tensor)))
+        if not found.value:
+            return None
+        return Origin(True, step.value, layer.value, _name(lib.gf_phase_name, phase.value),
+                      _name(lib.gf_tensor_name, tensor.value))
+
+    # ---- verdicts
+    def _text(self, fn, h, layer, where):
+        """A text result sized by the cap=0 call first."""
+        for _ in range(3):
+            needed = c_size_t()
+            status = fn(h, layer, None, 0, byref(needed))
+            if status not in (Status.OK, Status.ERR_BUFFER):
+                check(status)
+            lib.gf_clear_error()  # the sizing call's "buffer too small" is expected
+            cap = max(needed.value, 1)
+            buf = ctypes.create_string_buffer(cap)
+            status = fn(h, layer, ctypes.cast(buf, D.CharBuf), cap, byref(needed))
+            if status == Status.ERR_BUFFER and needed.value > cap:  # grew between the calls: again
+                lib.gf_clear_error()
+                continue
+            check(status)
+            return buf.value.decode("utf-8", "replace")
+        check(status)
+
+    def verdict(self, layer=NET):
+        """Verdict of `layer`, or of the whole net for layer -1 (the default)."""
+        where = "Diagnostics.verdict"
+        h = self._ptr(where)
+        i = _i32(layer, "layer", where)
+        kind, flags = c_int32(), c_uint32()
+        check(lib.gf_diag_verdict(h, i, byref(kind)))
+        check(lib.gf_diag_verdict_flags(h, i, byref(flags)))
+        return Verdict(i, _name(lib.gf_verdict_name, kind.value), _flag_names(flags.value),
+                       self._text(lib.gf_diag_verdict_reason, h, i, where),
+                       self._text(lib.gf_diag_verdict_remedy, h, i, where))
+
+    def verdicts(self):
+        """[Verdict] of every layer (the net's own is verdict())."""
+        return [self.verdict(i) for i in range(self.layer_count)]
+
+    # ---- reports
+    def report(self, fmt=ReportFormat.TEXT):
+        """The report as a str: "text", "csv", "json" (JSON lines) or "svg"."""
+        where = "Diagnostics.report"
+        h = self._ptr(where)
+        f = enum_value(ReportFormat, fmt, "fmt", where)
+        return self._text(lib.gf_diag_report, h, f, where)
+
+    def write_report(self, fmt, path):
+        """Write the report to `path` (str, bytes or os.PathLike; created or truncated)."""
+        where = "Diagnostics.write_report"
+        h = self._ptr(where)
+        f = enum_value(ReportFormat, fmt, "fmt", where)
+        if path is None:
+            raise NullError("%s: path is None" % where)
+        try:
+            p = os.fsencode(path)
+        except TypeError:
+            raise DataTypeError("%s: path must be a str, bytes or os.PathLike, got %r" % (where, path)) from None
+        if b"\0" in p:
+            raise DataTypeError("%s: path contains a NUL byte" % where)
+        check(lib.gf_diag_report_file(h, f, p))
+
+    def __repr__(self):
+        if not self._h:
+            return "<gradflow.Diagnostics closed>"
+        if not self._net._h:
+            return "<gradflow.Diagnostics detached (its Net was closed)>"
+        return "<gradflow.Diagnostics %d layers, %d observations, %s>" % (
+            self.layer_count, self.steps, "enabled" if self._enabled else "disabled")
+
+
+__all__ = ["Diagnostics", "LayerStats", "HistoryPoint", "NonFinite", "Origin", "Verdict",
+           "stat_name", "tensor_name", "phase_name", "verdict_name"]

@@ -1,0 +1,188 @@
+/*
+ * ew.c — portable versions of the element-wise passes (see ew.h) and the
+ * run-time choice between them and the AVX-512 ones.  The activation
+ * formulas here are activation.c's (evaluated in double, rounded once); the
+ * optimizer rules are optimizer.c's, one loop per kind so the compiler sees
+ * plain streams.
+ */
+#include "ew.h"
+#include "gemm.h"
+#include "threadpool.h"
+
+#include <math.h>
+
+bool gfi_ew_act_fast(int32_t kind)
+{
+    return kind == GF_ACT_IDENTITY || kind == GF_ACT_RELU || kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID;
+}
+
+bool gfi_ew_opt_fast(int32_t kind)
+{
+    return kind == GF_OPT_SGD || kind == GF_OPT_MOMENTUM || kind == GF_OPT_NESTEROV || kind == GF_OPT_ADAM ||
+           kind == GF_OPT_ADAMW;
+}
+
+/* exp() only ever sees a non-positive argument, so it cannot overflow. */
+static double sigmoid(double x)
+{
+    if (x >= 0.0)
+        return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+static float act_value(int32_t kind, float x)
+{
+    switch (kind) {
+    case GF_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case GF_ACT_TANH: return (float)tanh((double)x);
+    case GF_ACT_SIGMOID: return (float)sigmoid((double)x);
+    default: return x;
+    }
+}
+
+static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float *zr = z + r * cols, *yr = y + r * cols;
+        for (int64_t j = 0; j < cols; j++) {
+            zr[j] += b[j];
+            yr[j] = act_value(kind, zr[j]);
+        }
+    }
+}
+
+/* f'(z) from y = f(z) (ReLU from z: relu'(0) = 0). */
+static double act_slope(int32_t kind, float z, float y)
+{
+    switch (kind) {
+    case GF_ACT_RELU: return z > 0.0f ? 1.0 : 0.0;
+    case GF_ACT_TANH: return 1.0 - (double)y * (double)y;
+    case GF_ACT_SIGMOID: return (double)y * (1.0 - (double)y);
+    default: return 1.0;
+    }
+}
+
+static void act_grad_colsum(int32_t kind, const float *z, const float *y, const float *dy, float *dz, float *db,
+                            int64_t rows, int64_t cols)
+{
+    size_t n = (size_t)(rows * cols);
+    for (size_t i = 0; i < n; i++)
+        dz[i] = kind == GF_ACT_IDENTITY ? dy[i] : (float)((double)dy[i] * act_slope(kind, z[i], y[i]));
+    for (int64_t j = 0; j < cols; j++) {
+        double s = 0.0;
+        for (int64_t r = 0; r < rows; r++)
+            s += dz[r * cols + j];
+        db[j] = (float)s;
+    }
+}
+
+static void update_sgd(const gfi_ew_opt *o, float *restrict w, const float *restrict g, size_t n)
+{
+    const float lr = o->lr, wd = o->wd;
+    if (wd != 0.0f)
+        for (size_t i = 0; i < n; i++)
+            w[i] -= lr * (g[i] + wd * w[i]);
+    else
+        for (size_t i = 0; i < n; i++)
+            w[i] -= lr * g[i];
+}
+
+static void update_momentum(const gfi_ew_opt *o, float *restrict w, const float *restrict g, float *restrict vel,
+                            size_t n)
+{
+    const float lr = o->lr, mu = o->mu, wd = o->wd;
+    const bool nesterov = o->kind == GF_OPT_NESTEROV;
+    for (size_t i = 0; i < n; i++) {
+        float gi = wd != 0.0f ? g[i] + wd * w[i] : g[i];
+        vel[i] = mu * vel[i] + gi;
+        w[i] -= nesterov ? lr * (gi + mu * vel[i]) : lr * vel[i];
+    }
+}
+
+static void update_adam(const gfi_ew_opt *o, float *restrict w, const float *restrict g, float *restrict m,
+                        float *restrict v, size_t n)
+{
+    const bool decoupled = o->kind == GF_OPT_ADAMW, decay = !decoupled && o->wd != 0.0f;
+    const bool shrink = decoupled && o->wd != 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        if (shrink)
+            w[i] *= o->shrink;
+        float gi = decay ? g[i] + o->wd * w[i] : g[i];
+        m[i] = o->b1 * m[i] + o->one_minus_b1 * gi;
+        v[i] = o->b2 * v[i] + o->one_minus_b2 * gi * gi;
+        float denom = sqrtf(v[i]) / o->sqrt_bc2 + o->eps;
+        w[i] -= o->step * (m[i] / denom);
+    }
+}
+
+static void opt_update(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n)
+{
+    switch (o->kind) {
+    case GF_OPT_SGD: update_sgd(o, w, g, n); break;
+    case GF_OPT_MOMENTUM:
+    case GF_OPT_NESTEROV: update_momentum(o, w, g, m, n); break;
+    default: update_adam(o, w, g, m, v, n); break;
+    }
+}
+
+static size_t first_nonfinite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return i;
+    return n;
+}
+
+const gfi_ew_ops gfi_ew_portable = {bias_act, act_grad_colsum, opt_update, first_nonfinite};
+
+const gfi_ew_ops *gfi_ew(void)
+{
+#ifdef GFI_GEMM_HAVE_X86
+    /* Same CPU requirements as the AVX-512 gemm kernel (the file's flags). */
+    static const gfi_ew_ops *_Atomic best;
+    const gfi_ew_ops *b = best;
+    if (!b) {
+        b = gfi_gemm_kernel_available(GFI_GEMM_AVX512) ? &gfi_ew_avx512 : &gfi_ew_portable;
+        best = b;
+    }
+    return b;
+#else
+    return &gfi_ew_portable;
+#endif
+}
+
+/* ---- the optimizer update split over a pool ---- */
+
+#define OPT_SPLIT_MIN 65536 /* parameters; below this one thread streams them faster than two wake up */
+
+typedef struct opt_job {
+    const gfi_ew_ops *ops;
+    const gfi_ew_opt *o;
+    float *w, *m, *v;
+    const float *g;
+    size_t n;
+} opt_job;
+
+/* Thread tid of nt takes a contiguous range, cut at multiples of 16. */
+static void opt_job_run(void *arg, int tid, int nt)
+{
+    const opt_job *j = arg;
+    size_t units = (j->n + 15) / 16;
+    size_t lo = units * (size_t)tid / (size_t)nt * 16, hi = units * (size_t)(tid + 1) / (size_t)nt * 16;
+    if (hi > j->n)
+        hi = j->n;
+    if (lo >= hi)
+        return;
+    j->ops->opt_update(j->o, j->w + lo, j->g + lo, j->m ? j->m + lo : NULL, j->v ? j->v + lo : NULL, hi - lo);
+}
+
+void gfi_ew_opt_run(struct gfi_pool *pool, const gfi_ew_opt *o, float *w, const float *g, float *m, float *v,
+                    size_t n)
+{
+    opt_job j = {gfi_ew(), o, w, m, v, g, n};
+    if (n < OPT_SPLIT_MIN || gfi_pool_threads(pool) <= 1)
+        j.ops->opt_update(o, w, g, m, v, n);
+    else
+        gfi_pool_run(pool, opt_job_run, &j);
+}

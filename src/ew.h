@@ -1,0 +1,56 @@
+/*
+ * ew.h — the element-wise passes of a training step (bias + activation,
+ * activation gradient + bias gradient, optimizer updates, the NaN/Inf scan),
+ * with a portable version in ew.c and an AVX-512 one in ew_avx512.c chosen
+ * at run time.  Everything here is private.
+ */
+#ifndef GF_EW_H
+#define GF_EW_H
+
+#include "internal.h"
+
+/* The optimizer hyper-parameters of one update, already in float; the
+ * per-element arithmetic of every version follows optimizer.c's rules. */
+typedef struct gfi_ew_opt {
+    int32_t kind;          /* GF_OPT_SGD, _MOMENTUM, _NESTEROV, _ADAM, _ADAMW */
+    float lr, mu, wd;      /* wd != 0: L2 decay added to g (AdamW: shrink w) */
+    float b1, b2, one_minus_b1, one_minus_b2, eps;
+    float step, sqrt_bc2, shrink; /* Adam: lr / bc1, sqrt(bc2), 1 - lr wd */
+} gfi_ew_opt;
+
+typedef struct gfi_ew_ops {
+    /* z[r][j] += b[j], then y = f(z), for rows x cols and a kind that
+     * gfi_ew_act_fast accepts. */
+    void (*bias_act)(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols);
+    /* dz = dy * f'(z) (f' taken from y where cheaper), and
+     * db[j] = sum over rows of dz[r][j], summed in double in row order. */
+    void (*act_grad_colsum)(int32_t kind, const float *z, const float *y, const float *dy, float *dz, float *db,
+                            int64_t rows, int64_t cols);
+    /* One optimizer update of w[0..n) (SGD family and Adam family). */
+    void (*opt_update)(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n);
+    /* Index of the first NaN/Inf in x[0..n), or n when all are finite. */
+    size_t (*first_nonfinite)(const float *x, size_t n);
+} gfi_ew_ops;
+
+/* The best version this CPU runs (decided once). */
+const gfi_ew_ops *gfi_ew(void);
+/* Kinds bias_act and act_grad_colsum handle: identity, ReLU, tanh, sigmoid. */
+bool gfi_ew_act_fast(int32_t kind);
+/* Kinds opt_update handles. */
+bool gfi_ew_opt_fast(int32_t kind);
+
+struct gfi_pool;
+/* opt_update over w[0..n), split into disjoint ranges over the pool's
+ * threads when n is large (each element's arithmetic is unchanged, so the
+ * result does not depend on the thread count).  pool may be NULL. */
+void gfi_ew_opt_run(struct gfi_pool *pool, const gfi_ew_opt *o, float *w, const float *g, float *m, float *v,
+                    size_t n);
+/* optimizer.c: gfi_opt_update with the element-wise work split over pool. */
+void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n);
+
+extern const gfi_ew_ops gfi_ew_portable;
+#if defined(__x86_64__) || defined(__i386__)
+extern const gfi_ew_ops gfi_ew_avx512;
+#endif
+
+#endif /* GF_EW_H */

@@ -1,0 +1,218 @@
+/*
+ * ew_avx512.c — AVX-512 versions of the element-wise passes (see ew.h), 16
+ * floats per vector with masked tails.  Built with the AVX-512 flags (the
+ * Makefile's isa_flags); ew.c selects it only after checking the CPU.
+ *
+ * tanh and sigmoid are computed in float from one exponential, e = exp(-2|x|)
+ * resp. exp(-|x|), which never overflows (so +-1e4 gives exactly +-1, 0 or 1),
+ * with a Taylor polynomial for tanh near 0 where (1 - e)/(1 + e) would lose
+ * digits.  Relative error is a few float ulps; NaN propagates, as in double.
+ */
+#include "ew.h"
+#include "gemm.h"
+
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__FMA__)
+#include <immintrin.h>
+
+static inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
+
+/* exp(x) for x <= 0: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two so
+ * n ln2 is exact), e^r from its degree-7 Taylor polynomial (truncation
+ * < 5e-9 relative), times 2^n by scalef.  Below -104 the result is 0 in
+ * float anyway; the clamp keeps NaN (max returns its second operand). */
+static inline __m512 exp_nonpositive(__m512 x)
+{
+    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+static inline __m512 abs_ps(__m512 x)
+{
+    return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)));
+}
+
+/* tanh: for |x| < 0.55 the odd Taylor series to x^17 (next term < 6e-9
+ * relative there); otherwise sign(x) (1 - e) / (1 + e), e = exp(-2|x|). */
+static inline __m512 tanh_ps(__m512 x)
+{
+    __m512 a = abs_ps(x);
+    __m512 e = exp_nonpositive(_mm512_mul_ps(a, _mm512_set1_ps(-2.0f)));
+    __m512 one = _mm512_set1_ps(1.0f);
+    __m512 t = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+    t = _mm512_castsi512_ps(_mm512_or_si512(
+        _mm512_castps_si512(t), _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))));
+    __m512 x2 = _mm512_mul_ps(x, x);
+    __m512 q = _mm512_set1_ps(6404582.0f / 10854718875.0f);
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-929569.0f / 638512875.0f));
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(21844.0f / 6081075.0f));
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1382.0f / 155925.0f));
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(62.0f / 2835.0f));
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-17.0f / 315.0f));
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(2.0f / 15.0f));
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.0f / 3.0f));
+    __m512 s = _mm512_fmadd_ps(_mm512_mul_ps(x, x2), q, x);
+    __mmask16 small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.55f), _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(small, t, s);
+}
+
+/* sigmoid: 1 / (1 + e) for x >= 0, e / (1 + e) below, e = exp(-|x|). */
+static inline __m512 sigmoid_ps(__m512 x)
+{
+    __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_setzero_ps(), abs_ps(x)));
+    __m512 s = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+    __mmask16 nonneg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ);
+    return _mm512_mask_blend_ps(nonneg, _mm512_mul_ps(e, s), s);
+}
+
+static inline __m512 act(int32_t kind, __m512 z)
+{
+    switch (kind) {
+    case GF_ACT_RELU:
+        /* x > 0 ? x : 0, so NaN gives 0 like the scalar comparison. */
+        return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ), z);
+    case GF_ACT_TANH: return tanh_ps(z);
+    case GF_ACT_SIGMOID: return sigmoid_ps(z);
+    default: return z;
+    }
+}
+
+static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float *zr = z + r * cols, *yr = y + r * cols;
+        for (int64_t j = 0; j < cols; j += 16) {
+            __mmask16 m = lanes(cols - j);
+            __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, zr + j), _mm512_maskz_loadu_ps(m, b + j));
+            _mm512_mask_storeu_ps(zr + j, m, v);
+            _mm512_mask_storeu_ps(yr + j, m, act(kind, v));
+        }
+    }
+}
+
+/* dy * f'(z); relu'(0) = 0, and dy * 0 keeps NaN in dy as the scalar code does. */
+static inline __m512 act_grad(int32_t kind, __m512 z, __m512 y, __m512 dy)
+{
+    __m512 one = _mm512_set1_ps(1.0f);
+    switch (kind) {
+    case GF_ACT_RELU:
+        return _mm512_mul_ps(dy, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ), one));
+    case GF_ACT_TANH: return _mm512_mul_ps(dy, _mm512_fnmadd_ps(y, y, one));
+    case GF_ACT_SIGMOID: return _mm512_mul_ps(dy, _mm512_mul_ps(y, _mm512_sub_ps(one, y)));
+    default: return dy;
+    }
+}
+
+/* Column blocks of 16: the block's running sums stay in two vectors of
+ * doubles while the rows go by, adding in row order like the scalar loop. */
+static void act_grad_colsum(int32_t kind, const float *z, const float *y, const float *dy, float *dz, float *db,
+                            int64_t rows, int64_t cols)
+{
+    for (int64_t j = 0; j < cols; j += 16) {
+        __mmask16 m = lanes(cols - j);
+        __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t at = r * cols + j;
+            __m512 zv = kind == GF_ACT_RELU ? _mm512_maskz_loadu_ps(m, z + at) : _mm512_setzero_ps();
+            __m512 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? _mm512_maskz_loadu_ps(m, y + at)
+                                                                       : _mm512_setzero_ps();
+            __m512 g = act_grad(kind, zv, yv, _mm512_maskz_loadu_ps(m, dy + at));
+            _mm512_mask_storeu_ps(dz + at, m, g);
+            lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(g)));
+            hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(g), 1))));
+        }
+        __m512 s = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+        _mm512_mask_storeu_ps(db + j, m, s);
+    }
+}
+
+/* The optimizer rules of optimizer.c, operation for operation (no fused
+ * multiply-adds, so each element gets the same value as the scalar loop). */
+static void update_sgd(const gfi_ew_opt *o, float *w, const float *g, float *vel, size_t n)
+{
+    const __m512 lr = _mm512_set1_ps(o->lr), mu = _mm512_set1_ps(o->mu), wd = _mm512_set1_ps(o->wd);
+    const bool decay = o->wd != 0.0f;
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = lanes((int64_t)(n - i));
+        __m512 wv = _mm512_maskz_loadu_ps(m, w + i), gv = _mm512_maskz_loadu_ps(m, g + i);
+        if (decay)
+            gv = _mm512_add_ps(gv, _mm512_mul_ps(wd, wv));
+        __m512 d;
+        if (o->kind == GF_OPT_SGD) {
+            d = gv;
+        } else {
+            __m512 v = _mm512_add_ps(_mm512_mul_ps(mu, _mm512_maskz_loadu_ps(m, vel + i)), gv);
+            _mm512_mask_storeu_ps(vel + i, m, v);
+            d = o->kind == GF_OPT_MOMENTUM ? v : _mm512_add_ps(gv, _mm512_mul_ps(mu, v));
+        }
+        _mm512_mask_storeu_ps(w + i, m, _mm512_sub_ps(wv, _mm512_mul_ps(lr, d)));
+    }
+}
+
+static void update_adam(const gfi_ew_opt *o, float *w, const float *g, float *mom, float *var, size_t n)
+{
+    const bool decoupled = o->kind == GF_OPT_ADAMW, decay = !decoupled && o->wd != 0.0f;
+    const bool shrink = decoupled && o->wd != 0.0f;
+    const __m512 wd = _mm512_set1_ps(o->wd), sh = _mm512_set1_ps(o->shrink);
+    const __m512 b1 = _mm512_set1_ps(o->b1), b2 = _mm512_set1_ps(o->b2);
+    const __m512 c1 = _mm512_set1_ps(o->one_minus_b1), c2 = _mm512_set1_ps(o->one_minus_b2);
+    const __m512 eps = _mm512_set1_ps(o->eps), step = _mm512_set1_ps(o->step), sbc2 = _mm512_set1_ps(o->sqrt_bc2);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = lanes((int64_t)(n - i));
+        __m512 wv = _mm512_maskz_loadu_ps(m, w + i), gv = _mm512_maskz_loadu_ps(m, g + i);
+        if (shrink)
+            wv = _mm512_mul_ps(wv, sh);
+        if (decay)
+            gv = _mm512_add_ps(gv, _mm512_mul_ps(wd, wv));
+        __m512 mv = _mm512_add_ps(_mm512_mul_ps(b1, _mm512_maskz_loadu_ps(m, mom + i)), _mm512_mul_ps(c1, gv));
+        __m512 vv = _mm512_add_ps(_mm512_mul_ps(b2, _mm512_maskz_loadu_ps(m, var + i)),
+                                  _mm512_mul_ps(_mm512_mul_ps(c2, gv), gv));
+        __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vv), sbc2), eps);
+        wv = _mm512_sub_ps(wv, _mm512_mul_ps(step, _mm512_div_ps(mv, denom)));
+        _mm512_mask_storeu_ps(mom + i, m, mv);
+        _mm512_mask_storeu_ps(var + i, m, vv);
+        _mm512_mask_storeu_ps(w + i, m, wv);
+    }
+}
+
+static void opt_update(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n)
+{
+    if (o->kind == GF_OPT_ADAM || o->kind == GF_OPT_ADAMW)
+        update_adam(o, w, g, m, v, n);
+    else
+        update_sgd(o, w, g, m, n);
+}
+
+/* NaN and Inf are the floats whose exponent bits are all ones. */
+static size_t first_nonfinite(const float *x, size_t n)
+{
+    const __m512i expo = _mm512_set1_epi32(0x7f800000);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = lanes((int64_t)(n - i));
+        __m512i v = _mm512_and_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(m, x + i)), expo);
+        __mmask16 bad = _mm512_mask_cmpeq_epi32_mask(m, v, expo);
+        if (bad)
+            return i + (size_t)__builtin_ctz((unsigned)bad);
+    }
+    return n;
+}
+
+const gfi_ew_ops gfi_ew_avx512 = {bias_act, act_grad_colsum, opt_update, first_nonfinite};
+
+#elif defined(GFI_GEMM_HAVE_X86)
+/* Built without the AVX-512 flags: ew.c never selects this table. */
+const gfi_ew_ops gfi_ew_avx512 = {NULL, NULL, NULL, NULL};
+#else
+typedef int gfi_ew_avx512_unused;
+#endif
