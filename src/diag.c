@@ -724,6 +724,32 @@ static bool measured_step(gf_diag *d, int32_t i, bool is_bias, bool stats, doubl
     return stats ? param_stats(d, i, is_bias, &s, latest(d, i), n) : true;
 }
 
+/* The guard's dry run over one parameter tensor of layer i: each block of
+ * weights and state is copied, stepped with the plain update's kernel, and
+ * compared; nothing of the net or the optimizer changes.  *d2 and
+ * *state_bad as in measured_step. */
+static void dry_step(gf_diag *d, int32_t i, bool is_bias, double *d2, bool *state_bad)
+{
+    const gf_net *net = d->net;
+    const gf_optimizer *o = net->opt;
+    const gf_layer *l = net->layers[i];
+    size_t n = is_bias ? l->nbias : l->nweights, off = l->param_offset + (is_bias ? l->nweights : 0);
+    float nw[STEP_BLOCK], nm[STEP_BLOCK], nv[STEP_BLOCK];
+    *d2 = 0.0;
+    *state_bad = false;
+    for (size_t b = 0; b < n; b += STEP_BLOCK) {
+        size_t k = n - b < STEP_BLOCK ? n - b : STEP_BLOCK;
+        memcpy(nw, net->params + off + b, k * sizeof *nw);
+        if (o->m)
+            memcpy(nm, o->m + off + b, k * sizeof *nm);
+        if (o->v)
+            memcpy(nv, o->v + off + b, k * sizeof *nv);
+        gfi_opt_apply_to(o, nw, net->grads + off + b, o->m ? nm : NULL, o->v ? nv : NULL, k);
+        *d2 += gfi_diff_sq(nw, net->params + off + b, k);
+        *state_bad |= (o->m && !gfi_all_finite(nm, k)) || (o->v && !gfi_all_finite(nv, k));
+    }
+}
+
 /* After a deferred observation filled layer i's counts: the committed
  * record takes them. */
 static void sync_layer_counts(gf_diag *d, int32_t i)
@@ -760,9 +786,11 @@ int gfi_diag_step(gf_net *net, const char *fn)
             if (deferred)
                 sync_layer_counts(d, i);
         } else {
-            gfi_opt_update_range(o, net->params, net->grads, l->param_offset, l->nweights, false, &d2w, &sw);
-            gfi_opt_update_range(o, net->params, net->grads, l->param_offset + l->nweights, l->nbias, false, &d2b,
-                                 &sb);
+            bool bad_w, bad_b;
+            dry_step(d, i, false, &d2w, &bad_w);
+            dry_step(d, i, true, &d2b, &bad_b);
+            sw = bad_w ? NAN : 0.0;
+            sb = bad_b ? NAN : 0.0;
         }
         bool bad = !isfinite(d2w) || !isfinite(d2b) || !isfinite(sw) || !isfinite(sb);
         if (measure) {

@@ -282,6 +282,10 @@ void gfi_opt_update_count(const gf_optimizer *o, const float *w, const float *g,
 /* Applies step t + 1 over w[off .. off+n) exactly as gfi_opt_update would,
  * without measuring and without advancing t (the diagnostics' blocked step). */
 void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, size_t n);
+/* Step t + 1 evaluated on copies: w, m, v (m, v NULL where the kind keeps
+ * none) are n-element buffers the caller filled from the optimizer's; the
+ * optimizer itself is not touched (the guard's dry run). */
+void gfi_opt_apply_to(const gf_optimizer *o, float *w, const float *g, float *m, float *v, size_t n);
 
 /* ---- diag.c ---- */
 struct gf_diag;

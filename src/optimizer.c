@@ -366,6 +366,19 @@ void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, 
     gfi_ew()->opt_update(&e, w + off, g + off, m, v, n);
 }
 
+void gfi_opt_apply_to(const gf_optimizer *o, float *w, const float *g, float *m, float *v, size_t n)
+{
+    hyper h;
+    hyper_load(&h, o, o->t + 1);
+    if (!gfi_ew_opt_fast(o->kind)) {
+        step_loop(&h, w, g, m, v, n, true, false, NULL, NULL);
+        return;
+    }
+    gfi_ew_opt e = {h.kind, h.lr, h.mu, h.wd, h.b1, h.b2, h.one_minus_b1, h.one_minus_b2, h.eps,
+                    h.step, h.sqrt_bc2, h.shrink};
+    gfi_ew()->opt_update(&e, w, g, m, v, n);
+}
+
 void gfi_opt_advance(gf_optimizer *o) { o->t++; }
 
 static void count_value(float x, int64_t c[3])

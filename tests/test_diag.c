@@ -950,6 +950,37 @@ static void test_train_step_counts_infinite_weights_in_later_blocks(void **state
     assert_int_equal(a.step, 0); /* the origin stays the first step's overflow */
 }
 
+static void test_guard_refuses_an_update_that_overflows_only_in_a_later_block_and_changes_nothing(void **state)
+{
+    (void)state;
+    const int64_t sizes[1] = {BIG_OUT};
+    const int32_t acts[1] = {GF_ACT_IDENTITY};
+    gf_net *net = net_of(BIG_IN, 1, sizes, acts);
+    use_sgd(net, 3e38);
+    gf_diag *d = diag_of(net);
+    assert_int_equal(gf_diag_set_option(d, GF_DIAG_GUARD, 1), GF_OK);
+    static float x[BIG_B * BIG_IN], t[BIG_B * BIG_OUT], before[BIG_NW], after[BIG_NW];
+    for (int i = 0; i < BIG_B * BIG_IN; i++)
+        x[i] = 1e-3f * (float)sin(0.37 * i);
+    x[2500] = 10.0f; /* only gradient column 2500 is large enough for lr * g to overflow */
+    for (int i = 0; i < BIG_B * BIG_OUT; i++)
+        t[i] = 10.0f;
+    gf_layer *l = gf_net_layer(net, 0);
+    assert_int_equal(gf_layer_get_weights(l, before, BIG_NW), GF_OK);
+    assert_int_equal(gf_net_train_step(net, x, BIG_B * BIG_IN, t, BIG_B * BIG_OUT, BIG_B, NULL), GF_ERR_GUARD);
+    assert_int_equal(gf_layer_get_weights(l, after, BIG_NW), GF_OK);
+    assert_memory_equal(before, after, sizeof before);
+    assert_int_equal(gf_net_steps(net), 0);
+    int32_t found, layer, phase, tensor;
+    int64_t step;
+    assert_int_equal(gf_diag_origin(d, &found, &step, &layer, &phase, &tensor), GF_OK);
+    assert_int_equal(found, 1);
+    assert_int_equal(phase, GF_PHASE_UPDATE);
+    assert_int_equal(tensor, GF_TENSOR_WEIGHT);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -991,6 +1022,7 @@ int main(void)
         cmocka_unit_test(test_train_step_records_what_separate_passes_record_on_a_6000_weight_layer),
         cmocka_unit_test(test_train_step_counts_and_locates_a_gradient_overflow_in_a_later_block),
         cmocka_unit_test(test_train_step_counts_infinite_weights_in_later_blocks),
+        cmocka_unit_test(test_guard_refuses_an_update_that_overflows_only_in_a_later_block_and_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
