@@ -1,4 +1,5 @@
 /* test_net.c — the sequential net: hand-computed values, reproducibility, training, access and misuse. */
+#define _POSIX_C_SOURCE 200809L /* dup/dup2/mkstemp, to capture the progress line on stderr */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -6,8 +7,10 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gradflow.h"
 
@@ -213,6 +216,37 @@ static void test_fit_callback_receives_user_pointer_and_stops_early(void **state
     assert_int_equal(gf_net_fit(net, x, 8, t, 4, 4, 2, 50, stop_after_three, &calls, NULL), GF_OK);
     assert_int_equal(calls, 3);
     assert_int_equal(gf_net_steps(net), 6); /* 3 epochs x 2 batches */
+    gf_net_destroy(net);
+}
+
+static void test_progress_line_reports_epoch_loss_rate_and_time_left(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 2, 7), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_net_set_progress(net, 1), GF_OK);
+    const float x[8] = {0, 0, 0, 1, 1, 0, 1, 1}, t[4] = {0, 1, 1, 0};
+    char path[] = "/tmp/gf_progress_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0 && dup2(fd, 2) == 2);
+    int rc = gf_net_fit(net, x, 8, t, 4, 4, 4, 3, NULL, NULL, NULL);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    assert_int_equal(rc, GF_OK);
+    char text[1024] = {0};
+    assert_true(lseek(fd, 0, SEEK_SET) == 0);
+    assert_true(read(fd, text, sizeof text - 1) > 0);
+    close(fd);
+    unlink(path);
+    assert_non_null(strstr(text, "epoch 3/3"));
+    assert_non_null(strstr(text, "loss "));
+    assert_non_null(strstr(text, "samples/s"));
+    assert_non_null(strstr(text, "s left"));
     gf_net_destroy(net);
 }
 
@@ -484,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_thread_count_out_of_range_is_refused),
         cmocka_unit_test(test_xor_trains_below_0_01),
         cmocka_unit_test(test_fit_callback_receives_user_pointer_and_stops_early),
+        cmocka_unit_test(test_progress_line_reports_epoch_loss_rate_and_time_left),
         cmocka_unit_test(test_param_count_sums_weights_and_biases),
         cmocka_unit_test(test_describe_names_layers_and_reports_needed_size),
         cmocka_unit_test(test_weights_set_before_adding_are_kept),
