@@ -15,10 +15,11 @@
 #include <threads.h>
 #endif
 
-/* Spin iterations before sleeping: a few tens of microseconds, about the gap
- * between two products of a step, and short enough that an idle pool (or
- * more workers than cores) wastes little. */
-#define POOL_SPIN 2000
+/* Spin iterations before sleeping: about ten microseconds.  Longer spins
+ * (2000) won on a quiet machine (deep, 2 threads: 265-283 vs 186 steps/s)
+ * but lost badly when another process held a core (110-118 vs 182-195):
+ * the spinner burns the time slice the awaited thread needs. */
+#define POOL_SPIN 300
 
 static inline void cpu_relax(void)
 {
