@@ -48,11 +48,19 @@ static inline __m512 abs_ps(__m512 x)
 static inline __m512 tanh_ps(__m512 x)
 {
     __m512 a = abs_ps(x);
-    __m512 e = exp_nonpositive(_mm512_mul_ps(a, _mm512_set1_ps(-2.0f)));
-    __m512 one = _mm512_set1_ps(1.0f);
-    __m512 t = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
-    t = _mm512_castsi512_ps(_mm512_or_si512(
-        _mm512_castps_si512(t), _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))));
+    /* Each lane takes one of the two formulas; a vector whose lanes all take
+     * the same one skips the other (lanes past the data are zero: series). */
+    __mmask16 small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.55f), _CMP_LT_OQ);
+    __m512 t = _mm512_setzero_ps(), s = t;
+    if (small != (__mmask16)0xffff) {
+        __m512 e = exp_nonpositive(_mm512_mul_ps(a, _mm512_set1_ps(-2.0f)));
+        __m512 one = _mm512_set1_ps(1.0f);
+        t = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+        t = _mm512_castsi512_ps(_mm512_or_si512(
+            _mm512_castps_si512(t), _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))));
+        if (!small)
+            return t;
+    }
     __m512 x2 = _mm512_mul_ps(x, x);
     __m512 q = _mm512_set1_ps(6404582.0f / 10854718875.0f);
     q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-929569.0f / 638512875.0f));
@@ -62,8 +70,7 @@ static inline __m512 tanh_ps(__m512 x)
     q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-17.0f / 315.0f));
     q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(2.0f / 15.0f));
     q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.0f / 3.0f));
-    __m512 s = _mm512_fmadd_ps(_mm512_mul_ps(x, x2), q, x);
-    __mmask16 small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.55f), _CMP_LT_OQ);
+    s = _mm512_fmadd_ps(_mm512_mul_ps(x, x2), q, x);
     return _mm512_mask_blend_ps(small, t, s);
 }
 

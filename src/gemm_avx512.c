@@ -242,45 +242,91 @@ static inline void small_store(float *ci, __mmask16 m, __m512 acc, float alpha, 
 }
 
 /* op(B) = B: C row i, 16 columns at a time, is a sum of rows of B scaled by
- * op(A)[i][p]; two accumulators halve the FMA latency chain. */
-static void small_rows(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                       const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+ * op(A)[i][p]; two accumulators halve the FMA latency chain.  Column blocks
+ * outside, rows inside, so a block's mask is built once; beta_zero is a
+ * constant in each of the two instances, which keeps the test out of the
+ * row loop. */
+static inline __attribute__((always_inline)) void small_rows_impl(bool trans_a, int64_t m, int64_t n, int64_t k,
+                                                                  float alpha, const float *a, int64_t lda,
+                                                                  const float *b, int64_t ldb, float beta, float *c,
+                                                                  int64_t ldc, const bool beta_zero)
 {
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j += 16) {
-            __mmask16 msk = first_lanes(n - j);
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    const int64_t sa_i = trans_a ? 1 : lda, sa_p = trans_a ? lda : 1; /* op(A)[i][p] = a[i*sa_i + p*sa_p] */
+    for (int64_t j = 0; j < n; j += 16) {
+        const __mmask16 msk = first_lanes(n - j);
+        const float *bj = b + j;
+        for (int64_t i = 0; i < m; i++) {
+            const float *ai = a + i * sa_i;
             __m512 s0 = _mm512_setzero_ps(), s1 = s0;
             int64_t p = 0;
             for (; p + 1 < k; p += 2) {
-                float a0 = trans_a ? a[p * lda + i] : a[i * lda + p];
-                float a1 = trans_a ? a[(p + 1) * lda + i] : a[i * lda + p + 1];
-                s0 = _mm512_fmadd_ps(_mm512_set1_ps(a0), _mm512_maskz_loadu_ps(msk, b + p * ldb + j), s0);
-                s1 = _mm512_fmadd_ps(_mm512_set1_ps(a1), _mm512_maskz_loadu_ps(msk, b + (p + 1) * ldb + j), s1);
+                s0 = _mm512_fmadd_ps(_mm512_set1_ps(ai[p * sa_p]), _mm512_maskz_loadu_ps(msk, bj + p * ldb), s0);
+                s1 = _mm512_fmadd_ps(_mm512_set1_ps(ai[(p + 1) * sa_p]), _mm512_maskz_loadu_ps(msk, bj + (p + 1) * ldb),
+                                     s1);
             }
-            if (p < k) {
-                float a0 = trans_a ? a[p * lda + i] : a[i * lda + p];
-                s0 = _mm512_fmadd_ps(_mm512_set1_ps(a0), _mm512_maskz_loadu_ps(msk, b + p * ldb + j), s0);
-            }
-            small_store(c + i * ldc + j, msk, _mm512_add_ps(s0, s1), alpha, beta);
+            if (p < k)
+                s0 = _mm512_fmadd_ps(_mm512_set1_ps(ai[p * sa_p]), _mm512_maskz_loadu_ps(msk, bj + p * ldb), s0);
+            /* alpha*acc + beta*C, as small_store does. */
+            float *ci = c + i * ldc + j;
+            __m512 r = _mm512_mul_ps(va, _mm512_add_ps(s0, s1));
+            if (!beta_zero)
+                r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(msk, ci), r);
+            _mm512_mask_storeu_ps(ci, msk, r);
         }
+    }
 }
 
-/* op(B) = B^T, op(A) = A: each element is a dot product of two contiguous rows. */
+static void small_rows(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                       const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    if (beta == 0.0f)
+        small_rows_impl(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, true);
+    else
+        small_rows_impl(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false);
+}
+
+/* Sixteen vectors in, one out: lane j of the result is the sum of the lanes
+ * of v[j].  A butterfly of unpacks and 128-bit shuffles halves the vector
+ * count at each of four levels (45 operations instead of 16 separate
+ * horizontal sums); the lanes of each v[j] are added in a fixed order. */
+static inline __m512 sum16(__m512 v[16])
+{
+    __m512 s[8], t[4], u[2];
+    for (int i = 0; i < 8; i++) /* per 128-bit lane: [v2i, v2i+1, v2i, v2i+1] partial sums */
+        s[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    for (int i = 0; i < 4; i++) { /* per 128-bit lane: v4i .. v4i+3 */
+        __m512d a = _mm512_castps_pd(s[2 * i]), b = _mm512_castps_pd(s[2 * i + 1]);
+        t[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+    }
+    for (int i = 0; i < 2; i++) /* 128-bit lanes: v8i..+3, v8i..+3, v8i+4..+7, v8i+4..+7 */
+        u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0x88),
+                             _mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0xdd));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x88), _mm512_shuffle_f32x4(u[0], u[1], 0xdd));
+}
+
+/* op(B) = B^T, op(A) = A: each element is a dot product of two contiguous
+ * rows.  Sixteen outputs at a time: their products accumulate lane-wise over
+ * k, then one butterfly (sum16) reduces all sixteen and a single masked
+ * store writes them. */
 static void small_dots(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
                        int64_t ldb, float beta, float *c, int64_t ldc)
 {
     for (int64_t i = 0; i < m; i++) {
         const float *ai = a + i * lda;
-        float *ci = c + i * ldc;
-        for (int64_t j = 0; j < n; j++) {
-            const float *bj = b + j * ldb;
-            __m512 s = _mm512_setzero_ps();
+        for (int64_t j0 = 0; j0 < n; j0 += 16) {
+            int nj = n - j0 < 16 ? (int)(n - j0) : 16;
+            __m512 acc[16];
+            for (int j = 0; j < 16; j++)
+                acc[j] = _mm512_setzero_ps();
             for (int64_t p = 0; p < k; p += 16) {
                 __mmask16 msk = first_lanes(k - p);
-                s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(msk, ai + p), _mm512_maskz_loadu_ps(msk, bj + p), s);
+                __m512 av = _mm512_maskz_loadu_ps(msk, ai + p);
+                const float *bp = b + j0 * ldb + p;
+                for (int j = 0; j < nj; j++)
+                    acc[j] = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(msk, bp + j * ldb), acc[j]);
             }
-            float v = alpha * _mm512_reduce_add_ps(s);
-            ci[j] = beta != 0.0f ? beta * ci[j] + v : v;
+            small_store(c + i * ldc + j0, first_lanes(nj), sum16(acc), alpha, beta);
         }
     }
 }
