@@ -81,6 +81,7 @@ typedef struct gfi_gemm_kernel_info {
 } gfi_gemm_kernel_info;
 
 #define GFI_GEMM_SMALL_WORK 65536.0 /* m*n*k */
+#define GFI_GEMM_SKINNY 16          /* A B^T with m or n at most this: small path too (under 2e6 m*n*k) */
 
 /* Upper bounds over all kernels, which size the packing buffers. */
 #define GFI_GEMM_MAX_MC 192
