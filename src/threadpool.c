@@ -15,11 +15,17 @@
 #include <threads.h>
 #endif
 
-/* Spin iterations before sleeping: about ten microseconds.  Longer spins
- * (2000) won on a quiet machine (deep, 2 threads: 265-283 vs 186 steps/s)
- * but lost badly when another process held a core (110-118 vs 182-195):
- * the spinner burns the time slice the awaited thread needs. */
-#define POOL_SPIN 300
+/* Spin iterations before sleeping: about 0.3 ms with a ~40 ns pause.  A
+ * training step runs a product every few tens of microseconds with
+ * element-wise passes in between; a worker that falls asleep between them
+ * costs a futex wake-up (~50 us in this VM) per product.  Measured on the
+ * quiet 2-core guest (2 threads, steps/s): spin 300 -> deep 107, mnist 310;
+ * 2000 -> 248, 349; 8000 -> 264, 370.  Earlier rounds kept 300 because a
+ * long spin loses when another process holds a core (the spinner burns the
+ * time slice the awaited thread needs: deep 110-118 vs 182-195 steps/s with
+ * a 2000 spin), so machines shared with other busy processes are better
+ * served by one thread. */
+#define POOL_SPIN 8000
 
 static inline void cpu_relax(void)
 {
