@@ -10,7 +10,7 @@ static void dense_forward(gf_layer *l, const float *x, int64_t batch, float *z, 
     /* z = x W^T, then + b and the activation in one pass where a fast version exists. */
     gfi_gemm_pool(l->owner->pool, false, true, batch, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 0.0f, z, l->out);
     if (gfi_ew_act_fast(l->act.kind)) {
-        gfi_ew()->bias_act(l->act.kind, l->b, z, y, batch, l->out);
+        gfi_ew_bias_act_run(l->owner->pool, l->act.kind, l->b, z, y, batch, l->out);
         return;
     }
     for (int64_t r = 0; r < batch; r++) {
@@ -38,7 +38,7 @@ static void dense_backward(gf_layer *l, const float *x, const float *z, const fl
     /* dz = dy f'(z) and db = column sums of dz (fused where a fast version exists);
      * dW = dz^T x (out x in); dx = dz W. */
     if (gfi_ew_act_fast(l->act.kind)) {
-        gfi_ew()->act_grad_colsum(l->act.kind, z, y, dy, dz, l->db, batch, l->out);
+        gfi_ew_act_grad_colsum_run(l->owner->pool, l->act.kind, z, y, dy, dz, l->db, batch, l->out);
     } else {
         gfi_act_backward(&l->act, z, y, dy, dz, (size_t)(batch * l->out));
         bias_grad(l, dz, batch);

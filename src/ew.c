@@ -64,15 +64,17 @@ static double act_slope(int32_t kind, float z, float y)
 }
 
 static void act_grad_colsum(int32_t kind, const float *z, const float *y, const float *dy, float *dz, float *db,
-                            int64_t rows, int64_t cols)
+                            int64_t rows, int64_t cols, int64_t ld)
 {
-    size_t n = (size_t)(rows * cols);
-    for (size_t i = 0; i < n; i++)
-        dz[i] = kind == GF_ACT_IDENTITY ? dy[i] : (float)((double)dy[i] * act_slope(kind, z[i], y[i]));
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < cols; j++) {
+            int64_t i = r * ld + j;
+            dz[i] = kind == GF_ACT_IDENTITY ? dy[i] : (float)((double)dy[i] * act_slope(kind, z[i], y[i]));
+        }
     for (int64_t j = 0; j < cols; j++) {
         double s = 0.0;
         for (int64_t r = 0; r < rows; r++)
-            s += dz[r * cols + j];
+            s += dz[r * ld + j];
         db[j] = (float)s;
     }
 }
@@ -185,4 +187,57 @@ void gfi_ew_opt_run(struct gfi_pool *pool, const gfi_ew_opt *o, float *w, const 
         j.ops->opt_update(o, w, g, m, v, n);
     else
         gfi_pool_run(pool, opt_job_run, &j);
+}
+
+/* ---- the layer passes split over a pool ---- */
+
+#define EW_SPLIT_MIN 32768 /* elements; smaller layers stay on the caller */
+
+typedef struct layer_job {
+    const gfi_ew_ops *ops;
+    int32_t kind;
+    const float *b, *z, *y, *dy;
+    float *zw, *yw, *dz, *db;
+    int64_t rows, cols;
+} layer_job;
+
+static void bias_act_job(void *arg, int tid, int nt)
+{
+    const layer_job *j = arg;
+    int64_t r0 = j->rows * tid / nt, r1 = j->rows * (tid + 1) / nt;
+    if (r0 < r1)
+        j->ops->bias_act(j->kind, j->b, j->zw + r0 * j->cols, j->yw + r0 * j->cols, r1 - r0, j->cols);
+}
+
+void gfi_ew_bias_act_run(struct gfi_pool *pool, int32_t kind, const float *b, float *z, float *y, int64_t rows,
+                         int64_t cols)
+{
+    layer_job j = {gfi_ew(), kind, b, NULL, NULL, NULL, z, y, NULL, NULL, rows, cols};
+    if (rows * cols < EW_SPLIT_MIN || rows < 2 || gfi_pool_threads(pool) <= 1)
+        j.ops->bias_act(kind, b, z, y, rows, cols);
+    else
+        gfi_pool_run(pool, bias_act_job, &j);
+}
+
+/* Thread tid of nt takes a contiguous range of 16-column blocks. */
+static void act_grad_job(void *arg, int tid, int nt)
+{
+    const layer_job *j = arg;
+    int64_t units = (j->cols + 15) / 16;
+    int64_t c0 = units * tid / nt * 16, c1 = units * (tid + 1) / nt * 16;
+    if (c1 > j->cols)
+        c1 = j->cols;
+    if (c0 < c1)
+        j->ops->act_grad_colsum(j->kind, j->z + c0, j->y + c0, j->dy + c0, j->dz + c0, j->db + c0, j->rows, c1 - c0,
+                                j->cols);
+}
+
+void gfi_ew_act_grad_colsum_run(struct gfi_pool *pool, int32_t kind, const float *z, const float *y, const float *dy,
+                                float *dz, float *db, int64_t rows, int64_t cols)
+{
+    layer_job j = {gfi_ew(), kind, NULL, z, y, dy, NULL, NULL, dz, db, rows, cols};
+    if (rows * cols < EW_SPLIT_MIN || cols < 32 || gfi_pool_threads(pool) <= 1)
+        j.ops->act_grad_colsum(kind, z, y, dy, dz, db, rows, cols, cols);
+    else
+        gfi_pool_run(pool, act_grad_job, &j);
 }

@@ -23,9 +23,11 @@ typedef struct gfi_ew_ops {
      * gfi_ew_act_fast accepts. */
     void (*bias_act)(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols);
     /* dz = dy * f'(z) (f' taken from y where cheaper), and
-     * db[j] = sum over rows of dz[r][j], summed in double in row order. */
+     * db[j] = sum over rows of dz[r][j], summed in double in row order;
+     * element (r, j) of z, y, dy and dz is at r*ld + j (ld >= cols), so a
+     * block of columns can be handed to another thread. */
     void (*act_grad_colsum)(int32_t kind, const float *z, const float *y, const float *dy, float *dz, float *db,
-                            int64_t rows, int64_t cols);
+                            int64_t rows, int64_t cols, int64_t ld);
     /* One optimizer update of w[0..n) (SGD family and Adam family). */
     void (*opt_update)(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n);
     /* Index of the first NaN/Inf in x[0..n), or n when all are finite. */
@@ -45,6 +47,14 @@ struct gfi_pool;
  * result does not depend on the thread count).  pool may be NULL. */
 void gfi_ew_opt_run(struct gfi_pool *pool, const gfi_ew_opt *o, float *w, const float *g, float *m, float *v,
                     size_t n);
+/* bias_act / act_grad_colsum over a rows x cols layer, split over the
+ * pool's threads for large layers (bias_act by rows, act_grad_colsum by
+ * blocks of 16 columns, so every element and every column sum is computed
+ * exactly as on one thread).  pool may be NULL. */
+void gfi_ew_bias_act_run(struct gfi_pool *pool, int32_t kind, const float *b, float *z, float *y, int64_t rows,
+                         int64_t cols);
+void gfi_ew_act_grad_colsum_run(struct gfi_pool *pool, int32_t kind, const float *z, const float *y, const float *dy,
+                                float *dz, float *db, int64_t rows, int64_t cols);
 /* optimizer.c: gfi_opt_update with the element-wise work split over pool. */
 void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n);
 

@@ -124,13 +124,13 @@ static inline __m512 act_grad(int32_t kind, __m512 z, __m512 y, __m512 dy)
 /* Column blocks of 16: the block's running sums stay in two vectors of
  * doubles while the rows go by, adding in row order like the scalar loop. */
 static void act_grad_colsum(int32_t kind, const float *z, const float *y, const float *dy, float *dz, float *db,
-                            int64_t rows, int64_t cols)
+                            int64_t rows, int64_t cols, int64_t ld)
 {
     for (int64_t j = 0; j < cols; j += 16) {
         __mmask16 m = lanes(cols - j);
         __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
         for (int64_t r = 0; r < rows; r++) {
-            int64_t at = r * cols + j;
+            int64_t at = r * ld + j;
             __m512 zv = kind == GF_ACT_RELU ? _mm512_maskz_loadu_ps(m, z + at) : _mm512_setzero_ps();
             __m512 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? _mm512_maskz_loadu_ps(m, y + at)
                                                                        : _mm512_setzero_ps();

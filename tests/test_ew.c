@@ -128,7 +128,7 @@ static void test_act_grad_colsum_matches_double_reference(void **state)
                     dy[i] = uniform(-2, 2);
                 }
                 gfi_ew_portable.bias_act(kinds[k], b, z, y, ROWS, cols);
-                versions(v)->act_grad_colsum(kinds[k], z, y, dy, dz, db, ROWS, cols);
+                versions(v)->act_grad_colsum(kinds[k], z, y, dy, dz, db, ROWS, cols, cols);
                 for (int64_t j = 0; j < cols; j++) {
                     double sum = 0, mag = 0;
                     for (int64_t r = 0; r < ROWS; r++) {
@@ -227,6 +227,69 @@ static void test_optimizer_split_over_two_threads_matches_one_bit_for_bit(void *
     gfi_pool_destroy(pool);
 }
 
+/* A layer big enough to be split (300 x 333: 21 column blocks, an odd row
+ * count), every fast kind: the pool's passes equal one thread's bit for bit. */
+static void test_layer_passes_split_over_two_threads_match_one_bit_for_bit(void **state)
+{
+    (void)state;
+    enum { R = 300, C = 333, N = R * C };
+    static float b[C], z1[N], z2[N], y1[N], y2[N], dy[N], dz1[N], dz2[N], db1[C], db2[C];
+    struct gfi_pool *pool;
+    assert_int_equal(gfi_pool_create(&pool, 2), GF_OK);
+    for (int k = 0; k < 4; k++) {
+        for (int j = 0; j < C; j++)
+            b[j] = uniform(-1, 1);
+        for (int i = 0; i < N; i++) {
+            z1[i] = z2[i] = uniform(-3, 3);
+            dy[i] = uniform(-2, 2);
+        }
+        gfi_ew_bias_act_run(NULL, kinds[k], b, z1, y1, R, C);
+        gfi_ew_bias_act_run(pool, kinds[k], b, z2, y2, R, C);
+        assert_memory_equal(z1, z2, sizeof z1);
+        assert_memory_equal(y1, y2, sizeof y1);
+        gfi_ew_act_grad_colsum_run(NULL, kinds[k], z1, y1, dy, dz1, db1, R, C);
+        gfi_ew_act_grad_colsum_run(pool, kinds[k], z2, y2, dy, dz2, db2, R, C);
+        assert_memory_equal(dz1, dz2, sizeof dz1);
+        assert_memory_equal(db1, db2, sizeof db1);
+    }
+    gfi_pool_destroy(pool);
+}
+
+/* ld > cols: a column block inside a wider matrix is read and written in
+ * place, and the columns around it are left alone. */
+static void test_act_grad_colsum_honours_the_row_stride(void **state)
+{
+    (void)state;
+    enum { R = 5, LD = 40, C0 = 16, C = 17 };
+    float z[R * LD], y[R * LD], dy[R * LD], dz[R * LD], db[C], want_dz[R * C], want_db[C], b[C] = {0};
+    float zs[R * C], ys[R * C], dys[R * C];
+    for (int v = 0; versions(v); v++) {
+        for (int i = 0; i < R * LD; i++) {
+            z[i] = uniform(-3, 3);
+            dy[i] = uniform(-2, 2);
+            dz[i] = -7.0f;
+        }
+        gfi_ew_portable.bias_act(GF_ACT_TANH, b, z, y, R, LD);
+        for (int r = 0; r < R; r++)
+            for (int j = 0; j < C; j++) {
+                zs[r * C + j] = z[r * LD + C0 + j];
+                ys[r * C + j] = y[r * LD + C0 + j];
+                dys[r * C + j] = dy[r * LD + C0 + j];
+            }
+        versions(v)->act_grad_colsum(GF_ACT_TANH, zs, ys, dys, want_dz, want_db, R, C, C);
+        versions(v)->act_grad_colsum(GF_ACT_TANH, z + C0, y + C0, dy + C0, dz + C0, db, R, C, LD);
+        for (int r = 0; r < R; r++)
+            for (int j = 0; j < LD; j++) {
+                float got = dz[r * LD + j];
+                if (j >= C0 && j < C0 + C)
+                    assert_true(got == want_dz[r * C + j - C0]);
+                else
+                    assert_true(got == -7.0f);
+            }
+        assert_memory_equal(db, want_db, sizeof db);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +300,8 @@ int main(void)
         cmocka_unit_test(test_optimizer_updates_equal_the_portable_loop_bit_for_bit),
         cmocka_unit_test(test_first_nonfinite_finds_the_first_nan_or_inf),
         cmocka_unit_test(test_optimizer_split_over_two_threads_matches_one_bit_for_bit),
+        cmocka_unit_test(test_layer_passes_split_over_two_threads_match_one_bit_for_bit),
+        cmocka_unit_test(test_act_grad_colsum_honours_the_row_stride),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
