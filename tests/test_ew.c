@@ -261,7 +261,7 @@ static void test_act_grad_colsum_honours_the_row_stride(void **state)
 {
     (void)state;
     enum { R = 5, LD = 40, C0 = 16, C = 17 };
-    float z[R * LD], y[R * LD], dy[R * LD], dz[R * LD], db[C], want_dz[R * C], want_db[C], b[C] = {0};
+    float z[R * LD], y[R * LD], dy[R * LD], dz[R * LD], db[C], want_dz[R * C], want_db[C], b[LD] = {0};
     float zs[R * C], ys[R * C], dys[R * C];
     for (int v = 0; versions(v); v++) {
         for (int i = 0; i < R * LD; i++) {
