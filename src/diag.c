@@ -162,6 +162,13 @@ void gfi_diag_observe_next(gf_diag *d, bool probe)
     sync_net(d);
 }
 
+void gfi_diag_cancel_observe_next(gf_diag *d)
+{
+    W(d)->force = false;
+    W(d)->force_probe = false;
+    sync_net(d);
+}
+
 /* ------------------------------------------------------------------ */
 /* Origin                                                              */
 /* ------------------------------------------------------------------ */

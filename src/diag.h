@@ -81,6 +81,8 @@ void gfi_diag_default_thresholds(double *th);
  * optimizer step is expected.  The record is committed at the end of that
  * backward (gf_net_backward / gf_net_backward_from). */
 void gfi_diag_observe_next(gf_diag *d, bool probe);
+/* Withdraws an observe_next that no pass consumed (the pass failed before it began). */
+void gfi_diag_cancel_observe_next(gf_diag *d);
 
 /* ---- hooks called by net.c (only when net->diag_on / net->diag_active) ---- */
 /* A training forward is about to run on net->xcopy: decides whether it is

@@ -74,6 +74,8 @@ int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed)
     rc = gf_net_forward(net, x, nx, batch, NULL, 0);
     if (!rc)
         rc = gf_net_backward(net, t, nt, NULL);
+    else
+        gfi_diag_cancel_observe_next(d); /* the next real pass must not be taken for a probe */
     if (saved)
         memcpy(net->grads, saved, net->nparams * sizeof *saved);
     net->training_began = began;

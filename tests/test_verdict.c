@@ -638,6 +638,41 @@ static void test_probe_changes_no_weight_state_or_step_and_records_step_minus_1(
     done(d, net);
 }
 
+/* An allocator that refuses blocks of exactly `refuse_size` bytes while armed. */
+static size_t refuse_size;
+static void *picky_malloc(void *u, size_t n) { (void)u; return refuse_size && n == refuse_size ? NULL : malloc(n); }
+static void *picky_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    return refuse_size && n == refuse_size ? NULL : realloc(p, n);
+}
+static void picky_free(void *u, void *p) { (void)u; free(p); }
+
+static void test_probe_that_fails_to_start_leaves_the_next_real_step_observed_as_a_step(void **state)
+{
+    (void)state;
+    assert_int_equal(gf_set_allocator(picky_malloc, picky_realloc, picky_free, NULL), GF_OK);
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 5, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 64, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    /* The net's first activation buffers for batch 1000 (1000 x 64 floats) cannot be had. */
+    refuse_size = 1000 * 64 * sizeof(float);
+    assert_int_equal(gf_diag_probe(d, 1000, 3), GF_ERR_NOMEM);
+    refuse_size = 0;
+    float x[5] = {1, 2, 3, 4, 5}, t[1] = {0};
+    assert_int_equal(gf_net_train_step(net, x, 5, t, 1, 1, NULL), GF_OK);
+    double v;
+    int64_t step = -2;
+    assert_int_equal(gf_diag_history(d, 0, GF_STAT_ACT_MEAN, 0, &v, &step), GF_OK);
+    assert_int_equal(step, 0);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+}
+
 static void test_probe_makes_valid_targets_for_classification_losses(void **state)
 {
     (void)state;
@@ -703,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_tanh_variance_9_over_fan_in_is_saturated_xavier_is_not),
         cmocka_unit_test(test_overflow_to_inf_is_exploding_and_names_the_origin_layer),
         cmocka_unit_test(test_probe_changes_no_weight_state_or_step_and_records_step_minus_1),
+        cmocka_unit_test(test_probe_that_fails_to_start_leaves_the_next_real_step_observed_as_a_step),
         cmocka_unit_test(test_probe_makes_valid_targets_for_classification_losses),
         cmocka_unit_test(test_probe_rejects_bad_arguments),
     };
