@@ -575,7 +575,8 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
         int32_t a = grad_jump_at(d, i, th);
         if (a >= 0)
             gfi_sink_put(s, "weight-gradient norm jumped %.2g -> %.2g between steps %lld and %lld (threshold x%g)",
-                         stat_at(d, a + 1, i, GF_STAT_WGRAD_NORM), stat_at(d, a, i, GF_STAT_WGRAD_NORM),
+                         /* norms are >= 0: fabs only turns a "-nan" into "nan" */
+                         fabs(stat_at(d, a + 1, i, GF_STAT_WGRAD_NORM)), fabs(stat_at(d, a, i, GF_STAT_WGRAD_NORM)),
                          (long long)gfi_diag_step_at(d, a + 1), (long long)gfi_diag_step_at(d, a), th[GF_TH_AVALANCHE]);
         break;
     }
