@@ -13,6 +13,7 @@
  */
 #include "diag.h"
 #include "diag_stats.h"
+#include "ew.h"
 
 #include <math.h>
 #include <string.h>
@@ -513,8 +514,6 @@ typedef struct param_scan {
     gfi_full g, p;
 } param_scan;
 
-static bool scan_bad(const param_scan *s) { return !isfinite(s->g.ss) || !isfinite(s->g.sum) || !isfinite(s->p.ss); }
-
 /* Gradient and parameter statistics of one tensor into rec; non-finite
  * values past `from` counted into w->cur_nf (see bad_grad).  Returns whether
  * the gradient was finite. */
@@ -702,33 +701,41 @@ static bool measured_step(gf_diag *d, int32_t i, bool is_bias, bool stats, doubl
     size_t n = is_bias ? l->nbias : l->nweights, off = l->param_offset + (is_bias ? l->nweights : 0);
     float *p = net->params + off;
     const float *g = net->grads + off;
-    float old[STEP_BLOCK];
-    param_scan s = {{0.0, 0.0, n ? g[0] : 0.0f, n ? g[0] : 0.0f, 0}, {0.0, 0.0, 0.0f, 0.0f, 0}};
-    *d2 = 0.0;
-    *state_bad = false;
+    float ow[STEP_BLOCK], om[STEP_BLOCK], ov[STEP_BLOCK];
+    gfi_ew_pstats e = {0.0, 0.0, 0.0, 0.0, n ? g[0] : 0.0f, n ? g[0] : 0.0f, 0.0f, 0, 0, false};
     for (size_t b = 0; b < n; b += STEP_BLOCK) {
         size_t k = n - b < STEP_BLOCK ? n - b : STEP_BLOCK;
-        if (stats) {
-            gfi_param_scan_add(g + b, p + b, k, &s.g, &s.p);
-            if (scan_bad(&s)) {
-                /* Rare: a NaN/Inf among this block's gradients or weights (the
-                 * blocks before were clean).  Count and locate it before
-                 * anything here changes, then finish the tensor in one go. */
-                gfi_param_scan_add(g + b + k, p + b + k, n - b - k, &s.g, &s.p);
-                bool finite = param_stats(d, i, is_bias, &s, latest(d, i), b);
-                double d2r, st;
-                gfi_opt_update_range(o, net->params, net->grads, off + b, n - b, true, &d2r, &st);
-                *d2 += d2r;
-                *state_bad |= !isfinite(st);
-                return finite;
-            }
+        double d2_before = e.d2;
+        bool state_bad_before = e.state_bad;
+        /* One loop per block: steps it and gathers the gradient and weight
+         * statistics and the squared change on the way. */
+        gfi_opt_apply_range_stats(o, net->params, net->grads, off + b, k, &e, ow, om, ov);
+        if (stats && (!isfinite(e.gss) || !isfinite(e.gsum) || !isfinite(e.wss))) {
+            /* Rare: a NaN/Inf among this block's gradients or weights (the
+             * blocks before were clean).  Put the block back, count and
+             * locate it as if nothing here had changed, then finish the
+             * tensor in one go. */
+            memcpy(p + b, ow, k * sizeof *ow);
+            if (o->m)
+                memcpy(o->m + off + b, om, k * sizeof *om);
+            if (o->v)
+                memcpy(o->v + off + b, ov, k * sizeof *ov);
+            param_scan s = {{e.gsum, e.gss, e.gmin, e.gmax, e.gzeros}, {0.0, e.wss, 0.0f, e.wmax, e.wzeros}};
+            gfi_param_scan_add(g + b + k, p + b + k, n - b - k, &s.g, &s.p);
+            bool finite = param_stats(d, i, is_bias, &s, latest(d, i), b);
+            double d2r, st;
+            gfi_opt_update_range(o, net->params, net->grads, off + b, n - b, true, &d2r, &st);
+            *d2 = d2_before + d2r;
+            *state_bad = state_bad_before | !isfinite(st);
+            return finite;
         }
-        memcpy(old, p + b, k * sizeof *old);
-        gfi_opt_apply_range(o, net->params, net->grads, off + b, k);
-        *d2 += gfi_diff_sq(p + b, old, k);
-        *state_bad |= !state_finite(o, off + b, k);
     }
-    return stats ? param_stats(d, i, is_bias, &s, latest(d, i), n) : true;
+    *d2 = e.d2;
+    *state_bad = e.state_bad;
+    if (!stats)
+        return true;
+    param_scan s = {{e.gsum, e.gss, e.gmin, e.gmax, e.gzeros}, {0.0, e.wss, 0.0f, e.wmax, e.wzeros}};
+    return param_stats(d, i, is_bias, &s, latest(d, i), n);
 }
 
 /* The guard's dry run over one parameter tensor of layer i: each block of

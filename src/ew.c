@@ -10,6 +10,7 @@
 #include "threadpool.h"
 
 #include <math.h>
+#include <string.h>
 
 bool gfi_ew_act_fast(int32_t kind)
 {
@@ -136,7 +137,53 @@ static size_t first_nonfinite(const float *x, size_t n)
     return n;
 }
 
-const gfi_ew_ops gfi_ew_portable = {bias_act, act_grad_colsum, opt_update, first_nonfinite};
+void gfi_ew_pstats_add(gfi_ew_pstats *s, const float *ow, const float *g, const float *nw, const float *m,
+                       const float *v, size_t n)
+{
+    double gsum = 0, gss = 0, wss = 0, d2 = 0;
+    float gmn = s->gmin, gmx = s->gmax, wmx = s->wmax;
+    size_t gz = 0, wz = 0;
+    bool bad = false;
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i], wi = ow[i], ai = fabsf(wi);
+        double d = (double)nw[i] - (double)wi;
+        gsum += gi;
+        gss += (double)gi * gi;
+        wss += (double)wi * wi;
+        d2 += d * d;
+        gmn = gi < gmn ? gi : gmn;
+        gmx = gi > gmx ? gi : gmx;
+        wmx = ai > wmx ? ai : wmx;
+        gz += (size_t)(gi == 0.0f);
+        wz += (size_t)(wi == 0.0f);
+        bad |= (m && !isfinite(m[i])) || (v && !isfinite(v[i]));
+    }
+    s->gsum += gsum;
+    s->gss += gss;
+    s->wss += wss;
+    s->d2 += d2;
+    s->gmin = gmn;
+    s->gmax = gmx;
+    s->wmax = wmx;
+    s->gzeros += gz;
+    s->wzeros += wz;
+    s->state_bad |= bad;
+}
+
+/* Saves the old values, steps, then measures from the saved copy. */
+static void opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n,
+                             gfi_ew_pstats *s, float *ow, float *om, float *ov)
+{
+    memcpy(ow, w, n * sizeof *w);
+    if (m)
+        memcpy(om, m, n * sizeof *m);
+    if (v)
+        memcpy(ov, v, n * sizeof *v);
+    opt_update(o, w, g, m, v, n);
+    gfi_ew_pstats_add(s, ow, g, w, m, v, n);
+}
+
+const gfi_ew_ops gfi_ew_portable = {bias_act, act_grad_colsum, opt_update, first_nonfinite, opt_update_stats};
 
 const gfi_ew_ops *gfi_ew(void)
 {

@@ -18,6 +18,19 @@ typedef struct gfi_ew_opt {
     float step, sqrt_bc2, shrink; /* Adam: lr / bc1, sqrt(bc2), 1 - lr wd */
 } gfi_ew_opt;
 
+/* What the measured update gathers while it steps, added into by each call:
+ * the gradient's sum, squares, min and max (running; a NaN is skipped) and
+ * zeros; the old weights' squares, max |w| and zeros; the squared weight
+ * change sum ((double)new - (double)old)^2; whether a new optimizer state
+ * value is NaN/Inf.  Sums in double (a norm of finite floats cannot
+ * overflow or underflow). */
+typedef struct gfi_ew_pstats {
+    double gsum, gss, wss, d2;
+    float gmin, gmax, wmax;
+    size_t gzeros, wzeros;
+    bool state_bad;
+} gfi_ew_pstats;
+
 typedef struct gfi_ew_ops {
     /* z[r][j] += b[j], then y = f(z), for rows x cols and a kind that
      * gfi_ew_act_fast accepts. */
@@ -32,7 +45,18 @@ typedef struct gfi_ew_ops {
     void (*opt_update)(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n);
     /* Index of the first NaN/Inf in x[0..n), or n when all are finite. */
     size_t (*first_nonfinite)(const float *x, size_t n);
+    /* opt_update, measured: adds the statistics into *s and saves the old
+     * weights and state into ow, om, ov (om / ov used only where m / v is),
+     * so a caller that finds a NaN/Inf can put them back. */
+    void (*opt_update_stats)(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n,
+                             gfi_ew_pstats *s, float *ow, float *om, float *ov);
 } gfi_ew_ops;
+
+/* Adds to *s the statistics of one stepped range: ow the old weights, g the
+ * gradient, nw the new weights, m / v the new state (either may be NULL).
+ * The portable half of opt_update_stats, shared with optimizer.c. */
+void gfi_ew_pstats_add(gfi_ew_pstats *s, const float *ow, const float *g, const float *nw, const float *m,
+                       const float *v, size_t n);
 
 /* The best version this CPU runs (decided once). */
 const gfi_ew_ops *gfi_ew(void);
@@ -55,6 +79,12 @@ void gfi_ew_bias_act_run(struct gfi_pool *pool, int32_t kind, const float *b, fl
                          int64_t cols);
 void gfi_ew_act_grad_colsum_run(struct gfi_pool *pool, int32_t kind, const float *z, const float *y, const float *dy,
                                 float *dz, float *db, int64_t rows, int64_t cols);
+/* optimizer.c: the diagnostics' measured step t + 1 over w[off .. off+n)
+ * (a block; calling thread), storing exactly what gfi_opt_update would and
+ * adding its statistics into *s; ow / om / ov (n floats each) receive the
+ * old weights and state.  Advances nothing. */
+void gfi_opt_apply_range_stats(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, gfi_ew_pstats *s,
+                               float *ow, float *om, float *ov);
 /* optimizer.c: gfi_opt_update with the element-wise work split over pool. */
 void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n);
 

@@ -14,6 +14,8 @@
 #if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__FMA__)
 #include <immintrin.h>
 
+#define INLINE static inline __attribute__((always_inline))
+
 static inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
 
 /* exp(x) for x <= 0: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two so
@@ -145,51 +147,94 @@ static void act_grad_colsum(int32_t kind, const float *z, const float *y, const 
 }
 
 /* The optimizer rules of optimizer.c, operation for operation (no fused
- * multiply-adds, so each element gets the same value as the scalar loop). */
+ * multiply-adds, so each element gets the same value as the scalar loop).
+ * One vector of 16 elements (lanes outside m are neither read nor written):
+ * returns the new weights and stores the new state, which it also hands
+ * back (for the measured update's finiteness check). */
+typedef struct opt_vecs {
+    __m512 lr, mu, wd, sh, b1, b2, c1, c2, eps, step, sbc2;
+    bool adam, decay, shrink;
+    int32_t kind;
+} opt_vecs;
+
+static inline void opt_vecs_load(opt_vecs *c, const gfi_ew_opt *o)
+{
+    c->lr = _mm512_set1_ps(o->lr);
+    c->mu = _mm512_set1_ps(o->mu);
+    c->wd = _mm512_set1_ps(o->wd);
+    c->sh = _mm512_set1_ps(o->shrink);
+    c->b1 = _mm512_set1_ps(o->b1);
+    c->b2 = _mm512_set1_ps(o->b2);
+    c->c1 = _mm512_set1_ps(o->one_minus_b1);
+    c->c2 = _mm512_set1_ps(o->one_minus_b2);
+    c->eps = _mm512_set1_ps(o->eps);
+    c->step = _mm512_set1_ps(o->step);
+    c->sbc2 = _mm512_set1_ps(o->sqrt_bc2);
+    c->kind = o->kind;
+    c->adam = o->kind == GF_OPT_ADAM || o->kind == GF_OPT_ADAMW;
+    c->shrink = o->kind == GF_OPT_ADAMW && o->wd != 0.0f;
+    c->decay = o->kind != GF_OPT_ADAMW && o->wd != 0.0f;
+}
+
+/* SGD, momentum, Nesterov; *st: the new velocity (zero for SGD). */
+INLINE __m512 sgd_vec(const opt_vecs *c, __m512 wv, __m512 gv, float *vel, __mmask16 m, __m512 *st, int32_t kind)
+{
+    if (c->decay)
+        gv = _mm512_add_ps(gv, _mm512_mul_ps(c->wd, wv));
+    __m512 d;
+    if (kind == GF_OPT_SGD) {
+        d = gv;
+        *st = _mm512_setzero_ps();
+    } else {
+        __m512 v = _mm512_add_ps(_mm512_mul_ps(c->mu, _mm512_maskz_loadu_ps(m, vel)), gv);
+        _mm512_mask_storeu_ps(vel, m, v);
+        d = kind == GF_OPT_MOMENTUM ? v : _mm512_add_ps(gv, _mm512_mul_ps(c->mu, v));
+        *st = v;
+    }
+    return _mm512_sub_ps(wv, _mm512_mul_ps(c->lr, d));
+}
+
+/* Adam, AdamW; *st1, *st2: the new moments. */
+INLINE __m512 adam_vec(const opt_vecs *c, __m512 wv, __m512 gv, float *mom, float *var, __mmask16 m,
+                              __m512 *st1, __m512 *st2)
+{
+    if (c->shrink)
+        wv = _mm512_mul_ps(wv, c->sh);
+    if (c->decay)
+        gv = _mm512_add_ps(gv, _mm512_mul_ps(c->wd, wv));
+    __m512 mv = _mm512_add_ps(_mm512_mul_ps(c->b1, _mm512_maskz_loadu_ps(m, mom)), _mm512_mul_ps(c->c1, gv));
+    __m512 vv = _mm512_add_ps(_mm512_mul_ps(c->b2, _mm512_maskz_loadu_ps(m, var)),
+                              _mm512_mul_ps(_mm512_mul_ps(c->c2, gv), gv));
+    __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vv), c->sbc2), c->eps);
+    wv = _mm512_sub_ps(wv, _mm512_mul_ps(c->step, _mm512_div_ps(mv, denom)));
+    _mm512_mask_storeu_ps(mom, m, mv);
+    _mm512_mask_storeu_ps(var, m, vv);
+    *st1 = mv;
+    *st2 = vv;
+    return wv;
+}
+
 static void update_sgd(const gfi_ew_opt *o, float *w, const float *g, float *vel, size_t n)
 {
-    const __m512 lr = _mm512_set1_ps(o->lr), mu = _mm512_set1_ps(o->mu), wd = _mm512_set1_ps(o->wd);
-    const bool decay = o->wd != 0.0f;
+    opt_vecs c;
+    opt_vecs_load(&c, o);
+    __m512 st;
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 m = lanes((int64_t)(n - i));
         __m512 wv = _mm512_maskz_loadu_ps(m, w + i), gv = _mm512_maskz_loadu_ps(m, g + i);
-        if (decay)
-            gv = _mm512_add_ps(gv, _mm512_mul_ps(wd, wv));
-        __m512 d;
-        if (o->kind == GF_OPT_SGD) {
-            d = gv;
-        } else {
-            __m512 v = _mm512_add_ps(_mm512_mul_ps(mu, _mm512_maskz_loadu_ps(m, vel + i)), gv);
-            _mm512_mask_storeu_ps(vel + i, m, v);
-            d = o->kind == GF_OPT_MOMENTUM ? v : _mm512_add_ps(gv, _mm512_mul_ps(mu, v));
-        }
-        _mm512_mask_storeu_ps(w + i, m, _mm512_sub_ps(wv, _mm512_mul_ps(lr, d)));
+        _mm512_mask_storeu_ps(w + i, m, sgd_vec(&c, wv, gv, vel ? vel + i : NULL, m, &st, c.kind));
     }
 }
 
 static void update_adam(const gfi_ew_opt *o, float *w, const float *g, float *mom, float *var, size_t n)
 {
-    const bool decoupled = o->kind == GF_OPT_ADAMW, decay = !decoupled && o->wd != 0.0f;
-    const bool shrink = decoupled && o->wd != 0.0f;
-    const __m512 wd = _mm512_set1_ps(o->wd), sh = _mm512_set1_ps(o->shrink);
-    const __m512 b1 = _mm512_set1_ps(o->b1), b2 = _mm512_set1_ps(o->b2);
-    const __m512 c1 = _mm512_set1_ps(o->one_minus_b1), c2 = _mm512_set1_ps(o->one_minus_b2);
-    const __m512 eps = _mm512_set1_ps(o->eps), step = _mm512_set1_ps(o->step), sbc2 = _mm512_set1_ps(o->sqrt_bc2);
+    opt_vecs c;
+    opt_vecs_load(&c, o);
+    __m512 s1, s2;
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 m = lanes((int64_t)(n - i));
         __m512 wv = _mm512_maskz_loadu_ps(m, w + i), gv = _mm512_maskz_loadu_ps(m, g + i);
-        if (shrink)
-            wv = _mm512_mul_ps(wv, sh);
-        if (decay)
-            gv = _mm512_add_ps(gv, _mm512_mul_ps(wd, wv));
-        __m512 mv = _mm512_add_ps(_mm512_mul_ps(b1, _mm512_maskz_loadu_ps(m, mom + i)), _mm512_mul_ps(c1, gv));
-        __m512 vv = _mm512_add_ps(_mm512_mul_ps(b2, _mm512_maskz_loadu_ps(m, var + i)),
-                                  _mm512_mul_ps(_mm512_mul_ps(c2, gv), gv));
-        __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vv), sbc2), eps);
-        wv = _mm512_sub_ps(wv, _mm512_mul_ps(step, _mm512_div_ps(mv, denom)));
-        _mm512_mask_storeu_ps(mom + i, m, mv);
-        _mm512_mask_storeu_ps(var + i, m, vv);
-        _mm512_mask_storeu_ps(w + i, m, wv);
+        _mm512_mask_storeu_ps(w + i, m, adam_vec(&c, wv, gv, mom + i, var + i, m, &s1, &s2));
     }
 }
 
@@ -199,6 +244,141 @@ static void opt_update(const gfi_ew_opt *o, float *w, const float *g, float *m, 
         update_adam(o, w, g, m, v, n);
     else
         update_sgd(o, w, g, m, n);
+}
+
+/* ---- the measured update: statistics gathered while stepping ---- */
+
+INLINE __m512d lo_pd(__m512 x) { return _mm512_cvtps_pd(_mm512_castps512_ps256(x)); }
+INLINE __m512d hi_pd(__m512 x) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))); }
+
+/* Running sums of one call, all in registers. */
+typedef struct pacc {
+    __m512d gs0, gs1, gq0, gq1, wq0, wq1, dq0, dq1;
+    __m512 gmn, gmx, wmx;
+    __m512i gz, wz, sbits;
+} pacc;
+
+/* One vector: saves the old values, steps, and adds g, old w and the
+ * change (in double: new and old widened, then subtracted, exactly as a
+ * double loop would) into a. */
+#ifndef PF_AHEAD
+#define PF_AHEAD 256 /* floats: 1 KiB ahead (2 KiB about the same, 4 KiB worse) */
+#endif
+
+INLINE void stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, float *mom, float *var, float *ow,
+                      float *om, float *ov, __mmask16 m, int32_t kind)
+{
+    const bool adam = kind == GF_OPT_ADAM;
+    /* The body is long, so fewer iterations are in flight than in the plain
+     * update: fetch the streams ahead (past the end is harmless). */
+    _mm_prefetch((const char *)(g + PF_AHEAD), _MM_HINT_T0);
+    _mm_prefetch((const char *)(w + PF_AHEAD), _MM_HINT_T0);
+    if (kind != GF_OPT_SGD)
+        _mm_prefetch((const char *)(mom + PF_AHEAD), _MM_HINT_T0);
+    if (adam)
+        _mm_prefetch((const char *)(var + PF_AHEAD), _MM_HINT_T0);
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i one = _mm512_set1_epi32(1), magnitude = _mm512_set1_epi32(0x7fffffff);
+    __m512 gv = _mm512_maskz_loadu_ps(m, g), wv = _mm512_maskz_loadu_ps(m, w);
+    _mm512_mask_storeu_ps(ow, m, wv);
+    __m512 nw, s1, s2 = zero;
+    if (adam) {
+        _mm512_mask_storeu_ps(om, m, _mm512_maskz_loadu_ps(m, mom));
+        _mm512_mask_storeu_ps(ov, m, _mm512_maskz_loadu_ps(m, var));
+        nw = adam_vec(c, wv, gv, mom, var, m, &s1, &s2);
+    } else {
+        if (kind != GF_OPT_SGD)
+            _mm512_mask_storeu_ps(om, m, _mm512_maskz_loadu_ps(m, mom));
+        nw = sgd_vec(c, wv, gv, mom, m, &s1, kind);
+    }
+    _mm512_mask_storeu_ps(w, m, nw);
+    __m512d gl = lo_pd(gv), gh = hi_pd(gv), wl = lo_pd(wv), wh = hi_pd(wv);
+    a->gs0 = _mm512_add_pd(a->gs0, gl);
+    a->gs1 = _mm512_add_pd(a->gs1, gh);
+    a->gq0 = _mm512_fmadd_pd(gl, gl, a->gq0);
+    a->gq1 = _mm512_fmadd_pd(gh, gh, a->gq1);
+    a->wq0 = _mm512_fmadd_pd(wl, wl, a->wq0);
+    a->wq1 = _mm512_fmadd_pd(wh, wh, a->wq1);
+    __m512d dl = _mm512_sub_pd(lo_pd(nw), wl), dh = _mm512_sub_pd(hi_pd(nw), wh);
+    a->dq0 = _mm512_fmadd_pd(dl, dl, a->dq0);
+    a->dq1 = _mm512_fmadd_pd(dh, dh, a->dq1);
+    /* new value first: a NaN lane keeps the running min/max */
+    a->gmn = _mm512_mask_min_ps(a->gmn, m, gv, a->gmn);
+    a->gmx = _mm512_mask_max_ps(a->gmx, m, gv, a->gmx);
+    a->wmx = _mm512_max_ps(abs_ps(wv), a->wmx);
+    a->gz = _mm512_mask_add_epi32(a->gz, _mm512_mask_cmp_ps_mask(m, gv, zero, _CMP_EQ_OQ), a->gz, one);
+    a->wz = _mm512_mask_add_epi32(a->wz, _mm512_mask_cmp_ps_mask(m, wv, zero, _CMP_EQ_OQ), a->wz, one);
+    /* |bits| >= those of +Inf exactly for NaN / Inf */
+    a->sbits = _mm512_max_epu32(a->sbits, _mm512_and_si512(_mm512_castps_si512(s1), magnitude));
+    if (adam)
+        a->sbits = _mm512_max_epu32(a->sbits, _mm512_and_si512(_mm512_castps_si512(s2), magnitude));
+}
+
+static size_t sum_epi32(__m512i v)
+{
+    uint32_t c[16];
+    _mm512_storeu_si512((void *)c, v);
+    size_t s = 0;
+    for (int k = 0; k < 16; k++)
+        s += c[k];
+    return s;
+}
+
+#define STATS_CHUNK ((size_t)1 << 28) /* elements; the uint32 zero counters cannot wrap */
+
+/* One chunk of one kind (a constant after inlining, so each kind gets its
+ * own loop without per-vector branches). */
+INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, float *var, size_t k,
+                      gfi_ew_pstats *s, float *ow, float *om, float *ov, int32_t kind)
+{
+    pacc a;
+    a.gs0 = a.gs1 = a.gq0 = a.gq1 = a.wq0 = a.wq1 = a.dq0 = a.dq1 = _mm512_setzero_pd();
+    a.gmn = _mm512_set1_ps(s->gmin);
+    a.gmx = _mm512_set1_ps(s->gmax);
+    a.wmx = _mm512_set1_ps(s->wmax);
+    a.gz = a.wz = a.sbits = _mm512_setzero_si512();
+    const bool sgd = kind == GF_OPT_SGD, adam = kind == GF_OPT_ADAM;
+    size_t i = 0;
+    for (; i + 16 <= k; i += 16)
+        stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, ow + i, sgd ? NULL : om + i,
+                  adam ? ov + i : NULL, (__mmask16)0xffff, kind);
+    if (i < k)
+        stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, ow + i, sgd ? NULL : om + i,
+                  adam ? ov + i : NULL, lanes((int64_t)(k - i)), kind);
+    s->gsum += _mm512_reduce_add_pd(_mm512_add_pd(a.gs0, a.gs1));
+    s->gss += _mm512_reduce_add_pd(_mm512_add_pd(a.gq0, a.gq1));
+    s->wss += _mm512_reduce_add_pd(_mm512_add_pd(a.wq0, a.wq1));
+    s->d2 += _mm512_reduce_add_pd(_mm512_add_pd(a.dq0, a.dq1));
+    s->gmin = _mm512_reduce_min_ps(a.gmn);
+    s->gmax = _mm512_reduce_max_ps(a.gmx);
+    s->wmax = _mm512_reduce_max_ps(a.wmx);
+    s->gzeros += sum_epi32(a.gz);
+    s->wzeros += sum_epi32(a.wz);
+    s->state_bad |= _mm512_reduce_max_epu32(a.sbits) >= 0x7f800000u;
+}
+
+static void opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, float *mom, float *var, size_t n,
+                             gfi_ew_pstats *s, float *ow, float *om, float *ov)
+{
+    opt_vecs c;
+    opt_vecs_load(&c, o);
+    for (size_t at = 0; at < n; at += STATS_CHUNK) {
+        size_t k = n - at < STATS_CHUNK ? n - at : STATS_CHUNK;
+        float *w0 = w + at, *ow0 = ow + at;
+        const float *g0 = g + at;
+        switch (o->kind) {
+        case GF_OPT_SGD: stats_run(&c, w0, g0, NULL, NULL, k, s, ow0, NULL, NULL, GF_OPT_SGD); break;
+        case GF_OPT_MOMENTUM:
+            stats_run(&c, w0, g0, mom + at, NULL, k, s, ow0, om + at, NULL, GF_OPT_MOMENTUM);
+            break;
+        case GF_OPT_NESTEROV:
+            stats_run(&c, w0, g0, mom + at, NULL, k, s, ow0, om + at, NULL, GF_OPT_NESTEROV);
+            break;
+        default: /* Adam and AdamW: c tells them apart */
+            stats_run(&c, w0, g0, mom + at, var + at, k, s, ow0, om + at, ov + at, GF_OPT_ADAM);
+            break;
+        }
+    }
 }
 
 /* NaN and Inf are the floats whose exponent bits are all ones. */
@@ -215,11 +395,11 @@ static size_t first_nonfinite(const float *x, size_t n)
     return n;
 }
 
-const gfi_ew_ops gfi_ew_avx512 = {bias_act, act_grad_colsum, opt_update, first_nonfinite};
+const gfi_ew_ops gfi_ew_avx512 = {bias_act, act_grad_colsum, opt_update, first_nonfinite, opt_update_stats};
 
 #elif defined(GFI_GEMM_HAVE_X86)
 /* Built without the AVX-512 flags: ew.c never selects this table. */
-const gfi_ew_ops gfi_ew_avx512 = {NULL, NULL, NULL, NULL};
+const gfi_ew_ops gfi_ew_avx512 = {NULL, NULL, NULL, NULL, NULL};
 #else
 typedef int gfi_ew_avx512_unused;
 #endif

@@ -366,6 +366,31 @@ void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, 
     gfi_ew()->opt_update(&e, w + off, g + off, m, v, n);
 }
 
+void gfi_opt_apply_range_stats(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, gfi_ew_pstats *s,
+                               float *ow, float *om, float *ov)
+{
+    if (!update_ready(o, off + n))
+        return;
+    hyper h;
+    hyper_load(&h, o, o->t + 1);
+    float *m = o->m ? o->m + off : NULL, *v = o->v ? o->v + off : NULL;
+    w += off;
+    g += off;
+    if (!gfi_ew_opt_fast(o->kind)) {
+        memcpy(ow, w, n * sizeof *w);
+        if (m)
+            memcpy(om, m, n * sizeof *m);
+        if (v)
+            memcpy(ov, v, n * sizeof *v);
+        step_loop(&h, w, g, m, v, n, true, false, NULL, NULL);
+        gfi_ew_pstats_add(s, ow, g, w, m, v, n);
+        return;
+    }
+    gfi_ew_opt e = {h.kind, h.lr, h.mu, h.wd, h.b1, h.b2, h.one_minus_b1, h.one_minus_b2, h.eps,
+                    h.step, h.sqrt_bc2, h.shrink};
+    gfi_ew()->opt_update_stats(&e, w, g, m, v, n, s, ow, om, ov);
+}
+
 void gfi_opt_apply_to(const gf_optimizer *o, float *w, const float *g, float *m, float *v, size_t n)
 {
     hyper h;

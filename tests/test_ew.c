@@ -184,6 +184,92 @@ static void test_optimizer_updates_equal_the_portable_loop_bit_for_bit(void **st
             }
 }
 
+static void assert_close(double got, double want, double tol)
+{
+    if (!(fabs(got - want) <= tol * fmax(fabs(want), 1e-300)))
+        fail_msg("got %.17g, want %.17g (relative tolerance %g)", got, want, tol);
+}
+
+/* The measured update stores what opt_update stores, saves the old values,
+ * and its statistics equal a double loop over old and new values (sums to
+ * 1e-12 relative: only the order of the additions differs; min, max and
+ * zero counts exactly); a second call adds into the first's results. */
+static void test_measured_update_steps_like_opt_update_and_sums_in_double(void **state)
+{
+    (void)state;
+    enum { N = 1000 + 7 };
+    const int32_t okinds[] = {GF_OPT_SGD, GF_OPT_MOMENTUM, GF_OPT_NESTEROV, GF_OPT_ADAM, GF_OPT_ADAMW};
+    static float w0[N], g[N], m0[N], v0[N];
+    for (int i = 0; i < N; i++) {
+        w0[i] = i % 17 == 0 ? 0.0f : uniform(-1, 1);
+        g[i] = i % 13 == 0 ? 0.0f : uniform(-2e19f, 2e19f) * (i % 2 ? 1.0f : 1e-38f);
+        m0[i] = uniform(-0.1f, 0.1f);
+        v0[i] = uniform(0, 0.01f);
+    }
+    for (int v = 0; versions(v); v++)
+        for (int k = 0; k < 5; k++) {
+            gfi_ew_opt o = opt_params(okinds[k], 0.01f);
+            static float wa[N], ma[N], va[N], wb[N], mb[N], vb[N], ow[N], om[N], ov[N];
+            memcpy(wa, w0, sizeof wa), memcpy(wb, w0, sizeof wb);
+            memcpy(ma, m0, sizeof ma), memcpy(mb, m0, sizeof mb);
+            memcpy(va, v0, sizeof va), memcpy(vb, v0, sizeof vb);
+            gfi_ew_portable.opt_update(&o, wa, g, ma, va, N);
+            gfi_ew_pstats s = {0.0, 0.0, 0.0, 0.0, g[0], g[0], 0.0f, 0, 0, false};
+            const size_t cut = 333; /* two calls, the second adding into the first */
+            versions(v)->opt_update_stats(&o, wb, g, mb, vb, cut, &s, ow, om, ov);
+            versions(v)->opt_update_stats(&o, wb + cut, g + cut, mb + cut, vb + cut, N - cut, &s, ow + cut,
+                                          om + cut, ov + cut);
+            assert_memory_equal(wa, wb, sizeof wa);
+            if (okinds[k] != GF_OPT_SGD) {
+                assert_memory_equal(ma, mb, sizeof ma);
+                assert_memory_equal(om, m0, sizeof om);
+            }
+            if (okinds[k] >= GF_OPT_ADAM) {
+                assert_memory_equal(va, vb, sizeof va);
+                assert_memory_equal(ov, v0, sizeof ov);
+            }
+            assert_memory_equal(ow, w0, sizeof ow);
+            double gsum = 0, gss = 0, wss = 0, d2 = 0;
+            float gmn = g[0], gmx = g[0], wmx = 0;
+            size_t gz = 0, wz = 0;
+            for (int i = 0; i < N; i++) {
+                double d = (double)wa[i] - (double)w0[i];
+                gsum += g[i], gss += (double)g[i] * g[i], wss += (double)w0[i] * w0[i], d2 += d * d;
+                gmn = fminf(gmn, g[i]), gmx = fmaxf(gmx, g[i]), wmx = fmaxf(wmx, fabsf(w0[i]));
+                gz += g[i] == 0.0f, wz += w0[i] == 0.0f;
+            }
+            assert_close(s.gsum, gsum, 1e-12);
+            assert_close(s.gss, gss, 1e-12);
+            assert_true(isfinite(s.gss) && s.gss > 1e38); /* squares of 2e19 summed in double */
+            assert_close(s.wss, wss, 1e-12);
+            assert_close(s.d2, d2, 1e-12);
+            assert_true(s.gmin == gmn && s.gmax == gmx && s.wmax == wmx);
+            assert_int_equal(s.gzeros, gz);
+            assert_int_equal(s.wzeros, wz);
+            assert_false(s.state_bad);
+        }
+}
+
+/* A new state value that is NaN or Inf is reported (here Inf velocity from
+ * an infinite gradient in the tail lanes of the last vector). */
+static void test_measured_update_reports_non_finite_state(void **state)
+{
+    (void)state;
+    enum { N = 35 };
+    for (int v = 0; versions(v); v++)
+        for (int at = 0; at < N; at += 17) {
+            float w[N], g[N], m[N], ow[N], om[N];
+            for (int i = 0; i < N; i++)
+                w[i] = 1.0f, g[i] = 0.5f, m[i] = 0.0f;
+            g[at] = INFINITY;
+            gfi_ew_opt o = opt_params(GF_OPT_MOMENTUM, 0.0f);
+            gfi_ew_pstats s = {0.0, 0.0, 0.0, 0.0, g[0], g[0], 0.0f, 0, 0, false};
+            versions(v)->opt_update_stats(&o, w, g, m, NULL, N, &s, ow, om, NULL);
+            assert_true(s.state_bad);
+            assert_false(isfinite(s.gss));
+        }
+}
+
 static void test_first_nonfinite_finds_the_first_nan_or_inf(void **state)
 {
     (void)state;
@@ -298,6 +384,8 @@ int main(void)
         cmocka_unit_test(test_saturating_kinds_give_exact_limits_and_keep_nan),
         cmocka_unit_test(test_act_grad_colsum_matches_double_reference),
         cmocka_unit_test(test_optimizer_updates_equal_the_portable_loop_bit_for_bit),
+        cmocka_unit_test(test_measured_update_steps_like_opt_update_and_sums_in_double),
+        cmocka_unit_test(test_measured_update_reports_non_finite_state),
         cmocka_unit_test(test_first_nonfinite_finds_the_first_nan_or_inf),
         cmocka_unit_test(test_optimizer_split_over_two_threads_matches_one_bit_for_bit),
         cmocka_unit_test(test_layer_passes_split_over_two_threads_match_one_bit_for_bit),
