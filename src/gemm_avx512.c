@@ -135,7 +135,7 @@ static __mmask16 first_lanes(int64_t n)
 /* Transposes r[0..15] in place: afterwards r[j] lane i is the old r[i] lane j.
  * Four rounds of 16 shuffles: pairs within 128-bit lanes, quads within lanes,
  * then 128-bit lanes across registers twice. */
-static void transpose16(__m512 r[16])
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
 {
     __m512 t[16], u[16];
     for (int i = 0; i < 16; i += 2) {
@@ -163,7 +163,7 @@ static void transpose16(__m512 r[16])
 /* Reads up to 16 rows (nrows valid, the rest zero) of 16 columns (ncols
  * valid) starting at src, row stride ld, and returns them transposed: r[q]
  * holds column q. */
-static void load_transposed(__m512 r[16], const float *src, int64_t ld, int nrows, int64_t ncols)
+static inline __attribute__((always_inline)) void load_transposed(__m512 r[16], const float *src, int64_t ld, int nrows, int64_t ncols)
 {
     __mmask16 m = first_lanes(ncols);
     for (int i = 0; i < 16; i++)
@@ -202,17 +202,30 @@ static void avx512_pack_b(int nr, bool trans, const float *b, int64_t ldb, int64
                           int64_t nb, float *dst)
 {
     (void)nr;
+    if (!trans) {
+        /* op(B)[p][j] = b[p*ldb + j]: walk B row by row (each row segment read
+         * front to back, rows in order, which the hardware prefetcher follows)
+         * and scatter each row's 32-float pieces to the slivers. */
+        int64_t full = nb / NR * NR;
+        __mmask16 m0 = first_lanes(nb - full), m1 = first_lanes(nb - full - 16);
+        for (int64_t p = 0; p < kb; p++) {
+            const float *src = b + (p0 + p) * ldb + j0;
+            float *d = dst + p * NR;
+            int64_t s = 0;
+            for (; s < full; s += NR, d += NR * kb) {
+                _mm512_store_ps(d, _mm512_loadu_ps(src + s));
+                _mm512_store_ps(d + 16, _mm512_loadu_ps(src + s + 16));
+            }
+            if (s < nb) {
+                _mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, src + s));
+                _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(m1, src + s + 16));
+            }
+        }
+        return;
+    }
     for (int64_t s = 0; s < nb; s += NR) {
         int64_t cols = nb - s < NR ? nb - s : NR;
-        if (!trans) {
-            /* op(B)[p][j] = b[p*ldb + j]: NR contiguous floats per p. */
-            __mmask16 m0 = first_lanes(cols), m1 = first_lanes(cols - 16);
-            const float *src = b + p0 * ldb + j0 + s;
-            for (int64_t p = 0; p < kb; p++) {
-                _mm512_store_ps(dst + p * NR, _mm512_maskz_loadu_ps(m0, src + p * ldb));
-                _mm512_store_ps(dst + p * NR + 16, _mm512_maskz_loadu_ps(m1, src + p * ldb + 16));
-            }
-        } else {
+        {
             /* op(B)[p][j] = b[j*ldb + p]: transpose 16 rows of B at a time. */
             for (int half = 0; half < NR; half += 16) {
                 int rows = cols - half <= 0 ? 0 : cols - half < 16 ? (int)(cols - half) : 16;
