@@ -230,18 +230,9 @@ void gfi_ew_opt_run(struct gfi_pool *pool, const gfi_ew_opt *o, float *w, const 
                     size_t n)
 {
     opt_job j = {gfi_ew(), o, w, m, v, g, n};
-    if (n < OPT_SPLIT_MIN || gfi_pool_threads(pool) <= 1) {
-        /* Last block first: the front of the arena (the first layer's
-         * weights, which the next forward pass reads first) is what the
-         * update leaves in cache.  Elementwise, so the order changes nothing
-         * in the result. */
-        size_t blk = 65536;
-        for (size_t end = n; end > 0;) {
-            size_t off = end > blk ? end - blk : 0;
-            j.ops->opt_update(o, w + off, g + off, m ? m + off : NULL, v ? v + off : NULL, end - off);
-            end = off;
-        }
-    } else
+    if (n < OPT_SPLIT_MIN || gfi_pool_threads(pool) <= 1)
+        j.ops->opt_update(o, w, g, m, v, n);
+    else
         gfi_pool_run(pool, opt_job_run, &j);
 }
 
