@@ -45,6 +45,8 @@ TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRCS))
+# The benchmark and the timing tools beside it are built by `make check` too, so they never rot.
+BENCH_TOOLS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
 
 SONAME := libgradflow.so.$(VERSION_MAJOR)
 SHLIB := $(OUT)/libgradflow.so.$(VERSION)
@@ -95,15 +97,17 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: all $(TESTS) $(EXAMPLES)
+check-run: all $(TESTS) $(EXAMPLES) $(BENCH_TOOLS)
 	@B=$(B) OUT=$(OUT) PYTHON=$(PYTHON) SANITIZE=$(SANITIZE) CC="$(CC)" sh tests/run.sh $(TESTS)
 
 demo: $(B)/examples/demo
 	$(B)/examples/demo
 
-bench: $(STLIB) bench/bench.c
-	@mkdir -p $(B)/bench
-	$(CC) $(ALL_CFLAGS) bench/bench.c -o $(B)/bench/bench $(STLIB) $(LDLIBS_LIB)
+$(B)/bench/%: bench/%.c $(STLIB) $(wildcard bench/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(STLIB) $(LDLIBS_LIB)
+
+bench: $(B)/bench/bench
 	$(B)/bench/bench $(BENCH_ARGS)
 
 # gradflow.pc depends on PREFIX, so it is generated straight into its destination
