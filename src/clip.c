@@ -21,7 +21,7 @@ static int check_clip_net(gf_net *net, const char *fn)
         return gfi_fail(GF_ERR_NULL, "%s: net is NULL", fn);
     if (net->magic != GFI_MAGIC_NET)
         return gfi_fail(GF_ERR_KIND, "%s: handle is not a live gf_net", fn);
-    if (!net->backward_ready)
+    if (!net->grads_ready)
         return gfi_net_fail(net, GF_ERR_STATE, "%s: no gradients to clip; call gf_net_backward first", fn);
     return GF_OK;
 }

@@ -229,7 +229,11 @@ struct gf_net {
     size_t fit_xw, fit_tw;
     size_t widest;
     int64_t batch; /* batch of the last forward */
+    /* forward_ready: a training forward's caches are valid (backward may run);
+     * backward_ready: the input gradient of the last backward is valid;
+     * grads_ready: parameter gradients of a backward are present (step/clip may run). */
     bool forward_ready, backward_ready, training_began;
+    bool grads_ready;
     bool progress;
     int64_t steps;
     struct gfi_pool *pool; /* NULL: single-threaded */

@@ -84,6 +84,11 @@ int gf_layer_set_weight_init(gf_layer *layer, const gf_init *init)
 
 int gf_layer_set_bias_init(gf_layer *layer, const gf_init *init)
 {
+    /* A bias is a vector: refused now rather than failing later in gf_net_add or gf_net_reinit. */
+    if (init && init->magic == GFI_MAGIC_INIT && init->cfg.kind == GF_INIT_ORTHOGONAL && layer &&
+        layer->magic == GFI_MAGIC_LAYER)
+        return gfi_fail(GF_ERR_INVALID, "gf_layer_set_bias_init: an orthogonal initializer needs a matrix; a bias is "
+                                        "a vector");
     return set_init(layer, init, layer ? &layer->binit : NULL, "gf_layer_set_bias_init");
 }
 

@@ -58,6 +58,8 @@ static void free_buffers(gf_net *net)
     gfi_free(net->dz);
     gfi_free(net->dinput);
     gfi_free(net->xcopy);
+    /* The caches are gone: nothing may read them until the next forward. */
+    net->forward_ready = net->backward_ready = false;
     net->z = net->y = NULL;
     net->dbuf[0] = net->dbuf[1] = net->dz = net->dinput = net->xcopy = NULL;
     net->max_batch = 0;
@@ -244,7 +246,7 @@ int gf_net_add(gf_net *net, gf_layer *layer)
     net->layers[net->nlayers++] = layer;
     if ((size_t)layer->out > net->widest)
         net->widest = (size_t)layer->out;
-    net->forward_ready = net->backward_ready = false;
+    net->forward_ready = net->backward_ready = net->grads_ready = false;
     if (net->opt)
         gfi_opt_free_state(net->opt); /* re-sized at the next step */
     return GF_OK;
@@ -290,7 +292,7 @@ int gf_net_reinit(gf_net *net, uint64_t seed)
         memset(net->grads, 0, net->nparams * sizeof(float));
     if (net->opt)
         gf_optimizer_reset(net->opt);
-    net->forward_ready = net->backward_ready = false;
+    net->forward_ready = net->backward_ready = net->grads_ready = false;
     return GF_OK;
 }
 
@@ -304,7 +306,7 @@ int gf_net_set_loss(gf_net *net, const gf_loss *loss)
     if (loss->magic != GFI_MAGIC_LOSS)
         return NET_FAIL(net, GF_ERR_KIND, "gf_net_set_loss: handle is not a live gf_loss");
     net->loss = loss->cfg;
-    net->backward_ready = false;
+    net->backward_ready = net->grads_ready = false;
     return GF_OK;
 }
 
@@ -345,7 +347,7 @@ int gf_net_set_penalty(gf_net *net, const gf_penalty *p)
     net->has_pen = p != NULL;
     if (p)
         net->pen = p->cfg;
-    net->backward_ready = false;
+    net->backward_ready = net->grads_ready = false;
     return GF_OK;
 }
 
@@ -480,6 +482,12 @@ static int forward_run(gf_net *net, const float *x, size_t x_count, int64_t batc
     int rc;
     if ((rc = ensure_batch(net, batch)))
         return NET_FAIL(net, rc, "%s: cannot allocate buffers for batch %lld", fn, (long long)batch);
+    /* From here the cached activations are overwritten: whatever was pending on
+     * them is gone, even if a later step of this pass fails.  A training pass
+     * also starts a new forward/backward/step cycle. */
+    net->forward_ready = net->backward_ready = false;
+    if (training)
+        net->grads_ready = false;
     /* Backward reads the input again, so a training forward keeps its own copy. */
     const float *in = x;
     if (training) {
@@ -572,7 +580,7 @@ static void run_backward(gf_net *net)
     penalty_grad(net);
     if (net->diag_active)
         gfi_diag_backward_end(net);
-    net->backward_ready = true;
+    net->backward_ready = net->grads_ready = true;
     net->training_began = true;
 }
 
@@ -675,7 +683,8 @@ int gf_net_evaluate(gf_net *net, const float *x, size_t x_count, const float *ta
     if ((rc = check_input(net, x, x_count, batch, "gf_net_evaluate")) ||
         (rc = check_target(net, target, target_count, batch, "gf_net_evaluate")))
         return rc;
-    if ((rc = forward_common(net, x, x_count, batch, NULL, 0, false, false, "gf_net_evaluate")))
+    /* Validated above: the forward does not scan x again. */
+    if ((rc = forward_run(net, x, x_count, batch, NULL, 0, false, "gf_net_evaluate")))
         return rc;
     *loss = gfi_loss_eval(&net->loss, net_output(net), target, batch, gf_net_output_size(net), NULL) +
             penalty_value(net);
@@ -703,7 +712,7 @@ static int net_step(gf_net *net, const char *fn)
     int rc = check_net(net, fn);
     if (rc)
         return rc;
-    if (!net->backward_ready)
+    if (!net->grads_ready)
         return NET_FAIL(net, GF_ERR_STATE, "%s: no gradients; call gf_net_backward first", fn);
     if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare(net->opt, net->nparams)))
         return NET_FAIL(net, rc, "%s: cannot prepare the optimizer: %s", fn, gf_last_error());

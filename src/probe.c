@@ -82,8 +82,7 @@ int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed)
     /* The cached activations and input gradient are the probe's: whatever
      * was pending must be redone (a step now is GF_ERR_STATE, not a step on
      * the probe's gradients). */
-    net->forward_ready = false;
-    net->backward_ready = false;
+    net->forward_ready = net->backward_ready = net->grads_ready = false;
     gfi_free(x);
     gfi_free(t);
     gfi_free(saved);

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gradflow.h"
@@ -257,6 +258,52 @@ static void test_adding_a_layer_twice_is_refused(void **state)
     gf_net_destroy(b);
 }
 
+static void test_orthogonal_bias_init_is_refused_when_set(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    gf_init *orth;
+    assert_int_equal(gf_layer_dense_create(&l, 3, 5), GF_OK);
+    assert_int_equal(gf_init_create(&orth, GF_INIT_ORTHOGONAL), GF_OK);
+    assert_int_equal(gf_layer_set_bias_init(l, orth), GF_ERR_INVALID);
+    assert_message_mentions("vector");
+    assert_int_equal(gf_layer_set_weight_init(l, orth), GF_OK);
+    gf_init_destroy(orth);
+    gf_layer_destroy(l);
+}
+
+/* An allocator that refuses blocks of exactly `refuse_size` bytes while armed. */
+static size_t refuse_size;
+static void *picky_malloc(void *u, size_t n) { (void)u; return refuse_size && n == refuse_size ? NULL : malloc(n); }
+static void *picky_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    return refuse_size && n == refuse_size ? NULL : realloc(p, n);
+}
+static void picky_free(void *u, void *p) { (void)u; free(p); }
+
+static void test_failed_add_after_a_forward_refuses_backward_instead_of_crashing(void **state)
+{
+    (void)state;
+    assert_int_equal(gf_set_allocator(picky_malloc, picky_realloc, picky_free, NULL), GF_OK);
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 3, GF_ACT_RELU, NULL), GF_OK);
+    const float x[2] = {1, 2}, t[3] = {0, 0, 0};
+    assert_int_equal(gf_net_forward(net, x, 2, 1, NULL, 0), GF_OK);
+    gf_layer *l;
+    assert_int_equal(gf_layer_dense_create(&l, 3, 1), GF_OK);
+    refuse_size = (9 + 4) * sizeof(float); /* the grown parameter arena */
+    assert_int_equal(gf_net_add(net, l), GF_ERR_NOMEM);
+    refuse_size = 0;
+    assert_int_equal(gf_net_backward(net, t, 3, NULL), GF_ERR_STATE);
+    assert_int_equal(gf_net_forward(net, x, 2, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, 3, NULL), GF_OK);
+    gf_layer_destroy(l);
+    gf_net_destroy(net);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+}
+
 static void test_strerror_names_every_code(void **state)
 {
     (void)state;
@@ -287,6 +334,8 @@ int main(void)
         cmocka_unit_test(test_wrong_handle_kind_is_detected),
         cmocka_unit_test(test_layer_index_out_of_range_returns_null),
         cmocka_unit_test(test_adding_a_layer_twice_is_refused),
+        cmocka_unit_test(test_orthogonal_bias_init_is_refused_when_set),
+        cmocka_unit_test(test_failed_add_after_a_forward_refuses_backward_instead_of_crashing),
         cmocka_unit_test(test_strerror_names_every_code),
     };
     return cmocka_run_group_tests_name("misuse", tests, NULL, NULL);

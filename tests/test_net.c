@@ -250,6 +250,28 @@ static void test_progress_line_reports_epoch_loss_rate_and_time_left(void **stat
     gf_net_destroy(net);
 }
 
+static void test_predict_between_backward_and_step_keeps_the_gradients_for_the_step(void **state)
+{
+    (void)state;
+    gf_net *a = hand_net(), *b = hand_net();
+    const float x[2] = {1.0f, 2.0f}, t[1] = {0.25f}, other[2] = {-1.0f, 0.5f};
+    float y[1], wa[2], wb[2];
+    for (int k = 0; k < 2; k++) {
+        gf_net *n = k ? b : a;
+        assert_int_equal(gf_net_forward(n, x, 2, 1, NULL, 0), GF_OK);
+        assert_int_equal(gf_net_backward(n, t, 1, NULL), GF_OK);
+    }
+    /* A validation pass on b between its backward and its step. */
+    assert_int_equal(gf_net_predict(b, other, 2, 1, y, 1), GF_OK);
+    assert_int_equal(gf_net_step(a), GF_OK);
+    assert_int_equal(gf_net_step(b), GF_OK);
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(a, 1), wa, 2), GF_OK);
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(b, 1), wb, 2), GF_OK);
+    assert_memory_equal(wa, wb, sizeof wa);
+    gf_net_destroy(a);
+    gf_net_destroy(b);
+}
+
 static void test_param_count_sums_weights_and_biases(void **state)
 {
     (void)state;
@@ -519,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_xor_trains_below_0_01),
         cmocka_unit_test(test_fit_callback_receives_user_pointer_and_stops_early),
         cmocka_unit_test(test_progress_line_reports_epoch_loss_rate_and_time_left),
+        cmocka_unit_test(test_predict_between_backward_and_step_keeps_the_gradients_for_the_step),
         cmocka_unit_test(test_param_count_sums_weights_and_biases),
         cmocka_unit_test(test_describe_names_layers_and_reports_needed_size),
         cmocka_unit_test(test_weights_set_before_adding_are_kept),
