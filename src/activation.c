@@ -6,6 +6,7 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 
 #define SELU_LAMBDA 1.0507009873554805
@@ -196,8 +197,9 @@ int gf_activation_set(gf_activation *act, int32_t param, double value)
         rc = check_param(act, param, "gf_activation_set");
     if (rc != GF_OK)
         return rc;
-    if (!isfinite(value))
-        return gfi_fail(GF_ERR_INVALID, "gf_activation_set: value must be finite (got %g)", value);
+    /* Applied in float: a value past FLT_MAX would turn finite inputs into Inf. */
+    if (!(fabs(value) <= FLT_MAX))
+        return gfi_fail(GF_ERR_INVALID, "gf_activation_set: value must be finite and within float range (got %g)", value);
     if (param == GF_ACT_PARAM_SLOPE) {
         if (value < 0.0)
             return gfi_fail(GF_ERR_INVALID, "gf_activation_set: leaky ReLU slope must be >= 0 (got %g)", value);

@@ -14,6 +14,7 @@
 #include "ew.h"
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -72,13 +73,15 @@ static bool needs_m(int32_t kind) { return kind == GF_OPT_MOMENTUM || kind == GF
 
 static bool needs_v(int32_t kind) { return kind == GF_OPT_RMSPROP || kind == GF_OPT_ADAGRAD || is_adam(kind); }
 
-/* Domain of each parameter; NaN fails every test below by construction. */
+/* Domain of each parameter; NaN fails every test below by construction.  The
+ * update runs in float, so lr and eps must be normal floats (a double that
+ * rounds to 0 or Inf in float would write NaN into the weights). */
 static bool value_valid(int32_t param, double x)
 {
     switch (param) {
     case GF_OPT_LR:
-    case GF_OPT_EPS: return isfinite(x) && x > 0;
-    case GF_OPT_WEIGHT_DECAY: return isfinite(x) && x >= 0;
+    case GF_OPT_EPS: return x >= FLT_MIN && x <= FLT_MAX;
+    case GF_OPT_WEIGHT_DECAY: return x >= 0 && x <= FLT_MAX;
     default: return x >= 0 && x < 1; /* mu, beta1, beta2, rho */
     }
 }
@@ -87,8 +90,8 @@ static const char *domain_text(int32_t param)
 {
     switch (param) {
     case GF_OPT_LR:
-    case GF_OPT_EPS: return "finite and > 0";
-    case GF_OPT_WEIGHT_DECAY: return "finite and >= 0";
+    case GF_OPT_EPS: return "a normal float: in [1.2e-38, 3.4e38]";
+    case GF_OPT_WEIGHT_DECAY: return "in [0, 3.4e38]";
     default: return "in [0, 1)";
     }
 }
@@ -224,6 +227,8 @@ static void hyper_load(hyper *h, const gf_optimizer *o, int64_t t)
          * complement must not round to a poor float early on. */
         const double bc1 = 1.0 - pow(o->beta1, (double)t);
         const double bc2 = 1.0 - pow(o->beta2, (double)t);
+        /* lr / bc1 can pass FLT_MAX for a huge lr: the step is then infinite, an
+         * overflow of the update that the guard and the origin tracking report. */
         h->step = (float)(o->lr / bc1);
         h->sqrt_bc2 = (float)sqrt(bc2);
         h->shrink = (float)(1.0 - o->lr * o->weight_decay);

@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 
 static int check_handle(const gf_penalty *p, const char *fn)
@@ -18,16 +19,17 @@ static int check_handle(const gf_penalty *p, const char *fn)
     return GF_OK;
 }
 
-static bool strength_valid(double s) { return isfinite(s) && s >= 0.0; }
+/* Strengths are applied in float: they must fit one. */
+static bool strength_valid(double s) { return s >= 0.0 && s <= FLT_MAX; }
 
 int gf_penalty_create(gf_penalty **out, double l1, double l2)
 {
     if (!out)
         return gfi_fail(GF_ERR_NULL, "gf_penalty_create: out is NULL");
     if (!strength_valid(l1))
-        return gfi_fail(GF_ERR_INVALID, "gf_penalty_create: l1 must be finite and >= 0 (got %g)", l1);
+        return gfi_fail(GF_ERR_INVALID, "gf_penalty_create: l1 must be in [0, 3.4e38] (got %g)", l1);
     if (!strength_valid(l2))
-        return gfi_fail(GF_ERR_INVALID, "gf_penalty_create: l2 must be finite and >= 0 (got %g)", l2);
+        return gfi_fail(GF_ERR_INVALID, "gf_penalty_create: l2 must be in [0, 3.4e38] (got %g)", l2);
     gf_penalty *p = gfi_malloc(sizeof *p);
     if (!p)
         return gfi_fail(GF_ERR_NOMEM, "gf_penalty_create: out of memory");

@@ -445,6 +445,18 @@ static void test_families_classify_relu_and_saturating_kinds(void **state)
     assert_false(gfi_act_kind_valid(-1));
 }
 
+static void test_parameters_outside_float_range_are_refused(void **state)
+{
+    (void)state;
+    gf_activation *a;
+    assert_int_equal(gf_activation_create(&a, GF_ACT_LEAKY_RELU), GF_OK);
+    assert_int_equal(gf_activation_set(a, GF_ACT_PARAM_SLOPE, 1e300), GF_ERR_INVALID);
+    double v;
+    assert_int_equal(gf_activation_get(a, GF_ACT_PARAM_SLOPE, &v), GF_OK);
+    assert_true(v == 0.01);
+    gf_activation_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_create_reports_nomem_when_allocation_fails),
         cmocka_unit_test(test_names_are_stable_and_unknown_is_question_mark),
         cmocka_unit_test(test_families_classify_relu_and_saturating_kinds),
+        cmocka_unit_test(test_parameters_outside_float_range_are_refused),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (gf_live_allocations() != 0) {

@@ -757,6 +757,23 @@ static void test_destroy_of_net_owned_optimizer_is_noop_until_net_frees_it(void 
     assert_int_equal(gf_live_allocations(), live);
 }
 
+static void test_values_outside_float_range_are_refused(void **state)
+{
+    (void)state;
+    gf_optimizer *o;
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_ADAM, 1e39), GF_ERR_INVALID);
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_ADAM, 1e-3), GF_OK);
+    assert_int_equal(gf_optimizer_set(o, GF_OPT_LR, 1e39), GF_ERR_INVALID);  /* would be Inf in float */
+    assert_int_equal(gf_optimizer_set(o, GF_OPT_EPS, 1e-50), GF_ERR_INVALID); /* would be 0: 0/0 = NaN */
+    assert_int_equal(gf_optimizer_set(o, GF_OPT_WEIGHT_DECAY, 1e39), GF_ERR_INVALID);
+    double v;
+    assert_int_equal(gf_optimizer_get(o, GF_OPT_LR, &v), GF_OK);
+    assert_true(v == 1e-3);
+    assert_int_equal(gf_optimizer_get(o, GF_OPT_EPS, &v), GF_OK);
+    assert_true(v == 1e-8);
+    gf_optimizer_destroy(o);
+}
+
 int main(void)
 {
     /* Tests that swap the allocator come first: gf_set_allocator needs no
@@ -805,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_destroy_null_is_noop),
         cmocka_unit_test(test_destroy_frees_everything),
         cmocka_unit_test(test_destroy_of_net_owned_optimizer_is_noop_until_net_frees_it),
+        cmocka_unit_test(test_values_outside_float_range_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

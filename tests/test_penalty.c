@@ -225,6 +225,15 @@ static void test_destroy_frees_and_null_is_a_noop(void **state)
     assert_int_equal(gf_live_allocations(), before);
 }
 
+static void test_strengths_outside_float_range_are_refused(void **state)
+{
+    (void)state;
+    gf_penalty *p = NULL;
+    assert_int_equal(gf_penalty_create(&p, 0.0, 1e300), GF_ERR_INVALID);
+    assert_int_equal(gf_penalty_create(&p, 1e39, 0.0), GF_ERR_INVALID);
+    assert_null(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_set_include_bias_accepts_0_and_1_only),
         cmocka_unit_test(test_calls_reject_null_and_wrong_handle),
         cmocka_unit_test(test_destroy_frees_and_null_is_a_noop),
+        cmocka_unit_test(test_strengths_outside_float_range_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
