@@ -476,8 +476,11 @@ class Optimizer(_Handle):
 
     def _check_borrow(self, where):
         super()._check_borrow(where)
-        # The Net frees its optimizer when another one replaces it.
-        if _addr(lib.gf_net_optimizer(self._owner._h)) != self._addr:
+        # The Net frees its optimizer when another one replaces it.  The address alone cannot tell:
+        # a later optimizer may be allocated where the freed one was, so each view also carries the
+        # Net's optimizer generation (bumped by every set_optimizer) from when it was taken.
+        if (getattr(self, "_gen", None) != self._owner._opt_gen
+                or _addr(lib.gf_net_optimizer(self._owner._h)) != self._addr):
             raise ClosedError("%s: this Optimizer was replaced on its Net and no longer exists" % where)
 
     @property
@@ -685,6 +688,9 @@ class Net(_Handle):
     """A sequential network: `with Net(2, seed=1) as net: net.add_dense(4, "tanh") ...`."""
     _destroy = "gf_net_destroy"
     _label = "Net"
+    _opt_gen = 0
+    _fitting = False
+    _deferred = None
 
     def __init__(self, inputs, seed=0):
         where = "Net"
@@ -695,9 +701,24 @@ class Net(_Handle):
         self._adopt(h)
         self._loss_kind = LossKind.MSE
         self._last_batch = None
+        self._opt_gen = 0  # bumped by set_optimizer; see Optimizer._check_borrow
+        self._fitting = False  # True while gf_net_fit runs (and may call back into Python)
+        self._deferred = None  # handle closed inside a fit callback, freed when fit returns
 
     def _check(self, status):
         check(status, self._h)
+
+    def close(self):
+        """Free the net, its layers and optimizer.  Idempotent.
+
+        Inside this net's own fit() callback the C loop still holds the net, so
+        the net is closed for Python at once but freed only when fit() returns
+        (which it does after the current epoch).
+        """
+        if self._fitting and self._h:
+            self._deferred, self._h = self._h, None
+            return
+        super().close()
 
     # ---- building
     def add(self, layer):
@@ -806,6 +827,7 @@ class Net(_Handle):
             needed = c_size_t()
             status = lib.gf_net_describe(h, ctypes.cast(buf, D.CharBuf), cap, byref(needed))
             if status == Status.ERR_BUFFER and needed.value > cap:  # grow to what it asked for
+                lib.gf_clear_error()  # the "buffer too small" is expected; do not leave it behind
                 cap = needed.value
                 continue
             self._check(status)
@@ -853,7 +875,9 @@ class Net(_Handle):
         if optimizer._owner is not None:
             raise StateError("%s: this Optimizer already belongs to another Net" % where)
         self._check(lib.gf_net_set_optimizer(h, oh))
+        self._opt_gen += 1  # every earlier optimizer view is now stale
         optimizer._owner = self
+        optimizer._gen = self._opt_gen
         return optimizer
 
     @property
@@ -864,6 +888,7 @@ class Net(_Handle):
             return None
         view = Optimizer.__new__(Optimizer)
         view._adopt(oh, self)
+        view._gen = self._opt_gen
         return view
 
     def set_penalty(self, penalty):
@@ -1004,7 +1029,9 @@ class Net(_Handle):
 
         callback(epoch, mean_loss) is called after each epoch; a true return
         stops training.  An exception in the callback stops training and is
-        re-raised here.
+        re-raised here.  Closing the net in the callback also stops training:
+        the net is freed when fit() returns.  Calling fit() again from the
+        callback is a StateError.
         """
         where = "Net.fit"
         h = self._ptr(where)
@@ -1014,18 +1041,28 @@ class Net(_Handle):
         ep = _i32(epochs, "epochs", where)
         if callback is not None and not callable(callback):
             raise DataTypeError("%s: callback must be callable, got %r" % (where, callback))
+        if self._fitting:  # a nested fit would resize the buffers the outer loop is reading
+            raise StateError("%s: cannot call fit inside this net's own fit callback" % where)
         errors = []
 
         def trampoline(user, epoch, mean_loss):
             try:
-                return 1 if callback(epoch, mean_loss) else 0
+                stop = bool(callback(epoch, mean_loss))
             except BaseException as e:  # never let an exception unwind through C
                 errors.append(e)
                 return 1
+            return 1 if stop or not self._h else 0  # closed in the callback: stop training
 
         c_cb = D.gf_epoch_fn(trampoline) if callback is not None else D.gf_epoch_fn()  # NULL
         loss = c_double()
-        status = lib.gf_net_fit(h, fd.ptr, fd.count, td.ptr, td.count, n, bs, ep, c_cb, None, byref(loss))
+        self._fitting = True
+        try:
+            status = lib.gf_net_fit(h, fd.ptr, fd.count, td.ptr, td.count, n, bs, ep, c_cb, None, byref(loss))
+        finally:
+            self._fitting = False
+            deferred, self._deferred = self._deferred, None
+            if deferred:  # close() was called in the callback: free now that C is done with it
+                lib.gf_net_destroy(deferred)
         if errors:
             raise errors[0]
         self._check(status)

@@ -130,19 +130,31 @@ def _flatten_view(m):
     return out
 
 
-def _flatten_into(seq, out, shape, depth):
-    """Appends the numbers of a rectangular nested list to out; records the shape."""
+def _flatten_into(seq, out, shape, depth, leaf=None):
+    """Appends the numbers of a rectangular nested list to out; records the shape.
+
+    `leaf` holds the depth of the first innermost list seen: every number must
+    sit at that depth, or [[3, 4], [[1, 1], [2, 2]]] would pass as 2 x 2 x 2.
+    """
+    if leaf is None:
+        leaf = []
     n = len(seq)
     if depth == len(shape):
         shape.append(n)
     elif shape[depth] != n:
         raise ShapeError("rows have different lengths (%d and %d) at depth %d" % (shape[depth], n, depth))
     if n and isinstance(seq[0], (list, tuple)):
+        if leaf and depth >= leaf[0]:
+            raise ShapeError("rows have different nesting depths")
         for item in seq:
             if not isinstance(item, (list, tuple)):
                 raise ShapeError("a row mixes numbers and lists (%r)" % (item,))
-            _flatten_into(item, out, shape, depth + 1)
+            _flatten_into(item, out, shape, depth + 1, leaf)
     else:
+        if not leaf:
+            leaf.append(depth)
+        elif leaf[0] != depth:
+            raise ShapeError("rows have different nesting depths")
         for item in seq:
             if isinstance(item, (list, tuple)):
                 raise ShapeError("a row mixes numbers and lists")

@@ -36,6 +36,16 @@ class ListInputTest(unittest.TestCase):
     def test_mixed_nesting_is_a_shape_error(self):
         with self.assertRaises(gf.ShapeError):
             as_floats([[1, 2], 3])
+        with self.assertRaisesRegex(gf.ShapeError, "nesting depths"):
+            as_floats([[[1, 1, 1], [2, 2, 2]], [3, 4]])
+        with self.assertRaisesRegex(gf.ShapeError, "nesting depths"):
+            as_floats([[3, 4], [[1, 1, 1], [2, 2, 2]]])
+
+    def test_numbers_deeper_after_a_shallow_row_are_a_shape_error(self):
+        with gf.Net(4) as net:
+            net.add_dense(1)
+            with self.assertRaisesRegex(gf.ShapeError, "nesting depths"):
+                net.predict([[3, 4], [[1, 1, 1], [2, 2, 2]]])
 
     def test_strings_are_a_data_type_error_naming_the_value(self):
         with self.assertRaises(gf.DataTypeError) as cm:

@@ -1,8 +1,11 @@
 """The exception hierarchy: one class per status code, the library's message, Python-side checks."""
 import pickle
+import subprocess
+import sys
 import unittest
 
 from . import _util  # noqa: F401 (puts python/ on sys.path first)
+from ._util import python_env
 
 import gradflow as gf
 from gradflow import _errors, _lib
@@ -88,53 +91,70 @@ class LibraryMessageTest(unittest.TestCase):
         self.assertEqual(gf.strerror(0), "ok")
 
 
+# Runs in a fresh interpreter, where no other test can have left library objects alive.
+OUT_OF_MEMORY_CHILD = r'''
+import ctypes, gc
+import gradflow as gf
+from gradflow import _decls, _lib
+
+def live():
+    gc.collect()
+    return gf.live_allocations()
+
+print("live_before", live())
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.realloc.restype = ctypes.c_void_p
+libc.realloc.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+budget = [1]  # allocations allowed before failing
+
+def m(user, size):
+    if budget[0] <= 0:
+        return None
+    budget[0] -= 1
+    return libc.malloc(size)
+
+def r(user, ptr, size):
+    if budget[0] <= 0:
+        return None
+    budget[0] -= 1
+    return libc.realloc(ptr, size)
+
+def f(user, ptr):
+    libc.free(ptr)
+
+cbs = (_decls.gf_malloc_fn(m), _decls.gf_realloc_fn(r), _decls.gf_free_fn(f))
+_lib.check(_lib.lib.gf_set_allocator(cbs[0], cbs[1], cbs[2], None))
+net = None
+try:
+    try:
+        net = gf.Net(2)  # the first allocation may succeed; growing the net cannot
+        net.add_dense(1000)
+        print("raised none")
+    except gf.GradflowError as e:
+        print("raised", type(e).__name__, isinstance(e, MemoryError), int(e.code))
+finally:
+    if net is not None:
+        net.close()
+    print("live_after", live())
+    _lib.check(_lib.lib.gf_set_allocator(_decls.gf_malloc_fn(), _decls.gf_realloc_fn(), _decls.gf_free_fn(), None))
+'''
+
+
 class OutOfMemoryTest(unittest.TestCase):
     """Allocation failure injected through gf_set_allocator surfaces as OutOfMemoryError."""
 
     def test_failing_allocator_gives_out_of_memory_error(self):
-        import ctypes
-        from gradflow import _decls
-        if _util.live() != 0:
-            self.skipTest("library objects from other tests are still alive")
-        libc = ctypes.CDLL(None)
-        libc.malloc.restype = ctypes.c_void_p
-        libc.malloc.argtypes = [ctypes.c_size_t]
-        libc.realloc.restype = ctypes.c_void_p
-        libc.realloc.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-        libc.free.argtypes = [ctypes.c_void_p]
-        budget = [1]  # allocations allowed before failing
-
-        def m(user, size):
-            if budget[0] <= 0:
-                return None
-            budget[0] -= 1
-            return libc.malloc(size)
-
-        def r(user, ptr, size):
-            if budget[0] <= 0:
-                return None
-            budget[0] -= 1
-            return libc.realloc(ptr, size)
-
-        def f(user, ptr):
-            libc.free(ptr)
-
-        cbs = (_decls.gf_malloc_fn(m), _decls.gf_realloc_fn(r), _decls.gf_free_fn(f))
-        _lib.check(_lib.lib.gf_set_allocator(cbs[0], cbs[1], cbs[2], None))
-        net = None
-        try:
-            with self.assertRaises(gf.OutOfMemoryError) as cm:
-                net = gf.Net(2)  # the first allocation may succeed; growing the net cannot
-                net.add_dense(1000)
-            self.assertIsInstance(cm.exception, MemoryError)
-            self.assertEqual(cm.exception.code, gf.Status.ERR_NOMEM)
-        finally:
-            if net is not None:
-                net.close()
-            self.assertEqual(_util.live(), 0)
-            _lib.check(_lib.lib.gf_set_allocator(_decls.gf_malloc_fn(), _decls.gf_realloc_fn(),
-                                                 _decls.gf_free_fn(), None))
-
+        r = subprocess.run([sys.executable, "-c", OUT_OF_MEMORY_CHILD], env=python_env(), capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, "child failed (%d):\n%s" % (r.returncode, r.stderr[-3000:]))
+        out = dict(line.split(" ", 1) for line in r.stdout.splitlines())
+        self.assertEqual(out["live_before"], "0")  # a fresh interpreter: the allocator may be swapped
+        # OutOfMemoryError, a MemoryError, with code GF_ERR_NOMEM.
+        self.assertEqual(out["raised"], "OutOfMemoryError True %d" % gf.Status.ERR_NOMEM)
+        self.assertEqual(out["live_after"], "0")
 
 if __name__ == "__main__":
     unittest.main()

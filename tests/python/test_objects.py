@@ -1,6 +1,9 @@
 """One class at a time: Activation, Init, Loss, Penalty, Optimizer, Dense, Net."""
 import array
 import math
+import os
+import sys
+import tempfile
 import unittest
 
 from . import _util  # noqa: F401 (puts python/ on sys.path first)
@@ -199,9 +202,17 @@ class DenseTest(unittest.TestCase):
             self.assertEqual(set(flat(d.bias)), {0.0})
 
     def test_layer_penalty_accepts_none_to_remove(self):
-        with gf.Dense(2, 2) as d, gf.Penalty(l1=0.1) as p:
-            d.set_penalty(p)
-            d.set_penalty(None)
+        grads = []
+        for had_penalty in (False, True):
+            with gf.Net(2, seed=1) as net, gf.Dense(2, 2) as d, gf.Penalty(l1=0.1) as p:
+                if had_penalty:
+                    d.set_penalty(p)
+                    d.set_penalty(None)
+                net.add(d)
+                net.forward([[1.0, -2.0]])
+                net.backward([[0.5, 0.25]])
+                grads.append(flat(d.weight_grad))
+        self.assertEqual(grads[1], grads[0])  # an l1 = 0.1 term would shift every entry by 0.1
 
 
 class NetTest(unittest.TestCase):
@@ -222,6 +233,15 @@ class NetTest(unittest.TestCase):
                 net.threads = 0
             self.assertIn("threads", str(cm.exception))
             self.assertEqual(net.threads, 2)
+
+    def test_describe_that_grows_its_buffer_leaves_no_error_message(self):
+        with gf.Net(2, seed=1) as net:
+            for _ in range(60):
+                net.add_dense(2)
+            gf.clear_error()
+            text = net.describe()
+            self.assertGreater(len(text), 1024)  # so the first 1024-byte attempt was too small
+            self.assertEqual(gf.last_error(), "")
 
     def test_describe_names_the_layers(self):
         with gf.Net(2, seed=1) as net:
@@ -295,8 +315,26 @@ class NetTest(unittest.TestCase):
 
     def test_progress_can_be_toggled(self):
         with gf.Net(1) as net:
+            net.add_dense(1)
             net.set_progress(True)
+            self.assertIn("epoch 1/1", self.stderr_of_fit(net))
             net.set_progress(False)
+            self.assertNotIn("epoch", self.stderr_of_fit(net))
+
+    @staticmethod
+    def stderr_of_fit(net):
+        """What a 1-epoch fit writes to file descriptor 2 (where C's stderr goes)."""
+        with tempfile.TemporaryFile() as f:
+            sys.stderr.flush()
+            saved = os.dup(2)
+            try:
+                os.dup2(f.fileno(), 2)
+                net.fit([[0.0], [1.0]], [[0.0], [1.0]], epochs=1)
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            f.seek(0)
+            return f.read().decode("utf-8", "replace")
 
 
 if __name__ == "__main__":

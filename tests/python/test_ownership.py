@@ -3,11 +3,13 @@ borrowed views (layers and optimizers a Net owns) never free and keep their Net 
 import copy
 import gc
 import pickle
+import subprocess
+import sys
 import unittest
 import weakref
 
 from . import _util  # noqa: F401 (puts python/ on sys.path first)
-from ._util import flat, live
+from ._util import XOR_X, XOR_Y, flat, live, python_env
 
 import gradflow as gf
 
@@ -103,6 +105,24 @@ class LifetimeTest(unittest.TestCase):
             self.assertEqual(net.optimizer.kind, gf.OptimizerKind.ADAM)
         self.assertAllFreed()
 
+    def test_replaced_optimizer_view_stays_closed_when_its_address_is_reused(self):
+        with gf.Net(2) as net:
+            first = net.set_optimizer("sgd", lr=0.1)
+            reused = False
+            for i in range(40):  # replace until the allocator hands out the freed address again
+                kind = ("adam", "rmsprop")[i % 2]
+                net.set_optimizer(kind, lr=0.3)
+                if net.optimizer.address == first._addr:
+                    reused = True
+                    break
+            self.assertTrue(reused, "the allocator never reused the first optimizer's address")
+            with self.assertRaisesRegex(gf.ClosedError, "replaced"):
+                first.lr
+            with self.assertRaises(gf.ClosedError):
+                first.lr = 0.5
+            self.assertEqual(net.optimizer.lr, 0.3)
+        self.assertAllFreed()
+
     def test_setting_the_same_optimizer_twice_is_harmless(self):
         with gf.Net(2) as net:
             opt = net.set_optimizer(gf.Optimizer("sgd", lr=0.1))
@@ -155,6 +175,74 @@ class LifetimeTest(unittest.TestCase):
             d.set_bias_init(gf.InitKind.ZEROS)
             self.assertEqual(d.activation_kind, gf.ActivationKind.GELU)
         self.assertAllFreed()
+
+
+# Closing the net from its own fit callback: C is still inside gf_net_fit, so the
+# free must wait.  Run in a child so that a use-after-free fails the test, not the suite.
+CLOSE_IN_CALLBACK = r'''
+import gradflow as gf
+X = %r
+Y = %r
+net = gf.Net(2, seed=1)
+net.add_dense(3, "tanh")
+net.add_dense(1)
+d = net.diagnostics()
+layer = net[0]
+seen = []
+def cb(epoch, loss):
+    seen.append(epoch)
+    net.%s
+    try:
+        net.predict(X)
+    except gf.ClosedError:
+        seen.append("closed")
+held = gf.live_allocations()
+loss = net.fit(X, Y, epochs=3, batch_size=4, callback=cb)
+print("seen", seen)
+print("loss", loss == loss)
+print("closed", net.closed, layer.closed, d.closed)
+d.close()
+print("live", gf.live_allocations(), held > 0)
+'''
+
+
+class FitCallbackLifetimeTest(unittest.TestCase):
+    def run_child(self, close_call):
+        code = CLOSE_IN_CALLBACK % (XOR_X, XOR_Y, close_call)
+        r = subprocess.run([sys.executable, "-c", code], env=python_env(), capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, "child failed (%d):\n%s" % (r.returncode, r.stderr[-3000:]))
+        return dict(line.split(" ", 1) for line in r.stdout.splitlines())
+
+    def test_closing_the_net_in_its_fit_callback_frees_it_once_fit_returns(self):
+        out = self.run_child("close()")
+        self.assertEqual(out["loss"], "True")
+        self.assertEqual(out["live"], "0 True")
+
+    def test_closing_the_net_in_its_fit_callback_stops_training_and_closes_its_views(self):
+        out = self.run_child("close()")
+        self.assertEqual(out["seen"], "[0, 'closed']")
+        self.assertEqual(out["closed"], "True True True")
+
+    def test_leaving_the_with_block_in_a_fit_callback_defers_the_free_too(self):
+        out = self.run_child("__exit__(None, None, None)")
+        self.assertEqual(out["seen"], "[0, 'closed']")
+        self.assertEqual(out["live"], "0 True")
+
+    def test_fit_inside_the_same_nets_fit_callback_is_a_state_error(self):
+        base = live()
+        with gf.Net(2, seed=1) as net:
+            net.add_dense(1)
+            inner = []
+
+            def cb(epoch, loss):
+                inner.append(net.fit(XOR_X, XOR_Y, epochs=1))
+
+            with self.assertRaisesRegex(gf.StateError, "fit callback"):
+                net.fit(XOR_X, XOR_Y, epochs=2, callback=cb)
+            self.assertEqual(inner, [])
+            net.fit(XOR_X, XOR_Y, epochs=1)  # and the net is usable again afterwards
+        self.assertEqual(live(), base)
 
 
 if __name__ == "__main__":
