@@ -363,21 +363,6 @@ void gfi_diag_forward_layer(gf_net *net, int32_t i, const float *x)
 /* Hooks: loss and backward                                            */
 /* ------------------------------------------------------------------ */
 
-/* Penalty value of one layer (net-wide and its own), for locating an overflow. */
-static double layer_penalty_value(const gf_net *net, const gf_layer *l)
-{
-    const gfi_penalty *ps[2] = {net->has_pen ? &net->pen : NULL, l->has_pen ? &l->pen : NULL};
-    double v = 0.0;
-    for (int k = 0; k < 2; k++) {
-        if (!ps[k] || !gfi_penalty_active(ps[k]))
-            continue;
-        v += gfi_penalty_value(ps[k], l->w, l->nweights);
-        if (ps[k]->include_bias)
-            v += gfi_penalty_value(ps[k], l->b, l->nbias);
-    }
-    return v;
-}
-
 void gfi_diag_loss(gf_net *net, double loss, double penalty, bool have_loss)
 {
     gf_diag *d = net->diag;
@@ -397,7 +382,7 @@ void gfi_diag_loss(gf_net *net, double loss, double penalty, bool have_loss)
         produced(d, top, GF_PHASE_LOSS, GF_TENSOR_LOSS);
     } else if (have_loss && isfinite(loss) && !isfinite(penalty)) {
         for (int32_t i = 0; i < net->nlayers; i++)
-            if (!isfinite(layer_penalty_value(net, net->layers[i])) && layer_params_finite(net->layers[i])) {
+            if (!isfinite(gfi_layer_penalty_value(net, net->layers[i])) && layer_params_finite(net->layers[i])) {
                 produced(d, i, GF_PHASE_PENALTY, GF_TENSOR_LOSS);
                 break;
             }
@@ -780,7 +765,7 @@ int gfi_diag_step(gf_net *net, const char *fn)
     bool guard = guard_on(d), measure = w->pending, deferred = w->deferred;
     w->pending = w->deferred = false;
     if (!guard && !measure) {
-        gfi_opt_update(o, net->params, net->grads, net->nparams);
+        gfi_opt_update_pool(o, net->pool, net->params, net->grads, net->nparams);
         return GF_OK;
     }
     if (guard && !grads_finite(d))
@@ -837,7 +822,7 @@ int gfi_diag_step(gf_net *net, const char *fn)
     if (guard && any_bad)
         return refuse(d, fn, "the update would make weights or optimizer state non-finite");
     if (guard)
-        gfi_opt_update(o, net->params, net->grads, net->nparams);
+        gfi_opt_update_pool(o, net->pool, net->params, net->grads, net->nparams);
     return GF_OK;
 }
 

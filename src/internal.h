@@ -255,6 +255,8 @@ double gfi_norm2(const float *v, size_t n); /* L2 norm accumulated in double */
 int gfi_net_apply_clip(gf_net *net);        /* the mode set by gf_net_set_clip */
 
 /* ---- net.c ---- */
+/* Value of every penalty that applies to layer l (the net's and its own). */
+double gfi_layer_penalty_value(const gf_net *net, const gf_layer *l);
 /* GF_ERR_NONFINITE naming the sample and feature of the first NaN/Inf in x (rows x inputs). */
 int gfi_data_check(gf_net *net, const float *x, int64_t rows, const char *fn);
 

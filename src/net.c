@@ -281,13 +281,30 @@ int gf_net_reinit(gf_net *net, uint64_t seed)
     int rc = check_net(net, "gf_net_reinit");
     if (rc)
         return rc;
-    gfi_rng_seed(&net->rng, seed);
-    net->seed = seed;
-    for (int32_t i = 0; i < net->nlayers; i++) {
-        rc = init_layer_params(net, net->layers[i], false);
+    /* Draw into a scratch arena and keep it only if every layer succeeds, so a
+     * failure (an orthogonal initializer out of memory) changes nothing. */
+    float *fresh = gfi_malloc((net->nparams ? net->nparams : 1) * sizeof(float));
+    if (!fresh)
+        return NET_FAIL(net, GF_ERR_NOMEM, "gf_net_reinit: cannot allocate %zu parameters", net->nparams);
+    gfi_rng rng;
+    gfi_rng_seed(&rng, seed);
+    for (int32_t i = 0; i < net->nlayers && !rc; i++) {
+        gf_layer *l = net->layers[i];
+        float *w = fresh + l->param_offset;
+        rc = gfi_init_fill(&l->winit, w, l->out, l->in, &rng);
+        if (!rc)
+            rc = gfi_init_fill_fan(&l->binit, w + l->nweights, l->nbias, l->in, l->out, &rng);
         if (rc)
-            return NET_FAIL(net, rc, "gf_net_reinit: layer %d: %s", (int)i, gf_last_error());
+            rc = NET_FAIL(net, rc, "gf_net_reinit: layer %d: %s", (int)i, gf_last_error());
     }
+    if (rc) {
+        gfi_free(fresh);
+        return rc;
+    }
+    memcpy(net->params, fresh, net->nparams * sizeof(float));
+    gfi_free(fresh);
+    net->rng = rng;
+    net->seed = seed;
     if (net->nparams)
         memset(net->grads, 0, net->nparams * sizeof(float));
     if (net->opt)
@@ -529,20 +546,25 @@ int gf_net_forward(gf_net *net, const float *x, size_t x_count, int64_t batch, f
 }
 
 /* Sum of every attached penalty over the current parameters. */
+double gfi_layer_penalty_value(const gf_net *net, const gf_layer *l)
+{
+    const gfi_penalty *ps[2] = {net->has_pen ? &net->pen : NULL, l->has_pen ? &l->pen : NULL};
+    double v = 0.0;
+    for (int k = 0; k < 2; k++) {
+        if (!ps[k] || !gfi_penalty_active(ps[k]))
+            continue;
+        v += gfi_penalty_value(ps[k], l->w, l->nweights);
+        if (ps[k]->include_bias)
+            v += gfi_penalty_value(ps[k], l->b, l->nbias);
+    }
+    return v;
+}
+
 static double penalty_value(const gf_net *net)
 {
     double v = 0.0;
-    for (int32_t i = 0; i < net->nlayers; i++) {
-        const gf_layer *l = net->layers[i];
-        const gfi_penalty *ps[2] = {net->has_pen ? &net->pen : NULL, l->has_pen ? &l->pen : NULL};
-        for (int k = 0; k < 2; k++) {
-            if (!ps[k] || !gfi_penalty_active(ps[k]))
-                continue;
-            v += gfi_penalty_value(ps[k], l->w, l->nweights);
-            if (ps[k]->include_bias)
-                v += gfi_penalty_value(ps[k], l->b, l->nbias);
-        }
-    }
+    for (int32_t i = 0; i < net->nlayers; i++)
+        v += gfi_layer_penalty_value(net, net->layers[i]);
     return v;
 }
 

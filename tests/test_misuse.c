@@ -304,6 +304,31 @@ static void test_failed_add_after_a_forward_refuses_backward_instead_of_crashing
     assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
 }
 
+static void test_reinit_that_fails_midway_changes_no_weight(void **state)
+{
+    (void)state;
+    assert_int_equal(gf_set_allocator(picky_malloc, picky_realloc, picky_free, NULL), GF_OK);
+    gf_net *net;
+    gf_layer *l1;
+    gf_init *orth;
+    assert_int_equal(gf_net_create(&net, 3, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 4, GF_ACT_TANH, NULL), GF_OK);
+    assert_int_equal(gf_layer_dense_create(&l1, 4, 7), GF_OK);
+    assert_int_equal(gf_init_create(&orth, GF_INIT_ORTHOGONAL), GF_OK);
+    assert_int_equal(gf_layer_set_weight_init(l1, orth), GF_OK);
+    gf_init_destroy(orth);
+    assert_int_equal(gf_net_add(net, l1), GF_OK);
+    float before[51], after[51];
+    snapshot(net, before);
+    refuse_size = 7 * 4 * sizeof(double); /* layer 1's orthogonal scratch: layer 0 is drawn first */
+    assert_int_equal(gf_net_reinit(net, 99), GF_ERR_NOMEM);
+    refuse_size = 0;
+    snapshot(net, after);
+    assert_memory_equal(before, after, sizeof before);
+    gf_net_destroy(net);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+}
+
 static void test_strerror_names_every_code(void **state)
 {
     (void)state;
@@ -336,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_adding_a_layer_twice_is_refused),
         cmocka_unit_test(test_orthogonal_bias_init_is_refused_when_set),
         cmocka_unit_test(test_failed_add_after_a_forward_refuses_backward_instead_of_crashing),
+        cmocka_unit_test(test_reinit_that_fails_midway_changes_no_weight),
         cmocka_unit_test(test_strerror_names_every_code),
     };
     return cmocka_run_group_tests_name("misuse", tests, NULL, NULL);
