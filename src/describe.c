@@ -4,26 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *loss_name(int32_t k)
-{
-    static const char *names[] = {"mse", "mae", "huber", "bce_logits", "softmax_ce", "softmax_ce_labels"};
-    return k >= 0 && k < (int32_t)(sizeof names / sizeof *names) ? names[k] : "?";
-}
-
-static const char *opt_name(int32_t k)
-{
-    static const char *names[] = {"sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw"};
-    return k >= 0 && k < (int32_t)(sizeof names / sizeof *names) ? names[k] : "?";
-}
-
-static const char *init_name(int32_t k)
-{
-    static const char *names[] = {"zeros",       "constant",  "uniform",      "normal",
-                                  "xavier_uniform", "xavier_normal", "he_uniform", "he_normal",
-                                  "lecun_normal", "orthogonal", "default"};
-    return k >= 0 && k < (int32_t)(sizeof names / sizeof *names) ? names[k] : "?";
-}
-
 int gf_net_describe(const gf_net *net, char *buf, size_t cap, size_t *needed)
 {
     if (!net)
@@ -39,16 +19,16 @@ int gf_net_describe(const gf_net *net, char *buf, size_t cap, size_t *needed)
         const gf_layer *l = net->layers[i];
         gfi_sink_put(&s, "  [%d] %s %lld -> %lld, activation %s, W %lldx%lld (init %s), b %lld (init %s)", (int)i, l->ops->name,
             (long long)l->in, (long long)l->out, gf_activation_name(l->act.kind), (long long)l->out,
-            (long long)l->in, init_name(l->winit.kind), (long long)l->out, init_name(l->binit.kind));
+            (long long)l->in, gfi_init_name(l->winit.kind), (long long)l->out, gfi_init_name(l->binit.kind));
         if (l->has_pen)
             gfi_sink_put(&s, ", penalty l1=%g l2=%g%s", l->pen.l1, l->pen.l2, l->pen.include_bias ? " (+bias)" : "");
         gfi_sink_put(&s, "\n");
     }
-    gfi_sink_put(&s, "loss: %s", loss_name(net->loss.kind));
+    gfi_sink_put(&s, "loss: %s", gfi_loss_name(net->loss.kind));
     if (net->loss.kind == GF_LOSS_HUBER)
         gfi_sink_put(&s, " (delta %g)", net->loss.delta);
     if (net->opt)
-        gfi_sink_put(&s, "; optimizer: %s lr=%g", opt_name(net->opt->kind), net->opt->lr);
+        gfi_sink_put(&s, "; optimizer: %s lr=%g", gfi_opt_name(net->opt->kind), net->opt->lr);
     else
         gfi_sink_put(&s, "; optimizer: sgd lr=0.01 (default)");
     if (net->has_pen)

@@ -35,7 +35,7 @@ static bool kind_has_gain(int32_t kind)
            kind == GF_INIT_ORTHOGONAL;
 }
 
-static const char *kind_name(int32_t kind)
+const char *gfi_init_name(int32_t kind)
 {
     static const char *const names[] = {"zeros",        "constant",      "uniform",   "normal",
                                         "xavier_uniform", "xavier_normal", "he_uniform", "he_normal",
@@ -167,7 +167,7 @@ int gfi_init_fill_fan(const gfi_init *c, float *buf, size_t count, int64_t fan_i
 {
     if (fan_in <= 0 || fan_out <= 0)
         return gfi_fail(GF_ERR_INVALID, "init %s: fans must be positive (fan_in %lld, fan_out %lld)",
-                        kind_name(c->kind), (long long)fan_in, (long long)fan_out);
+                        gfi_init_name(c->kind), (long long)fan_in, (long long)fan_out);
     double fi = (double)fan_in, fo = (double)fan_out;
     double fan = c->mode == GF_FAN_OUT ? fo : fi;
     switch (c->kind) {
@@ -279,7 +279,7 @@ int gf_init_set_range(gf_init *init, double a, double b)
         return rc;
     if (!kind_has_range(init->cfg.kind))
         return gfi_fail(GF_ERR_INVALID, "gf_init_set_range: %s has no range (only constant, uniform, normal)",
-                        kind_name(init->cfg.kind));
+                        gfi_init_name(init->cfg.kind));
     rc = check_range(init->cfg.kind, a, b);
     if (rc != GF_OK)
         return rc;
@@ -295,7 +295,7 @@ int gf_init_set_gain(gf_init *init, double gain)
         return rc;
     if (!kind_has_gain(init->cfg.kind))
         return gfi_fail(GF_ERR_INVALID, "gf_init_set_gain: %s has no gain (only xavier, he, orthogonal)",
-                        kind_name(init->cfg.kind));
+                        gfi_init_name(init->cfg.kind));
     if (!isfinite(gain) || gain <= 0.0 || gain > GAIN_MAX)
         return gfi_fail(GF_ERR_INVALID, "gf_init_set_gain: gain must be finite, > 0 and <= %g (got %g)", GAIN_MAX,
                         gain);
@@ -310,7 +310,7 @@ int gf_init_set_mode(gf_init *init, int32_t mode)
         return rc;
     if (!kind_is_he(init->cfg.kind))
         return gfi_fail(GF_ERR_INVALID, "gf_init_set_mode: %s has no fan mode (only he_uniform, he_normal)",
-                        kind_name(init->cfg.kind));
+                        gfi_init_name(init->cfg.kind));
     if (mode != GF_FAN_IN && mode != GF_FAN_OUT)
         return gfi_fail(GF_ERR_INVALID, "gf_init_set_mode: mode must be GF_FAN_IN or GF_FAN_OUT (got %d)",
                         (int)mode);

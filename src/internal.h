@@ -110,6 +110,10 @@ int gfi_init_fill(const gfi_init *c, float *buf, int64_t rows, int64_t cols, gfi
  * fans).  Orthogonal needs count == fan_out * fan_in (else GF_ERR_SHAPE) and
  * treats buf as fan_out x fan_in; it may fail with GF_ERR_NOMEM. */
 int gfi_init_fill_fan(const gfi_init *c, float *buf, size_t count, int64_t fan_in, int64_t fan_out, gfi_rng *rng);
+/* Static names ("he_normal", "adam", "softmax_ce", ...); "?" for an unknown kind. */
+const char *gfi_init_name(int32_t kind);
+const char *gfi_opt_name(int32_t kind);
+const char *gfi_loss_name(int32_t kind);
 
 /* ---- loss.c ---- */
 typedef struct gfi_loss {
@@ -245,10 +249,6 @@ struct gf_net {
 };
 
 bool gfi_is_net(const gf_net *n);
-
-/* Provided by init.c and optimizer.c (declared here too for net.c). */
-int gfi_init_fill_fan(const gfi_init *c, float *buf, size_t count, int64_t fan_in, int64_t fan_out, gfi_rng *rng);
-void gfi_opt_destroy_owned(gf_optimizer *o);
 
 /* ---- clip.c ---- */
 double gfi_norm2(const float *v, size_t n); /* L2 norm accumulated in double */

@@ -297,3 +297,9 @@ int gf_loss_compute(const gf_loss *loss, const float *pred, const float *target,
     *value = gfi_loss_eval(&loss->cfg, pred, target, batch, width, grad);
     return GF_OK;
 }
+
+const char *gfi_loss_name(int32_t kind)
+{
+    static const char *const names[] = {"mse", "mae", "huber", "bce_logits", "softmax_ce", "softmax_ce_labels"};
+    return kind >= 0 && kind < (int32_t)(sizeof names / sizeof *names) ? names[kind] : "?";
+}

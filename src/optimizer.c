@@ -22,7 +22,7 @@
 
 static bool kind_valid(int32_t kind) { return kind >= GF_OPT_SGD && kind <= GF_OPT_ADAMW; }
 
-static const char *kind_name(int32_t kind)
+const char *gfi_opt_name(int32_t kind)
 {
     switch (kind) {
     case GF_OPT_SGD: return "sgd";
@@ -482,7 +482,7 @@ int gf_optimizer_set(gf_optimizer *opt, int32_t param, double value)
         return gfi_fail(GF_ERR_INVALID, "gf_optimizer_set: unknown optimizer parameter (%d)", (int)param);
     if (!param_applies(opt->kind, param))
         return gfi_fail(GF_ERR_INVALID, "gf_optimizer_set: parameter %s does not apply to %s", param_name(param),
-                        kind_name(opt->kind));
+                        gfi_opt_name(opt->kind));
     if (!value_valid(param, value))
         return gfi_fail(GF_ERR_INVALID, "gf_optimizer_set: %s must be %s (got %g)", param_name(param),
                         domain_text(param), value);
@@ -501,7 +501,7 @@ int gf_optimizer_get(const gf_optimizer *opt, int32_t param, double *value)
         return gfi_fail(GF_ERR_INVALID, "gf_optimizer_get: unknown optimizer parameter (%d)", (int)param);
     if (!param_applies(opt->kind, param))
         return gfi_fail(GF_ERR_INVALID, "gf_optimizer_get: parameter %s does not apply to %s", param_name(param),
-                        kind_name(opt->kind));
+                        gfi_opt_name(opt->kind));
     *value = param_value(opt, param);
     return GF_OK;
 }
