@@ -4,6 +4,7 @@
  * input and rounded once to float, in a form that stays finite for inputs of
  * +-1e4 (stable sigmoid, expm1 for ELU/SELU, log1p for softplus, erfc for GELU).
  */
+#include "ew.h"
 #include "internal.h"
 
 #include <float.h>
@@ -161,9 +162,9 @@ static int check_param(const gf_activation *act, int32_t param, const char *fn)
 
 static int check_finite_input(const float *x, size_t n, const char *fn)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return gfi_fail(GF_ERR_NONFINITE, "%s: x[%zu] is %g", fn, i, (double)x[i]);
+    size_t i = gfi_ew()->first_nonfinite(x, n);
+    if (i < n)
+        return gfi_fail(GF_ERR_NONFINITE, "%s: x[%zu] is %g", fn, i, (double)x[i]);
     return GF_OK;
 }
 

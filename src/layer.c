@@ -1,4 +1,5 @@
 /* layer.c — the public layer handle: configuration, sizes, and parameter access by copy. */
+#include "ew.h"
 #include "internal.h"
 
 #include <math.h>
@@ -157,9 +158,9 @@ static int copy_in(gf_layer *l, float *dst, size_t have, const float *src, size_
         return gfi_fail(GF_ERR_NULL, "%s: source is NULL", fn);
     if (count != have)
         return gfi_fail(GF_ERR_SHAPE, "%s: count is %zu but the layer has %zu values", fn, count, have);
-    for (size_t i = 0; i < count; i++)
-        if (!isfinite(src[i]))
-            return gfi_fail(GF_ERR_NONFINITE, "%s: value %zu is %g", fn, i, (double)src[i]);
+    size_t i = gfi_ew()->first_nonfinite(src, count);
+    if (i < count)
+        return gfi_fail(GF_ERR_NONFINITE, "%s: value %zu is %g", fn, i, (double)src[i]);
     memcpy(dst, src, have * sizeof(float));
     return GF_OK;
 }

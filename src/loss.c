@@ -7,6 +7,7 @@
  * cross-entropies average the per-sample loss over the batch.  Everything is
  * evaluated in double; only the gradient is stored as float.
  */
+#include "ew.h"
 #include "internal.h"
 
 #include <math.h>
@@ -272,10 +273,10 @@ static int fail_as(const char *fn, int code)
 
 static int check_pred(const float *pred, int64_t width, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(pred[i]))
-            return gfi_fail(GF_ERR_NONFINITE, "gf_loss_compute: pred row %lld, column %lld is %g",
-                            (long long)(i / (size_t)width), (long long)(i % (size_t)width), (double)pred[i]);
+    size_t i = gfi_ew()->first_nonfinite(pred, n);
+    if (i < n)
+        return gfi_fail(GF_ERR_NONFINITE, "gf_loss_compute: pred row %lld, column %lld is %g",
+                        (long long)(i / (size_t)width), (long long)(i % (size_t)width), (double)pred[i]);
     return GF_OK;
 }
 
