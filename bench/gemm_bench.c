@@ -14,6 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+/* Packing buffers for the current pool's threads (set in main). */
+static struct gfi_gemm_ws *ws;
+
 static double now(void)
 {
     struct timespec t;
@@ -64,11 +67,11 @@ static double bench(struct gfi_pool *pool, bool ta, bool tb, int64_t m, int64_t 
     int64_t lda = ta ? m : k, ldb = tb ? k : n;
     double flops = 2.0 * (double)m * (double)n * (double)k, best = 0;
     int reps = (int)(3e9 / flops) + 1;
-    gfi_gemm_pool(pool, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+    gfi_gemm_pool(pool, ws, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
     for (int t = 0; t < 12; t++) {
         double t0 = now();
         for (int r = 0; r < reps; r++)
-            gfi_gemm_pool(pool, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+            gfi_gemm_pool(pool, ws, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
         double g = flops * reps / (now() - t0) / 1e9;
         if (g > best)
             best = g;
@@ -123,7 +126,7 @@ int main(int argc, char **argv)
     static const int64_t mnist[] = {784, 512, 512, 10}, wide[] = {1024, 2048, 2048, 1024};
     for (int nt = 1; nt <= 2; nt++) {
         struct gfi_pool *pool = NULL;
-        if (gfi_pool_create(&pool, nt) != 0)
+        if (gfi_pool_create(&pool, nt) != 0 || gfi_gemm_ws_create(&ws, nt) != 0)
             return 1;
         printf("threads %d\n", nt);
         printf("  512x784 * 784x128 (NN)      %6.1f GFLOP/s\n", bench(pool, false, false, 512, 128, 784));
@@ -132,6 +135,7 @@ int main(int argc, char **argv)
         bench_net("mnist", mnist, 3, 128, pool);
         bench_net("wide", wide, 3, 256, pool);
         gfi_pool_destroy(pool);
+        gfi_gemm_ws_destroy(ws);
     }
     return 0;
 }

@@ -8,7 +8,9 @@
 static void dense_forward(gf_layer *l, const float *x, int64_t batch, float *z, float *y)
 {
     /* z = x W^T, then + b and the activation in one pass where a fast version exists. */
-    gfi_gemm_pool(l->owner->pool, false, true, batch, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 0.0f, z, l->out);
+    gf_net *net = l->owner;
+    gfi_gemm_pool(net->pool, net->gemm_ws, false, true, batch, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 0.0f, z,
+                  l->out);
     if (gfi_ew_act_fast(l->act.kind)) {
         gfi_ew_bias_act_run(l->owner->pool, l->act.kind, l->b, z, y, batch, l->out);
         return;
@@ -43,9 +45,12 @@ static void dense_backward(gf_layer *l, const float *x, const float *z, const fl
         gfi_act_backward(&l->act, z, y, dy, dz, (size_t)(batch * l->out));
         bias_grad(l, dz, batch);
     }
-    gfi_gemm_pool(l->owner->pool, true, false, l->out, l->in, batch, 1.0f, dz, l->out, x, l->in, 0.0f, l->dw, l->in);
+    gf_net *net = l->owner;
+    gfi_gemm_pool(net->pool, net->gemm_ws, true, false, l->out, l->in, batch, 1.0f, dz, l->out, x, l->in, 0.0f, l->dw,
+                  l->in);
     if (dx)
-        gfi_gemm_pool(l->owner->pool, false, false, batch, l->in, l->out, 1.0f, dz, l->out, l->w, l->in, 0.0f, dx, l->in);
+        gfi_gemm_pool(net->pool, net->gemm_ws, false, false, batch, l->in, l->out, 1.0f, dz, l->out, l->w, l->in, 0.0f,
+                      dx, l->in);
 }
 
 const gfi_layer_ops gfi_dense_ops = {"dense", dense_forward, dense_backward};

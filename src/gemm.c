@@ -4,24 +4,67 @@
  * Goto/BLIS-style blocking: a kc x nc panel of op(B) and an mc x kc block of
  * op(A) are packed (transposes are absorbed by the packing, so all four
  * transpose combinations take the same fast path) into 64-byte aligned
- * thread-local buffers, then a register-blocked micro-kernel (portable C here,
- * AVX2 and AVX-512 in gemm_avx2.c / gemm_avx512.c) sweeps the packed data.
+ * buffers of a caller-owned workspace (one pair per thread), then a
+ * register-blocked micro-kernel (portable C here, AVX2 and AVX-512 in
+ * gemm_avx2.c / gemm_avx512.c) sweeps the packed data.
  * The kernel is chosen at run time from what the CPU supports.  Also here:
- * kernel selection for tests, and the split of one product over a pool.
+ * the workspace, kernel selection for tests, and the split of one product
+ * over a pool.
  */
 #include "gemm.h"
 #include "threadpool.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
+
+/* ---- workspace ---- */
 
 /* Packing buffers, sized for the largest blocking of any kernel (plus one
  * register tile of slack so a partially filled sliver stays in bounds).
- * Thread-local so concurrent products on different threads never share them,
- * and static so a product allocates nothing. */
+ * They live in a workspace the caller owns (a net has one sized for its
+ * pool), not in thread-local storage: 770 KiB of static TLS would be
+ * reserved from the stack of every thread of every program linking the
+ * library, and would bypass gf_set_allocator.  Both sizes are multiples of
+ * 16 floats, so every buffer in the block stays 64-byte aligned. */
 #define PACKA_FLOATS ((GFI_GEMM_MAX_MC + 32) * GFI_GEMM_MAX_KC)
 #define PACKB_FLOATS (GFI_GEMM_MAX_KC * (GFI_GEMM_MAX_NC + 32))
-static _Thread_local _Alignas(64) float packa[PACKA_FLOATS];
-static _Thread_local _Alignas(64) float packb[PACKB_FLOATS];
+#define PACK_PAIR_FLOATS ((size_t)PACKA_FLOATS + (size_t)PACKB_FLOATS)
+#define PACK_ALIGN 64
+_Static_assert(PACKA_FLOATS % 16 == 0 && PACKB_FLOATS % 16 == 0, "packing buffers must keep 64-byte alignment");
+
+/* One allocation: this header, then up to PACK_ALIGN-1 bytes of padding,
+ * then nthreads pairs (packa, packb) starting at the aligned 'buf'.  The
+ * header is the start of the allocation, so freeing it frees everything. */
+struct gfi_gemm_ws {
+    int nthreads;
+    float *buf;
+};
+
+int gfi_gemm_ws_create(struct gfi_gemm_ws **out, int nthreads)
+{
+    if (!out)
+        return gfi_fail(GF_ERR_NULL, "gfi_gemm_ws_create: out is NULL");
+    if (nthreads < 1 || nthreads > GFI_POOL_MAX_THREADS)
+        return gfi_fail(GF_ERR_INVALID, "gfi_gemm_ws_create: nthreads must be 1..%d (got %d)", GFI_POOL_MAX_THREADS,
+                        nthreads);
+    size_t bytes = sizeof(struct gfi_gemm_ws) + PACK_ALIGN - 1 + (size_t)nthreads * PACK_PAIR_FLOATS * sizeof(float);
+    struct gfi_gemm_ws *ws = gfi_malloc(bytes);
+    if (!ws)
+        return gfi_fail(GF_ERR_NOMEM, "gfi_gemm_ws_create: cannot allocate packing buffers for %d threads (%zu bytes)",
+                        nthreads, bytes);
+    uintptr_t p = (uintptr_t)(ws + 1);
+    ws->nthreads = nthreads;
+    ws->buf = (float *)((p + PACK_ALIGN - 1) & ~(uintptr_t)(PACK_ALIGN - 1));
+    *out = ws;
+    return GF_OK;
+}
+
+void gfi_gemm_ws_destroy(struct gfi_gemm_ws *ws) { gfi_free(ws); }
+
+int gfi_gemm_ws_threads(const struct gfi_gemm_ws *ws) { return ws ? ws->nthreads : 0; }
+
+static float *ws_packa(const struct gfi_gemm_ws *ws, int tid) { return ws->buf + (size_t)tid * PACK_PAIR_FLOATS; }
+static float *ws_packb(const struct gfi_gemm_ws *ws, int tid) { return ws_packa(ws, tid) + PACKA_FLOATS; }
 
 /* ---- portable micro-kernel: 4 x 16, plain C the compiler may vectorize ---- */
 
@@ -241,9 +284,9 @@ static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc)
     }
 }
 
-static void gemm_with(const gfi_gemm_kernel_info *K, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                      float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                      int64_t ldc)
+static void gemm_with(const gfi_gemm_kernel_info *K, float *restrict packa, float *restrict packb, bool trans_a,
+                      bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                      const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -301,27 +344,28 @@ static bool use_small(const gfi_gemm_kernel_info *K, bool trans_a, bool trans_b,
     return !trans_a && trans_b && (m < n ? m : n) <= GFI_GEMM_SKINNY && work < GEMM_POOL_MIN_WORK;
 }
 
-static void gemm_one(const gfi_gemm_kernel_info *K, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                     float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                     int64_t ldc)
+static void gemm_one(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws *ws, bool trans_a, bool trans_b,
+                     int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                     int64_t ldb, float beta, float *c, int64_t ldc)
 {
     if (use_small(K, trans_a, trans_b, m, n, k, alpha)) {
         K->small(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    gemm_with(K, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_with(K, ws_packa(ws, 0), ws_packb(ws, 0), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void gfi_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-              int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+void gfi_gemm(struct gfi_gemm_ws *ws, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
-    gemm_one(kernel_info(gfi_gemm_kernel_active()), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_one(kernel_info(gfi_gemm_kernel_active()), ws, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /* ---- the product split over a pool ---- */
 
 typedef struct gemm_job {
     const gfi_gemm_kernel_info *K;
+    const struct gfi_gemm_ws *ws;
     bool trans_a, trans_b, by_cols;
     int64_t m, n, k;
     float alpha, beta;
@@ -336,6 +380,7 @@ typedef struct gemm_job {
 static void gemm_job_run(void *arg, int tid, int nt)
 {
     const gemm_job *g = arg;
+    float *packa = ws_packa(g->ws, tid), *packb = ws_packb(g->ws, tid);
     int64_t len = g->by_cols ? g->n : g->m;
     int64_t unit = g->by_cols ? g->K->nr : g->K->mr;
     int64_t units = (len + unit - 1) / unit;
@@ -345,25 +390,27 @@ static void gemm_job_run(void *arg, int tid, int nt)
         return;
     if (g->by_cols) {
         const float *b = g->trans_b ? g->b + lo * g->ldb : g->b + lo;
-        gemm_with(g->K, g->trans_a, g->trans_b, g->m, hi - lo, g->k, g->alpha, g->a, g->lda, b, g->ldb, g->beta,
-                  g->c + lo, g->ldc);
+        gemm_with(g->K, packa, packb, g->trans_a, g->trans_b, g->m, hi - lo, g->k, g->alpha, g->a, g->lda, b, g->ldb,
+                  g->beta, g->c + lo, g->ldc);
     } else {
         const float *a = g->trans_a ? g->a + lo : g->a + lo * g->lda;
-        gemm_with(g->K, g->trans_a, g->trans_b, hi - lo, g->n, g->k, g->alpha, a, g->lda, g->b, g->ldb, g->beta,
-                  g->c + lo * g->ldc, g->ldc);
+        gemm_with(g->K, packa, packb, g->trans_a, g->trans_b, hi - lo, g->n, g->k, g->alpha, a, g->lda, g->b, g->ldb,
+                  g->beta, g->c + lo * g->ldc, g->ldc);
     }
 }
 
-void gfi_gemm_pool(struct gfi_pool *pool, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+void gfi_gemm_pool(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                   int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                   float *c, int64_t ldc)
 {
     const gfi_gemm_kernel_info *K = kernel_info(gfi_gemm_kernel_active());
     /* Below about 4 MFLOP waking the workers costs more than it saves. */
     bool small = (double)m * (double)n * (double)k < GEMM_POOL_MIN_WORK;
-    if (!pool || gfi_pool_threads(pool) <= 1 || m <= 0 || n <= 0 || small) {
-        gemm_one(K, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    int nt = gfi_pool_threads(pool);
+    if (!pool || nt <= 1 || nt > ws->nthreads || m <= 0 || n <= 0 || small) {
+        gemm_one(K, ws, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    gemm_job g = {K, trans_a, trans_b, n >= m, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c};
+    gemm_job g = {K, ws, trans_a, trans_b, n >= m, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c};
     gfi_pool_run(pool, gemm_job_run, &g);
 }

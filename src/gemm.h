@@ -3,7 +3,8 @@
  * kernel selection (for tests and benchmarks), the pool-parallel entry point,
  * and the micro-kernel contract the per-ISA files implement.
  *
- * gfi_gemm itself is declared in internal.h; everything here is private.
+ * gfi_gemm and struct gfi_gemm_ws are declared in internal.h; everything here
+ * is private.
  */
 #ifndef GF_GEMM_H
 #define GF_GEMM_H
@@ -33,11 +34,28 @@ int gfi_gemm_kernel_active(void);
 /* "portable", "avx2", "avx512"; "auto" for -1; "unknown" otherwise. */
 const char *gfi_gemm_kernel_name(int kernel);
 
+/*
+ * Workspace: the packing buffers of nthreads threads (one pair of 64-byte
+ * aligned buffers each, ~770 KiB), allocated through gfi_malloc.  A net owns
+ * one sized for its pool, so products allocate nothing and the library keeps
+ * no large thread-local storage.  A workspace serves one product at a time.
+ * gfi_gemm_ws_create: GF_ERR_NULL (out NULL), GF_ERR_INVALID (nthreads
+ * outside 1..GFI_POOL_MAX_THREADS), GF_ERR_NOMEM; *out untouched on failure.
+ */
+int gfi_gemm_ws_create(struct gfi_gemm_ws **out, int nthreads);
+/* NULL is a no-op. */
+void gfi_gemm_ws_destroy(struct gfi_gemm_ws *ws);
+/* Threads it has buffers for; 0 for NULL. */
+int gfi_gemm_ws_threads(const struct gfi_gemm_ws *ws);
+
 /* gfi_gemm split over the pool's threads: each thread computes a disjoint
  * block of C (a range of columns or of rows), so the result does not depend
- * on the thread count.  pool NULL or single-threaded: same as gfi_gemm. */
-void gfi_gemm_pool(struct gfi_pool *pool, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+ * on the thread count; thread t packs into ws's buffer pair t.  ws must not
+ * be NULL.  pool NULL or single-threaded, or ws with fewer buffer pairs than
+ * the pool has threads: same as gfi_gemm on the caller. */
+void gfi_gemm_pool(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                   int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                   float *c, int64_t ldc);
 
 /*
  * Micro-kernel contract.  pa is an MR x kc sliver of op(A) packed column by

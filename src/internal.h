@@ -165,9 +165,11 @@ void gfi_opt_update(gf_optimizer *o, float *w, const float *g, size_t n);
 void gfi_opt_free_state(gf_optimizer *o);
 
 /* ---- gemm.c ---- */
-/* C (m x n) = alpha * op(A) op(B) + beta * C, row-major; op(A) is m x k. */
-void gfi_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-              int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+/* C (m x n) = alpha * op(A) op(B) + beta * C, row-major; op(A) is m x k.
+ * Packs into ws's first buffer pair (gemm.h); ws must not be NULL. */
+struct gfi_gemm_ws;
+void gfi_gemm(struct gfi_gemm_ws *ws, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
 /* ---- layers ---- */
 struct gf_layer;
@@ -241,6 +243,7 @@ struct gf_net {
     bool progress;
     int64_t steps;
     struct gfi_pool *pool; /* NULL: single-threaded */
+    struct gfi_gemm_ws *gemm_ws; /* packing buffers, one pair per pool thread */
     char err[256];
     /* Diagnostics (diag.c): the attached object, whether it is enabled, and
      * whether the current training pass is being observed. */

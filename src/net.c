@@ -2,6 +2,7 @@
 #include "ew.h"
 #include "internal.h"
 #include "diag.h"
+#include "gemm.h"
 #include "threadpool.h"
 
 #include <math.h>
@@ -31,8 +32,10 @@ int gf_net_create(gf_net **out, int64_t inputs, uint64_t seed)
     if (rc)
         return gfi_fail(rc, "gf_net_create: inputs must be positive and addressable (got %lld)", (long long)inputs);
     gf_net *net = gfi_calloc(1, sizeof *net);
-    if (!net)
+    if (!net || gfi_gemm_ws_create(&net->gemm_ws, 1)) {
+        gfi_free(net);
         return gfi_fail(GF_ERR_NOMEM, "gf_net_create: out of memory");
+    }
     net->magic = GFI_MAGIC_NET;
     net->inputs = inputs;
     net->seed = seed;
@@ -83,6 +86,7 @@ void gf_net_destroy(gf_net *net)
     if (net->opt)
         gfi_opt_destroy_owned(net->opt);
     gfi_pool_destroy(net->pool);
+    gfi_gemm_ws_destroy(net->gemm_ws);
     net->magic = GFI_MAGIC_DEAD;
     gfi_free(net);
 }
@@ -139,11 +143,19 @@ int gf_net_set_threads(gf_net *net, int32_t threads)
                         (int)threads);
     if (threads == gfi_pool_threads(net->pool))
         return GF_OK;
+    /* Packing buffers for every thread first, so either failure leaves the net as it was. */
+    struct gfi_gemm_ws *ws = NULL;
+    if ((rc = gfi_gemm_ws_create(&ws, threads)))
+        return NET_FAIL(net, rc, "gf_net_set_threads: cannot allocate packing buffers for %d threads", (int)threads);
     struct gfi_pool *pool = NULL;
-    if (threads > 1 && (rc = gfi_pool_create(&pool, threads)))
+    if (threads > 1 && (rc = gfi_pool_create(&pool, threads))) {
+        gfi_gemm_ws_destroy(ws);
         return NET_FAIL(net, rc, "gf_net_set_threads: cannot start %d threads: %s", (int)threads, gf_last_error());
+    }
     gfi_pool_destroy(net->pool);
+    gfi_gemm_ws_destroy(net->gemm_ws);
     net->pool = pool;
+    net->gemm_ws = ws;
     return GF_OK;
 }
 

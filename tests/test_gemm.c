@@ -1,8 +1,8 @@
 /*
  * test_gemm.c — the matrix product: every kernel this CPU runs against a
  * double-accumulating reference on awkward shapes, all transpose
- * combinations, alpha/beta, padded leading dimensions; the pool split; no
- * allocation per product; kernel selection.
+ * combinations, alpha/beta, padded leading dimensions; the pool split; the
+ * workspace of packing buffers; no allocation per product; kernel selection.
  *
  * Tolerance: a float dot product of length k has |error| <= k*eps*sum|a b|
  * (first-order bound); scaling by alpha and adding beta*C costs two more
@@ -138,6 +138,15 @@ static int64_t check_against_reference(const problem *p, const reference *r, con
     return bad;
 }
 
+/* A workspace for nthreads threads; fails the test if it cannot be made. */
+static struct gfi_gemm_ws *new_ws(int nthreads)
+{
+    struct gfi_gemm_ws *ws = NULL;
+    assert_int_equal(gfi_gemm_ws_create(&ws, nthreads), GF_OK);
+    assert_non_null(ws);
+    return ws;
+}
+
 static void run_problem(const problem *p, int kernel);
 
 /* Every available kernel on p against its reference. */
@@ -158,10 +167,12 @@ static void check_every_kernel(const problem *p)
 
 static void run_problem(const problem *p, int kernel)
 {
+    struct gfi_gemm_ws *ws = new_ws(1);
     assert_int_equal(gfi_gemm_force_kernel(kernel), GF_OK);
     memcpy(p->c, p->c0, sizeof(float) * (size_t)(p->m * p->ldc));
-    gfi_gemm(p->ta, p->tb, p->m, p->n, p->k, p->alpha, p->a, p->lda, p->b, p->ldb, p->beta, p->c, p->ldc);
+    gfi_gemm(ws, p->ta, p->tb, p->m, p->n, p->k, p->alpha, p->a, p->lda, p->b, p->ldb, p->beta, p->c, p->ldc);
     assert_int_equal(gfi_gemm_force_kernel(GFI_GEMM_AUTO), GF_OK);
+    gfi_gemm_ws_destroy(ws);
 }
 
 /* Every available kernel, every shape of dims^3 within MAX_WORK, for one
@@ -217,40 +228,50 @@ static void test_padded_leading_dimensions_are_honoured_and_padding_untouched(vo
 
 static void test_k_zero_scales_c_by_beta(void **state)
 {
+    struct gfi_gemm_ws *ws = new_ws(1);
     float c[6] = {1, 2, 3, 4, 5, 6}, a[1] = {7}, b[1] = {8};
-    gfi_gemm(false, false, 2, 3, 0, 1.0f, a, 1, b, 3, 0.5f, c, 3);
+    gfi_gemm(ws, false, false, 2, 3, 0, 1.0f, a, 1, b, 3, 0.5f, c, 3);
     for (int i = 0; i < 6; i++)
         assert_float_equal(c[i], 0.5f * (float)(i + 1), 0.0f);
     float d[2] = {NAN, NAN};
-    gfi_gemm(false, false, 1, 2, 0, 1.0f, a, 1, b, 2, 0.0f, d, 2);
+    gfi_gemm(ws, false, false, 1, 2, 0, 1.0f, a, 1, b, 2, 0.0f, d, 2);
     assert_true(d[0] == 0.0f && d[1] == 0.0f);
+    gfi_gemm_ws_destroy(ws);
 }
 
 static void test_empty_product_leaves_c_untouched(void **state)
 {
+    struct gfi_gemm_ws *ws = new_ws(1);
     float c[2] = {3, 4}, a[1] = {1}, b[1] = {1};
-    gfi_gemm(false, false, 0, 2, 1, 1.0f, a, 1, b, 2, 0.0f, c, 2);
-    gfi_gemm(false, false, 1, 0, 1, 1.0f, a, 1, b, 1, 0.0f, c, 2);
+    gfi_gemm(ws, false, false, 0, 2, 1, 1.0f, a, 1, b, 2, 0.0f, c, 2);
+    gfi_gemm(ws, false, false, 1, 0, 1, 1.0f, a, 1, b, 1, 0.0f, c, 2);
     assert_true(c[0] == 3.0f && c[1] == 4.0f);
+    gfi_gemm_ws_destroy(ws);
 }
 
 /* ---- pool split ---- */
 
-static void check_pool_matches_single(int nthreads, bool ta, bool tb, int64_t m, int64_t n, int64_t k)
+/* The product on a pool of nthreads with a workspace for ws_threads threads
+ * against the single-threaded product. */
+static void check_pool_ws_matches_single(int nthreads, int ws_threads, bool ta, bool tb, int64_t m, int64_t n,
+                                         int64_t k)
 {
+    struct gfi_gemm_ws *ws1 = new_ws(1), *ws = new_ws(ws_threads);
     gfi_rng rng;
     gfi_rng_seed(&rng, (uint64_t)(m * 7 + n * 3 + k));
     problem p = make_problem(&rng, ta, tb, m, n, k, 3, 1.25f, 0.5f);
     float *single = malloc(sizeof(float) * (size_t)(m * p.ldc));
     assert_non_null(single);
     memcpy(single, p.c0, sizeof(float) * (size_t)(m * p.ldc));
-    gfi_gemm(ta, tb, m, n, k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, single, p.ldc);
+    gfi_gemm(ws1, ta, tb, m, n, k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, single, p.ldc);
 
     struct gfi_pool *pool = NULL;
     assert_int_equal(gfi_pool_create(&pool, nthreads), GF_OK);
     memcpy(p.c, p.c0, sizeof(float) * (size_t)(m * p.ldc));
-    gfi_gemm_pool(pool, ta, tb, m, n, k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc);
+    gfi_gemm_pool(pool, ws, ta, tb, m, n, k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc);
     gfi_pool_destroy(pool);
+    gfi_gemm_ws_destroy(ws);
+    gfi_gemm_ws_destroy(ws1);
 
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
@@ -264,6 +285,11 @@ static void check_pool_matches_single(int nthreads, bool ta, bool tb, int64_t m,
     free_problem(&p);
 }
 
+static void check_pool_matches_single(int nthreads, bool ta, bool tb, int64_t m, int64_t n, int64_t k)
+{
+    check_pool_ws_matches_single(nthreads, nthreads, ta, tb, m, n, k);
+}
+
 static void test_pool_product_matches_single_thread_within_1e6_relative(void **state)
 {
     /* Wide C (split by columns), tall C (split by rows), C narrower than one
@@ -275,16 +301,25 @@ static void test_pool_product_matches_single_thread_within_1e6_relative(void **s
     check_pool_matches_single(2, false, false, 1, 1, 1);
 }
 
+static void test_pool_with_workspace_for_fewer_threads_runs_on_the_caller(void **state)
+{
+    /* Large enough to be split were the workspace big enough. */
+    check_pool_ws_matches_single(3, 2, false, true, 128, 512, 300);
+    check_pool_ws_matches_single(4, 1, true, false, 300, 77, 128);
+}
+
 static void test_pool_null_or_one_thread_runs_the_plain_product(void **state)
 {
     check_pool_matches_single(1, false, false, 50, 60, 70);
     gfi_rng rng;
     gfi_rng_seed(&rng, 5);
     problem p = make_problem(&rng, false, false, 20, 30, 40, 0, 1.0f, 0.0f);
-    gfi_gemm_pool(NULL, false, false, 20, 30, 40, 1.0f, p.a, p.lda, p.b, p.ldb, 0.0f, p.c, p.ldc);
+    struct gfi_gemm_ws *ws = new_ws(1);
+    gfi_gemm_pool(NULL, ws, false, false, 20, 30, 40, 1.0f, p.a, p.lda, p.b, p.ldb, 0.0f, p.c, p.ldc);
     reference r = compute_reference(&p);
     assert_int_equal(check_against_reference(&p, &r, "pool NULL"), 0);
     free_reference(&r);
+    gfi_gemm_ws_destroy(ws);
     free_problem(&p);
 }
 
@@ -301,15 +336,17 @@ static void test_gemm_makes_no_allocation(void **state)
     gfi_rng_seed(&rng, 8);
     problem p = make_problem(&rng, true, false, 300, 600, 500, 0, 1.0f, 0.0f);
     assert_int_equal(gf_set_allocator(count_malloc, count_realloc, count_free, NULL), GF_OK);
+    struct gfi_gemm_ws *ws = new_ws(1);
     atomic_store(&nallocs, 0);
     for (int kern = 0; kern < GFI_GEMM_NKERNELS; kern++) {
         if (!gfi_gemm_kernel_available(kern))
             continue;
         assert_int_equal(gfi_gemm_force_kernel(kern), GF_OK);
-        gfi_gemm(true, false, 300, 600, 500, 1.0f, p.a, p.lda, p.b, p.ldb, 0.0f, p.c, p.ldc);
+        gfi_gemm(ws, true, false, 300, 600, 500, 1.0f, p.a, p.lda, p.b, p.ldb, 0.0f, p.c, p.ldc);
     }
     assert_int_equal(gfi_gemm_force_kernel(GFI_GEMM_AUTO), GF_OK);
     assert_int_equal(atomic_load(&nallocs), 0);
+    gfi_gemm_ws_destroy(ws);
     assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
     free_problem(&p);
 }
@@ -322,13 +359,54 @@ static void test_gemm_pool_makes_no_allocation_once_pool_exists(void **state)
     assert_int_equal(gf_set_allocator(count_malloc, count_realloc, count_free, NULL), GF_OK);
     struct gfi_pool *pool = NULL;
     assert_int_equal(gfi_pool_create(&pool, 2), GF_OK);
+    struct gfi_gemm_ws *ws = new_ws(2);
     atomic_store(&nallocs, 0);
     for (int r = 0; r < 3; r++)
-        gfi_gemm_pool(pool, false, true, 256, 512, 300, 1.0f, p.a, p.lda, p.b, p.ldb, 0.0f, p.c, p.ldc);
+        gfi_gemm_pool(pool, ws, false, true, 256, 512, 300, 1.0f, p.a, p.lda, p.b, p.ldb, 0.0f, p.c, p.ldc);
     assert_int_equal(atomic_load(&nallocs), 0);
     gfi_pool_destroy(pool);
+    gfi_gemm_ws_destroy(ws);
     assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
     free_problem(&p);
+}
+
+/* ---- workspace ---- */
+
+static void test_workspace_rejects_null_out_and_thread_counts_outside_1_to_max(void **state)
+{
+    struct gfi_gemm_ws *ws = (struct gfi_gemm_ws *)&nallocs; /* any non-NULL value, to see it untouched */
+    assert_int_equal(gfi_gemm_ws_create(NULL, 1), GF_ERR_NULL);
+    assert_int_equal(gfi_gemm_ws_create(&ws, 0), GF_ERR_INVALID);
+    assert_non_null(strstr(gf_last_error(), "gfi_gemm_ws_create"));
+    assert_int_equal(gfi_gemm_ws_create(&ws, GFI_POOL_MAX_THREADS + 1), GF_ERR_INVALID);
+    assert_ptr_equal(ws, (struct gfi_gemm_ws *)&nallocs);
+    assert_int_equal(gfi_gemm_ws_threads(NULL), 0);
+    gfi_gemm_ws_destroy(NULL);
+}
+
+static void test_workspace_goes_through_the_allocator_and_is_freed(void **state)
+{
+    assert_int_equal(gf_set_allocator(count_malloc, count_realloc, count_free, NULL), GF_OK);
+    atomic_store(&nallocs, 0);
+    struct gfi_gemm_ws *ws = new_ws(3);
+    assert_int_equal(gfi_gemm_ws_threads(ws), 3);
+    assert_true(atomic_load(&nallocs) > 0);
+    assert_true(gf_live_allocations() > 0);
+    gfi_gemm_ws_destroy(ws);
+    assert_int_equal(gf_live_allocations(), 0);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+}
+
+static void *null_malloc(void *u, size_t n) { (void)u; (void)n; return NULL; }
+
+static void test_workspace_reports_nomem_when_allocation_fails(void **state)
+{
+    assert_int_equal(gf_set_allocator(null_malloc, count_realloc, count_free, NULL), GF_OK);
+    struct gfi_gemm_ws *ws = NULL;
+    assert_int_equal(gfi_gemm_ws_create(&ws, 2), GF_ERR_NOMEM);
+    assert_null(ws);
+    assert_int_equal(gf_live_allocations(), 0);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
 }
 
 /* ---- kernel selection ---- */
@@ -402,8 +480,12 @@ int main(void)
         cmocka_unit_test(test_empty_product_leaves_c_untouched),
         cmocka_unit_test(test_pool_product_matches_single_thread_within_1e6_relative),
         cmocka_unit_test(test_pool_null_or_one_thread_runs_the_plain_product),
+        cmocka_unit_test(test_pool_with_workspace_for_fewer_threads_runs_on_the_caller),
         cmocka_unit_test(test_gemm_makes_no_allocation),
         cmocka_unit_test(test_gemm_pool_makes_no_allocation_once_pool_exists),
+        cmocka_unit_test(test_workspace_rejects_null_out_and_thread_counts_outside_1_to_max),
+        cmocka_unit_test(test_workspace_goes_through_the_allocator_and_is_freed),
+        cmocka_unit_test(test_workspace_reports_nomem_when_allocation_fails),
         cmocka_unit_test(test_auto_selects_the_best_available_kernel),
         cmocka_unit_test(test_forcing_an_unknown_kernel_fails_and_keeps_the_choice),
         cmocka_unit_test(test_forcing_an_unavailable_kernel_fails_with_unsupported),

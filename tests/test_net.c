@@ -519,6 +519,43 @@ static void test_every_allocation_failure_is_reported_without_leaks(void **state
     assert_true(failures > 5);
 }
 
+/* gf_net_set_threads allocates the packing buffers and the pool: each of
+ * its allocations failing in turn gives GF_ERR_NOMEM, keeps the old thread
+ * count and a net that still trains, and leaks nothing. */
+static void test_set_threads_allocation_failure_keeps_the_old_setting(void **state)
+{
+    (void)state;
+    int failures = 0;
+    for (fail_at = 1; fail_at < 50; fail_at++) {
+        assert_int_equal(gf_set_allocator(failing_malloc, failing_realloc, count_free, NULL), GF_OK);
+        seen = -1000000; /* nothing fails while the net is built */
+        gf_net *net;
+        assert_int_equal(gf_net_create(&net, 3, 1), GF_OK);
+        assert_int_equal(gf_net_add_dense(net, 4, GF_ACT_RELU, NULL), GF_OK);
+        assert_int_equal(gf_net_set_threads(net, 2), GF_OK);
+        seen = 0;
+        int rc = gf_net_set_threads(net, 3);
+        int done = seen < fail_at;
+        seen = -1000000;
+        if (done) {
+            assert_int_equal(rc, GF_OK);
+            assert_int_equal(gf_net_threads(net), 3);
+        } else {
+            assert_int_equal(rc, GF_ERR_NOMEM);
+            assert_int_equal(gf_net_threads(net), 2);
+            failures++;
+        }
+        float x[6] = {1, 2, 3, 4, 5, 6}, t[8] = {0};
+        assert_int_equal(gf_net_train_step(net, x, 6, t, 8, 2, NULL), GF_OK);
+        gf_net_destroy(net);
+        assert_int_equal(gf_live_allocations(), 0);
+        assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+        if (done)
+            break;
+    }
+    assert_true(failures >= 1);
+}
+
 static void test_set_allocator_is_refused_while_memory_is_live(void **state)
 {
     (void)state;
@@ -554,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_penalty_value_is_part_of_the_loss),
         cmocka_unit_test(test_training_step_allocates_nothing_after_the_first),
         cmocka_unit_test(test_every_allocation_failure_is_reported_without_leaks),
+        cmocka_unit_test(test_set_threads_allocation_failure_keeps_the_old_setting),
         cmocka_unit_test(test_set_allocator_is_refused_while_memory_is_live),
     };
     return cmocka_run_group_tests_name("net", tests, NULL, NULL);
