@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gradflow.h"
+#include "picky_alloc.h"
 
 static gf_net *small_net(void)
 {
@@ -272,15 +273,6 @@ static void test_orthogonal_bias_init_is_refused_when_set(void **state)
     gf_layer_destroy(l);
 }
 
-/* An allocator that refuses blocks of exactly `refuse_size` bytes while armed. */
-static size_t refuse_size;
-static void *picky_malloc(void *u, size_t n) { (void)u; return refuse_size && n == refuse_size ? NULL : malloc(n); }
-static void *picky_realloc(void *u, void *p, size_t n)
-{
-    (void)u;
-    return refuse_size && n == refuse_size ? NULL : realloc(p, n);
-}
-static void picky_free(void *u, void *p) { (void)u; free(p); }
 
 static void test_failed_add_after_a_forward_refuses_backward_instead_of_crashing(void **state)
 {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "verdict.h"
+#include "picky_alloc.h"
 
 #define BIT(v) (1u << (v))
 
@@ -638,15 +639,6 @@ static void test_probe_changes_no_weight_state_or_step_and_records_step_minus_1(
     done(d, net);
 }
 
-/* An allocator that refuses blocks of exactly `refuse_size` bytes while armed. */
-static size_t refuse_size;
-static void *picky_malloc(void *u, size_t n) { (void)u; return refuse_size && n == refuse_size ? NULL : malloc(n); }
-static void *picky_realloc(void *u, void *p, size_t n)
-{
-    (void)u;
-    return refuse_size && n == refuse_size ? NULL : realloc(p, n);
-}
-static void picky_free(void *u, void *p) { (void)u; free(p); }
 
 static void test_probe_that_fails_to_start_leaves_the_next_real_step_observed_as_a_step(void **state)
 {
