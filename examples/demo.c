@@ -72,6 +72,9 @@ static gf_net *build(const recipe *r)
 {
     gf_net *net;
     check(gf_net_create(&net, INPUTS, 7), "gf_net_create");
+    /* Off by default (no parameter needs it); on here so the diagnostics follow
+     * the gradient all the way down to the data, layer 0's delta-in included. */
+    check(gf_net_set_input_grad(net, 1), "gf_net_set_input_grad");
     for (int i = 0; i <= DEPTH; i++) {
         gf_layer *l;
         gf_activation *a;

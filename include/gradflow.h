@@ -337,8 +337,17 @@ GF_API int gf_net_forward(gf_net *net, const float *x, size_t x_count, int64_t b
 GF_API int gf_net_backward(gf_net *net, const float *target, size_t target_count, double *loss);
 /* Backward from a caller-given d loss / d output (batch x outputs). */
 GF_API int gf_net_backward_from(gf_net *net, const float *grad_output, size_t count);
-/* d loss / d input of the last backward (batch x inputs). */
+/* d loss / d input of the last backward (batch x inputs).  Computed only when
+ * gf_net_set_input_grad(net, 1) was called before that backward; otherwise
+ * GF_ERR_STATE. */
 GF_API int gf_net_input_grad(const gf_net *net, float *dst, size_t count);
+/* Whether backward computes d loss / d input (for chaining nets, or the
+ * gradient of the data itself).  Off by default, like an input tensor that
+ * does not require grad in PyTorch: the first layer's input-gradient product is
+ * skipped, about a fifth of an MLP's backward.  Takes effect at the next
+ * backward.  GF_ERR_INVALID unless enabled is 0 or 1. */
+GF_API int gf_net_set_input_grad(gf_net *net, int enabled);
+GF_API int gf_net_input_grad_enabled(const gf_net *net); /* 1, 0; -1 on NULL */
 /* Loss (with penalties) of predictions for x against target; no gradient. */
 GF_API int gf_net_evaluate(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
                            int64_t batch, double *loss);

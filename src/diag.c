@@ -411,11 +411,18 @@ void gfi_diag_backward_layer(gf_net *net, int32_t i, const float *dy, const floa
         if (!w->dy_bad && fwd_finite && nf_total(dz_nf))
             produced(d, i, GF_PHASE_BACKWARD, GF_TENSOR_DELTA_PRE);
     }
+    int64_t *dx_nf = nf_at(w->cur_nf, i, GF_TENSOR_DELTA_IN);
+    if (!dx) {
+        /* The first layer's input gradient was not computed (gf_net_set_input_grad
+         * is off): not measured, which the record says with NaN. */
+        rec[GF_STAT_DELTA_IN_NORM] = rec[GF_STAT_DELTA_IN_RMS] = rec[GF_STAT_DELTA_IN_MAXABS] = NAN;
+        w->dy_bad = false;
+        return;
+    }
     gfi_sq_scan(dx, nx, &q);
     rec[GF_STAT_DELTA_IN_NORM] = sqrt(q.ss);
     rec[GF_STAT_DELTA_IN_RMS] = sqrt(q.ss / (double)nx);
     rec[GF_STAT_DELTA_IN_MAXABS] = q.maxabs;
-    int64_t *dx_nf = nf_at(w->cur_nf, i, GF_TENSOR_DELTA_IN);
     if (!isfinite(q.ss)) {
         gfi_count_nonfinite(dx, nx, dx_nf);
         if (!nf_total(dz_nf) && nf_total(dx_nf) && gfi_all_finite(l->w, l->nweights))

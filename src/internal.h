@@ -236,10 +236,13 @@ struct gf_net {
     size_t widest;
     int64_t batch; /* batch of the last forward */
     /* forward_ready: a training forward's caches are valid (backward may run);
-     * backward_ready: the input gradient of the last backward is valid;
-     * grads_ready: parameter gradients of a backward are present (step/clip may run). */
+     * backward_ready: a backward has run since the last forward;
+     * grads_ready: parameter gradients of a backward are present (step/clip may run);
+     * want_dinput: backward computes the input gradient (gf_net_set_input_grad);
+     * dinput_ready: the last backward did, so dinput holds it. */
     bool forward_ready, backward_ready, training_began;
     bool grads_ready;
+    bool want_dinput, dinput_ready;
     bool progress;
     int64_t steps;
     struct gfi_pool *pool; /* NULL: single-threaded */

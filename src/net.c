@@ -605,7 +605,9 @@ static void run_backward(gf_net *net)
     for (int32_t i = net->nlayers - 1; i >= 0; i--) {
         gf_layer *l = net->layers[i];
         const float *x = i ? net->y[i - 1] : net->xcopy;
-        float *dx = i ? net->dbuf[1 - cur] : net->dinput;
+        /* The first layer's input gradient only when asked for: it is the one
+         * product no parameter gradient needs. */
+        float *dx = i ? net->dbuf[1 - cur] : net->want_dinput ? net->dinput : NULL;
         l->ops->backward(l, x, net->z[i], net->y[i], net->dbuf[cur], batch, net->dz, dx);
         if (net->diag_active)
             gfi_diag_backward_layer(net, i, net->dbuf[cur], dx);
@@ -615,6 +617,7 @@ static void run_backward(gf_net *net)
     if (net->diag_active)
         gfi_diag_backward_end(net);
     net->backward_ready = net->grads_ready = true;
+    net->dinput_ready = net->want_dinput;
     net->training_began = true;
 }
 
@@ -697,6 +700,10 @@ int gf_net_input_grad(const gf_net *net, float *dst, size_t count)
     gf_net *m = (gf_net *)net; /* only the error slot is written */
     if (!net->backward_ready)
         return NET_FAIL(m, GF_ERR_STATE, "gf_net_input_grad: no backward has run since the last forward");
+    if (!net->dinput_ready)
+        return NET_FAIL(m, GF_ERR_STATE,
+                        "gf_net_input_grad: the last backward did not compute the input gradient; call "
+                        "gf_net_set_input_grad(net, 1) before the backward");
     if (!dst)
         return NET_FAIL(m, GF_ERR_NULL, "gf_net_input_grad: dst is NULL");
     size_t want = (size_t)net->batch * (size_t)net->inputs;
@@ -704,6 +711,24 @@ int gf_net_input_grad(const gf_net *net, float *dst, size_t count)
         return NET_FAIL(m, GF_ERR_SHAPE, "gf_net_input_grad: count is %zu, expected %zu", count, want);
     memcpy(dst, net->dinput, want * sizeof(float));
     return GF_OK;
+}
+
+int gf_net_set_input_grad(gf_net *net, int enabled)
+{
+    int rc = check_net(net, "gf_net_set_input_grad");
+    if (rc)
+        return rc;
+    if (enabled != 0 && enabled != 1)
+        return NET_FAIL(net, GF_ERR_INVALID, "gf_net_set_input_grad: enabled must be 0 or 1 (got %d)", enabled);
+    net->want_dinput = enabled != 0;
+    return GF_OK;
+}
+
+int gf_net_input_grad_enabled(const gf_net *net)
+{
+    if (check_net(net, "gf_net_input_grad_enabled"))
+        return -1;
+    return net->want_dinput ? 1 : 0;
 }
 
 int gf_net_evaluate(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,

@@ -69,20 +69,23 @@ int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed)
     /* A probe is not training: restore what forward/backward would change. */
     if (saved)
         memcpy(saved, net->grads, net->nparams * sizeof *saved);
-    bool began = net->training_began;
+    bool began = net->training_began, want_dinput = net->want_dinput;
+    /* A probe measures the whole flow, down to the gradient of the data. */
+    net->want_dinput = true;
     gfi_diag_observe_next(d, true);
     rc = gf_net_forward(net, x, nx, batch, NULL, 0);
     if (!rc)
         rc = gf_net_backward(net, t, nt, NULL);
     else
         gfi_diag_cancel_observe_next(d); /* the next real pass must not be taken for a probe */
+    net->want_dinput = want_dinput;
     if (saved)
         memcpy(net->grads, saved, net->nparams * sizeof *saved);
     net->training_began = began;
     /* The cached activations and input gradient are the probe's: whatever
      * was pending must be redone (a step now is GF_ERR_STATE, not a step on
      * the probe's gradients). */
-    net->forward_ready = net->backward_ready = net->grads_ready = false;
+    net->forward_ready = net->backward_ready = net->grads_ready = net->dinput_ready = false;
     gfi_free(x);
     gfi_free(t);
     gfi_free(saved);

@@ -193,13 +193,20 @@ static int bar_panel(const gf_diag *d, gfi_sink *s)
             return rc;
         int mark;
         double val = value_at(d, 0, i, GF_STAT_DELTA_IN_NORM);
-        double y = y_of(val, BAR_TOP, BAR_H, lo, hi, &mark);
         double x = LEFT + 5 + bw * i;
-        gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>layer %d: %g "
-                        "(%s)</title></rect>\n",
-                     x, y, bw * 0.8 > 1 ? bw * 0.8 : 1, BAR_TOP + BAR_H - y, verdict_colour(v), (int)i, val,
-                     gf_verdict_name(v));
-        put_mark(s, x + bw * 0.4, y, mark, "delta_in_norm");
+        if (isnan(val) && !(value_at(d, 0, i, GF_STAT_NONFINITE) > 0)) {
+            /* Not measured (layer 0 without gf_net_set_input_grad): no bar, and no NaN mark. */
+            gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"middle\"><title>layer %d: "
+                            "input gradient not computed</title>n/a</text>\n",
+                         x + bw * 0.4, BAR_TOP + BAR_H - 3, (int)i);
+        } else {
+            double y = y_of(val, BAR_TOP, BAR_H, lo, hi, &mark);
+            gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>layer %d: %g "
+                            "(%s)</title></rect>\n",
+                         x, y, bw * 0.8 > 1 ? bw * 0.8 : 1, BAR_TOP + BAR_H - y, verdict_colour(v), (int)i, val,
+                         gf_verdict_name(v));
+            put_mark(s, x + bw * 0.4, y, mark, "delta_in_norm");
+        }
         if (L <= 32 || i % 5 == 0)
             gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">%d</text>\n",
                          x + bw * 0.4, BAR_TOP + BAR_H + 12, (int)i);

@@ -240,7 +240,10 @@ static bool spans_decade(const trend *t, double factor)
  * down toward the input. */
 static void rule_delta(judge *j)
 {
-    j->delta = fit_log(j, GF_STAT_DELTA_IN_RMS, 0, j->L - 1, false);
+    /* Layer 0's delta is d loss / d data, NaN (not measured) unless the net
+     * computes the input gradient (gf_net_set_input_grad); fit from layer 1 then. */
+    int32_t lo = j->L > 0 && isnan(latest(j, 0, GF_STAT_DELTA_IN_RMS)) ? 1 : 0;
+    j->delta = fit_log(j, GF_STAT_DELTA_IN_RMS, lo, j->L - 1, false);
     trend *t = &j->delta;
     if (!t->ok)
         return;
@@ -251,7 +254,7 @@ static void rule_delta(judge *j)
     if (!shrink && !grow)
         return;
     bool any = false;
-    for (int32_t i = 0; i < j->L - 1; i++) {
+    for (int32_t i = lo; i < j->L - 1; i++) {
         double v = latest(j, i, GF_STAT_DELTA_IN_RMS);
         if ((shrink && v < top / 10) || (grow && v > top * 10)) {
             mark(j, i, shrink ? C_DELTA_SHRINK : C_DELTA_GROW);
@@ -259,7 +262,7 @@ static void rule_delta(judge *j)
         }
     }
     if (!any)
-        mark(j, 0, shrink ? C_DELTA_SHRINK : C_DELTA_GROW);
+        mark(j, lo, shrink ? C_DELTA_SHRINK : C_DELTA_GROW);
 }
 
 /* Activation rms (sqrt ACT_VAR) across the hidden layers; factor is per
@@ -551,9 +554,9 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
         if (i >= 0)
             gfi_sink_put(s, "delta rms %.2g here is %.2gx the top layer's %.2g; ", latest(j, i, GF_STAT_DELTA_IN_RMS),
                          latest(j, i, GF_STAT_DELTA_IN_RMS) / j->delta.last, j->delta.last);
-        gfi_sink_put(s, "delta rms %s x%.3g per layer: %.2g at layer %d -> %.2g at layer 0 (threshold x%g)",
+        gfi_sink_put(s, "delta rms %s x%.3g per layer: %.2g at layer %d -> %.2g at layer %d (threshold x%g)",
                      c == C_DELTA_SHRINK ? "shrinks" : "grows", j->delta.factor, j->delta.last, (int)j->delta.hi,
-                     j->delta.first, c == C_DELTA_SHRINK ? th[GF_TH_VANISH_FACTOR] : th[GF_TH_EXPLODE_FACTOR]);
+                     j->delta.first, (int)j->delta.lo, c == C_DELTA_SHRINK ? th[GF_TH_VANISH_FACTOR] : th[GF_TH_EXPLODE_FACTOR]);
         break;
     case C_ACT_SHRINK:
     case C_ACT_GROW:
@@ -636,8 +639,8 @@ static void put_healthy(const judge *j, gfi_sink *s, int32_t i)
     }
     gfi_sink_put(s, "no condition found in %d layers", (int)j->L);
     if (j->delta.ok)
-        gfi_sink_put(s, "; delta rms changes x%.3g per layer toward the input (%.2g at layer %d -> %.2g at layer 0)",
-                     j->delta.factor, j->delta.last, (int)j->delta.hi, j->delta.first);
+        gfi_sink_put(s, "; delta rms changes x%.3g per layer toward the input (%.2g at layer %d -> %.2g at layer %d)",
+                     j->delta.factor, j->delta.last, (int)j->delta.hi, j->delta.first, (int)j->delta.lo);
     if (j->act.ok)
         gfi_sink_put(s, "; activation rms changes x%.3g per layer (%.2g at layer 0 -> %.2g at layer %d)", j->act.factor,
                      j->act.first, j->act.last, (int)j->act.hi);

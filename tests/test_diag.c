@@ -150,6 +150,7 @@ static void test_delta_statistics_of_the_top_layer_match_the_loss_gradient_and_i
     gf_net *net = net_of(2, 1, sizes, acts);
     const float w[4] = {0.5f, -1.0f, 2.0f, 0.25f}, b[2] = {0.1f, -0.3f};
     set_layer(net, 0, w, 4, b, 2);
+    assert_int_equal(gf_net_set_input_grad(net, 1), GF_OK);
     gf_diag *d = diag_of(net);
     const float x[4] = {1.0f, -2.0f, 0.5f, 3.0f}, t[4] = {0.0f, 1.0f, -1.0f, 0.5f};
     float y[4], dy[4], dx[4];
@@ -178,11 +179,33 @@ static void test_delta_gain_is_the_ratio_of_delta_in_norms_and_one_at_the_top(vo
 {
     (void)state;
     gf_net *net = small_net();
+    assert_int_equal(gf_net_set_input_grad(net, 1), GF_OK);
     gf_diag *d = diag_of(net);
     train_small(net, NULL);
     assert_rel(val(d, 1, GF_STAT_DELTA_GAIN), 1.0, 0);
     assert_rel(val(d, 0, GF_STAT_DELTA_GAIN), val(d, 0, GF_STAT_DELTA_IN_NORM) / val(d, 1, GF_STAT_DELTA_IN_NORM),
                1e-12);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+static void test_without_the_input_gradient_layer_0_delta_in_is_not_measured(void **state)
+{
+    (void)state;
+    gf_net *net = small_net(); /* gf_net_set_input_grad left off, the default */
+    gf_diag *d = diag_of(net);
+    train_small(net, NULL);
+    assert_true(isnan(val(d, 0, GF_STAT_DELTA_IN_NORM)));
+    assert_true(isnan(val(d, 0, GF_STAT_DELTA_IN_RMS)));
+    assert_true(isnan(val(d, 0, GF_STAT_DELTA_IN_MAXABS)));
+    assert_true(isnan(val(d, 0, GF_STAT_DELTA_GAIN)));
+    /* the layers above are measured as always, and "not measured" is no NaN event */
+    assert_true(val(d, 1, GF_STAT_DELTA_IN_NORM) > 0);
+    assert_true(val(d, 0, GF_STAT_DELTA_PRE_NORM) > 0);
+    assert_rel(val(d, 0, GF_STAT_NONFINITE), 0.0, 0);
+    int32_t found = -1;
+    assert_int_equal(gf_diag_origin(d, &found, NULL, NULL, NULL, NULL), GF_OK);
+    assert_int_equal(found, 0);
     gf_diag_destroy(d);
     gf_net_destroy(net);
 }
@@ -990,6 +1013,7 @@ int main(void)
         cmocka_unit_test(test_destroying_the_net_first_detaches_the_diag),
         cmocka_unit_test(test_destroying_the_diag_first_detaches_it_from_the_net),
         cmocka_unit_test(test_delta_statistics_of_the_top_layer_match_the_loss_gradient_and_input_gradient),
+        cmocka_unit_test(test_without_the_input_gradient_layer_0_delta_in_is_not_measured),
         cmocka_unit_test(test_delta_gain_is_the_ratio_of_delta_in_norms_and_one_at_the_top),
         cmocka_unit_test(test_weight_and_bias_gradient_statistics_match_the_gradients),
         cmocka_unit_test(test_gradient_zero_fraction_counts_rows_of_a_dead_unit),

@@ -42,6 +42,7 @@ static gf_net *build(const combo *c)
 {
     gf_net *net;
     assert_int_equal(gf_net_create(&net, 3, 5), GF_OK);
+    assert_int_equal(gf_net_set_input_grad(net, 1), GF_OK); /* check_inputs checks it too */
     const int64_t widths[3] = {4, 4, 3};
     for (int i = 0; i < 3; i++) {
         gf_layer *l;

@@ -50,6 +50,7 @@ static void test_two_layer_gradients_match_hand_computation(void **state)
     gf_net *net = hand_net();
     const float x[2] = {1.0f, 2.0f}, t[1] = {0.25f};
     double loss;
+    assert_int_equal(gf_net_set_input_grad(net, 1), GF_OK);
     assert_int_equal(gf_net_forward(net, x, 2, 1, NULL, 0), GF_OK);
     assert_int_equal(gf_net_backward(net, t, 1, &loss), GF_OK);
     double z0 = 0.5 * 1 - 0.25 * 2 + 0.1, z1 = 0.75 * 1 + 0.1 * 2 - 0.2;
@@ -74,6 +75,88 @@ static void test_two_layer_gradients_match_hand_computation(void **state)
     assert_true(fabs(gb1[0] - dz0) < 1e-5 && fabs(gb1[1] - dz1) < 1e-5);
     for (int i = 0; i < 2; i++)
         assert_true(fabs(dx[i] - want_dx[i]) < 1e-5);
+    gf_net_destroy(net);
+}
+
+static void test_input_grad_is_off_by_default_and_reading_it_is_a_state_error(void **state)
+{
+    (void)state;
+    gf_net *net = hand_net();
+    const float x[2] = {1.0f, 2.0f}, t[1] = {0.25f};
+    float dx[2] = {7.0f, 7.0f};
+    assert_int_equal(gf_net_input_grad_enabled(net), 0);
+    assert_int_equal(gf_net_forward(net, x, 2, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_input_grad(net, dx, 2), GF_ERR_STATE);
+    assert_non_null(strstr(gf_net_last_error(net), "gf_net_set_input_grad"));
+    assert_true(dx[0] == 7.0f && dx[1] == 7.0f);
+    gf_net_destroy(net);
+}
+
+static void test_input_grad_enabled_after_a_backward_needs_a_new_backward(void **state)
+{
+    (void)state;
+    gf_net *net = hand_net();
+    const float x[2] = {1.0f, 2.0f}, t[1] = {0.25f};
+    float dx[2];
+    assert_int_equal(gf_net_forward(net, x, 2, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_set_input_grad(net, 1), GF_OK);
+    assert_int_equal(gf_net_input_grad_enabled(net), 1);
+    assert_int_equal(gf_net_input_grad(net, dx, 2), GF_ERR_STATE);
+    assert_int_equal(gf_net_forward(net, x, 2, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_input_grad(net, dx, 2), GF_OK);
+    gf_net_destroy(net);
+}
+
+static void test_input_grad_after_train_step_is_that_of_the_weights_before_the_step(void **state)
+{
+    (void)state;
+    gf_net *a = hand_net(), *b = hand_net();
+    const float x[2] = {1.0f, 2.0f}, t[1] = {0.25f};
+    float da[2], db[2];
+    assert_int_equal(gf_net_set_input_grad(a, 1), GF_OK);
+    assert_int_equal(gf_net_set_input_grad(b, 1), GF_OK);
+    assert_int_equal(gf_net_forward(a, x, 2, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(a, t, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_input_grad(a, da, 2), GF_OK);
+    assert_int_equal(gf_net_train_step(b, x, 2, t, 1, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_input_grad(b, db, 2), GF_OK);
+    assert_memory_equal(da, db, sizeof da);
+    gf_net_destroy(a);
+    gf_net_destroy(b);
+}
+
+static void test_input_grad_setting_leaves_the_training_bit_identical(void **state)
+{
+    (void)state;
+    gf_net *net[2];
+    float w[2][4];
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(gf_net_create(&net[k], 3, 9), GF_OK);
+        assert_int_equal(gf_net_add_dense(net[k], 4, GF_ACT_TANH, NULL), GF_OK);
+        assert_int_equal(gf_net_add_dense(net[k], 1, GF_ACT_IDENTITY, NULL), GF_OK);
+        assert_int_equal(gf_net_set_input_grad(net[k], k), GF_OK);
+        const float x[6] = {0.5f, -1.0f, 2.0f, 1.5f, 0.25f, -0.75f}, t[2] = {1.0f, -1.0f};
+        for (int s = 0; s < 20; s++)
+            assert_int_equal(gf_net_train_step(net[k], x, 6, t, 2, 2, NULL), GF_OK);
+        assert_int_equal(gf_layer_get_weights(gf_net_layer(net[k], 1), w[k], 4), GF_OK);
+    }
+    assert_memory_equal(w[0], w[1], sizeof w[0]);
+    gf_net_destroy(net[0]);
+    gf_net_destroy(net[1]);
+}
+
+static void test_set_input_grad_refuses_other_values_and_null(void **state)
+{
+    (void)state;
+    gf_net *net = hand_net();
+    assert_int_equal(gf_net_set_input_grad(net, 2), GF_ERR_INVALID);
+    assert_int_equal(gf_net_set_input_grad(net, -1), GF_ERR_INVALID);
+    assert_int_equal(gf_net_input_grad_enabled(net), 0);
+    assert_int_equal(gf_net_set_input_grad(NULL, 1), GF_ERR_NULL);
+    assert_int_equal(gf_net_input_grad_enabled(NULL), -1);
     gf_net_destroy(net);
 }
 
@@ -570,6 +653,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_layer_output_matches_hand_computation),
         cmocka_unit_test(test_two_layer_gradients_match_hand_computation),
+        cmocka_unit_test(test_input_grad_is_off_by_default_and_reading_it_is_a_state_error),
+        cmocka_unit_test(test_input_grad_enabled_after_a_backward_needs_a_new_backward),
+        cmocka_unit_test(test_input_grad_after_train_step_is_that_of_the_weights_before_the_step),
+        cmocka_unit_test(test_input_grad_setting_leaves_the_training_bit_identical),
+        cmocka_unit_test(test_set_input_grad_refuses_other_values_and_null),
         cmocka_unit_test(test_sgd_step_moves_weights_by_lr_times_gradient),
         cmocka_unit_test(test_same_seed_gives_bit_identical_weights_after_100_steps),
         cmocka_unit_test(test_different_seeds_give_different_weights),

@@ -465,6 +465,18 @@ static void test_svg_marks_zero_and_nonfinite_values(void **state)
     free(s);
 }
 
+static void test_svg_shows_an_unmeasured_layer_0_delta_as_na_not_as_nan(void **state)
+{
+    fixture *f = *state;
+    /* The fixture trains without gf_net_set_input_grad: layer 0's delta-in is not measured. */
+    assert_true(isnan(*(const double *)gfi_diag_at(f->d, 0, 0, GF_STAT_DELTA_IN_NORM)));
+    char *s = report(f->d, GF_REPORT_SVG);
+    assert_null(xml_check(s));
+    assert_non_null(strstr(s, "layer 0: input gradient not computed"));
+    assert_null(strstr(s, "is NaN or Inf"));
+    free(s);
+}
+
 static void test_xml_checker_rejects_malformed_documents(void **state)
 {
     (void)state;
@@ -538,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_json_parser_rejects_malformed_lines),
         cmocka_unit_test_setup_teardown(test_svg_is_well_formed_with_a_polyline_per_layer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_svg_marks_zero_and_nonfinite_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_svg_shows_an_unmeasured_layer_0_delta_as_na_not_as_nan, setup, teardown),
         cmocka_unit_test(test_xml_checker_rejects_malformed_documents),
         cmocka_unit_test_setup_teardown(test_report_to_file_matches_the_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_rejects_misuse, setup, teardown),

@@ -130,6 +130,31 @@ static void test_uniform_statistics_are_healthy_in_every_layer(void **state)
     free_hand(d);
 }
 
+static void test_delta_fit_starts_at_layer_1_when_layer_0_was_not_measured(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(12, GF_ACT_RELU), 1);
+    for (int32_t i = 1; i < 12; i++)
+        set_stat(d, 0, i, GF_STAT_DELTA_IN_RMS, 3.2e-2 * pow(0.5, 11 - i));
+    set_stat(d, 0, 0, GF_STAT_DELTA_IN_RMS, NAN); /* input gradient not computed */
+    assert_int_equal(verdict(d, -1), GF_VERDICT_VANISHING);
+    assert_int_equal(verdict(d, 1), GF_VERDICT_VANISHING);
+    const char *r = reason(d, -1);
+    assert_non_null(strstr(r, "shrinks x0.5 per layer"));
+    assert_non_null(strstr(r, "at layer 1 (threshold"));
+    free_hand(d);
+}
+
+static void test_healthy_reason_names_layer_1_when_layer_0_delta_was_not_measured(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(6, GF_ACT_RELU), 1);
+    set_stat(d, 0, 0, GF_STAT_DELTA_IN_RMS, NAN);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_HEALTHY);
+    assert_non_null(strstr(reason(d, -1), "at layer 5 -> 0.01 at layer 1)"));
+    free_hand(d);
+}
+
 static void test_delta_halving_per_layer_toward_input_is_vanishing_in_lower_layers(void **state)
 {
     (void)state;
@@ -701,6 +726,8 @@ int main(void)
         cmocka_unit_test(test_verdict_is_unknown_before_any_observation),
         cmocka_unit_test(test_uniform_statistics_are_healthy_in_every_layer),
         cmocka_unit_test(test_delta_halving_per_layer_toward_input_is_vanishing_in_lower_layers),
+        cmocka_unit_test(test_delta_fit_starts_at_layer_1_when_layer_0_was_not_measured),
+        cmocka_unit_test(test_healthy_reason_names_layer_1_when_layer_0_delta_was_not_measured),
         cmocka_unit_test(test_mild_shrink_over_few_layers_is_not_vanishing),
         cmocka_unit_test(test_delta_growing_toward_input_is_exploding),
         cmocka_unit_test(test_activation_variance_halving_per_layer_is_vanishing),

@@ -30,6 +30,7 @@ SLUG = {"sigmoid": "sigmoid", "relu + He": "relu"}
 
 def build(kind, depth, width, inputs, outputs, seed):
     net = gf.Net(inputs, seed=seed)
+    net.input_grad_enabled = True  # plot the flow all the way down to the data (layer 0's delta-in)
     for _ in range(depth - 1):
         if kind == "sigmoid":
             net.add_dense(width, "sigmoid")

@@ -812,6 +812,21 @@ class Net(_Handle):
         self._check(lib.gf_net_set_threads(h, as_int(n, "threads", where, -(2 ** 31), 2 ** 31 - 1)))
 
     @property
+    def input_grad_enabled(self):
+        """Whether backward computes d loss / d input (False by default)."""
+        return lib.gf_net_input_grad_enabled(self._ptr("Net.input_grad_enabled")) == 1
+
+    @input_grad_enabled.setter
+    def input_grad_enabled(self, on):
+        where = "Net.input_grad_enabled"
+        h = self._ptr(where)
+        if on is None:
+            raise NullError("%s: value is None" % where)
+        if not isinstance(on, int) or on not in (0, 1):
+            raise DataTypeError("%s: expected True or False, got %r" % (where, on))
+        self._check(lib.gf_net_set_input_grad(h, 1 if on else 0))
+
+    @property
     def last_error(self):
         """The library's message for the latest failure on this net ("" if none)."""
         b = lib.gf_net_last_error(self._ptr("Net.last_error"))
@@ -990,7 +1005,10 @@ class Net(_Handle):
         self._check(lib.gf_net_backward_from(h, fd.ptr, fd.count))
 
     def input_grad(self):
-        """d loss / d input of the last backward (batch x inputs)."""
+        """d loss / d input of the last backward (batch x inputs).
+
+        Computed only when ``input_grad_enabled`` was True for that backward
+        (off by default, like an input without requires_grad); else StateError."""
         where = "Net.input_grad"
         h = self._ptr(where)
         if self._last_batch is None:

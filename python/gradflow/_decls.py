@@ -178,6 +178,8 @@ DECLARATIONS = [
     ("gf_net_backward",             c_int,    (NetP, F32P, c_size_t, F64P)),
     ("gf_net_backward_from",        c_int,    (NetP, F32P, c_size_t)),
     ("gf_net_input_grad",           c_int,    (NetP, F32P, c_size_t)),
+    ("gf_net_set_input_grad",       c_int,    (NetP, c_int)),
+    ("gf_net_input_grad_enabled",   c_int,    (NetP,)),
     ("gf_net_evaluate",             c_int,    (NetP, F32P, c_size_t, F32P, c_size_t, c_int64, F64P)),
     ("gf_net_step",                 c_int,    (NetP,)),
     ("gf_net_train_step",           c_int,    (NetP, F32P, c_size_t, F32P, c_size_t, c_int64, F64P)),

@@ -187,6 +187,13 @@ class StateTest(unittest.TestCase):
             with self.assertRaises(gf.StateError):
                 net.input_grad()
 
+    def test_input_grad_enabled_refuses_non_booleans(self):
+        with xor_net() as net:
+            for bad in (2, -1, "yes", None, 0.5):
+                with self.assertRaises(gf.GradflowError):
+                    net.input_grad_enabled = bad
+            self.assertFalse(net.input_grad_enabled)
+
 
 class OverflowTest(unittest.TestCase):
     def test_layer_sizes_whose_product_overflows(self):

@@ -269,9 +269,26 @@ class NetTest(unittest.TestCase):
     def test_input_gradient_has_input_shape(self):
         with gf.Net(2, seed=3) as net:
             net.add_dense(1)
+            net.input_grad_enabled = True
             net.forward(_util.XOR_X)
             net.backward(_util.XOR_Y)
             check_output_type(self, net.input_grad(), (4, 2))
+
+    def test_input_gradient_is_off_by_default(self):
+        with gf.Net(2, seed=3) as net:
+            net.add_dense(1)
+            self.assertFalse(net.input_grad_enabled)
+            net.forward(_util.XOR_X)
+            net.backward(_util.XOR_Y)
+            with self.assertRaises(gf.StateError):
+                net.input_grad()
+
+    def test_input_gradient_enabled_reads_back_true(self):
+        with gf.Net(2, seed=3) as net:
+            net.input_grad_enabled = True
+            self.assertTrue(net.input_grad_enabled)
+            net.input_grad_enabled = False
+            self.assertFalse(net.input_grad_enabled)
 
     def test_backward_from_a_given_output_gradient(self):
         with gf.Net(2, seed=3) as net:
