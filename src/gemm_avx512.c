@@ -325,15 +325,18 @@ static void small_rows(bool trans_a, int64_t m, int64_t n, int64_t k, float alph
  * of v[j].  A butterfly of unpacks and 128-bit shuffles halves the vector
  * count at each of four levels (45 operations instead of 16 separate
  * horizontal sums); the lanes of each v[j] are added in a fixed order. */
-static inline __m512 sum16(__m512 v[16])
+static inline __attribute__((always_inline)) __m512 sum16(__m512 v[16])
 {
     __m512 s[8], t[4], u[2];
+    UNROLL16
     for (int i = 0; i < 8; i++) /* per 128-bit lane: [v2i, v2i+1, v2i, v2i+1] partial sums */
         s[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    UNROLL16
     for (int i = 0; i < 4; i++) { /* per 128-bit lane: v4i .. v4i+3 */
         __m512d a = _mm512_castps_pd(s[2 * i]), b = _mm512_castps_pd(s[2 * i + 1]);
         t[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
     }
+    UNROLL16
     for (int i = 0; i < 2; i++) /* 128-bit lanes: v8i..+3, v8i..+3, v8i+4..+7, v8i+4..+7 */
         u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0x88),
                              _mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0xdd));
@@ -351,15 +354,18 @@ static void small_dots(int64_t m, int64_t n, int64_t k, float alpha, const float
         const float *ai = a + i * lda;
         for (int64_t j0 = 0; j0 < n; j0 += 16) {
             int nj = n - j0 < 16 ? (int)(n - j0) : 16;
-            __m512 acc[16];
+            __m512 acc[16]; /* in registers: fully unrolled, every index a constant */
+            UNROLL16
             for (int j = 0; j < 16; j++)
                 acc[j] = _mm512_setzero_ps();
             for (int64_t p = 0; p < k; p += 16) {
                 __mmask16 msk = first_lanes(k - p);
                 __m512 av = _mm512_maskz_loadu_ps(msk, ai + p);
                 const float *bp = b + j0 * ldb + p;
-                for (int j = 0; j < nj; j++)
-                    acc[j] = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(msk, bp + j * ldb), acc[j]);
+                UNROLL16
+                for (int j = 0; j < 16; j++)
+                    if (j < nj)
+                        acc[j] = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(msk, bp + j * ldb), acc[j]);
             }
             small_store(c + i * ldc + j0, first_lanes(nj), sum16(acc), alpha, beta);
         }
