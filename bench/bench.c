@@ -3,7 +3,10 @@
  * peak this CPU reaches in a register-only loop.  Prints one line per workload and thread count:
  *   bench workload=<name> threads=<n> steps_per_sec=<x> samples_per_sec=<y> gflops=<z> peak_pct=<p>
  * then the diagnostics overhead, allocations per step and memory figures.
- * gflops counts 6 x parameters x batch per training step (forward 2, backward 4).
+ * gflops counts 6 x parameters x batch per training step (forward 2, backward 4), as the
+ * issue defines it; the library does not compute the first layer's input gradient (off by
+ * default, gf_net_set_input_grad), so it does less arithmetic than that count (see
+ * docs/performance.md for the rate of the arithmetic actually done).
  * Options: --seconds S (time per measurement, default 1.5), --only NAME, --threads N (max, default 2).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -121,21 +124,35 @@ static double scalar_peak(double seconds)
     return (double)iters * 8 * 2 / (t - t0) / 1e9;
 }
 
-static double measure_peak(const char **isa)
+static double peak_once(const char **isa, double seconds)
 {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) {
         *isa = "avx512";
-        return peak_avx512(0.5);
+        return peak_avx512(seconds);
     }
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         *isa = "avx2";
-        return peak_avx2(0.5);
+        return peak_avx2(seconds);
     }
 #endif
     *isa = "scalar";
-    return scalar_peak(0.5);
+    return scalar_peak(seconds);
+}
+
+/* The best of five 0.15 s measurements: on a shared machine another process
+ * can only slow the loop down, and one slowed measurement would inflate every
+ * peak_pct printed after it. */
+static double measure_peak(const char **isa)
+{
+    double best = 0.0;
+    for (int i = 0; i < 5; i++) {
+        double p = peak_once(isa, 0.15);
+        if (p > best)
+            best = p;
+    }
+    return best;
 }
 
 /* ---- workloads ---- */
@@ -201,16 +218,11 @@ typedef struct {
     int64_t steps;
 } result;
 
-/* Runs train steps for `seconds` after a warm-up; diag (may be NULL) is enabled when given. */
-static result run(const workload *w, int threads, double seconds, bool with_diag)
+/* Runs train steps for `seconds` after a warm-up. */
+static result run(const workload *w, int threads, double seconds)
 {
     gf_net *net = build(w, threads, 1);
-    gf_diag *diag = NULL;
     int rc;
-    if (with_diag) {
-        if ((rc = gf_diag_create(&diag, net)) || (rc = gf_diag_enable(diag, 1)))
-            die("gf_diag_create", rc);
-    }
     int64_t in = w->widths[0], out = w->widths[w->nwidths - 1], b = w->batch;
     float *x = random_floats((size_t)(b * in), 7), *t = random_floats((size_t)(b * out), 8);
     double loss;
@@ -233,7 +245,6 @@ static result run(const workload *w, int threads, double seconds, bool with_diag
             chunk *= 2;
     } while (el < seconds);
     result r = {steps / el, alloc_calls - calls0, steps + 3};
-    gf_diag_destroy(diag);
     gf_net_destroy(net);
     free(x);
     free(t);
@@ -248,9 +259,64 @@ static int64_t param_count(const workload *w)
     return p;
 }
 
-static double median3(double a, double b, double c)
+static int cmp_double(const void *a, const void *b)
 {
-    return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Per-step time of `steps` train steps on net. */
+static double step_seconds(gf_net *net, const workload *w, const float *x, const float *t, int steps)
+{
+    int64_t in = w->widths[0], out = w->widths[w->nwidths - 1], b = w->batch;
+    double loss, t0 = now();
+    for (int i = 0; i < steps; i++) {
+        int rc = gf_net_train_step(net, x, (size_t)(b * in), t, (size_t)(b * out), b, &loss);
+        if (rc)
+            die("train_step", rc);
+    }
+    return (now() - t0) / steps;
+}
+
+/* Diagnostics overhead on workload w, one thread: one net with a diag attached,
+ * trained in alternating rounds of 10 steps with the diag disabled (no
+ * diagnostic work at all) and enabled (every statistic at every step,
+ * gf_diag_create's defaults); the medians of the rounds are compared.
+ * Alternating inside one process, on one net, cancels the drift of a shared
+ * machine and any effect of where the buffers landed, which separate runs do
+ * not.  The counted allocations of the observed steps go to *allocs. */
+static double diag_overhead_pct(const workload *w, double seconds, int64_t *allocs)
+{
+    gf_net *net = build(w, 1, 1);
+    gf_diag *diag;
+    int rc;
+    if ((rc = gf_diag_create(&diag, net)) || (rc = gf_diag_enable(diag, 1)))
+        die("gf_diag_create", rc);
+    int64_t in = w->widths[0], out = w->widths[w->nwidths - 1], b = w->batch;
+    float *x = random_floats((size_t)(b * in), 7), *t = random_floats((size_t)(b * out), 8);
+    step_seconds(net, w, x, t, 3); /* warm-up: buffers, optimizer state, diag history */
+    int64_t calls0 = alloc_calls;
+    enum { ROUNDS = 61, STEPS = 10 };
+    double off[ROUNDS], on[ROUNDS];
+    int rounds = 0;
+    double t0 = now();
+    do {
+        if ((rc = gf_diag_enable(diag, 0)))
+            die("gf_diag_enable", rc);
+        off[rounds] = step_seconds(net, w, x, t, STEPS);
+        if ((rc = gf_diag_enable(diag, 1)))
+            die("gf_diag_enable", rc);
+        on[rounds] = step_seconds(net, w, x, t, STEPS);
+        rounds++;
+    } while (rounds < ROUNDS && (rounds < 11 || now() - t0 < 2 * seconds));
+    *allocs = alloc_calls - calls0;
+    qsort(off, (size_t)rounds, sizeof *off, cmp_double);
+    qsort(on, (size_t)rounds, sizeof *on, cmp_double);
+    gf_diag_destroy(diag);
+    gf_net_destroy(net);
+    free(x);
+    free(t);
+    return 100.0 * (on[rounds / 2] / off[rounds / 2] - 1.0);
 }
 
 int main(int argc, char **argv)
@@ -288,7 +354,7 @@ int main(int argc, char **argv)
         if (only && strcmp(only, w->name))
             continue;
         for (int th = 1; th <= max_threads; th++) {
-            result r = run(w, th, seconds, false);
+            result r = run(w, th, seconds);
             if (r.allocs_after_first > worst_allocs)
                 worst_allocs = r.allocs_after_first;
             double gflops = 6.0 * (double)param_count(w) * (double)w->batch * r.steps_per_sec / 1e9;
@@ -299,17 +365,11 @@ int main(int argc, char **argv)
         }
     }
     if (!only || !strcmp(only, "mnist")) {
-        /* Alternate off/on three times and compare medians: the machine is shared and noisy. */
-        double off[3], on[3];
-        for (int i = 0; i < 3; i++) {
-            off[i] = run(&ws[2], 1, seconds, false).steps_per_sec;
-            result r = run(&ws[2], 1, seconds, true);
-            on[i] = r.steps_per_sec;
-            if (r.allocs_after_first > worst_allocs)
-                worst_allocs = r.allocs_after_first;
-        }
-        double m_off = median3(off[0], off[1], off[2]), m_on = median3(on[0], on[1], on[2]);
-        printf("bench diag_overhead_pct=%.1f\n", 100.0 * (m_off / m_on - 1.0));
+        int64_t allocs;
+        double pct = diag_overhead_pct(&ws[2], seconds, &allocs);
+        if (allocs > worst_allocs)
+            worst_allocs = allocs;
+        printf("bench diag_overhead_pct=%.1f\n", pct);
     }
     printf("bench allocs_per_step=%lld\n", (long long)worst_allocs);
     if (!only || !strcmp(only, "wide")) {
