@@ -123,26 +123,56 @@ static inline __m512 act_grad(int32_t kind, __m512 z, __m512 y, __m512 dy)
     }
 }
 
-/* Column blocks of 16: the block's running sums stay in two vectors of
- * doubles while the rows go by, adding in row order like the scalar loop. */
+/* Row by row (sequential reads and writes; walking 16-column strips down the
+ * rows instead touched one line per row at a power-of-two stride, which the
+ * L1 cannot hold), with each column's running sum in a double in an L1 buffer,
+ * added in row order like the scalar loop.  kind is a constant in each
+ * instance (act_grad_colsum below picks one). */
+static inline __attribute__((always_inline)) void act_grad_colsum_impl(const int32_t kind, const float *z,
+                                                                       const float *y, const float *dy, float *dz,
+                                                                       float *db, int64_t rows, int64_t cols,
+                                                                       int64_t ld)
+{
+    enum { CB = 256 }; /* columns per block: 2 KiB of sums */
+    _Alignas(64) double acc[CB];
+    for (int64_t j0 = 0; j0 < cols; j0 += CB) {
+        int64_t cw = cols - j0 < CB ? cols - j0 : CB;
+        for (int64_t j = 0; j < cw; j += 16) {
+            _mm512_store_pd(acc + j, _mm512_setzero_pd());
+            _mm512_store_pd(acc + j + 8, _mm512_setzero_pd());
+        }
+        for (int64_t r = 0; r < rows; r++) {
+            for (int64_t j = 0; j < cw; j += 16) {
+                __mmask16 m = lanes(cw - j);
+                int64_t at = r * ld + j0 + j;
+                __m512 zv = kind == GF_ACT_RELU ? _mm512_maskz_loadu_ps(m, z + at) : _mm512_setzero_ps();
+                __m512 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? _mm512_maskz_loadu_ps(m, y + at)
+                                                                           : _mm512_setzero_ps();
+                __m512 g = act_grad(kind, zv, yv, _mm512_maskz_loadu_ps(m, dy + at));
+                _mm512_mask_storeu_ps(dz + at, m, g);
+                __m512d lo = _mm512_add_pd(_mm512_load_pd(acc + j), _mm512_cvtps_pd(_mm512_castps512_ps256(g)));
+                __m512d hi = _mm512_add_pd(_mm512_load_pd(acc + j + 8),
+                                           _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(g), 1))));
+                _mm512_store_pd(acc + j, lo);
+                _mm512_store_pd(acc + j + 8, hi);
+            }
+        }
+        for (int64_t j = 0; j < cw; j += 16) {
+            __m512 sum = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_load_pd(acc + j))),
+                                            _mm512_cvtpd_ps(_mm512_load_pd(acc + j + 8)), 1);
+            _mm512_mask_storeu_ps(db + j0 + j, lanes(cw - j), sum);
+        }
+    }
+}
+
 static void act_grad_colsum(int32_t kind, const float *z, const float *y, const float *dy, float *dz, float *db,
                             int64_t rows, int64_t cols, int64_t ld)
 {
-    for (int64_t j = 0; j < cols; j += 16) {
-        __mmask16 m = lanes(cols - j);
-        __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
-        for (int64_t r = 0; r < rows; r++) {
-            int64_t at = r * ld + j;
-            __m512 zv = kind == GF_ACT_RELU ? _mm512_maskz_loadu_ps(m, z + at) : _mm512_setzero_ps();
-            __m512 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? _mm512_maskz_loadu_ps(m, y + at)
-                                                                       : _mm512_setzero_ps();
-            __m512 g = act_grad(kind, zv, yv, _mm512_maskz_loadu_ps(m, dy + at));
-            _mm512_mask_storeu_ps(dz + at, m, g);
-            lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(g)));
-            hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(g), 1))));
-        }
-        __m512 s = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
-        _mm512_mask_storeu_ps(db + j, m, s);
+    switch (kind) {
+    case GF_ACT_RELU: act_grad_colsum_impl(GF_ACT_RELU, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_TANH: act_grad_colsum_impl(GF_ACT_TANH, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_SIGMOID: act_grad_colsum_impl(GF_ACT_SIGMOID, z, y, dy, dz, db, rows, cols, ld); break;
+    default: act_grad_colsum_impl(GF_ACT_IDENTITY, z, y, dy, dz, db, rows, cols, ld); break;
     }
 }
 

@@ -150,6 +150,39 @@ static void test_act_grad_colsum_matches_double_reference(void **state)
             }
 }
 
+static void test_act_grad_colsum_sums_columns_in_row_order_on_wide_layers(void **state)
+{
+    (void)state;
+    /* Wider than the AVX-512 kernel's 256-column block, and not a multiple of 16. */
+    enum { ROWS = 9, COLS = 601 };
+    static float z[ROWS * COLS], y[ROWS * COLS], dy[ROWS * COLS], dz0[ROWS * COLS], dz1[ROWS * COLS], b[COLS];
+    float db0[COLS], db1[COLS];
+    for (int v = 0; versions(v); v++)
+        for (int k = 0; k < 4; k++) {
+            for (int64_t i = 0; i < ROWS * COLS; i++) {
+                z[i] = uniform(-3, 3);
+                dy[i] = uniform(-2, 2);
+            }
+            gfi_ew_portable.bias_act(kinds[k], b, z, y, ROWS, COLS);
+            gfi_ew_portable.act_grad_colsum(kinds[k], z, y, dy, dz0, db0, ROWS, COLS, COLS);
+            versions(v)->act_grad_colsum(kinds[k], z, y, dy, dz1, db1, ROWS, COLS, COLS);
+            /* each column's sum: its own dz added in double in row order, whatever the blocking */
+            for (int64_t j = 0; j < COLS; j++) {
+                double sum = 0.0;
+                for (int64_t r = 0; r < ROWS; r++)
+                    sum += dz1[r * COLS + j];
+                if (db1[j] != (float)sum)
+                    fail_msg("version %d kind %d col %lld: db %.9g, row-order sum %.9g", v, (int)kinds[k],
+                             (long long)j, (double)db1[j], sum);
+            }
+            /* ReLU and identity slopes are exact, so dz and db equal the portable kernel's */
+            if (kinds[k] == GF_ACT_RELU || kinds[k] == GF_ACT_IDENTITY) {
+                assert_memory_equal(dz0, dz1, sizeof dz0);
+                assert_memory_equal(db0, db1, sizeof db0);
+            }
+        }
+}
+
 static gfi_ew_opt opt_params(int32_t kind, float wd)
 {
     gfi_ew_opt o = {kind, 0.05f, 0.9f, wd, 0.9f, 0.999f, 0.1f, 0.001f, 1e-8f, 0.05f / 0.19f, 0.0447f, 1 - 0.05f * wd};
@@ -383,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_tanh_and_sigmoid_are_accurate_on_a_dense_sweep),
         cmocka_unit_test(test_saturating_kinds_give_exact_limits_and_keep_nan),
         cmocka_unit_test(test_act_grad_colsum_matches_double_reference),
+        cmocka_unit_test(test_act_grad_colsum_sums_columns_in_row_order_on_wide_layers),
         cmocka_unit_test(test_optimizer_updates_equal_the_portable_loop_bit_for_bit),
         cmocka_unit_test(test_measured_update_steps_like_opt_update_and_sums_in_double),
         cmocka_unit_test(test_measured_update_reports_non_finite_state),
