@@ -223,17 +223,21 @@ static void opt_job_run(void *arg, int tid, int nt)
         hi = j->n;
     if (lo >= hi)
         return;
+    gfi_fpmode fp = gfi_ftz_begin(); /* each worker, like the caller */
     j->ops->opt_update(j->o, j->w + lo, j->g + lo, j->m ? j->m + lo : NULL, j->v ? j->v + lo : NULL, hi - lo);
+    gfi_ftz_end(fp);
 }
 
 void gfi_ew_opt_run(struct gfi_pool *pool, const gfi_ew_opt *o, float *w, const float *g, float *m, float *v,
                     size_t n)
 {
     opt_job j = {gfi_ew(), o, w, m, v, g, n};
+    gfi_fpmode fp = gfi_ftz_begin();
     if (n < OPT_SPLIT_MIN || gfi_pool_threads(pool) <= 1)
         j.ops->opt_update(o, w, g, m, v, n);
     else
         gfi_pool_run(pool, opt_job_run, &j);
+    gfi_ftz_end(fp);
 }
 
 /* ---- the layer passes split over a pool ---- */

@@ -9,6 +9,40 @@
 
 #include "internal.h"
 
+#if defined(__x86_64__) || defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
+/*
+ * Optimizer updates run with denormals flushed to zero (MXCSR FTZ: denormal
+ * results become 0; DAZ: denormal inputs read as 0), the caller's mode
+ * restored afterwards.  The moment estimates of units whose gradient vanished
+ * decay geometrically into the denormal range, where x86 arithmetic takes
+ * microcode assists; a 64-128-128-10 Adam net slowed from 362 k to 264 k
+ * samples/s over 18 k steps that way.  Every path that computes an update
+ * (vector, scalar, dry run, measured step, worker threads) enters this mode,
+ * so they keep agreeing bit for bit.  No-op off x86.
+ */
+typedef unsigned gfi_fpmode;
+static inline gfi_fpmode gfi_ftz_begin(void)
+{
+#if defined(__x86_64__) || defined(__SSE2__)
+    unsigned m = _mm_getcsr();
+    _mm_setcsr(m | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
+    return m;
+#else
+    return 0;
+#endif
+}
+static inline void gfi_ftz_end(gfi_fpmode m)
+{
+#if defined(__x86_64__) || defined(__SSE2__)
+    _mm_setcsr(m);
+#else
+    (void)m;
+#endif
+}
+
 /* The optimizer hyper-parameters of one update, already in float; the
  * per-element arithmetic of every version follows optimizer.c's rules. */
 typedef struct gfi_ew_opt {

@@ -319,7 +319,7 @@ static bool update_ready(const gf_optimizer *o, size_t end)
     return !(needs_m(o->kind) || needs_v(o->kind)) || (o->nparams >= end && sized_for(o, o->nparams));
 }
 
-void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n)
+static void update_pool_impl(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n)
 {
     if (!update_ready(o, n))
         return;
@@ -337,8 +337,16 @@ void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const
     gfi_ew_opt_run(pool, &e, w, g, o->m, o->v, n);
 }
 
-void gfi_opt_update_range(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, bool apply, double *d2,
-                          double *state)
+void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n)
+{
+    gfi_fpmode fp = gfi_ftz_begin();
+    update_pool_impl(o, pool, w, g, n);
+    gfi_ftz_end(fp);
+}
+
+
+static void update_range_impl(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, bool apply,
+                              double *d2, double *state)
 {
     *d2 = *state = 0.0;
     if (!update_ready(o, off + n))
@@ -352,10 +360,19 @@ void gfi_opt_update_range(gf_optimizer *o, float *w, const float *g, size_t off,
         step_loop(&h, w + off, g + off, m, v, n, false, true, d2, state);
 }
 
+void gfi_opt_update_range(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, bool apply, double *d2,
+                          double *state)
+{
+    gfi_fpmode fp = gfi_ftz_begin();
+    update_range_impl(o, w, g, off, n, apply, d2, state);
+    gfi_ftz_end(fp);
+}
+
+
 /* The diagnostics' measured step: applies step t + 1 to w[off .. off+n) (a
  * block at a time, on the calling thread) with the plain update's own
  * kernel, so it stores what gfi_opt_update would; advances nothing. */
-void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, size_t n)
+static void apply_range_impl(gf_optimizer *o, float *w, const float *g, size_t off, size_t n)
 {
     if (!update_ready(o, off + n))
         return;
@@ -371,8 +388,16 @@ void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, 
     gfi_ew()->opt_update(&e, w + off, g + off, m, v, n);
 }
 
-void gfi_opt_apply_range_stats(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, gfi_ew_pstats *s,
-                               float *ow, float *om, float *ov)
+void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, size_t n)
+{
+    gfi_fpmode fp = gfi_ftz_begin();
+    apply_range_impl(o, w, g, off, n);
+    gfi_ftz_end(fp);
+}
+
+
+static void apply_range_stats_impl(gf_optimizer *o, float *w, const float *g, size_t off, size_t n,
+                                   gfi_ew_pstats *s, float *ow, float *om, float *ov)
 {
     if (!update_ready(o, off + n))
         return;
@@ -396,7 +421,16 @@ void gfi_opt_apply_range_stats(gf_optimizer *o, float *w, const float *g, size_t
     gfi_ew()->opt_update_stats(&e, w, g, m, v, n, s, ow, om, ov);
 }
 
-void gfi_opt_apply_to(const gf_optimizer *o, float *w, const float *g, float *m, float *v, size_t n)
+void gfi_opt_apply_range_stats(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, gfi_ew_pstats *s,
+                               float *ow, float *om, float *ov)
+{
+    gfi_fpmode fp = gfi_ftz_begin();
+    apply_range_stats_impl(o, w, g, off, n, s, ow, om, ov);
+    gfi_ftz_end(fp);
+}
+
+
+static void apply_to_impl(const gf_optimizer *o, float *w, const float *g, float *m, float *v, size_t n)
 {
     hyper h;
     hyper_load(&h, o, o->t + 1);
@@ -409,6 +443,13 @@ void gfi_opt_apply_to(const gf_optimizer *o, float *w, const float *g, float *m,
     gfi_ew()->opt_update(&e, w, g, m, v, n);
 }
 
+void gfi_opt_apply_to(const gf_optimizer *o, float *w, const float *g, float *m, float *v, size_t n)
+{
+    gfi_fpmode fp = gfi_ftz_begin();
+    apply_to_impl(o, w, g, m, v, n);
+    gfi_ftz_end(fp);
+}
+
 void gfi_opt_advance(gf_optimizer *o) { o->t++; }
 
 static void count_value(float x, int64_t c[3])
@@ -419,8 +460,8 @@ static void count_value(float x, int64_t c[3])
         c[x > 0 ? 1 : 2]++;
 }
 
-void gfi_opt_update_count(const gf_optimizer *o, const float *w, const float *g, size_t off, size_t n,
-                          int64_t wcount[3], int64_t scount[3])
+static void update_count_impl(const gf_optimizer *o, const float *w, const float *g, size_t off, size_t n,
+                              int64_t wcount[3], int64_t scount[3])
 {
     if (!update_ready(o, off + n))
         return;
@@ -434,6 +475,14 @@ void gfi_opt_update_count(const gf_optimizer *o, const float *w, const float *g,
         if (o->v)
             count_value(vi, scount);
     }
+}
+
+void gfi_opt_update_count(const gf_optimizer *o, const float *w, const float *g, size_t off, size_t n,
+                          int64_t wcount[3], int64_t scount[3])
+{
+    gfi_fpmode fp = gfi_ftz_begin();
+    update_count_impl(o, w, g, off, n, wcount, scount);
+    gfi_ftz_end(fp);
 }
 
 void gfi_opt_update(gf_optimizer *o, float *w, const float *g, size_t n) { gfi_opt_update_pool(o, NULL, w, g, n); }

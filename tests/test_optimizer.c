@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ew.h"
 #include "internal.h"
+#include "threadpool.h"
 
 #define N 5
 #define NKINDS 7
@@ -206,6 +208,59 @@ static double quad(const float *w)
     for (int i = 0; i < N; i++)
         f += ((double)w[i] - 3) * ((double)w[i] - 3);
     return f;
+}
+
+/* A parameter whose gradient stays 0: Adam's first moment decays by 0.9 a step
+ * and would sink through the denormal range (slow on x86); the update flushes
+ * it to exactly 0 instead, on every thread count and code path. */
+static void check_vanished_moment_reaches_zero_not_denormal(struct gfi_pool *pool)
+{
+    enum { M = 70000 }; /* past the split threshold, so two threads share it */
+    gf_optimizer *o = make_opt(GF_OPT_ADAM, 1e-3);
+    float *w = calloc(M, sizeof *w), *g = calloc(M, sizeof *g);
+    assert_true(w && g);
+    assert_int_equal(gfi_opt_prepare(o, M), GF_OK);
+    for (int i = 0; i < M; i++)
+        g[i] = 1.0f;
+    gfi_opt_update_pool(o, pool, w, g, M); /* m = 0.1 */
+    memset(g, 0, M * sizeof *g);
+    for (int s = 0; s < 900; s++) /* 0.1 * 0.9^900 = 5e-43 without the flush */
+        gfi_opt_update_pool(o, pool, w, g, M);
+    for (int i = 0; i < M; i++)
+        if (o->m[i] != 0.0f)
+            fail_msg("m[%d] = %g after 900 zero gradients, expected exactly 0", i, (double)o->m[i]);
+    free(w);
+    free(g);
+    gf_optimizer_destroy(o);
+}
+
+static void test_vanished_adam_moment_is_flushed_to_zero_not_left_denormal(void **s)
+{
+    (void)s;
+    check_vanished_moment_reaches_zero_not_denormal(NULL);
+}
+
+static void test_vanished_adam_moment_is_flushed_to_zero_on_two_threads(void **s)
+{
+    (void)s;
+    struct gfi_pool *pool;
+    assert_int_equal(gfi_pool_create(&pool, 2), GF_OK);
+    check_vanished_moment_reaches_zero_not_denormal(pool);
+    gfi_pool_destroy(pool);
+}
+
+static void test_update_leaves_the_callers_floating_point_mode_unchanged(void **s)
+{
+    (void)s;
+    gf_optimizer *o = make_opt(GF_OPT_MOMENTUM, 0.1);
+    float w[N] = {0}, g[N] = {1, 2, 3, 4};
+    assert_int_equal(gfi_opt_prepare(o, N), GF_OK);
+    volatile float tiny = 1e-39f; /* denormal */
+    gfi_opt_update(o, w, g, N);
+    /* still gradual underflow here: the flush is the update's own business */
+    assert_true(tiny * 0.5f != 0.0f);
+    assert_true(tiny != 0.0f && tiny + 0.0f == 1e-39f);
+    gf_optimizer_destroy(o);
 }
 
 /* 200 steps from w = 0 with default hyper-parameters except lr; every
@@ -791,6 +846,9 @@ int main(void)
         cmocka_unit_test(test_adagrad_matches_reference_over_three_steps),
         cmocka_unit_test(test_adam_matches_reference_over_three_steps),
         cmocka_unit_test(test_adamw_matches_reference_over_three_steps),
+        cmocka_unit_test(test_vanished_adam_moment_is_flushed_to_zero_not_left_denormal),
+        cmocka_unit_test(test_vanished_adam_moment_is_flushed_to_zero_on_two_threads),
+        cmocka_unit_test(test_update_leaves_the_callers_floating_point_mode_unchanged),
         cmocka_unit_test(test_sgd_converges_on_quadratic),
         cmocka_unit_test(test_momentum_converges_on_quadratic),
         cmocka_unit_test(test_nesterov_converges_on_quadratic),
