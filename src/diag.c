@@ -559,8 +559,12 @@ void gfi_diag_backward_end(gf_net *net)
     }
     for (int32_t i = 0; i < net->nlayers; i++) {
         double *rec = cur_rec(w, i);
+        /* Layer 0's delta-in not measured (no input gradient): neither is its gain, even
+         * where safe_ratio would turn the NaN over a zero denominator into 0, or at the top. */
         rec[GF_STAT_DELTA_GAIN] =
-            i == net->nlayers - 1 ? 1.0 : safe_ratio(rec[GF_STAT_DELTA_IN_NORM], cur_rec(w, i + 1)[GF_STAT_DELTA_IN_NORM]);
+            i == 0 && !net->want_dinput ? NAN
+            : i == net->nlayers - 1     ? 1.0
+                                        : safe_ratio(rec[GF_STAT_DELTA_IN_NORM], cur_rec(w, i + 1)[GF_STAT_DELTA_IN_NORM]);
         rec[GF_STAT_LOSS] = w->loss;
         rec[GF_STAT_NONFINITE] = nonfinite_stat(w->cur_nf, i);
         rec[GF_STAT_UPDATE_RATIO] = 0.0;

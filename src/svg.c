@@ -176,6 +176,15 @@ static void line_panel(const gf_diag *d, gfi_sink *s)
     }
 }
 
+/* Whether layer i's delta-in held NaN/Inf values in the latest record.  A measured
+ * delta-in norm is NaN only then; other tensors of the layer (an update that
+ * overflowed the weights) say nothing about a delta-in that was not computed. */
+static bool delta_in_counted(const gf_diag *d, int32_t i)
+{
+    const int64_t *c = d->nonfinite ? d->nonfinite + ((size_t)i * GFI_NTENSOR + GF_TENSOR_DELTA_IN) * 3 : NULL;
+    return c && c[0] + c[1] + c[2] > 0;
+}
+
 static int bar_panel(const gf_diag *d, gfi_sink *s)
 {
     double lo, hi;
@@ -194,7 +203,7 @@ static int bar_panel(const gf_diag *d, gfi_sink *s)
         int mark;
         double val = value_at(d, 0, i, GF_STAT_DELTA_IN_NORM);
         double x = LEFT + 5 + bw * i;
-        if (isnan(val) && !(value_at(d, 0, i, GF_STAT_NONFINITE) > 0)) {
+        if (isnan(val) && !delta_in_counted(d, i)) {
             /* Not measured (layer 0 without gf_net_set_input_grad): no bar, and no NaN mark. */
             gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"middle\"><title>layer %d: "
                             "input gradient not computed</title>n/a</text>\n",

@@ -630,8 +630,15 @@ static bool net_level(int c)
 static void put_healthy(const judge *j, gfi_sink *s, int32_t i)
 {
     if (i >= 0) {
-        gfi_sink_put(s, "no condition found: delta rms %.2g, weight-gradient norm %.2g, activation variance %.2g",
-                     latest(j, i, GF_STAT_DELTA_IN_RMS), latest(j, i, GF_STAT_WGRAD_NORM), latest(j, i, GF_STAT_ACT_VAR));
+        /* A healthy layer has no NaN/Inf, so a NaN delta is layer 0's unmeasured one
+         * (gf_net_set_input_grad off): say so rather than quote a "nan". */
+        double delta = latest(j, i, GF_STAT_DELTA_IN_RMS);
+        if (isnan(delta))
+            gfi_sink_put(s, "no condition found: delta rms not measured (input gradient off)");
+        else
+            gfi_sink_put(s, "no condition found: delta rms %.2g", delta);
+        gfi_sink_put(s, ", weight-gradient norm %.2g, activation variance %.2g", latest(j, i, GF_STAT_WGRAD_NORM),
+                     latest(j, i, GF_STAT_ACT_VAR));
         double ur = latest(j, i, GF_STAT_UPDATE_RATIO);
         if (isfinite(ur) && ur > 0)
             gfi_sink_put(s, ", update ratio %.2g", ur);

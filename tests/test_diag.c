@@ -210,6 +210,37 @@ static void test_without_the_input_gradient_layer_0_delta_in_is_not_measured(voi
     gf_net_destroy(net);
 }
 
+static void test_without_the_input_gradient_layer_0_delta_gain_stays_nan_when_no_delta_reaches_layer_1(void **state)
+{
+    (void)state;
+    gf_net *net = small_net();
+    const float zero[6] = {0};
+    /* Top weights 0: layer 1's delta-in is exactly 0, so layer 0's gain has a zero
+     * denominator.  Layer 0's delta-in was still not measured: NaN, not a gain of 0. */
+    set_layer(net, 1, zero, 6, zero, 2);
+    gf_diag *d = diag_of(net);
+    train_small(net, NULL);
+    assert_rel(val(d, 1, GF_STAT_DELTA_IN_NORM), 0.0, 0);
+    assert_true(isnan(val(d, 0, GF_STAT_DELTA_GAIN)));
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+static void test_without_the_input_gradient_a_single_layer_has_no_delta_gain(void **state)
+{
+    (void)state;
+    const int64_t sizes[1] = {2};
+    const int32_t acts[1] = {GF_ACT_IDENTITY};
+    gf_net *net = net_of(2, 1, sizes, acts);
+    gf_diag *d = diag_of(net);
+    train_small(net, NULL);
+    /* Layer 0 is also the top layer; its delta-in was not measured, so neither is its gain. */
+    assert_true(isnan(val(d, 0, GF_STAT_DELTA_IN_NORM)));
+    assert_true(isnan(val(d, 0, GF_STAT_DELTA_GAIN)));
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 /* ---- gradient and weight statistics ---- */
 
 static void check_grad_stats(const gf_diag *d, int32_t layer, int32_t base, const float *g, size_t n)
@@ -1014,6 +1045,8 @@ int main(void)
         cmocka_unit_test(test_destroying_the_diag_first_detaches_it_from_the_net),
         cmocka_unit_test(test_delta_statistics_of_the_top_layer_match_the_loss_gradient_and_input_gradient),
         cmocka_unit_test(test_without_the_input_gradient_layer_0_delta_in_is_not_measured),
+        cmocka_unit_test(test_without_the_input_gradient_layer_0_delta_gain_stays_nan_when_no_delta_reaches_layer_1),
+        cmocka_unit_test(test_without_the_input_gradient_a_single_layer_has_no_delta_gain),
         cmocka_unit_test(test_delta_gain_is_the_ratio_of_delta_in_norms_and_one_at_the_top),
         cmocka_unit_test(test_weight_and_bias_gradient_statistics_match_the_gradients),
         cmocka_unit_test(test_gradient_zero_fraction_counts_rows_of_a_dead_unit),

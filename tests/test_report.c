@@ -477,6 +477,37 @@ static void test_svg_shows_an_unmeasured_layer_0_delta_as_na_not_as_nan(void **s
     free(s);
 }
 
+static void test_svg_shows_an_unmeasured_layer_0_delta_as_na_when_its_update_overflowed(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_diag *d;
+    gf_optimizer *o;
+    assert_int_equal(gf_net_create(&net, 2, 7), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 3, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_SGD, 1e38), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, o), GF_OK);
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    const float x[6] = {1.0f, 2.0f, -0.5f, 1.5f, 2.0f, -1.0f}, t[6] = {500, -500, 100, 0, -100, 200};
+    /* Finite forward and backward; the update (no guard) overflows the weights to +-Inf. */
+    assert_int_equal(gf_net_train_step(net, x, 6, t, 6, 3, NULL), GF_OK);
+    int64_t nan, pinf, ninf;
+    assert_int_equal(gf_diag_nonfinite(d, 0, GF_TENSOR_WEIGHT, &nan, &pinf, &ninf), GF_OK);
+    assert_true(pinf + ninf > 0);
+    assert_int_equal(gf_diag_nonfinite(d, 0, GF_TENSOR_DELTA_IN, &nan, &pinf, &ninf), GF_OK);
+    assert_int_equal(nan + pinf + ninf, 0);
+    /* Layer 0's delta-in was not computed, not NaN/Inf: no bar, no red triangle for it. */
+    char *s = report(d, GF_REPORT_SVG);
+    assert_null(xml_check(s));
+    assert_non_null(strstr(s, "layer 0: input gradient not computed"));
+    assert_null(strstr(s, "layer 0: nan"));
+    assert_null(strstr(s, "delta_in_norm is NaN or Inf"));
+    free(s);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 static void test_xml_checker_rejects_malformed_documents(void **state)
 {
     (void)state;
@@ -551,6 +582,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_svg_is_well_formed_with_a_polyline_per_layer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_svg_marks_zero_and_nonfinite_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_svg_shows_an_unmeasured_layer_0_delta_as_na_not_as_nan, setup, teardown),
+        cmocka_unit_test(test_svg_shows_an_unmeasured_layer_0_delta_as_na_when_its_update_overflowed),
         cmocka_unit_test(test_xml_checker_rejects_malformed_documents),
         cmocka_unit_test_setup_teardown(test_report_to_file_matches_the_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_rejects_misuse, setup, teardown),

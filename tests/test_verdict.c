@@ -155,6 +155,18 @@ static void test_healthy_reason_names_layer_1_when_layer_0_delta_was_not_measure
     free_hand(d);
 }
 
+static void test_healthy_layer_0_reason_says_its_delta_was_not_measured_instead_of_quoting_nan(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(6, GF_ACT_RELU), 1);
+    set_stat(d, 0, 0, GF_STAT_DELTA_IN_RMS, NAN); /* input gradient not computed */
+    assert_int_equal(verdict(d, 0), GF_VERDICT_HEALTHY);
+    const char *r = reason(d, 0);
+    assert_null(strstr(r, "nan"));
+    assert_non_null(strstr(r, "delta rms not measured"));
+    free_hand(d);
+}
+
 static void test_delta_halving_per_layer_toward_input_is_vanishing_in_lower_layers(void **state)
 {
     (void)state;
@@ -728,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_delta_halving_per_layer_toward_input_is_vanishing_in_lower_layers),
         cmocka_unit_test(test_delta_fit_starts_at_layer_1_when_layer_0_was_not_measured),
         cmocka_unit_test(test_healthy_reason_names_layer_1_when_layer_0_delta_was_not_measured),
+        cmocka_unit_test(test_healthy_layer_0_reason_says_its_delta_was_not_measured_instead_of_quoting_nan),
         cmocka_unit_test(test_mild_shrink_over_few_layers_is_not_vanishing),
         cmocka_unit_test(test_delta_growing_toward_input_is_exploding),
         cmocka_unit_test(test_activation_variance_halving_per_layer_is_vanishing),
