@@ -60,23 +60,126 @@
         _mm512_store_ps(tile + (i) * NR + 16, c##i##1);                                                                \
     } while (0)
 
-static void avx512_ukernel(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, float alpha,
-                           float beta, int mr, int nr)
+/* Writes the valid mr x nr corner of a spilled tile (rows of NR floats) into
+ * C: alpha*acc, then fma(beta, c, .) unless beta == 0; columns past nr are
+ * masked off, so those loads and stores never touch memory.  The same
+ * arithmetic as WRITE_ROW, so a value never depends on its tile. */
+static inline __attribute__((always_inline)) void write_partial(const float *tile, float *c, int64_t ldc,
+                                                               float alpha, float beta, int mr, int nr)
 {
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-    __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
-    __m512 c80 = c00, c81 = c00, c90 = c00, c91 = c00, c100 = c00, c101 = c00, c110 = c00, c111 = c00;
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1u);
+    __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1u);
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        __m512 r0 = _mm512_mul_ps(va, _mm512_load_ps(tile + i * NR));
+        __m512 r1 = _mm512_mul_ps(va, _mm512_load_ps(tile + i * NR + 16));
+        if (beta != 0.0f) {
+            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
+            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+        }
+        _mm512_mask_storeu_ps(ci, m0, r0);
+        _mm512_mask_storeu_ps(ci + 16, m1, r1);
+    }
+}
 
-    /* Bring the C rows in while the products accumulate. */
+/* Bring the C rows in while the products accumulate. */
+static inline __attribute__((always_inline)) void prefetch_c(const float *c, int64_t ldc, int mr)
+{
     for (int i = 0; i < mr; i++) {
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
     }
+}
+
+/* The last sliver of a row block often has fewer than 12 valid rows (m = 128
+ * is 10 x 12 + 8).  These variants read the same packed sliver (MR floats per
+ * step of k) but issue only 8 or 4 rows' FMAs, instead of computing padding:
+ * each element still gets the same sequence of FMAs over k. */
+#define STEP_ROWS(ROWS_FMA)                                                                                            \
+    do {                                                                                                               \
+        __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);                                                  \
+        ROWS_FMA;                                                                                                      \
+        pa += MR;                                                                                                      \
+        pb += NR;                                                                                                      \
+    } while (0)
+
+static void avx512_ukernel4(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, float alpha,
+                            float beta, int mr, int nr)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    prefetch_c(c, ldc, mr);
+    for (int64_t p = 0; p < kc; p++)
+        STEP_ROWS(ROW_FMA(0); ROW_FMA(1); ROW_FMA(2); ROW_FMA(3));
+    if (nr == NR && mr == 4) {
+        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+        WRITE_ROW(0);
+        WRITE_ROW(1);
+        WRITE_ROW(2);
+        WRITE_ROW(3);
+        return;
+    }
+    _Alignas(64) float tile[4 * NR];
+    STORE_ROW(0);
+    STORE_ROW(1);
+    STORE_ROW(2);
+    STORE_ROW(3);
+    write_partial(tile, c, ldc, alpha, beta, mr, nr);
+}
+
+static void avx512_ukernel8(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, float alpha,
+                            float beta, int mr, int nr)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    prefetch_c(c, ldc, mr);
+    for (int64_t p = 0; p < kc; p++)
+        STEP_ROWS(ROW_FMA(0); ROW_FMA(1); ROW_FMA(2); ROW_FMA(3); ROW_FMA(4); ROW_FMA(5); ROW_FMA(6); ROW_FMA(7));
+    if (nr == NR && mr == 8) {
+        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+        WRITE_ROW(0);
+        WRITE_ROW(1);
+        WRITE_ROW(2);
+        WRITE_ROW(3);
+        WRITE_ROW(4);
+        WRITE_ROW(5);
+        WRITE_ROW(6);
+        WRITE_ROW(7);
+        return;
+    }
+    _Alignas(64) float tile[8 * NR];
+    STORE_ROW(0);
+    STORE_ROW(1);
+    STORE_ROW(2);
+    STORE_ROW(3);
+    STORE_ROW(4);
+    STORE_ROW(5);
+    STORE_ROW(6);
+    STORE_ROW(7);
+    write_partial(tile, c, ldc, alpha, beta, mr, nr);
+}
+
+static void avx512_ukernel(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, float alpha,
+                           float beta, int mr, int nr)
+{
+    if (mr <= 4) {
+        avx512_ukernel4(kc, pa, pb, c, ldc, alpha, beta, mr, nr);
+        return;
+    }
+    if (mr <= 8) {
+        avx512_ukernel8(kc, pa, pb, c, ldc, alpha, beta, mr, nr);
+        return;
+    }
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    __m512 c80 = c00, c81 = c00, c90 = c00, c91 = c00, c100 = c00, c101 = c00, c110 = c00, c111 = c00;
+
+    prefetch_c(c, ldc, mr);
     for (int64_t p = 0; p < kc; p++)
         STEP();
 
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     if (mr == MR && nr == NR) {
+        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
         WRITE_ROW(0);
         WRITE_ROW(1);
         WRITE_ROW(2);
@@ -106,21 +209,7 @@ static void avx512_ukernel(int64_t kc, const float *pa, const float *pb, float *
     STORE_ROW(9);
     STORE_ROW(10);
     STORE_ROW(11);
-
-    /* Columns past nr are masked off: those loads and stores never touch memory. */
-    __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1u);
-    __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1u);
-    for (int i = 0; i < mr; i++) {
-        float *ci = c + i * ldc;
-        __m512 r0 = _mm512_mul_ps(va, _mm512_load_ps(tile + i * NR));
-        __m512 r1 = _mm512_mul_ps(va, _mm512_load_ps(tile + i * NR + 16));
-        if (beta != 0.0f) {
-            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
-            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
-        }
-        _mm512_mask_storeu_ps(ci, m0, r0);
-        _mm512_mask_storeu_ps(ci + 16, m1, r1);
-    }
+    write_partial(tile, c, ldc, alpha, beta, mr, nr);
 }
 
 
