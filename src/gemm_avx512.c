@@ -21,27 +21,8 @@
         c##i##1 = _mm512_fmadd_ps(a_, b1, c##i##1);                                                                    \
     } while (0)
 
-#define STEP()                                                                                                         \
-    do {                                                                                                               \
-        __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);                                                  \
-        ROW_FMA(0);                                                                                                    \
-        ROW_FMA(1);                                                                                                    \
-        ROW_FMA(2);                                                                                                    \
-        ROW_FMA(3);                                                                                                    \
-        ROW_FMA(4);                                                                                                    \
-        ROW_FMA(5);                                                                                                    \
-        ROW_FMA(6);                                                                                                    \
-        ROW_FMA(7);                                                                                                    \
-        ROW_FMA(8);                                                                                                    \
-        ROW_FMA(9);                                                                                                    \
-        ROW_FMA(10);                                                                                                   \
-        ROW_FMA(11);                                                                                                   \
-        pa += MR;                                                                                                      \
-        pb += NR;                                                                                                      \
-    } while (0)
-
 /* Row i of a full tile straight from the accumulators; the same arithmetic
- * as the masked path below, so a value never depends on its tile. */
+ * as write_partial, so a value never depends on its tile. */
 #define WRITE_ROW(i)                                                                                                   \
     do {                                                                                                               \
         float *ci_ = c + (i) * ldc;                                                                                    \
@@ -58,6 +39,25 @@
     do {                                                                                                               \
         _mm512_store_ps(tile + (i) * NR, c##i##0);                                                                     \
         _mm512_store_ps(tile + (i) * NR + 16, c##i##1);                                                                \
+    } while (0)
+
+/* Applies X to rows 0..3, 0..7 or 0..11 of the tile. */
+#define ROWS4(X) X(0); X(1); X(2); X(3)
+#define ROWS8(X) ROWS4(X); X(4); X(5); X(6); X(7)
+#define ROWS12(X) ROWS8(X); X(8); X(9); X(10); X(11)
+
+/* The end of an R-row kernel: a full tile straight from the accumulators,
+ * anything else through a spilled tile and write_partial. */
+#define FINISH_ROWS(R, ROWS)                                                                                           \
+    do {                                                                                                               \
+        if (mr == (R) && nr == NR) {                                                                                   \
+            __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                                              \
+            ROWS(WRITE_ROW);                                                                                           \
+            return;                                                                                                    \
+        }                                                                                                              \
+        _Alignas(64) float tile[(R) * NR];                                                                             \
+        ROWS(STORE_ROW);                                                                                               \
+        write_partial(tile, c, ldc, alpha, beta, mr, nr);                                                              \
     } while (0)
 
 /* Writes the valid mr x nr corner of a spilled tile (rows of NR floats) into
@@ -110,21 +110,8 @@ static void avx512_ukernel4(int64_t kc, const float *pa, const float *pb, float 
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     prefetch_c(c, ldc, mr);
     for (int64_t p = 0; p < kc; p++)
-        STEP_ROWS(ROW_FMA(0); ROW_FMA(1); ROW_FMA(2); ROW_FMA(3));
-    if (nr == NR && mr == 4) {
-        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-        WRITE_ROW(0);
-        WRITE_ROW(1);
-        WRITE_ROW(2);
-        WRITE_ROW(3);
-        return;
-    }
-    _Alignas(64) float tile[4 * NR];
-    STORE_ROW(0);
-    STORE_ROW(1);
-    STORE_ROW(2);
-    STORE_ROW(3);
-    write_partial(tile, c, ldc, alpha, beta, mr, nr);
+        STEP_ROWS(ROWS4(ROW_FMA));
+    FINISH_ROWS(4, ROWS4);
 }
 
 static void avx512_ukernel8(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, float alpha,
@@ -134,29 +121,8 @@ static void avx512_ukernel8(int64_t kc, const float *pa, const float *pb, float 
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
     prefetch_c(c, ldc, mr);
     for (int64_t p = 0; p < kc; p++)
-        STEP_ROWS(ROW_FMA(0); ROW_FMA(1); ROW_FMA(2); ROW_FMA(3); ROW_FMA(4); ROW_FMA(5); ROW_FMA(6); ROW_FMA(7));
-    if (nr == NR && mr == 8) {
-        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-        WRITE_ROW(0);
-        WRITE_ROW(1);
-        WRITE_ROW(2);
-        WRITE_ROW(3);
-        WRITE_ROW(4);
-        WRITE_ROW(5);
-        WRITE_ROW(6);
-        WRITE_ROW(7);
-        return;
-    }
-    _Alignas(64) float tile[8 * NR];
-    STORE_ROW(0);
-    STORE_ROW(1);
-    STORE_ROW(2);
-    STORE_ROW(3);
-    STORE_ROW(4);
-    STORE_ROW(5);
-    STORE_ROW(6);
-    STORE_ROW(7);
-    write_partial(tile, c, ldc, alpha, beta, mr, nr);
+        STEP_ROWS(ROWS8(ROW_FMA));
+    FINISH_ROWS(8, ROWS8);
 }
 
 static void avx512_ukernel(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, float alpha,
@@ -173,45 +139,11 @@ static void avx512_ukernel(int64_t kc, const float *pa, const float *pb, float *
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
     __m512 c80 = c00, c81 = c00, c90 = c00, c91 = c00, c100 = c00, c101 = c00, c110 = c00, c111 = c00;
-
     prefetch_c(c, ldc, mr);
     for (int64_t p = 0; p < kc; p++)
-        STEP();
-
-    if (mr == MR && nr == NR) {
-        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-        WRITE_ROW(0);
-        WRITE_ROW(1);
-        WRITE_ROW(2);
-        WRITE_ROW(3);
-        WRITE_ROW(4);
-        WRITE_ROW(5);
-        WRITE_ROW(6);
-        WRITE_ROW(7);
-        WRITE_ROW(8);
-        WRITE_ROW(9);
-        WRITE_ROW(10);
-        WRITE_ROW(11);
-        return;
-    }
-
-    /* Partial tile: spill the accumulators and write the valid corner. */
-    _Alignas(64) float tile[MR * NR];
-    STORE_ROW(0);
-    STORE_ROW(1);
-    STORE_ROW(2);
-    STORE_ROW(3);
-    STORE_ROW(4);
-    STORE_ROW(5);
-    STORE_ROW(6);
-    STORE_ROW(7);
-    STORE_ROW(8);
-    STORE_ROW(9);
-    STORE_ROW(10);
-    STORE_ROW(11);
-    write_partial(tile, c, ldc, alpha, beta, mr, nr);
+        STEP_ROWS(ROWS12(ROW_FMA));
+    FINISH_ROWS(MR, ROWS12);
 }
-
 
 /* ---- packing with 16 x 16 register transposes ---- */
 
