@@ -344,7 +344,6 @@ void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const
     gfi_ftz_end(fp);
 }
 
-
 static void update_range_impl(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, bool apply,
                               double *d2, double *state)
 {
@@ -367,7 +366,6 @@ void gfi_opt_update_range(gf_optimizer *o, float *w, const float *g, size_t off,
     update_range_impl(o, w, g, off, n, apply, d2, state);
     gfi_ftz_end(fp);
 }
-
 
 /* The diagnostics' measured step: applies step t + 1 to w[off .. off+n) (a
  * block at a time, on the calling thread) with the plain update's own
@@ -394,7 +392,6 @@ void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, 
     apply_range_impl(o, w, g, off, n);
     gfi_ftz_end(fp);
 }
-
 
 static void apply_range_stats_impl(gf_optimizer *o, float *w, const float *g, size_t off, size_t n,
                                    gfi_ew_pstats *s, float *ow, float *om, float *ov)
@@ -428,7 +425,6 @@ void gfi_opt_apply_range_stats(gf_optimizer *o, float *w, const float *g, size_t
     apply_range_stats_impl(o, w, g, off, n, s, ow, om, ov);
     gfi_ftz_end(fp);
 }
-
 
 static void apply_to_impl(const gf_optimizer *o, float *w, const float *g, float *m, float *v, size_t n)
 {
