@@ -14,8 +14,8 @@ from . import _decls as D
 from ._data import INT64_MAX, SIZE_MAX, as_floats, as_int, as_real, new_output
 from ._enums import (INT32, ActivationKind, ActivationParam, ClipMode, FanMode, InitKind, LayerKind,
                      LossKind, LossParam, OptimizerKind, OptimizerParam, enum_value, to_enum)
-from ._errors import (ClosedError, DataTypeError, InvalidArgumentError, KindError, NullError, RangeError,
-                      ShapeError, SizeOverflowError, StateError, Status)
+from ._errors import (ClosedError, DataTypeError, GuardError, InvalidArgumentError, KindError, NullError,
+                      RangeError, ShapeError, SizeOverflowError, StateError, Status)
 from ._lib import check, lib
 
 
@@ -1038,7 +1038,11 @@ class Net(_Handle):
         fd, batch = self._inputs(x, where)
         td = self._target(target, batch, where)
         loss = c_double()
-        self._check(lib.gf_net_train_step(h, fd.ptr, fd.count, td.ptr, td.count, batch, byref(loss)))
+        try:
+            self._check(lib.gf_net_train_step(h, fd.ptr, fd.count, td.ptr, td.count, batch, byref(loss)))
+        except GuardError:
+            self._last_batch = batch  # forward and backward ran on this batch; only the step was refused
+            raise
         self._last_batch = batch
         return loss.value
 

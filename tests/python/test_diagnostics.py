@@ -371,6 +371,15 @@ class GuardTest(unittest.TestCase):
             self.assertIn("layer %d" % o.layer, str(cm.exception))
             self.assertEqual(d.verdict().kind, "exploding")
 
+    def test_input_gradient_of_a_refused_step_has_that_steps_batch(self):
+        with overflowing_net() as net, net.diagnostics() as d:
+            d.guard = True
+            net.input_grad_enabled = True
+            net.forward(X4[:2])  # the binding remembers a batch of 2
+            with self.assertRaises(gf.GuardError):
+                net.train_step(X4, Y4)  # forward and backward of 4 ran; the step was refused
+            self.assertEqual(len(flat(net.input_grad())), 4 * 4)
+
     def test_without_the_guard_the_overflow_is_applied_and_its_origin_kept(self):
         with overflowing_net() as net, net.diagnostics() as d:
             net.train_step(X4, Y4)
