@@ -194,8 +194,13 @@ void gfi_opt_destroy_owned(gf_optimizer *o)
 
 #if defined(__GNUC__) || defined(__clang__)
 #define GFI_FORCE_INLINE static inline __attribute__((always_inline))
+/* The update bodies run between the wrappers' gfi_ftz_begin / gfi_ftz_end;
+ * kept out of line so the compiler cannot move their arithmetic across the
+ * MXCSR writes (it does not treat the mode as a dependency). */
+#define GFI_NOINLINE static __attribute__((noinline))
 #else
 #define GFI_FORCE_INLINE static inline
+#define GFI_NOINLINE static
 #endif
 
 /* Hyper-parameters in the precision the update uses, for step number t. */
@@ -319,7 +324,7 @@ static bool update_ready(const gf_optimizer *o, size_t end)
     return !(needs_m(o->kind) || needs_v(o->kind)) || (o->nparams >= end && sized_for(o, o->nparams));
 }
 
-static void update_pool_impl(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n)
+GFI_NOINLINE void update_pool_impl(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n)
 {
     if (!update_ready(o, n))
         return;
@@ -344,7 +349,7 @@ void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const
     gfi_ftz_end(fp);
 }
 
-static void update_range_impl(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, bool apply,
+GFI_NOINLINE void update_range_impl(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, bool apply,
                               double *d2, double *state)
 {
     *d2 = *state = 0.0;
@@ -370,7 +375,7 @@ void gfi_opt_update_range(gf_optimizer *o, float *w, const float *g, size_t off,
 /* The diagnostics' measured step: applies step t + 1 to w[off .. off+n) (a
  * block at a time, on the calling thread) with the plain update's own
  * kernel, so it stores what gfi_opt_update would; advances nothing. */
-static void apply_range_impl(gf_optimizer *o, float *w, const float *g, size_t off, size_t n)
+GFI_NOINLINE void apply_range_impl(gf_optimizer *o, float *w, const float *g, size_t off, size_t n)
 {
     if (!update_ready(o, off + n))
         return;
@@ -393,7 +398,7 @@ void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, 
     gfi_ftz_end(fp);
 }
 
-static void apply_range_stats_impl(gf_optimizer *o, float *w, const float *g, size_t off, size_t n,
+GFI_NOINLINE void apply_range_stats_impl(gf_optimizer *o, float *w, const float *g, size_t off, size_t n,
                                    gfi_ew_pstats *s, float *ow, float *om, float *ov)
 {
     if (!update_ready(o, off + n))
@@ -426,7 +431,7 @@ void gfi_opt_apply_range_stats(gf_optimizer *o, float *w, const float *g, size_t
     gfi_ftz_end(fp);
 }
 
-static void apply_to_impl(const gf_optimizer *o, float *w, const float *g, float *m, float *v, size_t n)
+GFI_NOINLINE void apply_to_impl(const gf_optimizer *o, float *w, const float *g, float *m, float *v, size_t n)
 {
     hyper h;
     hyper_load(&h, o, o->t + 1);
@@ -456,7 +461,7 @@ static void count_value(float x, int64_t c[3])
         c[x > 0 ? 1 : 2]++;
 }
 
-static void update_count_impl(const gf_optimizer *o, const float *w, const float *g, size_t off, size_t n,
+GFI_NOINLINE void update_count_impl(const gf_optimizer *o, const float *w, const float *g, size_t off, size_t n,
                               int64_t wcount[3], int64_t scount[3])
 {
     if (!update_ready(o, off + n))
