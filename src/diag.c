@@ -48,10 +48,6 @@ typedef struct diag_work {
 
 static double *cur_rec(diag_work *w, int32_t layer) { return w->cur + (size_t)layer * GFI_NSTAT; }
 
-static int64_t *nf_at(int64_t *base, int32_t layer, int32_t tensor)
-{
-    return base + ((size_t)layer * GFI_NTENSOR + (size_t)tensor) * 3;
-}
 
 static int64_t nf_total(const int64_t *c) { return c[0] + c[1] + c[2]; }
 
@@ -342,17 +338,17 @@ void gfi_diag_forward_layer(gf_net *net, int32_t i, const float *x)
     rec[GF_STAT_ACT_GAIN] = safe_ratio(var, var_in);
 
     /* Non-finite values: counted only when a sum says there are some. */
-    int64_t *in_nf = nf_at(w->cur_nf, i, GF_TENSOR_INPUT);
+    int64_t *in_nf = gfi_nf_at(w->cur_nf, i, GF_TENSOR_INPUT);
     if (i)
-        memcpy(in_nf, nf_at(w->cur_nf, i - 1, GF_TENSOR_ACTIVATION), 3 * sizeof *in_nf);
-    int64_t *z_nf = nf_at(w->cur_nf, i, GF_TENSOR_PRE_ACTIVATION);
+        memcpy(in_nf, gfi_nf_at(w->cur_nf, i - 1, GF_TENSOR_ACTIVATION), 3 * sizeof *in_nf);
+    int64_t *z_nf = gfi_nf_at(w->cur_nf, i, GF_TENSOR_PRE_ACTIVATION);
     if (!isfinite(ss)) {
         gfi_count_nonfinite(net->z[i], n, z_nf);
         if (!nf_total(in_nf) && nf_total(z_nf) && layer_params_finite(l))
             produced(d, i, GF_PHASE_FORWARD, GF_TENSOR_PRE_ACTIVATION);
     }
     if (!isfinite(mean) || !isfinite(var)) {
-        int64_t *y_nf = nf_at(w->cur_nf, i, GF_TENSOR_ACTIVATION);
+        int64_t *y_nf = gfi_nf_at(w->cur_nf, i, GF_TENSOR_ACTIVATION);
         gfi_count_nonfinite(net->y[i], n, y_nf);
         if (!nf_total(z_nf) && nf_total(y_nf))
             produced(d, i, GF_PHASE_FORWARD, GF_TENSOR_ACTIVATION);
@@ -370,14 +366,14 @@ void gfi_diag_loss(gf_net *net, double loss, double penalty, bool have_loss)
     int32_t top = net->nlayers - 1;
     w->loss = have_loss ? loss + penalty : NAN;
     /* LOSS counts: the loss value and its gradient d loss / d output. */
-    int64_t *c = nf_at(w->cur_nf, top, GF_TENSOR_LOSS);
+    int64_t *c = gfi_nf_at(w->cur_nf, top, GF_TENSOR_LOSS);
     size_t n = (size_t)w->batch * (size_t)net->layers[top]->out;
     if (!gfi_all_finite(net->dbuf[0], n))
         gfi_count_nonfinite(net->dbuf[0], n, c);
     float lv = (float)loss;
     if (have_loss && !isfinite(loss))
         gfi_count_nonfinite(&lv, 1, c);
-    bool out_finite = !nf_total(nf_at(w->cur_nf, top, GF_TENSOR_ACTIVATION));
+    bool out_finite = !nf_total(gfi_nf_at(w->cur_nf, top, GF_TENSOR_ACTIVATION));
     if (out_finite && nf_total(c)) {
         produced(d, top, GF_PHASE_LOSS, GF_TENSOR_LOSS);
     } else if (have_loss && isfinite(loss) && !isfinite(penalty)) {
@@ -403,15 +399,15 @@ void gfi_diag_backward_layer(gf_net *net, int32_t i, const float *dy, const floa
     rec[GF_STAT_DELTA_PRE_NORM] = sqrt(q.ss);
     rec[GF_STAT_DELTA_PRE_RMS] = sqrt(q.ss / (double)nz);
     rec[GF_STAT_DELTA_PRE_MAXABS] = q.maxabs;
-    int64_t *dz_nf = nf_at(w->cur_nf, i, GF_TENSOR_DELTA_PRE);
+    int64_t *dz_nf = gfi_nf_at(w->cur_nf, i, GF_TENSOR_DELTA_PRE);
     if (!isfinite(q.ss)) {
         gfi_count_nonfinite(net->dz, nz, dz_nf);
-        bool fwd_finite = !nf_total(nf_at(w->cur_nf, i, GF_TENSOR_PRE_ACTIVATION)) &&
-                          !nf_total(nf_at(w->cur_nf, i, GF_TENSOR_ACTIVATION));
+        bool fwd_finite = !nf_total(gfi_nf_at(w->cur_nf, i, GF_TENSOR_PRE_ACTIVATION)) &&
+                          !nf_total(gfi_nf_at(w->cur_nf, i, GF_TENSOR_ACTIVATION));
         if (!w->dy_bad && fwd_finite && nf_total(dz_nf))
             produced(d, i, GF_PHASE_BACKWARD, GF_TENSOR_DELTA_PRE);
     }
-    int64_t *dx_nf = nf_at(w->cur_nf, i, GF_TENSOR_DELTA_IN);
+    int64_t *dx_nf = gfi_nf_at(w->cur_nf, i, GF_TENSOR_DELTA_IN);
     if (!dx) {
         /* The first layer's input gradient was not computed (gf_net_set_input_grad
          * is off): not measured, which the record says with NaN. */
@@ -469,9 +465,9 @@ static void bad_grad(gf_diag *d, int32_t i, bool is_bias, size_t from)
     const float *g = is_bias ? l->db : l->dw, *p = is_bias ? l->b : l->w;
     size_t n = is_bias ? l->nbias : l->nweights;
     int32_t tensor = is_bias ? GF_TENSOR_BIAS_GRAD : GF_TENSOR_WEIGHT_GRAD;
-    gfi_count_nonfinite(g + from, n - from, nf_at(w->cur_nf, i, tensor));
-    bool inputs_finite = !nf_total(nf_at(w->cur_nf, i, GF_TENSOR_DELTA_PRE)) &&
-                         !nf_total(nf_at(w->cur_nf, i, GF_TENSOR_INPUT)) && gfi_all_finite(p + from, n - from);
+    gfi_count_nonfinite(g + from, n - from, gfi_nf_at(w->cur_nf, i, tensor));
+    bool inputs_finite = !nf_total(gfi_nf_at(w->cur_nf, i, GF_TENSOR_DELTA_PRE)) &&
+                         !nf_total(gfi_nf_at(w->cur_nf, i, GF_TENSOR_INPUT)) && gfi_all_finite(p + from, n - from);
     if (!inputs_finite)
         return;
     size_t k = from + gfi_first_nonfinite(g + from, n - from);
@@ -497,7 +493,7 @@ static double nonfinite_stat(const int64_t *nf, int32_t i)
 {
     int64_t t = 0;
     for (int32_t k = GF_TENSOR_PRE_ACTIVATION; k < GFI_NTENSOR; k++)
-        t += nf_total(nf_at((int64_t *)nf, i, k));
+        t += nf_total(gfi_nf_at((int64_t *)nf, i, k));
     return (double)t;
 }
 
@@ -522,7 +518,7 @@ static bool param_stats(gf_diag *d, int32_t i, bool is_bias, const param_scan *s
     }
     if (!isfinite(s->p.ss))
         gfi_count_nonfinite((is_bias ? l->b : l->w) + from, n - from,
-                            nf_at(w->cur_nf, i, is_bias ? GF_TENSOR_BIAS : GF_TENSOR_WEIGHT));
+                            gfi_nf_at(w->cur_nf, i, is_bias ? GF_TENSOR_BIAS : GF_TENSOR_WEIGHT));
     if (!isfinite(s->g.ss) || !isfinite(s->g.sum)) {
         bad_grad(d, i, is_bias, from);
         return false;
@@ -658,8 +654,8 @@ static void record_update_counts(gf_diag *d, int32_t i, bool applied)
     const gf_net *net = d->net;
     const gf_layer *l = net->layers[i];
     const gf_optimizer *o = net->opt;
-    int64_t *cw = nf_at(d->nonfinite, i, GF_TENSOR_WEIGHT), *cb = nf_at(d->nonfinite, i, GF_TENSOR_BIAS);
-    int64_t *cs = nf_at(d->nonfinite, i, GF_TENSOR_OPTIMIZER_STATE);
+    int64_t *cw = gfi_nf_at(d->nonfinite, i, GF_TENSOR_WEIGHT), *cb = gfi_nf_at(d->nonfinite, i, GF_TENSOR_BIAS);
+    int64_t *cs = gfi_nf_at(d->nonfinite, i, GF_TENSOR_OPTIMIZER_STATE);
     memset(cw, 0, 3 * sizeof *cw);
     memset(cb, 0, 3 * sizeof *cb);
     memset(cs, 0, 3 * sizeof *cs);
@@ -764,7 +760,7 @@ static void dry_step(gf_diag *d, int32_t i, bool is_bias, double *d2, bool *stat
  * record takes them. */
 static void sync_layer_counts(gf_diag *d, int32_t i)
 {
-    memcpy(nf_at(d->nonfinite, i, 0), nf_at(W(d)->cur_nf, i, 0), GFI_NTENSOR * 3 * sizeof *d->nonfinite);
+    memcpy(gfi_nf_at(d->nonfinite, i, 0), gfi_nf_at(W(d)->cur_nf, i, 0), GFI_NTENSOR * 3 * sizeof *d->nonfinite);
     latest(d, i)[GF_STAT_NONFINITE] = nonfinite_stat(d->nonfinite, i);
 }
 
@@ -814,8 +810,8 @@ int gfi_diag_step(gf_net *net, const char *fn)
             /* Applied already, the old weights are gone, but they were finite
              * iff the observed pass counted none (the state is assumed so). */
             bool inputs = guard ? update_inputs_finite(net, i)
-                                : !nf_total(nf_at(d->nonfinite, i, GF_TENSOR_WEIGHT)) &&
-                                      !nf_total(nf_at(d->nonfinite, i, GF_TENSOR_BIAS)) &&
+                                : !nf_total(gfi_nf_at(d->nonfinite, i, GF_TENSOR_WEIGHT)) &&
+                                      !nf_total(gfi_nf_at(d->nonfinite, i, GF_TENSOR_BIAS)) &&
                                       gfi_all_finite(l->dw, l->nweights + l->nbias);
             if (inputs)
                 produced(d, i, GF_PHASE_UPDATE, tensor);
@@ -1096,7 +1092,7 @@ int gf_diag_nonfinite(const gf_diag *d, int32_t layer, int32_t tensor, int64_t *
         return gfi_fail(GF_ERR_NULL, "gf_diag_nonfinite: nan, pos_inf and neg_inf must not be NULL");
     if ((rc = check_read(d, layer, tensor, GF_TENSOR_INPUT, GFI_NTENSOR - 1, "tensor", "gf_diag_nonfinite")))
         return rc;
-    const int64_t *c = nf_at(d->nonfinite, layer, tensor);
+    const int64_t *c = gfi_nf_at(d->nonfinite, layer, tensor);
     *nan = c[0];
     *pos_inf = c[1];
     *neg_inf = c[2];

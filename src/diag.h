@@ -16,6 +16,13 @@
 
 #define GFI_NSTAT (GF_STAT_LOSS + 1)
 #define GFI_NTENSOR (GF_TENSOR_OPTIMIZER_STATE + 1)
+
+/* The three counts (NaN, +Inf, -Inf) of tensor at layer in a counts array
+ * laid out like gf_diag.nonfinite (nlayers * GFI_NTENSOR * 3). */
+static inline int64_t *gfi_nf_at(int64_t *base, int32_t layer, int32_t tensor)
+{
+    return base + ((size_t)layer * GFI_NTENSOR + (size_t)tensor) * 3;
+}
 #define GFI_NTHRESHOLD (GF_TH_WEIGHT_FLOOR + 1)
 
 struct gf_diag {

@@ -181,7 +181,7 @@ static void line_panel(const gf_diag *d, gfi_sink *s)
  * overflowed the weights) say nothing about a delta-in that was not computed. */
 static bool delta_in_counted(const gf_diag *d, int32_t i)
 {
-    const int64_t *c = d->nonfinite ? d->nonfinite + ((size_t)i * GFI_NTENSOR + GF_TENSOR_DELTA_IN) * 3 : NULL;
+    const int64_t *c = d->nonfinite ? gfi_nf_at(d->nonfinite, i, GF_TENSOR_DELTA_IN) : NULL;
     return c && c[0] + c[1] + c[2] > 0;
 }
 

@@ -534,7 +534,7 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
         gfi_sink_put(s, "%.0f NaN/Inf values", latest(j, i, GF_STAT_NONFINITE));
         bool any = false;
         for (int32_t t = 0; d->nonfinite && t < GFI_NTENSOR; t++) {
-            const int64_t *c3 = d->nonfinite + ((size_t)i * GFI_NTENSOR + (size_t)t) * 3;
+            const int64_t *c3 = gfi_nf_at(d->nonfinite, i, t);
             if (c3[0] + c3[1] + c3[2] == 0)
                 continue;
             gfi_sink_put(s, "%s%s: %lld NaN, %lld +Inf, %lld -Inf", any ? ", " : " (", gf_tensor_name(t),
