@@ -226,7 +226,7 @@ struct gf_net {
     float **z, **y;
     float *dbuf[2];
     float *dz; /* widest */
-    float *dinput; /* batch x inputs */
+    float *dinput; /* batch x inputs; allocated once the input gradient is asked for */
     float *xcopy; /* the last training forward's input (batch x inputs) */
     float *shuffle_x, *shuffle_t; /* fit's mini-batch gather buffers */
     int64_t *perm;

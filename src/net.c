@@ -399,17 +399,30 @@ static float *alloc_floats(int64_t rows, size_t cols)
     return gfi_malloc(n * sizeof(float));
 }
 
-/* Sizes every activation buffer for batch; allocates only when batch grows. */
+/* The input gradient's buffer for the current batch capacity, when the net
+ * computes it and does not have it yet (turned on after buffers were sized). */
+static int ensure_dinput(gf_net *net)
+{
+    if (!net->want_dinput || net->dinput || net->max_batch == 0)
+        return GF_OK;
+    net->dinput = alloc_floats(net->max_batch, (size_t)net->inputs);
+    return net->dinput ? GF_OK : GF_ERR_NOMEM;
+}
+
+/* Sizes every activation buffer for batch; allocates only when batch grows
+ * (or when the input gradient was turned on since). */
 static int ensure_batch(gf_net *net, int64_t batch)
 {
     if (batch <= net->max_batch)
-        return GF_OK;
+        return ensure_dinput(net);
     int32_t L = net->nlayers;
     float **z = gfi_calloc((size_t)L, sizeof *z), **y = gfi_calloc((size_t)L, sizeof *y);
     float *d0 = alloc_floats(batch, net->widest), *d1 = alloc_floats(batch, net->widest);
-    float *dz = alloc_floats(batch, net->widest), *din = alloc_floats(batch, (size_t)net->inputs);
+    float *dz = alloc_floats(batch, net->widest);
+    /* The input gradient's buffer only when it is asked for (gf_net_set_input_grad). */
+    float *din = net->want_dinput ? alloc_floats(batch, (size_t)net->inputs) : NULL;
     float *xc = alloc_floats(batch, (size_t)net->inputs);
-    bool ok = z && y && d0 && d1 && dz && din && xc;
+    bool ok = z && y && d0 && d1 && dz && (din || !net->want_dinput) && xc;
     for (int32_t i = 0; ok && i < L; i++) {
         z[i] = alloc_floats(batch, (size_t)net->layers[i]->out);
         y[i] = alloc_floats(batch, (size_t)net->layers[i]->out);
@@ -617,7 +630,7 @@ static void run_backward(gf_net *net)
     if (net->diag_active)
         gfi_diag_backward_end(net);
     net->backward_ready = net->grads_ready = true;
-    net->dinput_ready = net->want_dinput;
+    net->dinput_ready = net->want_dinput && net->dinput;
     net->training_began = true;
 }
 
@@ -720,7 +733,13 @@ int gf_net_set_input_grad(gf_net *net, int enabled)
         return rc;
     if (enabled != 0 && enabled != 1)
         return NET_FAIL(net, GF_ERR_INVALID, "gf_net_set_input_grad: enabled must be 0 or 1 (got %d)", enabled);
+    bool was = net->want_dinput;
     net->want_dinput = enabled != 0;
+    if ((rc = ensure_dinput(net))) {
+        net->want_dinput = was;
+        return NET_FAIL(net, rc, "gf_net_set_input_grad: cannot allocate the input gradient for batch %lld",
+                        (long long)net->max_batch);
+    }
     return GF_OK;
 }
 

@@ -639,6 +639,73 @@ static void test_set_threads_allocation_failure_keeps_the_old_setting(void **sta
     assert_true(failures >= 1);
 }
 
+/* Allocations one train step of a fresh 3-4-2 net makes, with the input gradient off or on. */
+static long allocations_of_a_train_step(int input_grad)
+{
+    assert_int_equal(gf_set_allocator(count_malloc, count_realloc, count_free, NULL), GF_OK);
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 3, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 4, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_net_set_input_grad(net, input_grad), GF_OK);
+    float x[6] = {1, 2, 3, 4, 5, 6}, t[4] = {0};
+    long before = counted;
+    assert_int_equal(gf_net_train_step(net, x, 6, t, 4, 2, NULL), GF_OK);
+    long n = counted - before;
+    gf_net_destroy(net);
+    assert_int_equal(gf_live_allocations(), 0);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+    return n;
+}
+
+static void test_without_the_input_gradient_its_buffer_is_never_allocated(void **state)
+{
+    (void)state;
+    assert_int_equal(allocations_of_a_train_step(0) + 1, allocations_of_a_train_step(1));
+}
+
+static void test_input_grad_turned_on_between_forward_and_backward_is_computed(void **state)
+{
+    (void)state;
+    gf_net *late = hand_net(), *early = hand_net();
+    const float x[2] = {1.0f, 2.0f}, t[1] = {0.25f};
+    float dl[2], de[2];
+    assert_int_equal(gf_net_set_input_grad(early, 1), GF_OK);
+    assert_int_equal(gf_net_forward(early, x, 2, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(early, t, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_input_grad(early, de, 2), GF_OK);
+    assert_int_equal(gf_net_forward(late, x, 2, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_set_input_grad(late, 1), GF_OK);
+    assert_int_equal(gf_net_backward(late, t, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_input_grad(late, dl, 2), GF_OK);
+    assert_memory_equal(dl, de, sizeof dl);
+    gf_net_destroy(late);
+    gf_net_destroy(early);
+}
+
+/* Turning the input gradient on after the buffers exist allocates its buffer
+ * there; when that fails the setting stays off and the net keeps training. */
+static void test_set_input_grad_allocation_failure_keeps_it_off(void **state)
+{
+    (void)state;
+    assert_int_equal(gf_set_allocator(failing_malloc, failing_realloc, count_free, NULL), GF_OK);
+    seen = -1000000; /* nothing fails while the net is built and trained once */
+    gf_net *net = hand_net();
+    const float x[2] = {1.0f, 2.0f}, t[1] = {0.25f};
+    assert_int_equal(gf_net_train_step(net, x, 2, t, 1, 1, NULL), GF_OK);
+    seen = 0;
+    fail_at = 1;
+    assert_int_equal(gf_net_set_input_grad(net, 1), GF_ERR_NOMEM);
+    assert_int_equal(seen, 1);
+    seen = -1000000;
+    assert_non_null(strstr(gf_net_last_error(net), "gf_net_set_input_grad"));
+    assert_int_equal(gf_net_input_grad_enabled(net), 0);
+    assert_int_equal(gf_net_train_step(net, x, 2, t, 1, 1, NULL), GF_OK);
+    gf_net_destroy(net);
+    assert_int_equal(gf_live_allocations(), 0);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+}
+
 static void test_set_allocator_is_refused_while_memory_is_live(void **state)
 {
     (void)state;
@@ -679,6 +746,9 @@ int main(void)
         cmocka_unit_test(test_penalty_value_is_part_of_the_loss),
         cmocka_unit_test(test_training_step_allocates_nothing_after_the_first),
         cmocka_unit_test(test_every_allocation_failure_is_reported_without_leaks),
+        cmocka_unit_test(test_without_the_input_gradient_its_buffer_is_never_allocated),
+        cmocka_unit_test(test_input_grad_turned_on_between_forward_and_backward_is_computed),
+        cmocka_unit_test(test_set_input_grad_allocation_failure_keeps_it_off),
         cmocka_unit_test(test_set_threads_allocation_failure_keeps_the_old_setting),
         cmocka_unit_test(test_set_allocator_is_refused_while_memory_is_live),
     };
