@@ -345,7 +345,8 @@ GF_API int gf_net_input_grad(const gf_net *net, float *dst, size_t count);
  * gradient of the data itself).  Off by default, like an input tensor that
  * does not require grad in PyTorch: the first layer's input-gradient product is
  * skipped, about a fifth of an MLP's backward.  Takes effect at the next
- * backward.  GF_ERR_INVALID unless enabled is 0 or 1. */
+ * backward.  GF_ERR_INVALID unless enabled is 0 or 1; GF_ERR_NOMEM when its
+ * buffer (allocated only once asked for) cannot be, leaving it as it was. */
 GF_API int gf_net_set_input_grad(gf_net *net, int enabled);
 GF_API int gf_net_input_grad_enabled(const gf_net *net); /* 1, 0; -1 on NULL */
 /* Loss (with penalties) of predictions for x against target; no gradient. */
