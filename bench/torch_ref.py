@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""torch_ref.py — the `make bench` workloads trained by PyTorch, for comparison.
+
+Not part of `make bench` or of the tests, and not needed to build or use the
+library: it needs PyTorch (on Debian: apt-get install python3-torch), run with
+the system Python.  Each workload is the one bench/bench.c defines (MSE loss,
+float32, random data, the same widths, batch, activation and optimizer, lr
+1e-3, momentum 0.9), timed the same way: whole training steps (zero_grad,
+forward, loss, backward, optimizer step) for a fixed time, median of five
+rounds.  The data needs no gradient, as in the library's default.
+
+    python3 bench/torch_ref.py [--threads N] [--peak GFLOPS] [workload ...]
+
+--peak takes the 1-core peak `make bench` printed (peak_gflops_1core) so the
+lines carry peak_pct against the same figure; the thread count is set before
+torch is imported, for OpenMP and the BLAS alike (OpenBLAS otherwise starts one
+thread per core however torch.set_num_threads is set).
+"""
+import argparse
+import os
+import sys
+import time
+
+WORKLOADS = {
+    # name: (widths, batch, activation, optimizer)
+    "tiny": ([2, 16, 16, 1], 1, "tanh", "sgd"),
+    "small": ([64, 128, 128, 10], 32, "relu", "adam"),
+    "mnist": ([784, 512, 512, 10], 128, "relu", "momentum"),
+    "deep": ([256] + [256] * 20 + [256], 64, "tanh", "sgd"),
+    "wide": ([1024, 2048, 2048, 1024], 256, "relu", "sgd"),
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--peak", type=float, default=0.0, help="1-core FP32 peak in GFLOP/s, from make bench")
+    ap.add_argument("--seconds", type=float, default=1.5, help="length of one timed round")
+    ap.add_argument("workloads", nargs="*", default=list(WORKLOADS))
+    args = ap.parse_args()
+    unknown = [w for w in args.workloads if w not in WORKLOADS]
+    if unknown or args.threads < 1:
+        ap.error("unknown workload %s (known: %s)" % (unknown, ", ".join(WORKLOADS)) if unknown else "threads < 1")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    try:
+        import torch
+    except ImportError:
+        sys.exit("torch_ref.py: PyTorch is not installed (Debian: apt-get install python3-torch)")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    print("torch version=%s threads=%d" % (torch.__version__, torch.get_num_threads()))
+    for name in args.workloads:
+        widths, batch, act, opt_kind = WORKLOADS[name]
+        layers = []
+        for i in range(len(widths) - 1):
+            layers.append(torch.nn.Linear(widths[i], widths[i + 1]))
+            if i + 2 < len(widths):
+                layers.append(torch.nn.Tanh() if act == "tanh" else torch.nn.ReLU())
+        net = torch.nn.Sequential(*layers)
+        params = list(net.parameters())
+        if opt_kind == "adam":
+            opt = torch.optim.Adam(params, lr=1e-3)
+        elif opt_kind == "momentum":
+            opt = torch.optim.SGD(params, lr=1e-3, momentum=0.9)
+        else:
+            opt = torch.optim.SGD(params, lr=1e-3)
+        x = torch.rand(batch, widths[0]) * 2 - 1
+        t = torch.rand(batch, widths[-1]) * 2 - 1
+        lossf = torch.nn.MSELoss()
+
+        def step():
+            opt.zero_grad(set_to_none=False)
+            lossf(net(x), t).backward()
+            opt.step()
+
+        for _ in range(5):
+            step()
+        rounds = []
+        for _ in range(5):
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < args.seconds:
+                step()
+                n += 1
+            rounds.append((time.perf_counter() - t0) / n)
+        sec = sorted(rounds)[2]
+        nparams = sum(p.numel() for p in params)
+        gflops = 6.0 * nparams * batch / sec / 1e9
+        pct = " peak_pct=%.1f" % (100.0 * gflops / (args.peak * args.threads)) if args.peak > 0 else ""
+        print("torch workload=%s threads=%d steps_per_sec=%.1f samples_per_sec=%.0f gflops=%.2f%s"
+              % (name, args.threads, 1.0 / sec, batch / sec, gflops, pct))
+
+
+if __name__ == "__main__":
+    main()
