@@ -389,6 +389,53 @@ static void test_flat_loss_over_the_window_is_a_plateau_falling_loss_is_not(void
     free_hand(d);
 }
 
+/* 20 records: the older 10 at `older`, the newer 10 at `newer` (ago 0 is the newest). */
+static void set_two_level_loss(gf_diag *d, double older, double newer)
+{
+    for (int32_t a = 0; a < 20; a++)
+        for (int32_t i = 0; i < d->nlayers; i++)
+            set_stat(d, a, i, GF_STAT_LOSS, a < 10 ? newer : older);
+}
+
+static void test_loss_rising_over_the_window_is_exploding_with_a_lower_learning_rate(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_RELU), 20);
+    set_two_level_loss(d, 0.5, 0.7); /* +40 % */
+    assert_int_equal(verdict(d, -1), GF_VERDICT_EXPLODING);
+    assert_non_null(strstr(reason(d, -1), "net-wide"));
+    assert_non_null(strstr(reason(d, -1), "the loss rose: its mean over the last 10 steps is 40% above"));
+    assert_non_null(strstr(remedy(d, -1), "halve the learning rate"));
+    assert_null(strstr(remedy(d, -1), "He init"));
+    free_hand(d);
+}
+
+static void test_loss_rise_within_the_threshold_is_still_a_plateau(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_RELU), 20);
+    set_two_level_loss(d, 0.70, 0.72); /* +2.9 %: noise around a stalled loss */
+    assert_int_equal(verdict(d, -1), GF_VERDICT_VANISHING);
+    assert_non_null(strstr(reason(d, -1), "improved by only"));
+    free_hand(d);
+}
+
+static void test_loss_rise_threshold_sets_where_a_rise_becomes_exploding(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_RELU), 20);
+    set_two_level_loss(d, 0.5, 0.7);
+    double v;
+    assert_int_equal(gf_diag_get_threshold(d, GF_TH_LOSS_RISE, &v), GF_OK);
+    assert_true(v == 0.1);
+    assert_int_equal(gf_diag_set_threshold(d, GF_TH_LOSS_RISE, 0.5), GF_OK);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_VANISHING); /* +40 % is under 50 %: a plateau */
+    assert_int_equal(gf_diag_set_threshold(d, GF_TH_LOSS_RISE, 0), GF_ERR_INVALID);
+    assert_int_equal(gf_diag_get_threshold(d, GF_TH_LOSS_RISE, &v), GF_OK);
+    assert_true(v == 0.5);
+    free_hand(d);
+}
+
 static void test_thresholds_have_documented_defaults_and_reject_bad_values(void **state)
 {
     (void)state;
@@ -757,6 +804,9 @@ int main(void)
         cmocka_unit_test(test_update_ratio_orders_below_the_top_layer_is_vanishing),
         cmocka_unit_test(test_collapsed_weights_are_vanishing),
         cmocka_unit_test(test_flat_loss_over_the_window_is_a_plateau_falling_loss_is_not),
+        cmocka_unit_test(test_loss_rising_over_the_window_is_exploding_with_a_lower_learning_rate),
+        cmocka_unit_test(test_loss_rise_within_the_threshold_is_still_a_plateau),
+        cmocka_unit_test(test_loss_rise_threshold_sets_where_a_rise_becomes_exploding),
         cmocka_unit_test(test_thresholds_have_documented_defaults_and_reject_bad_values),
         cmocka_unit_test(test_verdict_text_follows_the_describe_buffer_rules),
         cmocka_unit_test(test_verdict_calls_reject_misuse),

@@ -183,6 +183,7 @@ class DiagThreshold(enum.IntEnum):
     AVALANCHE = 6
     PLATEAU = 7
     WEIGHT_FLOOR = 8
+    LOSS_RISE = 9
 
 
 class ReportFormat(enum.IntEnum):

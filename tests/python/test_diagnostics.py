@@ -190,6 +190,10 @@ class SettingsTest(unittest.TestCase):
         self.assertEqual(set(th), {t.name.lower() for t in gf.DiagThreshold})
         self.assertEqual((th["vanish_factor"], th["explode_factor"], th["dead_frac"]), (0.85, 1.18, 0.75))
 
+    def test_loss_rise_threshold_is_known_by_name(self):
+        self.assertEqual(self.d.get_threshold("loss_rise"), 0.1)
+        self.assertEqual(self.d.get_threshold(gf.DiagThreshold.LOSS_RISE), 0.1)
+
     def test_threshold_reads_back_what_was_set(self):
         self.d.set_threshold("dead_frac", 0.5)
         self.assertEqual(self.d.get_threshold(gf.DiagThreshold.DEAD_FRAC), 0.5)
