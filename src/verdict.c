@@ -625,9 +625,9 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
                      (int)j->plateau_n, 100 * th[GF_TH_PLATEAU]);
         break;
     case C_LOSS_RISE:
-        gfi_sink_put(s, "the loss rose: its mean over the last %d steps is %.2g%% above the %d steps before (threshold "
-                        "%g%%)",
-                     (int)(j->plateau_n / 2), -100 * j->plateau_change, (int)(j->plateau_n / 2), 100 * th[GF_TH_LOSS_RISE]);
+        gfi_sink_put(s, "the loss rose: its mean over the last %d steps is %.2g%% above the %d steps before (threshold %g%%)",
+                     (int)(j->plateau_n / 2), -100 * j->plateau_change, (int)(j->plateau_n / 2),
+                     100 * th[GF_TH_LOSS_RISE]);
         break;
     default:
         break;
@@ -637,8 +637,8 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
 /* Conditions that are about the net, not one layer: quoted once in the net's reason. */
 static bool net_level(int c)
 {
-    return c == C_ORIGIN || c == C_LOSS_AVALANCHE || c == C_LOSS_RISE || c == C_PLATEAU || c == C_DELTA_SHRINK || c == C_DELTA_GROW ||
-           c == C_ACT_SHRINK || c == C_ACT_GROW;
+    return c == C_ORIGIN || c == C_LOSS_AVALANCHE || c == C_LOSS_RISE || c == C_PLATEAU || c == C_DELTA_SHRINK ||
+           c == C_DELTA_GROW || c == C_ACT_SHRINK || c == C_ACT_GROW;
 }
 
 static void put_healthy(const judge *j, gfi_sink *s, int32_t i)
@@ -765,11 +765,11 @@ static void put_remedy(const judge *j, gfi_sink *s, int32_t layer)
         sep(s, &first);
         /* Halving is enough for the demo's rescued net at depth 4 and 8 (a rise of
          * 32 % and 94 %); a tenth also stops the rise but learns far slower. */
-        gfi_sink_put(s, "the steps overshoot: halve the learning rate (%g -> %g), and again if the loss still rises",
-                     j->lr, j->lr / 2);
+        gfi_sink_put(s, "the steps overshoot: halve the learning rate (%g -> %g)", j->lr, j->lr / 2);
         if (!j->clipping)
             gfi_sink_put(s, " and clip the global gradient norm at %.3g (gf_net_set_clip(net, GF_CLIP_NORM, %.3g))",
                          j->clip_at, j->clip_at);
+        gfi_sink_put(s, "; halve it again if the loss still rises");
     }
     if (has(why, C_DELTA_GROW) || has(why, C_ACT_GROW)) {
         sep(s, &first);
