@@ -478,7 +478,8 @@ enum gf_diag_threshold {
     GF_TH_AVALANCHE = 6,         /* step-to-step jump factor of loss or gradient norm */
     GF_TH_PLATEAU = 7,           /* relative loss change over the window under which learning stagnates */
     GF_TH_WEIGHT_FLOOR = 8,      /* weight RMS under which weights have collapsed */
-    GF_TH_LOSS_RISE = 9          /* relative rise of the mean loss over the window above which training is unstable */
+    GF_TH_LOSS_RISE = 9,         /* relative rise of the mean loss over the window above which training is unstable */
+    GF_TH_UPDATE_FLOOR = 10      /* largest layer update ratio under which the steps are too small to learn */
 };
 
 enum gf_report_format {

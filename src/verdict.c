@@ -35,6 +35,7 @@ void gfi_diag_default_thresholds(double *th)
     th[GF_TH_PLATEAU] = 1e-4;
     th[GF_TH_WEIGHT_FLOOR] = 1e-4;
     th[GF_TH_LOSS_RISE] = 0.1;
+    th[GF_TH_UPDATE_FLOOR] = 1e-5;
 }
 
 /* Domain of each threshold: NULL when value is allowed, else what is wrong. */
@@ -122,6 +123,7 @@ enum cond {
     C_UPDATE_SPREAD,  /* update ratio orders of magnitude below the top layer's */
     C_WEIGHT_COLLAPSE,
     C_PLATEAU,        /* net: the loss stopped moving over the window */
+    C_STEP_TINY,      /* net: every layer's update is tiny while the gradient is not (learning rate too small) */
     C_COUNT
 };
 
@@ -157,6 +159,7 @@ typedef struct {
     trend delta, act;
     double loss_jump;  int64_t loss_jump_step;
     double plateau_change; int32_t plateau_n;
+    double step_ur, step_grad; int32_t step_layer; /* C_STEP_TINY: largest update ratio, largest |g|/|w| and its layer */
     double clip_at;    /* suggested clipping norm */
     double lr;         /* the optimizer's learning rate */
     bool clipping;     /* the net already clips gradients in train_step */
@@ -350,6 +353,45 @@ static void rule_local(judge *j, int32_t i)
         mark(j, i, C_UPDATE_SPREAD);
 }
 
+/* A gradient at least this fraction of its weights is far from a minimum: a
+ * net whose updates are tiny then is held back by its learning rate, not
+ * converged.  Measured: 2-3 at learning rates of 1e-6 (SGD and Adam), against
+ * 0.0013 and below for nets that have converged (docs/api.md, UPDATE_FLOOR). */
+#define STEP_TINY_MIN_GRAD 0.01
+
+/* The steps are too small to learn: the largest update ratio of any layer is
+ * under UPDATE_FLOOR while some layer's gradient is still STEP_TINY_MIN_GRAD
+ * of its weights or more, and the loss is not already below the gradient floor. */
+static void rule_step(judge *j)
+{
+    /* A probe applies no update; neither does a backward without a step. */
+    if (j->d->count < 1 || gfi_diag_step_at(j->d, 0) < 0)
+        return;
+    double ur = -1, grad = -1;
+    int32_t at = -1;
+    for (int32_t i = 0; i < j->L; i++) {
+        double u = latest(j, i, GF_STAT_UPDATE_RATIO);
+        double g = latest(j, i, GF_STAT_WGRAD_NORM), w = latest(j, i, GF_STAT_WEIGHT_NORM);
+        if (!isfinite(u) || u < 0)
+            return; /* no update observed, or a broken one: other rules speak */
+        if (u > ur)
+            ur = u;
+        if (isfinite(g) && isfinite(w) && w > 0 && g / w > grad) {
+            grad = g / w;
+            at = i;
+        }
+    }
+    double loss = latest(j, 0, GF_STAT_LOSS);
+    /* Every ratio exactly 0: no update was measured (backward only, or a step the guard refused). */
+    if (at < 0 || !(ur > 0) || !(isfinite(loss) && fabs(loss) >= j->th[GF_TH_GRAD_FLOOR]))
+        return;
+    j->step_ur = ur;
+    j->step_grad = grad;
+    j->step_layer = at;
+    if (ur < j->th[GF_TH_UPDATE_FLOOR] && grad >= STEP_TINY_MIN_GRAD)
+        j->net_why |= 1u << C_STEP_TINY;
+}
+
 /* Number of records of real training steps (probes have step -1), newest first. */
 static int32_t real_records(const gf_diag *d)
 {
@@ -482,6 +524,7 @@ static void analyse(const gf_diag *d, judge *j)
     rule_delta(j);
     rule_activation(j);
     rule_history(j);
+    rule_step(j);
     if (d->origin_found)
         j->net_why |= 1u << C_ORIGIN;
     j->clip_at = suggest_clip(j);
@@ -624,6 +667,11 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
         gfi_sink_put(s, "the loss improved by only %.2g%% over the last %d steps (threshold %g%%)", 100 * j->plateau_change,
                      (int)j->plateau_n, 100 * th[GF_TH_PLATEAU]);
         break;
+    case C_STEP_TINY:
+        gfi_sink_put(s, "the steps are too small to learn: the largest update ratio is %.2g per step (threshold %g; "
+                        "healthy ~1e-3) while layer %d's gradient is %.2g of its weights",
+                     j->step_ur, th[GF_TH_UPDATE_FLOOR], (int)j->step_layer, j->step_grad);
+        break;
     case C_LOSS_RISE:
         gfi_sink_put(s, "the loss rose: its mean over the last %d steps is %.2g%% above the %d steps before (threshold %g%%)",
                      (int)(j->plateau_n / 2), -100 * j->plateau_change, (int)(j->plateau_n / 2),
@@ -637,7 +685,8 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
 /* Conditions that are about the net, not one layer: quoted once in the net's reason. */
 static bool net_level(int c)
 {
-    return c == C_ORIGIN || c == C_LOSS_AVALANCHE || c == C_LOSS_RISE || c == C_PLATEAU || c == C_DELTA_SHRINK ||
+    return c == C_ORIGIN || c == C_LOSS_AVALANCHE || c == C_LOSS_RISE || c == C_PLATEAU || c == C_STEP_TINY ||
+           c == C_DELTA_SHRINK ||
            c == C_DELTA_GROW || c == C_ACT_SHRINK || c == C_ACT_GROW;
 }
 
@@ -770,6 +819,13 @@ static void put_remedy(const judge *j, gfi_sink *s, int32_t layer)
             gfi_sink_put(s, " and clip the global gradient norm at %.3g (gf_net_set_clip(net, GF_CLIP_NORM, %.3g))",
                          j->clip_at, j->clip_at);
         gfi_sink_put(s, "; halve it again if the loss still rises");
+    }
+    if (has(why, C_STEP_TINY)) {
+        sep(s, &first);
+        /* The update ratio scales with the learning rate: aim the fastest layer at ~1e-3. */
+        gfi_sink_put(s, "raise the learning rate from %g to about %.1g, which moves the fastest layer by ~1e-3 of its "
+                        "weights per step",
+                     j->lr, j->step_ur > 0 ? j->lr * 1e-3 / j->step_ur : j->lr * 100);
     }
     if (has(why, C_DELTA_GROW) || has(why, C_ACT_GROW)) {
         sep(s, &first);

@@ -436,6 +436,50 @@ static void test_loss_rise_threshold_sets_where_a_rise_becomes_exploding(void **
     free_hand(d);
 }
 
+/* Every layer moves by `ratio` of its weights per step; the top layer's gradient is `grad` of its weights (8). */
+static void set_steps(gf_diag *d, double ratio, double grad)
+{
+    for (int32_t i = 0; i < d->nlayers; i++)
+        set_stat(d, 0, i, GF_STAT_UPDATE_RATIO, ratio);
+    set_stat(d, 0, d->nlayers - 1, GF_STAT_WGRAD_NORM, grad * 8.0);
+}
+
+static void test_tiny_steps_against_a_large_gradient_are_vanishing_with_a_higher_learning_rate(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_RELU), 1);
+    set_steps(d, 3e-6, 3.0); /* what SGD or Adam at lr 1e-6 shows */
+    assert_int_equal(verdict(d, -1), GF_VERDICT_VANISHING);
+    assert_non_null(strstr(reason(d, -1), "net-wide"));
+    assert_non_null(strstr(reason(d, -1), "the steps are too small to learn: the largest update ratio is 3e-06"));
+    assert_non_null(strstr(remedy(d, -1), "raise the learning rate from 0.01 to about 3,"));
+    assert_null(strstr(remedy(d, -1), "He init"));
+    free_hand(d);
+}
+
+static void test_tiny_steps_with_a_small_gradient_are_a_converged_net_not_a_condition(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_RELU), 1);
+    set_steps(d, 3e-6, 1e-3); /* a converged net: the gradient is small too */
+    assert_int_equal(verdict(d, -1), GF_VERDICT_HEALTHY);
+    free_hand(d);
+}
+
+static void test_update_floor_threshold_sets_where_steps_are_too_small(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_RELU), 1);
+    set_steps(d, 3e-6, 3.0);
+    double v;
+    assert_int_equal(gf_diag_get_threshold(d, GF_TH_UPDATE_FLOOR, &v), GF_OK);
+    assert_true(v == 1e-5);
+    assert_int_equal(gf_diag_set_threshold(d, GF_TH_UPDATE_FLOOR, 1e-6), GF_OK);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_HEALTHY);
+    assert_int_equal(gf_diag_set_threshold(d, GF_TH_UPDATE_FLOOR, -1), GF_ERR_INVALID);
+    free_hand(d);
+}
+
 static void test_thresholds_have_documented_defaults_and_reject_bad_values(void **state)
 {
     (void)state;
@@ -807,6 +851,9 @@ int main(void)
         cmocka_unit_test(test_loss_rising_over_the_window_is_exploding_with_a_lower_learning_rate),
         cmocka_unit_test(test_loss_rise_within_the_threshold_is_still_a_plateau),
         cmocka_unit_test(test_loss_rise_threshold_sets_where_a_rise_becomes_exploding),
+        cmocka_unit_test(test_tiny_steps_against_a_large_gradient_are_vanishing_with_a_higher_learning_rate),
+        cmocka_unit_test(test_tiny_steps_with_a_small_gradient_are_a_converged_net_not_a_condition),
+        cmocka_unit_test(test_update_floor_threshold_sets_where_steps_are_too_small),
         cmocka_unit_test(test_thresholds_have_documented_defaults_and_reject_bad_values),
         cmocka_unit_test(test_verdict_text_follows_the_describe_buffer_rules),
         cmocka_unit_test(test_verdict_calls_reject_misuse),

@@ -184,6 +184,7 @@ class DiagThreshold(enum.IntEnum):
     PLATEAU = 7
     WEIGHT_FLOOR = 8
     LOSS_RISE = 9
+    UPDATE_FLOOR = 10
 
 
 class ReportFormat(enum.IntEnum):

@@ -194,6 +194,9 @@ class SettingsTest(unittest.TestCase):
         self.assertEqual(self.d.get_threshold("loss_rise"), 0.1)
         self.assertEqual(self.d.get_threshold(gf.DiagThreshold.LOSS_RISE), 0.1)
 
+    def test_update_floor_threshold_is_known_by_name(self):
+        self.assertEqual(self.d.get_threshold("update_floor"), 1e-5)
+
     def test_threshold_reads_back_what_was_set(self):
         self.d.set_threshold("dead_frac", 0.5)
         self.assertEqual(self.d.get_threshold(gf.DiagThreshold.DEAD_FRAC), 0.5)
