@@ -52,6 +52,7 @@ struct gf_diag {
 
     double threshold[GFI_NTHRESHOLD];
 
+
     /* Private working state of diag.c (snapshots for the guard, the record
      * being filled, counters); verdict.c and report.c do not touch it. */
     void *work;

@@ -159,6 +159,7 @@ typedef struct {
     trend delta, act;
     double loss_jump;  int64_t loss_jump_step;
     double plateau_change; int32_t plateau_n;
+    bool flat;         /* the loss did not improve over the window (C_PLATEAU only beside a vanishing condition) */
     double step_ur, step_grad; int32_t step_layer; /* C_STEP_TINY: largest update ratio, largest |g|/|w| and its layer */
     double clip_at;    /* suggested clipping norm */
     double lr;         /* the optimizer's learning rate */
@@ -401,21 +402,78 @@ static int32_t real_records(const gf_diag *d)
     return n;
 }
 
-/* Record (ago) where layer i's weight-gradient norm jumped by the avalanche factor since the
- * observation before, or -1.  A jump between values whose RMS stays under the gradient floor is
- * noise in a vanished gradient, not an avalanche. */
+/* Avalanches are measured against the largest of up to this many observations
+ * before: with small batches one step's loss (or gradient) can be orders of
+ * magnitude above the last one's for a harder sample, while a real avalanche
+ * leaves everything before it behind.  Measured on an 8-32x3-1 ReLU net
+ * regressing a smooth function, batch 1, healthy: consecutive losses jump by
+ * up to x1000; the largest of the 16 before was passed by x110 once in 3000
+ * steps, the largest of the 32 before never. */
+#define AVALANCHE_BASE 32
+
+/* The largest finite value of stat over the up to AVALANCHE_BASE records
+ * before record a (of n real ones); 0 if none. */
+static double largest_before(const gf_diag *d, int32_t a, int32_t n, int32_t layer, int32_t stat)
+{
+    double m = 0;
+    for (int32_t b = a + 1; b < n && b <= a + AVALANCHE_BASE; b++) {
+        double v = stat_at(d, b, layer, stat);
+        if (isfinite(v) && v > m)
+            m = v;
+    }
+    return m;
+}
+
+/* Records after a jump that must still be above it: one or two hard samples in
+ * a row (batch 1, near convergence) are not an avalanche, a divergence is. */
+#define AVALANCHE_KEEP 2
+
+/* Whether stat of layer at record a (of n real ones) jumped: it is non-finite, or more than
+ * factor times the largest of the records before it and at least floor, and so are the
+ * AVALANCHE_KEEP records after it, as far as there are any (the latest records count with the
+ * ones there are).  *ratio: the jump factor. */
+static bool jumped(const gf_diag *d, int32_t a, int32_t n, int32_t layer, int32_t stat, double factor, double floor,
+                   double *ratio)
+{
+    double before = largest_before(d, a, n, layer, stat);
+    if (!(before > 0))
+        return false;
+    for (int32_t b = a; b >= 0 && b >= a - AVALANCHE_KEEP; b--) {
+        double v = stat_at(d, b, layer, stat);
+        if (isfinite(v) && !(v / before > factor && v >= floor))
+            return false;
+    }
+    double now = stat_at(d, a, layer, stat);
+    *ratio = isfinite(now) ? now / before : INFINITY;
+    return true;
+}
+
+/* Record (ago) where layer i's weight-gradient norm jumped by the avalanche factor, or -1.  A
+ * jump between values whose RMS stays under the gradient floor is noise in a vanished gradient,
+ * not an avalanche. */
 static int32_t grad_jump_at(const gf_diag *d, int32_t i, const double *th)
 {
     int32_t n = real_records(d);
-    double root = sqrt((double)weight_count(d, i));
-    for (int32_t a = 0; a + 1 < n; a++) {
-        double now = stat_at(d, a, i, GF_STAT_WGRAD_NORM), before = stat_at(d, a + 1, i, GF_STAT_WGRAD_NORM);
-        if (!(before > 0) || !isfinite(before))
-            continue;
-        if (!isfinite(now) || (now / before > th[GF_TH_AVALANCHE] && now / root >= th[GF_TH_GRAD_FLOOR]))
+    double floor = th[GF_TH_GRAD_FLOOR] * sqrt((double)weight_count(d, i)), ratio;
+    for (int32_t a = 0; a + 1 < n; a++)
+        if (jumped(d, a, n, i, GF_STAT_WGRAD_NORM, th[GF_TH_AVALANCHE], floor, &ratio))
             return a;
-    }
     return -1;
+}
+
+/* Whether a rule found a vanishing condition, in the net or in a layer. */
+static bool any_vanishing(const judge *j)
+{
+    for (int c = 0; c < C_COUNT; c++) {
+        if (cond_verdict(c) != GF_VERDICT_VANISHING)
+            continue;
+        bool found = has(j->net_why, c);
+        for (int32_t i = 0; i < j->L && !found; i++)
+            found = has(why_at(j, i), c);
+        if (found)
+            return true;
+    }
+    return false;
 }
 
 /* Rules over the history window: weight growth, avalanches, plateau. */
@@ -435,9 +493,7 @@ static void rule_history(judge *j)
     }
     j->loss_jump = 0;
     for (int32_t a = 0; a + 1 < n; a++) {
-        double now = stat_at(d, a, 0, GF_STAT_LOSS), before = stat_at(d, a + 1, 0, GF_STAT_LOSS);
-        if (before > 0 && isfinite(before) && (!isfinite(now) || now / before > j->th[GF_TH_AVALANCHE])) {
-            j->loss_jump = isfinite(now) ? now / before : INFINITY;
+        if (jumped(d, a, n, 0, GF_STAT_LOSS, j->th[GF_TH_AVALANCHE], 0.0, &j->loss_jump)) {
             j->loss_jump_step = gfi_diag_step_at(d, a);
             j->net_why |= 1u << C_LOSS_AVALANCHE;
             break;
@@ -448,20 +504,34 @@ static void rule_history(judge *j)
      * (the steps overshoot); improved by less than PLATEAU, it stagnates.  A
      * loss that only rises is not a plateau: "use He init" would be wrong advice. */
     if (n >= 16) {
-        double older = 0, newer = 0;
         int32_t h = n / 2;
-        for (int32_t a = 0; a < h; a++)
-            newer += stat_at(d, a, 0, GF_STAT_LOSS);
-        for (int32_t a = n - h; a < n; a++)
-            older += stat_at(d, a, 0, GF_STAT_LOSS);
+        double older = 0, newer = 0, var_o = 0, var_n = 0;
+        for (int32_t a = 0; a < h; a++) {
+            newer += stat_at(d, a, 0, GF_STAT_LOSS) / h;
+            older += stat_at(d, n - 1 - a, 0, GF_STAT_LOSS) / h;
+        }
+        for (int32_t a = 0; a < h; a++) {
+            double x = stat_at(d, a, 0, GF_STAT_LOSS) - newer, y = stat_at(d, n - 1 - a, 0, GF_STAT_LOSS) - older;
+            var_n += x * x / (h - 1);
+            var_o += y * y / (h - 1);
+        }
         if (isfinite(older) && isfinite(newer) && older > 0) {
             j->plateau_change = (older - newer) / older;
             j->plateau_n = n;
-            if (older / h <= j->th[GF_TH_GRAD_FLOOR])
+            if (older <= j->th[GF_TH_GRAD_FLOOR])
                 return;
-            if (j->plateau_change < -j->th[GF_TH_LOSS_RISE])
+            /* A rise must stand out of the step-to-step spread (3 standard
+             * errors): small batches of different samples differ by more than
+             * 10 % on their own. */
+            double se = sqrt(var_n / h + var_o / h);
+            if (j->plateau_change < -j->th[GF_TH_LOSS_RISE] && newer - older > 3 * se)
                 j->net_why |= 1u << C_LOSS_RISE;
             else if (j->plateau_change < j->th[GF_TH_PLATEAU])
+                j->flat = true;
+            /* A flat loss is what convergence, a task with nothing left to learn,
+             * and small batches of different samples look like too: it supports
+             * a vanishing verdict another rule found, and is no verdict alone. */
+            if (j->flat && any_vanishing(j))
                 j->net_why |= 1u << C_PLATEAU;
         }
     }
@@ -523,8 +593,8 @@ static void analyse(const gf_diag *d, judge *j)
         rule_local(j, i);
     rule_delta(j);
     rule_activation(j);
-    rule_history(j);
     rule_step(j);
+    rule_history(j);
     if (d->origin_found)
         j->net_why |= 1u << C_ORIGIN;
     j->clip_at = suggest_clip(j);
@@ -708,6 +778,9 @@ static void put_healthy(const judge *j, gfi_sink *s, int32_t i)
         return;
     }
     gfi_sink_put(s, "no condition found in %d layers", (int)j->L);
+    if (j->flat)
+        gfi_sink_put(s, "; the loss improved by only %.2g%% over the last %d steps, with no gradient-flow cause found",
+                     100 * j->plateau_change, (int)j->plateau_n);
     if (j->delta.ok)
         gfi_sink_put(s, "; delta rms changes x%.3g per layer toward the input (%.2g at layer %d -> %.2g at layer %d)",
                      j->delta.factor, j->delta.last, (int)j->delta.hi, j->delta.first, (int)j->delta.lo);
