@@ -52,7 +52,6 @@ struct gf_diag {
 
     double threshold[GFI_NTHRESHOLD];
 
-
     /* Private working state of diag.c (snapshots for the guard, the record
      * being filled, counters); verdict.c and report.c do not touch it. */
     void *work;
