@@ -406,9 +406,10 @@ static int32_t real_records(const gf_diag *d)
  * before: with small batches one step's loss (or gradient) can be orders of
  * magnitude above the last one's for a harder sample, while a real avalanche
  * leaves everything before it behind.  Measured on an 8-32x3-1 ReLU net
- * regressing a smooth function, batch 1, healthy: consecutive losses jump by
- * up to x1000; the largest of the 16 before was passed by x110 once in 3000
- * steps, the largest of the 32 before never. */
+ * regressing a smooth function, batch 1, healthy, 3000 steps: consecutive
+ * losses jump by up to x1000, and near convergence a hard sample still passes
+ * the largest of the 32 before by x100 - x2e4 now and then; hence also
+ * AVALANCHE_KEEP below (docs/guide.md, "Small batches"). */
 #define AVALANCHE_BASE 32
 
 /* The largest finite value of stat over the up to AVALANCHE_BASE records
