@@ -864,6 +864,26 @@ static void put_reason(const judge *j, gfi_sink *s, int32_t layer)
         }
 }
 
+/* How far the latest gradients exceed the net's clipping (recorded before it is
+ * applied): the global norm over the clip norm, the largest layer norm over a
+ * per-layer clip, the largest component over a value clip; 0 without clipping. */
+static double clip_excess(const judge *j)
+{
+    const gf_net *net = j->d->net;
+    if (!j->clipping || !net || !(net->clip_value > 0))
+        return 0;
+    double total = 0, layer_max = 0, comp_max = 0;
+    for (int32_t i = 0; i < j->L; i++) {
+        double w = latest(j, i, GF_STAT_WGRAD_NORM), b = latest(j, i, GF_STAT_BGRAD_NORM);
+        double l2 = (isfinite(w) ? w * w : 0) + (isfinite(b) ? b * b : 0);
+        total += l2;
+        layer_max = fmax(layer_max, sqrt(l2));
+        comp_max = fmax(comp_max, fmax(latest(j, i, GF_STAT_WGRAD_MAXABS), latest(j, i, GF_STAT_BGRAD_MAXABS)));
+    }
+    double g = net->clip_mode == GF_CLIP_NORM ? sqrt(total) : net->clip_mode == GF_CLIP_LAYER_NORM ? layer_max : comp_max;
+    return isfinite(g) ? g / net->clip_value : 0;
+}
+
 /* Concrete advice per verdict, tailored to the activations in use and the numbers measured. */
 static void put_remedy(const judge *j, gfi_sink *s, int32_t layer)
 {
@@ -896,10 +916,20 @@ static void put_remedy(const judge *j, gfi_sink *s, int32_t layer)
     }
     if (has(why, C_STEP_TINY)) {
         sep(s, &first);
-        /* The update ratio scales with the learning rate: aim the fastest layer at ~1e-3. */
-        gfi_sink_put(s, "raise the learning rate from %g to about %.1g, which moves the fastest layer by ~1e-3 of its "
-                        "weights per step",
-                     j->lr, j->step_ur > 0 ? j->lr * 1e-3 / j->step_ur : j->lr * 100);
+        double over = clip_excess(j);
+        if (over > 1) {
+            /* Clipping, not the learning rate, is what keeps the steps small. */
+            const gf_net *net = j->d->net;
+            gfi_sink_put(s, "gradient clipping cuts every step: the gradient is x%.2g over the clip %s %g; raise it to "
+                            "about %.3g (gf_net_set_clip) or turn clipping off before raising the learning rate",
+                         over, net->clip_mode == GF_CLIP_VALUE ? "value" : "norm", net->clip_value,
+                         net->clip_mode == GF_CLIP_NORM ? j->clip_at : net->clip_value * over);
+        } else {
+            /* The update ratio scales with the learning rate: aim the fastest layer at ~1e-3. */
+            gfi_sink_put(s, "raise the learning rate from %g to about %.1g, which moves the fastest layer by ~1e-3 of "
+                            "its weights per step",
+                         j->lr, j->step_ur > 0 ? j->lr * 1e-3 / j->step_ur : j->lr * 100);
+        }
     }
     if (has(why, C_DELTA_GROW) || has(why, C_ACT_GROW)) {
         sep(s, &first);
@@ -927,8 +957,9 @@ static void put_remedy(const judge *j, gfi_sink *s, int32_t layer)
         gfi_sink_put(s, "the units are pinned at their asymptotes: use Xavier init (gain 5/3 for tanh) or smaller "
                         "weights, an L2 penalty of 1e-4, or ReLU / leaky ReLU with He init in the hidden layers");
     }
+    /* A plateau only accompanies these (or tiny steps, which have their own advice). */
     bool vanish = has(why, C_DELTA_SHRINK) || has(why, C_ACT_SHRINK) || has(why, C_GRAD_FLOOR) ||
-                  has(why, C_UPDATE_SPREAD) || has(why, C_WEIGHT_COLLAPSE) || has(why, C_PLATEAU);
+                  has(why, C_UPDATE_SPREAD) || has(why, C_WEIGHT_COLLAPSE);
     if (vanish) {
         sep(s, &first);
         if (sat_kind)

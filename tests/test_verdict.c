@@ -497,6 +497,19 @@ static void test_tiny_steps_against_a_large_gradient_are_vanishing_with_a_higher
     free_hand(d);
 }
 
+static void test_tiny_steps_under_tight_clipping_point_at_the_clip_not_the_learning_rate(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_RELU), 1);
+    assert_int_equal(gf_net_set_clip(d->net, GF_CLIP_NORM, 1e-4), GF_OK);
+    set_steps(d, 3e-6, 3.0); /* global gradient norm ~24: clipped x2.4e5 */
+    assert_int_equal(verdict(d, -1), GF_VERDICT_VANISHING);
+    assert_non_null(strstr(remedy(d, -1), "gradient clipping cuts every step: the gradient is x2.4e+05 over the clip norm"));
+    assert_null(strstr(remedy(d, -1), "raise the learning rate"));
+    assert_null(strstr(remedy(d, -1), "He init"));
+    free_hand(d);
+}
+
 static void test_tiny_steps_with_a_small_gradient_are_a_converged_net_not_a_condition(void **state)
 {
     (void)state;
@@ -895,6 +908,7 @@ int main(void)
         cmocka_unit_test(test_loss_rise_within_the_step_to_step_spread_is_not_exploding),
         cmocka_unit_test(test_loss_rise_threshold_sets_where_a_rise_becomes_exploding),
         cmocka_unit_test(test_tiny_steps_against_a_large_gradient_are_vanishing_with_a_higher_learning_rate),
+        cmocka_unit_test(test_tiny_steps_under_tight_clipping_point_at_the_clip_not_the_learning_rate),
         cmocka_unit_test(test_tiny_steps_with_a_small_gradient_are_a_converged_net_not_a_condition),
         cmocka_unit_test(test_update_floor_threshold_sets_where_steps_are_too_small),
         cmocka_unit_test(test_thresholds_have_documented_defaults_and_reject_bad_values),
