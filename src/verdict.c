@@ -864,6 +864,20 @@ static void put_reason(const judge *j, gfi_sink *s, int32_t layer)
         }
 }
 
+/* The largest L2 strength that applies to layer (-1: any layer): the net's
+ * penalty and the layers' own. */
+static double strongest_l2(const judge *j, int32_t layer)
+{
+    const gf_net *net = j->d->net;
+    if (!net || net->magic != GFI_MAGIC_NET)
+        return 0;
+    double l2 = net->has_pen ? net->pen.l2 : 0;
+    for (int32_t i = 0; i < net->nlayers; i++)
+        if ((layer < 0 || i == layer) && net->layers[i]->has_pen)
+            l2 = fmax(l2, net->layers[i]->pen.l2);
+    return l2;
+}
+
 /* How far the latest gradients exceed the net's clipping (recorded before it is
  * applied): the global norm over the clip norm, the largest layer norm over a
  * per-layer clip, the largest component over a value clip; 0 without clipping. */
@@ -962,7 +976,20 @@ static void put_remedy(const judge *j, gfi_sink *s, int32_t layer)
                   has(why, C_UPDATE_SPREAD) || has(why, C_WEIGHT_COLLAPSE);
     if (vanish) {
         sep(s, &first);
-        if (sat_kind)
+        /* An L2 penalty that takes a tenth of a percent or more off every weight
+         * each step (lr x L2) shrinks the signal by itself: more init is no cure. */
+        double decay = j->lr * strongest_l2(j, layer);
+        bool penalty = decay >= 1e-3 && (has(why, C_DELTA_SHRINK) || has(why, C_ACT_SHRINK));
+        if (penalty) {
+            gfi_sink_put(s, "the L2 penalty of %g shrinks every weight by %.2g%% per step (to x%.2g of itself over 1000 "
+                            "steps): lower it by 10x or more",
+                         strongest_l2(j, layer), 100 * decay, pow(1 - fmin(decay, 1.0), 1000));
+            if (sat_kind)
+                gfi_sink_put(s, "; ");
+        }
+        if (penalty && !sat_kind) {
+            /* The init is not what shrank the weights. */
+        } else if (sat_kind)
             gfi_sink_put(s, "use ReLU or leaky ReLU instead of sigmoid/tanh in the hidden layers, with He init (std "
                             "sqrt(2/fan_in)) and bias 0.1; if you keep tanh, use Xavier init with gain 5/3");
         else if (relu_kind) {

@@ -510,6 +510,39 @@ static void test_tiny_steps_under_tight_clipping_point_at_the_clip_not_the_learn
     free_hand(d);
 }
 
+/* Delta rms shrinking x0.1 per layer toward the input, and an L2 penalty of l2 on the net (lr 0.01). */
+static gf_diag *shrinking_with_l2(double l2)
+{
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_RELU), 1);
+    for (int32_t i = 0; i < 4; i++)
+        set_stat(d, 0, i, GF_STAT_DELTA_IN_RMS, 1e-2 * pow(0.1, 3 - i));
+    gf_penalty *p;
+    assert_int_equal(gf_penalty_create(&p, 0.0, l2), GF_OK);
+    assert_int_equal(gf_net_set_penalty(d->net, p), GF_OK);
+    gf_penalty_destroy(p);
+    return d;
+}
+
+static void test_shrinking_signal_under_a_strong_l2_penalty_points_at_the_penalty(void **state)
+{
+    (void)state;
+    gf_diag *d = shrinking_with_l2(1.0);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_VANISHING);
+    assert_non_null(strstr(remedy(d, -1), "the L2 penalty of 1 shrinks every weight by 1% per step"));
+    assert_null(strstr(remedy(d, -1), "He init"));
+    free_hand(d);
+}
+
+static void test_shrinking_signal_under_a_weak_l2_penalty_points_at_the_init(void **state)
+{
+    (void)state;
+    gf_diag *d = shrinking_with_l2(1e-4);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_VANISHING);
+    assert_null(strstr(remedy(d, -1), "L2 penalty"));
+    assert_non_null(strstr(remedy(d, -1), "He init"));
+    free_hand(d);
+}
+
 static void test_tiny_steps_with_a_small_gradient_are_a_converged_net_not_a_condition(void **state)
 {
     (void)state;
@@ -910,6 +943,8 @@ int main(void)
         cmocka_unit_test(test_tiny_steps_against_a_large_gradient_are_vanishing_with_a_higher_learning_rate),
         cmocka_unit_test(test_tiny_steps_under_tight_clipping_point_at_the_clip_not_the_learning_rate),
         cmocka_unit_test(test_tiny_steps_with_a_small_gradient_are_a_converged_net_not_a_condition),
+        cmocka_unit_test(test_shrinking_signal_under_a_strong_l2_penalty_points_at_the_penalty),
+        cmocka_unit_test(test_shrinking_signal_under_a_weak_l2_penalty_points_at_the_init),
         cmocka_unit_test(test_update_floor_threshold_sets_where_steps_are_too_small),
         cmocka_unit_test(test_thresholds_have_documented_defaults_and_reject_bad_values),
         cmocka_unit_test(test_verdict_text_follows_the_describe_buffer_rules),
