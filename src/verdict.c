@@ -975,35 +975,41 @@ static void put_remedy(const judge *j, gfi_sink *s, int32_t layer)
     bool vanish = has(why, C_DELTA_SHRINK) || has(why, C_ACT_SHRINK) || has(why, C_GRAD_FLOOR) ||
                   has(why, C_UPDATE_SPREAD) || has(why, C_WEIGHT_COLLAPSE);
     if (vanish) {
-        sep(s, &first);
         /* An L2 penalty that takes a tenth of a percent or more off every weight
          * each step (lr x L2) shrinks the signal by itself: more init is no cure. */
         double decay = j->lr * strongest_l2(j, layer);
         bool penalty = decay >= 1e-3 && (has(why, C_DELTA_SHRINK) || has(why, C_ACT_SHRINK));
         if (penalty) {
+            sep(s, &first);
             gfi_sink_put(s, "the L2 penalty of %g shrinks every weight by %.2g%% per step (to x%.2g of itself over 1000 "
                             "steps): lower it by 10x or more",
                          strongest_l2(j, layer), 100 * decay, pow(1 - fmin(decay, 1.0), 1000));
-            if (sat_kind)
-                gfi_sink_put(s, "; ");
         }
-        if (penalty && !sat_kind) {
-            /* The init is not what shrank the weights. */
-        } else if (sat_kind)
-            gfi_sink_put(s, "use ReLU or leaky ReLU instead of sigmoid/tanh in the hidden layers, with He init (std "
-                            "sqrt(2/fan_in)) and bias 0.1; if you keep tanh, use Xavier init with gain 5/3");
-        else if (relu_kind) {
-            double f = has(why, C_ACT_SHRINK) ? j->act.factor : j->delta.factor;
-            gfi_sink_put(s, "use He init (std sqrt(2/fan_in))");
-            if (f > 0 && f < 1)
-                gfi_sink_put(s, ": the signal loses x%.2g per layer, so scale the weights up by x%.2g", f, 1.0 / f);
-            gfi_sink_put(s, "; bias init 0.1 keeps ReLU units active");
-        } else
-            gfi_sink_put(s, "use ReLU or leaky ReLU in the hidden layers with He init, or Xavier init for tanh");
-        if (has(why, C_WEIGHT_COLLAPSE))
-            gfi_sink_put(s, "; the weights collapsed: lower the L1/L2 strength (or weight decay) by 10x");
-        if (has(why, C_PLATEAU) || has(why, C_UPDATE_SPREAD))
-            gfi_sink_put(s, "; an adaptive optimizer (Adam) evens out the per-layer update sizes");
+        /* Init advice for ReLU nets, unless the init is not what shrank the weights, or
+         * the dead units' advice above already covers it (a dead unit passes no signal). */
+        bool init_advice = sat_kind || !(penalty || (relu_kind && has(why, C_DEAD)));
+        if (init_advice) {
+            sep(s, &first);
+            if (sat_kind)
+                gfi_sink_put(s, "use ReLU or leaky ReLU instead of sigmoid/tanh in the hidden layers, with He init (std "
+                                "sqrt(2/fan_in)) and bias 0.1; if you keep tanh, use Xavier init with gain 5/3");
+            else if (relu_kind) {
+                double f = has(why, C_ACT_SHRINK) ? j->act.factor : j->delta.factor;
+                gfi_sink_put(s, "use He init (std sqrt(2/fan_in))");
+                if (f > 0 && f < 1)
+                    gfi_sink_put(s, ": the signal loses x%.2g per layer, so scale the weights up by x%.2g", f, 1.0 / f);
+                gfi_sink_put(s, "; bias init 0.1 keeps ReLU units active");
+            } else
+                gfi_sink_put(s, "use ReLU or leaky ReLU in the hidden layers with He init, or Xavier init for tanh");
+        }
+        if (has(why, C_WEIGHT_COLLAPSE)) {
+            sep(s, &first);
+            gfi_sink_put(s, "the weights collapsed: lower the L1/L2 strength (or weight decay) by 10x");
+        }
+        if (has(why, C_PLATEAU) || has(why, C_UPDATE_SPREAD)) {
+            sep(s, &first);
+            gfi_sink_put(s, "an adaptive optimizer (Adam) evens out the per-layer update sizes");
+        }
     }
     (void)v;
 }

@@ -543,6 +543,19 @@ static void test_shrinking_signal_under_a_weak_l2_penalty_points_at_the_init(voi
     free_hand(d);
 }
 
+static void test_shrinking_signal_behind_dead_relu_units_gets_the_dead_advice_only(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_RELU), 1);
+    for (int32_t i = 0; i < 4; i++)
+        set_stat(d, 0, i, GF_STAT_DELTA_IN_RMS, 1e-2 * pow(0.1, 3 - i));
+    set_stat(d, 0, 2, GF_STAT_DEAD_FRAC, 0.9);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_DEAD);
+    assert_non_null(strstr(remedy(d, -1), "revive the dead units"));
+    assert_null(strstr(remedy(d, -1), "scale the weights up"));
+    free_hand(d);
+}
+
 static void test_tiny_steps_with_a_small_gradient_are_a_converged_net_not_a_condition(void **state)
 {
     (void)state;
@@ -945,6 +958,7 @@ int main(void)
         cmocka_unit_test(test_tiny_steps_with_a_small_gradient_are_a_converged_net_not_a_condition),
         cmocka_unit_test(test_shrinking_signal_under_a_strong_l2_penalty_points_at_the_penalty),
         cmocka_unit_test(test_shrinking_signal_under_a_weak_l2_penalty_points_at_the_init),
+        cmocka_unit_test(test_shrinking_signal_behind_dead_relu_units_gets_the_dead_advice_only),
         cmocka_unit_test(test_update_floor_threshold_sets_where_steps_are_too_small),
         cmocka_unit_test(test_thresholds_have_documented_defaults_and_reject_bad_values),
         cmocka_unit_test(test_verdict_text_follows_the_describe_buffer_rules),
