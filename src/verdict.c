@@ -780,8 +780,9 @@ static void put_healthy(const judge *j, gfi_sink *s, int32_t i)
     }
     gfi_sink_put(s, "no condition found in %d layers", (int)j->L);
     if (j->flat)
-        gfi_sink_put(s, "; the loss improved by only %.2g%% over the last %d steps, with no gradient-flow cause found",
-                     100 * j->plateau_change, (int)j->plateau_n);
+        gfi_sink_put(s, "; the loss has not improved over the last %d steps (%+.2g%%), and no gradient-flow cause was "
+                        "found",
+                     (int)j->plateau_n, 0.0 - 100 * j->plateau_change); /* 0 - x: a flat loss reads +0, not -0 */
     if (j->delta.ok)
         gfi_sink_put(s, "; delta rms changes x%.3g per layer toward the input (%.2g at layer %d -> %.2g at layer %d)",
                      j->delta.factor, j->delta.last, (int)j->delta.hi, j->delta.first, (int)j->delta.lo);
