@@ -42,6 +42,9 @@ typedef struct diag_work {
     int64_t cand_key;
     int32_t cand_layer, cand_phase, cand_tensor;
     int64_t origin_pass, origin_key;
+    /* The first GFI_EARLY complete training records: loss, then WGRAD_NORM per layer. */
+    double *early;          /* GFI_EARLY * (1 + nlayers) */
+    int32_t early_n;
 } diag_work;
 
 #define W(d) ((diag_work *)(d)->work)
@@ -75,6 +78,10 @@ static void free_buffers(gf_diag *d)
     gfi_free(w->cur);
     gfi_free(w->cur_nf);
     gfi_free(w->unit);
+    gfi_free(w->early);
+    gfi_free(d->early_grad);
+    w->early = NULL;
+    d->early_grad = NULL;
     d->hist = NULL;
     d->hist_step = NULL;
     d->nonfinite = NULL;
@@ -98,7 +105,11 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
     double *cur = gfi_calloc(rec ? rec : 1, sizeof *cur);
     int64_t *cur_nf = gfi_calloc(nf ? nf : 1, sizeof *cur_nf);
     unsigned char *unit = gfi_calloc(ul, 1);
-    if (!hist || !steps || !nonf || !cur || !cur_nf || !unit) {
+    double *early = gfi_calloc((size_t)GFI_EARLY * (L + 1), sizeof *early);
+    double *early_grad = gfi_calloc(L ? L : 1, sizeof *early_grad);
+    if (!hist || !steps || !nonf || !cur || !cur_nf || !unit || !early || !early_grad) {
+        gfi_free(early);
+        gfi_free(early_grad);
         gfi_free(hist);
         gfi_free(steps);
         gfi_free(nonf);
@@ -109,6 +120,12 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
                         (int)cap);
     }
     int32_t keep = 0;
+    bool same = nlayers == d->nlayers && d->hist;
+    if (same) {
+        /* The early scale carries over too. */
+        memcpy(early, w->early, (size_t)GFI_EARLY * (L + 1) * sizeof *early);
+        memcpy(early_grad, d->early_grad, L * sizeof *early_grad);
+    }
     if (nlayers == d->nlayers && d->hist) {
         /* Same shape: carry the latest records over, oldest first. */
         keep = d->count < cap ? d->count : cap;
@@ -128,6 +145,12 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
     w->cur_nf = cur_nf;
     w->unit = unit;
     w->unit_cap = ul;
+    w->early = early;
+    d->early_grad = early_grad;
+    if (!same) {
+        w->early_n = 0;
+        d->early_ready = false;
+    }
     d->nlayers = nlayers;
     d->cap = cap;
     d->count = keep;
@@ -474,9 +497,53 @@ static void bad_grad(gf_diag *d, int32_t i, bool is_bias, size_t from)
     produced(d, i, penalty_grad_finite(net, l, k, is_bias) ? GF_PHASE_BACKWARD : GF_PHASE_PENALTY, tensor);
 }
 
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The lower median of the finite ones of v[0], v[stride], ... (n values),
+ * sorted in tmp; NaN if none is finite. */
+static double median_of(double *tmp, const double *v, int32_t n, size_t stride)
+{
+    int32_t m = 0;
+    for (int32_t k = 0; k < n; k++)
+        if (isfinite(v[(size_t)k * stride]))
+            tmp[m++] = v[(size_t)k * stride];
+    if (!m)
+        return NAN;
+    qsort(tmp, (size_t)m, sizeof *tmp, cmp_dbl);
+    return tmp[(m - 1) / 2];
+}
+
+/* Takes the latest record into the early scale while fewer than GFI_EARLY
+ * training records were: called before a new record overwrites nothing of it,
+ * when the latest one is complete (its step's statistics are in). */
+static void take_early(gf_diag *d)
+{
+    diag_work *w = W(d);
+    if (d->early_ready || d->count < 1 || gfi_diag_step_at(d, 0) < 0)
+        return;
+    size_t L = (size_t)d->nlayers;
+    double *row = w->early + (size_t)w->early_n * (L + 1);
+    row[0] = *gfi_diag_at(d, 0, 0, GF_STAT_LOSS);
+    for (size_t i = 0; i < L; i++)
+        row[1 + i] = *gfi_diag_at(d, 0, (int32_t)i, GF_STAT_WGRAD_NORM);
+    if (++w->early_n < GFI_EARLY)
+        return;
+    double tmp[GFI_EARLY];
+    d->early_loss = median_of(tmp, w->early, GFI_EARLY, L + 1);
+    for (size_t i = 0; i < L; i++)
+        d->early_grad[i] = median_of(tmp, w->early + 1 + i, GFI_EARLY, L + 1);
+    d->early_step = gfi_diag_step_at(d, 0);
+    d->early_ready = true;
+}
+
 static void commit(gf_diag *d)
 {
     diag_work *w = W(d);
+    take_early(d);
     size_t rec = (size_t)d->nlayers * GFI_NSTAT;
     memcpy(d->hist + (size_t)d->head * rec, w->cur, rec * sizeof *w->cur);
     memcpy(d->nonfinite, w->cur_nf, (size_t)d->nlayers * GFI_NTENSOR * 3 * sizeof *w->cur_nf);
@@ -1010,6 +1077,8 @@ int gf_diag_reset(gf_diag *d)
     d->count = d->head = 0;
     d->observed = 0;
     d->origin_found = false;
+    d->early_ready = false;
+    w->early_n = 0;
     d->origin_step = 0;
     d->origin_layer = d->origin_phase = d->origin_tensor = 0;
     if (d->nlayers > 0)

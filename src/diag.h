@@ -24,6 +24,7 @@ static inline int64_t *gfi_nf_at(int64_t *base, int32_t layer, int32_t tensor)
     return base + ((size_t)layer * GFI_NTENSOR + (size_t)tensor) * 3;
 }
 #define GFI_NTHRESHOLD (GF_TH_UPDATE_FLOOR + 1)
+#define GFI_EARLY 16
 
 struct gf_diag {
     uint32_t magic;
@@ -51,6 +52,15 @@ struct gf_diag {
     int32_t origin_layer, origin_phase, origin_tensor;
 
     double threshold[GFI_NTHRESHOLD];
+
+    /* The scale of the first GFI_EARLY training steps recorded (since creation,
+     * reset or a change of layers): median loss and median weight-gradient norm
+     * per layer, and the step of the last of them.  Avalanches later in training
+     * are measured against it too (verdict.c).  early_ready: all GFI_EARLY seen. */
+    bool early_ready;
+    int64_t early_step;
+    double early_loss;
+    double *early_grad;  /* nlayers */
 
     /* Private working state of diag.c (snapshots for the guard, the record
      * being filled, counters); verdict.c and report.c do not touch it. */

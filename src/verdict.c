@@ -437,6 +437,14 @@ static bool jumped(const gf_diag *d, int32_t a, int32_t n, int32_t layer, int32_
                    double *ratio)
 {
     double before = largest_before(d, a, n, layer, stat);
+    /* After the first steps, their typical scale counts too: near convergence the last 32
+     * losses of batch-1 classification can all be 1e-5, and one misclassified sample at 1
+     * is not an avalanche; a divergence passes the starting scale as well. */
+    if (d->early_ready && gfi_diag_step_at(d, a) > d->early_step) {
+        double early = stat == GF_STAT_LOSS ? d->early_loss : d->early_grad[layer];
+        if (isfinite(early) && early > before)
+            before = early;
+    }
     if (!(before > 0))
         return false;
     for (int32_t b = a; b >= 0 && b >= a - AVALANCHE_KEEP; b--) {

@@ -164,7 +164,7 @@ static void test_l2_penalty_of_1_names_the_penalty_not_the_init(void **state)
 }
 
 /* Batch 1: consecutive losses are different samples, up to x1000 apart.  Checked every 25 steps
- * from step 100 to 3000 (117 checks): 4 read non-healthy here (a delta fit over one sample early
+ * from step 100 to 3000 (117 checks): 3 read non-healthy here (a delta fit over one sample early
  * on), 117 before the loss rules allowed for small batches; more than 12 means a rule reads sample
  * noise as a condition again. */
 static void test_batch_1_training_reads_healthy_in_almost_every_check(void **state)
@@ -191,6 +191,48 @@ static void test_batch_1_training_reads_healthy_in_almost_every_check(void **sta
     gf_net_destroy(net);
 }
 
+static void test_batch_1_training_with_adam_reads_healthy_in_almost_every_check(void **state)
+{
+    (void)state;
+    recipe r = {GF_OPT_ADAM, 1e-3, 0, 0};
+    gf_diag *d;
+    gf_net *net = build(&r, &d);
+    uint32_t s = 11u;
+    int bad = 0, checks = 0;
+    char first[512] = "";
+    for (int k = 0; k <= 3000; k++) {
+        s = s * 1664525u + 1013904223u;
+        step(net, 1, (int)(s >> 16));
+        if (k >= 100 && k % 25 == 0) {
+            checks++;
+            if (verdict(d) != GF_VERDICT_HEALTHY && bad++ == 0)
+                snprintf(first, sizeof first, "step %d: %.400s", k, reason(d));
+        }
+    }
+    if (bad > 12)
+        fail_msg("%d of %d checks not healthy; first %s", bad, checks, first);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+/* The early scale must not hide a real divergence: 300 sound steps, then the learning rate x5000. */
+static void test_divergence_late_in_training_still_reads_exploding(void **state)
+{
+    (void)state;
+    recipe r = {GF_OPT_SGD, 0.01, 0, 0};
+    gf_diag *d;
+    gf_net *net = trained(&r, 300, &d);
+    assert_int_equal(verdict(d), GF_VERDICT_HEALTHY);
+    assert_int_equal(gf_optimizer_set(gf_net_optimizer(net), GF_OPT_LR, 50.0), GF_OK);
+    for (int s = 300; s < 306; s++) {
+        int at = (s % (POINTS / 32)) * 32;
+        gf_net_train_step(net, xs + at * IN, 32 * IN, ys + at, 32, 32, NULL); /* may go non-finite */
+    }
+    assert_int_equal(verdict(d), GF_VERDICT_EXPLODING);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +242,8 @@ int main(void)
         cmocka_unit_test(test_clip_norm_far_under_the_gradient_names_the_clip_not_the_learning_rate),
         cmocka_unit_test(test_l2_penalty_of_1_names_the_penalty_not_the_init),
         cmocka_unit_test(test_batch_1_training_reads_healthy_in_almost_every_check),
+        cmocka_unit_test(test_batch_1_training_with_adam_reads_healthy_in_almost_every_check),
+        cmocka_unit_test(test_divergence_late_in_training_still_reads_exploding),
     };
     return cmocka_run_group_tests(tests, make_task, NULL);
 }

@@ -556,6 +556,41 @@ static void test_shrinking_signal_behind_dead_relu_units_gets_the_dead_advice_on
     free_hand(d);
 }
 
+/* 40 records whose loss settled at 1e-5 after the first steps (their median 1.0), the latest
+ * three at `spike`: a misclassified sample in batch-1 classification, or a divergence. */
+static double early_grads[4] = {0.05, 0.05, 0.05, 0.05};
+static gf_diag *settled_then(double spike)
+{
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_RELU), 40);
+    for (int32_t a = 0; a < 40; a++)
+        for (int32_t i = 0; i < 4; i++)
+            set_stat(d, a, i, GF_STAT_LOSS, a < 3 ? spike : 1e-5);
+    d->early_ready = true;
+    d->early_step = 0; /* the oldest record's step */
+    d->early_loss = 1.0;
+    d->early_grad = early_grads;
+    return d;
+}
+
+static void test_loss_spike_under_the_early_scale_is_not_an_avalanche(void **state)
+{
+    (void)state;
+    gf_diag *d = settled_then(0.5); /* x5e4 over the 32 before, half the early scale */
+    assert_false(flags(d, -1) & BIT(GF_VERDICT_EXPLODING));
+    d->early_grad = NULL;
+    free_hand(d);
+}
+
+static void test_loss_far_above_the_early_scale_is_still_an_avalanche(void **state)
+{
+    (void)state;
+    gf_diag *d = settled_then(500.0);
+    assert_true(flags(d, -1) & BIT(GF_VERDICT_EXPLODING));
+    assert_non_null(strstr(reason(d, -1), "loss jumped x500"));
+    d->early_grad = NULL;
+    free_hand(d);
+}
+
 static void test_tiny_steps_with_a_small_gradient_are_a_converged_net_not_a_condition(void **state)
 {
     (void)state;
@@ -959,6 +994,8 @@ int main(void)
         cmocka_unit_test(test_shrinking_signal_under_a_strong_l2_penalty_points_at_the_penalty),
         cmocka_unit_test(test_shrinking_signal_under_a_weak_l2_penalty_points_at_the_init),
         cmocka_unit_test(test_shrinking_signal_behind_dead_relu_units_gets_the_dead_advice_only),
+        cmocka_unit_test(test_loss_spike_under_the_early_scale_is_not_an_avalanche),
+        cmocka_unit_test(test_loss_far_above_the_early_scale_is_still_an_avalanche),
         cmocka_unit_test(test_update_floor_threshold_sets_where_steps_are_too_small),
         cmocka_unit_test(test_thresholds_have_documented_defaults_and_reject_bad_values),
         cmocka_unit_test(test_verdict_text_follows_the_describe_buffer_rules),
