@@ -591,6 +591,38 @@ static void test_loss_far_above_the_early_scale_is_still_an_avalanche(void **sta
     free_hand(d);
 }
 
+/* A 64-class softmax classifier (chance ln 64 = 4.16) at `loss`, its delta shrinking x0.1 per layer. */
+static gf_diag *classifier_at(double loss)
+{
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_RELU), 1);
+    gf_loss *l;
+    assert_int_equal(gf_loss_create(&l, GF_LOSS_SOFTMAX_CE_LABELS), GF_OK);
+    assert_int_equal(gf_net_set_loss(d->net, l), GF_OK);
+    gf_loss_destroy(l);
+    for (int32_t i = 0; i < 4; i++) {
+        set_stat(d, 0, i, GF_STAT_DELTA_IN_RMS, 1e-2 * pow(0.1, 3 - i));
+        set_stat(d, 0, i, GF_STAT_LOSS, loss);
+    }
+    return d;
+}
+
+static void test_classifier_under_a_twentieth_of_chance_loss_is_not_judged_on_delta_depth(void **state)
+{
+    (void)state;
+    gf_diag *d = classifier_at(0.01);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_HEALTHY);
+    assert_non_null(strstr(reason(d, -1), "the classifier has solved its batches (loss 0.01, chance 4.2)"));
+    free_hand(d);
+}
+
+static void test_classifier_above_a_twentieth_of_chance_loss_is_judged_on_delta_depth(void **state)
+{
+    (void)state;
+    gf_diag *d = classifier_at(0.5);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_VANISHING);
+    free_hand(d);
+}
+
 static void test_tiny_steps_with_a_small_gradient_are_a_converged_net_not_a_condition(void **state)
 {
     (void)state;
@@ -996,6 +1028,8 @@ int main(void)
         cmocka_unit_test(test_shrinking_signal_behind_dead_relu_units_gets_the_dead_advice_only),
         cmocka_unit_test(test_loss_spike_under_the_early_scale_is_not_an_avalanche),
         cmocka_unit_test(test_loss_far_above_the_early_scale_is_still_an_avalanche),
+        cmocka_unit_test(test_classifier_under_a_twentieth_of_chance_loss_is_not_judged_on_delta_depth),
+        cmocka_unit_test(test_classifier_above_a_twentieth_of_chance_loss_is_judged_on_delta_depth),
         cmocka_unit_test(test_update_floor_threshold_sets_where_steps_are_too_small),
         cmocka_unit_test(test_thresholds_have_documented_defaults_and_reject_bad_values),
         cmocka_unit_test(test_verdict_text_follows_the_describe_buffer_rules),
