@@ -260,8 +260,9 @@ GF_API int gf_layer_dense_create(gf_layer **out, int64_t inputs, int64_t outputs
 /* Frees a layer never added to a net; a no-op for a layer a net owns. */
 GF_API void gf_layer_destroy(gf_layer *layer);
 GF_API int gf_layer_set_activation(gf_layer *layer, const gf_activation *act); /* copied */
-GF_API int gf_layer_set_weight_init(gf_layer *layer, const gf_init *init);     /* copied */
-GF_API int gf_layer_set_bias_init(gf_layer *layer, const gf_init *init);       /* copied */
+/* Copied; a layer already in a net draws W (or b) again with it at once. */
+GF_API int gf_layer_set_weight_init(gf_layer *layer, const gf_init *init);
+GF_API int gf_layer_set_bias_init(gf_layer *layer, const gf_init *init);
 /* Attaches (copies) a penalty to this layer only; NULL removes it. */
 GF_API int gf_layer_set_penalty(gf_layer *layer, const gf_penalty *p);
 GF_API int32_t gf_layer_kind(const gf_layer *layer);

@@ -265,6 +265,10 @@ int gfi_net_apply_clip(gf_net *net);        /* the mode set by gf_net_set_clip *
 double gfi_layer_penalty_value(const gf_net *net, const gf_layer *l);
 /* GF_ERR_NONFINITE naming the sample and feature of the first NaN/Inf in x (rows x inputs). */
 int gfi_data_check(gf_net *net, const float *x, int64_t rows, const char *fn);
+/* Draws layer l's W (weights) or b again from its initializer and its net's
+ * generator; on failure (an orthogonal initializer out of memory) the values
+ * and the generator are as they were. */
+int gfi_net_redraw(gf_layer *l, bool weights);
 
 /* ---- layer.c ---- */
 bool gfi_is_layer(const gf_layer *l);

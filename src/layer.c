@@ -65,6 +65,10 @@ int gf_layer_set_activation(gf_layer *layer, const gf_activation *act)
     return GF_OK;
 }
 
+/* Stores the initializer; a layer already in a net (which has not begun
+ * training) draws its values again with it at once, as nn.init does in
+ * PyTorch: otherwise the new initializer would silently wait for
+ * gf_net_reinit.  On failure nothing changes. */
 static int set_init(gf_layer *layer, const gf_init *init, gfi_init *dst, const char *fn)
 {
     int rc = check_configurable(layer, fn);
@@ -74,7 +78,13 @@ static int set_init(gf_layer *layer, const gf_init *init, gfi_init *dst, const c
         return gfi_fail(GF_ERR_NULL, "%s: initializer is NULL", fn);
     if (init->magic != GFI_MAGIC_INIT)
         return gfi_fail(GF_ERR_KIND, "%s: handle is not a live gf_init", fn);
+    gfi_init old = *dst;
     *dst = init->cfg;
+    if (layer->owner && (rc = gfi_net_redraw(layer, dst == &layer->winit))) {
+        *dst = old;
+        return gfi_fail(rc, "%s: cannot draw layer %d's values with the new initializer: %s", fn, (int)layer->index,
+                        rc == GF_ERR_NOMEM ? "out of memory" : gf_strerror(rc));
+    }
     return GF_OK;
 }
 

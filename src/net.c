@@ -175,6 +175,28 @@ static int init_layer_params(gf_net *net, gf_layer *l, bool keep_user)
     return rc;
 }
 
+int gfi_net_redraw(gf_layer *l, bool weights)
+{
+    gf_net *net = l->owner;
+    size_t n = weights ? l->nweights : l->nbias;
+    float *fresh = gfi_malloc((n ? n : 1) * sizeof(float));
+    if (!fresh)
+        return GF_ERR_NOMEM;
+    gfi_rng saved = net->rng;
+    int rc = weights ? gfi_init_fill(&l->winit, fresh, l->out, l->in, &net->rng)
+                     : gfi_init_fill_fan(&l->binit, fresh, l->nbias, l->in, l->out, &net->rng);
+    if (rc) {
+        net->rng = saved;
+    } else {
+        memcpy(weights ? l->w : l->b, fresh, n * sizeof(float));
+        *(weights ? &l->user_weights : &l->user_bias) = false;
+        /* Cached activations were computed with the old values. */
+        net->forward_ready = net->backward_ready = net->grads_ready = false;
+    }
+    gfi_free(fresh);
+    return rc;
+}
+
 static void repoint_layers(gf_net *net)
 {
     for (int32_t i = 0; i < net->nlayers; i++) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "picky_alloc.h"
 
 #define NKINDS 11
 /* Large fills: 256 x 512 = 131072 values (fan_in 512, fan_out 256). */
@@ -538,6 +539,90 @@ static void test_destroy_null_is_a_no_op(void **state)
     assert_int_equal(gf_live_allocations(), live);
 }
 
+/* ---- an initializer set on a layer already in a net ---- */
+
+static gf_init *constant(double v)
+{
+    gf_init *c;
+    assert_int_equal(gf_init_create(&c, GF_INIT_CONSTANT), GF_OK);
+    assert_int_equal(gf_init_set_range(c, v, v), GF_OK);
+    return c;
+}
+
+static void test_weight_init_set_on_a_layer_in_a_net_draws_its_weights_again(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_layer *l;
+    assert_int_equal(gf_net_create(&net, 4, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 3, GF_ACT_RELU, &l), GF_OK);
+    gf_init *c = constant(0.5);
+    assert_int_equal(gf_layer_set_weight_init(l, c), GF_OK);
+    gf_init_destroy(c);
+    float w[12];
+    assert_int_equal(gf_layer_get_weights(l, w, 12), GF_OK);
+    for (int i = 0; i < 12; i++)
+        assert_true(w[i] == 0.5f);
+    gf_net_destroy(net);
+}
+
+static void test_bias_init_set_on_a_layer_in_a_net_draws_its_bias_again(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_layer *l;
+    assert_int_equal(gf_net_create(&net, 4, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 3, GF_ACT_RELU, &l), GF_OK);
+    gf_init *c = constant(0.1);
+    assert_int_equal(gf_layer_set_bias_init(l, c), GF_OK);
+    gf_init_destroy(c);
+    float b[3];
+    assert_int_equal(gf_layer_get_bias(l, b, 3), GF_OK);
+    for (int i = 0; i < 3; i++)
+        assert_true(b[i] == 0.1f);
+    gf_net_destroy(net);
+}
+
+static void test_init_set_after_a_forward_makes_backward_wait_for_a_new_forward(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_layer *l;
+    assert_int_equal(gf_net_create(&net, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, &l), GF_OK);
+    const float x[2] = {1, 2}, t[1] = {0};
+    assert_int_equal(gf_net_forward(net, x, 2, 1, NULL, 0), GF_OK);
+    gf_init *c = constant(0.5);
+    assert_int_equal(gf_layer_set_weight_init(l, c), GF_OK);
+    gf_init_destroy(c);
+    assert_int_equal(gf_net_backward(net, t, 1, NULL), GF_ERR_STATE);
+    assert_int_equal(gf_net_forward(net, x, 2, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, 1, NULL), GF_OK);
+    gf_net_destroy(net);
+}
+
+static void test_init_redraw_that_cannot_allocate_keeps_the_weights(void **state)
+{
+    (void)state;
+    assert_int_equal(gf_set_allocator(picky_malloc, picky_realloc, picky_free, NULL), GF_OK);
+    gf_net *net;
+    gf_layer *l;
+    assert_int_equal(gf_net_create(&net, 37, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 41, GF_ACT_RELU, &l), GF_OK);
+    float before[37 * 41], after[37 * 41];
+    assert_int_equal(gf_layer_get_weights(l, before, 37 * 41), GF_OK);
+    gf_init *c = constant(0.5);
+    refuse_size = sizeof before; /* the redraw's scratch buffer */
+    assert_int_equal(gf_layer_set_weight_init(l, c), GF_ERR_NOMEM);
+    refuse_size = 0;
+    assert_non_null(strstr(gf_last_error(), "gf_layer_set_weight_init"));
+    assert_int_equal(gf_layer_get_weights(l, after, 37 * 41), GF_OK);
+    assert_memory_equal(before, after, sizeof before);
+    gf_init_destroy(c);
+    gf_net_destroy(net);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +656,10 @@ int main(void)
         cmocka_unit_test(test_fill_rejects_bad_arguments_and_leaves_the_buffer),
         cmocka_unit_test(test_wrong_handle_kind_is_err_kind_and_null_handle_is_err_null),
         cmocka_unit_test(test_destroy_null_is_a_no_op),
+        cmocka_unit_test(test_weight_init_set_on_a_layer_in_a_net_draws_its_weights_again),
+        cmocka_unit_test(test_bias_init_set_on_a_layer_in_a_net_draws_its_bias_again),
+        cmocka_unit_test(test_init_set_after_a_forward_makes_backward_wait_for_a_new_forward),
+        cmocka_unit_test(test_init_redraw_that_cannot_allocate_keeps_the_weights),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (gf_live_allocations() != 0) {

@@ -584,13 +584,15 @@ class Layer(_Handle):
         check(lib.gf_layer_set_activation(h, _activation_ptr(activation, where, keep)), self._net_h())
 
     def set_weight_init(self, init):
-        """Init object, kind name or int (copied); used when the layer joins a net and on reinit."""
+        """Init object, kind name or int (copied); used when the layer joins a net and on reinit.
+        A layer already in a net draws its weights again with it at once (before training)."""
         where = "Layer.set_weight_init"
         h = self._ptr(where)
         keep = []
         check(lib.gf_layer_set_weight_init(h, _init_ptr(init, where, keep)), self._net_h())
 
     def set_bias_init(self, init):
+        """The same for the bias."""
         where = "Layer.set_bias_init"
         h = self._ptr(where)
         keep = []
