@@ -125,8 +125,6 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
         /* The early scale carries over too. */
         memcpy(early, w->early, (size_t)GFI_EARLY * (L + 1) * sizeof *early);
         memcpy(early_grad, d->early_grad, L * sizeof *early_grad);
-    }
-    if (nlayers == d->nlayers && d->hist) {
         /* Same shape: carry the latest records over, oldest first. */
         keep = d->count < cap ? d->count : cap;
         for (int32_t r = 0; r < keep; r++) {
@@ -497,12 +495,6 @@ static void bad_grad(gf_diag *d, int32_t i, bool is_bias, size_t from)
     produced(d, i, penalty_grad_finite(net, l, k, is_bias) ? GF_PHASE_BACKWARD : GF_PHASE_PENALTY, tensor);
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The lower median of the finite ones of v[0], v[stride], ... (n values),
  * sorted in tmp; NaN if none is finite. */
 static double median_of(double *tmp, const double *v, int32_t n, size_t stride)
@@ -513,13 +505,13 @@ static double median_of(double *tmp, const double *v, int32_t n, size_t stride)
             tmp[m++] = v[(size_t)k * stride];
     if (!m)
         return NAN;
-    qsort(tmp, (size_t)m, sizeof *tmp, cmp_dbl);
+    qsort(tmp, (size_t)m, sizeof *tmp, gfi_cmp_double);
     return tmp[(m - 1) / 2];
 }
 
-/* Takes the latest record into the early scale while fewer than GFI_EARLY
- * training records were: called before a new record overwrites nothing of it,
- * when the latest one is complete (its step's statistics are in). */
+/* Takes the latest record into the early scale until GFI_EARLY training
+ * records are in.  Called by commit before it writes the next record: the
+ * latest one is complete by then (its step's statistics are in). */
 static void take_early(gf_diag *d)
 {
     diag_work *w = W(d);

@@ -84,6 +84,13 @@ static inline int64_t gfi_diag_step_at(const gf_diag *d, int32_t ago)
     return d->hist_step[(d->head - 1 - ago + 2 * d->cap) % d->cap];
 }
 
+/* qsort order of doubles (ascending; the callers sort finite values). */
+static inline int gfi_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 #define GFI_MAGIC_DIAG 0x47414944u
 
 /* GF_OK for a live diag still attached to its net; else GF_ERR_NULL /

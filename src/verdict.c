@@ -319,8 +319,6 @@ static double tail_share(const judge *j, int32_t i)
     return 0.5 * erfc((zc - m) / (sd * sqrt(2.0))) + 0.5 * erfc((zc + m) / (sd * sqrt(2.0)));
 }
 
-static int cmp_double(const void *a, const void *b);
-
 /* Records over which a fraction of units "zero (or stuck) for every sample" must hold. */
 #define SUSTAIN 8
 
@@ -341,7 +339,7 @@ static double sustained(const judge *j, int32_t i, int32_t stat)
         if (isfinite(x))
             v[m++] = x;
     }
-    qsort(v, (size_t)m, sizeof *v, cmp_double);
+    qsort(v, (size_t)m, sizeof *v, gfi_cmp_double);
     double med = v[(m - 1) / 2];
     return med < now ? med : now;
 }
@@ -608,12 +606,6 @@ static void rule_history(judge *j)
     }
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Suggested clipping norm: 5x the median global gradient norm of the healthy
  * records (finite and within 10x of the smallest); 1.0 without 4 of those. */
 static double suggest_clip(const judge *j)
@@ -640,7 +632,7 @@ static double suggest_clip(const judge *j)
             norms[k++] = norms[a];
     if (k < 4)
         return 1.0;
-    qsort(norms, (size_t)k, sizeof *norms, cmp_double);
+    qsort(norms, (size_t)k, sizeof *norms, gfi_cmp_double);
     double med = k % 2 ? norms[k / 2] : 0.5 * (norms[k / 2 - 1] + norms[k / 2]);
     return 5 * med;
 }
