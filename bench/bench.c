@@ -7,7 +7,10 @@
  * issue defines it; the library does not compute the first layer's input gradient (off by
  * default, gf_net_set_input_grad), so it does less arithmetic than that count (see
  * docs/performance.md for the rate of the arithmetic actually done).
- * Options: --seconds S (time per measurement, default 1.5), --only NAME, --threads N (max, default 2).
+ * Options: --seconds S (time per measurement, default 1.5), --only NAME, --threads N (max, default 2),
+ * --isa avx512|avx2|portable (pin the matrix kernels, element-wise passes and diagnostics scans to
+ * that instruction set, and measure the peak with it: how the library runs on a CPU without the
+ * wider units; the default is the best this CPU runs).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -20,6 +23,8 @@
 #include <time.h>
 
 #include "gradflow.h"
+#include "ew.h"   /* gfi_ew_force, for --isa */
+#include "gemm.h" /* gfi_gemm_force_kernel */
 
 /* ---- allocator that counts calls and live bytes ---- */
 
@@ -124,15 +129,18 @@ static double scalar_peak(double seconds)
     return (double)iters * 8 * 2 / (t - t0) / 1e9;
 }
 
-static double peak_once(const char **isa, double seconds)
+/* The peak of the widest FMA this CPU has, or of the instruction set the
+ * run was pinned to (--isa: "avx512", "avx2", or "portable", whose peak is
+ * the scalar loop's). */
+static double peak_once(const char **isa, double seconds, const char *want)
 {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
+    if (want ? !strcmp(want, "avx512") : __builtin_cpu_supports("avx512f")) {
         *isa = "avx512";
         return peak_avx512(seconds);
     }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (want ? !strcmp(want, "avx2") : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         *isa = "avx2";
         return peak_avx2(seconds);
     }
@@ -144,11 +152,11 @@ static double peak_once(const char **isa, double seconds)
 /* The best of five 0.15 s measurements: on a shared machine another process
  * can only slow the loop down, and one slowed measurement would inflate every
  * peak_pct printed after it. */
-static double measure_peak(const char **isa)
+static double measure_peak(const char **isa, const char *want)
 {
     double best = 0.0;
     for (int i = 0; i < 5; i++) {
-        double p = peak_once(isa, 0.15);
+        double p = peak_once(isa, 0.15, want);
         if (p > best)
             best = p;
     }
@@ -324,6 +332,7 @@ int main(int argc, char **argv)
     double seconds = 1.5;
     const char *only = NULL;
     int max_threads = 2;
+    const char *want_isa = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             seconds = atof(argv[++i]);
@@ -331,15 +340,28 @@ int main(int argc, char **argv)
             only = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             max_threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--isa") && i + 1 < argc)
+            want_isa = argv[++i];
         else {
-            fprintf(stderr, "usage: bench [--seconds S] [--only NAME] [--threads N]\n");
+            fprintf(stderr, "usage: bench [--seconds S] [--only NAME] [--threads N] [--isa avx512|avx2|portable]\n");
+            return 2;
+        }
+    }
+    if (want_isa) {
+        int kernel = -1;
+        for (int k = 0; k < GFI_GEMM_NKERNELS; k++)
+            if (!strcmp(want_isa, gfi_gemm_kernel_name(k)))
+                kernel = k;
+        if (kernel < 0 || gfi_gemm_force_kernel(kernel) || gfi_ew_force(kernel)) {
+            fprintf(stderr, "bench: --isa %s: %s\n", want_isa,
+                    kernel < 0 ? "expected avx512, avx2 or portable" : gf_last_error());
             return 2;
         }
     }
     if (gf_set_allocator(count_malloc, count_realloc, count_free, NULL))
         die("gf_set_allocator", GF_ERR_STATE);
     const char *isa;
-    double peak = measure_peak(&isa);
+    double peak = measure_peak(&isa, want_isa);
     printf("bench cpu_isa=%s peak_gflops_1core=%.1f library=%s\n", isa, peak, gf_version_string());
     workload ws[5] = {
         {"tiny", {2, 16, 16, 1}, 4, 1, GF_ACT_TANH, GF_OPT_SGD},

@@ -10,6 +10,7 @@
  * squares non-finite, which is how the fast passes detect one for free.
  */
 #include "diag_stats.h"
+#include "ew.h"
 
 #include <math.h>
 #include <string.h>
@@ -17,23 +18,12 @@
 #include <emmintrin.h>
 #endif
 
-/* The AVX-512 kernels (diag_stats_avx512.c) run only where the CPU and OS
- * support them; the answer is cached, it cannot change while we run. */
+/* The AVX-512 kernels (diag_stats_avx512.c) run where the element-wise
+ * passes run theirs: the same CPU requirements (decided once, see ew.c),
+ * and pinned with them by gfi_ew_force. */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define HAVE_AVX512_FILE 1
-static bool use_avx512(void)
-{
-    static _Atomic int cached = -1;
-    int c = cached;
-    if (c < 0) {
-        __builtin_cpu_init();
-        c = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        cached = c;
-    }
-    return c != 0;
-}
+static bool use_avx512(void) { return gfi_ew() == &gfi_ew_avx512; }
 #else
 static bool use_avx512(void) { return false; }
 #endif

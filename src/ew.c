@@ -185,20 +185,54 @@ static void opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, floa
 
 const gfi_ew_ops gfi_ew_portable = {bias_act, act_grad_colsum, opt_update, first_nonfinite, opt_update_stats};
 
+/* The version for a gemm kernel id (the same CPU requirements, since each
+ * ew file is built with its kernel file's flags). */
+static const gfi_ew_ops *ew_for(int kernel)
+{
+    switch (kernel) {
+#ifdef GFI_GEMM_HAVE_X86
+    case GFI_GEMM_AVX512: return &gfi_ew_avx512;
+    case GFI_GEMM_AVX2: return &gfi_ew_avx2;
+#endif
+    default: return &gfi_ew_portable;
+    }
+}
+
+static const gfi_ew_ops *_Atomic forced_ew;
+
 const gfi_ew_ops *gfi_ew(void)
 {
-#ifdef GFI_GEMM_HAVE_X86
-    /* Same CPU requirements as the AVX-512 gemm kernel (the file's flags). */
+    const gfi_ew_ops *f = forced_ew;
+    if (f)
+        return f;
     static const gfi_ew_ops *_Atomic best;
     const gfi_ew_ops *b = best;
     if (!b) {
-        b = gfi_gemm_kernel_available(GFI_GEMM_AVX512) ? &gfi_ew_avx512 : &gfi_ew_portable;
+        int k = GFI_GEMM_PORTABLE;
+        for (int i = GFI_GEMM_NKERNELS - 1; i > GFI_GEMM_PORTABLE; i--)
+            if (gfi_gemm_kernel_available(i)) {
+                k = i;
+                break;
+            }
+        b = ew_for(k);
         best = b;
     }
     return b;
-#else
-    return &gfi_ew_portable;
-#endif
+}
+
+int gfi_ew_force(int kernel)
+{
+    if (kernel == GFI_GEMM_AUTO) {
+        forced_ew = NULL;
+        return GF_OK;
+    }
+    if (kernel < 0 || kernel >= GFI_GEMM_NKERNELS)
+        return gfi_fail(GF_ERR_INVALID, "gfi_ew_force: unknown version (%d)", kernel);
+    if (!gfi_gemm_kernel_available(kernel))
+        return gfi_fail(GF_ERR_UNSUPPORTED, "gfi_ew_force: version %s is not available on this CPU or build",
+                        gfi_gemm_kernel_name(kernel));
+    forced_ew = ew_for(kernel);
+    return GF_OK;
 }
 
 /* ---- the optimizer update split over a pool ---- */

@@ -92,8 +92,14 @@ typedef struct gfi_ew_ops {
 void gfi_ew_pstats_add(gfi_ew_pstats *s, const float *ow, const float *g, const float *nw, const float *m,
                        const float *v, size_t n);
 
-/* The best version this CPU runs (decided once). */
+/* The best version this CPU runs (decided once), or the one forced. */
 const gfi_ew_ops *gfi_ew(void);
+/* Tests and the benchmark: use the version for gemm kernel id `kernel`
+ * (GFI_GEMM_PORTABLE / _AVX2 / _AVX512, same CPU requirements) from now on,
+ * or the best one again for GFI_GEMM_AUTO.  GF_ERR_INVALID for an unknown
+ * id, GF_ERR_UNSUPPORTED for one this CPU or build cannot run; the choice
+ * is unchanged on failure.  Not meant to be called while nets train. */
+int gfi_ew_force(int kernel);
 /* Kinds bias_act and act_grad_colsum handle: identity, ReLU, tanh, sigmoid. */
 bool gfi_ew_act_fast(int32_t kind);
 /* Kinds opt_update handles. */
@@ -125,6 +131,7 @@ void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const
 extern const gfi_ew_ops gfi_ew_portable;
 #if defined(__x86_64__) || defined(__i386__)
 extern const gfi_ew_ops gfi_ew_avx512;
+extern const gfi_ew_ops gfi_ew_avx2;
 #endif
 
 #endif /* GF_EW_H */

@@ -8,7 +8,9 @@
  * dy * f'(z) computed in double from the float y; identity and ReLU exact.
  * Bias gradients are sums in double, so they match the double reference to
  * float rounding (1.2e-7 relative).  Optimizer updates equal the portable
- * version bit for bit (same operations, no fused multiply-adds).
+ * version bit for bit (same operations, no fused multiply-adds).  The AVX2
+ * and AVX-512 versions compute the same formulas, so they agree bit for bit
+ * on every activation and gradient.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,22 +19,26 @@
 #include <cmocka.h>
 
 #include "ew.h"
+#include "gemm.h"
 #include "threadpool.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-/* The versions to check: portable always, AVX-512 when this CPU runs it. */
+/* The versions to check: portable always, AVX2 and AVX-512 when this CPU
+ * runs them. */
 static const gfi_ew_ops *versions(int i)
 {
-    if (i == 0)
-        return &gfi_ew_portable;
+    const gfi_ew_ops *all[3] = {&gfi_ew_portable, NULL, NULL};
+    int n = 1;
 #if defined(__x86_64__) || defined(__i386__)
-    if (i == 1 && gfi_ew() == &gfi_ew_avx512)
-        return &gfi_ew_avx512;
+    if (gfi_gemm_kernel_available(GFI_GEMM_AVX2))
+        all[n++] = &gfi_ew_avx2;
+    if (gfi_gemm_kernel_available(GFI_GEMM_AVX512))
+        all[n++] = &gfi_ew_avx512;
 #endif
-    return NULL;
+    return i >= 0 && i < n ? all[i] : NULL;
 }
 
 static uint64_t lcg = 12345;
@@ -409,6 +415,54 @@ static void test_act_grad_colsum_honours_the_row_stride(void **state)
     }
 }
 
+/* Both vector versions evaluate the same float formulas (AVX2 builds 2^n
+ * from two exact powers of two where AVX-512 has scalef), so they agree bit
+ * for bit: a net does not change its outputs when it moves between CPUs. */
+static void test_avx2_and_avx512_activations_agree_bit_for_bit(void **state)
+{
+    (void)state;
+#if defined(__x86_64__) || defined(__i386__)
+    if (!gfi_gemm_kernel_available(GFI_GEMM_AVX512) || !gfi_gemm_kernel_available(GFI_GEMM_AVX2))
+        skip();
+    enum { N = 4099 };
+    static float b[N], z1[N], z2[N], y1[N], y2[N], dy[N], dz1[N], dz2[N];
+    float db1[N], db2[N];
+    memset(b, 0, sizeof b);
+    for (int k = 0; k < 4; k++) {
+        for (int i = 0; i < N; i++) {
+            /* a sweep over the series / exp / saturated ranges, with both signs */
+            float x = (float)(i - N / 2) * (float)(i % 7 == 0 ? 0.031 : 0.00053);
+            z1[i] = z2[i] = i == 17 ? NAN : i == 18 ? -INFINITY : i == 19 ? 1e-30f : x;
+            dy[i] = uniform(-2, 2);
+        }
+        gfi_ew_avx2.bias_act(kinds[k], b, z1, y1, 1, N);
+        gfi_ew_avx512.bias_act(kinds[k], b, z2, y2, 1, N);
+        assert_memory_equal(y1, y2, sizeof y1);
+        gfi_ew_avx2.act_grad_colsum(kinds[k], z1, y1, dy, dz1, db1, 1, N, N);
+        gfi_ew_avx512.act_grad_colsum(kinds[k], z2, y2, dy, dz2, db2, 1, N, N);
+        assert_memory_equal(dz1, dz2, sizeof dz1);
+        assert_memory_equal(db1, db2, sizeof db1);
+    }
+#else
+    skip();
+#endif
+}
+
+/* gfi_ew_force picks the version gfi_ew() hands out (the benchmark's
+ * --isa uses it), refuses unknown ids and keeps its choice when refused. */
+static void test_ew_force_selects_a_version_and_refuses_unknown_ids(void **state)
+{
+    (void)state;
+    const gfi_ew_ops *best = gfi_ew();
+    assert_int_equal(gfi_ew_force(GFI_GEMM_PORTABLE), GF_OK);
+    assert_ptr_equal(gfi_ew(), &gfi_ew_portable);
+    assert_int_equal(gfi_ew_force(GFI_GEMM_NKERNELS), GF_ERR_INVALID);
+    assert_non_null(strstr(gf_last_error(), "gfi_ew_force"));
+    assert_ptr_equal(gfi_ew(), &gfi_ew_portable);
+    assert_int_equal(gfi_ew_force(GFI_GEMM_AUTO), GF_OK);
+    assert_ptr_equal(gfi_ew(), best);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +478,8 @@ int main(void)
         cmocka_unit_test(test_optimizer_split_over_two_threads_matches_one_bit_for_bit),
         cmocka_unit_test(test_layer_passes_split_over_two_threads_match_one_bit_for_bit),
         cmocka_unit_test(test_act_grad_colsum_honours_the_row_stride),
+        cmocka_unit_test(test_avx2_and_avx512_activations_agree_bit_for_bit),
+        cmocka_unit_test(test_ew_force_selects_a_version_and_refuses_unknown_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

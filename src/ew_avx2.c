@@ -1,0 +1,502 @@
+/*
+ * ew_avx2.c — AVX2 + FMA versions of the element-wise passes (see ew.h), 8
+ * floats per vector, for CPUs that have AVX2 but not AVX-512.  Built with
+ * -mavx2 -mfma (the Makefile's isa_flags); ew.c selects it only after
+ * checking the CPU.
+ *
+ * The formulas are ew_avx512.c's, operation for operation, so the two give
+ * the same values: tanh and sigmoid from one exp(-2|x|) resp. exp(-|x|)
+ * (never overflowing), tanh's Taylor series below |x| = 0.55, the optimizer
+ * rules without fused multiply-adds (each element as the scalar loop gets
+ * it), bias sums in double in row order.  AVX2 has no scalef, so 2^n is
+ * applied as two exact powers of two (see exp_nonpositive).  Tails are
+ * handled with masked loads and stores; masked-off lanes are never touched.
+ */
+#include "ew.h"
+#include "gemm.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* Lane mask with the first n (clamped to 0..8) lanes set. */
+INLINE __m256i lanes(int64_t n)
+{
+    int k = n >= 8 ? 8 : n <= 0 ? 0 : (int)n;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Whole vectors go through plain loads and stores (masked stores are slow
+ * on some AVX2 CPUs); only a tail uses the mask.  full is a constant in each
+ * inlined instance. */
+INLINE __m256 load(const float *p, __m256i m, bool full) { return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m); }
+INLINE void store(float *p, __m256i m, __m256 v, bool full)
+{
+    if (full)
+        _mm256_storeu_ps(p, v);
+    else
+        _mm256_maskstore_ps(p, m, v);
+}
+
+/* 2^n for integral n in [-150, 0] (stored as float), as a product of two
+ * normal powers of two, so p * two_a * two_b rounds once, like scalef. */
+INLINE __m256 scale_pow2(__m256 p, __m256 n)
+{
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i h1 = _mm256_srai_epi32(ni, 1), h2 = _mm256_sub_epi32(ni, h1);
+    __m256 a = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h1, _mm256_set1_epi32(127)), 23));
+    __m256 b = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h2, _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, a), b);
+}
+
+/* exp(x) for x <= 0, as in ew_avx512.c: x = n ln2 + r, e^r from its
+ * degree-7 Taylor polynomial, times 2^n.  The clamp keeps NaN (max returns
+ * its second operand); NaN then stays NaN through the polynomial. */
+INLINE __m256 exp_nonpositive(__m256 x)
+{
+    x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    /* A NaN lane converts to INT_MIN; its p is NaN, so the product is NaN
+     * whatever the (garbage) powers are. */
+    return scale_pow2(p, n);
+}
+
+INLINE __m256 abs_ps(__m256 x) { return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))); }
+
+/* tanh: the odd Taylor series to x^17 for |x| < 0.55, else
+ * sign(x) (1 - e) / (1 + e), e = exp(-2|x|); a vector whose lanes all take
+ * one formula skips the other. */
+INLINE __m256 tanh_ps(__m256 x)
+{
+    __m256 a = abs_ps(x);
+    __m256 small = _mm256_cmp_ps(a, _mm256_set1_ps(0.55f), _CMP_LT_OQ);
+    int bits = _mm256_movemask_ps(small);
+    __m256 t = _mm256_setzero_ps();
+    if (bits != 0xff) {
+        __m256 e = exp_nonpositive(_mm256_mul_ps(a, _mm256_set1_ps(-2.0f)));
+        __m256 one = _mm256_set1_ps(1.0f);
+        t = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+        t = _mm256_or_ps(t, _mm256_and_ps(x, _mm256_set1_ps(-0.0f)));
+        if (!bits)
+            return t;
+    }
+    __m256 x2 = _mm256_mul_ps(x, x);
+    __m256 q = _mm256_set1_ps(6404582.0f / 10854718875.0f);
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-929569.0f / 638512875.0f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(21844.0f / 6081075.0f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1382.0f / 155925.0f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(62.0f / 2835.0f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-17.0f / 315.0f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(2.0f / 15.0f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1.0f / 3.0f));
+    __m256 s = _mm256_fmadd_ps(_mm256_mul_ps(x, x2), q, x);
+    return _mm256_blendv_ps(t, s, small);
+}
+
+/* sigmoid: 1 / (1 + e) for x >= 0, e / (1 + e) below, e = exp(-|x|). */
+INLINE __m256 sigmoid_ps(__m256 x)
+{
+    __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_setzero_ps(), abs_ps(x)));
+    __m256 s = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+    __m256 nonneg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ);
+    return _mm256_blendv_ps(_mm256_mul_ps(e, s), s, nonneg);
+}
+
+INLINE __m256 act(int32_t kind, __m256 z)
+{
+    switch (kind) {
+    case GF_ACT_RELU:
+        /* x > 0 ? x : 0, so NaN gives 0 like the scalar comparison. */
+        return _mm256_and_ps(_mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ), z);
+    case GF_ACT_TANH: return tanh_ps(z);
+    case GF_ACT_SIGMOID: return sigmoid_ps(z);
+    default: return z;
+    }
+}
+
+static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float *zr = z + r * cols, *yr = y + r * cols;
+        int64_t j = 0;
+        for (; j + 8 <= cols; j += 8) {
+            __m256 v = _mm256_add_ps(_mm256_loadu_ps(zr + j), _mm256_loadu_ps(b + j));
+            _mm256_storeu_ps(zr + j, v);
+            _mm256_storeu_ps(yr + j, act(kind, v));
+        }
+        if (j < cols) {
+            __m256i m = lanes(cols - j);
+            __m256 v = _mm256_add_ps(load(zr + j, m, false), load(b + j, m, false));
+            store(zr + j, m, v, false);
+            store(yr + j, m, act(kind, v), false);
+        }
+    }
+}
+
+/* dy * f'(z); relu'(0) = 0, and dy * 0 keeps NaN in dy as the scalar code does. */
+INLINE __m256 act_grad(int32_t kind, __m256 z, __m256 y, __m256 dy)
+{
+    __m256 one = _mm256_set1_ps(1.0f);
+    switch (kind) {
+    case GF_ACT_RELU: return _mm256_mul_ps(dy, _mm256_and_ps(_mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ), one));
+    case GF_ACT_TANH: return _mm256_mul_ps(dy, _mm256_fnmadd_ps(y, y, one));
+    case GF_ACT_SIGMOID: return _mm256_mul_ps(dy, _mm256_mul_ps(y, _mm256_sub_ps(one, y)));
+    default: return dy;
+    }
+}
+
+/* One vector of the row: dz, and its values added (widened) into acc.
+ * Lanes past the data hold 0 and land in acc slots that are never read. */
+INLINE void colsum_vec(const int32_t kind, const float *z, const float *y, const float *dy, float *dz, double *acc,
+                       __m256i m, bool full)
+{
+    __m256 zv = kind == GF_ACT_RELU ? load(z, m, full) : _mm256_setzero_ps();
+    __m256 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? load(y, m, full) : _mm256_setzero_ps();
+    __m256 g = act_grad(kind, zv, yv, load(dy, m, full));
+    store(dz, m, g, full);
+    _mm256_store_pd(acc, _mm256_add_pd(_mm256_load_pd(acc), _mm256_cvtps_pd(_mm256_castps256_ps128(g))));
+    _mm256_store_pd(acc + 4, _mm256_add_pd(_mm256_load_pd(acc + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(g, 1))));
+}
+
+/* Row by row, each column's running sum in a double in an L1 buffer, added
+ * in row order like the scalar loop (ew_avx512.c's layout). */
+INLINE void act_grad_colsum_impl(const int32_t kind, const float *z, const float *y, const float *dy, float *dz,
+                                 float *db, int64_t rows, int64_t cols, int64_t ld)
+{
+    enum { CB = 256 }; /* columns per block: 2 KiB of sums */
+    _Alignas(32) double acc[CB];
+    for (int64_t j0 = 0; j0 < cols; j0 += CB) {
+        int64_t cw = cols - j0 < CB ? cols - j0 : CB;
+        for (int64_t j = 0; j < cw; j += 8) {
+            _mm256_store_pd(acc + j, _mm256_setzero_pd());
+            _mm256_store_pd(acc + j + 4, _mm256_setzero_pd());
+        }
+        int64_t full = cw / 8 * 8;
+        __m256i tail = lanes(cw - full);
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t at = r * ld + j0;
+            for (int64_t j = 0; j < full; j += 8)
+                colsum_vec(kind, z + at + j, y + at + j, dy + at + j, dz + at + j, acc + j, tail, true);
+            if (full < cw)
+                colsum_vec(kind, z + at + full, y + at + full, dy + at + full, dz + at + full, acc + full, tail, false);
+        }
+        for (int64_t j = 0; j < cw; j += 8) {
+            __m256 sum = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_load_pd(acc + j + 4)),
+                                         _mm256_cvtpd_ps(_mm256_load_pd(acc + j)));
+            store(db + j0 + j, lanes(cw - j), sum, false);
+        }
+    }
+}
+
+static void act_grad_colsum(int32_t kind, const float *z, const float *y, const float *dy, float *dz, float *db,
+                            int64_t rows, int64_t cols, int64_t ld)
+{
+    switch (kind) {
+    case GF_ACT_RELU: act_grad_colsum_impl(GF_ACT_RELU, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_TANH: act_grad_colsum_impl(GF_ACT_TANH, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_SIGMOID: act_grad_colsum_impl(GF_ACT_SIGMOID, z, y, dy, dz, db, rows, cols, ld); break;
+    default: act_grad_colsum_impl(GF_ACT_IDENTITY, z, y, dy, dz, db, rows, cols, ld); break;
+    }
+}
+
+/* The optimizer rules of optimizer.c, operation for operation (no fused
+ * multiply-adds), as in ew_avx512.c. */
+typedef struct opt_vecs {
+    __m256 lr, mu, wd, sh, b1, b2, c1, c2, eps, step, sbc2;
+    bool decay, shrink;
+} opt_vecs;
+
+INLINE void opt_vecs_load(opt_vecs *c, const gfi_ew_opt *o)
+{
+    c->lr = _mm256_set1_ps(o->lr);
+    c->mu = _mm256_set1_ps(o->mu);
+    c->wd = _mm256_set1_ps(o->wd);
+    c->sh = _mm256_set1_ps(o->shrink);
+    c->b1 = _mm256_set1_ps(o->b1);
+    c->b2 = _mm256_set1_ps(o->b2);
+    c->c1 = _mm256_set1_ps(o->one_minus_b1);
+    c->c2 = _mm256_set1_ps(o->one_minus_b2);
+    c->eps = _mm256_set1_ps(o->eps);
+    c->step = _mm256_set1_ps(o->step);
+    c->sbc2 = _mm256_set1_ps(o->sqrt_bc2);
+    c->shrink = o->kind == GF_OPT_ADAMW && o->wd != 0.0f;
+    c->decay = o->kind != GF_OPT_ADAMW && o->wd != 0.0f;
+}
+
+/* SGD, momentum, Nesterov on one vector (lanes outside m are neither read
+ * nor written); returns the new weights, *st the new velocity (0 for SGD). */
+INLINE __m256 sgd_vec(const opt_vecs *c, __m256 wv, __m256 gv, float *vel, __m256i m, bool full, __m256 *st,
+                      int32_t kind)
+{
+    if (c->decay)
+        gv = _mm256_add_ps(gv, _mm256_mul_ps(c->wd, wv));
+    __m256 d;
+    if (kind == GF_OPT_SGD) {
+        d = gv;
+        *st = _mm256_setzero_ps();
+    } else {
+        __m256 v = _mm256_add_ps(_mm256_mul_ps(c->mu, load(vel, m, full)), gv);
+        store(vel, m, v, full);
+        d = kind == GF_OPT_MOMENTUM ? v : _mm256_add_ps(gv, _mm256_mul_ps(c->mu, v));
+        *st = v;
+    }
+    return _mm256_sub_ps(wv, _mm256_mul_ps(c->lr, d));
+}
+
+/* Adam, AdamW on one vector; *st1, *st2 the new moments. */
+INLINE __m256 adam_vec(const opt_vecs *c, __m256 wv, __m256 gv, float *mom, float *var, __m256i m, bool full,
+                       __m256 *st1, __m256 *st2)
+{
+    if (c->shrink)
+        wv = _mm256_mul_ps(wv, c->sh);
+    if (c->decay)
+        gv = _mm256_add_ps(gv, _mm256_mul_ps(c->wd, wv));
+    __m256 mv = _mm256_add_ps(_mm256_mul_ps(c->b1, load(mom, m, full)), _mm256_mul_ps(c->c1, gv));
+    __m256 vv = _mm256_add_ps(_mm256_mul_ps(c->b2, load(var, m, full)), _mm256_mul_ps(_mm256_mul_ps(c->c2, gv), gv));
+    __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vv), c->sbc2), c->eps);
+    wv = _mm256_sub_ps(wv, _mm256_mul_ps(c->step, _mm256_div_ps(mv, denom)));
+    store(mom, m, mv, full);
+    store(var, m, vv, full);
+    *st1 = mv;
+    *st2 = vv;
+    return wv;
+}
+
+/* One vector; kind and full are constants in each inlined instance. */
+INLINE void update_vec(const opt_vecs *c, float *w, const float *g, float *mom, float *var, __m256i m, bool full,
+                       int32_t kind)
+{
+    __m256 s1, s2, wv = load(w, m, full), gv = load(g, m, full);
+    __m256 nw = kind == GF_OPT_ADAM ? adam_vec(c, wv, gv, mom, var, m, full, &s1, &s2)
+                                    : sgd_vec(c, wv, gv, mom, m, full, &s1, kind);
+    store(w, m, nw, full);
+}
+
+INLINE void update_run(const opt_vecs *c, float *w, const float *g, float *mom, float *var, size_t n,
+                       int32_t kind)
+{
+    const bool sgd = kind == GF_OPT_SGD, adam = kind == GF_OPT_ADAM;
+    const __m256i all = _mm256_set1_epi32(-1);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        update_vec(c, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, all, true, kind);
+    if (i < n)
+        update_vec(c, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, lanes((int64_t)(n - i)), false, kind);
+}
+
+static void opt_update(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n)
+{
+    opt_vecs c;
+    opt_vecs_load(&c, o);
+    switch (o->kind) {
+    case GF_OPT_SGD: update_run(&c, w, g, NULL, NULL, n, GF_OPT_SGD); break;
+    case GF_OPT_MOMENTUM: update_run(&c, w, g, m, NULL, n, GF_OPT_MOMENTUM); break;
+    case GF_OPT_NESTEROV: update_run(&c, w, g, m, NULL, n, GF_OPT_NESTEROV); break;
+    default: update_run(&c, w, g, m, v, n, GF_OPT_ADAM); break; /* Adam and AdamW: c tells them apart */
+    }
+}
+
+/* ---- the measured update: statistics gathered while stepping ---- */
+
+INLINE __m256d lo_pd(__m256 x) { return _mm256_cvtps_pd(_mm256_castps256_ps128(x)); }
+INLINE __m256d hi_pd(__m256 x) { return _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)); }
+
+/* Running sums of one call, in registers (AVX2 has 16: the two halves of
+ * each widened vector are added before they are accumulated). */
+typedef struct pacc {
+    __m256d gs, gq, wq, dq;
+    __m256 gmn, gmx, wmx;
+    __m256i gz, wz, sbits;
+} pacc;
+
+/* One vector: saves the old values, steps, and adds g, the old w and the
+ * change (new and old widened to double, then subtracted) into a.  Lanes
+ * outside m load as 0, which adds nothing to the sums; they are kept out
+ * of the minima, maxima and zero counts explicitly. */
+INLINE void stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, float *mom, float *var, float *ow,
+                      float *om, float *ov, __m256i m, bool full, int32_t kind)
+{
+    const bool adam = kind == GF_OPT_ADAM;
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff);
+    __m256 gv = load(g, m, full), wv = load(w, m, full);
+    store(ow, m, wv, full);
+    __m256 nw, s1, s2 = zero;
+    if (adam) {
+        store(om, m, load(mom, m, full), full);
+        store(ov, m, load(var, m, full), full);
+        nw = adam_vec(c, wv, gv, mom, var, m, full, &s1, &s2);
+    } else {
+        if (kind != GF_OPT_SGD)
+            store(om, m, load(mom, m, full), full);
+        nw = sgd_vec(c, wv, gv, mom, m, full, &s1, kind);
+    }
+    store(w, m, nw, full);
+    __m256d gl = lo_pd(gv), gh = hi_pd(gv), wl = lo_pd(wv), wh = hi_pd(wv);
+    a->gs = _mm256_add_pd(a->gs, _mm256_add_pd(gl, gh));
+    a->gq = _mm256_add_pd(a->gq, _mm256_fmadd_pd(gl, gl, _mm256_mul_pd(gh, gh)));
+    a->wq = _mm256_add_pd(a->wq, _mm256_fmadd_pd(wl, wl, _mm256_mul_pd(wh, wh)));
+    __m256d dl = _mm256_sub_pd(lo_pd(nw), wl), dh = _mm256_sub_pd(hi_pd(nw), wh);
+    a->dq = _mm256_add_pd(a->dq, _mm256_fmadd_pd(dl, dl, _mm256_mul_pd(dh, dh)));
+    /* new value first: a NaN lane keeps the running min/max; a lane outside
+     * m offers the running value itself */
+    __m256 gmin_in = gv, gmax_in = gv, gzero = _mm256_cmp_ps(gv, zero, _CMP_EQ_OQ);
+    __m256 wzero = _mm256_cmp_ps(wv, zero, _CMP_EQ_OQ);
+    if (!full) {
+        const __m256 mf = _mm256_castsi256_ps(m);
+        gmin_in = _mm256_blendv_ps(a->gmn, gv, mf);
+        gmax_in = _mm256_blendv_ps(a->gmx, gv, mf);
+        gzero = _mm256_and_ps(gzero, mf);
+        wzero = _mm256_and_ps(wzero, mf);
+    }
+    a->gmn = _mm256_min_ps(gmin_in, a->gmn);
+    a->gmx = _mm256_max_ps(gmax_in, a->gmx);
+    a->wmx = _mm256_max_ps(abs_ps(wv), a->wmx); /* lanes outside m: |0| */
+    /* each equal lane is all ones, i.e. -1: subtracting counts it */
+    a->gz = _mm256_sub_epi32(a->gz, _mm256_castps_si256(gzero));
+    a->wz = _mm256_sub_epi32(a->wz, _mm256_castps_si256(wzero));
+    /* |bits| >= those of +Inf exactly for NaN / Inf */
+    a->sbits = _mm256_max_epu32(a->sbits, _mm256_and_si256(_mm256_castps_si256(s1), magnitude));
+    if (adam)
+        a->sbits = _mm256_max_epu32(a->sbits, _mm256_and_si256(_mm256_castps_si256(s2), magnitude));
+}
+
+INLINE double sum_pd(__m256d v)
+{
+    _Alignas(32) double d[4];
+    _mm256_store_pd(d, v);
+    return (d[0] + d[1]) + (d[2] + d[3]);
+}
+
+INLINE size_t sum_epi32(__m256i v)
+{
+    uint32_t c[8];
+    _mm256_storeu_si256((__m256i *)(void *)c, v);
+    size_t s = 0;
+    for (int k = 0; k < 8; k++)
+        s += c[k];
+    return s;
+}
+
+/* Lane reductions of min / max that keep a NaN lane out, like the vector
+ * min / max above (the running value wins against NaN). */
+INLINE float reduce_min(__m256 v)
+{
+    _Alignas(32) float f[8];
+    _mm256_store_ps(f, v);
+    float r = f[0];
+    for (int k = 1; k < 8; k++)
+        r = f[k] < r ? f[k] : r;
+    return r;
+}
+
+INLINE float reduce_max(__m256 v)
+{
+    _Alignas(32) float f[8];
+    _mm256_store_ps(f, v);
+    float r = f[0];
+    for (int k = 1; k < 8; k++)
+        r = f[k] > r ? f[k] : r;
+    return r;
+}
+
+INLINE uint32_t reduce_max_u32(__m256i v)
+{
+    uint32_t c[8];
+    _mm256_storeu_si256((__m256i *)(void *)c, v);
+    uint32_t r = c[0];
+    for (int k = 1; k < 8; k++)
+        r = c[k] > r ? c[k] : r;
+    return r;
+}
+
+#define STATS_CHUNK ((size_t)1 << 28) /* elements; the uint32 zero counters cannot wrap */
+
+INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, float *var, size_t k,
+                      gfi_ew_pstats *s, float *ow, float *om, float *ov, int32_t kind)
+{
+    pacc a;
+    a.gs = a.gq = a.wq = a.dq = _mm256_setzero_pd();
+    a.gmn = _mm256_set1_ps(s->gmin);
+    a.gmx = _mm256_set1_ps(s->gmax);
+    a.wmx = _mm256_set1_ps(s->wmax);
+    a.gz = a.wz = a.sbits = _mm256_setzero_si256();
+    const bool sgd = kind == GF_OPT_SGD, adam = kind == GF_OPT_ADAM;
+    const __m256i all = _mm256_set1_epi32(-1);
+    size_t i = 0;
+    for (; i + 8 <= k; i += 8)
+        stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, ow + i, sgd ? NULL : om + i,
+                  adam ? ov + i : NULL, all, true, kind);
+    if (i < k)
+        stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, ow + i, sgd ? NULL : om + i,
+                  adam ? ov + i : NULL, lanes((int64_t)(k - i)), false, kind);
+    s->gsum += sum_pd(a.gs);
+    s->gss += sum_pd(a.gq);
+    s->wss += sum_pd(a.wq);
+    s->d2 += sum_pd(a.dq);
+    s->gmin = reduce_min(a.gmn);
+    s->gmax = reduce_max(a.gmx);
+    s->wmax = reduce_max(a.wmx);
+    s->gzeros += sum_epi32(a.gz);
+    s->wzeros += sum_epi32(a.wz);
+    s->state_bad |= reduce_max_u32(a.sbits) >= 0x7f800000u;
+}
+
+static void opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, float *mom, float *var, size_t n,
+                             gfi_ew_pstats *s, float *ow, float *om, float *ov)
+{
+    opt_vecs c;
+    opt_vecs_load(&c, o);
+    for (size_t at = 0; at < n; at += STATS_CHUNK) {
+        size_t k = n - at < STATS_CHUNK ? n - at : STATS_CHUNK;
+        float *w0 = w + at, *ow0 = ow + at;
+        const float *g0 = g + at;
+        switch (o->kind) {
+        case GF_OPT_SGD: stats_run(&c, w0, g0, NULL, NULL, k, s, ow0, NULL, NULL, GF_OPT_SGD); break;
+        case GF_OPT_MOMENTUM:
+            stats_run(&c, w0, g0, mom + at, NULL, k, s, ow0, om + at, NULL, GF_OPT_MOMENTUM);
+            break;
+        case GF_OPT_NESTEROV:
+            stats_run(&c, w0, g0, mom + at, NULL, k, s, ow0, om + at, NULL, GF_OPT_NESTEROV);
+            break;
+        default: /* Adam and AdamW: c tells them apart */
+            stats_run(&c, w0, g0, mom + at, var + at, k, s, ow0, om + at, ov + at, GF_OPT_ADAM);
+            break;
+        }
+    }
+}
+
+/* NaN and Inf are the floats whose exponent bits are all ones. */
+static size_t first_nonfinite(const float *x, size_t n)
+{
+    const __m256i expo = _mm256_set1_epi32(0x7f800000);
+    for (size_t i = 0; i < n; i += 8) {
+        __m256i m = lanes((int64_t)(n - i));
+        __m256i v = _mm256_and_si256(_mm256_castps_si256(load(x + i, m, i + 8 <= n)), expo);
+        int bad = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(_mm256_cmpeq_epi32(v, expo), m)));
+        if (bad)
+            return i + (size_t)__builtin_ctz((unsigned)bad);
+    }
+    return n;
+}
+
+const gfi_ew_ops gfi_ew_avx2 = {bias_act, act_grad_colsum, opt_update, first_nonfinite, opt_update_stats};
+
+#elif defined(GFI_GEMM_HAVE_X86)
+/* Built without the AVX2 flags: ew.c never selects this table. */
+const gfi_ew_ops gfi_ew_avx2 = {NULL, NULL, NULL, NULL, NULL};
+#else
+typedef int gfi_ew_avx2_unused;
+#endif
