@@ -95,8 +95,8 @@ static void portable_ukernel(int64_t kc, const float *restrict pa, const float *
     }
 }
 
-const gfi_gemm_kernel_info gfi_gemm_portable_info = {P_MR, P_NR, 128, 256, 512, portable_ukernel, gfi_gemm_pack_a_generic,
-                                                   gfi_gemm_pack_b_generic, NULL};
+const gfi_gemm_kernel_info gfi_gemm_portable_info = {
+    P_MR, P_NR, 128, 256, 512, portable_ukernel, gfi_gemm_pack_a_generic, gfi_gemm_pack_b_generic, NULL, 0.0, false};
 
 /* ---- kernel selection ---- */
 
@@ -337,11 +337,11 @@ static bool use_small(const gfi_gemm_kernel_info *K, bool trans_a, bool trans_b,
     if (!K->small || m <= 0 || n <= 0 || k <= 0 || alpha == 0.0f)
         return false;
     double work = (double)m * (double)n * (double)k;
-    if (work <= GFI_GEMM_SMALL_WORK)
+    if (work <= K->small_work)
         return true;
     /* Only the dot-product form (A times B^T, the forward product) gains;
      * measured on the 10-wide mnist layer the other forms lost. */
-    return !trans_a && trans_b && (m < n ? m : n) <= GFI_GEMM_SKINNY && work < GEMM_POOL_MIN_WORK;
+    return K->small_skinny && !trans_a && trans_b && (m < n ? m : n) <= GFI_GEMM_SKINNY && work < GEMM_POOL_MIN_WORK;
 }
 
 static void gemm_one(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws *ws, bool trans_a, bool trans_b,

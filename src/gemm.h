@@ -91,15 +91,16 @@ typedef struct gfi_gemm_kernel_info {
     int mc, kc, nc; /* cache blocks: mc % mr == 0, nc % nr == 0 */
     gfi_gemm_ukernel_fn ukernel;
     gfi_gemm_pack_fn pack_a, pack_b;
-    /* Optional: a whole small product (m*n*k <= GFI_GEMM_SMALL_WORK, k > 0,
+    /* Optional: a whole small product (m*n*k <= small_work, k > 0,
      * alpha != 0) computed straight from the operands, where packing would
      * cost more than the arithmetic.  Same contract as gfi_gemm. */
     void (*small)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                   int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+    double small_work; /* m*n*k up to which small takes the product */
+    bool small_skinny; /* small also takes skinny A B^T products (GFI_GEMM_SKINNY) */
 } gfi_gemm_kernel_info;
 
-#define GFI_GEMM_SMALL_WORK 65536.0 /* m*n*k */
-#define GFI_GEMM_SKINNY 16          /* A B^T with m or n at most this: small path too (under 2e6 m*n*k) */
+#define GFI_GEMM_SKINNY 16 /* A B^T with m or n at most this: small path too (under 2e6 m*n*k) */
 
 /* Upper bounds over all kernels, which size the packing buffers. */
 #define GFI_GEMM_MAX_MC 192

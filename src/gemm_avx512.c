@@ -422,12 +422,12 @@ static void avx512_small(bool trans_a, bool trans_b, int64_t m, int64_t n, int64
  * (bench/step_ab.c and its wide twin), mnist -2 to -3 % and wide -6 to -8 % per step;
  * 24 to 60 all did about as well. */
 const gfi_gemm_kernel_info gfi_gemm_avx512_info = {MR, NR, 48, 256, 512, avx512_ukernel, avx512_pack_a, avx512_pack_b,
-                                                   avx512_small};
+                                                   avx512_small, 65536.0, true};
 
 #else
 /* Not an x86 build with AVX-512 flags: gemm.c never selects this kernel. */
 #ifdef GFI_GEMM_HAVE_X86
-const gfi_gemm_kernel_info gfi_gemm_avx512_info = {4, 16, 128, 256, 512, NULL, NULL, NULL, NULL};
+const gfi_gemm_kernel_info gfi_gemm_avx512_info = {4, 16, 128, 256, 512, NULL, NULL, NULL, NULL, 0.0, false};
 #else
 typedef int gfi_gemm_avx512_unused;
 #endif
