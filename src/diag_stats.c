@@ -24,8 +24,11 @@
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define HAVE_AVX512_FILE 1
 static bool use_avx512(void) { return gfi_ew() == &gfi_ew_avx512; }
+/* The AVX2 kernels (diag_stats_avx2.c) likewise. */
+static bool use_avx2(void) { return gfi_ew() == &gfi_ew_avx2; }
 #else
 static bool use_avx512(void) { return false; }
+static bool use_avx2(void) { return false; }
 #endif
 
 #if defined(__SSE2__)
@@ -59,6 +62,10 @@ void gfi_sq_scan(const float *v, size_t n, gfi_sq *out)
 #ifdef HAVE_AVX512_FILE
     if (use_avx512()) {
         i = gfi_sq_scan_avx512(v, n, &a0, &m0);
+        goto tail;
+    }
+    if (use_avx2()) {
+        i = gfi_sq_scan_avx2(v, n, &a0, &m0);
         goto tail;
     }
 #endif
@@ -97,6 +104,10 @@ void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss)
 #ifdef HAVE_AVX512_FILE
     if (use_avx512()) {
         i = gfi_moment_scan_avx512(v, n, &s0, &q0);
+        goto tail;
+    }
+    if (use_avx2()) {
+        i = gfi_moment_scan_avx2(v, n, &s0, &q0);
         goto tail;
     }
 #endif
@@ -191,6 +202,8 @@ void gfi_param_scan_add(const float *g, const float *w, size_t n, gfi_full *gs, 
 #ifdef HAVE_AVX512_FILE
     if (use_avx512())
         i = gfi_param_scan_avx512(g, w, n, gs, ws);
+    else if (use_avx2())
+        i = gfi_param_scan_avx2(g, w, n, gs, ws);
     else
 #endif
     {
@@ -215,8 +228,8 @@ double gfi_diff_sq(const float *a, const float *b, size_t n)
     double d2 = 0.0;
     size_t i = 0;
 #ifdef HAVE_AVX512_FILE
-    if (use_avx512()) {
-        i = gfi_diff_sq_avx512(a, b, n, &d2);
+    if (use_avx512() || use_avx2()) {
+        i = use_avx512() ? gfi_diff_sq_avx512(a, b, n, &d2) : gfi_diff_sq_avx2(a, b, n, &d2);
         if (!isfinite(d2)) /* a float difference overflowed, or a value is NaN/Inf: redo in double */
             i = 0, d2 = 0.0;
     }
@@ -233,6 +246,20 @@ void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double
 #ifdef HAVE_AVX512_FILE
     if (use_avx512()) {
         gfi_relu_scan_avx512(y, rows, cols, sum, ss, alive);
+        return;
+    }
+    if (use_avx2()) {
+        size_t full = gfi_relu_scan_avx2(y, rows, cols, sum, ss, alive);
+        double s0 = *sum, q0 = *ss;
+        for (size_t r = 0; full < cols && r < rows; r++) /* the columns past the last 8 */
+            for (size_t j = full; j < cols; j++) {
+                double x = y[r * cols + j];
+                s0 += x;
+                q0 += x * x;
+                alive[j] |= (unsigned char)(y[r * cols + j] != 0.0f);
+            }
+        *sum = s0;
+        *ss = q0;
         return;
     }
 #endif
@@ -260,6 +287,13 @@ bool gfi_all_finite(const float *v, size_t n)
 #ifdef HAVE_AVX512_FILE
     if (use_avx512())
         return gfi_all_finite_avx512(v, n);
+    if (use_avx2()) {
+        bool finite;
+        size_t i = gfi_all_finite_avx2(v, n, &finite);
+        for (; finite && i < n; i++)
+            finite = isfinite(v[i]);
+        return finite;
+    }
 #endif
     gfi_sq s;
     gfi_sq_scan(v, n, &s);

@@ -46,4 +46,14 @@ size_t gfi_diff_sq_avx512(const float *a, const float *b, size_t n, double *d2);
 bool gfi_all_finite_avx512(const float *v, size_t n);
 void gfi_relu_scan_avx512(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive);
 
+/* AVX2 kernels (diag_stats_avx2.c), likewise, on multiples of 8; the
+ * finiteness scan reports through *finite, the ReLU scan covers the first
+ * multiple of 8 columns of every row and returns that width. */
+size_t gfi_sq_scan_avx2(const float *v, size_t n, double *ss, float *maxabs);
+size_t gfi_moment_scan_avx2(const float *v, size_t n, double *sum, double *ss);
+size_t gfi_param_scan_avx2(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws);
+size_t gfi_diff_sq_avx2(const float *a, const float *b, size_t n, double *d2);
+size_t gfi_all_finite_avx2(const float *v, size_t n, bool *finite);
+size_t gfi_relu_scan_avx2(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive);
+
 #endif /* GF_DIAG_STATS_H */

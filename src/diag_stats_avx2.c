@@ -1,0 +1,222 @@
+/*
+ * diag_stats_avx2.c — AVX2 versions of the diagnostics scans, for CPUs
+ * without AVX-512: eight floats per step, widened to two vectors of four
+ * doubles for every sum and sum of squares (so a norm of finite floats cannot
+ * overflow or underflow however it is summed), float min/max, compare-counted
+ * zeros.  Each kernel takes the longest prefix that is a multiple of 8 and
+ * returns its length (gfi_relu_scan_avx2: of each row); diag_stats.c finishes
+ * the tail with the portable loop.  Built with -mavx2 -mfma (the Makefile's
+ * isa_flags) and called only where the element-wise passes run AVX2.
+ */
+#include "diag_stats.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* Four floats at p widened to double. */
+INLINE __m256d load_pd(const float *p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+INLINE __m256 abs_ps(__m256 x) { return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))); }
+
+INLINE double sum_pd(__m256d v)
+{
+    _Alignas(32) double d[4];
+    _mm256_store_pd(d, v);
+    return (d[0] + d[1]) + (d[2] + d[3]);
+}
+
+/* Lane reductions that, like the vector min / max with the running value
+ * second, never let a NaN lane win. */
+INLINE float max_ps(__m256 v)
+{
+    _Alignas(32) float f[8];
+    _mm256_store_ps(f, v);
+    float r = f[0];
+    for (int k = 1; k < 8; k++)
+        r = f[k] > r ? f[k] : r;
+    return r;
+}
+
+INLINE float min_ps(__m256 v)
+{
+    _Alignas(32) float f[8];
+    _mm256_store_ps(f, v);
+    float r = f[0];
+    for (int k = 1; k < 8; k++)
+        r = f[k] < r ? f[k] : r;
+    return r;
+}
+
+INLINE size_t sum_epi32(__m256i v)
+{
+    uint32_t c[8];
+    _mm256_storeu_si256((__m256i *)(void *)c, v);
+    size_t s = 0;
+    for (int k = 0; k < 8; k++)
+        s += c[k];
+    return s;
+}
+
+/* uint32 lane counters are flushed every CHUNK elements, long before they could wrap. */
+#define CHUNK ((size_t)1 << 28)
+
+size_t gfi_sq_scan_avx2(const float *v, size_t n, double *ss, float *maxabs)
+{
+    __m256d q0 = _mm256_setzero_pd(), q1 = q0, q2 = q0, q3 = q0;
+    __m256 m0 = _mm256_setzero_ps(), m1 = m0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256d a0 = load_pd(v + i), a1 = load_pd(v + i + 4), a2 = load_pd(v + i + 8), a3 = load_pd(v + i + 12);
+        q0 = _mm256_fmadd_pd(a0, a0, q0);
+        q1 = _mm256_fmadd_pd(a1, a1, q1);
+        q2 = _mm256_fmadd_pd(a2, a2, q2);
+        q3 = _mm256_fmadd_pd(a3, a3, q3);
+        m0 = _mm256_max_ps(abs_ps(_mm256_loadu_ps(v + i)), m0);
+        m1 = _mm256_max_ps(abs_ps(_mm256_loadu_ps(v + i + 8)), m1);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256d a0 = load_pd(v + i), a1 = load_pd(v + i + 4);
+        q0 = _mm256_fmadd_pd(a0, a0, q0);
+        q1 = _mm256_fmadd_pd(a1, a1, q1);
+        m0 = _mm256_max_ps(abs_ps(_mm256_loadu_ps(v + i)), m0);
+    }
+    *ss = sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
+    *maxabs = max_ps(_mm256_max_ps(m0, m1));
+    return i;
+}
+
+size_t gfi_moment_scan_avx2(const float *v, size_t n, double *sum, double *ss)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0, q0 = s0, q1 = s0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256d a0 = load_pd(v + i), a1 = load_pd(v + i + 4);
+        s0 = _mm256_add_pd(s0, a0);
+        s1 = _mm256_add_pd(s1, a1);
+        q0 = _mm256_fmadd_pd(a0, a0, q0);
+        q1 = _mm256_fmadd_pd(a1, a1, q1);
+    }
+    *sum = sum_pd(_mm256_add_pd(s0, s1));
+    *ss = sum_pd(_mm256_add_pd(q0, q1));
+    return i;
+}
+
+size_t gfi_param_scan_avx2(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws)
+{
+    __m256d gs0 = _mm256_setzero_pd(), gq0 = gs0, gq1 = gs0, wq0 = gs0, wq1 = gs0;
+    __m256 gmn = _mm256_set1_ps(gs->min), gmx = _mm256_set1_ps(gs->max), wmx = _mm256_set1_ps(ws->max);
+    const __m256 zero = _mm256_setzero_ps();
+    size_t i = 0;
+    while (i + 8 <= n) {
+        __m256i gz = _mm256_setzero_si256(), wz = gz;
+        size_t stop = n - i > CHUNK ? i + CHUNK : n;
+        for (; i + 8 <= stop; i += 8) {
+            __m256 g8 = _mm256_loadu_ps(g + i), w8 = _mm256_loadu_ps(w + i);
+            __m256d gl = load_pd(g + i), gh = load_pd(g + i + 4), wl = load_pd(w + i), wh = load_pd(w + i + 4);
+            gs0 = _mm256_add_pd(gs0, _mm256_add_pd(gl, gh));
+            gq0 = _mm256_fmadd_pd(gl, gl, gq0);
+            gq1 = _mm256_fmadd_pd(gh, gh, gq1);
+            wq0 = _mm256_fmadd_pd(wl, wl, wq0);
+            wq1 = _mm256_fmadd_pd(wh, wh, wq1);
+            /* new value first: a NaN lane keeps the running min/max */
+            gmn = _mm256_min_ps(g8, gmn);
+            gmx = _mm256_max_ps(g8, gmx);
+            wmx = _mm256_max_ps(abs_ps(w8), wmx);
+            /* an equal lane is all ones, i.e. -1: subtracting counts it */
+            gz = _mm256_sub_epi32(gz, _mm256_castps_si256(_mm256_cmp_ps(g8, zero, _CMP_EQ_OQ)));
+            wz = _mm256_sub_epi32(wz, _mm256_castps_si256(_mm256_cmp_ps(w8, zero, _CMP_EQ_OQ)));
+        }
+        gs->zeros += sum_epi32(gz);
+        ws->zeros += sum_epi32(wz);
+    }
+    gs->sum += sum_pd(gs0);
+    gs->ss += sum_pd(_mm256_add_pd(gq0, gq1));
+    ws->ss += sum_pd(_mm256_add_pd(wq0, wq1));
+    gs->min = min_ps(gmn);
+    gs->max = max_ps(gmx);
+    ws->max = max_ps(wmx);
+    return i;
+}
+
+size_t gfi_diff_sq_avx2(const float *a, const float *b, size_t n, double *d2)
+{
+    /* As the AVX-512 kernel: the difference rounded to float, squared in
+     * double; an overflowing float difference makes the sum non-finite and
+     * the caller redoes the range in double. */
+    __m256d q0 = _mm256_setzero_pd(), q1 = q0, q2 = q0, q3 = q0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 x = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        __m256 y = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+        __m256d xl = _mm256_cvtps_pd(_mm256_castps256_ps128(x)), xh = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+        __m256d yl = _mm256_cvtps_pd(_mm256_castps256_ps128(y)), yh = _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1));
+        q0 = _mm256_fmadd_pd(xl, xl, q0);
+        q1 = _mm256_fmadd_pd(xh, xh, q1);
+        q2 = _mm256_fmadd_pd(yl, yl, q2);
+        q3 = _mm256_fmadd_pd(yh, yh, q3);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        __m256d xl = _mm256_cvtps_pd(_mm256_castps256_ps128(x)), xh = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+        q0 = _mm256_fmadd_pd(xl, xl, q0);
+        q1 = _mm256_fmadd_pd(xh, xh, q1);
+    }
+    *d2 = sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
+    return i;
+}
+
+size_t gfi_all_finite_avx2(const float *v, size_t n, bool *finite)
+{
+    /* |x| as an integer is at least that of +Inf exactly when x is NaN or
+     * +-Inf. */
+    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff);
+    __m256i m0 = _mm256_setzero_si256(), m1 = m0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        m0 = _mm256_max_epu32(m0, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(v + i)), magnitude));
+        m1 = _mm256_max_epu32(m1,
+                              _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(v + i + 8)), magnitude));
+    }
+    for (; i + 8 <= n; i += 8)
+        m0 = _mm256_max_epu32(m0, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(v + i)), magnitude));
+    /* some lane reached the exponent of +Inf: compare as signed (the values
+     * are at most 0x7fffffff) */
+    __m256i big = _mm256_cmpgt_epi32(_mm256_max_epu32(m0, m1), _mm256_set1_epi32(0x7f7fffff));
+    *finite = _mm256_testz_si256(big, big) != 0;
+    return i;
+}
+
+size_t gfi_relu_scan_avx2(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0, q0 = s0, q1 = s0;
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i one = _mm256_set1_epi32(1);
+    const size_t full = cols / 8 * 8;
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * cols;
+        for (size_t j = 0; j < full; j += 8) {
+            __m256d a0 = load_pd(yr + j), a1 = load_pd(yr + j + 4);
+            s0 = _mm256_add_pd(s0, a0);
+            s1 = _mm256_add_pd(s1, a1);
+            q0 = _mm256_fmadd_pd(a0, a0, q0);
+            q1 = _mm256_fmadd_pd(a1, a1, q1);
+            /* a unit is alive once its output was not exactly 0 (NaN counts
+             * as not 0): the eight 0 / 1 lanes packed to bytes and or-ed in */
+            __m256i nz = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(yr + j), zero, _CMP_NEQ_UQ)),
+                                          one);
+            __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(nz), _mm256_extracti128_si256(nz, 1));
+            __m128i b = _mm_packus_epi16(w, w);
+            __m128i cur = _mm_loadl_epi64((const __m128i *)(const void *)(alive + j));
+            _mm_storel_epi64((__m128i *)(void *)(alive + j), _mm_or_si128(cur, b));
+        }
+    }
+    *sum = sum_pd(_mm256_add_pd(s0, s1));
+    *ss = sum_pd(_mm256_add_pd(q0, q1));
+    return full;
+}
+
+#else
+/* Not built with the AVX2 flags: diag_stats.c never calls into this file. */
+typedef int gfi_diag_stats_avx2_unused;
+#endif

@@ -1,0 +1,299 @@
+/*
+ * test_diag_stats.c — the diagnostics scans (src/diag_stats.h) in every
+ * version this CPU runs (portable / SSE2, AVX2, AVX-512, pinned through
+ * gfi_ew_force, which the scans follow) against double-precision references,
+ * on lengths that leave every kind of vector tail.
+ *
+ * Tolerances: sums and sums of squares are accumulated in double in an order
+ * that differs between versions, so they match the reference to 1e-12
+ * relative (of the sum of magnitudes); the vector gfi_diff_sq rounds each
+ * difference to float before squaring it (2^-24 relative, see
+ * diag_stats_avx512.c), so 3e-7 there.  Minima, maxima, zero counts, alive
+ * flags and finiteness are exact.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "diag_stats.h"
+#include "ew.h"
+#include "gemm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const size_t lengths[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 1000, 4099};
+#define NLEN (sizeof lengths / sizeof lengths[0])
+
+static uint64_t lcg = 777;
+static float uniform(float lo, float hi)
+{
+    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+    return lo + (hi - lo) * (float)((double)(lcg >> 40) / (double)(1ull << 24));
+}
+
+/* Random values over several magnitudes, every fifth one exactly 0. */
+static void fill(float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = i % 5 == 3 ? 0.0f : uniform(-1, 1) * powf(10.0f, uniform(-3, 3));
+}
+
+/* Runs body once per scan version this CPU runs, pinned; restores the choice. */
+#define FOR_EACH_VERSION(k)                                                                                            \
+    for (int k = 0; k < GFI_GEMM_NKERNELS; k++)                                                                        \
+        if (gfi_gemm_kernel_available(k) && gfi_ew_force(k) == GF_OK)
+
+static void unpin(void) { assert_int_equal(gfi_ew_force(GFI_GEMM_AUTO), GF_OK); }
+
+static void assert_close(double got, double want, double scale, double rel)
+{
+    if (!(fabs(got - want) <= rel * scale + 1e-300))
+        fail_msg("got %.17g, want %.17g (scale %.3g, rel %.1g)", got, want, scale, rel);
+}
+
+static void test_sq_scan_matches_double_reference_in_every_version(void **state)
+{
+    (void)state;
+    static float v[4099];
+    FOR_EACH_VERSION(k)
+    {
+        for (size_t t = 0; t < NLEN; t++) {
+            size_t n = lengths[t];
+            fill(v, n);
+            double ss = 0;
+            float mx = 0;
+            for (size_t i = 0; i < n; i++) {
+                ss += (double)v[i] * v[i];
+                mx = fabsf(v[i]) > mx ? fabsf(v[i]) : mx;
+            }
+            gfi_sq s;
+            gfi_sq_scan(v, n, &s);
+            assert_close(s.ss, ss, ss, 1e-12);
+            assert_true(s.maxabs == mx);
+        }
+    }
+    unpin();
+}
+
+static void test_moment_scan_matches_double_reference_in_every_version(void **state)
+{
+    (void)state;
+    static float v[4099];
+    FOR_EACH_VERSION(k)
+    {
+        for (size_t t = 0; t < NLEN; t++) {
+            size_t n = lengths[t];
+            fill(v, n);
+            double sum = 0, ss = 0, mag = 0;
+            for (size_t i = 0; i < n; i++) {
+                sum += v[i];
+                mag += fabs((double)v[i]);
+                ss += (double)v[i] * v[i];
+            }
+            double got_sum, got_ss;
+            gfi_moment_scan(v, n, &got_sum, &got_ss);
+            assert_close(got_sum, sum, mag, 1e-12);
+            assert_close(got_ss, ss, ss, 1e-12);
+        }
+    }
+    unpin();
+}
+
+/* Continued over two calls (gfi_param_scan, then _add on the rest), as the
+ * diagnostics scan a tensor block by block. */
+static void test_param_scan_matches_double_reference_in_every_version(void **state)
+{
+    (void)state;
+    static float g[4099], w[4099];
+    FOR_EACH_VERSION(k)
+    {
+        for (size_t t = 0; t < NLEN; t++) {
+            size_t n = lengths[t], cut = n / 3;
+            fill(g, n);
+            fill(w, n);
+            double gsum = 0, gss = 0, wss = 0, mag = 0;
+            float gmn = n ? g[0] : 0.0f, gmx = gmn, wmx = 0;
+            size_t gz = 0, wz = 0;
+            for (size_t i = 0; i < n; i++) {
+                gsum += g[i];
+                mag += fabs((double)g[i]);
+                gss += (double)g[i] * g[i];
+                wss += (double)w[i] * w[i];
+                gmn = g[i] < gmn ? g[i] : gmn;
+                gmx = g[i] > gmx ? g[i] : gmx;
+                wmx = fabsf(w[i]) > wmx ? fabsf(w[i]) : wmx;
+                gz += g[i] == 0.0f;
+                wz += w[i] == 0.0f;
+            }
+            gfi_full gs, ws;
+            gfi_param_scan(g, w, cut, &gs, &ws);
+            if (cut == 0) /* the first call saw nothing: start min / max from the data */
+                gs.min = gs.max = n ? g[0] : 0.0f;
+            gfi_param_scan_add(g + cut, w + cut, n - cut, &gs, &ws);
+            assert_close(gs.sum, gsum, mag, 1e-12);
+            assert_close(gs.ss, gss, gss, 1e-12);
+            assert_close(ws.ss, wss, wss, 1e-12);
+            assert_true(gs.min == gmn);
+            assert_true(gs.max == gmx);
+            assert_true(ws.max == wmx);
+            assert_int_equal(gs.zeros, gz);
+            assert_int_equal(ws.zeros, wz);
+        }
+    }
+    unpin();
+}
+
+/* A NaN gradient element poisons the sums (so the diagnostics see it) but
+ * never becomes the minimum or maximum, wherever it falls after the first
+ * element (which seeds both). */
+static void test_param_scan_keeps_nan_out_of_min_and_max_in_every_version(void **state)
+{
+    (void)state;
+    enum { N = 37 };
+    float g[N], w[N];
+    FOR_EACH_VERSION(k)
+    {
+        for (size_t at = 0; at < N; at++) {
+            for (size_t i = 0; i < N; i++) {
+                g[i] = (float)i - 10.0f;
+                w[i] = 0.5f;
+            }
+            g[at] = NAN;
+            float want_min = -10.0f, want_max = at == N - 1 ? (float)N - 12.0f : (float)N - 11.0f;
+            gfi_full gs, ws;
+            gfi_param_scan(g, w, N, &gs, &ws);
+            assert_true(isnan(gs.sum) && isnan(gs.ss));
+            if (at == 0) /* g[0] seeds the running min / max: a NaN there stays */
+                continue;
+            assert_true(gs.min == want_min);
+            assert_true(gs.max == want_max);
+        }
+    }
+    unpin();
+}
+
+static void test_diff_sq_matches_double_reference_in_every_version(void **state)
+{
+    (void)state;
+    static float a[4099], b[4099];
+    FOR_EACH_VERSION(k)
+    {
+        for (size_t t = 0; t < NLEN; t++) {
+            size_t n = lengths[t];
+            fill(a, n);
+            for (size_t i = 0; i < n; i++)
+                b[i] = a[i] + uniform(-1e-3f, 1e-3f) * fabsf(a[i]);
+            double d2 = 0;
+            for (size_t i = 0; i < n; i++) {
+                double d = (double)a[i] - (double)b[i];
+                d2 += d * d;
+            }
+            assert_close(gfi_diff_sq(a, b, n), d2, d2, 3e-7);
+        }
+    }
+    unpin();
+}
+
+/* A float difference that overflows (1e38 - -3e38) is redone in double. */
+static void test_diff_sq_survives_a_float_overflow_in_every_version(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    float a[N] = {0}, b[N] = {0};
+    a[21] = 3e38f;
+    b[21] = -3e38f;
+    FOR_EACH_VERSION(k)
+    {
+        double want = 6e38 * 6e38;
+        assert_close(gfi_diff_sq(a, b, N), want, want, 1e-6);
+    }
+    unpin();
+}
+
+static void test_relu_scan_matches_reference_in_every_version(void **state)
+{
+    (void)state;
+    static const size_t widths[] = {1, 7, 8, 9, 17, 33};
+    enum { ROWS = 5, MAXC = 33 };
+    float y[ROWS * MAXC];
+    unsigned char alive[MAXC + 8], want_alive[MAXC + 8];
+    FOR_EACH_VERSION(k)
+    {
+        for (size_t t = 0; t < sizeof widths / sizeof widths[0]; t++) {
+            size_t cols = widths[t];
+            for (size_t i = 0; i < ROWS * cols; i++)
+                y[i] = uniform(-1, 1) > 0.2f ? uniform(0, 3) : 0.0f;
+            for (size_t j = 0; j < cols; j += 4) /* dead columns: 0 on every row */
+                for (size_t r = 0; r < ROWS; r++)
+                    y[r * cols + j] = 0.0f;
+            if (cols > 2)
+                y[3 * cols + 2] = NAN; /* NaN counts as alive */
+            memset(alive, 0, sizeof alive);
+            memset(want_alive, 0, sizeof want_alive);
+            alive[cols] = want_alive[cols] = 0xAB; /* past the last column: untouched */
+            double sum = 0, ss = 0;
+            for (size_t r = 0; r < ROWS; r++)
+                for (size_t j = 0; j < cols; j++) {
+                    float x = y[r * cols + j];
+                    if (!isnan(x)) {
+                        sum += x;
+                        ss += (double)x * x;
+                    }
+                    want_alive[j] |= x != 0.0f;
+                }
+            double got_sum, got_ss;
+            gfi_relu_scan(y, ROWS, cols, &got_sum, &got_ss, alive);
+            assert_memory_equal(alive, want_alive, cols + 1);
+            if (cols > 2) {
+                assert_true(isnan(got_sum) && isnan(got_ss));
+            } else {
+                assert_close(got_sum, sum, sum, 1e-12);
+                assert_close(got_ss, ss, ss, 1e-12);
+            }
+        }
+    }
+    unpin();
+}
+
+static void test_all_finite_finds_nan_and_inf_anywhere_in_every_version(void **state)
+{
+    (void)state;
+    enum { N = 45 };
+    float v[N];
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    FOR_EACH_VERSION(k)
+    {
+        for (size_t i = 0; i < N; i++)
+            v[i] = uniform(-1, 1) * 3e38f;
+        assert_true(gfi_all_finite(v, N));
+        assert_true(gfi_all_finite(v, 0));
+        for (size_t at = 0; at < N; at++)
+            for (int b = 0; b < 3; b++) {
+                float keep = v[at];
+                v[at] = bad[b];
+                assert_false(gfi_all_finite(v, N));
+                assert_true(gfi_all_finite(v, at)); /* past n is not read */
+                v[at] = keep;
+            }
+    }
+    unpin();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sq_scan_matches_double_reference_in_every_version),
+        cmocka_unit_test(test_moment_scan_matches_double_reference_in_every_version),
+        cmocka_unit_test(test_param_scan_matches_double_reference_in_every_version),
+        cmocka_unit_test(test_param_scan_keeps_nan_out_of_min_and_max_in_every_version),
+        cmocka_unit_test(test_diff_sq_matches_double_reference_in_every_version),
+        cmocka_unit_test(test_diff_sq_survives_a_float_overflow_in_every_version),
+        cmocka_unit_test(test_relu_scan_matches_reference_in_every_version),
+        cmocka_unit_test(test_all_finite_finds_nan_and_inf_anywhere_in_every_version),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
