@@ -86,6 +86,121 @@ static void avx2_ukernel(int64_t kc, const float *pa, const float *pb, float *c,
     }
 }
 
+/* ---- packing with 8 x 8 register transposes ---- */
+
+/* Transposes r[0..7] in place: afterwards r[j] lane i is the old r[i] lane j
+ * (pairs, then quads within 128-bit halves, then the halves). */
+static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    /* u[c], 128-bit half h: rows 0-3 (u0-u3) or 4-7 (u4-u7) of column c + 4h */
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* Reads up to 8 rows (nrows valid, the rest zero) of 8 columns (ncols
+ * valid, the rest zero; columns past ncols are not read) at src, row stride
+ * ld, and returns them transposed: r[q] holds column q. */
+static inline __attribute__((always_inline)) void load_transposed(__m256 r[8], const float *src, int64_t ld, int nrows,
+                                                                  int64_t ncols)
+{
+    if (ncols >= 8) {
+        _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) r[i] =
+            i < nrows ? _mm256_loadu_ps(src + i * ld) : _mm256_setzero_ps();
+    } else {
+        __m256i m = first_lanes((int)ncols);
+        _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) r[i] =
+            i < nrows ? _mm256_maskload_ps(src + i * ld, m) : _mm256_setzero_ps();
+    }
+    transpose8(r);
+}
+
+/* op(A) into slivers of MR = 6 rows: dst[s*6*kb + p*6 + r] = op(A)[i0+s+r][p0+p],
+ * zero past row mb.  Each step of p is written as a full 8-float vector whose
+ * last two lanes the next step overwrites (the last one lands in the next
+ * sliver, packed after, or in the buffer's slack), so no masked store is
+ * needed (they are slow on some AVX2 CPUs). */
+static void avx2_pack_a(int mr, bool trans, const float *a, int64_t lda, int64_t i0, int64_t p0, int64_t mb,
+                        int64_t kb, float *restrict dst)
+{
+    (void)mr; /* always MR */
+    for (int64_t s = 0; s < mb; s += MR) {
+        int rows = mb - s < MR ? (int)(mb - s) : MR;
+        if (trans) {
+            /* op(A)[i][p] = a[p*lda + i]: each step of p is 6 contiguous floats */
+            const __m256i m = first_lanes(rows);
+            const float *src = a + p0 * lda + i0 + s;
+            for (int64_t p = 0; p < kb; p++)
+                _mm256_storeu_ps(dst + p * MR, _mm256_maskload_ps(src + p * lda, m));
+        } else {
+            const float *src = a + (i0 + s) * lda + p0;
+            for (int64_t p = 0; p < kb; p += 8) {
+                __m256 r[8];
+                load_transposed(r, src + p, lda, rows, kb - p);
+                int q_end = kb - p < 8 ? (int)(kb - p) : 8;
+                for (int q = 0; q < q_end; q++)
+                    _mm256_storeu_ps(dst + (p + q) * MR, r[q]);
+            }
+        }
+        dst += (int64_t)MR * kb;
+    }
+}
+
+/* op(B) into slivers of NR = 16 columns: dst[s*16*kb + p*16 + j] =
+ * op(B)[p0+p][j0+s+j], zero past column nb. */
+static void avx2_pack_b(int nr, bool trans, const float *b, int64_t ldb, int64_t p0, int64_t j0, int64_t kb, int64_t nb,
+                        float *restrict dst)
+{
+    (void)nr; /* always NR */
+    for (int64_t s = 0; s < nb; s += NR) {
+        int cols = nb - s < NR ? (int)(nb - s) : NR;
+        if (!trans) {
+            /* rows of B, copied whole */
+            const float *src = b + p0 * ldb + j0 + s;
+            if (cols == NR) {
+                for (int64_t p = 0; p < kb; p++) {
+                    _mm256_store_ps(dst + p * NR, _mm256_loadu_ps(src + p * ldb));
+                    _mm256_store_ps(dst + p * NR + 8, _mm256_loadu_ps(src + p * ldb + 8));
+                }
+            } else {
+                const __m256i m0 = first_lanes(cols), m1 = first_lanes(cols - 8);
+                for (int64_t p = 0; p < kb; p++) {
+                    _mm256_store_ps(dst + p * NR, _mm256_maskload_ps(src + p * ldb, m0));
+                    _mm256_store_ps(dst + p * NR + 8, _mm256_maskload_ps(src + p * ldb + 8, m1));
+                }
+            }
+        } else {
+            /* op(B)[p][j] = b[j*ldb + p]: 8 x 8 blocks (8 of the sliver's
+             * columns, 8 steps of p) transposed in registers */
+            for (int h = 0; h < NR; h += 8) {
+                int rows = cols - h < 0 ? 0 : cols - h > 8 ? 8 : cols - h;
+                const float *src = b + (j0 + s + h) * ldb + p0;
+                for (int64_t p = 0; p < kb; p += 8) {
+                    __m256 r[8];
+                    load_transposed(r, src + p, ldb, rows, kb - p);
+                    int q_end = kb - p < 8 ? (int)(kb - p) : 8;
+                    for (int q = 0; q < q_end; q++)
+                        _mm256_store_ps(dst + (p + q) * NR + h, r[q]);
+                }
+            }
+        }
+        dst += (int64_t)NR * kb;
+    }
+}
+
 /* ---- small products straight from the operands (no packing) ---- */
 
 /* op(B) = B: C row i, 8 columns at a time, is a sum of rows of B scaled by
@@ -202,8 +317,8 @@ static void avx2_small(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
  * layer (32 x 10 x 128) ran 6 % faster per step packed, and mnist's (128 x
  * 10 x 512, skinny) 1.3 - 2.7 %; any limit from 4096 to 32768 measured the
  * same, and the tiny workload's products (at most 256) gain 2.6 x. */
-const gfi_gemm_kernel_info gfi_gemm_avx2_info = {MR, NR, 192, 256, 512, avx2_ukernel, gfi_gemm_pack_a_generic,
-                                               gfi_gemm_pack_b_generic, avx2_small, 16384.0, false};
+const gfi_gemm_kernel_info gfi_gemm_avx2_info = {MR, NR, 192, 256, 512, avx2_ukernel, avx2_pack_a, avx2_pack_b,
+                                               avx2_small, 16384.0, false};
 
 #else
 #ifdef GFI_GEMM_HAVE_X86
