@@ -6,7 +6,9 @@
  *
  * Where SSE2 is available (every x86-64) the loops take four floats at a
  * time and sum squares as doubles in two-lane vectors; several independent
- * accumulators keep the double adds off their latency.  A non-finite element always makes the double sum of
+ * accumulators keep the double adds off their latency.  AVX2 and AVX-512
+ * versions (diag_stats_avx2.c / _avx512.c) take 8 / 16 at a time where the
+ * element-wise passes run those instruction sets.  A non-finite element always makes the double sum of
  * squares non-finite, which is how the fast passes detect one for free.
  */
 #include "diag_stats.h"

@@ -1,6 +1,6 @@
 /*
  * ew.c — portable versions of the element-wise passes (see ew.h) and the
- * run-time choice between them and the AVX-512 ones.  The activation
+ * run-time choice between them and the AVX2 / AVX-512 ones.  The activation
  * formulas here are activation.c's (evaluated in double, rounded once); the
  * optimizer rules are optimizer.c's, one loop per kind so the compiler sees
  * plain streams.

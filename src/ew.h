@@ -1,8 +1,8 @@
 /*
  * ew.h — the element-wise passes of a training step (bias + activation,
  * activation gradient + bias gradient, optimizer updates, the NaN/Inf scan),
- * with a portable version in ew.c and an AVX-512 one in ew_avx512.c chosen
- * at run time.  Everything here is private.
+ * with a portable version in ew.c and AVX2 / AVX-512 ones in ew_avx2.c /
+ * ew_avx512.c, chosen at run time.  Everything here is private.
  */
 #ifndef GF_EW_H
 #define GF_EW_H
