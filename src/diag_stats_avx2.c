@@ -13,50 +13,13 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "simd_avx2.h"
+
 #define INLINE static inline __attribute__((always_inline))
 
 /* Four floats at p widened to double. */
 INLINE __m256d load_pd(const float *p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
 INLINE __m256 abs_ps(__m256 x) { return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))); }
-
-INLINE double sum_pd(__m256d v)
-{
-    _Alignas(32) double d[4];
-    _mm256_store_pd(d, v);
-    return (d[0] + d[1]) + (d[2] + d[3]);
-}
-
-/* Lane reductions that, like the vector min / max with the running value
- * second, never let a NaN lane win. */
-INLINE float max_ps(__m256 v)
-{
-    _Alignas(32) float f[8];
-    _mm256_store_ps(f, v);
-    float r = f[0];
-    for (int k = 1; k < 8; k++)
-        r = f[k] > r ? f[k] : r;
-    return r;
-}
-
-INLINE float min_ps(__m256 v)
-{
-    _Alignas(32) float f[8];
-    _mm256_store_ps(f, v);
-    float r = f[0];
-    for (int k = 1; k < 8; k++)
-        r = f[k] < r ? f[k] : r;
-    return r;
-}
-
-INLINE size_t sum_epi32(__m256i v)
-{
-    uint32_t c[8];
-    _mm256_storeu_si256((__m256i *)(void *)c, v);
-    size_t s = 0;
-    for (int k = 0; k < 8; k++)
-        s += c[k];
-    return s;
-}
 
 /* uint32 lane counters are flushed every CHUNK elements, long before they could wrap. */
 #define CHUNK ((size_t)1 << 28)
@@ -81,8 +44,8 @@ size_t gfi_sq_scan_avx2(const float *v, size_t n, double *ss, float *maxabs)
         q1 = _mm256_fmadd_pd(a1, a1, q1);
         m0 = _mm256_max_ps(abs_ps(_mm256_loadu_ps(v + i)), m0);
     }
-    *ss = sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
-    *maxabs = max_ps(_mm256_max_ps(m0, m1));
+    *ss = gfi_avx2_sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
+    *maxabs = gfi_avx2_extreme_ps(_mm256_max_ps(m0, m1), 1);
     return i;
 }
 
@@ -97,8 +60,8 @@ size_t gfi_moment_scan_avx2(const float *v, size_t n, double *sum, double *ss)
         q0 = _mm256_fmadd_pd(a0, a0, q0);
         q1 = _mm256_fmadd_pd(a1, a1, q1);
     }
-    *sum = sum_pd(_mm256_add_pd(s0, s1));
-    *ss = sum_pd(_mm256_add_pd(q0, q1));
+    *sum = gfi_avx2_sum_pd(_mm256_add_pd(s0, s1));
+    *ss = gfi_avx2_sum_pd(_mm256_add_pd(q0, q1));
     return i;
 }
 
@@ -127,15 +90,15 @@ size_t gfi_param_scan_avx2(const float *g, const float *w, size_t n, gfi_full *g
             gz = _mm256_sub_epi32(gz, _mm256_castps_si256(_mm256_cmp_ps(g8, zero, _CMP_EQ_OQ)));
             wz = _mm256_sub_epi32(wz, _mm256_castps_si256(_mm256_cmp_ps(w8, zero, _CMP_EQ_OQ)));
         }
-        gs->zeros += sum_epi32(gz);
-        ws->zeros += sum_epi32(wz);
+        gs->zeros += gfi_avx2_sum_epu32(gz);
+        ws->zeros += gfi_avx2_sum_epu32(wz);
     }
-    gs->sum += sum_pd(gs0);
-    gs->ss += sum_pd(_mm256_add_pd(gq0, gq1));
-    ws->ss += sum_pd(_mm256_add_pd(wq0, wq1));
-    gs->min = min_ps(gmn);
-    gs->max = max_ps(gmx);
-    ws->max = max_ps(wmx);
+    gs->sum += gfi_avx2_sum_pd(gs0);
+    gs->ss += gfi_avx2_sum_pd(_mm256_add_pd(gq0, gq1));
+    ws->ss += gfi_avx2_sum_pd(_mm256_add_pd(wq0, wq1));
+    gs->min = gfi_avx2_extreme_ps(gmn, 0);
+    gs->max = gfi_avx2_extreme_ps(gmx, 1);
+    ws->max = gfi_avx2_extreme_ps(wmx, 1);
     return i;
 }
 
@@ -162,7 +125,7 @@ size_t gfi_diff_sq_avx2(const float *a, const float *b, size_t n, double *d2)
         q0 = _mm256_fmadd_pd(xl, xl, q0);
         q1 = _mm256_fmadd_pd(xh, xh, q1);
     }
-    *d2 = sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
+    *d2 = gfi_avx2_sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
     return i;
 }
 
@@ -211,8 +174,8 @@ size_t gfi_relu_scan_avx2(const float *y, size_t rows, size_t cols, double *sum,
             _mm_storel_epi64((__m128i *)(void *)(alive + j), _mm_or_si128(cur, b));
         }
     }
-    *sum = sum_pd(_mm256_add_pd(s0, s1));
-    *ss = sum_pd(_mm256_add_pd(q0, q1));
+    *sum = gfi_avx2_sum_pd(_mm256_add_pd(s0, s1));
+    *ss = gfi_avx2_sum_pd(_mm256_add_pd(q0, q1));
     return full;
 }
 

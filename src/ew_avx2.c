@@ -18,6 +18,8 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "simd_avx2.h"
+
 #define INLINE static inline __attribute__((always_inline))
 
 /* Lane mask with the first n (clamped to 0..8) lanes set. */
@@ -373,55 +375,6 @@ INLINE void stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
         a->sbits = _mm256_max_epu32(a->sbits, _mm256_and_si256(_mm256_castps_si256(s2), magnitude));
 }
 
-INLINE double sum_pd(__m256d v)
-{
-    _Alignas(32) double d[4];
-    _mm256_store_pd(d, v);
-    return (d[0] + d[1]) + (d[2] + d[3]);
-}
-
-INLINE size_t sum_epi32(__m256i v)
-{
-    uint32_t c[8];
-    _mm256_storeu_si256((__m256i *)(void *)c, v);
-    size_t s = 0;
-    for (int k = 0; k < 8; k++)
-        s += c[k];
-    return s;
-}
-
-/* Lane reductions of min / max that keep a NaN lane out, like the vector
- * min / max above (the running value wins against NaN). */
-INLINE float reduce_min(__m256 v)
-{
-    _Alignas(32) float f[8];
-    _mm256_store_ps(f, v);
-    float r = f[0];
-    for (int k = 1; k < 8; k++)
-        r = f[k] < r ? f[k] : r;
-    return r;
-}
-
-INLINE float reduce_max(__m256 v)
-{
-    _Alignas(32) float f[8];
-    _mm256_store_ps(f, v);
-    float r = f[0];
-    for (int k = 1; k < 8; k++)
-        r = f[k] > r ? f[k] : r;
-    return r;
-}
-
-INLINE uint32_t reduce_max_u32(__m256i v)
-{
-    uint32_t c[8];
-    _mm256_storeu_si256((__m256i *)(void *)c, v);
-    uint32_t r = c[0];
-    for (int k = 1; k < 8; k++)
-        r = c[k] > r ? c[k] : r;
-    return r;
-}
-
 #define STATS_CHUNK ((size_t)1 << 28) /* elements; the uint32 zero counters cannot wrap */
 
 INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, float *var, size_t k,
@@ -442,16 +395,16 @@ INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, f
     if (i < k)
         stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, ow + i, sgd ? NULL : om + i,
                   adam ? ov + i : NULL, lanes((int64_t)(k - i)), false, kind);
-    s->gsum += sum_pd(a.gs);
-    s->gss += sum_pd(a.gq);
-    s->wss += sum_pd(a.wq);
-    s->d2 += sum_pd(a.dq);
-    s->gmin = reduce_min(a.gmn);
-    s->gmax = reduce_max(a.gmx);
-    s->wmax = reduce_max(a.wmx);
-    s->gzeros += sum_epi32(a.gz);
-    s->wzeros += sum_epi32(a.wz);
-    s->state_bad |= reduce_max_u32(a.sbits) >= 0x7f800000u;
+    s->gsum += gfi_avx2_sum_pd(a.gs);
+    s->gss += gfi_avx2_sum_pd(a.gq);
+    s->wss += gfi_avx2_sum_pd(a.wq);
+    s->d2 += gfi_avx2_sum_pd(a.dq);
+    s->gmin = gfi_avx2_extreme_ps(a.gmn, 0);
+    s->gmax = gfi_avx2_extreme_ps(a.gmx, 1);
+    s->wmax = gfi_avx2_extreme_ps(a.wmx, 1);
+    s->gzeros += gfi_avx2_sum_epu32(a.gz);
+    s->wzeros += gfi_avx2_sum_epu32(a.wz);
+    s->state_bad |= gfi_avx2_max_epu32(a.sbits) >= 0x7f800000u;
 }
 
 static void opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, float *mom, float *var, size_t n,

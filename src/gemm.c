@@ -258,6 +258,20 @@ void gfi_gemm_pack_b_generic(int nr, bool trans, const float *b, int64_t ldb, in
     }
 }
 
+/* The small paths' op(A) = A^T, op(B) = B^T case (unused by the dense layer): plain loops. */
+void gfi_gemm_small_scalar(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                         int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (int64_t p = 0; p < k; p++)
+                s += a[p * lda + i] * b[j * ldb + p];
+            float v = alpha * s;
+            c[i * ldc + j] = beta != 0.0f ? beta * c[i * ldc + j] + v : v;
+        }
+}
+
 /* ---- driver ---- */
 
 /* Splits len into the fewest blocks of at most max, of near-equal size

@@ -100,6 +100,11 @@ typedef struct gfi_gemm_kernel_info {
     bool small_skinny; /* small also takes skinny A B^T products (GFI_GEMM_SKINNY) */
 } gfi_gemm_kernel_info;
 
+/* C = alpha A^T B^T + beta C by plain loops, for the kernels' small paths
+ * (C is not read when beta == 0). */
+void gfi_gemm_small_scalar(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                           int64_t ldb, float beta, float *c, int64_t ldc);
+
 #define GFI_GEMM_SKINNY 16 /* A B^T with m or n at most this: small path too (under 2e6 m*n*k) */
 
 /* Upper bounds over all kernels, which size the packing buffers. */

@@ -287,20 +287,6 @@ static void small_dots(int64_t m, int64_t n, int64_t k, float alpha, const float
     }
 }
 
-/* op(A) = A^T and op(B) = B^T (unused by the dense layer): plain loops. */
-static void small_scalar(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
-                         int64_t ldb, float beta, float *c, int64_t ldc)
-{
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) {
-            float s = 0.0f;
-            for (int64_t p = 0; p < k; p++)
-                s += a[p * lda + i] * b[j * ldb + p];
-            float v = alpha * s;
-            c[i * ldc + j] = beta != 0.0f ? beta * c[i * ldc + j] + v : v;
-        }
-}
-
 static void avx2_small(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                        int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
@@ -309,7 +295,7 @@ static void avx2_small(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
     else if (!trans_a)
         small_dots(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else
-        small_scalar(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        gfi_gemm_small_scalar(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /* The small path up to 16384 m*n*k, and not for skinny products: against
