@@ -260,7 +260,7 @@ void gfi_gemm_pack_b_generic(int nr, bool trans, const float *b, int64_t ldb, in
 
 /* The small paths' op(A) = A^T, op(B) = B^T case (unused by the dense layer): plain loops. */
 void gfi_gemm_small_scalar(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
-                         int64_t ldb, float beta, float *c, int64_t ldc)
+                           int64_t ldb, float beta, float *c, int64_t ldc)
 {
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
