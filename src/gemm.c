@@ -413,6 +413,21 @@ static void gemm_job_run(void *arg, int tid, int nt)
     }
 }
 
+/* Which dimension of C the threads share out: the longer one, except for
+ * A^T B (the weight gradient), which goes by rows whenever there are at
+ * least four register tiles of them per thread.  Each thread then writes
+ * whole rows of C, one contiguous piece of memory, instead of a slice of
+ * every row.  In-process A/B with 2 threads, per training step: mnist -2.5
+ * to -4.3 %, a 256-1024-1024-256 net -3.7 %, deep -1.2 %, wide -0.6 to
+ * -1.1 %; splitting the other two forms by rows as well lost 2 % (A B) and
+ * 11 % (A B^T). */
+static bool split_by_cols(const gfi_gemm_kernel_info *K, bool trans_a, int64_t m, int64_t n, int nt)
+{
+    if (trans_a && (m + K->mr - 1) / K->mr >= 4 * (int64_t)nt)
+        return false;
+    return n >= m;
+}
+
 void gfi_gemm_pool(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans_a, bool trans_b, int64_t m, int64_t n,
                    int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                    float *c, int64_t ldc)
@@ -425,6 +440,7 @@ void gfi_gemm_pool(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans_a, 
         gemm_one(K, ws, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    gemm_job g = {K, ws, trans_a, trans_b, n >= m, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c};
+    gemm_job g = {K, ws, trans_a, trans_b, split_by_cols(K, trans_a, m, n, nt), m, n, k, alpha, beta, a, b, lda,
+                  ldb, ldc, c};
     gfi_pool_run(pool, gemm_job_run, &g);
 }

@@ -293,10 +293,15 @@ static void check_pool_matches_single(int nthreads, bool ta, bool tb, int64_t m,
 static void test_pool_product_matches_single_thread_within_1e6_relative(void **state)
 {
     /* Wide C (split by columns), tall C (split by rows), C narrower than one
-     * tile per thread (some threads idle), each transpose combination. */
+     * tile per thread (some threads idle), each transpose combination; A^T B
+     * also split by rows when C is wide (the weight gradient's shape), and by
+     * columns when it has too few rows for that. */
     check_pool_matches_single(2, false, true, 128, 512, 300);
     check_pool_matches_single(2, false, false, 128, 784, 64);
     check_pool_matches_single(3, true, false, 300, 77, 128);
+    check_pool_matches_single(2, true, false, 512, 784, 128);
+    check_pool_matches_single(3, true, false, 100, 1500, 40);
+    check_pool_matches_single(2, true, false, 24, 3000, 64);
     check_pool_matches_single(4, true, true, 20, 40, 3000);
     check_pool_matches_single(2, false, false, 1, 1, 1);
 }
