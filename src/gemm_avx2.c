@@ -19,17 +19,33 @@
         c##i##1 = _mm256_fmadd_ps(a_, b1, c##i##1);                                                                    \
     } while (0)
 
-#define STEP()                                                                                                         \
+/* One step of k for ROWS_FMA's rows: the packed sliver always holds MR
+ * floats of A per step, whatever rows are computed. */
+#define STEP_ROWS(ROWS_FMA)                                                                                            \
     do {                                                                                                               \
         __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);                                                   \
-        ROW_FMA(0);                                                                                                    \
-        ROW_FMA(1);                                                                                                    \
-        ROW_FMA(2);                                                                                                    \
-        ROW_FMA(3);                                                                                                    \
-        ROW_FMA(4);                                                                                                    \
-        ROW_FMA(5);                                                                                                    \
+        ROWS_FMA;                                                                                                      \
         pa += MR;                                                                                                      \
         pb += NR;                                                                                                      \
+    } while (0)
+
+/* Applies X to rows 0..1, 0..3 or 0..5 of the tile. */
+#define ROWS2(X) X(0); X(1)
+#define ROWS4(X) ROWS2(X); X(2); X(3)
+#define ROWS6(X) ROWS4(X); X(4); X(5)
+
+/* Row i of a full tile straight from the accumulators: alpha*acc, then
+ * fma(beta, c, .) unless beta == 0, as write_partial does. */
+#define WRITE_ROW(i)                                                                                                   \
+    do {                                                                                                               \
+        float *ci_ = c + (i) * ldc;                                                                                    \
+        __m256 r0_ = _mm256_mul_ps(va, c##i##0), r1_ = _mm256_mul_ps(va, c##i##1);                                     \
+        if (beta != 0.0f) {                                                                                            \
+            r0_ = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci_), r0_);                                                      \
+            r1_ = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci_ + 8), r1_);                                                  \
+        }                                                                                                              \
+        _mm256_storeu_ps(ci_, r0_);                                                                                    \
+        _mm256_storeu_ps(ci_ + 8, r1_);                                                                                \
     } while (0)
 
 #define STORE_ROW(i)                                                                                                   \
@@ -44,33 +60,12 @@ static __m256i first_lanes(int count)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-static void avx2_ukernel(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, float alpha, float beta,
-                         int mr, int nr)
+/* Writes the valid mr x nr corner of a spilled tile (rows of NR floats):
+ * the same arithmetic as WRITE_ROW, through masked loads and stores, so
+ * masked-off lanes are neither read nor written. */
+static inline __attribute__((always_inline)) void write_partial(const float *tile, float *c, int64_t ldc, float alpha,
+                                                               float beta, int mr, int nr)
 {
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-
-    for (int i = 0; i < mr; i++)
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-    int64_t p = 0;
-    for (; p + 4 <= kc; p += 4) {
-        STEP();
-        STEP();
-        STEP();
-        STEP();
-    }
-    for (; p < kc; p++)
-        STEP();
-
-    _Alignas(32) float tile[MR * NR];
-    STORE_ROW(0);
-    STORE_ROW(1);
-    STORE_ROW(2);
-    STORE_ROW(3);
-    STORE_ROW(4);
-    STORE_ROW(5);
-
-    /* Masked-off lanes are neither read nor written, so edges are safe. */
     __m256i m0 = first_lanes(nr), m1 = first_lanes(nr - 8);
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     for (int i = 0; i < mr; i++) {
@@ -84,6 +79,74 @@ static void avx2_ukernel(int64_t kc, const float *pa, const float *pb, float *c,
         _mm256_maskstore_ps(ci, m0, r0);
         _mm256_maskstore_ps(ci + 8, m1, r1);
     }
+}
+
+/* The end of an R-row kernel: a full tile straight from the accumulators
+ * (masked stores are slow on some AVX2 CPUs), anything else through a
+ * spilled tile and write_partial. */
+#define FINISH_ROWS(R, ROWS)                                                                                           \
+    do {                                                                                                               \
+        if (mr == (R) && nr == NR) {                                                                                   \
+            __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);                                              \
+            ROWS(WRITE_ROW);                                                                                           \
+            return;                                                                                                    \
+        }                                                                                                              \
+        _Alignas(32) float tile[(R) * NR];                                                                             \
+        ROWS(STORE_ROW);                                                                                               \
+        write_partial(tile, c, ldc, alpha, beta, mr, nr);                                                              \
+    } while (0)
+
+/* R rows of the tile, 4 steps of k per loop turn. */
+#define KERNEL_BODY(ROWS)                                                                                              \
+    do {                                                                                                               \
+        for (int i = 0; i < mr; i++)                                                                                   \
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);                                                    \
+        int64_t p = 0;                                                                                                 \
+        for (; p + 4 <= kc; p += 4) {                                                                                  \
+            STEP_ROWS(ROWS(ROW_FMA));                                                                                  \
+            STEP_ROWS(ROWS(ROW_FMA));                                                                                  \
+            STEP_ROWS(ROWS(ROW_FMA));                                                                                  \
+            STEP_ROWS(ROWS(ROW_FMA));                                                                                  \
+        }                                                                                                              \
+        for (; p < kc; p++)                                                                                            \
+            STEP_ROWS(ROWS(ROW_FMA));                                                                                  \
+    } while (0)
+
+/* The last sliver of a row block often has fewer than 6 valid rows (m = 128
+ * is 21 x 6 + 2).  These variants read the same packed sliver but issue only
+ * the first 2 or 4 rows' FMAs instead of computing padding; each element
+ * still gets the same sequence of FMAs over k. */
+static __attribute__((noinline)) void avx2_ukernel2(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, float alpha,
+                          float beta, int mr, int nr)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
+    KERNEL_BODY(ROWS2);
+    FINISH_ROWS(2, ROWS2);
+}
+
+static __attribute__((noinline)) void avx2_ukernel4(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, float alpha,
+                          float beta, int mr, int nr)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    KERNEL_BODY(ROWS4);
+    FINISH_ROWS(4, ROWS4);
+}
+
+static void avx2_ukernel(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, float alpha, float beta,
+                         int mr, int nr)
+{
+    if (mr <= 2) {
+        avx2_ukernel2(kc, pa, pb, c, ldc, alpha, beta, mr, nr);
+        return;
+    }
+    if (mr <= 4) {
+        avx2_ukernel4(kc, pa, pb, c, ldc, alpha, beta, mr, nr);
+        return;
+    }
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    KERNEL_BODY(ROWS6);
+    FINISH_ROWS(MR, ROWS6);
 }
 
 /* ---- packing with 8 x 8 register transposes ---- */
