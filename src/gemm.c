@@ -96,7 +96,8 @@ static void portable_ukernel(int64_t kc, const float *restrict pa, const float *
 }
 
 const gfi_gemm_kernel_info gfi_gemm_portable_info = {
-    P_MR, P_NR, 128, 256, 512, portable_ukernel, gfi_gemm_pack_a_generic, gfi_gemm_pack_b_generic, NULL, 0.0, false};
+    P_MR, P_NR, 128, 256, 512, portable_ukernel, gfi_gemm_pack_a_generic, gfi_gemm_pack_b_generic, NULL, NULL, 0.0,
+    false};
 
 /* ---- kernel selection ---- */
 
@@ -348,7 +349,7 @@ static void gemm_with(const gfi_gemm_kernel_info *K, float *restrict packa, floa
 static bool use_small(const gfi_gemm_kernel_info *K, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                       float alpha)
 {
-    if (!K->small || m <= 0 || n <= 0 || k <= 0 || alpha == 0.0f)
+    if (!K->small_rows || m <= 0 || n <= 0 || k <= 0 || alpha == 0.0f)
         return false;
     double work = (double)m * (double)n * (double)k;
     if (work <= K->small_work)
@@ -363,7 +364,12 @@ static void gemm_one(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws *ws
                      int64_t ldb, float beta, float *c, int64_t ldc)
 {
     if (use_small(K, trans_a, trans_b, m, n, k, alpha)) {
-        K->small(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (!trans_b)
+            K->small_rows(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else if (!trans_a)
+            K->small_dots(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else
+            gfi_gemm_small_scalar(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     gemm_with(K, ws_packa(ws, 0), ws_packb(ws, 0), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

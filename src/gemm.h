@@ -93,11 +93,15 @@ typedef struct gfi_gemm_kernel_info {
     gfi_gemm_pack_fn pack_a, pack_b;
     /* Optional: a whole small product (m*n*k <= small_work, k > 0,
      * alpha != 0) computed straight from the operands, where packing would
-     * cost more than the arithmetic.  Same contract as gfi_gemm. */
-    void (*small)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+     * cost more than the arithmetic, in two forms: op(B) = B (small_rows,
+     * either op(A)), and A B^T (small_dots).  gemm.c takes A^T B^T to
+     * gfi_gemm_small_scalar.  Same contract as gfi_gemm otherwise. */
+    void (*small_rows)(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                       const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+    void (*small_dots)(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                       int64_t ldb, float beta, float *c, int64_t ldc);
     double small_work; /* m*n*k up to which small takes the product */
-    bool small_skinny; /* small also takes skinny A B^T products (GFI_GEMM_SKINNY) */
+    bool small_skinny; /* small_dots also takes skinny A B^T products (GFI_GEMM_SKINNY) */
 } gfi_gemm_kernel_info;
 
 /* C = alpha A^T B^T + beta C by plain loops, for the kernels' small paths

@@ -350,28 +350,17 @@ static void small_dots(int64_t m, int64_t n, int64_t k, float alpha, const float
     }
 }
 
-static void avx2_small(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                       int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
-{
-    if (!trans_b)
-        small_rows(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    else if (!trans_a)
-        small_dots(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    else
-        gfi_gemm_small_scalar(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
 /* The small path up to 16384 m*n*k, and not for skinny products: against
  * packing (in-process A/B, AVX2 forced), the small workload's 10-unit output
  * layer (32 x 10 x 128) ran 6 % faster per step packed, and mnist's (128 x
  * 10 x 512, skinny) 1.3 - 2.7 %; any limit from 4096 to 32768 measured the
  * same, and the tiny workload's products (at most 256) gain 2.6 x. */
 const gfi_gemm_kernel_info gfi_gemm_avx2_info = {MR, NR, 192, 256, 512, avx2_ukernel, avx2_pack_a, avx2_pack_b,
-                                               avx2_small, 16384.0, false};
+                                               small_rows, small_dots, 16384.0, false};
 
 #else
 #ifdef GFI_GEMM_HAVE_X86
-const gfi_gemm_kernel_info gfi_gemm_avx2_info = {4, 16, 128, 256, 512, NULL, NULL, NULL, NULL, 0.0, false};
+const gfi_gemm_kernel_info gfi_gemm_avx2_info = {4, 16, 128, 256, 512, NULL, NULL, NULL, NULL, NULL, 0.0, false};
 #else
 typedef int gfi_gemm_avx2_unused;
 #endif

@@ -393,27 +393,16 @@ static void small_dots(int64_t m, int64_t n, int64_t k, float alpha, const float
     }
 }
 
-static void avx512_small(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                         int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
-{
-    if (!trans_b)
-        small_rows(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    else if (!trans_a)
-        small_dots(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    else
-        gfi_gemm_small_scalar(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
 /* mc 48 (four A slivers, 48 KiB at kc 256): measured against 192 in one process
  * (bench/step_ab.c and its wide twin), mnist -2 to -3 % and wide -6 to -8 % per step;
  * 24 to 60 all did about as well. */
 const gfi_gemm_kernel_info gfi_gemm_avx512_info = {MR, NR, 48, 256, 512, avx512_ukernel, avx512_pack_a, avx512_pack_b,
-                                                   avx512_small, 65536.0, true};
+                                                   small_rows, small_dots, 65536.0, true};
 
 #else
 /* Not an x86 build with AVX-512 flags: gemm.c never selects this kernel. */
 #ifdef GFI_GEMM_HAVE_X86
-const gfi_gemm_kernel_info gfi_gemm_avx512_info = {4, 16, 128, 256, 512, NULL, NULL, NULL, NULL, 0.0, false};
+const gfi_gemm_kernel_info gfi_gemm_avx512_info = {4, 16, 128, 256, 512, NULL, NULL, NULL, NULL, NULL, 0.0, false};
 #else
 typedef int gfi_gemm_avx512_unused;
 #endif
