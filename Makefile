@@ -53,8 +53,13 @@ SHLIB := $(OUT)/libgradflow.so.$(VERSION)
 STLIB := $(OUT)/libgradflow.a
 
 # Per-ISA kernel files get their instruction set; everything else stays generic x86-64.
-ISA_avx2 := -mavx2 -mfma
-ISA_avx512 := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma -mavx2
+# Other CPUs compile those files without the flags (their code is skipped by #if) and
+# run the portable versions.
+TARGET_MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
+ifneq ($(filter x86_64-% i386-% i486-% i586-% i686-%,$(TARGET_MACHINE)),)
+  ISA_avx2 := -mavx2 -mfma
+  ISA_avx512 := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma -mavx2
+endif
 isa_flags = $(if $(findstring _avx512,$1),$(ISA_avx512),$(if $(findstring _avx2,$1),$(ISA_avx2),))
 
 .PHONY: all check check-run deps demo examples bench install uninstall clean abi-dump abi-check

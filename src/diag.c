@@ -16,6 +16,7 @@
 #include "ew.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Private state behind d->work. */

@@ -20,17 +20,14 @@
 #include <emmintrin.h>
 #endif
 
-/* The AVX-512 kernels (diag_stats_avx512.c) run where the element-wise
- * passes run theirs: the same CPU requirements (decided once, see ew.c),
- * and pinned with them by gfi_ew_force. */
+/* The AVX-512 and AVX2 kernels (diag_stats_avx512.c, diag_stats_avx2.c) run
+ * where the element-wise passes run theirs: the same CPU requirements
+ * (decided once, see ew.c), and pinned with them by gfi_ew_force.  Other
+ * CPUs build and run the loops below only. */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#define HAVE_AVX512_FILE 1
+#define HAVE_X86_FILES 1
 static bool use_avx512(void) { return gfi_ew() == &gfi_ew_avx512; }
-/* The AVX2 kernels (diag_stats_avx2.c) likewise. */
 static bool use_avx2(void) { return gfi_ew() == &gfi_ew_avx2; }
-#else
-static bool use_avx512(void) { return false; }
-static bool use_avx2(void) { return false; }
 #endif
 
 #if defined(__SSE2__)
@@ -61,7 +58,7 @@ void gfi_sq_scan(const float *v, size_t n, gfi_sq *out)
     double a0 = 0;
     float m0 = 0;
     size_t i = 0;
-#ifdef HAVE_AVX512_FILE
+#ifdef HAVE_X86_FILES
     if (use_avx512()) {
         i = gfi_sq_scan_avx512(v, n, &a0, &m0);
         goto tail;
@@ -103,7 +100,7 @@ void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss)
 {
     double s0 = 0, q0 = 0;
     size_t i = 0;
-#ifdef HAVE_AVX512_FILE
+#ifdef HAVE_X86_FILES
     if (use_avx512()) {
         i = gfi_moment_scan_avx512(v, n, &s0, &q0);
         goto tail;
@@ -201,7 +198,7 @@ static size_t param_scan_sse2(const float *g, const float *w, size_t n, gfi_full
 void gfi_param_scan_add(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws)
 {
     size_t i = 0;
-#ifdef HAVE_AVX512_FILE
+#ifdef HAVE_X86_FILES
     if (use_avx512())
         i = gfi_param_scan_avx512(g, w, n, gs, ws);
     else if (use_avx2())
@@ -229,7 +226,7 @@ double gfi_diff_sq(const float *a, const float *b, size_t n)
 {
     double d2 = 0.0;
     size_t i = 0;
-#ifdef HAVE_AVX512_FILE
+#ifdef HAVE_X86_FILES
     if (use_avx512() || use_avx2()) {
         i = use_avx512() ? gfi_diff_sq_avx512(a, b, n, &d2) : gfi_diff_sq_avx2(a, b, n, &d2);
         if (!isfinite(d2)) /* a float difference overflowed, or a value is NaN/Inf: redo in double */
@@ -245,7 +242,7 @@ double gfi_diff_sq(const float *a, const float *b, size_t n)
 
 void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive)
 {
-#ifdef HAVE_AVX512_FILE
+#ifdef HAVE_X86_FILES
     if (use_avx512()) {
         gfi_relu_scan_avx512(y, rows, cols, sum, ss, alive);
         return;
@@ -286,7 +283,7 @@ void gfi_count_nonfinite(const float *v, size_t n, int64_t c[3])
 
 bool gfi_all_finite(const float *v, size_t n)
 {
-#ifdef HAVE_AVX512_FILE
+#ifdef HAVE_X86_FILES
     if (use_avx512())
         return gfi_all_finite_avx512(v, n);
     if (use_avx2()) {
