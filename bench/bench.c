@@ -139,7 +139,7 @@ static double portable_peak(double seconds)
 }
 
 /* The peak of the instruction set want names (a kernel name: "avx512",
- * "avx2", or "portable", whose peak is the scalar loop's). */
+ * "avx2", or "portable", which portable_peak measures). */
 static double peak_once(const char **isa, double seconds, const char *want)
 {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
