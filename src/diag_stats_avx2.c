@@ -19,7 +19,6 @@
 
 /* Four floats at p widened to double. */
 INLINE __m256d load_pd(const float *p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
-INLINE __m256 abs_ps(__m256 x) { return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))); }
 
 /* uint32 lane counters are flushed every CHUNK elements, long before they could wrap. */
 #define CHUNK ((size_t)1 << 28)
@@ -35,14 +34,14 @@ size_t gfi_sq_scan_avx2(const float *v, size_t n, double *ss, float *maxabs)
         q1 = _mm256_fmadd_pd(a1, a1, q1);
         q2 = _mm256_fmadd_pd(a2, a2, q2);
         q3 = _mm256_fmadd_pd(a3, a3, q3);
-        m0 = _mm256_max_ps(abs_ps(_mm256_loadu_ps(v + i)), m0);
-        m1 = _mm256_max_ps(abs_ps(_mm256_loadu_ps(v + i + 8)), m1);
+        m0 = _mm256_max_ps(gfi_avx2_abs_ps(_mm256_loadu_ps(v + i)), m0);
+        m1 = _mm256_max_ps(gfi_avx2_abs_ps(_mm256_loadu_ps(v + i + 8)), m1);
     }
     for (; i + 8 <= n; i += 8) {
         __m256d a0 = load_pd(v + i), a1 = load_pd(v + i + 4);
         q0 = _mm256_fmadd_pd(a0, a0, q0);
         q1 = _mm256_fmadd_pd(a1, a1, q1);
-        m0 = _mm256_max_ps(abs_ps(_mm256_loadu_ps(v + i)), m0);
+        m0 = _mm256_max_ps(gfi_avx2_abs_ps(_mm256_loadu_ps(v + i)), m0);
     }
     *ss = gfi_avx2_sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
     *maxabs = gfi_avx2_extreme_ps(_mm256_max_ps(m0, m1), 1);
@@ -85,7 +84,7 @@ size_t gfi_param_scan_avx2(const float *g, const float *w, size_t n, gfi_full *g
             /* new value first: a NaN lane keeps the running min/max */
             gmn = _mm256_min_ps(g8, gmn);
             gmx = _mm256_max_ps(g8, gmx);
-            wmx = _mm256_max_ps(abs_ps(w8), wmx);
+            wmx = _mm256_max_ps(gfi_avx2_abs_ps(w8), wmx);
             /* an equal lane is all ones, i.e. -1: subtracting counts it */
             gz = _mm256_sub_epi32(gz, _mm256_castps_si256(_mm256_cmp_ps(g8, zero, _CMP_EQ_OQ)));
             wz = _mm256_sub_epi32(wz, _mm256_castps_si256(_mm256_cmp_ps(w8, zero, _CMP_EQ_OQ)));

@@ -22,13 +22,6 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* Lane mask with the first n (clamped to 0..8) lanes set. */
-INLINE __m256i lanes(int64_t n)
-{
-    int k = n >= 8 ? 8 : n <= 0 ? 0 : (int)n;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /* Whole vectors go through plain loads and stores (masked stores are slow
  * on some AVX2 CPUs); only a tail uses the mask.  full is a constant in each
  * inlined instance. */
@@ -75,14 +68,13 @@ INLINE __m256 exp_nonpositive(__m256 x)
     return scale_pow2(p, n);
 }
 
-INLINE __m256 abs_ps(__m256 x) { return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))); }
 
 /* tanh: the odd Taylor series to x^17 for |x| < 0.55, else
  * sign(x) (1 - e) / (1 + e), e = exp(-2|x|); a vector whose lanes all take
  * one formula skips the other. */
 INLINE __m256 tanh_ps(__m256 x)
 {
-    __m256 a = abs_ps(x);
+    __m256 a = gfi_avx2_abs_ps(x);
     __m256 small = _mm256_cmp_ps(a, _mm256_set1_ps(0.55f), _CMP_LT_OQ);
     int bits = _mm256_movemask_ps(small);
     __m256 t = _mm256_setzero_ps();
@@ -110,7 +102,7 @@ INLINE __m256 tanh_ps(__m256 x)
 /* sigmoid: 1 / (1 + e) for x >= 0, e / (1 + e) below, e = exp(-|x|). */
 INLINE __m256 sigmoid_ps(__m256 x)
 {
-    __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_setzero_ps(), abs_ps(x)));
+    __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_setzero_ps(), gfi_avx2_abs_ps(x)));
     __m256 s = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
     __m256 nonneg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ);
     return _mm256_blendv_ps(_mm256_mul_ps(e, s), s, nonneg);
@@ -139,7 +131,7 @@ static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t r
             _mm256_storeu_ps(yr + j, act(kind, v));
         }
         if (j < cols) {
-            __m256i m = lanes(cols - j);
+            __m256i m = gfi_avx2_lanes(cols - j);
             __m256 v = _mm256_add_ps(load(zr + j, m, false), load(b + j, m, false));
             store(zr + j, m, v, false);
             store(yr + j, m, act(kind, v), false);
@@ -186,7 +178,7 @@ INLINE void act_grad_colsum_impl(const int32_t kind, const float *z, const float
             _mm256_store_pd(acc + j + 4, _mm256_setzero_pd());
         }
         int64_t full = cw / 8 * 8;
-        __m256i tail = lanes(cw - full);
+        __m256i tail = gfi_avx2_lanes(cw - full);
         for (int64_t r = 0; r < rows; r++) {
             const int64_t at = r * ld + j0;
             for (int64_t j = 0; j < full; j += 8)
@@ -197,7 +189,7 @@ INLINE void act_grad_colsum_impl(const int32_t kind, const float *z, const float
         for (int64_t j = 0; j < cw; j += 8) {
             __m256 sum = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_load_pd(acc + j + 4)),
                                          _mm256_cvtpd_ps(_mm256_load_pd(acc + j)));
-            store(db + j0 + j, lanes(cw - j), sum, false);
+            store(db + j0 + j, gfi_avx2_lanes(cw - j), sum, false);
         }
     }
 }
@@ -295,7 +287,7 @@ INLINE void update_run(const opt_vecs *c, float *w, const float *g, float *mom, 
     for (; i + 8 <= n; i += 8)
         update_vec(c, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, all, true, kind);
     if (i < n)
-        update_vec(c, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, lanes((int64_t)(n - i)), false, kind);
+        update_vec(c, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, gfi_avx2_lanes((int64_t)(n - i)), false, kind);
 }
 
 static void opt_update(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n)
@@ -365,7 +357,7 @@ INLINE void stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
     }
     a->gmn = _mm256_min_ps(gmin_in, a->gmn);
     a->gmx = _mm256_max_ps(gmax_in, a->gmx);
-    a->wmx = _mm256_max_ps(abs_ps(wv), a->wmx); /* lanes outside m: |0| */
+    a->wmx = _mm256_max_ps(gfi_avx2_abs_ps(wv), a->wmx); /* lanes outside m: |0| */
     /* each equal lane is all ones, i.e. -1: subtracting counts it */
     a->gz = _mm256_sub_epi32(a->gz, _mm256_castps_si256(gzero));
     a->wz = _mm256_sub_epi32(a->wz, _mm256_castps_si256(wzero));
@@ -394,7 +386,7 @@ INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, f
                   adam ? ov + i : NULL, all, true, kind);
     if (i < k)
         stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, ow + i, sgd ? NULL : om + i,
-                  adam ? ov + i : NULL, lanes((int64_t)(k - i)), false, kind);
+                  adam ? ov + i : NULL, gfi_avx2_lanes((int64_t)(k - i)), false, kind);
     s->gsum += gfi_avx2_sum_pd(a.gs);
     s->gss += gfi_avx2_sum_pd(a.gq);
     s->wss += gfi_avx2_sum_pd(a.wq);
@@ -436,7 +428,7 @@ static size_t first_nonfinite(const float *x, size_t n)
 {
     const __m256i expo = _mm256_set1_epi32(0x7f800000);
     for (size_t i = 0; i < n; i += 8) {
-        __m256i m = lanes((int64_t)(n - i));
+        __m256i m = gfi_avx2_lanes((int64_t)(n - i));
         __m256i v = _mm256_and_si256(_mm256_castps_si256(load(x + i, m, i + 8 <= n)), expo);
         int bad = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(_mm256_cmpeq_epi32(v, expo), m)));
         if (bad)

@@ -9,6 +9,8 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "simd_avx2.h"
+
 #define MR 6
 #define NR 16
 
@@ -54,19 +56,13 @@
         _mm256_store_ps(tile + (i) * NR + 8, c##i##1);                                                                 \
     } while (0)
 
-/* Lane mask with the first count (clamped to 0..8) lanes set. */
-static __m256i first_lanes(int count)
-{
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /* Writes the valid mr x nr corner of a spilled tile (rows of NR floats):
  * the same arithmetic as WRITE_ROW, through masked loads and stores, so
  * masked-off lanes are neither read nor written. */
 static inline __attribute__((always_inline)) void write_partial(const float *tile, float *c, int64_t ldc, float alpha,
                                                                float beta, int mr, int nr)
 {
-    __m256i m0 = first_lanes(nr), m1 = first_lanes(nr - 8);
+    __m256i m0 = gfi_avx2_lanes(nr), m1 = gfi_avx2_lanes(nr - 8);
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     for (int i = 0; i < mr; i++) {
         float *ci = c + i * ldc;
@@ -184,7 +180,7 @@ static inline __attribute__((always_inline)) void load_transposed(__m256 r[8], c
         _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) r[i] =
             i < nrows ? _mm256_loadu_ps(src + i * ld) : _mm256_setzero_ps();
     } else {
-        __m256i m = first_lanes((int)ncols);
+        __m256i m = gfi_avx2_lanes((int)ncols);
         _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) r[i] =
             i < nrows ? _mm256_maskload_ps(src + i * ld, m) : _mm256_setzero_ps();
     }
@@ -204,7 +200,7 @@ static void avx2_pack_a(int mr, bool trans, const float *a, int64_t lda, int64_t
         int rows = mb - s < MR ? (int)(mb - s) : MR;
         if (trans) {
             /* op(A)[i][p] = a[p*lda + i]: each step of p is 6 contiguous floats */
-            const __m256i m = first_lanes(rows);
+            const __m256i m = gfi_avx2_lanes(rows);
             const float *src = a + p0 * lda + i0 + s;
             for (int64_t p = 0; p < kb; p++)
                 _mm256_storeu_ps(dst + p * MR, _mm256_maskload_ps(src + p * lda, m));
@@ -239,7 +235,7 @@ static void avx2_pack_b(int nr, bool trans, const float *b, int64_t ldb, int64_t
                     _mm256_store_ps(dst + p * NR + 8, _mm256_loadu_ps(src + p * ldb + 8));
                 }
             } else {
-                const __m256i m0 = first_lanes(cols), m1 = first_lanes(cols - 8);
+                const __m256i m0 = gfi_avx2_lanes(cols), m1 = gfi_avx2_lanes(cols - 8);
                 for (int64_t p = 0; p < kb; p++) {
                     _mm256_store_ps(dst + p * NR, _mm256_maskload_ps(src + p * ldb, m0));
                     _mm256_store_ps(dst + p * NR + 8, _mm256_maskload_ps(src + p * ldb + 8, m1));
@@ -278,7 +274,7 @@ static inline __attribute__((always_inline)) void small_rows_impl(bool trans_a, 
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     const int64_t sa_i = trans_a ? 1 : lda, sa_p = trans_a ? lda : 1; /* op(A)[i][p] = a[i*sa_i + p*sa_p] */
     for (int64_t j = 0; j < n; j += 8) {
-        const __m256i msk = first_lanes(n - j < 8 ? (int)(n - j) : 8);
+        const __m256i msk = gfi_avx2_lanes(n - j < 8 ? (int)(n - j) : 8);
         const float *bj = b + j;
         for (int64_t i = 0; i < m; i++) {
             const float *ai = a + i * sa_i;
@@ -334,14 +330,14 @@ static void small_dots(int64_t m, int64_t n, int64_t k, float alpha, const float
             __m256 acc[8];
             _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
             for (int64_t p = 0; p < k; p += 8) {
-                __m256i msk = first_lanes(k - p < 8 ? (int)(k - p) : 8);
+                __m256i msk = gfi_avx2_lanes(k - p < 8 ? (int)(k - p) : 8);
                 __m256 av = _mm256_maskload_ps(ai + p, msk);
                 const float *bp = b + j0 * ldb + p;
                 _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) if (j < nj) acc[j] =
                     _mm256_fmadd_ps(av, _mm256_maskload_ps(bp + j * ldb, msk), acc[j]);
             }
             float *ci = c + i * ldc + j0;
-            __m256i out = first_lanes(nj);
+            __m256i out = gfi_avx2_lanes(nj);
             __m256 r = _mm256_mul_ps(va, sum8(acc));
             if (beta != 0.0f)
                 r = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci, out), r);

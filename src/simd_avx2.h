@@ -1,6 +1,7 @@
 /*
- * simd_avx2.h — lane reductions shared by the AVX2 files (ew_avx2.c,
- * diag_stats_avx2.c).  Include only from a file built with -mavx2.
+ * simd_avx2.h — lane masks, |x| and lane reductions shared by the AVX2 files
+ * (gemm_avx2.c, ew_avx2.c, diag_stats_avx2.c).  Include only from a file
+ * built with -mavx2.
  */
 #ifndef GF_SIMD_AVX2_H
 #define GF_SIMD_AVX2_H
@@ -8,6 +9,18 @@
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Lane mask with the first n (clamped to 0..8) lanes set. */
+static inline __m256i gfi_avx2_lanes(int64_t n)
+{
+    int k = n >= 8 ? 8 : n <= 0 ? 0 : (int)n;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline __m256 gfi_avx2_abs_ps(__m256 x)
+{
+    return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
+}
 
 /* The four lanes of v added in a fixed order. */
 static inline double gfi_avx2_sum_pd(__m256d v)
