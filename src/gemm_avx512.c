@@ -394,7 +394,7 @@ static void small_dots(int64_t m, int64_t n, int64_t k, float alpha, const float
 }
 
 /* mc 48 (four A slivers, 48 KiB at kc 256): measured against 192 in one process
- * (bench/step_ab.c and its wide twin), mnist -2 to -3 % and wide -6 to -8 % per step;
+ * (bench/step_ab.c, its mnist and wide steps), mnist -2 to -3 % and wide -6 to -8 % per step;
  * 24 to 60 all did about as well. */
 const gfi_gemm_kernel_info gfi_gemm_avx512_info = {MR, NR, 48, 256, 512, avx512_ukernel, avx512_pack_a, avx512_pack_b,
                                                    small_rows, small_dots, 65536.0, true};
