@@ -754,7 +754,8 @@ static bool measured_step(gf_diag *d, int32_t i, bool is_bias, bool stats, doubl
     float *p = net->params + off;
     const float *g = net->grads + off;
     float ow[STEP_BLOCK], om[STEP_BLOCK], ov[STEP_BLOCK];
-    gfi_ew_pstats e = {0.0, 0.0, 0.0, 0.0, n ? g[0] : 0.0f, n ? g[0] : 0.0f, 0.0f, 0, 0, false};
+    float seed = gfi_minmax_seed(g, n);
+    gfi_ew_pstats e = {0.0, 0.0, 0.0, 0.0, seed, seed, 0.0f, 0, 0, false};
     for (size_t b = 0; b < n; b += STEP_BLOCK) {
         size_t k = n - b < STEP_BLOCK ? n - b : STEP_BLOCK;
         double d2_before = e.d2;

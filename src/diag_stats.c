@@ -213,10 +213,18 @@ void gfi_param_scan_add(const float *g, const float *w, size_t n, gfi_full *gs, 
     param_scan_tail(g, w, i, n, gs, ws);
 }
 
+float gfi_minmax_seed(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(v[i]))
+            return v[i];
+    return n ? NAN : 0.0f;
+}
+
 void gfi_param_scan(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws)
 {
     gs->sum = gs->ss = ws->sum = ws->ss = 0.0;
-    gs->min = gs->max = n ? g[0] : 0.0f;
+    gs->min = gs->max = gfi_minmax_seed(g, n);
     ws->min = ws->max = 0.0f;
     gs->zeros = ws->zeros = 0;
     gfi_param_scan_add(g, w, n, gs, ws);

@@ -19,7 +19,12 @@ typedef struct gfi_full {
 void gfi_sq_scan(const float *v, size_t n, gfi_sq *out);
 /* Sum and sum of squares. */
 void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss);
-/* Gradient g: sum, squares, min, max, zeros.  Weights w: squares, max |w|
+/* The value a running min / max over v starts from: v's first element that
+ * is not NaN, so a NaN never becomes the min or the max wherever it falls
+ * (the scans compare the new value first, which keeps the running one when
+ * either is NaN); NaN when every element is; 0 when n is 0. */
+float gfi_minmax_seed(const float *v, size_t n);
+/* Gradient g: sum, squares, min, max (NaN left out, see gfi_minmax_seed), zeros.  Weights w: squares, max |w|
  * (in ws->max) and zeros.  One pass over both. */
 void gfi_param_scan(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws);
 /* As gfi_param_scan, adding into partial results a previous call filled

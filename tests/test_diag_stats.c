@@ -148,8 +148,8 @@ static void test_param_scan_matches_double_reference_in_every_version(void **sta
 }
 
 /* A NaN gradient element poisons the sums (so the diagnostics see it) but
- * never becomes the minimum or maximum, wherever it falls after the first
- * element (which seeds both). */
+ * never becomes the minimum or maximum, wherever it falls, the first
+ * element included. */
 static void test_param_scan_keeps_nan_out_of_min_and_max_in_every_version(void **state)
 {
     (void)state;
@@ -167,13 +167,68 @@ static void test_param_scan_keeps_nan_out_of_min_and_max_in_every_version(void *
             gfi_full gs, ws;
             gfi_param_scan(g, w, N, &gs, &ws);
             assert_true(isnan(gs.sum) && isnan(gs.ss));
-            if (at == 0) /* g[0] seeds the running min / max: a NaN there stays */
-                continue;
+            if (at == 0)
+                want_min = -9.0f;
             assert_true(gs.min == want_min);
             assert_true(gs.max == want_max);
         }
     }
     unpin();
+}
+
+/* Leading NaNs are skipped too, across the vector width and the scalar tail. */
+static void test_param_scan_skips_a_run_of_leading_nans_in_every_version(void **state)
+{
+    (void)state;
+    enum { N = 70 };
+    float g[N], w[N];
+    FOR_EACH_VERSION(k)
+    {
+        for (size_t lead = 1; lead < N; lead += 3) {
+            for (size_t i = 0; i < N; i++) {
+                g[i] = i < lead ? NAN : (float)(i % 7) - 3.0f + (float)i * 0.001f;
+                w[i] = 1.0f;
+            }
+            float want_min = INFINITY, want_max = -INFINITY;
+            for (size_t i = lead; i < N; i++) {
+                want_min = g[i] < want_min ? g[i] : want_min;
+                want_max = g[i] > want_max ? g[i] : want_max;
+            }
+            gfi_full gs, ws;
+            gfi_param_scan(g, w, N, &gs, &ws);
+            assert_true(gs.min == want_min);
+            assert_true(gs.max == want_max);
+        }
+    }
+    unpin();
+}
+
+/* With nothing but NaN there is no minimum or maximum to report: both NaN. */
+static void test_param_scan_of_all_nan_gradient_gives_nan_min_and_max(void **state)
+{
+    (void)state;
+    enum { N = 37 };
+    float g[N], w[N];
+    for (size_t i = 0; i < N; i++)
+        g[i] = NAN, w[i] = 2.0f;
+    FOR_EACH_VERSION(k)
+    {
+        gfi_full gs, ws;
+        gfi_param_scan(g, w, N, &gs, &ws);
+        assert_true(isnan(gs.min) && isnan(gs.max));
+        assert_true(ws.max == 2.0f);
+    }
+    unpin();
+}
+
+static void test_minmax_seed_is_the_first_value_that_is_not_nan(void **state)
+{
+    (void)state;
+    const float v[] = {NAN, NAN, -INFINITY, 1.0f};
+    assert_true(gfi_minmax_seed(v, 4) == -INFINITY);
+    assert_true(gfi_minmax_seed(v + 3, 1) == 1.0f);
+    assert_true(isnan(gfi_minmax_seed(v, 2)));
+    assert_true(gfi_minmax_seed(v, 0) == 0.0f);
 }
 
 static void test_diff_sq_matches_double_reference_in_every_version(void **state)
@@ -290,6 +345,9 @@ int main(void)
         cmocka_unit_test(test_moment_scan_matches_double_reference_in_every_version),
         cmocka_unit_test(test_param_scan_matches_double_reference_in_every_version),
         cmocka_unit_test(test_param_scan_keeps_nan_out_of_min_and_max_in_every_version),
+        cmocka_unit_test(test_param_scan_skips_a_run_of_leading_nans_in_every_version),
+        cmocka_unit_test(test_param_scan_of_all_nan_gradient_gives_nan_min_and_max),
+        cmocka_unit_test(test_minmax_seed_is_the_first_value_that_is_not_nan),
         cmocka_unit_test(test_diff_sq_matches_double_reference_in_every_version),
         cmocka_unit_test(test_diff_sq_survives_a_float_overflow_in_every_version),
         cmocka_unit_test(test_relu_scan_matches_reference_in_every_version),
