@@ -2,7 +2,7 @@
 #   make                 lib/libgradflow.so.0.1.0 (+ symlinks) and lib/libgradflow.a
 #   make check           every test suite (SANITIZE=1: built with ASan + UBSan)
 #   make demo            builds and runs the flagship demo
-#   make examples bench install uninstall clean
+#   make examples tests bench install uninstall clean
 
 VERSION_MAJOR := 0
 VERSION_MINOR := 1
@@ -62,7 +62,7 @@ ifneq ($(filter x86_64-% i386-% i486-% i586-% i686-%,$(TARGET_MACHINE)),)
 endif
 isa_flags = $(if $(findstring _avx512,$1),$(ISA_avx512),$(if $(findstring _avx2,$1),$(ISA_avx2),))
 
-.PHONY: all check check-run deps demo examples bench install uninstall clean abi-dump abi-check
+.PHONY: all check check-run deps demo examples tests bench install uninstall clean abi-dump abi-check
 all: $(SHLIB) $(OUT)/$(SONAME) $(OUT)/libgradflow.so $(STLIB)
 
 $(B)/obj/%.o: src/%.c include/gradflow.h src/internal.h $(wildcard src/*.h)
@@ -94,6 +94,9 @@ $(B)/examples/%: examples/%.c $(STLIB)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(STLIB) $(LDLIBS_LIB)
 
 examples: $(EXAMPLES)
+
+# The suites, built but not run (CI runs a cross build's under qemu).
+tests: $(TESTS)
 
 # Installs missing test dependencies on Debian as root; elsewhere says what to install.
 deps:

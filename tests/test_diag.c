@@ -64,8 +64,9 @@ static double norm_of(const float *v, size_t n)
 static double maxabs_of(const float *v, size_t n)
 {
     double m = 0;
+    /* A comparison, not fmax: gcc 12 for aarch64 crashes vectorizing an fmax reduction here. */
     for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs(v[i]));
+        m = fabs(v[i]) > m ? fabs(v[i]) : m;
     return m;
 }
 
