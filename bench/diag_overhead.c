@@ -13,18 +13,17 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "mnist_step.h"
+#include "steps.h"
 
 int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 20;
     if (steps < 1)
         steps = 1;
-    float *x, *t;
-    gf_net *net = mnist_net(&x, &t);
+    bench_step st = mnist_step();
     gf_diag *d;
-    CHECK(gf_diag_create(&d, net));
-    time_steps(net, x, t, 2); /* warm up: buffers, optimizer state */
+    CHECK(gf_diag_create(&d, st.net));
+    time_steps(&st, 2); /* warm up: buffers, optimizer state */
     double all[3][64];
     int R = argc > 2 ? atoi(argv[2]) : 7;
     if (R < 1 || R > 64)
@@ -33,22 +32,21 @@ int main(int argc, char **argv)
         for (int mode = 0; mode < 3; mode++) {
             CHECK(gf_diag_enable(d, mode != 0));
             CHECK(gf_diag_set_option(d, GF_DIAG_GUARD, mode == 2));
-            double ms = time_steps(net, x, t, steps);
+            double ms = time_steps(&st, steps);
             all[mode][round] = ms;
         }
     }
     double med[3];
     for (int m = 0; m < 3; m++)
         med[m] = median(all[m], R);
-    printf("784-512-512-10 relu, batch %d, momentum, %d steps x %d rounds (median round)\n", BATCH, steps, R);
+    printf("784-512-512-10 relu, batch %lld, momentum, %d steps x %d rounds (median round)\n", (long long)st.batch,
+           steps, R);
     printf("diagnostics off          %8.3f ms/step\n", med[0]);
     printf("diagnostics on           %8.3f ms/step  (%+.2f%%, %+.3f ms)\n", med[1],
            100.0 * (med[1] / med[0] - 1.0), med[1] - med[0]);
     printf("diagnostics on + guard   %8.3f ms/step  (%+.2f%%, %+.3f ms)\n", med[2],
            100.0 * (med[2] / med[0] - 1.0), med[2] - med[0]);
     gf_diag_destroy(d);
-    gf_net_destroy(net);
-    free(x);
-    free(t);
+    step_free(&st);
     return 0;
 }

@@ -23,46 +23,7 @@ extern int gfi_exp __attribute__((weak));
 #include <string.h>
 #include <time.h>
 
-#include "mnist_step.h"
-
-enum { W_IN = 1024, W_H = 2048, W_OUT = 1024, W_BATCH = 256 };
-
-/* The bench's wide workload, with random inputs and targets in [0, 1] (caller frees x and t). */
-static gf_net *wide_net(float **x, float **t)
-{
-    gf_net *net;
-    CHECK(gf_net_create(&net, W_IN, 1));
-    CHECK(gf_net_add_dense(net, W_H, GF_ACT_RELU, NULL));
-    CHECK(gf_net_add_dense(net, W_H, GF_ACT_RELU, NULL));
-    CHECK(gf_net_add_dense(net, W_OUT, GF_ACT_IDENTITY, NULL));
-    gf_optimizer *opt;
-    CHECK(gf_optimizer_create(&opt, GF_OPT_SGD, 0.01));
-    CHECK(gf_net_set_optimizer(net, opt));
-    gf_loss *loss;
-    CHECK(gf_loss_create(&loss, GF_LOSS_MSE));
-    CHECK(gf_net_set_loss(net, loss));
-    gf_loss_destroy(loss);
-    *x = malloc(sizeof(float) * W_BATCH * W_IN);
-    *t = malloc(sizeof(float) * W_BATCH * W_OUT);
-    if (!*x || !*t) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    srand(1);
-    for (int i = 0; i < W_BATCH * W_IN; i++)
-        (*x)[i] = (float)((double)rand() / RAND_MAX);
-    for (int i = 0; i < W_BATCH * W_OUT; i++)
-        (*t)[i] = (float)((double)rand() / RAND_MAX);
-    return net;
-}
-
-static double time_wide(gf_net *net, const float *x, const float *t, int steps)
-{
-    double t0 = now();
-    for (int s = 0; s < steps; s++)
-        CHECK(gf_net_train_step(net, x, (size_t)W_BATCH * W_IN, t, (size_t)W_BATCH * W_OUT, W_BATCH, NULL));
-    return (now() - t0) * 1e3 / steps;
-}
+#include "steps.h"
 
 int main(int argc, char **argv)
 {
@@ -75,10 +36,8 @@ int main(int argc, char **argv)
     }
     if (steps < 1)
         steps = 1;
-    float *x, *t;
-    gf_net *net = wide ? wide_net(&x, &t) : mnist_net(&x, &t);
-    double (*timer)(gf_net *, const float *, const float *, int) = wide ? time_wide : time_steps;
-    timer(net, x, t, 2); /* warm up: buffers, optimizer state */
+    bench_step st = wide ? wide_step() : mnist_step();
+    time_steps(&st, 2); /* warm up: buffers, optimizer state */
     double all[3][64];
     int R = argc > 2 ? atoi(argv[2]) : 31;
     if (R < 1 || R > 64)
@@ -87,7 +46,7 @@ int main(int argc, char **argv)
         for (int mode = 0; mode < 2; mode++) {
             if (&gfi_exp)
                 gfi_exp = mode ? value : 0;
-            double ms = timer(net, x, t, steps);
+            double ms = time_steps(&st, steps);
             all[mode][round] = ms;
         }
     }
@@ -97,8 +56,6 @@ int main(int argc, char **argv)
     printf("%s %s: A (gfi_exp = 0) %.4f ms/step, B (gfi_exp = %d) %.4f ms/step (%+.2f%%)\n",
            wide ? "wide" : "mnist", &gfi_exp ? "A/B" : "A/A (no gfi_exp hook in the library)", med[0], value, med[1],
            100.0 * (med[1] / med[0] - 1.0));
-    gf_net_destroy(net);
-    free(x);
-    free(t);
+    step_free(&st);
     return 0;
 }
