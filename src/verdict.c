@@ -339,6 +339,8 @@ static double sustained(const judge *j, int32_t i, int32_t stat)
         if (isfinite(x))
             v[m++] = x;
     }
+    if (m == 0) /* cannot happen (record 0 is `now`, finite), but never read v[-1] */
+        return now;
     qsort(v, (size_t)m, sizeof *v, gfi_cmp_double);
     double med = v[(m - 1) / 2];
     return med < now ? med : now;
