@@ -40,6 +40,19 @@ static inline void cpu_relax(void)
 typedef void (*pool_fn)(void *arg, int tid, int nthreads);
 
 #ifndef __STDC_NO_THREADS__
+/* The two wake-up handshakes below are Dekker pairs: each side writes its own
+ * flag, then reads the other's, and a sleeper may only be missed if both
+ * reads come before both writes.  Sequentially consistent atomics already
+ * forbid that, but a full fence between the write and the read states it
+ * where it matters and holds even where seq_cst accesses are weaker than
+ * C11 says: qemu 7.2 running AArch64 code on an x86 host lets a
+ * store-release pass a later load-acquire, and the pool then lost a wake-up
+ * in about one run of test_pool in twenty.  A fence per handshake costs
+ * nothing next to a pool run. */
+static inline void handshake_fence(void) { atomic_thread_fence(memory_order_seq_cst); }
+#endif
+
+#ifndef __STDC_NO_THREADS__
 struct pool_worker {
     struct gfi_pool *pool;
     int tid;
@@ -84,6 +97,7 @@ static uint64_t wait_generation(struct gfi_pool *pool, uint64_t seen)
     }
     mtx_lock(&pool->mu);
     atomic_fetch_add(&pool->sleepers, 1);
+    handshake_fence();
     uint64_t g;
     while ((g = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->quit))
         cnd_wait(&pool->wake, &pool->mu);
@@ -104,7 +118,10 @@ static int worker_main(void *p)
         pool->fn(pool->arg, w->tid, pool->nthreads);
         /* The last one out wakes the caller if it went to sleep (same
          * handshake as wait_generation, on pending / waiting). */
-        if (atomic_fetch_sub(&pool->pending, 1) == 1 && atomic_load(&pool->waiting)) {
+        bool last = atomic_fetch_sub(&pool->pending, 1) == 1;
+        if (last)
+            handshake_fence();
+        if (last && atomic_load(&pool->waiting)) {
             mtx_lock(&pool->mu);
             cnd_signal(&pool->done);
             mtx_unlock(&pool->mu);
@@ -225,6 +242,7 @@ void gfi_pool_run(struct gfi_pool *pool, void (*fn)(void *arg, int tid, int nthr
     pool->arg = arg;
     atomic_store_explicit(&pool->pending, pool->nthreads - 1, memory_order_relaxed);
     atomic_fetch_add(&pool->generation, 1); /* seq_cst: publishes fn, arg, pending */
+    handshake_fence();
     if (atomic_load(&pool->sleepers) > 0) {
         mtx_lock(&pool->mu);
         cnd_broadcast(&pool->wake);
@@ -239,6 +257,7 @@ void gfi_pool_run(struct gfi_pool *pool, void (*fn)(void *arg, int tid, int nthr
     if (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) {
         mtx_lock(&pool->mu);
         atomic_store(&pool->waiting, 1);
+        handshake_fence();
         while (atomic_load(&pool->pending) > 0)
             cnd_wait(&pool->done, &pool->mu);
         atomic_store(&pool->waiting, 0);
