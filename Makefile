@@ -3,6 +3,7 @@
 #   make check           every test suite (SANITIZE=1: built with ASan + UBSan)
 #   make demo            builds and runs the flagship demo
 #   make examples tests bench install uninstall clean
+#   make blas-ref        optional: the wide step on a system BLAS (bench/ref/blas_ref.c)
 
 VERSION_MAJOR := 0
 VERSION_MINOR := 1
@@ -62,7 +63,7 @@ ifneq ($(filter x86_64-% i386-% i486-% i586-% i686-%,$(TARGET_MACHINE)),)
 endif
 isa_flags = $(if $(findstring _avx512,$1),$(ISA_avx512),$(if $(findstring _avx2,$1),$(ISA_avx2),))
 
-.PHONY: all check check-run deps demo examples tests bench install uninstall clean abi-dump abi-check
+.PHONY: all check check-run deps demo examples tests bench blas-ref install uninstall clean abi-dump abi-check
 all: $(SHLIB) $(OUT)/$(SONAME) $(OUT)/libgradflow.so $(STLIB)
 
 $(B)/obj/%.o: src/%.c include/gradflow.h src/internal.h $(wildcard src/*.h)
@@ -117,6 +118,16 @@ $(B)/bench/%: bench/%.c $(STLIB) $(wildcard bench/*.h)
 
 bench: $(B)/bench/bench
 	$(B)/bench/bench $(BENCH_ARGS)
+
+# Optional: the wide step on a system BLAS, against the library's (bench/ref/blas_ref.c).
+# Needs a CBLAS, so `make check` leaves it out.  make blas-ref BLAS_LIB=-lopenblas
+BLAS_LIB ?= -lblas
+blas-ref: $(B)/bench/blas_ref
+	$(B)/bench/blas_ref
+
+$(B)/bench/blas_ref: bench/ref/blas_ref.c bench/steps.h $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(STLIB) $(BLAS_LIB) $(LDLIBS_LIB)
 
 # gradflow.pc depends on PREFIX, so it is generated straight into its destination
 # on every install: no file in the tree for installs with other PREFIXes to race on.
