@@ -5,8 +5,8 @@
  * "would a tuned BLAS do better on this machine?" for the step, not for a product in isolation.
  *
  * Optional: it needs a CBLAS library, so `make check` does not build it.  `make blas-ref`
- * builds build/cc/bench/blas_ref against BLAS_LIB (default -lblas, Debian's alternative; e.g.
- * apt-get install libopenblas-serial-dev or libblis-serial-dev), then:
+ * links build/cc/bench/blas_ref against BLAS_LIB (default -lblas, Debian's alternative; e.g.
+ * apt-get install libopenblas-serial-dev) and runs it; by hand:
  *     build/cc/bench/blas_ref [rounds]
  * It re-runs itself with OPENBLAS_NUM_THREADS=1, BLIS_NUM_THREADS=1 and OMP_NUM_THREADS=1 set
  * when they are not, since those libraries read them when they load.
