@@ -3,6 +3,7 @@
 #   make check           every test suite (SANITIZE=1: built with ASan + UBSan)
 #   make demo            builds and runs the flagship demo
 #   make examples tests bench install uninstall clean
+#   make bench-ref       the bench workloads beside PyTorch's, with the ratios (needs python3-torch)
 #   make blas-ref        optional: the wide step on a system BLAS (bench/ref/blas_ref.c)
 
 VERSION_MAJOR := 0
@@ -63,7 +64,7 @@ ifneq ($(filter x86_64-% i386-% i486-% i586-% i686-%,$(TARGET_MACHINE)),)
 endif
 isa_flags = $(if $(findstring _avx512,$1),$(ISA_avx512),$(if $(findstring _avx2,$1),$(ISA_avx2),))
 
-.PHONY: all check check-run deps demo examples tests bench blas-ref install uninstall clean abi-dump abi-check
+.PHONY: all check check-run deps demo examples tests bench bench-ref blas-ref install uninstall clean abi-dump abi-check
 all: $(SHLIB) $(OUT)/$(SONAME) $(OUT)/libgradflow.so $(STLIB)
 
 $(B)/obj/%.o: src/%.c include/gradflow.h src/internal.h $(wildcard src/*.h)
@@ -118,6 +119,12 @@ $(B)/bench/%: bench/%.c $(STLIB) $(wildcard bench/*.h)
 
 bench: $(B)/bench/bench
 	$(B)/bench/bench $(BENCH_ARGS)
+
+# The same workloads in PyTorch, in the same run, with the ratio per workload and thread
+# count (bench/bench_ref.py).  Needs python3-torch and libopenblas0-pthread on Debian.
+BENCH_REF_ARGS ?=
+bench-ref: $(B)/bench/bench
+	$(PYTHON) bench/bench_ref.py --bench $(B)/bench/bench $(BENCH_REF_ARGS)
 
 # Optional: the wide step on a system BLAS, against the library's (bench/ref/blas_ref.c).
 # Needs a CBLAS, so `make check` leaves it out.  make blas-ref BLAS_LIB=-lopenblas

@@ -9,12 +9,14 @@ float32, random data, the same widths, batch, activation and optimizer, lr
 forward, loss, backward, optimizer step) for a fixed time, median of five
 rounds.  The data needs no gradient, as in the library's default.
 
-    python3 bench/torch_ref.py [--threads N] [--peak GFLOPS] [workload ...]
+    python3 bench/torch_ref.py [--threads N] [--blas-threads M] [--peak GFLOPS] [workload ...]
 
 --peak takes the 1-core peak `make bench` printed (peak_gflops_1core) so the
 lines carry peak_pct against the same figure; the thread count is set before
 torch is imported, for OpenMP and the BLAS alike (OpenBLAS otherwise starts one
-thread per core however torch.set_num_threads is set).
+thread per core however torch.set_num_threads is set).  --blas-threads sets
+the BLAS's thread variables apart from PyTorch's own (default: the same as
+--threads).  The first line names the BLAS library the process loaded.
 """
 import argparse
 import os
@@ -31,9 +33,23 @@ WORKLOADS = {
 }
 
 
+def loaded_blas(torch):
+    """Path of the BLAS library this process mapped after a product ("none" if no BLAS was loaded)."""
+    a = torch.ones(64, 64)
+    (a @ a).sum().item()
+    try:
+        with open("/proc/self/maps") as f:
+            paths = [line.split()[-1] for line in f if "/" in line]
+    except OSError:
+        return "unknown"
+    libs = [p for p in paths if "blas" in os.path.basename(p).lower() and ".so" in os.path.basename(p)]
+    return os.path.realpath(libs[0]) if libs else "none"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--blas-threads", type=int, default=0, help="BLAS threads (default: --threads)")
     ap.add_argument("--peak", type=float, default=0.0, help="1-core FP32 peak in GFLOP/s, from make bench")
     ap.add_argument("--seconds", type=float, default=1.5, help="length of one timed round")
     ap.add_argument("workloads", nargs="*", default=list(WORKLOADS))
@@ -41,15 +57,18 @@ def main():
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown or args.threads < 1:
         ap.error("unknown workload %s (known: %s)" % (unknown, ", ".join(WORKLOADS)) if unknown else "threads < 1")
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    blas_threads = args.blas_threads or args.threads
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+        os.environ[var] = str(blas_threads)
     try:
         import torch
     except ImportError:
         sys.exit("torch_ref.py: PyTorch is not installed (Debian: apt-get install python3-torch)")
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
-    print("torch version=%s threads=%d" % (torch.__version__, torch.get_num_threads()))
+    print("torch version=%s threads=%d blas_threads=%d blas=%s"
+          % (torch.__version__, torch.get_num_threads(), blas_threads, loaded_blas(torch)))
     for name in args.workloads:
         widths, batch, act, opt_kind = WORKLOADS[name]
         layers = []
