@@ -1,8 +1,8 @@
 #!/bin/sh
 # tests/check_exports.sh — the exported symbols of libgradflow.so, the GF_API
 # prototypes of include/gradflow.h and the ### `gf_name` headings of
-# docs/api.md must be the same set of names, and every export must carry the
-# gf_ prefix.  Run from the repo root; OUT is the directory holding
+# docs/api.md must be the same set of names, every export must carry the
+# gf_ prefix, and every documented function must list its errors.  Run from the repo root; OUT is the directory holding
 # libgradflow.so (default: lib).  POSIX sh.
 set -u
 OUT=${OUT:-lib}
@@ -63,6 +63,22 @@ grep -n '^###[[:blank:]].*gf_' "$DOCS" | grep -v '^[0-9]*:### `[A-Za-z_][A-Za-z0
 while IFS= read -r l; do
     problem "$DOCS:${l%%:*}: heading not of the form ### \`gf_name\`: ${l#*:}"
 done <"$tmp/docs.bad"
+
+# Every function's entry states its errors: a line with "Errors" between its
+# heading and the next heading ("Errors: none" for one that cannot fail).
+awk -v docs="$DOCS" '
+    function close_entry() { if (name != "" && !errs) print docs ":" line ": " name " has no Errors: list" }
+    /^#/ { close_entry(); name = ""; errs = 0 }
+    /^### `gf_[A-Za-z0-9_]*`/ { name = $2; line = FNR; next }
+    /Errors/ { errs = 1 }
+    END { close_entry() }
+' "$DOCS" >"$tmp/docs.noerr"
+while IFS= read -r l; do problem "$l"; done <"$tmp/docs.noerr"
+
+# The status-code table lists every GF_ERR_ code of the header.
+for c in $(sed -n 's/^[[:blank:]]*\(GF_ERR_[A-Z_]*\)[[:blank:]]*=.*/\1/p' "$HEADER"); do
+    grep -q "^| \`$c\` |" "$DOCS" || problem "$c: missing from the status-code table of $DOCS"
+done
 
 # Duplicates (a function documented twice, e.g. after a union merge).
 for s in header docs; do
