@@ -163,7 +163,9 @@ GF_API int gf_init_set_range(gf_init *init, double a, double b); /* constant/uni
 GF_API int gf_init_set_gain(gf_init *init, double gain);         /* xavier/he/orthogonal */
 GF_API int gf_init_set_mode(gf_init *init, int32_t mode);        /* he: GF_FAN_IN or GF_FAN_OUT */
 /* PyTorch's calculate_gain: sigmoid 1, tanh 5/3, relu sqrt 2, leaky
- * sqrt(2/(1+param^2)), selu 3/4, others 1. Returns NaN for an unknown kind. */
+ * sqrt(2/(1+param^2)) with param its slope (0 is slope 0, i.e. sqrt 2; NaN is
+ * the default slope 0.01, PyTorch's param=None), selu 3/4, others 1.
+ * Returns NaN for an unknown kind. */
 GF_API double gf_init_gain(int32_t activation_kind, double param);
 /* Fills buf (rows x cols, fan_in = cols, fan_out = rows) from a seed. */
 GF_API int gf_init_fill(const gf_init *init, float *buf, size_t count, int64_t rows, int64_t cols,
@@ -192,9 +194,10 @@ GF_API int32_t gf_loss_kind(const gf_loss *loss);
 /* Width of the target rows this loss expects for outputs of width `outputs`. */
 GF_API int64_t gf_loss_target_width(const gf_loss *loss, int64_t outputs);
 /*
- * Mean over the batch of the loss of pred (batch x width) against target
- * (batch x target_width).  grad (batch x width, may be NULL) receives
- * d loss / d pred.
+ * The loss of pred (batch x width) against target (batch x target_width),
+ * reduced as PyTorch's reduction='mean': MSE, MAE, Huber and BCE average over
+ * all batch x width elements, the softmax cross-entropies over the batch.
+ * grad (batch x width, may be NULL) receives d value / d pred.
  */
 GF_API int gf_loss_compute(const gf_loss *loss, const float *pred, const float *target, int64_t batch,
                            int64_t width, double *value, float *grad);
@@ -300,7 +303,8 @@ GF_API int64_t gf_net_input_size(const gf_net *net);
 GF_API int64_t gf_net_output_size(const gf_net *net);
 GF_API int64_t gf_net_param_count(const gf_net *net);
 /* Writes a description into buf (NUL-terminated); *needed gets the full
- * length + 1.  GF_ERR_BUFFER when cap is too small (buf holds a prefix). */
+ * length + 1.  GF_ERR_BUFFER when cap is too small (buf holds a prefix);
+ * cap == 0 is a size query and returns GF_OK. */
 GF_API int gf_net_describe(const gf_net *net, char *buf, size_t cap, size_t *needed);
 /* Redraws every parameter from the layers' initializers with a new seed and
  * resets the optimizer. */
@@ -324,6 +328,7 @@ GF_API int gf_net_set_clip(gf_net *net, int32_t mode, double value);
 GF_API int gf_net_clip_grad_value(gf_net *net, double value);
 GF_API int gf_net_clip_grad_norm(gf_net *net, double max_norm, double *norm_before);
 GF_API int gf_net_clip_grad_layer_norm(gf_net *net, double max_norm);
+/* Global L2 norm of the gradients; GF_ERR_STATE before a backward, as clipping. */
 GF_API int gf_net_grad_norm(const gf_net *net, double *norm);
 
 /*
@@ -486,7 +491,7 @@ enum gf_diag_threshold {
 enum gf_report_format {
     GF_REPORT_TEXT = 0, /* per-layer table of the latest step, with verdicts */
     GF_REPORT_CSV = 1,  /* header row, then one row per layer per step in the history */
-    GF_REPORT_JSON = 2, /* JSON lines: one object per layer per step, then one per verdict */
+    GF_REPORT_JSON = 2, /* JSON Lines (not one JSON document): an object per layer per step, then per verdict */
     GF_REPORT_SVG = 3   /* self-contained chart: gradient norms over steps (log) + latest bars */
 };
 
@@ -535,7 +540,9 @@ GF_API int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed);
 GF_API int gf_diag_report(const gf_diag *d, int32_t format, char *buf, size_t cap, size_t *needed);
 GF_API int gf_diag_report_file(const gf_diag *d, int32_t format, const char *path);
 
-/* Static names: "grad_norm"-style for stats, "vanishing" for verdicts, etc. "?" if unknown. */
+/* Static lower-case names: "wgrad_norm" for GF_STAT_WGRAD_NORM (the enum name without
+ * GF_STAT_), "weight_grad" for tensors, "backward" for phases, "vanishing" for verdicts.
+ * "?" if unknown. */
 GF_API const char *gf_stat_name(int32_t stat);
 GF_API const char *gf_tensor_name(int32_t tensor);
 GF_API const char *gf_phase_name(int32_t phase);

@@ -40,7 +40,12 @@ int gf_net_grad_norm(const gf_net *net, double *norm)
     if (net->magic != GFI_MAGIC_NET)
         return gfi_fail(GF_ERR_KIND, "gf_net_grad_norm: handle is not a live gf_net");
     if (!norm)
-        return gfi_fail(GF_ERR_NULL, "gf_net_grad_norm: norm is NULL");
+        return gfi_net_fail((gf_net *)net, GF_ERR_NULL, "gf_net_grad_norm: norm is NULL");
+    /* The same state rule as clipping: before a backward the buffer holds no
+     * gradient (zeros, or a stale one after a step), and a 0 would read as "vanished". */
+    if (!net->grads_ready)
+        return gfi_net_fail((gf_net *)net, GF_ERR_STATE,
+                            "gf_net_grad_norm: no gradients; call gf_net_backward first");
     *norm = gfi_norm2(net->grads, net->nparams);
     return GF_OK;
 }

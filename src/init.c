@@ -324,7 +324,14 @@ double gf_init_gain(int32_t activation_kind, double param)
     case GF_ACT_SIGMOID: return 1.0;
     case GF_ACT_TANH: return 5.0 / 3.0;
     case GF_ACT_RELU: return sqrt(2.0);
-    case GF_ACT_LEAKY_RELU: return sqrt(2.0 / (1.0 + param * param));
+    case GF_ACT_LEAKY_RELU: {
+        /* NaN stands for "the activation's default slope" (PyTorch's param=None).  An
+         * explicit 0 stays slope 0, the ReLU gain: kaiming_*_(a=0) in PyTorch. */
+        gfi_act dflt;
+        gfi_act_default(&dflt, GF_ACT_LEAKY_RELU);
+        double slope = isnan(param) ? dflt.slope : param;
+        return sqrt(2.0 / (1.0 + slope * slope));
+    }
     case GF_ACT_SELU: return 0.75;
     case GF_ACT_IDENTITY:
     case GF_ACT_ELU:

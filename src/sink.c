@@ -1,5 +1,6 @@
 /* sink.c — text written into a caller's buffer with the library's rules: always NUL-terminated,
- * *needed = full length + 1, GF_ERR_BUFFER (with a prefix kept) when it does not fit. */
+ * *needed = full length + 1, GF_ERR_BUFFER (with a prefix kept) when it does not fit, and
+ * cap == 0 a size query that succeeds. */
 #include "internal.h"
 
 #include <stdarg.h>
@@ -31,8 +32,11 @@ int gfi_sink_finish(gfi_sink *s, size_t *needed, const char *fn)
 {
     if (needed)
         *needed = s->len + 1;
-    if (s->cap)
-        s->buf[s->len < s->cap ? s->len : s->cap - 1] = '\0';
+    /* cap == 0 asks for the size only, as snprintf(NULL, 0, ...) does: a success, so a
+     * caller's error-check macro around the query does not fire. */
+    if (s->cap == 0)
+        return GF_OK;
+    s->buf[s->len < s->cap ? s->len : s->cap - 1] = '\0';
     if (s->len + 1 > s->cap)
         return gfi_fail(GF_ERR_BUFFER, "%s: the text needs %zu bytes, the buffer has %zu", fn, s->len + 1, s->cap);
     return GF_OK;

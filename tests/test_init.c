@@ -394,6 +394,30 @@ static void test_gain_table_matches_calculate_gain(void **state)
     assert_true(isnan(gf_init_gain(-1, 0.0)));
 }
 
+/* A slope the caller gives is used as given: 0 is the ReLU gain (PyTorch's
+ * calculate_gain('leaky_relu', 0) and kaiming_*_ with its default a=0). */
+static void test_leaky_gain_of_slope_0_is_the_relu_gain(void **state)
+{
+    (void)state;
+    assert_true(gf_init_gain(GF_ACT_LEAKY_RELU, 0.0) == gf_init_gain(GF_ACT_RELU, 0.0));
+}
+
+/* NaN stands for PyTorch's param=None: the activation's default slope, the one
+ * a default leaky ReLU layer has. */
+static void test_leaky_gain_of_nan_uses_the_default_slope_of_the_activation(void **state)
+{
+    (void)state;
+    gf_activation *act;
+    double slope = 0.0;
+    assert_int_equal(gf_activation_create(&act, GF_ACT_LEAKY_RELU), GF_OK);
+    assert_int_equal(gf_activation_get(act, GF_ACT_PARAM_SLOPE, &slope), GF_OK);
+    gf_activation_destroy(act);
+    assert_true(slope == 0.01);
+    assert_true(gf_init_gain(GF_ACT_LEAKY_RELU, NAN) == gf_init_gain(GF_ACT_LEAKY_RELU, slope));
+    assert_close(gf_init_gain(GF_ACT_LEAKY_RELU, NAN), sqrt(2.0 / 1.0001), 1e-15);
+    assert_true(gf_init_gain(GF_ACT_RELU, NAN) == gf_init_gain(GF_ACT_RELU, 0.0)); /* ignored elsewhere */
+}
+
 static void test_default_gain_is_sqrt2_for_he_and_1_otherwise(void **state)
 {
     (void)state;
@@ -647,6 +671,8 @@ int main(void)
         cmocka_unit_test(test_orthogonal_needs_a_full_matrix),
         cmocka_unit_test(test_orthogonal_reports_nomem_and_leaves_the_buffer),
         cmocka_unit_test(test_gain_table_matches_calculate_gain),
+        cmocka_unit_test(test_leaky_gain_of_slope_0_is_the_relu_gain),
+        cmocka_unit_test(test_leaky_gain_of_nan_uses_the_default_slope_of_the_activation),
         cmocka_unit_test(test_default_gain_is_sqrt2_for_he_and_1_otherwise),
         cmocka_unit_test(test_set_range_only_applies_to_constant_uniform_normal),
         cmocka_unit_test(test_set_range_rejects_out_of_domain_values),

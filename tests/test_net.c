@@ -386,6 +386,28 @@ static void test_describe_names_layers_and_reports_needed_size(void **state)
     gf_net_destroy(net);
 }
 
+/* cap 0 asks for the size, as snprintf(NULL, 0, ...): a success that leaves the
+ * error slots alone, so CHECK(gf_net_describe(net, NULL, 0, &need)) passes. */
+static void test_describe_size_query_succeeds_without_an_error_message(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 3, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 5, GF_ACT_RELU, NULL), GF_OK);
+    char full[1024];
+    size_t want = 0, need = 0;
+    assert_int_equal(gf_net_describe(net, full, sizeof full, &want), GF_OK);
+    gf_clear_error();
+    assert_int_equal(gf_net_describe(net, NULL, 0, &need), GF_OK);
+    assert_int_equal(need, want);
+    assert_string_equal(gf_last_error(), "");
+    assert_string_equal(gf_net_last_error(net), "");
+    char untouched[4] = "abc";
+    assert_int_equal(gf_net_describe(net, untouched, 0, NULL), GF_OK);
+    assert_string_equal(untouched, "abc");
+    gf_net_destroy(net);
+}
+
 static void test_weights_set_before_adding_are_kept(void **state)
 {
     (void)state;
@@ -440,6 +462,30 @@ static void test_clip_by_norm_reports_norm_before_and_caps_it(void **state)
     assert_true(fabs(before - direct) < 1e-12 * direct);
     assert_int_equal(gf_net_grad_norm(net, &after), GF_OK);
     assert_true(fabs(after - 1.0) < 1e-5);
+    gf_net_destroy(net);
+}
+
+static void test_grad_norm_before_any_backward_is_a_state_error_like_clipping(void **state)
+{
+    (void)state;
+    gf_net *net = hand_net();
+    double norm = -1.0;
+    assert_int_equal(gf_net_grad_norm(net, &norm), GF_ERR_STATE);
+    assert_true(norm == -1.0);
+    assert_non_null(strstr(gf_last_error(), "gf_net_backward"));
+    assert_int_equal(gf_net_clip_grad_norm(net, 1.0, NULL), GF_ERR_STATE);
+    const float x[2] = {0.5f, -1.0f}, t[1] = {0.25f};
+    assert_int_equal(gf_net_forward(net, x, 2, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_grad_norm(net, &norm), GF_ERR_STATE); /* a forward alone has no gradient */
+    assert_int_equal(gf_net_backward(net, t, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_grad_norm(net, &norm), GF_OK);
+    assert_true(norm > 0.0);
+    assert_int_equal(gf_net_step(net), GF_OK);
+    double after = -1.0; /* the step's gradients stay readable, as for clipping */
+    assert_int_equal(gf_net_grad_norm(net, &after), GF_OK);
+    assert_true(after == norm);
+    assert_int_equal(gf_net_reinit(net, 3), GF_OK);
+    assert_int_equal(gf_net_grad_norm(net, &norm), GF_ERR_STATE);
     gf_net_destroy(net);
 }
 
@@ -736,9 +782,11 @@ int main(void)
         cmocka_unit_test(test_predict_between_backward_and_step_keeps_the_gradients_for_the_step),
         cmocka_unit_test(test_param_count_sums_weights_and_biases),
         cmocka_unit_test(test_describe_names_layers_and_reports_needed_size),
+        cmocka_unit_test(test_describe_size_query_succeeds_without_an_error_message),
         cmocka_unit_test(test_weights_set_before_adding_are_kept),
         cmocka_unit_test(test_reinit_with_same_seed_restores_initial_weights),
         cmocka_unit_test(test_clip_by_norm_reports_norm_before_and_caps_it),
+        cmocka_unit_test(test_grad_norm_before_any_backward_is_a_state_error_like_clipping),
         cmocka_unit_test(test_clip_by_value_bounds_every_component),
         cmocka_unit_test(test_clip_by_layer_norm_caps_each_layer),
         cmocka_unit_test(test_clip_with_infinite_norm_fails_and_changes_nothing),

@@ -59,7 +59,7 @@ static int teardown(void **state)
 static char *report(const gf_diag *d, int32_t format)
 {
     size_t need = 0;
-    assert_int_equal(gf_diag_report(d, format, NULL, 0, &need), GF_ERR_BUFFER);
+    assert_int_equal(gf_diag_report(d, format, NULL, 0, &need), GF_OK);
     assert_true(need > 1);
     char *buf = malloc(need);
     size_t need2 = 0;

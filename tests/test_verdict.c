@@ -673,7 +673,7 @@ static void test_verdict_text_follows_the_describe_buffer_rules(void **state)
     (void)state;
     gf_diag *d = hand_diag(plain_net(3, GF_ACT_RELU), 1);
     size_t need = 0;
-    assert_int_equal(gf_diag_verdict_reason(d, -1, NULL, 0, &need), GF_ERR_BUFFER);
+    assert_int_equal(gf_diag_verdict_reason(d, -1, NULL, 0, &need), GF_OK);
     assert_true(need > 1);
     char small[8];
     assert_int_equal(gf_diag_verdict_reason(d, -1, small, sizeof small, NULL), GF_ERR_BUFFER);
