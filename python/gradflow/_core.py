@@ -16,7 +16,7 @@ from ._enums import (INT32, ActivationKind, ActivationParam, ClipMode, FanMode, 
                      LossKind, LossParam, OptimizerKind, OptimizerParam, enum_value, to_enum)
 from ._errors import (ClosedError, DataTypeError, GuardError, InvalidArgumentError, KindError, NullError,
                       RangeError, ShapeError, SizeOverflowError, StateError, Status)
-from ._lib import check, lib
+from ._lib import check, last_message, lib
 
 
 def _addr(h):
@@ -140,9 +140,18 @@ def _require(obj, cls, what, where, allow_none=False):
     return obj._ptr(where)
 
 
-def _get_double(fn, h, param, where):
+def _get_param(fn, h, param, known, where):
+    """A hyper-parameter's value; None for one of `known` (an IntEnum) this kind does not use.
+
+    The C getter refuses such a parameter with GF_ERR_INVALID; to a Python caller,
+    opt.beta1 of an SGD optimizer is simply not set, as in a torch param group.
+    """
     v = c_double()
-    check(fn(h, param, byref(v)))
+    status = fn(h, param, byref(v))
+    if status == Status.ERR_INVALID and param in known._value2member_map_:
+        last_message()  # consumed: not an error here
+        return None
+    check(status)
     return v.value
 
 
@@ -181,9 +190,10 @@ class Activation(_Handle):
         return lib.gf_activation_name(int(self.kind)).decode()
 
     def get(self, param):
+        """The parameter's value; None for one this kind does not have (relu's slope)."""
         where = "Activation.get"
         p = enum_value(ActivationParam, param, "param", where)
-        return _get_double(lib.gf_activation_get, self._ptr(where), p, where)
+        return _get_param(lib.gf_activation_get, self._ptr(where), p, ActivationParam, where)
 
     def set(self, param, value):
         where = "Activation.set"
@@ -273,11 +283,15 @@ class Init(_Handle):
         check(lib.gf_init_set_mode(self._ptr(where), enum_value(FanMode, mode, "mode", where)))
 
     @staticmethod
-    def gain(activation, param=0.0):
-        """PyTorch's calculate_gain for an activation kind."""
+    def gain(activation, param=None):
+        """PyTorch's calculate_gain(activation, param) for an activation kind.
+
+        param is leaky ReLU's slope; None (the default) is the activation's default
+        slope 0.01, as in PyTorch, and 0 is slope 0 (the ReLU gain, sqrt 2)."""
         where = "Init.gain"
         k = enum_value(ActivationKind, activation, "activation", where)
-        g = lib.gf_init_gain(k, as_real(param, "param", where))
+        p = float("nan") if param is None else as_real(param, "param", where)
+        g = lib.gf_init_gain(k, p)
         if g != g:
             raise InvalidArgumentError("%s: no gain for activation kind %r" % (where, activation))
         return g
@@ -338,8 +352,10 @@ class Loss(_Handle):
         return to_enum(LossKind, lib.gf_loss_kind(self._ptr("Loss.kind")))
 
     def get(self, param):
+        """The parameter's value; None for one this kind does not have (MSE's delta)."""
         where = "Loss.get"
-        return _get_double(lib.gf_loss_get, self._ptr(where), enum_value(LossParam, param, "param", where), where)
+        p = enum_value(LossParam, param, "param", where)
+        return _get_param(lib.gf_loss_get, self._ptr(where), p, LossParam, where)
 
     def set(self, param, value):
         where = "Loss.set"
@@ -488,9 +504,11 @@ class Optimizer(_Handle):
         return to_enum(OptimizerKind, lib.gf_optimizer_kind(self._ptr("Optimizer.kind")))
 
     def get(self, param):
+        """The hyper-parameter's value ("lr", "momentum", "beta1", ... or an OptimizerParam);
+        None for one this kind does not use (SGD's beta1)."""
         where = "Optimizer.get"
         p = enum_value(OptimizerParam, param, "param", where)
-        return _get_double(lib.gf_optimizer_get, self._ptr(where), p, where)
+        return _get_param(lib.gf_optimizer_get, self._ptr(where), p, OptimizerParam, where)
 
     def set(self, param, value):
         where = "Optimizer.set"
@@ -1068,8 +1086,12 @@ class Net(_Handle):
         if self._fitting:  # a nested fit would resize the buffers the outer loop is reading
             raise StateError("%s: cannot call fit inside this net's own fit callback" % where)
         errors = []
+        # Every epoch ends on its last mini-batch, whose size C does not report: the
+        # rows left after the full batches.  input_grad() reads that batch's gradient.
+        tail = n - (n - 1) // bs * bs
 
         def trampoline(user, epoch, mean_loss):
+            self._last_batch = tail  # a forward the callback makes sets its own
             try:
                 stop = bool(callback(epoch, mean_loss))
             except BaseException as e:  # never let an exception unwind through C
@@ -1088,9 +1110,13 @@ class Net(_Handle):
             if deferred:  # close() was called in the callback: free now that C is done with it
                 lib.gf_net_destroy(deferred)
         if errors:
+            self._last_batch = None  # stopped at an unknown point
             raise errors[0]
+        if status:
+            self._last_batch = None  # a refused step may have been any mini-batch
+        elif callback is None:
+            self._last_batch = tail
         self._check(status)
-        self._last_batch = None  # the cached batch is a mini-batch of unknown size now
         return loss.value
 
     # ---- diagnostics

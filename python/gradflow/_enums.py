@@ -76,6 +76,7 @@ class OptimizerParam(enum.IntEnum):
     EPS = 4
     RHO = 5
     WEIGHT_DECAY = 6
+    MOMENTUM = 1  # alias of MOMENTUM_MU: the name Optimizer(momentum=...) takes
 
 
 class LayerKind(enum.IntEnum):

@@ -13,6 +13,11 @@ import gradflow as gf
 
 
 class ActivationTest(unittest.TestCase):
+    def test_get_of_a_parameter_the_kind_does_not_have_is_none(self):
+        with gf.Activation("relu") as a:
+            self.assertIsNone(a.get("slope"))
+            self.assertIsNone(a.alpha)
+
     def test_relu_applies_and_differentiates(self):
         with gf.Activation("relu") as a:
             self.assertEqual(flat(a.apply([-1.0, 0.5, 2.0])), [0.0, 0.5, 2.0])
@@ -71,6 +76,24 @@ class InitTest(unittest.TestCase):
         self.assertAlmostEqual(gf.Init.gain("tanh"), 5 / 3)
         self.assertAlmostEqual(gf.Init.gain("leaky_relu", 0.2), math.sqrt(2 / 1.04))
 
+    def test_leaky_gain_without_param_uses_the_default_slope_as_pytorch(self):
+        self.assertEqual(gf.Init.gain("leaky_relu"), math.sqrt(2 / (1 + 0.01 ** 2)))
+        with gf.Activation("leaky_relu") as a:  # the slope a default layer has
+            self.assertEqual(gf.Init.gain("leaky_relu"), gf.Init.gain("leaky_relu", a.slope))
+
+    def test_leaky_gain_of_slope_0_is_the_relu_gain(self):
+        self.assertEqual(gf.Init.gain("leaky_relu", 0), gf.Init.gain("relu"))
+
+    def test_gains_equal_torch_calculate_gain(self):
+        try:
+            import torch.nn.init as tinit
+        except ImportError:
+            self.skipTest("torch is not installed for %s" % sys.executable)
+        for args in (("leaky_relu",), ("leaky_relu", 0), ("leaky_relu", 0.2), ("relu",), ("tanh",),
+                     ("sigmoid",), ("selu",)):
+            with self.subTest(args=args):
+                self.assertAlmostEqual(gf.Init.gain(*args), tinit.calculate_gain(*args), places=12)
+
     def test_gain_and_mode_are_validated_by_the_library(self):
         with gf.Init("he_uniform", gain=2.0, mode="fan_out") as i:
             self.assertEqual(i.kind, gf.InitKind.HE_UNIFORM)
@@ -88,6 +111,13 @@ class LossTest(unittest.TestCase):
             value, grad = loss.compute([[1.0, 3.0]], [[0.0, 0.0]])
             self.assertAlmostEqual(value, 5.0)
             self.assertEqual(flat(grad), [1.0, 3.0])
+
+    def test_get_of_a_parameter_the_kind_does_not_have_is_none(self):
+        with gf.Loss("mse") as loss:
+            self.assertIsNone(loss.get("delta"))
+            self.assertIsNone(loss.delta)
+            with self.assertRaises(gf.InvalidArgumentError):  # setting it is still an error
+                loss.delta = 0.5
 
     def test_huber_delta_property(self):
         with gf.Loss("huber", delta=0.5) as loss:
@@ -146,6 +176,27 @@ class OptimizerTest(unittest.TestCase):
             o.lr = 0.05
             self.assertEqual(o.get("lr"), 0.05)
             self.assertEqual(o.momentum, 0.9)
+
+    def test_get_and_set_take_the_constructor_keyword_momentum(self):
+        with gf.Optimizer("momentum", lr=0.1, momentum=0.5) as o:
+            self.assertEqual(o.get("momentum"), 0.5)
+            self.assertEqual(o.get("momentum"), o.get(gf.OptimizerParam.MOMENTUM_MU))
+            o.set("momentum", 0.8)
+            self.assertAlmostEqual(o.momentum, 0.8)
+
+    def test_get_of_a_parameter_the_kind_does_not_use_is_none(self):
+        with gf.Optimizer("sgd", lr=0.1) as o:
+            self.assertIsNone(o.get("beta1"))
+            self.assertIsNone(o.momentum)
+            self.assertEqual(o.get("weight_decay"), 0.0)  # used by every kind
+            self.assertEqual(gf.last_error(), "")  # the refusal was consumed, not left behind
+            with self.assertRaisesRegex(gf.InvalidArgumentError, "beta1"):  # setting it still is an error
+                o.set("beta1", 0.5)
+
+    def test_get_of_an_unknown_parameter_number_still_raises(self):
+        with gf.Optimizer("sgd", lr=0.1) as o:
+            with self.assertRaises(gf.InvalidArgumentError):
+                o.get(99)
 
     def test_unknown_keyword_is_invalid(self):
         with self.assertRaisesRegex(gf.InvalidArgumentError, "betaa"):

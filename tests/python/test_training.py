@@ -104,6 +104,43 @@ class FitTest(unittest.TestCase):
                 net.fit(x, y, epochs=10, batch_size=16, callback=boom)
             self.assertEqual(net.steps, 4)
 
+    def test_input_grad_after_fit_is_that_of_the_last_mini_batch(self):
+        x, y = self.data(10)
+        with gf.Net(3, seed=1) as net:
+            net.add_dense(4, "tanh")
+            net.add_dense(1)
+            net.input_grad_enabled = True
+            net.fit(x, y, epochs=2, batch_size=4)  # batches of 4, 4, 2
+            g = flat(net.input_grad())
+        self.assertEqual(len(g), 2 * 3)
+        self.assertTrue(any(v != 0.0 for v in g))
+
+    def test_input_grad_after_a_full_batch_fit_equals_a_manual_backward(self):
+        # Identical rows: the shuffle cannot change the batch, so the gradient is that of
+        # one forward/backward at the weights before the epoch's step.
+        x, y = [[0.5, -1.0, 2.0]] * 6, [[1.5]] * 6
+        grads = []
+        for manual in (False, True):
+            with gf.Net(3, seed=4) as net:
+                net.add_dense(5, "tanh")
+                net.add_dense(1)
+                net.input_grad_enabled = True
+                if manual:
+                    net.forward(x)
+                    net.backward(y)
+                else:
+                    net.fit(x, y, epochs=1)
+                grads.append(flat(net.input_grad()))
+        self.assertEqual(grads[0], grads[1])
+
+    def test_input_grad_after_fit_with_a_callback_is_that_of_the_last_mini_batch(self):
+        x, y = self.data(10)
+        with gf.Net(3, seed=1) as net:
+            net.add_dense(1)
+            net.input_grad_enabled = True
+            net.fit(x, y, epochs=3, batch_size=3, callback=lambda e, l: e == 1)  # stops after the second
+            self.assertEqual(len(flat(net.input_grad())), 1 * 3)
+
     def test_non_callable_callback_is_refused(self):
         x, y = self.data(4)
         with gf.Net(3) as net:
