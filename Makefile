@@ -17,6 +17,8 @@ PREFIX ?= /usr/local
 LIBDIR_INSTALL ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR_INSTALL)/pkgconfig
+CMAKEDIR ?= $(LIBDIR_INSTALL)/cmake/gradflow
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 OPT ?= -O2
@@ -135,24 +137,47 @@ blas-ref: $(STLIB)
 	$(CC) $(ALL_CFLAGS) bench/ref/blas_ref.c -o $(B)/bench/blas_ref $(STLIB) $(BLAS_LIB) $(LDLIBS_LIB)
 	$(B)/bench/blas_ref $(BLAS_REF_ARGS)
 
-# gradflow.pc depends on PREFIX, so it is generated straight into its destination
-# on every install: no file in the tree for installs with other PREFIXes to race on.
-install: all pkgconfig/gradflow.pc.in
-	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR_INSTALL) $(DESTDIR)$(PKGCONFIGDIR)
+# The installed .pc and CMake files depend on PREFIX, so they are generated straight
+# into their destination on every install: no file in the tree for installs with
+# other PREFIXes to race on.  Both are relocatable: the .pc names its directories as
+# ${prefix}/..., the CMake files find everything from their own location.
+# libdir and includedir relative to ${prefix} when under it (else absolute).
+PC_LIBDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR_INSTALL))
+PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PC_LIBDIR@|$(PC_LIBDIR)|g' \
+	    -e 's|@PC_INCLUDEDIR@|$(PC_INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@MAJOR@|$(VERSION_MAJOR)|g' -e 's|@SIZEOF_VOID_P@|$(SIZEOF_VOID_P)|g' \
+	    -e "s|@INCLUDEDIR_FROM_LIBDIR@|$$(realpath -m --relative-to=$(LIBDIR_INSTALL) $(INCLUDEDIR))|g"
+SIZEOF_VOID_P = $(shell $(CC) -dM -E - </dev/null 2>/dev/null | sed -n 's/^\#define __SIZEOF_POINTER__ //p')
+# One man page per function: each a one-line `.so` of gradflow(3), so `man gf_net_create` works.
+OPEN := (
+GF_FUNCTIONS = $(shell sed -n 's/^GF_API[^$(OPEN)]*[ *]\(gf_[a-z0-9_]*\)$(OPEN).*/\1/p' include/gradflow.h)
+PC_FILES := gradflow gradflow-static
+CMAKE_FILES := gradflowConfig gradflowConfigVersion
+
+install: all $(foreach f,$(PC_FILES),pkgconfig/$(f).pc.in) $(foreach f,$(CMAKE_FILES),cmake/$(f).cmake.in) man/gradflow.3
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR_INSTALL) $(DESTDIR)$(PKGCONFIGDIR) \
+	  $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(MANDIR)/man3
 	install -m 644 include/gradflow.h $(DESTDIR)$(INCLUDEDIR)/gradflow.h
 	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so.$(VERSION)
 	ln -sf libgradflow.so.$(VERSION) $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so
 	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.a
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR_INSTALL)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    pkgconfig/gradflow.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/gradflow.pc
-	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/gradflow.pc
+	for f in $(PC_FILES); do $(SUBST) pkgconfig/$$f.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/$$f.pc && \
+	  chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/$$f.pc || exit 1; done
+	for f in $(CMAKE_FILES); do $(SUBST) cmake/$$f.cmake.in > $(DESTDIR)$(CMAKEDIR)/$$f.cmake && \
+	  chmod 644 $(DESTDIR)$(CMAKEDIR)/$$f.cmake || exit 1; done
+	install -m 644 man/gradflow.3 $(DESTDIR)$(MANDIR)/man3/gradflow.3
+	@for f in $(GF_FUNCTIONS); do echo '.so man3/gradflow.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3 || exit 1; done
+	@echo "installed the man pages gradflow(3) and $(words $(GF_FUNCTIONS)) gf_*(3) pointing to it"
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/gradflow.h $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so.$(VERSION) \
 	  $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so \
-	  $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.a $(DESTDIR)$(PKGCONFIGDIR)/gradflow.pc
+	  $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.a $(foreach f,$(PC_FILES),$(DESTDIR)$(PKGCONFIGDIR)/$(f).pc) \
+	  $(foreach f,$(CMAKE_FILES),$(DESTDIR)$(CMAKEDIR)/$(f).cmake) $(DESTDIR)$(MANDIR)/man3/gradflow.3
+	@for f in $(GF_FUNCTIONS); do rm -f $(DESTDIR)$(MANDIR)/man3/$$f.3; done
+	rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build lib pkgconfig/gradflow.pc

@@ -1,9 +1,17 @@
 #!/bin/sh
-# tests/check_install.sh — `make install` / `make uninstall` into a temporary
-# prefix: the installed layout, symlinks, SONAME and pkg-config file, then
-# tests/install_smoke.c built against the installed copy twice (shared via
-# pkg-config, static via pkg-config --static) and run.  Writes nothing in the
-# repo.  Environment: OUT (library dir, default lib), CC, SANITIZE.  POSIX sh.
+# tests/check_install.sh — `make install` / `make uninstall` into temporary
+# prefixes: the installed layout (header, library and links, SONAME, the
+# relocatable gradflow.pc and gradflow-static.pc, the CMake package, the man
+# pages), then programs built against the installed copy and run:
+#   - examples/consumer with its Makefile (pkg-config) and its CMakeLists.txt
+#     (find_package), each shared and static, against a DESTDIR-staged install
+#     relocated with --define-variable=prefix / CMAKE_PREFIX_PATH, and against
+#     a real PREFIX install;
+#   - tests/install_smoke.c, shared (run through LD_LIBRARY_PATH and through an
+#     rpath; without either the loader must refuse it) and static.
+# A static program must not NEED libgradflow (readelf) nor load it (ldd).
+# Writes nothing in the repo.  Environment: OUT (library dir, default lib), CC,
+# SANITIZE.  POSIX sh.
 set -u
 OUT=${OUT:-lib}
 CC=${CC:-cc}
@@ -17,7 +25,7 @@ fail=0
 problem() { echo "FAIL: $*"; fail=1; }
 ok() { echo "  ok: $*"; }
 
-for tool in make pkg-config readelf cmp; do
+for tool in make pkg-config readelf cmp ldd; do
     command -v "$tool" >/dev/null 2>&1 || { echo "FAIL: $tool not found (apt-get install pkg-config binutils make)"; exit 1; }
 done
 
@@ -29,6 +37,7 @@ VERSION=$MAJOR.$(hver MINOR).$(hver PATCH)
 [ -n "$MAJOR" ] && [ "$VERSION" != "$MAJOR.." ] || { echo "FAIL: cannot read GF_VERSION_* from include/gradflow.h"; exit 1; }
 REAL=libgradflow.so.$VERSION
 SONAME=libgradflow.so.$MAJOR
+NFUNCS=$(grep -c '^GF_API' include/gradflow.h)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gf-install.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -72,15 +81,32 @@ check_layout() {
     check_link "$lib/libgradflow.so" "$SONAME"
     if cmp -s "$OUT/libgradflow.a" "$lib/libgradflow.a"; then ok "$lib/libgradflow.a is the build's"
     else problem "$lib/libgradflow.a missing or differs from $OUT/libgradflow.a"; fi
-    pc=$lib/pkgconfig/gradflow.pc
-    if [ -f "$pc" ]; then
-        # The .pc names the final PREFIX, never the DESTDIR staging root.
-        grep -qx "prefix=$prefix" "$pc" && ok "$pc has prefix=$prefix" || problem "$pc lacks prefix=$prefix: $(grep '^prefix=' "$pc")"
-        grep -qx "Version: $VERSION" "$pc" && ok "$pc has Version: $VERSION" || problem "$pc lacks Version: $VERSION: $(grep '^Version:' "$pc")"
-        if grep -q '@[A-Z]*@' "$pc"; then problem "$pc has unsubstituted placeholders: $(grep '@[A-Z]*@' "$pc")"; fi
-    else
-        problem "$pc missing"
-    fi
+    for pc in "$lib/pkgconfig/gradflow.pc" "$lib/pkgconfig/gradflow-static.pc"; do
+        if [ -f "$pc" ]; then
+            # The .pc names the final PREFIX, never the DESTDIR staging root, and every
+            # other path relative to it, so --define-variable=prefix relocates them all.
+            grep -qx "prefix=$prefix" "$pc" && ok "$pc has prefix=$prefix" || problem "$pc lacks prefix=$prefix: $(grep '^prefix=' "$pc")"
+            grep -qx 'libdir=${prefix}/lib' "$pc" && grep -qx 'includedir=${prefix}/include' "$pc" &&
+                ok "$pc: libdir and includedir are \${prefix}-relative" ||
+                problem "$pc: libdir/includedir not \${prefix}/lib, \${prefix}/include: $(grep 'dir=' "$pc" | tr '\n' ' ')"
+            grep -qx "Version: $VERSION" "$pc" && ok "$pc has Version: $VERSION" || problem "$pc lacks Version: $VERSION: $(grep '^Version:' "$pc")"
+            if grep -q '@[A-Z_]*@' "$pc"; then problem "$pc has unsubstituted placeholders: $(grep '@[A-Z_]*@' "$pc")"; fi
+        else
+            problem "$pc missing"
+        fi
+    done
+    for f in gradflowConfig.cmake gradflowConfigVersion.cmake; do
+        c=$lib/cmake/gradflow/$f
+        if [ ! -f "$c" ]; then problem "$c missing"
+        elif grep -q '@[A-Z_]*@' "$c"; then problem "$c has unsubstituted placeholders: $(grep '@[A-Z_]*@' "$c")"
+        elif grep -q "$root$prefix" "$c" || { [ -n "$root" ] && grep -q "$root" "$c"; }; then problem "$c names an absolute path: not relocatable"
+        else ok "$c installed, paths relative to itself"; fi
+    done
+    man=$root$prefix/share/man/man3
+    if cmp -s man/gradflow.3 "$man/gradflow.3"; then ok "$man/gradflow.3 = man/gradflow.3"
+    else problem "$man/gradflow.3 missing or differs from man/gradflow.3"; fi
+    nlinks=$(grep -l '^\.so man3/gradflow\.3$' "$man"/gf_*.3 2>/dev/null | wc -l | tr -d ' ')
+    [ "$nlinks" = "$NFUNCS" ] && ok "$nlinks gf_*(3) pages point to gradflow(3)" || problem "$nlinks gf_*(3) pages, expected $NFUNCS"
 }
 
 # check_link PATH TARGET: PATH is a symlink whose text is exactly TARGET.
@@ -101,12 +127,78 @@ check_gone() {
     else problem "make uninstall left behind:"; echo "$left" | sed 's/^/    /'; fi
 }
 
-# 1. Staged install (DESTDIR): files land under DESTDIR, the .pc names PREFIX.
-echo "check_install: staged install DESTDIR=$tmp/stage PREFIX=/opt/gradflow"
-run_make install DESTDIR="$tmp/stage" PREFIX=/opt/gradflow
-check_layout "$tmp/stage" /opt/gradflow
-run_make uninstall DESTDIR="$tmp/stage" PREFIX=/opt/gradflow
-check_gone "$tmp/stage"
+WARN="-std=c11 -Wall -Wextra -Wpedantic -Werror"
+
+# check_static BIN: contains the library: no NEEDED entry, nothing loaded, runs alone.
+check_static() {
+    if readelf -d "$1" | grep -q '(NEEDED).*libgradflow'; then
+        problem "$1 NEEDs a shared libgradflow:"; readelf -d "$1" | grep NEEDED | sed 's/^/    /'
+    elif env -u LD_LIBRARY_PATH ldd "$1" 2>&1 | grep -q libgradflow; then
+        problem "ldd $1 lists libgradflow:"; ldd "$1" | sed 's/^/    /'
+    else
+        ok "$(basename "$1"): ldd shows no libgradflow"
+    fi
+    if env -u LD_LIBRARY_PATH "$1" >"$tmp/run.log" 2>&1; then ok "$(head -n 1 "$tmp/run.log") [$(basename "$1")]"
+    else problem "$1 exited nonzero:"; sed 's/^/    /' "$tmp/run.log"; fi
+}
+
+# check_shared BIN LIBDIR: NEEDs the SONAME and, through its rpath alone, loads it from LIBDIR and runs.
+check_shared() {
+    if readelf -d "$1" | grep -q "(NEEDED).*\[$SONAME\]"; then ok "$(basename "$1") NEEDs $SONAME"
+    else problem "$1 does not NEED $SONAME:"; readelf -d "$1" | grep NEEDED | sed 's/^/    /'; fi
+    where=$(env -u LD_LIBRARY_PATH ldd "$1" | sed -n "s/.*$SONAME => \([^ ]*\).*/\1/p")
+    [ "$where" = "$2/$SONAME" ] && ok "$(basename "$1") loads $where (rpath)" || problem "$1 loads '$where', expected $2/$SONAME"
+    if env -u LD_LIBRARY_PATH "$1" >"$tmp/run.log" 2>&1; then ok "$(head -n 1 "$tmp/run.log") [$(basename "$1")]"
+    else problem "$1 exited nonzero:"; sed 's/^/    /' "$tmp/run.log"; fi
+}
+
+# consumer_make NAME LIBDIR PKG_CONFIG...: examples/consumer/Makefile into $tmp/NAME.
+consumer_make() {
+    name=$1; libdir=$2; shift 2
+    mkdir -p "$tmp/$name"
+    echo "check_install: make -C examples/consumer PKG_CONFIG='$*'"
+    if (unset MAKEFLAGS MFLAGS MAKELEVEL; make --no-print-directory -C examples/consumer CC="$CC" PKG_CONFIG="$*" \
+            O="$tmp/$name") >"$tmp/cc.log" 2>&1; then
+        check_shared "$tmp/$name/consumer_shared" "$libdir"
+        check_static "$tmp/$name/consumer_static"
+    else
+        problem "building examples/consumer with pkg-config failed:"; sed 's/^/    /' "$tmp/cc.log"
+    fi
+}
+
+# consumer_cmake NAME PREFIX LIBDIR: examples/consumer/CMakeLists.txt, find_package(gradflow) from PREFIX.
+consumer_cmake() {
+    if ! command -v cmake >/dev/null 2>&1; then
+        problem "cmake not found (apt-get install cmake): the CMake package is untested"; return
+    fi
+    echo "check_install: cmake -S examples/consumer -DCMAKE_PREFIX_PATH=$2"
+    if cmake -S examples/consumer -B "$tmp/$1" -DCMAKE_C_COMPILER="$CC" -DCMAKE_PREFIX_PATH="$2" \
+            -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >"$tmp/cmake.log" 2>&1 &&
+        cmake --build "$tmp/$1" >>"$tmp/cmake.log" 2>&1; then
+        found=$(sed -n 's/^gradflow_DIR:PATH=//p' "$tmp/$1/CMakeCache.txt")
+        [ "$found" = "$3/cmake/gradflow" ] && ok "find_package(gradflow) used $found" || problem "find_package(gradflow) used '$found', expected $3/cmake/gradflow"
+        check_shared "$tmp/$1/consumer_shared" "$3"
+        check_static "$tmp/$1/consumer_static"
+    else
+        problem "the CMake consumer failed:"; sed 's/^/    /' "$tmp/cmake.log"
+    fi
+}
+
+# 1. Staged install (DESTDIR): files land under DESTDIR, the .pc names PREFIX; the
+#    staged copy is used as a moved install would be, by relocating its prefix.
+S=$tmp/stage
+echo "check_install: staged install DESTDIR=$S PREFIX=/opt/gradflow"
+run_make install DESTDIR="$S" PREFIX=/opt/gradflow
+check_layout "$S" /opt/gradflow
+unset PKG_CONFIG_PATH
+export PKG_CONFIG_LIBDIR=$S/opt/gradflow/lib/pkgconfig  # only the staged .pc files, none of the system's
+flags=$(echo $(pkg-config --define-variable=prefix="$S/opt/gradflow" --libs gradflow))  # words, trimmed
+case $flags in "-L$S/opt/gradflow/lib -lgradflow") ok "relocated: pkg-config --libs gradflow = $flags" ;;
+*) problem "relocated pkg-config --libs gradflow gave '$flags', expected -L$S/opt/gradflow/lib -lgradflow" ;; esac
+consumer_make pc-stage "$S/opt/gradflow/lib" pkg-config --define-variable=prefix="$S/opt/gradflow"
+consumer_cmake cmake-stage "$S/opt/gradflow" "$S/opt/gradflow/lib"
+run_make uninstall DESTDIR="$S" PREFIX=/opt/gradflow
+check_gone "$S"
 
 # 2. Real install into a temporary PREFIX, then build against it.
 P=$tmp/usr
@@ -114,56 +206,74 @@ L=$P/lib
 echo "check_install: install PREFIX=$P"
 run_make install PREFIX="$P" DESTDIR=
 check_layout "" "$P"
-
-PKG_CONFIG_PATH=$L/pkgconfig
-export PKG_CONFIG_PATH
-WARN="-std=c11 -Wall -Wextra -Wpedantic -Werror"
+export PKG_CONFIG_LIBDIR=$L/pkgconfig
 modv=$(pkg-config --modversion gradflow 2>&1)
 [ "$modv" = "$VERSION" ] && ok "pkg-config --modversion gradflow = $VERSION" || problem "pkg-config --modversion gradflow gave '$modv', expected $VERSION"
+consumer_make pc-usr "$L" pkg-config
+consumer_cmake cmake-usr "$P" "$L"
+# gradflowConfigVersion.cmake: the same major and at least the minor asked for (docs/abi.md).
+if command -v cmake >/dev/null 2>&1; then
+    MINOR=$(hver MINOR)
+    asks="$MAJOR $MAJOR.$MINOR $VERSION $MAJOR.$((MINOR + 1)) $((MAJOR + 1)).0"
+    mkdir -p "$tmp/versions"
+    cat >"$tmp/versions/CMakeLists.txt" <<EOF
+cmake_minimum_required(VERSION 3.13)
+project(gradflow_versions C)
+foreach(v $asks)
+  find_package(gradflow \${v} CONFIG QUIET)
+  message(STATUS "find_package(gradflow \${v}): \${gradflow_FOUND}")
+  unset(gradflow_FOUND)
+  unset(gradflow_DIR CACHE)
+endforeach()
+EOF
+    got=$(cmake -S "$tmp/versions" -B "$tmp/versions/b" -DCMAKE_C_COMPILER="$CC" -DCMAKE_PREFIX_PATH="$P" 2>&1 |
+          sed -n 's/^-- find_package(gradflow \(.*\)): \(.*\)/\1=\2/p' | tr '\n' ' ')
+    want="$MAJOR=1 $MAJOR.$MINOR=1 $VERSION=1 $MAJOR.$((MINOR + 1))=0 $((MAJOR + 1)).0=0 "
+    if [ "$got" = "$want" ]; then ok "find_package(gradflow X.Y): the same major up to $VERSION only ($got)"
+    else problem "find_package(gradflow X.Y) gave '$got', expected '$want'"; fi
+fi
 
-# 2a. Shared: plain pkg-config flags; must NEED libgradflow.so.MAJOR.
+# 2a. Shared, plain pkg-config flags and no rpath: the loader must refuse it until told
+#     where to look (LD_LIBRARY_PATH), as the README says; with an rpath it runs alone.
 shared=$tmp/smoke_shared
 flags=$(pkg-config --cflags --libs gradflow) || problem "pkg-config --cflags --libs gradflow failed"
 echo "check_install: $CC tests/install_smoke.c $flags"
 # shellcheck disable=SC2086 # flags are a word list by design
 if $CC $WARN tests/install_smoke.c -o "$shared" $flags >"$tmp/cc.log" 2>&1; then
     ok "shared smoke program built"
-    if readelf -d "$shared" | grep -q "(NEEDED).*\[$SONAME\]"; then ok "smoke_shared NEEDs $SONAME"
-    else problem "smoke_shared does not NEED $SONAME:"; readelf -d "$shared" | grep NEEDED | sed 's/^/    /'; fi
-    if command -v ldd >/dev/null 2>&1; then
-        where=$(LD_LIBRARY_PATH=$L ldd "$shared" | sed -n "s/.*$SONAME => \\([^ ]*\\).*/\\1/p")
-        [ "$where" = "$L/$SONAME" ] && ok "it loads $where" || problem "smoke_shared loads '$where', expected $L/$SONAME"
+    if env -u LD_LIBRARY_PATH "$shared" >"$tmp/run.log" 2>&1; then
+        problem "smoke_shared ran without LD_LIBRARY_PATH or rpath (is a libgradflow installed system-wide?)"
+    else
+        if grep -q "error while loading shared libraries: $SONAME" "$tmp/run.log"; then
+            ok "without LD_LIBRARY_PATH or rpath the loader refuses it (error while loading shared libraries)"
+        else
+            problem "smoke_shared failed oddly:"; sed 's/^/    /' "$tmp/run.log"
+        fi
     fi
-    if LD_LIBRARY_PATH=$L "$shared" >"$tmp/run.log" 2>&1; then ok "$(cat "$tmp/run.log") [shared]"
-    else problem "smoke_shared exited nonzero:"; sed 's/^/    /' "$tmp/run.log"; fi
+    if LD_LIBRARY_PATH=$L "$shared" >"$tmp/run.log" 2>&1; then ok "$(cat "$tmp/run.log") [shared, LD_LIBRARY_PATH]"
+    else problem "smoke_shared exited nonzero with LD_LIBRARY_PATH=$L:"; sed 's/^/    /' "$tmp/run.log"; fi
 else
     problem "building the shared smoke program failed:"; sed 's/^/    /' "$tmp/cc.log"
 fi
+# shellcheck disable=SC2086
+if $CC $WARN tests/install_smoke.c -o "$shared.rpath" $flags -Wl,-rpath,"$(pkg-config --variable=libdir gradflow)" \
+        >"$tmp/cc.log" 2>&1; then
+    check_shared "$shared.rpath" "$L"
+else
+    problem "building the rpath smoke program failed:"; sed 's/^/    /' "$tmp/cc.log"
+fi
 
-# 2b. Static: pkg-config --static flags, with -lgradflow forced to the .a
-# (the rest, e.g. Libs.private -lm -lpthread, stays dynamic).
+# 2b. Static: gradflow-static.pc names the archive; no linker tricks needed.
 static=$tmp/smoke_static
-sflags=""
-for w in $(pkg-config --static --cflags --libs gradflow); do
-    case $w in
-    -lgradflow) sflags="$sflags -Wl,-Bstatic -lgradflow -Wl,-Bdynamic" ;;
-    *) sflags="$sflags $w" ;;
-    esac
-done
-echo "check_install: $CC tests/install_smoke.c$sflags"
+sflags=$(pkg-config --cflags --libs gradflow-static) || problem "pkg-config --cflags --libs gradflow-static failed"
+echo "check_install: $CC tests/install_smoke.c $sflags"
 # shellcheck disable=SC2086
 if $CC $WARN tests/install_smoke.c -o "$static" $sflags >"$tmp/cc.log" 2>&1; then
-    ok "static smoke program built"
-    if readelf -d "$static" | grep -q '(NEEDED).*libgradflow'; then
-        problem "smoke_static still NEEDs a shared libgradflow:"; readelf -d "$static" | grep NEEDED | sed 's/^/    /'
-    else
-        ok "smoke_static does not NEED libgradflow.so"
-    fi
-    if "$static" >"$tmp/run.log" 2>&1; then ok "$(cat "$tmp/run.log") [static, no LD_LIBRARY_PATH]"
-    else problem "smoke_static exited nonzero:"; sed 's/^/    /' "$tmp/run.log"; fi
+    check_static "$static"
 else
     problem "building the static smoke program failed:"; sed 's/^/    /' "$tmp/cc.log"
 fi
+unset PKG_CONFIG_LIBDIR
 
 echo "check_install: uninstall PREFIX=$P"
 run_make uninstall PREFIX="$P" DESTDIR=
@@ -177,4 +287,4 @@ if [ "$fail" -ne 0 ]; then
     echo "check_install: FAILED"
     exit 1
 fi
-echo "check_install: OK ($REAL, $SONAME, libgradflow.a, gradflow.pc; shared and static builds run)"
+echo "check_install: OK ($REAL, $SONAME, libgradflow.a, gradflow.pc, gradflow-static.pc, CMake package, man pages; pkg-config and CMake consumers, shared and static, run)"

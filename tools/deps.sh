@@ -2,9 +2,10 @@
 # tools/deps.sh — makes sure what `make check` needs is installed.
 # On Debian/Ubuntu, as root, it installs what is missing with apt-get; elsewhere it
 # says exactly what to install and fails.  Needs: a cmocka development package,
-# pkg-config, python3 and nm (binutils); python3-numpy and abigail-tools are used
-# when present (the Python suite also runs without numpy; the ABI diff is skipped
-# without abigail-tools).
+# pkg-config, cmake (the installed CMake package is tested), python3 and nm
+# (binutils); python3-numpy, python3-venv and abigail-tools are used when present
+# (the Python suite also runs without numpy; the pip-install test is skipped
+# without venv; the ABI diff is skipped without abigail-tools).
 missing=""
 have_cmocka() {
     pkg-config --exists cmocka 2>/dev/null && return 0
@@ -15,11 +16,13 @@ have_cmocka() {
 }
 have_cmocka || missing="$missing libcmocka-dev"
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+command -v cmake >/dev/null 2>&1 || missing="$missing cmake"
 command -v nm >/dev/null 2>&1 || missing="$missing binutils"
 [ -x "${PYTHON:-/usr/bin/python3}" ] || command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 optional=""
 "${PYTHON:-/usr/bin/python3}" -c 'import numpy' >/dev/null 2>&1 || optional="$optional python3-numpy"
 command -v abidiff >/dev/null 2>&1 || optional="$optional abigail-tools"
+"${PYTHON:-/usr/bin/python3}" -c 'import venv, ensurepip' >/dev/null 2>&1 || optional="$optional python3-venv"
 
 [ -z "$missing" ] && [ -z "$optional" ] && exit 0
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
