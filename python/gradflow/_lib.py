@@ -1,8 +1,10 @@
 """_lib.py — finds and loads libgradflow, binds the declarations table, checks the version.
 
-Search order: $GRADFLOW_LIBRARY (exactly that file, no fallback), the in-tree
-build (../../lib/libgradflow.so.0 from this package), then the system
-(ctypes.util.find_library('gradflow')).
+Search order: $GRADFLOW_LIBRARY (exactly that file, no fallback); the copy
+installed next to these modules by `pip install` (gradflow/libgradflow.so.0); the
+in-tree build (../../lib/libgradflow.so.0 from this package); then the system:
+libgradflow.so.0 through the dynamic loader (LD_LIBRARY_PATH, the ldconfig cache,
+/usr/lib...), then ctypes.util.find_library('gradflow').
 """
 import ctypes
 import ctypes.util
@@ -14,8 +16,10 @@ from ._errors import GradflowError, Status, UnsupportedError, error_for
 # The library version this binding was written against (gradflow.h 0.1.0).
 BINDING_VERSION = (0, 1, 0)
 
+SONAME = "libgradflow.so.0"
 _HERE = os.path.dirname(os.path.abspath(__file__))
-IN_TREE_LIBRARY = os.path.normpath(os.path.join(_HERE, "..", "..", "lib", "libgradflow.so.0"))
+BUNDLED_LIBRARY = os.path.join(_HERE, SONAME)
+IN_TREE_LIBRARY = os.path.normpath(os.path.join(_HERE, "..", "..", "lib", SONAME))
 
 
 def _load_cdll():
@@ -27,13 +31,20 @@ def _load_cdll():
         except OSError as e:
             raise ImportError("gradflow: GRADFLOW_LIBRARY=%r could not be loaded: %s" % (env, e)) from None
     tried = []
-    if os.path.exists(IN_TREE_LIBRARY):
-        try:
-            return ctypes.CDLL(IN_TREE_LIBRARY), IN_TREE_LIBRARY
-        except OSError as e:
-            tried.append("%s (%s)" % (IN_TREE_LIBRARY, e))
-    else:
-        tried.append("%s (not built: run make)" % IN_TREE_LIBRARY)
+    # The in-tree build is named in the error only when this package runs from a checkout.
+    checkout = os.path.exists(os.path.join(_HERE, "..", "pyproject.toml"))
+    for candidate, absent in ((BUNDLED_LIBRARY, None), (IN_TREE_LIBRARY, checkout and "not built: run make")):
+        if os.path.exists(candidate):
+            try:
+                return ctypes.CDLL(candidate), candidate
+            except OSError as e:
+                tried.append("%s (%s)" % (candidate, e))
+        elif absent:
+            tried.append("%s (%s)" % (candidate, absent))
+    try:  # the dynamic loader's own search, by SONAME: the major version this binding needs
+        return ctypes.CDLL(SONAME), SONAME
+    except OSError as e:
+        tried.append("%s through the dynamic loader (%s)" % (SONAME, e))
     name = ctypes.util.find_library("gradflow")
     if name:
         try:
@@ -42,7 +53,8 @@ def _load_cdll():
             tried.append("%s (%s)" % (name, e))
     else:
         tried.append("system library search (no libgradflow found)")
-    raise ImportError("gradflow: cannot find libgradflow; set GRADFLOW_LIBRARY to its path. Tried: "
+    raise ImportError("gradflow: cannot find libgradflow; set GRADFLOW_LIBRARY to its path, install it "
+                      "(make install, then ldconfig) or reinstall this package after make. Tried: "
                       + "; ".join(tried))
 
 
