@@ -367,7 +367,7 @@ class Diagnostics(_Handle):
 
     # ---- reports
     def report(self, fmt=ReportFormat.TEXT):
-        """The report as a str: "text", "csv", "json" (JSON lines) or "svg"."""
+        """The report as a str: "text", "csv", "json" (JSON Lines: one object per line, not one document) or "svg"."""
         where = "Diagnostics.report"
         h = self._ptr(where)
         f = enum_value(ReportFormat, fmt, "fmt", where)
