@@ -128,6 +128,25 @@ static void test_input_grad_after_train_step_is_that_of_the_weights_before_the_s
     gf_net_destroy(b);
 }
 
+/* 10 samples in batches of 4: the fit ends on a mini-batch of 2, whose gradient is kept. */
+static void test_input_grad_after_fit_is_that_of_the_last_mini_batch(void **state)
+{
+    (void)state;
+    gf_net *net = hand_net();
+    float x[10 * 2], t[10], g[4 * 2];
+    for (int i = 0; i < 10; i++) {
+        x[2 * i] = 0.1f * (float)i;
+        x[2 * i + 1] = -0.05f * (float)i;
+        t[i] = 0.3f;
+    }
+    assert_int_equal(gf_net_set_input_grad(net, 1), GF_OK);
+    assert_int_equal(gf_net_fit(net, x, 20, t, 10, 10, 4, 2, NULL, NULL, NULL), GF_OK);
+    assert_int_equal(gf_net_input_grad(net, g, 4 * 2), GF_ERR_SHAPE);
+    assert_int_equal(gf_net_input_grad(net, g, 2 * 2), GF_OK);
+    assert_true(g[0] != 0.0f || g[1] != 0.0f || g[2] != 0.0f || g[3] != 0.0f);
+    gf_net_destroy(net);
+}
+
 static void test_input_grad_setting_leaves_the_training_bit_identical(void **state)
 {
     (void)state;
@@ -769,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_input_grad_is_off_by_default_and_reading_it_is_a_state_error),
         cmocka_unit_test(test_input_grad_enabled_after_a_backward_needs_a_new_backward),
         cmocka_unit_test(test_input_grad_after_train_step_is_that_of_the_weights_before_the_step),
+        cmocka_unit_test(test_input_grad_after_fit_is_that_of_the_last_mini_batch),
         cmocka_unit_test(test_input_grad_setting_leaves_the_training_bit_identical),
         cmocka_unit_test(test_set_input_grad_refuses_other_values_and_null),
         cmocka_unit_test(test_sgd_step_moves_weights_by_lr_times_gradient),

@@ -1028,7 +1028,9 @@ class Net(_Handle):
         """d loss / d input of the last backward (batch x inputs).
 
         Computed only when ``input_grad_enabled`` was True for that backward
-        (off by default, like an input without requires_grad); else StateError."""
+        (off by default, like an input without requires_grad); else StateError.
+        After fit() it is the gradient of the last mini-batch, at the weights
+        before its step."""
         where = "Net.input_grad"
         h = self._ptr(where)
         if self._last_batch is None:
