@@ -361,6 +361,14 @@ class NetTest(unittest.TestCase):
             net.clip_grad_layer_norm(0.05)
             self.assertLessEqual(net.grad_norm(), 0.05 + 1e-6)
 
+    def test_grad_norm_before_a_backward_is_a_state_error_like_clipping(self):
+        with gf.Net(2, seed=3) as net:
+            net.add_dense(1)
+            with self.assertRaisesRegex(gf.StateError, "gf_net_grad_norm"):
+                net.grad_norm()
+            with self.assertRaises(gf.StateError):
+                net.clip_grad_norm(1.0)
+
     def test_set_clip_limits_train_steps(self):
         with gf.Net(1, seed=3) as net:
             d = net.add_dense(1)
