@@ -10,8 +10,9 @@
  * ABI promise: symbols are only ever added.  Enum values are explicit and
  * never renumbered; a changed function gets a _v2 sibling.
  *
- * Tensors are float32, row-major, batch-major (batch x features).  Weights
- * follow PyTorch's layouts (a dense weight is out x in).
+ * Tensors are float32, row-major, batch-major: batch x (one sample's shape,
+ * row-major over its dims: F, T x F, C x L or C x H x W).  Weights follow
+ * PyTorch's layouts (a dense weight is out x in) and names (named blocks).
  */
 #ifndef GRADFLOW_H
 #define GRADFLOW_H
@@ -252,7 +253,55 @@ GF_API int64_t gf_optimizer_steps(const gf_optimizer *opt);
 /* Layers                                                              */
 /* ------------------------------------------------------------------ */
 
-enum gf_layer_kind { GF_LAYER_DENSE = 0 };
+/*
+ * Shapes: the shape of one sample, without the batch (docs/design.md).  Data
+ * is batch-major and each sample row-major over its dims, as PyTorch's
+ * N x F, N x T x F (batch_first), N x C x L and N x C x H x W tensors.
+ */
+enum gf_shape_kind {
+    GF_SHAPE_VECTOR = 0,   /* rank 1: features F */
+    GF_SHAPE_SEQUENCE = 1, /* rank 2: time x features T x F */
+    GF_SHAPE_SIGNAL = 2,   /* rank 2: channels x length C x L */
+    GF_SHAPE_IMAGE = 3     /* rank 3: channels x height x width C x H x W */
+};
+
+enum gf_layer_kind {
+    GF_LAYER_DENSE = 0,  /* y = f(x W^T + b) on a VECTOR, or on every step of a SEQUENCE */
+    GF_LAYER_FLATTEN = 1 /* any shape -> VECTOR of its product; no parameters */
+};
+
+/* Keyed layer options (gf_layer_set_option); the kinds that take each are in docs/api.md. */
+enum gf_layer_option {
+    GF_LAYER_OUTPUTS = 0, /* output features (dense) */
+    GF_LAYER_INPUTS = 1   /* expected input features; 0 (default) = inferred at gf_net_add */
+};
+
+/*
+ * A layer of any kind with the kind's default options.  Its sizes are
+ * inferred from the incoming shape when it is added to a net; before that it
+ * has no shape and no parameters (GF_ERR_STATE from the readers).
+ */
+GF_API int gf_layer_create(gf_layer **out, int32_t kind);
+/* Options by key; refused once the layer is in a net (GF_ERR_STATE). */
+GF_API int gf_layer_set_option(gf_layer *layer, int32_t key, double value);
+GF_API int gf_layer_get_option(const gf_layer *layer, int32_t key, double *value);
+/* Static name of a kind ("dense", "flatten"); "?" if unknown. */
+GF_API const char *gf_layer_kind_name(int32_t kind);
+/* Per-sample shapes: *rank always written; dims (cap entries, may be NULL
+ * when cap is 0) gets the dims; GF_ERR_BUFFER when cap < rank. */
+GF_API int gf_layer_input_shape(const gf_layer *layer, int32_t *kind, int64_t *dims, int32_t cap, int32_t *rank);
+GF_API int gf_layer_output_shape(const gf_layer *layer, int32_t *kind, int64_t *dims, int32_t cap, int32_t *rank);
+
+/* Named parameter blocks, in PyTorch's state_dict order and dims ("weight" out x in, "bias" out). */
+GF_API int32_t gf_layer_param_block_count(const gf_layer *layer); /* -1 on a bad handle */
+GF_API int gf_layer_param_block_find(const gf_layer *layer, const char *name, int32_t *index);
+GF_API const char *gf_layer_param_block_name(const gf_layer *layer, int32_t index); /* NULL if out of range */
+GF_API int gf_layer_param_block_dims(const gf_layer *layer, int32_t index, int64_t *dims, int32_t cap,
+                                     int32_t *rank);
+GF_API int64_t gf_layer_param_block_size(const gf_layer *layer, int32_t index); /* -1 if out of range */
+GF_API int gf_layer_get_param(const gf_layer *layer, int32_t index, float *dst, size_t count);
+GF_API int gf_layer_set_param(gf_layer *layer, int32_t index, const float *src, size_t count);
+GF_API int gf_layer_get_param_grad(const gf_layer *layer, int32_t index, float *dst, size_t count);
 
 /*
  * A dense layer y = f(x W^T + b), W out x in.  Parameters start from the
@@ -288,6 +337,11 @@ GF_API int gf_layer_get_bias_grad(const gf_layer *layer, float *dst, size_t coun
 
 /* A sequential net taking `inputs` features, with its own seeded generator. */
 GF_API int gf_net_create(gf_net **out, int64_t inputs, uint64_t seed);
+/* A net whose samples have shape (kind, dims[0..rank)); gf_net_create is VECTOR(inputs). */
+GF_API int gf_net_create_shaped(gf_net **out, int32_t shape_kind, const int64_t *dims, int32_t rank, uint64_t seed);
+/* The net's input shape, and its output shape (the last layer's; the input's when empty). */
+GF_API int gf_net_input_shape(const gf_net *net, int32_t *kind, int64_t *dims, int32_t cap, int32_t *rank);
+GF_API int gf_net_output_shape(const gf_net *net, int32_t *kind, int64_t *dims, int32_t cap, int32_t *rank);
 GF_API void gf_net_destroy(gf_net *net);
 /* Message of the latest failure on this net ("" if none). */
 GF_API const char *gf_net_last_error(const gf_net *net);
@@ -297,6 +351,8 @@ GF_API const char *gf_net_last_error(const gf_net *net);
 GF_API int gf_net_add(gf_net *net, gf_layer *layer);
 /* Convenience: creates, configures and appends a dense layer. */
 GF_API int gf_net_add_dense(gf_net *net, int64_t outputs, int32_t activation_kind, gf_layer **layer);
+/* Convenience: appends a flatten layer (any shape -> VECTOR). */
+GF_API int gf_net_add_flatten(gf_net *net, gf_layer **layer);
 GF_API int32_t gf_net_layer_count(const gf_net *net);
 GF_API gf_layer *gf_net_layer(gf_net *net, int32_t index); /* borrowed; NULL if out of range */
 GF_API int64_t gf_net_input_size(const gf_net *net);
@@ -535,6 +591,16 @@ GF_API int gf_diag_verdict_remedy(const gf_diag *d, int32_t layer, char *buf, si
 /* One forward/backward pass on N(0,1) inputs and targets, with no update:
  * per-layer gains of activations and delta, and verdicts, before training. */
 GF_API int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed);
+
+/* Per-layer series beyond the per-layer statistics (docs/design.md). */
+enum gf_series {
+    GF_SERIES_DELTA_TIME_NORM = 0 /* L2 norm of d loss / d (output at step t) over the batch, per time step */
+};
+/* Length of a series at the latest observed backward (0 if none yet);
+ * GF_ERR_RANGE when the layer does not produce that series. */
+GF_API int gf_diag_series_length(const gf_diag *d, int32_t layer, int32_t key, int64_t *length);
+/* Copies it into dst (cap values); *length gets its length; GF_ERR_BUFFER when cap is too small. */
+GF_API int gf_diag_series(const gf_diag *d, int32_t layer, int32_t key, double *dst, size_t cap, int64_t *length);
 
 /* Reports, into a caller buffer (same rules as gf_net_describe) or a file. */
 GF_API int gf_diag_report(const gf_diag *d, int32_t format, char *buf, size_t cap, size_t *needed);

@@ -1,59 +1,164 @@
-/* dense.c — the fully connected layer: y = f(x W^T + b), W out x in (PyTorch nn.Linear layout). */
+/*
+ * dense.c — the fully connected layer: y = f(x W^T + b), W out x in (PyTorch nn.Linear layout).
+ * On a SEQUENCE (T x F) it applies to every time step, like nn.Linear on the last dim: the T rows of
+ * each sample are rows of one product, so the hot path is the same gemm and fused pass with batch*T rows.
+ */
 #include "internal.h"
 #include "ew.h"
 #include "gemm.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-static void dense_forward(gf_layer *l, const float *x, int64_t batch, float *z, float *y)
+/* Rows per sample (T on a sequence, else 1), input and output features. */
+static inline int64_t dense_rows(const gf_layer *l) { return l->in_shape.kind == GF_SHAPE_SEQUENCE ? l->in_shape.dim[0] : 1; }
+static inline int64_t dense_in(const gf_layer *l) { return l->in_shape.dim[l->in_shape.rank - 1]; }
+static inline int64_t dense_out(const gf_layer *l) { return l->block[0].dim[0]; }
+
+static void dense_forward(gf_layer *l, const gfi_layer_io *io)
 {
     /* z = x W^T, then + b and the activation in one pass where a fast version exists. */
     gf_net *net = l->owner;
-    gfi_gemm_pool(net->pool, net->gemm_ws, false, true, batch, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 0.0f, z,
-                  l->out);
+    int64_t rows = io->batch * dense_rows(l), in = dense_in(l), out = dense_out(l);
+    float *z = io->z, *y = io->y;
+    gfi_gemm_pool(net->pool, net->gemm_ws, false, true, rows, out, in, 1.0f, io->x, in, l->w, in, 0.0f, z, out);
     if (gfi_ew_act_fast(l->act.kind)) {
-        gfi_ew_bias_act_run(l->owner->pool, l->act.kind, l->b, z, y, batch, l->out);
+        gfi_ew_bias_act_run(net->pool, l->act.kind, l->b, z, y, rows, out);
         return;
     }
-    for (int64_t r = 0; r < batch; r++) {
-        float *zr = z + r * l->out;
-        for (int64_t j = 0; j < l->out; j++)
+    for (int64_t r = 0; r < rows; r++) {
+        float *zr = z + r * out;
+        for (int64_t j = 0; j < out; j++)
             zr[j] += l->b[j];
     }
-    gfi_act_forward(&l->act, z, y, (size_t)(batch * l->out));
+    gfi_act_forward(&l->act, z, y, (size_t)(rows * out));
 }
 
 /* db = column sums of dz, in double. */
-static void bias_grad(gf_layer *l, const float *dz, int64_t batch)
+static void bias_grad(gf_layer *l, const float *dz, int64_t rows, int64_t out)
 {
-    for (int64_t j = 0; j < l->out; j++) {
+    for (int64_t j = 0; j < out; j++) {
         double s = 0.0;
-        for (int64_t r = 0; r < batch; r++)
-            s += dz[r * l->out + j];
+        for (int64_t r = 0; r < rows; r++)
+            s += dz[r * out + j];
         l->db[j] = (float)s;
     }
 }
 
-static void dense_backward(gf_layer *l, const float *x, const float *z, const float *y, const float *dy,
-                           int64_t batch, float *dz, float *dx)
+/* ||d loss / d y_t|| over the batch for every step t, into keep (length first). */
+static void record_time_norms(gf_layer *l, const float *dy, int64_t batch)
+{
+    int64_t T = l->in_shape.dim[0], out = dense_out(l);
+    double *norm = l->keep + 1;
+    for (int64_t t = 0; t < T; t++)
+        norm[t] = 0.0;
+    for (int64_t n = 0; n < batch; n++)
+        for (int64_t t = 0; t < T; t++) {
+            const float *d = dy + (n * T + t) * out;
+            double s = 0.0;
+            for (int64_t j = 0; j < out; j++)
+                s += (double)d[j] * d[j];
+            norm[t] += s;
+        }
+    for (int64_t t = 0; t < T; t++)
+        norm[t] = sqrt(norm[t]);
+    l->keep[0] = (double)T;
+}
+
+static void dense_backward(gf_layer *l, const gfi_layer_io *io)
 {
     /* dz = dy f'(z) and db = column sums of dz (fused where a fast version exists);
      * dW = dz^T x (out x in); dx = dz W. */
-    if (gfi_ew_act_fast(l->act.kind)) {
-        gfi_ew_act_grad_colsum_run(l->owner->pool, l->act.kind, z, y, dy, dz, l->db, batch, l->out);
-    } else {
-        gfi_act_backward(&l->act, z, y, dy, dz, (size_t)(batch * l->out));
-        bias_grad(l, dz, batch);
-    }
     gf_net *net = l->owner;
-    gfi_gemm_pool(net->pool, net->gemm_ws, true, false, l->out, l->in, batch, 1.0f, dz, l->out, x, l->in, 0.0f, l->dw,
-                  l->in);
-    if (dx)
-        gfi_gemm_pool(net->pool, net->gemm_ws, false, false, batch, l->in, l->out, 1.0f, dz, l->out, l->w, l->in, 0.0f,
-                      dx, l->in);
+    int64_t rows = io->batch * dense_rows(l), in = dense_in(l), out = dense_out(l);
+    float *dz = io->dz;
+    if (io->observe && l->keep)
+        record_time_norms(l, io->dy, io->batch);
+    if (gfi_ew_act_fast(l->act.kind)) {
+        gfi_ew_act_grad_colsum_run(net->pool, l->act.kind, io->z, io->y, io->dy, dz, l->db, rows, out);
+    } else {
+        gfi_act_backward(&l->act, io->z, io->y, io->dy, dz, (size_t)(rows * out));
+        bias_grad(l, dz, rows, out);
+    }
+    gfi_gemm_pool(net->pool, net->gemm_ws, true, false, out, in, rows, 1.0f, dz, out, io->x, in, 0.0f, l->dw, in);
+    if (io->dx)
+        gfi_gemm_pool(net->pool, net->gemm_ws, false, false, rows, in, out, 1.0f, dz, out, l->w, in, 0.0f, io->dx, in);
 }
 
-const gfi_layer_ops gfi_dense_ops = {"dense", dense_forward, dense_backward};
+static int dense_infer(const gf_layer *l, const gfi_shape *in, gfi_layout *lay, char *msg, size_t cap)
+{
+    char got[96];
+    if (in->kind != GF_SHAPE_VECTOR && in->kind != GF_SHAPE_SEQUENCE) {
+        snprintf(msg, cap, "expects VECTOR(F) or SEQUENCE(T x F) input, got %s; add a flatten layer first",
+                 gfi_shape_str(in, got, sizeof got));
+        return GF_ERR_SHAPE;
+    }
+    int64_t f = in->dim[in->rank - 1], want = (int64_t)l->opt[GF_LAYER_INPUTS], out = (int64_t)l->opt[GF_LAYER_OUTPUTS];
+    if (want && want != f) {
+        snprintf(msg, cap, "expects %lld input features (GF_LAYER_INPUTS), got %s", (long long)want,
+                 gfi_shape_str(in, got, sizeof got));
+        return GF_ERR_SHAPE;
+    }
+    if (out <= 0) {
+        snprintf(msg, cap, "needs GF_LAYER_OUTPUTS (its output features) set");
+        return GF_ERR_INVALID;
+    }
+    lay->out = *in;
+    lay->out.dim[in->rank - 1] = out;
+    size_t n;
+    int rc = gfi_checked_count(gfi_shape_size(in) / f, out, &n);
+    const int64_t wdims[2] = {out, f};
+    if (!rc)
+        rc = gfi_layout_block(lay, "weight", false, f, out, 2, wdims);
+    if (!rc)
+        rc = gfi_layout_block(lay, "bias", true, f, out, 1, &out);
+    if (rc)
+        snprintf(msg, cap, "with %lld outputs on %s: sizes overflow", (long long)out, gfi_shape_str(in, got, sizeof got));
+    return rc;
+}
+
+static size_t dense_keep_size(const gf_layer *l)
+{
+    return l->in_shape.kind == GF_SHAPE_SEQUENCE ? (size_t)l->in_shape.dim[0] + 1 : 0;
+}
+
+static void dense_units(const gf_layer *l, int64_t view[3])
+{
+    view[0] = dense_rows(l);
+    view[1] = dense_out(l);
+    view[2] = 1;
+}
+
+static int64_t dense_series(const gf_layer *l, int32_t key, double *dst, int64_t cap)
+{
+    if (key != GF_SERIES_DELTA_TIME_NORM || !l->keep)
+        return -1;
+    int64_t n = (int64_t)l->keep[0];
+    for (int64_t t = 0; t < n && t < cap; t++)
+        dst[t] = l->keep[1 + t];
+    return n;
+}
+
+static const gfi_option_spec dense_options[] = {
+    {GF_LAYER_OUTPUTS, 0, 1, GFI_OPTION_SIZE_MAX, true},
+    {GF_LAYER_INPUTS, 0, 0, GFI_OPTION_SIZE_MAX, true},
+    {-1, 0, 0, 0, false},
+};
+
+const gfi_layer_ops gfi_dense_ops = {
+    .name = "dense",
+    .kind = GF_LAYER_DENSE,
+    .options = dense_options,
+    .has_activation = true,
+    .keeps_pre = true,
+    .infer = dense_infer,
+    .keep_size = dense_keep_size,
+    .forward = dense_forward,
+    .backward = dense_backward,
+    .units = dense_units,
+    .series = dense_series,
+};
 
 int gf_layer_dense_create(gf_layer **out, int64_t inputs, int64_t outputs)
 {
@@ -66,30 +171,16 @@ int gf_layer_dense_create(gf_layer **out, int64_t inputs, int64_t outputs)
         return gfi_fail(rc, "gf_layer_dense_create: %s (%lld inputs x %lld outputs)",
                         rc == GF_ERR_OVERFLOW ? "weight count overflows size_t" : "sizes must be positive",
                         (long long)inputs, (long long)outputs);
-    /* W, b, dW, db in one block. */
-    if (nw + (size_t)outputs > SIZE_MAX / (2 * sizeof(float)))
-        return gfi_fail(GF_ERR_OVERFLOW, "gf_layer_dense_create: %lld x %lld parameters overflow size_t",
-                        (long long)inputs, (long long)outputs);
-    size_t total = 2 * (nw + (size_t)outputs);
-    gf_layer *l = gfi_calloc(1, sizeof *l);
-    float *own = l ? gfi_calloc(total, sizeof(float)) : NULL;
-    if (!own) {
-        gfi_free(l);
-        return gfi_fail(GF_ERR_NOMEM, "gf_layer_dense_create: cannot allocate %zu parameters", total / 2);
+    gf_layer *l;
+    if ((rc = gf_layer_create(&l, GF_LAYER_DENSE)))
+        return gfi_fail(rc, "gf_layer_dense_create: out of memory");
+    l->opt[GF_LAYER_INPUTS] = (double)inputs;
+    l->opt[GF_LAYER_OUTPUTS] = (double)outputs;
+    gfi_shape in = {GF_SHAPE_VECTOR, 1, {inputs}};
+    if ((rc = gfi_layer_size_for(l, &in, "gf_layer_dense_create"))) {
+        gfi_layer_free(l);
+        return rc;
     }
-    l->magic = GFI_MAGIC_LAYER;
-    l->kind = GF_LAYER_DENSE;
-    l->ops = &gfi_dense_ops;
-    l->index = -1;
-    l->in = inputs;
-    l->out = outputs;
-    l->nweights = nw;
-    l->nbias = (size_t)outputs;
-    l->own = own;
-    gfi_layer_point(l, own, own + nw + l->nbias);
-    gfi_act_default(&l->act, GF_ACT_IDENTITY);
-    gfi_init_default(&l->winit, GF_INIT_DEFAULT);
-    gfi_init_default(&l->binit, GF_INIT_DEFAULT);
     *out = l;
     return GF_OK;
 }

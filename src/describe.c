@@ -4,6 +4,32 @@
 #include <stdio.h>
 #include <string.h>
 
+/* "[i] kind in -> out, activation a, W rows x cols (init w), b n (init b)": vectors as bare sizes, other
+ * shapes named, every parameter block by its PyTorch name and dims. */
+static void describe_layer(gfi_sink *s, const gf_layer *l, char *in, char *out, size_t cap)
+{
+    bool vec = l->in_shape.kind == GF_SHAPE_VECTOR && l->out_shape.kind == GF_SHAPE_VECTOR;
+    if (vec)
+        gfi_sink_put(s, "  [%d] %s %lld -> %lld", (int)l->index, l->ops->name, (long long)l->in, (long long)l->out);
+    else
+        gfi_sink_put(s, "  [%d] %s %s -> %s", (int)l->index, l->ops->name, gfi_shape_str(&l->in_shape, in, cap),
+                     gfi_shape_str(&l->out_shape, out, cap));
+    if (l->ops->has_activation)
+        gfi_sink_put(s, ", activation %s", gf_activation_name(l->act.kind));
+    for (int32_t k = 0; k < l->nblocks; k++) {
+        const gfi_block *b = &l->block[k];
+        /* Dense keeps its familiar "W out x in", "b out"; other kinds print PyTorch's names. */
+        const char *name = l->kind == GF_LAYER_DENSE ? (b->bias ? "b" : "W") : b->name;
+        gfi_sink_put(s, ", %s ", name);
+        for (int32_t r = 0; r < b->rank; r++)
+            gfi_sink_put(s, r ? "x%lld" : "%lld", (long long)b->dim[r]);
+        gfi_sink_put(s, " (init %s)", gfi_init_name(b->bias ? l->binit.kind : l->winit.kind));
+    }
+    if (l->has_pen)
+        gfi_sink_put(s, ", penalty l1=%g l2=%g%s", l->pen.l1, l->pen.l2, l->pen.include_bias ? " (+bias)" : "");
+    gfi_sink_put(s, "\n");
+}
+
 int gf_net_describe(const gf_net *net, char *buf, size_t cap, size_t *needed)
 {
     if (!net)
@@ -13,17 +39,13 @@ int gf_net_describe(const gf_net *net, char *buf, size_t cap, size_t *needed)
     if (!buf && cap)
         return gfi_fail(GF_ERR_NULL, "gf_net_describe: buf is NULL but cap is %zu", cap);
     gfi_sink s = {buf, cap, 0};
+    char in[96], out[96];
     gfi_sink_put(&s, "net: %lld inputs -> %lld outputs, %d layers, %zu parameters\n", (long long)net->inputs,
         (long long)gf_net_output_size(net), (int)net->nlayers, net->nparams);
-    for (int32_t i = 0; i < net->nlayers; i++) {
-        const gf_layer *l = net->layers[i];
-        gfi_sink_put(&s, "  [%d] %s %lld -> %lld, activation %s, W %lldx%lld (init %s), b %lld (init %s)", (int)i, l->ops->name,
-            (long long)l->in, (long long)l->out, gf_activation_name(l->act.kind), (long long)l->out,
-            (long long)l->in, gfi_init_name(l->winit.kind), (long long)l->out, gfi_init_name(l->binit.kind));
-        if (l->has_pen)
-            gfi_sink_put(&s, ", penalty l1=%g l2=%g%s", l->pen.l1, l->pen.l2, l->pen.include_bias ? " (+bias)" : "");
-        gfi_sink_put(&s, "\n");
-    }
+    if (net->in_shape.kind != GF_SHAPE_VECTOR)
+        gfi_sink_put(&s, "input: %s\n", gfi_shape_str(&net->in_shape, in, sizeof in));
+    for (int32_t i = 0; i < net->nlayers; i++)
+        describe_layer(&s, net->layers[i], in, out, sizeof in);
     gfi_sink_put(&s, "loss: %s", gfi_loss_name(net->loss.kind));
     if (net->loss.kind == GF_LOSS_HUBER)
         gfi_sink_put(&s, " (delta %g)", net->loss.delta);

@@ -294,22 +294,51 @@ static double safe_ratio(double num, double den)
     return num > 0 ? INFINITY : 0.0;
 }
 
+/* Marks in u the units that escape saturation somewhere in y, read as rows
+ * of (units x inner) values: sigmoid' = y (1 - y) (max 0.25), tanh' = 1 - y^2 (max 1). */
+static void mark_unsaturated(int32_t kind, const float *y, size_t rows, size_t units, size_t inner, unsigned char *u)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < units; j++) {
+            const float *v = y + (r * units + j) * inner;
+            for (size_t k = 0; k < inner && !u[j]; k++)
+                u[j] = (unsigned char)(kind == GF_ACT_SIGMOID ? v[k] * (1.0f - v[k]) >= 0.0025f
+                                                              : 1.0f - v[k] * v[k] >= 0.01f);
+        }
+}
+
+/* Marks the units of a ReLU-family output that are nonzero somewhere (inner > 1: conv maps). */
+static void mark_alive(const float *y, size_t rows, size_t units, size_t inner, unsigned char *u)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < units; j++) {
+            const float *v = y + (r * units + j) * inner;
+            for (size_t k = 0; k < inner && !u[j]; k++)
+                u[j] = (unsigned char)(v[k] != 0.0f);
+        }
+}
+
 /* Mean and variance of y plus the fraction of units that are off (ReLU
  * family: output exactly 0) or saturated (sigmoid/tanh: derivative below 1%
- * of its maximum) for every sample of the batch. */
+ * of its maximum) for every sample of the batch and every position.  Units
+ * come from the kind's per-sample view outer x units x inner (docs/design.md):
+ * a dense feature, a conv channel, a hidden unit of a sequence output. */
 static void activation_stats(diag_work *w, const gf_layer *l, const float *y, int64_t batch, double *mean,
                              double *var, double *dead, double *sat)
 {
-    size_t out = (size_t)l->out, n = (size_t)batch * out;
+    int64_t view[3];
+    l->ops->units(l, view);
+    size_t rows = (size_t)batch * (size_t)view[0], units = (size_t)view[1], inner = (size_t)view[2];
+    size_t n = (size_t)batch * (size_t)l->out;
     double s, ss;
     int32_t kind = l->act.kind;
     bool relu = gfi_act_is_relu_family(kind), saturating = gfi_act_is_saturating(kind);
-    unsigned char *u = w->unit; /* 1: the unit escaped the condition on some sample */
+    unsigned char *u = w->unit; /* 1: the unit escaped the condition somewhere */
     if (relu || saturating)
-        memset(u, 0, out);
-    /* ReLU family: moments and alive units in one pass over y. */
-    if (relu)
-        gfi_relu_scan(y, (size_t)batch, out, &s, &ss, u);
+        memset(u, 0, units);
+    /* ReLU family with one value per unit: moments and alive units in one pass over y. */
+    if (relu && inner == 1)
+        gfi_relu_scan(y, rows, units, &s, &ss, u);
     else
         gfi_moment_scan(y, n, &s, &ss);
     *mean = s / (double)n;
@@ -317,22 +346,14 @@ static void activation_stats(diag_work *w, const gf_layer *l, const float *y, in
     *dead = *sat = 0.0;
     if (!relu && !saturating)
         return;
-    for (int64_t r = 0; r < batch && !relu; r++) {
-        const float *yr = y + (size_t)r * out;
-        if (kind == GF_ACT_SIGMOID) {
-            /* sigmoid' = y (1 - y), max 0.25 */
-            for (size_t j = 0; j < out; j++)
-                u[j] |= (unsigned char)(yr[j] * (1.0f - yr[j]) >= 0.0025f);
-        } else {
-            /* tanh' = 1 - y^2, max 1 */
-            for (size_t j = 0; j < out; j++)
-                u[j] |= (unsigned char)(1.0f - yr[j] * yr[j] >= 0.01f);
-        }
-    }
+    if (relu && inner > 1)
+        mark_alive(y, rows, units, inner, u);
+    else if (!relu)
+        mark_unsaturated(kind, y, rows, units, inner, u);
     size_t off = 0;
-    for (size_t j = 0; j < out; j++)
+    for (size_t j = 0; j < units; j++)
         off += (size_t)!u[j];
-    *(relu ? dead : sat) = (double)off / (double)out;
+    *(relu ? dead : sat) = (double)off / (double)units;
 }
 
 void gfi_diag_forward_layer(gf_net *net, int32_t i, const float *x)
@@ -1211,4 +1232,53 @@ const char *gf_tensor_name(int32_t tensor)
 const char *gf_phase_name(int32_t phase)
 {
     return phase >= GF_PHASE_NONE && phase <= GF_PHASE_UPDATE ? phase_names[phase] : "?";
+}
+
+/* ------------------------------------------------------------------ */
+/* Per-layer series (a layer kind's extra lists: docs/design.md)       */
+/* ------------------------------------------------------------------ */
+
+/* The layer's series key: its length (>= 0), or a failure. */
+static int series_of(const gf_diag *d, int32_t layer, int32_t key, double *dst, int64_t cap, int64_t *len,
+                     const char *fn)
+{
+    int rc = gfi_diag_check(d, fn);
+    if (rc)
+        return rc;
+    if (!len)
+        return gfi_fail(GF_ERR_NULL, "%s: length is NULL", fn);
+    const gf_net *net = d->net;
+    if (layer < 0 || layer >= net->nlayers)
+        return gfi_fail(GF_ERR_RANGE, "%s: layer %d is outside 0..%d", fn, (int)layer, (int)net->nlayers - 1);
+    const gf_layer *l = net->layers[layer];
+    int64_t n = l->ops->series ? l->ops->series(l, key, dst, cap) : -1;
+    if (n < 0)
+    {
+        char in[96];
+        return gfi_fail(GF_ERR_RANGE, "%s: layer %d (%s on %s) has no series %d", fn, (int)layer, l->ops->name,
+                        gfi_shape_str(&l->in_shape, in, sizeof in), (int)key);
+    }
+    *len = n;
+    return GF_OK;
+}
+
+int gf_diag_series_length(const gf_diag *d, int32_t layer, int32_t key, int64_t *length)
+{
+    return series_of(d, layer, key, NULL, 0, length, "gf_diag_series_length");
+}
+
+int gf_diag_series(const gf_diag *d, int32_t layer, int32_t key, double *dst, size_t cap, int64_t *length)
+{
+    if (!dst && cap)
+        return gfi_fail(GF_ERR_NULL, "gf_diag_series: dst is NULL but cap is %zu", cap);
+    int64_t n;
+    int rc = series_of(d, layer, key, NULL, 0, &n, "gf_diag_series");
+    if (rc)
+        return rc;
+    if (length)
+        *length = n;
+    if ((uint64_t)n > (uint64_t)cap)
+        return gfi_fail(GF_ERR_BUFFER, "gf_diag_series: the series has %lld values but dst has room for %zu",
+                        (long long)n, cap);
+    return series_of(d, layer, key, dst, (int64_t)cap, &n, "gf_diag_series");
 }

@@ -171,15 +171,93 @@ struct gfi_gemm_ws;
 void gfi_gemm(struct gfi_gemm_ws *ws, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
               const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
-/* ---- layers ---- */
+/* ---- layers (docs/design.md, "Shapes and layer kinds") ---- */
+#define GFI_MAX_RANK 4
+#define GFI_MAX_BLOCKS 8
+#define GFI_NOPTIONS 32 /* option keys 0..31; the public enum grows within it */
+
+/* The shape of one sample: a GF_SHAPE_* kind and its dims (row-major). */
+typedef struct gfi_shape {
+    int32_t kind, rank;
+    int64_t dim[GFI_MAX_RANK];
+} gfi_shape;
+/* Product of the dims (every shape stored is checked addressable). */
+int64_t gfi_shape_size(const gfi_shape *s);
+/* "IMAGE(3 x 8 x 8)" into buf. */
+const char *gfi_shape_str(const gfi_shape *s, char *buf, size_t cap);
+/* GF_OK, or the code with a message (prefixed by fn) for a bad kind/rank/dim. */
+int gfi_shape_make(gfi_shape *s, int32_t kind, const int64_t *dims, int32_t rank, const char *fn);
+
+/* A named parameter block of a layer (PyTorch's name and dims). */
+typedef struct gfi_block {
+    char name[24];
+    int32_t rank;
+    int64_t dim[GFI_MAX_RANK];
+    size_t count;          /* prod(dim) */
+    size_t offset;         /* from the start of the layer's span */
+    int64_t fan_in, fan_out; /* for the initializers */
+    bool bias;             /* drawn with the bias initializer; laid out after every weight block */
+    bool user;             /* set by the caller before adding: kept when added */
+} gfi_block;
+
+/* What a kind's infer computes from an incoming shape. */
+typedef struct gfi_layout {
+    gfi_shape out;
+    gfi_block block[GFI_MAX_BLOCKS];
+    int32_t nblocks;
+} gfi_layout;
+/* Declares a block (dims: rank values); GF_ERR_OVERFLOW if its count is not addressable. */
+int gfi_layout_block(gfi_layout *lay, const char *name, bool bias, int64_t fan_in, int64_t fan_out, int32_t rank,
+                     const int64_t *dims);
+
+/* Largest size an option takes (2^62): converts to int64_t exactly; larger sizes overflow at add anyway. */
+#define GFI_OPTION_SIZE_MAX 4611686018427387904.0
+/* A kind's option: key (GF_LAYER_* option), default and domain. */
+typedef struct gfi_option_spec {
+    int32_t key;
+    double def, min, max;
+    bool integer;
+} gfi_option_spec;
+
+/* Everything a pass hands a layer.  Sizes: x batch x in, z and y batch x out
+ * (z == y when the kind keeps no pre-activation), cache batch x cache_size,
+ * scratch scratch_size floats for this call only. */
+typedef struct gfi_layer_io {
+    int64_t batch;
+    bool training; /* forward: a backward may follow, so fill the cache */
+    bool observe;  /* the diagnostics observe this pass: record series */
+    const float *x;
+    float *z, *y;
+    float *cache;
+    float *scratch;
+    const float *dy; /* backward: d loss / d y */
+    float *dz;       /* backward: d loss / d z, written always (dy itself when z == y) */
+    float *dx;       /* backward: d loss / d x, NULL when nobody needs it */
+} gfi_layer_io;
+
 struct gf_layer;
 typedef struct gfi_layer_ops {
     const char *name;
-    /* y (batch x out) from x (batch x in); z keeps pre-activations. */
-    void (*forward)(struct gf_layer *l, const float *x, int64_t batch, float *z, float *y);
-    /* From dy: dz, parameter grads (overwritten) and dx (may be NULL). */
-    void (*backward)(struct gf_layer *l, const float *x, const float *z, const float *y, const float *dy,
-                     int64_t batch, float *dz, float *dx);
+    int32_t kind;                   /* GF_LAYER_* */
+    const gfi_option_spec *options; /* terminated by key -1 */
+    bool has_activation;            /* the activation applies (else set_activation is refused) */
+    bool keeps_pre;                 /* z is its own buffer (else it aliases y) */
+    /* At gf_net_add: checks the incoming shape against the options and fills
+     * lay (output shape, blocks in PyTorch's order).  On failure returns
+     * GF_ERR_SHAPE / GF_ERR_INVALID / GF_ERR_OVERFLOW with msg saying what it
+     * expects and what it got; the layer is not changed. */
+    int (*infer)(const struct gf_layer *l, const gfi_shape *in, gfi_layout *lay, char *msg, size_t cap);
+    size_t (*cache_size)(const struct gf_layer *l);                      /* per sample; NULL: 0 */
+    size_t (*scratch_size)(const struct gf_layer *l, int64_t batch, int32_t threads); /* NULL: 0 */
+    size_t (*keep_size)(const struct gf_layer *l); /* doubles kept per layer (series); NULL: 0 */
+    void (*forward)(struct gf_layer *l, const gfi_layer_io *io);
+    /* Overwrites the parameter gradients; writes dz, and dx unless NULL. */
+    void (*backward)(struct gf_layer *l, const gfi_layer_io *io);
+    /* Per-sample view of the output as outer x units x inner (docs/design.md). */
+    void (*units)(const struct gf_layer *l, int64_t view[3]);
+    /* Optional: length of series key (GF_SERIES_*) and up to cap values into
+     * dst; -1 when the kind does not produce it, 0 when nothing is recorded. */
+    int64_t (*series)(const struct gf_layer *l, int32_t key, double *dst, int64_t cap);
 } gfi_layer_ops;
 
 struct gf_layer {
@@ -188,26 +266,37 @@ struct gf_layer {
     const gfi_layer_ops *ops;
     gf_net *owner;
     int32_t index;
-    int64_t in, out;
-    size_t nweights, nbias;
-    /* Parameters and gradients: W then b, contiguous.  Own storage until
-     * added to a net, then views into the net's arenas. */
+    double opt[GFI_NOPTIONS];
+    /* sized: shapes and blocks are known (in a net, or created with its sizes). */
+    bool sized;
+    gfi_shape in_shape, out_shape;
+    int64_t in, out; /* per-sample sizes: prod of the shapes' dims */
+    gfi_block block[GFI_MAX_BLOCKS];
+    int32_t nblocks;
+    size_t nweights, nbias; /* sums over the weight and the bias blocks */
+    /* Parameters and gradients: weight blocks then bias blocks, contiguous.
+     * Own storage until added to a net, then views into the net's arenas. */
     float *w, *b, *dw, *db;
     float *own; /* own storage (2 * (nweights + nbias)) before adding */
     size_t param_offset; /* offset of W in the net's arena */
+    double *keep;        /* keep_size doubles the kind keeps between calls (series) */
     gfi_act act;
     gfi_init winit, binit;
     gfi_penalty pen;
     bool has_pen;
-    bool user_weights, user_bias; /* set by the caller: kept when added */
 };
 
-extern const gfi_layer_ops gfi_dense_ops;
+/* Registered kinds (src/kinds.h): the ops of kind k, or NULL. */
+#define GFI_KIND(k, ops) extern const gfi_layer_ops ops;
+#include "kinds.h"
+#undef GFI_KIND
+const gfi_layer_ops *gfi_layer_kind_ops(int32_t kind);
 
 /* ---- net.c ---- */
 struct gf_net {
     uint32_t magic;
-    int64_t inputs;
+    int64_t inputs; /* prod of in_shape */
+    gfi_shape in_shape;
     gfi_rng rng;
     uint64_t seed;
     gf_layer **layers;
@@ -226,6 +315,9 @@ struct gf_net {
     float **z, **y;
     float *dbuf[2];
     float *dz; /* widest */
+    float **cache; /* per layer: batch x cache_size, NULL when 0 */
+    float *scratch; /* the largest scratch_size of any layer */
+    size_t scratch_n;
     float *dinput; /* batch x inputs; allocated once the input gradient is asked for */
     float *xcopy; /* the last training forward's input (batch x inputs) */
     float *shuffle_x, *shuffle_t; /* fit's mini-batch gather buffers */
@@ -272,6 +364,17 @@ int gfi_net_redraw(gf_layer *l, bool weights);
 
 /* ---- layer.c ---- */
 bool gfi_is_layer(const gf_layer *l);
+/* Stores the shapes and blocks of lay (offsets: weight blocks, then bias blocks); keeps user marks. */
+void gfi_layer_commit(gf_layer *l, const gfi_shape *in, const gfi_layout *lay);
+/* Whether lay has the blocks the layer has now (a layer sized at creation, added to a net). */
+bool gfi_layout_same(const gf_layer *l, const gfi_layout *lay);
+/* Sizes a layer outside a net for input shape in: infer, own storage, commit. */
+int gfi_layer_size_for(gf_layer *l, const gfi_shape *in, const char *fn);
+/* Draws the weight (bias) blocks into dst from the layer's initializer; keep_user skips the caller's blocks. */
+int gfi_layer_draw(const gf_layer *l, bool bias, float *dst, bool keep_user, gfi_rng *rng);
+void gfi_layer_clear_user(gf_layer *l, bool bias);
+/* Writes a shape to a public reader's arguments (see gf_net_input_shape). */
+int gfi_shape_out(const gfi_shape *s, int32_t *kind, int64_t *dims, int32_t cap, int32_t *rank, const char *fn);
 /* Points w, b at params and dw, db at grads (W then b in each). */
 void gfi_layer_point(gf_layer *l, float *params, float *grads);
 void gfi_layer_free(gf_layer *l);

@@ -22,6 +22,28 @@ static int check_net(const gf_net *net, const char *fn)
 
 #define NET_FAIL(net, code, ...) gfi_net_fail((net), (code), __VA_ARGS__)
 
+static float *alloc_floats(int64_t rows, size_t cols);
+static size_t scratch_need(const gf_net *net, int64_t batch, int32_t threads);
+
+/* A net taking samples of shape in (already checked); fn names the caller. */
+static int net_create(gf_net **out, const gfi_shape *in, uint64_t seed, const char *fn)
+{
+    gf_net *net = gfi_calloc(1, sizeof *net);
+    if (!net || gfi_gemm_ws_create(&net->gemm_ws, 1)) {
+        gfi_free(net);
+        return gfi_fail(GF_ERR_NOMEM, "%s: out of memory", fn);
+    }
+    net->magic = GFI_MAGIC_NET;
+    net->in_shape = *in;
+    net->inputs = gfi_shape_size(in);
+    net->seed = seed;
+    gfi_rng_seed(&net->rng, seed);
+    gfi_loss_default(&net->loss, GF_LOSS_MSE);
+    net->widest = (size_t)net->inputs;
+    *out = net;
+    return GF_OK;
+}
+
 int gf_net_create(gf_net **out, int64_t inputs, uint64_t seed)
 {
     if (!out)
@@ -31,31 +53,52 @@ int gf_net_create(gf_net **out, int64_t inputs, uint64_t seed)
     int rc = gfi_checked_count(inputs, 1, &probe);
     if (rc)
         return gfi_fail(rc, "gf_net_create: inputs must be positive and addressable (got %lld)", (long long)inputs);
-    gf_net *net = gfi_calloc(1, sizeof *net);
-    if (!net || gfi_gemm_ws_create(&net->gemm_ws, 1)) {
-        gfi_free(net);
-        return gfi_fail(GF_ERR_NOMEM, "gf_net_create: out of memory");
-    }
-    net->magic = GFI_MAGIC_NET;
-    net->inputs = inputs;
-    net->seed = seed;
-    gfi_rng_seed(&net->rng, seed);
-    gfi_loss_default(&net->loss, GF_LOSS_MSE);
-    net->widest = (size_t)inputs;
-    *out = net;
-    return GF_OK;
+    gfi_shape in = {GF_SHAPE_VECTOR, 1, {inputs}};
+    return net_create(out, &in, seed, "gf_net_create");
+}
+
+int gf_net_create_shaped(gf_net **out, int32_t shape_kind, const int64_t *dims, int32_t rank, uint64_t seed)
+{
+    if (!out)
+        return gfi_fail(GF_ERR_NULL, "gf_net_create_shaped: out is NULL");
+    *out = NULL;
+    gfi_shape in;
+    int rc = gfi_shape_make(&in, shape_kind, dims, rank, "gf_net_create_shaped");
+    return rc ? rc : net_create(out, &in, seed, "gf_net_create_shaped");
+}
+
+/* The shape the next layer receives: the last layer's output, or the input's. */
+static const gfi_shape *net_out_shape(const gf_net *net)
+{
+    return net->nlayers ? &net->layers[net->nlayers - 1]->out_shape : &net->in_shape;
+}
+
+int gf_net_input_shape(const gf_net *net, int32_t *kind, int64_t *dims, int32_t cap, int32_t *rank)
+{
+    int rc = check_net(net, "gf_net_input_shape");
+    return rc ? rc : gfi_shape_out(&net->in_shape, kind, dims, cap, rank, "gf_net_input_shape");
+}
+
+int gf_net_output_shape(const gf_net *net, int32_t *kind, int64_t *dims, int32_t cap, int32_t *rank)
+{
+    int rc = check_net(net, "gf_net_output_shape");
+    return rc ? rc : gfi_shape_out(net_out_shape(net), kind, dims, cap, rank, "gf_net_output_shape");
 }
 
 static void free_buffers(gf_net *net)
 {
     for (int32_t i = 0; i < net->nlayers; i++) {
-        if (net->z)
+        if (net->z && net->y && net->z[i] != net->y[i])
             gfi_free(net->z[i]);
         if (net->y)
             gfi_free(net->y[i]);
+        if (net->cache)
+            gfi_free(net->cache[i]);
     }
     gfi_free(net->z);
     gfi_free(net->y);
+    gfi_free(net->cache);
+    gfi_free(net->scratch);
     gfi_free(net->dbuf[0]);
     gfi_free(net->dbuf[1]);
     gfi_free(net->dz);
@@ -63,7 +106,9 @@ static void free_buffers(gf_net *net)
     gfi_free(net->xcopy);
     /* The caches are gone: nothing may read them until the next forward. */
     net->forward_ready = net->backward_ready = false;
-    net->z = net->y = NULL;
+    net->z = net->y = net->cache = NULL;
+    net->scratch = NULL;
+    net->scratch_n = 0;
     net->dbuf[0] = net->dbuf[1] = net->dz = net->dinput = net->xcopy = NULL;
     net->max_batch = 0;
 }
@@ -152,6 +197,19 @@ int gf_net_set_threads(gf_net *net, int32_t threads)
         gfi_gemm_ws_destroy(ws);
         return NET_FAIL(net, rc, "gf_net_set_threads: cannot start %d threads: %s", (int)threads, gf_last_error());
     }
+    /* A layer's scratch may depend on the threads: re-sized here, never at a step. */
+    size_t ns = net->max_batch ? scratch_need(net, net->max_batch, threads) : 0;
+    float *scratch = NULL;
+    if (ns > net->scratch_n && !(scratch = alloc_floats(1, ns))) {
+        gfi_pool_destroy(pool);
+        gfi_gemm_ws_destroy(ws);
+        return NET_FAIL(net, GF_ERR_NOMEM, "gf_net_set_threads: cannot allocate %zu floats of layer scratch", ns);
+    }
+    if (scratch) {
+        gfi_free(net->scratch);
+        net->scratch = scratch;
+        net->scratch_n = ns;
+    }
     gfi_pool_destroy(net->pool);
     gfi_gemm_ws_destroy(net->gemm_ws);
     net->pool = pool;
@@ -167,12 +225,8 @@ int32_t gf_net_threads(const gf_net *net)
 /* Draws a layer's weights and biases from its initializers and the net's generator. */
 static int init_layer_params(gf_net *net, gf_layer *l, bool keep_user)
 {
-    int rc = GF_OK;
-    if (!(keep_user && l->user_weights))
-        rc = gfi_init_fill(&l->winit, l->w, l->out, l->in, &net->rng);
-    if (!rc && !(keep_user && l->user_bias))
-        rc = gfi_init_fill_fan(&l->binit, l->b, l->nbias, l->in, l->out, &net->rng);
-    return rc;
+    int rc = gfi_layer_draw(l, false, l->w, keep_user, &net->rng);
+    return rc ? rc : gfi_layer_draw(l, true, l->b, keep_user, &net->rng);
 }
 
 int gfi_net_redraw(gf_layer *l, bool weights)
@@ -183,13 +237,13 @@ int gfi_net_redraw(gf_layer *l, bool weights)
     if (!fresh)
         return GF_ERR_NOMEM;
     gfi_rng saved = net->rng;
-    int rc = weights ? gfi_init_fill(&l->winit, fresh, l->out, l->in, &net->rng)
-                     : gfi_init_fill_fan(&l->binit, fresh, l->nbias, l->in, l->out, &net->rng);
+    int rc = gfi_layer_draw(l, !weights, fresh, false, &net->rng);
     if (rc) {
         net->rng = saved;
     } else {
-        memcpy(weights ? l->w : l->b, fresh, n * sizeof(float));
-        *(weights ? &l->user_weights : &l->user_bias) = false;
+        if (n)
+            memcpy(weights ? l->w : l->b, fresh, n * sizeof(float));
+        gfi_layer_clear_user(l, !weights);
         /* Cached activations were computed with the old values. */
         net->forward_ready = net->backward_ready = net->grads_ready = false;
     }
@@ -230,11 +284,27 @@ static int grow_arenas(gf_net *net, size_t extra)
     return GF_OK;
 }
 
-int gf_net_add(gf_net *net, gf_layer *layer)
+/* Checks the layer against the shape it would receive and computes its
+ * layout; nothing changes.  The message names the layer index, the kind, and
+ * what it expects and got. */
+static int infer_layer(gf_net *net, gf_layer *layer, gfi_layout *lay)
 {
-    int rc = check_net(net, "gf_net_add");
+    char msg[256] = "";
+    const gfi_shape *in = net_out_shape(net);
+    int rc = layer->ops->infer(layer, in, lay, msg, sizeof msg);
     if (rc)
-        return rc;
+        return NET_FAIL(net, rc, "gf_net_add: layer %d (%s) %s", (int)net->nlayers, layer->ops->name, msg);
+    if (layer->sized && !gfi_layout_same(layer, lay)) {
+        char was[96], got[96];
+        return NET_FAIL(net, GF_ERR_SHAPE, "gf_net_add: layer %d (%s) was created for %s input, got %s",
+                        (int)net->nlayers, layer->ops->name, gfi_shape_str(&layer->in_shape, was, sizeof was),
+                        gfi_shape_str(in, got, sizeof got));
+    }
+    return GF_OK;
+}
+
+static int check_addable(gf_net *net, gf_layer *layer)
+{
     if (!layer)
         return NET_FAIL(net, GF_ERR_NULL, "gf_net_add: layer is NULL");
     if (layer->magic != GFI_MAGIC_LAYER)
@@ -243,38 +313,73 @@ int gf_net_add(gf_net *net, gf_layer *layer)
         return NET_FAIL(net, GF_ERR_STATE, "gf_net_add: the layer already belongs to a net");
     if (net->training_began)
         return NET_FAIL(net, GF_ERR_STATE, "gf_net_add: training has begun; build the net before the first backward");
-    int64_t want = gf_net_output_size(net);
-    if (layer->in != want)
-        return NET_FAIL(net, GF_ERR_SHAPE, "gf_net_add: layer takes %lld inputs but the net's output is %lld wide",
-                        (long long)layer->in, (long long)want);
     if (net->nlayers == INT32_MAX - 1)
         return NET_FAIL(net, GF_ERR_OVERFLOW, "gf_net_add: too many layers");
-    if (net->nlayers == net->cap_layers) {
-        int32_t cap = net->cap_layers ? net->cap_layers * 2 : 8;
-        gf_layer **ls = gfi_realloc(net->layers, (size_t)cap * sizeof *ls);
-        if (!ls)
-            return NET_FAIL(net, GF_ERR_NOMEM, "gf_net_add: out of memory");
-        net->layers = ls;
-        net->cap_layers = cap;
-    }
-    /* Activation buffers are resized lazily at the next forward. */
-    free_buffers(net);
+    return GF_OK;
+}
+
+/* Room for one more layer pointer. */
+static int reserve_layer(gf_net *net)
+{
+    if (net->nlayers < net->cap_layers)
+        return GF_OK;
+    int32_t cap = net->cap_layers ? net->cap_layers * 2 : 8;
+    gf_layer **ls = gfi_realloc(net->layers, (size_t)cap * sizeof *ls);
+    if (!ls)
+        return NET_FAIL(net, GF_ERR_NOMEM, "gf_net_add: out of memory");
+    net->layers = ls;
+    net->cap_layers = cap;
+    return GF_OK;
+}
+
+/* Moves the committed layer's parameters into the arenas and draws the ones
+ * the caller did not set.  On failure the layer is restored from saved. */
+static int place_params(gf_net *net, gf_layer *layer, const gf_layer *saved)
+{
     size_t count = layer->nweights + layer->nbias;
-    rc = grow_arenas(net, count);
-    if (rc)
+    int rc = grow_arenas(net, count);
+    if (rc) {
+        *layer = *saved;
         return NET_FAIL(net, rc, "gf_net_add: cannot grow the parameter arena by %zu floats", count);
+    }
     layer->param_offset = net->nparams;
     float *p = net->params + net->nparams, *g = net->grads + net->nparams;
-    memcpy(p, layer->own, count * sizeof(float));
+    if (layer->own)
+        memcpy(p, layer->own, count * sizeof(float));
     gfi_layer_point(layer, p, g);
-    rc = init_layer_params(net, layer, true);
-    if (rc) {
-        gfi_layer_point(layer, layer->own, layer->own + count);
+    size_t nkeep = layer->ops->keep_size ? layer->ops->keep_size(layer) : 0;
+    double *keep = nkeep ? gfi_calloc(nkeep, sizeof *keep) : NULL;
+    if (nkeep && !keep) {
+        *layer = *saved;
+        return NET_FAIL(net, GF_ERR_NOMEM, "gf_net_add: cannot allocate %zu values the layer keeps", nkeep);
+    }
+    if ((rc = init_layer_params(net, layer, true))) {
+        gfi_free(keep);
+        *layer = *saved;
         return NET_FAIL(net, rc, "gf_net_add: initializer failed: %s", gf_last_error());
     }
     gfi_free(layer->own);
     layer->own = NULL;
+    gfi_free(layer->keep);
+    layer->keep = keep;
     net->nparams += count;
+    return GF_OK;
+}
+
+int gf_net_add(gf_net *net, gf_layer *layer)
+{
+    int rc = check_net(net, "gf_net_add");
+    if (rc || (rc = check_addable(net, layer)))
+        return rc;
+    gfi_layout lay = {0};
+    if ((rc = infer_layer(net, layer, &lay)) || (rc = reserve_layer(net)))
+        return rc;
+    /* Activation buffers are resized lazily at the next forward. */
+    free_buffers(net);
+    gf_layer saved = *layer;
+    gfi_layer_commit(layer, net_out_shape(net), &lay);
+    if ((rc = place_params(net, layer, &saved)))
+        return rc;
     layer->owner = net;
     layer->index = net->nlayers;
     net->layers[net->nlayers++] = layer;
@@ -286,28 +391,46 @@ int gf_net_add(gf_net *net, gf_layer *layer)
     return GF_OK;
 }
 
-int gf_net_add_dense(gf_net *net, int64_t outputs, int32_t activation_kind, gf_layer **layer)
+/* Creates a layer of kind with the given options and adds it; fn names the caller. */
+static int add_kind(gf_net *net, int32_t kind, const int32_t *keys, const double *values, int n, int32_t act,
+                    gf_layer **layer, const char *fn)
 {
-    int rc = check_net(net, "gf_net_add_dense");
+    int rc = check_net(net, fn);
     if (rc)
         return rc;
     if (layer)
         *layer = NULL;
-    if (!gfi_act_kind_valid(activation_kind))
-        return NET_FAIL(net, GF_ERR_INVALID, "gf_net_add_dense: unknown activation kind %d", (int)activation_kind);
+    if (!gfi_act_kind_valid(act))
+        return NET_FAIL(net, GF_ERR_INVALID, "%s: unknown activation kind %d", fn, (int)act);
     gf_layer *l;
-    rc = gf_layer_dense_create(&l, gf_net_output_size(net), outputs);
-    if (rc)
-        return NET_FAIL(net, rc, "gf_net_add_dense: %s", gf_last_error());
-    gfi_act_default(&l->act, activation_kind);
-    rc = gf_net_add(net, l);
+    if ((rc = gf_layer_create(&l, kind)))
+        return NET_FAIL(net, rc, "%s: %s", fn, gf_last_error());
+    for (int i = 0; i < n && !rc; i++)
+        rc = gf_layer_set_option(l, keys[i], values[i]);
     if (rc) {
+        gfi_layer_free(l);
+        return NET_FAIL(net, rc, "%s: %s", fn, gf_last_error());
+    }
+    gfi_act_default(&l->act, act);
+    if ((rc = gf_net_add(net, l))) {
         gfi_layer_free(l);
         return rc;
     }
     if (layer)
         *layer = l;
     return GF_OK;
+}
+
+int gf_net_add_dense(gf_net *net, int64_t outputs, int32_t activation_kind, gf_layer **layer)
+{
+    const int32_t key = GF_LAYER_OUTPUTS;
+    const double value = (double)outputs;
+    return add_kind(net, GF_LAYER_DENSE, &key, &value, 1, activation_kind, layer, "gf_net_add_dense");
+}
+
+int gf_net_add_flatten(gf_net *net, gf_layer **layer)
+{
+    return add_kind(net, GF_LAYER_FLATTEN, NULL, NULL, 0, GF_ACT_IDENTITY, layer, "gf_net_add_flatten");
 }
 
 int gf_net_reinit(gf_net *net, uint64_t seed)
@@ -325,9 +448,9 @@ int gf_net_reinit(gf_net *net, uint64_t seed)
     for (int32_t i = 0; i < net->nlayers && !rc; i++) {
         gf_layer *l = net->layers[i];
         float *w = fresh + l->param_offset;
-        rc = gfi_init_fill(&l->winit, w, l->out, l->in, &rng);
+        rc = gfi_layer_draw(l, false, w, false, &rng);
         if (!rc)
-            rc = gfi_init_fill_fan(&l->binit, w + l->nweights, l->nbias, l->in, l->out, &rng);
+            rc = gfi_layer_draw(l, true, w + l->nweights, false, &rng);
         if (rc)
             rc = NET_FAIL(net, rc, "gf_net_reinit: layer %d: %s", (int)i, gf_last_error());
     }
@@ -431,44 +554,90 @@ static int ensure_dinput(gf_net *net)
     return net->dinput ? GF_OK : GF_ERR_NOMEM;
 }
 
+/* Floats of scratch the largest layer needs for batch with the net's threads. */
+static size_t scratch_need(const gf_net *net, int64_t batch, int32_t threads)
+{
+    size_t n = 0;
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        const gf_layer *l = net->layers[i];
+        size_t k = l->ops->scratch_size ? l->ops->scratch_size(l, batch, threads) : 0;
+        if (k > n)
+            n = k;
+    }
+    return n;
+}
+
+/* Per-layer buffers for batch: z (or an alias of y when the kind keeps no
+ * pre-activation), y and the backward cache. */
+typedef struct layer_bufs {
+    float **z, **y, **cache;
+} layer_bufs;
+
+static void free_layer_bufs(layer_bufs *b, int32_t L)
+{
+    for (int32_t i = 0; i < L; i++) {
+        if (b->z && b->y && b->z[i] != b->y[i])
+            gfi_free(b->z[i]);
+        if (b->y)
+            gfi_free(b->y[i]);
+        if (b->cache)
+            gfi_free(b->cache[i]);
+    }
+    gfi_free(b->z);
+    gfi_free(b->y);
+    gfi_free(b->cache);
+}
+
+static bool alloc_layer_bufs(const gf_net *net, int64_t batch, layer_bufs *b)
+{
+    size_t L = (size_t)net->nlayers;
+    b->z = gfi_calloc(L, sizeof *b->z);
+    b->y = gfi_calloc(L, sizeof *b->y);
+    b->cache = gfi_calloc(L, sizeof *b->cache);
+    bool ok = b->z && b->y && b->cache;
+    for (size_t i = 0; ok && i < L; i++) {
+        const gf_layer *l = net->layers[i];
+        size_t nc = l->ops->cache_size ? l->ops->cache_size(l) : 0;
+        b->y[i] = alloc_floats(batch, (size_t)l->out);
+        b->z[i] = l->ops->keeps_pre ? alloc_floats(batch, (size_t)l->out) : b->y[i];
+        b->cache[i] = nc ? alloc_floats(batch, nc) : NULL;
+        ok = b->z[i] && b->y[i] && (b->cache[i] || !nc);
+    }
+    return ok;
+}
+
 /* Sizes every activation buffer for batch; allocates only when batch grows
  * (or when the input gradient was turned on since). */
 static int ensure_batch(gf_net *net, int64_t batch)
 {
     if (batch <= net->max_batch)
         return ensure_dinput(net);
-    int32_t L = net->nlayers;
-    float **z = gfi_calloc((size_t)L, sizeof *z), **y = gfi_calloc((size_t)L, sizeof *y);
+    layer_bufs lb = {NULL, NULL, NULL};
     float *d0 = alloc_floats(batch, net->widest), *d1 = alloc_floats(batch, net->widest);
     float *dz = alloc_floats(batch, net->widest);
     /* The input gradient's buffer only when it is asked for (gf_net_set_input_grad). */
     float *din = net->want_dinput ? alloc_floats(batch, (size_t)net->inputs) : NULL;
     float *xc = alloc_floats(batch, (size_t)net->inputs);
-    bool ok = z && y && d0 && d1 && dz && (din || !net->want_dinput) && xc;
-    for (int32_t i = 0; ok && i < L; i++) {
-        z[i] = alloc_floats(batch, (size_t)net->layers[i]->out);
-        y[i] = alloc_floats(batch, (size_t)net->layers[i]->out);
-        ok = z[i] && y[i];
-    }
+    size_t ns = scratch_need(net, batch, gfi_pool_threads(net->pool));
+    float *scratch = ns ? alloc_floats(1, ns) : NULL;
+    bool ok = alloc_layer_bufs(net, batch, &lb) && d0 && d1 && dz && (din || !net->want_dinput) && xc &&
+              (scratch || !ns);
     if (!ok) {
-        for (int32_t i = 0; i < L; i++) {
-            if (z)
-                gfi_free(z[i]);
-            if (y)
-                gfi_free(y[i]);
-        }
-        gfi_free(z);
-        gfi_free(y);
+        free_layer_bufs(&lb, net->nlayers);
         gfi_free(d0);
         gfi_free(d1);
         gfi_free(dz);
         gfi_free(din);
         gfi_free(xc);
+        gfi_free(scratch);
         return GF_ERR_NOMEM;
     }
     free_buffers(net);
-    net->z = z;
-    net->y = y;
+    net->z = lb.z;
+    net->y = lb.y;
+    net->cache = lb.cache;
+    net->scratch = scratch;
+    net->scratch_n = ns;
     net->dbuf[0] = d0;
     net->dbuf[1] = d1;
     net->dz = dz;
@@ -525,12 +694,14 @@ static int check_output(gf_net *net, const float *y, size_t y_count, int64_t bat
     return GF_OK;
 }
 
-static void run_forward(gf_net *net, const float *x, int64_t batch)
+static void run_forward(gf_net *net, const float *x, int64_t batch, bool training)
 {
     const float *in = x;
     for (int32_t i = 0; i < net->nlayers; i++) {
         gf_layer *l = net->layers[i];
-        l->ops->forward(l, in, batch, net->z[i], net->y[i]);
+        gfi_layer_io io = {.batch = batch, .training = training, .observe = net->diag_active, .x = in,
+                           .z = net->z[i], .y = net->y[i], .cache = net->cache[i], .scratch = net->scratch};
+        l->ops->forward(l, &io);
         if (net->diag_active)
             gfi_diag_forward_layer(net, i, in);
         in = net->y[i];
@@ -562,7 +733,7 @@ static int forward_run(gf_net *net, const float *x, size_t x_count, int64_t batc
     } else {
         net->diag_active = false; /* only training passes are observed */
     }
-    run_forward(net, in, batch);
+    run_forward(net, in, batch, training);
     net->batch = batch;
     net->forward_ready = training;
     net->backward_ready = false;
@@ -643,7 +814,10 @@ static void run_backward(gf_net *net)
         /* The first layer's input gradient only when asked for: it is the one
          * product no parameter gradient needs. */
         float *dx = i ? net->dbuf[1 - cur] : net->want_dinput ? net->dinput : NULL;
-        l->ops->backward(l, x, net->z[i], net->y[i], net->dbuf[cur], batch, net->dz, dx);
+        gfi_layer_io io = {.batch = batch, .training = true, .observe = net->diag_active, .x = x, .z = net->z[i],
+                           .y = net->y[i], .cache = net->cache[i], .scratch = net->scratch, .dy = net->dbuf[cur],
+                           .dz = net->dz, .dx = dx};
+        l->ops->backward(l, &io);
         if (net->diag_active)
             gfi_diag_backward_layer(net, i, net->dbuf[cur], dx);
         cur = 1 - cur;

@@ -14,13 +14,13 @@ when numpy is importable (and GRADFLOW_HIDE_NUMPY is not set), otherwise
 array.array('f') in row-major order.  See docs/python.md.
 """
 from . import _lib
-from ._core import Activation, Dense, Init, Layer, Loss, Net, Optimizer, Penalty
+from ._core import Activation, Dense, Flatten, Init, Layer, Loss, Net, Optimizer, Penalty
 from ._data import HAVE_NUMPY, as_floats
 from ._diag import (Diagnostics, HistoryPoint, LayerStats, NonFinite, Origin, Verdict, phase_name, stat_name,
                     tensor_name, verdict_name)
 from ._enums import (ActivationKind, ActivationParam, ClipMode, DiagOption, DiagThreshold, FanMode, InitKind,
-                     LayerKind, LossKind, LossParam, OptimizerKind, OptimizerParam, Phase, ReportFormat, Stat,
-                     Tensor, VerdictKind)
+                     LayerKind, LayerOption, LossKind, LossParam, OptimizerKind, OptimizerParam, Phase, ReportFormat,
+                     Series, ShapeKind, Stat, Tensor, VerdictKind)
 from ._errors import (BufferTooSmallError, ClosedError, DataTypeError, FileError, FormatError, GradflowError,
                       GuardError, InvalidArgumentError, KindError, NonFiniteError, NullError, OutOfMemoryError,
                       RangeError, ShapeError, SizeOverflowError, StateError, Status, UnsupportedError)
@@ -60,9 +60,9 @@ def live_allocations():
 
 
 __all__ = [
-    "Net", "Layer", "Dense", "Activation", "Init", "Loss", "Optimizer", "Penalty",
+    "Net", "Layer", "Dense", "Flatten", "Activation", "Init", "Loss", "Optimizer", "Penalty",
     "ActivationKind", "ActivationParam", "InitKind", "FanMode", "LossKind", "LossParam", "OptimizerKind",
-    "OptimizerParam", "LayerKind", "ClipMode", "Status",
+    "OptimizerParam", "LayerKind", "LayerOption", "ShapeKind", "Series", "ClipMode", "Status",
     "Diagnostics", "LayerStats", "HistoryPoint", "NonFinite", "Origin", "Verdict",
     "Stat", "Tensor", "Phase", "VerdictKind", "DiagOption", "DiagThreshold", "ReportFormat",
     "stat_name", "tensor_name", "phase_name", "verdict_name",

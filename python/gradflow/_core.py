@@ -8,12 +8,12 @@ alive, never frees the handle, and raises ClosedError if used after the Net
 was closed (or, for an Optimizer, after it was replaced).
 """
 import ctypes
-from ctypes import byref, c_double, c_int32, c_size_t
+from ctypes import byref, c_double, c_int32, c_int64, c_size_t
 
 from . import _decls as D
 from ._data import INT64_MAX, SIZE_MAX, as_floats, as_int, as_real, new_output
-from ._enums import (INT32, ActivationKind, ActivationParam, ClipMode, FanMode, InitKind, LayerKind,
-                     LossKind, LossParam, OptimizerKind, OptimizerParam, enum_value, to_enum)
+from ._enums import (INT32, ActivationKind, ActivationParam, ClipMode, FanMode, InitKind, LayerKind, LayerOption,
+                     LossKind, LossParam, OptimizerKind, OptimizerParam, ShapeKind, enum_value, to_enum)
 from ._errors import (ClosedError, DataTypeError, GuardError, InvalidArgumentError, KindError, NullError,
                       RangeError, ShapeError, SizeOverflowError, StateError, Status)
 from ._lib import check, last_message, lib
@@ -34,6 +34,17 @@ def _i32(value, what, where):
 def _size(value, what, where):
     """A positive size that also fits int64 (the C side's counts)."""
     return as_int(value, what, where, -(2 ** 63), INT64_MAX)
+
+
+_MAX_RANK = 4
+
+
+def _read_shape(fn, h, where, net_h=None):
+    """(ShapeKind, dims tuple) from a gf_*_shape reader."""
+    kind, rank = c_int32(), c_int32()
+    dims = (c_int64 * _MAX_RANK)()
+    check(fn(h, byref(kind), dims, _MAX_RANK, byref(rank)), net_h)
+    return to_enum(ShapeKind, kind.value), tuple(dims[i] for i in range(rank.value))
 
 
 class _Handle:
@@ -623,11 +634,127 @@ class Layer(_Handle):
         p = _require(penalty, Penalty, "penalty", where, allow_none=True)
         check(lib.gf_layer_set_penalty(h, p), self._net_h())
 
+    @classmethod
+    def create(cls, kind, activation=None, *, weight_init=None, bias_init=None, penalty=None, **options):
+        """A layer of any kind, sized when added to a Net: Layer.create("dense", "relu", outputs=8).
+
+        Options are LayerOption names in lower case (outputs=, inputs=) or {LayerOption.X: value} via set_option."""
+        where = "Layer.create"
+        k = enum_value(LayerKind, kind, "kind", where)
+        h = D.LayerP()
+        check(lib.gf_layer_create(byref(h), k))
+        obj = _LAYER_CLASSES.get(k, Layer).__new__(_LAYER_CLASSES.get(k, Layer))
+        obj._adopt(h)
+        try:
+            for name, value in options.items():
+                obj.set_option(name, value)
+            if activation is not None:
+                obj.set_activation(activation)
+            if weight_init is not None:
+                obj.set_weight_init(weight_init)
+            if bias_init is not None:
+                obj.set_bias_init(bias_init)
+            if penalty is not None:
+                obj.set_penalty(penalty)
+        except BaseException:
+            obj.close()
+            raise
+        return obj
+
+    def set_option(self, key, value):
+        """Set a keyed option (LayerOption, its name, or an int); refused once the layer is in a net."""
+        where = "Layer.set_option"
+        h = self._ptr(where)
+        k = enum_value(LayerOption, key, "option", where)
+        check(lib.gf_layer_set_option(h, k, as_real(value, "value", where)), self._net_h())
+
+    def get_option(self, key):
+        where = "Layer.get_option"
+        h = self._ptr(where)
+        k = enum_value(LayerOption, key, "option", where)
+        v = c_double()
+        check(lib.gf_layer_get_option(h, k, byref(v)), self._net_h())
+        return int(v.value) if v.value == int(v.value) else v.value
+
+    @property
+    def input_shape(self):
+        """(ShapeKind, dims) of one input sample; StateError before a generic layer is added."""
+        return _read_shape(lib.gf_layer_input_shape, self._ptr("Layer.input_shape"), "Layer.input_shape",
+                           self._net_h())
+
+    @property
+    def output_shape(self):
+        return _read_shape(lib.gf_layer_output_shape, self._ptr("Layer.output_shape"), "Layer.output_shape",
+                           self._net_h())
+
+    # ---- named parameter blocks (PyTorch's names and dims)
+    @property
+    def param_names(self):
+        """Block names in PyTorch's state_dict order, e.g. ["weight", "bias"]."""
+        h = self._ptr("Layer.param_names")
+        return [lib.gf_layer_param_block_name(h, i).decode() for i in range(lib.gf_layer_param_block_count(h))]
+
+    def _block(self, name, where):
+        h = self._ptr(where)
+        if isinstance(name, str):
+            i = c_int32()
+            check(lib.gf_layer_param_block_find(h, name.encode(), byref(i)), self._net_h())
+            i = i.value
+        else:
+            i = _i32(name, "block", where)
+        rank = c_int32()
+        dims = (c_int64 * _MAX_RANK)()
+        check(lib.gf_layer_param_block_dims(h, i, dims, _MAX_RANK, byref(rank)), self._net_h())
+        return h, i, tuple(dims[k] for k in range(rank.value))
+
+    def param_shape(self, name):
+        """Dims of a block given by name or index."""
+        return self._block(name, "Layer.param_shape")[2]
+
+    def get_param(self, name):
+        """A copy of a parameter block (by name or index), shaped like PyTorch's tensor."""
+        h, i, shape = self._block(name, "Layer.get_param")
+        n = 1
+        for d in shape:
+            n *= d
+        out, optr = new_output(shape)
+        check(lib.gf_layer_get_param(h, i, optr, n), self._net_h())
+        return out
+
+    def set_param(self, name, data):
+        where = "Layer.set_param"
+        h, i, shape = self._block(name, where)
+        n = 1
+        for d in shape:
+            n *= d
+        fd = as_floats(data, "data", where)
+        if fd.count != n:
+            raise ShapeError("%s: data has %d values, block %r has %d" % (where, fd.count, name, n))
+        check(lib.gf_layer_set_param(h, i, fd.ptr, fd.count), self._net_h())
+
+    def get_param_grad(self, name):
+        """d loss / d block of the last backward."""
+        h, i, shape = self._block(name, "Layer.get_param_grad")
+        n = 1
+        for d in shape:
+            n *= d
+        out, optr = new_output(shape)
+        check(lib.gf_layer_get_param_grad(h, i, optr, n), self._net_h())
+        return out
+
+    def params(self):
+        """{name: copy} of every parameter block, like PyTorch's state_dict()."""
+        return {name: self.get_param(name) for name in self.param_names}
+
     def _net_h(self):
         return self._owner._h if self._owner is not None else None
 
     def _shape_w(self):
-        return (self.outputs, self.inputs)
+        names = self.param_names
+        if names.count("weight") == 1 and self.weight_count == self.param_shape("weight")[0] * \
+                self.param_shape("weight")[1]:
+            return self.param_shape("weight")
+        return (self.weight_count,)
 
     def _get(self, fn, count, shape, where):
         h = self._ptr(where)
@@ -673,6 +800,8 @@ class Layer(_Handle):
         if state == "closed":
             return "<gradflow.%s closed>" % type(self).__name__
         act = self.activation_kind
+        if self.outputs < 0:  # a generic layer not yet sized
+            return "<gradflow.%s unsized %s %s>" % (type(self).__name__, getattr(act, "name", act).lower(), state)
         return "<gradflow.%s %d->%d %s %s>" % (type(self).__name__, self.inputs, self.outputs,
                                                getattr(act, "name", act).lower(), state)
 
@@ -697,7 +826,16 @@ class Dense(Layer):
             self.set_penalty(penalty)
 
 
-_LAYER_CLASSES = {LayerKind.DENSE: Dense}
+class Flatten(Layer):
+    """Flatten(): any sample shape -> a vector of its product (nn.Flatten); no parameters, no activation."""
+
+    def __init__(self):
+        h = D.LayerP()
+        check(lib.gf_layer_create(byref(h), int(LayerKind.FLATTEN)))
+        self._adopt(h)
+
+
+_LAYER_CLASSES = {LayerKind.DENSE: Dense, LayerKind.FLATTEN: Flatten}
 
 
 # --------------------------------------------------------------------------
@@ -712,12 +850,25 @@ class Net(_Handle):
     _fitting = False
     _deferred = None
 
-    def __init__(self, inputs, seed=0):
+    def __init__(self, inputs, seed=0, *, kind=None):
+        """inputs: features (a VECTOR net), or the dims of one sample with kind: Net((T, F), kind="sequence"),
+        Net((C, H, W), kind="image").  Data is batch-major, each sample row-major (PyTorch's batch_first)."""
         where = "Net"
-        i = _size(inputs, "inputs", where)
         s = _u64(seed, "seed", where)
         h = D.NetP()
-        check(lib.gf_net_create(byref(h), i, s))
+        if kind is None and not isinstance(inputs, (tuple, list)):
+            i = _size(inputs, "inputs", where)
+            check(lib.gf_net_create(byref(h), i, s))
+        else:
+            dims = [_size(d, "dims", where) for d in (inputs if isinstance(inputs, (tuple, list)) else (inputs,))]
+            if kind is None:
+                if len(dims) == 2:
+                    raise InvalidArgumentError("%s: a rank-2 shape is a sequence (T, F) or a signal (C, L): "
+                                               "give kind=" % where)
+                kind = ShapeKind.VECTOR if len(dims) == 1 else ShapeKind.IMAGE
+            k = enum_value(ShapeKind, kind, "kind", where)
+            arr = (c_int64 * max(len(dims), 1))(*dims)
+            check(lib.gf_net_create_shaped(byref(h), k, arr, len(dims), s))
         self._adopt(h)
         self._loss_kind = LossKind.MSE
         self._last_batch = None
@@ -772,6 +923,33 @@ class Net(_Handle):
         finally:
             if layer.owned:
                 layer.close()
+
+    def add_flatten(self):
+        """Append a Flatten layer; returns its view."""
+        where = "Net.add_flatten"
+        h = self._ptr(where)
+        lh = D.LayerP()
+        self._check(lib.gf_net_add_flatten(h, byref(lh)))
+        return Layer._view(lh, self)
+
+    def add_layer(self, kind, activation=None, **options):
+        """Create a layer of any kind with keyed options and append it: add_layer("dense", "relu", outputs=8)."""
+        layer = Layer.create(kind, activation, **options)
+        try:
+            return self.add(layer)
+        finally:
+            if layer.owned:
+                layer.close()
+
+    @property
+    def input_shape(self):
+        """(ShapeKind, dims) of one input sample."""
+        return _read_shape(lib.gf_net_input_shape, self._ptr("Net.input_shape"), "Net.input_shape", self._h)
+
+    @property
+    def output_shape(self):
+        """(ShapeKind, dims) of one output sample (the input's while the net is empty)."""
+        return _read_shape(lib.gf_net_output_shape, self._ptr("Net.output_shape"), "Net.output_shape", self._h)
 
     def __len__(self):
         return lib.gf_net_layer_count(self._ptr("Net.__len__"))
@@ -982,7 +1160,8 @@ class Net(_Handle):
         return fd
 
     def _output(self, batch):
-        return new_output((batch, lib.gf_net_output_size(self._h)))
+        """Outputs shaped (batch, *sample dims): (batch, outputs) for a vector net."""
+        return new_output((batch,) + self.output_shape[1])
 
     # ---- running
     def predict(self, x):

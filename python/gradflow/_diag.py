@@ -13,8 +13,8 @@ from typing import FrozenSet, NamedTuple
 
 from . import _decls as D
 from ._core import Net, _Handle, _i32, _require, _u64
-from ._data import as_int, as_real
-from ._enums import DiagOption, DiagThreshold, Phase, ReportFormat, Stat, Tensor, VerdictKind, enum_value
+from ._data import as_int, as_real, np
+from ._enums import DiagOption, DiagThreshold, Phase, ReportFormat, Series, Stat, Tensor, VerdictKind, enum_value
 from ._errors import ClosedError, DataTypeError, NullError, Status
 from ._lib import check, lib
 
@@ -292,6 +292,22 @@ class Diagnostics(_Handle):
         """Every held HistoryPoint of `stat` for `layer`, oldest first."""
         n = self.history_length
         return [self.history(layer, stat, ago) for ago in range(n - 1, -1, -1)]
+
+    def layer_series(self, layer, key=Series.DELTA_TIME_NORM):
+        """A layer's extra series at the latest observed backward (e.g. the gradient norm per time step of a
+        layer on a sequence), as a float64 numpy array (a list without numpy); RangeError if the layer has none."""
+        where = "Diagnostics.layer_series"
+        h = self._ptr(where)
+        i = _i32(layer, "layer", where)
+        k = enum_value(Series, key, "series", where)
+        n = c_int64()
+        check(lib.gf_diag_series_length(h, i, k, byref(n)))
+        buf = (c_double * max(n.value, 1))()
+        check(lib.gf_diag_series(h, i, k, buf, n.value, byref(n)))
+        values = [buf[t] for t in range(n.value)]
+        if np is not None:
+            return np.array(values, dtype=np.float64)
+        return values
 
     def layer_stats(self, layer):
         """LayerStats: every statistic of `layer` at the latest observation."""

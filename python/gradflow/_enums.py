@@ -81,6 +81,26 @@ class OptimizerParam(enum.IntEnum):
 
 class LayerKind(enum.IntEnum):
     DENSE = 0
+    FLATTEN = 1
+
+
+class ShapeKind(enum.IntEnum):
+    """enum gf_shape_kind: the shape of one sample (docs/design.md)."""
+    VECTOR = 0    # (F,)
+    SEQUENCE = 1  # (T, F)
+    SIGNAL = 2    # (C, L)
+    IMAGE = 3     # (C, H, W)
+
+
+class LayerOption(enum.IntEnum):
+    """enum gf_layer_option: keys of Layer.set_option / get_option."""
+    OUTPUTS = 0
+    INPUTS = 1
+
+
+class Series(enum.IntEnum):
+    """enum gf_series: per-layer series read with Diagnostics.layer_series."""
+    DELTA_TIME_NORM = 0
 
 
 class ClipMode(enum.IntEnum):

@@ -107,7 +107,7 @@ class ShapeTest(unittest.TestCase):
 
     def test_adding_a_layer_of_the_wrong_width(self):
         with gf.Net(2) as net:
-            with self.assertRaisesRegex(gf.ShapeError, "takes 3 inputs"):
+            with self.assertRaisesRegex(gf.ShapeError, r"layer 0 \(dense\) expects 3 input features.*got VECTOR\(2\)"):
                 net.add(gf.Dense(3, 1))
 
 

@@ -1,0 +1,360 @@
+/* test_shaped_nets.c — nets over sequences and images: gradients of dense-per-step and flatten against
+ * central differences, and the diagnostics' unit view and per-time-step series on them.
+ *
+ * Gradient checks follow test_gradcheck.c: step 1e-2 on the float net, loss in double from
+ * gf_net_evaluate, norm-wise relative error below 1e-2 per parameter block and for the input. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gradflow.h"
+
+#define TOL 1e-2
+#define STEP 1e-2
+#define MAXN 256
+
+static uint64_t lcg = 99;
+static float draw(void)
+{
+    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((lcg >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f; /* [-1, 1) */
+}
+
+static gf_net *shaped(int32_t kind, const int64_t *dims, int32_t rank)
+{
+    gf_net *net;
+    assert_int_equal(gf_net_create_shaped(&net, kind, dims, rank, 3), GF_OK);
+    assert_int_equal(gf_net_set_input_grad(net, 1), GF_OK);
+    return net;
+}
+
+static double rel_err(const double *a, const double *b, size_t n)
+{
+    double d = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += (a[i] - b[i]) * (a[i] - b[i]);
+        s += b[i] * b[i];
+    }
+    return sqrt(d) / fmax(sqrt(s), 1e-3);
+}
+
+static double loss_at(gf_net *net, const float *x, size_t xn, const float *t, size_t tn, int64_t batch)
+{
+    double v;
+    assert_int_equal(gf_net_evaluate(net, x, xn, t, tn, batch, &v), GF_OK);
+    return v;
+}
+
+/* Every block of every layer, then the input, against central differences. */
+static void check_net(gf_net *net, const float *x, size_t xn, const float *t, size_t tn, int64_t batch)
+{
+    assert_int_equal(gf_net_forward(net, x, xn, batch, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, tn, NULL), GF_OK);
+    float g[MAXN], p[MAXN], gx[MAXN];
+    double an[MAXN], nu[MAXN];
+    assert_int_equal(gf_net_input_grad(net, gx, xn), GF_OK);
+    int32_t L = gf_net_layer_count(net);
+    for (int32_t i = 0; i < L; i++) {
+        gf_layer *l = gf_net_layer(net, i);
+        for (int32_t k = 0; k < gf_layer_param_block_count(l); k++) {
+            size_t n = (size_t)gf_layer_param_block_size(l, k);
+            assert_true(n <= MAXN);
+            assert_int_equal(gf_layer_get_param_grad(l, k, g, n), GF_OK);
+            assert_int_equal(gf_layer_get_param(l, k, p, n), GF_OK);
+            for (size_t j = 0; j < n; j++) {
+                float keep = p[j];
+                p[j] = keep + (float)STEP;
+                assert_int_equal(gf_layer_set_param(l, k, p, n), GF_OK);
+                double lp = loss_at(net, x, xn, t, tn, batch);
+                p[j] = keep - (float)STEP;
+                assert_int_equal(gf_layer_set_param(l, k, p, n), GF_OK);
+                double lm = loss_at(net, x, xn, t, tn, batch);
+                p[j] = keep;
+                assert_int_equal(gf_layer_set_param(l, k, p, n), GF_OK);
+                nu[j] = (lp - lm) / (2 * STEP);
+                an[j] = g[j];
+            }
+            double e = rel_err(an, nu, n);
+            if (e > TOL)
+                fail_msg("layer %d block %s: relative error %g", (int)i, gf_layer_param_block_name(l, k), e);
+        }
+    }
+    float xx[MAXN];
+    memcpy(xx, x, xn * sizeof(float));
+    for (size_t j = 0; j < xn; j++) {
+        xx[j] = x[j] + (float)STEP;
+        double lp = loss_at(net, xx, xn, t, tn, batch);
+        xx[j] = x[j] - (float)STEP;
+        double lm = loss_at(net, xx, xn, t, tn, batch);
+        xx[j] = x[j];
+        nu[j] = (lp - lm) / (2 * STEP);
+        an[j] = gx[j];
+    }
+    double e = rel_err(an, nu, xn);
+    if (e > TOL)
+        fail_msg("input: relative error %g", e);
+}
+
+static void fill(float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = draw();
+}
+
+static void test_dense_per_step_then_flatten_gradients_match_differences(void **state)
+{
+    (void)state;
+    const int64_t d[2] = {5, 3};
+    gf_net *net = shaped(GF_SHAPE_SEQUENCE, d, 2);
+    assert_int_equal(gf_net_add_dense(net, 4, GF_ACT_TANH, NULL), GF_OK);
+    assert_int_equal(gf_net_add_flatten(net, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    float x[45], t[6];
+    fill(x, 45);
+    fill(t, 6);
+    check_net(net, x, 45, t, 6, 3);
+    gf_net_destroy(net);
+}
+
+static void test_sequence_to_sequence_dense_gradients_match_differences(void **state)
+{
+    (void)state;
+    const int64_t d[2] = {6, 2};
+    gf_net *net = shaped(GF_SHAPE_SEQUENCE, d, 2);
+    assert_int_equal(gf_net_add_dense(net, 3, GF_ACT_SIGMOID, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    float x[24], t[24];
+    fill(x, 24);
+    fill(t, 24);
+    check_net(net, x, 24, t, 24, 2);
+    gf_net_destroy(net);
+}
+
+static void test_image_flatten_dense_gradients_match_differences(void **state)
+{
+    (void)state;
+    const int64_t d[3] = {2, 3, 3};
+    gf_net *net = shaped(GF_SHAPE_IMAGE, d, 3);
+    assert_int_equal(gf_net_add_flatten(net, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 4, GF_ACT_TANH, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    float x[36], t[4];
+    fill(x, 36);
+    fill(t, 4);
+    check_net(net, x, 36, t, 4, 2);
+    gf_net_destroy(net);
+}
+
+/* ---- diagnostics ---- */
+
+static gf_diag *observe(gf_net *net)
+{
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_diag_enable(d, 1), GF_OK);
+    return d;
+}
+
+/* Unit 0 is zero at every step, unit 1 is on at the last step only, unit 2
+ * at every step: one unit of three is dead (counting (step, unit) positions
+ * would say 5 of 9). */
+static void test_a_unit_is_dead_only_when_off_at_every_time_step(void **state)
+{
+    (void)state;
+    const int64_t d[2] = {3, 2};
+    gf_net *net = shaped(GF_SHAPE_SEQUENCE, d, 2);
+    gf_layer *l;
+    assert_int_equal(gf_net_add_dense(net, 3, GF_ACT_RELU, &l), GF_OK);
+    const float w[6] = {0, 0, 1, 0, 0, 0}, b[3] = {-1, 0, 1};
+    assert_int_equal(gf_layer_set_weights(l, w, 6), GF_OK);
+    assert_int_equal(gf_layer_set_bias(l, b, 3), GF_OK);
+    gf_diag *dg = observe(net);
+    const float x[12] = {-1, 0, -1, 0, 1, 0, /* sample 2 */ -2, 5, -3, 5, 2, 5};
+    float t[18] = {0};
+    assert_int_equal(gf_net_train_step(net, x, 12, t, 18, 2, NULL), GF_OK);
+    double dead;
+    assert_int_equal(gf_diag_value(dg, 0, GF_STAT_DEAD_FRAC, &dead), GF_OK);
+    assert_true(fabs(dead - 1.0 / 3.0) < 1e-12);
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
+static void test_a_unit_saturated_at_every_step_counts_as_saturated(void **state)
+{
+    (void)state;
+    const int64_t d[2] = {4, 1};
+    gf_net *net = shaped(GF_SHAPE_SEQUENCE, d, 2);
+    gf_layer *l;
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_SIGMOID, &l), GF_OK);
+    const float w[2] = {0, 1}, b[2] = {20, 0};
+    assert_int_equal(gf_layer_set_weights(l, w, 2), GF_OK);
+    assert_int_equal(gf_layer_set_bias(l, b, 2), GF_OK);
+    gf_diag *dg = observe(net);
+    const float x[4] = {0.5f, -0.5f, 0.25f, 1};
+    float t[8] = {0};
+    assert_int_equal(gf_net_train_step(net, x, 4, t, 8, 1, NULL), GF_OK);
+    double sat;
+    assert_int_equal(gf_diag_value(dg, 0, GF_STAT_SATURATED_FRAC, &sat), GF_OK);
+    assert_true(fabs(sat - 0.5) < 1e-12);
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
+static void test_diagnostics_observe_every_layer_of_an_image_net(void **state)
+{
+    (void)state;
+    const int64_t d[3] = {1, 4, 4};
+    gf_net *net = shaped(GF_SHAPE_IMAGE, d, 3);
+    assert_int_equal(gf_net_add_flatten(net, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 8, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_diag *dg = observe(net);
+    float x[64], t[8];
+    fill(x, 64);
+    fill(t, 8);
+    for (int s = 0; s < 3; s++)
+        assert_int_equal(gf_net_train_step(net, x, 64, t, 8, 4, NULL), GF_OK);
+    assert_int_equal(gf_diag_layer_count(dg), 3);
+    for (int32_t i = 0; i < 3; i++) {
+        double v;
+        assert_int_equal(gf_diag_value(dg, i, GF_STAT_DELTA_PRE_NORM, &v), GF_OK);
+        assert_true(isfinite(v) && v > 0);
+        assert_int_equal(gf_diag_value(dg, i, GF_STAT_ACT_VAR, &v), GF_OK);
+        assert_true(isfinite(v));
+    }
+    double flat_in, dense_pre;
+    /* flatten passes the gradient through unchanged: its delta is the next layer's input delta */
+    assert_int_equal(gf_diag_value(dg, 0, GF_STAT_DELTA_PRE_NORM, &flat_in), GF_OK);
+    assert_int_equal(gf_diag_value(dg, 1, GF_STAT_DELTA_IN_NORM, &dense_pre), GF_OK);
+    assert_true(fabs(flat_in - dense_pre) <= 1e-12 * fmax(1.0, dense_pre));
+    char buf[8192];
+    size_t need;
+    assert_int_equal(gf_diag_report(dg, GF_REPORT_TEXT, buf, sizeof buf, &need), GF_OK);
+    assert_non_null(strstr(buf, "flatten"));
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
+/* ---- the per-time-step series ---- */
+
+static void test_time_series_gives_the_gradient_norm_at_every_step(void **state)
+{
+    (void)state;
+    const int64_t d[2] = {3, 2};
+    gf_net *net = shaped(GF_SHAPE_SEQUENCE, d, 2);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_TANH, NULL), GF_OK);
+    gf_diag *dg = observe(net);
+    float x[12], gy[12];
+    fill(x, 12);
+    for (int i = 0; i < 12; i++)
+        gy[i] = (float)(i % 4) - 1.5f;
+    assert_int_equal(gf_net_forward(net, x, 12, 2, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward_from(net, gy, 12), GF_OK);
+    double s[3];
+    int64_t n = -1;
+    assert_int_equal(gf_diag_series(dg, 0, GF_SERIES_DELTA_TIME_NORM, s, 3, &n), GF_OK);
+    assert_int_equal(n, 3);
+    for (int t = 0; t < 3; t++) {
+        double want = 0;
+        for (int b = 0; b < 2; b++)
+            for (int o = 0; o < 2; o++)
+                want += (double)gy[(b * 3 + t) * 2 + o] * gy[(b * 3 + t) * 2 + o];
+        assert_true(fabs(s[t] - sqrt(want)) < 1e-9);
+    }
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
+static void test_time_series_is_empty_before_an_observed_backward(void **state)
+{
+    (void)state;
+    const int64_t d[2] = {3, 2};
+    gf_net *net = shaped(GF_SHAPE_SEQUENCE, d, 2);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_TANH, NULL), GF_OK);
+    gf_diag *dg;
+    assert_int_equal(gf_diag_create(&dg, net), GF_OK);
+    int64_t n = -1;
+    assert_int_equal(gf_diag_series_length(dg, 0, GF_SERIES_DELTA_TIME_NORM, &n), GF_OK);
+    assert_int_equal(n, 0);
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
+static void test_series_refuses_a_layer_without_it_and_a_short_buffer(void **state)
+{
+    (void)state;
+    const int64_t d[2] = {4, 2};
+    gf_net *net = shaped(GF_SHAPE_SEQUENCE, d, 2);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_TANH, NULL), GF_OK);
+    assert_int_equal(gf_net_add_flatten(net, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_diag *dg = observe(net);
+    float x[8], t[1] = {0.5f};
+    fill(x, 8);
+    assert_int_equal(gf_net_train_step(net, x, 8, t, 1, 1, NULL), GF_OK);
+    int64_t n = -1;
+    double s[4];
+    assert_int_equal(gf_diag_series_length(dg, 2, GF_SERIES_DELTA_TIME_NORM, &n), GF_ERR_RANGE);
+    assert_int_equal(gf_diag_series_length(dg, 1, GF_SERIES_DELTA_TIME_NORM, &n), GF_ERR_RANGE);
+    assert_int_equal(gf_diag_series_length(dg, 0, 77, &n), GF_ERR_RANGE);
+    assert_int_equal(gf_diag_series_length(dg, 3, GF_SERIES_DELTA_TIME_NORM, &n), GF_ERR_RANGE);
+    assert_int_equal(gf_diag_series(dg, 0, GF_SERIES_DELTA_TIME_NORM, s, 3, &n), GF_ERR_BUFFER);
+    assert_int_equal(n, 4);
+    assert_int_equal(gf_diag_series(dg, 0, GF_SERIES_DELTA_TIME_NORM, NULL, 3, &n), GF_ERR_NULL);
+    assert_int_equal(gf_diag_series_length(dg, 0, GF_SERIES_DELTA_TIME_NORM, NULL), GF_ERR_NULL);
+    assert_int_equal(gf_diag_series_length(NULL, 0, GF_SERIES_DELTA_TIME_NORM, &n), GF_ERR_NULL);
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
+/* Threads split dense-per-step products like any other: bit-identical results. */
+static void test_a_sequence_net_trains_identically_on_two_threads(void **state)
+{
+    (void)state;
+    const int64_t d[2] = {8, 16};
+    gf_net *a = shaped(GF_SHAPE_SEQUENCE, d, 2), *b = shaped(GF_SHAPE_SEQUENCE, d, 2);
+    gf_net *nets[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(gf_net_add_dense(nets[k], 32, GF_ACT_RELU, NULL), GF_OK);
+        assert_int_equal(gf_net_add_flatten(nets[k], NULL), GF_OK);
+        assert_int_equal(gf_net_add_dense(nets[k], 3, GF_ACT_IDENTITY, NULL), GF_OK);
+    }
+    assert_int_equal(gf_net_set_threads(b, 2), GF_OK);
+    static float x[16 * 128], t[16 * 3];
+    fill(x, 16 * 128);
+    fill(t, 16 * 3);
+    for (int s = 0; s < 3; s++) {
+        assert_int_equal(gf_net_train_step(a, x, 16 * 128, t, 48, 16, NULL), GF_OK);
+        assert_int_equal(gf_net_train_step(b, x, 16 * 128, t, 48, 16, NULL), GF_OK);
+    }
+    static float wa[32 * 16], wb[32 * 16];
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(a, 0), wa, 32 * 16), GF_OK);
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(b, 0), wb, 32 * 16), GF_OK);
+    assert_memory_equal(wa, wb, sizeof wa);
+    gf_net_destroy(a);
+    gf_net_destroy(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dense_per_step_then_flatten_gradients_match_differences),
+        cmocka_unit_test(test_sequence_to_sequence_dense_gradients_match_differences),
+        cmocka_unit_test(test_image_flatten_dense_gradients_match_differences),
+        cmocka_unit_test(test_a_unit_is_dead_only_when_off_at_every_time_step),
+        cmocka_unit_test(test_a_unit_saturated_at_every_step_counts_as_saturated),
+        cmocka_unit_test(test_diagnostics_observe_every_layer_of_an_image_net),
+        cmocka_unit_test(test_time_series_gives_the_gradient_norm_at_every_step),
+        cmocka_unit_test(test_time_series_is_empty_before_an_observed_backward),
+        cmocka_unit_test(test_series_refuses_a_layer_without_it_and_a_short_buffer),
+        cmocka_unit_test(test_a_sequence_net_trains_identically_on_two_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
