@@ -1,7 +1,7 @@
 /* test_shaped_nets.c — nets over sequences and images: gradients of dense-per-step and flatten against
  * central differences, and the diagnostics' unit view and per-time-step series on them.
  *
- * Gradient checks follow test_gradcheck.c: step 1e-2 on the float net, loss in double from
+ * Gradient checks use tests/gradcheck.h: step 1e-2 on the float net, loss in double from
  * gf_net_evaluate, norm-wise relative error below 1e-2 per parameter block and for the input. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,16 +16,7 @@
 
 #include "gradflow.h"
 
-#define TOL 1e-2
-#define STEP 1e-2
-#define MAXN 256
-
-static uint64_t lcg = 99;
-static float draw(void)
-{
-    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((lcg >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f; /* [-1, 1) */
-}
+#include "gradcheck.h"
 
 static gf_net *shaped(int32_t kind, const int64_t *dims, int32_t rank)
 {
@@ -33,79 +24,6 @@ static gf_net *shaped(int32_t kind, const int64_t *dims, int32_t rank)
     assert_int_equal(gf_net_create_shaped(&net, kind, dims, rank, 3), GF_OK);
     assert_int_equal(gf_net_set_input_grad(net, 1), GF_OK);
     return net;
-}
-
-static double rel_err(const double *a, const double *b, size_t n)
-{
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += (a[i] - b[i]) * (a[i] - b[i]);
-        s += b[i] * b[i];
-    }
-    return sqrt(d) / fmax(sqrt(s), 1e-3);
-}
-
-static double loss_at(gf_net *net, const float *x, size_t xn, const float *t, size_t tn, int64_t batch)
-{
-    double v;
-    assert_int_equal(gf_net_evaluate(net, x, xn, t, tn, batch, &v), GF_OK);
-    return v;
-}
-
-/* Every block of every layer, then the input, against central differences. */
-static void check_net(gf_net *net, const float *x, size_t xn, const float *t, size_t tn, int64_t batch)
-{
-    assert_int_equal(gf_net_forward(net, x, xn, batch, NULL, 0), GF_OK);
-    assert_int_equal(gf_net_backward(net, t, tn, NULL), GF_OK);
-    float g[MAXN], p[MAXN], gx[MAXN];
-    double an[MAXN], nu[MAXN];
-    assert_int_equal(gf_net_input_grad(net, gx, xn), GF_OK);
-    int32_t L = gf_net_layer_count(net);
-    for (int32_t i = 0; i < L; i++) {
-        gf_layer *l = gf_net_layer(net, i);
-        for (int32_t k = 0; k < gf_layer_param_block_count(l); k++) {
-            size_t n = (size_t)gf_layer_param_block_size(l, k);
-            assert_true(n <= MAXN);
-            assert_int_equal(gf_layer_get_param_grad(l, k, g, n), GF_OK);
-            assert_int_equal(gf_layer_get_param(l, k, p, n), GF_OK);
-            for (size_t j = 0; j < n; j++) {
-                float keep = p[j];
-                p[j] = keep + (float)STEP;
-                assert_int_equal(gf_layer_set_param(l, k, p, n), GF_OK);
-                double lp = loss_at(net, x, xn, t, tn, batch);
-                p[j] = keep - (float)STEP;
-                assert_int_equal(gf_layer_set_param(l, k, p, n), GF_OK);
-                double lm = loss_at(net, x, xn, t, tn, batch);
-                p[j] = keep;
-                assert_int_equal(gf_layer_set_param(l, k, p, n), GF_OK);
-                nu[j] = (lp - lm) / (2 * STEP);
-                an[j] = g[j];
-            }
-            double e = rel_err(an, nu, n);
-            if (e > TOL)
-                fail_msg("layer %d block %s: relative error %g", (int)i, gf_layer_param_block_name(l, k), e);
-        }
-    }
-    float xx[MAXN];
-    memcpy(xx, x, xn * sizeof(float));
-    for (size_t j = 0; j < xn; j++) {
-        xx[j] = x[j] + (float)STEP;
-        double lp = loss_at(net, xx, xn, t, tn, batch);
-        xx[j] = x[j] - (float)STEP;
-        double lm = loss_at(net, xx, xn, t, tn, batch);
-        xx[j] = x[j];
-        nu[j] = (lp - lm) / (2 * STEP);
-        an[j] = gx[j];
-    }
-    double e = rel_err(an, nu, xn);
-    if (e > TOL)
-        fail_msg("input: relative error %g", e);
-}
-
-static void fill(float *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        v[i] = draw();
 }
 
 static void test_dense_per_step_then_flatten_gradients_match_differences(void **state)
@@ -117,9 +35,9 @@ static void test_dense_per_step_then_flatten_gradients_match_differences(void **
     assert_int_equal(gf_net_add_flatten(net, NULL), GF_OK);
     assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
     float x[45], t[6];
-    fill(x, 45);
-    fill(t, 6);
-    check_net(net, x, 45, t, 6, 3);
+    gc_fill(x, 45);
+    gc_fill(t, 6);
+    gc_check_net(net, x, 45, t, 6, 3);
     gf_net_destroy(net);
 }
 
@@ -131,9 +49,9 @@ static void test_sequence_to_sequence_dense_gradients_match_differences(void **s
     assert_int_equal(gf_net_add_dense(net, 3, GF_ACT_SIGMOID, NULL), GF_OK);
     assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
     float x[24], t[24];
-    fill(x, 24);
-    fill(t, 24);
-    check_net(net, x, 24, t, 24, 2);
+    gc_fill(x, 24);
+    gc_fill(t, 24);
+    gc_check_net(net, x, 24, t, 24, 2);
     gf_net_destroy(net);
 }
 
@@ -146,9 +64,9 @@ static void test_image_flatten_dense_gradients_match_differences(void **state)
     assert_int_equal(gf_net_add_dense(net, 4, GF_ACT_TANH, NULL), GF_OK);
     assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
     float x[36], t[4];
-    fill(x, 36);
-    fill(t, 4);
-    check_net(net, x, 36, t, 4, 2);
+    gc_fill(x, 36);
+    gc_fill(t, 4);
+    gc_check_net(net, x, 36, t, 4, 2);
     gf_net_destroy(net);
 }
 
@@ -217,8 +135,8 @@ static void test_diagnostics_observe_every_layer_of_an_image_net(void **state)
     assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
     gf_diag *dg = observe(net);
     float x[64], t[8];
-    fill(x, 64);
-    fill(t, 8);
+    gc_fill(x, 64);
+    gc_fill(t, 8);
     for (int s = 0; s < 3; s++)
         assert_int_equal(gf_net_train_step(net, x, 64, t, 8, 4, NULL), GF_OK);
     assert_int_equal(gf_diag_layer_count(dg), 3);
@@ -252,7 +170,7 @@ static void test_time_series_gives_the_gradient_norm_at_every_step(void **state)
     assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_TANH, NULL), GF_OK);
     gf_diag *dg = observe(net);
     float x[12], gy[12];
-    fill(x, 12);
+    gc_fill(x, 12);
     for (int i = 0; i < 12; i++)
         gy[i] = (float)(i % 4) - 1.5f;
     assert_int_equal(gf_net_forward(net, x, 12, 2, NULL, 0), GF_OK);
@@ -297,7 +215,7 @@ static void test_series_refuses_a_layer_without_it_and_a_short_buffer(void **sta
     assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
     gf_diag *dg = observe(net);
     float x[8], t[1] = {0.5f};
-    fill(x, 8);
+    gc_fill(x, 8);
     assert_int_equal(gf_net_train_step(net, x, 8, t, 1, 1, NULL), GF_OK);
     int64_t n = -1;
     double s[4];
@@ -328,8 +246,8 @@ static void test_a_sequence_net_trains_identically_on_two_threads(void **state)
     }
     assert_int_equal(gf_net_set_threads(b, 2), GF_OK);
     static float x[16 * 128], t[16 * 3];
-    fill(x, 16 * 128);
-    fill(t, 16 * 3);
+    gc_fill(x, 16 * 128);
+    gc_fill(t, 16 * 3);
     for (int s = 0; s < 3; s++) {
         assert_int_equal(gf_net_train_step(a, x, 16 * 128, t, 48, 16, NULL), GF_OK);
         assert_int_equal(gf_net_train_step(b, x, 16 * 128, t, 48, 16, NULL), GF_OK);
