@@ -11,10 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Rows per sample (T on a sequence, else 1), input and output features. */
-static inline int64_t dense_rows(const gf_layer *l) { return l->in_shape.kind == GF_SHAPE_SEQUENCE ? l->in_shape.dim[0] : 1; }
-static inline int64_t dense_in(const gf_layer *l) { return l->in_shape.dim[l->in_shape.rank - 1]; }
-static inline int64_t dense_out(const gf_layer *l) { return l->block[0].dim[0]; }
+/* Sizes infer derives once (l->aux): rows per sample (T on a sequence, else 1), input and output features. */
+enum { ROWS, IN, OUT };
+static inline int64_t dense_rows(const gf_layer *l) { return l->aux[ROWS]; }
+static inline int64_t dense_in(const gf_layer *l) { return l->aux[IN]; }
+static inline int64_t dense_out(const gf_layer *l) { return l->aux[OUT]; }
 
 static void dense_forward(gf_layer *l, const gfi_layer_io *io)
 {
@@ -106,6 +107,9 @@ static int dense_infer(const gf_layer *l, const gfi_shape *in, gfi_layout *lay, 
     }
     lay->out = *in;
     lay->out.dim[in->rank - 1] = out;
+    lay->aux[ROWS] = in->kind == GF_SHAPE_SEQUENCE ? in->dim[0] : 1;
+    lay->aux[IN] = f;
+    lay->aux[OUT] = out;
     size_t n;
     int rc = gfi_checked_count(gfi_shape_size(in) / f, out, &n);
     const int64_t wdims[2] = {out, f};

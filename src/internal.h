@@ -205,6 +205,7 @@ typedef struct gfi_layout {
     gfi_shape out;
     gfi_block block[GFI_MAX_BLOCKS];
     int32_t nblocks;
+    int64_t aux[8]; /* sizes the kind derives once for its hot path (l->aux); meaning is the kind's */
 } gfi_layout;
 /* Declares a block (dims: rank values); GF_ERR_OVERFLOW if its count is not addressable. */
 int gfi_layout_block(gfi_layout *lay, const char *name, bool bias, int64_t fan_in, int64_t fan_out, int32_t rank,
@@ -271,6 +272,7 @@ struct gf_layer {
     bool sized;
     gfi_shape in_shape, out_shape;
     int64_t in, out; /* per-sample sizes: prod of the shapes' dims */
+    int64_t aux[8];  /* the kind's derived sizes, from infer (dense: rows per sample, in, out features) */
     gfi_block block[GFI_MAX_BLOCKS];
     int32_t nblocks;
     size_t nweights, nbias; /* sums over the weight and the bias blocks */

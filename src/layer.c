@@ -79,6 +79,7 @@ void gfi_layer_commit(gf_layer *l, const gfi_shape *in, const gfi_layout *lay)
     l->out_shape = lay->out;
     l->in = gfi_shape_size(in);
     l->out = gfi_shape_size(&lay->out);
+    memcpy(l->aux, lay->aux, sizeof l->aux);
     bool user[GFI_MAX_BLOCKS] = {false};
     for (int32_t i = 0; i < l->nblocks && i < lay->nblocks; i++)
         user[i] = l->block[i].user;

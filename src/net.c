@@ -696,11 +696,15 @@ static int check_output(gf_net *net, const float *y, size_t y_count, int64_t bat
 
 static void run_forward(gf_net *net, const float *x, int64_t batch, bool training)
 {
+    gfi_layer_io io = {.batch = batch, .training = training, .observe = net->diag_active, .x = x,
+                       .scratch = net->scratch};
     const float *in = x;
     for (int32_t i = 0; i < net->nlayers; i++) {
         gf_layer *l = net->layers[i];
-        gfi_layer_io io = {.batch = batch, .training = training, .observe = net->diag_active, .x = in,
-                           .z = net->z[i], .y = net->y[i], .cache = net->cache[i], .scratch = net->scratch};
+        io.x = in;
+        io.z = net->z[i];
+        io.y = net->y[i];
+        io.cache = net->cache[i];
         l->ops->forward(l, &io);
         if (net->diag_active)
             gfi_diag_forward_layer(net, i, in);
@@ -808,15 +812,19 @@ static void run_backward(gf_net *net)
     int cur = 0;
     if (net->diag_on)
         gfi_diag_backward_begin(net);
+    gfi_layer_io io = {.batch = batch, .training = true, .observe = net->diag_active, .scratch = net->scratch,
+                       .dz = net->dz};
     for (int32_t i = net->nlayers - 1; i >= 0; i--) {
         gf_layer *l = net->layers[i];
-        const float *x = i ? net->y[i - 1] : net->xcopy;
+        io.x = i ? net->y[i - 1] : net->xcopy;
+        io.z = net->z[i];
+        io.y = net->y[i];
+        io.cache = net->cache[i];
+        io.dy = net->dbuf[cur];
         /* The first layer's input gradient only when asked for: it is the one
          * product no parameter gradient needs. */
         float *dx = i ? net->dbuf[1 - cur] : net->want_dinput ? net->dinput : NULL;
-        gfi_layer_io io = {.batch = batch, .training = true, .observe = net->diag_active, .x = x, .z = net->z[i],
-                           .y = net->y[i], .cache = net->cache[i], .scratch = net->scratch, .dy = net->dbuf[cur],
-                           .dz = net->dz, .dx = dx};
+        io.dx = dx;
         l->ops->backward(l, &io);
         if (net->diag_active)
             gfi_diag_backward_layer(net, i, net->dbuf[cur], dx);
