@@ -395,7 +395,7 @@ static void test_block_access_refuses_unknown_names_and_indices(void **state)
     gf_layer *l;
     assert_int_equal(gf_layer_dense_create(&l, 3, 5), GF_OK);
     int32_t i;
-    float v[15];
+    float v[15] = {0};
     int64_t d[1];
     int32_t rank;
     assert_int_equal(gf_layer_param_block_find(l, "weight_hh_l0", &i), GF_ERR_RANGE);
