@@ -376,8 +376,9 @@ static void rule_local(judge *j, int32_t i)
     double w = latest(j, i, GF_STAT_WEIGHT_NORM);
     if (n > 0 && isfinite(w) && w / sqrt(n) < th[GF_TH_WEIGHT_FLOOR])
         mark(j, i, C_WEIGHT_COLLAPSE);
+    /* A layer without weights (flatten, pooling) takes no update: it has no ratio to spread. */
     double top = latest(j, j->L - 1, GF_STAT_UPDATE_RATIO), ur = latest(j, i, GF_STAT_UPDATE_RATIO);
-    if (i < j->L - 1 && isfinite(top) && top > 0 && isfinite(ur) && ur >= 0 &&
+    if (n > 0 && i < j->L - 1 && isfinite(top) && top > 0 && isfinite(ur) && ur >= 0 &&
         (ur == 0 || log10(top / ur) > th[GF_TH_UPDATE_RATIO_SPREAD]))
         mark(j, i, C_UPDATE_SPREAD);
 }

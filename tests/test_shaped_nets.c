@@ -160,6 +160,39 @@ static void test_diagnostics_observe_every_layer_of_an_image_net(void **state)
     gf_net_destroy(net);
 }
 
+/* A flatten layer has no weights, so no update ratio: the spread of update
+ * ratios across depth must not call it vanishing. */
+static void test_a_parameter_free_layer_is_not_judged_by_its_update_ratio(void **state)
+{
+    (void)state;
+    const int64_t d[3] = {1, 8, 8};
+    gf_net *net = shaped(GF_SHAPE_IMAGE, d, 3);
+    assert_int_equal(gf_net_add_flatten(net, NULL), GF_OK);
+    gf_layer *l;
+    assert_int_equal(gf_net_add_dense(net, 32, GF_ACT_RELU, &l), GF_OK);
+    gf_init *he;
+    assert_int_equal(gf_init_create(&he, GF_INIT_HE_NORMAL), GF_OK);
+    assert_int_equal(gf_layer_set_weight_init(l, he), GF_OK);
+    gf_init_destroy(he);
+    assert_int_equal(gf_net_add_dense(net, 4, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_optimizer *adam;
+    assert_int_equal(gf_optimizer_create(&adam, GF_OPT_ADAM, 1e-3), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, adam), GF_OK);
+    gf_diag *dg = observe(net);
+    static float x[64 * 64], t[64 * 4];
+    gc_fill(x, 64 * 64);
+    gc_fill(t, 64 * 4);
+    for (int s = 0; s < 20; s++)
+        assert_int_equal(gf_net_train_step(net, x, 64 * 64, t, 64 * 4, 64, NULL), GF_OK);
+    int32_t v;
+    assert_int_equal(gf_diag_verdict(dg, 0, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_HEALTHY);
+    assert_int_equal(gf_diag_verdict(dg, -1, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_HEALTHY);
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
 /* ---- the per-time-step series ---- */
 
 static void test_time_series_gives_the_gradient_norm_at_every_step(void **state)
@@ -269,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_a_unit_is_dead_only_when_off_at_every_time_step),
         cmocka_unit_test(test_a_unit_saturated_at_every_step_counts_as_saturated),
         cmocka_unit_test(test_diagnostics_observe_every_layer_of_an_image_net),
+        cmocka_unit_test(test_a_parameter_free_layer_is_not_judged_by_its_update_ratio),
         cmocka_unit_test(test_time_series_gives_the_gradient_norm_at_every_step),
         cmocka_unit_test(test_time_series_is_empty_before_an_observed_backward),
         cmocka_unit_test(test_series_refuses_a_layer_without_it_and_a_short_buffer),
