@@ -285,6 +285,10 @@ GF_API int gf_layer_create(gf_layer **out, int32_t kind);
 /* Options by key; refused once the layer is in a net (GF_ERR_STATE). */
 GF_API int gf_layer_set_option(gf_layer *layer, int32_t key, double value);
 GF_API int gf_layer_get_option(const gf_layer *layer, int32_t key, double *value);
+/* The keys a layer's kind takes, for saving a layer without knowing its kind:
+ * count, then key i (0 <= i < count); -1 for a bad handle or index. */
+GF_API int32_t gf_layer_option_count(const gf_layer *layer);
+GF_API int32_t gf_layer_option_key(const gf_layer *layer, int32_t index);
 /* Static name of a kind ("dense", "flatten"); "?" if unknown. */
 GF_API const char *gf_layer_kind_name(int32_t kind);
 /* Per-sample shapes: *rank always written; dims (cap entries, may be NULL

@@ -339,6 +339,29 @@ int gf_layer_get_option(const gf_layer *layer, int32_t key, double *value)
     return GF_OK;
 }
 
+int32_t gf_layer_option_count(const gf_layer *layer)
+{
+    if (check_layer(layer, "gf_layer_option_count"))
+        return -1;
+    int32_t n = 0;
+    for (const gfi_option_spec *o = layer->ops->options; o && o->key >= 0; o++)
+        n++;
+    return n;
+}
+
+int32_t gf_layer_option_key(const gf_layer *layer, int32_t index)
+{
+    int32_t n = gf_layer_option_count(layer);
+    if (n < 0)
+        return -1;
+    if (index < 0 || index >= n) {
+        gfi_fail(GF_ERR_RANGE, "gf_layer_option_key: index %d is outside 0..%d of this %s layer's options", (int)index,
+                 (int)n - 1, layer->ops->name);
+        return -1;
+    }
+    return layer->ops->options[index].key;
+}
+
 /* ---- shapes ---- */
 
 int gfi_shape_out(const gfi_shape *s, int32_t *kind, int64_t *dims, int32_t cap, int32_t *rank, const char *fn)

@@ -311,6 +311,23 @@ static void test_options_outside_the_kind_or_domain_are_refused(void **state)
     gf_layer_destroy(f);
 }
 
+static void test_a_kind_lists_the_option_keys_it_takes(void **state)
+{
+    (void)state;
+    gf_layer *d, *f;
+    assert_int_equal(gf_layer_create(&d, GF_LAYER_DENSE), GF_OK);
+    assert_int_equal(gf_layer_create(&f, GF_LAYER_FLATTEN), GF_OK);
+    assert_int_equal(gf_layer_option_count(d), 2);
+    assert_int_equal(gf_layer_option_key(d, 0), GF_LAYER_OUTPUTS);
+    assert_int_equal(gf_layer_option_key(d, 1), GF_LAYER_INPUTS);
+    assert_int_equal(gf_layer_option_key(d, 2), -1);
+    assert_int_equal(gf_layer_option_key(d, -1), -1);
+    assert_int_equal(gf_layer_option_count(f), 0);
+    assert_int_equal(gf_layer_option_count(NULL), -1);
+    gf_layer_destroy(d);
+    gf_layer_destroy(f);
+}
+
 static void test_options_are_fixed_once_the_layer_is_in_a_net(void **state)
 {
     (void)state;
@@ -574,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_a_layer_sized_for_a_vector_fits_every_step_of_a_sequence),
         cmocka_unit_test(test_options_read_back_what_was_set),
         cmocka_unit_test(test_options_outside_the_kind_or_domain_are_refused),
+        cmocka_unit_test(test_a_kind_lists_the_option_keys_it_takes),
         cmocka_unit_test(test_options_are_fixed_once_the_layer_is_in_a_net),
         cmocka_unit_test(test_unknown_layer_kind_is_refused),
         cmocka_unit_test(test_a_layer_not_yet_added_has_no_shape),

@@ -677,6 +677,13 @@ class Layer(_Handle):
         return int(v.value) if v.value == int(v.value) else v.value
 
     @property
+    def options(self):
+        """{LayerOption: value} of every option the kind takes (what a model file stores)."""
+        h = self._ptr("Layer.options")
+        keys = [lib.gf_layer_option_key(h, i) for i in range(lib.gf_layer_option_count(h))]
+        return {to_enum(LayerOption, k): self.get_option(k) for k in keys}
+
+    @property
     def input_shape(self):
         """(ShapeKind, dims) of one input sample; StateError before a generic layer is added."""
         return _read_shape(lib.gf_layer_input_shape, self._ptr("Layer.input_shape"), "Layer.input_shape",

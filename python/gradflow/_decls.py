@@ -155,6 +155,8 @@ DECLARATIONS = [
     ("gf_layer_set_option",         c_int,    (LayerP, c_int32, c_double)),
     ("gf_layer_get_option",         c_int,    (LayerP, c_int32, F64P)),
     ("gf_layer_kind_name",          c_char_p, (c_int32,)),
+    ("gf_layer_option_count",       c_int32,  (LayerP,)),
+    ("gf_layer_option_key",         c_int32,  (LayerP, c_int32)),
     ("gf_layer_input_shape",        c_int,    (LayerP, I32P, I64P, c_int32, I32P)),
     ("gf_layer_output_shape",       c_int,    (LayerP, I32P, I64P, c_int32, I32P)),
     ("gf_layer_param_block_count",  c_int32,  (LayerP,)),

@@ -77,6 +77,12 @@ class GenericLayerTest(unittest.TestCase):
             self.assertEqual(layer.get_option("outputs"), 7)
             self.assertEqual(layer.get_option(gf.LayerOption.INPUTS), 0)
 
+    def test_options_lists_every_key_the_kind_takes(self):
+        with gf.Layer.create("dense", outputs=4) as layer:
+            self.assertEqual(layer.options, {gf.LayerOption.OUTPUTS: 4, gf.LayerOption.INPUTS: 0})
+        with gf.Flatten() as layer:
+            self.assertEqual(layer.options, {})
+
     def test_an_option_the_kind_does_not_take_is_refused(self):
         with gf.Layer.create("flatten") as layer:
             with self.assertRaises(gf.InvalidArgumentError):
