@@ -434,7 +434,8 @@ typedef int (*gf_epoch_fn)(void *user, int32_t epoch, double mean_loss);
 GF_API int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
                       int64_t n, int64_t batch, int32_t epochs, gf_epoch_fn callback, void *user,
                       double *mean_loss);
-/* Prints "epoch, loss, samples/s, time left" to stderr during gf_net_fit. */
+/* Prints "epoch, loss, samples/s, time left" to stderr during gf_net_fit, and
+ * turns on gf_net_fit_v2's progress line unless GF_FIT_PROGRESS says otherwise. */
 GF_API int gf_net_set_progress(gf_net *net, int32_t on);
 /* Number of optimizer steps applied. */
 GF_API int64_t gf_net_steps(const gf_net *net);
@@ -443,6 +444,186 @@ GF_API int64_t gf_net_steps(const gf_net *net);
  * are bit-identical for every thread count. */
 GF_API int gf_net_set_threads(gf_net *net, int32_t threads);
 GF_API int32_t gf_net_threads(const gf_net *net); /* -1 on NULL */
+
+/* ------------------------------------------------------------------ */
+/* Metrics and batched evaluation                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Metrics read targets the way the net's loss does: class labels (batch x 1)
+ * for GF_LOSS_SOFTMAX_CE_LABELS, rows of the output's width otherwise.
+ * Accuracy-like metrics are fractions in [0, 1]; a prediction row holding a
+ * NaN is never correct.
+ */
+enum gf_metric_kind {
+    GF_METRIC_ACCURACY = 0,        /* labels: argmax == label; bce_logits: binary (logit > 0 vs target >= 0.5);
+                                      other losses: argmax of output == argmax of target rows (one-hot or
+                                      probabilities), or, for one output, output > 0.5 vs target >= 0.5 */
+    GF_METRIC_TOP_K = 1,           /* the true class (label, or argmax of the target row) has fewer than k
+                                      strictly larger outputs; parameter k (default 5) */
+    GF_METRIC_MAE = 2,             /* mean |output - target| over every element */
+    GF_METRIC_RMSE = 3,            /* sqrt of the mean squared error over every element */
+    GF_METRIC_BINARY_ACCURACY = 4  /* every element: (output > threshold) == (target >= 0.5); parameter the
+                                      threshold (default 0: logits) */
+};
+
+/* The most metrics a net carries. */
+#define GF_MAX_METRICS 8
+
+/*
+ * Adds a metric reported by gf_net_evaluate_v2 and gf_net_fit_v2, in the
+ * order added (the first is "the" metric of the epoch record).  param is k
+ * for GF_METRIC_TOP_K, the threshold for GF_METRIC_BINARY_ACCURACY, ignored
+ * otherwise; NaN picks the default.
+ */
+GF_API int gf_net_add_metric(gf_net *net, int32_t kind, double param);
+GF_API int gf_net_clear_metrics(gf_net *net);
+GF_API int32_t gf_net_metric_count(const gf_net *net); /* -1 on NULL */
+GF_API int gf_net_metric(const gf_net *net, int32_t index, int32_t *kind, double *param);
+/* Static name: "accuracy", "top_k", "mae", "rmse", "binary_accuracy"; "?" if unknown. */
+GF_API const char *gf_metric_name(int32_t kind);
+/* 1 when a larger value is better (accuracies), 0 when smaller is (errors), -1 if unknown. */
+GF_API int32_t gf_metric_higher_is_better(int32_t kind);
+/*
+ * One metric of pred (batch x width) against target, read as loss reads
+ * targets (NULL: rows of the output's width, as for GF_LOSS_MSE).
+ */
+GF_API int gf_metric_compute(const gf_loss *loss, int32_t kind, double param, const float *pred, const float *target,
+                             int64_t batch, int64_t width, double *value);
+
+/*
+ * Loss (penalties included) and every metric of the net over n samples,
+ * predicted `batch` rows at a time (batch <= 0: all n at once).  Caches
+ * nothing for backward; allocates only when batch exceeds the largest seen.
+ * values (may be NULL when values_count is 0) receives gf_net_metric_count
+ * values; values_count must be at least that.
+ */
+GF_API int gf_net_evaluate_v2(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
+                              int64_t n, int64_t batch, double *loss, double *values, size_t values_count);
+
+/* ------------------------------------------------------------------ */
+/* Learning-rate schedules                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct gf_schedule gf_schedule;
+
+/* t counts the schedule's units (epochs, or optimizer steps with
+ * GF_SCHED_PER_STEP) from 0; W is the warm-up length, u = t - W. */
+enum gf_schedule_kind {
+    GF_SCHED_CONSTANT = 0,    /* base */
+    GF_SCHED_STEP = 1,        /* base * gamma^floor(u / period) */
+    GF_SCHED_EXPONENTIAL = 2, /* base * gamma^u */
+    GF_SCHED_COSINE = 3,      /* min + (base - min)(1 + cos(pi u / period)) / 2, min once u >= period; with
+                                 GF_SCHED_RESTART_MULT >= 1, SGDR warm restarts (periods period, period*mult, ...) */
+    GF_SCHED_PLATEAU = 4      /* reduce on plateau: lr *= gamma after `patience` epochs without improvement */
+};
+
+enum gf_schedule_param {
+    GF_SCHED_PERIOD = 0,       /* step size, cosine T_max / T_0 (default 10) */
+    GF_SCHED_GAMMA = 1,        /* step 0.1, exponential 0.95, plateau factor 0.1 */
+    GF_SCHED_MIN_LR = 2,       /* cosine eta_min, plateau min_lr (default 0) */
+    GF_SCHED_RESTART_MULT = 3, /* cosine: 0 no restarts (default), else T_mult (an integer >= 1) */
+    GF_SCHED_WARMUP = 4,       /* linear warm-up units before the schedule (default 0) */
+    GF_SCHED_WARMUP_START = 5, /* warm-up's first factor: lr = base (s + (1 - s) t / W) (default 1/3) */
+    GF_SCHED_PATIENCE = 6,     /* plateau: epochs without improvement tolerated (default 10) */
+    GF_SCHED_THRESHOLD = 7,    /* plateau: relative improvement that counts (default 1e-4) */
+    GF_SCHED_COOLDOWN = 8,     /* plateau: epochs to wait after a reduction (default 0) */
+    GF_SCHED_MODE = 9,         /* plateau: 0 lower is better, 1 higher is; -1 (default) follows fit's monitor */
+    GF_SCHED_PER_STEP = 10     /* 1: t counts optimizer steps; 0 (default): epochs.  Plateau is per epoch */
+};
+
+GF_API int gf_schedule_create(gf_schedule **out, int32_t kind, double base_lr);
+GF_API void gf_schedule_destroy(gf_schedule *s);
+GF_API int gf_schedule_set(gf_schedule *s, int32_t param, double value);
+GF_API int gf_schedule_get(const gf_schedule *s, int32_t param, double *value);
+GF_API int32_t gf_schedule_kind(const gf_schedule *s); /* -1 on NULL */
+/* Learning rate at unit t (plateau: its current rate, after warm-up). */
+GF_API int gf_schedule_lr(const gf_schedule *s, int64_t t, double *lr);
+/* Plateau: feeds one epoch's monitored value; *lr (may be NULL) gets the rate
+ * in force after it.  Other kinds: a no-op that reports gf_schedule_lr(0). */
+GF_API int gf_schedule_observe(gf_schedule *s, double value, double *lr);
+/* Plateau: forgets every observation (the rate returns to base). */
+GF_API int gf_schedule_reset(gf_schedule *s);
+
+/* ------------------------------------------------------------------ */
+/* fit with validation, early stopping, schedules and a per-epoch record */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One epoch of gf_net_fit_v2, passed by pointer to the callback and read back
+ * with gf_net_epoch_record.  Fields are only ever appended: `size` says how
+ * many bytes are valid, so a reader checks GF_RECORD_HAS(r, field) before
+ * reading a field newer than its own header.
+ */
+struct gf_epoch_record {
+    size_t size;       /* bytes filled (sizeof the library's struct, or the reader's if smaller) */
+    int32_t epoch;     /* 0-based */
+    int32_t epochs;    /* epochs asked for */
+    double loss;       /* mean training loss of the epoch (penalties included) */
+    double metric;     /* first metric over the epoch's training batches; NaN without metrics */
+    double val_loss;   /* NaN without validation data */
+    double val_metric; /* first metric on the validation data; NaN without either */
+    double lr;         /* learning rate of the epoch's last step */
+    double seconds;    /* wall time of the epoch, validation included */
+    int64_t steps;     /* the net's optimizer steps at the epoch's end */
+    int32_t verdict;   /* net verdict at the epoch's end (GF_VERDICT_UNKNOWN without enabled diagnostics) */
+    int32_t best_epoch; /* epoch with the best monitored value so far */
+};
+typedef struct gf_epoch_record gf_epoch_record;
+
+#define GF_RECORD_HAS(r, field) \
+    ((r)->size >= offsetof(gf_epoch_record, field) + sizeof(((gf_epoch_record *)0)->field))
+
+/* Called after each epoch's record is stored; return nonzero to stop training. */
+typedef int (*gf_epoch_record_fn)(void *user, const gf_epoch_record *record);
+
+typedef struct gf_fit gf_fit;
+
+/* The value early stopping and plateau schedules watch. */
+enum gf_monitor {
+    GF_MONITOR_LOSS = 0,
+    GF_MONITOR_METRIC = 1,     /* first metric on the training batches */
+    GF_MONITOR_VAL_LOSS = 2,
+    GF_MONITOR_VAL_METRIC = 3  /* first metric on the validation data */
+};
+
+enum gf_fit_option {
+    GF_FIT_EPOCHS = 0,           /* default 1 */
+    GF_FIT_BATCH = 1,            /* mini-batch rows, also for validation (default 32; n if smaller) */
+    GF_FIT_VALIDATION_SPLIT = 2, /* fraction in [0, 1) held out by the net's generator (default 0) */
+    GF_FIT_PATIENCE = 3,         /* early stopping after this many epochs without improvement (0: off) */
+    GF_FIT_MIN_DELTA = 4,        /* smallest change that counts as improvement (default 0) */
+    GF_FIT_MONITOR = 5,          /* GF_MONITOR_*; -1 (default): val_loss with validation data, else loss */
+    GF_FIT_RESTORE_BEST = 6,     /* 1: end with the weights of the best monitored epoch (default 0) */
+    GF_FIT_PROGRESS = 7,         /* -1 (default) as gf_net_set_progress; 0 off; 1 a bar redrawn in place
+                                    on a terminal, else one line per epoch; 2 one line per epoch */
+    GF_FIT_SHUFFLE = 8           /* 1 (default): reshuffle the training rows every epoch */
+};
+
+GF_API int gf_fit_create(gf_fit **out);
+GF_API void gf_fit_destroy(gf_fit *f);
+GF_API int gf_fit_set(gf_fit *f, int32_t option, double value);
+GF_API int gf_fit_get(const gf_fit *f, int32_t option, double *value);
+/* Validation data (borrowed: must stay valid until the fit returns); x NULL removes it. */
+GF_API int gf_fit_set_validation(gf_fit *f, const float *x, size_t x_count, const float *target, size_t target_count,
+                                 int64_t n);
+GF_API int gf_fit_set_callback(gf_fit *f, gf_epoch_record_fn fn, void *user);
+/* Copied; NULL removes it.  The schedule drives the optimizer's GF_OPT_LR. */
+GF_API int gf_fit_set_schedule(gf_fit *f, const gf_schedule *s);
+
+/*
+ * Trains on n samples as options say (NULL: the defaults), keeping one
+ * record per epoch run in the net.  Everything is checked and every buffer
+ * sized before the first change, so a refused call changes nothing.
+ */
+GF_API int gf_net_fit_v2(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
+                         int64_t n, const gf_fit *options);
+/* Records of the latest gf_net_fit_v2 (0 before any). */
+GF_API int32_t gf_net_epoch_count(const gf_net *net); /* -1 on NULL */
+/* Copies record `epoch`; set record->size to sizeof(gf_epoch_record) first. */
+GF_API int gf_net_epoch_record(const gf_net *net, int32_t epoch, gf_epoch_record *record);
+/* Metric `index` of an epoch, on the training batches (validation 0) or the validation data (1). */
+GF_API int gf_net_epoch_metric(const gf_net *net, int32_t epoch, int32_t index, int32_t validation, double *value);
 
 /* ------------------------------------------------------------------ */
 /* Diagnostics: per-layer gradient health                              */

@@ -20,6 +20,8 @@
 #define GFI_MAGIC_LOSS 0x53534c47u
 #define GFI_MAGIC_OPT 0x54504f47u
 #define GFI_MAGIC_PEN 0x4e455047u
+#define GFI_MAGIC_SCHED 0x44434847u
+#define GFI_MAGIC_FIT 0x54494647u
 #define GFI_MAGIC_DEAD 0xdeadbeefu
 
 /* ---- status.c ---- */
@@ -294,6 +296,54 @@ struct gf_layer {
 #undef GFI_KIND
 const gfi_layer_ops *gfi_layer_kind_ops(int32_t kind);
 
+/* ---- metric.c ---- */
+typedef struct gfi_metric {
+    int32_t kind;
+    double param; /* top-k: k; binary accuracy: threshold */
+} gfi_metric;
+/* A metric's running sum over batches and what it is divided by. */
+typedef struct gfi_metric_acc {
+    double sum, count;
+} gfi_metric_acc;
+
+/* ---- schedule.c ---- */
+typedef struct gfi_sched {
+    int32_t kind;
+    double base, period, gamma, min_lr, mult, warmup, warmup_start, patience, threshold, cooldown;
+    int32_t mode; /* plateau: -1 follow the monitor, 0 lower is better, 1 higher */
+    bool per_step;
+    /* Plateau state. */
+    double cur_lr, best;
+    int64_t bad, cool_left;
+} gfi_sched;
+struct gf_schedule {
+    uint32_t magic;
+    gfi_sched cfg;
+};
+
+/* ---- fit_v2.c ---- */
+/* One epoch as the net keeps it: the public record and every metric. */
+typedef struct gfi_record {
+    gf_epoch_record pub;
+    double metrics[GF_MAX_METRICS], val_metrics[GF_MAX_METRICS];
+} gfi_record;
+/* What gf_net_fit_v2 keeps in the net between calls: records of the latest
+ * fit and buffers sized once, so that epochs allocate nothing. */
+typedef struct gfi_fit_bufs {
+    gfi_record *records;
+    int32_t nrecords, cap_records;
+    int64_t *rows;  /* the split: training rows, then validation rows */
+    int64_t *order; /* an epoch's order of the training rows */
+    int64_t rows_n;
+    float *bx, *bt; /* gathered mini-batch */
+    int64_t batch;
+    size_t xw, tw;
+    float *best; /* parameters of the best epoch (restore-best) */
+    size_t best_n;
+    bool running; /* inside gf_net_fit_v2 (the callback may not re-enter it) */
+} gfi_fit_bufs;
+void gfi_fit_bufs_free(gfi_fit_bufs *fb);
+
 /* ---- net.c ---- */
 struct gf_net {
     uint32_t magic;
@@ -346,6 +396,10 @@ struct gf_net {
      * whether the current training pass is being observed. */
     gf_diag *diag;
     bool diag_on, diag_active;
+    /* Metrics reported by evaluate_v2 and fit_v2 (metric.c), and fit_v2's state. */
+    gfi_metric metrics[GF_MAX_METRICS];
+    int32_t nmetrics;
+    gfi_fit_bufs fb;
 };
 
 bool gfi_is_net(const gf_net *n);
@@ -410,5 +464,57 @@ void gfi_opt_apply_to(const gf_optimizer *o, float *w, const float *g, float *m,
 
 /* ---- diag.c ---- */
 struct gf_diag;
+
+/* ---- net.c (the training loop's entries; arguments already validated) ---- */
+/* Inference forward of batch rows of x; *out points at the net's output rows. */
+int gfi_net_infer(gf_net *net, const float *x, int64_t batch, const float **out, const char *fn);
+/* gf_net_train_step after its checks: diagnostics hooks, forward, backward, clip, step. */
+int gfi_net_train_validated(gf_net *net, const float *x, const float *target, int64_t batch, double *loss);
+/* Output rows of the latest forward. */
+const float *gfi_net_output(const gf_net *net);
+/* Sum of every penalty over the current parameters. */
+double gfi_net_penalty(const gf_net *net);
+/* Sizes what a training step of `batch` rows needs (activation buffers, the
+ * default optimizer if none, its moments), so that no step can fail for memory. */
+int gfi_net_reserve(gf_net *net, int64_t batch);
+
+/* ---- progress.c: the fit's progress line on stderr ---- */
+typedef struct gfi_progress {
+    int32_t mode; /* 0 off, 1 bar on a terminal (else lines), 2 lines */
+    bool redraw;  /* a terminal: the bar is redrawn in place */
+    int32_t epochs;
+    int64_t rows; /* training rows per epoch */
+    double start, epoch_start, last_draw;
+    const char *metric; /* name of the first metric, NULL without */
+} gfi_progress;
+void gfi_progress_begin(gfi_progress *p, int32_t mode, int32_t epochs, int64_t rows, const char *metric);
+void gfi_progress_epoch_begin(gfi_progress *p);
+/* After a batch: done rows of the epoch, the running mean loss. */
+void gfi_progress_batch(gfi_progress *p, int32_t epoch, int64_t done, double loss);
+void gfi_progress_epoch_end(gfi_progress *p, const gf_epoch_record *r, bool validation);
+double gfi_now(void); /* wall-clock seconds */
+
+/* ---- metric.c ---- */
+bool gfi_metric_kind_valid(int32_t kind);
+/* GF_ERR_INVALID (with a message naming fn) when the metric cannot read this loss's targets. */
+int gfi_metric_check(const gfi_metric *m, const gfi_loss *loss, int64_t width, const char *fn);
+/* Adds one batch to acc. */
+void gfi_metric_accumulate(const gfi_metric *m, const gfi_loss *loss, const float *pred, const float *target,
+                           int64_t batch, int64_t width, gfi_metric_acc *acc);
+double gfi_metric_value(const gfi_metric *m, const gfi_metric_acc *acc);
+/* Checks n samples of x and target against the net (shapes, values, the
+ * metrics' needs); the message names fn. */
+int gfi_net_check_data(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
+                       int64_t n, const char *fn);
+/* Loss and metrics over n rows of validated data, `batch` at a time.  rows
+ * (NULL: 0..n-1 in place) picks the samples, gathered into bx/bt. */
+int gfi_net_evaluate_rows(gf_net *net, const float *x, const float *target, const int64_t *rows, int64_t n,
+                          int64_t batch, float *bx, float *bt, double *loss, double *values, const char *fn);
+
+/* ---- schedule.c ---- */
+double gfi_sched_lr(const gfi_sched *s, int64_t t);
+/* Plateau: one epoch's value (higher: larger is better); others: nothing. */
+void gfi_sched_observe(gfi_sched *s, double value, bool higher);
+void gfi_sched_reset(gfi_sched *s);
 
 #endif /* GF_INTERNAL_H */

@@ -128,6 +128,7 @@ void gf_net_destroy(gf_net *net)
     gfi_free(net->shuffle_x);
     gfi_free(net->shuffle_t);
     gfi_free(net->perm);
+    gfi_fit_bufs_free(&net->fb);
     if (net->opt)
         gfi_opt_destroy_owned(net->opt);
     gfi_pool_destroy(net->pool);
@@ -1040,10 +1041,36 @@ int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *
     if ((rc = check_input(net, x, x_count, batch, "gf_net_train_step")) ||
         (rc = check_target(net, target, target_count, batch, "gf_net_train_step")))
         return rc;
+    return gfi_net_train_validated(net, x, target, batch, loss);
+}
+
+/* ---- entries for the training loop (fit_v2.c, metric.c) ---- */
+
+int gfi_net_train_validated(gf_net *net, const float *x, const float *target, int64_t batch, double *loss)
+{
     if (net->diag)
         gfi_diag_train_step_begin(net);
-    rc = train_step_run(net, x, x_count, target, batch, loss);
+    int rc = train_step_run(net, x, (size_t)batch * (size_t)net->inputs, target, batch, loss);
     if (net->diag)
         gfi_diag_train_step_end(net);
+    return rc;
+}
+
+int gfi_net_infer(gf_net *net, const float *x, int64_t batch, const float **out, const char *fn)
+{
+    int rc = forward_run(net, x, (size_t)batch * (size_t)net->inputs, batch, NULL, 0, false, fn);
+    *out = rc ? NULL : net_output(net);
+    return rc;
+}
+
+const float *gfi_net_output(const gf_net *net) { return net_output(net); }
+
+double gfi_net_penalty(const gf_net *net) { return penalty_value(net); }
+
+int gfi_net_reserve(gf_net *net, int64_t batch)
+{
+    int rc = ensure_batch(net, batch);
+    if (!rc && !(rc = ensure_optimizer(net)))
+        rc = gfi_opt_prepare(net->opt, net->nparams);
     return rc;
 }

@@ -63,7 +63,7 @@ with gf.Net(2, seed=1) as net:
     net.add_dense(8, "tanh")
     net.add_dense(1, "sigmoid")
     net.set_optimizer("adam", lr=0.05)
-    loss = net.fit([[0, 0], [0, 1], [1, 0], [1, 1]], [[0], [1], [1], [0]], epochs=1000)
+    loss = net.fit([[0, 0], [0, 1], [1, 0], [1, 1]], [[0], [1], [1], [0]], epochs=1000, verbose=0).history["loss"][-1]
 print(gf.__file__, gf.library_path, gf.version_string(), "loss %.4f" % loss)
 assert loss < 0.01, loss
 EOF

@@ -77,7 +77,7 @@ def run(kind, args, x, y, vx, vy):
                 print("  epoch %4d  train loss %.5f" % (epoch, loss))
 
         try:
-            net.fit(x, y, epochs=args.epochs, batch_size=32, callback=report)
+            net.fit(x, y, epochs=args.epochs, batch_size=32, callback=report, verbose=0)
         except gf.GuardError as e:  # the weights are intact; the origin says where it broke
             print("  training stopped by the guard: %s" % e)
             print("  origin: %s" % (diag.origin(),))

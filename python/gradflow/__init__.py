@@ -18,9 +18,11 @@ from ._core import Activation, Dense, Flatten, Init, Layer, Loss, Net, Optimizer
 from ._data import HAVE_NUMPY, as_floats
 from ._diag import (Diagnostics, HistoryPoint, LayerStats, NonFinite, Origin, Verdict, phase_name, stat_name,
                     tensor_name, verdict_name)
-from ._enums import (ActivationKind, ActivationParam, ClipMode, DiagOption, DiagThreshold, FanMode, InitKind,
-                     LayerKind, LayerOption, LossKind, LossParam, OptimizerKind, OptimizerParam, Phase, ReportFormat,
-                     Series, ShapeKind, Stat, Tensor, VerdictKind)
+from ._enums import (ActivationKind, ActivationParam, ClipMode, DiagOption, DiagThreshold, FanMode, FitOption,
+                     InitKind, LayerKind, LayerOption, LossKind, LossParam, MetricKind, Monitor, OptimizerKind,
+                     OptimizerParam, Phase, ReportFormat, ScheduleKind, ScheduleParam, Series, ShapeKind, Stat, Tensor,
+                     VerdictKind)
+from ._fit import EarlyStopping, EpochRecord, History, Schedule, metric_compute
 from ._errors import (BufferTooSmallError, ClosedError, DataTypeError, FileError, FormatError, GradflowError,
                       GuardError, InvalidArgumentError, KindError, NonFiniteError, NullError, OutOfMemoryError,
                       RangeError, ShapeError, SizeOverflowError, StateError, Status, UnsupportedError)
@@ -69,6 +71,8 @@ __all__ = [
     "GradflowError", "NullError", "OutOfMemoryError", "InvalidArgumentError", "DataTypeError", "ShapeError",
     "NonFiniteError", "StateError", "ClosedError", "SizeOverflowError", "RangeError", "FileError",
     "FormatError", "BufferTooSmallError", "GuardError", "KindError", "UnsupportedError",
+    "Schedule", "EarlyStopping", "History", "EpochRecord", "metric_compute",
+    "MetricKind", "ScheduleKind", "ScheduleParam", "Monitor", "FitOption",
     "HAVE_NUMPY", "as_floats", "version", "version_string", "strerror", "last_error", "clear_error",
     "live_allocations", "library_path", "BINDING_VERSION",
 ]

@@ -1225,8 +1225,16 @@ class Net(_Handle):
         self._check(lib.gf_net_input_grad(h, optr, self._last_batch * self.inputs))
         return out
 
-    def evaluate(self, x, target):
-        """Loss (penalties included) of the predictions for x against target; no gradient."""
+    def evaluate(self, x, target, batch_size=None, return_dict=False):
+        """Loss (penalties included) of the predictions for x against target; no gradient.
+
+        With metrics (add_metric) the result is [loss, metric, ...] in the
+        order added, as Keras returns it; return_dict=True gives
+        {"loss": ..., "accuracy": ...}.  batch_size predicts that many rows at
+        a time (default: all at once)."""
+        if batch_size is not None or return_dict or lib.gf_net_metric_count(self._ptr("Net.evaluate")) > 0:
+            from ._fit import evaluate
+            return evaluate(self, x, target, batch_size, return_dict)
         where = "Net.evaluate"
         h = self._ptr(where)
         fd, batch = self._inputs(x, where)
@@ -1234,6 +1242,27 @@ class Net(_Handle):
         loss = c_double()
         self._check(lib.gf_net_evaluate(h, fd.ptr, fd.count, td.ptr, td.count, batch, byref(loss)))
         return loss.value
+
+    # ---- metrics
+    def add_metric(self, kind, param=None):
+        """Report a metric in evaluate() and fit(): "accuracy", "top_k" (param k, default 5), "mae",
+        "rmse", "binary_accuracy" (param threshold, default 0 for logits).  Returns its History key."""
+        where = "Net.add_metric"
+        from ._enums import MetricKind
+        from ._fit import net_metric_names
+        h = self._ptr(where)
+        k = enum_value(MetricKind, kind, "metric", where)
+        self._check(lib.gf_net_add_metric(h, k, float("nan") if param is None else as_real(param, "param", where)))
+        return net_metric_names(h)[-1]
+
+    def clear_metrics(self):
+        self._check(lib.gf_net_clear_metrics(self._ptr("Net.clear_metrics")))
+
+    @property
+    def metrics(self):
+        """History keys of the net's metrics, in the order added."""
+        from ._fit import net_metric_names
+        return net_metric_names(self._ptr("Net.metrics"))
 
     def step(self):
         """Apply the optimizer to the gradients of the last backward."""
@@ -1254,58 +1283,34 @@ class Net(_Handle):
         self._last_batch = batch
         return loss.value
 
-    def fit(self, x, target, epochs=1, batch_size=None, callback=None):
-        """Train for `epochs` shuffled passes in mini-batches; returns the last epoch's mean loss.
+    def fit(self, x, target, epochs=1, batch_size=None, callback=None, *, validation_data=None,
+            validation_split=0.0, callbacks=None, verbose=1, shuffle=True, schedule=None, monitor=None):
+        """Train for `epochs` shuffled passes in mini-batches; returns a History.
 
-        callback(epoch, mean_loss) is called after each epoch; a true return
-        stops training.  An exception in the callback stops training and is
-        re-raised here.  Closing the net in the callback also stops training:
-        the net is freed when fit() returns.  Calling fit() again from the
-        callback is a StateError.
+        batch_size: rows per step (default 32, or all when fewer), also for
+        validation.  validation_data=(x, y), or validation_split=f holding out
+        a fraction drawn from the net's seeded generator; each epoch is then
+        evaluated on it (loss and every metric, as "val_..." keys).
+        callbacks: gradflow.EarlyStopping and gradflow.Schedule objects (run
+        inside the C loop), callables f(record) and objects with
+        on_epoch_end(epoch, logs), Keras-style; a true return stops training.
+        schedule=: a gradflow.Schedule.  monitor=: what early stopping and a
+        plateau schedule watch ("loss", "val_loss", "accuracy",
+        "val_accuracy", ...; default val_loss with validation, else loss).
+        verbose: 0 silent, 1 a progress bar (one line per epoch when stderr
+        is not a terminal), 2 one line per epoch, None as set_progress says.  callback(epoch, mean_loss)
+        is the older single callback, still called.
+
+        An exception in a callback stops training and is re-raised here.
+        Closing the net in a callback also stops training: the net is freed
+        when fit() returns.  Calling fit() again from a callback is a
+        StateError.
         """
-        where = "Net.fit"
-        h = self._ptr(where)
-        fd, n = self._inputs(x, where)
-        td = self._target(target, n, where)
-        bs = n if batch_size is None else _size(batch_size, "batch_size", where)
-        ep = _i32(epochs, "epochs", where)
-        if callback is not None and not callable(callback):
-            raise DataTypeError("%s: callback must be callable, got %r" % (where, callback))
-        if self._fitting:  # a nested fit would resize the buffers the outer loop is reading
-            raise StateError("%s: cannot call fit inside this net's own fit callback" % where)
-        errors = []
-        # Every epoch ends on its last mini-batch, whose size C does not report: the
-        # rows left after the full batches.  input_grad() reads that batch's gradient.
-        tail = n - (n - 1) // bs * bs
-
-        def trampoline(user, epoch, mean_loss):
-            self._last_batch = tail  # a forward the callback makes sets its own
-            try:
-                stop = bool(callback(epoch, mean_loss))
-            except BaseException as e:  # never let an exception unwind through C
-                errors.append(e)
-                return 1
-            return 1 if stop or not self._h else 0  # closed in the callback: stop training
-
-        c_cb = D.gf_epoch_fn(trampoline) if callback is not None else D.gf_epoch_fn()  # NULL
-        loss = c_double()
-        self._fitting = True
-        try:
-            status = lib.gf_net_fit(h, fd.ptr, fd.count, td.ptr, td.count, n, bs, ep, c_cb, None, byref(loss))
-        finally:
-            self._fitting = False
-            deferred, self._deferred = self._deferred, None
-            if deferred:  # close() was called in the callback: free now that C is done with it
-                lib.gf_net_destroy(deferred)
-        if errors:
-            self._last_batch = None  # stopped at an unknown point
-            raise errors[0]
-        if status:
-            self._last_batch = None  # a refused step may have been any mini-batch
-        elif callback is None:
-            self._last_batch = tail
-        self._check(status)
-        return loss.value
+        from ._fit import fit
+        return fit(self, x, target, dict(epochs=epochs, batch_size=batch_size, callback=callback,
+                                         validation_data=validation_data, validation_split=validation_split,
+                                         callbacks=callbacks, verbose=verbose, shuffle=shuffle, schedule=schedule,
+                                         monitor=monitor))
 
     # ---- diagnostics
     def diagnostics(self):

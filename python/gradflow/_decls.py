@@ -47,6 +47,32 @@ class gf_diag(_Opaque):
     pass
 
 
+class gf_schedule(_Opaque):
+    pass
+
+
+class gf_fit(_Opaque):
+    pass
+
+
+class gf_epoch_record(Structure):
+    """struct gf_epoch_record: size-prefixed, fields only ever appended."""
+    _fields_ = [
+        ("size", c_size_t),
+        ("epoch", c_int32),
+        ("epochs", c_int32),
+        ("loss", c_double),
+        ("metric", c_double),
+        ("val_loss", c_double),
+        ("val_metric", c_double),
+        ("lr", c_double),
+        ("seconds", c_double),
+        ("steps", c_int64),
+        ("verdict", c_int32),
+        ("best_epoch", c_int32),
+    ]
+
+
 NetP = POINTER(gf_net)
 LayerP = POINTER(gf_layer)
 ActP = POINTER(gf_activation)
@@ -55,6 +81,9 @@ LossP = POINTER(gf_loss)
 OptP = POINTER(gf_optimizer)
 PenP = POINTER(gf_penalty)
 DiagP = POINTER(gf_diag)
+SchedP = POINTER(gf_schedule)
+FitP = POINTER(gf_fit)
+RecordP = POINTER(gf_epoch_record)
 
 F32P = POINTER(c_float)
 F64P = POINTER(c_double)
@@ -69,6 +98,7 @@ gf_malloc_fn = CFUNCTYPE(c_void_p, c_void_p, c_size_t)
 gf_realloc_fn = CFUNCTYPE(c_void_p, c_void_p, c_void_p, c_size_t)
 gf_free_fn = CFUNCTYPE(None, c_void_p, c_void_p)
 gf_epoch_fn = CFUNCTYPE(c_int, c_void_p, c_int32, c_double)
+gf_epoch_record_fn = CFUNCTYPE(c_int, c_void_p, RecordP)
 
 # Handle struct name in the header -> ctypes pointer type (used by the
 # header-conformance test, and by anyone appending rows).
@@ -81,6 +111,13 @@ HANDLE_TYPES = {
     "gf_optimizer": OptP,
     "gf_penalty": PenP,
     "gf_diag": DiagP,
+    "gf_schedule": SchedP,
+    "gf_fit": FitP,
+}
+
+# Public structs passed by pointer (size-prefixed, fields only appended).
+STRUCT_TYPES = {
+    "gf_epoch_record": RecordP,
 }
 
 # fmt: off
@@ -209,6 +246,37 @@ DECLARATIONS = [
     ("gf_net_steps",                c_int64,  (NetP,)),
     ("gf_net_set_threads",          c_int,    (NetP, c_int32)),
     ("gf_net_threads",              c_int32,  (NetP,)),
+    # ---- metrics and batched evaluation
+    ("gf_net_add_metric",           c_int,    (NetP, c_int32, c_double)),
+    ("gf_net_clear_metrics",        c_int,    (NetP,)),
+    ("gf_net_metric_count",         c_int32,  (NetP,)),
+    ("gf_net_metric",               c_int,    (NetP, c_int32, I32P, F64P)),
+    ("gf_metric_name",              c_char_p, (c_int32,)),
+    ("gf_metric_higher_is_better",  c_int32,  (c_int32,)),
+    ("gf_metric_compute",           c_int,    (LossP, c_int32, c_double, F32P, F32P, c_int64, c_int64, F64P)),
+    ("gf_net_evaluate_v2",          c_int,    (NetP, F32P, c_size_t, F32P, c_size_t, c_int64, c_int64, F64P, F64P,
+                                               c_size_t)),
+    # ---- learning-rate schedules
+    ("gf_schedule_create",          c_int,    (POINTER(SchedP), c_int32, c_double)),
+    ("gf_schedule_destroy",         None,     (SchedP,)),
+    ("gf_schedule_set",             c_int,    (SchedP, c_int32, c_double)),
+    ("gf_schedule_get",             c_int,    (SchedP, c_int32, F64P)),
+    ("gf_schedule_kind",            c_int32,  (SchedP,)),
+    ("gf_schedule_lr",              c_int,    (SchedP, c_int64, F64P)),
+    ("gf_schedule_observe",         c_int,    (SchedP, c_double, F64P)),
+    ("gf_schedule_reset",           c_int,    (SchedP,)),
+    # ---- fit with validation, early stopping and records
+    ("gf_fit_create",               c_int,    (POINTER(FitP),)),
+    ("gf_fit_destroy",              None,     (FitP,)),
+    ("gf_fit_set",                  c_int,    (FitP, c_int32, c_double)),
+    ("gf_fit_get",                  c_int,    (FitP, c_int32, F64P)),
+    ("gf_fit_set_validation",       c_int,    (FitP, F32P, c_size_t, F32P, c_size_t, c_int64)),
+    ("gf_fit_set_callback",         c_int,    (FitP, gf_epoch_record_fn, c_void_p)),
+    ("gf_fit_set_schedule",         c_int,    (FitP, SchedP)),
+    ("gf_net_fit_v2",               c_int,    (NetP, F32P, c_size_t, F32P, c_size_t, c_int64, FitP)),
+    ("gf_net_epoch_count",          c_int32,  (NetP,)),
+    ("gf_net_epoch_record",         c_int,    (NetP, c_int32, RecordP)),
+    ("gf_net_epoch_metric",         c_int,    (NetP, c_int32, c_int32, c_int32, F64P)),
     # ---- diagnostics (declared in the header; the Python class comes with its implementation)
     ("gf_diag_create",              c_int,    (POINTER(DiagP), NetP)),
     ("gf_diag_destroy",             None,     (DiagP,)),

@@ -216,6 +216,59 @@ class ReportFormat(enum.IntEnum):
     SVG = 3
 
 
+class MetricKind(enum.IntEnum):
+    """enum gf_metric_kind."""
+    ACCURACY = 0
+    TOP_K = 1
+    MAE = 2
+    RMSE = 3
+    BINARY_ACCURACY = 4
+
+
+class ScheduleKind(enum.IntEnum):
+    """enum gf_schedule_kind."""
+    CONSTANT = 0
+    STEP = 1
+    EXPONENTIAL = 2
+    COSINE = 3
+    PLATEAU = 4
+
+
+class ScheduleParam(enum.IntEnum):
+    """enum gf_schedule_param."""
+    PERIOD = 0
+    GAMMA = 1
+    MIN_LR = 2
+    RESTART_MULT = 3
+    WARMUP = 4
+    WARMUP_START = 5
+    PATIENCE = 6
+    THRESHOLD = 7
+    COOLDOWN = 8
+    MODE = 9
+    PER_STEP = 10
+
+
+class Monitor(enum.IntEnum):
+    """enum gf_monitor."""
+    LOSS = 0
+    METRIC = 1
+    VAL_LOSS = 2
+    VAL_METRIC = 3
+
+
+class FitOption(enum.IntEnum):
+    """enum gf_fit_option."""
+    EPOCHS = 0
+    BATCH = 1
+    VALIDATION_SPLIT = 2
+    PATIENCE = 3
+    MIN_DELTA = 4
+    MONITOR = 5
+    RESTORE_BEST = 6
+    PROGRESS = 7
+    SHUFFLE = 8
+
 INT32 = (-(2 ** 31), 2 ** 31 - 1)
 
 

@@ -21,8 +21,9 @@ _BASE = {
     "uint64_t": ctypes.c_uint64, "size_t": ctypes.c_size_t, "double": ctypes.c_double, "float": ctypes.c_float,
 }
 _CALLBACKS = {"gf_malloc_fn": _decls.gf_malloc_fn, "gf_realloc_fn": _decls.gf_realloc_fn,
-              "gf_free_fn": _decls.gf_free_fn, "gf_epoch_fn": _decls.gf_epoch_fn}
-_STRUCTS = {name: ptr._type_ for name, ptr in _decls.HANDLE_TYPES.items()}
+              "gf_free_fn": _decls.gf_free_fn, "gf_epoch_fn": _decls.gf_epoch_fn,
+              "gf_epoch_record_fn": _decls.gf_epoch_record_fn}
+_STRUCTS = {name: ptr._type_ for name, ptr in list(_decls.HANDLE_TYPES.items()) + list(_decls.STRUCT_TYPES.items())}
 
 
 def _header_text():
@@ -125,6 +126,15 @@ class DeclarationsTest(unittest.TestCase):
                     self.assertTrue(restype in (ctypes.c_void_p, ctypes.c_char_p)
                                     or issubclass(restype, ctypes._Pointer), restype)
 
+    def test_public_structs_have_the_header_fields_in_order(self):
+        text = _header_text()
+        for name, ptr in _decls.STRUCT_TYPES.items():
+            with self.subTest(struct=name):
+                body = re.search(r"struct\s+%s\s*\{([^}]*)\}" % name, text).group(1)
+                fields = [tuple(d.split()) for d in (s.strip() for s in body.split(";")) if d]
+                self.assertEqual([(f, ctype_of(t)) for t, f in fields],
+                                 [(f, t) for f, t in ptr._type_._fields_])
+
     def test_bound_functions_carry_the_table_types(self):
         f = _lib.cdll.gf_net_layer
         self.assertIs(f.restype, _decls.LayerP)
@@ -163,6 +173,11 @@ ENUM_MAP = {
     "gf_diag_option": (gradflow.DiagOption, "GF_DIAG_"),
     "gf_diag_threshold": (gradflow.DiagThreshold, "GF_TH_"),
     "gf_report_format": (gradflow.ReportFormat, "GF_REPORT_"),
+    "gf_metric_kind": (gradflow.MetricKind, "GF_METRIC_"),
+    "gf_schedule_kind": (gradflow.ScheduleKind, "GF_SCHED_"),
+    "gf_schedule_param": (gradflow.ScheduleParam, "GF_SCHED_"),
+    "gf_monitor": (gradflow.Monitor, "GF_MONITOR_"),
+    "gf_fit_option": (gradflow.FitOption, "GF_FIT_"),
 }
 
 

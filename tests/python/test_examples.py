@@ -48,6 +48,26 @@ class ExamplesTest(unittest.TestCase):
                         if e.find("{http://www.w3.org/2000/svg}title") is not None]
                 self.assertEqual(len(bars), 6)
 
+    def test_plot_history_trains_on_iris_and_reports_held_out_accuracy(self):
+        out = run_example("plot_history.py", "--no-matplotlib", "--epochs", "60")
+        m = re.search(r"held-out test \(setosa, versicolor, virginica\): loss [0-9.]+, accuracy ([0-9.]+)", out)
+        self.assertIsNotNone(m, out)
+        self.assertGreaterEqual(float(m.group(1)), 0.9)
+        self.assertRegex(out, r"restored epoch \d+")
+        self.assertIn("healthy", out)  # the diagnostics' verdict column
+
+    def test_plot_history_draws_a_png_when_matplotlib_is_installed(self):
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            self.skipTest("matplotlib is not installed (Debian: python3-matplotlib)")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "h.png")
+            out = run_example("plot_history.py", "--epochs", "30", "-o", path)
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        self.assertIn("wrote", out)
+
 
 if __name__ == "__main__":
     unittest.main()

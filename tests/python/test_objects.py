@@ -405,7 +405,7 @@ class NetTest(unittest.TestCase):
             saved = os.dup(2)
             try:
                 os.dup2(f.fileno(), 2)
-                net.fit([[0.0], [1.0]], [[0.0], [1.0]], epochs=1)
+                net.fit([[0.0], [1.0]], [[0.0], [1.0]], epochs=1, verbose=None)
             finally:
                 os.dup2(saved, 2)
                 os.close(saved)

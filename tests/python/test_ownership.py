@@ -197,7 +197,7 @@ def cb(epoch, loss):
     except gf.ClosedError:
         seen.append("closed")
 held = gf.live_allocations()
-loss = net.fit(X, Y, epochs=3, batch_size=4, callback=cb)
+loss = net.fit(X, Y, epochs=3, batch_size=4, callback=cb, verbose=0).history["loss"][-1]
 print("seen", seen)
 print("loss", loss == loss)
 print("closed", net.closed, layer.closed, d.closed)
@@ -236,12 +236,12 @@ class FitCallbackLifetimeTest(unittest.TestCase):
             inner = []
 
             def cb(epoch, loss):
-                inner.append(net.fit(XOR_X, XOR_Y, epochs=1))
+                inner.append(net.fit(XOR_X, XOR_Y, epochs=1, verbose=0))
 
             with self.assertRaisesRegex(gf.StateError, "fit callback"):
-                net.fit(XOR_X, XOR_Y, epochs=2, callback=cb)
+                net.fit(XOR_X, XOR_Y, epochs=2, callback=cb, verbose=0)
             self.assertEqual(inner, [])
-            net.fit(XOR_X, XOR_Y, epochs=1)  # and the net is usable again afterwards
+            net.fit(XOR_X, XOR_Y, epochs=1, verbose=0)  # and the net is usable again afterwards
         self.assertEqual(live(), base)
 
 

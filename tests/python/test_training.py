@@ -59,7 +59,7 @@ class XorTest(unittest.TestCase):
             net.add_dense(1)
             net.set_loss("bce_logits")
             net.set_optimizer("adam", lr=0.05)
-            loss = net.fit(XOR_X * 8, XOR_Y * 8, epochs=200, batch_size=8)
+            loss = net.fit(XOR_X * 8, XOR_Y * 8, epochs=200, batch_size=8, verbose=0).history["loss"][-1]
             self.assertLess(loss, 0.01)
             self.assertEqual([v > 0 for v in flat(net.predict(XOR_X))], [False, True, True, False])
 
@@ -77,7 +77,8 @@ class FitTest(unittest.TestCase):
         with gf.Net(3, seed=1) as net:
             net.add_dense(1)
             net.set_optimizer("sgd", lr=0.1)
-            final = net.fit(x, y, epochs=30, batch_size=16, callback=lambda e, l: seen.append((e, l)))
+            final = net.fit(x, y, epochs=30, batch_size=16, callback=lambda e, l: seen.append((e, l)),
+                            verbose=0).history["loss"][-1]
         self.assertEqual([e for e, _ in seen], list(range(len(seen))) if seen[0][0] == 0 else list(range(1, 31)))
         self.assertEqual(len(seen), 30)
         self.assertEqual(seen[-1][1], final)
@@ -88,7 +89,8 @@ class FitTest(unittest.TestCase):
         calls = []
         with gf.Net(3, seed=1) as net:
             net.add_dense(1)
-            net.fit(x, y, epochs=50, batch_size=16, callback=lambda e, l: calls.append(e) or len(calls) == 3)
+            net.fit(x, y, epochs=50, batch_size=16, callback=lambda e, l: calls.append(e) or len(calls) == 3,
+                    verbose=0)
             self.assertEqual(len(calls), 3)
             self.assertEqual(net.steps, 3 * 4)
 
@@ -101,7 +103,7 @@ class FitTest(unittest.TestCase):
         with gf.Net(3, seed=1) as net:
             net.add_dense(1)
             with self.assertRaisesRegex(KeyError, "from callback"):
-                net.fit(x, y, epochs=10, batch_size=16, callback=boom)
+                net.fit(x, y, epochs=10, batch_size=16, callback=boom, verbose=0)
             self.assertEqual(net.steps, 4)
 
     def test_input_grad_after_fit_is_that_of_the_last_mini_batch(self):
@@ -110,7 +112,7 @@ class FitTest(unittest.TestCase):
             net.add_dense(4, "tanh")
             net.add_dense(1)
             net.input_grad_enabled = True
-            net.fit(x, y, epochs=2, batch_size=4)  # batches of 4, 4, 2
+            net.fit(x, y, epochs=2, batch_size=4, verbose=0)  # batches of 4, 4, 2
             g = flat(net.input_grad())
         self.assertEqual(len(g), 2 * 3)
         self.assertTrue(any(v != 0.0 for v in g))
@@ -129,7 +131,7 @@ class FitTest(unittest.TestCase):
                     net.forward(x)
                     net.backward(y)
                 else:
-                    net.fit(x, y, epochs=1)
+                    net.fit(x, y, epochs=1, verbose=0)
                 grads.append(flat(net.input_grad()))
         self.assertEqual(grads[0], grads[1])
 
@@ -138,7 +140,7 @@ class FitTest(unittest.TestCase):
         with gf.Net(3, seed=1) as net:
             net.add_dense(1)
             net.input_grad_enabled = True
-            net.fit(x, y, epochs=3, batch_size=3, callback=lambda e, l: e == 1)  # stops after the second
+            net.fit(x, y, epochs=3, batch_size=3, callback=lambda e, l: e == 1, verbose=0)  # stops after the 2nd
             self.assertEqual(len(flat(net.input_grad())), 1 * 3)
 
     def test_non_callable_callback_is_refused(self):
@@ -155,7 +157,7 @@ class FitTest(unittest.TestCase):
             with gf.Net(3, seed=9) as net:
                 net.add_dense(4, "relu")
                 net.add_dense(1)
-                return net.fit(x, y, epochs=5, batch_size=8)
+                return net.fit(x, y, epochs=5, batch_size=8, verbose=0).history["loss"]
         self.assertEqual(run(), run())
 
 
