@@ -65,6 +65,39 @@ bool gfi_mul_size(size_t a, size_t b, size_t *out);
 /* count floats: overflow-checked a*b (as int64 inputs, both > 0). */
 int gfi_checked_count(int64_t a, int64_t b, size_t *out);
 
+/* ---- fileio.c: files replaced atomically ---- */
+/* A file being written: bytes go to a temporary beside path, and only a
+ * successful commit renames it over path.  On any failure (open, short
+ * write, full disk, fsync, rename) the temporary is removed and the file at
+ * path is byte-identical to before, or still absent.  Usage:
+ *     gfi_atomic_file f;
+ *     if ((rc = gfi_atomic_open(&f, path, "gf_x_save"))) return rc;
+ *     rc = gfi_atomic_write(&f, p, n);           (as often as needed)
+ *     rc = rc ? rc : gfi_atomic_commit(&f);      (on error: already aborted)
+ * Every failure is GF_ERR_IO (GF_ERR_NOMEM for the name) with a message that
+ * names fn, the path and the system's reason; after a failure further writes
+ * and the commit return GF_ERR_IO and do nothing.  Call gfi_atomic_abort to
+ * give up early (the caller's own error); it is a no-op once closed. */
+typedef struct gfi_atomic_file {
+    const char *path, *fn; /* borrowed: must outlive the writer */
+    char *tmp;             /* the temporary's name (library memory) */
+    int fd;                /* POSIX builds */
+    void *stream;          /* C-library-only builds (FILE *) */
+    bool failed;           /* closed, by a failure, commit or abort */
+} gfi_atomic_file;
+int gfi_atomic_open(gfi_atomic_file *f, const char *path, const char *fn);
+int gfi_atomic_write(gfi_atomic_file *f, const void *data, size_t len);
+int gfi_atomic_commit(gfi_atomic_file *f);
+void gfi_atomic_abort(gfi_atomic_file *f);
+/* The whole file in one call: open, write len bytes, commit. */
+int gfi_file_replace(const char *path, const void *data, size_t len, const char *fn);
+/* Test hook: called before each step of every atomic write; a nonzero return
+ * is taken as that step's errno.  For GFI_IO_WRITE, lowering *max makes the
+ * next write() short (a full disk part way).  NULL removes the hook. */
+enum { GFI_IO_OPEN = 0, GFI_IO_WRITE = 1, GFI_IO_SYNC = 2, GFI_IO_CLOSE = 3, GFI_IO_RENAME = 4 };
+typedef int (*gfi_io_fault_fn)(int step, size_t *max);
+void gfi_io_set_fault(gfi_io_fault_fn fn);
+
 /* ---- rng.c: xoshiro256** seeded by splitmix64 ---- */
 typedef struct gfi_rng {
     uint64_t s[4];

@@ -263,15 +263,8 @@ int gf_diag_report_file(const gf_diag *d, int32_t format, const char *path)
         return gfi_fail(rc, "gf_diag_report_file: out of memory");
     }
     size_t len = s.len < m.len ? s.len : m.len;
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        gfi_free(buf);
-        return gfi_fail(GF_ERR_IO, "gf_diag_report_file: cannot open %s for writing", path);
-    }
-    bool ok = fwrite(buf, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
+    /* Replaced atomically: a failure part way leaves the previous report whole. */
+    rc = gfi_file_replace(path, buf, len, "gf_diag_report_file");
     gfi_free(buf);
-    if (!ok)
-        return gfi_fail(GF_ERR_IO, "gf_diag_report_file: writing %s failed", path);
-    return GF_OK;
+    return rc;
 }
