@@ -445,6 +445,56 @@ GF_API int64_t gf_net_steps(const gf_net *net);
 GF_API int gf_net_set_threads(gf_net *net, int32_t threads);
 GF_API int32_t gf_net_threads(const gf_net *net); /* -1 on NULL */
 
+/* Loss kind the net uses (GF_LOSS_*); -1 on NULL or a wrong handle. */
+GF_API int32_t gf_net_loss_kind(const gf_net *net);
+
+/* ------------------------------------------------------------------ */
+/* Model files (format: docs/format.md)                                */
+/* ------------------------------------------------------------------ */
+
+/* The model file format this library writes; it reads every older version. */
+#define GF_FORMAT_VERSION_MAJOR 1
+#define GF_FORMAT_VERSION_MINOR 0
+
+enum gf_save_flag {
+    /* Also the training state: optimizer moments and step count, the net's
+     * generator and step counter, so that training resumes bit-exactly. */
+    GF_SAVE_TRAINING_STATE = 1
+};
+
+/*
+ * Saves the whole net: every layer (kind, shapes, options, activation,
+ * initializers, penalty, parameters), the loss, penalty, clipping and the
+ * optimizer with its hyper-parameters; with GF_SAVE_TRAINING_STATE also the
+ * training state.  Threads and diagnostics are not saved.  The file is
+ * written to a temporary file in the same directory, synced and renamed over
+ * path: on any failure the earlier file is unchanged and no temporary remains.
+ */
+GF_API int gf_net_save(const gf_net *net, const char *path, uint32_t flags);
+/* The same into a caller buffer: *needed (may be NULL) gets the size.  cap 0
+ * (buf may be NULL) is the size query and returns GF_OK; a cap below the size
+ * is GF_ERR_BUFFER and buf is untouched (a part of a model is of no use). */
+GF_API int gf_net_save_buffer(const gf_net *net, uint32_t flags, void *buf, size_t cap, size_t *needed);
+/* A new net from a model file or buffer; *out is NULL on failure.  A file
+ * that is corrupt, truncated or of an unknown version is GF_ERR_FORMAT with a
+ * message naming the problem and its byte offset; an unreadable one GF_ERR_IO. */
+GF_API int gf_net_load(gf_net **out, const char *path);
+GF_API int gf_net_load_buffer(gf_net **out, const void *buf, size_t size);
+
+/* What gf_model_info reports about a model buffer. */
+enum gf_model_field {
+    GF_MODEL_FORMAT_MAJOR = 0,   /* format version of the file */
+    GF_MODEL_FORMAT_MINOR = 1,
+    GF_MODEL_WRITER_VERSION = 2, /* GF_VERSION_NUMBER of the library that wrote it */
+    GF_MODEL_LAYERS = 3,
+    GF_MODEL_PARAMS = 4,
+    GF_MODEL_TRAINING_STATE = 5, /* 1 when it carries training state, else 0 */
+    GF_MODEL_STEPS = 6,          /* the net's step counter (0 without training state) */
+    GF_MODEL_INPUTS = 7          /* the net's input width */
+};
+/* Validates a whole model buffer as gf_net_load_buffer does and reads one field. */
+GF_API int gf_model_info(const void *buf, size_t size, int32_t field, int64_t *value);
+
 /* ------------------------------------------------------------------ */
 /* Metrics and batched evaluation                                      */
 /* ------------------------------------------------------------------ */

@@ -361,3 +361,11 @@ int gf_init_fill(const gf_init *init, float *buf, size_t count, int64_t rows, in
     gfi_rng_seed(&rng, seed);
     return gfi_init_fill_fan(&init->cfg, buf, count, cols, rows, &rng);
 }
+
+/* ---- model files: which settings a kind has ---- */
+
+bool gfi_init_has_range(int32_t kind) { return kind_has_range(kind); }
+
+bool gfi_init_has_gain(int32_t kind) { return kind_has_gain(kind); }
+
+bool gfi_init_has_mode(int32_t kind) { return kind_is_he(kind); }

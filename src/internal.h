@@ -149,6 +149,10 @@ int gfi_init_fill_fan(const gfi_init *c, float *buf, size_t count, int64_t fan_i
 const char *gfi_init_name(int32_t kind);
 const char *gfi_opt_name(int32_t kind);
 const char *gfi_loss_name(int32_t kind);
+/* Whether an initializer kind has a range (a, b), a gain, a fan mode. */
+bool gfi_init_has_range(int32_t kind);
+bool gfi_init_has_gain(int32_t kind);
+bool gfi_init_has_mode(int32_t kind);
 
 /* ---- loss.c ---- */
 typedef struct gfi_loss {
@@ -494,6 +498,17 @@ void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, 
  * none) are n-element buffers the caller filled from the optimizer's; the
  * optimizer itself is not touched (the guard's dry run). */
 void gfi_opt_apply_to(const gf_optimizer *o, float *w, const float *g, float *m, float *v, size_t n);
+
+/* ---- optimizer.c (model files) ---- */
+/* Whether kind reads param (GF_OPT_*), and its value; whether kind keeps m / v. */
+bool gfi_opt_param_applies(int32_t kind, int32_t param);
+double gfi_opt_param_value(const gf_optimizer *o, int32_t param);
+bool gfi_opt_needs_m(int32_t kind);
+bool gfi_opt_needs_v(int32_t kind);
+
+/* ---- crc32.c ---- */
+/* CRC-32 of n bytes continuing from crc (0 to start), as zlib's crc32(). */
+uint32_t gfi_crc32(uint32_t crc, const void *data, size_t n);
 
 /* ---- diag.c ---- */
 struct gf_diag;

@@ -177,6 +177,11 @@ gf_layer *gf_net_layer(gf_net *net, int32_t index)
     return net->layers[index];
 }
 
+int32_t gf_net_loss_kind(const gf_net *net)
+{
+    return check_net(net, "gf_net_loss_kind") ? -1 : net->loss.kind;
+}
+
 int64_t gf_net_steps(const gf_net *net) { return check_net(net, "gf_net_steps") ? -1 : net->steps; }
 
 int gf_net_set_threads(gf_net *net, int32_t threads)

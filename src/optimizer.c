@@ -583,3 +583,13 @@ int64_t gf_optimizer_steps(const gf_optimizer *opt)
         return -1;
     return opt->t;
 }
+
+/* ---- model files ---- */
+
+bool gfi_opt_param_applies(int32_t kind, int32_t param) { return param_known(param) && param_applies(kind, param); }
+
+double gfi_opt_param_value(const gf_optimizer *o, int32_t param) { return param_value(o, param); }
+
+bool gfi_opt_needs_m(int32_t kind) { return needs_m(kind); }
+
+bool gfi_opt_needs_v(int32_t kind) { return needs_v(kind); }

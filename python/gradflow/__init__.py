@@ -19,9 +19,9 @@ from ._data import HAVE_NUMPY, as_floats
 from ._diag import (Diagnostics, HistoryPoint, LayerStats, NonFinite, Origin, Verdict, phase_name, stat_name,
                     tensor_name, verdict_name)
 from ._enums import (ActivationKind, ActivationParam, ClipMode, DiagOption, DiagThreshold, FanMode, FitOption,
-                     InitKind, LayerKind, LayerOption, LossKind, LossParam, MetricKind, Monitor, OptimizerKind,
-                     OptimizerParam, Phase, ReportFormat, ScheduleKind, ScheduleParam, Series, ShapeKind, Stat, Tensor,
-                     VerdictKind)
+                     InitKind, LayerKind, LayerOption, LossKind, LossParam, MetricKind, ModelField, Monitor,
+                     OptimizerKind, OptimizerParam, Phase, ReportFormat, SaveFlag, ScheduleKind, ScheduleParam,
+                     Series, ShapeKind, Stat, Tensor, VerdictKind)
 from ._fit import EarlyStopping, EpochRecord, History, Schedule, metric_compute
 from ._errors import (BufferTooSmallError, ClosedError, DataTypeError, FileError, FormatError, GradflowError,
                       GuardError, InvalidArgumentError, KindError, NonFiniteError, NullError, OutOfMemoryError,
@@ -65,6 +65,7 @@ __all__ = [
     "Net", "Layer", "Dense", "Flatten", "Activation", "Init", "Loss", "Optimizer", "Penalty",
     "ActivationKind", "ActivationParam", "InitKind", "FanMode", "LossKind", "LossParam", "OptimizerKind",
     "OptimizerParam", "LayerKind", "LayerOption", "ShapeKind", "Series", "ClipMode", "Status",
+    "SaveFlag", "ModelField",
     "Diagnostics", "LayerStats", "HistoryPoint", "NonFinite", "Origin", "Verdict",
     "Stat", "Tensor", "Phase", "VerdictKind", "DiagOption", "DiagThreshold", "ReportFormat",
     "stat_name", "tensor_name", "phase_name", "verdict_name",

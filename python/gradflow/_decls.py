@@ -277,6 +277,13 @@ DECLARATIONS = [
     ("gf_net_epoch_count",          c_int32,  (NetP,)),
     ("gf_net_epoch_record",         c_int,    (NetP, c_int32, RecordP)),
     ("gf_net_epoch_metric",         c_int,    (NetP, c_int32, c_int32, c_int32, F64P)),
+    ("gf_net_loss_kind",            c_int32,  (NetP,)),
+    # ---- model files
+    ("gf_net_save",                 c_int,    (NetP, c_char_p, c_uint32)),
+    ("gf_net_save_buffer",          c_int,    (NetP, c_uint32, c_void_p, c_size_t, SizeP)),
+    ("gf_net_load",                 c_int,    (POINTER(NetP), c_char_p)),
+    ("gf_net_load_buffer",          c_int,    (POINTER(NetP), c_void_p, c_size_t)),
+    ("gf_model_info",               c_int,    (c_void_p, c_size_t, c_int32, I64P)),
     # ---- diagnostics (declared in the header; the Python class comes with its implementation)
     ("gf_diag_create",              c_int,    (POINTER(DiagP), NetP)),
     ("gf_diag_destroy",             None,     (DiagP,)),

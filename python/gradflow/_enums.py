@@ -103,6 +103,23 @@ class Series(enum.IntEnum):
     DELTA_TIME_NORM = 0
 
 
+class SaveFlag(enum.IntFlag):
+    """enum gf_save_flag: what Net.save / to_bytes write beside the net."""
+    TRAINING_STATE = 1
+
+
+class ModelField(enum.IntEnum):
+    """enum gf_model_field: what model_info reads from a model file."""
+    FORMAT_MAJOR = 0
+    FORMAT_MINOR = 1
+    WRITER_VERSION = 2
+    LAYERS = 3
+    PARAMS = 4
+    TRAINING_STATE = 5
+    STEPS = 6
+    INPUTS = 7
+
+
 class ClipMode(enum.IntEnum):
     NONE = 0
     VALUE = 1

@@ -166,6 +166,8 @@ ENUM_MAP = {
     "gf_layer_option": (gradflow.LayerOption, "GF_LAYER_"),
     "gf_series": (gradflow.Series, "GF_SERIES_"),
     "gf_clip_mode": (gradflow.ClipMode, "GF_CLIP_"),
+    "gf_save_flag": (gradflow.SaveFlag, "GF_SAVE_"),
+    "gf_model_field": (gradflow.ModelField, "GF_MODEL_"),
     "gf_stat": (gradflow.Stat, "GF_STAT_"),
     "gf_tensor": (gradflow.Tensor, "GF_TENSOR_"),
     "gf_phase": (gradflow.Phase, "GF_PHASE_"),
