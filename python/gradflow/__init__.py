@@ -14,7 +14,7 @@ when numpy is importable (and GRADFLOW_HIDE_NUMPY is not set), otherwise
 array.array('f') in row-major order.  See docs/python.md.
 """
 from . import _lib
-from ._core import Activation, Dense, Flatten, Init, Layer, Loss, Net, Optimizer, Penalty
+from ._core import Activation, Dense, Flatten, Init, Layer, Loss, Net, Optimizer, Penalty, model_info
 from ._data import HAVE_NUMPY, as_floats
 from ._diag import (Diagnostics, HistoryPoint, LayerStats, NonFinite, Origin, Verdict, phase_name, stat_name,
                     tensor_name, verdict_name)
@@ -28,6 +28,8 @@ from ._errors import (BufferTooSmallError, ClosedError, DataTypeError, FileError
                       RangeError, ShapeError, SizeOverflowError, StateError, Status, UnsupportedError)
 
 __version__ = "%d.%d.%d" % _lib.BINDING_VERSION
+# The model file format version the binding was written against (GF_FORMAT_VERSION_MAJOR/MINOR).
+FORMAT_VERSION = (1, 0)
 BINDING_VERSION = _lib.BINDING_VERSION
 library_path = _lib.path
 
@@ -65,7 +67,7 @@ __all__ = [
     "Net", "Layer", "Dense", "Flatten", "Activation", "Init", "Loss", "Optimizer", "Penalty",
     "ActivationKind", "ActivationParam", "InitKind", "FanMode", "LossKind", "LossParam", "OptimizerKind",
     "OptimizerParam", "LayerKind", "LayerOption", "ShapeKind", "Series", "ClipMode", "Status",
-    "SaveFlag", "ModelField",
+    "SaveFlag", "ModelField", "model_info", "FORMAT_VERSION",
     "Diagnostics", "LayerStats", "HistoryPoint", "NonFinite", "Origin", "Verdict",
     "Stat", "Tensor", "Phase", "VerdictKind", "DiagOption", "DiagThreshold", "ReportFormat",
     "stat_name", "tensor_name", "phase_name", "verdict_name",

@@ -8,12 +8,15 @@ alive, never frees the handle, and raises ClosedError if used after the Net
 was closed (or, for an Optimizer, after it was replaced).
 """
 import ctypes
+import os
+from collections.abc import Mapping
 from ctypes import byref, c_double, c_int32, c_int64, c_size_t
 
 from . import _decls as D
-from ._data import INT64_MAX, SIZE_MAX, as_floats, as_int, as_real, new_output
+from ._data import INT64_MAX, SIZE_MAX, as_floats, as_int, as_real, new_output, np
 from ._enums import (INT32, ActivationKind, ActivationParam, ClipMode, FanMode, InitKind, LayerKind, LayerOption,
-                     LossKind, LossParam, OptimizerKind, OptimizerParam, ShapeKind, enum_value, to_enum)
+                     LossKind, LossParam, ModelField, OptimizerKind, OptimizerParam, SaveFlag, ShapeKind, enum_value,
+                     to_enum)
 from ._errors import (ClosedError, DataTypeError, GuardError, InvalidArgumentError, KindError, NullError,
                       RangeError, ShapeError, SizeOverflowError, StateError, Status)
 from ._lib import check, last_message, lib
@@ -876,8 +879,12 @@ class Net(_Handle):
             k = enum_value(ShapeKind, kind, "kind", where)
             arr = (c_int64 * max(len(dims), 1))(*dims)
             check(lib.gf_net_create_shaped(byref(h), k, arr, len(dims), s))
+        self._setup(h)
+
+    def _setup(self, h):
+        """Adopt a new net handle (made by gf_net_create or a loader)."""
         self._adopt(h)
-        self._loss_kind = LossKind.MSE
+        self._loss_kind = to_enum(LossKind, lib.gf_net_loss_kind(h))
         self._last_batch = None
         self._opt_gen = 0  # bumped by set_optimizer; see Optimizer._check_borrow
         self._fitting = False  # True while gf_net_fit runs (and may call back into Python)
@@ -1312,6 +1319,110 @@ class Net(_Handle):
                                          callbacks=callbacks, verbose=verbose, shuffle=shuffle, schedule=schedule,
                                          monitor=monitor))
 
+    # ---- model files (docs/format.md)
+    def to_bytes(self, *, training=True):
+        """The model file's bytes; with training=True also the training state (optimizer moments and
+        step count, generator, step counter), so that training resumes bit-exactly after from_bytes."""
+        where = "Net.to_bytes"
+        h = self._ptr(where)
+        flags = _save_flags(training, where)
+        needed = c_size_t()
+        self._check(lib.gf_net_save_buffer(h, flags, None, 0, byref(needed)))  # the size query
+        buf = ctypes.create_string_buffer(needed.value)
+        self._check(lib.gf_net_save_buffer(h, flags, buf, needed.value, None))
+        return buf.raw
+
+    def save(self, path, *, training=True):
+        """Write the model file atomically (a temporary beside path, synced, renamed over it): on failure
+        an earlier file at path is unchanged.  training as in to_bytes."""
+        where = "Net.save"
+        h = self._ptr(where)
+        self._check(lib.gf_net_save(h, _path_bytes(path, where), _save_flags(training, where)))
+
+    @classmethod
+    def from_bytes(cls, data):
+        """A new Net from a model file's bytes (bytes, bytearray, memoryview).  FormatError names the
+        problem and its byte offset for anything corrupt, truncated or of a newer major version."""
+        where = "Net.from_bytes"
+        raw = _model_bytes(data, where)
+        h = D.NetP()
+        check(lib.gf_net_load_buffer(byref(h), raw, len(raw)))
+        return cls._loaded(h)
+
+    @classmethod
+    def load(cls, path):
+        """A new Net from a model file (FileError if it cannot be read, FormatError if it is not valid)."""
+        h = D.NetP()
+        check(lib.gf_net_load(byref(h), _path_bytes(path, "Net.load")))
+        return cls._loaded(h)
+
+    @classmethod
+    def _loaded(cls, h):
+        net = cls.__new__(cls)
+        net._setup(h)
+        return net
+
+    # pickle and copy.deepcopy go through the model file, training state included.
+    def __reduce_ex__(self, protocol):
+        return (Net.from_bytes, (self.to_bytes(training=True),))
+
+    def __deepcopy__(self, memo):
+        return Net.from_bytes(self.to_bytes(training=True))
+
+    def _module_names(self, keys, where):
+        """Each layer's key prefix: its index, or with keys="sequential" its index in the equivalent
+        torch.nn.Sequential, where every activation other than identity is a module after its layer
+        (a flatten layer is nn.Flatten)."""
+        if keys not in ("sequential", "layers"):
+            raise InvalidArgumentError("%s: keys must be \"sequential\" or \"layers\", got %r" % (where, keys))
+        names, m = [], 0
+        for i, layer in enumerate(self.layers):
+            names.append(str(m if keys == "sequential" else i))
+            m += 1 if layer.activation_kind == ActivationKind.IDENTITY else 2
+        return names
+
+    def _param_slots(self, keys, where):
+        """[(key, layer, block name, shape)] of every parameter block, in PyTorch's order."""
+        return [(prefix + "." + block, layer, block, layer.param_shape(block))
+                for prefix, layer in zip(self._module_names(keys, where), self.layers) for block in layer.param_names]
+
+    def state_dict(self, *, keys="sequential"):
+        """Every parameter as a copy, named like PyTorch's ("0.weight", "0.bias", "2.weight", ...): the
+        names of the equivalent torch.nn.Sequential, so torch_model.load_state_dict(...) takes them
+        (convert with torch.from_numpy).  keys="layers" names them by layer index instead."""
+        where = "Net.state_dict"
+        self._ptr(where)
+        return {key: layer.get_param(block) for key, layer, block, _ in self._param_slots(keys, where)}
+
+    def load_state_dict(self, state, *, strict=True, keys="sequential"):
+        """Copy parameters in from a mapping like state_dict()'s (numpy arrays, torch tensors, lists).
+        Shapes must match; with strict, the keys must be exactly this net's.  All or nothing: on any
+        error no parameter changed.  Returns (missing_keys, unexpected_keys)."""
+        where = "Net.load_state_dict"
+        self._ptr(where)
+        if state is None:
+            raise NullError("%s: state is None" % where)
+        if not isinstance(state, Mapping):
+            raise DataTypeError("%s: state must be a mapping of names to arrays, got %s"
+                                % (where, type(state).__name__))
+        slots = self._param_slots(keys, where)
+        known = {k for k, _, _, _ in slots}
+        missing = [k for k, _, _, _ in slots if k not in state]
+        unexpected = [k for k in state if k not in known]
+        if strict and (missing or unexpected):
+            raise InvalidArgumentError("%s: missing keys %s, unexpected keys %s" % (where, missing, unexpected))
+        staged = [(layer, block, _state_value(state[k], k, shape, where))
+                  for k, layer, block, shape in slots if k in state]
+        before = [(layer, block, layer.get_param(block)) for layer, block, _ in staged]
+        try:
+            for layer, block, value in staged:
+                layer.set_param(block, value)
+        except BaseException:
+            for layer, block, value in before:
+                layer.set_param(block, value)
+            raise
+        return missing, unexpected
+
     # ---- diagnostics
     def diagnostics(self):
         """A new Diagnostics attached to this net (at most one at a time): Diagnostics(net)."""
@@ -1330,4 +1441,66 @@ class Net(_Handle):
         return self.describe()
 
 
-__all__ = ["Activation", "Init", "Loss", "Penalty", "Optimizer", "Layer", "Dense", "Net"]
+def _save_flags(training, where):
+    if not isinstance(training, (bool, int)) or training not in (0, 1):
+        raise DataTypeError("%s: training must be True or False, got %r" % (where, training))
+    return int(SaveFlag.TRAINING_STATE) if training else 0
+
+
+def _path_bytes(path, where):
+    if path is None:
+        raise NullError("%s: path is None" % where)
+    try:
+        return os.fsencode(path)
+    except TypeError:
+        raise DataTypeError("%s: path must be a str, bytes or os.PathLike, got %s"
+                            % (where, type(path).__name__)) from None
+
+
+def _model_bytes(data, where):
+    if data is None:
+        raise NullError("%s: data is None" % where)
+    if isinstance(data, bytes):
+        return data
+    try:
+        return memoryview(data).tobytes()
+    except TypeError:
+        raise DataTypeError("%s: data must be bytes-like, got %s" % (where, type(data).__name__)) from None
+
+
+def _state_value(value, key, shape, where):
+    """A state_dict value as float data of exactly `shape` (torch tensors are detached first)."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    elif np is not None and not isinstance(value, np.ndarray) and hasattr(value, "__array__"):
+        value = np.asarray(value)
+    fd = as_floats(value, key, where)
+    got, want = tuple(fd.shape), tuple(shape)
+    count = 1
+    for d in want:
+        count *= d
+    # A flat value of the right count is taken too: without numpy, state_dict() gives flat arrays.
+    if got != want and got != (count,):
+        raise ShapeError("%s: %s has shape %s, the net's is %s" % (where, key, got, want))
+    return value
+
+
+def model_info(source):
+    """What a model file holds, as a dict: format version, writer library version, layers, params,
+    training_state (bool), steps, inputs.  source: bytes-like, or a path (str / os.PathLike)."""
+    where = "model_info"
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            raw = f.read()
+    else:
+        raw = _model_bytes(source, where)
+    out = {}
+    for field in ModelField:
+        v = c_int64()
+        check(lib.gf_model_info(raw, len(raw), int(field), byref(v)))
+        out[field.name.lower()] = v.value
+    out["training_state"] = bool(out["training_state"])
+    return out
+
+
+__all__ = ["Activation", "Init", "Loss", "Penalty", "Optimizer", "Layer", "Dense", "Net", "model_info"]

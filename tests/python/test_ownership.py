@@ -2,7 +2,6 @@
 borrowed views (layers and optimizers a Net owns) never free and keep their Net alive."""
 import copy
 import gc
-import pickle
 import subprocess
 import sys
 import unittest
@@ -152,11 +151,12 @@ class LifetimeTest(unittest.TestCase):
             layer.close()
         self.assertAllFreed()
 
-    def test_copies_and_pickles_are_refused(self):
+    def test_shallow_copies_are_refused(self):
+        # Two objects on one handle would free it twice.  (Deep copies and pickles of a Net go
+        # through a model file and give an independent net: tests/python/test_model_files.py.)
         with gf.Net(2) as net:
-            for op in (copy.copy, copy.deepcopy, pickle.dumps):
-                with self.assertRaises(TypeError):
-                    op(net)
+            with self.assertRaises(TypeError):
+                copy.copy(net)
 
     def test_net_is_collected_when_only_cycles_remain(self):
         net = gf.Net(2)

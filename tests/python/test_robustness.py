@@ -2,6 +2,7 @@
 crashes the interpreter (run in a child process so a crash is a failure, not the end of the suite)."""
 import subprocess
 import sys
+import tempfile
 import unittest
 
 from . import _util  # noqa: F401 (puts python/ on sys.path first)
@@ -69,8 +70,10 @@ for k, v in sorted(stray.items()):
 
 class RobustnessTest(unittest.TestCase):
     def test_hostile_arguments_raise_gradflow_errors_without_crashing(self):
-        r = subprocess.run([sys.executable, "-c", CHILD], env=python_env(), capture_output=True, text=True,
-                           timeout=120)
+        # In a scratch directory: Net.save("x") with a hostile path succeeds, and must not land in the tree.
+        with tempfile.TemporaryDirectory() as scratch:
+            r = subprocess.run([sys.executable, "-c", CHILD], env=python_env(), capture_output=True, text=True,
+                               timeout=120, cwd=scratch)
         self.assertEqual(r.returncode, 0, "child died (%d):\n%s" % (r.returncode, r.stderr[-3000:]))
         lines = r.stdout.splitlines()
         self.assertGreater(int(lines[0].split()[1]), 2000)
