@@ -5,6 +5,7 @@
 #   make examples tests bench install uninstall clean
 #   make bench-ref       the bench workloads beside PyTorch's, with the ratios (needs python3-torch)
 #   make blas-ref        optional: the wide step on a system BLAS (bench/ref/blas_ref.c)
+#   make fuzz            libFuzzer on the model loader for FUZZ_SECONDS (default 60); needs clang
 
 VERSION_MAJOR := 0
 VERSION_MINOR := 1
@@ -29,7 +30,11 @@ LDLIBS_LIB := -lm -lpthread
 # Each compiler / sanitizer combination builds in its own tree; the plain
 # default build is the one that fills lib/.
 CCNAME := $(notdir $(firstword $(CC)))
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+  # The library instrumented for libFuzzer (coverage) and checked by ASan + UBSan; see `make fuzz`.
+  B := build/$(CCNAME)-fuzz
+  SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else ifeq ($(SANITIZE),1)
   B := build/$(CCNAME)-san
   SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 else
@@ -66,7 +71,8 @@ ifneq ($(filter x86_64-% i386-% i486-% i586-% i686-%,$(TARGET_MACHINE)),)
 endif
 isa_flags = $(if $(findstring _avx512,$1),$(ISA_avx512),$(if $(findstring _avx2,$1),$(ISA_avx2),))
 
-.PHONY: all check check-run deps demo examples tests bench bench-ref blas-ref install uninstall clean abi-dump abi-check
+.PHONY: all check check-run deps demo examples tests bench bench-ref blas-ref install uninstall clean abi-dump abi-check \
+	fuzz fuzz-run fuzz-corpus
 all: $(SHLIB) $(OUT)/$(SONAME) $(OUT)/libgradflow.so $(STLIB)
 
 $(B)/obj/%.o: src/%.c include/gradflow.h src/internal.h $(wildcard src/*.h)
@@ -89,7 +95,7 @@ $(STLIB): $(OBJS)
 	ar rcs $@ $(OBJS)
 
 # Tests link the static library so they can reach internal (hidden) functions.
-$(B)/tests/%: tests/%.c $(STLIB) $(wildcard tests/*.h)
+$(B)/tests/%: tests/%.c $(STLIB) $(wildcard tests/*.h) $(wildcard tests/fuzz/*.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-unused-parameter $< -o $@ $(STLIB) -lcmocka $(LDLIBS_LIB)
 
@@ -136,6 +142,26 @@ blas-ref: $(STLIB)
 	@mkdir -p $(B)/bench
 	$(CC) $(ALL_CFLAGS) bench/ref/blas_ref.c -o $(B)/bench/blas_ref $(STLIB) $(BLAS_LIB) $(LDLIBS_LIB)
 	$(B)/bench/blas_ref $(BLAS_REF_ARGS)
+
+# libFuzzer on the model loader (tests/fuzz/fuzz_model.c), seeded with tests/fuzz/corpus.  New inputs
+# collect in build/fuzz-corpus; a crash is written to tests/fuzz/regressions/, which `make check`
+# replays: commit it with the fix.  -malloc_limit_mb: a small file must never make the loader allocate big.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+fuzz:
+	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) FUZZ=1 fuzz-run
+
+fuzz-run: $(STLIB)
+	@mkdir -p $(B)/fuzz build/fuzz-corpus
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer tests/fuzz/fuzz_model.c -o $(B)/fuzz/fuzz_model $(STLIB) $(LDLIBS_LIB)
+	$(B)/fuzz/fuzz_model -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=256 -timeout=10 -print_final_stats=1 \
+	  -artifact_prefix=tests/fuzz/regressions/ build/fuzz-corpus tests/fuzz/corpus
+
+# Rewrites the seed corpus (valid model files of every layer kind and setting) after a format change.
+fuzz-corpus: $(STLIB)
+	@mkdir -p $(B)/fuzz tests/fuzz/corpus
+	$(CC) $(ALL_CFLAGS) tests/fuzz/make_corpus.c -o $(B)/fuzz/make_corpus $(STLIB) $(LDLIBS_LIB)
+	$(B)/fuzz/make_corpus tests/fuzz/corpus
 
 # The installed .pc and CMake files depend on PREFIX, so they are generated straight
 # into their destination on every install: no file in the tree for installs with

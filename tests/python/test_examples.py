@@ -13,9 +13,9 @@ from ._util import ROOT, python_env
 EXAMPLES = os.path.join(ROOT, "python", "examples")
 
 
-def run_example(name, *args):
+def run_example(name, *args, cwd=None):
     r = subprocess.run([sys.executable, os.path.join(EXAMPLES, name)] + list(args), env=python_env(),
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, cwd=cwd)
     if r.returncode:
         raise AssertionError("%s failed:\n%s" % (name, r.stderr))
     return r.stdout
@@ -67,6 +67,20 @@ class ExamplesTest(unittest.TestCase):
             with open(path, "rb") as f:
                 self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
         self.assertIn("wrote", out)
+
+
+    def test_torch_round_trip_moves_a_trained_net_both_ways_with_equal_predictions(self):
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            self.skipTest("python3-torch is not installed: the example only says so")
+        if not _util.gradflow.HAVE_NUMPY:
+            self.skipTest("numpy is hidden: the example only says so")
+        with tempfile.TemporaryDirectory() as tmp:  # it saves model.gfm where it runs
+            out = run_example("torch_round_trip.py", cwd=tmp)
+        gaps = [float(g) for g in re.findall(r"largest difference in predictions ([0-9.e+-]+)", out)]
+        self.assertEqual(len(gaps), 2, out)
+        self.assertTrue(all(g < 1e-5 for g in gaps), out)
 
 
 if __name__ == "__main__":
