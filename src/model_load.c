@@ -825,13 +825,24 @@ int gf_model_info(const void *buf, size_t size, int32_t field, int64_t *value)
 /* Files                                                                   */
 /* ====================================================================== */
 
-/* The whole file into one allocation, growing as it reads (pipes have no size). */
+/* The size a seekable file reports, plus one byte so that reading it whole needs no growth to see the end;
+ * 64 KiB when it reports none (a pipe) or one past 1 GiB (a directory reports LONG_MAX): the reading loop
+ * grows from there, and past the first guess if the file grew. */
+static size_t first_capacity(FILE *f)
+{
+    long end = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (fseek(f, 0, SEEK_SET) != 0)
+        clearerr(f);
+    return end > 0 && end < (1L << 30) ? (size_t)end + 1 : (size_t)1 << 16;
+}
+
+/* The whole file into one allocation. */
 static int read_file(const char *path, uint8_t **out, size_t *size, const char *fn)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return gfi_fail(GF_ERR_IO, "%s: cannot open %s: %s", fn, path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
+    size_t cap = first_capacity(f), n = 0;
     uint8_t *buf = gfi_malloc(cap);
     int rc = buf ? GF_OK : GF_ERR_NOMEM;
     while (!rc) {
