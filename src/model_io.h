@@ -69,6 +69,7 @@ enum { GFI_MF_NET_CLIP_MODE = 0, GFI_MF_NET_CLIP_VALUE = 1, GFI_MF_NET_INPUT_GRA
 enum { GFI_MF_INIT_A = 0, GFI_MF_INIT_B = 1, GFI_MF_INIT_GAIN = 2, GFI_MF_INIT_MODE = 3 }; /* initializer keys */
 enum { GFI_MF_PEN_L1 = 0, GFI_MF_PEN_L2 = 1, GFI_MF_PEN_INCLUDE_BIAS = 2 };              /* penalty keys */
 enum { GFI_MF_ROLE_WEIGHT = 0, GFI_MF_ROLE_BIAS = 1 };                                  /* initializer roles */
+enum { GFI_MF_METRIC_PARAM = 0 };                                                       /* metric key */
 
 /* ---- little-endian numbers, whatever the host ---- */
 

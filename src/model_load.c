@@ -348,7 +348,35 @@ typedef struct loader {
     bool have_training;
 } loader;
 
-/* The net's settings: input shape, seed, clipping, input gradient, loss, penalty. */
+/* The metrics the net reports: a count (at most GF_MAX_METRICS), then kind and options each, added with
+ * gf_net_add_metric so each meets its rules; top-k's k and binary accuracy's threshold are key 0. */
+static int rd_metrics(rd *r, gf_net *net)
+{
+    size_t at = r->pos;
+    uint32_t n;
+    int rc = rd32(r, "a metric count", &n);
+    if (rc)
+        return rc;
+    if (n > GF_MAX_METRICS)
+        return gfi_format_fail(at, "net: %u metrics, more than the %d a net carries", (unsigned)n, GF_MAX_METRICS);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t kind;
+        gfi_opts o;
+        double param = NAN;
+        at = r->pos;
+        if ((rc = rd32(r, "a metric kind", &kind)) || (rc = rd_opts(r, &o, "metric")))
+            return rc;
+        bool has = kind == GF_METRIC_TOP_K || kind == GF_METRIC_BINARY_ACCURACY;
+        if ((has && (rc = gfi_opts_real(&o, GFI_MF_METRIC_PARAM, "param", &param))) || (rc = gfi_opts_finish(&o)))
+            return rc;
+        if (kind > INT32_MAX || (rc = gf_net_add_metric(net, (int32_t)kind, param)))
+            return kind > INT32_MAX ? gfi_format_fail(at, "metric %u: unknown kind %u", (unsigned)i, (unsigned)kind)
+                                    : setter_fail(rc, at, "metric");
+    }
+    return GF_OK;
+}
+
+/* The net's settings: input shape, seed, clipping, input gradient, loss, penalty, metrics. */
 static int rd_net_record(loader *L, rd *r)
 {
     gfi_mf_shape in;
@@ -388,7 +416,9 @@ static int rd_net_record(loader *L, rd *r)
     if (!rc && !(rc = gfi_opts_finish(&o)))
         net->loss = loss->cfg;
     gf_loss_destroy(loss);
-    return rc ? rc : rd_penalty(r, "net", &net->has_pen, &net->pen);
+    if (rc || (rc = rd_penalty(r, "net", &net->has_pen, &net->pen)))
+        return rc;
+    return rd_metrics(r, net);
 }
 
 /* One layer's parameter blocks, checked against the blocks its configuration gave it (gfi_layer_size_for),

@@ -183,6 +183,21 @@ static void put_penalty(wr *w, bool present, const gfi_penalty *p)
     put_opts(w, &o);
 }
 
+static bool metric_has_param(int32_t kind) { return kind == GF_METRIC_TOP_K || kind == GF_METRIC_BINARY_ACCURACY; }
+
+/* The metrics the net reports (gf_net_add_metric): a count, then kind and options each. */
+static void put_metrics(wr *w, const gf_net *net)
+{
+    put32(w, (uint32_t)net->nmetrics);
+    for (int32_t i = 0; i < net->nmetrics; i++) {
+        gfi_opts o = {.n = 0};
+        if (metric_has_param(net->metrics[i].kind))
+            gfi_opts_put_real(&o, GFI_MF_METRIC_PARAM, net->metrics[i].param);
+        put32(w, (uint32_t)net->metrics[i].kind);
+        put_opts(w, &o);
+    }
+}
+
 static void net_body(wr *w, const void *arg)
 {
     const gf_net *net = arg;
@@ -200,6 +215,7 @@ static void net_body(wr *w, const void *arg)
     put32(w, (uint32_t)net->loss.kind);
     put_opts(w, &lo);
     put_penalty(w, net->has_pen, &net->pen);
+    put_metrics(w, net);
 }
 
 /* Every option the kind takes (its spec list), each typed as the spec says. */

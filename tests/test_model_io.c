@@ -46,7 +46,8 @@ static gf_init *init_of(int32_t kind)
 }
 
 /* 4 -> 6 (leaky 0.2, He normal fan-out, L1) -> 5 (ELU 0.5, bias 0.1) -> 3 (identity, Xavier gain 2); net L2,
- * Huber 0.5, norm clipping 1, and the optimizer `opt` with non-default hyper-parameters. */
+ * Huber 0.5, norm clipping 1, RMSE and top-2 metrics, and the optimizer `opt` with non-default
+ * hyper-parameters. */
 static gf_net *rich_net(int32_t opt, uint64_t seed)
 {
     gf_net *net;
@@ -96,6 +97,8 @@ static gf_net *rich_net(int32_t opt, uint64_t seed)
     assert_int_equal(gf_net_set_loss(net, loss), GF_OK);
     gf_loss_destroy(loss);
     assert_int_equal(gf_net_set_clip(net, GF_CLIP_NORM, 1.0), GF_OK);
+    assert_int_equal(gf_net_add_metric(net, GF_METRIC_RMSE, NAN), GF_OK);
+    assert_int_equal(gf_net_add_metric(net, GF_METRIC_TOP_K, 2), GF_OK);
     gf_optimizer *o;
     assert_int_equal(gf_optimizer_create(&o, opt, 0.02), GF_OK);
     gf_optimizer_set(o, GF_OPT_MOMENTUM_MU, 0.8); /* each applies to some kinds only */
@@ -301,6 +304,12 @@ static void test_round_trip_keeps_the_whole_configuration(void **state)
     const int32_t acts[3] = {GF_ACT_LEAKY_RELU, GF_ACT_ELU, GF_ACT_IDENTITY};
     for (int i = 0; i < 3; i++)
         assert_int_equal(gf_layer_activation_kind(gf_net_layer(b, i)), acts[i]);
+    int32_t mk;
+    double mp;
+    assert_int_equal(gf_net_metric_count(b), 2);
+    assert_int_equal(gf_net_metric(b, 1, &mk, &mp), GF_OK);
+    assert_int_equal(mk, GF_METRIC_TOP_K);
+    assert_true(mp == 2.0);
     gf_optimizer *o = gf_net_optimizer(b);
     assert_int_equal(gf_optimizer_kind(o), GF_OPT_RMSPROP);
     double v;

@@ -167,6 +167,9 @@ static void penalties_and_settings(void)
     ok(gf_net_set_penalty(net, p), "net penalty");
     gf_penalty_destroy(p);
     ok(gf_net_set_input_grad(net, 1), "input grad");
+    ok(gf_net_add_metric(net, GF_METRIC_BINARY_ACCURACY, 0.25), "binary accuracy");
+    ok(gf_net_add_metric(net, GF_METRIC_TOP_K, 2), "top-k");
+    ok(gf_net_add_metric(net, GF_METRIC_MAE, 0), "mae");
     write_model(net, 0, "dense_penalties");
     train(net, 2);
     write_model(net, GF_SAVE_TRAINING_STATE, "dense_penalties_training");
