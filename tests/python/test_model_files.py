@@ -77,6 +77,14 @@ class SaveLoadTest(unittest.TestCase):
                 back.forward(X)
                 back.backward([[i % 4] for i in range(8)])  # label targets are accepted: one column
 
+    def test_a_loaded_net_reports_the_same_metrics(self):
+        with trained(steps=2) as net:
+            net.add_metric("rmse")
+            net.add_metric("top_k", 2)
+            with gf.Net.from_bytes(net.to_bytes()) as back:
+                self.assertEqual(back.metrics, net.metrics)
+                self.assertEqual(back.evaluate(X, T, return_dict=True), net.evaluate(X, T, return_dict=True))
+
     def test_a_truncated_file_is_a_format_error_naming_the_offset(self):
         with trained() as net:
             data = net.to_bytes()
