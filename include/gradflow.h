@@ -266,14 +266,30 @@ enum gf_shape_kind {
 };
 
 enum gf_layer_kind {
-    GF_LAYER_DENSE = 0,  /* y = f(x W^T + b) on a VECTOR, or on every step of a SEQUENCE */
-    GF_LAYER_FLATTEN = 1 /* any shape -> VECTOR of its product; no parameters */
+    GF_LAYER_DENSE = 0,   /* y = f(x W^T + b) on a VECTOR, or on every step of a SEQUENCE */
+    GF_LAYER_FLATTEN = 1, /* any shape -> VECTOR of its product; no parameters */
+    GF_LAYER_CONV1D = 5,  /* SIGNAL(C x L) -> SIGNAL(out x L'), weight out x C/groups x k (nn.Conv1d) */
+    GF_LAYER_CONV2D = 6,  /* IMAGE(C x H x W) -> IMAGE(out x H' x W'), weight out x C/groups x kh x kw (nn.Conv2d) */
+    GF_LAYER_MAXPOOL1D = 7,      /* SIGNAL -> SIGNAL, max over windows (nn.MaxPool1d) */
+    GF_LAYER_MAXPOOL2D = 8,      /* IMAGE -> IMAGE (nn.MaxPool2d) */
+    GF_LAYER_AVGPOOL1D = 9,      /* SIGNAL -> SIGNAL, mean over windows, padding counted (nn.AvgPool1d) */
+    GF_LAYER_AVGPOOL2D = 10,     /* IMAGE -> IMAGE (nn.AvgPool2d) */
+    GF_LAYER_GLOBAL_AVGPOOL = 11 /* SIGNAL or IMAGE -> VECTOR(C): the mean of every channel */
 };
 
 /* Keyed layer options (gf_layer_set_option); the kinds that take each are in docs/api.md. */
 enum gf_layer_option {
-    GF_LAYER_OUTPUTS = 0, /* output features (dense) */
-    GF_LAYER_INPUTS = 1   /* expected input features; 0 (default) = inferred at gf_net_add */
+    GF_LAYER_OUTPUTS = 0,     /* output features (dense), output channels (conv) */
+    GF_LAYER_INPUTS = 1,      /* expected input features (channels for conv); 0 (default) = inferred at gf_net_add */
+    GF_LAYER_KERNEL_H = 6,    /* kernel (window) size; 1-D kinds take the _W keys (length is the last axis) */
+    GF_LAYER_KERNEL_W = 7,
+    GF_LAYER_STRIDE_H = 8,    /* conv: default 1; pooling: default 0 = the kernel size */
+    GF_LAYER_STRIDE_W = 9,
+    GF_LAYER_PAD_H = 10,      /* zero padding on both sides (pooling: at most half the kernel) */
+    GF_LAYER_PAD_W = 11,
+    GF_LAYER_DILATION_H = 12, /* conv: spacing of the kernel taps, default 1 */
+    GF_LAYER_DILATION_W = 13,
+    GF_LAYER_GROUPS = 14      /* conv: input and output channels split into this many groups (default 1) */
 };
 
 /*
@@ -357,6 +373,20 @@ GF_API int gf_net_add(gf_net *net, gf_layer *layer);
 GF_API int gf_net_add_dense(gf_net *net, int64_t outputs, int32_t activation_kind, gf_layer **layer);
 /* Convenience: appends a flatten layer (any shape -> VECTOR). */
 GF_API int gf_net_add_flatten(gf_net *net, gf_layer **layer);
+/* Convenience: a convolution with out_channels filters of kernel (x kernel),
+ * stride and zero padding (dilation 1, groups 1; other options through
+ * gf_layer_create).  layer (may be NULL) receives the borrowed handle. */
+GF_API int gf_net_add_conv2d(gf_net *net, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding,
+                             int32_t activation_kind, gf_layer **layer);
+GF_API int gf_net_add_conv1d(gf_net *net, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding,
+                             int32_t activation_kind, gf_layer **layer);
+/* Convenience: pooling over kernel (x kernel) windows; stride 0 = kernel. */
+GF_API int gf_net_add_maxpool2d(gf_net *net, int64_t kernel, int64_t stride, gf_layer **layer);
+GF_API int gf_net_add_avgpool2d(gf_net *net, int64_t kernel, int64_t stride, gf_layer **layer);
+GF_API int gf_net_add_maxpool1d(gf_net *net, int64_t kernel, int64_t stride, gf_layer **layer);
+GF_API int gf_net_add_avgpool1d(gf_net *net, int64_t kernel, int64_t stride, gf_layer **layer);
+/* Convenience: the mean of every channel of a SIGNAL or IMAGE (-> VECTOR(C)). */
+GF_API int gf_net_add_global_avgpool(gf_net *net, gf_layer **layer);
 GF_API int32_t gf_net_layer_count(const gf_net *net);
 GF_API gf_layer *gf_net_layer(gf_net *net, int32_t index); /* borrowed; NULL if out of range */
 GF_API int64_t gf_net_input_size(const gf_net *net);
@@ -829,7 +859,12 @@ GF_API int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed);
 
 /* Per-layer series beyond the per-layer statistics (docs/design.md). */
 enum gf_series {
-    GF_SERIES_DELTA_TIME_NORM = 0 /* L2 norm of d loss / d (output at step t) over the batch, per time step */
+    GF_SERIES_DELTA_TIME_NORM = 0,   /* L2 norm of d loss / d (output at step t) over the batch, per time step */
+    /* Conv layers, per output channel (filter map), over every sample and position of the observed batch: */
+    GF_SERIES_DEAD_CHANNELS = 8,      /* indices of the dead channels (ReLU family: pre-activation <= 0 everywhere) */
+    GF_SERIES_SATURATED_CHANNELS = 9, /* indices of the saturated ones (sigmoid/tanh: derivative < 1% of its max everywhere) */
+    GF_SERIES_CHANNEL_ACTIVE_FRAC = 10, /* per channel: fraction of values on the live side (1 for other activations) */
+    GF_SERIES_CHANNEL_WGRAD_NORM = 11   /* per channel: L2 norm of its filter's weight gradient */
 };
 /* Length of a series at the latest observed backward (0 if none yet);
  * GF_ERR_RANGE when the layer does not produce that series. */

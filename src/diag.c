@@ -307,14 +307,15 @@ static void mark_unsaturated(int32_t kind, const float *y, size_t rows, size_t u
         }
 }
 
-/* Marks the units of a ReLU-family output that are nonzero somewhere (inner > 1: conv maps). */
-static void mark_alive(const float *y, size_t rows, size_t units, size_t inner, unsigned char *u)
+/* Marks the units of a ReLU-family layer whose pre-activation z is positive somewhere (inner > 1: conv maps).
+ * A map on the negative side everywhere is dead for leaky ReLU too: its gradient is the slope's sliver. */
+static void mark_alive(const float *z, size_t rows, size_t units, size_t inner, unsigned char *u)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < units; j++) {
-            const float *v = y + (r * units + j) * inner;
+            const float *v = z + (r * units + j) * inner;
             for (size_t k = 0; k < inner && !u[j]; k++)
-                u[j] = (unsigned char)(v[k] != 0.0f);
+                u[j] = (unsigned char)(v[k] > 0.0f);
         }
 }
 
@@ -323,8 +324,8 @@ static void mark_alive(const float *y, size_t rows, size_t units, size_t inner, 
  * of its maximum) for every sample of the batch and every position.  Units
  * come from the kind's per-sample view outer x units x inner (docs/design.md):
  * a dense feature, a conv channel, a hidden unit of a sequence output. */
-static void activation_stats(diag_work *w, const gf_layer *l, const float *y, int64_t batch, double *mean,
-                             double *var, double *dead, double *sat)
+static void activation_stats(diag_work *w, const gf_layer *l, const float *z, const float *y, int64_t batch,
+                             double *mean, double *var, double *dead, double *sat)
 {
     int64_t view[3];
     l->ops->units(l, view);
@@ -347,7 +348,7 @@ static void activation_stats(diag_work *w, const gf_layer *l, const float *y, in
     if (!relu && !saturating)
         return;
     if (relu && inner > 1)
-        mark_alive(y, rows, units, inner, u);
+        mark_alive(z, rows, units, inner, u);
     else if (!relu)
         mark_unsaturated(kind, y, rows, units, inner, u);
     size_t off = 0;
@@ -372,7 +373,7 @@ void gfi_diag_forward_layer(gf_net *net, int32_t i, const float *x)
     rec[GF_STAT_PRE_MEAN] = pmean;
     rec[GF_STAT_PRE_STD] = sqrt(fmax(ss / (double)n - pmean * pmean, 0.0));
     double mean, var, dead, sat;
-    activation_stats(w, l, net->y[i], batch, &mean, &var, &dead, &sat);
+    activation_stats(w, l, net->z[i], net->y[i], batch, &mean, &var, &dead, &sat);
     rec[GF_STAT_ACT_MEAN] = mean;
     rec[GF_STAT_ACT_VAR] = var;
     rec[GF_STAT_DEAD_FRAC] = dead;

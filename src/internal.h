@@ -441,6 +441,11 @@ struct gf_net {
 
 bool gfi_is_net(const gf_net *n);
 
+/* Creates a layer of kind with n keyed options and the activation, and adds it
+ * (the convenience adders); layer (may be NULL) gets the handle; fn names the caller. */
+int gfi_net_add_kind(gf_net *net, int32_t kind, const int32_t *keys, const double *values, int n, int32_t act,
+                     gf_layer **layer, const char *fn);
+
 /* ---- clip.c ---- */
 double gfi_norm2(const float *v, size_t n); /* L2 norm accumulated in double */
 int gfi_net_apply_clip(gf_net *net);        /* the mode set by gf_net_set_clip */

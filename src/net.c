@@ -398,8 +398,8 @@ int gf_net_add(gf_net *net, gf_layer *layer)
 }
 
 /* Creates a layer of kind with the given options and adds it; fn names the caller. */
-static int add_kind(gf_net *net, int32_t kind, const int32_t *keys, const double *values, int n, int32_t act,
-                    gf_layer **layer, const char *fn)
+int gfi_net_add_kind(gf_net *net, int32_t kind, const int32_t *keys, const double *values, int n, int32_t act,
+                     gf_layer **layer, const char *fn)
 {
     int rc = check_net(net, fn);
     if (rc)
@@ -431,12 +431,12 @@ int gf_net_add_dense(gf_net *net, int64_t outputs, int32_t activation_kind, gf_l
 {
     const int32_t key = GF_LAYER_OUTPUTS;
     const double value = (double)outputs;
-    return add_kind(net, GF_LAYER_DENSE, &key, &value, 1, activation_kind, layer, "gf_net_add_dense");
+    return gfi_net_add_kind(net, GF_LAYER_DENSE, &key, &value, 1, activation_kind, layer, "gf_net_add_dense");
 }
 
 int gf_net_add_flatten(gf_net *net, gf_layer **layer)
 {
-    return add_kind(net, GF_LAYER_FLATTEN, NULL, NULL, 0, GF_ACT_IDENTITY, layer, "gf_net_add_flatten");
+    return gfi_net_add_kind(net, GF_LAYER_FLATTEN, NULL, NULL, 0, GF_ACT_IDENTITY, layer, "gf_net_add_flatten");
 }
 
 int gf_net_reinit(gf_net *net, uint64_t seed)

@@ -14,7 +14,8 @@ when numpy is importable (and GRADFLOW_HIDE_NUMPY is not set), otherwise
 array.array('f') in row-major order.  See docs/python.md.
 """
 from . import _lib
-from ._core import Activation, Dense, Flatten, Init, Layer, Loss, Net, Optimizer, Penalty, model_info
+from ._core import (Activation, AvgPool1d, AvgPool2d, Conv1d, Conv2d, Dense, Flatten, GlobalAvgPool, Init, Layer,
+                    Loss, MaxPool1d, MaxPool2d, Net, Optimizer, Penalty, model_info)
 from ._data import HAVE_NUMPY, as_floats
 from ._diag import (Diagnostics, HistoryPoint, LayerStats, NonFinite, Origin, Verdict, phase_name, stat_name,
                     tensor_name, verdict_name)
@@ -64,7 +65,8 @@ def live_allocations():
 
 
 __all__ = [
-    "Net", "Layer", "Dense", "Flatten", "Activation", "Init", "Loss", "Optimizer", "Penalty",
+    "Net", "Layer", "Dense", "Flatten", "Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d",
+    "GlobalAvgPool", "Activation", "Init", "Loss", "Optimizer", "Penalty",
     "ActivationKind", "ActivationParam", "InitKind", "FanMode", "LossKind", "LossParam", "OptimizerKind",
     "OptimizerParam", "LayerKind", "LayerOption", "ShapeKind", "Series", "ClipMode", "Status",
     "SaveFlag", "ModelField", "model_info", "FORMAT_VERSION",

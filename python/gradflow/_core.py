@@ -845,7 +845,121 @@ class Flatten(Layer):
         self._adopt(h)
 
 
-_LAYER_CLASSES = {LayerKind.DENSE: Dense, LayerKind.FLATTEN: Flatten}
+def _pair(value, what, where):
+    """(h, w) from an int or a pair, like PyTorch's kernel_size / stride / padding / dilation."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise InvalidArgumentError("%s: %s must be an int or a pair (h, w), got %r" % (where, what, value))
+        return tuple(as_int(v, what, where, 0, INT64_MAX) for v in value)
+    v = as_int(value, what, where, 0, INT64_MAX)
+    return v, v
+
+
+def _generic(self, kind, activation, options, inits):
+    """Fills self (a Layer subclass instance) with a new layer of kind, options {LayerOption: value}, the
+    activation and the initializers/penalty in inits; the layer is sized when added to a Net."""
+    h = D.LayerP()
+    check(lib.gf_layer_create(byref(h), int(kind)))
+    self._adopt(h)
+    try:
+        for key, value in options.items():
+            self.set_option(key, value)
+        if activation is not None:
+            self.set_activation(activation)
+        for name, value in inits.items():
+            if value is not None:
+                getattr(self, "set_" + name)(value)
+    except BaseException:
+        self.close()
+        raise
+
+
+class _ConvBase(Layer):
+    _kind = None
+    _one_d = False
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, activation=None, *,
+                 in_channels=0, weight_init=None, bias_init=None, penalty=None):
+        where = type(self).__name__
+        O = LayerOption
+        opts = {O.OUTPUTS: _size(out_channels, "out_channels", where), O.INPUTS: _size(in_channels, "in_channels",
+                                                                                          where),
+                O.GROUPS: _size(groups, "groups", where)}
+        for (kh, kw), hk, wk in ((_pair(kernel_size, "kernel_size", where), O.KERNEL_H, O.KERNEL_W),
+                                 (_pair(stride, "stride", where), O.STRIDE_H, O.STRIDE_W),
+                                 (_pair(padding, "padding", where), O.PAD_H, O.PAD_W),
+                                 (_pair(dilation, "dilation", where), O.DILATION_H, O.DILATION_W)):
+            if not self._one_d:
+                opts[hk] = kh
+            opts[wk] = kw
+        _generic(self, self._kind, activation, opts,
+                 {"weight_init": weight_init, "bias_init": bias_init, "penalty": penalty})
+
+
+class Conv2d(_ConvBase):
+    """Conv2d(out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, activation=None,
+    in_channels=0): nn.Conv2d on IMAGE (C, H, W) samples; sizes (int or (h, w)) as PyTorch's; in_channels is
+    inferred when the layer is added (0) or checked.  Blocks "weight" (out, C/groups, kh, kw) and "bias"."""
+    _kind = LayerKind.CONV2D
+
+
+class Conv1d(_ConvBase):
+    """Conv1d(out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, activation=None,
+    in_channels=0): nn.Conv1d on SIGNAL (C, L) samples.  Blocks "weight" (out, C/groups, k) and "bias"."""
+    _kind = LayerKind.CONV1D
+    _one_d = True
+
+
+class _PoolBase(Layer):
+    _kind = None
+    _one_d = False
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        where = type(self).__name__
+        O = LayerOption
+        kh, kw = _pair(kernel_size, "kernel_size", where)
+        sh, sw = _pair(0 if stride is None else stride, "stride", where)
+        ph, pw = _pair(padding, "padding", where)
+        opts = {O.KERNEL_W: kw, O.STRIDE_W: sw, O.PAD_W: pw}
+        if not self._one_d:
+            opts.update({O.KERNEL_H: kh, O.STRIDE_H: sh, O.PAD_H: ph})
+        _generic(self, self._kind, None, opts, {})
+
+
+class MaxPool2d(_PoolBase):
+    """MaxPool2d(kernel_size, stride=None, padding=0): nn.MaxPool2d (stride None = kernel_size)."""
+    _kind = LayerKind.MAXPOOL2D
+
+
+class AvgPool2d(_PoolBase):
+    """AvgPool2d(kernel_size, stride=None, padding=0): nn.AvgPool2d (padding counted in the mean)."""
+    _kind = LayerKind.AVGPOOL2D
+
+
+class MaxPool1d(_PoolBase):
+    """MaxPool1d(kernel_size, stride=None, padding=0): nn.MaxPool1d on SIGNAL samples."""
+    _kind = LayerKind.MAXPOOL1D
+    _one_d = True
+
+
+class AvgPool1d(_PoolBase):
+    """AvgPool1d(kernel_size, stride=None, padding=0): nn.AvgPool1d on SIGNAL samples."""
+    _kind = LayerKind.AVGPOOL1D
+    _one_d = True
+
+
+class GlobalAvgPool(Layer):
+    """GlobalAvgPool(): the mean of every channel of a SIGNAL or IMAGE -> a vector of C
+    (nn.AdaptiveAvgPool2d(1) followed by a flatten)."""
+
+    def __init__(self):
+        _generic(self, LayerKind.GLOBAL_AVGPOOL, None, {}, {})
+
+
+_LAYER_CLASSES = {LayerKind.DENSE: Dense, LayerKind.FLATTEN: Flatten, LayerKind.CONV1D: Conv1d,
+                  LayerKind.CONV2D: Conv2d, LayerKind.MAXPOOL1D: MaxPool1d, LayerKind.MAXPOOL2D: MaxPool2d,
+                  LayerKind.AVGPOOL1D: AvgPool1d, LayerKind.AVGPOOL2D: AvgPool2d,
+                  LayerKind.GLOBAL_AVGPOOL: GlobalAvgPool}
 
 
 # --------------------------------------------------------------------------
@@ -944,6 +1058,45 @@ class Net(_Handle):
         h = self._ptr(where)
         lh = D.LayerP()
         self._check(lib.gf_net_add_flatten(h, byref(lh)))
+        return Layer._view(lh, self)
+
+    def _add_new(self, layer):
+        try:
+            return self.add(layer)
+        finally:
+            if layer.owned:
+                layer.close()
+
+    def add_conv2d(self, out_channels, kernel_size, stride=1, padding=0, activation=ActivationKind.IDENTITY, *,
+                   dilation=1, groups=1, weight_init=None, bias_init=None, penalty=None):
+        """Create and append a Conv2d on the current IMAGE output (arguments as Conv2d); returns its view."""
+        return self._add_new(Conv2d(out_channels, kernel_size, stride, padding, dilation, groups, activation,
+                                    weight_init=weight_init, bias_init=bias_init, penalty=penalty))
+
+    def add_conv1d(self, out_channels, kernel_size, stride=1, padding=0, activation=ActivationKind.IDENTITY, *,
+                   dilation=1, groups=1, weight_init=None, bias_init=None, penalty=None):
+        """Create and append a Conv1d on the current SIGNAL output; returns its view."""
+        return self._add_new(Conv1d(out_channels, kernel_size, stride, padding, dilation, groups, activation,
+                                    weight_init=weight_init, bias_init=bias_init, penalty=penalty))
+
+    def add_maxpool2d(self, kernel_size, stride=None, padding=0):
+        return self._add_new(MaxPool2d(kernel_size, stride, padding))
+
+    def add_avgpool2d(self, kernel_size, stride=None, padding=0):
+        return self._add_new(AvgPool2d(kernel_size, stride, padding))
+
+    def add_maxpool1d(self, kernel_size, stride=None, padding=0):
+        return self._add_new(MaxPool1d(kernel_size, stride, padding))
+
+    def add_avgpool1d(self, kernel_size, stride=None, padding=0):
+        return self._add_new(AvgPool1d(kernel_size, stride, padding))
+
+    def add_global_avgpool(self):
+        """Append the mean of every channel (SIGNAL or IMAGE -> vector of C); returns its view."""
+        where = "Net.add_global_avgpool"
+        h = self._ptr(where)
+        lh = D.LayerP()
+        self._check(lib.gf_net_add_global_avgpool(h, byref(lh)))
         return Layer._view(lh, self)
 
     def add_layer(self, kind, activation=None, **options):
@@ -1372,13 +1525,15 @@ class Net(_Handle):
     def _module_names(self, keys, where):
         """Each layer's key prefix: its index, or with keys="sequential" its index in the equivalent
         torch.nn.Sequential, where every activation other than identity is a module after its layer
-        (a flatten layer is nn.Flatten)."""
+        (a flatten layer is nn.Flatten; global average pooling is two modules, nn.AdaptiveAvgPool2d(1) or
+        nn.AdaptiveAvgPool1d(1) then nn.Flatten)."""
         if keys not in ("sequential", "layers"):
             raise InvalidArgumentError("%s: keys must be \"sequential\" or \"layers\", got %r" % (where, keys))
         names, m = [], 0
         for i, layer in enumerate(self.layers):
             names.append(str(m if keys == "sequential" else i))
-            m += 1 if layer.activation_kind == ActivationKind.IDENTITY else 2
+            m += 2 if layer.kind == LayerKind.GLOBAL_AVGPOOL else 1
+            m += 0 if layer.activation_kind == ActivationKind.IDENTITY else 1
         return names
 
     def _param_slots(self, keys, where):

@@ -82,6 +82,13 @@ class OptimizerParam(enum.IntEnum):
 class LayerKind(enum.IntEnum):
     DENSE = 0
     FLATTEN = 1
+    CONV1D = 5
+    CONV2D = 6
+    MAXPOOL1D = 7
+    MAXPOOL2D = 8
+    AVGPOOL1D = 9
+    AVGPOOL2D = 10
+    GLOBAL_AVGPOOL = 11
 
 
 class ShapeKind(enum.IntEnum):
@@ -96,11 +103,24 @@ class LayerOption(enum.IntEnum):
     """enum gf_layer_option: keys of Layer.set_option / get_option."""
     OUTPUTS = 0
     INPUTS = 1
+    KERNEL_H = 6
+    KERNEL_W = 7
+    STRIDE_H = 8
+    STRIDE_W = 9
+    PAD_H = 10
+    PAD_W = 11
+    DILATION_H = 12
+    DILATION_W = 13
+    GROUPS = 14
 
 
 class Series(enum.IntEnum):
     """enum gf_series: per-layer series read with Diagnostics.layer_series."""
     DELTA_TIME_NORM = 0
+    DEAD_CHANNELS = 8
+    SATURATED_CHANNELS = 9
+    CHANNEL_ACTIVE_FRAC = 10
+    CHANNEL_WGRAD_NORM = 11
 
 
 class SaveFlag(enum.IntFlag):

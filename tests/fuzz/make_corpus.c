@@ -6,6 +6,7 @@
  */
 #include "gradflow.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,70 @@ static void shapes_and_kinds(void)
     gf_net_destroy(net);
 }
 
+/* A conv layer of kind (GF_LAYER_CONV1D / _CONV2D) with every option away from its default where it fits. */
+static void add_conv(gf_net *net, int32_t kind, int64_t outputs, int64_t kernel, int64_t pad, int64_t dilation,
+                     int64_t groups, int32_t act)
+{
+    gf_layer *l;
+    ok(gf_layer_create(&l, kind), "conv");
+    ok(gf_layer_set_option(l, GF_LAYER_OUTPUTS, (double)outputs), "outputs");
+    ok(gf_layer_set_option(l, GF_LAYER_KERNEL_W, (double)kernel), "kernel");
+    ok(gf_layer_set_option(l, GF_LAYER_PAD_W, (double)pad), "pad");
+    ok(gf_layer_set_option(l, GF_LAYER_DILATION_W, (double)dilation), "dilation");
+    ok(gf_layer_set_option(l, GF_LAYER_GROUPS, (double)groups), "groups");
+    if (kind == GF_LAYER_CONV2D) {
+        ok(gf_layer_set_option(l, GF_LAYER_KERNEL_H, (double)kernel), "kernel h");
+        ok(gf_layer_set_option(l, GF_LAYER_PAD_H, (double)pad), "pad h");
+    }
+    gf_activation *a;
+    ok(gf_activation_create(&a, act), "activation");
+    ok(gf_layer_set_activation(l, a), "set activation");
+    gf_activation_destroy(a);
+    ok(gf_net_add(net, l), "add conv");
+}
+
+/* A pooling layer of kind over kernel windows with stride and padding. */
+static void add_pool(gf_net *net, int32_t kind, int64_t kernel, int64_t stride, int64_t pad, bool two_d)
+{
+    gf_layer *l;
+    ok(gf_layer_create(&l, kind), "pool");
+    ok(gf_layer_set_option(l, GF_LAYER_KERNEL_W, (double)kernel), "kernel");
+    ok(gf_layer_set_option(l, GF_LAYER_STRIDE_W, (double)stride), "stride");
+    ok(gf_layer_set_option(l, GF_LAYER_PAD_W, (double)pad), "pad");
+    if (two_d) {
+        ok(gf_layer_set_option(l, GF_LAYER_KERNEL_H, (double)kernel), "kernel h");
+        ok(gf_layer_set_option(l, GF_LAYER_STRIDE_H, (double)stride), "stride h");
+        ok(gf_layer_set_option(l, GF_LAYER_PAD_H, (double)pad), "pad h");
+    }
+    ok(gf_net_add(net, l), "add pool");
+}
+
+/* The convolution and pooling kinds (issue 17): an image net (grouped and depthwise conv2d, max and average
+ * pooling, global average pooling) and a signal net (dilated grouped conv1d, 1-D pooling), trained a few steps. */
+static void conv_and_pooling(void)
+{
+    const int64_t image[3] = {2, 4, 4}, signal[2] = {2, 16};
+    gf_net *net;
+    ok(gf_net_create_shaped(&net, GF_SHAPE_IMAGE, image, 3, 8), "image net");
+    add_conv(net, GF_LAYER_CONV2D, 4, 3, 1, 1, 2, GF_ACT_RELU); /* 4 x 4 x 4 */
+    add_pool(net, GF_LAYER_MAXPOOL2D, 2, 0, 0, true);           /* 4 x 2 x 2 */
+    add_pool(net, GF_LAYER_AVGPOOL2D, 2, 1, 1, true);           /* 4 x 3 x 3 */
+    add_conv(net, GF_LAYER_CONV2D, 4, 2, 0, 1, 4, GF_ACT_TANH); /* depthwise, 4 x 2 x 2 */
+    ok(gf_net_add_global_avgpool(net, NULL), "global");
+    ok(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), "dense");
+    train(net, 2);
+    write_model(net, GF_SAVE_TRAINING_STATE, "conv2d_pooling_training");
+    gf_net_destroy(net);
+    ok(gf_net_create_shaped(&net, GF_SHAPE_SIGNAL, signal, 2, 9), "signal net");
+    add_conv(net, GF_LAYER_CONV1D, 4, 3, 2, 2, 2, GF_ACT_LEAKY_RELU); /* 4 x 16 */
+    add_pool(net, GF_LAYER_MAXPOOL1D, 2, 0, 0, false);                /* 4 x 8 */
+    add_pool(net, GF_LAYER_AVGPOOL1D, 3, 2, 1, false);                /* 4 x 4 */
+    ok(gf_net_add_global_avgpool(net, NULL), "global");
+    ok(gf_net_add_dense(net, 3, GF_ACT_IDENTITY, NULL), "dense");
+    write_model(net, 0, "conv1d_pooling");
+    gf_net_destroy(net);
+}
+
 static void penalties_and_settings(void)
 {
     gf_net *net = new_net(4, 4);
@@ -187,6 +252,7 @@ int main(int argc, char **argv)
     every_initializer();
     every_loss_and_clip();
     shapes_and_kinds();
+    conv_and_pooling();
     penalties_and_settings();
     return failures != 0;
 }

@@ -1,0 +1,539 @@
+/*
+ * conv.c — 1-D and 2-D convolution (nn.Conv1d, nn.Conv2d): stride, zero padding, dilation, groups and a bias
+ * per output channel; weight out x in/groups x kh x kw.  A 1-D layer is the 2-D one with height 1.
+ *
+ * The whole batch goes through one matrix product per group.  im2col lays every receptive field out as a
+ * column of COL (R x N*P: R = C*kh*kw taps, P = OH*OW output positions per sample), so that
+ *     forward   Zt = W COL (OC x N*P), scattered into z (N x OC x P) with the bias, then y = f(z);
+ *     backward  dZt = dz transposed, db = its row sums, dW = dZt COL^T, dCOL = W^T dZt, dx = col2im(dCOL).
+ * One product over N*P columns keeps the kernels busy where a product per sample (P columns) would not.
+ * Products split over the net's pool by output tiles and the passes around them by whole rows, planes or
+ * (sample, channel) runs, so every thread count gives the same bits.  A training forward keeps COL in the
+ * layer's cache for the backward; the transposed products live in the net's scratch.
+ */
+#include "internal.h"
+#include "gemm.h"
+#include "threadpool.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Everything the passes need, derived from the input shape and the options. */
+typedef struct geom {
+    int64_t c, h, w;    /* input channels, height (1 for 1-D), width */
+    int64_t oc, oh, ow; /* output channels, height, width */
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw, groups;
+    int64_t p;  /* oh * ow positions per sample */
+    int64_t r;  /* c * kh * kw rows of COL */
+    int64_t rg, ocg; /* rows and output channels per group */
+} geom;
+
+static bool is_1d(const gf_layer *l) { return l->kind == GF_LAYER_CONV1D; }
+
+/* Output extent of one axis: -1 when the dilated kernel does not fit the padded input. */
+static int64_t out_extent(int64_t in, int64_t k, int64_t s, int64_t pad, int64_t dil)
+{
+    int64_t span = dil * (k - 1) + 1;
+    return in + 2 * pad < span ? -1 : (in + 2 * pad - span) / s + 1;
+}
+
+/* The geometry for input shape in (its kind already checked); options of a 1-D layer give height 1. */
+static void make_geom(const gf_layer *l, const gfi_shape *in, geom *g)
+{
+    bool one = is_1d(l);
+    g->c = in->dim[0];
+    g->h = one ? 1 : in->dim[1];
+    g->w = in->dim[in->rank - 1];
+    g->oc = (int64_t)l->opt[GF_LAYER_OUTPUTS];
+    g->groups = (int64_t)l->opt[GF_LAYER_GROUPS];
+    g->kw = (int64_t)l->opt[GF_LAYER_KERNEL_W];
+    g->sw = (int64_t)l->opt[GF_LAYER_STRIDE_W];
+    g->pw = (int64_t)l->opt[GF_LAYER_PAD_W];
+    g->dw = (int64_t)l->opt[GF_LAYER_DILATION_W];
+    g->kh = one ? 1 : (int64_t)l->opt[GF_LAYER_KERNEL_H];
+    g->sh = one ? 1 : (int64_t)l->opt[GF_LAYER_STRIDE_H];
+    g->ph = one ? 0 : (int64_t)l->opt[GF_LAYER_PAD_H];
+    g->dh = one ? 1 : (int64_t)l->opt[GF_LAYER_DILATION_H];
+    g->oh = out_extent(g->h, g->kh, g->sh, g->ph, g->dh);
+    g->ow = out_extent(g->w, g->kw, g->sw, g->pw, g->dw);
+    g->p = g->oh * g->ow;
+    g->r = g->c * g->kh * g->kw;
+    g->rg = g->r / g->groups;
+    g->ocg = g->oc / g->groups;
+}
+
+static void layer_geom(const gf_layer *l, geom *g) { make_geom(l, &l->in_shape, g); }
+
+/* ---- shape inference ---- */
+
+static int check_input_kind(const gf_layer *l, const gfi_shape *in, char *msg, size_t cap)
+{
+    char got[96];
+    int32_t want = is_1d(l) ? GF_SHAPE_SIGNAL : GF_SHAPE_IMAGE;
+    if (in->kind == want)
+        return GF_OK;
+    snprintf(msg, cap, "expects %s input, got %s%s", is_1d(l) ? "SIGNAL(C x L)" : "IMAGE(C x H x W)",
+             gfi_shape_str(in, got, sizeof got),
+             in->kind == GF_SHAPE_SEQUENCE ? " (a SEQUENCE is time x features; a signal is GF_SHAPE_SIGNAL, channels x length)" : "");
+    return GF_ERR_SHAPE;
+}
+
+/* Options that do not depend on the input: set, and consistent with each other. */
+static int check_options(const gf_layer *l, char *msg, size_t cap)
+{
+    int64_t oc = (int64_t)l->opt[GF_LAYER_OUTPUTS], groups = (int64_t)l->opt[GF_LAYER_GROUPS];
+    if (oc <= 0) {
+        snprintf(msg, cap, "needs GF_LAYER_OUTPUTS (its output channels) set");
+        return GF_ERR_INVALID;
+    }
+    if (l->opt[GF_LAYER_KERNEL_W] <= 0 || (!is_1d(l) && l->opt[GF_LAYER_KERNEL_H] <= 0)) {
+        snprintf(msg, cap, "needs its kernel size set (%s)",
+                 is_1d(l) ? "GF_LAYER_KERNEL_W" : "GF_LAYER_KERNEL_H and GF_LAYER_KERNEL_W");
+        return GF_ERR_INVALID;
+    }
+    if (oc % groups) {
+        snprintf(msg, cap, "has %lld output channels, which %lld groups (GF_LAYER_GROUPS) do not divide", (long long)oc,
+                 (long long)groups);
+        return GF_ERR_INVALID;
+    }
+    return GF_OK;
+}
+
+/* Input channels against GF_LAYER_INPUTS and the groups; the kernel against the padded input. */
+static int check_fit(const gf_layer *l, const gfi_shape *in, const geom *g, char *msg, size_t cap)
+{
+    char got[96];
+    int64_t want = (int64_t)l->opt[GF_LAYER_INPUTS];
+    if (want && want != g->c) {
+        snprintf(msg, cap, "expects %lld input channels (GF_LAYER_INPUTS), got %s", (long long)want,
+                 gfi_shape_str(in, got, sizeof got));
+        return GF_ERR_SHAPE;
+    }
+    if (g->c % g->groups) {
+        snprintf(msg, cap, "with %lld groups (GF_LAYER_GROUPS) needs input channels divisible by them, got %s",
+                 (long long)g->groups, gfi_shape_str(in, got, sizeof got));
+        return GF_ERR_SHAPE;
+    }
+    if (g->oh < 1 || g->ow < 1) {
+        if (is_1d(l))
+            snprintf(msg, cap, "kernel %lld (dilation %lld spans %lld) is larger than the padded input %lld (padding %lld), got %s",
+                     (long long)g->kw, (long long)g->dw, (long long)(g->dw * (g->kw - 1) + 1),
+                     (long long)(g->w + 2 * g->pw), (long long)g->pw, gfi_shape_str(in, got, sizeof got));
+        else
+            snprintf(msg, cap,
+                     "kernel %lld x %lld (dilation %lld x %lld spans %lld x %lld) is larger than the padded input "
+                     "%lld x %lld (padding %lld x %lld), got %s",
+                     (long long)g->kh, (long long)g->kw, (long long)g->dh, (long long)g->dw,
+                     (long long)(g->dh * (g->kh - 1) + 1), (long long)(g->dw * (g->kw - 1) + 1),
+                     (long long)(g->h + 2 * g->ph), (long long)(g->w + 2 * g->pw), (long long)g->ph, (long long)g->pw,
+                     gfi_shape_str(in, got, sizeof got));
+        return GF_ERR_SHAPE;
+    }
+    return GF_OK;
+}
+
+/* Blocks weight (out x in/groups x kh x kw; 1-D without kh) and bias (out), with PyTorch's fans. */
+static int declare_blocks(const gf_layer *l, const geom *g, gfi_layout *lay)
+{
+    int64_t kk = g->kh * g->kw, cg = g->c / g->groups;
+    size_t n;
+    /* The cache (COL) and the output must be addressable per sample too. */
+    int rc = gfi_checked_count(g->r, g->p, &n);
+    if (!rc)
+        rc = gfi_checked_count(g->oc, g->p, &n);
+    if (!rc)
+        rc = gfi_checked_count(g->oc, g->rg, &n);
+    const int64_t w2[4] = {g->oc, cg, g->kh, g->kw}, w1[3] = {g->oc, cg, g->kw};
+    if (!rc)
+        rc = gfi_layout_block(lay, "weight", false, cg * kk, g->oc * kk, is_1d(l) ? 3 : 4, is_1d(l) ? w1 : w2);
+    if (!rc)
+        rc = gfi_layout_block(lay, "bias", true, cg * kk, g->oc * kk, 1, &g->oc);
+    return rc;
+}
+
+static int conv_infer(const gf_layer *l, const gfi_shape *in, gfi_layout *lay, char *msg, size_t cap)
+{
+    int rc = check_input_kind(l, in, msg, cap);
+    if (rc || (rc = check_options(l, msg, cap)))
+        return rc;
+    geom g;
+    make_geom(l, in, &g);
+    if ((rc = check_fit(l, in, &g, msg, cap)))
+        return rc;
+    lay->out = *in;
+    lay->out.dim[0] = g.oc;
+    if (!is_1d(l))
+        lay->out.dim[1] = g.oh;
+    lay->out.dim[in->rank - 1] = g.ow;
+    if ((rc = declare_blocks(l, &g, lay))) {
+        char got[96];
+        snprintf(msg, cap, "with %lld output channels on %s: sizes overflow", (long long)g.oc,
+                 gfi_shape_str(in, got, sizeof got));
+    }
+    return rc;
+}
+
+/* ---- sizes ---- */
+
+/* a * b * c, saturating at SIZE_MAX (an allocation of that size fails cleanly). */
+static size_t sat_mul3(size_t a, size_t b, size_t c)
+{
+    size_t ab, abc;
+    return gfi_mul_size(a, b, &ab) && gfi_mul_size(ab, c, &abc) ? abc : SIZE_MAX;
+}
+
+/* COL of a training forward, per sample. */
+static size_t conv_cache_size(const gf_layer *l)
+{
+    geom g;
+    layer_geom(l, &g);
+    return (size_t)g.r * (size_t)g.p;
+}
+
+/* Forward: Zt (OC x N*P) and, outside training, COL; backward: dZt and dCOL (R x N*P). */
+static size_t conv_scratch_size(const gf_layer *l, int64_t batch, int32_t threads)
+{
+    (void)threads;
+    geom g;
+    layer_geom(l, &g);
+    return sat_mul3((size_t)batch, (size_t)g.p, (size_t)(g.oc + g.r));
+}
+
+/* Per channel: the live fraction and the weight-gradient norm, after two flags (forward seen, backward seen). */
+enum { KEEP_ACT_SEEN, KEEP_GRAD_SEEN, KEEP_HEAD };
+static size_t conv_keep_size(const gf_layer *l) { return KEEP_HEAD + 2 * (size_t)l->out_shape.dim[0]; }
+
+/* ---- parallel passes ---- */
+
+/* Below this many elements a pass stays on the caller: waking the workers would cost more. */
+#define PAR_MIN_WORK 32768
+
+typedef struct pass {
+    gf_layer *l;
+    const geom *g;
+    int64_t batch;
+    const float *a, *b, *c; /* inputs of the pass */
+    float *x, *y, *z;        /* outputs of the pass */
+    void (*item)(const struct pass *p, int64_t i); /* one unit of work */
+    int64_t items;
+} pass;
+
+static void pass_worker(void *arg, int tid, int nthreads)
+{
+    const pass *p = arg;
+    int64_t lo = p->items * tid / nthreads, hi = p->items * (tid + 1) / nthreads;
+    for (int64_t i = lo; i < hi; i++)
+        p->item(p, i);
+}
+
+/* Runs p->item for every item, split into contiguous ranges over the net's pool when the work is large. */
+static void run_pass(const gf_layer *l, pass *p, int64_t items, size_t work, void (*item)(const pass *, int64_t))
+{
+    p->item = item;
+    p->items = items;
+    if (work < PAR_MIN_WORK)
+        pass_worker(p, 0, 1);
+    else
+        gfi_pool_run(l->owner->pool, pass_worker, p);
+}
+
+/* The output columns [lo, hi) of one kernel tap whose input column ix = ox*s + off lies in [0, n). */
+static void tap_range(int64_t off, int64_t s, int64_t n, int64_t outn, int64_t *lo, int64_t *hi)
+{
+    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t b = n - 1 - off >= 0 ? (n - 1 - off) / s + 1 : 0;
+    *lo = a < outn ? a : outn;
+    *hi = b < outn ? b : outn;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* im2col, row r of COL (channel c, tap i, j) over every sample: p->a = x, p->x = COL. */
+static void im2col_row(const pass *p, int64_t r)
+{
+    const geom *g = p->g;
+    int64_t kk = g->kh * g->kw, c = r / kk, i = r % kk / g->kw, j = r % g->kw;
+    int64_t offy = i * g->dh - g->ph, offx = j * g->dw - g->pw, lo, hi;
+    tap_range(offx, g->sw, g->w, g->ow, &lo, &hi);
+    int64_t np = p->batch * g->p, plane = g->h * g->w;
+    float *dst = p->x + r * np;
+    for (int64_t n = 0; n < p->batch; n++) {
+        const float *xc = p->a + (n * g->c + c) * plane;
+        for (int64_t oy = 0; oy < g->oh; oy++) {
+            float *d = dst + n * g->p + oy * g->ow;
+            int64_t iy = oy * g->sh + offy;
+            if (iy < 0 || iy >= g->h) {
+                memset(d, 0, (size_t)g->ow * sizeof *d);
+                continue;
+            }
+            const float *src = xc + iy * g->w + offx;
+            for (int64_t ox = 0; ox < lo; ox++)
+                d[ox] = 0.0f;
+            if (g->sw == 1)
+                memcpy(d + lo, src + lo, (size_t)(hi - lo) * sizeof *d);
+            else
+                for (int64_t ox = lo; ox < hi; ox++)
+                    d[ox] = src[ox * g->sw];
+            for (int64_t ox = hi; ox < g->ow; ox++)
+                d[ox] = 0.0f;
+        }
+    }
+}
+
+/* col2im, plane q = (sample n, channel c) of dx: p->a = dCOL, p->x = dx.  Taps are added in a fixed order. */
+static void col2im_plane(const pass *p, int64_t q)
+{
+    const geom *g = p->g;
+    int64_t n = q / g->c, c = q % g->c, np = p->batch * g->p, plane = g->h * g->w;
+    float *dx = p->x + q * plane;
+    memset(dx, 0, (size_t)plane * sizeof *dx);
+    for (int64_t i = 0; i < g->kh; i++)
+        for (int64_t j = 0; j < g->kw; j++) {
+            int64_t offy = i * g->dh - g->ph, offx = j * g->dw - g->pw, lo, hi;
+            tap_range(offx, g->sw, g->w, g->ow, &lo, &hi);
+            const float *src = p->a + ((c * g->kh + i) * g->kw + j) * np + n * g->p;
+            for (int64_t oy = 0; oy < g->oh; oy++) {
+                int64_t iy = oy * g->sh + offy;
+                if (iy < 0 || iy >= g->h)
+                    continue;
+                float *row = dx + iy * g->w + offx;
+                const float *s = src + oy * g->ow;
+                for (int64_t ox = lo; ox < hi; ox++)
+                    row[ox * g->sw] += s[ox];
+            }
+        }
+}
+
+/* Forward, run (sample n, channel k): z = Zt's run + b[k], y = f(z).  p->a = Zt, p->z = z, p->y = y. */
+static void bias_act_run(const pass *p, int64_t t)
+{
+    const geom *g = p->g;
+    const gf_layer *l = p->l;
+    int64_t n = t / g->oc, k = t % g->oc;
+    const float *src = p->a + k * p->batch * g->p + n * g->p;
+    float *z = p->z + t * g->p, *y = p->y + t * g->p, b = l->b[k];
+    if (l->act.kind == GF_ACT_RELU) {
+        for (int64_t i = 0; i < g->p; i++) {
+            float v = src[i] + b;
+            z[i] = v;
+            y[i] = v > 0.0f ? v : 0.0f;
+        }
+        return;
+    }
+    for (int64_t i = 0; i < g->p; i++)
+        z[i] = src[i] + b;
+    if (l->act.kind == GF_ACT_IDENTITY)
+        memcpy(y, z, (size_t)g->p * sizeof *y);
+    else
+        gfi_act_forward(&l->act, z, y, (size_t)g->p);
+}
+
+/* Backward, run (sample n, channel k): dz = dy f'(z), copied into dZt's run.  p->a = z, p->b = y, p->c = dy,
+ * p->z = dz, p->x = dZt. */
+static void act_grad_run(const pass *p, int64_t t)
+{
+    const geom *g = p->g;
+    const gf_layer *l = p->l;
+    int64_t n = t / g->oc, k = t % g->oc, off = t * g->p;
+    const float *z = p->a + off, *dy = p->c + off;
+    float *dz = p->z + off, *dst = p->x + k * p->batch * g->p + n * g->p;
+    if (l->act.kind == GF_ACT_RELU) {
+        for (int64_t i = 0; i < g->p; i++)
+            dst[i] = dz[i] = z[i] > 0.0f ? dy[i] : 0.0f;
+        return;
+    }
+    gfi_act_backward(&l->act, z, p->b + off, dy, dz, (size_t)g->p);
+    memcpy(dst, dz, (size_t)g->p * sizeof *dst);
+}
+
+/* db[k] = the sum of row k of dZt (p->a), in double, in sample and position order. */
+static void bias_grad_row(const pass *p, int64_t k)
+{
+    int64_t np = p->batch * p->g->p;
+    const float *row = p->a + k * np;
+    double s = 0.0;
+    for (int64_t i = 0; i < np; i++)
+        s += row[i];
+    p->l->db[k] = (float)s;
+}
+
+/* ---- per-channel series (observed passes only) ---- */
+
+/* Whether value v of the output (pre-activation z, activation y) is on the live side of the activation. */
+static bool live(int32_t kind, float z, float y)
+{
+    if (gfi_act_is_relu_family(kind))
+        return z > 0.0f;
+    if (kind == GF_ACT_SIGMOID)
+        return y * (1.0f - y) >= 0.0025f;
+    if (kind == GF_ACT_TANH)
+        return 1.0f - y * y >= 0.01f;
+    return true;
+}
+
+/* Channel k's live fraction over the batch: p->a = z, p->b = y. */
+static void live_frac_channel(const pass *p, int64_t k)
+{
+    const geom *g = p->g;
+    gf_layer *l = p->l;
+    int64_t count = 0;
+    for (int64_t n = 0; n < p->batch; n++) {
+        const float *z = p->a + (n * g->oc + k) * g->p, *y = p->b + (n * g->oc + k) * g->p;
+        for (int64_t i = 0; i < g->p; i++)
+            count += live(l->act.kind, z[i], y[i]);
+    }
+    l->keep[KEEP_HEAD + k] = (double)count / ((double)p->batch * (double)g->p);
+}
+
+/* Channel k's filter gradient norm. */
+static void wgrad_norm_channel(const pass *p, int64_t k)
+{
+    gf_layer *l = p->l;
+    const float *d = l->dw + k * p->g->rg;
+    double s = 0.0;
+    for (int64_t i = 0; i < p->g->rg; i++)
+        s += (double)d[i] * d[i];
+    l->keep[KEEP_HEAD + p->g->oc + k] = sqrt(s);
+}
+
+/* ---- forward and backward ---- */
+
+static void conv_forward(gf_layer *l, const gfi_layer_io *io)
+{
+    gf_net *net = l->owner;
+    geom g;
+    layer_geom(l, &g);
+    int64_t np = io->batch * g.p;
+    float *zt = io->scratch, *col = io->training ? io->cache : zt + g.oc * np;
+    pass p = {.l = l, .g = &g, .batch = io->batch, .a = io->x, .x = col};
+    run_pass(l, &p, g.r, (size_t)(g.r * np), im2col_row);
+    for (int64_t gi = 0; gi < g.groups; gi++)
+        gfi_gemm_pool(net->pool, net->gemm_ws, false, false, g.ocg, np, g.rg, 1.0f, l->w + gi * g.ocg * g.rg, g.rg,
+                      col + gi * g.rg * np, np, 0.0f, zt + gi * g.ocg * np, np);
+    p = (pass){.l = l, .g = &g, .batch = io->batch, .a = zt, .z = io->z, .y = io->y};
+    run_pass(l, &p, io->batch * g.oc, (size_t)(g.oc * np), bias_act_run);
+    if (io->observe && l->keep) {
+        p = (pass){.l = l, .g = &g, .batch = io->batch, .a = io->z, .b = io->y};
+        run_pass(l, &p, g.oc, (size_t)(g.oc * np), live_frac_channel);
+        l->keep[KEEP_ACT_SEEN] = 1.0;
+    }
+}
+
+static void conv_backward(gf_layer *l, const gfi_layer_io *io)
+{
+    gf_net *net = l->owner;
+    geom g;
+    layer_geom(l, &g);
+    int64_t np = io->batch * g.p;
+    float *dzt = io->scratch, *dcol = dzt + g.oc * np;
+    const float *col = io->cache;
+    pass p = {.l = l, .g = &g, .batch = io->batch, .a = io->z, .b = io->y, .c = io->dy, .z = io->dz, .x = dzt};
+    run_pass(l, &p, io->batch * g.oc, (size_t)(g.oc * np), act_grad_run);
+    p = (pass){.l = l, .g = &g, .batch = io->batch, .a = dzt};
+    run_pass(l, &p, g.oc, (size_t)(g.oc * np), bias_grad_row);
+    for (int64_t gi = 0; gi < g.groups; gi++)
+        gfi_gemm_pool(net->pool, net->gemm_ws, false, true, g.ocg, g.rg, np, 1.0f, dzt + gi * g.ocg * np, np,
+                      col + gi * g.rg * np, np, 0.0f, l->dw + gi * g.ocg * g.rg, g.rg);
+    if (io->dx) {
+        for (int64_t gi = 0; gi < g.groups; gi++)
+            gfi_gemm_pool(net->pool, net->gemm_ws, true, false, g.rg, np, g.ocg, 1.0f, l->w + gi * g.ocg * g.rg,
+                          g.rg, dzt + gi * g.ocg * np, np, 0.0f, dcol + gi * g.rg * np, np);
+        p = (pass){.l = l, .g = &g, .batch = io->batch, .a = dcol, .x = io->dx};
+        run_pass(l, &p, io->batch * g.c, (size_t)(g.r * np), col2im_plane);
+    }
+    if (io->observe && l->keep) {
+        p = (pass){.l = l, .g = &g, .batch = io->batch};
+        run_pass(l, &p, g.oc, 0, wgrad_norm_channel);
+        l->keep[KEEP_GRAD_SEEN] = 1.0;
+    }
+}
+
+static void conv_units(const gf_layer *l, int64_t view[3])
+{
+    view[0] = 1;
+    view[1] = l->out_shape.dim[0];
+    view[2] = l->out / l->out_shape.dim[0];
+}
+
+/* Indices of the channels whose live fraction is 0 (dead for the ReLU family, saturated for sigmoid/tanh). */
+static int64_t off_channels(const gf_layer *l, bool saturating, double *dst, int64_t cap)
+{
+    int32_t kind = l->act.kind;
+    if (saturating ? !gfi_act_is_saturating(kind) : !gfi_act_is_relu_family(kind))
+        return 0;
+    int64_t oc = l->out_shape.dim[0], n = 0;
+    for (int64_t k = 0; k < oc; k++)
+        if (l->keep[KEEP_HEAD + k] == 0.0) {
+            if (n < cap)
+                dst[n] = (double)k;
+            n++;
+        }
+    return n;
+}
+
+static int64_t conv_series(const gf_layer *l, int32_t key, double *dst, int64_t cap)
+{
+    int64_t oc = l->out_shape.dim[0];
+    bool act_seen = l->keep && l->keep[KEEP_ACT_SEEN] != 0.0, grad_seen = l->keep && l->keep[KEEP_GRAD_SEEN] != 0.0;
+    switch (key) {
+    case GF_SERIES_DEAD_CHANNELS:
+    case GF_SERIES_SATURATED_CHANNELS:
+        return act_seen ? off_channels(l, key == GF_SERIES_SATURATED_CHANNELS, dst, cap) : 0;
+    case GF_SERIES_CHANNEL_ACTIVE_FRAC:
+    case GF_SERIES_CHANNEL_WGRAD_NORM: {
+        bool seen = key == GF_SERIES_CHANNEL_ACTIVE_FRAC ? act_seen : grad_seen;
+        const double *v = l->keep + KEEP_HEAD + (key == GF_SERIES_CHANNEL_WGRAD_NORM ? oc : 0);
+        for (int64_t k = 0; seen && k < oc && k < cap; k++)
+            dst[k] = v[k];
+        return seen ? oc : 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+/* ---- registration ---- */
+
+#define SIZE_OPT(key, def, min) {key, def, min, GFI_OPTION_SIZE_MAX, true}
+
+static const gfi_option_spec conv1d_options[] = {
+    SIZE_OPT(GF_LAYER_OUTPUTS, 0, 1),    SIZE_OPT(GF_LAYER_INPUTS, 0, 0),     SIZE_OPT(GF_LAYER_KERNEL_W, 0, 1),
+    SIZE_OPT(GF_LAYER_STRIDE_W, 1, 1),   SIZE_OPT(GF_LAYER_PAD_W, 0, 0),      SIZE_OPT(GF_LAYER_DILATION_W, 1, 1),
+    SIZE_OPT(GF_LAYER_GROUPS, 1, 1),     {-1, 0, 0, 0, false},
+};
+
+static const gfi_option_spec conv2d_options[] = {
+    SIZE_OPT(GF_LAYER_OUTPUTS, 0, 1),    SIZE_OPT(GF_LAYER_INPUTS, 0, 0),     SIZE_OPT(GF_LAYER_KERNEL_H, 0, 1),
+    SIZE_OPT(GF_LAYER_KERNEL_W, 0, 1),   SIZE_OPT(GF_LAYER_STRIDE_H, 1, 1),   SIZE_OPT(GF_LAYER_STRIDE_W, 1, 1),
+    SIZE_OPT(GF_LAYER_PAD_H, 0, 0),      SIZE_OPT(GF_LAYER_PAD_W, 0, 0),      SIZE_OPT(GF_LAYER_DILATION_H, 1, 1),
+    SIZE_OPT(GF_LAYER_DILATION_W, 1, 1), SIZE_OPT(GF_LAYER_GROUPS, 1, 1),     {-1, 0, 0, 0, false},
+};
+
+#define CONV_OPS(nm, k, opts)                                                                                          \
+    {                                                                                                                  \
+        .name = nm, .kind = k, .options = opts, .has_activation = true, .keeps_pre = true, .infer = conv_infer,       \
+        .cache_size = conv_cache_size, .scratch_size = conv_scratch_size, .keep_size = conv_keep_size,                 \
+        .forward = conv_forward, .backward = conv_backward, .units = conv_units, .series = conv_series,                \
+    }
+
+const gfi_layer_ops gfi_conv1d_ops = CONV_OPS("conv1d", GF_LAYER_CONV1D, conv1d_options);
+const gfi_layer_ops gfi_conv2d_ops = CONV_OPS("conv2d", GF_LAYER_CONV2D, conv2d_options);
+
+int gf_net_add_conv2d(gf_net *net, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding,
+                      int32_t activation_kind, gf_layer **layer)
+{
+    const int32_t keys[] = {GF_LAYER_OUTPUTS,  GF_LAYER_KERNEL_H, GF_LAYER_KERNEL_W, GF_LAYER_STRIDE_H,
+                            GF_LAYER_STRIDE_W, GF_LAYER_PAD_H,    GF_LAYER_PAD_W};
+    const double values[] = {(double)out_channels, (double)kernel, (double)kernel, (double)stride,
+                             (double)stride,       (double)padding, (double)padding};
+    return gfi_net_add_kind(net, GF_LAYER_CONV2D, keys, values, 7, activation_kind, layer, "gf_net_add_conv2d");
+}
+
+int gf_net_add_conv1d(gf_net *net, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding,
+                      int32_t activation_kind, gf_layer **layer)
+{
+    const int32_t keys[] = {GF_LAYER_OUTPUTS, GF_LAYER_KERNEL_W, GF_LAYER_STRIDE_W, GF_LAYER_PAD_W};
+    const double values[] = {(double)out_channels, (double)kernel, (double)stride, (double)padding};
+    return gfi_net_add_kind(net, GF_LAYER_CONV1D, keys, values, 4, activation_kind, layer, "gf_net_add_conv1d");
+}
