@@ -7,6 +7,7 @@
  * issue defines it; the library does not compute the first layer's input gradient (off by
  * default, gf_net_set_input_grad), so it does less arithmetic than that count (see
  * docs/performance.md for the rate of the arithmetic actually done).
+ * The cnn workload (conv, pooling, dense) counts its arithmetic from its layers' sizes instead.
  * Options: --seconds S (time per measurement, default 1.5), --only NAME, --threads N (max, default 2),
  * --isa avx512|avx2|portable (pin the matrix kernels, element-wise passes and diagnostics scans to
  * that instruction set, and measure the peak with it: how the library runs on a CPU without the
@@ -268,6 +269,65 @@ static result run(const workload *w, int threads, double seconds)
     return r;
 }
 
+/* ---- the convolutional workload ---- */
+
+/* cnn: batch 64 of 1 x 28 x 28, conv 3x3 -> 32 ReLU, max-pool 2, conv 3x3 -> 64 ReLU, max-pool 2, flatten,
+ * dense 128 ReLU, dense 10; SGD lr 1e-3, MSE (bench/torch_ref.py builds the same net). */
+enum { CNN_BATCH = 64, CNN_IN = 28 * 28, CNN_OUT = 10 };
+
+static gf_net *build_cnn(int threads)
+{
+    gf_net *net;
+    const int64_t dims[3] = {1, 28, 28};
+    int rc;
+    if ((rc = gf_net_create_shaped(&net, GF_SHAPE_IMAGE, dims, 3, 1)) ||
+        (rc = gf_net_add_conv2d(net, 32, 3, 1, 0, GF_ACT_RELU, NULL)) || (rc = gf_net_add_maxpool2d(net, 2, 0, NULL)) ||
+        (rc = gf_net_add_conv2d(net, 64, 3, 1, 0, GF_ACT_RELU, NULL)) || (rc = gf_net_add_maxpool2d(net, 2, 0, NULL)) ||
+        (rc = gf_net_add_flatten(net, NULL)) || (rc = gf_net_add_dense(net, 128, GF_ACT_RELU, NULL)) ||
+        (rc = gf_net_add_dense(net, CNN_OUT, GF_ACT_IDENTITY, NULL)))
+        die("building the cnn", rc);
+    gf_optimizer *opt;
+    if ((rc = gf_optimizer_create(&opt, GF_OPT_SGD, 1e-3)) || (rc = gf_net_set_optimizer(net, opt)))
+        die("optimizer", rc);
+    if ((rc = gf_net_set_threads(net, threads)))
+        die("gf_net_set_threads", rc);
+    return net;
+}
+
+/* Multiply-adds of one sample's forward (x2 for flops): the convolutions' taps and the dense products. */
+static double cnn_forward_flops(void)
+{
+    double conv1 = 32.0 * 26 * 26 * 9, conv2 = 64.0 * 11 * 11 * 32 * 9, dense = 1600.0 * 128 + 128.0 * 10;
+    return 2.0 * (conv1 + conv2 + dense);
+}
+
+static result run_cnn(int threads, double seconds)
+{
+    gf_net *net = build_cnn(threads);
+    size_t nx = (size_t)CNN_BATCH * CNN_IN, nt = (size_t)CNN_BATCH * CNN_OUT;
+    float *x = random_floats(nx, 7), *t = random_floats(nt, 8);
+    double loss;
+    int rc;
+    if ((rc = gf_net_train_step(net, x, nx, t, nt, CNN_BATCH, &loss)))
+        die("train_step", rc);
+    int64_t calls0 = alloc_calls;
+    for (int i = 0; i < 3; i++)
+        gf_net_train_step(net, x, nx, t, nt, CNN_BATCH, &loss);
+    int64_t steps = 0;
+    double t0 = now(), el;
+    do {
+        if ((rc = gf_net_train_step(net, x, nx, t, nt, CNN_BATCH, &loss)))
+            die("train_step", rc);
+        steps++;
+        el = now() - t0;
+    } while (el < seconds);
+    result r = {steps / el, alloc_calls - calls0, steps + 3};
+    gf_net_destroy(net);
+    free(x);
+    free(t);
+    return r;
+}
+
 static int64_t param_count(const workload *w)
 {
     int64_t p = 0;
@@ -396,6 +456,17 @@ int main(int argc, char **argv)
                    100.0 * gflops / (peak * th));
             fflush(stdout);
         }
+    }
+    for (int th = 1; th <= max_threads && (!only || !strcmp(only, "cnn")); th++) {
+        result r = run_cnn(th, seconds);
+        if (r.allocs_after_first > worst_allocs)
+            worst_allocs = r.allocs_after_first;
+        /* Forward once, backward twice (weights and inputs), as the dense count; the first layer's input
+         * gradient is not computed. */
+        double gflops = 3.0 * cnn_forward_flops() * CNN_BATCH * r.steps_per_sec / 1e9;
+        printf("bench workload=cnn threads=%d steps_per_sec=%.1f samples_per_sec=%.0f gflops=%.2f peak_pct=%.1f\n", th,
+               r.steps_per_sec, r.steps_per_sec * CNN_BATCH, gflops, 100.0 * gflops / (peak * th));
+        fflush(stdout);
     }
     if (!only || !strcmp(only, "mnist")) {
         int64_t allocs;

@@ -4,7 +4,7 @@
 Not part of `make bench` or of the tests, and not needed to build or use the
 library: it needs PyTorch (on Debian: apt-get install python3-torch), run with
 the system Python.  Each workload is the one bench/bench.c defines (MSE loss,
-float32, random data, the same widths, batch, activation and optimizer, lr
+float32, random data, the same widths (cnn: the same layers), batch, activation and optimizer, lr
 1e-3, momentum 0.9), timed the same way: whole training steps (zero_grad,
 forward, loss, backward, optimizer step) for a fixed time, median of five
 rounds.  The data needs no gradient, as in the library's default.
@@ -30,7 +30,23 @@ WORKLOADS = {
     "mnist": ([784, 512, 512, 10], 128, "relu", "momentum"),
     "deep": ([256] + [256] * 20 + [256], 64, "tanh", "sgd"),
     "wide": ([1024, 2048, 2048, 1024], 256, "relu", "sgd"),
+    # conv 3x3 -> 32 ReLU, max-pool 2, conv 3x3 -> 64 ReLU, max-pool 2, flatten, dense 128 ReLU, dense 10
+    "cnn": ([1 * 28 * 28, 10], 64, "relu", "sgd"),
 }
+
+
+def build(torch, name, widths, act):
+    """The workload's net: bench.c's cnn, or a stack of dense layers."""
+    nn = torch.nn
+    if name == "cnn":
+        return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                             nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10))
+    layers = []
+    for i in range(len(widths) - 1):
+        layers.append(nn.Linear(widths[i], widths[i + 1]))
+        if i + 2 < len(widths):
+            layers.append(nn.Tanh() if act == "tanh" else nn.ReLU())
+    return nn.Sequential(*layers)
 
 
 def loaded_blas(torch):
@@ -71,12 +87,7 @@ def main():
           % (torch.__version__, torch.get_num_threads(), blas_threads, loaded_blas(torch)))
     for name in args.workloads:
         widths, batch, act, opt_kind = WORKLOADS[name]
-        layers = []
-        for i in range(len(widths) - 1):
-            layers.append(torch.nn.Linear(widths[i], widths[i + 1]))
-            if i + 2 < len(widths):
-                layers.append(torch.nn.Tanh() if act == "tanh" else torch.nn.ReLU())
-        net = torch.nn.Sequential(*layers)
+        net = build(torch, name, widths, act)
         params = list(net.parameters())
         if opt_kind == "adam":
             opt = torch.optim.Adam(params, lr=1e-3)
@@ -85,6 +96,8 @@ def main():
         else:
             opt = torch.optim.SGD(params, lr=1e-3)
         x = torch.rand(batch, widths[0]) * 2 - 1
+        if name == "cnn":
+            x = x.reshape(batch, 1, 28, 28)
         t = torch.rand(batch, widths[-1]) * 2 - 1
         lossf = torch.nn.MSELoss()
 
@@ -105,6 +118,8 @@ def main():
         sec = sorted(rounds)[2]
         nparams = sum(p.numel() for p in params)
         gflops = 6.0 * nparams * batch / sec / 1e9
+        if name == "cnn":  # bench.c's count: the layers' multiply-adds, forward once and backward twice
+            gflops = 3.0 * 2.0 * (32 * 26 * 26 * 9 + 64 * 11 * 11 * 32 * 9 + 1600 * 128 + 128 * 10) * batch / sec / 1e9
         pct = " peak_pct=%.1f" % (100.0 * gflops / (args.peak * args.threads)) if args.peak > 0 else ""
         print("torch workload=%s threads=%d steps_per_sec=%.1f samples_per_sec=%.0f gflops=%.2f%s"
               % (name, args.threads, 1.0 / sec, batch / sec, gflops, pct))

@@ -305,6 +305,38 @@ static void col2im_plane(const pass *p, int64_t q)
         }
 }
 
+/* The element-wise runs below go in blocks of BLOCK with a fixed-length inner loop, which the compiler
+ * turns into vector code at -O2 (its cheapest cost model vectorizes only loops it can replace whole), and
+ * select instead of branch: a branch on the sign of a pre-activation mispredicts half the time. */
+#define BLOCK 16
+
+/* z = src + b, y = max(z, 0). */
+static void bias_relu(const float *restrict src, float b, float *restrict z, float *restrict y, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + BLOCK <= n; i += BLOCK)
+        for (int j = 0; j < BLOCK; j++) {
+            float v = src[i + j] + b;
+            z[i + j] = v;
+            y[i + j] = v > 0.0f ? v : 0.0f;
+        }
+    for (; i < n; i++) {
+        float v = src[i] + b;
+        z[i] = v;
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+static void bias_only(const float *restrict src, float b, float *restrict z, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + BLOCK <= n; i += BLOCK)
+        for (int j = 0; j < BLOCK; j++)
+            z[i + j] = src[i + j] + b;
+    for (; i < n; i++)
+        z[i] = src[i] + b;
+}
+
 /* Forward, run (sample n, channel k): z = Zt's run + b[k], y = f(z).  p->a = Zt, p->z = z, p->y = y. */
 static void bias_act_run(const pass *p, int64_t t)
 {
@@ -314,19 +346,32 @@ static void bias_act_run(const pass *p, int64_t t)
     const float *src = p->a + k * p->batch * g->p + n * g->p;
     float *z = p->z + t * g->p, *y = p->y + t * g->p, b = l->b[k];
     if (l->act.kind == GF_ACT_RELU) {
-        for (int64_t i = 0; i < g->p; i++) {
-            float v = src[i] + b;
-            z[i] = v;
-            y[i] = v > 0.0f ? v : 0.0f;
-        }
+        bias_relu(src, b, z, y, g->p);
         return;
     }
-    for (int64_t i = 0; i < g->p; i++)
-        z[i] = src[i] + b;
+    bias_only(src, b, z, g->p);
     if (l->act.kind == GF_ACT_IDENTITY)
         memcpy(y, z, (size_t)g->p * sizeof *y);
     else
         gfi_act_forward(&l->act, z, y, (size_t)g->p);
+}
+
+/* dz = dy where z > 0, else 0, into dz and dst (dZt's run). */
+static void relu_grad(const float *restrict z, const float *restrict dy, float *restrict dz, float *restrict dst,
+                      int64_t n)
+{
+    int64_t i = 0;
+    for (; i + BLOCK <= n; i += BLOCK)
+        for (int j = 0; j < BLOCK; j++) {
+            float d = dy[i + j], v = z[i + j] > 0.0f ? d : 0.0f; /* the load unconditional: a select */
+            dz[i + j] = v;
+            dst[i + j] = v;
+        }
+    for (; i < n; i++) {
+        float v = z[i] > 0.0f ? dy[i] : 0.0f;
+        dz[i] = v;
+        dst[i] = v;
+    }
 }
 
 /* Backward, run (sample n, channel k): dz = dy f'(z), copied into dZt's run.  p->a = z, p->b = y, p->c = dy,
@@ -339,22 +384,27 @@ static void act_grad_run(const pass *p, int64_t t)
     const float *z = p->a + off, *dy = p->c + off;
     float *dz = p->z + off, *dst = p->x + k * p->batch * g->p + n * g->p;
     if (l->act.kind == GF_ACT_RELU) {
-        for (int64_t i = 0; i < g->p; i++)
-            dst[i] = dz[i] = z[i] > 0.0f ? dy[i] : 0.0f;
+        relu_grad(z, dy, dz, dst, g->p);
         return;
     }
     gfi_act_backward(&l->act, z, p->b + off, dy, dz, (size_t)g->p);
     memcpy(dst, dz, (size_t)g->p * sizeof *dst);
 }
 
-/* db[k] = the sum of row k of dZt (p->a), in double, in sample and position order. */
+/* db[k] = the sum of row k of dZt (p->a), in double: BLOCK running sums (element i into sum i % BLOCK), so the
+ * adds do not wait on each other, combined in a fixed order. */
 static void bias_grad_row(const pass *p, int64_t k)
 {
-    int64_t np = p->batch * p->g->p;
+    int64_t np = p->batch * p->g->p, i = 0;
     const float *row = p->a + k * np;
-    double s = 0.0;
-    for (int64_t i = 0; i < np; i++)
-        s += row[i];
+    double part[BLOCK] = {0}, s = 0.0;
+    for (; i + BLOCK <= np; i += BLOCK)
+        for (int j = 0; j < BLOCK; j++)
+            part[j] += row[i + j];
+    for (int j = 0; i + j < np; j++)
+        part[j] += row[i + j];
+    for (int j = 0; j < BLOCK; j++)
+        s += part[j];
     p->l->db[k] = (float)s;
 }
 

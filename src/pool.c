@@ -129,31 +129,72 @@ static void window(int64_t o, int64_t s, int64_t pad, int64_t k, int64_t n, int6
     *hi = b > n ? n : b;
 }
 
+/* One step of a window's max on the value x[i] (best, where, sawnan in scope).  PyTorch's rule (take v when
+ * v > best or v is NaN) with integer flags, an arithmetic select and a max, so the compiler emits no branch on
+ * the data: a branch on which of four values is largest mispredicts most of the time.  Once a NaN is taken
+ * only a later NaN replaces it. */
+#define MAX_STEP(i)                                                                                                    \
+    do {                                                                                                               \
+        float v_ = x[i];                                                                                               \
+        int nan_ = v_ != v_, take_ = ((v_ > best) & !sawnan) | nan_;                                                  \
+        where += ((i) - where) & -(int64_t)take_;                                                                     \
+        best = v_ > best ? v_ : best;                                                                                  \
+        sawnan |= nan_;                                                                                                \
+    } while (0)
+
+/* The max of one window and where it is. */
+static float window_max(const float *x, int64_t w, int64_t y0, int64_t y1, int64_t x0, int64_t x1, int64_t *at)
+{
+    float best = -INFINITY;
+    int64_t where = y0 * w + x0;
+    int sawnan = 0;
+    for (int64_t iy = y0; iy < y1; iy++)
+        for (int64_t ix = x0; ix < x1; ix++)
+            MAX_STEP(iy * w + ix);
+    *at = where;
+    return sawnan ? x[where] : best;
+}
+
+/* The common 2 x 2 window without padding, unrolled: the generic loops cost more than the four compares. */
+static void max_plane_2x2(const ppass *p, const float *x, float *y, int32_t *arg)
+{
+    const pgeom *g = &p->g;
+    for (int64_t oy = 0; oy < g->oh; oy++)
+        for (int64_t ox = 0; ox < g->ow; ox++) {
+            int64_t i = oy * g->sh * g->w + ox * g->sw, where = i;
+            float best = -INFINITY;
+            int sawnan = 0;
+            MAX_STEP(i);
+            MAX_STEP(i + 1);
+            MAX_STEP(i + g->w);
+            MAX_STEP(i + g->w + 1);
+            y[oy * g->ow + ox] = sawnan ? x[where] : best;
+            if (arg)
+                arg[oy * g->ow + ox] = (int32_t)where;
+        }
+}
+
 static void max_plane(const ppass *p, int64_t q)
 {
     const pgeom *g = &p->g;
     const float *x = p->x + q * g->h * g->w;
     float *y = p->y + q * g->oh * g->ow;
     int32_t *arg = p->arg ? p->arg + q * g->oh * g->ow : NULL;
-    for (int64_t oy = 0; oy < g->oh; oy++)
+    if (g->kh == 2 && g->kw == 2 && g->ph == 0 && g->pw == 0) {
+        max_plane_2x2(p, x, y, arg);
+        return;
+    }
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+        int64_t y0, y1;
+        window(oy, g->sh, g->ph, g->kh, g->h, &y0, &y1);
         for (int64_t ox = 0; ox < g->ow; ox++) {
-            int64_t y0, y1, x0, x1;
-            window(oy, g->sh, g->ph, g->kh, g->h, &y0, &y1);
+            int64_t x0, x1, at;
             window(ox, g->sw, g->pw, g->kw, g->w, &x0, &x1);
-            int64_t at = y0 * g->w + x0;
-            float best = -INFINITY;
-            for (int64_t iy = y0; iy < y1; iy++)
-                for (int64_t ix = x0; ix < x1; ix++) {
-                    float v = x[iy * g->w + ix];
-                    if (v > best || isnan(v)) {
-                        best = v;
-                        at = iy * g->w + ix;
-                    }
-                }
-            y[oy * g->ow + ox] = best;
+            y[oy * g->ow + ox] = window_max(x, g->w, y0, y1, x0, x1, &at);
             if (arg)
                 arg[oy * g->ow + ox] = (int32_t)at;
         }
+    }
 }
 
 static void max_back_plane(const ppass *p, int64_t q)
