@@ -1,7 +1,8 @@
 /*
- * report.c — diagnostics reports as text (per-layer table + verdict), CSV
- * (the whole history) and JSON lines (history, then verdicts), into a caller
- * buffer or a file.  The SVG chart lives in svg.c.
+ * report.c — diagnostics reports as text (per-layer table, the conv layers'
+ * filter maps, verdict), CSV (the whole history) and JSON lines (history, the
+ * conv layers' channels, then verdicts), into a caller buffer or a file.  The
+ * SVG chart lives in svg.c.
  */
 #include "verdict.h"
 
@@ -42,6 +43,109 @@ static const char *layer_kind_name(const gf_diag *d, int32_t i, char *tmp, size_
     const gf_layer *l = d->net->layers[i];
     snprintf(tmp, n, "%s/%s", l->ops->name, gf_activation_name(l->act.kind));
     return tmp;
+}
+
+/* ---- conv layers: the per-channel series ---- */
+
+/* Layer i of d's net when it produces the per-channel series, else NULL. */
+static const gf_layer *channel_layer(const gf_diag *d, int32_t i)
+{
+    const gf_net *net = d->net;
+    if (!net || net->magic != GFI_MAGIC_NET || i >= net->nlayers)
+        return NULL;
+    const gf_layer *l = net->layers[i];
+    return l->ops->series && l->ops->series(l, GF_SERIES_CHANNEL_ACTIVE_FRAC, NULL, 0) > 0 ? l : NULL;
+}
+
+/* Series key of l in a fresh allocation of *n values (*n = 0: none recorded); NULL when out of memory. */
+static double *channel_series(const gf_layer *l, int32_t key, int64_t *n)
+{
+    *n = l->ops->series(l, key, NULL, 0);
+    if (*n < 0)
+        *n = 0;
+    double *v = gfi_malloc((size_t)(*n ? *n : 1) * sizeof *v);
+    if (v)
+        l->ops->series(l, key, v, *n);
+    return v;
+}
+
+/* The four series of a conv layer; GF_ERR_NOMEM leaves nothing allocated. */
+typedef struct channels {
+    double *dead, *sat, *live, *grad;
+    int64_t ndead, nsat, nlive, ngrad;
+} channels;
+
+static void channels_free(channels *c)
+{
+    gfi_free(c->dead);
+    gfi_free(c->sat);
+    gfi_free(c->live);
+    gfi_free(c->grad);
+}
+
+static int channels_read(const gf_layer *l, channels *c)
+{
+    c->dead = channel_series(l, GF_SERIES_DEAD_CHANNELS, &c->ndead);
+    c->sat = channel_series(l, GF_SERIES_SATURATED_CHANNELS, &c->nsat);
+    c->live = channel_series(l, GF_SERIES_CHANNEL_ACTIVE_FRAC, &c->nlive);
+    c->grad = channel_series(l, GF_SERIES_CHANNEL_WGRAD_NORM, &c->ngrad);
+    if (c->dead && c->sat && c->live && c->grad)
+        return GF_OK;
+    channels_free(c);
+    return GF_ERR_NOMEM;
+}
+
+/* "none", or the channel indices "1, 4, 7" (at most 16, then "... (n in all)"). */
+static void put_index_list(gfi_sink *s, const double *v, int64_t n)
+{
+    if (!n)
+        gfi_sink_put(s, "none");
+    for (int64_t k = 0; k < n && k < 16; k++)
+        gfi_sink_put(s, k ? ", %.0f" : "%.0f", v[k]);
+    if (n > 16)
+        gfi_sink_put(s, ", ... (%lld in all)", (long long)n);
+}
+
+/* Index of the smallest (largest when max) of v[0..n). */
+static int64_t extreme_at(const double *v, int64_t n, bool max)
+{
+    int64_t at = 0;
+    for (int64_t k = 1; k < n; k++)
+        if (max ? v[k] > v[at] : v[k] < v[at])
+            at = k;
+    return at;
+}
+
+/* One line per conv layer: which filter maps are dead or saturated, the least live map, the filters whose
+ * gradients are the smallest and largest. */
+static int report_channels_text(const gf_diag *d, gfi_sink *s)
+{
+    bool header = false;
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        const gf_layer *l = channel_layer(d, i);
+        channels c;
+        if (!l)
+            continue;
+        if (channels_read(l, &c))
+            return GF_ERR_NOMEM;
+        if (!header)
+            gfi_sink_put(s, "filter maps (conv layers, latest observed batch):\n");
+        header = true;
+        gfi_sink_put(s, "  layer %d %s, %lld channels: dead ", (int)i, l->ops->name, (long long)c.nlive);
+        put_index_list(s, c.dead, c.ndead);
+        gfi_sink_put(s, "; saturated ");
+        put_index_list(s, c.sat, c.nsat);
+        int64_t lo = extreme_at(c.live, c.nlive, false);
+        gfi_sink_put(s, "; least live channel %lld (%.1f%% of its values live)", (long long)lo, 100 * c.live[lo]);
+        if (c.ngrad) {
+            int64_t gmin = extreme_at(c.grad, c.ngrad, false), gmax = extreme_at(c.grad, c.ngrad, true);
+            gfi_sink_put(s, "; filter-gradient norm %.3g (channel %lld) .. %.3g (channel %lld)", c.grad[gmin],
+                         (long long)gmin, c.grad[gmax], (long long)gmax);
+        }
+        gfi_sink_put(s, "\n");
+        channels_free(&c);
+    }
+    return GF_OK;
 }
 
 /* ---- text ---- */
@@ -85,8 +189,8 @@ static int report_text(const gf_diag *d, gfi_sink *s)
                      gf_verdict_name(v));
     }
     int32_t v;
-    int rc = gfi_verdict_of(d, -1, &v, NULL, 0, NULL);
-    if (rc)
+    int rc = report_channels_text(d, s);
+    if (rc || (rc = gfi_verdict_of(d, -1, &v, NULL, 0, NULL)))
         return rc;
     gfi_sink_put(s, "net verdict: %s\nreason: ", gf_verdict_name(v));
     if ((rc = gfi_verdict_of(d, -1, NULL, NULL, GFI_TEXT_REASON, s)))
@@ -182,6 +286,38 @@ static int put_json_verdict(const gf_diag *d, gfi_sink *s, int32_t layer)
     return GF_OK;
 }
 
+static void put_json_numbers(gfi_sink *s, const char *name, const double *v, int64_t n)
+{
+    gfi_sink_put(s, ",\"%s\":[", name);
+    for (int64_t k = 0; k < n; k++) {
+        if (k)
+            gfi_sink_put(s, ",");
+        put_number(s, v[k], "null");
+    }
+    gfi_sink_put(s, "]");
+}
+
+/* {"type":"channels","layer":i,"dead":[..],"saturated":[..],"active_frac":[..],"wgrad_norm":[..]} per conv layer. */
+static int report_channels_json(const gf_diag *d, gfi_sink *s)
+{
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        const gf_layer *l = channel_layer(d, i);
+        channels c;
+        if (!l)
+            continue;
+        if (channels_read(l, &c))
+            return GF_ERR_NOMEM;
+        gfi_sink_put(s, "{\"type\":\"channels\",\"layer\":%d", (int)i);
+        put_json_numbers(s, "dead", c.dead, c.ndead);
+        put_json_numbers(s, "saturated", c.sat, c.nsat);
+        put_json_numbers(s, "active_frac", c.live, c.nlive);
+        put_json_numbers(s, "wgrad_norm", c.grad, c.ngrad);
+        gfi_sink_put(s, "}\n");
+        channels_free(&c);
+    }
+    return GF_OK;
+}
+
 static int report_json(const gf_diag *d, gfi_sink *s)
 {
     for (int32_t a = d->count - 1; a >= 0; a--)
@@ -200,12 +336,10 @@ static int report_json(const gf_diag *d, gfi_sink *s)
                         "\"reason\":\"nothing observed yet\",\"remedy\":\"run gf_diag_probe or train a step\"}\n");
         return GF_OK;
     }
-    for (int32_t i = 0; i < d->nlayers; i++) {
-        int rc = put_json_verdict(d, s, i);
-        if (rc)
-            return rc;
-    }
-    return put_json_verdict(d, s, -1);
+    int rc = report_channels_json(d, s);
+    for (int32_t i = 0; i < d->nlayers && !rc; i++)
+        rc = put_json_verdict(d, s, i);
+    return rc ? rc : put_json_verdict(d, s, -1);
 }
 
 /* ---- entry points ---- */

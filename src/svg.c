@@ -4,7 +4,9 @@
  * per layer with a legend, and (bottom) each layer's delta-in norm at the
  * latest step as log-scale bars coloured by the layer's verdict.  Zero and
  * non-finite values cannot sit on a log axis: they are clamped to the axis
- * edge and marked (hollow circle for zero, red triangle for NaN/Inf).
+ * edge and marked (hollow circle for zero, red triangle for NaN/Inf).  A net
+ * with conv layers gets a third panel: one square per filter map, shaded by
+ * its live share, dead and saturated maps marked.
  */
 #include "verdict.h"
 
@@ -231,11 +233,88 @@ static int bar_panel(const gf_diag *d, gfi_sink *s)
     return GF_OK;
 }
 
+/* ---- the conv layers' filter maps ---- */
+
+#define CHAN_TOP (HEIGHT - 10)
+#define CHAN_ROW 26.0
+#define CHAN_MAX 96 /* squares drawn per layer; the rest are counted */
+
+/* Layer i when it is a conv layer with channel series recorded, else NULL. */
+static const gf_layer *channel_layer(const gf_diag *d, int32_t i)
+{
+    const gf_net *net = d->net;
+    if (!net || net->magic != GFI_MAGIC_NET || i >= net->nlayers)
+        return NULL;
+    const gf_layer *l = net->layers[i];
+    return l->ops->series && l->ops->series(l, GF_SERIES_CHANNEL_ACTIVE_FRAC, NULL, 0) > 0 ? l : NULL;
+}
+
+static int32_t channel_rows(const gf_diag *d)
+{
+    int32_t n = 0;
+    for (int32_t i = 0; i < d->nlayers; i++)
+        n += channel_layer(d, i) != NULL;
+    return n;
+}
+
+/* One square per channel: the share of its values on the live side as the green's depth; a map live
+ * nowhere is dark grey with a red border (dead, ReLU family) or orange (saturated, sigmoid/tanh). */
+static void put_channel_square(gfi_sink *s, double x, double y, int32_t layer, int64_t k, double live,
+                               int32_t act)
+{
+    bool off = live == 0.0, sat = off && gfi_act_is_saturating(act);
+    const char *what = off ? (sat ? "saturated" : "dead") : "live";
+    if (off)
+        gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"14\" fill=\"%s\" stroke=\"%s\">", x, y,
+                     sat ? "#ff8c00" : "#444", sat ? "#ff8c00" : "#d62728");
+    else
+        gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"14\" fill=\"hsl(146,50%%,%.0f%%)\">", x,
+                     y, 90 - 55 * live);
+    gfi_sink_put(s, "<title>layer %d channel %lld: %s, %.1f%% of its values live</title></rect>\n", (int)layer,
+                 (long long)k, what, 100 * live);
+}
+
+static int channel_panel(const gf_diag *d, gfi_sink *s)
+{
+    if (!channel_rows(d))
+        return GF_OK;
+    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" font-weight=\"bold\">filter maps of the conv "
+                    "layers (green: share live; grey with red border: dead; orange: saturated)</text>\n",
+                 LEFT, CHAN_TOP);
+    int32_t row = 0;
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        const gf_layer *l = channel_layer(d, i);
+        if (!l)
+            continue;
+        int64_t n = l->ops->series(l, GF_SERIES_CHANNEL_ACTIVE_FRAC, NULL, 0);
+        double *live = gfi_malloc((size_t)n * sizeof *live);
+        if (!live)
+            return GF_ERR_NOMEM;
+        l->ops->series(l, GF_SERIES_CHANNEL_ACTIVE_FRAC, live, n);
+        double y = CHAN_TOP + 12 + CHAN_ROW * row++;
+        gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">layer %d</text>\n",
+                     LEFT - 4, y + 11, (int)i);
+        int64_t off = 0;
+        for (int64_t k = 0; k < n; k++) {
+            off += live[k] == 0.0;
+            if (k < CHAN_MAX)
+                put_channel_square(s, LEFT + 9.0 * (double)k, y, i, k, live[k], l->act.kind);
+        }
+        gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%lld channels%s, %lld off</text>\n",
+                     LEFT + 9.0 * (double)(n < CHAN_MAX ? n : CHAN_MAX) + 6, y + 11, (long long)n,
+                     n > CHAN_MAX ? " (first 96 shown)" : "", (long long)off);
+        gfi_free(live);
+    }
+    return GF_OK;
+}
+
 int gfi_report_svg(const gf_diag *d, gfi_sink *s)
 {
+    int32_t rows = channel_rows(d);
+    double height = HEIGHT + (rows ? 24 + CHAN_ROW * rows : 0);
     gfi_sink_put(s, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
                     "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n",
-                 W, HEIGHT, W, HEIGHT);
+                 W, height, W, height);
     gfi_sink_put(s, "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
     int32_t v = GF_VERDICT_UNKNOWN;
     if (d->count) {
@@ -262,7 +341,7 @@ int gfi_report_svg(const gf_diag *d, gfi_sink *s)
     }
     line_panel(d, s);
     int rc = bar_panel(d, s);
-    if (rc)
+    if (rc || (rc = channel_panel(d, s)))
         return rc;
     gfi_sink_put(s, "</svg>\n");
     return GF_OK;

@@ -124,6 +124,7 @@ enum cond {
     C_WEIGHT_COLLAPSE,
     C_PLATEAU,        /* net: the loss stopped moving over the window */
     C_STEP_TINY,      /* net: every layer's update is tiny while the gradient is not (learning rate too small) */
+    C_CONV_GAIN,      /* the conv layers' activations pass a shrinking share of the gradient (verdict_conv.c) */
     C_COUNT
 };
 
@@ -166,6 +167,7 @@ typedef struct {
     double lr;         /* the optimizer's learning rate */
     bool clipping;     /* the net already clips gradients in train_step */
     bool has_saturating, has_relu; /* hidden-layer activation kinds in the net */
+    gfi_conv_gain conv; /* C_CONV_GAIN: the conv activations' backward gains */
 } judge;
 
 static double stat_at(const gf_diag *d, int32_t ago, int32_t layer, int32_t stat)
@@ -383,6 +385,20 @@ static void rule_local(judge *j, int32_t i)
         mark(j, i, C_UPDATE_SPREAD);
 }
 
+/* The conv layers' activations lose the gradient: their backward gains (verdict_conv.c) average under
+ * VANISH_FACTOR per layer and multiply to under a tenth, the decade the depth trend asks for.  The
+ * layers marked are those whose own gain is under VANISH_FACTOR. */
+static void rule_conv_gain(judge *j)
+{
+    gfi_conv_gain_scan(j->d, &j->conv);
+    const gfi_conv_gain *g = &j->conv;
+    if (g->layers < 1 || !(g->mean < j->th[GF_TH_VANISH_FACTOR]) || !(g->product < 0.1))
+        return;
+    for (int32_t i = g->lo; i <= g->hi; i++)
+        if (gfi_conv_act_gain(j->d, i) < j->th[GF_TH_VANISH_FACTOR])
+            mark(j, i, C_CONV_GAIN);
+}
+
 /* A gradient at least this fraction of its weights is far from a minimum: a
  * net whose updates are tiny then is held back by its learning rate, not
  * converged.  Measured: 2-3 at learning rates of 1e-6 (SGD and Adam), against
@@ -447,7 +463,7 @@ static void rule_solved(judge *j)
         return;
     j->solved_loss = loss;
     j->chance = chance;
-    const int dropped[] = {C_DELTA_SHRINK, C_DELTA_GROW, C_UPDATE_SPREAD, C_GRAD_FLOOR};
+    const int dropped[] = {C_DELTA_SHRINK, C_DELTA_GROW, C_UPDATE_SPREAD, C_GRAD_FLOOR, C_CONV_GAIN};
     for (size_t k2 = 0; k2 < sizeof dropped / sizeof *dropped; k2++) {
         uint32_t bit = 1u << dropped[k2];
         j->net_why &= ~bit;
@@ -660,6 +676,7 @@ static void analyse(const gf_diag *d, judge *j)
     rule_delta(j);
     rule_activation(j);
     rule_step(j);
+    rule_conv_gain(j);
     rule_solved(j);
     rule_history(j);
     if (d->origin_found)
@@ -809,6 +826,14 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
                         "healthy ~1e-3) while layer %d's gradient is %.2g of its weights",
                      j->step_ur, th[GF_TH_UPDATE_FLOOR], (int)j->step_layer, j->step_grad);
         break;
+    case C_CONV_GAIN:
+        if (i >= 0)
+            gfi_sink_put(s, "its %s passes x%.2g of the gradient (||delta pre|| / ||delta out||); ",
+                         gf_activation_name(act_kind(d, i)), gfi_conv_act_gain(d, i));
+        gfi_sink_put(s, "the conv layers' activations pass x%.2g of the gradient per layer, x%.2g in all over layers "
+                        "%d-%d (threshold x%g per layer and x0.1 in all)",
+                     j->conv.mean, j->conv.product, (int)j->conv.lo, (int)j->conv.hi, th[GF_TH_VANISH_FACTOR]);
+        break;
     case C_LOSS_RISE:
         gfi_sink_put(s, "the loss rose: its mean over the last %d steps is %.2g%% above the %d steps before (threshold %g%%)",
                      (int)(j->plateau_n / 2), -100 * j->plateau_change, (int)(j->plateau_n / 2),
@@ -823,7 +848,7 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
 static bool net_level(int c)
 {
     return c == C_ORIGIN || c == C_LOSS_AVALANCHE || c == C_LOSS_RISE || c == C_PLATEAU || c == C_STEP_TINY ||
-           c == C_DELTA_SHRINK ||
+           c == C_DELTA_SHRINK || c == C_CONV_GAIN ||
            c == C_DELTA_GROW || c == C_ACT_SHRINK || c == C_ACT_GROW;
 }
 
@@ -1044,7 +1069,7 @@ static void put_remedy(const judge *j, gfi_sink *s, int32_t layer)
     }
     /* A plateau only accompanies these (or tiny steps, which have their own advice). */
     bool vanish = has(why, C_DELTA_SHRINK) || has(why, C_ACT_SHRINK) || has(why, C_GRAD_FLOOR) ||
-                  has(why, C_UPDATE_SPREAD) || has(why, C_WEIGHT_COLLAPSE);
+                  has(why, C_UPDATE_SPREAD) || has(why, C_WEIGHT_COLLAPSE) || has(why, C_CONV_GAIN);
     if (vanish) {
         /* An L2 penalty that takes a tenth of a percent or more off every weight
          * each step (lr x L2) shrinks the signal by itself: more init is no cure. */

@@ -16,6 +16,18 @@ int gfi_verdict_of(const gf_diag *d, int32_t layer, int32_t *verdict, uint32_t *
 
 /* The same text in a fresh gfi_malloc'd string (NULL when out of memory). */
 char *gfi_verdict_string(const gf_diag *d, int32_t layer, int which);
+/* verdict_conv.c: the backward gain of conv layer i's activation at the latest record,
+ * ||d loss / d z|| / ||d loss / d y||; NaN for a layer that is not a conv with an activation,
+ * the top layer, or one not measured. */
+double gfi_conv_act_gain(const gf_diag *d, int32_t i);
+/* Over every conv layer where the gain is measured: how many, the first and last, the first's
+ * activation, their product and geometric mean (1 when there are none). */
+typedef struct gfi_conv_gain {
+    int32_t layers, lo, hi, act;
+    double product, mean;
+} gfi_conv_gain;
+void gfi_conv_gain_scan(const gf_diag *d, gfi_conv_gain *g);
+
 /* svg.c: the chart of gf_diag_report(GF_REPORT_SVG). */
 int gfi_report_svg(const gf_diag *d, gfi_sink *s);
 

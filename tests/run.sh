@@ -18,8 +18,9 @@ for t in "$@"; do
     echo "== $t"
     run "$(basename "$t")" "$t"
 done
-# The training examples assert their own targets (XOR loss < 0.01, sin MSE < 1e-3, Iris held-out accuracy >= 0.9).
-for e in xor regression iris; do
+# The training examples assert their own targets (XOR loss < 0.01, sin MSE < 1e-3, Iris held-out accuracy
+# >= 0.9, CNN and signal held-out accuracy >= 95 %).
+for e in xor regression iris cnn signals; do
     [ -x "$B/examples/$e" ] || continue
     echo "== example $e"
     run "example-$e" "$B/examples/$e"

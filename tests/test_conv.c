@@ -723,6 +723,109 @@ static void test_channel_series_are_empty_before_an_observed_pass_and_absent_els
     gf_net_destroy(net);
 }
 
+/* The conv rule of the verdicts (verdict_conv.c): sigmoid filter maps pass at most a quarter of the gradient
+ * each, so two of them lose more than a decade, which the per-layer depth trend (blurred by the pooling layers
+ * between them) does not see; the same net with ReLU keeps most of it. */
+static gf_net *probe_cnn(int32_t act)
+{
+    gf_net *net = image_net(1, 16, 16);
+    assert_int_equal(gf_net_add_conv2d(net, 8, 3, 1, 1, act, NULL), GF_OK);
+    assert_int_equal(gf_net_add_maxpool2d(net, 2, 0, NULL), GF_OK);
+    assert_int_equal(gf_net_add_conv2d(net, 16, 3, 1, 1, act, NULL), GF_OK);
+    assert_int_equal(gf_net_add_maxpool2d(net, 2, 0, NULL), GF_OK);
+    assert_int_equal(gf_net_add_flatten(net, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 6, GF_ACT_IDENTITY, NULL), GF_OK);
+    return net;
+}
+
+static void test_a_sigmoid_cnn_is_vanishing_at_its_conv_layers(void **state)
+{
+    (void)state;
+    gf_net *net = probe_cnn(GF_ACT_SIGMOID);
+    gf_diag *dg = observe(net);
+    assert_int_equal(gf_diag_probe(dg, 32, 5), GF_OK);
+    int32_t v;
+    assert_int_equal(gf_diag_verdict(dg, -1, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_VANISHING);
+    assert_int_equal(gf_diag_verdict(dg, 0, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_VANISHING);
+    assert_int_equal(gf_diag_verdict(dg, 2, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_VANISHING);
+    char text[1024];
+    size_t need;
+    assert_int_equal(gf_diag_verdict_reason(dg, 2, text, sizeof text, &need), GF_OK);
+    assert_non_null(strstr(text, "its sigmoid passes x0."));
+    assert_int_equal(gf_diag_verdict_remedy(dg, -1, text, sizeof text, &need), GF_OK);
+    assert_non_null(strstr(text, "ReLU"));
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
+static void test_the_same_cnn_with_relu_is_healthy(void **state)
+{
+    (void)state;
+    gf_net *net = probe_cnn(GF_ACT_RELU);
+    gf_diag *dg = observe(net);
+    assert_int_equal(gf_diag_probe(dg, 32, 5), GF_OK);
+    int32_t v;
+    assert_int_equal(gf_diag_verdict(dg, -1, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_HEALTHY);
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
+static void test_the_text_report_lists_the_dead_filter_maps(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    gf_net *net = net_with_a_dead_channel(GF_ACT_RELU, &l);
+    gf_diag *dg = observe(net);
+    step_on_ramp(net);
+    char buf[8192];
+    size_t need;
+    assert_int_equal(gf_diag_report(dg, GF_REPORT_TEXT, buf, sizeof buf, &need), GF_OK);
+    assert_non_null(strstr(buf, "layer 0 conv2d, 3 channels: dead 1; saturated none; least live channel 1 (0.0%"));
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
+static void test_the_json_report_has_a_channels_line_per_conv_layer(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    gf_net *net = net_with_a_dead_channel(GF_ACT_RELU, &l);
+    gf_diag *dg = observe(net);
+    step_on_ramp(net);
+    char buf[16384];
+    size_t need;
+    assert_int_equal(gf_diag_report(dg, GF_REPORT_JSON, buf, sizeof buf, &need), GF_OK);
+    const char *c = strstr(buf, "{\"type\":\"channels\",\"layer\":0,\"dead\":[1],\"saturated\":[],\"active_frac\":[1,0,0.03125]");
+    assert_non_null(c);
+    assert_null(strstr(c + 2, "\"type\":\"channels\"")); /* one: the other layers are not conv layers */
+    assert_true(c < strstr(buf, "\"type\":\"verdict\"")); /* after the stats, before the verdicts */
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
+static void test_the_chart_draws_one_square_per_filter_map(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    gf_net *net = net_with_a_dead_channel(GF_ACT_RELU, &l);
+    gf_diag *dg = observe(net);
+    step_on_ramp(net);
+    size_t need;
+    assert_int_equal(gf_diag_report(dg, GF_REPORT_SVG, NULL, 0, &need), GF_OK);
+    char *svg = malloc(need);
+    assert_int_equal(gf_diag_report(dg, GF_REPORT_SVG, svg, need, &need), GF_OK);
+    assert_non_null(strstr(svg, "<title>layer 0 channel 1: dead, 0.0% of its values live</title>"));
+    assert_non_null(strstr(svg, "<title>layer 0 channel 2: live, 3.1% of its values live</title>"));
+    assert_non_null(strstr(svg, "3 channels, 1 off"));
+    free(svg);
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -758,6 +861,11 @@ int main(void)
         cmocka_unit_test(test_a_saturated_filter_map_is_listed),
         cmocka_unit_test(test_channel_weight_gradient_norms_match_the_filter_gradients),
         cmocka_unit_test(test_channel_series_are_empty_before_an_observed_pass_and_absent_elsewhere),
+        cmocka_unit_test(test_a_sigmoid_cnn_is_vanishing_at_its_conv_layers),
+        cmocka_unit_test(test_the_same_cnn_with_relu_is_healthy),
+        cmocka_unit_test(test_the_text_report_lists_the_dead_filter_maps),
+        cmocka_unit_test(test_the_json_report_has_a_channels_line_per_conv_layer),
+        cmocka_unit_test(test_the_chart_draws_one_square_per_filter_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

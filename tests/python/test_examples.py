@@ -68,6 +68,16 @@ class ExamplesTest(unittest.TestCase):
                 self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
         self.assertIn("wrote", out)
 
+    def test_cnn_trains_every_conv_and_pooling_layer_and_lists_filter_maps(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = run_example("cnn.py", "--quick", "--svg", tmp)
+            roots = [ET.parse(os.path.join(tmp, "cnn_%s.svg" % k)).getroot() for k in ("images", "signals")]
+        accs = [float(a) for a in re.findall(r"held-out accuracy ([0-9.]+) %", out)]
+        self.assertEqual(len(accs), 2, out)
+        self.assertTrue(all(a >= 90 for a in accs), out)
+        self.assertEqual(len(re.findall(r"layer \d conv[12]d: \d+ channels, dead", out)), 4)
+        self.assertTrue(all(r.tag == "{http://www.w3.org/2000/svg}svg" for r in roots))
+
 
     def test_torch_round_trip_moves_a_trained_net_both_ways_with_equal_predictions(self):
         try:
