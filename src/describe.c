@@ -4,6 +4,39 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The kind's value of key, or -1 when it does not take it. */
+static double option_of(const gf_layer *l, int32_t key)
+{
+    for (const gfi_option_spec *o = l->ops->options; o && o->key >= 0; o++)
+        if (o->key == key)
+            return l->opt[key];
+    return -1;
+}
+
+/* Window options of conv and pooling kinds as PyTorch names them: "kernel 3x3, stride 2x2, padding 1x1,
+ * dilation 1x1, groups 1" (1-D kinds: one number each; a pooling stride of 0 is the kernel). */
+static void describe_window(gfi_sink *s, const gf_layer *l)
+{
+    static const struct { const char *name; int32_t h, w; } pairs[] = {
+        {"kernel", GF_LAYER_KERNEL_H, GF_LAYER_KERNEL_W},
+        {"stride", GF_LAYER_STRIDE_H, GF_LAYER_STRIDE_W},
+        {"padding", GF_LAYER_PAD_H, GF_LAYER_PAD_W},
+        {"dilation", GF_LAYER_DILATION_H, GF_LAYER_DILATION_W},
+    };
+    for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++) {
+        double h = option_of(l, pairs[k].h), w = option_of(l, pairs[k].w);
+        if (w < 0)
+            continue;
+        if (pairs[k].w == GF_LAYER_STRIDE_W && w == 0) { /* pooling: 0 is the window */
+            w = option_of(l, GF_LAYER_KERNEL_W);
+            h = h == 0 ? option_of(l, GF_LAYER_KERNEL_H) : h;
+        }
+        gfi_sink_put(s, h < 0 ? ", %s %.0f" : ", %s %.0fx%.0f", pairs[k].name, h < 0 ? w : h, w);
+    }
+    if (option_of(l, GF_LAYER_GROUPS) >= 0)
+        gfi_sink_put(s, ", groups %.0f", l->opt[GF_LAYER_GROUPS]);
+}
+
 /* "[i] kind in -> out, activation a, W rows x cols (init w), b n (init b)": vectors as bare sizes, other
  * shapes named, every parameter block by its PyTorch name and dims. */
 static void describe_layer(gfi_sink *s, const gf_layer *l, char *in, char *out, size_t cap)
@@ -14,6 +47,7 @@ static void describe_layer(gfi_sink *s, const gf_layer *l, char *in, char *out, 
     else
         gfi_sink_put(s, "  [%d] %s %s -> %s", (int)l->index, l->ops->name, gfi_shape_str(&l->in_shape, in, cap),
                      gfi_shape_str(&l->out_shape, out, cap));
+    describe_window(s, l);
     if (l->ops->has_activation)
         gfi_sink_put(s, ", activation %s", gf_activation_name(l->act.kind));
     for (int32_t k = 0; k < l->nblocks; k++) {

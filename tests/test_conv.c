@@ -450,6 +450,25 @@ static void test_conv_blocks_have_pytorch_names_dims_and_fans(void **state)
     gf_net_destroy(net);
 }
 
+static void test_describe_names_the_window_options_of_conv_and_pooling(void **state)
+{
+    (void)state;
+    gf_net *net = image_net(3, 12, 12);
+    cfg c = {false, 3, 12, 12, 6, 3, 3, 2, 2, 1, 1, 1, 2, 3, GF_ACT_RELU};
+    assert_int_equal(gf_net_add(net, conv_layer(&c)), GF_OK);
+    assert_int_equal(gf_net_add_maxpool2d(net, 2, 0, NULL), GF_OK);
+    assert_int_equal(gf_net_add_global_avgpool(net, NULL), GF_OK);
+    char buf[2048];
+    size_t need;
+    assert_int_equal(gf_net_describe(net, buf, sizeof buf, &need), GF_OK);
+    if (!strstr(buf, "[0] conv2d IMAGE(3 x 12 x 12) -> IMAGE(6 x 6 x 5), kernel 3x3, stride 2x2, padding 1x1, dilation "
+                     "1x2, groups 3, activation relu, weight 6x1x3x3 (init default), bias 6 (init default)") ||
+        !strstr(buf, "[1] maxpool2d IMAGE(6 x 6 x 5) -> IMAGE(6 x 3 x 2), kernel 2x2, stride 2x2, padding 0x0\n") ||
+        !strstr(buf, "[2] global_avgpool IMAGE(6 x 3 x 2) -> VECTOR(6)\n"))
+        fail_msg("%s", buf);
+    gf_net_destroy(net);
+}
+
 /* ---- threads and allocations ---- */
 
 static gf_net *small_cnn(uint64_t seed)
@@ -852,6 +871,7 @@ int main(void)
         cmocka_unit_test(test_dense_straight_after_a_conv_is_refused_with_a_hint),
         cmocka_unit_test(test_conv_options_outside_their_domain_are_refused_at_set),
         cmocka_unit_test(test_conv_blocks_have_pytorch_names_dims_and_fans),
+        cmocka_unit_test(test_describe_names_the_window_options_of_conv_and_pooling),
         cmocka_unit_test(test_two_threads_train_a_cnn_to_the_same_bits_as_one),
         cmocka_unit_test(test_a_cnn_trains_without_allocating_after_the_first_step),
         cmocka_unit_test(test_every_allocation_failure_of_a_conv_net_is_reported),
