@@ -146,6 +146,28 @@ static void test_max_pooling_sends_the_gradient_to_the_first_of_equal_maxima(voi
     gf_net_destroy(net);
 }
 
+/* A NaN from the layer before (a conv whose products overflow: inf - inf) wins its window, as in PyTorch; an
+ * Inf after it does not replace it. */
+static void test_max_pooling_propagates_nan_from_the_layer_before(void **state)
+{
+    (void)state;
+    gf_net *net;
+    const int64_t d[2] = {1, 5};
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SIGNAL, d, 2, 1), GF_OK);
+    gf_layer *c;
+    assert_int_equal(gf_net_add_conv1d(net, 1, 2, 1, 0, GF_ACT_IDENTITY, &c), GF_OK);
+    const float w[2] = {1e38f, -1e38f}, b = 0;
+    assert_int_equal(gf_layer_set_weights(c, w, 2), GF_OK);
+    assert_int_equal(gf_layer_set_bias(c, &b, 1), GF_OK);
+    assert_int_equal(gf_net_add_maxpool1d(net, 2, 0, NULL), GF_OK);
+    const float x[5] = {10, 10, 1, 0, 0};
+    float y[2];
+    assert_int_equal(gf_net_predict(net, x, 5, 1, y, 2), GF_OK);
+    assert_true(isnan(y[0])); /* window [NaN, +Inf] */
+    assert_true(y[1] == 1e38f); /* window [1e38, 0] */
+    gf_net_destroy(net);
+}
+
 /* ---- gradients ---- */
 
 /* Values i * 0.05 in a shuffled order: neighbours differ by more than the gradient check's step. */
@@ -318,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_pooling_matches_direct_loops_on_random_shapes),
         cmocka_unit_test(test_global_average_pooling_gives_every_channel_mean_as_a_vector),
         cmocka_unit_test(test_max_pooling_sends_the_gradient_to_the_first_of_equal_maxima),
+        cmocka_unit_test(test_max_pooling_propagates_nan_from_the_layer_before),
         cmocka_unit_test(test_maxpool2d_gradients_with_stride_and_padding),
         cmocka_unit_test(test_overlapping_maxpool2d_gradients),
         cmocka_unit_test(test_avgpool2d_gradients_with_stride_and_padding),
