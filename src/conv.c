@@ -281,6 +281,17 @@ static void im2col_row(const pass *p, int64_t r)
     }
 }
 
+/* d[i] += s[i]: the rows of a stride-1 col2im (restrict and blocked, so it vectorizes). */
+static void add_run(float *restrict d, const float *restrict s, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            d[i + j] += s[i + j];
+    for (; i < n; i++)
+        d[i] += s[i];
+}
+
 /* col2im, plane q = (sample n, channel c) of dx: p->a = dCOL, p->x = dx.  Taps are added in a fixed order. */
 static void col2im_plane(const pass *p, int64_t q)
 {
@@ -299,8 +310,11 @@ static void col2im_plane(const pass *p, int64_t q)
                     continue;
                 float *row = dx + iy * g->w + offx;
                 const float *s = src + oy * g->ow;
-                for (int64_t ox = lo; ox < hi; ox++)
-                    row[ox * g->sw] += s[ox];
+                if (g->sw == 1)
+                    add_run(row + lo, s + lo, hi - lo);
+                else
+                    for (int64_t ox = lo; ox < hi; ox++)
+                        row[ox * g->sw] += s[ox];
             }
         }
 }

@@ -129,30 +129,49 @@ static void window(int64_t o, int64_t s, int64_t pad, int64_t k, int64_t n, int6
     *hi = b > n ? n : b;
 }
 
-/* One step of a window's max on the value x[i] (best, where, sawnan in scope).  PyTorch's rule (take v when
- * v > best or v is NaN) with integer flags, an arithmetic select and a max, so the compiler emits no branch on
- * the data: a branch on which of four values is largest mispredicts most of the time.  Once a NaN is taken
- * only a later NaN replaces it. */
+/* Max pooling follows PyTorch's rule: take v when v > best or v is NaN (so a NaN wins and only a later NaN
+ * replaces it).  NaN is rare, so windows are first taken by the plain rule with integer selects and a max,
+ * which the compiler emits without a branch on the data (a branch on which of four values is largest
+ * mispredicts most of the time), while noting whether a NaN was seen; a window with one is taken again by the
+ * full rule.  best, where, nan in scope; i the index into x. */
 #define MAX_STEP(i)                                                                                                    \
     do {                                                                                                               \
         float v_ = x[i];                                                                                               \
-        int nan_ = v_ != v_, take_ = ((v_ > best) & !sawnan) | nan_;                                                  \
-        where += ((i) - where) & -(int64_t)take_;                                                                     \
+        where += ((i) - where) & -(int64_t)(v_ > best);                                                               \
         best = v_ > best ? v_ : best;                                                                                  \
-        sawnan |= nan_;                                                                                                \
+        nan |= v_ != v_;                                                                                               \
     } while (0)
+
+/* The full rule on a window with a NaN: the last NaN (PyTorch keeps replacing a NaN by a later one). */
+static float window_max_nan(const float *x, int64_t w, int64_t y0, int64_t y1, int64_t x0, int64_t x1, int64_t *at)
+{
+    float best = -INFINITY;
+    int64_t where = y0 * w + x0;
+    for (int64_t iy = y0; iy < y1; iy++)
+        for (int64_t ix = x0; ix < x1; ix++) {
+            float v = x[iy * w + ix];
+            if (v > best || isnan(v)) {
+                best = v;
+                where = iy * w + ix;
+            }
+        }
+    *at = where;
+    return best;
+}
 
 /* The max of one window and where it is. */
 static float window_max(const float *x, int64_t w, int64_t y0, int64_t y1, int64_t x0, int64_t x1, int64_t *at)
 {
     float best = -INFINITY;
     int64_t where = y0 * w + x0;
-    int sawnan = 0;
+    int nan = 0;
     for (int64_t iy = y0; iy < y1; iy++)
         for (int64_t ix = x0; ix < x1; ix++)
             MAX_STEP(iy * w + ix);
+    if (nan)
+        return window_max_nan(x, w, y0, y1, x0, x1, at);
     *at = where;
-    return sawnan ? x[where] : best;
+    return best;
 }
 
 /* The common 2 x 2 window without padding, unrolled: the generic loops cost more than the four compares. */
@@ -162,13 +181,14 @@ static void max_plane_2x2(const ppass *p, const float *x, float *y, int32_t *arg
     for (int64_t oy = 0; oy < g->oh; oy++)
         for (int64_t ox = 0; ox < g->ow; ox++) {
             int64_t i = oy * g->sh * g->w + ox * g->sw, where = i;
-            float best = -INFINITY;
-            int sawnan = 0;
-            MAX_STEP(i);
+            float best = x[i];
+            int nan = best != best;
             MAX_STEP(i + 1);
             MAX_STEP(i + g->w);
             MAX_STEP(i + g->w + 1);
-            y[oy * g->ow + ox] = sawnan ? x[where] : best;
+            if (nan)
+                best = window_max_nan(x, g->w, oy * g->sh, oy * g->sh + 2, ox * g->sw, ox * g->sw + 2, &where);
+            y[oy * g->ow + ox] = best;
             if (arg)
                 arg[oy * g->ow + ox] = (int32_t)where;
         }

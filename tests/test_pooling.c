@@ -168,6 +168,31 @@ static void test_max_pooling_propagates_nan_from_the_layer_before(void **state)
     gf_net_destroy(net);
 }
 
+/* The same through the unrolled 2 x 2 window: rows [NaN, Inf, 1e38, 0] and zeros. */
+static void test_max_pooling_2x2_propagates_nan_from_the_layer_before(void **state)
+{
+    (void)state;
+    gf_net *net;
+    const int64_t d[3] = {1, 2, 5};
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_IMAGE, d, 3, 1), GF_OK);
+    gf_layer *c;
+    assert_int_equal(gf_layer_create(&c, GF_LAYER_CONV2D), GF_OK);
+    assert_int_equal(gf_layer_set_option(c, GF_LAYER_OUTPUTS, 1), GF_OK);
+    assert_int_equal(gf_layer_set_option(c, GF_LAYER_KERNEL_H, 1), GF_OK);
+    assert_int_equal(gf_layer_set_option(c, GF_LAYER_KERNEL_W, 2), GF_OK);
+    assert_int_equal(gf_net_add(net, c), GF_OK);
+    const float w[2] = {1e38f, -1e38f}, b = 0;
+    assert_int_equal(gf_layer_set_weights(c, w, 2), GF_OK);
+    assert_int_equal(gf_layer_set_bias(c, &b, 1), GF_OK);
+    assert_int_equal(gf_net_add_maxpool2d(net, 2, 0, NULL), GF_OK);
+    const float x[10] = {10, 10, 1, 0, 0, 0, 0, 0, 0, 0};
+    float y[2];
+    assert_int_equal(gf_net_predict(net, x, 10, 1, y, 2), GF_OK);
+    assert_true(isnan(y[0]));
+    assert_true(y[1] == 1e38f);
+    gf_net_destroy(net);
+}
+
 /* ---- gradients ---- */
 
 /* Values i * 0.05 in a shuffled order: neighbours differ by more than the gradient check's step. */
@@ -341,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_global_average_pooling_gives_every_channel_mean_as_a_vector),
         cmocka_unit_test(test_max_pooling_sends_the_gradient_to_the_first_of_equal_maxima),
         cmocka_unit_test(test_max_pooling_propagates_nan_from_the_layer_before),
+        cmocka_unit_test(test_max_pooling_2x2_propagates_nan_from_the_layer_before),
         cmocka_unit_test(test_maxpool2d_gradients_with_stride_and_padding),
         cmocka_unit_test(test_overlapping_maxpool2d_gradients),
         cmocka_unit_test(test_avgpool2d_gradients_with_stride_and_padding),
