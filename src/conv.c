@@ -2,14 +2,18 @@
  * conv.c — 1-D and 2-D convolution (nn.Conv1d, nn.Conv2d): stride, zero padding, dilation, groups and a bias
  * per output channel; weight out x in/groups x kh x kw.  A 1-D layer is the 2-D one with height 1.
  *
- * The whole batch goes through one matrix product per group.  im2col lays every receptive field out as a
- * column of COL (R x N*P: R = C*kh*kw taps, P = OH*OW output positions per sample), so that
- *     forward   Zt = W COL (OC x N*P), scattered into z (N x OC x P) with the bias, then y = f(z);
- *     backward  dZt = dz transposed, db = its row sums, dW = dZt COL^T, dCOL = W^T dZt, dx = col2im(dCOL).
- * One product over N*P columns keeps the kernels busy where a product per sample (P columns) would not.
- * Products split over the net's pool by output tiles and the passes around them by whole rows, planes or
- * (sample, channel) runs, so every thread count gives the same bits.  A training forward keeps COL in the
- * layer's cache for the backward; the transposed products live in the net's scratch.
+ * The batch goes through in chunks of whole samples, one matrix product per group and chunk.  im2col lays
+ * every receptive field of the chunk out as a column of COL (R x S*P: R = C*kh*kw taps, S samples, P = OH*OW
+ * output positions each), so that
+ *     forward   Zt = W COL (OC x S*P), scattered into z (N x OC x P) with the bias, then y = f(z);
+ *     backward  dZt = dz transposed, dW += dZt COL^T, dCOL = W^T dZt, dx = col2im(dCOL); db from dz.
+ * A chunk holds as many samples as keep COL near a megabyte (chunk_samples): one product over S*P columns
+ * keeps the kernels busy where a product per sample can be too thin (the first layer of the bench CNN has
+ * R = 9), while a COL of the whole batch (58 MB for 32 channels of 28 x 28 at batch 64) made the step wait on
+ * memory.  COL is rebuilt in the backward rather than kept: im2col of a chunk is cheap and cache-hot.
+ * The chunk size depends on the layer only, and products split over the net's pool by output tiles, the
+ * passes around them by whole rows, planes or (sample, channel) runs, so every thread count gives the same
+ * bits.
  */
 #include "internal.h"
 #include "gemm.h"
@@ -183,21 +187,24 @@ static size_t sat_mul3(size_t a, size_t b, size_t c)
     return gfi_mul_size(a, b, &ab) && gfi_mul_size(ab, c, &abc) ? abc : SIZE_MAX;
 }
 
-/* COL of a training forward, per sample. */
-static size_t conv_cache_size(const gf_layer *l)
+/* COL of a chunk is kept near this many floats (1 MiB): big enough for long products, small enough to stay
+ * in the caches between im2col and the product that reads it. */
+#define CHUNK_FLOATS 262144
+
+/* Samples per chunk: a function of the layer alone, so the sums over chunks do not depend on the threads. */
+static int64_t chunk_samples(const geom *g, int64_t batch)
 {
-    geom g;
-    layer_geom(l, &g);
-    return (size_t)g.r * (size_t)g.p;
+    int64_t per = g->r * g->p, s = per >= CHUNK_FLOATS ? 1 : CHUNK_FLOATS / per;
+    return s < batch ? s : batch;
 }
 
-/* Forward: Zt (OC x N*P) and, outside training, COL; backward: dZt and dCOL (R x N*P). */
+/* COL, Zt or dZt, and dCOL of one chunk. */
 static size_t conv_scratch_size(const gf_layer *l, int64_t batch, int32_t threads)
 {
     (void)threads;
     geom g;
     layer_geom(l, &g);
-    return sat_mul3((size_t)batch, (size_t)g.p, (size_t)(g.oc + g.r));
+    return sat_mul3((size_t)chunk_samples(&g, batch), (size_t)g.p, (size_t)(g.oc + 2 * g.r));
 }
 
 /* Per channel: the live fraction and the weight-gradient norm, after two flags (forward seen, backward seen). */
@@ -405,18 +412,21 @@ static void act_grad_run(const pass *p, int64_t t)
     memcpy(dst, dz, (size_t)g->p * sizeof *dst);
 }
 
-/* db[k] = the sum of row k of dZt (p->a), in double: BLOCK running sums (element i into sum i % BLOCK), so the
- * adds do not wait on each other, combined in a fixed order. */
-static void bias_grad_row(const pass *p, int64_t k)
+/* db[k] = the sum of channel k of dz (p->a, N x OC x P) in double: BLOCK running sums (element i of a run into
+ * sum i % BLOCK), so the adds do not wait on each other, combined in a fixed order. */
+static void bias_grad_channel(const pass *p, int64_t k)
 {
-    int64_t np = p->batch * p->g->p, i = 0;
-    const float *row = p->a + k * np;
+    const geom *g = p->g;
     double part[BLOCK] = {0}, s = 0.0;
-    for (; i + BLOCK <= np; i += BLOCK)
-        for (int j = 0; j < BLOCK; j++)
-            part[j] += row[i + j];
-    for (int j = 0; i + j < np; j++)
-        part[j] += row[i + j];
+    for (int64_t n = 0; n < p->batch; n++) {
+        const float *run = p->a + (n * g->oc + k) * g->p;
+        int64_t i = 0;
+        for (; i + BLOCK <= g->p; i += BLOCK)
+            for (int j = 0; j < BLOCK; j++)
+                part[j] += run[i + j];
+        for (int j = 0; i + j < g->p; j++)
+            part[j] += run[i + j];
+    }
     for (int j = 0; j < BLOCK; j++)
         s += part[j];
     p->l->db[k] = (float)s;
@@ -463,49 +473,81 @@ static void wgrad_norm_channel(const pass *p, int64_t k)
 
 /* ---- forward and backward ---- */
 
-static void conv_forward(gf_layer *l, const gfi_layer_io *io)
+/* im2col of samples [n0, n0 + s) into col (R x s*P). */
+static void chunk_im2col(gf_layer *l, const geom *g, const float *x, int64_t n0, int64_t s, float *col)
+{
+    pass p = {.l = l, .g = g, .batch = s, .a = x + n0 * g->c * g->h * g->w, .x = col};
+    run_pass(l, &p, g->r, (size_t)(g->r * s * g->p), im2col_row);
+}
+
+/* One product per group: c (OCg x np per group) = op(a) op(b), or += when accumulate. */
+static void group_products(const gf_layer *l, const geom *g, int which, int64_t np, const float *col, float *zt,
+                           float *dcol, bool accumulate)
 {
     gf_net *net = l->owner;
+    for (int64_t gi = 0; gi < g->groups; gi++) {
+        const float *w = l->w + gi * g->ocg * g->rg, *cg = col + gi * g->rg * np;
+        float *zg = zt + gi * g->ocg * np;
+        if (which == 0) /* forward: Zt = W COL */
+            gfi_gemm_pool(net->pool, net->gemm_ws, false, false, g->ocg, np, g->rg, 1.0f, w, g->rg, cg, np, 0.0f, zg,
+                          np);
+        else if (which == 1) /* weight gradient: dW (+)= dZt COL^T */
+            gfi_gemm_pool(net->pool, net->gemm_ws, false, true, g->ocg, g->rg, np, 1.0f, zg, np, cg, np,
+                          accumulate ? 1.0f : 0.0f, l->dw + gi * g->ocg * g->rg, g->rg);
+        else /* input gradient: dCOL = W^T dZt */
+            gfi_gemm_pool(net->pool, net->gemm_ws, true, false, g->rg, np, g->ocg, 1.0f, w, g->rg, zg, np, 0.0f,
+                          dcol + gi * g->rg * np, np);
+    }
+}
+
+static void conv_forward(gf_layer *l, const gfi_layer_io *io)
+{
     geom g;
     layer_geom(l, &g);
-    int64_t np = io->batch * g.p;
-    float *zt = io->scratch, *col = io->training ? io->cache : zt + g.oc * np;
-    pass p = {.l = l, .g = &g, .batch = io->batch, .a = io->x, .x = col};
-    run_pass(l, &p, g.r, (size_t)(g.r * np), im2col_row);
-    for (int64_t gi = 0; gi < g.groups; gi++)
-        gfi_gemm_pool(net->pool, net->gemm_ws, false, false, g.ocg, np, g.rg, 1.0f, l->w + gi * g.ocg * g.rg, g.rg,
-                      col + gi * g.rg * np, np, 0.0f, zt + gi * g.ocg * np, np);
-    p = (pass){.l = l, .g = &g, .batch = io->batch, .a = zt, .z = io->z, .y = io->y};
-    run_pass(l, &p, io->batch * g.oc, (size_t)(g.oc * np), bias_act_run);
+    int64_t chunk = chunk_samples(&g, io->batch);
+    for (int64_t n0 = 0; n0 < io->batch; n0 += chunk) {
+        int64_t s = io->batch - n0 < chunk ? io->batch - n0 : chunk, np = s * g.p;
+        float *col = io->scratch, *zt = col + g.r * np;
+        chunk_im2col(l, &g, io->x, n0, s, col);
+        group_products(l, &g, 0, np, col, zt, NULL, false);
+        int64_t off = n0 * g.oc * g.p;
+        pass p = {.l = l, .g = &g, .batch = s, .a = zt, .z = io->z + off, .y = io->y + off};
+        run_pass(l, &p, s * g.oc, (size_t)(g.oc * np), bias_act_run);
+    }
     if (io->observe && l->keep) {
-        p = (pass){.l = l, .g = &g, .batch = io->batch, .a = io->z, .b = io->y};
-        run_pass(l, &p, g.oc, (size_t)(g.oc * np), live_frac_channel);
+        pass p = {.l = l, .g = &g, .batch = io->batch, .a = io->z, .b = io->y};
+        run_pass(l, &p, g.oc, (size_t)(g.oc * io->batch * g.p), live_frac_channel);
         l->keep[KEEP_ACT_SEEN] = 1.0;
+    }
+}
+
+/* The backward of samples [n0, n0 + s): dz and its transpose, the weight gradient (added to the chunks before),
+ * and dx. */
+static void chunk_backward(gf_layer *l, const geom *g, const gfi_layer_io *io, int64_t n0, int64_t s)
+{
+    int64_t np = s * g->p, off = n0 * g->oc * g->p;
+    float *col = io->scratch, *dzt = col + g->r * np, *dcol = dzt + g->oc * np;
+    chunk_im2col(l, g, io->x, n0, s, col);
+    pass p = {.l = l, .g = g, .batch = s, .a = io->z + off, .b = io->y + off, .c = io->dy + off, .z = io->dz + off,
+              .x = dzt};
+    run_pass(l, &p, s * g->oc, (size_t)(g->oc * np), act_grad_run);
+    group_products(l, g, 1, np, col, dzt, NULL, n0 > 0);
+    if (io->dx) {
+        group_products(l, g, 2, np, col, dzt, dcol, false);
+        p = (pass){.l = l, .g = g, .batch = s, .a = dcol, .x = io->dx + n0 * g->c * g->h * g->w};
+        run_pass(l, &p, s * g->c, (size_t)(g->r * np), col2im_plane);
     }
 }
 
 static void conv_backward(gf_layer *l, const gfi_layer_io *io)
 {
-    gf_net *net = l->owner;
     geom g;
     layer_geom(l, &g);
-    int64_t np = io->batch * g.p;
-    float *dzt = io->scratch, *dcol = dzt + g.oc * np;
-    const float *col = io->cache;
-    pass p = {.l = l, .g = &g, .batch = io->batch, .a = io->z, .b = io->y, .c = io->dy, .z = io->dz, .x = dzt};
-    run_pass(l, &p, io->batch * g.oc, (size_t)(g.oc * np), act_grad_run);
-    p = (pass){.l = l, .g = &g, .batch = io->batch, .a = dzt};
-    run_pass(l, &p, g.oc, (size_t)(g.oc * np), bias_grad_row);
-    for (int64_t gi = 0; gi < g.groups; gi++)
-        gfi_gemm_pool(net->pool, net->gemm_ws, false, true, g.ocg, g.rg, np, 1.0f, dzt + gi * g.ocg * np, np,
-                      col + gi * g.rg * np, np, 0.0f, l->dw + gi * g.ocg * g.rg, g.rg);
-    if (io->dx) {
-        for (int64_t gi = 0; gi < g.groups; gi++)
-            gfi_gemm_pool(net->pool, net->gemm_ws, true, false, g.rg, np, g.ocg, 1.0f, l->w + gi * g.ocg * g.rg,
-                          g.rg, dzt + gi * g.ocg * np, np, 0.0f, dcol + gi * g.rg * np, np);
-        p = (pass){.l = l, .g = &g, .batch = io->batch, .a = dcol, .x = io->dx};
-        run_pass(l, &p, io->batch * g.c, (size_t)(g.r * np), col2im_plane);
-    }
+    int64_t chunk = chunk_samples(&g, io->batch), np = io->batch * g.p;
+    for (int64_t n0 = 0; n0 < io->batch; n0 += chunk)
+        chunk_backward(l, &g, io, n0, io->batch - n0 < chunk ? io->batch - n0 : chunk);
+    pass p = {.l = l, .g = &g, .batch = io->batch, .a = io->dz};
+    run_pass(l, &p, g.oc, (size_t)(g.oc * np), bias_grad_channel);
     if (io->observe && l->keep) {
         p = (pass){.l = l, .g = &g, .batch = io->batch};
         run_pass(l, &p, g.oc, 0, wgrad_norm_channel);
@@ -577,7 +619,7 @@ static const gfi_option_spec conv2d_options[] = {
 #define CONV_OPS(nm, k, opts)                                                                                          \
     {                                                                                                                  \
         .name = nm, .kind = k, .options = opts, .has_activation = true, .keeps_pre = true, .infer = conv_infer,       \
-        .cache_size = conv_cache_size, .scratch_size = conv_scratch_size, .keep_size = conv_keep_size,                 \
+        .scratch_size = conv_scratch_size, .keep_size = conv_keep_size,                                                \
         .forward = conv_forward, .backward = conv_backward, .units = conv_units, .series = conv_series,                \
     }
 

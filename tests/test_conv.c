@@ -252,6 +252,49 @@ static void test_stacked_convs_pass_the_input_gradient_through(void **state)
     gf_net_destroy(net);
 }
 
+/* A layer whose im2col of one sample passes the chunk size (72 taps x 3844 positions > 2^18 floats) goes
+ * through the batch one sample per chunk: its forward matches the direct loops, and its gradients for a batch
+ * are the sums (weights, bias) and the rows (input) of the gradients of each sample alone. */
+static void test_a_layer_split_into_chunks_matches_reference_and_per_sample_gradients(void **state)
+{
+    (void)state;
+    cfg c = {false, 8, 64, 64, 5, 3, 3, 1, 1, 0, 0, 1, 1, 1, GF_ACT_TANH};
+    check_forward_against_reference(&c, 3);
+    gf_layer *l;
+    gf_net *net = conv_net(&c, 3, &l);
+    assert_int_equal(gf_net_set_input_grad(net, 1), GF_OK);
+    size_t in = 8 * 64 * 64, out = 5 * 62 * 62;
+    float *x = malloc(3 * in * sizeof *x), *g = malloc(3 * out * sizeof *g), *dx = malloc(3 * in * sizeof *dx);
+    float *dx1 = malloc(in * sizeof *dx1), dw[360], dw1[360], db[5], db1[5];
+    double sw[360] = {0}, sb[5] = {0};
+    gc_fill(x, 3 * in);
+    gc_fill(g, 3 * out);
+    assert_int_equal(gf_net_forward(net, x, 3 * in, 3, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward_from(net, g, 3 * out), GF_OK);
+    assert_int_equal(gf_layer_get_weight_grad(l, dw, 360), GF_OK);
+    assert_int_equal(gf_layer_get_bias_grad(l, db, 5), GF_OK);
+    assert_int_equal(gf_net_input_grad(net, dx, 3 * in), GF_OK);
+    for (int n = 0; n < 3; n++) {
+        assert_int_equal(gf_net_forward(net, x + n * in, in, 1, NULL, 0), GF_OK);
+        assert_int_equal(gf_net_backward_from(net, g + n * out, out), GF_OK);
+        assert_int_equal(gf_layer_get_weight_grad(l, dw1, 360), GF_OK);
+        assert_int_equal(gf_layer_get_bias_grad(l, db1, 5), GF_OK);
+        assert_int_equal(gf_net_input_grad(net, dx1, in), GF_OK);
+        for (int i = 0; i < 360; i++)
+            sw[i] += dw1[i];
+        for (int i = 0; i < 5; i++)
+            sb[i] += db1[i];
+        for (size_t i = 0; i < in; i++)
+            assert_true(fabsf(dx[n * in + i] - dx1[i]) <= 1e-5f * (1 + fabsf(dx1[i])));
+    }
+    for (int i = 0; i < 360; i++)
+        assert_true(fabs(dw[i] - sw[i]) <= 1e-4 * (1 + fabs(sw[i])));
+    for (int i = 0; i < 5; i++)
+        assert_true(fabs(db[i] - sb[i]) <= 1e-4 * (1 + fabs(sb[i])));
+    free(x), free(g), free(dx), free(dx1);
+    gf_net_destroy(net);
+}
+
 /* ---- shapes, options and blocks ---- */
 
 static gf_net *image_net(int64_t c, int64_t h, int64_t w)
@@ -859,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_conv1d_gradients_with_stride_padding_and_dilation),
         cmocka_unit_test(test_conv1d_gradients_with_groups),
         cmocka_unit_test(test_stacked_convs_pass_the_input_gradient_through),
+        cmocka_unit_test(test_a_layer_split_into_chunks_matches_reference_and_per_sample_gradients),
         cmocka_unit_test(test_conv2d_output_shape_follows_pytorch_arithmetic),
         cmocka_unit_test(test_a_kernel_larger_than_the_padded_input_is_refused_at_add),
         cmocka_unit_test(test_dilation_counts_in_the_kernel_span),
