@@ -213,6 +213,28 @@ static void test_depthwise_conv2d_gradients(void **state)
     check_gradients(&c, 2);
 }
 
+/* Depthwise layers (one input channel per group) take a direct path instead of im2col. */
+static void test_depthwise_conv2d_gradients_with_a_channel_multiplier_stride_and_dilation(void **state)
+{
+    (void)state;
+    cfg c = {false, 2, 9, 8, 4, 3, 2, 2, 1, 1, 0, 2, 1, 2, GF_ACT_TANH};
+    check_gradients(&c, 2);
+}
+
+static void test_depthwise_conv1d_gradients(void **state)
+{
+    (void)state;
+    cfg c = {true, 3, 1, 12, 3, 1, 3, 1, 2, 0, 1, 1, 2, 3, GF_ACT_SIGMOID};
+    check_gradients(&c, 2);
+}
+
+static void test_depthwise_conv2d_with_relu_matches_the_reference(void **state)
+{
+    (void)state;
+    cfg c = {false, 4, 10, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 4, GF_ACT_RELU};
+    check_forward_against_reference(&c, 3);
+}
+
 static void test_conv2d_gradients_with_rectangular_kernel_and_mixed_options(void **state)
 {
     (void)state;
@@ -898,6 +920,9 @@ int main(void)
         cmocka_unit_test(test_conv2d_gradients_with_dilation),
         cmocka_unit_test(test_conv2d_gradients_with_groups),
         cmocka_unit_test(test_depthwise_conv2d_gradients),
+        cmocka_unit_test(test_depthwise_conv2d_gradients_with_a_channel_multiplier_stride_and_dilation),
+        cmocka_unit_test(test_depthwise_conv1d_gradients),
+        cmocka_unit_test(test_depthwise_conv2d_with_relu_matches_the_reference),
         cmocka_unit_test(test_conv2d_gradients_with_rectangular_kernel_and_mixed_options),
         cmocka_unit_test(test_conv1d_gradients_with_stride_padding_and_dilation),
         cmocka_unit_test(test_conv1d_gradients_with_groups),
