@@ -142,7 +142,7 @@ static int declare_blocks(const gf_layer *l, const geom *g, gfi_layout *lay)
 {
     int64_t kk = g->kh * g->kw, cg = g->c / g->groups;
     size_t n;
-    /* The cache (COL) and the output must be addressable per sample too. */
+    /* COL per sample (a chunk is at least one) and the output must be addressable. */
     int rc = gfi_checked_count(g->r, g->p, &n);
     if (!rc)
         rc = gfi_checked_count(g->oc, g->p, &n);
@@ -219,7 +219,7 @@ static size_t conv_keep_size(const gf_layer *l) { return KEEP_HEAD + 2 * (size_t
 typedef struct pass {
     gf_layer *l;
     const geom *g;
-    int64_t batch;
+    int64_t batch; /* samples the pass covers: a chunk's, or the whole batch's */
     const float *a, *b, *c; /* inputs of the pass */
     float *x, *y, *z;        /* outputs of the pass */
     void (*item)(const struct pass *p, int64_t i); /* one unit of work */

@@ -760,10 +760,16 @@ class Layer(_Handle):
         return self._owner._h if self._owner is not None else None
 
     def _shape_w(self):
+        """The weight block's shape when it is the layer's only one (dense (out, in), conv (out, in/groups, kh,
+        kw)), else flat."""
         names = self.param_names
-        if names.count("weight") == 1 and self.weight_count == self.param_shape("weight")[0] * \
-                self.param_shape("weight")[1]:
-            return self.param_shape("weight")
+        if names.count("weight") == 1:
+            shape = self.param_shape("weight")
+            n = 1
+            for d in shape:
+                n *= d
+            if n == self.weight_count:
+                return shape
         return (self.weight_count,)
 
     def _get(self, fn, count, shape, where):

@@ -33,6 +33,14 @@ class ConvLayerTest(unittest.TestCase):
             self.assertEqual(c.param_shape("weight"), (8, 3, 3, 2))
             self.assertEqual(c.options[gf.LayerOption.DILATION_H], 2)
 
+    def test_conv_weights_read_in_pytorch_layout(self):
+        with gf.Net((2, 6, 6)) as net:
+            c = net.add_conv2d(3, 3)
+            w = c.get_weights()
+            if hasattr(w, "shape"):
+                self.assertEqual(tuple(w.shape), (3, 2, 3, 3))  # nn.Conv2d's weight
+            self.assertEqual(flat(w), flat(c.get_param("weight")))
+
     def test_conv1d_and_pools_chain_on_a_signal(self):
         with gf.Net((2, 31), kind="signal") as net:
             net.add_conv1d(4, 5, padding=2, activation="relu")
