@@ -796,12 +796,14 @@ static void put_reason_clause(const judge *j, gfi_sink *s, int c, int32_t i)
     case C_DEAD:
         gfi_sink_put(s, "%.0f%% of %s units are zero for every sample (threshold %.0f%%)",
                      100 * latest(j, i, GF_STAT_DEAD_FRAC), gf_activation_name(act_kind(d, i)), 100 * th[GF_TH_DEAD_FRAC]);
+        gfi_conv_put_channels(d, i, GF_SERIES_DEAD_CHANNELS, s);
         break;
     case C_SATURATED:
         gfi_sink_put(s, "%s saturated: %.0f%% of units stuck for every sample, %.0f%% of pre-activations in the "
                         "flat tails (pre-activation std %.2g; derivative < 1%% of its maximum) (threshold %.0f%%)",
                      gf_activation_name(act_kind(d, i)), 100 * latest(j, i, GF_STAT_SATURATED_FRAC),
                      100 * tail_share(j, i), latest(j, i, GF_STAT_PRE_STD), 100 * th[GF_TH_SATURATED_FRAC]);
+        gfi_conv_put_channels(d, i, GF_SERIES_SATURATED_CHANNELS, s);
         break;
     case C_GRAD_FLOOR:
         gfi_sink_put(s, "weight-gradient rms %.2g is below the floor %g",

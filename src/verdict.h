@@ -27,6 +27,9 @@ typedef struct gfi_conv_gain {
     double product, mean;
 } gfi_conv_gain;
 void gfi_conv_gain_scan(const gf_diag *d, gfi_conv_gain *g);
+/* For a conv layer, "; dead filter maps: 1, 4, 7 of 16" (key GF_SERIES_DEAD_CHANNELS or _SATURATED_CHANNELS)
+ * after a dead or saturated clause, so the reason names the channels; nothing for other layers. */
+void gfi_conv_put_channels(const gf_diag *d, int32_t i, int32_t key, gfi_sink *s);
 
 /* svg.c: the chart of gf_diag_report(GF_REPORT_SVG). */
 int gfi_report_svg(const gf_diag *d, gfi_sink *s);

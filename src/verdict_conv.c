@@ -11,6 +11,7 @@
  * size, so norms compare), measured at every observed step.  Sigmoid passes at most 0.25 of it, tanh at
  * most 1 and less as it saturates; ReLU passes the share of the gradient that lands on live positions
  * (0.83 per layer in examples/cnn.c's healthy net: max pooling routes it to maxima, which are live).
+ * It also names a conv layer's dead or saturated filter maps in the reasons.
  */
 #include "verdict.h"
 
@@ -58,4 +59,20 @@ void gfi_conv_gain_scan(const gf_diag *d, gfi_conv_gain *g)
     }
     if (g->layers)
         g->mean = exp(logsum / g->layers);
+}
+
+void gfi_conv_put_channels(const gf_diag *d, int32_t i, int32_t key, gfi_sink *s)
+{
+    const gf_net *net = d->net;
+    if (!net || net->magic != GFI_MAGIC_NET || i < 0 || i >= net->nlayers || !is_conv(net->layers[i]))
+        return;
+    const gf_layer *l = net->layers[i];
+    double v[16];
+    int64_t n = l->ops->series(l, key, v, 16);
+    if (n <= 0)
+        return;
+    gfi_sink_put(s, "; %s filter maps: ", key == GF_SERIES_DEAD_CHANNELS ? "dead" : "saturated");
+    for (int64_t k = 0; k < n && k < 16; k++)
+        gfi_sink_put(s, k ? ", %.0f" : "%.0f", v[k]);
+    gfi_sink_put(s, "%s of %lld", n > 16 ? ", ..." : "", (long long)l->out_shape.dim[0]);
 }

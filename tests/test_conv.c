@@ -858,6 +858,34 @@ static void test_the_same_cnn_with_relu_is_healthy(void **state)
     gf_net_destroy(net);
 }
 
+/* Three filter maps of four are off everywhere (weights 0, bias -1): the layer is dead and its reason names them. */
+static void test_a_dead_conv_layer_names_its_dead_filter_maps(void **state)
+{
+    (void)state;
+    gf_net *net = image_net(1, 4, 4);
+    gf_layer *l;
+    assert_int_equal(gf_net_add_conv2d(net, 4, 1, 1, 0, GF_ACT_RELU, &l), GF_OK);
+    const float w[4] = {1, 0, 0, 0}, b[4] = {0.5f, -1, -1, -1};
+    assert_int_equal(gf_layer_set_weights(l, w, 4), GF_OK);
+    assert_int_equal(gf_layer_set_bias(l, b, 4), GF_OK);
+    assert_int_equal(gf_net_add_flatten(net, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_diag *dg = observe(net);
+    float x[32], t[2] = {1, 0};
+    gc_fill(x, 32);
+    assert_int_equal(gf_net_train_step(net, x, 32, t, 2, 2, NULL), GF_OK);
+    int32_t v;
+    assert_int_equal(gf_diag_verdict(dg, 0, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_DEAD);
+    char text[1024];
+    size_t need;
+    assert_int_equal(gf_diag_verdict_reason(dg, 0, text, sizeof text, &need), GF_OK);
+    if (!strstr(text, "75% of relu units are zero for every sample (threshold 75%); dead filter maps: 1, 2, 3 of 4"))
+        fail_msg("%s", text);
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
 static void test_the_text_report_lists_the_dead_filter_maps(void **state)
 {
     (void)state;
@@ -952,6 +980,7 @@ int main(void)
         cmocka_unit_test(test_channel_series_are_empty_before_an_observed_pass_and_absent_elsewhere),
         cmocka_unit_test(test_a_sigmoid_cnn_is_vanishing_at_its_conv_layers),
         cmocka_unit_test(test_the_same_cnn_with_relu_is_healthy),
+        cmocka_unit_test(test_a_dead_conv_layer_names_its_dead_filter_maps),
         cmocka_unit_test(test_the_text_report_lists_the_dead_filter_maps),
         cmocka_unit_test(test_the_json_report_has_a_channels_line_per_conv_layer),
         cmocka_unit_test(test_the_chart_draws_one_square_per_filter_map),
