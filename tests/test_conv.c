@@ -68,6 +68,18 @@ static gf_net *conv_net(const cfg *c, uint64_t seed, gf_layer **layer)
     return net;
 }
 
+/* The net of conv_net without the layer. */
+static gf_net *conv_net_unchecked(const cfg *c)
+{
+    gf_net *net;
+    const int64_t d2[3] = {c->c, c->h, c->w}, d1[2] = {c->c, c->w};
+    if (c->one_d)
+        assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SIGNAL, d1, 2, 1), GF_OK);
+    else
+        assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_IMAGE, d2, 3, 1), GF_OK);
+    return net;
+}
+
 /* The convolution written out: out[n][k][oy][ox] = f(b[k] + sum over the group's channels and the taps). */
 static void reference(const cfg *c, const float *x, const float *w, const float *b, int64_t batch, float *out)
 {
@@ -583,6 +595,78 @@ static void test_two_threads_train_a_cnn_to_the_same_bits_as_one(void **state)
     gf_net_destroy(b);
 }
 
+/* A layer that goes through the batch in several chunks (and a grouped one) gives the same bits on two threads. */
+static void test_two_threads_give_the_same_bits_on_chunked_and_grouped_layers(void **state)
+{
+    (void)state;
+    gf_net *nets[2];
+    for (int k = 0; k < 2; k++) {
+        nets[k] = image_net(8, 40, 40);
+        cfg c = {false, 8, 40, 40, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2, GF_ACT_RELU};
+        assert_int_equal(gf_net_add(nets[k], conv_layer(&c)), GF_OK); /* 72 taps x 1600 positions: 5 chunks of 2 */
+        assert_int_equal(gf_net_add_conv2d(nets[k], 6, 3, 2, 0, GF_ACT_TANH, NULL), GF_OK);
+        assert_int_equal(gf_net_add_global_avgpool(nets[k], NULL), GF_OK);
+        assert_int_equal(gf_net_add_dense(nets[k], 2, GF_ACT_IDENTITY, NULL), GF_OK);
+        assert_int_equal(gf_net_set_input_grad(nets[k], 1), GF_OK);
+        assert_int_equal(gf_net_set_threads(nets[k], k + 1), GF_OK);
+    }
+    size_t nx = 10 * 8 * 40 * 40;
+    float *x = malloc(nx * sizeof *x), *g0 = malloc(nx * sizeof *g0), *g1 = malloc(nx * sizeof *g1), t[20];
+    gc_fill(x, nx);
+    gc_fill(t, 20);
+    for (int k = 0; k < 2; k++)
+        for (int s = 0; s < 3; s++)
+            assert_int_equal(gf_net_train_step(nets[k], x, nx, t, 20, 10, NULL), GF_OK);
+    assert_int_equal(gf_net_input_grad(nets[0], g0, nx), GF_OK);
+    assert_int_equal(gf_net_input_grad(nets[1], g1, nx), GF_OK);
+    assert_memory_equal(g0, g1, nx * sizeof *g0);
+    for (int32_t i = 0; i < 2; i++) {
+        float w0[600], w1[600];
+        size_t n = (size_t)gf_layer_weight_count(gf_net_layer(nets[0], i));
+        assert_true(n <= 600);
+        assert_int_equal(gf_layer_get_weights(gf_net_layer(nets[0], i), w0, n), GF_OK);
+        assert_int_equal(gf_layer_get_weights(gf_net_layer(nets[1], i), w1, n), GF_OK);
+        assert_memory_equal(w0, w1, n * sizeof *w0);
+    }
+    free(x), free(g0), free(g1);
+    gf_net_destroy(nets[0]);
+    gf_net_destroy(nets[1]);
+}
+
+/* Random options on random inputs: every add either gives PyTorch's output shape or is refused with
+ * GF_ERR_SHAPE / GF_ERR_INVALID and a message, leaving the net as it was; nothing crashes. */
+static void test_random_option_combinations_are_shaped_or_refused_cleanly(void **state)
+{
+    (void)state;
+    srand(17);
+    int added = 0, refused = 0;
+    for (int t = 0; t < 400; t++) {
+        cfg c = {.one_d = rand() % 2, .act = GF_ACT_RELU};
+        c.c = rnd(1, 6), c.h = rnd(1, 9), c.w = rnd(1, 9), c.oc = rnd(1, 6), c.groups = rnd(1, 4);
+        c.kh = rnd(1, 6), c.kw = rnd(1, 6), c.sh = rnd(1, 3), c.sw = rnd(1, 3);
+        c.ph = rnd(0, 3), c.pw = rnd(0, 3), c.dh = rnd(1, 3), c.dw = rnd(1, 3);
+        gf_net *net = conv_net_unchecked(&c);
+        gf_layer *l = conv_layer(&c);
+        int rc = gf_net_add(net, l);
+        int64_t oh = c.one_d ? 1 : extent(c.h, c.kh, c.sh, c.ph, c.dh), ow = extent(c.w, c.kw, c.sw, c.pw, c.dw);
+        bool fits = c.c % c.groups == 0 && c.oc % c.groups == 0 && oh >= 1 && ow >= 1 &&
+                    (c.one_d || c.h + 2 * c.ph >= c.dh * (c.kh - 1) + 1) && c.w + 2 * c.pw >= c.dw * (c.kw - 1) + 1;
+        if (fits) {
+            assert_int_equal(rc, GF_OK);
+            assert_int_equal(gf_net_output_size(net), c.oc * oh * ow);
+            added++;
+        } else {
+            assert_true(rc == GF_ERR_SHAPE || rc == GF_ERR_INVALID);
+            assert_true(strlen(gf_net_last_error(net)) > 20);
+            assert_int_equal(gf_net_layer_count(net), 0);
+            gf_layer_destroy(l);
+            refused++;
+        }
+        gf_net_destroy(net);
+    }
+    assert_true(added > 50 && refused > 50);
+}
+
 static long counted;
 static void *count_malloc(void *u, size_t n) { (void)u; counted++; return malloc(n); }
 static void *count_realloc(void *u, void *p, size_t n) { (void)u; counted++; return realloc(p, n); }
@@ -970,6 +1054,8 @@ int main(void)
         cmocka_unit_test(test_conv_blocks_have_pytorch_names_dims_and_fans),
         cmocka_unit_test(test_describe_names_the_window_options_of_conv_and_pooling),
         cmocka_unit_test(test_two_threads_train_a_cnn_to_the_same_bits_as_one),
+        cmocka_unit_test(test_two_threads_give_the_same_bits_on_chunked_and_grouped_layers),
+        cmocka_unit_test(test_random_option_combinations_are_shaped_or_refused_cleanly),
         cmocka_unit_test(test_a_cnn_trains_without_allocating_after_the_first_step),
         cmocka_unit_test(test_every_allocation_failure_of_a_conv_net_is_reported),
         cmocka_unit_test(test_a_dead_filter_map_is_counted_once_over_samples_and_positions),
