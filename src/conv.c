@@ -11,9 +11,11 @@
  * keeps the kernels busy where a product per sample can be too thin (the first layer of the bench CNN has
  * R = 9), while a COL of the whole batch (58 MB for 32 channels of 28 x 28 at batch 64) made the step wait on
  * memory.  COL is rebuilt in the backward rather than kept: im2col of a chunk is cheap and cache-hot.
- * The chunk size depends on the layer only, and products split over the net's pool by output tiles, the
- * passes around them by whole rows, planes or (sample, channel) runs, so every thread count gives the same
- * bits.
+ * Threads: with enough chunks each thread takes whole chunks (its own scratch and packing buffers, no barrier
+ * inside a chunk); otherwise every chunk's products split over the net's pool by output tiles and the passes
+ * around them by whole rows, planes or (sample, channel) runs.  The weight gradient is summed in SLOTS partial
+ * sums fixed by the chunk count, added in slot order.  Chunks, slots and every element's arithmetic depend on
+ * the layer and the batch only, so every thread count, in either mode, gives the same bits.
  */
 #include "internal.h"
 #include "gemm.h"
@@ -198,13 +200,37 @@ static int64_t chunk_samples(const geom *g, int64_t batch)
     return s < batch ? s : batch;
 }
 
-/* COL, Zt or dZt, and dCOL of one chunk. */
+/* Weight-gradient partial sums: chunk c adds into slot c % slots, and the slots are added in order at the end
+ * (slot 0 is the layer's gradient itself).  The structure depends on the layer and the batch only, so every
+ * thread count gives the same bits; it lets up to SLOTS threads take whole chunks in the backward. */
+#define SLOTS 4
+
+/* How a pass over the batch is cut and who runs the pieces. */
+typedef struct plan {
+    int64_t chunk, nchunks, slots;
+    bool by_chunk; /* each thread takes whole chunks (else every chunk's work is split over the threads) */
+    size_t work;   /* scratch floats of one chunk in flight: COL, Zt or dZt, dCOL */
+} plan;
+
+static plan make_plan(const geom *g, int64_t batch, int threads)
+{
+    plan pl = {.chunk = chunk_samples(g, batch)};
+    pl.nchunks = (batch + pl.chunk - 1) / pl.chunk;
+    pl.slots = pl.nchunks < SLOTS ? pl.nchunks : SLOTS;
+    /* Whole chunks need enough of them to balance the threads, and a slot per thread in the backward. */
+    pl.by_chunk = threads > 1 && pl.slots >= threads && pl.nchunks >= 2 * threads;
+    pl.work = sat_mul3((size_t)pl.chunk, (size_t)g->p, (size_t)(g->oc + 2 * g->r));
+    return pl;
+}
+
+/* The slots beyond the first, then a chunk's work per thread. */
 static size_t conv_scratch_size(const gf_layer *l, int64_t batch, int32_t threads)
 {
-    (void)threads;
     geom g;
     layer_geom(l, &g);
-    return sat_mul3((size_t)chunk_samples(&g, batch), (size_t)g.p, (size_t)(g.oc + 2 * g.r));
+    plan pl = make_plan(&g, batch, threads);
+    size_t slots = sat_mul3((size_t)(pl.slots - 1), l->nweights, 1), work = sat_mul3(pl.work, (size_t)threads, 1);
+    return slots > SIZE_MAX - work ? SIZE_MAX : slots + work;
 }
 
 /* Per channel: the live fraction and the weight-gradient norm, after two flags (forward seen, backward seen). */
@@ -222,6 +248,7 @@ typedef struct pass {
     int64_t batch; /* samples the pass covers: a chunk's, or the whole batch's */
     const float *a, *b, *c; /* inputs of the pass */
     float *x, *y, *z;        /* outputs of the pass */
+    int64_t count; /* a size the item needs beyond the geometry (add_slots_row: the slots) */
     void (*item)(const struct pass *p, int64_t i); /* one unit of work */
     int64_t items;
 } pass;
@@ -234,12 +261,14 @@ static void pass_worker(void *arg, int tid, int nthreads)
         p->item(p, i);
 }
 
-/* Runs p->item for every item, split into contiguous ranges over the net's pool when the work is large. */
-static void run_pass(const gf_layer *l, pass *p, int64_t items, size_t work, void (*item)(const pass *, int64_t))
+/* Runs p->item for every item: on this thread when tid >= 0 (the caller split the work itself, this is
+ * thread tid's share) or the work is small, else split into contiguous ranges over the net's pool. */
+static void run_pass(const gf_layer *l, pass *p, int64_t items, size_t work, int tid,
+                     void (*item)(const pass *, int64_t))
 {
     p->item = item;
     p->items = items;
-    if (work < PAR_MIN_WORK)
+    if (tid >= 0 || work < PAR_MIN_WORK)
         pass_worker(p, 0, 1);
     else
         gfi_pool_run(l->owner->pool, pass_worker, p);
@@ -473,69 +502,139 @@ static void wgrad_norm_channel(const pass *p, int64_t k)
 
 /* ---- forward and backward ---- */
 
-/* im2col of samples [n0, n0 + s) into col (R x s*P). */
-static void chunk_im2col(gf_layer *l, const geom *g, const float *x, int64_t n0, int64_t s, float *col)
-{
-    pass p = {.l = l, .g = g, .batch = s, .a = x + n0 * g->c * g->h * g->w, .x = col};
-    run_pass(l, &p, g->r, (size_t)(g->r * s * g->p), im2col_row);
-}
-
-/* One product per group: c (OCg x np per group) = op(a) op(b), or += when accumulate. */
-static void group_products(const gf_layer *l, const geom *g, int which, int64_t np, const float *col, float *zt,
-                           float *dcol, bool accumulate)
+/* A product on this thread's packing buffers (tid >= 0) or split over the pool. */
+static void product(const gf_layer *l, int tid, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a,
+                    int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
     gf_net *net = l->owner;
-    for (int64_t gi = 0; gi < g->groups; gi++) {
-        const float *w = l->w + gi * g->ocg * g->rg, *cg = col + gi * g->rg * np;
-        float *zg = zt + gi * g->ocg * np;
-        if (which == 0) /* forward: Zt = W COL */
-            gfi_gemm_pool(net->pool, net->gemm_ws, false, false, g->ocg, np, g->rg, 1.0f, w, g->rg, cg, np, 0.0f, zg,
-                          np);
-        else if (which == 1) /* weight gradient: dW (+)= dZt COL^T */
-            gfi_gemm_pool(net->pool, net->gemm_ws, false, true, g->ocg, g->rg, np, 1.0f, zg, np, cg, np,
-                          accumulate ? 1.0f : 0.0f, l->dw + gi * g->ocg * g->rg, g->rg);
-        else /* input gradient: dCOL = W^T dZt */
-            gfi_gemm_pool(net->pool, net->gemm_ws, true, false, g->rg, np, g->ocg, 1.0f, w, g->rg, zg, np, 0.0f,
-                          dcol + gi * g->rg * np, np);
-    }
+    if (tid >= 0)
+        gfi_gemm_tid(net->gemm_ws, tid, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    else
+        gfi_gemm_pool(net->pool, net->gemm_ws, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* Everything a chunk's work needs; the chunk jobs hand it to every thread. */
+typedef struct chunk_job {
+    gf_layer *l;
+    const geom *g;
+    const gfi_layer_io *io;
+    const plan *pl;
+} chunk_job;
+
+/* Thread tid's scratch for one chunk (after the slots), and slot sl's weight gradient. */
+static float *work_of(const chunk_job *j, int tid)
+{
+    return j->io->scratch + (size_t)(j->pl->slots - 1) * j->l->nweights + (size_t)(tid < 0 ? 0 : tid) * j->pl->work;
+}
+
+static float *slot_dw(const chunk_job *j, int64_t sl)
+{
+    return sl == 0 ? j->l->dw : j->io->scratch + (size_t)(sl - 1) * j->l->nweights;
+}
+
+/* First sample and samples of chunk c. */
+static int64_t chunk_first(const chunk_job *j, int64_t c) { return c * j->pl->chunk; }
+static int64_t chunk_size(const chunk_job *j, int64_t c)
+{
+    int64_t left = j->io->batch - chunk_first(j, c);
+    return left < j->pl->chunk ? left : j->pl->chunk;
+}
+
+/* im2col of chunk c into col (R x s*P). */
+static void chunk_im2col(const chunk_job *j, int64_t c, float *col, int tid)
+{
+    const geom *g = j->g;
+    int64_t s = chunk_size(j, c);
+    pass p = {.l = j->l, .g = g, .batch = s, .a = j->io->x + chunk_first(j, c) * g->c * g->h * g->w, .x = col};
+    run_pass(j->l, &p, g->r, (size_t)(g->r * s * g->p), tid, im2col_row);
+}
+
+/* Forward of chunk c: Zt = W COL per group, scattered into z and y with the bias and activation. */
+static void forward_chunk(const chunk_job *j, int64_t c, int tid)
+{
+    const geom *g = j->g;
+    const gf_layer *l = j->l;
+    int64_t s = chunk_size(j, c), np = s * g->p, off = chunk_first(j, c) * g->oc * g->p;
+    float *col = work_of(j, tid), *zt = col + g->r * np;
+    chunk_im2col(j, c, col, tid);
+    for (int64_t gi = 0; gi < g->groups; gi++)
+        product(l, tid, false, false, g->ocg, np, g->rg, l->w + gi * g->ocg * g->rg, g->rg, col + gi * g->rg * np,
+                np, 0.0f, zt + gi * g->ocg * np, np);
+    pass p = {.l = j->l, .g = g, .batch = s, .a = zt, .z = j->io->z + off, .y = j->io->y + off};
+    run_pass(l, &p, s * g->oc, (size_t)(g->oc * np), tid, bias_act_run);
+}
+
+/* Backward of chunk c: dz and its transpose, the weight gradient into dw (added to it when accumulate), dx. */
+static void backward_chunk(const chunk_job *j, int64_t c, float *dw, bool accumulate, int tid)
+{
+    const geom *g = j->g;
+    const gf_layer *l = j->l;
+    const gfi_layer_io *io = j->io;
+    int64_t s = chunk_size(j, c), n0 = chunk_first(j, c), np = s * g->p, off = n0 * g->oc * g->p;
+    float *col = work_of(j, tid), *dzt = col + g->r * np, *dcol = dzt + g->oc * np;
+    chunk_im2col(j, c, col, tid);
+    pass p = {.l = j->l, .g = g, .batch = s, .a = io->z + off, .b = io->y + off, .c = io->dy + off,
+              .z = io->dz + off, .x = dzt};
+    run_pass(l, &p, s * g->oc, (size_t)(g->oc * np), tid, act_grad_run);
+    for (int64_t gi = 0; gi < g->groups; gi++)
+        product(l, tid, false, true, g->ocg, g->rg, np, dzt + gi * g->ocg * np, np, col + gi * g->rg * np, np,
+                accumulate ? 1.0f : 0.0f, dw + gi * g->ocg * g->rg, g->rg);
+    if (!io->dx)
+        return;
+    for (int64_t gi = 0; gi < g->groups; gi++)
+        product(l, tid, true, false, g->rg, np, g->ocg, l->w + gi * g->ocg * g->rg, g->rg, dzt + gi * g->ocg * np,
+                np, 0.0f, dcol + gi * g->rg * np, np);
+    p = (pass){.l = j->l, .g = g, .batch = s, .a = dcol, .x = io->dx + n0 * g->c * g->h * g->w};
+    run_pass(l, &p, s * g->c, (size_t)(g->r * np), tid, col2im_plane);
+}
+
+/* Slot sl's chunks, in order, into its weight gradient. */
+static void backward_slot(const chunk_job *j, int64_t sl, int tid)
+{
+    for (int64_t c = sl; c < j->pl->nchunks; c += j->pl->slots)
+        backward_chunk(j, c, slot_dw(j, sl), c >= j->pl->slots, tid);
+}
+
+/* Thread tid of nt takes a contiguous range of whole chunks (forward) or slots (backward). */
+static void forward_worker(void *arg, int tid, int nt)
+{
+    const chunk_job *j = arg;
+    for (int64_t c = j->pl->nchunks * tid / nt; c < j->pl->nchunks * (tid + 1) / nt; c++)
+        forward_chunk(j, c, tid);
+}
+
+static void backward_worker(void *arg, int tid, int nt)
+{
+    const chunk_job *j = arg;
+    for (int64_t sl = j->pl->slots * tid / nt; sl < j->pl->slots * (tid + 1) / nt; sl++)
+        backward_slot(j, sl, tid);
+}
+
+/* Row k of the weight gradient += the other slots' rows, in slot order.  p->a = the slots after the first. */
+static void add_slots_row(const pass *p, int64_t k)
+{
+    const gf_layer *l = p->l;
+    int64_t rg = p->g->rg;
+    float *d = l->dw + k * rg;
+    for (int64_t sl = 1; sl < p->count; sl++)
+        add_run(d, p->a + (size_t)(sl - 1) * l->nweights + k * rg, rg);
 }
 
 static void conv_forward(gf_layer *l, const gfi_layer_io *io)
 {
     geom g;
     layer_geom(l, &g);
-    int64_t chunk = chunk_samples(&g, io->batch);
-    for (int64_t n0 = 0; n0 < io->batch; n0 += chunk) {
-        int64_t s = io->batch - n0 < chunk ? io->batch - n0 : chunk, np = s * g.p;
-        float *col = io->scratch, *zt = col + g.r * np;
-        chunk_im2col(l, &g, io->x, n0, s, col);
-        group_products(l, &g, 0, np, col, zt, NULL, false);
-        int64_t off = n0 * g.oc * g.p;
-        pass p = {.l = l, .g = &g, .batch = s, .a = zt, .z = io->z + off, .y = io->y + off};
-        run_pass(l, &p, s * g.oc, (size_t)(g.oc * np), bias_act_run);
-    }
+    plan pl = make_plan(&g, io->batch, gfi_pool_threads(l->owner->pool));
+    chunk_job j = {l, &g, io, &pl};
+    if (pl.by_chunk)
+        gfi_pool_run(l->owner->pool, forward_worker, &j);
+    else
+        for (int64_t c = 0; c < pl.nchunks; c++)
+            forward_chunk(&j, c, -1);
     if (io->observe && l->keep) {
         pass p = {.l = l, .g = &g, .batch = io->batch, .a = io->z, .b = io->y};
-        run_pass(l, &p, g.oc, (size_t)(g.oc * io->batch * g.p), live_frac_channel);
+        run_pass(l, &p, g.oc, (size_t)(g.oc * io->batch * g.p), -1, live_frac_channel);
         l->keep[KEEP_ACT_SEEN] = 1.0;
-    }
-}
-
-/* The backward of samples [n0, n0 + s): dz and its transpose, the weight gradient (added to the chunks before),
- * and dx. */
-static void chunk_backward(gf_layer *l, const geom *g, const gfi_layer_io *io, int64_t n0, int64_t s)
-{
-    int64_t np = s * g->p, off = n0 * g->oc * g->p;
-    float *col = io->scratch, *dzt = col + g->r * np, *dcol = dzt + g->oc * np;
-    chunk_im2col(l, g, io->x, n0, s, col);
-    pass p = {.l = l, .g = g, .batch = s, .a = io->z + off, .b = io->y + off, .c = io->dy + off, .z = io->dz + off,
-              .x = dzt};
-    run_pass(l, &p, s * g->oc, (size_t)(g->oc * np), act_grad_run);
-    group_products(l, g, 1, np, col, dzt, NULL, n0 > 0);
-    if (io->dx) {
-        group_products(l, g, 2, np, col, dzt, dcol, false);
-        p = (pass){.l = l, .g = g, .batch = s, .a = dcol, .x = io->dx + n0 * g->c * g->h * g->w};
-        run_pass(l, &p, s * g->c, (size_t)(g->r * np), col2im_plane);
     }
 }
 
@@ -543,14 +642,21 @@ static void conv_backward(gf_layer *l, const gfi_layer_io *io)
 {
     geom g;
     layer_geom(l, &g);
-    int64_t chunk = chunk_samples(&g, io->batch), np = io->batch * g.p;
-    for (int64_t n0 = 0; n0 < io->batch; n0 += chunk)
-        chunk_backward(l, &g, io, n0, io->batch - n0 < chunk ? io->batch - n0 : chunk);
-    pass p = {.l = l, .g = &g, .batch = io->batch, .a = io->dz};
-    run_pass(l, &p, g.oc, (size_t)(g.oc * np), bias_grad_channel);
+    plan pl = make_plan(&g, io->batch, gfi_pool_threads(l->owner->pool));
+    chunk_job j = {l, &g, io, &pl};
+    if (pl.by_chunk)
+        gfi_pool_run(l->owner->pool, backward_worker, &j);
+    else
+        for (int64_t sl = 0; sl < pl.slots; sl++)
+            backward_slot(&j, sl, -1);
+    pass p = {.l = l, .g = &g, .a = io->scratch, .count = pl.slots};
+    if (pl.slots > 1)
+        run_pass(l, &p, g.oc, (size_t)(pl.slots - 1) * l->nweights, -1, add_slots_row);
+    p = (pass){.l = l, .g = &g, .batch = io->batch, .a = io->dz};
+    run_pass(l, &p, g.oc, (size_t)(g.oc * io->batch * g.p), -1, bias_grad_channel);
     if (io->observe && l->keep) {
         p = (pass){.l = l, .g = &g, .batch = io->batch};
-        run_pass(l, &p, g.oc, 0, wgrad_norm_channel);
+        run_pass(l, &p, g.oc, 0, -1, wgrad_norm_channel);
         l->keep[KEEP_GRAD_SEEN] = 1.0;
     }
 }

@@ -400,9 +400,21 @@ static bool use_small(const gfi_gemm_kernel_info *K, bool trans_a, bool trans_b,
     return K->small_skinny && !trans_a && trans_b && (m < n ? m : n) <= GFI_GEMM_SKINNY && work < GEMM_POOL_MIN_WORK;
 }
 
+static void gemm_one_at(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws *ws, int tid, bool trans_a,
+                        bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
 static void gemm_one(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws *ws, bool trans_a, bool trans_b,
                      int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
                      int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    gemm_one_at(K, ws, 0, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* gemm_one packing into ws's buffer pair tid. */
+static void gemm_one_at(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws *ws, int tid, bool trans_a,
+                        bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
     if (use_small(K, trans_a, trans_b, m, n, k, alpha)) {
         if (!trans_b)
@@ -413,7 +425,16 @@ static void gemm_one(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws *ws
             gfi_gemm_small_scalar(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    gemm_with(K, ws_packa(ws, 0), ws_packb(ws, 0), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_with(K, ws_packa(ws, tid), ws_packb(ws, tid), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+              ldc);
+}
+
+void gfi_gemm_tid(struct gfi_gemm_ws *ws, int tid, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                  float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                  int64_t ldc)
+{
+    gemm_one_at(kernel_info(gfi_gemm_kernel_active()), ws, tid, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                beta, c, ldc);
 }
 
 void gfi_gemm(struct gfi_gemm_ws *ws, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

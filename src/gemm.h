@@ -57,6 +57,13 @@ void gfi_gemm_pool(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans_a, 
                    int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                    float *c, int64_t ldc);
 
+/* gfi_gemm packing into ws's buffer pair tid (0 <= tid < gfi_gemm_ws_threads(ws)), for callers that split
+ * their work over a pool themselves and give each thread whole products (conv layers, by chunks of samples).
+ * Same result as gfi_gemm and gfi_gemm_pool. */
+void gfi_gemm_tid(struct gfi_gemm_ws *ws, int tid, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                  float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                  int64_t ldc);
+
 /*
  * Micro-kernel contract.  pa is an MR x kc sliver of op(A) packed column by
  * column (MR floats per step of p), pb a kc x NR sliver of op(B) packed row by
