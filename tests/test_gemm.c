@@ -328,6 +328,28 @@ static void test_pool_null_or_one_thread_runs_the_plain_product(void **state)
     free_problem(&p);
 }
 
+/* gfi_gemm_tid packs into the given thread's buffers: the same bits as gfi_gemm, whichever pair it uses. */
+static void test_gemm_on_any_threads_buffers_matches_the_plain_product(void **state)
+{
+    gfi_rng rng;
+    gfi_rng_seed(&rng, 11);
+    problem p = make_problem(&rng, false, true, 70, 300, 200, 2, 1.0f, 0.0f);
+    struct gfi_gemm_ws *ws1 = new_ws(1), *ws3 = new_ws(3);
+    float *plain = malloc(sizeof(float) * (size_t)(70 * p.ldc));
+    assert_non_null(plain);
+    memcpy(plain, p.c0, sizeof(float) * (size_t)(70 * p.ldc));
+    gfi_gemm(ws1, false, true, 70, 300, 200, 1.0f, p.a, p.lda, p.b, p.ldb, 0.0f, plain, p.ldc);
+    for (int tid = 0; tid < 3; tid++) {
+        memcpy(p.c, p.c0, sizeof(float) * (size_t)(70 * p.ldc));
+        gfi_gemm_tid(ws3, tid, false, true, 70, 300, 200, 1.0f, p.a, p.lda, p.b, p.ldb, 0.0f, p.c, p.ldc);
+        assert_memory_equal(plain, p.c, sizeof(float) * (size_t)(70 * p.ldc));
+    }
+    free(plain);
+    gfi_gemm_ws_destroy(ws1);
+    gfi_gemm_ws_destroy(ws3);
+    free_problem(&p);
+}
+
 /* ---- allocation ---- */
 
 static atomic_long nallocs;
@@ -485,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_empty_product_leaves_c_untouched),
         cmocka_unit_test(test_pool_product_matches_single_thread_within_1e6_relative),
         cmocka_unit_test(test_pool_null_or_one_thread_runs_the_plain_product),
+        cmocka_unit_test(test_gemm_on_any_threads_buffers_matches_the_plain_product),
         cmocka_unit_test(test_pool_with_workspace_for_fewer_threads_runs_on_the_caller),
         cmocka_unit_test(test_gemm_makes_no_allocation),
         cmocka_unit_test(test_gemm_pool_makes_no_allocation_once_pool_exists),
