@@ -268,6 +268,9 @@ enum gf_shape_kind {
 enum gf_layer_kind {
     GF_LAYER_DENSE = 0,   /* y = f(x W^T + b) on a VECTOR, or on every step of a SEQUENCE */
     GF_LAYER_FLATTEN = 1, /* any shape -> VECTOR of its product; no parameters */
+    GF_LAYER_RNN = 2,     /* Elman RNN on a SEQUENCE: h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) (nn.RNN) */
+    GF_LAYER_LSTM = 3,    /* LSTM on a SEQUENCE, gates i, f, g, o (nn.LSTM) */
+    GF_LAYER_GRU = 4,     /* GRU on a SEQUENCE, gates r, z, n (nn.GRU) */
     GF_LAYER_CONV1D = 5,  /* SIGNAL(C x L) -> SIGNAL(out x L'), weight out x C/groups x k (nn.Conv1d) */
     GF_LAYER_CONV2D = 6,  /* IMAGE(C x H x W) -> IMAGE(out x H' x W'), weight out x C/groups x kh x kw (nn.Conv2d) */
     GF_LAYER_MAXPOOL1D = 7,      /* SIGNAL -> SIGNAL, max over windows (nn.MaxPool1d) */
@@ -281,6 +284,10 @@ enum gf_layer_kind {
 enum gf_layer_option {
     GF_LAYER_OUTPUTS = 0,     /* output features (dense), output channels (conv) */
     GF_LAYER_INPUTS = 1,      /* expected input features (channels for conv); 0 (default) = inferred at gf_net_add */
+    GF_LAYER_HIDDEN = 2,      /* recurrent: hidden units H */
+    GF_LAYER_RETURN_SEQUENCES = 3, /* recurrent: 1 = every step (SEQUENCE T x H), 0 (default) = last step (VECTOR H) */
+    GF_LAYER_TRUNCATE = 4,    /* recurrent: backpropagate through chunks of k steps counted from the end; 0 = all */
+    GF_LAYER_FORGET_BIAS = 5, /* LSTM: forget-gate bias drawn into bias_ih_l0 (bias_hh_l0's slice 0); default 1 */
     GF_LAYER_KERNEL_H = 6,    /* kernel (window) size; 1-D kinds take the _W keys (length is the last axis) */
     GF_LAYER_KERNEL_W = 7,
     GF_LAYER_STRIDE_H = 8,    /* conv: default 1; pooling: default 0 = the kernel size */
@@ -387,6 +394,34 @@ GF_API int gf_net_add_maxpool1d(gf_net *net, int64_t kernel, int64_t stride, gf_
 GF_API int gf_net_add_avgpool1d(gf_net *net, int64_t kernel, int64_t stride, gf_layer **layer);
 /* Convenience: the mean of every channel of a SIGNAL or IMAGE (-> VECTOR(C)). */
 GF_API int gf_net_add_global_avgpool(gf_net *net, gf_layer **layer);
+/* Convenience: appends a recurrent layer of `hidden` units on a SEQUENCE input;
+ * return_sequences 1 gives every step (SEQUENCE T x hidden), 0 the last (VECTOR). */
+GF_API int gf_net_add_rnn(gf_net *net, int64_t hidden, int32_t activation_kind, int32_t return_sequences,
+                          gf_layer **layer);
+GF_API int gf_net_add_lstm(gf_net *net, int64_t hidden, int32_t return_sequences, gf_layer **layer);
+GF_API int gf_net_add_gru(gf_net *net, int64_t hidden, int32_t return_sequences, gf_layer **layer);
+
+/*
+ * Recurrent state (RNN, LSTM, GRU in a net).  A sample's state is its h (H
+ * floats), and for an LSTM h then c (2 H floats); a batch's state is laid
+ * out as PyTorch's (h_0, c_0) tensors: all h (batch x H), then all c.
+ */
+/* Floats of state per sample (H, or 2 H for an LSTM); -1 for a bad handle, a
+ * kind without state, or a layer not in a net. */
+GF_API int64_t gf_layer_state_size(const gf_layer *layer);
+/* Batch of the last forward or predict through the layer (the batch the two
+ * readers below give), 0 before any; -1 as gf_layer_state_size. */
+GF_API int64_t gf_layer_state_batch(const gf_layer *layer);
+/* The initial state of the next passes: count = batch x state size, and
+ * every pass must then have that batch (else GF_ERR_SHAPE at the pass).
+ * state NULL with count 0 restores the zero state (the default). */
+GF_API int gf_layer_set_initial_state(gf_layer *layer, const float *state, size_t count, int64_t batch);
+/* d loss / d initial state of the last backward (batch x state size, zero
+ * state included); GF_ERR_STATE when no backward followed the last forward. */
+GF_API int gf_layer_initial_state_grad(const gf_layer *layer, float *dst, size_t count);
+/* The state after the last step of the last forward or predict (PyTorch's
+ * h_n, c_n), e.g. to carry into the next chunk of a long sequence. */
+GF_API int gf_layer_final_state(const gf_layer *layer, float *dst, size_t count);
 GF_API int32_t gf_net_layer_count(const gf_net *net);
 GF_API gf_layer *gf_net_layer(gf_net *net, int32_t index); /* borrowed; NULL if out of range */
 GF_API int64_t gf_net_input_size(const gf_net *net);
@@ -748,7 +783,15 @@ enum gf_stat {
     GF_STAT_NONFINITE = 30,       /* NaN + Inf values in all of this layer's tensors */
     GF_STAT_ACT_GAIN = 31,        /* activation variance / previous layer's (or input's) */
     GF_STAT_DELTA_GAIN = 32,      /* delta-in norm / delta-in norm of the layer above */
-    GF_STAT_LOSS = 33             /* the step's loss (same for every layer) */
+    GF_STAT_LOSS = 33,            /* the step's loss (same for every layer) */
+    /* Recurrent layers (NaN for other kinds; docs/api.md "Diagnostics across time"): */
+    GF_STAT_TIME_RATE = 34,       /* per-step factor of ||dL/dh_t|| from the last step back (< 1 shrinks) */
+    GF_STAT_RECURRENT_SIGMA = 35, /* largest singular value of weight_hh_l0 (power iteration) */
+    GF_STAT_RECURRENT_BOUND = 36, /* RNN: 1/gamma of Pascanu et al. (vanishing is certain below it); NaN gated */
+    GF_STAT_GATE_SATURATED_FRAC = 37, /* LSTM/GRU: fraction of sigmoid gate values saturated */
+    GF_STAT_FORGET_GATE_MEAN = 38,    /* LSTM: mean forget gate f; GRU: mean update gate z */
+    GF_STAT_CANDIDATE_SATURATED_FRAC = 39, /* hidden units whose candidate (RNN: h) is saturated at every step */
+    GF_STAT_CANDIDATE_DEAD_FRAC = 40       /* hidden units whose candidate stays ~0 (|v| < 0.01; ReLU: 0) */
 };
 
 /* Tensors named by non-finite counts and by the origin. */
@@ -859,7 +902,11 @@ GF_API int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed);
 
 /* Per-layer series beyond the per-layer statistics (docs/design.md). */
 enum gf_series {
-    GF_SERIES_DELTA_TIME_NORM = 0,   /* L2 norm of d loss / d (output at step t) over the batch, per time step */
+    GF_SERIES_DELTA_TIME_NORM = 0, /* L2 norm of d loss / d (output at step t) over the batch, per time step;
+                                    * recurrent: ||dL/dh_t|| for t = 0 (initial state) .. T */
+    GF_SERIES_GATE_SATURATED_FRAC = 1,      /* LSTM/GRU: saturated gate fraction per step (T values) */
+    GF_SERIES_FORGET_GATE_MEAN = 2,         /* LSTM: mean forget gate per step; GRU: mean update gate */
+    GF_SERIES_CANDIDATE_SATURATED_FRAC = 3, /* saturated candidate (RNN: h) fraction per step */
     /* Conv layers, per output channel (filter map), over every sample and position of the observed batch: */
     GF_SERIES_DEAD_CHANNELS = 8,      /* indices of the dead channels (ReLU family: pre-activation <= 0 everywhere) */
     GF_SERIES_SATURATED_CHANNELS = 9, /* indices of the saturated ones (sigmoid/tanh: derivative < 1% of its max everywhere) */

@@ -274,6 +274,10 @@ int gfi_diag_forward_begin(gf_net *net, int64_t batch)
     if (rc)
         return rc;
     memset(w->cur, 0, (size_t)d->nlayers * GFI_NSTAT * sizeof *w->cur);
+    /* The kinds' own statistics are NaN (not measured) unless the kind fills them. */
+    for (int32_t i = 0; i < d->nlayers; i++)
+        for (int32_t k = GF_STAT_LOSS + 1; k < GFI_NSTAT; k++)
+            cur_rec(w, i)[k] = NAN;
     memset(w->cur_nf, 0, (size_t)d->nlayers * GFI_NTENSOR * 3 * sizeof *w->cur_nf);
     size_t n = (size_t)batch * (size_t)net->inputs;
     double s, ss;
@@ -438,6 +442,8 @@ void gfi_diag_backward_layer(gf_net *net, int32_t i, const float *dy, const floa
     double *rec = cur_rec(w, i);
     size_t nz = (size_t)net->batch * (size_t)l->out, nx = (size_t)net->batch * (size_t)l->in;
     (void)dy;
+    if (l->ops->diag_stats)
+        l->ops->diag_stats(net->layers[i], rec);
     gfi_sq q;
     gfi_sq_scan(net->dz, nz, &q);
     rec[GF_STAT_DELTA_PRE_NORM] = sqrt(q.ss);
@@ -1215,7 +1221,9 @@ static const char *const stat_names[GFI_NSTAT] = {
     "bgrad_std",      "bgrad_min",        "bgrad_max",       "bgrad_maxabs",    "bgrad_zero_frac",
     "weight_norm",    "weight_maxabs",    "weight_zero_frac", "update_ratio",   "act_mean",
     "act_var",        "pre_mean",         "pre_std",         "dead_frac",       "saturated_frac",
-    "nonfinite",      "act_gain",         "delta_gain",      "loss"};
+    "nonfinite",      "act_gain",         "delta_gain",      "loss",            "time_rate",
+    "recurrent_sigma", "recurrent_bound", "gate_saturated_frac", "forget_gate_mean", "candidate_saturated_frac",
+    "candidate_dead_frac"};
 
 static const char *const tensor_names[GFI_NTENSOR] = {
     "none",      "input",     "pre_activation", "activation", "loss",   "delta_pre",

@@ -14,7 +14,7 @@
 
 #include "internal.h"
 
-#define GFI_NSTAT (GF_STAT_LOSS + 1)
+#define GFI_NSTAT (GF_STAT_CANDIDATE_DEAD_FRAC + 1)
 #define GFI_NTENSOR (GF_TENSOR_OPTIMIZER_STATE + 1)
 
 /* The three counts (NaN, +Inf, -Inf) of tensor at layer in a counts array

@@ -298,6 +298,16 @@ typedef struct gfi_layer_ops {
     /* Optional: length of series key (GF_SERIES_*) and up to cap values into
      * dst; -1 when the kind does not produce it, 0 when nothing is recorded. */
     int64_t (*series)(const struct gf_layer *l, int32_t key, double *dst, int64_t cap);
+    int32_t default_act; /* activation of a new layer (GF_ACT_IDENTITY = 0 unless set) */
+    /* Optional: GF_OK if a pass of this batch can run, else GF_ERR_SHAPE with
+     * msg (a caller-given recurrent state fixes the batch). */
+    int (*check_batch)(const struct gf_layer *l, int64_t batch, char *msg, size_t cap);
+    /* Optional: adjusts freshly drawn biases (dst: the layer's bias span;
+     * blocks the caller set are kept when keep_user): the LSTM forget bias. */
+    void (*bias_drawn)(const struct gf_layer *l, float *dst, bool keep_user);
+    /* Optional: the kind's own statistics of an observed backward into the
+     * record rec (GFI_NSTAT values; the diagnostics preset them to NaN). */
+    void (*diag_stats)(struct gf_layer *l, double *rec);
 } gfi_layer_ops;
 
 struct gf_layer {
@@ -325,6 +335,12 @@ struct gf_layer {
     gfi_init winit, binit;
     gfi_penalty pen;
     bool has_pen;
+    /* Kind-owned run-time state, freed with the layer: a recurrent layer's
+     * caller-given initial state (state_batch x its state size; NULL: zero). */
+    float *state;
+    int64_t state_batch;
+    int64_t fwd_batch; /* batch of the layer's last forward (0: none) */
+    bool bwd_done;     /* a backward followed that forward */
 };
 
 /* Registered kinds (src/kinds.h): the ops of kind k, or NULL. */
@@ -459,6 +475,11 @@ int gfi_data_check(gf_net *net, const float *x, int64_t rows, const char *fn);
  * generator; on failure (an orthogonal initializer out of memory) the values
  * and the generator are as they were. */
 int gfi_net_redraw(gf_layer *l, bool weights);
+
+/* Creates a layer of kind with options keys[i] = values[i] and activation
+ * act, and adds it (the convenience adders); fn names the caller. */
+int gfi_net_add_kind(gf_net *net, int32_t kind, const int32_t *keys, const double *values, int n, int32_t act,
+                     gf_layer **layer, const char *fn);
 
 /* ---- layer.c ---- */
 bool gfi_is_layer(const gf_layer *l);

@@ -5,6 +5,9 @@
  */
 GFI_KIND(GF_LAYER_DENSE, gfi_dense_ops)
 GFI_KIND(GF_LAYER_FLATTEN, gfi_flatten_ops)
+GFI_KIND(GF_LAYER_RNN, gfi_rnn_ops)
+GFI_KIND(GF_LAYER_LSTM, gfi_lstm_ops)
+GFI_KIND(GF_LAYER_GRU, gfi_gru_ops)
 GFI_KIND(GF_LAYER_CONV1D, gfi_conv1d_ops)
 GFI_KIND(GF_LAYER_CONV2D, gfi_conv2d_ops)
 GFI_KIND(GF_LAYER_MAXPOOL1D, gfi_maxpool1d_ops)

@@ -37,6 +37,7 @@ void gfi_layer_free(gf_layer *l)
         return;
     gfi_free(l->own);
     gfi_free(l->keep);
+    gfi_free(l->state);
     l->magic = GFI_MAGIC_DEAD;
     gfi_free(l);
 }
@@ -66,7 +67,7 @@ int gf_layer_create(gf_layer **out, int32_t kind)
     l->index = -1;
     for (const gfi_option_spec *o = ops->options; o && o->key >= 0; o++)
         l->opt[o->key] = o->def;
-    gfi_act_default(&l->act, GF_ACT_IDENTITY);
+    gfi_act_default(&l->act, ops->default_act);
     gfi_init_default(&l->winit, GF_INIT_DEFAULT);
     gfi_init_default(&l->binit, GF_INIT_DEFAULT);
     *out = l;
@@ -154,6 +155,8 @@ int gfi_layer_draw(const gf_layer *l, bool bias, float *dst, bool keep_user, gfi
         if (rc)
             return rc;
     }
+    if (bias && l->ops->bias_drawn)
+        l->ops->bias_drawn(l, dst, keep_user);
     return GF_OK;
 }
 

@@ -659,6 +659,19 @@ static int first_nonfinite(const float *v, size_t n, size_t *at)
     return *at < n;
 }
 
+/* Layers that fix the batch (a caller-given recurrent state) accept this one. */
+static int check_layers_batch(gf_net *net, int64_t batch, const char *fn)
+{
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        const gf_layer *l = net->layers[i];
+        char msg[192];
+        int rc = l->ops->check_batch ? l->ops->check_batch(l, batch, msg, sizeof msg) : GF_OK;
+        if (rc)
+            return NET_FAIL(net, rc, "%s: layer %d (%s) %s", fn, (int)i, l->ops->name, msg);
+    }
+    return GF_OK;
+}
+
 /* Validates x against the net's input width and batch. */
 static int check_input(gf_net *net, const float *x, size_t x_count, int64_t batch, const char *fn)
 {
@@ -674,6 +687,8 @@ static int check_input(gf_net *net, const float *x, size_t x_count, int64_t batc
     if (x_count != want)
         return NET_FAIL(net, GF_ERR_SHAPE, "%s: x has %zu values but batch %lld x %lld inputs needs %zu", fn,
                         x_count, (long long)batch, (long long)net->inputs, want);
+    if ((rc = check_layers_batch(net, batch, fn)))
+        return rc;
     return gfi_data_check(net, x, batch, fn);
 }
 

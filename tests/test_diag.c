@@ -820,7 +820,7 @@ static void test_reads_out_of_range_are_range_errors(void **state)
     assert_int_equal(gf_diag_layer_count(d), 2);
     assert_int_equal(gf_diag_value(d, 2, 0, &v), GF_ERR_RANGE);
     assert_int_equal(gf_diag_value(d, -1, 0, &v), GF_ERR_RANGE);
-    assert_int_equal(gf_diag_value(d, 0, GF_STAT_LOSS + 1, &v), GF_ERR_RANGE);
+    assert_int_equal(gf_diag_value(d, 0, GF_STAT_CANDIDATE_DEAD_FRAC + 1, &v), GF_ERR_RANGE);
     assert_int_equal(gf_diag_value(d, 0, -1, &v), GF_ERR_RANGE);
     assert_int_equal(gf_diag_value(d, 0, 0, NULL), GF_ERR_NULL);
     assert_int_equal(gf_diag_history(d, 0, 0, -1, &v, NULL), GF_ERR_RANGE);
@@ -876,7 +876,8 @@ static void test_names_of_stats_tensors_and_phases(void **state)
     assert_string_equal(gf_stat_name(GF_STAT_DELTA_IN_NORM), "delta_in_norm");
     assert_string_equal(gf_stat_name(GF_STAT_UPDATE_RATIO), "update_ratio");
     assert_string_equal(gf_stat_name(GF_STAT_LOSS), "loss");
-    assert_string_equal(gf_stat_name(GF_STAT_LOSS + 1), "?");
+    assert_string_equal(gf_stat_name(GF_STAT_TIME_RATE), "time_rate");
+    assert_string_equal(gf_stat_name(GF_STAT_CANDIDATE_DEAD_FRAC + 1), "?");
     assert_string_equal(gf_stat_name(-1), "?");
     assert_string_equal(gf_tensor_name(GF_TENSOR_PRE_ACTIVATION), "pre_activation");
     assert_string_equal(gf_tensor_name(GF_TENSOR_OPTIMIZER_STATE), "optimizer_state");

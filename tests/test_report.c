@@ -354,7 +354,7 @@ static void test_csv_has_a_header_and_one_consistent_row_per_layer_per_step(void
         int fields = 1;
         for (size_t k = 0; k < n; k++)
             fields += line[k] == ',';
-        assert_int_equal(fields, 2 + GF_STAT_LOSS + 1);
+        assert_int_equal(fields, 2 + GF_STAT_CANDIDATE_DEAD_FRAC + 1);
         if (row == 0) {
             assert_memory_equal(line, "step,layer,", 11);
             assert_non_null(strstr(line, gf_stat_name(GF_STAT_WGRAD_NORM)));

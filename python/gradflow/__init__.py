@@ -14,11 +14,11 @@ when numpy is importable (and GRADFLOW_HIDE_NUMPY is not set), otherwise
 array.array('f') in row-major order.  See docs/python.md.
 """
 from . import _lib
-from ._core import (Activation, AvgPool1d, AvgPool2d, Conv1d, Conv2d, Dense, Flatten, GlobalAvgPool, Init, Layer,
-                    Loss, MaxPool1d, MaxPool2d, Net, Optimizer, Penalty, model_info)
+from ._core import (GRU, LSTM, RNN, Activation, AvgPool1d, AvgPool2d, Conv1d, Conv2d, Dense, Flatten,
+                    GlobalAvgPool, Init, Layer, Loss, MaxPool1d, MaxPool2d, Net, Optimizer, Penalty, model_info)
 from ._data import HAVE_NUMPY, as_floats
-from ._diag import (Diagnostics, HistoryPoint, LayerStats, NonFinite, Origin, Verdict, phase_name, stat_name,
-                    tensor_name, verdict_name)
+from ._diag import (Diagnostics, HistoryPoint, LayerStats, NonFinite, Origin, TimeProfile, Verdict, phase_name,
+                    stat_name, tensor_name, verdict_name)
 from ._enums import (ActivationKind, ActivationParam, ClipMode, DiagOption, DiagThreshold, FanMode, FitOption,
                      InitKind, LayerKind, LayerOption, LossKind, LossParam, MetricKind, ModelField, Monitor,
                      OptimizerKind, OptimizerParam, Phase, ReportFormat, SaveFlag, ScheduleKind, ScheduleParam,
@@ -65,12 +65,12 @@ def live_allocations():
 
 
 __all__ = [
-    "Net", "Layer", "Dense", "Flatten", "Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d",
-    "GlobalAvgPool", "Activation", "Init", "Loss", "Optimizer", "Penalty",
+    "Net", "Layer", "Dense", "Flatten", "RNN", "LSTM", "GRU", "Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d",
+    "MaxPool1d", "AvgPool1d", "GlobalAvgPool", "Activation", "Init", "Loss", "Optimizer", "Penalty",
     "ActivationKind", "ActivationParam", "InitKind", "FanMode", "LossKind", "LossParam", "OptimizerKind",
     "OptimizerParam", "LayerKind", "LayerOption", "ShapeKind", "Series", "ClipMode", "Status",
     "SaveFlag", "ModelField", "model_info", "FORMAT_VERSION",
-    "Diagnostics", "LayerStats", "HistoryPoint", "NonFinite", "Origin", "Verdict",
+    "Diagnostics", "LayerStats", "HistoryPoint", "NonFinite", "Origin", "TimeProfile", "Verdict",
     "Stat", "Tensor", "Phase", "VerdictKind", "DiagOption", "DiagThreshold", "ReportFormat",
     "stat_name", "tensor_name", "phase_name", "verdict_name",
     "GradflowError", "NullError", "OutOfMemoryError", "InvalidArgumentError", "DataTypeError", "ShapeError",

@@ -962,10 +962,100 @@ class GlobalAvgPool(Layer):
         _generic(self, LayerKind.GLOBAL_AVGPOOL, None, {}, {})
 
 
-_LAYER_CLASSES = {LayerKind.DENSE: Dense, LayerKind.FLATTEN: Flatten, LayerKind.CONV1D: Conv1d,
-                  LayerKind.CONV2D: Conv2d, LayerKind.MAXPOOL1D: MaxPool1d, LayerKind.MAXPOOL2D: MaxPool2d,
-                  LayerKind.AVGPOOL1D: AvgPool1d, LayerKind.AVGPOOL2D: AvgPool2d,
-                  LayerKind.GLOBAL_AVGPOOL: GlobalAvgPool}
+class _Recurrent(Layer):
+    """Base of RNN, LSTM and GRU (batch_first, one layer, PyTorch's parameter blocks weight_ih_l0,
+    weight_hh_l0, bias_ih_l0, bias_hh_l0).  A sample's state is h (hidden floats), for an LSTM h and c; arrays of
+    state are (batch, hidden), for an LSTM (2, batch, hidden) = (h, c) like PyTorch's (h_0, c_0) without the layer
+    axis."""
+    _kind = None
+
+    def __init__(self, hidden, activation=None, *, return_sequences=False, truncate=0, weight_init=None,
+                 bias_init=None, penalty=None, **options):
+        h = D.LayerP()
+        check(lib.gf_layer_create(byref(h), int(self._kind)))
+        self._adopt(h)
+        try:
+            self.set_option("hidden", hidden)
+            self.set_option("return_sequences", 1 if return_sequences else 0)
+            self.set_option("truncate", truncate)
+            for name, value in options.items():
+                self.set_option(name, value)
+            if activation is not None:
+                self.set_activation(activation)
+            if weight_init is not None:
+                self.set_weight_init(weight_init)
+            if bias_init is not None:
+                self.set_bias_init(bias_init)
+            if penalty is not None:
+                self.set_penalty(penalty)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def state_size(self):
+        """Floats of state per sample (hidden, or 2 * hidden for an LSTM); StateError before the layer is added."""
+        where = "%s.state_size" % type(self).__name__
+        n = lib.gf_layer_state_size(self._ptr(where))
+        if n < 0:
+            raise StateError("%s: %s" % (where, last_message(self._net_h()) or "the layer is not in a net yet"))
+        return n
+
+    def _state_shape(self, batch):
+        per = self.state_size
+        return (2, batch, per // 2) if self.kind == LayerKind.LSTM else (batch, per)
+
+    def set_initial_state(self, state):
+        """The initial state of the next passes (shape as _state_shape; every pass must then have that batch);
+        None restores the zero state."""
+        where = "%s.set_initial_state" % type(self).__name__
+        h = self._ptr(where)
+        if state is None:
+            check(lib.gf_layer_set_initial_state(h, None, 0, 0), self._net_h())
+            return
+        fd = as_floats(state, "state", where)
+        per = self.state_size
+        if per <= 0 or fd.count % per or fd.count == 0:
+            raise ShapeError("%s: state has %d values, not a whole number of samples of %d" % (where, fd.count, per))
+        check(lib.gf_layer_set_initial_state(h, fd.ptr, fd.count, fd.count // per), self._net_h())
+
+    def _read_state(self, fn, where):
+        h = self._ptr(where)
+        batch = lib.gf_layer_state_batch(h)
+        if batch <= 0:
+            raise StateError("%s: no pass through the layer yet" % where)
+        out, optr = new_output(self._state_shape(batch))
+        check(fn(h, optr, batch * self.state_size), self._net_h())
+        return out
+
+    def initial_state_grad(self):
+        """d loss / d initial state of the last backward (zero state included)."""
+        return self._read_state(lib.gf_layer_initial_state_grad, "%s.initial_state_grad" % type(self).__name__)
+
+    def final_state(self):
+        """The state after the last step of the last forward or predict (PyTorch's h_n, c_n)."""
+        return self._read_state(lib.gf_layer_final_state, "%s.final_state" % type(self).__name__)
+
+
+class RNN(_Recurrent):
+    """RNN(hidden, activation="tanh", return_sequences=False, truncate=0): nn.RNN with any activation."""
+    _kind = LayerKind.RNN
+
+
+class LSTM(_Recurrent):
+    """LSTM(hidden, return_sequences=False, truncate=0, forget_bias=1.0): nn.LSTM, gates i, f, g, o."""
+    _kind = LayerKind.LSTM
+
+
+class GRU(_Recurrent):
+    """GRU(hidden, return_sequences=False, truncate=0): nn.GRU's equations, gates r, z, n."""
+    _kind = LayerKind.GRU
+
+
+_LAYER_CLASSES = {LayerKind.DENSE: Dense, LayerKind.FLATTEN: Flatten, LayerKind.RNN: RNN, LayerKind.LSTM: LSTM,
+                  LayerKind.GRU: GRU, LayerKind.CONV1D: Conv1d, LayerKind.CONV2D: Conv2d,
+                  LayerKind.MAXPOOL1D: MaxPool1d, LayerKind.MAXPOOL2D: MaxPool2d, LayerKind.AVGPOOL1D: AvgPool1d,
+                  LayerKind.AVGPOOL2D: AvgPool2d, LayerKind.GLOBAL_AVGPOOL: GlobalAvgPool}
 
 
 # --------------------------------------------------------------------------
@@ -1066,6 +1156,9 @@ class Net(_Handle):
         self._check(lib.gf_net_add_flatten(h, byref(lh)))
         return Layer._view(lh, self)
 
+    def _add_recurrent(self, cls, hidden, activation, return_sequences, truncate, kw):
+        return self._add_new(cls(hidden, activation, return_sequences=return_sequences, truncate=truncate, **kw))
+
     def _add_new(self, layer):
         try:
             return self.add(layer)
@@ -1104,6 +1197,19 @@ class Net(_Handle):
         lh = D.LayerP()
         self._check(lib.gf_net_add_global_avgpool(h, byref(lh)))
         return Layer._view(lh, self)
+
+    def add_rnn(self, hidden, activation=ActivationKind.TANH, *, return_sequences=False, truncate=0, **kw):
+        """Append an RNN on the sequence coming in; returns its view.  kw: weight_init, bias_init, penalty."""
+        return self._add_recurrent(RNN, hidden, activation, return_sequences, truncate, kw)
+
+    def add_lstm(self, hidden, *, return_sequences=False, truncate=0, forget_bias=1.0, **kw):
+        """Append an LSTM (forget-gate bias forget_bias); returns its view."""
+        kw["forget_bias"] = forget_bias
+        return self._add_recurrent(LSTM, hidden, None, return_sequences, truncate, kw)
+
+    def add_gru(self, hidden, *, return_sequences=False, truncate=0, **kw):
+        """Append a GRU; returns its view."""
+        return self._add_recurrent(GRU, hidden, None, return_sequences, truncate, kw)
 
     def add_layer(self, kind, activation=None, **options):
         """Create a layer of any kind with keyed options and append it: add_layer("dense", "relu", outputs=8)."""

@@ -15,7 +15,7 @@ from . import _decls as D
 from ._core import Net, _Handle, _i32, _require, _u64
 from ._data import as_int, as_real, np
 from ._enums import DiagOption, DiagThreshold, Phase, ReportFormat, Series, Stat, Tensor, VerdictKind, enum_value
-from ._errors import ClosedError, DataTypeError, NullError, Status
+from ._errors import ClosedError, DataTypeError, NullError, RangeError, Status
 from ._lib import check, lib
 
 NET = -1  # the layer index that names the whole net in verdict()
@@ -61,6 +61,25 @@ class HistoryPoint(NamedTuple):
     """One past value of a statistic and the net step of its record (-1 for a probe)."""
     value: float
     step: int
+
+
+class TimeProfile(NamedTuple):
+    """A recurrent layer's gradient flow across time at the latest observed backward: grad_norm[t] =
+    ||dL/dh_t|| over the batch for t = 0 (the initial state) .. T; rate, the per-step factor from the last step
+    back (< 1: the gradient shrinks going back in time); sigma, the largest singular value of weight_hh_l0, and
+    bound, 1/gamma of Pascanu et al. (RNN; NaN for gated cells); per-step gate series (None where the kind has
+    none) and the whole-sequence gate statistics.  Arrays are float64 numpy arrays (lists without numpy)."""
+    grad_norm: object
+    rate: float
+    sigma: float
+    bound: float
+    gate_saturated_frac: object
+    forget_gate_mean: object
+    candidate_saturated_frac: object
+    gate_saturated: float
+    forget_gate: float
+    candidate_saturated_units: float
+    candidate_dead_units: float
 
 
 class NonFinite(NamedTuple):
@@ -308,6 +327,27 @@ class Diagnostics(_Handle):
         if np is not None:
             return np.array(values, dtype=np.float64)
         return values
+
+    def time_profile(self, layer):
+        """TimeProfile of a recurrent layer; RangeError for a layer without one."""
+        where = "Diagnostics.time_profile"
+        self._ptr(where)
+        try:  # only recurrent layers give the candidate series
+            self.layer_series(layer, Series.CANDIDATE_SATURATED_FRAC)
+        except RangeError:
+            raise RangeError("%s: layer %s is not recurrent (no time profile)" % (where, layer)) from None
+        norms = self.layer_series(layer, Series.DELTA_TIME_NORM)
+
+        def opt(key):
+            try:
+                return self.layer_series(layer, key)
+            except RangeError:
+                return None
+        v = lambda s: self.value(layer, s)  # noqa: E731
+        return TimeProfile(norms, v(Stat.TIME_RATE), v(Stat.RECURRENT_SIGMA), v(Stat.RECURRENT_BOUND),
+                           opt(Series.GATE_SATURATED_FRAC), opt(Series.FORGET_GATE_MEAN),
+                           opt(Series.CANDIDATE_SATURATED_FRAC), v(Stat.GATE_SATURATED_FRAC),
+                           v(Stat.FORGET_GATE_MEAN), v(Stat.CANDIDATE_SATURATED_FRAC), v(Stat.CANDIDATE_DEAD_FRAC))
 
     def layer_stats(self, layer):
         """LayerStats: every statistic of `layer` at the latest observation."""

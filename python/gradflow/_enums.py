@@ -82,6 +82,9 @@ class OptimizerParam(enum.IntEnum):
 class LayerKind(enum.IntEnum):
     DENSE = 0
     FLATTEN = 1
+    RNN = 2
+    LSTM = 3
+    GRU = 4
     CONV1D = 5
     CONV2D = 6
     MAXPOOL1D = 7
@@ -103,6 +106,10 @@ class LayerOption(enum.IntEnum):
     """enum gf_layer_option: keys of Layer.set_option / get_option."""
     OUTPUTS = 0
     INPUTS = 1
+    HIDDEN = 2
+    RETURN_SEQUENCES = 3
+    TRUNCATE = 4
+    FORGET_BIAS = 5
     KERNEL_H = 6
     KERNEL_W = 7
     STRIDE_H = 8
@@ -117,6 +124,9 @@ class LayerOption(enum.IntEnum):
 class Series(enum.IntEnum):
     """enum gf_series: per-layer series read with Diagnostics.layer_series."""
     DELTA_TIME_NORM = 0
+    GATE_SATURATED_FRAC = 1
+    FORGET_GATE_MEAN = 2
+    CANDIDATE_SATURATED_FRAC = 3
     DEAD_CHANNELS = 8
     SATURATED_CHANNELS = 9
     CHANNEL_ACTIVE_FRAC = 10
@@ -183,6 +193,13 @@ class Stat(enum.IntEnum):
     ACT_GAIN = 31
     DELTA_GAIN = 32
     LOSS = 33
+    TIME_RATE = 34
+    RECURRENT_SIGMA = 35
+    RECURRENT_BOUND = 36
+    GATE_SATURATED_FRAC = 37
+    FORGET_GATE_MEAN = 38
+    CANDIDATE_SATURATED_FRAC = 39
+    CANDIDATE_DEAD_FRAC = 40
 
 
 class Tensor(enum.IntEnum):

@@ -1,0 +1,161 @@
+/*
+ * gru.c — the GRU with nn.GRU's equations (one layer, batch_first), gates in PyTorch's order r, z, n:
+ *   r = sigmoid(W_ir x + b_ir + W_hr h + b_hr),  z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+ *   n = tanh(W_in x + b_in + r (W_hn h + b_hn)),  h' = (1 - z) n + z h.
+ * r multiplies the recurrent part of n only, so the two biases of n do not add and W_hn h + b_hn is cached;
+ * the recurrent-side gradient dg differs from the input side dp in the n block (times r).
+ */
+#include "recurrent.h"
+
+#include <string.h>
+
+static const gfi_act SIGMOID = {GF_ACT_SIGMOID, 0.01, 1.0};
+static const gfi_act TANH = {GF_ACT_TANH, 0.01, 1.0};
+
+/* bsum: b_ir + b_hr, b_iz + b_hz, then b_in alone. */
+static void bias_sum(const gf_layer *l, const gfi_rec *r)
+{
+    int64_t H = r->H;
+    for (int64_t j = 0; j < 2 * H; j++)
+        r->bsum[j] = l->b[j] + l->b[r->GH + j];
+    for (int64_t j = 2 * H; j < 3 * H; j++)
+        r->bsum[j] = l->b[j];
+}
+
+/* Adds the recurrent product s to the r and z pre-activations, keeps hn = s_n + b_hn, and adds r hn to n's. */
+static void mix_recurrent(const gf_layer *l, const gfi_rec *r, float *g, float *hn, bool gates_done)
+{
+    int64_t H = r->H;
+    const float *bhn = l->b + r->GH + 2 * H;
+    for (int64_t b = 0; b < r->B; b++) {
+        float *row = g + b * r->GH, *n = hn + b * H;
+        const float *s = r->step + b * r->GH;
+        if (!gates_done) {
+            for (int64_t j = 0; j < 2 * H; j++)
+                row[j] += s[j];
+            for (int64_t j = 0; j < H; j++)
+                n[j] = s[2 * H + j] + bhn[j];
+            continue;
+        }
+        for (int64_t j = 0; j < H; j++)
+            row[2 * H + j] += row[j] * n[j];
+    }
+}
+
+static void gru_output(const gfi_rec *r, const float *g, const float *hp, float *h)
+{
+    int64_t H = r->H;
+    for (int64_t b = 0; b < r->B; b++) {
+        const float *z = g + b * r->GH + H, *n = z + H, *p = hp + b * H;
+        float *o = h + b * H;
+        for (int64_t j = 0; j < H; j++)
+            o[j] = (1.0f - z[j]) * n[j] + z[j] * p[j];
+    }
+}
+
+static void gru_forward(gf_layer *l, const gfi_layer_io *io)
+{
+    gfi_rec r = gfi_rec_view(l, io->batch, io->cache, io->scratch);
+    size_t BH = (size_t)(r.B * r.H), BG = (size_t)(r.B * r.GH);
+    int64_t H = r.H;
+    gfi_rec_project(l, &r, io->x);
+    gfi_rec_load_state(l, &r);
+    bias_sum(l, &r);
+    for (int64_t t = 0; t < r.T; t++) {
+        float *g = r.gates + (size_t)t * BG, *hn = r.aux + (size_t)t * BH;
+        gfi_rec_recur(l, &r, t, 0.0f, r.step);
+        mix_recurrent(l, &r, g, hn, false);
+        gfi_rec_act(&SIGMOID, r.bsum, g, g, r.B, 2 * H, r.GH);
+        mix_recurrent(l, &r, g, hn, true);
+        gfi_rec_act(&TANH, r.bsum + 2 * H, g + 2 * H, g + 2 * H, r.B, H, r.GH);
+        gru_output(&r, g, r.hs + (size_t)t * BH, r.hs + (size_t)(t + 1) * BH);
+    }
+    gfi_rec_emit(&r, r.hs + BH, io->y);
+    gfi_rec_mark(l, r.B, false);
+}
+
+/* Step t's gradients: dp (input side), dg (recurrent side: n's block times r), and carry = dh z (the direct
+ * path to h_{t-1}; the product through W_hh is added by the caller). */
+static void cell_backward(const gfi_rec *r, int64_t t)
+{
+    int64_t H = r->H;
+    size_t BH = (size_t)(r->B * H), BG = (size_t)(r->B * r->GH);
+    for (int64_t b = 0; b < r->B; b++) {
+        const float *g = r->gates + (size_t)t * BG + b * r->GH, *hn = r->aux + (size_t)t * BH + b * H;
+        const float *hp = r->hs + (size_t)t * BH + b * H, *dh = r->dh + b * H;
+        float *dp = r->dp + (size_t)t * BG + b * r->GH, *dg = r->dg + (size_t)t * BG + b * r->GH;
+        float *carry = r->carry + b * H;
+        for (int64_t j = 0; j < H; j++) {
+            float rr = g[j], z = g[H + j], n = g[2 * H + j];
+            float dan = dh[j] * (1.0f - z) * (1.0f - n * n);
+            float dar = dan * hn[j] * rr * (1.0f - rr);
+            float daz = dh[j] * (hp[j] - n) * z * (1.0f - z);
+            dp[j] = dg[j] = dar;
+            dp[H + j] = dg[H + j] = daz;
+            dp[2 * H + j] = dan;
+            dg[2 * H + j] = dan * rr;
+            carry[j] = dh[j] * z;
+        }
+    }
+}
+
+static void gru_backward(gf_layer *l, const gfi_layer_io *io)
+{
+    gfi_rec r = gfi_rec_view(l, io->batch, io->cache, io->scratch);
+    size_t BH = (size_t)(r.B * r.H);
+    bool observe = io->observe && l->keep;
+    for (int64_t t = r.T - 1; t >= 0; t--) {
+        gfi_rec_step_grad(&r, io->dy, t, t == r.T - 1 || gfi_rec_cut(&r, t + 1));
+        if (observe)
+            gfi_rec_record_norm(l, &r, t + 1, r.dh);
+        cell_backward(&r, t);
+        if (t == 0 || !gfi_rec_cut(&r, t))
+            gfi_rec_carry(l, &r, t, 1.0f);
+    }
+    memcpy(r.ds0, r.carry, BH * sizeof(float));
+    gfi_rec_copy_dz(l, io);
+    gfi_rec_param_grads(l, &r, io->x);
+    if (io->dx)
+        gfi_rec_input_grad(l, &r, io->dx);
+    if (observe) {
+        gfi_rec_record_norm(l, &r, 0, r.carry);
+        gfi_rec_record_gates(l, &r);
+    }
+    gfi_rec_mark(l, r.B, true);
+}
+
+static int gru_infer(const gf_layer *l, const gfi_shape *in, gfi_layout *lay, char *msg, size_t cap)
+{
+    return gfi_rec_infer(l, in, lay, msg, cap, 3);
+}
+
+static const gfi_option_spec gru_options[] = {
+    {GF_LAYER_HIDDEN, 0, 1, GFI_OPTION_SIZE_MAX, true},
+    {GF_LAYER_INPUTS, 0, 0, GFI_OPTION_SIZE_MAX, true},
+    {GF_LAYER_RETURN_SEQUENCES, 0, 0, 1, true},
+    {GF_LAYER_TRUNCATE, 0, 0, GFI_OPTION_SIZE_MAX, true},
+    {-1, 0, 0, 0, false},
+};
+
+const gfi_layer_ops gfi_gru_ops = {
+    .name = "gru",
+    .kind = GF_LAYER_GRU,
+    .options = gru_options,
+    .infer = gru_infer,
+    .cache_size = gfi_rec_cache_size,
+    .scratch_size = gfi_rec_scratch_size,
+    .keep_size = gfi_rec_keep_size,
+    .forward = gru_forward,
+    .backward = gru_backward,
+    .units = gfi_rec_units,
+    .series = gfi_rec_series,
+    .check_batch = gfi_rec_check_batch,
+    .diag_stats = gfi_rec_diag_stats,
+};
+
+int gf_net_add_gru(gf_net *net, int64_t hidden, int32_t return_sequences, gf_layer **layer)
+{
+    const int32_t keys[2] = {GF_LAYER_HIDDEN, GF_LAYER_RETURN_SEQUENCES};
+    const double values[2] = {(double)hidden, (double)return_sequences};
+    return gfi_net_add_kind(net, GF_LAYER_GRU, keys, values, 2, GF_ACT_IDENTITY, layer, "gf_net_add_gru");
+}

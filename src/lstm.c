@@ -1,0 +1,162 @@
+/*
+ * lstm.c — the LSTM (nn.LSTM, one layer, batch_first), gates in PyTorch's order i, f, g, o:
+ *   [i f g o] = [sigmoid sigmoid tanh sigmoid](W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+ *   c_t = f c_{t-1} + i g,  h_t = o tanh(c_t).
+ * The cache keeps the activated gates, h, c and tanh(c) of every step; backward walks the steps in reverse
+ * with the two running gradients dh and dc, and leaves the products over all steps to recurrent.c.
+ */
+#include "recurrent.h"
+
+#include <string.h>
+
+static const gfi_act SIGMOID = {GF_ACT_SIGMOID, 0.01, 1.0};
+static const gfi_act TANH = {GF_ACT_TANH, 0.01, 1.0};
+
+/* c_t = f c_{t-1} + i g, then (after tanh(c_t) into tc) h_t = o tanh(c_t). */
+static void cell_state(const gfi_rec *r, const float *g, const float *cp, float *c)
+{
+    int64_t H = r->H;
+    for (int64_t b = 0; b < r->B; b++) {
+        const float *gi = g + b * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *pc = cp + b * H;
+        float *cc = c + b * H;
+        for (int64_t j = 0; j < H; j++)
+            cc[j] = gf[j] * pc[j] + gi[j] * gg[j];
+    }
+}
+
+static void cell_output(const gfi_rec *r, const float *g, const float *tc, float *h)
+{
+    int64_t H = r->H;
+    for (int64_t b = 0; b < r->B; b++) {
+        const float *go = g + b * 4 * H + 3 * H, *t = tc + b * H;
+        float *hh = h + b * H;
+        for (int64_t j = 0; j < H; j++)
+            hh[j] = go[j] * t[j];
+    }
+}
+
+static void lstm_forward(gf_layer *l, const gfi_layer_io *io)
+{
+    gfi_rec r = gfi_rec_view(l, io->batch, io->cache, io->scratch);
+    size_t BH = (size_t)(r.B * r.H), BG = (size_t)(r.B * r.GH);
+    int64_t H = r.H;
+    gfi_rec_project(l, &r, io->x);
+    gfi_rec_load_state(l, &r);
+    for (int64_t j = 0; j < r.GH; j++)
+        r.bsum[j] = l->b[j] + l->b[r.GH + j];
+    for (int64_t t = 0; t < r.T; t++) {
+        float *g = r.gates + (size_t)t * BG, *c = r.cs + (size_t)(t + 1) * BH, *tc = r.aux + (size_t)t * BH;
+        gfi_rec_recur(l, &r, t, 1.0f, g);
+        gfi_rec_act(&SIGMOID, r.bsum, g, g, r.B, 2 * H, r.GH);
+        gfi_rec_act(&TANH, r.bsum + 2 * H, g + 2 * H, g + 2 * H, r.B, H, r.GH);
+        gfi_rec_act(&SIGMOID, r.bsum + 3 * H, g + 3 * H, g + 3 * H, r.B, H, r.GH);
+        cell_state(&r, g, r.cs + (size_t)t * BH, c);
+        gfi_rec_act(&TANH, r.zeros, c, tc, r.B, H, H);
+        cell_output(&r, g, tc, r.hs + (size_t)(t + 1) * BH);
+    }
+    gfi_rec_emit(&r, r.hs + BH, io->y);
+    gfi_rec_mark(l, r.B, false);
+}
+
+/* Gate pre-activation gradients of step t into dp, and dc becomes d loss / d c_{t-1} through this step. */
+static void cell_backward(const gfi_rec *r, int64_t t)
+{
+    int64_t H = r->H;
+    size_t BH = (size_t)(r->B * H), BG = (size_t)(r->B * r->GH);
+    const float *cp = r->cs + (size_t)t * BH, *tcs = r->aux + (size_t)t * BH;
+    for (int64_t b = 0; b < r->B; b++) {
+        const float *g = r->gates + (size_t)t * BG + b * r->GH, *pc = cp + b * H, *tc = tcs + b * H;
+        const float *dh = r->dh + b * H;
+        float *dc = r->dc + b * H, *d = r->dp + (size_t)t * BG + b * r->GH;
+        for (int64_t j = 0; j < H; j++) {
+            float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j], th = tc[j];
+            float dct = dc[j] + dh[j] * o * (1.0f - th * th);
+            d[j] = dct * gg * i * (1.0f - i);
+            d[H + j] = dct * pc[j] * f * (1.0f - f);
+            d[2 * H + j] = dct * i * (1.0f - gg * gg);
+            d[3 * H + j] = dh[j] * th * o * (1.0f - o);
+            dc[j] = dct * f;
+        }
+    }
+}
+
+static void lstm_backward(gf_layer *l, const gfi_layer_io *io)
+{
+    gfi_rec r = gfi_rec_view(l, io->batch, io->cache, io->scratch);
+    size_t BH = (size_t)(r.B * r.H);
+    bool observe = io->observe && l->keep;
+    for (int64_t t = r.T - 1; t >= 0; t--) {
+        bool cut = t == r.T - 1 || gfi_rec_cut(&r, t + 1);
+        gfi_rec_step_grad(&r, io->dy, t, cut);
+        if (cut) /* c is detached with h */
+            memset(r.dc, 0, BH * sizeof(float));
+        if (observe)
+            gfi_rec_record_norm(l, &r, t + 1, r.dh);
+        cell_backward(&r, t);
+        if (t == 0 || !gfi_rec_cut(&r, t))
+            gfi_rec_carry(l, &r, t, 0.0f);
+    }
+    memcpy(r.ds0, r.carry, BH * sizeof(float));
+    memcpy(r.ds0 + BH, r.dc, BH * sizeof(float));
+    gfi_rec_copy_dz(l, io);
+    gfi_rec_param_grads(l, &r, io->x);
+    if (io->dx)
+        gfi_rec_input_grad(l, &r, io->dx);
+    if (observe) {
+        gfi_rec_record_norm(l, &r, 0, r.carry);
+        gfi_rec_record_gates(l, &r);
+    }
+    gfi_rec_mark(l, r.B, true);
+}
+
+static int lstm_infer(const gf_layer *l, const gfi_shape *in, gfi_layout *lay, char *msg, size_t cap)
+{
+    return gfi_rec_infer(l, in, lay, msg, cap, 4);
+}
+
+/* The forget gate's slice of the summed bias is the option: bias_ih_l0's f slice gets it, bias_hh_l0's 0
+ * (each unless the caller set that block). */
+static void lstm_bias_drawn(const gf_layer *l, float *dst, bool keep_user)
+{
+    int64_t H = l->aux[RA_H], GH = 4 * H;
+    float fb = (float)l->opt[GF_LAYER_FORGET_BIAS];
+    for (int64_t j = 0; j < H; j++) {
+        if (!(keep_user && l->block[2].user))
+            dst[H + j] = fb;
+        if (!(keep_user && l->block[3].user))
+            dst[GH + H + j] = 0.0f;
+    }
+}
+
+static const gfi_option_spec lstm_options[] = {
+    {GF_LAYER_HIDDEN, 0, 1, GFI_OPTION_SIZE_MAX, true},
+    {GF_LAYER_INPUTS, 0, 0, GFI_OPTION_SIZE_MAX, true},
+    {GF_LAYER_RETURN_SEQUENCES, 0, 0, 1, true},
+    {GF_LAYER_TRUNCATE, 0, 0, GFI_OPTION_SIZE_MAX, true},
+    {GF_LAYER_FORGET_BIAS, 1.0, -1e6, 1e6, false},
+    {-1, 0, 0, 0, false},
+};
+
+const gfi_layer_ops gfi_lstm_ops = {
+    .name = "lstm",
+    .kind = GF_LAYER_LSTM,
+    .options = lstm_options,
+    .infer = lstm_infer,
+    .cache_size = gfi_rec_cache_size,
+    .scratch_size = gfi_rec_scratch_size,
+    .keep_size = gfi_rec_keep_size,
+    .forward = lstm_forward,
+    .backward = lstm_backward,
+    .units = gfi_rec_units,
+    .series = gfi_rec_series,
+    .check_batch = gfi_rec_check_batch,
+    .bias_drawn = lstm_bias_drawn,
+    .diag_stats = gfi_rec_diag_stats,
+};
+
+int gf_net_add_lstm(gf_net *net, int64_t hidden, int32_t return_sequences, gf_layer **layer)
+{
+    const int32_t keys[2] = {GF_LAYER_HIDDEN, GF_LAYER_RETURN_SEQUENCES};
+    const double values[2] = {(double)hidden, (double)return_sequences};
+    return gfi_net_add_kind(net, GF_LAYER_LSTM, keys, values, 2, GF_ACT_IDENTITY, layer, "gf_net_add_lstm");
+}

@@ -1,0 +1,80 @@
+/*
+ * recurrent.h — what the three recurrent kinds (rnn.c, lstm.c, gru.c) share, implemented in recurrent.c:
+ * sizes, the time-major layout of their cache and scratch, the input projection batched over every step,
+ * the weight gradients batched likewise, state handling, and the series of the diagnostics across time.
+ *
+ * Everything a step reads is time-major (row t*B + n), so a step's rows are one contiguous block and each
+ * product over all steps (x W_ih^T, dP^T x, dG^T h_prev) is a single gemm; the data itself stays batch-major
+ * (n, t, f) as the rest of the library, transposed once per pass on the way in and out.
+ */
+#ifndef GF_RECURRENT_H
+#define GF_RECURRENT_H
+
+#include "internal.h"
+
+/* l->aux slots: steps T, input features F, hidden H, gate blocks G (1, 4, 3), return sequences, truncation k. */
+enum { RA_T, RA_F, RA_H, RA_G, RA_SEQ, RA_TRUNC };
+
+/* One pass's pointers, for batch B (see gfi_rec_view). */
+typedef struct gfi_rec {
+    int64_t B, T, F, H, G, GH, k;
+    bool seq;
+    /* cache (kept from forward to backward, time-major) */
+    float *gates; /* T x B x GH: the kind's gate values (RNN: pre-activations) */
+    float *hs;    /* (T+1) x B x H: h_0 .. h_T */
+    float *cs;    /* (T+1) x B x H: LSTM c_0 .. c_T (NULL otherwise) */
+    float *aux;   /* T x B x H: LSTM tanh(c_t), GRU W_hn h_{t-1} + b_hn (NULL for RNN) */
+    float *ds0;   /* B x S: d loss / d initial state of the last backward */
+    /* scratch (one call) */
+    float *xt;    /* T x B x F: the input, time-major; reused for the input gradient */
+    float *dp;    /* T x B x GH: d loss / d input-side gate pre-activations */
+    float *dg;    /* T x B x GH: the same for the recurrent side (== dp except for the GRU) */
+    float *dh, *carry, *dc; /* B x H each: running gradients */
+    float *step;  /* B x GH: the GRU's recurrent product of one step */
+    float *bsum;  /* GH: b_ih + b_hh (GRU: only where they add) */
+    float *zeros; /* H zeros (a bias for the fast activation kernels) */
+} gfi_rec;
+
+size_t gfi_rec_cache_size(const gf_layer *l);
+size_t gfi_rec_scratch_size(const gf_layer *l, int64_t batch, int32_t threads);
+size_t gfi_rec_keep_size(const gf_layer *l);
+gfi_rec gfi_rec_view(const gf_layer *l, int64_t batch, float *cache, float *scratch);
+int gfi_rec_infer(const gf_layer *l, const gfi_shape *in, gfi_layout *lay, char *msg, size_t cap, int64_t gates);
+void gfi_rec_units(const gf_layer *l, int64_t view[3]);
+int64_t gfi_rec_series(const gf_layer *l, int32_t key, double *dst, int64_t cap);
+int gfi_rec_check_batch(const gf_layer *l, int64_t batch, char *msg, size_t cap);
+void gfi_rec_diag_stats(gf_layer *l, double *rec);
+int64_t gfi_rec_state_floats(const gf_layer *l); /* per sample: H, or 2H for the LSTM */
+
+/* Forward helpers: the input time-major, its projection x W_ih^T into gates (no bias), the initial state
+ * into hs[0] (and cs[0]). */
+void gfi_rec_project(gf_layer *l, const gfi_rec *r, const float *x);
+void gfi_rec_load_state(const gf_layer *l, const gfi_rec *r);
+/* steps: T x B x H time-major (hs + B H for the states); y: every step (batch-major) or the last. */
+void gfi_rec_emit(const gfi_rec *r, const float *steps, float *y);
+/* h_{t-1} W_hh^T into c (ldc GH) with beta (1: added to what is there). */
+void gfi_rec_recur(gf_layer *l, const gfi_rec *r, int64_t t, float beta, float *c);
+
+/* Backward helpers. */
+/* dh = (cut ? 0 : carry) + dy at step t (dy every step, or only the last). */
+void gfi_rec_step_grad(const gfi_rec *r, const float *dy, int64_t t, bool cut);
+/* Whether the state flowing into step t (t > 0) is detached by truncation. */
+bool gfi_rec_cut(const gfi_rec *r, int64_t t);
+/* carry = beta carry + dg_t W_hh (the gradient reaching h_{t-1}). */
+void gfi_rec_carry(gf_layer *l, const gfi_rec *r, int64_t t, float beta);
+/* Weight and bias gradients from dp / dg over all steps; then dx (NULL: skipped). */
+void gfi_rec_param_grads(gf_layer *l, const gfi_rec *r, const float *x);
+void gfi_rec_input_grad(gf_layer *l, const gfi_rec *r, float *dx);
+/* Diagnostics: ||dh|| of state index i (0 = initial state) into the keep, when observed. */
+void gfi_rec_record_norm(gf_layer *l, const gfi_rec *r, int64_t i, const float *g);
+/* Gate health of the cached forward into the keep (when observed). */
+void gfi_rec_record_gates(gf_layer *l, const gfi_rec *r);
+/* dz = dy for the gated kinds (no activation of their own). */
+void gfi_rec_copy_dz(const gf_layer *l, const gfi_layer_io *io);
+/* Marks the forward / backward as done for the state readers. */
+void gfi_rec_mark(gf_layer *l, int64_t batch, bool backward);
+
+/* The fast activations on one block (z += b, y = f(z)); any activation otherwise. */
+void gfi_rec_act(const gfi_act *a, const float *b, float *z, float *y, int64_t rows, int64_t cols, int64_t ld);
+
+#endif /* GF_RECURRENT_H */

@@ -1,0 +1,191 @@
+"""RNN, LSTM and GRU from Python: the layer classes and adders, the state readers, the time profile as numpy
+arrays, and parity with PyTorch's nn.RNN / nn.LSTM / nn.GRU (outputs and every gradient: blocks by name, the
+input and the initial state), with weights copied by block name."""
+import unittest
+
+from . import _util  # noqa: F401 (puts python/ on sys.path first)
+
+import gradflow as gf
+
+try:
+    import numpy as np
+except ImportError:
+    np = None
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+def _data(n, scale=1.0):
+    return [scale * (((i * 37) % 17) / 8.0 - 1.0) for i in range(n)]
+
+
+class RecurrentLayerTest(unittest.TestCase):
+    def test_adders_give_the_kind_and_pytorch_block_names(self):
+        with gf.Net((6, 3), kind="sequence") as net:
+            for add, cls, gates in ((net.add_rnn, gf.RNN, 1), (net.add_lstm, gf.LSTM, 4), (net.add_gru, gf.GRU, 3)):
+                with gf.Net((6, 3), kind="sequence") as n2:
+                    layer = getattr(n2, add.__name__)(5)
+                    self.assertIsInstance(layer, cls)
+                    self.assertEqual(layer.param_names, ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"])
+                    self.assertEqual(layer.param_shape("weight_hh_l0"), (gates * 5, 5))
+                    self.assertEqual(layer.output_shape, (gf.ShapeKind.VECTOR, (5,)))
+
+    def test_return_sequences_gives_a_sequence(self):
+        with gf.Net((6, 3), kind="sequence") as net:
+            layer = net.add_gru(4, return_sequences=True)
+            self.assertEqual(layer.output_shape, (gf.ShapeKind.SEQUENCE, (6, 4)))
+            dense = net.add_dense(2)
+            self.assertEqual(dense.output_shape, (gf.ShapeKind.SEQUENCE, (6, 2)))
+
+    def test_a_recurrent_layer_on_a_vector_is_refused(self):
+        with gf.Net(4) as net:
+            with self.assertRaises(gf.ShapeError) as cm:
+                net.add_lstm(3)
+            self.assertIn("expects SEQUENCE", str(cm.exception))
+
+    def test_state_readers_need_a_pass(self):
+        with gf.Net((4, 2), kind="sequence") as net:
+            layer = net.add_rnn(3)
+            with self.assertRaises(gf.StateError):
+                layer.final_state()
+
+    def test_lstm_state_is_h_then_c(self):
+        with gf.Net((4, 2), kind="sequence") as net:
+            layer = net.add_lstm(3)
+            self.assertEqual(layer.state_size, 6)
+            net.predict([_data(8), _data(8, 0.5)])
+            s = layer.final_state()
+            if gf.HAVE_NUMPY:
+                self.assertEqual(s.shape, (2, 2, 3))
+            else:
+                self.assertEqual(len(s), 12)
+
+    def test_an_initial_state_of_another_batch_is_refused_at_the_pass(self):
+        with gf.Net((4, 2), kind="sequence") as net:
+            layer = net.add_gru(3)
+            layer.set_initial_state([0.1] * 6)
+            with self.assertRaises(gf.ShapeError):
+                net.predict([_data(8), _data(8), _data(8)])
+            layer.set_initial_state(None)
+            net.predict([_data(8), _data(8), _data(8)])
+
+
+@unittest.skipIf(not gf.HAVE_NUMPY, "numpy is not available to the binding: time profile arrays skipped")
+class TimeProfileTest(unittest.TestCase):
+    def test_time_profile_has_a_norm_per_state_and_the_gate_series(self):
+        with gf.Net((10, 2), kind="sequence") as net, gf.Diagnostics(net) as d:
+            net.add_lstm(4)
+            net.add_dense(1)
+            d.enable()
+            net.train_step([_data(20), _data(20, 0.5)], [[0.5], [-0.5]])
+            p = d.time_profile(0)
+            self.assertEqual(p.grad_norm.shape, (11,))
+            self.assertEqual(p.forget_gate_mean.shape, (10,))
+            self.assertTrue(np.all(p.grad_norm > 0))
+            self.assertTrue(0 < p.rate)
+            self.assertTrue(p.sigma > 0)
+            self.assertTrue(np.isnan(p.bound))
+
+    def test_a_dense_layer_has_no_time_profile(self):
+        with gf.Net(4) as net, gf.Diagnostics(net) as d:
+            net.add_dense(3, "tanh")
+            d.enable()
+            net.train_step([_data(4)], [_data(3)])
+            with self.assertRaises(gf.RangeError):
+                d.time_profile(0)
+
+
+def _copy_blocks(ours, theirs):
+    with torch.no_grad():
+        for name, p in theirs.named_parameters():
+            p.copy_(torch.from_numpy(np.asarray(ours.get_param(name), dtype=np.float32).reshape(p.shape)))
+
+
+@unittest.skipIf(torch is None or not gf.HAVE_NUMPY, "python3-torch (or numpy) is not available: PyTorch parity skipped")
+class TorchParityTest(unittest.TestCase):
+    """Ours against nn.RNN / nn.LSTM / nn.GRU (batch_first) then nn.Linear on the last step or on every step, with
+    a given initial state: outputs, every block's gradient, the input's and the initial state's."""
+
+    N, T, F, H, O = 3, 25, 4, 6, 2
+
+    def _run(self, kind, seq, truncate=0, activation="tanh"):
+        N, T, F, H, O = self.N, self.T, self.F, self.H, self.O
+        with gf.Net((T, F), seed=4, kind="sequence") as net:
+            net.input_grad_enabled = True
+            if kind == "rnn":
+                rec = net.add_rnn(H, activation, return_sequences=seq, truncate=truncate)
+                tm = torch.nn.RNN(F, H, batch_first=True, nonlinearity=activation)
+            elif kind == "lstm":
+                rec = net.add_lstm(H, return_sequences=seq, truncate=truncate)
+                tm = torch.nn.LSTM(F, H, batch_first=True)
+            else:
+                rec = net.add_gru(H, return_sequences=seq, truncate=truncate)
+                tm = torch.nn.GRU(F, H, batch_first=True)
+            dense = net.add_dense(O)
+            lin = torch.nn.Linear(H, O)
+            _copy_blocks(rec, tm)
+            _copy_blocks(dense, lin)
+            rng = np.random.default_rng(7)
+            x = rng.uniform(-1, 1, (N, T, F)).astype(np.float32)
+            s0 = rng.uniform(-0.5, 0.5, (2, N, H) if kind == "lstm" else (N, H)).astype(np.float32)
+            t = rng.uniform(-1, 1, (N, T, O) if seq else (N, O)).astype(np.float32)
+            rec.set_initial_state(s0)
+            y = np.asarray(net.forward(x))
+            net.backward(t)
+
+            xt = torch.from_numpy(x).requires_grad_()
+            st = [torch.from_numpy(s0[i:i + 1] if kind == "lstm" else s0[None]).clone().requires_grad_()
+                  for i in range(2 if kind == "lstm" else 1)]
+            yt = self._torch_forward(tm, xt, st, kind, truncate)
+            out = lin(yt if seq else yt[:, -1])
+            loss = torch.nn.functional.mse_loss(out, torch.from_numpy(t))
+            loss.backward()
+            np.testing.assert_allclose(y.reshape(out.shape), out.detach().numpy(), rtol=1e-4, atol=2e-6)
+            for ours, theirs in ((rec, tm), (dense, lin)):
+                for name, p in theirs.named_parameters():
+                    np.testing.assert_allclose(np.asarray(ours.get_param_grad(name)).reshape(p.shape),
+                                               p.grad.numpy(), rtol=2e-3, atol=2e-6, err_msg="%s %s" % (kind, name))
+            np.testing.assert_allclose(np.asarray(net.input_grad()).reshape(N, T, F), xt.grad.numpy(), rtol=2e-3,
+                                       atol=2e-6, err_msg=kind + " input")
+            theirs = np.concatenate([s.grad.numpy()[0] for s in st]) if kind == "lstm" else st[0].grad.numpy()[0]
+            ours = np.asarray(rec.initial_state_grad()).reshape(theirs.shape)
+            np.testing.assert_allclose(ours, theirs, rtol=2e-3, atol=2e-6, err_msg=kind + " initial state")
+
+    @staticmethod
+    def _torch_forward(tm, xt, st, kind, truncate):
+        """The sequence in chunks of `truncate` steps counted from the end, the state detached between chunks."""
+        T = xt.shape[1]
+        bounds = [0] + ([b for b in range(T - truncate, 0, -truncate)][::-1] if truncate else []) + [T]
+        state = st[0] if kind != "lstm" else (st[0], st[1])
+        outs = []
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if a > 0:
+                state = tuple(s.detach() for s in state) if kind == "lstm" else state.detach()
+            o, state = tm(xt[:, a:b], state)
+            outs.append(o)
+        return torch.cat(outs, dim=1)
+
+    def test_rnn_matches_pytorch(self):
+        self._run("rnn", seq=False)
+        self._run("rnn", seq=True)
+
+    def test_rnn_with_relu_matches_pytorch(self):
+        self._run("rnn", seq=True, activation="relu")
+
+    def test_lstm_matches_pytorch(self):
+        self._run("lstm", seq=False)
+        self._run("lstm", seq=True)
+
+    def test_gru_matches_pytorch(self):
+        self._run("gru", seq=False)
+        self._run("gru", seq=True)
+
+    def test_truncated_bptt_matches_pytorch_with_detached_chunks(self):
+        for kind in ("rnn", "lstm", "gru"):
+            self._run(kind, seq=True, truncate=7)
+
+
+if __name__ == "__main__":
+    unittest.main()

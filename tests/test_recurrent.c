@@ -1,0 +1,671 @@
+/* test_recurrent.c — RNN, LSTM and GRU: shapes at add, forward against direct loops, hand-written BPTT
+ * against finite differences through 20+ steps (weights, biases, input, initial state), truncation,
+ * state readers, mixing with dense, allocation behaviour. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradflow.h"
+#include "gradcheck.h"
+
+static const int32_t KINDS[3] = {GF_LAYER_RNN, GF_LAYER_LSTM, GF_LAYER_GRU};
+
+static gf_net *sequence_net(int64_t T, int64_t F, uint64_t seed)
+{
+    gf_net *net;
+    const int64_t d[2] = {T, F};
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, d, 2, seed), GF_OK);
+    return net;
+}
+
+static gf_layer *add_recurrent(gf_net *net, int32_t kind, int64_t H, int32_t seq)
+{
+    gf_layer *l = NULL;
+    int rc = kind == GF_LAYER_RNN    ? gf_net_add_rnn(net, H, GF_ACT_TANH, seq, &l)
+             : kind == GF_LAYER_LSTM ? gf_net_add_lstm(net, H, seq, &l)
+                                     : gf_net_add_gru(net, H, seq, &l);
+    assert_int_equal(rc, GF_OK);
+    return l;
+}
+
+static void assert_message_has(const char *msg, const char *part)
+{
+    if (!strstr(msg, part))
+        fail_msg("message \"%s\" lacks \"%s\"", msg, part);
+}
+
+/* ---- shapes and options ---- */
+
+static void test_recurrent_layer_on_a_vector_is_refused_at_add(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 3; k++) {
+        gf_net *net;
+        assert_int_equal(gf_net_create(&net, 6, 1), GF_OK);
+        gf_layer *l;
+        assert_int_equal(gf_layer_create(&l, KINDS[k]), GF_OK);
+        assert_int_equal(gf_layer_set_option(l, GF_LAYER_HIDDEN, 4), GF_OK);
+        assert_int_equal(gf_net_add(net, l), GF_ERR_SHAPE);
+        assert_message_has(gf_net_last_error(net), "layer 0");
+        assert_message_has(gf_net_last_error(net), "expects SEQUENCE(T x F)");
+        assert_message_has(gf_net_last_error(net), "VECTOR(6)");
+        assert_int_equal(gf_net_layer_count(net), 0);
+        gf_layer_destroy(l);
+        gf_net_destroy(net);
+    }
+}
+
+static void test_recurrent_layer_without_hidden_size_is_refused(void **state)
+{
+    (void)state;
+    gf_net *net = sequence_net(5, 3, 1);
+    gf_layer *l;
+    assert_int_equal(gf_layer_create(&l, GF_LAYER_LSTM), GF_OK);
+    assert_int_equal(gf_net_add(net, l), GF_ERR_INVALID);
+    assert_message_has(gf_net_last_error(net), "GF_LAYER_HIDDEN");
+    gf_layer_destroy(l);
+    gf_net_destroy(net);
+}
+
+static void test_recurrent_layer_with_wrong_input_features_is_refused(void **state)
+{
+    (void)state;
+    gf_net *net = sequence_net(5, 3, 1);
+    gf_layer *l;
+    assert_int_equal(gf_layer_create(&l, GF_LAYER_GRU), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_HIDDEN, 4), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_INPUTS, 7), GF_OK);
+    assert_int_equal(gf_net_add(net, l), GF_ERR_SHAPE);
+    assert_message_has(gf_net_last_error(net), "expects 7 input features");
+    assert_message_has(gf_net_last_error(net), "SEQUENCE(5 x 3)");
+    gf_layer_destroy(l);
+    gf_net_destroy(net);
+}
+
+static void test_recurrent_options_outside_their_domain_are_refused(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    assert_int_equal(gf_layer_create(&l, GF_LAYER_LSTM), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_RETURN_SEQUENCES, 2), GF_ERR_INVALID);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_TRUNCATE, -1), GF_ERR_INVALID);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_HIDDEN, 2.5), GF_ERR_INVALID);
+    double v;
+    assert_int_equal(gf_layer_get_option(l, GF_LAYER_FORGET_BIAS, &v), GF_OK);
+    assert_true(v == 1.0);
+    gf_layer_destroy(l);
+    assert_int_equal(gf_layer_create(&l, GF_LAYER_GRU), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_FORGET_BIAS, 1), GF_ERR_INVALID);
+    gf_layer_destroy(l);
+}
+
+static void test_lstm_takes_no_activation_and_rnn_defaults_to_tanh(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    assert_int_equal(gf_layer_create(&l, GF_LAYER_RNN), GF_OK);
+    assert_int_equal(gf_layer_activation_kind(l), GF_ACT_TANH);
+    gf_layer_destroy(l);
+    assert_int_equal(gf_layer_create(&l, GF_LAYER_LSTM), GF_OK);
+    gf_activation *a;
+    assert_int_equal(gf_activation_create(&a, GF_ACT_RELU), GF_OK);
+    assert_int_not_equal(gf_layer_set_activation(l, a), GF_OK);
+    gf_activation_destroy(a);
+    gf_layer_destroy(l);
+}
+
+static void test_recurrent_blocks_have_pytorch_names_and_dims(void **state)
+{
+    (void)state;
+    const char *names[4] = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"};
+    const int64_t gates[3] = {1, 4, 3};
+    for (int k = 0; k < 3; k++) {
+        gf_net *net = sequence_net(6, 3, 1);
+        gf_layer *l = add_recurrent(net, KINDS[k], 5, 0);
+        assert_int_equal(gf_layer_param_block_count(l), 4);
+        for (int32_t b = 0; b < 4; b++) {
+            assert_string_equal(gf_layer_param_block_name(l, b), names[b]);
+            int64_t dims[4];
+            int32_t rank;
+            assert_int_equal(gf_layer_param_block_dims(l, b, dims, 4, &rank), GF_OK);
+            assert_int_equal(dims[0], gates[k] * 5);
+            assert_int_equal(rank, b < 2 ? 2 : 1);
+            if (b < 2)
+                assert_int_equal(dims[1], b == 0 ? 3 : 5);
+        }
+        int32_t kind, rank;
+        int64_t dims[2];
+        assert_int_equal(gf_layer_output_shape(l, &kind, dims, 2, &rank), GF_OK);
+        assert_int_equal(kind, GF_SHAPE_VECTOR);
+        assert_int_equal(dims[0], 5);
+        gf_net_destroy(net);
+    }
+}
+
+static void test_return_sequences_gives_a_sequence_of_hidden_states(void **state)
+{
+    (void)state;
+    gf_net *net = sequence_net(6, 3, 1);
+    gf_layer *l = add_recurrent(net, GF_LAYER_GRU, 5, 1);
+    int32_t kind, rank;
+    int64_t dims[2];
+    assert_int_equal(gf_layer_output_shape(l, &kind, dims, 2, &rank), GF_OK);
+    assert_int_equal(kind, GF_SHAPE_SEQUENCE);
+    assert_int_equal(dims[0], 6);
+    assert_int_equal(dims[1], 5);
+    gf_net_destroy(net);
+}
+
+static void test_lstm_forget_bias_is_drawn_into_bias_ih_and_cleared_in_bias_hh(void **state)
+{
+    (void)state;
+    gf_net *net = sequence_net(4, 2, 3);
+    gf_layer *l;
+    assert_int_equal(gf_layer_create(&l, GF_LAYER_LSTM), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_HIDDEN, 3), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_FORGET_BIAS, 2.5), GF_OK);
+    assert_int_equal(gf_net_add(net, l), GF_OK);
+    float bih[12], bhh[12];
+    assert_int_equal(gf_layer_get_param(l, 2, bih, 12), GF_OK);
+    assert_int_equal(gf_layer_get_param(l, 3, bhh, 12), GF_OK);
+    for (int j = 0; j < 3; j++) {
+        assert_true(bih[3 + j] == 2.5f);
+        assert_true(bhh[3 + j] == 0.0f);
+    }
+    assert_true(bih[0] != 0.0f && bih[0] > -1.0f && bih[0] < 1.0f); /* the other gates: U(-1/sqrt(H), 1/sqrt(H)) */
+    gf_net_destroy(net);
+}
+
+/* ---- forward against direct loops ---- */
+
+static double sig(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+/* w_ih (GH x F), w_hh (GH x H), b (2 GH) of layer l. */
+static void get_params(gf_layer *l, int64_t GH, int64_t F, int64_t H, float *wih, float *whh, float *b)
+{
+    assert_int_equal(gf_layer_get_param(l, 0, wih, (size_t)(GH * F)), GF_OK);
+    assert_int_equal(gf_layer_get_param(l, 1, whh, (size_t)(GH * H)), GF_OK);
+    assert_int_equal(gf_layer_get_param(l, 2, b, (size_t)GH), GF_OK);
+    assert_int_equal(gf_layer_get_param(l, 3, b + GH, (size_t)GH), GF_OK);
+}
+
+/* a[g] = W_ih x + b_ih (ai) and W_hh h + b_hh (ah) for one sample and step. */
+static void affine(const float *wih, const float *whh, const float *b, const float *x, const double *h, int64_t GH,
+                   int64_t F, int64_t H, double *ai, double *ah)
+{
+    for (int64_t g = 0; g < GH; g++) {
+        ai[g] = b[g];
+        ah[g] = b[GH + g];
+        for (int64_t f = 0; f < F; f++)
+            ai[g] += (double)wih[g * F + f] * x[f];
+        for (int64_t j = 0; j < H; j++)
+            ah[g] += (double)whh[g * H + j] * h[j];
+    }
+}
+
+/* One sample's sequence of hidden states by the textbook equations (PyTorch's docs), into out (T x H). */
+static void reference_states(int32_t kind, gf_layer *l, const float *x, int64_t T, int64_t F, int64_t H, double *out)
+{
+    int64_t G = kind == GF_LAYER_RNN ? 1 : kind == GF_LAYER_LSTM ? 4 : 3, GH = G * H;
+    float wih[256], whh[256], b[128];
+    double h[16] = {0}, c[16] = {0}, ai[64], ah[64];
+    get_params(l, GH, F, H, wih, whh, b);
+    for (int64_t t = 0; t < T; t++) {
+        affine(wih, whh, b, x + t * F, h, GH, F, H, ai, ah);
+        for (int64_t j = 0; j < H; j++) {
+            if (kind == GF_LAYER_RNN) {
+                h[j] = tanh(ai[j] + ah[j]);
+            } else if (kind == GF_LAYER_LSTM) {
+                double i = sig(ai[j] + ah[j]), f = sig(ai[H + j] + ah[H + j]);
+                double g = tanh(ai[2 * H + j] + ah[2 * H + j]), o = sig(ai[3 * H + j] + ah[3 * H + j]);
+                c[j] = f * c[j] + i * g;
+                h[j] = o * tanh(c[j]);
+            } else {
+                double r = sig(ai[j] + ah[j]), z = sig(ai[H + j] + ah[H + j]);
+                double n = tanh(ai[2 * H + j] + r * ah[2 * H + j]);
+                h[j] = (1 - z) * n + z * h[j];
+            }
+        }
+        memcpy(out + t * H, h, (size_t)H * sizeof *h);
+    }
+}
+
+static void test_forward_matches_the_textbook_equations(void **state)
+{
+    (void)state;
+    enum { T = 7, F = 3, H = 4, B = 2 };
+    for (int k = 0; k < 3; k++) {
+        gf_net *net = sequence_net(T, F, 11);
+        gf_layer *l = add_recurrent(net, KINDS[k], H, 1);
+        float x[B * T * F], y[B * T * H];
+        gc_fill(x, B * T * F);
+        assert_int_equal(gf_net_predict(net, x, B * T * F, B, y, B * T * H), GF_OK);
+        for (int n = 0; n < B; n++) {
+            double ref[T * H];
+            reference_states(KINDS[k], l, x + n * T * F, T, F, H, ref);
+            for (int i = 0; i < T * H; i++)
+                assert_true(fabs(ref[i] - y[n * T * H + i]) < 1e-5);
+        }
+        gf_net_destroy(net);
+    }
+}
+
+static void test_last_step_output_is_the_last_hidden_state(void **state)
+{
+    (void)state;
+    enum { T = 6, F = 2, H = 3, B = 3 };
+    for (int k = 0; k < 3; k++) {
+        gf_net *a = sequence_net(T, F, 5), *b = sequence_net(T, F, 5);
+        add_recurrent(a, KINDS[k], H, 1);
+        add_recurrent(b, KINDS[k], H, 0);
+        float x[B * T * F], ya[B * T * H], yb[B * H];
+        gc_fill(x, B * T * F);
+        assert_int_equal(gf_net_predict(a, x, B * T * F, B, ya, B * T * H), GF_OK);
+        assert_int_equal(gf_net_predict(b, x, B * T * F, B, yb, B * H), GF_OK);
+        for (int n = 0; n < B; n++)
+            assert_memory_equal(yb + n * H, ya + (n * T + T - 1) * H, H * sizeof(float));
+        gf_net_destroy(a);
+        gf_net_destroy(b);
+    }
+}
+
+/* ---- gradients against finite differences ---- */
+
+/* A recurrent layer over T steps mixed with dense: last step -> dense, or dense on every step. */
+static gf_net *grad_net(int32_t kind, int64_t T, int32_t seq, int32_t act)
+{
+    gf_net *net = sequence_net(T, 3, 21);
+    gf_layer *l;
+    assert_int_equal(gf_layer_create(&l, kind), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_HIDDEN, 4), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_RETURN_SEQUENCES, seq), GF_OK);
+    if (kind == GF_LAYER_RNN) {
+        gf_activation *a;
+        assert_int_equal(gf_activation_create(&a, act), GF_OK);
+        assert_int_equal(gf_layer_set_activation(l, a), GF_OK);
+        gf_activation_destroy(a);
+    }
+    gf_init *w;
+    assert_int_equal(gf_init_create(&w, GF_INIT_UNIFORM), GF_OK);
+    assert_int_equal(gf_init_set_range(w, -0.7, 0.7), GF_OK);
+    assert_int_equal(gf_layer_set_weight_init(l, w), GF_OK);
+    gf_init_destroy(w);
+    assert_int_equal(gf_net_add(net, l), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_net_set_input_grad(net, 1), GF_OK);
+    return net;
+}
+
+static void check_kind(int32_t kind, int32_t seq, int32_t act)
+{
+    enum { T = 20, B = 2 };
+    gf_net *net = grad_net(kind, T, seq, act);
+    float x[B * T * 3], t[B * T * 2];
+    gc_fill(x, B * T * 3);
+    size_t tn = seq ? B * T * 2 : B * 2;
+    gc_fill(t, tn);
+    gc_check_net(net, x, B * T * 3, t, tn, B);
+    gf_net_destroy(net);
+}
+
+static void test_rnn_gradients_match_finite_differences_over_20_steps(void **state)
+{
+    (void)state;
+    check_kind(GF_LAYER_RNN, 0, GF_ACT_TANH);
+    check_kind(GF_LAYER_RNN, 1, GF_ACT_TANH);
+}
+
+static void test_rnn_takes_any_activation_in_its_gradients(void **state)
+{
+    (void)state;
+    check_kind(GF_LAYER_RNN, 1, GF_ACT_SIGMOID);
+    check_kind(GF_LAYER_RNN, 1, GF_ACT_GELU);
+}
+
+static void test_lstm_gradients_match_finite_differences_over_20_steps(void **state)
+{
+    (void)state;
+    check_kind(GF_LAYER_LSTM, 0, 0);
+    check_kind(GF_LAYER_LSTM, 1, 0);
+}
+
+static void test_gru_gradients_match_finite_differences_over_20_steps(void **state)
+{
+    (void)state;
+    check_kind(GF_LAYER_GRU, 0, 0);
+    check_kind(GF_LAYER_GRU, 1, 0);
+}
+
+static double loss_with_state(gf_net *net, gf_layer *l, const float *x, size_t xn, const float *t, size_t tn,
+                              const float *s0, size_t sn, int64_t batch)
+{
+    assert_int_equal(gf_layer_set_initial_state(l, s0, sn, batch), GF_OK);
+    return gc_loss_at(net, x, xn, t, tn, batch);
+}
+
+static void test_initial_state_gradient_matches_finite_differences(void **state)
+{
+    (void)state;
+    enum { T = 20, B = 2 };
+    for (int k = 0; k < 3; k++) {
+        gf_net *net = grad_net(KINDS[k], T, 1, GF_ACT_TANH);
+        gf_layer *l = gf_net_layer(net, 0);
+        size_t sn = (size_t)(B * gf_layer_state_size(l));
+        float x[B * T * 3], t[B * T * 2], s0[64], g[64];
+        double an[64], nu[64];
+        gc_fill(x, sizeof x / sizeof *x);
+        gc_fill(t, sizeof t / sizeof *t);
+        gc_fill(s0, sn);
+        assert_int_equal(gf_layer_set_initial_state(l, s0, sn, B), GF_OK);
+        assert_int_equal(gf_net_forward(net, x, B * T * 3, B, NULL, 0), GF_OK);
+        assert_int_equal(gf_net_backward(net, t, B * T * 2, NULL), GF_OK);
+        assert_int_equal(gf_layer_initial_state_grad(l, g, sn), GF_OK);
+        for (size_t j = 0; j < sn; j++) {
+            float keep = s0[j];
+            s0[j] = keep + (float)GC_STEP;
+            double lp = loss_with_state(net, l, x, B * T * 3, t, B * T * 2, s0, sn, B);
+            s0[j] = keep - (float)GC_STEP;
+            double lm = loss_with_state(net, l, x, B * T * 3, t, B * T * 2, s0, sn, B);
+            s0[j] = keep;
+            nu[j] = (lp - lm) / (2 * GC_STEP);
+            an[j] = g[j];
+        }
+        double e = gc_rel_err(an, nu, sn);
+        if (e > GC_TOL)
+            fail_msg("%s initial state: relative error %g", gf_layer_kind_name(KINDS[k]), e);
+        gf_net_destroy(net);
+    }
+}
+
+/* With truncation k and the last step as output, the gradient is the full gradient of the last k steps run
+ * from the state the forward reached at step T - k (a constant to them). */
+static void test_truncation_backpropagates_through_the_last_k_steps_only(void **state)
+{
+    (void)state;
+    enum { T = 24, K = 5, B = 2, F = 3 };
+    for (int k = 0; k < 3; k++) {
+        gf_net *full = grad_net(KINDS[k], T, 0, GF_ACT_TANH), *tail = grad_net(KINDS[k], K, 0, GF_ACT_TANH);
+        gf_layer *lf = gf_net_layer(full, 0), *lt = gf_net_layer(tail, 0);
+        /* Same weights in both; the truncated one stops after K steps back. */
+        gf_net *trunc = sequence_net(T, F, 21);
+        gf_layer *l;
+        assert_int_equal(gf_layer_create(&l, KINDS[k]), GF_OK);
+        assert_int_equal(gf_layer_set_option(l, GF_LAYER_HIDDEN, 4), GF_OK);
+        assert_int_equal(gf_layer_set_option(l, GF_LAYER_TRUNCATE, K), GF_OK);
+        assert_int_equal(gf_net_add(trunc, l), GF_OK);
+        assert_int_equal(gf_net_add_dense(trunc, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+        float p[512];
+        for (int32_t i = 0; i < 2; i++)
+            for (int32_t b = 0; b < gf_layer_param_block_count(gf_net_layer(full, i)); b++) {
+                size_t n = (size_t)gf_layer_param_block_size(gf_net_layer(full, i), b);
+                assert_int_equal(gf_layer_get_param(gf_net_layer(full, i), b, p, n), GF_OK);
+                assert_int_equal(gf_layer_set_param(gf_net_layer(trunc, i), b, p, n), GF_OK);
+                assert_int_equal(gf_layer_set_param(gf_net_layer(tail, i), b, p, n), GF_OK);
+            }
+        float x[B * T * F], t[B * 2], s[64], ga[512], gb[512];
+        gc_fill(x, sizeof x / sizeof *x);
+        gc_fill(t, B * 2);
+        /* The state after T - K steps: the full net run on the head of each sequence. */
+        gf_net *head = sequence_net(T - K, F, 21);
+        gf_layer *lh = add_recurrent(head, KINDS[k], 4, 0);
+        for (int32_t b = 0; b < 4; b++) {
+            size_t n = (size_t)gf_layer_param_block_size(lf, b);
+            assert_int_equal(gf_layer_get_param(lf, b, p, n), GF_OK);
+            assert_int_equal(gf_layer_set_param(lh, b, p, n), GF_OK);
+        }
+        float xh[B * (T - K) * F], xt[B * K * F];
+        for (int n = 0; n < B; n++) {
+            memcpy(xh + n * (T - K) * F, x + n * T * F, (T - K) * F * sizeof(float));
+            memcpy(xt + n * K * F, x + (n * T + T - K) * F, K * F * sizeof(float));
+        }
+        assert_int_equal(gf_net_predict(head, xh, sizeof xh / sizeof *xh, B, NULL, 0), GF_ERR_NULL);
+        float yh[B * 4];
+        assert_int_equal(gf_net_predict(head, xh, sizeof xh / sizeof *xh, B, yh, B * 4), GF_OK);
+        size_t sn = (size_t)(B * gf_layer_state_size(lh));
+        assert_int_equal(gf_layer_final_state(lh, s, sn), GF_OK);
+        assert_int_equal(gf_layer_set_initial_state(lt, s, sn, B), GF_OK);
+        assert_int_equal(gf_net_forward(trunc, x, B * T * F, B, NULL, 0), GF_OK);
+        assert_int_equal(gf_net_backward(trunc, t, B * 2, NULL), GF_OK);
+        assert_int_equal(gf_net_forward(tail, xt, B * K * F, B, NULL, 0), GF_OK);
+        assert_int_equal(gf_net_backward(tail, t, B * 2, NULL), GF_OK);
+        size_t nw = (size_t)gf_layer_weight_count(l), nb = (size_t)gf_layer_bias_count(l);
+        assert_int_equal(gf_layer_get_weight_grad(l, ga, nw), GF_OK);
+        assert_int_equal(gf_layer_get_weight_grad(lt, gb, nw), GF_OK);
+        for (size_t i = 0; i < nw; i++)
+            assert_true(fabsf(ga[i] - gb[i]) <= 1e-5f + 1e-4f * fabsf(gb[i]));
+        assert_int_equal(gf_layer_get_bias_grad(l, ga, nb), GF_OK);
+        assert_int_equal(gf_layer_get_bias_grad(lt, gb, nb), GF_OK);
+        for (size_t i = 0; i < nb; i++)
+            assert_true(fabsf(ga[i] - gb[i]) <= 1e-5f + 1e-4f * fabsf(gb[i]));
+        /* Nothing reaches the initial state. */
+        assert_int_equal(gf_layer_initial_state_grad(l, ga, sn), GF_OK);
+        for (size_t i = 0; i < sn; i++)
+            assert_true(ga[i] == 0.0f);
+        (void)lf;
+        gf_net_destroy(full);
+        gf_net_destroy(tail);
+        gf_net_destroy(trunc);
+        gf_net_destroy(head);
+    }
+}
+
+static void test_truncation_at_least_the_length_changes_nothing(void **state)
+{
+    (void)state;
+    enum { T = 8, B = 2, F = 3 };
+    gf_net *a = grad_net(GF_LAYER_LSTM, T, 1, 0), *b = grad_net(GF_LAYER_LSTM, T, 1, 0);
+    gf_layer *lb = gf_net_layer(b, 0);
+    (void)lb;
+    float x[B * T * F], t[B * T * 2], ga[512], gb[512];
+    gc_fill(x, sizeof x / sizeof *x);
+    gc_fill(t, sizeof t / sizeof *t);
+    /* Rebuild b's layer with TRUNCATE = T: same seed, same draw. */
+    gf_net_destroy(b);
+    b = sequence_net(T, F, 21);
+    gf_layer *l;
+    assert_int_equal(gf_layer_create(&l, GF_LAYER_LSTM), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_HIDDEN, 4), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_RETURN_SEQUENCES, 1), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_TRUNCATE, T), GF_OK);
+    assert_int_equal(gf_net_add(b, l), GF_OK);
+    assert_int_equal(gf_net_add_dense(b, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    size_t nw = (size_t)gf_layer_weight_count(l);
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(a, 0), ga, nw), GF_OK);
+    assert_int_equal(gf_layer_set_weights(l, ga, nw), GF_OK);
+    size_t nb = (size_t)gf_layer_bias_count(l);
+    assert_int_equal(gf_layer_get_bias(gf_net_layer(a, 0), ga, nb), GF_OK);
+    assert_int_equal(gf_layer_set_bias(l, ga, nb), GF_OK);
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(a, 1), ga, 8), GF_OK);
+    assert_int_equal(gf_layer_set_weights(gf_net_layer(b, 1), ga, 8), GF_OK);
+    assert_int_equal(gf_layer_get_bias(gf_net_layer(a, 1), ga, 2), GF_OK);
+    assert_int_equal(gf_layer_set_bias(gf_net_layer(b, 1), ga, 2), GF_OK);
+    gf_net *nets[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(gf_net_forward(nets[i], x, B * T * F, B, NULL, 0), GF_OK);
+        assert_int_equal(gf_net_backward(nets[i], t, B * T * 2, NULL), GF_OK);
+    }
+    assert_int_equal(gf_layer_get_weight_grad(gf_net_layer(a, 0), ga, nw), GF_OK);
+    assert_int_equal(gf_layer_get_weight_grad(l, gb, nw), GF_OK);
+    assert_memory_equal(ga, gb, nw * sizeof(float));
+    gf_net_destroy(a);
+    gf_net_destroy(b);
+}
+
+/* ---- state ---- */
+
+static void test_final_state_continues_a_sequence_split_in_two(void **state)
+{
+    (void)state;
+    enum { T = 10, B = 2, F = 3, H = 4 };
+    for (int k = 0; k < 3; k++) {
+        gf_net *whole = sequence_net(T, F, 9), *half = sequence_net(T / 2, F, 9);
+        gf_layer *lw = add_recurrent(whole, KINDS[k], H, 0), *lh = add_recurrent(half, KINDS[k], H, 0);
+        float p[256];
+        for (int32_t b = 0; b < 4; b++) {
+            size_t n = (size_t)gf_layer_param_block_size(lw, b);
+            assert_int_equal(gf_layer_get_param(lw, b, p, n), GF_OK);
+            assert_int_equal(gf_layer_set_param(lh, b, p, n), GF_OK);
+        }
+        float x[B * T * F], x1[B * T / 2 * F], x2[B * T / 2 * F], yw[B * H], yh[B * H], s[2 * B * H];
+        gc_fill(x, sizeof x / sizeof *x);
+        for (int n = 0; n < B; n++) {
+            memcpy(x1 + n * T / 2 * F, x + n * T * F, T / 2 * F * sizeof(float));
+            memcpy(x2 + n * T / 2 * F, x + (n * T + T / 2) * F, T / 2 * F * sizeof(float));
+        }
+        assert_int_equal(gf_net_predict(whole, x, B * T * F, B, yw, B * H), GF_OK);
+        assert_int_equal(gf_net_predict(half, x1, B * T / 2 * F, B, yh, B * H), GF_OK);
+        size_t sn = (size_t)(B * gf_layer_state_size(lh));
+        assert_int_equal(gf_layer_final_state(lh, s, sn), GF_OK);
+        assert_int_equal(gf_layer_set_initial_state(lh, s, sn, B), GF_OK);
+        assert_int_equal(gf_net_predict(half, x2, B * T / 2 * F, B, yh, B * H), GF_OK);
+        for (int i = 0; i < B * H; i++)
+            assert_true(fabsf(yw[i] - yh[i]) < 1e-6f);
+        gf_net_destroy(whole);
+        gf_net_destroy(half);
+    }
+}
+
+static void test_initial_state_fixes_the_batch_of_every_pass(void **state)
+{
+    (void)state;
+    gf_net *net = sequence_net(4, 2, 1);
+    gf_layer *l = add_recurrent(net, GF_LAYER_LSTM, 3, 0);
+    assert_int_equal(gf_layer_state_size(l), 6);
+    float s[12] = {0}, x[3 * 8] = {0}, y[9];
+    assert_int_equal(gf_layer_set_initial_state(l, s, 12, 2), GF_OK);
+    assert_int_equal(gf_net_predict(net, x, 24, 3, y, 9), GF_ERR_SHAPE);
+    assert_message_has(gf_net_last_error(net), "initial state for batch 2");
+    assert_int_equal(gf_layer_set_initial_state(l, NULL, 0, 0), GF_OK);
+    assert_int_equal(gf_net_predict(net, x, 24, 3, y, 9), GF_OK);
+    gf_net_destroy(net);
+}
+
+static void test_state_calls_refuse_bad_arguments(void **state)
+{
+    (void)state;
+    gf_net *net = sequence_net(4, 2, 1);
+    gf_layer *l = add_recurrent(net, GF_LAYER_GRU, 3, 0);
+    float s[6] = {0}, g[6];
+    assert_int_equal(gf_layer_set_initial_state(l, s, 5, 2), GF_ERR_SHAPE);
+    assert_int_equal(gf_layer_set_initial_state(l, NULL, 6, 2), GF_ERR_NULL);
+    assert_int_equal(gf_layer_set_initial_state(l, s, 6, 0), GF_ERR_INVALID);
+    s[1] = NAN;
+    assert_int_equal(gf_layer_set_initial_state(l, s, 6, 2), GF_ERR_NONFINITE);
+    assert_int_equal(gf_layer_initial_state_grad(l, g, 6), GF_ERR_STATE);
+    assert_int_equal(gf_layer_final_state(l, g, 6), GF_ERR_STATE);
+    assert_int_equal(gf_layer_state_size(NULL), -1);
+    gf_layer *d;
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, &d), GF_OK);
+    assert_int_equal(gf_layer_state_size(d), -1);
+    assert_int_equal(gf_layer_set_initial_state(d, s, 6, 2), GF_ERR_INVALID);
+    gf_layer *loose;
+    assert_int_equal(gf_layer_create(&loose, GF_LAYER_GRU), GF_OK);
+    assert_int_equal(gf_layer_set_initial_state(loose, s, 6, 2), GF_ERR_STATE);
+    gf_layer_destroy(loose);
+    float x[16] = {0}, y[4];
+    assert_int_equal(gf_net_forward(net, x, 16, 2, y, 4), GF_OK);
+    assert_int_equal(gf_layer_final_state(l, g, 5), GF_ERR_SHAPE);
+    assert_int_equal(gf_layer_initial_state_grad(l, g, 6), GF_ERR_STATE);
+    gf_net_destroy(net);
+}
+
+/* ---- allocation ---- */
+
+static long counted;
+static void *count_malloc(void *u, size_t n) { (void)u; counted++; return malloc(n); }
+static void *count_realloc(void *u, void *p, size_t n) { (void)u; counted++; return realloc(p, n); }
+static void count_free(void *u, void *p) { (void)u; free(p); }
+
+static void test_recurrent_nets_train_without_allocating_after_the_first_step(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(gf_set_allocator(count_malloc, count_realloc, count_free, NULL), GF_OK);
+        gf_net *net = sequence_net(6, 3, 2);
+        add_recurrent(net, KINDS[k], 5, 0);
+        assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+        gf_diag *d;
+        assert_int_equal(gf_diag_create(&d, net), GF_OK);
+        assert_int_equal(gf_diag_enable(d, 1), GF_OK);
+        float x[4 * 18], t[8] = {0};
+        gc_fill(x, 72);
+        assert_int_equal(gf_net_train_step(net, x, 72, t, 8, 4, NULL), GF_OK);
+        long before = counted;
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(gf_net_train_step(net, x, 72, t, 8, 4, NULL), GF_OK);
+        assert_int_equal(counted, before);
+        gf_diag_destroy(d);
+        gf_net_destroy(net);
+        assert_int_equal(gf_live_allocations(), 0);
+        assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+    }
+}
+
+static long fail_at, seen;
+static void *failing_malloc(void *u, size_t n) { (void)u; return ++seen == fail_at ? NULL : malloc(n); }
+static void *failing_realloc(void *u, void *p, size_t n) { (void)u; return ++seen == fail_at ? NULL : realloc(p, n); }
+
+static void test_every_allocation_failure_of_a_recurrent_net_is_reported(void **state)
+{
+    (void)state;
+    int failures = 0;
+    for (fail_at = 1; fail_at < 300; fail_at++) {
+        seen = 0;
+        assert_int_equal(gf_set_allocator(failing_malloc, failing_realloc, count_free, NULL), GF_OK);
+        gf_net *net;
+        const int64_t d[2] = {3, 2};
+        int rc = gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, d, 2, 1);
+        float x[12] = {1, 2, 3, 4, 5, 6, 6, 5, 4, 3, 2, 1}, t[2] = {0}, s[4] = {0};
+        if (!rc) {
+            gf_layer *l = NULL;
+            if (!(rc = gf_net_add_lstm(net, 1, 0, &l)) && !(rc = gf_layer_set_initial_state(l, s, 4, 2)) &&
+                !(rc = gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL)))
+                rc = gf_net_train_step(net, x, 12, t, 2, 2, NULL);
+            gf_net_destroy(net);
+        }
+        assert_int_equal(gf_live_allocations(), 0);
+        assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+        if (seen < fail_at) {
+            assert_int_equal(rc, GF_OK);
+            break;
+        }
+        assert_int_equal(rc, GF_ERR_NOMEM);
+        failures++;
+    }
+    assert_true(failures > 5);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recurrent_layer_on_a_vector_is_refused_at_add),
+        cmocka_unit_test(test_recurrent_layer_without_hidden_size_is_refused),
+        cmocka_unit_test(test_recurrent_layer_with_wrong_input_features_is_refused),
+        cmocka_unit_test(test_recurrent_options_outside_their_domain_are_refused),
+        cmocka_unit_test(test_lstm_takes_no_activation_and_rnn_defaults_to_tanh),
+        cmocka_unit_test(test_recurrent_blocks_have_pytorch_names_and_dims),
+        cmocka_unit_test(test_return_sequences_gives_a_sequence_of_hidden_states),
+        cmocka_unit_test(test_lstm_forget_bias_is_drawn_into_bias_ih_and_cleared_in_bias_hh),
+        cmocka_unit_test(test_forward_matches_the_textbook_equations),
+        cmocka_unit_test(test_last_step_output_is_the_last_hidden_state),
+        cmocka_unit_test(test_rnn_gradients_match_finite_differences_over_20_steps),
+        cmocka_unit_test(test_rnn_takes_any_activation_in_its_gradients),
+        cmocka_unit_test(test_lstm_gradients_match_finite_differences_over_20_steps),
+        cmocka_unit_test(test_gru_gradients_match_finite_differences_over_20_steps),
+        cmocka_unit_test(test_initial_state_gradient_matches_finite_differences),
+        cmocka_unit_test(test_truncation_backpropagates_through_the_last_k_steps_only),
+        cmocka_unit_test(test_truncation_at_least_the_length_changes_nothing),
+        cmocka_unit_test(test_final_state_continues_a_sequence_split_in_two),
+        cmocka_unit_test(test_initial_state_fixes_the_batch_of_every_pass),
+        cmocka_unit_test(test_state_calls_refuse_bad_arguments),
+        cmocka_unit_test(test_recurrent_nets_train_without_allocating_after_the_first_step),
+        cmocka_unit_test(test_every_allocation_failure_of_a_recurrent_net_is_reported),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
