@@ -106,11 +106,11 @@ static void gru_backward(gf_layer *l, const gfi_layer_io *io)
     bool observe = io->observe && l->keep;
     for (int64_t t = r.T - 1; t >= 0; t--) {
         gfi_rec_step_grad(&r, io->dy, t, t == r.T - 1 || gfi_rec_cut(&r, t + 1));
-        if (observe)
-            gfi_rec_record_norm(l, &r, t + 1, r.dh);
+        gfi_rec_observe_step(l, &r, t, observe);
         cell_backward(&r, t);
-        if (t == 0 || !gfi_rec_cut(&r, t))
+        if (gfi_rec_need_carry(&r, t, observe))
             gfi_rec_carry(l, &r, t, 1.0f);
+        gfi_rec_observe_carry(l, &r, t, observe);
     }
     memcpy(r.ds0, r.carry, BH * sizeof(float));
     gfi_rec_copy_dz(l, io);

@@ -90,11 +90,11 @@ static void lstm_backward(gf_layer *l, const gfi_layer_io *io)
         gfi_rec_step_grad(&r, io->dy, t, cut);
         if (cut) /* c is detached with h */
             memset(r.dc, 0, BH * sizeof(float));
-        if (observe)
-            gfi_rec_record_norm(l, &r, t + 1, r.dh);
+        gfi_rec_observe_step(l, &r, t, observe);
         cell_backward(&r, t);
-        if (t == 0 || !gfi_rec_cut(&r, t))
+        if (gfi_rec_need_carry(&r, t, observe))
             gfi_rec_carry(l, &r, t, 0.0f);
+        gfi_rec_observe_carry(l, &r, t, observe);
     }
     memcpy(r.ds0, r.carry, BH * sizeof(float));
     memcpy(r.ds0 + BH, r.dc, BH * sizeof(float));

@@ -236,7 +236,26 @@ void gfi_rec_mark(gf_layer *l, int64_t batch, bool backward)
 
 bool gfi_rec_cut(const gfi_rec *r, int64_t t)
 {
-    return r->k > 0 && t > 0 && (r->T - t) % r->k == 0;
+    return r->k > 0 && t > 0 && t < r->T && (r->T - t) % r->k == 0;
+}
+
+/* At the top of step t's backward: dh of h_{t+1} into the record, unless h_{t+1} is a chunk's detached input
+ * state, whose record is what the chunk after it sends back (gfi_rec_observe_carry). */
+void gfi_rec_observe_step(gf_layer *l, const gfi_rec *r, int64_t t, bool observe)
+{
+    if (observe && !gfi_rec_cut(r, t + 1))
+        gfi_rec_record_norm(l, r, t + 1, r->dh);
+}
+
+bool gfi_rec_need_carry(const gfi_rec *r, int64_t t, bool observe)
+{
+    return t == 0 || !gfi_rec_cut(r, t) || observe;
+}
+
+void gfi_rec_observe_carry(gf_layer *l, const gfi_rec *r, int64_t t, bool observe)
+{
+    if (observe && gfi_rec_cut(r, t))
+        gfi_rec_record_norm(l, r, t, r->carry);
 }
 
 void gfi_rec_step_grad(const gfi_rec *r, const float *dy, int64_t t, bool cut)
@@ -632,19 +651,28 @@ static double sigma_max(const float *w, int64_t rows, int64_t cols, double *v, d
     return sigma;
 }
 
+bool gfi_rec_time_span(const gf_layer *l, double *first, double *last, int64_t *steps)
+{
+    int64_t T = l->aux[RA_T], k = l->aux[RA_TRUNC];
+    if (!l->keep || l->keep[0] <= 0)
+        return false;
+    const double *nm = l->keep + keep_norms();
+    int64_t start = k > 0 && k < T ? T - k : 0;
+    *first = nm[start];
+    *last = nm[T];
+    *steps = T - start;
+    return true;
+}
+
 /* The rate per step at which ||dL/dh_t|| changes from the last state back to the first one the gradient
  * reaches (the last truncation boundary, else h_0): (||dh_start|| / ||dh_T||)^(1 / (T - start)). */
 static double time_rate(const gf_layer *l)
 {
-    int64_t T = l->aux[RA_T], k = l->aux[RA_TRUNC];
-    if (l->keep[0] <= 0)
+    double first, end;
+    int64_t n;
+    if (!gfi_rec_time_span(l, &first, &end, &n) || !(end > 0.0) || !isfinite(end) || !isfinite(first))
         return NAN;
-    const double *nm = l->keep + keep_norms();
-    int64_t start = k > 0 && k < T ? T - k : 0;
-    double end = nm[T], first = nm[start];
-    if (!(end > 0.0) || !isfinite(end) || !isfinite(first))
-        return NAN;
-    return pow(first / end, 1.0 / (double)(T - start));
+    return pow(first / end, 1.0 / (double)n);
 }
 
 void gfi_rec_diag_stats(gf_layer *l, double *rec)

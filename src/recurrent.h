@@ -45,6 +45,9 @@ int64_t gfi_rec_series(const gf_layer *l, int32_t key, double *dst, int64_t cap)
 int gfi_rec_check_batch(const gf_layer *l, int64_t batch, char *msg, size_t cap);
 void gfi_rec_diag_stats(gf_layer *l, double *rec);
 int64_t gfi_rec_state_floats(const gf_layer *l); /* per sample: H, or 2H for the LSTM */
+/* ||dL/dh|| at the first state the gradient reaches (h_0, or the last truncation boundary) and at h_T, and the
+ * steps between, of the latest observed backward; false if none is recorded. */
+bool gfi_rec_time_span(const gf_layer *l, double *first, double *last, int64_t *steps);
 
 /* Forward helpers: the input time-major, its projection x W_ih^T into gates (no bias), the initial state
  * into hs[0] (and cs[0]). */
@@ -60,6 +63,11 @@ void gfi_rec_recur(gf_layer *l, const gfi_rec *r, int64_t t, float beta, float *
 void gfi_rec_step_grad(const gfi_rec *r, const float *dy, int64_t t, bool cut);
 /* Whether the state flowing into step t (t > 0) is detached by truncation. */
 bool gfi_rec_cut(const gfi_rec *r, int64_t t);
+/* The record across time of step t's backward: dh of h_{t+1} at its top, the carry at its end (which reaches
+ * a detached chunk input only in the record); whether the carry is needed at all. */
+void gfi_rec_observe_step(gf_layer *l, const gfi_rec *r, int64_t t, bool observe);
+void gfi_rec_observe_carry(gf_layer *l, const gfi_rec *r, int64_t t, bool observe);
+bool gfi_rec_need_carry(const gfi_rec *r, int64_t t, bool observe);
 /* carry = beta carry + dg_t W_hh (the gradient reaching h_{t-1}). */
 void gfi_rec_carry(gf_layer *l, const gfi_rec *r, int64_t t, float beta);
 /* Weight and bias gradients from dp / dg over all steps; then dx (NULL: skipped). */

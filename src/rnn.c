@@ -37,12 +37,12 @@ static void rnn_backward(gf_layer *l, const gfi_layer_io *io)
     bool observe = io->observe && l->keep;
     for (int64_t t = r.T - 1; t >= 0; t--) {
         gfi_rec_step_grad(&r, io->dy, t, t == r.T - 1 || gfi_rec_cut(&r, t + 1));
-        if (observe)
-            gfi_rec_record_norm(l, &r, t + 1, r.dh);
+        gfi_rec_observe_step(l, &r, t, observe);
         float *da = r.dp + (size_t)t * BH;
         gfi_act_backward(&l->act, r.gates + (size_t)t * BH, r.hs + (size_t)(t + 1) * BH, r.dh, da, BH);
-        if (t == 0 || !gfi_rec_cut(&r, t))
+        if (gfi_rec_need_carry(&r, t, observe))
             gfi_rec_carry(l, &r, t, 0.0f);
+        gfi_rec_observe_carry(l, &r, t, observe);
     }
     memcpy(r.ds0, r.carry, BH * sizeof(float));
     gfi_rec_emit(&r, r.dp, io->dz);

@@ -10,6 +10,7 @@
  * absolute scale.
  */
 #include "verdict.h"
+#include "verdict_time.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -1119,17 +1120,25 @@ int gfi_verdict_of(const gf_diag *d, int32_t layer, int32_t *verdict, uint32_t *
         return GF_ERR_NOMEM;
     analyse(d, j);
     uint32_t why = layer >= 0 ? *why_of(j, layer) : j->net_why;
-    uint32_t f = flags_of(why);
+    uint32_t tf = gfi_time_flags(d, layer); /* the rules across time (verdict_time.c) */
+    uint32_t f = flags_of(why) | tf;
     int32_t v = verdict_of_flags(f);
     if (verdict)
         *verdict = v;
     if (flags)
         *flags = f ? f : 1u << GF_VERDICT_HEALTHY;
     if (text) {
-        if (which == GFI_TEXT_REASON)
-            put_reason(j, text, layer);
-        else
-            put_remedy(j, text, layer);
+        bool first = true;
+        if (tf && !why) {
+            gfi_sink_put(text, "%s: ", gf_verdict_name(v));
+        } else {
+            first = false;
+            if (which == GFI_TEXT_REASON)
+                put_reason(j, text, layer);
+            else
+                put_remedy(j, text, layer);
+        }
+        gfi_time_text(d, layer, which, flags_of(why), text, &first);
     }
     gfi_free(j);
     return GF_OK;

@@ -575,6 +575,324 @@ static void test_state_calls_refuse_bad_arguments(void **state)
     gf_net_destroy(net);
 }
 
+/* ---- diagnostics across time ---- */
+
+/* weight_hh_l0 = scale x an orthogonal matrix (seeded). */
+static void set_recurrence(gf_layer *l, int64_t H, double scale)
+{
+    gf_init *o;
+    float q[64 * 64];
+    assert_int_equal(gf_init_create(&o, GF_INIT_ORTHOGONAL), GF_OK);
+    assert_int_equal(gf_init_fill(o, q, (size_t)(H * H), H, H, 5), GF_OK);
+    gf_init_destroy(o);
+    for (int64_t i = 0; i < H * H; i++)
+        q[i] *= (float)scale;
+    int32_t b;
+    assert_int_equal(gf_layer_param_block_find(l, "weight_hh_l0", &b), GF_OK);
+    assert_int_equal(gf_layer_set_param(l, b, q, (size_t)(H * H)), GF_OK);
+}
+
+/* An RNN of H units over T steps of F = 2 features, last step -> dense 1, observed. */
+static gf_net *time_net(int64_t T, int64_t H, int32_t act, double scale, gf_diag **d)
+{
+    gf_net *net = sequence_net(T, 2, 3);
+    gf_layer *l;
+    assert_int_equal(gf_net_add_rnn(net, H, act, 0, &l), GF_OK);
+    set_recurrence(l, H, scale);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_diag_create(d, net), GF_OK);
+    assert_int_equal(gf_diag_enable(*d, 1), GF_OK);
+    return net;
+}
+
+/* The adding problem (Hochreiter & Schmidhuber 1997): values and two markers; the target is the sum of the two
+ * marked values. */
+static void adding_batch(float *x, float *t, int64_t B, int64_t T, unsigned *seed)
+{
+    for (int64_t n = 0; n < B; n++) {
+        *seed = *seed * 1103515245u + 12345u;
+        int64_t a = (int64_t)((*seed >> 8) % (unsigned)T);
+        *seed = *seed * 1103515245u + 12345u;
+        int64_t b = (int64_t)((*seed >> 8) % (unsigned)T);
+        t[n] = 0;
+        for (int64_t k = 0; k < T; k++) {
+            *seed = *seed * 1103515245u + 12345u;
+            float v = (float)((*seed >> 8) & 0xffff) / 65536.0f;
+            x[(n * T + k) * 2] = v;
+            x[(n * T + k) * 2 + 1] = k == a || k == b;
+            t[n] += k == a || k == b ? v : 0.0f;
+        }
+    }
+}
+
+static void test_tanh_rnn_at_0_9_orthogonal_vanishes_within_the_bound_over_100_steps(void **state)
+{
+    (void)state;
+    enum { T = 100, H = 8, B = 4 };
+    gf_diag *d;
+    gf_net *net = time_net(T, H, GF_ACT_TANH, 0.9, &d);
+    float x[B * T * 2], t[B];
+    unsigned seed = 1;
+    adding_batch(x, t, B, T, &seed);
+    assert_int_equal(gf_net_train_step(net, x, B * T * 2, t, B, B, NULL), GF_OK);
+    double norm[T + 1];
+    int64_t n;
+    assert_int_equal(gf_diag_series(d, 0, GF_SERIES_DELTA_TIME_NORM, norm, T + 1, &n), GF_OK);
+    assert_int_equal(n, T + 1);
+    /* ||dL/dh_0|| / ||dL/dh_100|| <= 0.9^100: each step multiplies by W_hh^T (norm 0.9) and tanh' <= 1. */
+    assert_true(norm[0] / norm[T] <= pow(0.9, 100));
+    double sigma, bound, rate;
+    assert_int_equal(gf_diag_value(d, 0, GF_STAT_RECURRENT_SIGMA, &sigma), GF_OK);
+    assert_int_equal(gf_diag_value(d, 0, GF_STAT_RECURRENT_BOUND, &bound), GF_OK);
+    assert_int_equal(gf_diag_value(d, 0, GF_STAT_TIME_RATE, &rate), GF_OK);
+    assert_true(fabs(sigma - 0.9) < 1e-5);
+    assert_true(bound == 1.0);
+    assert_true(rate <= 0.9);
+    int32_t v;
+    assert_int_equal(gf_diag_verdict(d, 0, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_VANISHING);
+    char text[2048];
+    assert_int_equal(gf_diag_verdict_reason(d, 0, text, sizeof text, NULL), GF_OK);
+    assert_message_has(text, "fades going back in time");
+    assert_message_has(text, "under the bound 1/gamma = 1");
+    assert_int_equal(gf_diag_verdict_remedy(d, 0, text, sizeof text, NULL), GF_OK);
+    assert_message_has(text, "LSTM or GRU");
+    assert_message_has(text, "orthogonal");
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+static void test_sigmoid_rnn_has_the_bound_four(void **state)
+{
+    (void)state;
+    gf_diag *d;
+    gf_net *net = time_net(10, 4, GF_ACT_SIGMOID, 1.0, &d);
+    float x[2 * 10 * 2], t[2];
+    unsigned seed = 2;
+    adding_batch(x, t, 2, 10, &seed);
+    assert_int_equal(gf_net_train_step(net, x, 40, t, 2, 2, NULL), GF_OK);
+    double bound;
+    assert_int_equal(gf_diag_value(d, 0, GF_STAT_RECURRENT_BOUND, &bound), GF_OK);
+    assert_true(bound == 4.0);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+static void test_linear_rnn_scaled_past_the_bound_explodes_over_time(void **state)
+{
+    (void)state;
+    enum { T = 50, H = 8, B = 4 };
+    gf_diag *d;
+    gf_net *net = time_net(T, H, GF_ACT_IDENTITY, 1.2, &d);
+    float x[B * T * 2], t[B];
+    unsigned seed = 3;
+    adding_batch(x, t, B, T, &seed);
+    assert_int_equal(gf_net_forward(net, x, B * T * 2, B, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, B, NULL), GF_OK);
+    double rate;
+    assert_int_equal(gf_diag_value(d, 0, GF_STAT_TIME_RATE, &rate), GF_OK);
+    assert_true(fabs(rate - 1.2) < 0.05);
+    int32_t v;
+    assert_int_equal(gf_diag_verdict(d, 0, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_EXPLODING);
+    assert_int_equal(gf_diag_verdict(d, -1, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_EXPLODING);
+    char text[2048];
+    assert_int_equal(gf_diag_verdict_remedy(d, 0, text, sizeof text, NULL), GF_OK);
+    assert_message_has(text, "GF_CLIP_NORM");
+    assert_message_has(text, "orthogonal");
+    assert_message_has(text, "GF_LAYER_TRUNCATE");
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+static void test_a_healthy_orthogonal_recurrence_gets_no_time_verdict(void **state)
+{
+    (void)state;
+    enum { T = 20, H = 8, B = 4 };
+    gf_diag *d;
+    gf_net *net = time_net(T, H, GF_ACT_IDENTITY, 1.0, &d);
+    float x[B * T * 2], t[B];
+    unsigned seed = 4;
+    adding_batch(x, t, B, T, &seed);
+    assert_int_equal(gf_net_forward(net, x, B * T * 2, B, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, B, NULL), GF_OK);
+    uint32_t flags;
+    assert_int_equal(gf_diag_verdict_flags(d, 0, &flags), GF_OK);
+    assert_false(flags & (1u << GF_VERDICT_EXPLODING));
+    assert_false(flags & (1u << GF_VERDICT_VANISHING));
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+/* Trains a ReLU RNN at 2 x orthogonal on the adding problem (T 50) for `steps` SGD steps; 1 if every loss
+ * stayed finite, and the mean loss of the first and last 10 steps. */
+static int train_scaled(int clip, int guard, int steps, double *early, double *late, int *refused)
+{
+    enum { T = 50, H = 16, B = 16 };
+    gf_diag *d;
+    gf_net *net = time_net(T, H, GF_ACT_RELU, 2.0, &d);
+    if (clip)
+        assert_int_equal(gf_net_set_clip(net, GF_CLIP_NORM, 1.0), GF_OK);
+    assert_int_equal(gf_diag_set_option(d, GF_DIAG_GUARD, guard), GF_OK);
+    static float x[B * T * 2];
+    float t[B];
+    unsigned seed = 9;
+    int finite = 1;
+    *early = *late = 0;
+    *refused = 0;
+    for (int s = 0; s < steps; s++) {
+        adding_batch(x, t, B, T, &seed);
+        double loss;
+        int rc = gf_net_train_step(net, x, B * T * 2, t, B, B, &loss);
+        if (rc == GF_ERR_GUARD) {
+            (*refused)++;
+            continue;
+        }
+        assert_int_equal(rc, GF_OK);
+        finite &= isfinite(loss) != 0;
+        if (s < 10)
+            *early += loss / 10;
+        if (s >= steps - 10)
+            *late += loss / 10;
+    }
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+    return finite;
+}
+
+static void test_unclipped_training_past_the_bound_diverges_and_clipped_stays_finite_and_learns(void **state)
+{
+    (void)state;
+    double early, late;
+    int refused;
+    assert_false(train_scaled(0, 0, 100, &early, &late, &refused));
+    assert_true(train_scaled(1, 0, 200, &early, &late, &refused));
+    assert_true(late < early / 10);
+}
+
+static void test_the_guard_refuses_the_overflowing_steps_of_an_exploding_rnn(void **state)
+{
+    (void)state;
+    double early, late;
+    int refused;
+    train_scaled(0, 1, 100, &early, &late, &refused);
+    assert_true(refused > 0);
+    assert_true(isfinite(late));
+}
+
+static void test_lstm_gate_health_follows_the_forget_bias(void **state)
+{
+    (void)state;
+    enum { T = 12, B = 3 };
+    for (int fb = 0; fb < 2; fb++) {
+        gf_net *net = sequence_net(T, 2, 4);
+        gf_layer *l;
+        assert_int_equal(gf_layer_create(&l, GF_LAYER_LSTM), GF_OK);
+        assert_int_equal(gf_layer_set_option(l, GF_LAYER_HIDDEN, 6), GF_OK);
+        assert_int_equal(gf_layer_set_option(l, GF_LAYER_FORGET_BIAS, fb ? 8.0 : -8.0), GF_OK);
+        assert_int_equal(gf_net_add(net, l), GF_OK);
+        assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+        gf_diag *d;
+        assert_int_equal(gf_diag_create(&d, net), GF_OK);
+        assert_int_equal(gf_diag_enable(d, 1), GF_OK);
+        float x[B * T * 2], t[B];
+        unsigned seed = 5;
+        adding_batch(x, t, B, T, &seed);
+        assert_int_equal(gf_net_train_step(net, x, B * T * 2, t, B, B, NULL), GF_OK);
+        double fmean, gsat, series[T];
+        int64_t n;
+        assert_int_equal(gf_diag_value(d, 0, GF_STAT_FORGET_GATE_MEAN, &fmean), GF_OK);
+        assert_int_equal(gf_diag_value(d, 0, GF_STAT_GATE_SATURATED_FRAC, &gsat), GF_OK);
+        assert_true(fb ? fmean > 0.99 : fmean < 0.01);
+        assert_true(gsat >= 1.0 / 3 && gsat <= 1.0); /* the forget gates are a third of the sigmoid gate values */
+        assert_int_equal(gf_diag_series(d, 0, GF_SERIES_FORGET_GATE_MEAN, series, T, &n), GF_OK);
+        assert_int_equal(n, T);
+        assert_true(fb ? series[0] > 0.99 : series[T - 1] < 0.01);
+        if (!fb) { /* a forget gate stuck at 0 cuts the memory: the gradient cannot reach the first steps */
+            int32_t v;
+            assert_int_equal(gf_diag_verdict(d, 0, &v), GF_OK);
+            assert_int_equal(v, GF_VERDICT_VANISHING);
+            char text[2048];
+            assert_int_equal(gf_diag_verdict_remedy(d, 0, text, sizeof text, NULL), GF_OK);
+            assert_message_has(text, "raise the forget-gate bias from -8");
+        }
+        gf_diag_destroy(d);
+        gf_net_destroy(net);
+    }
+}
+
+static void test_a_dead_recurrent_unit_is_counted_once_over_all_steps(void **state)
+{
+    (void)state;
+    enum { T = 9, H = 4, B = 3 };
+    gf_net *net = sequence_net(T, 2, 4);
+    gf_layer *l;
+    assert_int_equal(gf_net_add_rnn(net, H, GF_ACT_RELU, 1, &l), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    /* Unit 2 gets a bias of -100: off at every sample and step; inputs in [0, 1) keep the others alive. */
+    float b[H] = {0.5f, 0.5f, -100.0f, 0.5f};
+    assert_int_equal(gf_layer_set_param(l, 2, b, H), GF_OK);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_diag_enable(d, 1), GF_OK);
+    float x[B * T * 2], t[B * T];
+    unsigned seed = 6;
+    adding_batch(x, t, B, T, &seed);
+    memset(t, 0, sizeof t);
+    assert_int_equal(gf_net_train_step(net, x, B * T * 2, t, B * T, B, NULL), GF_OK);
+    double dead, cdead;
+    assert_int_equal(gf_diag_value(d, 0, GF_STAT_DEAD_FRAC, &dead), GF_OK);
+    assert_int_equal(gf_diag_value(d, 0, GF_STAT_CANDIDATE_DEAD_FRAC, &cdead), GF_OK);
+    assert_true(dead == 0.25);
+    assert_true(cdead == 0.25);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+static void test_truncated_layer_measures_its_rate_over_the_last_k_steps(void **state)
+{
+    (void)state;
+    enum { T = 30, K = 10, B = 2 };
+    gf_net *net = sequence_net(T, 2, 4);
+    gf_layer *l;
+    assert_int_equal(gf_layer_create(&l, GF_LAYER_RNN), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_HIDDEN, 4), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_TRUNCATE, K), GF_OK);
+    assert_int_equal(gf_net_add(net, l), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_diag_enable(d, 1), GF_OK);
+    float x[B * T * 2], t[B];
+    unsigned seed = 7;
+    adding_batch(x, t, B, T, &seed);
+    assert_int_equal(gf_net_train_step(net, x, B * T * 2, t, B, B, NULL), GF_OK);
+    double norm[T + 1], rate;
+    int64_t n;
+    assert_int_equal(gf_diag_series(d, 0, GF_SERIES_DELTA_TIME_NORM, norm, T + 1, &n), GF_OK);
+    for (int i = 0; i < T - K; i++) /* nothing flows past the boundary at step T - K */
+        assert_true(norm[i] == 0.0);
+    assert_true(norm[T - K] > 0); /* what reaches the chunk's input state (detached) */
+    assert_int_equal(gf_diag_value(d, 0, GF_STAT_TIME_RATE, &rate), GF_OK);
+    assert_true(fabs(rate - pow(norm[T - K] / norm[T], 1.0 / K)) < 1e-9 * rate);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+static void test_gate_series_are_not_produced_by_an_rnn(void **state)
+{
+    (void)state;
+    gf_diag *d;
+    gf_net *net = time_net(5, 3, GF_ACT_TANH, 1.0, &d);
+    int64_t n;
+    assert_int_equal(gf_diag_series_length(d, 0, GF_SERIES_FORGET_GATE_MEAN, &n), GF_ERR_RANGE);
+    assert_int_equal(gf_diag_series_length(d, 0, GF_SERIES_CANDIDATE_SATURATED_FRAC, &n), GF_OK);
+    assert_int_equal(n, 0);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 /* ---- allocation ---- */
 
 static long counted;
@@ -664,6 +982,16 @@ int main(void)
         cmocka_unit_test(test_final_state_continues_a_sequence_split_in_two),
         cmocka_unit_test(test_initial_state_fixes_the_batch_of_every_pass),
         cmocka_unit_test(test_state_calls_refuse_bad_arguments),
+        cmocka_unit_test(test_tanh_rnn_at_0_9_orthogonal_vanishes_within_the_bound_over_100_steps),
+        cmocka_unit_test(test_sigmoid_rnn_has_the_bound_four),
+        cmocka_unit_test(test_linear_rnn_scaled_past_the_bound_explodes_over_time),
+        cmocka_unit_test(test_a_healthy_orthogonal_recurrence_gets_no_time_verdict),
+        cmocka_unit_test(test_unclipped_training_past_the_bound_diverges_and_clipped_stays_finite_and_learns),
+        cmocka_unit_test(test_the_guard_refuses_the_overflowing_steps_of_an_exploding_rnn),
+        cmocka_unit_test(test_lstm_gate_health_follows_the_forget_bias),
+        cmocka_unit_test(test_a_dead_recurrent_unit_is_counted_once_over_all_steps),
+        cmocka_unit_test(test_truncated_layer_measures_its_rate_over_the_last_k_steps),
+        cmocka_unit_test(test_gate_series_are_not_produced_by_an_rnn),
         cmocka_unit_test(test_recurrent_nets_train_without_allocating_after_the_first_step),
         cmocka_unit_test(test_every_allocation_failure_of_a_recurrent_net_is_reported),
     };

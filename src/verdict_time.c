@@ -1,0 +1,306 @@
+/*
+ * verdict_time.c — verdicts across time for recurrent layers.  One rule is one row of `rules`: the signal it
+ * reads (an observation of the layer's latest record, `obs`), its threshold and why, the reason text quoting
+ * the numbers, and the remedy.  Thresholds are for the whole sequence (the end-to-end gain of ||dL/dh_t|| from
+ * the last state back to the first one the gradient reaches), with absolute floors so that two tiny numbers
+ * never make a verdict.  The measured gain decides; the Pascanu et al. bound on sigma_max(W_hh) explains it.
+ * The rules are documented in docs/api.md, "Verdicts across time".
+ */
+#include "verdict_time.h"
+#include "recurrent.h"
+#include "verdict.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* Below 1e-3 the first steps receive under a thousandth of the gradient of the last: with any learning rate
+ * that moves the late steps' weights sensibly, the early inputs are not learned within a run. */
+#define TIME_VANISH_GAIN 1e-3
+/* Above 1e3 the same thousandfold, the other way: an update sized for the last step is 1000x too large for
+ * the first, which is where recurrent nets blow up (Pascanu et al. 2013). */
+#define TIME_EXPLODE_GAIN 1e3
+/* Vanishing is judged only when the gradient at the last state is measurable (a solved loss gives ~0). */
+#define TIME_VANISH_FLOOR 1e-8
+/* Growth counts only when the grown gradient could move weights (x0.01 learning rate: 1e-6 per step). */
+#define TIME_EXPLODE_FLOOR 1e-4
+
+/* What the rules read about one recurrent layer. */
+typedef struct obs {
+    const gf_layer *l;
+    int32_t layer;
+    int64_t n;           /* steps the gradient travels back (T, or the truncation k) */
+    double first, last;  /* ||dL/dh|| at the first state reached and at h_T */
+    double gain, rate;   /* first / last, and its n-th root */
+    double sigma, bound; /* sigma_max(W_hh), 1/gamma (NaN for gated cells) */
+    double forget, gsat, csat, cdead; /* gate health */
+    double clip;         /* suggested clipping norm */
+    bool clipping, guard;
+    bool advised;        /* the per-layer rules already advise clipping and the guard (they found exploding) */
+} obs;
+
+static double stat_of(const gf_diag *d, int32_t layer, int32_t stat)
+{
+    const double *p = gfi_diag_at(d, 0, layer, stat);
+    return p ? *p : NAN;
+}
+
+static bool is_recurrent(const gf_layer *l)
+{
+    return l->kind == GF_LAYER_RNN || l->kind == GF_LAYER_LSTM || l->kind == GF_LAYER_GRU;
+}
+
+/* 5x the median weight-gradient norm of the layer over the held records that are finite and within 10x of
+ * the smallest (the unexploded ones), as verdict.c does for the net; 1.0 without 4 of them. */
+static double suggest_clip(const gf_diag *d, int32_t layer)
+{
+    double v[256], lo = INFINITY;
+    int32_t n = 0, k = 0;
+    for (int32_t a = 0; a < d->count && n < 256; a++) {
+        const double *p = gfi_diag_at(d, a, layer, GF_STAT_WGRAD_NORM);
+        if (p && isfinite(*p) && *p > 0) {
+            v[n++] = *p;
+            lo = fmin(lo, *p);
+        }
+    }
+    for (int32_t a = 0; a < n; a++)
+        if (v[a] <= 10 * lo)
+            v[k++] = v[a];
+    if (k < 4)
+        return 1.0;
+    qsort(v, (size_t)k, sizeof *v, gfi_cmp_double);
+    return 5 * (k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]));
+}
+
+/* The layer's observation; false for a layer the rules do not judge. */
+static bool observe(const gf_diag *d, int32_t layer, uint32_t base, obs *o)
+{
+    const gf_net *net = d->net;
+    if (!net || net->magic != GFI_MAGIC_NET || d->count == 0 || layer < 0 || layer >= net->nlayers ||
+        layer >= d->nlayers || !is_recurrent(net->layers[layer]))
+        return false;
+    *o = (obs){.l = net->layers[layer], .layer = layer};
+    if (!gfi_rec_time_span(o->l, &o->first, &o->last, &o->n) || o->n < 1)
+        return false;
+    o->gain = o->first / o->last;
+    o->rate = pow(o->gain, 1.0 / (double)o->n);
+    o->sigma = stat_of(d, layer, GF_STAT_RECURRENT_SIGMA);
+    o->bound = stat_of(d, layer, GF_STAT_RECURRENT_BOUND);
+    o->forget = stat_of(d, layer, GF_STAT_FORGET_GATE_MEAN);
+    o->gsat = stat_of(d, layer, GF_STAT_GATE_SATURATED_FRAC);
+    o->csat = stat_of(d, layer, GF_STAT_CANDIDATE_SATURATED_FRAC);
+    o->cdead = stat_of(d, layer, GF_STAT_CANDIDATE_DEAD_FRAC);
+    o->clip = suggest_clip(d, layer);
+    o->clipping = net->clip_mode != GF_CLIP_NONE;
+    o->guard = d->guard;
+    o->advised = (base >> GF_VERDICT_EXPLODING) & 1u;
+    return true;
+}
+
+/* ---- the signals ---- */
+
+static bool exploding_fires(const obs *o)
+{
+    return isfinite(o->first) && isfinite(o->last) && o->first >= TIME_EXPLODE_FLOOR && o->last > 0.0 &&
+           o->gain > TIME_EXPLODE_GAIN;
+}
+
+static bool vanishing_fires(const obs *o)
+{
+    return isfinite(o->first) && o->last >= TIME_VANISH_FLOOR && isfinite(o->last) && o->gain < TIME_VANISH_GAIN;
+}
+
+/* ---- reasons ---- */
+
+static void put_profile(const obs *o, gfi_sink *s)
+{
+    gfi_sink_put(s, "||dL/dh_t|| goes from %.2g at the last step to %.2g at step %lld, x%.3g per step back over %lld "
+                    "steps (x%.2g in all)",
+                 o->last, o->first, (long long)(o->l->aux[RA_T] - o->n), o->rate, (long long)o->n, o->gain);
+}
+
+static void put_bound(const obs *o, gfi_sink *s)
+{
+    if (isnan(o->bound)) {
+        gfi_sink_put(s, "; sigma_max(W_hh) %.3g", o->sigma);
+        return;
+    }
+    gfi_sink_put(s, "; sigma_max(W_hh) %.3g is %s the bound 1/gamma = %g (%s)", o->sigma,
+                 o->sigma < o->bound ? "under" : "over", o->bound,
+                 o->sigma < o->bound ? "vanishing is certain below it" : "needed for exploding");
+}
+
+static void put_gates(const obs *o, gfi_sink *s)
+{
+    if (o->l->kind == GF_LAYER_RNN)
+        return;
+    gfi_sink_put(s, "; mean %s gate %.2f, %.0f%% of gate values saturated", o->l->kind == GF_LAYER_LSTM ? "forget" : "update",
+                 o->forget, 100 * o->gsat);
+}
+
+static void exploding_reason(const obs *o, gfi_sink *s)
+{
+    gfi_sink_put(s, "the gradient grows going back in time: ");
+    put_profile(o, s);
+    gfi_sink_put(s, ", over x%g", TIME_EXPLODE_GAIN);
+    put_bound(o, s);
+    put_gates(o, s);
+}
+
+static void vanishing_reason(const obs *o, gfi_sink *s)
+{
+    gfi_sink_put(s, "the gradient fades going back in time: ");
+    put_profile(o, s);
+    gfi_sink_put(s, ", under x%g", TIME_VANISH_GAIN);
+    put_bound(o, s);
+    put_gates(o, s);
+    if (o->l->kind == GF_LAYER_RNN && o->csat > 0)
+        gfi_sink_put(s, "; %.0f%% of the hidden units are saturated at every step", 100 * o->csat);
+}
+
+/* ---- remedies ---- */
+
+static double clip_norm(const obs *o) { return o->clip; }
+
+static bool orthogonal_already(const gf_layer *l) { return l->winit.kind == GF_INIT_ORTHOGONAL; }
+
+/* Steps over which the measured growth stays within TIME_EXPLODE_GAIN. */
+static int64_t safe_truncation(const obs *o)
+{
+    if (!(o->rate > 1.0))
+        return o->n;
+    double k = floor(log(TIME_EXPLODE_GAIN) / log(o->rate));
+    return k < 1 ? 1 : k < (double)o->n ? (int64_t)k : o->n;
+}
+
+static void exploding_remedy(const obs *o, gfi_sink *s)
+{
+    bool any = false;
+    if (!o->clipping && !o->advised) {
+        gfi_sink_put(s, "clip the global gradient norm at %.3g (gf_net_set_clip(net, GF_CLIP_NORM, %.3g))", clip_norm(o),
+                     clip_norm(o));
+        any = true;
+    }
+    if (o->l->kind == GF_LAYER_RNN && o->sigma > o->bound && !orthogonal_already(o->l)) {
+        gfi_sink_put(s, "%sinit weight_hh_l0 orthogonal (GF_INIT_ORTHOGONAL, sigma_max 1 instead of %.3g)",
+                     any ? "; " : "", o->sigma);
+        any = true;
+    }
+    int64_t k = safe_truncation(o);
+    if (k < o->n) {
+        gfi_sink_put(s, "%struncate backpropagation to %lld steps (GF_LAYER_TRUNCATE), over which the growth stays "
+                        "under x%g",
+                     any ? "; " : "", (long long)k, TIME_EXPLODE_GAIN);
+        any = true;
+    }
+    if (!o->guard && !o->advised)
+        gfi_sink_put(s, "%sturn on GF_DIAG_GUARD so that a non-finite step is refused and the weights stay intact",
+                     any ? "; " : "");
+}
+
+/* The gate value that keeps the gradient above TIME_VANISH_GAIN over n steps, and the bias shift to reach it
+ * from the measured mean (on the logit scale). */
+static double gate_needed(const obs *o) { return pow(TIME_VANISH_GAIN, 1.0 / (double)o->n); }
+static double logit(double p) { return log(p / (1.0 - p)); }
+
+static void vanishing_remedy(const obs *o, gfi_sink *s)
+{
+    const gf_layer *l = o->l;
+    if (l->kind == GF_LAYER_RNN) {
+        gfi_sink_put(s, "switch to an LSTM or GRU (gf_net_add_lstm / gf_net_add_gru), whose gated state carries the "
+                        "gradient across the %lld steps",
+                     (long long)o->n);
+        if (o->sigma < o->bound && !orthogonal_already(l))
+            gfi_sink_put(s, "; or init weight_hh_l0 orthogonal (GF_INIT_ORTHOGONAL: sigma_max 1 instead of %.3g)",
+                         o->sigma);
+        if (o->csat > 0)
+            gfi_sink_put(s, "; scale weight_ih_l0 down so the saturated units leave their asymptotes");
+        return;
+    }
+    double want = gate_needed(o), f = fmin(fmax(o->forget, 1e-6), 1 - 1e-6);
+    if (f < want) {
+        double shift = logit(want) - logit(f);
+        if (l->kind == GF_LAYER_LSTM)
+            gfi_sink_put(s, "raise the forget-gate bias from %g to %.2g (GF_LAYER_FORGET_BIAS): a mean forget gate of "
+                            "%.3g instead of %.2f keeps x%g over %lld steps",
+                         l->opt[GF_LAYER_FORGET_BIAS], l->opt[GF_LAYER_FORGET_BIAS] + shift, want, o->forget,
+                         TIME_VANISH_GAIN, (long long)o->n);
+        else
+            gfi_sink_put(s, "bias the update gate toward keeping the state: add %.2g to the z slice (rows H..2H) of "
+                            "bias_hh_l0, for a mean update gate of %.3g instead of %.2f",
+                         shift, want, o->forget);
+    } else {
+        gfi_sink_put(s, "the %s gates already keep the state (mean %.2f): the gradient fades through the other gates "
+                        "(%.0f%% saturated); lower the learning rate or use Adam so they leave saturation",
+                     l->kind == GF_LAYER_LSTM ? "forget" : "update", o->forget, 100 * o->gsat);
+    }
+    if (l->aux[RA_TRUNC] > 0)
+        gfi_sink_put(s, "; truncation to %lld steps also cuts long-range gradient: raise GF_LAYER_TRUNCATE if the task "
+                        "needs more",
+                     (long long)l->aux[RA_TRUNC]);
+}
+
+/* ---- the rules ---- */
+
+typedef struct rule {
+    int32_t verdict;
+    bool (*fires)(const obs *o);
+    void (*reason)(const obs *o, gfi_sink *s);
+    void (*remedy)(const obs *o, gfi_sink *s);
+} rule;
+
+static const rule rules[] = {
+    {GF_VERDICT_EXPLODING, exploding_fires, exploding_reason, exploding_remedy},
+    {GF_VERDICT_VANISHING, vanishing_fires, vanishing_reason, vanishing_remedy},
+};
+#define NRULES (sizeof rules / sizeof *rules)
+
+static uint32_t layer_flags(const gf_diag *d, int32_t layer)
+{
+    obs o;
+    if (!observe(d, layer, 0, &o))
+        return 0;
+    uint32_t f = 0;
+    for (size_t r = 0; r < NRULES; r++)
+        if (rules[r].fires(&o))
+            f |= 1u << rules[r].verdict;
+    return f;
+}
+
+uint32_t gfi_time_flags(const gf_diag *d, int32_t layer)
+{
+    if (layer >= 0)
+        return layer_flags(d, layer);
+    uint32_t f = 0;
+    for (int32_t i = 0; i < d->nlayers; i++)
+        f |= layer_flags(d, i);
+    return f;
+}
+
+static void layer_text(const gf_diag *d, int32_t layer, int which, uint32_t base, bool prefix, gfi_sink *s,
+                       bool *first)
+{
+    obs o;
+    if (!observe(d, layer, base, &o))
+        return;
+    for (size_t r = 0; r < NRULES; r++) {
+        if (!rules[r].fires(&o))
+            continue;
+        if (!*first)
+            gfi_sink_put(s, "; ");
+        *first = false;
+        if (prefix)
+            gfi_sink_put(s, "layer %d: ", (int)layer);
+        (which == GFI_TEXT_REASON ? rules[r].reason : rules[r].remedy)(&o, s);
+        break; /* the first rule that fires speaks for the layer: they are ordered by severity */
+    }
+}
+
+void gfi_time_text(const gf_diag *d, int32_t layer, int which, uint32_t base, gfi_sink *s, bool *first)
+{
+    if (layer >= 0) {
+        layer_text(d, layer, which, base, false, s, first);
+        return;
+    }
+    for (int32_t i = 0; i < d->nlayers; i++)
+        layer_text(d, i, which, base, true, s, first);
+}
