@@ -25,6 +25,11 @@ for e in xor regression iris cnn signals; do
     echo "== example $e"
     run "example-$e" "$B/examples/$e"
 done
+# The recurrent example's full run (the MSE targets) takes tens of seconds: a smoke run here.
+if [ -x "$B/examples/recurrent" ]; then
+    echo "== example recurrent --quick"
+    run "example-recurrent" "$B/examples/recurrent" --quick
+fi
 for s in tests/check_*.sh; do
     [ -f "$s" ] || continue
     echo "== $s"
