@@ -148,7 +148,94 @@ static int report_channels_text(const gf_diag *d, gfi_sink *s)
     return GF_OK;
 }
 
+double *gfi_layer_series(const gf_diag *d, int32_t i, int32_t key, int64_t *n)
+{
+    *n = 0;
+    if (!d->net || d->net->magic != GFI_MAGIC_NET || i >= d->net->nlayers || d->count == 0)
+        return NULL;
+    const gf_layer *l = d->net->layers[i];
+    int64_t len = l->ops->series ? l->ops->series(l, key, NULL, 0) : -1;
+    if (len <= 0)
+        return NULL;
+    double *v = gfi_malloc((size_t)len * sizeof *v);
+    if (!v) {
+        *n = -1;
+        return NULL;
+    }
+    *n = l->ops->series(l, key, v, len);
+    return v;
+}
+
+/* Series that make a layer's time profile, in report order. */
+static const int32_t time_keys[] = {GF_SERIES_DELTA_TIME_NORM, GF_SERIES_GATE_SATURATED_FRAC,
+                                    GF_SERIES_FORGET_GATE_MEAN, GF_SERIES_CANDIDATE_SATURATED_FRAC};
+static const char *const time_names[] = {"delta_time_norm", "gate_saturated_frac", "forget_gate_mean",
+                                         "candidate_saturated_frac"};
+#define NTIME ((int)(sizeof time_keys / sizeof *time_keys))
+
+/* The time profile of layer i: every series it has (NULL where it has none).  GF_ERR_NOMEM, else GF_OK with
+ * *any telling whether the layer has a profile at all. */
+typedef struct profile {
+    double *v[NTIME];
+    int64_t n[NTIME];
+} profile;
+
+static void profile_free(profile *p)
+{
+    for (int k = 0; k < NTIME; k++)
+        gfi_free(p->v[k]);
+}
+
+static int profile_read(const gf_diag *d, int32_t i, profile *p, bool *any)
+{
+    *any = false;
+    memset(p, 0, sizeof *p);
+    for (int k = 0; k < NTIME; k++) {
+        p->v[k] = gfi_layer_series(d, i, time_keys[k], &p->n[k]);
+        if (p->n[k] < 0) {
+            profile_free(p);
+            return GF_ERR_NOMEM;
+        }
+    }
+    *any = p->n[0] > 0;
+    return GF_OK;
+}
+
 /* ---- text ---- */
+
+/* One line per layer with a time profile: ||dL/dh_t|| at about ten steps, the rate and the recurrent matrix. */
+static int text_time_profiles(const gf_diag *d, gfi_sink *s)
+{
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        profile p;
+        bool any;
+        if (profile_read(d, i, &p, &any))
+            return GF_ERR_NOMEM;
+        if (any) {
+            int64_t n = p.n[0], every = n > 11 ? (n - 1 + 9) / 10 : 1;
+            double sigma = value_at(d, 0, i, GF_STAT_RECURRENT_SIGMA); /* NaN but for recurrent layers */
+            gfi_sink_put(s, "time profile, layer %d: ||dL/d%s_t|| by step:", (int)i, isnan(sigma) ? "y" : "h");
+            for (int64_t t = 0; t < n; t += every)
+                gfi_sink_put(s, " %lld:%.2g", (long long)t, p.v[0][t]);
+            if ((n - 1) % every)
+                gfi_sink_put(s, " %lld:%.2g", (long long)(n - 1), p.v[0][n - 1]);
+            double rate = value_at(d, 0, i, GF_STAT_TIME_RATE);
+            if (isfinite(rate))
+                gfi_sink_put(s, "; x%.3g per step back", rate);
+            if (isfinite(sigma))
+                gfi_sink_put(s, "; sigma_max(W_hh) %.3g", sigma);
+            double bound = value_at(d, 0, i, GF_STAT_RECURRENT_BOUND), f = value_at(d, 0, i, GF_STAT_FORGET_GATE_MEAN);
+            if (isfinite(bound))
+                gfi_sink_put(s, " (bound 1/gamma %g)", bound);
+            if (isfinite(f))
+                gfi_sink_put(s, "; mean forget/update gate %.2f, %.0f%% gates saturated", f,
+                             100 * value_at(d, 0, i, GF_STAT_GATE_SATURATED_FRAC));
+            gfi_sink_put(s, "\n");
+        }
+        profile_free(&p);
+    }
+    return GF_OK;
+}
 
 /* A table cell: %12.3e, or nan/inf spelled the same on every platform. */
 static const char *cell(double v, char *buf, size_t n)
@@ -190,6 +277,8 @@ static int report_text(const gf_diag *d, gfi_sink *s)
     }
     int32_t v;
     int rc = report_channels_text(d, s);
+    if (!rc)
+        rc = text_time_profiles(d, s);
     if (rc || (rc = gfi_verdict_of(d, -1, &v, NULL, 0, NULL)))
         return rc;
     gfi_sink_put(s, "net verdict: %s\nreason: ", gf_verdict_name(v));
@@ -214,6 +303,37 @@ static void put_number(gfi_sink *s, double v, const char *nonfinite_as)
         gfi_sink_put(s, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
 }
 
+/* After the statistics, when some layer has a time profile: an empty line, then a second table with its own
+ * header, one row per layer and time step (a series the layer lacks is empty). */
+static int csv_time_profiles(const gf_diag *d, gfi_sink *s)
+{
+    bool header = false;
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        profile p;
+        bool any;
+        if (profile_read(d, i, &p, &any))
+            return GF_ERR_NOMEM;
+        if (any && !header) {
+            gfi_sink_put(s, "\nlayer,t");
+            for (int k = 0; k < NTIME; k++)
+                gfi_sink_put(s, ",%s", time_names[k]);
+            gfi_sink_put(s, "\n");
+            header = true;
+        }
+        for (int64_t t = 0; any && t < p.n[0]; t++) {
+            gfi_sink_put(s, "%d,%lld", (int)i, (long long)t);
+            for (int k = 0; k < NTIME; k++) {
+                gfi_sink_put(s, ",");
+                if (t < p.n[k])
+                    put_number(s, p.v[k][t], NULL);
+            }
+            gfi_sink_put(s, "\n");
+        }
+        profile_free(&p);
+    }
+    return GF_OK;
+}
+
 static int report_csv(const gf_diag *d, gfi_sink *s)
 {
     gfi_sink_put(s, "step,layer");
@@ -229,7 +349,7 @@ static int report_csv(const gf_diag *d, gfi_sink *s)
             }
             gfi_sink_put(s, "\n");
         }
-    return GF_OK;
+    return csv_time_profiles(d, s);
 }
 
 /* ---- JSON lines ---- */
@@ -318,6 +438,36 @@ static int report_channels_json(const gf_diag *d, gfi_sink *s)
     return GF_OK;
 }
 
+/* {"type":"time","step":..,"layer":i,"delta_time_norm":[..],...} per layer with a time profile (latest). */
+static int json_time_profiles(const gf_diag *d, gfi_sink *s)
+{
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        profile p;
+        bool any;
+        if (profile_read(d, i, &p, &any))
+            return GF_ERR_NOMEM;
+        if (any) {
+            gfi_sink_put(s, "{\"type\":\"time\",\"step\":%lld,\"layer\":%d", (long long)gfi_diag_step_at(d, 0), (int)i);
+            for (int k = 0; k < NTIME; k++) {
+                if (!p.v[k])
+                    continue;
+                gfi_sink_put(s, ",");
+                put_json_string(s, time_names[k]);
+                gfi_sink_put(s, ":[");
+                for (int64_t t = 0; t < p.n[k]; t++) {
+                    if (t)
+                        gfi_sink_put(s, ",");
+                    put_number(s, p.v[k][t], "null");
+                }
+                gfi_sink_put(s, "]");
+            }
+            gfi_sink_put(s, "}\n");
+        }
+        profile_free(&p);
+    }
+    return GF_OK;
+}
+
 static int report_json(const gf_diag *d, gfi_sink *s)
 {
     for (int32_t a = d->count - 1; a >= 0; a--)
@@ -337,6 +487,8 @@ static int report_json(const gf_diag *d, gfi_sink *s)
         return GF_OK;
     }
     int rc = report_channels_json(d, s);
+    if (!rc)
+        rc = json_time_profiles(d, s);
     for (int32_t i = 0; i < d->nlayers && !rc; i++)
         rc = put_json_verdict(d, s, i);
     return rc ? rc : put_json_verdict(d, s, -1);

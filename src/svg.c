@@ -6,7 +6,9 @@
  * non-finite values cannot sit on a log axis: they are clamped to the axis
  * edge and marked (hollow circle for zero, red triangle for NaN/Inf).  A net
  * with conv layers gets a third panel: one square per filter map, shaded by
- * its live share, dead and saturated maps marked.
+ * its live share, dead and saturated maps marked.  When a layer has a time
+ * profile (a recurrent layer, or dense on a sequence), a panel below shows its
+ * gradient norm against the time step, latest record.
  */
 #include "verdict.h"
 
@@ -22,6 +24,7 @@
 #define LEFT 80.0
 #define RIGHT 760.0 /* legend to the right of this */
 #define HEIGHT 720.0
+#define TIME_H 260.0 /* the time panel's plot, below the others */
 
 static double value_at(const gf_diag *d, int32_t ago, int32_t layer, int32_t stat)
 {
@@ -308,20 +311,104 @@ static int channel_panel(const gf_diag *d, gfi_sink *s)
     return GF_OK;
 }
 
+/* Whether any layer has a time profile at the latest record (GF_ERR_NOMEM through *rc). */
+static bool has_time_profile(const gf_diag *d, int *rc)
+{
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        int64_t n;
+        double *v = gfi_layer_series(d, i, GF_SERIES_DELTA_TIME_NORM, &n);
+        gfi_free(v);
+        if (n < 0)
+            *rc = GF_ERR_NOMEM;
+        if (n != 0)
+            return true;
+    }
+    return false;
+}
+
+/* Decade range of the finite positive values of every time profile. */
+static int time_range(const gf_diag *d, double *lo, double *hi, int64_t *steps)
+{
+    double mn = INFINITY, mx = -INFINITY;
+    *steps = 1;
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        int64_t n;
+        double *v = gfi_layer_series(d, i, GF_SERIES_DELTA_TIME_NORM, &n);
+        if (n < 0)
+            return GF_ERR_NOMEM;
+        *steps = n > *steps ? n : *steps;
+        for (int64_t t = 0; t < n; t++)
+            if (isfinite(v[t]) && v[t] > 0) {
+                mn = fmin(mn, log10(v[t]));
+                mx = fmax(mx, log10(v[t]));
+            }
+        gfi_free(v);
+    }
+    *lo = isfinite(mn) ? floor(mn) : -1;
+    *hi = isfinite(mn) ? fmax(ceil(mx), *lo + 1) : 1;
+    return GF_OK;
+}
+
+/* ||dL/dh_t|| (recurrent) or ||dL/dy_t|| (dense on a sequence) against t, one polyline per layer. */
+static int time_panel(const gf_diag *d, gfi_sink *s, double top)
+{
+    double lo, hi;
+    int64_t steps;
+    int rc = time_range(d, &lo, &hi, &steps);
+    if (rc)
+        return rc;
+    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" font-weight=\"bold\">gradient norm against time "
+                    "step at the latest step (log scale; t = 0 is the initial state)</text>\n",
+                 LEFT, top - 12);
+    y_axis(s, top, TIME_H, lo, hi, "||dL/dh_t||");
+    gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>\n<text x=\"%.1f\" "
+                    "y=\"%.1f\" font-size=\"11\">t = 0</text>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+                    "text-anchor=\"end\">t = %lld</text>\n",
+                 LEFT, top + TIME_H, RIGHT, top + TIME_H, LEFT, top + TIME_H + 14, RIGHT,
+                 top + TIME_H + 14, (long long)(steps - 1));
+    double dx = steps > 1 ? (RIGHT - LEFT - 10) / (double)(steps - 1) : 0;
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        int64_t n;
+        double *v = gfi_layer_series(d, i, GF_SERIES_DELTA_TIME_NORM, &n);
+        if (n < 0)
+            return GF_ERR_NOMEM;
+        if (n == 0)
+            continue;
+        char col[32];
+        layer_colour(i, d->nlayers, col, sizeof col);
+        gfi_sink_put(s, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", col);
+        for (int64_t t = 0; t < n; t++) {
+            int mark;
+            gfi_sink_put(s, "%.1f,%.1f ", LEFT + 5 + dx * (double)t, y_of(v[t], top, TIME_H, lo, hi, &mark));
+        }
+        gfi_sink_put(s, "\"><title>layer %d: x%.3g per step back</title></polyline>\n", (int)i,
+                     value_at(d, 0, i, GF_STAT_TIME_RATE));
+        for (int64_t t = 0; t < n; t++) {
+            int mark;
+            double y = y_of(v[t], top, TIME_H, lo, hi, &mark);
+            put_mark(s, LEFT + 5 + dx * (double)t, y, mark, "||dL/dh_t||");
+        }
+        gfi_free(v);
+    }
+    return GF_OK;
+}
+
 int gfi_report_svg(const gf_diag *d, gfi_sink *s)
 {
+    int rc = GF_OK;
+    bool timed = has_time_profile(d, &rc);
+    if (rc)
+        return rc;
     int32_t rows = channel_rows(d);
-    double height = HEIGHT + (rows ? 24 + CHAN_ROW * rows : 0);
+    double chan_h = rows ? 24 + CHAN_ROW * rows : 0, time_top = HEIGHT + chan_h + 40;
+    double height = HEIGHT + chan_h + (timed ? TIME_H + 80 : 0);
     gfi_sink_put(s, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
                     "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n",
                  W, height, W, height);
     gfi_sink_put(s, "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
     int32_t v = GF_VERDICT_UNKNOWN;
-    if (d->count) {
-        int rc = gfi_verdict_of(d, -1, &v, NULL, 0, NULL);
-        if (rc)
-            return rc;
-    }
+    if (d->count && (rc = gfi_verdict_of(d, -1, &v, NULL, 0, NULL)))
+        return rc;
     gfi_sink_put(s, "<text x=\"%.1f\" y=\"24\" font-size=\"16\" font-weight=\"bold\" fill=\"%s\">libgradflow "
                     "diagnostics: net verdict %s</text>\n",
                  LEFT, verdict_colour(v), gf_verdict_name(v));
@@ -340,8 +427,7 @@ int gfi_report_svg(const gf_diag *d, gfi_sink *s)
         gfi_free(reason);
     }
     line_panel(d, s);
-    int rc = bar_panel(d, s);
-    if (rc || (rc = channel_panel(d, s)))
+    if ((rc = bar_panel(d, s)) || (rc = channel_panel(d, s)) || (timed && (rc = time_panel(d, s, time_top))))
         return rc;
     gfi_sink_put(s, "</svg>\n");
     return GF_OK;

@@ -31,6 +31,9 @@ void gfi_conv_gain_scan(const gf_diag *d, gfi_conv_gain *g);
  * after a dead or saturated clause, so the reason names the channels; nothing for other layers. */
 void gfi_conv_put_channels(const gf_diag *d, int32_t i, int32_t key, gfi_sink *s);
 
+/* report.c: series `key` of layer i at the latest observation in a fresh gfi_malloc'd array of *n values;
+ * NULL with *n = 0 when the layer has none (or nothing recorded), NULL with *n = -1 when out of memory. */
+double *gfi_layer_series(const gf_diag *d, int32_t i, int32_t key, int64_t *n);
 /* svg.c: the chart of gf_diag_report(GF_REPORT_SVG). */
 int gfi_report_svg(const gf_diag *d, gfi_sink *s);
 

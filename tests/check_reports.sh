@@ -8,16 +8,25 @@ B=${B:-build/cc}
 dir=$(mktemp -d) || exit 1
 trap 'rm -rf "$dir"' EXIT
 GF_REPORT_OUT=$dir "$B/tests/test_report" >/dev/null 2>&1 || { echo "check_reports: test_report failed"; exit 1; }
-"$PY" -c 'import xml.dom.minidom,sys; xml.dom.minidom.parse(sys.argv[1])' "$dir/report.svg" || exit 1
+for name in report recurrent; do
+    "$PY" -c 'import xml.dom.minidom,sys; xml.dom.minidom.parse(sys.argv[1])' "$dir/$name.svg" || exit 1
+done
 "$PY" - "$dir" <<'PYEOF' || exit 1
-import csv, json, sys
+import csv, io, json, sys
 d = sys.argv[1]
-rows = list(csv.reader(open(d + "/report.csv")))
-assert len(rows) > 1 and all(len(r) == len(rows[0]) for r in rows), "ragged CSV"
-for r in rows[1:]:
-    [float(x) for x in r]
-objs = [json.loads(l) for l in open(d + "/report.jsonl")]
-assert objs[-1]["type"] == "verdict" and objs[-1]["layer"] == -1, "last JSON line is not the net verdict"
-assert all(isinstance(o, dict) for o in objs)
-print("check_reports: svg, csv (%d rows), json (%d objects) parse" % (len(rows), len(objs)))
+for name in ("report", "recurrent"):
+    # The statistics table, then (recurrent nets) the time profile table after an empty line.
+    tables = open(d + "/" + name + ".csv").read().split("\n\n")
+    assert len(tables) == (2 if name == "recurrent" else 1), "%s.csv: %d tables" % (name, len(tables))
+    for text in tables:
+        rows = list(csv.reader(io.StringIO(text)))
+        assert len(rows) > 1 and all(len(r) == len(rows[0]) for r in rows), "ragged CSV"
+        for r in rows[1:]:
+            [float(x) for x in r if x != ""]
+    objs = [json.loads(l) for l in open(d + "/" + name + ".jsonl")]
+    assert objs[-1]["type"] == "verdict" and objs[-1]["layer"] == -1, "last JSON line is not the net verdict"
+    assert all(isinstance(o, dict) for o in objs)
+    if name == "recurrent":
+        assert any(o["type"] == "time" and len(o["delta_time_norm"]) == 13 for o in objs), "no time profile"
+    print("check_reports: %s: svg, csv (%d tables), json (%d objects) parse" % (name, len(tables), len(objs)))
 PYEOF

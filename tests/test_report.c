@@ -569,6 +569,111 @@ static void test_report_rejects_misuse(void **state)
     assert_int_equal(gf_diag_report_file(f->d, 9, "/tmp/never-written"), GF_ERR_INVALID);
 }
 
+/* ------------------------------------------------------------------ */
+/* The time profile of recurrent layers                                */
+/* ------------------------------------------------------------------ */
+
+enum { RT = 12 };
+
+/* An LSTM of 4 units over 12 steps, last step -> dense 1, observed for three steps. */
+static int setup_recurrent(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    const int64_t dims[2] = {RT, 2};
+    if (!f || gf_net_create_shaped(&f->net, GF_SHAPE_SEQUENCE, dims, 2, 7) || gf_net_add_lstm(f->net, 4, 0, NULL) ||
+        gf_net_add_dense(f->net, 1, GF_ACT_IDENTITY, NULL))
+        return -1;
+    if (gf_diag_create(&f->d, f->net) || gf_diag_enable(f->d, 1))
+        return -1;
+    float x[8 * RT * 2], t[8];
+    for (int i = 0; i < 8 * RT * 2; i++)
+        x[i] = (float)sin(i * 0.37);
+    for (int i = 0; i < 8; i++)
+        t[i] = (float)cos(i * 0.2);
+    for (int s = 0; s < 3; s++)
+        if (gf_net_train_step(f->net, x, 8 * RT * 2, t, 8, 8, NULL))
+            return -1;
+    *state = f;
+    return 0;
+}
+
+static void test_text_report_has_the_time_profile_of_a_recurrent_layer(void **state)
+{
+    fixture *f = *state;
+    char *s = report(f->d, GF_REPORT_TEXT);
+    const char *p = strstr(s, "time profile, layer 0: ||dL/dh_t|| by step: 0:");
+    assert_non_null(p);
+    assert_non_null(strstr(p, " 12:"));
+    assert_non_null(strstr(p, "per step back"));
+    assert_non_null(strstr(p, "mean forget/update gate"));
+    assert_null(strstr(s, "time profile, layer 1")); /* dense on a vector has none */
+    free(s);
+}
+
+static void test_csv_adds_a_time_table_after_an_empty_line(void **state)
+{
+    fixture *f = *state;
+    char *s = report(f->d, GF_REPORT_CSV);
+    char *gap = strstr(s, "\n\n");
+    assert_non_null(gap);
+    const char *table = gap + 2;
+    assert_memory_equal(table, "layer,t,delta_time_norm,gate_saturated_frac,forget_gate_mean,candidate_saturated_frac\n",
+                        86);
+    assert_int_equal(count_lines(table), 1 + RT + 1);
+    /* Row t pairs ||dL/dh_t|| with the gates of step t, which reads h_t: the last state (t = T) has no gates. */
+    const char *row = strchr(table, '\n') + 1;
+    assert_memory_equal(row, "0,0,", 4);
+    int fields = 1;
+    for (const char *c = row; *c != '\n'; c++)
+        fields += *c == ',';
+    assert_int_equal(fields, 6);
+    const char *last = strstr(table, "\n0,12,");
+    assert_non_null(last);
+    assert_memory_equal(last + 1 + strcspn(last + 1, "\n") - 3, ",,,", 3);
+    free(s);
+}
+
+static void test_json_has_a_time_object_with_arrays(void **state)
+{
+    fixture *f = *state;
+    char *s = report(f->d, GF_REPORT_JSON);
+    const char *p = strstr(s, "{\"type\":\"time\",\"step\":");
+    assert_non_null(p);
+    size_t n = strcspn(p, "\n");
+    assert_true(json_object_line(p, n));
+    const char *arr = strstr(p, "\"delta_time_norm\":[");
+    assert_non_null(arr);
+    int values = 1;
+    for (const char *c = arr + 19; *c != ']'; c++)
+        values += *c == ',';
+    assert_int_equal(values, RT + 1);
+    assert_non_null(strstr(p, "\"forget_gate_mean\":["));
+    /* Before the verdicts. */
+    assert_true(strstr(s, "{\"type\":\"verdict\"") > p);
+    free(s);
+}
+
+static void test_svg_has_a_time_panel_for_a_recurrent_layer(void **state)
+{
+    fixture *f = *state;
+    char *s = report(f->d, GF_REPORT_SVG);
+    const char *err = xml_check(s);
+    if (err)
+        fail_msg("SVG: %s", err);
+    assert_non_null(strstr(s, "gradient norm against time step"));
+    assert_non_null(strstr(s, "t = 12</text>"));
+    const char *dir = getenv("GF_REPORT_OUT");
+    if (dir) {
+        static const char *ext[] = {"txt", "csv", "jsonl", "svg"};
+        for (int32_t fmt = GF_REPORT_TEXT; fmt <= GF_REPORT_SVG; fmt++) {
+            char out[512];
+            snprintf(out, sizeof out, "%s/recurrent.%s", dir, ext[fmt]);
+            assert_int_equal(gf_diag_report_file(f->d, fmt, out), GF_OK);
+        }
+    }
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -586,6 +691,11 @@ int main(void)
         cmocka_unit_test(test_xml_checker_rejects_malformed_documents),
         cmocka_unit_test_setup_teardown(test_report_to_file_matches_the_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_rejects_misuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_report_has_the_time_profile_of_a_recurrent_layer, setup_recurrent,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_csv_adds_a_time_table_after_an_empty_line, setup_recurrent, teardown),
+        cmocka_unit_test_setup_teardown(test_json_has_a_time_object_with_arrays, setup_recurrent, teardown),
+        cmocka_unit_test_setup_teardown(test_svg_has_a_time_panel_for_a_recurrent_layer, setup_recurrent, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
