@@ -4,7 +4,8 @@
  *   bench workload=<name> threads=<n> steps_per_sec=<x> samples_per_sec=<y> gflops=<z> peak_pct=<p>
  * then the diagnostics overhead, allocations per step and memory figures.
  * gflops counts 6 x parameters x batch per training step (forward 2, backward 4), as the
- * issue defines it; the library does not compute the first layer's input gradient (off by
+ * issue defines it (recurrent workloads: 6 x (G*H*(F+H) x T + dense parameters) x batch, the
+ * recurrent weights being used at every one of the T steps); the library does not compute the first layer's input gradient (off by
  * default, gf_net_set_input_grad), so it does less arithmetic than that count (see
  * docs/performance.md for the rate of the arithmetic actually done).
  * The cnn workload (conv, pooling, dense) counts its arithmetic from its layers' sizes instead.
@@ -181,11 +182,16 @@ typedef struct {
     int nwidths;
     int64_t batch;
     int32_t act, opt;
+    int32_t rec;   /* 0, or GF_LAYER_LSTM / GF_LAYER_GRU: widths are F, H, outputs (last step -> dense) */
+    int64_t steps; /* T of a recurrent workload */
 } workload;
+
+/* Floats of one input sample. */
+static int64_t input_size(const workload *w) { return w->rec ? w->steps * w->widths[0] : w->widths[0]; }
 
 static workload make_deep(void)
 {
-    workload w = {"deep", {0}, 22, 64, GF_ACT_TANH, GF_OPT_SGD};
+    workload w = {"deep", {0}, 22, 64, GF_ACT_TANH, GF_OPT_SGD, 0, 0};
     for (int i = 0; i < 22; i++)
         w.widths[i] = 256;
     return w;
@@ -201,9 +207,14 @@ static gf_net *build(const workload *w, int threads, uint64_t seed)
 {
     gf_net *net;
     int rc;
-    if ((rc = gf_net_create(&net, w->widths[0], seed)))
+    const int64_t dims[2] = {w->steps, w->widths[0]};
+    if ((rc = w->rec ? gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, seed)
+                     : gf_net_create(&net, w->widths[0], seed)))
         die("gf_net_create", rc);
-    for (int i = 1; i < w->nwidths; i++)
+    if (w->rec && (rc = w->rec == GF_LAYER_LSTM ? gf_net_add_lstm(net, w->widths[1], 0, NULL)
+                                                : gf_net_add_gru(net, w->widths[1], 0, NULL)))
+        die("gf_net_add_lstm/gru", rc);
+    for (int i = w->rec ? 2 : 1; i < w->nwidths; i++)
         if ((rc = gf_net_add_dense(net, w->widths[i], i + 1 < w->nwidths ? w->act : GF_ACT_IDENTITY, NULL)))
             die("gf_net_add_dense", rc);
     gf_optimizer *opt;
@@ -241,7 +252,7 @@ static result run(const workload *w, int threads, double seconds)
 {
     gf_net *net = build(w, threads, 1);
     int rc;
-    int64_t in = w->widths[0], out = w->widths[w->nwidths - 1], b = w->batch;
+    int64_t in = input_size(w), out = w->widths[w->nwidths - 1], b = w->batch;
     float *x = random_floats((size_t)(b * in), 7), *t = random_floats((size_t)(b * out), 8);
     double loss;
     if ((rc = gf_net_train_step(net, x, (size_t)(b * in), t, (size_t)(b * out), b, &loss)))
@@ -328,11 +339,15 @@ static result run_cnn(int threads, double seconds)
     return r;
 }
 
+/* Parameters, counting a recurrent layer's weights once per step they are used in. */
 static int64_t param_count(const workload *w)
 {
     int64_t p = 0;
     for (int i = 1; i < w->nwidths; i++)
-        p += w->widths[i - 1] * w->widths[i] + w->widths[i];
+        if (w->rec && i == 1)
+            p += (w->rec == GF_LAYER_LSTM ? 4 : 3) * w->widths[1] * (w->widths[0] + w->widths[1]) * w->steps;
+        else
+            p += w->widths[i - 1] * w->widths[i] + w->widths[i];
     return p;
 }
 
@@ -345,7 +360,7 @@ static int cmp_double(const void *a, const void *b)
 /* Per-step time of `steps` train steps on net. */
 static double step_seconds(gf_net *net, const workload *w, const float *x, const float *t, int steps)
 {
-    int64_t in = w->widths[0], out = w->widths[w->nwidths - 1], b = w->batch;
+    int64_t in = input_size(w), out = w->widths[w->nwidths - 1], b = w->batch;
     double loss, t0 = now();
     for (int i = 0; i < steps; i++) {
         int rc = gf_net_train_step(net, x, (size_t)(b * in), t, (size_t)(b * out), b, &loss);
@@ -369,7 +384,7 @@ static double diag_overhead_pct(const workload *w, double seconds, int64_t *allo
     int rc;
     if ((rc = gf_diag_create(&diag, net)) || (rc = gf_diag_enable(diag, 1)))
         die("gf_diag_create", rc);
-    int64_t in = w->widths[0], out = w->widths[w->nwidths - 1], b = w->batch;
+    int64_t in = input_size(w), out = w->widths[w->nwidths - 1], b = w->batch;
     float *x = random_floats((size_t)(b * in), 7), *t = random_floats((size_t)(b * out), 8);
     step_seconds(net, w, x, t, 3); /* warm-up: buffers, optimizer state, diag history */
     int64_t calls0 = alloc_calls;
@@ -434,15 +449,18 @@ int main(int argc, char **argv)
     const char *isa;
     double peak = measure_peak(&isa, gfi_gemm_kernel_name(gfi_gemm_kernel_active()));
     printf("bench cpu_isa=%s peak_gflops_1core=%.1f library=%s\n", isa, peak, gf_version_string());
-    workload ws[5] = {
-        {"tiny", {2, 16, 16, 1}, 4, 1, GF_ACT_TANH, GF_OPT_SGD},
-        {"small", {64, 128, 128, 10}, 4, 32, GF_ACT_RELU, GF_OPT_ADAM},
-        {"mnist", {784, 512, 512, 10}, 4, 128, GF_ACT_RELU, GF_OPT_MOMENTUM},
+    workload ws[7] = {
+        {"tiny", {2, 16, 16, 1}, 4, 1, GF_ACT_TANH, GF_OPT_SGD, 0, 0},
+        {"small", {64, 128, 128, 10}, 4, 32, GF_ACT_RELU, GF_OPT_ADAM, 0, 0},
+        {"mnist", {784, 512, 512, 10}, 4, 128, GF_ACT_RELU, GF_OPT_MOMENTUM, 0, 0},
         make_deep(),
-        {"wide", {1024, 2048, 2048, 1024}, 4, 256, GF_ACT_RELU, GF_OPT_SGD},
+        {"wide", {1024, 2048, 2048, 1024}, 4, 256, GF_ACT_RELU, GF_OPT_SGD, 0, 0},
+        /* batch 64, T 50, 32 features, 256 hidden, last step -> dense 10, SGD (issue 16) */
+        {"lstm", {32, 256, 10}, 3, 64, GF_ACT_IDENTITY, GF_OPT_SGD, GF_LAYER_LSTM, 50},
+        {"gru", {32, 256, 10}, 3, 64, GF_ACT_IDENTITY, GF_OPT_SGD, GF_LAYER_GRU, 50},
     };
     int64_t worst_allocs = 0;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 7; k++) {
         const workload *w = &ws[k];
         if (only && strcmp(only, w->name))
             continue;

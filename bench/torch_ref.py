@@ -33,6 +33,11 @@ WORKLOADS = {
     # conv 3x3 -> 32 ReLU, max-pool 2, conv 3x3 -> 64 ReLU, max-pool 2, flatten, dense 128 ReLU, dense 10
     "cnn": ([1 * 28 * 28, 10], 64, "relu", "sgd"),
 }
+# name: (cell, features, hidden, steps, outputs, batch): nn.LSTM / nn.GRU (batch_first), last step -> nn.Linear, SGD.
+RECURRENT = {
+    "lstm": ("lstm", 32, 256, 50, 10, 64),
+    "gru": ("gru", 32, 256, 50, 10, 64),
+}
 
 
 def build(torch, name, widths, act):
@@ -68,11 +73,12 @@ def main():
     ap.add_argument("--blas-threads", type=int, default=0, help="BLAS threads (default: --threads)")
     ap.add_argument("--peak", type=float, default=0.0, help="1-core FP32 peak in GFLOP/s, from make bench")
     ap.add_argument("--seconds", type=float, default=1.5, help="length of one timed round")
-    ap.add_argument("workloads", nargs="*", default=list(WORKLOADS))
+    ap.add_argument("workloads", nargs="*", default=list(WORKLOADS) + list(RECURRENT))
     args = ap.parse_args()
-    unknown = [w for w in args.workloads if w not in WORKLOADS]
+    unknown = [w for w in args.workloads if w not in WORKLOADS and w not in RECURRENT]
     if unknown or args.threads < 1:
-        ap.error("unknown workload %s (known: %s)" % (unknown, ", ".join(WORKLOADS)) if unknown else "threads < 1")
+        known = ", ".join(list(WORKLOADS) + list(RECURRENT))
+        ap.error("unknown workload %s (known: %s)" % (unknown, known) if unknown else "threads < 1")
     blas_threads = args.blas_threads or args.threads
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
@@ -86,6 +92,9 @@ def main():
     print("torch version=%s threads=%d blas_threads=%d blas=%s"
           % (torch.__version__, torch.get_num_threads(), blas_threads, loaded_blas(torch)))
     for name in args.workloads:
+        if name in RECURRENT:
+            time_recurrent(torch, name, args)
+            continue
         widths, batch, act, opt_kind = WORKLOADS[name]
         net = build(torch, name, widths, act)
         params = list(net.parameters())
@@ -106,23 +115,48 @@ def main():
             lossf(net(x), t).backward()
             opt.step()
 
-        for _ in range(5):
+        report(name, step, sum(p.numel() for p in params), batch, args)
+
+
+def report(name, step, nparams, batch, args):
+    """Times step (median of five rounds after five warm-up steps) and prints the workload's line."""
+    for _ in range(5):
+        step()
+    rounds = []
+    for _ in range(5):
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < args.seconds:
             step()
-        rounds = []
-        for _ in range(5):
-            n, t0 = 0, time.perf_counter()
-            while time.perf_counter() - t0 < args.seconds:
-                step()
-                n += 1
-            rounds.append((time.perf_counter() - t0) / n)
-        sec = sorted(rounds)[2]
-        nparams = sum(p.numel() for p in params)
-        gflops = 6.0 * nparams * batch / sec / 1e9
-        if name == "cnn":  # bench.c's count: the layers' multiply-adds, forward once and backward twice
-            gflops = 3.0 * 2.0 * (32 * 26 * 26 * 9 + 64 * 11 * 11 * 32 * 9 + 1600 * 128 + 128 * 10) * batch / sec / 1e9
-        pct = " peak_pct=%.1f" % (100.0 * gflops / (args.peak * args.threads)) if args.peak > 0 else ""
-        print("torch workload=%s threads=%d steps_per_sec=%.1f samples_per_sec=%.0f gflops=%.2f%s"
-              % (name, args.threads, 1.0 / sec, batch / sec, gflops, pct))
+            n += 1
+        rounds.append((time.perf_counter() - t0) / n)
+    sec = sorted(rounds)[2]
+    gflops = 6.0 * nparams * batch / sec / 1e9
+    if name == "cnn":  # bench.c's count: the layers' multiply-adds, forward once and backward twice
+        gflops = 3.0 * 2.0 * (32 * 26 * 26 * 9 + 64 * 11 * 11 * 32 * 9 + 1600 * 128 + 128 * 10) * batch / sec / 1e9
+    pct = " peak_pct=%.1f" % (100.0 * gflops / (args.peak * args.threads)) if args.peak > 0 else ""
+    print("torch workload=%s threads=%d steps_per_sec=%.1f samples_per_sec=%.0f gflops=%.2f%s"
+          % (name, args.threads, 1.0 / sec, batch / sec, gflops, pct))
+
+
+def time_recurrent(torch, name, args):
+    """nn.LSTM / nn.GRU on (batch, T, F), the last step into nn.Linear, MSE, SGD lr 1e-3: bench.c's lstm/gru.
+    The parameter count for gflops is bench.c's: the recurrent weights once per step, biases left out."""
+    cell, feat, hidden, steps, outs, batch = RECURRENT[name]
+    rnn = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(feat, hidden, batch_first=True)
+    lin = torch.nn.Linear(hidden, outs)
+    opt = torch.optim.SGD(list(rnn.parameters()) + list(lin.parameters()), lr=1e-3)
+    x = torch.rand(batch, steps, feat) * 2 - 1
+    t = torch.rand(batch, outs) * 2 - 1
+    lossf = torch.nn.MSELoss()
+
+    def step():
+        opt.zero_grad(set_to_none=False)
+        out, _ = rnn(x)
+        lossf(lin(out[:, -1]), t).backward()
+        opt.step()
+
+    gates = 4 if cell == "lstm" else 3
+    report(name, step, gates * hidden * (feat + hidden) * steps + hidden * outs + outs, batch, args)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,18 @@ static void bias_sum(const gf_layer *l, const gfi_rec *r)
         r->bsum[j] = l->b[j];
 }
 
-/* Adds the recurrent product s to the r and z pre-activations, keeps hn = s_n + b_hn, and adds r hn to n's. */
+static void row_add(int64_t n, const float *restrict s, float *restrict a) { GFI_FOR8(j, n, a[j] += s[j]); }
+static void row_hn(int64_t H, const float *restrict s, const float *restrict b, float *restrict hn)
+{
+    GFI_FOR8(j, H, hn[j] = s[j] + b[j]);
+}
+static void row_reset(int64_t H, const float *restrict r, const float *restrict hn, float *restrict an)
+{
+    GFI_FOR8(j, H, an[j] += r[j] * hn[j]);
+}
+
+/* Adds the recurrent product (r->step) to the r and z pre-activations and keeps hn = W_hn h + b_hn; once the
+ * gates are activated (gates_done), adds r hn to n's pre-activation. */
 static void mix_recurrent(const gf_layer *l, const gfi_rec *r, float *g, float *hn, bool gates_done)
 {
     int64_t H = r->H;
@@ -30,26 +41,28 @@ static void mix_recurrent(const gf_layer *l, const gfi_rec *r, float *g, float *
     for (int64_t b = 0; b < r->B; b++) {
         float *row = g + b * r->GH, *n = hn + b * H;
         const float *s = r->step + b * r->GH;
-        if (!gates_done) {
-            for (int64_t j = 0; j < 2 * H; j++)
-                row[j] += s[j];
-            for (int64_t j = 0; j < H; j++)
-                n[j] = s[2 * H + j] + bhn[j];
-            continue;
+        if (gates_done) {
+            row_reset(H, row, n, row + 2 * H);
+        } else {
+            row_add(2 * H, s, row);
+            row_hn(H, s + 2 * H, bhn, n);
         }
-        for (int64_t j = 0; j < H; j++)
-            row[2 * H + j] += row[j] * n[j];
     }
+}
+
+/* h' = (1 - z) n + z h for one sample. */
+static void row_output(int64_t H, const float *restrict z, const float *restrict n, const float *restrict hp,
+                       float *restrict h)
+{
+    GFI_FOR8(j, H, h[j] = (1.0f - z[j]) * n[j] + z[j] * hp[j]);
 }
 
 static void gru_output(const gfi_rec *r, const float *g, const float *hp, float *h)
 {
     int64_t H = r->H;
     for (int64_t b = 0; b < r->B; b++) {
-        const float *z = g + b * r->GH + H, *n = z + H, *p = hp + b * H;
-        float *o = h + b * H;
-        for (int64_t j = 0; j < H; j++)
-            o[j] = (1.0f - z[j]) * n[j] + z[j] * p[j];
+        const float *z = g + b * r->GH + H;
+        row_output(H, z, z + H, hp + b * H, h + b * H);
     }
 }
 
@@ -74,28 +87,36 @@ static void gru_forward(gf_layer *l, const gfi_layer_io *io)
     gfi_rec_mark(l, r.B, false);
 }
 
-/* Step t's gradients: dp (input side), dg (recurrent side: n's block times r), and carry = dh z (the direct
- * path to h_{t-1}; the product through W_hh is added by the caller). */
+/* One sample's gradients: dp (input side r, z, n), dg (recurrent side: n's times r), and carry = dh z (the
+ * direct path to h_{t-1}). */
+static void row_backward(int64_t H, const float *restrict gr, const float *restrict gz, const float *restrict gn,
+                         const float *restrict hn, const float *restrict hp, const float *restrict dh,
+                         float *restrict dpr, float *restrict dpz, float *restrict dpn, float *restrict dgr,
+                         float *restrict dgz, float *restrict dgn, float *restrict carry)
+{
+    GFI_FOR8(j, H, {
+        float rr = gr[j], z = gz[j], n = gn[j];
+        float dan = dh[j] * (1.0f - z) * (1.0f - n * n);
+        float dar = dan * hn[j] * rr * (1.0f - rr);
+        float daz = dh[j] * (hp[j] - n) * z * (1.0f - z);
+        dpr[j] = dgr[j] = dar;
+        dpz[j] = dgz[j] = daz;
+        dpn[j] = dan;
+        dgn[j] = dan * rr;
+        carry[j] = dh[j] * z;
+    });
+}
+
+/* Step t's gradients for every sample; the product through W_hh is added to carry by the caller. */
 static void cell_backward(const gfi_rec *r, int64_t t)
 {
     int64_t H = r->H;
     size_t BH = (size_t)(r->B * H), BG = (size_t)(r->B * r->GH);
     for (int64_t b = 0; b < r->B; b++) {
-        const float *g = r->gates + (size_t)t * BG + b * r->GH, *hn = r->aux + (size_t)t * BH + b * H;
-        const float *hp = r->hs + (size_t)t * BH + b * H, *dh = r->dh + b * H;
+        const float *g = r->gates + (size_t)t * BG + b * r->GH;
         float *dp = r->dp + (size_t)t * BG + b * r->GH, *dg = r->dg + (size_t)t * BG + b * r->GH;
-        float *carry = r->carry + b * H;
-        for (int64_t j = 0; j < H; j++) {
-            float rr = g[j], z = g[H + j], n = g[2 * H + j];
-            float dan = dh[j] * (1.0f - z) * (1.0f - n * n);
-            float dar = dan * hn[j] * rr * (1.0f - rr);
-            float daz = dh[j] * (hp[j] - n) * z * (1.0f - z);
-            dp[j] = dg[j] = dar;
-            dp[H + j] = dg[H + j] = daz;
-            dp[2 * H + j] = dan;
-            dg[2 * H + j] = dan * rr;
-            carry[j] = dh[j] * z;
-        }
+        row_backward(H, g, g + H, g + 2 * H, r->aux + (size_t)t * BH + b * H, r->hs + (size_t)t * BH + b * H,
+                     r->dh + b * H, dp, dp + H, dp + 2 * H, dg, dg + H, dg + 2 * H, r->carry + b * H);
     }
 }
 
@@ -108,6 +129,7 @@ static void gru_backward(gf_layer *l, const gfi_layer_io *io)
         gfi_rec_step_grad(&r, io->dy, t, t == r.T - 1 || gfi_rec_cut(&r, t + 1));
         gfi_rec_observe_step(l, &r, t, observe);
         cell_backward(&r, t);
+        gfi_rec_bias_step(&r, t);
         if (gfi_rec_need_carry(&r, t, observe))
             gfi_rec_carry(l, &r, t, 1.0f);
         gfi_rec_observe_carry(l, &r, t, observe);

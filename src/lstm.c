@@ -12,27 +12,32 @@
 static const gfi_act SIGMOID = {GF_ACT_SIGMOID, 0.01, 1.0};
 static const gfi_act TANH = {GF_ACT_TANH, 0.01, 1.0};
 
-/* c_t = f c_{t-1} + i g, then (after tanh(c_t) into tc) h_t = o tanh(c_t). */
+/* c_t = f c_{t-1} + i g for one sample. */
+static void row_state(int64_t H, const float *restrict i, const float *restrict f, const float *restrict g,
+                      const float *restrict cp, float *restrict c)
+{
+    GFI_FOR8(j, H, c[j] = f[j] * cp[j] + i[j] * g[j]);
+}
+
+/* h_t = o tanh(c_t) for one sample. */
+static void row_output(int64_t H, const float *restrict o, const float *restrict tc, float *restrict h)
+{
+    GFI_FOR8(j, H, h[j] = o[j] * tc[j]);
+}
+
 static void cell_state(const gfi_rec *r, const float *g, const float *cp, float *c)
 {
     int64_t H = r->H;
     for (int64_t b = 0; b < r->B; b++) {
-        const float *gi = g + b * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *pc = cp + b * H;
-        float *cc = c + b * H;
-        for (int64_t j = 0; j < H; j++)
-            cc[j] = gf[j] * pc[j] + gi[j] * gg[j];
+        const float *gi = g + b * 4 * H;
+        row_state(H, gi, gi + H, gi + 2 * H, cp + b * H, c + b * H);
     }
 }
 
 static void cell_output(const gfi_rec *r, const float *g, const float *tc, float *h)
 {
-    int64_t H = r->H;
-    for (int64_t b = 0; b < r->B; b++) {
-        const float *go = g + b * 4 * H + 3 * H, *t = tc + b * H;
-        float *hh = h + b * H;
-        for (int64_t j = 0; j < H; j++)
-            hh[j] = go[j] * t[j];
-    }
+    for (int64_t b = 0; b < r->B; b++)
+        row_output(r->H, g + b * 4 * r->H + 3 * r->H, tc + b * r->H, h + b * r->H);
 }
 
 static void lstm_forward(gf_layer *l, const gfi_layer_io *io)
@@ -58,25 +63,34 @@ static void lstm_forward(gf_layer *l, const gfi_layer_io *io)
     gfi_rec_mark(l, r.B, false);
 }
 
+/* One sample's gate pre-activation gradients (di, df, dg, do) from dh and the running dc, which becomes
+ * d loss / d c_{t-1} through this step. */
+static void row_backward(int64_t H, const float *restrict gi, const float *restrict gf, const float *restrict gg,
+                         const float *restrict go, const float *restrict pc, const float *restrict tc,
+                         const float *restrict dh, float *restrict dc, float *restrict di, float *restrict df,
+                         float *restrict dgg, float *restrict dgo)
+{
+    GFI_FOR8(j, H, {
+        float i = gi[j], f = gf[j], g = gg[j], o = go[j], th = tc[j];
+        float dct = dc[j] + dh[j] * o * (1.0f - th * th);
+        di[j] = dct * g * i * (1.0f - i);
+        df[j] = dct * pc[j] * f * (1.0f - f);
+        dgg[j] = dct * i * (1.0f - g * g);
+        dgo[j] = dh[j] * th * o * (1.0f - o);
+        dc[j] = dct * f;
+    });
+}
+
 /* Gate pre-activation gradients of step t into dp, and dc becomes d loss / d c_{t-1} through this step. */
 static void cell_backward(const gfi_rec *r, int64_t t)
 {
     int64_t H = r->H;
     size_t BH = (size_t)(r->B * H), BG = (size_t)(r->B * r->GH);
-    const float *cp = r->cs + (size_t)t * BH, *tcs = r->aux + (size_t)t * BH;
     for (int64_t b = 0; b < r->B; b++) {
-        const float *g = r->gates + (size_t)t * BG + b * r->GH, *pc = cp + b * H, *tc = tcs + b * H;
-        const float *dh = r->dh + b * H;
-        float *dc = r->dc + b * H, *d = r->dp + (size_t)t * BG + b * r->GH;
-        for (int64_t j = 0; j < H; j++) {
-            float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j], th = tc[j];
-            float dct = dc[j] + dh[j] * o * (1.0f - th * th);
-            d[j] = dct * gg * i * (1.0f - i);
-            d[H + j] = dct * pc[j] * f * (1.0f - f);
-            d[2 * H + j] = dct * i * (1.0f - gg * gg);
-            d[3 * H + j] = dh[j] * th * o * (1.0f - o);
-            dc[j] = dct * f;
-        }
+        const float *g = r->gates + (size_t)t * BG + b * r->GH;
+        float *d = r->dp + (size_t)t * BG + b * r->GH;
+        row_backward(H, g, g + H, g + 2 * H, g + 3 * H, r->cs + (size_t)t * BH + b * H, r->aux + (size_t)t * BH + b * H,
+                     r->dh + b * H, r->dc + b * H, d, d + H, d + 2 * H, d + 3 * H);
     }
 }
 
@@ -92,6 +106,7 @@ static void lstm_backward(gf_layer *l, const gfi_layer_io *io)
             memset(r.dc, 0, BH * sizeof(float));
         gfi_rec_observe_step(l, &r, t, observe);
         cell_backward(&r, t);
+        gfi_rec_bias_step(&r, t);
         if (gfi_rec_need_carry(&r, t, observe))
             gfi_rec_carry(l, &r, t, 0.0f);
         gfi_rec_observe_carry(l, &r, t, observe);

@@ -96,7 +96,8 @@ size_t gfi_rec_scratch_size(const gf_layer *l, int64_t batch, int32_t threads)
     (void)threads;
     size_t B = (size_t)batch, T = (size_t)l->aux[RA_T], F = (size_t)l->aux[RA_F], H = (size_t)l->aux[RA_H];
     size_t GH = (size_t)l->aux[RA_G] * H, per = T * F + T * GH * (l->kind == GF_LAYER_GRU ? 2 : 1) + 3 * H + GH;
-    return add_sat(mul_sat(B, per), GH + H);
+    /* bsum, bstep, bacc (2 GH doubles = 4 GH floats, first so it stays 8-byte aligned), zeros */
+    return add_sat(mul_sat(B, per), 6 * GH + H);
 }
 
 /* keep: [0] length recorded, T+1 norms, 3 series of T, 8 scalars, 2H doubles of the power iteration. */
@@ -125,6 +126,7 @@ gfi_rec gfi_rec_view(const gf_layer *l, int64_t batch, float *cache, float *scra
     if (!scratch)
         return r;
     p = scratch;
+    r.bacc = (double *)(void *)p, p += 4 * GH; /* the scratch is malloc'd: aligned for double */
     r.xt = p, p += T * B * F;
     r.dp = p, p += T * B * GH;
     if (l->kind == GF_LAYER_GRU)
@@ -136,6 +138,7 @@ gfi_rec gfi_rec_view(const gf_layer *l, int64_t batch, float *cache, float *scra
     r.dc = p, p += B * H;
     r.step = p, p += B * GH;
     r.bsum = p, p += GH;
+    r.bstep = p, p += GH;
     r.zeros = p;
     memset(r.zeros, 0, H * sizeof(float));
     return r;
@@ -283,24 +286,22 @@ void gfi_rec_carry(gf_layer *l, const gfi_rec *r, int64_t t, float beta)
                   whh, r->H, beta, r->carry, r->H);
 }
 
-/* db[j] = column sums of m (rows x cols), in double. */
-static void col_sums(const float *m, int64_t rows, int64_t cols, float *db)
+/* Column sums of one step's rows (in double over the batch, by the element-wise kernels' identity pass, which
+ * rewrites the rows unchanged) added into acc. */
+static void add_col_sums(const gfi_rec *r, float *m, double *acc, bool first)
 {
-    for (int64_t j = 0; j < cols; j++)
-        db[j] = 0.0f;
-    enum { CHUNK = 256 };
-    double acc[CHUNK];
-    for (int64_t j0 = 0; j0 < cols; j0 += CHUNK) {
-        int64_t w = cols - j0 < CHUNK ? cols - j0 : CHUNK;
-        memset(acc, 0, sizeof acc);
-        for (int64_t i = 0; i < rows; i++) {
-            const float *row = m + i * cols + j0;
-            for (int64_t j = 0; j < w; j++)
-                acc[j] += row[j];
-        }
-        for (int64_t j = 0; j < w; j++)
-            db[j0 + j] = (float)acc[j];
-    }
+    gfi_ew()->act_grad_colsum(GF_ACT_IDENTITY, NULL, NULL, m, m, r->bstep, r->B, r->GH, r->GH);
+    for (int64_t j = 0; j < r->GH; j++)
+        acc[j] = (first ? 0.0 : acc[j]) + r->bstep[j];
+}
+
+void gfi_rec_bias_step(const gfi_rec *r, int64_t t)
+{
+    size_t at = (size_t)t * (size_t)(r->B * r->GH);
+    bool first = t == r->T - 1;
+    add_col_sums(r, r->dp + at, r->bacc, first);
+    if (r->dg != r->dp)
+        add_col_sums(r, r->dg + at, r->bacc + r->GH, first);
 }
 
 void gfi_rec_param_grads(gf_layer *l, const gfi_rec *r, const float *x)
@@ -314,11 +315,11 @@ void gfi_rec_param_grads(gf_layer *l, const gfi_rec *r, const float *x)
                   dwih, r->F);
     gfi_gemm_pool(net->pool, net->gemm_ws, true, false, r->GH, r->H, rows, 1.0f, r->dg, r->GH, r->hs, r->H, 0.0f,
                   dwhh, r->H);
-    col_sums(r->dp, rows, r->GH, l->db);
-    if (r->dg == r->dp)
-        memcpy(l->db + r->GH, l->db, (size_t)r->GH * sizeof(float));
-    else
-        col_sums(r->dg, rows, r->GH, l->db + r->GH);
+    const double *acc_hh = r->dg == r->dp ? r->bacc : r->bacc + r->GH;
+    for (int64_t j = 0; j < r->GH; j++) {
+        l->db[j] = (float)r->bacc[j];
+        l->db[r->GH + j] = (float)acc_hh[j];
+    }
 }
 
 void gfi_rec_input_grad(gf_layer *l, const gfi_rec *r, float *dx)

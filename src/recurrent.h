@@ -32,6 +32,8 @@ typedef struct gfi_rec {
     float *dh, *carry, *dc; /* B x H each: running gradients */
     float *step;  /* B x GH: the GRU's recurrent product of one step */
     float *bsum;  /* GH: b_ih + b_hh (GRU: only where they add) */
+    float *bstep; /* GH: one step's bias gradient */
+    double *bacc; /* 2 GH: the bias gradients summed over the steps so far (input side, recurrent side) */
     float *zeros; /* H zeros (a bias for the fast activation kernels) */
 } gfi_rec;
 
@@ -70,7 +72,10 @@ void gfi_rec_observe_carry(gf_layer *l, const gfi_rec *r, int64_t t, bool observ
 bool gfi_rec_need_carry(const gfi_rec *r, int64_t t, bool observe);
 /* carry = beta carry + dg_t W_hh (the gradient reaching h_{t-1}). */
 void gfi_rec_carry(gf_layer *l, const gfi_rec *r, int64_t t, float beta);
-/* Weight and bias gradients from dp / dg over all steps; then dx (NULL: skipped). */
+/* Adds step t's bias gradients (column sums of dp_t, dg_t, while they are in cache) into bacc; the first
+ * step of a backward (t = T - 1) starts the sums. */
+void gfi_rec_bias_step(const gfi_rec *r, int64_t t);
+/* Weight gradients from dp / dg over all steps, the bias gradients from bacc; then dx (NULL: skipped). */
 void gfi_rec_param_grads(gf_layer *l, const gfi_rec *r, const float *x);
 void gfi_rec_input_grad(gf_layer *l, const gfi_rec *r, float *dx);
 /* Diagnostics: ||dh|| of state index i (0 = initial state) into the keep, when observed. */
@@ -81,6 +86,21 @@ void gfi_rec_record_gates(gf_layer *l, const gfi_rec *r);
 void gfi_rec_copy_dz(const gf_layer *l, const gfi_layer_io *io);
 /* Marks the forward / backward as done for the state readers. */
 void gfi_rec_mark(gf_layer *l, int64_t batch, bool backward);
+
+/* Runs the statement (which reads j) for j in [0, n): in blocks of 8, a fixed trip count that the compiler vectorizes
+ * at -O2 when the arrays are restrict parameters of the enclosing function, then the tail. */
+#define GFI_FOR8(j, n, ...)                                                                                                   \
+    do {                                                                                                               \
+        int64_t j##_0 = 0;                                                                                             \
+        for (; j##_0 + 8 <= (n); j##_0 += 8)                                                                           \
+            for (int j##_k = 0; j##_k < 8; j##_k++) {                                                                  \
+                int64_t j = j##_0 + j##_k;                                                                             \
+                __VA_ARGS__;                                                                                           \
+            }                                                                                                          \
+        for (int64_t j = j##_0; j < (n); j++) {                                                                        \
+            __VA_ARGS__;                                                                                               \
+        }                                                                                                              \
+    } while (0)
 
 /* The fast activations on one block (z += b, y = f(z)); any activation otherwise. */
 void gfi_rec_act(const gfi_act *a, const float *b, float *z, float *y, int64_t rows, int64_t cols, int64_t ld);

@@ -40,6 +40,7 @@ static void rnn_backward(gf_layer *l, const gfi_layer_io *io)
         gfi_rec_observe_step(l, &r, t, observe);
         float *da = r.dp + (size_t)t * BH;
         gfi_act_backward(&l->act, r.gates + (size_t)t * BH, r.hs + (size_t)(t + 1) * BH, r.dh, da, BH);
+        gfi_rec_bias_step(&r, t);
         if (gfi_rec_need_carry(&r, t, observe))
             gfi_rec_carry(l, &r, t, 0.0f);
         gfi_rec_observe_carry(l, &r, t, observe);
