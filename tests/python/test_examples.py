@@ -22,6 +22,16 @@ def run_example(name, *args, cwd=None):
 
 
 class ExamplesTest(unittest.TestCase):
+    def test_recurrent_shows_the_tanh_rnn_gradient_fading_across_time(self):
+        out = run_example("recurrent.py", "--quick")
+        self.assertEqual(len(re.findall(r"validation MSE [0-9.]+", out)), 3)
+        self.assertEqual(len(re.findall(r"\|\|dL/dh_t\|\|: t=0 ", out)), 3)
+        rnn = out.split("LSTM:")[0]
+        self.assertIn("verdict: vanishing", rnn)
+        self.assertIn("switch to an LSTM or GRU", rnn)
+        m = re.search(r"t=0 ([0-9.e+-]+) .* t=50 ([0-9.e+-]+)", rnn)
+        self.assertLess(float(m.group(1)) * 1e3, float(m.group(2)))
+
     def test_train_and_diagnose_shows_sigmoid_gradients_vanishing_more_than_relu(self):
         with tempfile.TemporaryDirectory() as tmp:
             out = run_example("train_and_diagnose.py", "--quick", "--out-dir", tmp)
