@@ -687,8 +687,6 @@ static int check_input(gf_net *net, const float *x, size_t x_count, int64_t batc
     if (x_count != want)
         return NET_FAIL(net, GF_ERR_SHAPE, "%s: x has %zu values but batch %lld x %lld inputs needs %zu", fn,
                         x_count, (long long)batch, (long long)net->inputs, want);
-    if ((rc = check_layers_batch(net, batch, fn)))
-        return rc;
     return gfi_data_check(net, x, batch, fn);
 }
 
@@ -740,6 +738,9 @@ static int forward_run(gf_net *net, const float *x, size_t x_count, int64_t batc
                        bool training, const char *fn)
 {
     int rc;
+    /* Every pass starts here (fit and the batched evaluation too), so the layers' batch rule is checked here. */
+    if ((rc = check_layers_batch(net, batch, fn)))
+        return rc;
     if ((rc = ensure_batch(net, batch)))
         return NET_FAIL(net, rc, "%s: cannot allocate buffers for batch %lld", fn, (long long)batch);
     /* From here the cached activations are overwritten: whatever was pending on

@@ -546,6 +546,21 @@ static void test_initial_state_fixes_the_batch_of_every_pass(void **state)
     gf_net_destroy(net);
 }
 
+static void test_fit_refuses_mini_batches_of_another_batch_than_the_initial_state(void **state)
+{
+    (void)state;
+    gf_net *net = sequence_net(4, 2, 1);
+    gf_layer *l = add_recurrent(net, GF_LAYER_RNN, 3, 0);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    float s[6] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f}, x[10 * 8], t[10] = {0};
+    gc_fill(x, 80);
+    assert_int_equal(gf_layer_set_initial_state(l, s, 6, 2), GF_OK);
+    assert_int_equal(gf_net_fit(net, x, 80, t, 10, 10, 4, 1, NULL, NULL, NULL), GF_ERR_SHAPE);
+    assert_message_has(gf_net_last_error(net), "initial state for batch 2");
+    assert_int_equal(gf_net_fit(net, x, 80, t, 10, 10, 2, 1, NULL, NULL, NULL), GF_OK);
+    gf_net_destroy(net);
+}
+
 static void test_state_calls_refuse_bad_arguments(void **state)
 {
     (void)state;
@@ -981,6 +996,7 @@ int main(void)
         cmocka_unit_test(test_truncation_at_least_the_length_changes_nothing),
         cmocka_unit_test(test_final_state_continues_a_sequence_split_in_two),
         cmocka_unit_test(test_initial_state_fixes_the_batch_of_every_pass),
+        cmocka_unit_test(test_fit_refuses_mini_batches_of_another_batch_than_the_initial_state),
         cmocka_unit_test(test_state_calls_refuse_bad_arguments),
         cmocka_unit_test(test_tanh_rnn_at_0_9_orthogonal_vanishes_within_the_bound_over_100_steps),
         cmocka_unit_test(test_sigmoid_rnn_has_the_bound_four),
