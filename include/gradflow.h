@@ -416,6 +416,13 @@ GF_API int64_t gf_layer_state_batch(const gf_layer *layer);
  * every pass must then have that batch (else GF_ERR_SHAPE at the pass).
  * state NULL with count 0 restores the zero state (the default). */
 GF_API int gf_layer_set_initial_state(gf_layer *layer, const float *state, size_t count, int64_t batch);
+/* Variable-length sequences: sample b has lengths[b] real steps (1..T), the
+ * rest of its T is padding.  Past its end a sample's state is held (so the
+ * last-step output and gf_layer_final_state are its state after its last
+ * real step), every-step outputs are 0 and padding gets no gradient, as
+ * PyTorch's pack_padded_sequence.  Every pass must then have that batch;
+ * lengths NULL with batch 0 clears them. */
+GF_API int gf_layer_set_lengths(gf_layer *layer, const int64_t *lengths, int64_t batch);
 /* d loss / d initial state of the last backward (batch x state size, zero
  * state included); GF_ERR_STATE when no backward followed the last forward. */
 GF_API int gf_layer_initial_state_grad(const gf_layer *layer, float *dst, size_t count);

@@ -82,8 +82,10 @@ static void gru_forward(gf_layer *l, const gfi_layer_io *io)
         mix_recurrent(l, &r, g, hn, true);
         gfi_rec_act(&TANH, r.bsum + 2 * H, g + 2 * H, g + 2 * H, r.B, H, r.GH);
         gru_output(&r, g, r.hs + (size_t)t * BH, r.hs + (size_t)(t + 1) * BH);
+        gfi_rec_hold(&r, t);
     }
     gfi_rec_emit(&r, r.hs + BH, io->y);
+    gfi_rec_zero_padding(&r, io->y);
     gfi_rec_mark(l, r.B, false);
 }
 
@@ -115,6 +117,11 @@ static void cell_backward(const gfi_rec *r, int64_t t)
     for (int64_t b = 0; b < r->B; b++) {
         const float *g = r->gates + (size_t)t * BG + b * r->GH;
         float *dp = r->dp + (size_t)t * BG + b * r->GH, *dg = r->dg + (size_t)t * BG + b * r->GH;
+        if (gfi_rec_held(r, b, t)) { /* no step here: no gate gradient (the carry is dh, set after the product) */
+            memset(dp, 0, (size_t)r->GH * sizeof(float));
+            memset(dg, 0, (size_t)r->GH * sizeof(float));
+            continue;
+        }
         row_backward(H, g, g + H, g + 2 * H, r->aux + (size_t)t * BH + b * H, r->hs + (size_t)t * BH + b * H,
                      r->dh + b * H, dp, dp + H, dp + 2 * H, dg, dg + H, dg + 2 * H, r->carry + b * H);
     }

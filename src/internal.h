@@ -339,6 +339,8 @@ struct gf_layer {
      * caller-given initial state (state_batch x its state size; NULL: zero). */
     float *state;
     int64_t state_batch;
+    int64_t *lengths; /* recurrent: per-sample sequence lengths (lengths_batch of them; NULL: all T) */
+    int64_t lengths_batch;
     int64_t fwd_batch; /* batch of the layer's last forward (0: none) */
     bool bwd_done;     /* a backward followed that forward */
 };

@@ -38,6 +38,7 @@ void gfi_layer_free(gf_layer *l)
     gfi_free(l->own);
     gfi_free(l->keep);
     gfi_free(l->state);
+    gfi_free(l->lengths);
     l->magic = GFI_MAGIC_DEAD;
     gfi_free(l);
 }

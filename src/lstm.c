@@ -58,8 +58,10 @@ static void lstm_forward(gf_layer *l, const gfi_layer_io *io)
         cell_state(&r, g, r.cs + (size_t)t * BH, c);
         gfi_rec_act(&TANH, r.zeros, c, tc, r.B, H, H);
         cell_output(&r, g, tc, r.hs + (size_t)(t + 1) * BH);
+        gfi_rec_hold(&r, t);
     }
     gfi_rec_emit(&r, r.hs + BH, io->y);
+    gfi_rec_zero_padding(&r, io->y);
     gfi_rec_mark(l, r.B, false);
 }
 
@@ -89,6 +91,10 @@ static void cell_backward(const gfi_rec *r, int64_t t)
     for (int64_t b = 0; b < r->B; b++) {
         const float *g = r->gates + (size_t)t * BG + b * r->GH;
         float *d = r->dp + (size_t)t * BG + b * r->GH;
+        if (gfi_rec_held(r, b, t)) { /* no step here: no gate gradient, dc passes through */
+            memset(d, 0, (size_t)r->GH * sizeof(float));
+            continue;
+        }
         row_backward(H, g, g + H, g + 2 * H, g + 3 * H, r->cs + (size_t)t * BH + b * H, r->aux + (size_t)t * BH + b * H,
                      r->dh + b * H, r->dc + b * H, d, d + H, d + 2 * H, d + 3 * H);
     }

@@ -112,7 +112,8 @@ size_t gfi_rec_keep_size(const gf_layer *l) { return keep_power(l) + 2 * (size_t
 gfi_rec gfi_rec_view(const gf_layer *l, int64_t batch, float *cache, float *scratch)
 {
     gfi_rec r = {.B = batch, .T = l->aux[RA_T], .F = l->aux[RA_F], .H = l->aux[RA_H], .G = l->aux[RA_G],
-                 .k = l->aux[RA_TRUNC], .seq = l->aux[RA_SEQ] != 0};
+                 .k = l->aux[RA_TRUNC], .seq = l->aux[RA_SEQ] != 0,
+                 .len = l->lengths && l->lengths_batch == batch ? l->lengths : NULL};
     r.GH = r.G * r.H;
     size_t B = (size_t)r.B, T = (size_t)r.T, H = (size_t)r.H, GH = (size_t)r.GH, F = (size_t)r.F;
     float *p = cache;
@@ -208,6 +209,36 @@ void gfi_rec_emit(const gfi_rec *r, const float *steps, float *y)
         memcpy(y, steps + (r->T - 1) * r->B * r->H, (size_t)(r->B * r->H) * sizeof(float));
 }
 
+/* Samples past their end keep their state: h_{t+1} = h_t (and c). */
+void gfi_rec_hold(const gfi_rec *r, int64_t t)
+{
+    size_t BH = (size_t)(r->B * r->H), H = (size_t)r->H;
+    for (int64_t b = 0; r->len && b < r->B; b++) {
+        if (!gfi_rec_held(r, b, t))
+            continue;
+        memcpy(r->hs + (size_t)(t + 1) * BH + (size_t)b * H, r->hs + (size_t)t * BH + (size_t)b * H, H * sizeof(float));
+        if (r->cs)
+            memcpy(r->cs + (size_t)(t + 1) * BH + (size_t)b * H, r->cs + (size_t)t * BH + (size_t)b * H,
+                   H * sizeof(float));
+    }
+}
+
+/* Every-step output (batch-major B x T x H) is zero past each sample's end, as pad_packed_sequence gives. */
+void gfi_rec_zero_padding(const gfi_rec *r, float *out)
+{
+    if (!r->len || !r->seq)
+        return;
+    for (int64_t b = 0; b < r->B; b++)
+        memset(out + (b * r->T + r->len[b]) * r->H, 0, (size_t)((r->T - r->len[b]) * r->H) * sizeof(float));
+}
+
+void gfi_rec_zero_held(const gfi_rec *r, int64_t t, float *m, int64_t width)
+{
+    for (int64_t b = 0; r->len && b < r->B; b++)
+        if (gfi_rec_held(r, b, t))
+            memset(m + b * width, 0, (size_t)width * sizeof(float));
+}
+
 void gfi_rec_act(const gfi_act *a, const float *b, float *z, float *y, int64_t rows, int64_t cols, int64_t ld)
 {
     bool fast = gfi_ew_act_fast(a->kind);
@@ -271,6 +302,8 @@ void gfi_rec_step_grad(const gfi_rec *r, const float *dy, int64_t t, bool cut)
     if (!r->seq && t != r->T - 1)
         return;
     for (int64_t b = 0; b < r->B; b++) {
+        if (r->seq && gfi_rec_held(r, b, t)) /* a padding step's output is not the sample's */
+            continue;
         const float *d = r->seq ? dy + (b * r->T + t) * r->H : dy + b * r->H;
         float *h = r->dh + b * r->H;
         for (int64_t j = 0; j < r->H; j++)
@@ -284,6 +317,10 @@ void gfi_rec_carry(gf_layer *l, const gfi_rec *r, int64_t t, float beta)
     const float *whh = l->w + (size_t)r->GH * (size_t)r->F;
     gfi_gemm_pool(net->pool, net->gemm_ws, false, false, r->B, r->H, r->GH, 1.0f, r->dg + t * r->B * r->GH, r->GH,
                   whh, r->H, beta, r->carry, r->H);
+    /* A held state passes its gradient straight through to the one before. */
+    for (int64_t b = 0; r->len && b < r->B; b++)
+        if (gfi_rec_held(r, b, t))
+            memcpy(r->carry + b * r->H, r->dh + b * r->H, (size_t)r->H * sizeof(float));
 }
 
 /* Column sums of one step's rows (in double over the batch, by the element-wise kernels' identity pass, which
@@ -341,13 +378,21 @@ void gfi_rec_copy_dz(const gf_layer *l, const gfi_layer_io *io)
 
 int gfi_rec_check_batch(const gf_layer *l, int64_t batch, char *msg, size_t cap)
 {
-    if (!l->state || l->state_batch == batch)
-        return GF_OK;
-    snprintf(msg, cap,
-             "has an initial state for batch %lld (gf_layer_set_initial_state) but the pass has batch %lld; set "
-             "one for this batch or clear it",
-             (long long)l->state_batch, (long long)batch);
-    return GF_ERR_SHAPE;
+    if (l->state && l->state_batch != batch) {
+        snprintf(msg, cap,
+                 "has an initial state for batch %lld (gf_layer_set_initial_state) but the pass has batch %lld; set "
+                 "one for this batch or clear it",
+                 (long long)l->state_batch, (long long)batch);
+        return GF_ERR_SHAPE;
+    }
+    if (l->lengths && l->lengths_batch != batch) {
+        snprintf(msg, cap,
+                 "has sequence lengths for batch %lld (gf_layer_set_lengths) but the pass has batch %lld; set them "
+                 "for this batch or clear them",
+                 (long long)l->lengths_batch, (long long)batch);
+        return GF_ERR_SHAPE;
+    }
+    return GF_OK;
 }
 
 static bool is_recurrent(const gf_layer *l)
@@ -413,6 +458,38 @@ int gf_layer_set_initial_state(gf_layer *layer, const float *state, size_t count
     gfi_free(layer->state);
     layer->state = s;
     layer->state_batch = batch;
+    return GF_OK;
+}
+
+int gf_layer_set_lengths(gf_layer *layer, const int64_t *lengths, int64_t batch)
+{
+    const char *fn = "gf_layer_set_lengths";
+    int rc = check_recurrent(layer, fn);
+    if (rc)
+        return rc;
+    if (!lengths && batch == 0) {
+        gfi_free(layer->lengths);
+        layer->lengths = NULL;
+        layer->lengths_batch = 0;
+        return GF_OK;
+    }
+    if (!lengths)
+        return gfi_fail(GF_ERR_NULL, "%s: lengths is NULL (pass batch 0 to clear them)", fn);
+    size_t n;
+    if ((rc = gfi_checked_count(batch, 1, &n)))
+        return gfi_fail(rc, "%s: batch must be positive (got %lld)", fn, (long long)batch);
+    int64_t T = layer->aux[RA_T];
+    for (int64_t b = 0; b < batch; b++)
+        if (lengths[b] < 1 || lengths[b] > T)
+            return gfi_fail(GF_ERR_RANGE, "%s: lengths[%lld] is %lld, outside 1..%lld (the net's steps)", fn, (long long)b,
+                            (long long)lengths[b], (long long)T);
+    int64_t *copy = gfi_malloc(n * sizeof *copy);
+    if (!copy)
+        return gfi_fail(GF_ERR_NOMEM, "%s: out of memory for %zu lengths", fn, n);
+    memcpy(copy, lengths, n * sizeof *copy);
+    gfi_free(layer->lengths);
+    layer->lengths = copy;
+    layer->lengths_batch = batch;
     return GF_OK;
 }
 
@@ -504,9 +581,12 @@ static void record_gated(gf_layer *l, const gfi_rec *r, unsigned char *alive, un
     double all_sat = 0.0, all_f = 0.0;
     int64_t H = r->H, nsig = (m.nsig + (m.extra_sig >= 0)) * H;
     for (int64_t t = 0; t < r->T; t++) {
-        int64_t nsat = 0, ncs = 0;
+        int64_t nsat = 0, ncs = 0, rows = 0;
         double f = 0.0;
         for (int64_t b = 0; b < r->B; b++) {
+            if (gfi_rec_held(r, b, t))
+                continue;
+            rows++;
             const float *g = r->gates + (t * r->B + b) * r->GH;
             for (int64_t j = m.sig0 * H; j < (m.sig0 + m.nsig) * H; j++)
                 nsat += sig_saturated(g[j]);
@@ -521,14 +601,20 @@ static void record_gated(gf_layer *l, const gfi_rec *r, unsigned char *alive, un
                 alive[j] |= fabsf(c) >= 0.01f;
             }
         }
-        gsat[t] = (double)nsat / (double)(r->B * nsig);
-        fmean[t] = f / (double)(r->B * H);
-        csat[t] = (double)ncs / (double)(r->B * H);
+        double n = rows ? (double)rows : NAN; /* a step no sample has */
+        gsat[t] = (double)nsat / (n * (double)nsig);
+        fmean[t] = f / (n * (double)H);
+        csat[t] = (double)ncs / (n * (double)H);
+        if (!rows)
+            continue;
         all_sat += gsat[t];
         all_f += fmean[t];
     }
-    sc[K_GSAT_ALL] = all_sat / (double)r->T;
-    sc[K_FMEAN_ALL] = all_f / (double)r->T;
+    int64_t steps = r->len ? 0 : r->T;
+    for (int64_t t = 0; r->len && t < r->T; t++)
+        steps += !isnan(fmean[t]);
+    sc[K_GSAT_ALL] = all_sat / (double)steps;
+    sc[K_FMEAN_ALL] = all_f / (double)steps;
 }
 
 /* The Elman RNN: the candidate is h itself (saturated for tanh/sigmoid, dead for the ReLU family). */
@@ -538,8 +624,11 @@ static void record_plain(gf_layer *l, const gfi_rec *r, unsigned char *alive, un
     int32_t kind = l->act.kind;
     bool sig = kind == GF_ACT_SIGMOID, tanh_ = kind == GF_ACT_TANH, relu = gfi_act_is_relu_family(kind);
     for (int64_t t = 0; t < r->T; t++) {
-        int64_t ncs = 0;
+        int64_t ncs = 0, rows = 0;
         for (int64_t b = 0; b < r->B; b++) {
+            if (gfi_rec_held(r, b, t))
+                continue;
+            rows++;
             const float *h = r->hs + ((t + 1) * r->B + b) * r->H;
             for (int64_t j = 0; j < r->H; j++) {
                 bool s = sig ? sig_saturated(h[j]) : tanh_ ? tanh_saturated(h[j]) : false;
@@ -548,7 +637,7 @@ static void record_plain(gf_layer *l, const gfi_rec *r, unsigned char *alive, un
                 alive[j] |= relu ? h[j] != 0.0f : fabsf(h[j]) >= 0.01f;
             }
         }
-        csat[t] = (double)ncs / (double)(r->B * r->H);
+        csat[t] = (double)ncs / ((rows ? (double)rows : NAN) * (double)r->H);
     }
     sc[K_GSAT_ALL] = sc[K_FMEAN_ALL] = NAN;
 }

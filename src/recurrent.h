@@ -19,6 +19,7 @@ enum { RA_T, RA_F, RA_H, RA_G, RA_SEQ, RA_TRUNC };
 typedef struct gfi_rec {
     int64_t B, T, F, H, G, GH, k;
     bool seq;
+    const int64_t *len; /* per-sample lengths (B of them), or NULL: every sample has T steps */
     /* cache (kept from forward to backward, time-major) */
     float *gates; /* T x B x GH: the kind's gate values (RNN: pre-activations) */
     float *hs;    /* (T+1) x B x H: h_0 .. h_T */
@@ -59,6 +60,15 @@ void gfi_rec_load_state(const gf_layer *l, const gfi_rec *r);
 void gfi_rec_emit(const gfi_rec *r, const float *steps, float *y);
 /* h_{t-1} W_hh^T into c (ldc GH) with beta (1: added to what is there). */
 void gfi_rec_recur(gf_layer *l, const gfi_rec *r, int64_t t, float beta, float *c);
+
+/* Variable lengths: whether sample b is past its end at step t (its state is held, its gradient passes
+ * through); the forward's hold of those states; zeroed outputs past the ends. */
+static inline bool gfi_rec_held(const gfi_rec *r, int64_t b, int64_t t) { return r->len && t >= r->len[b]; }
+void gfi_rec_hold(const gfi_rec *r, int64_t t);
+void gfi_rec_zero_padding(const gfi_rec *r, float *out);
+/* Zeroes the rows (of `width` floats) of the held samples in one step's block m (the gradients of a step a
+ * sample does not have). */
+void gfi_rec_zero_held(const gfi_rec *r, int64_t t, float *m, int64_t width);
 
 /* Backward helpers. */
 /* dh = (cut ? 0 : carry) + dy at step t (dy every step, or only the last). */

@@ -24,9 +24,12 @@ static void rnn_forward(gf_layer *l, const gfi_layer_io *io)
         float *a = r.gates + (size_t)t * BH;
         gfi_rec_recur(l, &r, t, 1.0f, a);
         gfi_rec_act(&l->act, r.bsum, a, r.hs + (size_t)(t + 1) * BH, r.B, r.H, r.H);
+        gfi_rec_hold(&r, t);
     }
     gfi_rec_emit(&r, r.hs + BH, io->y);
     gfi_rec_emit(&r, r.gates, io->z);
+    gfi_rec_zero_padding(&r, io->y);
+    gfi_rec_zero_padding(&r, io->z);
     gfi_rec_mark(l, r.B, false);
 }
 
@@ -40,6 +43,7 @@ static void rnn_backward(gf_layer *l, const gfi_layer_io *io)
         gfi_rec_observe_step(l, &r, t, observe);
         float *da = r.dp + (size_t)t * BH;
         gfi_act_backward(&l->act, r.gates + (size_t)t * BH, r.hs + (size_t)(t + 1) * BH, r.dh, da, BH);
+        gfi_rec_zero_held(&r, t, da, r.H);
         gfi_rec_bias_step(&r, t);
         if (gfi_rec_need_carry(&r, t, observe))
             gfi_rec_carry(l, &r, t, 0.0f);

@@ -497,6 +497,95 @@ static void test_truncation_at_least_the_length_changes_nothing(void **state)
     gf_net_destroy(b);
 }
 
+/* ---- variable lengths ---- */
+
+/* A sample of length L gives what a net of L steps gives on its first L steps (last step and final state). */
+static void test_a_short_sample_ends_where_its_length_says(void **state)
+{
+    (void)state;
+    enum { T = 12, L = 5, F = 3, H = 4, B = 2 };
+    for (int k = 0; k < 3; k++) {
+        gf_net *full = sequence_net(T, F, 9), *shortnet = sequence_net(L, F, 9);
+        gf_layer *lf = add_recurrent(full, KINDS[k], H, 0), *ls = add_recurrent(shortnet, KINDS[k], H, 0);
+        float p[256];
+        for (int32_t b = 0; b < 4; b++) {
+            size_t n = (size_t)gf_layer_param_block_size(lf, b);
+            assert_int_equal(gf_layer_get_param(lf, b, p, n), GF_OK);
+            assert_int_equal(gf_layer_set_param(ls, b, p, n), GF_OK);
+        }
+        const int64_t len[B] = {T, L};
+        assert_int_equal(gf_layer_set_lengths(lf, len, B), GF_OK);
+        float x[B * T * F], xs[L * F], y[B * H], ys[H], s[2 * B * H], ss[2 * H];
+        gc_fill(x, B * T * F);
+        memcpy(xs, x + T * F, L * F * sizeof(float));
+        assert_int_equal(gf_net_predict(full, x, B * T * F, B, y, B * H), GF_OK);
+        assert_int_equal(gf_net_predict(shortnet, xs, L * F, 1, ys, H), GF_OK);
+        for (int j = 0; j < H; j++)
+            assert_true(fabsf(y[H + j] - ys[j]) < 1e-6f);
+        size_t sn = (size_t)gf_layer_state_size(lf);
+        assert_int_equal(gf_layer_final_state(lf, s, B * sn), GF_OK);
+        assert_int_equal(gf_layer_final_state(ls, ss, sn), GF_OK);
+        for (size_t j = 0; j < (size_t)H; j++) /* h of sample 1 (and c after every h) */
+            assert_true(fabsf(s[H + j] - ss[j]) < 1e-6f);
+        gf_net_destroy(full);
+        gf_net_destroy(shortnet);
+    }
+}
+
+static void test_every_step_output_is_zero_past_a_samples_end(void **state)
+{
+    (void)state;
+    enum { T = 6, F = 2, H = 3, B = 2 };
+    gf_net *net = sequence_net(T, F, 9);
+    gf_layer *l = add_recurrent(net, GF_LAYER_GRU, H, 1);
+    const int64_t len[B] = {2, 6};
+    assert_int_equal(gf_layer_set_lengths(l, len, B), GF_OK);
+    float x[B * T * F], y[B * T * H];
+    gc_fill(x, B * T * F);
+    assert_int_equal(gf_net_predict(net, x, B * T * F, B, y, B * T * H), GF_OK);
+    for (int i = 2 * H; i < T * H; i++)
+        assert_true(y[i] == 0.0f);
+    assert_true(y[T * H + (T - 1) * H] != 0.0f);
+    gf_net_destroy(net);
+}
+
+static void test_gradients_with_variable_lengths_match_finite_differences(void **state)
+{
+    (void)state;
+    enum { T = 20, B = 3 };
+    const int64_t len[B] = {20, 7, 13};
+    for (int k = 0; k < 3; k++)
+        for (int seq = 0; seq < 2; seq++) {
+            gf_net *net = grad_net(KINDS[k], T, seq, GF_ACT_TANH);
+            assert_int_equal(gf_layer_set_lengths(gf_net_layer(net, 0), len, B), GF_OK);
+            float x[B * T * 3], t[B * T * 2];
+            gc_fill(x, B * T * 3);
+            size_t tn = seq ? B * T * 2 : B * 2;
+            gc_fill(t, tn);
+            gc_check_net(net, x, B * T * 3, t, tn, B);
+            gf_net_destroy(net);
+        }
+}
+
+static void test_lengths_are_checked(void **state)
+{
+    (void)state;
+    gf_net *net = sequence_net(5, 2, 1);
+    gf_layer *l = add_recurrent(net, GF_LAYER_LSTM, 3, 0);
+    const int64_t bad[2] = {5, 6}, zero[2] = {0, 3}, ok[2] = {5, 1};
+    assert_int_equal(gf_layer_set_lengths(l, bad, 2), GF_ERR_RANGE);
+    assert_int_equal(gf_layer_set_lengths(l, zero, 2), GF_ERR_RANGE);
+    assert_int_equal(gf_layer_set_lengths(l, NULL, 2), GF_ERR_NULL);
+    assert_int_equal(gf_layer_set_lengths(l, ok, -1), GF_ERR_INVALID);
+    assert_int_equal(gf_layer_set_lengths(l, ok, 2), GF_OK);
+    float x[3 * 10] = {0}, y[9];
+    assert_int_equal(gf_net_predict(net, x, 30, 3, y, 9), GF_ERR_SHAPE);
+    assert_message_has(gf_net_last_error(net), "sequence lengths for batch 2");
+    assert_int_equal(gf_layer_set_lengths(l, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_predict(net, x, 30, 3, y, 9), GF_OK);
+    gf_net_destroy(net);
+}
+
 /* ---- state ---- */
 
 static void test_final_state_continues_a_sequence_split_in_two(void **state)
@@ -955,9 +1044,11 @@ static void test_every_allocation_failure_of_a_recurrent_net_is_reported(void **
         const int64_t d[2] = {3, 2};
         int rc = gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, d, 2, 1);
         float x[12] = {1, 2, 3, 4, 5, 6, 6, 5, 4, 3, 2, 1}, t[2] = {0}, s[4] = {0};
+        const int64_t len[2] = {3, 2};
         if (!rc) {
             gf_layer *l = NULL;
             if (!(rc = gf_net_add_lstm(net, 1, 0, &l)) && !(rc = gf_layer_set_initial_state(l, s, 4, 2)) &&
+                !(rc = gf_layer_set_lengths(l, len, 2)) &&
                 !(rc = gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL)))
                 rc = gf_net_train_step(net, x, 12, t, 2, 2, NULL);
             gf_net_destroy(net);
@@ -994,6 +1085,10 @@ int main(void)
         cmocka_unit_test(test_initial_state_gradient_matches_finite_differences),
         cmocka_unit_test(test_truncation_backpropagates_through_the_last_k_steps_only),
         cmocka_unit_test(test_truncation_at_least_the_length_changes_nothing),
+        cmocka_unit_test(test_a_short_sample_ends_where_its_length_says),
+        cmocka_unit_test(test_every_step_output_is_zero_past_a_samples_end),
+        cmocka_unit_test(test_gradients_with_variable_lengths_match_finite_differences),
+        cmocka_unit_test(test_lengths_are_checked),
         cmocka_unit_test(test_final_state_continues_a_sequence_split_in_two),
         cmocka_unit_test(test_initial_state_fixes_the_batch_of_every_pass),
         cmocka_unit_test(test_fit_refuses_mini_batches_of_another_batch_than_the_initial_state),

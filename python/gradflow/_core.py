@@ -1019,6 +1019,21 @@ class _Recurrent(Layer):
             raise ShapeError("%s: state has %d values, not a whole number of samples of %d" % (where, fd.count, per))
         check(lib.gf_layer_set_initial_state(h, fd.ptr, fd.count, fd.count // per), self._net_h())
 
+    def set_lengths(self, lengths):
+        """Per-sample sequence lengths (1..T) of the next passes, as pack_padded_sequence: past its end a sample's
+        state is held, every-step outputs are 0 and padding gets no gradient; every pass must then have
+        len(lengths) samples.  None clears them."""
+        where = "%s.set_lengths" % type(self).__name__
+        h = self._ptr(where)
+        if lengths is None:
+            check(lib.gf_layer_set_lengths(h, None, 0), self._net_h())
+            return
+        values = [as_int(v, "lengths[%d]" % i, where) for i, v in enumerate(list(lengths))]
+        if not values:
+            raise ShapeError("%s: lengths is empty" % where)
+        arr = (c_int64 * len(values))(*values)
+        check(lib.gf_layer_set_lengths(h, arr, len(values)), self._net_h())
+
     def _read_state(self, fn, where):
         h = self._ptr(where)
         batch = lib.gf_layer_state_batch(h)

@@ -228,6 +228,7 @@ DECLARATIONS = [
     ("gf_layer_state_batch",        c_int64,  (LayerP,)),
     ("gf_layer_set_initial_state",  c_int,    (LayerP, F32P, c_size_t, c_int64)),
     ("gf_layer_initial_state_grad", c_int,    (LayerP, F32P, c_size_t)),
+    ("gf_layer_set_lengths",        c_int,    (LayerP, I64P, c_int64)),
     ("gf_layer_final_state",        c_int,    (LayerP, F32P, c_size_t)),
     ("gf_net_layer_count",          c_int32,  (NetP,)),
     ("gf_net_layer",                LayerP,   (NetP, c_int32)),

@@ -110,7 +110,7 @@ class TorchParityTest(unittest.TestCase):
 
     N, T, F, H, O = 3, 25, 4, 6, 2
 
-    def _run(self, kind, seq, truncate=0, activation="tanh"):
+    def _run(self, kind, seq, truncate=0, activation="tanh", lengths=None):
         N, T, F, H, O = self.N, self.T, self.F, self.H, self.O
         with gf.Net((T, F), seed=4, kind="sequence") as net:
             net.input_grad_enabled = True
@@ -132,14 +132,24 @@ class TorchParityTest(unittest.TestCase):
             s0 = rng.uniform(-0.5, 0.5, (2, N, H) if kind == "lstm" else (N, H)).astype(np.float32)
             t = rng.uniform(-1, 1, (N, T, O) if seq else (N, O)).astype(np.float32)
             rec.set_initial_state(s0)
+            if lengths is not None:
+                rec.set_lengths(lengths)
             y = np.asarray(net.forward(x))
             net.backward(t)
 
             xt = torch.from_numpy(x).requires_grad_()
             st = [torch.from_numpy(s0[i:i + 1] if kind == "lstm" else s0[None]).clone().requires_grad_()
                   for i in range(2 if kind == "lstm" else 1)]
-            yt = self._torch_forward(tm, xt, st, kind, truncate)
-            out = lin(yt if seq else yt[:, -1])
+            if lengths is None:
+                yt = self._torch_forward(tm, xt, st, kind, truncate)
+                last = yt[:, -1]
+            else:
+                packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.tensor(lengths), batch_first=True,
+                                                                 enforce_sorted=False)
+                po, hn = tm(packed, (st[0], st[1]) if kind == "lstm" else st[0])
+                yt, _ = torch.nn.utils.rnn.pad_packed_sequence(po, batch_first=True, total_length=T)
+                last = (hn[0] if kind == "lstm" else hn)[0]
+            out = lin(yt if seq else last)
             loss = torch.nn.functional.mse_loss(out, torch.from_numpy(t))
             loss.backward()
             np.testing.assert_allclose(y.reshape(out.shape), out.detach().numpy(), rtol=1e-4, atol=2e-6)
@@ -181,6 +191,12 @@ class TorchParityTest(unittest.TestCase):
     def test_gru_matches_pytorch(self):
         self._run("gru", seq=False)
         self._run("gru", seq=True)
+
+    def test_variable_lengths_match_pytorch_packed_sequences(self):
+        lengths = [25, 9, 17]
+        for kind in ("rnn", "lstm", "gru"):
+            self._run(kind, seq=False, lengths=lengths)
+            self._run(kind, seq=True, lengths=lengths)
 
     def test_truncated_bptt_matches_pytorch_with_detached_chunks(self):
         for kind in ("rnn", "lstm", "gru"):
