@@ -468,6 +468,40 @@ static void test_training_a_cnn_resumes_bit_exactly(void **state)
     gf_net_destroy(resumed);
 }
 
+/* Every recurrent option and block survives: an RNN (relu, every step) into an LSTM (forget bias -0.5,
+ * truncation 3) into a GRU (last step); a trained copy keeps training bit-exactly (the resume tests' rule). */
+static void test_recurrent_layers_round_trip(void **state)
+{
+    (void)state;
+    gf_net *a;
+    const int64_t seq[2] = {5, 3};
+    assert_int_equal(gf_net_create_shaped(&a, GF_SHAPE_SEQUENCE, seq, 2, 4), GF_OK);
+    assert_int_equal(gf_net_add_rnn(a, 4, GF_ACT_RELU, 1, NULL), GF_OK);
+    gf_layer *l;
+    assert_int_equal(gf_layer_create(&l, GF_LAYER_LSTM), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_HIDDEN, 3), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_RETURN_SEQUENCES, 1), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_TRUNCATE, 3), GF_OK);
+    assert_int_equal(gf_layer_set_option(l, GF_LAYER_FORGET_BIAS, -0.5), GF_OK);
+    assert_int_equal(gf_net_add(a, l), GF_OK);
+    assert_int_equal(gf_net_add_gru(a, 2, 0, NULL), GF_OK);
+    assert_round_trip_of(a, 15, 2);
+    size_t size;
+    uint8_t *buf = save(a, 0, &size);
+    gf_net *b = load(buf, size);
+    const int32_t keys[4] = {GF_LAYER_HIDDEN, GF_LAYER_RETURN_SEQUENCES, GF_LAYER_TRUNCATE, GF_LAYER_FORGET_BIAS};
+    for (int k = 0; k < 4; k++) {
+        double va, vb;
+        assert_int_equal(gf_layer_get_option(gf_net_layer(a, 1), keys[k], &va), GF_OK);
+        assert_int_equal(gf_layer_get_option(gf_net_layer(b, 1), keys[k], &vb), GF_OK);
+        assert_true(va == vb);
+    }
+    assert_int_equal(gf_layer_activation_kind(gf_net_layer(b, 0)), GF_ACT_RELU);
+    free(buf);
+    gf_net_destroy(b);
+    gf_net_destroy(a);
+}
+
 /* docs/format.md tells bias blocks from weight blocks by name, so a reader that knows no kind can still map
  * the moment vectors: every kind must keep to that rule. */
 static void test_bias_blocks_are_exactly_those_named_bias(void **state)
@@ -476,6 +510,9 @@ static void test_bias_blocks_are_exactly_those_named_bias(void **state)
     gf_net *a;
     const int64_t seq[2] = {3, 4};
     assert_int_equal(gf_net_create_shaped(&a, GF_SHAPE_SEQUENCE, seq, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_rnn(a, 3, GF_ACT_TANH, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_add_lstm(a, 3, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_add_gru(a, 3, 1, NULL), GF_OK);
     assert_int_equal(gf_net_add_dense(a, 2, GF_ACT_TANH, NULL), GF_OK);
     assert_int_equal(gf_net_add_flatten(a, NULL), GF_OK);
     assert_int_equal(gf_net_add_dense(a, 2, GF_ACT_TANH, NULL), GF_OK);
@@ -1221,6 +1258,7 @@ int main(void)
         cmocka_unit_test(test_a_dense_layer_on_a_sequence_round_trips),
         cmocka_unit_test(test_conv_and_pooling_layers_round_trip_with_every_option),
         cmocka_unit_test(test_training_a_cnn_resumes_bit_exactly),
+        cmocka_unit_test(test_recurrent_layers_round_trip),
         cmocka_unit_test(test_bias_blocks_are_exactly_those_named_bias),
         cmocka_unit_test(test_saving_a_loaded_net_gives_the_same_bytes),
         cmocka_unit_test(test_resume_is_bit_exact_with_sgd),

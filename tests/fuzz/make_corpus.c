@@ -220,6 +220,32 @@ static void conv_and_pooling(void)
     gf_net_destroy(net);
 }
 
+/* The recurrent kinds: every step of an RNN (sigmoid) into an LSTM (forget bias 2, truncation 2) into a GRU
+ * (last step) into dense, with its training state; and an LSTM alone. */
+static void recurrent_kinds(void)
+{
+    const int64_t seq[2] = {4, 3};
+    gf_net *net;
+    gf_layer *l;
+    ok(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, seq, 2, 8), "sequence net");
+    ok(gf_net_add_rnn(net, 3, GF_ACT_SIGMOID, 1, NULL), "rnn");
+    ok(gf_layer_create(&l, GF_LAYER_LSTM), "lstm");
+    ok(gf_layer_set_option(l, GF_LAYER_HIDDEN, 2), "hidden");
+    ok(gf_layer_set_option(l, GF_LAYER_RETURN_SEQUENCES, 1), "sequences");
+    ok(gf_layer_set_option(l, GF_LAYER_TRUNCATE, 2), "truncate");
+    ok(gf_layer_set_option(l, GF_LAYER_FORGET_BIAS, 2.0), "forget bias");
+    ok(gf_net_add(net, l), "add lstm");
+    ok(gf_net_add_gru(net, 2, 0, NULL), "gru");
+    ok(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), "dense");
+    train(net, 2);
+    write_model(net, GF_SAVE_TRAINING_STATE, "recurrent_training");
+    gf_net_destroy(net);
+    ok(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, seq, 2, 9), "sequence net");
+    ok(gf_net_add_lstm(net, 3, 0, NULL), "lstm");
+    write_model(net, 0, "lstm");
+    gf_net_destroy(net);
+}
+
 static void penalties_and_settings(void)
 {
     gf_net *net = new_net(4, 4);
@@ -253,6 +279,7 @@ int main(int argc, char **argv)
     every_loss_and_clip();
     shapes_and_kinds();
     conv_and_pooling();
+    recurrent_kinds();
     penalties_and_settings();
     return failures != 0;
 }
