@@ -4,6 +4,7 @@ input and the initial state), with weights copied by block name."""
 import unittest
 
 from . import _util  # noqa: F401 (puts python/ on sys.path first)
+from ._util import flat
 
 import gradflow as gf
 
@@ -70,6 +71,21 @@ class RecurrentLayerTest(unittest.TestCase):
                 net.predict([_data(8), _data(8), _data(8)])
             layer.set_initial_state(None)
             net.predict([_data(8), _data(8), _data(8)])
+
+
+class RecurrentModelFileTest(unittest.TestCase):
+    def test_a_recurrent_net_round_trips_through_bytes(self):
+        with gf.Net((6, 2), kind="sequence", seed=5) as net:
+            net.add_rnn(3, "relu", return_sequences=True)
+            net.add_lstm(3, return_sequences=True, truncate=2, forget_bias=2.0)
+            net.add_gru(2)
+            net.add_dense(1)
+            x = [_data(12), _data(12, 0.5)]
+            with gf.Net.from_bytes(net.to_bytes()) as copy:
+                self.assertEqual(flat(copy.predict(x)), flat(net.predict(x)))
+                self.assertEqual(copy[1].get_option("forget_bias"), 2.0)
+                self.assertEqual(copy[1].get_option("truncate"), 2)
+                self.assertIsInstance(copy[2], gf.GRU)
 
 
 @unittest.skipIf(not gf.HAVE_NUMPY, "numpy is not available to the binding: time profile arrays skipped")
