@@ -553,9 +553,42 @@ void gfi_rec_record_norm(gf_layer *l, const gfi_rec *r, int64_t i, const float *
         l->keep[0] = (double)(r->T + 1);
 }
 
-/* Saturated sigmoid gate: derivative s(1-s) under 1% of its maximum 1/4; tanh: 1-y^2 under 1%. */
-static bool sig_saturated(float s) { return (double)s * (1.0 - (double)s) < 0.0025; }
-static bool tanh_saturated(float y) { return 1.0 - (double)y * y < 0.01; }
+/* Saturated sigmoid gate: derivative s(1-s) under 1% of its maximum 1/4, i.e. s outside [SIG_LO, SIG_HI]
+ * (the roots of s(1-s) = 0.0025); tanh: 1-y^2 under 1%, i.e. |y| > TANH_HI = sqrt(0.99). */
+#define SIG_LO 0.0025062814466900285f
+#define SIG_HI 0.99749371855330997f
+#define TANH_HI 0.99498743710661997f
+static bool sig_saturated(float s) { return s < SIG_LO || s > SIG_HI; }
+static bool tanh_saturated(float y) { return fabsf(y) > TANH_HI; }
+
+/* Row scans in blocks of 8 (vectorized at -O2): saturated sigmoid values; and for a candidate row, its
+ * saturated values, with the per-unit flags (unsaturated somewhere, alive somewhere) updated. */
+static int64_t count_sig_saturated(int64_t n, const float *restrict g)
+{
+    int32_t c = 0;
+    GFI_FOR8(j, n, c += (g[j] < SIG_LO) | (g[j] > SIG_HI));
+    return c;
+}
+
+static float row_sum(int64_t n, const float *restrict g)
+{
+    float s = 0.0f; /* 256 gate values in [0, 1]: float holds their sum to 1e-5 relative */
+    GFI_FOR8(j, n, s += g[j]);
+    return s;
+}
+
+static int64_t scan_candidate(int64_t n, const float *restrict c, unsigned char *restrict unsat,
+                              unsigned char *restrict alive, float dead_below)
+{
+    int32_t k = 0;
+    GFI_FOR8(j, n, {
+        unsigned char sat = fabsf(c[j]) > TANH_HI;
+        k += sat;
+        unsat[j] |= (unsigned char)!sat;
+        alive[j] |= (unsigned char)(fabsf(c[j]) > dead_below);
+    });
+    return k;
+}
 
 /* Where the gates of a kind sit in a GH row: sigmoid gate blocks, the forget-like gate and the candidate. */
 typedef struct gate_map {
@@ -588,18 +621,11 @@ static void record_gated(gf_layer *l, const gfi_rec *r, unsigned char *alive, un
                 continue;
             rows++;
             const float *g = r->gates + (t * r->B + b) * r->GH;
-            for (int64_t j = m.sig0 * H; j < (m.sig0 + m.nsig) * H; j++)
-                nsat += sig_saturated(g[j]);
-            for (int64_t j = 0; m.extra_sig >= 0 && j < H; j++)
-                nsat += sig_saturated(g[m.extra_sig * H + j]);
-            for (int64_t j = 0; j < H; j++) {
-                float c = g[m.cand * H + j];
-                f += g[m.forget * H + j];
-                bool s = tanh_saturated(c);
-                ncs += s;
-                unsat[j] |= !s;
-                alive[j] |= fabsf(c) >= 0.01f;
-            }
+            nsat += count_sig_saturated(m.nsig * H, g + m.sig0 * H);
+            if (m.extra_sig >= 0)
+                nsat += count_sig_saturated(H, g + m.extra_sig * H);
+            f += row_sum(H, g + m.forget * H);
+            ncs += scan_candidate(H, g + m.cand * H, unsat, alive, 0.00999999f);
         }
         double n = rows ? (double)rows : NAN; /* a step no sample has */
         gsat[t] = (double)nsat / (n * (double)nsig);
@@ -702,38 +728,27 @@ static double act_gamma(const gfi_act *a)
     }
 }
 
-/* sigma_max(W) of W (rows x cols) by power iteration on W^T W from v (cols doubles, kept between
- * observations so that a slowly changing W converges in a few iterations); next: cols doubles of room. */
-static double sigma_max(const float *w, int64_t rows, int64_t cols, double *v, double *next)
+/* sigma_max(W) of W (rows x cols) by power iteration on W^T W: u = W v, v = W^T u, the products by the
+ * library's gemm (float products, double norms).  v (cols floats) is kept between observations, so a slowly
+ * changing W needs a few iterations each time (`iters`); u: rows floats of room. */
+static double sigma_max(gf_net *net, const float *w, int64_t rows, int64_t cols, float *v, float *u, int iters)
 {
     double sigma = 0.0;
-    for (int it = 0; it < 300; it++) {
-        double nv = 0.0;
-        for (int64_t j = 0; j < cols; j++)
-            nv += v[j] * v[j];
+    for (int it = 0; it < iters; it++) {
+        double nv = gfi_norm2(v, (size_t)cols);
         if (!(nv > 0.0) || !isfinite(nv)) { /* first use, or a collapsed vector: a generic start */
             for (int64_t j = 0; j < cols; j++)
-                v[j] = 1.0 + 0.1 * (double)(j % 7);
-            continue;
+                v[j] = 1.0f + 0.1f * (float)(j % 7);
+            nv = gfi_norm2(v, (size_t)cols);
         }
-        nv = sqrt(nv);
-        double wv2 = 0.0;
-        memset(next, 0, (size_t)cols * sizeof *next);
-        for (int64_t i = 0; i < rows; i++) {
-            const float *wi = w + i * cols;
-            double s = 0.0;
-            for (int64_t j = 0; j < cols; j++)
-                s += (double)wi[j] * v[j];
-            s /= nv;
-            wv2 += s * s;
-            for (int64_t j = 0; j < cols; j++)
-                next[j] += s * wi[j];
-        }
-        double now = sqrt(wv2); /* ||W v|| for unit v: rises to sigma_max */
-        memcpy(v, next, (size_t)cols * sizeof *v);
+        for (int64_t j = 0; j < cols; j++)
+            v[j] = (float)(v[j] / nv);
+        gfi_gemm(net->gemm_ws, false, false, rows, 1, cols, 1.0f, w, cols, v, 1, 0.0f, u, 1);
+        double now = gfi_norm2(u, (size_t)rows); /* ||W v|| for unit v: rises to sigma_max */
+        gfi_gemm(net->gemm_ws, true, false, cols, 1, rows, 1.0f, w, cols, u, 1, 0.0f, v, 1);
         if (!isfinite(now))
             return NAN;
-        bool done = it > 3 && fabs(now - sigma) <= 1e-9 * now;
+        bool done = it > 2 && fabs(now - sigma) <= 1e-6 * now;
         sigma = now;
         if (done || now == 0.0)
             break;
@@ -771,9 +786,14 @@ void gfi_rec_diag_stats(gf_layer *l, double *rec)
         return;
     const double *sc = l->keep + keep_scalars(l);
     int64_t H = l->aux[RA_H], GH = l->aux[RA_G] * H, F = l->aux[RA_F];
-    double *v = l->keep + keep_power(l);
+    /* The vector lives in the keep (as floats); W v needs GH floats, taken from the net's scratch, which no
+     * layer uses between its backward and the diagnostics' look at it. */
+    float *v = (float *)(void *)(l->keep + keep_power(l));
+    double *last = l->keep + keep_scalars(l) + K_SIGMA;
+    int iters = *last > 0 && isfinite(*last) ? 6 : 100;
     rec[GF_STAT_TIME_RATE] = time_rate(l);
-    rec[GF_STAT_RECURRENT_SIGMA] = sigma_max(l->w + (size_t)GH * (size_t)F, GH, H, v, v + H);
+    *last = sigma_max(l->owner, l->w + (size_t)GH * (size_t)F, GH, H, v, l->owner->scratch, iters);
+    rec[GF_STAT_RECURRENT_SIGMA] = *last;
     rec[GF_STAT_RECURRENT_BOUND] = l->kind == GF_LAYER_RNN ? 1.0 / act_gamma(&l->act) : NAN;
     rec[GF_STAT_GATE_SATURATED_FRAC] = sc[K_GSAT_ALL];
     rec[GF_STAT_FORGET_GATE_MEAN] = sc[K_FMEAN_ALL];
