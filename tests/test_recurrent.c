@@ -997,6 +997,34 @@ static void test_gate_series_are_not_produced_by_an_rnn(void **state)
     gf_net_destroy(net);
 }
 
+/* ---- threads ---- */
+
+static void test_two_threads_train_bit_identically_to_one(void **state)
+{
+    (void)state;
+    enum { T = 6, F = 5, H = 96, B = 64 }; /* large enough that the products split over the threads */
+    for (int k = 0; k < 3; k++) {
+        float w[2][8 * H * (F + H) + 64];
+        size_t nw = 0;
+        for (int threads = 1; threads <= 2; threads++) {
+            gf_net *net = sequence_net(T, F, 3);
+            gf_layer *l = add_recurrent(net, KINDS[k], H, 0);
+            assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+            assert_int_equal(gf_net_set_threads(net, threads), GF_OK);
+            static float x[B * T * F], t[B * 2];
+            gc_lcg = 5;
+            gc_fill(x, B * T * F);
+            gc_fill(t, B * 2);
+            for (int s = 0; s < 3; s++)
+                assert_int_equal(gf_net_train_step(net, x, B * T * F, t, B * 2, B, NULL), GF_OK);
+            nw = (size_t)gf_layer_weight_count(l);
+            assert_int_equal(gf_layer_get_weights(l, w[threads - 1], nw), GF_OK);
+            gf_net_destroy(net);
+        }
+        assert_memory_equal(w[0], w[1], nw * sizeof(float));
+    }
+}
+
 /* ---- allocation ---- */
 
 static long counted;
@@ -1103,6 +1131,7 @@ int main(void)
         cmocka_unit_test(test_a_dead_recurrent_unit_is_counted_once_over_all_steps),
         cmocka_unit_test(test_truncated_layer_measures_its_rate_over_the_last_k_steps),
         cmocka_unit_test(test_gate_series_are_not_produced_by_an_rnn),
+        cmocka_unit_test(test_two_threads_train_bit_identically_to_one),
         cmocka_unit_test(test_recurrent_nets_train_without_allocating_after_the_first_step),
         cmocka_unit_test(test_every_allocation_failure_of_a_recurrent_net_is_reported),
     };
