@@ -343,11 +343,12 @@ void gfi_rec_bias_step(const gfi_rec *r, int64_t t)
 
 void gfi_rec_param_grads(gf_layer *l, const gfi_rec *r, const float *x)
 {
-    (void)x;
     gf_net *net = l->owner;
     int64_t rows = r->T * r->B;
     float *dwih = l->dw, *dwhh = l->dw + (size_t)r->GH * (size_t)r->F;
-    /* xt still holds the forward's time-major input: the forward of this pass wrote it, nothing since. */
+    /* The scratch is shared by the layers (a recurrent layer above this one has used it since this one's
+     * forward): the time-major input is made again. */
+    to_time_major(x, r->xt, r->B, r->T, r->F);
     gfi_gemm_pool(net->pool, net->gemm_ws, true, false, r->GH, r->F, rows, 1.0f, r->dp, r->GH, r->xt, r->F, 0.0f,
                   dwih, r->F);
     gfi_gemm_pool(net->pool, net->gemm_ws, true, false, r->GH, r->H, rows, 1.0f, r->dg, r->GH, r->hs, r->H, 0.0f,

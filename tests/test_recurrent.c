@@ -342,6 +342,24 @@ static void test_gru_gradients_match_finite_differences_over_20_steps(void **sta
     check_kind(GF_LAYER_GRU, 1, 0);
 }
 
+/* Stacked recurrent layers share the net's scratch between their forward and backward passes. */
+static void test_stacked_recurrent_layers_have_correct_gradients(void **state)
+{
+    (void)state;
+    enum { T = 20, B = 2 };
+    gf_net *net = sequence_net(T, 3, 17);
+    assert_int_equal(gf_net_add_lstm(net, 4, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_add_gru(net, 3, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_add_rnn(net, 3, GF_ACT_TANH, 0, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_net_set_input_grad(net, 1), GF_OK);
+    float x[B * T * 3], t[B * 2];
+    gc_fill(x, B * T * 3);
+    gc_fill(t, B * 2);
+    gc_check_net(net, x, B * T * 3, t, B * 2, B);
+    gf_net_destroy(net);
+}
+
 static double loss_with_state(gf_net *net, gf_layer *l, const float *x, size_t xn, const float *t, size_t tn,
                               const float *s0, size_t sn, int64_t batch)
 {
@@ -1110,6 +1128,7 @@ int main(void)
         cmocka_unit_test(test_rnn_takes_any_activation_in_its_gradients),
         cmocka_unit_test(test_lstm_gradients_match_finite_differences_over_20_steps),
         cmocka_unit_test(test_gru_gradients_match_finite_differences_over_20_steps),
+        cmocka_unit_test(test_stacked_recurrent_layers_have_correct_gradients),
         cmocka_unit_test(test_initial_state_gradient_matches_finite_differences),
         cmocka_unit_test(test_truncation_backpropagates_through_the_last_k_steps_only),
         cmocka_unit_test(test_truncation_at_least_the_length_changes_nothing),
