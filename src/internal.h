@@ -427,6 +427,7 @@ struct gf_net {
     size_t scratch_n;
     float *dinput; /* batch x inputs; allocated once the input gradient is asked for */
     float *xcopy; /* the last training forward's input (batch x inputs) */
+    int64_t xcopy_batch; /* its batch (0: none since the buffers were sized) */
     float *shuffle_x, *shuffle_t; /* fit's mini-batch gather buffers */
     int64_t *perm;
     int64_t perm_n;

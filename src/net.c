@@ -110,6 +110,7 @@ static void free_buffers(gf_net *net)
     net->scratch = NULL;
     net->scratch_n = 0;
     net->dbuf[0] = net->dbuf[1] = net->dz = net->dinput = net->xcopy = NULL;
+    net->xcopy_batch = 0;
     net->max_batch = 0;
 }
 
@@ -753,6 +754,7 @@ static int forward_run(gf_net *net, const float *x, size_t x_count, int64_t batc
     const float *in = x;
     if (training) {
         memcpy(net->xcopy, x, x_count * sizeof(float));
+        net->xcopy_batch = batch;
         in = net->xcopy;
         if (net->diag_on && (rc = gfi_diag_forward_begin(net, batch)))
             return NET_FAIL(net, rc, "%s: cannot size the diagnostics buffers: %s", fn, gf_last_error());

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Below 1e-3 the first steps receive under a thousandth of the gradient of the last: with any learning rate
  * that moves the late steps' weights sensibly, the early inputs are not learned within a run. */
@@ -157,6 +158,121 @@ static void vanishing_reason(const obs *o, gfi_sink *s)
         gfi_sink_put(s, "; %.0f%% of the hidden units are saturated at every step", 100 * o->csat);
 }
 
+/* ---- remedies, checked on a scratch copy ---- */
+
+/* A change a remedy proposes, applied to the copy's recurrent layer. */
+typedef void (*change_fn)(gf_layer *l, const obs *o);
+
+/* The copy's end-to-end gain after a forward on the net's last training input and a backward from a fixed
+ * output gradient (every component 1/sqrt(n)), with change applied first (NULL: as it is).  NaN when the
+ * copy cannot be made or run (no training input yet, weights not finite, out of memory); +Inf when its
+ * gradient overflows. */
+static double copy_gain(const gf_diag *d, const obs *o, change_fn change, int64_t *steps)
+{
+    gf_net *net = d->net, *copy = NULL;
+    int64_t batch = net->xcopy_batch;
+    if (!net->xcopy || batch <= 0 || batch > net->max_batch)
+        return NAN;
+    size_t need = 0, nx = (size_t)batch * (size_t)net->inputs, ny = (size_t)batch * (size_t)gf_net_output_size(net);
+    double gain = NAN;
+    void *buf = NULL;
+    float *g = gfi_malloc(ny * sizeof *g);
+    gf_diag *cd = NULL;
+    if (!g || gf_net_save_buffer(net, 0, NULL, 0, &need) || !(buf = gfi_malloc(need)) ||
+        gf_net_save_buffer(net, 0, buf, need, NULL) || gf_net_load_buffer(&copy, buf, need))
+        goto done;
+    gf_layer *l = copy->layers[o->layer];
+    const gf_layer *orig = o->l;
+    if ((orig->state && gf_layer_set_initial_state(l, orig->state, (size_t)(orig->state_batch * gf_layer_state_size(l)),
+                                                   orig->state_batch)) ||
+        (orig->lengths && gf_layer_set_lengths(l, orig->lengths, orig->lengths_batch)))
+        goto done;
+    if (change)
+        change(l, o);
+    for (size_t i = 0; i < ny; i++)
+        g[i] = (float)(1.0 / sqrt((double)ny));
+    double first, last;
+    int64_t n;
+    if (!gf_diag_create(&cd, copy) && !gf_diag_enable(cd, 1) && !gf_net_forward(copy, net->xcopy, nx, batch, NULL, 0) &&
+        !gf_net_backward_from(copy, g, ny) && gfi_rec_time_span(l, &first, &last, &n)) {
+        gain = isfinite(first) && isfinite(last) && last > 0 ? first / last : INFINITY;
+        *steps = n;
+    }
+done:
+    gf_diag_destroy(cd);
+    gf_net_destroy(copy);
+    gfi_free(buf);
+    gfi_free(g);
+    return gain;
+}
+
+/* weight_hh_l0 orthogonal with sigma_max 1 (rows x H, semi-orthogonal for the gated kinds), from a fixed seed. */
+static void make_orthogonal(gf_layer *l, const obs *o)
+{
+    (void)o;
+    int32_t b;
+    gf_init *init;
+    if (gf_layer_param_block_find(l, "weight_hh_l0", &b) || gf_init_create(&init, GF_INIT_ORTHOGONAL))
+        return;
+    int64_t dims[2];
+    int32_t rank;
+    size_t n = (size_t)gf_layer_param_block_size(l, b);
+    float *w = gfi_malloc(n * sizeof *w);
+    if (w && !gf_layer_param_block_dims(l, b, dims, 2, &rank) && !gf_init_fill(init, w, n, dims[0], dims[1], 1))
+        gf_layer_set_param(l, b, w, n);
+    gfi_free(w);
+    gf_init_destroy(init);
+}
+
+/* Backpropagation truncated to the steps safe_truncation gives (the copy's option set directly: a layer in a
+ * net takes no option through the API). */
+static int64_t safe_truncation(const obs *o);
+static void truncate_to_safe(gf_layer *l, const obs *o)
+{
+    l->opt[GF_LAYER_TRUNCATE] = (double)safe_truncation(o);
+    l->aux[RA_TRUNC] = safe_truncation(o);
+}
+
+/* The gate bias shift a vanishing gated cell's remedy proposes (logit scale), and its application to the
+ * forget (LSTM) or update (GRU) slice of bias_ih_l0. */
+static double gate_shift(const obs *o);
+static void shift_gate_bias(gf_layer *l, const obs *o)
+{
+    int64_t H = l->aux[RA_H];
+    for (int64_t j = 0; j < H; j++)
+        l->b[H + j] += (float)gate_shift(o);
+}
+
+/* A gain as text: "x3.2e-05 over 50 steps", "an overflow", "nothing". */
+static void put_gain(gfi_sink *s, double g, int64_t n)
+{
+    if (isinf(g))
+        gfi_sink_put(s, "an overflow");
+    else if (g == 0.0)
+        gfi_sink_put(s, "nothing");
+    else
+        gfi_sink_put(s, "x%.3g over %lld steps", g, (long long)n);
+}
+
+/* " (checked on a copy of the net: ...)": what reaches the first state the gradient gets to, relative to the
+ * last state, on the net's current weights and last training input, before and after the change. */
+static void put_check(const gf_diag *d, const obs *o, change_fn change, gfi_sink *s)
+{
+    int64_t n0 = 0, n1 = 0;
+    double before = copy_gain(d, o, NULL, &n0), after = copy_gain(d, o, change, &n1);
+    if (isnan(before) || isnan(after)) {
+        gfi_sink_put(s, " (not checked: %s)", o->l->owner->xcopy_batch > 0 ? "the net's weights are not finite or "
+                                                                            "memory ran out" : "no training input yet");
+        return;
+    }
+    gfi_sink_put(s, " (checked on a copy of the net, its current weights and last input: ");
+    put_gain(s, before, n0);
+    gfi_sink_put(s, " before, ");
+    put_gain(s, after, n1);
+    gfi_sink_put(s, " after%s)",
+                 after >= TIME_VANISH_GAIN && after <= TIME_EXPLODE_GAIN ? ", inside the healthy range" : "");
+}
+
 /* ---- remedies ---- */
 
 static double clip_norm(const obs *o) { return o->clip; }
@@ -172,7 +288,7 @@ static int64_t safe_truncation(const obs *o)
     return k < 1 ? 1 : k < (double)o->n ? (int64_t)k : o->n;
 }
 
-static void exploding_remedy(const obs *o, gfi_sink *s)
+static void exploding_remedy(const gf_diag *d, const obs *o, gfi_sink *s)
 {
     bool any = false;
     if (!o->clipping && !o->advised) {
@@ -183,6 +299,7 @@ static void exploding_remedy(const obs *o, gfi_sink *s)
     if (o->l->kind == GF_LAYER_RNN && o->sigma > o->bound && !orthogonal_already(o->l)) {
         gfi_sink_put(s, "%sinit weight_hh_l0 orthogonal (GF_INIT_ORTHOGONAL, sigma_max 1 instead of %.3g)",
                      any ? "; " : "", o->sigma);
+        put_check(d, o, make_orthogonal, s);
         any = true;
     }
     int64_t k = safe_truncation(o);
@@ -190,6 +307,7 @@ static void exploding_remedy(const obs *o, gfi_sink *s)
         gfi_sink_put(s, "%struncate backpropagation to %lld steps (GF_LAYER_TRUNCATE), over which the growth stays "
                         "under x%g",
                      any ? "; " : "", (long long)k, TIME_EXPLODE_GAIN);
+        put_check(d, o, truncate_to_safe, s);
         any = true;
     }
     if (!o->guard && !o->advised)
@@ -201,24 +319,31 @@ static void exploding_remedy(const obs *o, gfi_sink *s)
  * from the measured mean (on the logit scale). */
 static double gate_needed(const obs *o) { return pow(TIME_VANISH_GAIN, 1.0 / (double)o->n); }
 static double logit(double p) { return log(p / (1.0 - p)); }
+static double gate_shift(const obs *o)
+{
+    double f = fmin(fmax(o->forget, 1e-6), 1 - 1e-6);
+    return logit(gate_needed(o)) - logit(f);
+}
 
-static void vanishing_remedy(const obs *o, gfi_sink *s)
+static void vanishing_remedy(const gf_diag *d, const obs *o, gfi_sink *s)
 {
     const gf_layer *l = o->l;
     if (l->kind == GF_LAYER_RNN) {
         gfi_sink_put(s, "switch to an LSTM or GRU (gf_net_add_lstm / gf_net_add_gru), whose gated state carries the "
                         "gradient across the %lld steps",
                      (long long)o->n);
-        if (o->sigma < o->bound && !orthogonal_already(l))
+        if (o->sigma < o->bound && !orthogonal_already(l)) {
             gfi_sink_put(s, "; or init weight_hh_l0 orthogonal (GF_INIT_ORTHOGONAL: sigma_max 1 instead of %.3g)",
                          o->sigma);
+            put_check(d, o, make_orthogonal, s);
+        }
         if (o->csat > 0)
             gfi_sink_put(s, "; scale weight_ih_l0 down so the saturated units leave their asymptotes");
         return;
     }
     double want = gate_needed(o), f = fmin(fmax(o->forget, 1e-6), 1 - 1e-6);
     if (f < want) {
-        double shift = logit(want) - logit(f);
+        double shift = gate_shift(o);
         if (l->kind == GF_LAYER_LSTM)
             gfi_sink_put(s, "raise the forget-gate bias from %g to %.2g (GF_LAYER_FORGET_BIAS): a mean forget gate of "
                             "%.3g instead of %.2f keeps x%g over %lld steps",
@@ -228,6 +353,7 @@ static void vanishing_remedy(const obs *o, gfi_sink *s)
             gfi_sink_put(s, "bias the update gate toward keeping the state: add %.2g to the z slice (rows H..2H) of "
                             "bias_hh_l0, for a mean update gate of %.3g instead of %.2f",
                          shift, want, o->forget);
+        put_check(d, o, shift_gate_bias, s);
     } else {
         gfi_sink_put(s, "the %s gates already keep the state (mean %.2f): the gradient fades through the other gates "
                         "(%.0f%% saturated); lower the learning rate or use Adam so they leave saturation",
@@ -245,7 +371,7 @@ typedef struct rule {
     int32_t verdict;
     bool (*fires)(const obs *o);
     void (*reason)(const obs *o, gfi_sink *s);
-    void (*remedy)(const obs *o, gfi_sink *s);
+    void (*remedy)(const gf_diag *d, const obs *o, gfi_sink *s); /* may check itself on a copy of the net */
 } rule;
 
 static const rule rules[] = {
@@ -290,7 +416,10 @@ static void layer_text(const gf_diag *d, int32_t layer, int which, uint32_t base
         *first = false;
         if (prefix)
             gfi_sink_put(s, "layer %d: ", (int)layer);
-        (which == GFI_TEXT_REASON ? rules[r].reason : rules[r].remedy)(&o, s);
+        if (which == GFI_TEXT_REASON)
+            rules[r].reason(&o, s);
+        else
+            rules[r].remedy(d, &o, s);
         break; /* the first rule that fires speaks for the layer: they are ordered by severity */
     }
 }

@@ -822,8 +822,10 @@ static void test_linear_rnn_scaled_past_the_bound_explodes_over_time(void **stat
     char text[2048];
     assert_int_equal(gf_diag_verdict_remedy(d, 0, text, sizeof text, NULL), GF_OK);
     assert_message_has(text, "GF_CLIP_NORM");
-    assert_message_has(text, "orthogonal");
+    assert_message_has(text, "orthogonal (GF_INIT_ORTHOGONAL, sigma_max 1 instead of 1.2) (checked on a copy of the net");
+    assert_message_has(text, "x1 over 50 steps after, inside the healthy range"); /* an orthogonal linear map */
     assert_message_has(text, "GF_LAYER_TRUNCATE");
+    assert_message_has(text, "over 37 steps after, inside the healthy range"); /* 1.2^37 < 1e3 < 1.2^38 */
     gf_diag_destroy(d);
     gf_net_destroy(net);
 }
@@ -938,6 +940,7 @@ static void test_lstm_gate_health_follows_the_forget_bias(void **state)
             char text[2048];
             assert_int_equal(gf_diag_verdict_remedy(d, 0, text, sizeof text, NULL), GF_OK);
             assert_message_has(text, "raise the forget-gate bias from -8");
+            assert_message_has(text, "(checked on a copy of the net");
         }
         gf_diag_destroy(d);
         gf_net_destroy(net);
