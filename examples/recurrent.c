@@ -201,6 +201,16 @@ static int exploding_run(int clip, int guard, int orthogonal, int steps)
     static float x[BATCH * T * 2], t[BATCH];
     int refused = 0, shown = 0;
     double first = NAN, loss = NAN;
+    if (!clip && !orthogonal && !guard) {
+        /* One observed pass before any step: the diagnostics (and the copies their remedies are checked on)
+         * see the net as it is. */
+        adding(x, t, BATCH);
+        if (check(gf_net_forward(net, x, BATCH * T * 2, BATCH, NULL, 0), "forward") ||
+            check(gf_net_backward(net, t, BATCH, NULL), "backward"))
+            exit(1);
+        printf("    before the first step:\n");
+        print_time_profile(d, 0);
+    }
     for (int s = 0; s < steps; s++) {
         adding(x, t, BATCH);
         int rc = gf_net_train_step(net, x, BATCH * T * 2, t, BATCH, BATCH, &loss);
@@ -213,8 +223,6 @@ static int exploding_run(int clip, int guard, int orthogonal, int steps)
         if (s == 0) {
             first = loss;
             printf("    step 0: loss %.3g\n", loss);
-            if (!clip && !orthogonal)
-                print_time_profile(d, 0);
         }
         if (!isfinite(loss) || loss > 1e6 * first) {
             printf("    step %d: loss %.3g -- training diverged\n", s, loss);

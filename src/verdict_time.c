@@ -270,7 +270,9 @@ static void put_check(const gf_diag *d, const obs *o, change_fn change, gfi_sink
     gfi_sink_put(s, " before, ");
     put_gain(s, after, n1);
     gfi_sink_put(s, " after%s)",
-                 after >= TIME_VANISH_GAIN && after <= TIME_EXPLODE_GAIN ? ", inside the healthy range" : "");
+                 after >= TIME_VANISH_GAIN && after <= TIME_EXPLODE_GAIN ? ", inside the healthy range"
+                 : after < TIME_VANISH_GAIN ? ": it overshoots into vanishing, not enough on its own"
+                                            : ": still exploding, not enough on its own");
 }
 
 /* ---- remedies ---- */
