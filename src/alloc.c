@@ -86,3 +86,19 @@ int gfi_checked_count(int64_t a, int64_t b, size_t *out)
     *out = n;
     return GF_OK;
 }
+
+bool gfi_size_mul(int64_t a, int64_t b, int64_t *out)
+{
+    if (a < 0 || b < 0 || (a && b > INT64_MAX / a))
+        return false;
+    *out = a * b;
+    return true;
+}
+
+bool gfi_size_add(int64_t a, int64_t b, int64_t *out)
+{
+    if (a < 0 || b < 0 || a > INT64_MAX - b)
+        return false;
+    *out = a + b;
+    return true;
+}

@@ -37,11 +37,15 @@ typedef struct geom {
 
 static bool is_1d(const gf_layer *l) { return l->kind == GF_LAYER_CONV1D; }
 
-/* Output extent of one axis: -1 when the dilated kernel does not fit the padded input. */
+/* Output extent of one axis: -1 when the dilated kernel does not fit the padded input, -2 when the span
+ * or the padded extent overflows (options reach GFI_OPTION_SIZE_MAX, so a loaded file can ask for that). */
 static int64_t out_extent(int64_t in, int64_t k, int64_t s, int64_t pad, int64_t dil)
 {
-    int64_t span = dil * (k - 1) + 1;
-    return in + 2 * pad < span ? -1 : (in + 2 * pad - span) / s + 1;
+    int64_t span, padded;
+    if (!gfi_size_mul(dil, k - 1, &span) || !gfi_size_add(span, 1, &span) || !gfi_size_mul(pad, 2, &padded) ||
+        !gfi_size_add(in, padded, &padded))
+        return -2;
+    return padded < span ? -1 : (padded - span) / s + 1;
 }
 
 /* The geometry for input shape in (its kind already checked); options of a 1-D layer give height 1. */
@@ -63,8 +67,16 @@ static void make_geom(const gf_layer *l, const gfi_shape *in, geom *g)
     g->dh = one ? 1 : (int64_t)l->opt[GF_LAYER_DILATION_H];
     g->oh = out_extent(g->h, g->kh, g->sh, g->ph, g->dh);
     g->ow = out_extent(g->w, g->kw, g->sw, g->pw, g->dw);
-    g->p = g->oh * g->ow;
-    g->r = g->c * g->kh * g->kw;
+    g->p = g->r = g->rg = g->ocg = 0;
+    if (g->oh < 1 || g->ow < 1)
+        return;
+    /* Positions, COL rows and COL's size per sample must all fit: check_fit refuses the layer otherwise. */
+    int64_t col;
+    if (!gfi_size_mul(g->oh, g->ow, &g->p) || !gfi_size_mul(g->c, g->kh, &g->r) || !gfi_size_mul(g->r, g->kw, &g->r) ||
+        !gfi_size_mul(g->r, g->p, &col)) {
+        g->oh = g->ow = -2;
+        return;
+    }
     g->rg = g->r / g->groups;
     g->ocg = g->oc / g->groups;
 }
@@ -120,6 +132,11 @@ static int check_fit(const gf_layer *l, const gfi_shape *in, const geom *g, char
         snprintf(msg, cap, "with %lld groups (GF_LAYER_GROUPS) needs input channels divisible by them, got %s",
                  (long long)g->groups, gfi_shape_str(in, got, sizeof got));
         return GF_ERR_SHAPE;
+    }
+    if (g->oh == -2 || g->ow == -2) {
+        snprintf(msg, cap, "kernel, stride, padding and dilation on %s: sizes overflow",
+                 gfi_shape_str(in, got, sizeof got));
+        return GF_ERR_OVERFLOW;
     }
     if (g->oh < 1 || g->ow < 1) {
         if (is_1d(l))

@@ -64,6 +64,10 @@ void gfi_free(void *p);
 bool gfi_mul_size(size_t a, size_t b, size_t *out);
 /* count floats: overflow-checked a*b (as int64 inputs, both > 0). */
 int gfi_checked_count(int64_t a, int64_t b, size_t *out);
+/* *out = a*b or a+b for sizes (a, b >= 0); false when negative or past INT64_MAX.  Geometry that
+ * options up to GFI_OPTION_SIZE_MAX feed (kernel spans, padded extents, im2col rows) goes through these. */
+bool gfi_size_mul(int64_t a, int64_t b, int64_t *out);
+bool gfi_size_add(int64_t a, int64_t b, int64_t *out);
 
 /* ---- fileio.c: files replaced atomically ---- */
 /* A file being written: bytes go to a temporary beside path, and only a

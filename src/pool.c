@@ -19,6 +19,16 @@ typedef struct pgeom {
 static bool is_1d(const gf_layer *l) { return l->kind == GF_LAYER_MAXPOOL1D || l->kind == GF_LAYER_AVGPOOL1D; }
 static bool is_max(const gf_layer *l) { return l->kind == GF_LAYER_MAXPOOL1D || l->kind == GF_LAYER_MAXPOOL2D; }
 
+/* Output extent of one axis: -1 when the window does not fit the padded input, -2 when the padded extent
+ * overflows (options reach GFI_OPTION_SIZE_MAX, so a loaded file can ask for that). */
+static int64_t pool_extent(int64_t in, int64_t k, int64_t s, int64_t pad)
+{
+    int64_t padded;
+    if (!gfi_size_mul(pad, 2, &padded) || !gfi_size_add(in, padded, &padded))
+        return -2;
+    return padded < k ? -1 : (padded - k) / s + 1;
+}
+
 static void make_geom(const gf_layer *l, const gfi_shape *in, pgeom *g)
 {
     bool one = is_1d(l);
@@ -31,8 +41,8 @@ static void make_geom(const gf_layer *l, const gfi_shape *in, pgeom *g)
     g->kh = one ? 1 : (int64_t)l->opt[GF_LAYER_KERNEL_H];
     g->sh = one ? 1 : l->opt[GF_LAYER_STRIDE_H] ? (int64_t)l->opt[GF_LAYER_STRIDE_H] : g->kh;
     g->ph = one ? 0 : (int64_t)l->opt[GF_LAYER_PAD_H];
-    g->oh = g->h + 2 * g->ph < g->kh ? -1 : (g->h + 2 * g->ph - g->kh) / g->sh + 1;
-    g->ow = g->w + 2 * g->pw < g->kw ? -1 : (g->w + 2 * g->pw - g->kw) / g->sw + 1;
+    g->oh = pool_extent(g->h, g->kh, g->sh, g->ph);
+    g->ow = pool_extent(g->w, g->kw, g->sw, g->pw);
 }
 
 static int pool_infer(const gf_layer *l, const gfi_shape *in, gfi_layout *lay, char *msg, size_t cap)
@@ -50,10 +60,14 @@ static int pool_infer(const gf_layer *l, const gfi_shape *in, gfi_layout *lay, c
     }
     pgeom g;
     make_geom(l, in, &g);
-    if (2 * g.ph > g.kh || 2 * g.pw > g.kw) {
+    if (g.ph > g.kh / 2 || g.pw > g.kw / 2) {
         snprintf(msg, cap, "padding %lld x %lld must be at most half the window %lld x %lld", (long long)g.ph,
                  (long long)g.pw, (long long)g.kh, (long long)g.kw);
         return GF_ERR_INVALID;
+    }
+    if (g.oh == -2 || g.ow == -2) {
+        snprintf(msg, cap, "window and padding on %s: sizes overflow", gfi_shape_str(in, got, sizeof got));
+        return GF_ERR_OVERFLOW;
     }
     if (g.oh < 1 || g.ow < 1) {
         snprintf(msg, cap, "window %lld x %lld is larger than the padded input %lld x %lld, got %s", (long long)g.kh,

@@ -50,11 +50,15 @@ int gfi_rec_infer(const gf_layer *l, const gfi_shape *in, gfi_layout *lay, char 
     lay->aux[RA_TRUNC] = (int64_t)l->opt[GF_LAYER_TRUNCATE];
     /* Sizes the cache and scratch take per sample must be addressable too: T x G x H x (F + ...). */
     size_t n, gh, m;
+    int64_t row, t1;
     int rc = gfi_checked_count(gates, H, &gh);
+    if (!rc && (!gfi_size_mul(H, 4, &row) || !gfi_size_add(row, F, &row) || !gfi_size_add(row, 4, &row) ||
+                !gfi_size_add(T, 1, &t1)))
+        rc = GF_ERR_OVERFLOW;
     if (!rc)
-        rc = gfi_checked_count((int64_t)gh, F + 4 * H + 4, &n);
+        rc = gfi_checked_count((int64_t)gh, row, &n);
     if (!rc)
-        rc = gfi_checked_count((int64_t)n, T + 1, &m);
+        rc = gfi_checked_count((int64_t)n, t1, &m);
     const int64_t GH = (int64_t)gh, wih[2] = {GH, F}, whh[2] = {GH, H};
     /* PyTorch draws every block from U(-1/sqrt(H), 1/sqrt(H)): fan_in H for the default initializer. */
     if (!rc)

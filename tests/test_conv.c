@@ -386,6 +386,21 @@ static void test_dilation_counts_in_the_kernel_span(void **state)
     gf_net_destroy(net);
 }
 
+/* Options reach 2^62 (a model file can hold any of them): a dilated span or padded extent past INT64_MAX is an
+ * overflow reported at add, never arithmetic that wraps. */
+static void test_a_kernel_span_past_int64_is_an_overflow_at_add(void **state)
+{
+    (void)state;
+    gf_net *net = image_net(1, 6, 6);
+    cfg c = {false, 1, 6, 6, 2, 3, 3, 1, 1, 0, 0, 1, 1, 1, GF_ACT_RELU};
+    c.kw = (int64_t)1 << 40;
+    c.dw = (int64_t)1 << 40;
+    gf_layer *l = conv_layer(&c);
+    assert_refused(net, gf_net_add(net, l), GF_ERR_OVERFLOW, "layer 0 (conv2d)", "sizes overflow");
+    gf_layer_destroy(l);
+    gf_net_destroy(net);
+}
+
 static void test_mismatched_input_channels_are_refused_at_add(void **state)
 {
     (void)state;
@@ -1043,6 +1058,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_output_shape_follows_pytorch_arithmetic),
         cmocka_unit_test(test_a_kernel_larger_than_the_padded_input_is_refused_at_add),
         cmocka_unit_test(test_dilation_counts_in_the_kernel_span),
+        cmocka_unit_test(test_a_kernel_span_past_int64_is_an_overflow_at_add),
         cmocka_unit_test(test_mismatched_input_channels_are_refused_at_add),
         cmocka_unit_test(test_groups_that_do_not_divide_the_input_channels_are_refused),
         cmocka_unit_test(test_groups_that_do_not_divide_the_output_channels_are_refused),
