@@ -2,6 +2,7 @@
 #   make                 lib/libgradflow.so.0.1.0 (+ symlinks) and lib/libgradflow.a
 #   make check           every test suite (SANITIZE=1: built with ASan + UBSan)
 #   make demo            builds and runs the flagship demo
+#   make verdict-bench   the verdict accuracy suite (docs/verdicts.md)
 #   make examples tests bench install uninstall clean
 #   make bench-ref       the bench workloads beside PyTorch's, with the ratios (needs python3-torch)
 #   make blas-ref        optional: the wide step on a system BLAS (bench/ref/blas_ref.c)
@@ -71,7 +72,7 @@ ifneq ($(filter x86_64-% i386-% i486-% i586-% i686-%,$(TARGET_MACHINE)),)
 endif
 isa_flags = $(if $(findstring _avx512,$1),$(ISA_avx512),$(if $(findstring _avx2,$1),$(ISA_avx2),))
 
-.PHONY: all check check-run deps demo examples tests bench bench-ref blas-ref install uninstall clean abi-dump abi-check \
+.PHONY: all check check-run deps demo examples tests bench bench-ref verdict-bench blas-ref install uninstall clean abi-dump abi-check \
 	fuzz fuzz-run fuzz-corpus
 all: $(SHLIB) $(OUT)/$(SONAME) $(OUT)/libgradflow.so $(STLIB)
 
@@ -133,6 +134,12 @@ bench: $(B)/bench/bench
 BENCH_REF_ARGS ?=
 bench-ref: $(B)/bench/bench
 	$(PYTHON) bench/bench_ref.py --bench $(B)/bench/bench $(BENCH_REF_ARGS)
+
+# The verdict accuracy suite (tests/verdict_scenarios.h): every scenario x 8 seeds, with the totals.
+# A few minutes on 2 cores, so `make check` runs only its fast subset (tests/test_accuracy.c).
+$(B)/bench/verdict_bench: tests/verdict_scenarios.h
+verdict-bench: $(B)/bench/verdict_bench
+	$(B)/bench/verdict_bench $(VERDICT_BENCH_ARGS)
 
 # Optional: the wide step on a system BLAS, against the library's (bench/ref/blas_ref.c).
 # Needs a CBLAS, so `make check` leaves it out.  make blas-ref BLAS_LIB=-lopenblas

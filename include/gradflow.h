@@ -844,19 +844,24 @@ enum gf_diag_option {
     GF_DIAG_EVERY = 3        /* observe every k-th step (default 1) */
 };
 
-/* Verdict thresholds (gf_diag_set_threshold); defaults in docs/api.md. */
+/* Verdict thresholds (gf_diag_set_threshold); defaults in docs/api.md, and why
+ * each has its value in docs/verdicts.md.  The depth thresholds are for the
+ * whole net: a 10-layer and a 200-layer net with the same end-to-end gain get
+ * the same verdict. */
 enum gf_diag_threshold {
-    GF_TH_VANISH_FACTOR = 0,     /* per-layer delta shrink factor below which depth decay is vanishing */
-    GF_TH_EXPLODE_FACTOR = 1,    /* per-layer delta/activation growth factor above which it is exploding */
+    GF_TH_VANISH_FACTOR = 0,     /* end-to-end delta gain (bottom / top) below which the net is vanishing (0.1) */
+    GF_TH_EXPLODE_FACTOR = 1,    /* end-to-end delta gain above which it is exploding (10) */
     GF_TH_GRAD_FLOOR = 2,        /* absolute weight-gradient RMS floor */
-    GF_TH_UPDATE_RATIO_SPREAD = 3, /* orders of magnitude between top and bottom update ratios */
-    GF_TH_DEAD_FRAC = 4,         /* fraction of dead units that makes a layer dead */
+    GF_TH_UPDATE_RATIO_SPREAD = 3, /* decades between the update ratios of lower and upper hidden layers of like fan-in */
+    GF_TH_DEAD_FRAC = 4,         /* fraction of units on the negative side for every sample that, with delta lost, is dead */
     GF_TH_SATURATED_FRAC = 5,    /* fraction of saturated units that makes a layer saturated */
-    GF_TH_AVALANCHE = 6,         /* step-to-step jump factor of loss or gradient norm */
+    GF_TH_AVALANCHE = 6,         /* step-to-step jump factor of loss or gradient norm (above its initial scale) */
     GF_TH_PLATEAU = 7,           /* relative loss change over the window under which learning stagnates */
     GF_TH_WEIGHT_FLOOR = 8,      /* weight RMS under which weights have collapsed */
-    GF_TH_LOSS_RISE = 9,         /* relative rise of the mean loss over the window above which training is unstable */
-    GF_TH_UPDATE_FLOOR = 10      /* largest layer update ratio under which the steps are too small to learn */
+    GF_TH_LOSS_RISE = 9,         /* relative rise of the mean loss over the window (and of the initial loss) that is unstable */
+    GF_TH_UPDATE_FLOOR = 10,     /* largest layer update ratio under which the steps are too small to learn */
+    GF_TH_WEIGHT_SHRINK = 11,    /* weight RMS over its initial value under which weights are going to zero (0.1) */
+    GF_TH_WEIGHT_GROWTH = 12     /* weight RMS over its initial value above which weights grew out of bounds (10) */
 };
 
 enum gf_report_format {

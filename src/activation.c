@@ -133,6 +133,11 @@ bool gfi_act_is_relu_family(int32_t kind) { return kind == GF_ACT_RELU || kind =
 /* Activations whose derivative tends to 0 on both sides (vanishing gradients). */
 bool gfi_act_is_saturating(int32_t kind) { return kind == GF_ACT_SIGMOID || kind == GF_ACT_TANH; }
 
+bool gfi_act_has_negative_side(int32_t kind)
+{
+    return kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU || kind == GF_ACT_ELU || kind == GF_ACT_SELU;
+}
+
 /* ------------------------------------------------------------------ */
 /* Public API                                                          */
 /* ------------------------------------------------------------------ */

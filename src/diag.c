@@ -44,7 +44,7 @@ typedef struct diag_work {
     int32_t cand_layer, cand_phase, cand_tensor;
     int64_t origin_pass, origin_key;
     /* The first GFI_EARLY complete training records: loss, then WGRAD_NORM per layer. */
-    double *early;          /* GFI_EARLY * (1 + nlayers) */
+    double *early;          /* GFI_EARLY * (1 + 2 nlayers): loss, gradient norms, weight norms */
     int32_t early_n;
 } diag_work;
 
@@ -81,8 +81,10 @@ static void free_buffers(gf_diag *d)
     gfi_free(w->unit);
     gfi_free(w->early);
     gfi_free(d->early_grad);
+    gfi_free(d->early_weight);
     w->early = NULL;
     d->early_grad = NULL;
+    d->early_weight = NULL;
     d->hist = NULL;
     d->hist_step = NULL;
     d->nonfinite = NULL;
@@ -106,11 +108,13 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
     double *cur = gfi_calloc(rec ? rec : 1, sizeof *cur);
     int64_t *cur_nf = gfi_calloc(nf ? nf : 1, sizeof *cur_nf);
     unsigned char *unit = gfi_calloc(ul, 1);
-    double *early = gfi_calloc((size_t)GFI_EARLY * (L + 1), sizeof *early);
+    double *early = gfi_calloc((size_t)GFI_EARLY * (2 * L + 1), sizeof *early);
     double *early_grad = gfi_calloc(L ? L : 1, sizeof *early_grad);
-    if (!hist || !steps || !nonf || !cur || !cur_nf || !unit || !early || !early_grad) {
+    double *early_weight = gfi_calloc(L ? L : 1, sizeof *early_weight);
+    if (!hist || !steps || !nonf || !cur || !cur_nf || !unit || !early || !early_grad || !early_weight) {
         gfi_free(early);
         gfi_free(early_grad);
+        gfi_free(early_weight);
         gfi_free(hist);
         gfi_free(steps);
         gfi_free(nonf);
@@ -124,8 +128,9 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
     bool same = nlayers == d->nlayers && d->hist;
     if (same) {
         /* The early scale carries over too. */
-        memcpy(early, w->early, (size_t)GFI_EARLY * (L + 1) * sizeof *early);
+        memcpy(early, w->early, (size_t)GFI_EARLY * (2 * L + 1) * sizeof *early);
         memcpy(early_grad, d->early_grad, L * sizeof *early_grad);
+        memcpy(early_weight, d->early_weight, L * sizeof *early_weight);
         /* Same shape: carry the latest records over, oldest first. */
         keep = d->count < cap ? d->count : cap;
         for (int32_t r = 0; r < keep; r++) {
@@ -146,6 +151,7 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
     w->unit_cap = ul;
     w->early = early;
     d->early_grad = early_grad;
+    d->early_weight = early_weight;
     if (!same) {
         w->early_n = 0;
         d->early_ready = false;
@@ -311,8 +317,8 @@ static void mark_unsaturated(int32_t kind, const float *y, size_t rows, size_t u
         }
 }
 
-/* Marks the units of a ReLU-family layer whose pre-activation z is positive somewhere (inner > 1: conv maps).
- * A map on the negative side everywhere is dead for leaky ReLU too: its gradient is the slope's sliver. */
+/* Marks the units whose pre-activation z is positive somewhere (inner > 1: conv maps).  A unit never on that
+ * side is dead for leaky ReLU, ELU and SELU too: its gradient is their negative side's sliver for every sample. */
 static void mark_alive(const float *z, size_t rows, size_t units, size_t inner, unsigned char *u)
 {
     for (size_t r = 0; r < rows; r++)
@@ -323,11 +329,12 @@ static void mark_alive(const float *z, size_t rows, size_t units, size_t inner, 
         }
 }
 
-/* Mean and variance of y plus the fraction of units that are off (ReLU
- * family: output exactly 0) or saturated (sigmoid/tanh: derivative below 1%
- * of its maximum) for every sample of the batch and every position.  Units
- * come from the kind's per-sample view outer x units x inner (docs/design.md):
- * a dense feature, a conv channel, a hidden unit of a sequence output. */
+/* Mean and variance of y plus the fraction of units that are dead (ReLU,
+ * leaky ReLU, ELU, SELU: on the negative side of z) or saturated
+ * (sigmoid/tanh: derivative below 1% of its maximum) for every sample of the
+ * batch and every position.  Units come from the kind's per-sample view outer
+ * x units x inner (docs/design.md): a dense feature, a conv channel, a hidden
+ * unit of a sequence output. */
 static void activation_stats(diag_work *w, const gf_layer *l, const float *z, const float *y, int64_t batch,
                              double *mean, double *var, double *dead, double *sat)
 {
@@ -337,28 +344,29 @@ static void activation_stats(diag_work *w, const gf_layer *l, const float *z, co
     size_t n = (size_t)batch * (size_t)l->out;
     double s, ss;
     int32_t kind = l->act.kind;
-    bool relu = gfi_act_is_relu_family(kind), saturating = gfi_act_is_saturating(kind);
+    bool negative_side = gfi_act_has_negative_side(kind), saturating = gfi_act_is_saturating(kind);
+    bool relu_fast = kind == GF_ACT_RELU && inner == 1;
     unsigned char *u = w->unit; /* 1: the unit escaped the condition somewhere */
-    if (relu || saturating)
+    if (negative_side || saturating)
         memset(u, 0, units);
-    /* ReLU family with one value per unit: moments and alive units in one pass over y. */
-    if (relu && inner == 1)
+    /* ReLU with one value per unit: moments and alive units (y > 0 exactly when z > 0) in one pass over y. */
+    if (relu_fast)
         gfi_relu_scan(y, rows, units, &s, &ss, u);
     else
         gfi_moment_scan(y, n, &s, &ss);
     *mean = s / (double)n;
     *var = fmax(ss / (double)n - *mean * *mean, 0.0);
     *dead = *sat = 0.0;
-    if (!relu && !saturating)
+    if (!negative_side && !saturating)
         return;
-    if (relu && inner > 1)
+    if (negative_side && !relu_fast)
         mark_alive(z, rows, units, inner, u);
-    else if (!relu)
+    else if (saturating)
         mark_unsaturated(kind, y, rows, units, inner, u);
     size_t off = 0;
     for (size_t j = 0; j < units; j++)
         off += (size_t)!u[j];
-    *(relu ? dead : sat) = (double)off / (double)units;
+    *(negative_side ? dead : sat) = (double)off / (double)units;
 }
 
 void gfi_diag_forward_layer(gf_net *net, int32_t i, const float *x)
@@ -547,16 +555,23 @@ static void take_early(gf_diag *d)
     if (d->early_ready || d->count < 1 || gfi_diag_step_at(d, 0) < 0)
         return;
     size_t L = (size_t)d->nlayers;
-    double *row = w->early + (size_t)w->early_n * (L + 1);
+    size_t stride = 2 * L + 1;
+    double *row = w->early + (size_t)w->early_n * stride;
     row[0] = *gfi_diag_at(d, 0, 0, GF_STAT_LOSS);
-    for (size_t i = 0; i < L; i++)
+    for (size_t i = 0; i < L; i++) {
         row[1 + i] = *gfi_diag_at(d, 0, (int32_t)i, GF_STAT_WGRAD_NORM);
+        row[1 + L + i] = *gfi_diag_at(d, 0, (int32_t)i, GF_STAT_WEIGHT_NORM);
+    }
     if (++w->early_n < GFI_EARLY)
         return;
     double tmp[GFI_EARLY];
-    d->early_loss = median_of(tmp, w->early, GFI_EARLY, L + 1);
-    for (size_t i = 0; i < L; i++)
-        d->early_grad[i] = median_of(tmp, w->early + 1 + i, GFI_EARLY, L + 1);
+    /* The larger of the first step's value and the median: the first is the scale at initialization, the median
+     * keeps one easy first batch from setting it too low. */
+    d->early_loss = fmax(median_of(tmp, w->early, GFI_EARLY, stride), w->early[0]);
+    for (size_t i = 0; i < L; i++) {
+        d->early_grad[i] = fmax(median_of(tmp, w->early + 1 + i, GFI_EARLY, stride), w->early[1 + i]);
+        d->early_weight[i] = w->early[1 + L + i]; /* the first step's: the weights as initialized */
+    }
     d->early_step = gfi_diag_step_at(d, 0);
     d->early_ready = true;
 }
@@ -975,10 +990,13 @@ int gf_diag_create(gf_diag **out, gf_net *net)
         return gfi_net_fail(net, GF_ERR_STATE, "gf_diag_create: the net already has a diagnostics object");
     gf_diag *d = gfi_calloc(1, sizeof *d);
     diag_work *w = d ? gfi_calloc(1, sizeof *w) : NULL;
-    if (!w) {
+    struct gfi_remedy_cache *remedy = w ? gfi_remedy_cache_new() : NULL;
+    if (!remedy) {
+        gfi_free(w);
         gfi_free(d);
         return gfi_fail(GF_ERR_NOMEM, "gf_diag_create: out of memory");
     }
+    d->remedy = remedy;
     d->magic = GFI_MAGIC_DIAG;
     d->work = w;
     d->origin = true;
@@ -987,6 +1005,7 @@ int gf_diag_create(gf_diag **out, gf_net *net)
     d->nlayers = -1; /* forces the first sizing */
     gfi_diag_default_thresholds(d->threshold);
     if (resize(d, net->nlayers, DEFAULT_HISTORY, net->widest)) {
+        gfi_remedy_cache_free(remedy);
         gfi_free(w);
         gfi_free(d);
         return gfi_fail(GF_ERR_NOMEM, "gf_diag_create: cannot allocate the history");
@@ -1009,6 +1028,7 @@ void gf_diag_destroy(gf_diag *d)
     }
     free_buffers(d);
     gfi_free(d->work);
+    gfi_remedy_cache_free(d->remedy);
     d->magic = GFI_MAGIC_DEAD;
     gfi_free(d);
 }

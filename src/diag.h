@@ -23,7 +23,7 @@ static inline int64_t *gfi_nf_at(int64_t *base, int32_t layer, int32_t tensor)
 {
     return base + ((size_t)layer * GFI_NTENSOR + (size_t)tensor) * 3;
 }
-#define GFI_NTHRESHOLD (GF_TH_UPDATE_FLOOR + 1)
+#define GFI_NTHRESHOLD (GF_TH_WEIGHT_GROWTH + 1)
 #define GFI_EARLY 16
 
 struct gf_diag {
@@ -61,6 +61,10 @@ struct gf_diag {
     int64_t early_step;
     double early_loss;
     double *early_grad;  /* nlayers */
+    double *early_weight;/* nlayers: weight norm at the first of them (the initial weights) */
+
+    /* The remedy checked on a scratch copy of the net, kept until the next observation (remedy.c). */
+    struct gfi_remedy_cache *remedy;
 
     /* Private working state of diag.c (snapshots for the guard, the record
      * being filled, counters); verdict.c and report.c do not touch it. */
@@ -96,6 +100,12 @@ static inline int gfi_cmp_double(const void *a, const void *b)
 /* GF_OK for a live diag still attached to its net; else GF_ERR_NULL /
  * GF_ERR_KIND / GF_ERR_STATE (net destroyed) with a message naming fn. */
 int gfi_diag_check(const gf_diag *d, const char *fn);
+
+/* remedy.c: the cache of the checked remedy (zeroed; NULL when out of memory). */
+struct gfi_remedy_cache *gfi_remedy_cache_new(void);
+void gfi_remedy_cache_free(struct gfi_remedy_cache *c);
+/* Drops the checked remedy (it is checked again when next asked for). */
+void gfi_remedy_cache_forget(struct gfi_remedy_cache *c);
 
 /* verdict.c: fills th[GFI_NTHRESHOLD] with the default thresholds. */
 void gfi_diag_default_thresholds(double *th);

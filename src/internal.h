@@ -130,6 +130,8 @@ void gfi_act_backward(const gfi_act *a, const float *z, const float *y, const fl
 void gfi_act_derivative(const gfi_act *a, const float *z, float *d, size_t n);
 bool gfi_act_is_relu_family(int32_t kind);
 bool gfi_act_is_saturating(int32_t kind);
+/* ReLU, leaky ReLU, ELU, SELU: a flat or near-flat negative side, where a unit can die. */
+bool gfi_act_has_negative_side(int32_t kind);
 
 /* ---- init.c ---- */
 typedef struct gfi_init {

@@ -5,7 +5,7 @@
  * before training.  Weights, optimizer state, the step counter and the
  * gradients of a pending backward are left as they were.
  */
-#include "verdict.h"
+#include "scratch.h"
 
 #include <string.h>
 
@@ -14,7 +14,7 @@
 
 /* Targets the net's loss accepts: N(0,1) for regression losses, 0/1 for
  * BCE, one-hot rows or class indices for softmax cross-entropy. */
-static void fill_targets(const gf_net *net, float *t, int64_t batch, int64_t width, gfi_rng *rng)
+void gfi_probe_targets(const gf_net *net, float *t, int64_t batch, int64_t width, gfi_rng *rng)
 {
     int64_t outputs = gf_net_output_size(net);
     for (int64_t r = 0; r < batch; r++) {
@@ -64,7 +64,7 @@ int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed)
     gfi_rng_seed(&rng, seed);
     for (size_t i = 0; i < nx; i++)
         x[i] = (float)gfi_rng_normal(&rng);
-    fill_targets(net, t, batch, width, &rng);
+    gfi_probe_targets(net, t, batch, width, &rng);
 
     /* A probe is not training: restore what forward/backward would change. */
     if (saved)

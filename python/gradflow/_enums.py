@@ -260,6 +260,8 @@ class DiagThreshold(enum.IntEnum):
     WEIGHT_FLOOR = 8
     LOSS_RISE = 9
     UPDATE_FLOOR = 10
+    WEIGHT_SHRINK = 11
+    WEIGHT_GROWTH = 12
 
 
 class ReportFormat(enum.IntEnum):

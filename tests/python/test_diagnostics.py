@@ -188,7 +188,8 @@ class SettingsTest(unittest.TestCase):
     def test_thresholds_have_the_documented_defaults(self):
         th = self.d.thresholds
         self.assertEqual(set(th), {t.name.lower() for t in gf.DiagThreshold})
-        self.assertEqual((th["vanish_factor"], th["explode_factor"], th["dead_frac"]), (0.85, 1.18, 0.75))
+        self.assertEqual((th["vanish_factor"], th["explode_factor"], th["dead_frac"]), (0.1, 10.0, 0.5))
+        self.assertEqual((th["weight_shrink"], th["weight_growth"]), (0.1, 10.0))
 
     def test_loss_rise_threshold_is_known_by_name(self):
         self.assertEqual(self.d.get_threshold("loss_rise"), 0.1)
@@ -198,14 +199,14 @@ class SettingsTest(unittest.TestCase):
         self.assertEqual(self.d.get_threshold("update_floor"), 1e-5)
 
     def test_threshold_reads_back_what_was_set(self):
-        self.d.set_threshold("dead_frac", 0.5)
-        self.assertEqual(self.d.get_threshold(gf.DiagThreshold.DEAD_FRAC), 0.5)
+        self.d.set_threshold("dead_frac", 0.8)
+        self.assertEqual(self.d.get_threshold(gf.DiagThreshold.DEAD_FRAC), 0.8)
 
     def test_out_of_domain_threshold_is_invalid_argument_and_changes_nothing(self):
         for bad in (1.5, float("nan"), 0.0):
             with self.assertRaisesRegex(gf.InvalidArgumentError, "gf_diag_set_threshold"):
                 self.d.set_threshold("vanish_factor", bad)
-        self.assertEqual(self.d.get_threshold("vanish_factor"), 0.85)
+        self.assertEqual(self.d.get_threshold("vanish_factor"), 0.1)
         with self.assertRaises(gf.DataTypeError):
             self.d.set_threshold("vanish_factor", "0.5")
 
@@ -313,7 +314,7 @@ class VerdictTest(unittest.TestCase):
         self.assertIsInstance(v, gf.Verdict)
         self.assertEqual((v.layer, v.kind), (-1, "vanishing"))
         self.assertIn("vanishing", v.flags)
-        self.assertIn("delta rms shrinks", v.reason)
+        self.assertIn("delta shrinks", v.reason)
         self.assertIn("ReLU", v.remedy)
         self.assertFalse(v.healthy)
 
@@ -329,7 +330,7 @@ class VerdictTest(unittest.TestCase):
         with deep_net("relu", "he_normal", depth=4, bias=-5.0) as net, net.diagnostics() as d:
             d.probe(64, seed=3)
             self.assertEqual(d.verdict(0).kind, "dead")
-            self.assertGreaterEqual(d.value(0, "dead_frac"), 0.75)
+            self.assertGreaterEqual(d.value(0, "dead_frac"), 0.5)
             self.assertIn("dead", d.verdict().flags)
             self.assertIn("bias", d.verdict(0).remedy)
 

@@ -1,0 +1,123 @@
+/*
+ * verdict_bench.c — `make verdict-bench`: the verdict accuracy suite (tests/verdict_scenarios.h), every scenario
+ * over 8 seeds.  Prints per scenario the verdict counts after training (and after the probe), then the totals:
+ * correct scenario-seeds, false alarms on healthy runs, and healthy -> non-healthy flips per 10,000 healthy steps.
+ * Exit status 0 only when all three meet their targets (100 %, 0, < 1).
+ *
+ * Usage: verdict_bench [-s name] [-n seeds] [-v]
+ *   -s name   only the scenarios whose name contains `name`
+ *   -n seeds  seeds per scenario (default 8)
+ *   -v        print the net's reason of every run that missed
+ */
+#include "../tests/verdict_scenarios.h"
+
+static void count_into(int32_t *counts, int32_t v)
+{
+    if (v >= 0 && v <= GF_VERDICT_UNKNOWN)
+        counts[v]++;
+}
+
+/* "healthy 7, dead 1" into buf. */
+static const char *format_counts(char *buf, size_t cap, const int32_t *c)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int v = 0; v <= GF_VERDICT_UNKNOWN && n < cap; v++)
+        if (c[v])
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s %d", n ? ", " : "", gf_verdict_name(v), (int)c[v]);
+    return buf;
+}
+
+/* Re-runs a missed scenario-seed and prints its final reason. */
+static void explain(const vs_scenario *sc, uint64_t seed)
+{
+    static vs_dataset ds;
+    vs_make_data(&ds, sc->data, seed);
+    gf_net *net = vs_build(sc, &ds, seed);
+    gf_diag *d;
+    if (!net || gf_diag_create(&d, net))
+        return;
+    char buf[8192];
+    gf_diag_set_option(d, GF_DIAG_GUARD, 1);
+    gf_diag_probe(d, 256, seed ^ 0x5eedull);
+    gf_diag_verdict_reason(d, -1, buf, sizeof buf, NULL);
+    printf("      probe: %s\n", buf);
+    gf_diag_reset(d);
+    gf_diag_enable(d, 1);
+    int32_t tw = ds.classes ? 1 : ds.out, per = VS_POINTS / sc->batch;
+    for (int32_t s = 0; s < sc->steps; s++) {
+        int b = s % per;
+        if (gf_net_train_step(net, ds.x + (size_t)b * sc->batch * ds.in, (size_t)sc->batch * ds.in,
+                              ds.t + (size_t)b * sc->batch * tw, (size_t)sc->batch * tw, sc->batch, NULL))
+            break;
+    }
+    gf_diag_verdict_reason(d, -1, buf, sizeof buf, NULL);
+    printf("      final: %s\n", buf);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+int main(int argc, char **argv)
+{
+    const char *only = NULL;
+    int seeds = VS_SEEDS, verbose = 0;
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "-s") && a + 1 < argc)
+            only = argv[++a];
+        else if (!strcmp(argv[a], "-n") && a + 1 < argc)
+            seeds = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "-v"))
+            verbose = vs_verbose = 1;
+        else {
+            fprintf(stderr, "usage: verdict_bench [-s name] [-n seeds] [-v]\n");
+            return 2;
+        }
+    }
+    if (seeds < 1)
+        seeds = 1;
+    int64_t runs = 0, correct = 0, healthy_runs = 0, false_alarms = 0, steps = 0, flips = 0;
+    int scenarios = 0;
+    printf("%-30s %-9s %-22s %-22s %s\n", "scenario", "expected", "after training", "after the probe", "correct");
+    for (int k = 0; k < VS_COUNT; k++) {
+        const vs_scenario *sc = &vs_scenarios[k];
+        if (only && !strstr(sc->name, only))
+            continue;
+        scenarios++;
+        int32_t fin[6] = {0}, pro[6] = {0}, ok = 0;
+        int64_t sf = 0;
+        for (int s = 0; s < seeds; s++) {
+            vs_result r = vs_run(sc, (uint64_t)(1000 + s), sc->expect == GF_VERDICT_HEALTHY);
+            count_into(fin, r.final);
+            count_into(pro, r.probe);
+            int c = vs_correct(sc, &r);
+            ok += c;
+            if (sc->expect == GF_VERDICT_HEALTHY) {
+                healthy_runs++;
+                false_alarms += r.final != GF_VERDICT_HEALTHY;
+                steps += r.steps_judged;
+                flips += r.flips;
+                sf += r.flips;
+            }
+            if (!c && verbose) {
+                printf("    seed %d missed:\n", 1000 + s);
+                explain(sc, (uint64_t)(1000 + s));
+            }
+        }
+        runs += seeds;
+        correct += ok;
+        char a[96], b[96];
+        printf("%-30s %-9s %-22s %-22s %d/%d", sc->name, gf_verdict_name(sc->expect), format_counts(a, sizeof a, fin),
+               format_counts(b, sizeof b, pro), (int)ok, seeds);
+        if (sc->expect == GF_VERDICT_HEALTHY)
+            printf("  (flips %lld)", (long long)sf);
+        printf("\n");
+    }
+    double flip_rate = steps ? 1e4 * (double)flips / (double)steps : 0;
+    printf("\n%d scenarios x %d seeds\n", scenarios, seeds);
+    printf("correct scenario-seeds:          %lld / %lld (%.1f %%)\n", (long long)correct, (long long)runs,
+           runs ? 100.0 * (double)correct / (double)runs : 0);
+    printf("false alarms on healthy runs:    %lld / %lld\n", (long long)false_alarms, (long long)healthy_runs);
+    printf("healthy -> non-healthy flips:    %lld in %lld healthy steps = %.2f per 10,000 steps\n", (long long)flips,
+           (long long)steps, flip_rate);
+    return correct == runs && false_alarms == 0 && flip_rate < 1.0 ? 0 : 1;
+}

@@ -1,0 +1,331 @@
+/*
+ * judge.c — the signals the verdict rules read, measured from a diag's records: which record is judged (the
+ * latest whose values are all finite, so a NaN never hides its cause), medians over the window (so one step never
+ * moves a verdict), the end-to-end gain of the backpropagated delta across depth, the saturation of sigmoid/tanh
+ * layers, and the scale at the start of training that "large" and "small" are measured against.
+ */
+#include "judge.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+double gfi_j_stat(const gfi_judge *j, int32_t ago, int32_t layer, int32_t stat)
+{
+    const double *p = gfi_diag_at(j->d, ago, layer, stat);
+    return p ? *p : NAN;
+}
+
+double gfi_j_now(const gfi_judge *j, int32_t layer, int32_t stat) { return gfi_j_stat(j, 0, layer, stat); }
+
+double gfi_j_seen(const gfi_judge *j, int32_t layer, int32_t stat)
+{
+    return j->at < 0 ? NAN : gfi_j_stat(j, j->at, layer, stat);
+}
+
+int32_t gfi_j_act(const gfi_judge *j, int32_t layer)
+{
+    if (!j->net || layer < 0 || layer >= j->net->nlayers)
+        return -1;
+    return j->net->layers[layer]->act.kind;
+}
+
+double gfi_j_weights(const gfi_judge *j, int32_t layer)
+{
+    if (!j->net || layer < 0 || layer >= j->net->nlayers)
+        return NAN;
+    return (double)j->net->layers[layer]->nweights;
+}
+
+/* Whether record ago holds no NaN/Inf in any layer. */
+static bool record_finite(const gfi_judge *j, int32_t ago)
+{
+    for (int32_t i = 0; i < j->L; i++)
+        if (gfi_j_stat(j, ago, i, GF_STAT_NONFINITE) != 0)
+            return false;
+    return true;
+}
+
+/* Records of the window: from the judged one back, finite, and of the same kind (training or probe). */
+static int32_t window_records(const gfi_judge *j, int32_t *ago)
+{
+    int32_t m = 0;
+    if (j->at < 0)
+        return 0;
+    bool probe = gfi_diag_step_at(j->d, j->at) < 0;
+    for (int32_t a = j->at; a < j->d->count && m < GFI_WINDOW; a++) {
+        if ((gfi_diag_step_at(j->d, a) < 0) != probe)
+            break;
+        if (record_finite(j, a))
+            ago[m++] = a;
+        if (probe)
+            break; /* a probe is judged on its own record */
+    }
+    return m;
+}
+
+static double median(double *v, int32_t m)
+{
+    if (m == 0)
+        return NAN;
+    qsort(v, (size_t)m, sizeof *v, gfi_cmp_double);
+    return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+}
+
+double gfi_j_window(const gfi_judge *j, int32_t layer, int32_t stat)
+{
+    int32_t ago[GFI_WINDOW];
+    double v[GFI_WINDOW];
+    int32_t m = window_records(j, ago), k = 0;
+    for (int32_t r = 0; r < m; r++) {
+        double x = gfi_j_stat(j, ago[r], layer, stat);
+        if (!isnan(x))
+            v[k++] = x;
+    }
+    return median(v, k);
+}
+
+/* The depth signal spans the hidden layers: delta at the pre-activation of the last hidden layer (top) down to
+ * layer 0's, the delta each layer's weight gradient is made of.  The input gradient (d loss / d data) plays no
+ * part in learning and the output layer's width is the task's, so neither is in it. */
+static bool span(const gfi_judge *j, int32_t *lo, int32_t *top)
+{
+    *lo = 0;
+    *top = j->L - 2;
+    return *top >= 1;
+}
+
+static double step_gain(const gfi_judge *j, int32_t ago, int32_t i)
+{
+    double a = gfi_j_stat(j, ago, i, GF_STAT_DELTA_PRE_NORM), b = gfi_j_stat(j, ago, i + 1, GF_STAT_DELTA_PRE_NORM);
+    return isfinite(a) && isfinite(b) && b > 0 ? a / b : NAN;
+}
+
+/* Whether any delta reaches the last hidden layer from above (the loss gradient is not exactly 0). */
+static bool delta_arrives(const gfi_judge *j, int32_t ago, int32_t top)
+{
+    return gfi_j_stat(j, ago, top + 1, GF_STAT_DELTA_IN_NORM) > 0;
+}
+
+double gfi_j_chi_at(const gfi_judge *j, int32_t ago, double *se)
+{
+    int32_t lo, top;
+    *se = NAN;
+    if (!span(j, &lo, &top))
+        return NAN;
+    double sum = 0, sq = 0, k = top - lo;
+    for (int32_t i = lo; i < top; i++) {
+        double g = step_gain(j, ago, i);
+        if (isnan(g)) {
+            /* Delta arrives but the units of a layer pass none of it: nothing gets through. */
+            double above = gfi_j_stat(j, ago, i + 1, GF_STAT_DELTA_PRE_NORM);
+            if (above == 0 && delta_arrives(j, ago, top)) {
+                *se = 0;
+                return 0.0;
+            }
+            return NAN;
+        }
+        sum += g * g;
+        sq += g * g * g * g;
+    }
+    double mean = sum / k;
+    *se = k > 1 ? sqrt(fmax(sq / k - mean * mean, 0.0) / (k - 1)) : 0.0;
+    return mean;
+}
+
+double gfi_j_unit_ref(int32_t kind)
+{
+    switch (kind) {
+    case GF_ACT_LEAKY_RELU: return 0.5 * (1 + 0.01 * 0.01);
+    case GF_ACT_SELU: return 0.5 * 1.0507009873554805 * 1.0507009873554805;
+    case GF_ACT_SIGMOID: return 1.0 / 16; /* sigmoid'(0)^2 */
+    case GF_ACT_TANH: case GF_ACT_IDENTITY: return 1.0;
+    default: return 0.5;
+    }
+}
+
+/* Splits the judged record's log gain into what the activations let through (delta_pre(i) / delta_in(i+1),
+ * against a healthy unit's) and what the weights did (the rest): dead units are a cause only when theirs is the
+ * larger loss. */
+static void attribute(gfi_judge *j)
+{
+    depth_gain *g = &j->depth;
+    double units = 0, weights = 0;
+    for (int32_t i = g->lo; i <= g->top; i++) {
+        double pre = gfi_j_seen(j, i, GF_STAT_DELTA_PRE_NORM), out = gfi_j_seen(j, i + 1, GF_STAT_DELTA_IN_NORM);
+        if (!(out > 0) || !isfinite(pre))
+            continue; /* nothing arrived: no unit lost anything here */
+        double half_ref = 0.5 * log(gfi_j_unit_ref(gfi_j_act(j, i)));
+        units += log(pre > 0 ? pre / out : 1e-300) - half_ref;
+        double above = i < g->top ? gfi_j_seen(j, i + 1, GF_STAT_DELTA_PRE_NORM) : NAN;
+        if (above > 0)
+            weights += log(out / above) + half_ref;
+    }
+    g->unit_part = units;
+    g->weight_part = weights;
+}
+
+/* Log of chi^(k/2), -inf for a chi of 0. */
+static double log_gain(double chi, double k) { return chi > 0 ? 0.5 * k * log(chi) : -INFINITY; }
+
+static void measure_depth(gfi_judge *j)
+{
+    int32_t ago[GFI_WINDOW];
+    double v[GFI_WINDOW], lo[GFI_WINDOW], hi[GFI_WINDOW];
+    int32_t m = window_records(j, ago), n = 0;
+    depth_gain *g = &j->depth;
+    g->ok = false;
+    if (!span(j, &g->lo, &g->top))
+        return;
+    double k = g->top - g->lo;
+    for (int32_t r = 0; r < m; r++) {
+        double se, chi = gfi_j_chi_at(j, ago[r], &se);
+        if (isnan(chi))
+            continue;
+        v[n] = log_gain(chi, k);
+        lo[n] = log_gain(chi - GFI_DEPTH_Z * se, k);
+        hi[n++] = log_gain(chi + GFI_DEPTH_Z * se, k);
+    }
+    if (n == 0)
+        return;
+    g->ok = true;
+    g->gain = exp(median(v, n));
+    g->low = exp(median(lo, n));
+    g->high = exp(median(hi, n));
+    g->chi = pow(g->gain, 2.0 / k);
+    gfi_j_chi_at(j, j->at, &g->chi_se);
+    double b = gfi_j_seen(j, g->top, GF_STAT_DELTA_PRE_NORM);
+    g->realized = b > 0 ? gfi_j_seen(j, g->lo, GF_STAT_DELTA_PRE_NORM) / b : delta_arrives(j, j->at, g->top) ? 0.0 : NAN;
+    g->worst = 1.0;
+    g->worst_at = g->lo;
+    for (int32_t i = g->lo; i < g->top; i++) {
+        double gi = step_gain(j, j->at, i);
+        if (isfinite(gi) && fabs(log(gi > 0 ? gi : 1e-300)) > fabs(log(g->worst))) {
+            g->worst = gi > 0 ? gi : 1e-300;
+            g->worst_at = i;
+        }
+    }
+    attribute(j);
+}
+
+/* Share of a sigmoid/tanh layer's pre-activations in the flat tails (derivative < 1 % of its maximum: |z| >
+ * 2.99 for tanh, 5.99 for sigmoid), as if z were Gaussian with the recorded mean and std.  SATURATED_FRAC counts
+ * units stuck for every sample; a unit that swings between the two asymptotes is saturated too, just not stuck. */
+double gfi_j_tail_share(const gfi_judge *j, int32_t i, int32_t ago)
+{
+    int32_t kind = gfi_j_act(j, i);
+    if (kind != GF_ACT_SIGMOID && kind != GF_ACT_TANH)
+        return 0.0;
+    double zc = kind == GF_ACT_TANH ? 2.993 : 5.986;
+    double m = gfi_j_stat(j, ago, i, GF_STAT_PRE_MEAN), sd = gfi_j_stat(j, ago, i, GF_STAT_PRE_STD);
+    if (!isfinite(m) || !isfinite(sd))
+        return 0.0;
+    if (sd <= 0)
+        return fabs(m) > zc ? 1.0 : 0.0;
+    return 0.5 * erfc((zc - m) / (sd * sqrt(2.0))) + 0.5 * erfc((zc + m) / (sd * sqrt(2.0)));
+}
+
+double gfi_j_saturation(const gfi_judge *j, int32_t i)
+{
+    int32_t ago[GFI_WINDOW];
+    double v[GFI_WINDOW];
+    int32_t m = window_records(j, ago);
+    for (int32_t r = 0; r < m; r++) {
+        double stuck = gfi_j_stat(j, ago[r], i, GF_STAT_SATURATED_FRAC), tail = gfi_j_tail_share(j, i, ago[r]);
+        v[r] = isfinite(stuck) && stuck > tail ? stuck : tail;
+    }
+    double s = median(v, m);
+    return isnan(s) ? 0.0 : s;
+}
+
+/* The oldest training record still held (ago), or -1. */
+static int32_t oldest_training(const gfi_judge *j) { return j->n > 0 ? j->n - 1 : -1; }
+
+double gfi_j_early_weight_rms(const gfi_judge *j, int32_t i)
+{
+    double n = gfi_j_weights(j, i), w;
+    if (j->d->early_ready && j->d->early_weight)
+        w = j->d->early_weight[i];
+    else
+        w = gfi_j_stat(j, oldest_training(j), i, GF_STAT_WEIGHT_NORM);
+    return n > 0 ? w / sqrt(n) : NAN;
+}
+
+/* Before GFI_EARLY steps are in, the oldest training record held is the scale of the start. */
+double gfi_j_early_loss(const gfi_judge *j)
+{
+    if (j->d->early_ready)
+        return j->d->early_loss;
+    return gfi_j_stat(j, oldest_training(j), 0, GF_STAT_LOSS);
+}
+
+double gfi_j_early_grad(const gfi_judge *j, int32_t i)
+{
+    if (j->d->early_ready)
+        return j->d->early_grad[i];
+    return gfi_j_stat(j, oldest_training(j), i, GF_STAT_WGRAD_NORM);
+}
+
+void gfi_j_mark(gfi_judge *j, int32_t layer, int c)
+{
+    if (layer >= 0)
+        *gfi_j_why(j, layer) |= 1u << c;
+    j->net_why |= 1u << c;
+}
+
+/* A classifier whose cross-entropy is under SOLVED_SHARE of the chance level (ln 2 per output for BCE,
+ * ln(classes) for softmax; 5 % of ln 3 is a mean probability of 0.95 on the right class) has solved its batches:
+ * what gradient is left comes from a few samples, and how it spreads over the layers no longer says anything
+ * about training (measured on 4x64 ReLU nets over three classes: delta x0.44 to x2.3 per layer at losses of
+ * 0.002 - 0.024). */
+#define SOLVED_SHARE 0.05
+static void measure_solved(gfi_judge *j)
+{
+    if (!j->net || j->net->nlayers < 1)
+        return;
+    int32_t k = j->net->loss.kind;
+    int64_t classes = j->net->layers[j->net->nlayers - 1]->out;
+    double chance = k == GF_LOSS_BCE_LOGITS ? log(2.0)
+                    : (k == GF_LOSS_SOFTMAX_CE || k == GF_LOSS_SOFTMAX_CE_LABELS) && classes >= 2 ? log((double)classes)
+                                                                                                  : 0;
+    double loss = gfi_j_window(j, 0, GF_STAT_LOSS);
+    if (chance > 0 && isfinite(loss) && loss >= 0 && loss < SOLVED_SHARE * chance) {
+        j->solved_loss = loss;
+        j->chance = chance;
+    }
+}
+
+static int32_t count_training(const gf_diag *d)
+{
+    int32_t n = 0;
+    while (n < d->count && gfi_diag_step_at(d, n) >= 0)
+        n++;
+    return n;
+}
+
+void gfi_j_analyse(const gf_diag *d, gfi_judge *j)
+{
+    memset(j, 0, sizeof *j);
+    j->d = d;
+    j->net = d->net && d->net->magic == GFI_MAGIC_NET ? d->net : NULL;
+    j->L = d->nlayers;
+    j->th = d->threshold;
+    j->n = count_training(d);
+    j->at = -1;
+    for (int32_t a = 0; a < d->count && j->at < 0; a++)
+        if (record_finite(j, a))
+            j->at = a;
+    j->lr = j->net && j->net->opt ? j->net->opt->lr : 0.01; /* 0.01: gf_net_step's default optimizer */
+    j->clipping = j->net && j->net->clip_mode != GF_CLIP_NONE;
+    measure_depth(j);
+    measure_solved(j);
+    if (j->L >= 2) {
+        double a0 = gfi_j_seen(j, 0, GF_STAT_ACT_VAR), ah = gfi_j_seen(j, j->L - 2, GF_STAT_ACT_VAR);
+        j->act_gain = a0 > 0 ? sqrt(ah / a0) : NAN;
+    } else {
+        j->act_gain = NAN;
+    }
+    for (int c = 0; c < C_COUNT; c++)
+        if (gfi_rules[c].detect)
+            gfi_rules[c].detect(j);
+}

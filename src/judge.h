@@ -1,0 +1,123 @@
+/*
+ * judge.h — private to the verdict files: the signals measured from a diag's records (judge.c), the rules that
+ * read them (rules.c: one table row per rule), and the remedies planned from the rules found and checked on a
+ * scratch copy of the net (remedy.c).  docs/verdicts.md states every rule's signal, threshold and why.
+ */
+#ifndef GF_JUDGE_H
+#define GF_JUDGE_H
+
+#include "verdict.h"
+
+/* Records a geometry signal is the median of: one step never moves a verdict, and a condition has to hold for
+ * most of the last WINDOW training records to be found (and to go). */
+#define GFI_WINDOW 9
+/* Layers beyond this share the last condition slot. */
+#define GFI_MAX_WHY 1024
+
+/* The conditions, one per rule (rules.c holds the table in this order). */
+enum gfi_cond {
+    C_NONFINITE,      /* NaN/Inf in the layer's tensors */
+    C_ORIGIN,         /* net: where the first NaN/Inf came from, and what produced it */
+    C_DEPTH_GROW,     /* net: delta grows end to end beyond the exploding gain */
+    C_WEIGHT_GROWTH,  /* weights grew far beyond their initial scale (sign: weights growing exponentially) */
+    C_GRAD_AVALANCHE, /* the gradient jumped by orders of magnitude, above its initial scale (sign: avalanche) */
+    C_LOSS_AVALANCHE, /* net: the loss jumped by orders of magnitude, above its initial level */
+    C_LOSS_RISE,      /* net: the loss rose over the window by a tenth of its initial level */
+    C_DEAD,           /* units on the negative side for every sample, and the gradient no longer gets through */
+    C_SATURATED,      /* sigmoid/tanh units in the flat tails */
+    C_DEPTH_SHRINK,   /* net: delta shrinks end to end beyond the vanishing gain */
+    C_CONV_GAIN,      /* net: the conv layers' activations pass a shrinking share of the gradient (verdict_conv.c) */
+    C_FROZEN,         /* lower hidden layers update orders of magnitude slower than like ones above (sign) */
+    C_GRAD_FLOOR,     /* weight gradient under the absolute floor */
+    C_WEIGHT_COLLAPSE,/* weights fell to a tenth of their initial scale (sign: weights going to zero) */
+    C_STAGNATION,     /* net: steps too small to learn while the gradient is not (sign: learning stagnates) */
+    C_COUNT
+};
+
+typedef struct {
+    bool ok;
+    double gain;      /* end to end: chi^(k/2), median over the window (docs/verdicts.md, "Depth") */
+    double chi;       /* mean over the k hidden-to-hidden steps of the squared per-layer gain of delta */
+    double chi_se;    /* its standard error over those layers */
+    double low, high; /* the end-to-end gain at chi -/+ GFI_DEPTH_Z standard errors (medians over the window) */
+    double realized;  /* |delta_pre(0)| / |delta_pre(top)| of the judged record */
+    int32_t lo, top;  /* layers it spans: 0 and the last hidden layer */
+    double worst;     /* the per-layer gain furthest from 1, and its layer */
+    int32_t worst_at;
+    double unit_part, weight_part; /* log of what the activations and the weights each let through, vs healthy */
+} depth_gain;
+
+typedef struct gfi_judge {
+    const gf_diag *d;
+    const gf_net *net;
+    int32_t L;
+    const double *th;
+    int32_t at;          /* the judged record: the latest whose statistics are all finite (ago), -1 if none */
+    int32_t n;           /* training records (newest first, stopping at a probe) */
+    uint32_t why[GFI_MAX_WHY];
+    uint32_t net_why;
+    depth_gain depth;
+    double act_gain;     /* activation rms, last hidden layer over layer 0, at the judged record */
+    double loss_jump;    int64_t loss_jump_step;
+    double change;       int32_t change_n; /* relative loss change over the window (older - newer) / older */
+    double solved_loss, chance;            /* > 0: a classifier under SOLVED_SHARE of its chance loss */
+    double step_ur, step_grad; int32_t step_layer;
+    double lr;
+    bool clipping;
+    gfi_conv_gain conv;  /* C_CONV_GAIN: the conv activations' backward gains */
+} gfi_judge;
+
+/* ---- judge.c: signals ---- */
+double gfi_j_stat(const gfi_judge *j, int32_t ago, int32_t layer, int32_t stat);
+double gfi_j_now(const gfi_judge *j, int32_t layer, int32_t stat);   /* latest record */
+double gfi_j_seen(const gfi_judge *j, int32_t layer, int32_t stat);  /* the judged record */
+double gfi_j_window(const gfi_judge *j, int32_t layer, int32_t stat); /* median over the window */
+int32_t gfi_j_act(const gfi_judge *j, int32_t layer);
+double gfi_j_weights(const gfi_judge *j, int32_t layer);               /* weight count */
+double gfi_j_early_weight_rms(const gfi_judge *j, int32_t layer);
+double gfi_j_early_loss(const gfi_judge *j);
+double gfi_j_early_grad(const gfi_judge *j, int32_t layer);
+/* Fraction of a layer's units that pass (almost) no gradient, from the stuck-unit count and the Gaussian tail
+ * share of its pre-activations (sigmoid/tanh only; 0 otherwise), over the window. */
+double gfi_j_saturation(const gfi_judge *j, int32_t layer);
+double gfi_j_tail_share(const gfi_judge *j, int32_t layer, int32_t ago);
+/* Mean square per-layer gain of delta of record ago over the hidden layers, and its standard error (NaN where
+ * not measurable). */
+double gfi_j_chi_at(const gfi_judge *j, int32_t ago, double *se);
+/* Standard errors a depth gain must clear the threshold by: a finite net's layers scatter around the mean-field
+ * gain (Hanin 2018), and only a gain beyond that scatter is the init's. */
+#define GFI_DEPTH_Z 2.0
+/* Squared gain of delta through a healthy unit of this activation on zero-mean input (ReLU: 1/2). */
+double gfi_j_unit_ref(int32_t kind);
+void gfi_j_analyse(const gf_diag *d, gfi_judge *j);
+
+static inline uint32_t *gfi_j_why(gfi_judge *j, int32_t layer) { return &j->why[layer < GFI_MAX_WHY ? layer : GFI_MAX_WHY - 1]; }
+static inline uint32_t gfi_j_why_at(const gfi_judge *j, int32_t layer) { return j->why[layer < GFI_MAX_WHY ? layer : GFI_MAX_WHY - 1]; }
+static inline bool gfi_has(uint32_t why, int c) { return (why >> c) & 1u; }
+void gfi_j_mark(gfi_judge *j, int32_t layer, int c);
+
+/* ---- rules.c: the table ---- */
+typedef struct {
+    int cond;
+    int32_t verdict;
+    bool net_level;     /* quoted once for the net, not per layer */
+    const char *sign;   /* the warning sign it names, or NULL */
+    /* Finds the condition: marks the layers (or the net) where it holds. */
+    void (*detect)(gfi_judge *j);
+    /* One clause quoting the numbers; layer -1 for the net. */
+    void (*reason)(const gfi_judge *j, gfi_sink *s, int32_t layer);
+} gfi_rule;
+
+extern const gfi_rule gfi_rules[C_COUNT];
+int32_t gfi_cond_verdict(int c);
+uint32_t gfi_flags_of(uint32_t why);
+int32_t gfi_verdict_of_flags(uint32_t flags);
+void gfi_put_reason(const gfi_judge *j, gfi_sink *s, int32_t layer);
+
+/* Grad-avalanche record (ago) of a layer, or -1 (rules.c; the reason quotes it). */
+int32_t gfi_grad_jump_at(const gfi_judge *j, int32_t layer, double *ratio);
+
+/* ---- remedy.c ---- */
+void gfi_put_remedy(const gfi_judge *j, gfi_sink *s, int32_t layer);
+
+#endif /* GF_JUDGE_H */

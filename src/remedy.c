@@ -1,0 +1,507 @@
+/*
+ * remedy.c — what to do about a verdict.  The rules found set what is wanted (a different init scale, a lower or
+ * higher learning rate, other biases, a weaker penalty); each wanted change that touches the init or the learning
+ * rate is computed from the measurements and then checked on a scratch copy of the net (scratch.c) before it is
+ * printed, and the text says what the check showed.  One action per kind, so nothing is said twice, and none that
+ * contradicts the net's settings (no guard advice with the guard on, no penalty advice without a penalty).
+ * The checked plan is kept in the diag until the next observation, so the per-layer remedies of a report reuse it.
+ */
+#include "scratch.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+enum act_kind { A_INIT, A_ACT, A_BIAS, A_LR_DOWN, A_LR_UP, A_PENALTY, A_CLIP, A_GUARD, A_COUNT };
+
+typedef struct {
+    bool on;
+    double value, from;
+    char text[480];
+} action;
+
+struct gfi_remedy_cache {
+    int64_t observed, steps;
+    int32_t count;
+    double th[GFI_NTHRESHOLD];
+    bool valid;
+    action a[A_COUNT];
+    uint32_t wanted_by[A_COUNT]; /* the conditions that asked for each action */
+};
+
+/* Steps of a learning-rate check, and the rows of the batch it runs on. */
+#define CHECK_STEPS 30
+#define CHECK_ROWS 64
+
+typedef struct {
+    const gfi_judge *j;
+    struct gfi_remedy_cache *c;
+    gfi_change change; /* init / activation / bias changes chosen so far: the learning-rate checks run with them */
+} planner;
+
+static void say(action *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(action *a, const char *fmt, ...)
+{
+    size_t n = strlen(a->text);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->text + n, sizeof a->text - n, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- what the conditions ask for ---- */
+
+static bool hidden_bias_negative(const gf_net *net)
+{
+    for (int32_t i = 0; i + 1 < net->nlayers; i++) {
+        const gfi_init *b = &net->layers[i]->binit;
+        if ((b->kind == GF_INIT_CONSTANT || b->kind == GF_INIT_NORMAL) && b->a < 0)
+            return true;
+    }
+    return false;
+}
+
+/* ---- checks ---- */
+
+/* What a probe of a scratch copy showed. */
+typedef struct {
+    uint32_t why;       /* the conditions found (net) */
+    bool depth_ok;
+    double gain, chi;   /* end to end, and per layer (mean square) */
+    int32_t k;          /* hidden-to-hidden steps */
+    double dead, sat;   /* the largest dead and saturated fractions of a hidden layer */
+} probed;
+
+static void summarize(const gfi_judge *j, probed *r)
+{
+    r->why = j->net_why;
+    r->depth_ok = j->depth.ok;
+    r->gain = j->depth.gain;
+    r->chi = j->depth.chi;
+    r->k = j->depth.top - j->depth.lo;
+    r->dead = r->sat = 0;
+    for (int32_t i = 0; i + 1 < j->L; i++) {
+        double v = gfi_j_window(j, i, GF_STAT_DEAD_FRAC);
+        if (isfinite(v))
+            r->dead = fmax(r->dead, v);
+        r->sat = fmax(r->sat, gfi_j_saturation(j, i));
+    }
+}
+
+/* Probes a scratch copy of the net with change into r; false if it could not be built.  j2 is scratch space. */
+static bool probe_change(const gf_net *net, const gfi_change *ch, gfi_judge *j2, probed *r)
+{
+    gf_net *s = gfi_scratch_net(net, ch);
+    gf_diag *d = NULL;
+    bool ok = s && gfi_scratch_probe(s, j2, &d) == GF_OK;
+    if (ok)
+        summarize(j2, r);
+    gf_diag_destroy(d);
+    gf_net_destroy(s);
+    return ok;
+}
+
+static bool depth_healthy(const probed *r) { return !gfi_has(r->why, C_DEPTH_GROW) && !gfi_has(r->why, C_DEPTH_SHRINK); }
+/* A probe of the copy finds no condition at all: a cure that saturates or kills units is no cure. */
+static bool all_healthy(const probed *r) { return r->why == 0; }
+
+/* Init factor: a probe of a fresh copy gives the init's own end-to-end gain g = chi^(k/2); scaling every hidden
+ * layer's weights by f multiplies chi by f^2 for the ReLU family and identity (positively homogeneous), so
+ * f = chi^(-1/2) brings g to 1.  Other activations are not homogeneous: repeat on the copy until g is within x2
+ * of 1 (four rounds at most). */
+static void plan_init_gain(planner *p, gfi_judge *j2)
+{
+    const gf_net *net = p->j->net;
+    gfi_change ch = p->change;
+    probed r;
+    if (!probe_change(net, &ch, j2, &r) || !r.depth_ok || depth_healthy(&r))
+        return; /* the init is right: training moved the weights (step size, penalty: their own actions) */
+    double g0 = r.gain, f = 1.0;
+    int32_t k = r.k;
+    for (int round = 0; round < 4 && r.depth_ok && fabs(log(r.gain)) > log(2.0); round++) {
+        f *= r.chi > 0 ? 1.0 / sqrt(r.chi) : 2.0;
+        ch.wscale = f;
+        if (!probe_change(net, &ch, j2, &r))
+            return;
+    }
+    if (!r.depth_ok || !all_healthy(&r))
+        return; /* no scale cures it (sigmoid): the activation must change */
+    action *a = &p->c->a[A_INIT];
+    a->on = true;
+    a->value = f;
+    a->from = g0;
+    p->change.wscale = f;
+    say(a, "multiply the initial weights of the hidden layers by %.3g: the init's delta gain is x%.3g end to end, x%.3g "
+           "per layer, and a scale f multiplies that per-layer gain by f",
+        f, g0, pow(g0, 1.0 / k));
+    say(a, " (checked: a probe of a copy of the net initialized that way gives x%.3g end to end)", r.gain);
+}
+
+/* Saturation: halve the initial weights until a probe of the copy finds no condition. */
+static void plan_init_saturation(planner *p, gfi_judge *j2)
+{
+    gfi_change ch = p->change;
+    probed r = {0};
+    double f = 1.0;
+    bool cured = false;
+    for (int round = 0; round < 8 && !cured; round++) {
+        f *= 0.5;
+        ch.wscale = f;
+        if (!probe_change(p->j->net, &ch, j2, &r))
+            return;
+        cured = all_healthy(&r);
+    }
+    if (!cured)
+        return;
+    action *a = &p->c->a[A_INIT];
+    a->on = true;
+    a->value = f;
+    p->change.wscale = f;
+    say(a, "multiply the initial weights of the hidden layers by %.3g so the pre-activations stay out of the flat tails "
+           "(checked: a probe of a copy initialized that way has at most %.0f%% of any layer saturated, and delta x%.3g "
+           "end to end)",
+        f, 100 * r.sat, r.gain);
+}
+
+/* A different hidden activation, with He init: ReLU for vanishing sigmoid/tanh nets, leaky ReLU for dead units. */
+static void plan_activation(planner *p, int32_t kind, gfi_judge *j2)
+{
+    gfi_change ch = p->change;
+    ch.act = kind;
+    ch.wscale = 1.0;
+    probed r;
+    if (!probe_change(p->j->net, &ch, j2, &r) || !all_healthy(&r))
+        return;
+    action *a = &p->c->a[A_ACT];
+    a->on = true;
+    a->value = kind;
+    p->change = ch;
+    say(a, "use %s with He init (std sqrt(2/fan_in)) in the hidden layers (checked: a probe of a copy built that way "
+           "gives delta x%.3g end to end and no dead or saturated layer)",
+        kind == GF_ACT_LEAKY_RELU ? "leaky ReLU (slope 0.01)" : "ReLU", r.gain);
+}
+
+static double largest_dead(const gfi_judge *j)
+{
+    double m = 0;
+    for (int32_t i = 0; i + 1 < j->L; i++) {
+        double v = gfi_j_window(j, i, GF_STAT_DEAD_FRAC);
+        if (isfinite(v))
+            m = fmax(m, v);
+    }
+    return m;
+}
+
+/* Biases that put the units on the negative side for every sample: back to 0. */
+static void plan_bias(planner *p, gfi_judge *j2)
+{
+    gfi_change ch = p->change;
+    ch.bias_set = true;
+    ch.bias = 0.0;
+    probed r;
+    if (!probe_change(p->j->net, &ch, j2, &r) || !all_healthy(&r))
+        return;
+    action *a = &p->c->a[A_BIAS];
+    a->on = true;
+    p->change = ch;
+    say(a, "set the hidden layers' bias init to 0: negative biases keep the units on their negative side (checked: a "
+           "probe of a copy with bias 0 has at most %.0f%% of any layer's units dead, against %.0f%% now, and delta x%.3g "
+           "end to end)",
+        100 * r.dead, 100 * largest_dead(p->j), r.gain);
+}
+
+static bool train_change(const planner *p, double lr, gfi_run *r)
+{
+    const gf_net *net = p->j->net;
+    if (!net->xcopy || net->batch < 1)
+        return false;
+    gfi_change ch = p->change;
+    ch.lr = lr;
+    gf_net *s = gfi_scratch_net(net, &ch);
+    int64_t rows = net->batch < CHECK_ROWS ? net->batch : CHECK_ROWS;
+    bool ok = s && gfi_scratch_train(s, net->xcopy, rows, 1.0, CHECK_STEPS, r) == GF_OK;
+    gf_net_destroy(s);
+    return ok;
+}
+
+static const char *opt_name(const gf_net *net) { return gfi_opt_name(net->opt ? net->opt->kind : GF_OPT_SGD); }
+
+static void put_run(action *a, const gfi_run *r, double lr)
+{
+    if (!r->finite)
+        say(a, "at %g the loss was NaN/Inf after %d steps", lr, (int)r->steps + 1);
+    else
+        say(a, "at %g it went %.3g -> %.3g (highest %.3g)", lr, r->first, r->last, r->high);
+}
+
+/* The largest of lr/2, lr/4, ... lr/1000 with which CHECK_STEPS steps of a fresh copy (with the init changes
+ * chosen) on the net's last batch stay finite, never 10x above the first loss, and end lower. */
+static void plan_lr_down(planner *p)
+{
+    static const double div[] = {2, 4, 10, 30, 100, 1000};
+    const gf_net *net = p->j->net;
+    double lr = p->j->lr;
+    gfi_run r0, r;
+    if (!train_change(p, lr, &r0))
+        return;
+    bool init_changed = p->change.wscale != 1.0 || p->change.act >= 0 || p->change.bias_set;
+    if (gfi_run_stable(&r0) && init_changed)
+        return; /* the init change alone makes the current rate stable */
+    action *a = &p->c->a[A_LR_DOWN];
+    for (size_t k = 0; k < sizeof div / sizeof *div; k++) {
+        double c = lr / div[k];
+        if (!train_change(p, c, &r) || !gfi_run_stable(&r))
+            continue;
+        a->on = true;
+        a->value = c;
+        a->from = lr;
+        say(a, "lower the learning rate from %g to %g (checked: %d %s steps of a fresh copy%s on the last batch: ", lr, c,
+            CHECK_STEPS, opt_name(net), init_changed ? " with the init changes above" : "");
+        put_run(a, &r, c);
+        say(a, "; ");
+        put_run(a, &r0, lr);
+        say(a, "%s)", gfi_run_stable(&r0) ? ", stable in this short check too, so the instability builds up later" : "");
+        return;
+    }
+}
+
+/* Stagnation: the largest of lr x 1000 ... x 10 that is stable with a margin of 2 (twice it is stable too) and
+ * lowers the loss of the check clearly more than the current rate. */
+static void plan_lr_up(planner *p)
+{
+    static const double mul[] = {1000, 300, 100, 30, 10};
+    double lr = p->j->lr;
+    gfi_run r0, r, r2;
+    if (!train_change(p, lr, &r0) || !r0.finite)
+        return;
+    double gain0 = r0.first - r0.last;
+    action *a = &p->c->a[A_LR_UP];
+    for (size_t k = 0; k < sizeof mul / sizeof *mul; k++) {
+        double c = lr * mul[k];
+        if (!train_change(p, c, &r) || !gfi_run_stable(&r) || !train_change(p, 2 * c, &r2) || !gfi_run_stable(&r2))
+            continue;
+        if (!(r.first - r.last > 3 * fmax(gain0, 0)))
+            continue;
+        a->on = true;
+        a->value = c;
+        a->from = lr;
+        say(a, "raise the learning rate from %g to %g (checked: %d %s steps of a fresh copy on the last batch: ", lr, c,
+            CHECK_STEPS, opt_name(p->j->net));
+        put_run(a, &r, c);
+        say(a, ", and %g is still stable; ", 2 * c);
+        put_run(a, &r0, lr);
+        say(a, ")");
+        return;
+    }
+}
+
+/* How far the latest gradients exceed the net's clipping (recorded before it is applied); 0 without clipping. */
+static double clip_excess(const gfi_judge *j)
+{
+    const gf_net *net = j->net;
+    if (!j->clipping || !(net->clip_value > 0))
+        return 0;
+    double total = 0, layer_max = 0, comp_max = 0;
+    for (int32_t i = 0; i < j->L; i++) {
+        double w = gfi_j_seen(j, i, GF_STAT_WGRAD_NORM), b = gfi_j_seen(j, i, GF_STAT_BGRAD_NORM);
+        double l2 = (isfinite(w) ? w * w : 0) + (isfinite(b) ? b * b : 0);
+        total += l2;
+        layer_max = fmax(layer_max, sqrt(l2));
+        comp_max = fmax(comp_max, fmax(gfi_j_seen(j, i, GF_STAT_WGRAD_MAXABS), gfi_j_seen(j, i, GF_STAT_BGRAD_MAXABS)));
+    }
+    double g = net->clip_mode == GF_CLIP_NORM ? sqrt(total) : net->clip_mode == GF_CLIP_LAYER_NORM ? layer_max : comp_max;
+    return isfinite(g) ? g / net->clip_value : 0;
+}
+
+static void plan_clip(planner *p)
+{
+    double over = clip_excess(p->j);
+    if (over <= 1)
+        return;
+    const gf_net *net = p->j->net;
+    action *a = &p->c->a[A_CLIP];
+    a->on = true;
+    say(a, "gradient clipping cuts every step: the gradient is x%.2g over the clip %s %g; raise the clip to about %.3g "
+           "(gf_net_set_clip) or turn it off before touching the learning rate",
+        over, net->clip_mode == GF_CLIP_VALUE ? "value" : "norm", net->clip_value, net->clip_value * over * 2);
+}
+
+/* The strongest L1 and L2 of the net's and the layers' penalties. */
+static void strongest_penalty(const gf_net *net, double *l1, double *l2)
+{
+    *l1 = net->has_pen ? net->pen.l1 : 0;
+    *l2 = net->has_pen ? net->pen.l2 : 0;
+    for (int32_t i = 0; i < net->nlayers; i++)
+        if (net->layers[i]->has_pen) {
+            *l1 = fmax(*l1, net->layers[i]->pen.l1);
+            *l2 = fmax(*l2, net->layers[i]->pen.l2);
+        }
+}
+
+/* Weights going to zero under a penalty: each step takes lr x L2 of every weight (and lr x L1 off its size);
+ * a tenth of a percent per step (a factor 0.37 over 1000 steps) is where it starts to dominate the data's pull. */
+static void plan_penalty(planner *p)
+{
+    const gfi_judge *j = p->j;
+    double l1, l2, lr = j->lr, w0 = gfi_j_early_weight_rms(j, 0);
+    strongest_penalty(j->net, &l1, &l2);
+    double wd = j->net->opt && j->net->opt->kind == GF_OPT_ADAMW ? j->net->opt->weight_decay : 0;
+    action *a = &p->c->a[A_PENALTY];
+    if (l2 > 0 && lr * l2 > 1e-4) {
+        a->on = true;
+        say(a, "lower the L2 strength from %g to %.2g: at learning rate %g it takes %.2g%% of every weight per step "
+               "(x%.2g over 1000 steps); at %.2g it takes 0.01%%",
+            l2, 1e-4 / lr, lr, 100 * lr * l2, pow(1 - fmin(lr * l2, 1.0), 1000), 1e-4 / lr);
+    }
+    if (l1 > 0 && isfinite(w0) && lr * l1 > 1e-3 * w0) {
+        say(a, "%slower the L1 strength from %g to %.2g: at learning rate %g it takes %.2g off every weight per step, "
+               "%.2g%% of the initial weight rms %.2g",
+            a->on ? "; " : "", l1, 1e-3 * w0 / lr, lr, lr * l1, 100 * lr * l1 / w0, w0);
+        a->on = true;
+    }
+    if (wd > 0 && lr * wd > 1e-4) {
+        say(a, "%slower AdamW's weight decay from %g to %.2g", a->on ? "; " : "", wd, 1e-4 / lr);
+        a->on = true;
+    }
+}
+
+/* ---- the plan ---- */
+
+static bool any(uint32_t why, uint32_t set) { return (why & set) != 0; }
+
+#define EXPLODE_BY_STEPS                                                                                               \
+    ((1u << C_NONFINITE) | (1u << C_ORIGIN) | (1u << C_WEIGHT_GROWTH) | (1u << C_GRAD_AVALANCHE) |                      \
+     (1u << C_LOSS_AVALANCHE) | (1u << C_LOSS_RISE))
+#define DEPTH                                                                                                          \
+    ((1u << C_DEPTH_GROW) | (1u << C_DEPTH_SHRINK) | (1u << C_FROZEN) | (1u << C_GRAD_FLOOR) | (1u << C_CONV_GAIN))
+
+static void note(planner *p, int act, uint32_t why) { p->c->wanted_by[act] |= why; }
+
+/* Every action the net's conditions ask for, checked, into the cache. */
+static void build_plan(planner *p)
+{
+    const gfi_judge *j = p->j;
+    uint32_t why = j->net_why;
+    gfi_judge *j2 = gfi_malloc(sizeof *j2);
+    if (!j2)
+        return;
+    if (any(why, 1u << C_DEAD)) {
+        if (hidden_bias_negative(j->net))
+            plan_bias(p, j2);
+        if (!p->c->a[A_BIAS].on && j->net->nlayers > 1 && gfi_j_act(j, 0) == GF_ACT_RELU)
+            plan_activation(p, GF_ACT_LEAKY_RELU, j2);
+        note(p, A_BIAS, 1u << C_DEAD);
+        note(p, A_ACT, 1u << C_DEAD);
+    }
+    if (any(why, 1u << C_SATURATED)) {
+        plan_init_saturation(p, j2);
+        note(p, A_INIT, 1u << C_SATURATED);
+    }
+    if (any(why, DEPTH) && !p->c->a[A_INIT].on) {
+        plan_init_gain(p, j2);
+        if (!p->c->a[A_INIT].on && any(why, (1u << C_DEPTH_SHRINK)) && gfi_act_is_saturating(gfi_j_act(j, 0)))
+            plan_activation(p, GF_ACT_RELU, j2);
+        note(p, A_INIT, DEPTH);
+        note(p, A_ACT, DEPTH);
+    }
+    if (any(why, 1u << C_WEIGHT_COLLAPSE) || (any(why, DEPTH) && !p->c->a[A_INIT].on && !p->c->a[A_ACT].on)) {
+        plan_penalty(p);
+        note(p, A_PENALTY, (1u << C_WEIGHT_COLLAPSE) | DEPTH);
+    }
+    if (any(why, EXPLODE_BY_STEPS) || (any(why, 1u << C_DEPTH_GROW) && !p->c->a[A_INIT].on)) {
+        plan_lr_down(p);
+        note(p, A_LR_DOWN, EXPLODE_BY_STEPS | (1u << C_DEPTH_GROW));
+    }
+    if (any(why, 1u << C_STAGNATION)) {
+        plan_clip(p);
+        if (!p->c->a[A_CLIP].on && !p->c->a[A_LR_DOWN].on)
+            plan_lr_up(p);
+        note(p, A_CLIP, 1u << C_STAGNATION);
+        note(p, A_LR_UP, 1u << C_STAGNATION);
+    }
+    if (any(why, (1u << C_NONFINITE) | (1u << C_ORIGIN)) && !j->d->guard) {
+        action *a = &p->c->a[A_GUARD];
+        a->on = true;
+        say(a, "turn on GF_DIAG_GUARD (gf_diag_set_option) so that a step that would write NaN/Inf into the weights is "
+               "refused and they stay intact");
+        note(p, A_GUARD, (1u << C_NONFINITE) | (1u << C_ORIGIN));
+    }
+    gfi_free(j2);
+}
+
+struct gfi_remedy_cache *gfi_remedy_cache_new(void) { return gfi_calloc(1, sizeof(struct gfi_remedy_cache)); }
+void gfi_remedy_cache_free(struct gfi_remedy_cache *c) { gfi_free(c); }
+void gfi_remedy_cache_forget(struct gfi_remedy_cache *c)
+{
+    if (c)
+        c->valid = false;
+}
+
+static bool cache_fresh(const gfi_judge *j, const struct gfi_remedy_cache *c)
+{
+    return c->valid && c->observed == j->d->observed && c->count == j->d->count && c->steps == j->net->steps &&
+           !memcmp(c->th, j->th, sizeof c->th);
+}
+
+/* The checked plan of the net, from the cache or built now; NULL without a cache. */
+static const struct gfi_remedy_cache *plan_of(const gfi_judge *j)
+{
+    struct gfi_remedy_cache *c = j->d->remedy;
+    if (!c || !j->net)
+        return NULL;
+    if (cache_fresh(j, c))
+        return c;
+    memset(c, 0, sizeof *c);
+    planner p = {j, c, gfi_no_change()};
+    build_plan(&p);
+    c->observed = j->d->observed;
+    c->count = j->d->count;
+    c->steps = j->net->steps;
+    memcpy(c->th, j->th, sizeof c->th);
+    c->valid = true;
+    return c;
+}
+
+/* The verdict's own words when no checked change applies. */
+static void put_fallback(const gfi_judge *j, gfi_sink *s, uint32_t why)
+{
+    if (any(why, 1u << C_DEAD))
+        gfi_sink_put(s, "the dead units come from training, not the init: a lower learning rate or leaky ReLU keeps "
+                        "them alive; no change checked on a copy of the net cured them");
+    else if (any(why, DEPTH | (1u << C_SATURATED)))
+        gfi_sink_put(s, "the init is not the cause: a probe of a fresh copy of the net is healthy, so training moved "
+                        "the weights there (step size %g, penalties)",
+                     j->lr);
+    else if (any(why, 1u << C_STAGNATION))
+        gfi_sink_put(s, "raise the learning rate (%g); no higher rate could be checked on a copy of the net (no batch "
+                        "was observed, or none learned clearly faster and stayed stable at twice the rate)",
+                     j->lr);
+    else if (any(why, EXPLODE_BY_STEPS))
+        gfi_sink_put(s, "lower the learning rate (%g); no lower rate could be checked on a copy of the net (no batch "
+                        "was observed, or none was stable within %d steps)",
+                     j->lr, CHECK_STEPS);
+    else
+        gfi_sink_put(s, "no change to the init or the learning rate was found that a check on a copy of the net confirmed");
+}
+
+void gfi_put_remedy(const gfi_judge *j, gfi_sink *s, int32_t layer)
+{
+    uint32_t why = layer >= 0 ? gfi_j_why_at(j, layer) | (j->net_why & ~gfi_j_why_at(j, layer) & 0) : j->net_why;
+    if (!why) {
+        gfi_sink_put(s, "none needed: keep the current activations, init and learning rate (%g)", j->lr);
+        return;
+    }
+    const struct gfi_remedy_cache *c = plan_of(j);
+    bool first = true;
+    for (int k = 0; c && k < A_COUNT; k++) {
+        if (!c->a[k].on || !(c->wanted_by[k] & (layer >= 0 ? why | j->net_why : why)))
+            continue;
+        if (!first)
+            gfi_sink_put(s, "; ");
+        gfi_sink_put(s, "%s", c->a[k].text);
+        first = false;
+    }
+    if (first)
+        put_fallback(j, s, why);
+}

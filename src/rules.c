@@ -1,0 +1,767 @@
+/*
+ * rules.c — the verdict rules, one table row each: the condition, the verdict it gives, the warning sign it
+ * names, the function that finds it from the signals (judge.c) and the one that quotes its numbers.  Why each
+ * threshold has its value, and how it scales with depth, width, batch and loss scale: docs/verdicts.md.
+ */
+#include "judge.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Whether the depth rules and the gradient floors are suspended: a classifier under SOLVED_SHARE of its chance
+ * loss has solved its batches, and what gradient is left comes from a few samples (docs/verdicts.md, "Solved"). */
+static bool solved(const gfi_judge *j) { return j->chance > 0; }
+
+static double rms_of_norm(const gfi_judge *j, int32_t layer, double norm)
+{
+    double n = gfi_j_weights(j, layer);
+    return n > 0 ? norm / sqrt(n) : NAN;
+}
+
+/* Fan-in of a layer (its input width). */
+static double fan_in(const gfi_judge *j, int32_t layer)
+{
+    return j->net && layer >= 0 && layer < j->net->nlayers ? (double)j->net->layers[layer]->in : NAN;
+}
+
+/* Marks the layers whose delta stands beyond half the threshold (in log) from the top layer's, on the side of
+ * the condition; at least the layer with the worst own gain. */
+static void mark_depth(gfi_judge *j, int c, bool grow, double th)
+{
+    const depth_gain *g = &j->depth;
+    double top = gfi_j_seen(j, g->top, GF_STAT_DELTA_PRE_NORM), half = 0.5 * fabs(log(th));
+    bool any = false;
+    for (int32_t i = g->lo; i < g->top; i++) {
+        double r = gfi_j_seen(j, i, GF_STAT_DELTA_PRE_NORM) / top;
+        double lr = r > 0 ? log(r) : -INFINITY;
+        if ((grow && lr > half) || (!grow && lr < -half)) {
+            gfi_j_mark(j, i, c);
+            any = true;
+        }
+    }
+    if (!any)
+        gfi_j_mark(j, g->worst_at, c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Exploding                                                           */
+/* ------------------------------------------------------------------ */
+
+static void detect_nonfinite(gfi_judge *j)
+{
+    for (int32_t i = 0; i < j->L; i++) {
+        double nf = gfi_j_now(j, i, GF_STAT_NONFINITE);
+        if (nf > 0 || isnan(nf))
+            gfi_j_mark(j, i, C_NONFINITE);
+    }
+}
+
+static bool weights_nonfinite(const gfi_judge *j, int32_t i)
+{
+    const int64_t *w = gfi_nf_at(j->d->nonfinite, i, GF_TENSOR_WEIGHT), *b = gfi_nf_at(j->d->nonfinite, i, GF_TENSOR_BIAS);
+    return w[0] + w[1] + w[2] + b[0] + b[1] + b[2] > 0;
+}
+
+static void reason_nonfinite(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    if (j->d->nonfinite && weights_nonfinite(j, i))
+        gfi_sink_put(s, "NaN weights: ");
+    gfi_sink_put(s, "%.0f NaN/Inf values", gfi_j_now(j, i, GF_STAT_NONFINITE));
+    bool any = false;
+    for (int32_t t = 0; j->d->nonfinite && t < GFI_NTENSOR; t++) {
+        const int64_t *c3 = gfi_nf_at(j->d->nonfinite, i, t);
+        if (c3[0] + c3[1] + c3[2] == 0)
+            continue;
+        gfi_sink_put(s, "%s%s: %lld NaN, %lld +Inf, %lld -Inf", any ? ", " : " (", gf_tensor_name(t), (long long)c3[0],
+                     (long long)c3[1], (long long)c3[2]);
+        any = true;
+    }
+    if (any)
+        gfi_sink_put(s, ")");
+}
+
+static void detect_origin(gfi_judge *j)
+{
+    if (j->d->origin_found)
+        j->net_why |= 1u << C_ORIGIN;
+}
+
+/* The largest update ratio of the judged (last finite) record, and its layer. */
+static double last_update(const gfi_judge *j, int32_t *layer)
+{
+    double m = -1;
+    for (int32_t i = 0; i < j->L; i++) {
+        double u = gfi_j_seen(j, i, GF_STAT_UPDATE_RATIO);
+        if (isfinite(u) && u > m) {
+            m = u;
+            *layer = i;
+        }
+    }
+    return m;
+}
+
+/* What produced the first NaN/Inf, read from the origin and the last finite record before it. */
+static void put_nan_cause(const gfi_judge *j, gfi_sink *s)
+{
+    const gf_diag *d = j->d;
+    int32_t at = 0;
+    double ur = last_update(j, &at);
+    if (d->origin_phase == GF_PHASE_UPDATE || d->origin_tensor == GF_TENSOR_WEIGHT ||
+        d->origin_tensor == GF_TENSOR_OPTIMIZER_STATE)
+        gfi_sink_put(s, "the update itself overflowed: the learning rate %g is too large for this net", j->lr);
+    else if (j->at > 0 && ur > 0.1)
+        gfi_sink_put(s, "the steps before it were too large: the last finite step moved layer %d by %.2g of its "
+                        "weights (healthy ~1e-3), so the learning rate %g is too large",
+                     (int)at, ur, j->lr);
+    else if (j->depth.ok && j->depth.gain > j->th[GF_TH_EXPLODE_FACTOR])
+        gfi_sink_put(s, "the weights multiply the signal at every layer: delta grew x%.3g end to end at the last "
+                        "finite record",
+                     j->depth.gain);
+    else if (j->at > 0 && ur > 0.01)
+        gfi_sink_put(s, "the steps before it moved layer %d by %.2g of its weights per step (healthy ~1e-3): the "
+                        "learning rate %g is too large",
+                     (int)at, ur, j->lr);
+    else if (d->origin_phase == GF_PHASE_FORWARD)
+        gfi_sink_put(s, "the forward pass overflowed float");
+    else if (d->origin_phase == GF_PHASE_LOSS)
+        gfi_sink_put(s, "the outputs grew until the loss overflowed");
+    else
+        gfi_sink_put(s, "the backward pass overflowed float");
+}
+
+static void reason_origin(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    const gf_diag *d = j->d;
+    (void)i;
+    gfi_sink_put(s, "the first NaN/Inf appeared at step %lld in layer %d, %s phase, tensor %s; cause: ",
+                 (long long)d->origin_step, (int)d->origin_layer, gf_phase_name(d->origin_phase),
+                 gf_tensor_name(d->origin_tensor));
+    put_nan_cause(j, s);
+    if (j->at > 0)
+        gfi_sink_put(s, " (judged from the last finite record, step %lld)", (long long)gfi_diag_step_at(d, j->at));
+}
+
+static void detect_depth_grow(gfi_judge *j)
+{
+    double th = j->th[GF_TH_EXPLODE_FACTOR];
+    if (j->depth.ok && !solved(j) && j->depth.low > th)
+        mark_depth(j, C_DEPTH_GROW, true, th);
+}
+
+static void detect_depth_shrink(gfi_judge *j)
+{
+    double th = j->th[GF_TH_VANISH_FACTOR];
+    if (j->depth.ok && !solved(j) && j->depth.high < th)
+        mark_depth(j, C_DEPTH_SHRINK, false, th);
+}
+
+static void reason_depth(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    const depth_gain *g = &j->depth;
+    bool grow = g->gain > 1;
+    int32_t k = g->top - g->lo;
+    if (i >= 0)
+        gfi_sink_put(s, "delta here is x%.3g the last hidden layer's; ",
+                     gfi_j_seen(j, i, GF_STAT_DELTA_PRE_NORM) / gfi_j_seen(j, g->top, GF_STAT_DELTA_PRE_NORM));
+    gfi_sink_put(s, "delta %s x%.3g end to end from layer %d down to layer %d (mean square gain per layer %.3g +- "
+                    "%.2g over %d layers, so at %s x%.3g; threshold x%g end to end; this batch: x%.3g)",
+                 grow ? "grows" : "shrinks", g->gain, (int)g->top, (int)g->lo, g->chi, g->chi_se, (int)k,
+                 grow ? "least" : "most", grow ? g->low : g->high, grow ? j->th[GF_TH_EXPLODE_FACTOR] : j->th[GF_TH_VANISH_FACTOR],
+                 g->realized);
+    if (isfinite(j->act_gain))
+        gfi_sink_put(s, "; activation rms x%.3g from layer 0 to layer %d", j->act_gain, (int)j->L - 2);
+}
+
+static void detect_weight_growth(gfi_judge *j)
+{
+    if (j->n < 2)
+        return;
+    /* Hidden layers: the output layer's scale is set by the targets. */
+    for (int32_t i = 0; i + 1 < j->L; i++) {
+        double w0 = gfi_j_early_weight_rms(j, i), w = rms_of_norm(j, i, gfi_j_seen(j, i, GF_STAT_WEIGHT_NORM));
+        /* Large in absolute terms too: the layer now multiplies a signal's scale by more than 3 (He: 1.4). */
+        if (w0 > 0 && isfinite(w) && w / w0 >= j->th[GF_TH_WEIGHT_GROWTH] && w * sqrt(fan_in(j, i)) > 3)
+            gfi_j_mark(j, i, C_WEIGHT_GROWTH);
+    }
+}
+
+static void reason_weight_growth(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    double w0 = gfi_j_early_weight_rms(j, i), w = rms_of_norm(j, i, gfi_j_seen(j, i, GF_STAT_WEIGHT_NORM));
+    gfi_sink_put(s, "weights growing exponentially: weight rms grew x%.3g since training began (%.2g -> %.2g; threshold x%g), so the layer scales a "
+                    "signal by ~%.2g",
+                 w / w0, w0, w, j->th[GF_TH_WEIGHT_GROWTH], w * sqrt(fan_in(j, i)));
+}
+
+/* Avalanches are measured against the largest of up to this many records before: with small batches one step's
+ * loss or gradient can be orders of magnitude above the last one's for a harder sample. */
+#define AVALANCHE_BASE 32
+/* Records after a jump that must still be above it: one or two hard samples are not an avalanche. */
+#define AVALANCHE_KEEP 2
+/* An avalanche ends an order of magnitude above where training started: a hard sample after the net has fit the
+ * rest (batch 1) reaches the starting loss, a divergence passes it by far. */
+#define AVALANCHE_OVER_START 10.0
+
+/* Fewest records before a jump that give its base: one or two batch-1 samples are no scale. */
+#define AVALANCHE_MIN_BASE 4
+
+/* The largest finite value over the up to AVALANCHE_BASE records before record a; 0 with too few of them. */
+static double largest_before(const gfi_judge *j, int32_t a, int32_t layer, int32_t stat)
+{
+    double m = 0;
+    int32_t k = 0;
+    for (int32_t b = a + 1; b < j->n && b <= a + AVALANCHE_BASE; b++) {
+        double v = gfi_j_stat(j, b, layer, stat);
+        if (isfinite(v) && v > m)
+            m = v;
+        k += isfinite(v);
+    }
+    return k >= AVALANCHE_MIN_BASE ? m : 0;
+}
+
+/* Whether stat jumped at record a: more than factor x the largest of the records before it and at least floor,
+ * and so are the AVALANCHE_KEEP records after it (as far as there are any); a non-finite value counts as a jump. */
+static bool jumped(const gfi_judge *j, int32_t a, int32_t layer, int32_t stat, double floor, double *ratio)
+{
+    double before = largest_before(j, a, layer, stat), factor = j->th[GF_TH_AVALANCHE];
+    if (!(before > 0))
+        return false;
+    for (int32_t b = a; b >= 0 && b >= a - AVALANCHE_KEEP; b--) {
+        double v = gfi_j_stat(j, b, layer, stat);
+        if (isfinite(v) && !(v / before > factor && v >= floor))
+            return false;
+    }
+    double now = gfi_j_stat(j, a, layer, stat);
+    *ratio = isfinite(now) ? now / before : INFINITY;
+    return true;
+}
+
+int32_t gfi_grad_jump_at(const gfi_judge *j, int32_t i, double *ratio)
+{
+    /* Large in absolute terms: above the gradient at the start of training (a vanished gradient rising from 1e-7
+     * to 1e-5 is no avalanche) and above the floor. */
+    double early = gfi_j_early_grad(j, i);
+    double floor = fmax(j->th[GF_TH_GRAD_FLOOR] * sqrt(gfi_j_weights(j, i)),
+                        isfinite(early) ? AVALANCHE_OVER_START * early : 0);
+    for (int32_t a = 0; a + 1 < j->n; a++)
+        if (jumped(j, a, i, GF_STAT_WGRAD_NORM, floor, ratio))
+            return a;
+    return -1;
+}
+
+static void detect_grad_avalanche(gfi_judge *j)
+{
+    double r;
+    for (int32_t i = 0; i < j->L; i++)
+        if (gfi_grad_jump_at(j, i, &r) >= 0)
+            gfi_j_mark(j, i, C_GRAD_AVALANCHE);
+}
+
+static void reason_grad_avalanche(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    double r = 0;
+    int32_t a = gfi_grad_jump_at(j, i, &r);
+    if (a < 0)
+        return;
+    gfi_sink_put(s, "the weight-gradient norm jumped x%.3g to %.2g at step %lld (threshold x%g, and 10x its %.2g at "
+                    "the start of training)",
+                 r, fabs(gfi_j_stat(j, a, i, GF_STAT_WGRAD_NORM)), (long long)gfi_diag_step_at(j->d, a),
+                 j->th[GF_TH_AVALANCHE], gfi_j_early_grad(j, i));
+}
+
+static void detect_loss_avalanche(gfi_judge *j)
+{
+    double early = gfi_j_early_loss(j);
+    for (int32_t a = 0; a + 1 < j->n; a++)
+        if (jumped(j, a, 0, GF_STAT_LOSS, isfinite(early) ? AVALANCHE_OVER_START * early : 0, &j->loss_jump)) {
+            j->loss_jump_step = gfi_diag_step_at(j->d, a);
+            j->net_why |= 1u << C_LOSS_AVALANCHE;
+            return;
+        }
+}
+
+static void reason_loss_avalanche(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    (void)i;
+    gfi_sink_put(s, "the loss jumped x%.3g at step %lld, past 10x its %.3g at the start of training (threshold x%g)",
+                 j->loss_jump, (long long)j->loss_jump_step, gfi_j_early_loss(j), j->th[GF_TH_AVALANCHE]);
+}
+
+/* The share of the starting loss a risen loss must be back at. */
+#define LOSS_RISE_OF_START 0.5
+
+/* Records the loss halves are taken from, at most (the default history holds 64). */
+#define LOSS_WINDOW 256
+
+/* Median loss of the newer and the older half of the window (medians: one spike is the avalanche rule's), and
+ * the standard error of the difference of their means. */
+static bool loss_halves(const gfi_judge *j, double *older, double *newer, double *se)
+{
+    int32_t n = j->n < LOSS_WINDOW ? j->n : LOSS_WINDOW, h = n / 2;
+    double o[LOSS_WINDOW / 2], w[LOSS_WINDOW / 2];
+    if (n < 16)
+        return false;
+    double mo = 0, mw = 0, vo = 0, vn = 0;
+    for (int32_t a = 0; a < h; a++) {
+        w[a] = gfi_j_stat(j, a, 0, GF_STAT_LOSS);
+        o[a] = gfi_j_stat(j, n - 1 - a, 0, GF_STAT_LOSS);
+        mw += w[a] / h;
+        mo += o[a] / h;
+    }
+    for (int32_t a = 0; a < h; a++) {
+        vn += (w[a] - mw) * (w[a] - mw) / (h - 1);
+        vo += (o[a] - mo) * (o[a] - mo) / (h - 1);
+    }
+    qsort(w, (size_t)h, sizeof *w, gfi_cmp_double);
+    qsort(o, (size_t)h, sizeof *o, gfi_cmp_double);
+    *older = o[h / 2];
+    *newer = w[h / 2];
+    *se = sqrt(vn / h + vo / h);
+    return isfinite(*older) && isfinite(*newer) && *older > 0;
+}
+
+static void detect_loss_rise(gfi_judge *j)
+{
+    double older, newer, se, early = gfi_j_early_loss(j);
+    if (!loss_halves(j, &older, &newer, &se))
+        return;
+    j->change = (older - newer) / older;
+    j->change_n = j->n < LOSS_WINDOW ? j->n : LOSS_WINDOW;
+    /* A rise must stand out of the step-to-step spread (3 standard errors) and take the loss back to the scale
+     * of the start: steps too large keep it there; a solved classifier bouncing between 0.02 and 0.03 is fine. */
+    if (-j->change > j->th[GF_TH_LOSS_RISE] && newer - older > 3 * se && isfinite(early) &&
+        newer >= LOSS_RISE_OF_START * early)
+        j->net_why |= 1u << C_LOSS_RISE;
+}
+
+static void reason_loss_rise(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    (void)i;
+    gfi_sink_put(s, "the loss rose: its median over the last %d steps is %.2g%% above the %d steps before and %.2g%% "
+                    "of its level at the start (threshold %g%%)",
+                 (int)(j->change_n / 2), -100 * j->change, (int)(j->change_n / 2),
+                 100 * (gfi_j_stat(j, 0, 0, GF_STAT_LOSS) / gfi_j_early_loss(j)), 100 * j->th[GF_TH_LOSS_RISE]);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dead and saturated                                                  */
+/* ------------------------------------------------------------------ */
+
+static void detect_dead(gfi_judge *j)
+{
+    /* Dead units matter when the gradient no longer gets through, and they are its cause: the net's delta
+     * vanishes end to end and the activations lose more of it than the weights (judge.c, attribute).  Deep narrow
+     * He nets keep half their units dead for a whole batch and train; a ReLU layer with no live unit passes
+     * exactly 0. */
+    const depth_gain *g = &j->depth;
+    bool lost = g->ok && g->high < j->th[GF_TH_VANISH_FACTOR] && g->unit_part < g->weight_part;
+    for (int32_t i = 0; i < j->L; i++) {
+        if (!gfi_act_has_negative_side(gfi_j_act(j, i)))
+            continue;
+        double dead = gfi_j_window(j, i, GF_STAT_DEAD_FRAC);
+        if (isfinite(dead) && dead >= j->th[GF_TH_DEAD_FRAC] && (lost || (!g->ok && dead >= 1.0)))
+            gfi_j_mark(j, i, C_DEAD);
+    }
+}
+
+static void reason_dead(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    int32_t kind = gfi_j_act(j, i);
+    gfi_sink_put(s, "%.0f%% of the %s units are on the %s side for every sample (threshold %.0f%%)",
+                 100 * gfi_j_window(j, i, GF_STAT_DEAD_FRAC), gf_activation_name(kind),
+                 kind == GF_ACT_RELU ? "zero" : "negative", 100 * j->th[GF_TH_DEAD_FRAC]);
+    if (j->depth.ok)
+        gfi_sink_put(s, ", and delta falls x%.3g end to end", j->depth.gain);
+    gfi_conv_put_channels(j->d, i, GF_SERIES_DEAD_CHANNELS, s);
+}
+
+static void detect_saturated(gfi_judge *j)
+{
+    /* Beside a vanishing delta, saturation is named only where it is the cause: the units lose more of delta
+     * than the weights do (a deep sigmoid net loses x1/4 per layer at its best, saturated or not). */
+    const depth_gain *g = &j->depth;
+    bool other_cause = g->ok && g->high < j->th[GF_TH_VANISH_FACTOR] && g->unit_part >= g->weight_part;
+    for (int32_t i = 0; i < j->L && !other_cause; i++)
+        if (gfi_act_is_saturating(gfi_j_act(j, i)) && gfi_j_saturation(j, i) >= j->th[GF_TH_SATURATED_FRAC])
+            gfi_j_mark(j, i, C_SATURATED);
+}
+
+static void reason_saturated(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    gfi_sink_put(s, "%s saturated: %.0f%% of units stuck for every sample, %.0f%% of pre-activations in the flat "
+                    "tails (pre-activation std %.2g, mean %.2g; derivative < 1%% of its maximum; threshold %.0f%%)",
+                 gf_activation_name(gfi_j_act(j, i)), 100 * gfi_j_seen(j, i, GF_STAT_SATURATED_FRAC),
+                 100 * gfi_j_tail_share(j, i, j->at), gfi_j_seen(j, i, GF_STAT_PRE_STD), gfi_j_seen(j, i, GF_STAT_PRE_MEAN),
+                 100 * j->th[GF_TH_SATURATED_FRAC]);
+    gfi_conv_put_channels(j->d, i, GF_SERIES_SATURATED_CHANNELS, s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Vanishing                                                           */
+/* ------------------------------------------------------------------ */
+
+/* A conv layer's activation passes a share of the gradient: g = ||delta_pre|| / ||delta out|| (verdict_conv.c), read
+ * per conv layer because pooling and flatten layers between them blur the depth signal.  Vanishing when the
+ * product over the conv layers is under VANISH_FACTOR (the decade the depth rule asks for) and their geometric
+ * mean under CONV_MEAN_MAX per layer: ReLU with max pooling passes ~0.83 per layer in a healthy CNN (the gradient
+ * lands on maxima, which are live); a sigmoid passes at most 0.25. */
+#define CONV_MEAN_MAX 0.85
+
+static void detect_conv_gain(gfi_judge *j)
+{
+    gfi_conv_gain_scan(j->d, &j->conv);
+    const gfi_conv_gain *g = &j->conv;
+    if (solved(j) || g->layers < 1 || !(g->mean < CONV_MEAN_MAX) || !(g->product < j->th[GF_TH_VANISH_FACTOR]))
+        return;
+    for (int32_t i = g->lo; i <= g->hi; i++)
+        if (gfi_conv_act_gain(j->d, i) < CONV_MEAN_MAX)
+            gfi_j_mark(j, i, C_CONV_GAIN);
+}
+
+static void reason_conv_gain(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    if (i >= 0)
+        gfi_sink_put(s, "its %s passes x%.2g of the gradient (||delta pre|| / ||delta out||); ",
+                     gf_activation_name(gfi_j_act(j, i)), gfi_conv_act_gain(j->d, i));
+    gfi_sink_put(s, "the conv layers' activations pass x%.2g of the gradient per layer, x%.2g in all over layers "
+                    "%d-%d (threshold x%g per layer and x%g in all)",
+                 j->conv.mean, j->conv.product, (int)j->conv.lo, (int)j->conv.hi, CONV_MEAN_MAX,
+                 j->th[GF_TH_VANISH_FACTOR]);
+}
+
+/* Hidden layers whose fan-in is within 2x of the top hidden layer's: their update ratios compare like with like
+ * (the input layer of 16 features and a 64 -> 1 output layer do not). */
+static int32_t like_layers(const gfi_judge *j, int32_t *idx)
+{
+    int32_t m = 0;
+    double ref = fan_in(j, j->L - 2);
+    for (int32_t i = 0; i + 1 < j->L; i++) {
+        double f = fan_in(j, i);
+        /* A layer without weights (flatten, pooling) takes no update: it has no ratio to compare. */
+        if (f >= ref / 2 && f <= ref * 2 && gfi_j_weights(j, i) > 0)
+            idx[m++] = i;
+    }
+    return m;
+}
+
+/* Decades between the median update ratio of the upper half of like layers and layer i's. */
+static double update_spread(const gfi_judge *j, int32_t i)
+{
+    int32_t idx[GFI_MAX_WHY];
+    int32_t m = j->L <= GFI_MAX_WHY ? like_layers(j, idx) : 0;
+    double v[GFI_MAX_WHY];
+    int32_t k = 0;
+    for (int32_t r = m / 2; r < m; r++)
+        v[k++] = gfi_j_window(j, idx[r], GF_STAT_UPDATE_RATIO);
+    if (k == 0)
+        return NAN;
+    qsort(v, (size_t)k, sizeof *v, gfi_cmp_double);
+    double top = v[k / 2], ur = gfi_j_window(j, i, GF_STAT_UPDATE_RATIO);
+    return top > 0 && ur > 0 ? log10(top / ur) : NAN;
+}
+
+static void detect_frozen(gfi_judge *j)
+{
+    int32_t idx[GFI_MAX_WHY];
+    if (j->n < 2 || solved(j) || j->L > GFI_MAX_WHY || !j->depth.ok || j->depth.gain >= 1)
+        return;
+    int32_t m = like_layers(j, idx);
+    for (int32_t r = 0; m >= 3 && r < m / 2; r++)
+        if (update_spread(j, idx[r]) > j->th[GF_TH_UPDATE_RATIO_SPREAD])
+            gfi_j_mark(j, idx[r], C_FROZEN);
+}
+
+static void reason_frozen(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    gfi_sink_put(s, "lower layers frozen: update ratio %.2g is %.2g decades below that of the upper hidden layers of "
+                    "like fan-in (threshold %g)",
+                 gfi_j_window(j, i, GF_STAT_UPDATE_RATIO), update_spread(j, i), j->th[GF_TH_UPDATE_RATIO_SPREAD]);
+}
+
+static void detect_grad_floor(gfi_judge *j)
+{
+    double loss = gfi_j_seen(j, 0, GF_STAT_LOSS);
+    /* A solved problem has small gradients: the floor applies only while the loss is not already below it. */
+    if (solved(j) || !(isfinite(loss) && fabs(loss) >= j->th[GF_TH_GRAD_FLOOR]))
+        return;
+    for (int32_t i = 0; i < j->L; i++) {
+        double g = rms_of_norm(j, i, gfi_j_window(j, i, GF_STAT_WGRAD_NORM));
+        if (isfinite(g) && g < j->th[GF_TH_GRAD_FLOOR])
+            gfi_j_mark(j, i, C_GRAD_FLOOR);
+    }
+}
+
+static void reason_grad_floor(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    gfi_sink_put(s, "weight-gradient rms %.2g is below the floor %g",
+                 rms_of_norm(j, i, gfi_j_window(j, i, GF_STAT_WGRAD_NORM)), j->th[GF_TH_GRAD_FLOOR]);
+}
+
+static void detect_weight_collapse(gfi_judge *j)
+{
+    for (int32_t i = 0; i < j->L; i++) {
+        double w = rms_of_norm(j, i, gfi_j_seen(j, i, GF_STAT_WEIGHT_NORM)), w0 = gfi_j_early_weight_rms(j, i);
+        bool fell = j->n >= 2 && w0 > 0 && w < j->th[GF_TH_WEIGHT_SHRINK] * w0;
+        if (isfinite(w) && (fell || w < j->th[GF_TH_WEIGHT_FLOOR]))
+            gfi_j_mark(j, i, C_WEIGHT_COLLAPSE);
+    }
+}
+
+static void reason_weight_collapse(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    double w = rms_of_norm(j, i, gfi_j_seen(j, i, GF_STAT_WEIGHT_NORM)), w0 = gfi_j_early_weight_rms(j, i);
+    gfi_sink_put(s, "weights going to zero: weight rms %.2g", w);
+    if (j->n >= 2 && w0 > 0)
+        gfi_sink_put(s, " is x%.2g of its %.2g when training began (threshold x%g)", w / w0, w0,
+                     j->th[GF_TH_WEIGHT_SHRINK]);
+    else
+        gfi_sink_put(s, " is below the floor %g", j->th[GF_TH_WEIGHT_FLOOR]);
+}
+
+/* A gradient at least this fraction of its weights is far from a minimum: a net whose updates are tiny then is
+ * held back by its step size, not converged (measured: 2-3 at learning rates of 1e-6, 0.0013 and below for nets
+ * that have converged). */
+#define STAGNATION_MIN_GRAD 0.01
+
+static void detect_stagnation(gfi_judge *j)
+{
+    double ur = -1, grad = -1, loss = gfi_j_seen(j, 0, GF_STAT_LOSS);
+    if (j->n < 2 || j->at < 0 || gfi_diag_step_at(j->d, j->at) < 0)
+        return;
+    for (int32_t i = 0; i < j->L; i++) {
+        double u = gfi_j_window(j, i, GF_STAT_UPDATE_RATIO);
+        double g = gfi_j_window(j, i, GF_STAT_WGRAD_NORM), w = gfi_j_window(j, i, GF_STAT_WEIGHT_NORM);
+        if (!isfinite(u) || u < 0)
+            return;
+        ur = fmax(ur, u);
+        if (isfinite(g) && w > 0 && g / w > grad) {
+            grad = g / w;
+            j->step_layer = i;
+        }
+    }
+    j->step_ur = ur;
+    j->step_grad = grad;
+    /* Every ratio 0: no update was measured (backward only, or steps the guard refused). */
+    if (ur > 0 && ur < j->th[GF_TH_UPDATE_FLOOR] && grad >= STAGNATION_MIN_GRAD && isfinite(loss) &&
+        fabs(loss) >= j->th[GF_TH_GRAD_FLOOR])
+        j->net_why |= 1u << C_STAGNATION;
+}
+
+static void reason_stagnation(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    (void)i;
+    gfi_sink_put(s, "learning stagnates: the largest update ratio is %.2g per step (threshold %g; healthy ~1e-3) "
+                    "while layer %d's gradient is %.2g of its weights",
+                 j->step_ur, j->th[GF_TH_UPDATE_FLOOR], (int)j->step_layer, j->step_grad);
+    if (j->change_n)
+        gfi_sink_put(s, "; the loss changed by %.2g%% over the last %d steps", -100 * j->change, (int)j->change_n);
+}
+
+/* ------------------------------------------------------------------ */
+/* The table                                                           */
+/* ------------------------------------------------------------------ */
+
+#define EXPL GF_VERDICT_EXPLODING
+#define VAN GF_VERDICT_VANISHING
+const gfi_rule gfi_rules[C_COUNT] = {
+    {C_NONFINITE, EXPL, false, "NaN weights", detect_nonfinite, reason_nonfinite},
+    {C_ORIGIN, EXPL, true, NULL, detect_origin, reason_origin},
+    {C_DEPTH_GROW, EXPL, true, NULL, detect_depth_grow, reason_depth},
+    {C_WEIGHT_GROWTH, EXPL, false, "weights growing exponentially", detect_weight_growth, reason_weight_growth},
+    {C_GRAD_AVALANCHE, EXPL, false, "avalanche learning", detect_grad_avalanche, reason_grad_avalanche},
+    {C_LOSS_AVALANCHE, EXPL, true, "avalanche learning", detect_loss_avalanche, reason_loss_avalanche},
+    {C_LOSS_RISE, EXPL, true, NULL, detect_loss_rise, reason_loss_rise},
+    {C_DEAD, GF_VERDICT_DEAD, false, NULL, detect_dead, reason_dead},
+    {C_SATURATED, GF_VERDICT_SATURATED, false, NULL, detect_saturated, reason_saturated},
+    {C_DEPTH_SHRINK, VAN, true, NULL, detect_depth_shrink, reason_depth},
+    {C_CONV_GAIN, VAN, true, NULL, detect_conv_gain, reason_conv_gain},
+    {C_FROZEN, VAN, false, "lower layers frozen", detect_frozen, reason_frozen},
+    {C_GRAD_FLOOR, VAN, false, "lower layers frozen", detect_grad_floor, reason_grad_floor},
+    {C_WEIGHT_COLLAPSE, VAN, false, "weights going to zero", detect_weight_collapse, reason_weight_collapse},
+    {C_STAGNATION, VAN, true, "learning stagnates", detect_stagnation, reason_stagnation},
+};
+#undef EXPL
+#undef VAN
+
+int32_t gfi_cond_verdict(int c) { return c >= 0 && c < C_COUNT ? gfi_rules[c].verdict : GF_VERDICT_HEALTHY; }
+
+uint32_t gfi_flags_of(uint32_t why)
+{
+    uint32_t f = 0;
+    for (int c = 0; c < C_COUNT; c++)
+        if (gfi_has(why, c))
+            f |= 1u << gfi_cond_verdict(c);
+    return f;
+}
+
+/* Severity order: non-finite values and explosion destroy training at once; dead and saturated units are causes
+ * of vanishing gradients, so they are named before the symptom they produce. */
+static const int32_t severity[] = {GF_VERDICT_EXPLODING, GF_VERDICT_DEAD, GF_VERDICT_SATURATED, GF_VERDICT_VANISHING};
+#define NSEVERITY ((int)(sizeof severity / sizeof *severity))
+
+int32_t gfi_verdict_of_flags(uint32_t f)
+{
+    for (int k = 0; k < NSEVERITY; k++)
+        if (f & (1u << severity[k]))
+            return severity[k];
+    return GF_VERDICT_HEALTHY;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reason text                                                         */
+/* ------------------------------------------------------------------ */
+
+static void sep(gfi_sink *s, bool *first)
+{
+    if (!*first)
+        gfi_sink_write(s, "; ", 2);
+    *first = false;
+}
+
+static int32_t layer_verdict(const gfi_judge *j, int32_t i) { return gfi_verdict_of_flags(gfi_flags_of(gfi_j_why_at(j, i))); }
+
+/* Writes the layers whose verdict is v as "0-3, 7, 9-12". */
+static void put_layers(const gfi_judge *j, gfi_sink *s, int32_t v)
+{
+    bool first = true;
+    for (int32_t i = 0; i < j->L; i++) {
+        if (layer_verdict(j, i) != v)
+            continue;
+        int32_t e = i;
+        while (e + 1 < j->L && layer_verdict(j, e + 1) == v)
+            e++;
+        gfi_sink_put(s, first ? "%d" : ", %d", (int)i);
+        if (e > i)
+            gfi_sink_put(s, "-%d", (int)e);
+        first = false;
+        i = e;
+    }
+}
+
+static void put_clause(const gfi_judge *j, gfi_sink *s, int c, int32_t layer)
+{
+    const gfi_rule *r = &gfi_rules[c];
+    /* The avalanche clauses are two rules of one sign; the other signs' texts name theirs. */
+    if (r->sign && (c == C_GRAD_AVALANCHE || c == C_LOSS_AVALANCHE))
+        gfi_sink_put(s, "%s: ", r->sign);
+    r->reason(j, s, layer);
+}
+
+static void put_healthy(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    if (i >= 0) {
+        /* A healthy layer has no NaN/Inf, so a NaN delta is layer 0's unmeasured one. */
+        double delta = gfi_j_seen(j, i, GF_STAT_DELTA_IN_RMS);
+        if (isnan(delta))
+            gfi_sink_put(s, "no condition found: delta rms not measured (input gradient off)");
+        else
+            gfi_sink_put(s, "no condition found: delta rms %.2g", delta);
+        gfi_sink_put(s, ", weight-gradient norm %.2g, activation variance %.2g", gfi_j_seen(j, i, GF_STAT_WGRAD_NORM),
+                     gfi_j_seen(j, i, GF_STAT_ACT_VAR));
+        double ur = gfi_j_seen(j, i, GF_STAT_UPDATE_RATIO);
+        if (isfinite(ur) && ur > 0)
+            gfi_sink_put(s, ", update ratio %.2g", ur);
+        return;
+    }
+    gfi_sink_put(s, "no condition found in %d layers", (int)j->L);
+    if (j->chance > 0)
+        gfi_sink_put(s, "; the classifier has solved its batches (loss %.2g, chance %.2g): how the gradient spreads "
+                        "over the layers is not judged",
+                     j->solved_loss, j->chance);
+    if (j->depth.ok)
+        gfi_sink_put(s, "; delta changes x%.3g end to end from layer %d to layer %d (x%.3g..x%.3g within the spread "
+                        "of its layers, healthy within x%g..x%g; mean square gain per layer %.3g +- %.2g; this batch: "
+                        "x%.3g)",
+                     j->depth.gain, (int)j->depth.top, (int)j->depth.lo, j->depth.low, j->depth.high,
+                     j->th[GF_TH_VANISH_FACTOR], j->th[GF_TH_EXPLODE_FACTOR], j->depth.chi, j->depth.chi_se,
+                     j->depth.realized);
+    if (isfinite(j->act_gain))
+        gfi_sink_put(s, "; activation rms x%.3g from layer 0 to layer %d", j->act_gain, (int)j->L - 2);
+}
+
+static void put_layer_reason(const gfi_judge *j, gfi_sink *s, int32_t layer)
+{
+    uint32_t why = gfi_j_why_at(j, layer);
+    int32_t v = gfi_verdict_of_flags(gfi_flags_of(why));
+    bool first = true;
+    gfi_sink_put(s, "%s: ", gf_verdict_name(v));
+    if (!why) {
+        put_healthy(j, s, layer);
+        return;
+    }
+    /* The conditions of the verdict first, then the others. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int c = 0; c < C_COUNT; c++)
+            if (gfi_has(why, c) && ((gfi_cond_verdict(c) == v) == (pass == 0))) {
+                sep(s, &first);
+                put_clause(j, s, c, gfi_rules[c].net_level ? -1 : layer);
+            }
+}
+
+/* "(exploding in layers 0-5; dead in layer 7)" */
+static void put_verdict_layers(const gfi_judge *j, gfi_sink *s, uint32_t f)
+{
+    bool first = true;
+    for (int k = 0; k < NSEVERITY; k++) {
+        int32_t sv = severity[k], n = 0;
+        if (!(f & (1u << sv)))
+            continue;
+        for (int32_t i = 0; i < j->L; i++)
+            n += layer_verdict(j, i) == sv;
+        gfi_sink_put(s, "%s%s", first ? " (" : "; ", gf_verdict_name(sv));
+        if (n) {
+            gfi_sink_put(s, n == 1 ? " in layer " : " in layers ");
+            put_layers(j, s, sv);
+        } else {
+            gfi_sink_put(s, " net-wide");
+        }
+        first = false;
+    }
+    gfi_sink_put(s, "): ");
+}
+
+/* A layer-local condition, quoted at the first layer (from the input side) that has it. */
+static void put_local_clause(const gfi_judge *j, gfi_sink *s, int c)
+{
+    int32_t at = 0, count = 0;
+    while (at < j->L && !gfi_has(gfi_j_why_at(j, at), c))
+        at++;
+    for (int32_t i = 0; i < j->L; i++)
+        count += gfi_has(gfi_j_why_at(j, i), c);
+    gfi_sink_put(s, "layer %d: ", (int)at);
+    put_clause(j, s, c, at);
+    if (count > 1)
+        gfi_sink_put(s, " (and %d more layers)", (int)count - 1);
+}
+
+void gfi_put_reason(const gfi_judge *j, gfi_sink *s, int32_t layer)
+{
+    if (layer >= 0) {
+        put_layer_reason(j, s, layer);
+        return;
+    }
+    uint32_t f = gfi_flags_of(j->net_why);
+    gfi_sink_put(s, "%s", gf_verdict_name(gfi_verdict_of_flags(f)));
+    if (!j->net_why) {
+        gfi_sink_put(s, ": ");
+        put_healthy(j, s, -1);
+        return;
+    }
+    put_verdict_layers(j, s, f);
+    bool first = true;
+    for (int k = 0; k < NSEVERITY; k++)
+        for (int c = 0; c < C_COUNT; c++) {
+            if (gfi_cond_verdict(c) != severity[k] || !gfi_has(j->net_why, c))
+                continue;
+            sep(s, &first);
+            if (gfi_rules[c].net_level)
+                put_clause(j, s, c, -1);
+            else
+                put_local_clause(j, s, c);
+        }
+}

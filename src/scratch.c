@@ -1,0 +1,150 @@
+/*
+ * scratch.c — checks a remedy before it is printed: a scratch copy of a net (same layers, activations,
+ * initializers, loss, optimizer, penalties and clipping, drawn from the same seed) with the remedy applied, then
+ * a probe of it (gf_diag_probe) or a few training steps on the net's last batch.  The net itself is never touched.
+ */
+#include "scratch.h"
+
+#include <math.h>
+#include <string.h>
+
+/* A fresh layer of l's kind with l's options, activation, initializers and penalty (not yet sized). */
+static int copy_layer(const gf_layer *l, gf_layer **k)
+{
+    int rc = gf_layer_create(k, l->kind);
+    if (rc)
+        return rc;
+    memcpy((*k)->opt, l->opt, sizeof l->opt);
+    (*k)->act = l->act;
+    (*k)->winit = l->winit;
+    (*k)->binit = l->binit;
+    (*k)->pen = l->pen;
+    (*k)->has_pen = l->has_pen;
+    return GF_OK;
+}
+
+/* Builds the copy's layers: the source's, with the change's activation (and He init) where asked. */
+static int copy_layers(const gf_net *src, gf_net *dst, const gfi_change *c)
+{
+    for (int32_t i = 0; i < src->nlayers; i++) {
+        gf_layer *k;
+        int rc = copy_layer(src->layers[i], &k);
+        if (rc)
+            return rc;
+        bool hidden = i + 1 < src->nlayers && k->ops->has_activation;
+        if (hidden && c->act >= 0) {
+            gfi_act_default(&k->act, c->act);
+            gfi_init_default(&k->winit, GF_INIT_HE_NORMAL);
+            k->winit.gain = sqrt(2.0);
+        }
+        if (hidden && c->bias_set) {
+            gfi_init_default(&k->binit, GF_INIT_CONSTANT);
+            k->binit.a = c->bias;
+        }
+        if ((rc = gf_net_add(dst, k))) {
+            gf_layer_destroy(k);
+            return rc;
+        }
+    }
+    return GF_OK;
+}
+
+static int copy_training(const gf_net *src, gf_net *dst, double lr)
+{
+    gf_optimizer *o;
+    int rc = gf_optimizer_create(&o, src->opt ? src->opt->kind : GF_OPT_SGD, lr);
+    if (rc)
+        return rc;
+    if (src->opt) {
+        o->mu = src->opt->mu, o->beta1 = src->opt->beta1, o->beta2 = src->opt->beta2;
+        o->eps = src->opt->eps, o->rho = src->opt->rho, o->weight_decay = src->opt->weight_decay;
+    }
+    if ((rc = gf_net_set_optimizer(dst, o))) {
+        gf_optimizer_destroy(o);
+        return rc;
+    }
+    dst->loss = src->loss;
+    dst->pen = src->pen;
+    dst->has_pen = src->has_pen;
+    dst->clip_mode = src->clip_mode;
+    dst->clip_value = src->clip_value;
+    return GF_OK;
+}
+
+gf_net *gfi_scratch_net(const gf_net *src, const gfi_change *c)
+{
+    gf_net *dst;
+    const gfi_shape *in = &src->in_shape;
+    if (gf_net_create_shaped(&dst, in->kind, in->dim, in->rank, src->seed))
+        return NULL;
+    double lr = c->lr > 0 ? c->lr : src->opt ? src->opt->lr : 0.01;
+    if (copy_layers(src, dst, c) || copy_training(src, dst, lr) || gf_net_reinit(dst, src->seed)) {
+        gf_net_destroy(dst);
+        return NULL;
+    }
+    /* The init factor scales every hidden layer's initial weights. */
+    for (int32_t i = 0; c->wscale != 1.0 && i + 1 < dst->nlayers; i++) {
+        gf_layer *l = dst->layers[i];
+        for (size_t k = 0; k < l->nweights; k++)
+            l->w[k] = (float)(l->w[k] * c->wscale);
+    }
+    return dst;
+}
+
+int gfi_scratch_probe(gf_net *net, gfi_judge *j, gf_diag **d)
+{
+    *d = NULL;
+    if (gf_diag_create(d, net))
+        return GF_ERR_NOMEM;
+    int rc = gf_diag_probe(*d, 256, 1);
+    if (!rc)
+        gfi_j_analyse(*d, j);
+    return rc;
+}
+
+/* Targets for the check's batch: what the probe draws for classification losses; for regression, N(0, s^2)
+ * with s the scale the net's loss started at, so the residuals are of the size training saw. */
+static void fill_targets(gf_net *net, float *t, int64_t rows, int64_t width, double scale, gfi_rng *rng)
+{
+    gfi_probe_targets(net, t, rows, width, rng);
+    int32_t k = net->loss.kind;
+    if (k == GF_LOSS_BCE_LOGITS || k == GF_LOSS_SOFTMAX_CE || k == GF_LOSS_SOFTMAX_CE_LABELS)
+        return;
+    for (int64_t i = 0; i < rows * width; i++)
+        t[i] = (float)(t[i] * scale);
+}
+
+int gfi_scratch_train(gf_net *net, const float *x, int64_t rows, double scale, int32_t steps, gfi_run *run)
+{
+    int64_t width = gfi_loss_target_width(&net->loss, gf_net_output_size(net));
+    size_t nx = (size_t)rows * (size_t)net->inputs, nt = (size_t)rows * (size_t)width;
+    float *t = gfi_malloc(nt * sizeof *t);
+    if (!t)
+        return GF_ERR_NOMEM;
+    gfi_rng rng;
+    gfi_rng_seed(&rng, 7);
+    fill_targets(net, t, rows, width, scale, &rng);
+    memset(run, 0, sizeof *run);
+    run->finite = true;
+    for (int32_t s = 0; s < steps; s++) {
+        double loss = NAN;
+        int rc = gf_net_train_step(net, x, nx, t, nt, rows, &loss);
+        if (rc || !isfinite(loss)) {
+            run->finite = false;
+            run->steps = s;
+            break;
+        }
+        if (s == 0)
+            run->first = run->high = loss;
+        run->high = fmax(run->high, loss);
+        run->last = loss;
+        run->steps = s + 1;
+    }
+    gfi_free(t);
+    return GF_OK;
+}
+
+bool gfi_run_stable(const gfi_run *r)
+{
+    return r->finite && r->high <= 10 * r->first && r->last < r->first;
+}

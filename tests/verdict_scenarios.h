@@ -1,0 +1,412 @@
+/*
+ * verdict_scenarios.h — the verdict accuracy suite: nets whose right verdict follows from the literature, built,
+ * probed and trained through the public API, and the figures that say how often the verdict was right.
+ *
+ * Shared by bench/verdict_bench.c (`make verdict-bench`: every scenario x 8 seeds) and tests/test_accuracy.c (a fast
+ * subset under `make check`).  Each scenario's expected verdict is derived in the comment above its table row; the
+ * thresholds it meets are in docs/verdicts.md.  The notation: n is the width, L the number of hidden layers, sigma_w^2
+ * the weight variance times fan_in, chi the per-layer gain of the squared backpropagated signal (Poole et al. 2016,
+ * Schoenholz et al. 2017: chi = sigma_w^2 E[phi'(z)^2]), so the end-to-end gain of delta is about chi^(L/2).
+ *
+ * A scenario-seed is correct when the verdict after training (and, for the init scenarios, after the probe too)
+ * is the expected one.  On healthy scenarios every step's verdict is read: a healthy -> non-healthy change is a flip.
+ */
+#ifndef GF_VERDICT_SCENARIOS_H
+#define GF_VERDICT_SCENARIOS_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradflow.h"
+
+#define VS_SEEDS 8
+#define VS_MAX_IN 64
+#define VS_POINTS 512
+
+enum vs_data {
+    VS_TEACHER,  /* x ~ N(0, 1)^16, y = a random 8-unit tanh teacher, scaled to unit variance: regression, MSE */
+    VS_TABULAR,  /* 12 features of unequal scale and offset (like raw tabular data), 4 anisotropic classes, softmax CE */
+    VS_PIXELS    /* 8x8 "digits": strokes in [0, 1] on a dark field, 10 classes, mostly zeros, softmax CE */
+};
+
+typedef struct {
+    const char *name;
+    int32_t act;       /* hidden activation */
+    int32_t depth;     /* hidden layers (the output layer is one more) */
+    int32_t width;
+    double var;        /* hidden weight variance as a multiple of the activation's right one (vs_right_var) */
+    int32_t orthogonal;/* 1: orthogonal init with gain sqrt(var * right) */
+    double bias;       /* constant bias init of the hidden layers */
+    int32_t opt;
+    double lr, l1, l2;
+    int32_t data;
+    int32_t batch, steps;
+    int32_t expect;    /* GF_VERDICT_* */
+    int32_t geometry;  /* 1: the init decides the verdict, so the probe must give it too */
+} vs_scenario;
+
+/* The weight variance x fan_in that keeps the signal's scale through a layer (chi = 1): He et al. 2015 for the
+ * ReLU family (2, and 2 / (1 + a^2) for leaky ReLU), LeCun / Klambauer et al. 2017 for SELU (1), the mean-field edge
+ * of chaos at zero bias for tanh (1), and the fixed points of chi = 1 found numerically for ELU and GELU. */
+static inline double vs_right_var(int32_t act)
+{
+    switch (act) {
+    case GF_ACT_RELU: return 2.0;
+    case GF_ACT_LEAKY_RELU: return 2.0 / (1.0 + 0.01 * 0.01);
+    case GF_ACT_ELU: return 1.55;
+    case GF_ACT_GELU: return 2.35;
+    default: return 1.0;
+    }
+}
+
+/* ---- data ---- */
+
+typedef struct { uint64_t s; } vs_rng;
+static inline uint64_t vs_next(vs_rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static inline double vs_unif(vs_rng *r) { return (double)(vs_next(r) >> 11) / 9007199254740992.0; }
+static inline double vs_gauss(vs_rng *r)
+{
+    double u = vs_unif(r), v = vs_unif(r);
+    return sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v);
+}
+
+typedef struct {
+    int32_t in, out, classes; /* out: the net's output width; classes 0 for regression */
+    float x[VS_POINTS * VS_MAX_IN], t[VS_POINTS * 10];
+} vs_dataset;
+
+static inline void vs_teacher(vs_dataset *ds, vs_rng *r)
+{
+    ds->in = 16, ds->out = 1, ds->classes = 0;
+    double u[8][16], a[8], mean = 0, sq = 0;
+    for (int k = 0; k < 8; k++) {
+        a[k] = vs_gauss(r);
+        for (int j = 0; j < 16; j++)
+            u[k][j] = vs_gauss(r) / 4.0;
+    }
+    for (int p = 0; p < VS_POINTS; p++) {
+        double y = 0;
+        for (int j = 0; j < 16; j++)
+            ds->x[p * 16 + j] = (float)vs_gauss(r);
+        for (int k = 0; k < 8; k++) {
+            double s = 0;
+            for (int j = 0; j < 16; j++)
+                s += u[k][j] * ds->x[p * 16 + j];
+            y += a[k] * tanh(s);
+        }
+        ds->t[p] = (float)y;
+        mean += y / VS_POINTS;
+        sq += y * y / VS_POINTS;
+    }
+    double sd = sqrt(fmax(sq - mean * mean, 1e-12));
+    for (int p = 0; p < VS_POINTS; p++)
+        ds->t[p] = (float)((ds->t[p] - mean) / sd);
+}
+
+static inline void vs_tabular(vs_dataset *ds, vs_rng *r)
+{
+    ds->in = 12, ds->out = 4, ds->classes = 4;
+    double center[4][12], scale[12], offset[12];
+    for (int j = 0; j < 12; j++) {
+        scale[j] = pow(10.0, vs_unif(r) * 2.0 - 1.0); /* 0.1 .. 10 */
+        offset[j] = vs_gauss(r) * 3.0;
+    }
+    for (int c = 0; c < 4; c++)
+        for (int j = 0; j < 12; j++)
+            center[c][j] = vs_gauss(r) * 1.2;
+    for (int p = 0; p < VS_POINTS; p++) {
+        int c = (int)(vs_next(r) % 4);
+        double shared = vs_gauss(r);
+        for (int j = 0; j < 12; j++)
+            ds->x[p * 12 + j] = (float)(offset[j] + scale[j] * (center[c][j] + 0.6 * shared + vs_gauss(r)));
+        ds->t[p] = (float)c;
+    }
+}
+
+static inline void vs_pixels(vs_dataset *ds, vs_rng *r)
+{
+    ds->in = 64, ds->out = 10, ds->classes = 10;
+    for (int p = 0; p < VS_POINTS; p++) {
+        int c = (int)(vs_next(r) % 10);
+        float *img = ds->x + p * 64;
+        memset(img, 0, 64 * sizeof *img);
+        /* Class c: a stroke of direction c through a jittered centre, plus speckle. */
+        double ang = c * 0.314159, cx = 3.5 + vs_gauss(r) * 0.6, cy = 3.5 + vs_gauss(r) * 0.6;
+        for (double s = -3.5; s <= 3.5; s += 0.5) {
+            int xx = (int)lround(cx + s * cos(ang)), yy = (int)lround(cy + s * sin(ang) * (c % 2 ? 1.0 : 0.5));
+            if (xx >= 0 && xx < 8 && yy >= 0 && yy < 8)
+                img[yy * 8 + xx] = (float)fmin(1.0, 0.7 + 0.3 * vs_unif(r));
+        }
+        for (int k = 0; k < 3; k++)
+            img[vs_next(r) % 64] = (float)vs_unif(r);
+        ds->t[p] = (float)c;
+    }
+}
+
+static inline void vs_make_data(vs_dataset *ds, int32_t kind, uint64_t seed)
+{
+    vs_rng r = {seed * 7919u + 17u};
+    if (kind == VS_TABULAR)
+        vs_tabular(ds, &r);
+    else if (kind == VS_PIXELS)
+        vs_pixels(ds, &r);
+    else
+        vs_teacher(ds, &r);
+}
+
+/* ---- nets ---- */
+
+static inline int vs_init_layer(gf_layer *l, int32_t kind, double a, double b, double gain)
+{
+    gf_init *init;
+    int rc = gf_init_create(&init, kind);
+    if (!rc && (kind == GF_INIT_NORMAL || kind == GF_INIT_CONSTANT))
+        rc = gf_init_set_range(init, a, b);
+    if (!rc && kind == GF_INIT_ORTHOGONAL)
+        rc = gf_init_set_gain(init, gain);
+    if (!rc)
+        rc = b < 0 ? GF_ERR_INVALID : gf_layer_set_weight_init(l, init);
+    gf_init_destroy(init);
+    return rc;
+}
+
+static inline int vs_set_bias(gf_layer *l, double bias)
+{
+    gf_init *init;
+    int rc = gf_init_create(&init, GF_INIT_CONSTANT);
+    if (!rc)
+        rc = gf_init_set_range(init, bias, 0);
+    if (!rc)
+        rc = gf_layer_set_bias_init(l, init);
+    gf_init_destroy(init);
+    return rc;
+}
+
+/* The scenario's net on ds, seeded; NULL on failure. */
+static inline gf_net *vs_build(const vs_scenario *sc, const vs_dataset *ds, uint64_t seed)
+{
+    gf_net *net;
+    if (gf_net_create(&net, ds->in, seed))
+        return NULL;
+    int rc = 0;
+    for (int32_t i = 0; i <= sc->depth && !rc; i++) {
+        bool top = i == sc->depth;
+        int64_t fan_in = i ? sc->width : ds->in, out = top ? ds->out : sc->width;
+        gf_layer *l;
+        rc = gf_net_add_dense(net, out, top ? GF_ACT_IDENTITY : sc->act, &l);
+        /* The output layer is LeCun-initialized (identity: variance 1 / fan_in) in every scenario. */
+        double v = top ? 1.0 : sc->var * vs_right_var(sc->act);
+        if (!rc && sc->orthogonal && !top)
+            rc = vs_init_layer(l, GF_INIT_ORTHOGONAL, 0, 0, sqrt(v));
+        else if (!rc)
+            rc = vs_init_layer(l, GF_INIT_NORMAL, 0.0, sqrt(v / (double)fan_in), 0);
+        if (!rc && !top)
+            rc = vs_set_bias(l, sc->bias);
+    }
+    gf_optimizer *o = NULL;
+    if (!rc)
+        rc = gf_optimizer_create(&o, sc->opt, sc->lr);
+    if (!rc)
+        rc = gf_net_set_optimizer(net, o);
+    if (!rc && ds->classes) {
+        gf_loss *loss;
+        rc = gf_loss_create(&loss, GF_LOSS_SOFTMAX_CE_LABELS);
+        if (!rc)
+            rc = gf_net_set_loss(net, loss);
+        gf_loss_destroy(loss);
+    }
+    if (!rc && (sc->l1 > 0 || sc->l2 > 0)) {
+        gf_penalty *p;
+        rc = gf_penalty_create(&p, sc->l1, sc->l2);
+        if (!rc)
+            rc = gf_net_set_penalty(net, p);
+        gf_penalty_destroy(p);
+    }
+    if (!rc)
+        rc = gf_net_reinit(net, seed);
+    if (rc) {
+        gf_net_destroy(net);
+        return NULL;
+    }
+    return net;
+}
+
+/* ---- one run ---- */
+
+typedef struct {
+    int32_t probe, final;       /* verdicts */
+    int64_t steps_judged, flips; /* healthy scenarios: steps whose verdict was read, healthy -> other changes */
+    int32_t ok;                  /* 0: the run could not be set up */
+} vs_result;
+
+/* Nonzero: vs_run prints the reason of every healthy -> non-healthy flip. */
+static int vs_verbose;
+
+/* Trains sc on its data with seed; every step of a healthy scenario is judged when per_step is set. */
+static inline vs_result vs_run(const vs_scenario *sc, uint64_t seed, int per_step)
+{
+    vs_result res = {GF_VERDICT_UNKNOWN, GF_VERDICT_UNKNOWN, 0, 0, 0};
+    static vs_dataset ds;
+    vs_make_data(&ds, sc->data, seed);
+    gf_net *net = vs_build(sc, &ds, seed);
+    gf_diag *d = NULL;
+    if (!net || gf_diag_create(&d, net) || gf_diag_set_option(d, GF_DIAG_GUARD, 1)) {
+        gf_diag_destroy(d);
+        gf_net_destroy(net);
+        return res;
+    }
+    if (gf_diag_probe(d, 256, seed ^ 0x5eedull) == GF_OK)
+        gf_diag_verdict(d, -1, &res.probe);
+    gf_diag_reset(d);
+    gf_diag_enable(d, 1);
+    int32_t tw = ds.classes ? 1 : ds.out, prev = GF_VERDICT_HEALTHY;
+    int per = VS_POINTS / sc->batch;
+    for (int32_t s = 0; s < sc->steps; s++) {
+        int b = s % per;
+        int rc = gf_net_train_step(net, ds.x + (size_t)b * sc->batch * ds.in, (size_t)sc->batch * ds.in,
+                                   ds.t + (size_t)b * sc->batch * tw, (size_t)sc->batch * tw, sc->batch, NULL);
+        if (rc == GF_ERR_GUARD)
+            break; /* the guard kept the weights; the diag has the step that blew up */
+        if (rc)
+            break;
+        if (per_step && sc->expect == GF_VERDICT_HEALTHY) {
+            int32_t v;
+            gf_diag_verdict(d, -1, &v);
+            res.steps_judged++;
+            bool flip = prev == GF_VERDICT_HEALTHY && v != GF_VERDICT_HEALTHY;
+            res.flips += flip;
+            if (flip && vs_verbose) {
+                static char why[4096];
+                gf_diag_verdict_reason(d, -1, why, sizeof why, NULL);
+                printf("    seed %llu step %d flipped: %s\n", (unsigned long long)seed, (int)s, why);
+            }
+            prev = v;
+        }
+    }
+    gf_diag_verdict(d, -1, &res.final);
+    res.ok = 1;
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+    return res;
+}
+
+/* Whether a run met its scenario. */
+static inline int vs_correct(const vs_scenario *sc, const vs_result *r)
+{
+    return r->ok && r->final == sc->expect && (!sc->geometry || r->probe == sc->expect);
+}
+
+
+/* ---- the scenarios ---- */
+
+#define H GF_VERDICT_HEALTHY
+#define V GF_VERDICT_VANISHING
+#define E GF_VERDICT_EXPLODING
+#define D GF_VERDICT_DEAD
+#define S GF_VERDICT_SATURATED
+
+/* name, act, depth, width, var, orthogonal, bias, opt, lr, l1, l2, data, batch, steps, expect, geometry */
+static const vs_scenario vs_scenarios[] = {
+    /* He et al. 2015: sigma_w^2 = 2 gives chi = 1 for ReLU, so delta keeps its scale at any depth; only the
+     * finite-width spread (Hanin 2018: Var log gain ~ 5 L / n) moves it, a few x at these sizes. */
+    {"relu_he_10x64", GF_ACT_RELU, 10, 64, 1, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32, 300, H, 1},
+    {"relu_he_50x64", GF_ACT_RELU, 50, 64, 1, 0, 0, GF_OPT_SGD, 0.002, 0, 0, VS_TEACHER, 32, 200, H, 1},
+    {"relu_he_100x32", GF_ACT_RELU, 100, 32, 1, 0, 0, GF_OPT_SGD, 1e-3, 0, 0, VS_TEACHER, 32, 150, H, 1},
+    {"relu_he_3x512", GF_ACT_RELU, 3, 512, 1, 0, 0, GF_OPT_SGD, 0.002, 0, 0, VS_TEACHER, 32, 150, H, 1},
+    {"relu_he_3x16", GF_ACT_RELU, 3, 16, 1, 0, 0, GF_OPT_SGD, 0.02, 0, 0, VS_TEACHER, 16, 400, H, 1},
+    /* 0.25 x He: chi = 0.25, delta loses x0.5 per layer: 0.5^20 = 1e-6 end to end. */
+    {"relu_quarter_he_20x64", GF_ACT_RELU, 20, 64, 0.25, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32, 100, V, 1},
+    /* 0.5 x He: x0.71 per layer, 0.71^30 = 3e-5. */
+    {"relu_half_he_30x64", GF_ACT_RELU, 30, 64, 0.5, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32, 100, V, 1},
+    /* 0.81 x He (0.9 x its std): 0.9^100 = 3e-5 end to end, though only x0.9 per layer (issue 14, item 1). */
+    {"relu_0.81he_100x64", GF_ACT_RELU, 100, 64, 0.81, 0, 0, GF_OPT_SGD, 0.001, 0, 0, VS_TEACHER, 32, 60, V, 1},
+    /* 1.25 x He (1.12 x its std): 1.12^100 = 8e4 end to end: exploding, though only x1.12 per layer. */
+    {"relu_1.25he_100x64", GF_ACT_RELU, 100, 64, 1.25, 0, 0, GF_OPT_SGD, 0.001, 0, 0, VS_TEACHER, 32, 60, E, 1},
+    /* 2 x He: x1.41 per layer, 1.41^12 = 64. */
+    {"relu_2he_12x64", GF_ACT_RELU, 12, 64, 2, 0, 0, GF_OPT_SGD, 0.001, 0, 0, VS_TEACHER, 32, 100, E, 1},
+    /* 4 x He: x2 per layer, 2^10 = 1e3. */
+    {"relu_4he_10x64", GF_ACT_RELU, 10, 64, 4, 0, 0, GF_OPT_SGD, 0.001, 0, 0, VS_TEACHER, 32, 100, E, 1},
+    /* Leaky ReLU with its He variance 2 / (1 + a^2): chi = 1. */
+    {"leaky_he_20x64", GF_ACT_LEAKY_RELU, 20, 64, 1, 0, 0, GF_OPT_SGD, 0.005, 0, 0, VS_TEACHER, 32, 300, H, 1},
+    /* Leaky ReLU with 0.25 x its right variance: x0.5 per layer, 0.5^20 = 1e-6. */
+    {"leaky_quarter_he_20x64", GF_ACT_LEAKY_RELU, 20, 64, 0.25, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32, 100, V, 1},
+    /* Bias -3 against pre-activations of std ~1.4 at layer 0 and ~0 above: every unit above layer 0 is on the
+     * negative side for every sample, so delta passes at slope 0.01 per layer: 0.01^9 — dead units are the cause. */
+    {"leaky_bias_minus3_10x64", GF_ACT_LEAKY_RELU, 10, 64, 1, 0, -3, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32, 100, D, 1},
+    /* ReLU with bias -2: the same, and a unit off for every sample passes nothing: delta is 0 below it. */
+    {"relu_bias_minus2_10x64", GF_ACT_RELU, 10, 64, 1, 0, -2, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32, 100, D, 1},
+    /* ReLU with bias -1 on a 6-layer net: layer 0 keeps ~1/4 of its units on per sample, the mean activation falls
+     * layer by layer until no unit is on for any sample. */
+    {"relu_bias_minus1_6x64", GF_ACT_RELU, 6, 64, 1, 0, -1, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32, 100, D, 1},
+    /* ELU at its chi = 1 variance (1.55 / fan_in, numerically): healthy. */
+    {"elu_right_20x64", GF_ACT_ELU, 20, 64, 1, 0, 0, GF_OPT_SGD, 0.005, 0, 0, VS_TEACHER, 32, 300, H, 1},
+    /* SELU with LeCun init is self-normalizing (Klambauer et al. 2017; 32 layers is the deepest they trained).  Its
+     * chi at the fixed point is ~1.07 (lambda^2 (1/2 + alpha^2 e^2 Phi(-2))), so delta grows x1.035 per layer
+     * (Philipp et al. 2018): x3 over 32 layers, within a decade. */
+    {"selu_lecun_32x64", GF_ACT_SELU, 32, 64, 1, 0, 0, GF_OPT_SGD, 0.001, 0, 0, VS_TEACHER, 32, 100, H, 1},
+    {"selu_lecun_8x128_tabular", GF_ACT_SELU, 8, 128, 1, 0, 0, GF_OPT_ADAM, 1e-3, 0, 0, VS_TABULAR, 32, 300, H, 1},
+    /* SELU with 4 x LeCun: q* ~ 4, chi = 4 E[phi'^2] ~ 2.3 (lambda^2 / 2 on the positive side): x1.5 per layer,
+     * 1.5^20 = 3e3. */
+    {"selu_4x_20x64", GF_ACT_SELU, 20, 64, 4, 0, 0, GF_OPT_SGD, 0.001, 0, 0, VS_TEACHER, 32, 60, E, 1},
+    /* GELU at its chi = 1 variance (2.35 / fan_in, numerically). */
+    {"gelu_right_20x64", GF_ACT_GELU, 20, 64, 1, 0, 0, GF_OPT_ADAM, 3e-4, 0, 0, VS_TEACHER, 32, 300, H, 1},
+    /* GELU at 0.25 x: the negative half passes little and chi ~ 0.2: x0.45 per layer. */
+    {"gelu_quarter_20x64", GF_ACT_GELU, 20, 64, 0.25, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32, 100, V, 1},
+    /* tanh at sigma_w^2 = 1, zero bias: the edge of chaos (Poole et al. 2016), chi = 1 at q* = 0; q_l falls like
+     * 1 / (2 l), so delta keeps within a few x over 10 layers. */
+    {"tanh_lecun_10x64", GF_ACT_TANH, 10, 64, 1, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32, 300, H, 1},
+    {"tanh_lecun_3x128_pixels", GF_ACT_TANH, 3, 128, 1, 0, 0, GF_OPT_ADAM, 1e-3, 0, 0, VS_PIXELS, 32, 300, H, 1},
+    /* tanh at sigma_w^2 = 0.25: ordered phase, chi = 0.25, x0.5 per layer: 1e-6 over 20. */
+    {"tanh_quarter_20x64", GF_ACT_TANH, 20, 64, 0.25, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32, 100, V, 1},
+    /* tanh at sigma_w^2 = 16 on a shallow net: pre-activations of std ~4 sit in the flat tails (|z| > 3 for a
+     * derivative under 1 %) for about half of the samples: saturated.  Over 4 layers chi ~ 16 * 0.15 stays within
+     * a decade end to end, so saturation, not explosion, is the finding. */
+    {"tanh_16x_4x64", GF_ACT_TANH, 4, 64, 16, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32, 60, S, 1},
+    /* sigmoid with sigma_w^2 = 1: sigmoid' <= 1/4, chi ~ 1/16 near 0: x0.25 per layer, 1e-6 over 10 (Glorot &
+     * Bengio 2010). */
+    {"sigmoid_lecun_10x64", GF_ACT_SIGMOID, 10, 64, 1, 0, 0, GF_OPT_SGD, 0.1, 0, 0, VS_TEACHER, 32, 100, V, 1},
+    /* sigmoid with sigma_w^2 = 100 over 3 layers: z of std ~6 pinned at 0 or 1. */
+    {"sigmoid_100x_3x64", GF_ACT_SIGMOID, 3, 64, 100, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32, 60, S, 1},
+    /* A 2-hidden-layer sigmoid net at LeCun scale loses x0.25 once: within a decade.  (On raw tabular features of
+     * scale 10 its first layer saturates, which is a finding, not a false alarm: hence pixels in [0, 1].) */
+    {"sigmoid_lecun_2x64_pixels", GF_ACT_SIGMOID, 2, 64, 1, 0, 0, GF_OPT_ADAM, 3e-3, 0, 0, VS_PIXELS, 32, 300, H, 1},
+    /* A deep linear net with orthogonal weights has every singular value 1 (Saxe et al. 2014): healthy at 100. */
+    {"identity_orthogonal_100x64", GF_ACT_IDENTITY, 100, 64, 1, 1, 0, GF_OPT_SGD, 0.001, 0, 0, VS_TEACHER, 32, 100, H, 1},
+    /* A deep linear net at 4 x LeCun: x2 per layer, 2^10 = 1e3. */
+    {"identity_4x_10x64", GF_ACT_IDENTITY, 10, 64, 4, 0, 0, GF_OPT_SGD, 1e-4, 0, 0, VS_TEACHER, 32, 60, E, 1},
+    /* Learning rates: 1e-7 moves each weight by ~1e-7 of itself per step: the loss cannot move (stagnation). */
+    {"relu_he_sgd_lr1e-7", GF_ACT_RELU, 6, 64, 1, 0, 0, GF_OPT_SGD, 1e-7, 0, 0, VS_TEACHER, 32, 120, V, 0},
+    {"relu_he_adam_lr1e-7", GF_ACT_RELU, 6, 64, 1, 0, 0, GF_OPT_ADAM, 1e-7, 0, 0, VS_TABULAR, 32, 120, V, 0},
+    /* SGD at 5 on a unit-scale regression: the first steps multiply the weights many times over (NaN). */
+    {"relu_he_sgd_lr5", GF_ACT_RELU, 6, 64, 1, 0, 0, GF_OPT_SGD, 5, 0, 0, VS_TEACHER, 32, 100, E, 0},
+    /* Adam at 1: every weight moves by ~1 per step against weights of ~0.2: the loss avalanches. */
+    {"relu_he_adam_lr1", GF_ACT_RELU, 6, 64, 1, 0, 0, GF_OPT_ADAM, 1.0, 0, 0, VS_TABULAR, 32, 100, E, 0},
+    /* Strong L2: lr * l2 = 0.05 off every weight per step, 0.95^200 = 4e-5: the weights go to zero. */
+    {"relu_he_l2_strong", GF_ACT_RELU, 6, 64, 1, 0, 0, GF_OPT_SGD, 0.02, 0, 2.5, VS_TEACHER, 32, 200, V, 0},
+    /* Strong L1: 0.02 * 0.5 = 0.01 off |w| per step against He weights of rms 0.18: gone within ~20 steps. */
+    {"relu_he_l1_strong", GF_ACT_RELU, 6, 64, 1, 0, 0, GF_OPT_SGD, 0.02, 0.5, 0, VS_TEACHER, 32, 200, V, 0},
+    /* Sound training on "real-looking" data must read healthy throughout. */
+    {"relu_he_4x64_tabular_adam", GF_ACT_RELU, 4, 64, 1, 0, 0, GF_OPT_ADAM, 1e-3, 0, 0, VS_TABULAR, 32, 500, H, 1},
+    {"relu_he_3x128_pixels_sgd", GF_ACT_RELU, 3, 128, 1, 0, 0, GF_OPT_MOMENTUM, 0.01, 0, 0, VS_PIXELS, 32, 500, H, 1},
+    {"relu_he_4x32_batch1", GF_ACT_RELU, 4, 32, 1, 0, 0, GF_OPT_SGD, 0.005, 0, 0, VS_TEACHER, 1, 1000, H, 1},
+    {"relu_he_6x64_l2_1e-4", GF_ACT_RELU, 6, 64, 1, 0, 0, GF_OPT_SGD, 0.01, 0, 1e-4, VS_TEACHER, 32, 400, H, 1},
+};
+#define VS_COUNT ((int)(sizeof vs_scenarios / sizeof *vs_scenarios))
+
+#undef H
+#undef V
+#undef E
+#undef D
+#undef S
+
+#endif /* GF_VERDICT_SCENARIOS_H */
