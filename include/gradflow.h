@@ -908,6 +908,22 @@ GF_API int gf_diag_verdict_flags(const gf_diag *d, int32_t layer, uint32_t *flag
 GF_API int gf_diag_verdict_reason(const gf_diag *d, int32_t layer, char *buf, size_t cap, size_t *needed);
 GF_API int gf_diag_verdict_remedy(const gf_diag *d, int32_t layer, char *buf, size_t cap, size_t *needed);
 
+/* The remedies of gf_diag_verdict_remedy as numbers, so a program can follow
+ * them.  Each is present only when the net's verdict asks for it and a check
+ * on a scratch copy of the net confirmed it. */
+enum gf_remedy {
+    GF_REMEDY_INIT_SCALE = 0,    /* factor on every hidden layer's initial weights */
+    GF_REMEDY_LEARNING_RATE = 1, /* the learning rate to use */
+    GF_REMEDY_BIAS = 2,          /* the constant bias init of the hidden layers */
+    GF_REMEDY_ACTIVATION = 3,    /* the hidden activation (GF_ACT_*), with He init */
+    GF_REMEDY_L1 = 4,            /* the L1 strength to use */
+    GF_REMEDY_L2 = 5,            /* the L2 strength to use */
+    GF_REMEDY_CLIP = 6           /* the clip value to use (gf_net_set_clip, the net's mode) */
+};
+/* *present: 1 and *value the remedy's value, or 0 and NaN when the remedy
+ * does not call for it (or nothing was observed). */
+GF_API int gf_diag_remedy_value(const gf_diag *d, int32_t remedy, int32_t *present, double *value);
+
 /* One forward/backward pass on N(0,1) inputs and targets, with no update:
  * per-layer gains of activations and delta, and verdicts, before training. */
 GF_API int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed);

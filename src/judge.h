@@ -119,5 +119,7 @@ int32_t gfi_grad_jump_at(const gfi_judge *j, int32_t layer, double *ratio);
 
 /* ---- remedy.c ---- */
 void gfi_put_remedy(const gfi_judge *j, gfi_sink *s, int32_t layer);
+/* gf_diag_remedy_value without the argument checks (d observed or not). */
+int gfi_remedy_value(const gf_diag *d, int32_t remedy, int32_t *present, double *value);
 
 #endif /* GF_JUDGE_H */

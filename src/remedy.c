@@ -28,6 +28,7 @@ struct gfi_remedy_cache {
     bool valid;
     action a[A_COUNT];
     uint32_t wanted_by[A_COUNT]; /* the conditions that asked for each action */
+    double l1, l2;               /* the penalty strengths A_PENALTY suggests (NaN: unchanged) */
 };
 
 /* Steps of a learning-rate check, and the rows of the batch it runs on. */
@@ -236,10 +237,10 @@ static void put_run(action *a, const gfi_run *r, double lr)
 }
 
 /* The largest of lr/2, lr/4, ... lr/1000 with which CHECK_STEPS steps of a fresh copy (with the init changes
- * chosen) on the net's last batch stay finite, never 10x above the first loss, and end lower. */
+ * chosen) on the net's last batch stay finite, never 1.5x above the first loss, and end lower. */
 static void plan_lr_down(planner *p)
 {
-    static const double div[] = {2, 4, 10, 30, 100, 1000};
+    static const double div[] = {2, 4, 10, 20, 50, 100, 1000};
     const gf_net *net = p->j->net;
     double lr = p->j->lr;
     gfi_run r0, r;
@@ -257,7 +258,7 @@ static void plan_lr_down(planner *p)
         a->value = c;
         a->from = lr;
         say(a, "lower the learning rate from %g to %g (checked: %d %s steps of a fresh copy%s on the last batch: ", lr, c,
-            CHECK_STEPS, opt_name(net), init_changed ? " with the init changes above" : "");
+            CHECK_STEPS, opt_name(net), init_changed ? " with the changes above" : "");
         put_run(a, &r, c);
         say(a, "; ");
         put_run(a, &r0, lr);
@@ -322,6 +323,7 @@ static void plan_clip(planner *p)
     const gf_net *net = p->j->net;
     action *a = &p->c->a[A_CLIP];
     a->on = true;
+    a->value = net->clip_value * over * 2;
     say(a, "gradient clipping cuts every step: the gradient is x%.2g over the clip %s %g; raise the clip to about %.3g "
            "(gf_net_set_clip) or turn it off before touching the learning rate",
         over, net->clip_mode == GF_CLIP_VALUE ? "value" : "norm", net->clip_value, net->clip_value * over * 2);
@@ -348,8 +350,10 @@ static void plan_penalty(planner *p)
     strongest_penalty(j->net, &l1, &l2);
     double wd = j->net->opt && j->net->opt->kind == GF_OPT_ADAMW ? j->net->opt->weight_decay : 0;
     action *a = &p->c->a[A_PENALTY];
+    p->c->l1 = p->c->l2 = NAN;
     if (l2 > 0 && lr * l2 > 1e-4) {
         a->on = true;
+        p->c->l2 = 1e-4 / lr;
         say(a, "lower the L2 strength from %g to %.2g: at learning rate %g it takes %.2g%% of every weight per step "
                "(x%.2g over 1000 steps); at %.2g it takes 0.01%%",
             l2, 1e-4 / lr, lr, 100 * lr * l2, pow(1 - fmin(lr * l2, 1.0), 1000), 1e-4 / lr);
@@ -359,6 +363,7 @@ static void plan_penalty(planner *p)
                "%.2g%% of the initial weight rms %.2g",
             a->on ? "; " : "", l1, 1e-3 * w0 / lr, lr, lr * l1, 100 * lr * l1 / w0, w0);
         a->on = true;
+        p->c->l1 = 1e-3 * w0 / lr;
     }
     if (wd > 0 && lr * wd > 1e-4) {
         say(a, "%slower AdamW's weight decay from %g to %.2g", a->on ? "; " : "", wd, 1e-4 / lr);
@@ -409,9 +414,12 @@ static void build_plan(planner *p)
         plan_penalty(p);
         note(p, A_PENALTY, (1u << C_WEIGHT_COLLAPSE) | DEPTH);
     }
-    if (any(why, EXPLODE_BY_STEPS) || (any(why, 1u << C_DEPTH_GROW) && !p->c->a[A_INIT].on)) {
+    /* A new init or activation changes which rates are stable (ReLU trains at rates that sigmoid needs and ReLU
+     * does not survive): the current rate is checked with it too. */
+    bool changed = p->change.wscale != 1.0 || p->change.act >= 0 || p->change.bias_set;
+    if (any(why, EXPLODE_BY_STEPS) || (any(why, 1u << C_DEPTH_GROW) && !p->c->a[A_INIT].on) || changed) {
         plan_lr_down(p);
-        note(p, A_LR_DOWN, EXPLODE_BY_STEPS | (1u << C_DEPTH_GROW));
+        note(p, A_LR_DOWN, EXPLODE_BY_STEPS | DEPTH | (1u << C_DEAD) | (1u << C_SATURATED));
     }
     if (any(why, 1u << C_STAGNATION)) {
         plan_clip(p);
@@ -504,4 +512,41 @@ void gfi_put_remedy(const gfi_judge *j, gfi_sink *s, int32_t layer)
     }
     if (first)
         put_fallback(j, s, why);
+}
+
+/* ---- gf_diag_remedy_value ---- */
+
+/* The checked value of one remedy; *present 0 when the plan has none of that kind. */
+static void remedy_value(const struct gfi_remedy_cache *c, int32_t remedy, int32_t *present, double *value)
+{
+    static const int kind_of[] = {A_INIT, A_LR_DOWN, A_BIAS, A_ACT, A_PENALTY, A_PENALTY, A_CLIP};
+    *present = 0;
+    *value = NAN;
+    const action *a = &c->a[kind_of[remedy]];
+    if (remedy == GF_REMEDY_LEARNING_RATE && !a->on)
+        a = &c->a[A_LR_UP];
+    if (!a->on)
+        return;
+    double v = remedy == GF_REMEDY_L1 ? c->l1 : remedy == GF_REMEDY_L2 ? c->l2 : a->value;
+    if (isnan(v))
+        return;
+    *present = 1;
+    *value = v;
+}
+
+int gfi_remedy_value(const gf_diag *d, int32_t remedy, int32_t *present, double *value)
+{
+    *present = 0;
+    *value = NAN;
+    if (d->count == 0)
+        return GF_OK;
+    gfi_judge *j = gfi_malloc(sizeof *j);
+    if (!j)
+        return GF_ERR_NOMEM;
+    gfi_j_analyse(d, j);
+    const struct gfi_remedy_cache *c = j->net_why ? plan_of(j) : NULL;
+    if (c)
+        remedy_value(c, remedy, present, value);
+    gfi_free(j);
+    return GF_OK;
 }

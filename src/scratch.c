@@ -144,7 +144,9 @@ int gfi_scratch_train(gf_net *net, const float *x, int64_t rows, double scale, i
     return GF_OK;
 }
 
+/* A stable rate never takes the loss of one batch half again above where it started: a rate at the edge of
+ * stability already does so within 30 steps, and fails on other batches soon after. */
 bool gfi_run_stable(const gfi_run *r)
 {
-    return r->finite && r->high <= 10 * r->first && r->last < r->first;
+    return r->finite && r->high <= 1.5 * r->first && r->last < r->first;
 }

@@ -31,7 +31,7 @@ int gfi_scratch_probe(gf_net *net, gfi_judge *j, gf_diag **d);
 /* steps training steps of net on x (rows x inputs), targets drawn for its loss as the probe does (regression:
  * times scale). */
 int gfi_scratch_train(gf_net *net, const float *x, int64_t rows, double scale, int32_t steps, gfi_run *run);
-/* Finite, never 10x above the first loss, and lower at the end. */
+/* Finite, never 1.5x above the first loss, and lower at the end. */
 bool gfi_run_stable(const gfi_run *r);
 
 /* probe.c: targets the net's loss accepts (the probe's). */

@@ -199,3 +199,16 @@ int gf_diag_verdict_remedy(const gf_diag *d, int32_t layer, char *buf, size_t ca
 {
     return verdict_text(d, layer, buf, cap, needed, GFI_TEXT_REMEDY, "gf_diag_verdict_remedy");
 }
+
+int gf_diag_remedy_value(const gf_diag *d, int32_t remedy, int32_t *present, double *value)
+{
+    int rc = gfi_diag_check(d, "gf_diag_remedy_value");
+    if (rc)
+        return rc;
+    if (!present || !value)
+        return gfi_fail(GF_ERR_NULL, "gf_diag_remedy_value: %s is NULL", present ? "value" : "present");
+    if (remedy < GF_REMEDY_INIT_SCALE || remedy > GF_REMEDY_CLIP)
+        return gfi_fail(GF_ERR_INVALID, "gf_diag_remedy_value: unknown remedy %d", (int)remedy);
+    rc = gfi_remedy_value(d, remedy, present, value);
+    return rc ? gfi_fail(rc, "gf_diag_remedy_value: out of memory") : GF_OK;
+}

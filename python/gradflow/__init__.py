@@ -21,7 +21,7 @@ from ._diag import (Diagnostics, HistoryPoint, LayerStats, NonFinite, Origin, Ti
                     stat_name, tensor_name, verdict_name)
 from ._enums import (ActivationKind, ActivationParam, ClipMode, DiagOption, DiagThreshold, FanMode, FitOption,
                      InitKind, LayerKind, LayerOption, LossKind, LossParam, MetricKind, ModelField, Monitor,
-                     OptimizerKind, OptimizerParam, Phase, ReportFormat, SaveFlag, ScheduleKind, ScheduleParam,
+                     OptimizerKind, OptimizerParam, Phase, Remedy, ReportFormat, SaveFlag, ScheduleKind, ScheduleParam,
                      Series, ShapeKind, Stat, Tensor, VerdictKind)
 from ._fit import EarlyStopping, EpochRecord, History, Schedule, metric_compute
 from ._errors import (BufferTooSmallError, ClosedError, DataTypeError, FileError, FormatError, GradflowError,
@@ -71,7 +71,7 @@ __all__ = [
     "OptimizerParam", "LayerKind", "LayerOption", "ShapeKind", "Series", "ClipMode", "Status",
     "SaveFlag", "ModelField", "model_info", "FORMAT_VERSION",
     "Diagnostics", "LayerStats", "HistoryPoint", "NonFinite", "Origin", "TimeProfile", "Verdict",
-    "Stat", "Tensor", "Phase", "VerdictKind", "DiagOption", "DiagThreshold", "ReportFormat",
+    "Stat", "Tensor", "Phase", "VerdictKind", "DiagOption", "DiagThreshold", "Remedy", "ReportFormat",
     "stat_name", "tensor_name", "phase_name", "verdict_name",
     "GradflowError", "NullError", "OutOfMemoryError", "InvalidArgumentError", "DataTypeError", "ShapeError",
     "NonFiniteError", "StateError", "ClosedError", "SizeOverflowError", "RangeError", "FileError",

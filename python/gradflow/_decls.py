@@ -320,6 +320,7 @@ DECLARATIONS = [
     ("gf_diag_verdict_flags",       c_int,    (DiagP, c_int32, U32P)),
     ("gf_diag_verdict_reason",      c_int,    (DiagP, c_int32, CharBuf, c_size_t, SizeP)),
     ("gf_diag_verdict_remedy",      c_int,    (DiagP, c_int32, CharBuf, c_size_t, SizeP)),
+    ("gf_diag_remedy_value",        c_int,    (DiagP, c_int32, I32P, F64P)),
     ("gf_diag_probe",               c_int,    (DiagP, c_int64, c_uint64)),
     ("gf_diag_series_length",       c_int,    (DiagP, c_int32, c_int32, I64P)),
     ("gf_diag_series",              c_int,    (DiagP, c_int32, c_int32, F64P, c_size_t, I64P)),

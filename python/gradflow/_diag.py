@@ -14,7 +14,8 @@ from typing import FrozenSet, NamedTuple
 from . import _decls as D
 from ._core import Net, _Handle, _i32, _require, _u64
 from ._data import as_int, as_real, np
-from ._enums import DiagOption, DiagThreshold, Phase, ReportFormat, Series, Stat, Tensor, VerdictKind, enum_value
+from ._enums import (DiagOption, DiagThreshold, Phase, Remedy, ReportFormat, Series, Stat, Tensor, VerdictKind,
+                     enum_value)
 from ._errors import ClosedError, DataTypeError, NullError, RangeError, Status
 from ._lib import check, lib
 
@@ -416,6 +417,19 @@ class Diagnostics(_Handle):
         return Verdict(i, _name(lib.gf_verdict_name, kind.value), _flag_names(flags.value),
                        self._text(lib.gf_diag_verdict_reason, h, i, where),
                        self._text(lib.gf_diag_verdict_remedy, h, i, where))
+
+    def remedies(self):
+        """{name: value} of the net's checked remedies (e.g. {"init_scale": 0.71, "learning_rate": 0.025});
+        empty when the net is healthy or nothing was observed."""
+        where = "Diagnostics.remedies"
+        h = self._ptr(where)
+        out = {}
+        for r in Remedy:
+            present, value = c_int32(), c_double()
+            check(lib.gf_diag_remedy_value(h, int(r), byref(present), byref(value)))
+            if present.value:
+                out[r.name.lower()] = value.value
+        return out
 
     def verdicts(self):
         """[Verdict] of every layer (the net's own is verdict())."""

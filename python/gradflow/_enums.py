@@ -264,6 +264,17 @@ class DiagThreshold(enum.IntEnum):
     WEIGHT_GROWTH = 12
 
 
+class Remedy(enum.IntEnum):
+    """enum gf_remedy (GF_REMEDY_*): the checked remedies as numbers (Diagnostics.remedies)."""
+    INIT_SCALE = 0
+    LEARNING_RATE = 1
+    BIAS = 2
+    ACTIVATION = 3
+    L1 = 4
+    L2 = 5
+    CLIP = 6
+
+
 class ReportFormat(enum.IntEnum):
     """enum gf_report_format."""
     TEXT = 0

@@ -174,6 +174,7 @@ ENUM_MAP = {
     "gf_verdict": (gradflow.VerdictKind, "GF_VERDICT_"),
     "gf_diag_option": (gradflow.DiagOption, "GF_DIAG_"),
     "gf_diag_threshold": (gradflow.DiagThreshold, "GF_TH_"),
+    "gf_remedy": (gradflow.Remedy, "GF_REMEDY_"),
     "gf_report_format": (gradflow.ReportFormat, "GF_REPORT_"),
     "gf_metric_kind": (gradflow.MetricKind, "GF_METRIC_"),
     "gf_schedule_kind": (gradflow.ScheduleKind, "GF_SCHED_"),
