@@ -7,7 +7,8 @@
  * Usage: verdict_bench [-s name] [-n seeds] [-v]
  *   -s name   only the scenarios whose name contains `name`
  *   -n seeds  seeds per scenario (default 8)
- *   -v        print the net's reason of every run that missed
+ *   -v        print the net's reason of every run that missed, and every flip
+ *   -r        print the reasons and the remedy of each scenario's first seed
  */
 #include "../tests/verdict_scenarios.h"
 
@@ -53,6 +54,8 @@ static void explain(const vs_scenario *sc, uint64_t seed)
     }
     gf_diag_verdict_reason(d, -1, buf, sizeof buf, NULL);
     printf("      final: %s\n", buf);
+    gf_diag_verdict_remedy(d, -1, buf, sizeof buf, NULL);
+    printf("      remedy: %s\n", buf);
     gf_diag_destroy(d);
     gf_net_destroy(net);
 }
@@ -60,16 +63,18 @@ static void explain(const vs_scenario *sc, uint64_t seed)
 int main(int argc, char **argv)
 {
     const char *only = NULL;
-    int seeds = VS_SEEDS, verbose = 0;
+    int seeds = VS_SEEDS, verbose = 0, remedies = 0;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "-s") && a + 1 < argc)
             only = argv[++a];
         else if (!strcmp(argv[a], "-n") && a + 1 < argc)
             seeds = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "-r"))
+            remedies = 1;
         else if (!strcmp(argv[a], "-v"))
             verbose = vs_verbose = 1;
         else {
-            fprintf(stderr, "usage: verdict_bench [-s name] [-n seeds] [-v]\n");
+            fprintf(stderr, "usage: verdict_bench [-s name] [-n seeds] [-v] [-r]\n");
             return 2;
         }
     }
@@ -98,8 +103,8 @@ int main(int argc, char **argv)
                 flips += r.flips;
                 sf += r.flips;
             }
-            if (!c && verbose) {
-                printf("    seed %d missed:\n", 1000 + s);
+            if ((!c && verbose) || (remedies && s == 0)) {
+                printf("    seed %d %s:\n", 1000 + s, c ? "" : "missed");
                 explain(sc, (uint64_t)(1000 + s));
             }
         }

@@ -267,11 +267,11 @@ static void plan_lr_down(planner *p)
     }
 }
 
-/* Stagnation: the largest of lr x 1000 ... x 10 that is stable with a margin of 2 (twice it is stable too) and
+/* Stagnation: the largest of lr x 1e5 ... x 10 that is stable with a margin of 2 (twice it is stable too) and
  * lowers the loss of the check clearly more than the current rate. */
 static void plan_lr_up(planner *p)
 {
-    static const double mul[] = {1000, 300, 100, 30, 10};
+    static const double mul[] = {1e5, 3e4, 1e4, 3e3, 1e3, 300, 100, 30, 10};
     double lr = p->j->lr;
     gfi_run r0, r, r2;
     if (!train_change(p, lr, &r0) || !r0.finite)

@@ -400,6 +400,32 @@ static const vs_scenario vs_scenarios[] = {
     {"relu_he_3x128_pixels_sgd", GF_ACT_RELU, 3, 128, 1, 0, 0, GF_OPT_MOMENTUM, 0.01, 0, 0, VS_PIXELS, 32, 500, H, 1},
     {"relu_he_4x32_batch1", GF_ACT_RELU, 4, 32, 1, 0, 0, GF_OPT_SGD, 0.005, 0, 0, VS_TEACHER, 1, 1000, H, 1},
     {"relu_he_6x64_l2_1e-4", GF_ACT_RELU, 6, 64, 1, 0, 0, GF_OPT_SGD, 0.01, 0, 1e-4, VS_TEACHER, 32, 400, H, 1},
+    /* More shapes, data and optimizers: the rules must not depend on the ones above. */
+    {"relu_he_8x256_tabular_adam", GF_ACT_RELU, 8, 256, 1, 0, 0, GF_OPT_ADAM, 1e-3, 0, 0, VS_TABULAR, 64, 300, H, 1},
+    {"relu_he_20x128_pixels_momentum", GF_ACT_RELU, 20, 128, 1, 0, 0.0, GF_OPT_MOMENTUM, 2e-3, 0, 0, VS_PIXELS, 32, 300, H, 1},
+    {"relu_he_bias0.1_10x64", GF_ACT_RELU, 10, 64, 1, 0, 0.1, GF_OPT_SGD, 0.003, 0, 0, VS_TEACHER, 32, 300, H, 1},
+    {"leaky_he_50x32", GF_ACT_LEAKY_RELU, 50, 32, 1, 0, 0, GF_OPT_SGD, 1e-3, 0, 0, VS_TEACHER, 32, 200, H, 1},
+    /* Orthogonal weights with the ReLU gain sqrt(2): chi = 1 (Saxe et al. 2014 for the linear part). */
+    {"relu_orthogonal_50x64", GF_ACT_RELU, 50, 64, 1, 1, 0, GF_OPT_SGD, 1e-3, 0, 0, VS_TEACHER, 32, 200, H, 1},
+    /* A deep linear net at sigma_w^2 = 1: chi = 1 exactly. */
+    {"identity_lecun_50x64", GF_ACT_IDENTITY, 50, 64, 1, 0, 0, GF_OPT_SGD, 1e-4, 0, 0, VS_TEACHER, 32, 200, H, 1},
+    /* tanh with sigma_w^2 = 1 over 30 layers: q_l ~ 1 / (2 l), delta ~ L^(-1/2) = x0.18, within a decade. */
+    {"tanh_lecun_30x64_adam", GF_ACT_TANH, 30, 64, 1, 0, 0, GF_OPT_ADAM, 3e-4, 0, 0, VS_TEACHER, 32, 300, H, 1},
+    /* Four sigmoid layers lose x1/4 each: x1/64 over the three steps between them. */
+    {"sigmoid_lecun_4x64_pixels", GF_ACT_SIGMOID, 4, 64, 1, 0, 0, GF_OPT_SGD, 0.1, 0, 0, VS_PIXELS, 32, 200, V, 1},
+    /* ELU, SELU at 0.25 x: chi ~ 0.25-0.3, x0.5 per layer over 20. */
+    {"elu_quarter_20x64", GF_ACT_ELU, 20, 64, 0.25, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32, 100, V, 1},
+    {"selu_quarter_20x64", GF_ACT_SELU, 20, 64, 0.25, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_TABULAR, 32, 100, V, 1},
+    /* GELU at 4 x: large inputs make it ReLU-like, chi ~ 4 * 1/2 = 2: x1.4 per layer, 1e3 over 20. */
+    {"gelu_4x_20x64", GF_ACT_GELU, 20, 64, 4, 0, 0, GF_OPT_SGD, 1e-3, 0, 0, VS_TEACHER, 32, 60, E, 1},
+    /* ReLU at 0.25 x He over 5 layers: x0.5^4 = 0.06. */
+    {"relu_quarter_he_5x128_pixels", GF_ACT_RELU, 5, 128, 0.25, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_PIXELS, 32, 100, V, 1},
+    /* SGD at 0.5 on a 10-layer He net: past the stable step size, the loss leaves its start (or overflows). */
+    {"relu_he_sgd_lr0.5", GF_ACT_RELU, 10, 64, 1, 0, 0, GF_OPT_SGD, 0.5, 0, 0, VS_TEACHER, 32, 150, E, 0},
+    /* SGD at 1e-7 on a classifier: stagnation whatever the loss. */
+    {"tanh_lecun_sgd_lr1e-7_pixels", GF_ACT_TANH, 4, 64, 1, 0, 0, GF_OPT_SGD, 1e-7, 0, 0, VS_PIXELS, 32, 120, V, 0},
+    /* Momentum with an L2 of 5: lr * l2 = 0.05 per step (x20 with momentum): the weights go to zero. */
+    {"relu_he_momentum_l2_strong", GF_ACT_RELU, 4, 64, 1, 0, 0, GF_OPT_MOMENTUM, 0.01, 0, 5.0, VS_PIXELS, 32, 300, V, 0},
 };
 #define VS_COUNT ((int)(sizeof vs_scenarios / sizeof *vs_scenarios))
 
