@@ -440,6 +440,51 @@ static void test_dead_fraction_counts_relu_units_with_bias_minus_5(void **state)
     gf_net_destroy(net);
 }
 
+/* Units 0 and 2 of a 4-unit layer of `act` have bias -5: on the negative side for every sample. */
+static double dead_fraction_of(int32_t act)
+{
+    const int64_t sizes[2] = {4, 1};
+    const int32_t acts[2] = {act, GF_ACT_IDENTITY};
+    gf_net *net = net_of(2, 2, sizes, acts);
+    const float w0[8] = {0.5f, 0.5f, -0.5f, 0.25f, 0.3f, -0.2f, 0.1f, 0.1f};
+    const float b0[4] = {-5.0f, 0.1f, -5.0f, 0.2f};
+    const float w1[4] = {1, 1, 1, 1}, b1[1] = {0};
+    set_layer(net, 0, w0, 8, b0, 4);
+    set_layer(net, 1, w1, 4, b1, 1);
+    gf_diag *d = diag_of(net);
+    const float x[6] = {1, 2, -1, 0.5f, 2, -2}, t[3] = {0, 1, 0};
+    assert_int_equal(gf_net_train_step(net, x, 6, t, 3, 3, NULL), GF_OK);
+    double dead = val(d, 0, GF_STAT_DEAD_FRAC);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+    return dead;
+}
+
+static void test_dead_fraction_counts_leaky_relu_units_negative_for_every_sample(void **state)
+{
+    (void)state;
+    assert_rel(dead_fraction_of(GF_ACT_LEAKY_RELU), 0.5, 0);
+}
+
+static void test_dead_fraction_counts_elu_units_negative_for_every_sample(void **state)
+{
+    (void)state;
+    assert_rel(dead_fraction_of(GF_ACT_ELU), 0.5, 0);
+}
+
+static void test_dead_fraction_counts_selu_units_negative_for_every_sample(void **state)
+{
+    (void)state;
+    assert_rel(dead_fraction_of(GF_ACT_SELU), 0.5, 0);
+}
+
+static void test_gelu_and_tanh_units_are_never_counted_dead(void **state)
+{
+    (void)state;
+    assert_rel(dead_fraction_of(GF_ACT_GELU), 0.0, 0);
+    assert_rel(dead_fraction_of(GF_ACT_TANH), 0.0, 0);
+}
+
 static void test_saturated_fraction_counts_tanh_units_driven_by_huge_weights(void **state)
 {
     (void)state;
@@ -1059,6 +1104,10 @@ int main(void)
         cmocka_unit_test(test_activation_and_pre_activation_moments_match_hand_values),
         cmocka_unit_test(test_act_gain_is_output_variance_over_input_variance),
         cmocka_unit_test(test_dead_fraction_counts_relu_units_with_bias_minus_5),
+        cmocka_unit_test(test_dead_fraction_counts_leaky_relu_units_negative_for_every_sample),
+        cmocka_unit_test(test_dead_fraction_counts_elu_units_negative_for_every_sample),
+        cmocka_unit_test(test_dead_fraction_counts_selu_units_negative_for_every_sample),
+        cmocka_unit_test(test_gelu_and_tanh_units_are_never_counted_dead),
         cmocka_unit_test(test_saturated_fraction_counts_tanh_units_driven_by_huge_weights),
         cmocka_unit_test(test_loss_stat_is_the_loss_the_step_returned),
         cmocka_unit_test(test_history_keeps_the_latest_records_in_order_and_wraps_around),

@@ -1,0 +1,223 @@
+/* test_remedy.c — remedies: computed from the measurements, checked on a scratch copy of the net before they are
+ * printed, said once, never against the net's settings, and, followed, they cure the condition.  The nets are
+ * scenarios of the accuracy suite (tests/verdict_scenarios.h). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "verdict_scenarios.h"
+
+typedef struct {
+    vs_dataset ds;
+    gf_net *net;
+    gf_diag *d;
+    char text[8192];
+} trained;
+
+static trained *train_scenario(const char *name, uint64_t seed)
+{
+    const vs_scenario *sc = NULL;
+    for (int k = 0; k < VS_COUNT; k++)
+        if (!strcmp(vs_scenarios[k].name, name))
+            sc = &vs_scenarios[k];
+    assert_non_null(sc);
+    trained *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    vs_make_data(&t->ds, sc->data, seed);
+    t->net = vs_build(sc, &t->ds, seed);
+    assert_non_null(t->net);
+    assert_int_equal(gf_diag_create(&t->d, t->net), GF_OK);
+    assert_int_equal(gf_diag_set_option(t->d, GF_DIAG_GUARD, 1), GF_OK);
+    int32_t tw = t->ds.classes ? 1 : t->ds.out, per = VS_POINTS / sc->batch;
+    for (int32_t s = 0; s < sc->steps; s++) {
+        int b = s % per;
+        if (gf_net_train_step(t->net, t->ds.x + (size_t)b * sc->batch * t->ds.in, (size_t)sc->batch * t->ds.in,
+                              t->ds.t + (size_t)b * sc->batch * tw, (size_t)sc->batch * tw, sc->batch, NULL))
+            break;
+    }
+    return t;
+}
+
+static void done(trained *t)
+{
+    gf_diag_destroy(t->d);
+    gf_net_destroy(t->net);
+    free(t);
+}
+
+static const char *remedy(trained *t)
+{
+    assert_int_equal(gf_diag_verdict_remedy(t->d, -1, t->text, sizeof t->text, NULL), GF_OK);
+    return t->text;
+}
+
+/* The remedy's value, failing when it is absent. */
+static double value_of(trained *t, int32_t which)
+{
+    int32_t present = -1;
+    double v = 0;
+    assert_int_equal(gf_diag_remedy_value(t->d, which, &present, &v), GF_OK);
+    if (!present)
+        fail_msg("remedy %d absent: %s", (int)which, remedy(t));
+    return v;
+}
+
+static int has_value(trained *t, int32_t which)
+{
+    int32_t present = -1;
+    double v = 0;
+    assert_int_equal(gf_diag_remedy_value(t->d, which, &present, &v), GF_OK);
+    return present;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static void test_twice_he_variance_is_told_to_scale_the_init_by_one_over_root_2(void **state)
+{
+    (void)state;
+    trained *t = train_scenario("relu_2he_12x64", 1000);
+    double f = value_of(t, GF_REMEDY_INIT_SCALE);
+    assert_true(f > 0.62 && f < 0.8);
+    assert_non_null(strstr(remedy(t), "(checked: a probe of a copy of the net initialized that way gives x"));
+    done(t);
+}
+
+static void test_a_learning_rate_blow_up_on_a_he_net_gets_a_checked_lower_rate_and_no_init_change(void **state)
+{
+    (void)state;
+    trained *t = train_scenario("relu_he_sgd_lr5", 1000);
+    double lr = value_of(t, GF_REMEDY_LEARNING_RATE);
+    assert_true(lr < 5 && lr > 0);
+    assert_false(has_value(t, GF_REMEDY_INIT_SCALE));
+    assert_null(strstr(remedy(t), "initial weights"));
+    assert_non_null(strstr(remedy(t), "(checked: 30 sgd steps of a fresh copy on the last batch"));
+    done(t);
+}
+
+static void test_a_deep_sigmoid_net_is_told_to_use_relu(void **state)
+{
+    (void)state;
+    trained *t = train_scenario("sigmoid_lecun_10x64", 1000);
+    assert_true(value_of(t, GF_REMEDY_ACTIVATION) == GF_ACT_RELU);
+    assert_null(strstr(remedy(t), "tanh"));
+    done(t);
+}
+
+static void test_units_killed_by_their_bias_are_told_to_start_from_bias_0(void **state)
+{
+    (void)state;
+    trained *t = train_scenario("relu_bias_minus2_10x64", 1000);
+    assert_true(value_of(t, GF_REMEDY_BIAS) == 0.0);
+    assert_non_null(strstr(remedy(t), "(checked: a probe of a copy with bias 0"));
+    done(t);
+}
+
+static void test_a_stagnating_net_gets_a_higher_rate_that_was_stable_at_twice_its_value(void **state)
+{
+    (void)state;
+    trained *t = train_scenario("relu_he_sgd_lr1e-7", 1000);
+    double lr = value_of(t, GF_REMEDY_LEARNING_RATE);
+    assert_true(lr > 1e-7 && lr <= 0.1);
+    assert_non_null(strstr(remedy(t), "is still stable"));
+    done(t);
+}
+
+static void test_collapsed_weights_under_l2_get_a_weaker_penalty_not_an_init_change(void **state)
+{
+    (void)state;
+    trained *t = train_scenario("relu_he_l2_strong", 1000);
+    assert_true(value_of(t, GF_REMEDY_L2) < 2.5);
+    assert_false(has_value(t, GF_REMEDY_INIT_SCALE));
+    done(t);
+}
+
+static void test_each_action_is_said_once(void **state)
+{
+    (void)state;
+    trained *t = train_scenario("relu_he_adam_lr1", 1000); /* NaN, avalanche, growth: three rules ask for a lower rate */
+    const char *r = remedy(t);
+    assert_true(count(r, "learning rate") <= 1);
+    assert_true(count(r, "GF_DIAG_GUARD") == 0); /* the guard is on */
+    done(t);
+}
+
+static void test_a_healthy_net_has_no_remedy_values(void **state)
+{
+    (void)state;
+    trained *t = train_scenario("relu_he_10x64", 1000);
+    for (int32_t k = GF_REMEDY_INIT_SCALE; k <= GF_REMEDY_CLIP; k++)
+        assert_false(has_value(t, k));
+    assert_non_null(strstr(remedy(t), "none needed"));
+    done(t);
+}
+
+/* Following the init remedy of a net 4x He's variance: the probe of the remedied net is healthy. */
+static void test_following_the_init_remedy_makes_the_probe_healthy(void **state)
+{
+    (void)state;
+    trained *t = train_scenario("relu_4he_10x64", 1000);
+    double f = value_of(t, GF_REMEDY_INIT_SCALE);
+    const vs_scenario *sc = NULL;
+    for (int k = 0; k < VS_COUNT; k++)
+        if (!strcmp(vs_scenarios[k].name, "relu_4he_10x64"))
+            sc = &vs_scenarios[k];
+    vs_scenario fixed = *sc;
+    fixed.var *= f * f;
+    gf_net *net = vs_build(&fixed, &t->ds, 1000);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_diag_probe(d, 256, 1), GF_OK);
+    int32_t v;
+    assert_int_equal(gf_diag_verdict(d, -1, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_HEALTHY);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+    done(t);
+}
+
+static void test_remedy_value_rejects_misuse_and_is_absent_before_any_observation(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_diag *d;
+    assert_int_equal(gf_net_create(&net, 4, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    int32_t present = -1;
+    double v = 0;
+    assert_int_equal(gf_diag_remedy_value(d, GF_REMEDY_INIT_SCALE, &present, &v), GF_OK);
+    assert_int_equal(present, 0);
+    assert_true(isnan(v));
+    assert_int_equal(gf_diag_remedy_value(NULL, 0, &present, &v), GF_ERR_NULL);
+    assert_int_equal(gf_diag_remedy_value(d, 0, NULL, &v), GF_ERR_NULL);
+    assert_int_equal(gf_diag_remedy_value(d, 0, &present, NULL), GF_ERR_NULL);
+    assert_int_equal(gf_diag_remedy_value(d, 7, &present, &v), GF_ERR_INVALID);
+    assert_int_equal(gf_diag_remedy_value(d, -1, &present, &v), GF_ERR_INVALID);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_twice_he_variance_is_told_to_scale_the_init_by_one_over_root_2),
+        cmocka_unit_test(test_a_learning_rate_blow_up_on_a_he_net_gets_a_checked_lower_rate_and_no_init_change),
+        cmocka_unit_test(test_a_deep_sigmoid_net_is_told_to_use_relu),
+        cmocka_unit_test(test_units_killed_by_their_bias_are_told_to_start_from_bias_0),
+        cmocka_unit_test(test_a_stagnating_net_gets_a_higher_rate_that_was_stable_at_twice_its_value),
+        cmocka_unit_test(test_collapsed_weights_under_l2_get_a_weaker_penalty_not_an_init_change),
+        cmocka_unit_test(test_each_action_is_said_once),
+        cmocka_unit_test(test_a_healthy_net_has_no_remedy_values),
+        cmocka_unit_test(test_following_the_init_remedy_makes_the_probe_healthy),
+        cmocka_unit_test(test_remedy_value_rejects_misuse_and_is_absent_before_any_observation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
