@@ -1,14 +1,15 @@
 /*
- * svg.c — the diagnostics chart: a self-contained SVG with (top) each layer's
- * weight-gradient norm over the observed steps on a log scale, one polyline
- * per layer with a legend, and (bottom) each layer's delta-in norm at the
- * latest step as log-scale bars coloured by the layer's verdict.  Zero and
- * non-finite values cannot sit on a log axis: they are clamped to the axis
- * edge and marked (hollow circle for zero, red triangle for NaN/Inf).  A net
- * with conv layers gets a third panel: one square per filter map, shaded by
- * its live share, dead and saturated maps marked.  When a layer has a time
- * profile (a recurrent layer, or dense on a sequence), a panel below shows its
- * gradient norm against the time step, latest record.
+ * svg.c — the diagnostics chart, a self-contained SVG meant for a report: the net's verdict with its whole reason
+ * and remedy (wrapped), then
+ *   (top)    the weight-gradient norm over the recorded steps of a few chosen layers (first, middle, last hidden,
+ *            output), each with its own colour and dash, on a log axis with ticks;
+ *   (bottom) the delta profile across the layers (delta_pre norm per layer, log axis) at a few chosen steps, with
+ *            each layer's verdict as a coloured square under its tick.
+ * A zero or non-finite value has no place on a log axis: the line has a gap there, and its position is marked
+ * (a hollow circle at the foot of the axis for 0, a black cross on a pale red band for NaN/Inf).  A net with
+ * conv layers gets a third panel: one square per filter map, shaded by its live share, dead and saturated maps
+ * marked; a layer with a time profile (recurrent, or dense on a sequence) one of its gradient norm against the
+ * time step.
  */
 #include "verdict.h"
 
@@ -16,15 +17,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#define W 960.0
-#define LINE_TOP 70.0
-#define LINE_H 300.0
-#define BAR_TOP 460.0
-#define BAR_H 200.0
-#define LEFT 80.0
-#define RIGHT 760.0 /* legend to the right of this */
-#define HEIGHT 720.0
-#define TIME_H 260.0 /* the time panel's plot, below the others */
+#define W 980.0
+#define LEFT 90.0
+#define RIGHT 800.0 /* legends to the right of this */
+#define PANEL_H 260.0
+#define WRAP 150    /* characters per line of the reason and remedy */
+
+static const char *const line_colour[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"};
+static const char *const line_dash[] = {"", "6 3", "2 2", "8 3 2 3", "1 3"};
 
 static double value_at(const gf_diag *d, int32_t ago, int32_t layer, int32_t stat)
 {
@@ -32,52 +32,55 @@ static double value_at(const gf_diag *d, int32_t ago, int32_t layer, int32_t sta
     return p ? *p : NAN;
 }
 
-static void put_xml_text(gfi_sink *s, const char *str)
+static void put_xml_char(gfi_sink *s, char c)
 {
-    for (const char *p = str; *p; p++) {
-        switch (*p) {
-        case '&': gfi_sink_put(s, "&amp;"); break;
-        case '<': gfi_sink_put(s, "&lt;"); break;
-        case '>': gfi_sink_put(s, "&gt;"); break;
-        case '"': gfi_sink_put(s, "&quot;"); break;
-        case '\'': gfi_sink_put(s, "&apos;"); break;
-        default:
-            /* XML 1.0 forbids most control characters. */
-            if ((unsigned char)*p >= 0x20 || *p == '\n' || *p == '\t')
-                gfi_sink_write(s, p, 1);
-        }
+    switch (c) {
+    case '&': gfi_sink_put(s, "&amp;"); break;
+    case '<': gfi_sink_put(s, "&lt;"); break;
+    case '>': gfi_sink_put(s, "&gt;"); break;
+    case '"': gfi_sink_put(s, "&quot;"); break;
+    case '\'': gfi_sink_put(s, "&apos;"); break;
+    default:
+        if ((unsigned char)c >= 0x20 || c == '\t') /* XML 1.0 forbids most control characters */
+            gfi_sink_write(s, &c, 1);
     }
 }
 
-/* Decade range [lo, hi] of the finite positive values of stat (latest only or all records). */
-static void decade_range(const gf_diag *d, int32_t stat, bool all, double *lo, double *hi)
+/* Length of the next line of str: at most WRAP characters, broken after a space where there is one. */
+static size_t line_length(const char *str)
 {
-    double mn = INFINITY, mx = -INFINITY;
-    int32_t records = all ? d->count : (d->count ? 1 : 0);
-    for (int32_t a = 0; a < records; a++)
-        for (int32_t i = 0; i < d->nlayers; i++) {
-            double v = value_at(d, a, i, stat);
-            if (isfinite(v) && v > 0) {
-                mn = fmin(mn, log10(v));
-                mx = fmax(mx, log10(v));
-            }
-        }
-    if (!isfinite(mn)) {
-        *lo = -1;
-        *hi = 1;
-        return;
-    }
-    *lo = floor(mn);
-    *hi = ceil(mx);
-    if (*hi - *lo < 1)
-        *hi = *lo + 1;
+    size_t n = strlen(str);
+    if (n <= WRAP)
+        return n;
+    size_t cut = WRAP;
+    while (cut > WRAP / 2 && str[cut] != ' ')
+        cut--;
+    return cut > WRAP / 2 ? cut + 1 : WRAP;
 }
 
-/* Layer colour: hue spread over the layers, input side blue, output side red. */
-static void layer_colour(int32_t i, int32_t n, char *buf, size_t cap)
+static int32_t wrapped_lines(const char *str)
 {
-    double h = n > 1 ? 240.0 * (1.0 - (double)i / (n - 1)) : 240.0;
-    snprintf(buf, cap, "hsl(%.0f,70%%,45%%)", h);
+    int32_t n = 0;
+    for (const char *p = str; *p; p += line_length(p))
+        n++;
+    return n;
+}
+
+/* str wrapped into lines of text from y, 14 px apart, after a bold label; returns the y after it. */
+static double put_wrapped(gfi_sink *s, const char *label, const char *str, double y)
+{
+    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" font-weight=\"bold\">%s</text>\n", LEFT - 70, y,
+                 label);
+    for (const char *p = str; *p;) {
+        size_t n = line_length(p);
+        gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" xml:space=\"preserve\">", LEFT - 10, y);
+        for (size_t k = 0; k < n; k++)
+            put_xml_char(s, p[k]);
+        gfi_sink_put(s, "</text>\n");
+        p += n;
+        y += 14;
+    }
+    return y + 4;
 }
 
 static const char *verdict_colour(int32_t v)
@@ -92,153 +95,279 @@ static const char *verdict_colour(int32_t v)
     }
 }
 
-static void y_axis(gfi_sink *s, double top, double h, double lo, double hi, const char *label)
+/* ---- axes ---- */
+
+typedef struct {
+    double top, h;    /* panel rectangle: LEFT..RIGHT x top..top+h */
+    double lo, hi;    /* log10 range of y */
+    double x0, x1;    /* data range of x */
+} panel;
+
+static double px(const panel *p, double x) { return p->x1 > p->x0 ? LEFT + 10 + (x - p->x0) / (p->x1 - p->x0) * (RIGHT - LEFT - 20) : (LEFT + RIGHT) / 2; }
+
+/* y of a positive finite value on the panel's log axis (clamped into it). */
+static double py(const panel *p, double v)
 {
-    gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>\n", LEFT, top, LEFT, top + h);
-    int step = (int)ceil((hi - lo) / 8.0);
-    for (double e = lo; e <= hi + 1e-9; e += step) {
-        double y = top + h - (e - lo) / (hi - lo) * h;
-        gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", LEFT, y, RIGHT, y);
-        gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">1e%+d</text>\n", LEFT - 4,
-                     y + 4, (int)e);
+    double e = fmin(fmax(log10(v), p->lo), p->hi);
+    return p->top + p->h - (e - p->lo) / (p->hi - p->lo) * p->h;
+}
+
+/* Decade range of the finite positive values of stat over layers [0, L) and the records ago in [0, n). */
+static void decades(const gf_diag *d, int32_t stat, int32_t n, double *lo, double *hi)
+{
+    double mn = INFINITY, mx = -INFINITY;
+    for (int32_t a = 0; a < n; a++)
+        for (int32_t i = 0; i < d->nlayers; i++) {
+            double v = value_at(d, a, i, stat);
+            if (isfinite(v) && v > 0) {
+                mn = fmin(mn, log10(v));
+                mx = fmax(mx, log10(v));
+            }
+        }
+    *lo = isfinite(mn) ? floor(mn) : -1;
+    *hi = isfinite(mx) ? ceil(mx) : 1;
+    if (*hi - *lo < 1)
+        *hi = *lo + 1;
+}
+
+/* A tick step of 1, 2 or 5 x 10^k giving at most 8 ticks over span. */
+static double tick_step(double span)
+{
+    double raw = span / 8, p = pow(10, floor(log10(raw > 0 ? raw : 1)));
+    return raw <= p ? p : raw <= 2 * p ? 2 * p : raw <= 5 * p ? 5 * p : 10 * p;
+}
+
+static void frame(gfi_sink *s, const panel *p, const char *title, const char *ylabel, const char *xlabel)
+{
+    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" font-weight=\"bold\">%s</text>\n", LEFT, p->top - 10,
+                 title);
+    gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#000\"/>\n", LEFT,
+                 p->top, RIGHT - LEFT, p->h);
+    int step = (int)ceil((p->hi - p->lo) / 8.0);
+    for (double e = p->lo; e <= p->hi + 1e-9; e += step) {
+        double y = p->top + p->h - (e - p->lo) / (p->hi - p->lo) * p->h;
+        gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>"
+                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>"
+                        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">1e%+d</text>\n",
+                     LEFT, y, RIGHT, y, LEFT - 5, y, LEFT, y, LEFT - 8, y + 4, (int)e);
     }
-    gfi_sink_put(s, "<text x=\"14\" y=\"%.1f\" font-size=\"12\" transform=\"rotate(-90 14 %.1f)\" "
+    gfi_sink_put(s, "<text x=\"24\" y=\"%.1f\" font-size=\"12\" transform=\"rotate(-90 24 %.1f)\" "
                     "text-anchor=\"middle\">%s</text>\n",
-                 top + h / 2, top + h / 2, label);
+                 p->top + p->h / 2, p->top + p->h / 2, ylabel);
+    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">%s</text>\n",
+                 (LEFT + RIGHT) / 2, p->top + p->h + 44, xlabel);
 }
 
-/* y coordinate of v on the log axis; *mark gets 0 (plain), 1 (zero/below, clamped) or 2 (non-finite). */
-static double y_of(double v, double top, double h, double lo, double hi, int *mark)
+/* Ticks and labels of the x axis from x0 to x1 (integers). */
+static void x_ticks(gfi_sink *s, const panel *p)
 {
-    *mark = 0;
-    if (!isfinite(v)) {
-        *mark = 2;
-        return top;
+    double st = tick_step(p->x1 - p->x0);
+    if (st < 1)
+        st = 1;
+    for (double x = ceil(p->x0 / st) * st; x <= p->x1 + 1e-9; x += st) {
+        double X = px(p, x), Y = p->top + p->h;
+        gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>"
+                        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%.0f</text>\n",
+                     X, Y, X, Y + 5, X, Y + 17, x);
     }
-    double e = v > 0 ? log10(v) : lo;
-    if (v <= 0 || e < lo) {
-        *mark = 1;
-        e = lo;
-    }
-    if (e > hi)
-        e = hi;
-    return top + h - (e - lo) / (hi - lo) * h;
 }
 
-static void put_mark(gfi_sink *s, double x, double y, int mark, const char *what)
+/* ---- series with gaps ---- */
+
+static void mark_zero(gfi_sink *s, const panel *p, double x, const char *what)
 {
-    if (mark == 1)
-        gfi_sink_put(s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"none\" stroke=\"#000\"><title>%s is 0 or "
-                        "below the axis (clamped)</title></circle>\n",
-                     x, y, what);
-    else if (mark == 2)
-        gfi_sink_put(s, "<path d=\"M%.1f %.1f l-5 9 h10 z\" fill=\"#d62728\"><title>%s is NaN or Inf</title></path>\n",
-                     x, y, what);
+    gfi_sink_put(s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#fff\" stroke=\"#000\"><title>%s is 0</title>"
+                    "</circle>\n",
+                 px(p, x), p->top + p->h, what);
 }
 
-static void line_panel(const gf_diag *d, gfi_sink *s)
+static void mark_nonfinite(gfi_sink *s, const panel *p, double x, const char *what)
 {
-    double lo, hi;
-    decade_range(d, GF_STAT_WGRAD_NORM, true, &lo, &hi);
-    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" font-weight=\"bold\">weight-gradient norm per layer "
-                    "over the observed steps (log scale)</text>\n",
-                 LEFT, LINE_TOP - 12);
-    y_axis(s, LINE_TOP, LINE_H, lo, hi, "wgrad_norm");
-    int32_t n = d->count;
-    double dx = n > 1 ? (RIGHT - LEFT - 10) / (n - 1) : 0;
-    gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>\n", LEFT, LINE_TOP + LINE_H,
-                 RIGHT, LINE_TOP + LINE_H);
-    if (n > 0)
-        gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">step %lld</text>\n<text x=\"%.1f\" y=\"%.1f\" "
-                        "font-size=\"11\" text-anchor=\"end\">step %lld</text>\n",
-                     LEFT, LINE_TOP + LINE_H + 14, (long long)gfi_diag_step_at(d, n - 1), RIGHT,
-                     LINE_TOP + LINE_H + 14, (long long)gfi_diag_step_at(d, 0));
-    for (int32_t i = 0; i < d->nlayers; i++) {
-        char col[32];
-        layer_colour(i, d->nlayers, col, sizeof col);
-        gfi_sink_put(s, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", col);
-        for (int32_t a = n - 1; a >= 0; a--) {
-            int mark;
-            double y = y_of(value_at(d, a, i, GF_STAT_WGRAD_NORM), LINE_TOP, LINE_H, lo, hi, &mark);
-            gfi_sink_put(s, "%.1f,%.1f ", LEFT + 5 + dx * (n - 1 - a), y);
+    double X = px(p, x);
+    gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"6\" height=\"%.1f\" fill=\"#f4cccc\"/>"
+                    "<path d=\"M%.1f %.1f l8 8 m0 -8 l-8 8\" stroke=\"#000\" stroke-width=\"2\"><title>%s is NaN or Inf"
+                    "</title></path>\n",
+                 X - 3, p->top, p->h, X - 4, p->top + 4, what);
+}
+
+static void open_line(gfi_sink *s, int style)
+{
+    gfi_sink_put(s, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" stroke-dasharray=\"%s\" points=\"",
+                 line_colour[style], line_dash[style]);
+}
+
+/* Polyline of the points (x[k], v[k]); a zero or non-finite v ends the segment (a gap) and is marked instead.
+ * With few points each gets a dot, so a lone point between two gaps shows too. */
+static void series(gfi_sink *s, const panel *p, const double *x, const double *v, int32_t n, int style,
+                   const char *what)
+{
+    bool open = false;
+    for (int32_t k = 0; k < n; k++) {
+        bool ok = isfinite(v[k]) && v[k] > 0;
+        if (ok) {
+            if (!open)
+                open_line(s, style);
+            open = true;
+            gfi_sink_put(s, "%.1f,%.1f ", px(p, x[k]), py(p, v[k]));
+            continue;
         }
-        gfi_sink_put(s, "\"><title>layer %d</title></polyline>\n", (int)i);
-        for (int32_t a = n - 1; a >= 0; a--) {
-            int mark;
-            double y = y_of(value_at(d, a, i, GF_STAT_WGRAD_NORM), LINE_TOP, LINE_H, lo, hi, &mark);
-            put_mark(s, LEFT + 5 + dx * (n - 1 - a), y, mark, "wgrad_norm");
+        if (open)
+            gfi_sink_put(s, "\"/>\n");
+        open = false;
+        if (isfinite(v[k]))
+            mark_zero(s, p, x[k], what);
+        else
+            mark_nonfinite(s, p, x[k], what);
+    }
+    if (open)
+        gfi_sink_put(s, "\"/>\n");
+    for (int32_t k = 0; n <= 64 && k < n; k++)
+        if (isfinite(v[k]) && v[k] > 0)
+            gfi_sink_put(s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.2\" fill=\"%s\"/>\n", px(p, x[k]), py(p, v[k]),
+                         line_colour[style]);
+}
+
+static void legend_entry(gfi_sink *s, int k, double y, const char *label)
+{
+    gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\" "
+                    "stroke-dasharray=\"%s\"/><text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">%s</text>\n",
+                 RIGHT + 16, y, RIGHT + 46, y, line_colour[k], line_dash[k], RIGHT + 52, y + 4, label);
+}
+
+/* ---- the two panels ---- */
+
+/* x of record ago: its training step (a probe among training records sits at step -1), or its record number
+ * when the history holds only probes. */
+static double record_x(const gf_diag *d, int32_t ago, bool by_step)
+{
+    return by_step ? (double)gfi_diag_step_at(d, ago) : (double)(d->count - 1 - ago);
+}
+
+static bool any_training(const gf_diag *d)
+{
+    for (int32_t a = 0; a < d->count; a++)
+        if (gfi_diag_step_at(d, a) >= 0)
+            return true;
+    return false;
+}
+
+/* Up to 4 layers worth a line: the first, the middle, the last hidden and the output layer. */
+static int32_t chosen_layers(int32_t L, int32_t *out)
+{
+    int32_t cand[4] = {0, (L - 1) / 2, L - 2, L - 1}, n = 0;
+    for (int k = 0; k < 4; k++) {
+        bool dup = cand[k] < 0;
+        for (int m = 0; m < n && !dup; m++)
+            dup = out[m] == cand[k];
+        if (!dup)
+            out[n++] = cand[k];
+    }
+    return n;
+}
+
+static int gradient_panel(const gf_diag *d, gfi_sink *s, double top)
+{
+    int32_t n = d->count, layers[4], m = chosen_layers(d->nlayers, layers);
+    bool by_step = any_training(d);
+    panel p = {top, PANEL_H, 0, 0, record_x(d, n - 1, by_step), record_x(d, 0, by_step)};
+    for (int32_t a = 0; a < n; a++) /* probes (step -1) may sit anywhere in the history */
+        p.x0 = fmin(p.x0, record_x(d, a, by_step));
+    decades(d, GF_STAT_WGRAD_NORM, n, &p.lo, &p.hi);
+    frame(s, &p, "weight-gradient norm over the recorded steps (log scale)", "weight-gradient norm",
+          by_step ? "training step" : "record");
+    x_ticks(s, &p);
+    double *x = gfi_malloc((size_t)(n ? n : 1) * sizeof *x), *v = gfi_malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!x || !v) {
+        gfi_free(x);
+        gfi_free(v);
+        return GF_ERR_NOMEM;
+    }
+    for (int32_t k = 0; k < m; k++) {
+        for (int32_t a = n - 1, j = 0; a >= 0; a--, j++) {
+            x[j] = record_x(d, a, by_step);
+            v[j] = value_at(d, a, layers[k], GF_STAT_WGRAD_NORM);
         }
+        series(s, &p, x, v, n, k, "the weight-gradient norm");
+        char label[64];
+        snprintf(label, sizeof label, "layer %d%s", (int)layers[k],
+                 layers[k] == d->nlayers - 1 ? " (output)" : layers[k] == 0 ? " (input side)" : "");
+        legend_entry(s, k, top + 10 + 18 * k, label);
     }
-    /* Legend: one entry per layer, in columns when there are many. */
-    int32_t per_col = 24;
+    gfi_free(x);
+    gfi_free(v);
+    return GF_OK;
+}
+
+/* Up to 4 records for the profile: the oldest, two between, and the latest, without repeats (ago values). */
+static int32_t chosen_records(int32_t n, int32_t *out)
+{
+    int32_t cand[4] = {n - 1, (2 * (n - 1)) / 3, (n - 1) / 3, 0}, m = 0;
+    for (int k = 0; k < 4; k++) {
+        bool dup = false;
+        for (int j = 0; j < m && !dup; j++)
+            dup = out[j] == cand[k];
+        if (!dup && cand[k] >= 0)
+            out[m++] = cand[k];
+    }
+    return m;
+}
+
+static int verdict_strip(const gf_diag *d, gfi_sink *s, const panel *p)
+{
     for (int32_t i = 0; i < d->nlayers; i++) {
-        char col[32];
-        layer_colour(i, d->nlayers, col, sizeof col);
-        double x = RIGHT + 20 + 60 * (i / per_col), y = LINE_TOP + 12 * (i % per_col);
-        gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>"
-                        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">layer %d</text>\n",
-                     x, y, x + 14, y, col, x + 17, y + 3, (int)i);
-    }
-}
-
-/* Whether layer i's delta-in held NaN/Inf values in the latest record.  A measured
- * delta-in norm is NaN only then; other tensors of the layer (an update that
- * overflowed the weights) say nothing about a delta-in that was not computed. */
-static bool delta_in_counted(const gf_diag *d, int32_t i)
-{
-    const int64_t *c = d->nonfinite ? gfi_nf_at(d->nonfinite, i, GF_TENSOR_DELTA_IN) : NULL;
-    return c && c[0] + c[1] + c[2] > 0;
-}
-
-static int bar_panel(const gf_diag *d, gfi_sink *s)
-{
-    double lo, hi;
-    decade_range(d, GF_STAT_DELTA_IN_NORM, false, &lo, &hi);
-    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" font-weight=\"bold\">delta-in norm per layer at the "
-                    "latest step (log scale; colour = verdict)</text>\n",
-                 LEFT, BAR_TOP - 12);
-    y_axis(s, BAR_TOP, BAR_H, lo, hi, "delta_in_norm");
-    int32_t L = d->nlayers;
-    double bw = L ? (RIGHT - LEFT - 10) / L : 0;
-    for (int32_t i = 0; i < L && d->count; i++) {
         int32_t v;
         int rc = gfi_verdict_of(d, i, &v, NULL, 0, NULL);
         if (rc)
             return rc;
-        int mark;
-        double val = value_at(d, 0, i, GF_STAT_DELTA_IN_NORM);
-        double x = LEFT + 5 + bw * i;
-        if (isnan(val) && !delta_in_counted(d, i)) {
-            /* Not measured (layer 0 without gf_net_set_input_grad): no bar, and no NaN mark. */
-            gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"middle\"><title>layer %d: "
-                            "input gradient not computed</title>n/a</text>\n",
-                         x + bw * 0.4, BAR_TOP + BAR_H - 3, (int)i);
-        } else {
-            double y = y_of(val, BAR_TOP, BAR_H, lo, hi, &mark);
-            gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>layer %d: %g "
-                            "(%s)</title></rect>\n",
-                         x, y, bw * 0.8 > 1 ? bw * 0.8 : 1, BAR_TOP + BAR_H - y, verdict_colour(v), (int)i, val,
-                         gf_verdict_name(v));
-            put_mark(s, x + bw * 0.4, y, mark, "delta_in_norm");
-        }
-        if (L <= 32 || i % 5 == 0)
-            gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">%d</text>\n",
-                         x + bw * 0.4, BAR_TOP + BAR_H + 12, (int)i);
+        gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"7\" height=\"7\" fill=\"%s\"><title>layer %d: %s</title>"
+                        "</rect>\n",
+                     px(p, i) - 3.5, p->top + p->h + 22, verdict_colour(v), (int)i, gf_verdict_name(v));
     }
-    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">layer (input side left)</text>\n",
-                 (LEFT + RIGHT) / 2, BAR_TOP + BAR_H + 26);
-    /* Verdict colour key. */
     for (int32_t v = GF_VERDICT_HEALTHY; v <= GF_VERDICT_UNKNOWN; v++)
-        gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%.1f\" "
-                        "y=\"%.1f\" font-size=\"10\">%s</text>\n",
-                     RIGHT + 20, BAR_TOP + 14.0 * v, verdict_colour(v), RIGHT + 34, BAR_TOP + 14.0 * v + 9,
+        gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"9\" height=\"9\" fill=\"%s\"/><text x=\"%.1f\" "
+                        "y=\"%.1f\" font-size=\"11\">%s</text>\n",
+                     RIGHT + 16, p->top + 110 + 15.0 * v, verdict_colour(v), RIGHT + 30, p->top + 119 + 15.0 * v,
                      gf_verdict_name(v));
+    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" font-weight=\"bold\">layer verdict (squares)</text>\n",
+                 RIGHT + 16, p->top + 100);
     return GF_OK;
+}
+
+static int profile_panel(const gf_diag *d, gfi_sink *s, double top)
+{
+    int32_t L = d->nlayers, recs[4], m = chosen_records(d->count, recs);
+    bool by_step = any_training(d);
+    panel p = {top, PANEL_H, 0, 0, 0, L > 1 ? L - 1 : 1};
+    decades(d, GF_STAT_DELTA_PRE_NORM, d->count, &p.lo, &p.hi);
+    frame(s, &p, "delta across the layers at chosen steps (delta_pre norm, log scale; input side left)",
+          "delta_pre norm", "layer");
+    x_ticks(s, &p);
+    double *x = gfi_malloc((size_t)(L ? L : 1) * sizeof *x), *v = gfi_malloc((size_t)(L ? L : 1) * sizeof *v);
+    if (!x || !v) {
+        gfi_free(x);
+        gfi_free(v);
+        return GF_ERR_NOMEM;
+    }
+    for (int32_t k = 0; k < m; k++) {
+        for (int32_t i = 0; i < L; i++) {
+            x[i] = i;
+            v[i] = value_at(d, recs[k], i, GF_STAT_DELTA_PRE_NORM);
+        }
+        series(s, &p, x, v, L, k, "delta_pre");
+        char label[64];
+        if (by_step && gfi_diag_step_at(d, recs[k]) < 0)
+            snprintf(label, sizeof label, "probe");
+        else
+            snprintf(label, sizeof label, "%s %.0f", by_step ? "step" : "record", record_x(d, recs[k], by_step));
+        legend_entry(s, k, top + 10 + 18 * k, label);
+    }
+    gfi_free(x);
+    gfi_free(v);
+    return verdict_strip(d, s, &p);
 }
 
 /* ---- the conv layers' filter maps ---- */
 
-#define CHAN_TOP (HEIGHT - 10)
 #define CHAN_ROW 26.0
 #define CHAN_MAX 96 /* squares drawn per layer; the rest are counted */
 
@@ -262,8 +391,7 @@ static int32_t channel_rows(const gf_diag *d)
 
 /* One square per channel: the share of its values on the live side as the green's depth; a map live
  * nowhere is dark grey with a red border (dead, ReLU family) or orange (saturated, sigmoid/tanh). */
-static void put_channel_square(gfi_sink *s, double x, double y, int32_t layer, int64_t k, double live,
-                               int32_t act)
+static void put_channel_square(gfi_sink *s, double x, double y, int32_t layer, int64_t k, double live, int32_t act)
 {
     bool off = live == 0.0, sat = off && gfi_act_is_saturating(act);
     const char *what = off ? (sat ? "saturated" : "dead") : "live";
@@ -277,13 +405,13 @@ static void put_channel_square(gfi_sink *s, double x, double y, int32_t layer, i
                  (long long)k, what, 100 * live);
 }
 
-static int channel_panel(const gf_diag *d, gfi_sink *s)
+static int channel_panel(const gf_diag *d, gfi_sink *s, double top)
 {
     if (!channel_rows(d))
         return GF_OK;
-    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" font-weight=\"bold\">filter maps of the conv "
+    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" font-weight=\"bold\">filter maps of the conv "
                     "layers (green: share live; grey with red border: dead; orange: saturated)</text>\n",
-                 LEFT, CHAN_TOP);
+                 LEFT, top);
     int32_t row = 0;
     for (int32_t i = 0; i < d->nlayers; i++) {
         const gf_layer *l = channel_layer(d, i);
@@ -294,7 +422,7 @@ static int channel_panel(const gf_diag *d, gfi_sink *s)
         if (!live)
             return GF_ERR_NOMEM;
         l->ops->series(l, GF_SERIES_CHANNEL_ACTIVE_FRAC, live, n);
-        double y = CHAN_TOP + 12 + CHAN_ROW * row++;
+        double y = top + 12 + CHAN_ROW * row++;
         gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">layer %d</text>\n",
                      LEFT - 4, y + 11, (int)i);
         int64_t off = 0;
@@ -311,10 +439,12 @@ static int channel_panel(const gf_diag *d, gfi_sink *s)
     return GF_OK;
 }
 
+/* ---- the time profile of recurrent layers ---- */
+
 /* Whether any layer has a time profile at the latest record (GF_ERR_NOMEM through *rc). */
 static bool has_time_profile(const gf_diag *d, int *rc)
 {
-    for (int32_t i = 0; i < d->nlayers; i++) {
+    for (int32_t i = 0; i < d->nlayers && d->count; i++) {
         int64_t n;
         double *v = gfi_layer_series(d, i, GF_SERIES_DELTA_TIME_NORM, &n);
         gfi_free(v);
@@ -326,17 +456,17 @@ static bool has_time_profile(const gf_diag *d, int *rc)
     return false;
 }
 
-/* Decade range of the finite positive values of every time profile. */
-static int time_range(const gf_diag *d, double *lo, double *hi, int64_t *steps)
+/* Decade range of every time profile's finite positive values, and the longest profile. */
+static int time_range(const gf_diag *d, panel *p)
 {
     double mn = INFINITY, mx = -INFINITY;
-    *steps = 1;
+    int64_t steps = 1;
     for (int32_t i = 0; i < d->nlayers; i++) {
         int64_t n;
         double *v = gfi_layer_series(d, i, GF_SERIES_DELTA_TIME_NORM, &n);
         if (n < 0)
             return GF_ERR_NOMEM;
-        *steps = n > *steps ? n : *steps;
+        steps = n > steps ? n : steps;
         for (int64_t t = 0; t < n; t++)
             if (isfinite(v[t]) && v[t] > 0) {
                 mn = fmin(mn, log10(v[t]));
@@ -344,29 +474,24 @@ static int time_range(const gf_diag *d, double *lo, double *hi, int64_t *steps)
             }
         gfi_free(v);
     }
-    *lo = isfinite(mn) ? floor(mn) : -1;
-    *hi = isfinite(mn) ? fmax(ceil(mx), *lo + 1) : 1;
+    p->lo = isfinite(mn) ? floor(mn) : -1;
+    p->hi = isfinite(mn) ? fmax(ceil(mx), p->lo + 1) : 1;
+    p->x0 = 0;
+    p->x1 = (double)(steps > 1 ? steps - 1 : 1);
     return GF_OK;
 }
 
-/* ||dL/dh_t|| (recurrent) or ||dL/dy_t|| (dense on a sequence) against t, one polyline per layer. */
+/* ||dL/dh_t|| (recurrent) or ||dL/dy_t|| (dense on a sequence) against t at the latest record, a line per layer. */
 static int time_panel(const gf_diag *d, gfi_sink *s, double top)
 {
-    double lo, hi;
-    int64_t steps;
-    int rc = time_range(d, &lo, &hi, &steps);
+    panel p = {top, PANEL_H, 0, 0, 0, 1};
+    int rc = time_range(d, &p);
     if (rc)
         return rc;
-    gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" font-weight=\"bold\">gradient norm against time "
-                    "step at the latest step (log scale; t = 0 is the initial state)</text>\n",
-                 LEFT, top - 12);
-    y_axis(s, top, TIME_H, lo, hi, "||dL/dh_t||");
-    gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>\n<text x=\"%.1f\" "
-                    "y=\"%.1f\" font-size=\"11\">t = 0</text>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
-                    "text-anchor=\"end\">t = %lld</text>\n",
-                 LEFT, top + TIME_H, RIGHT, top + TIME_H, LEFT, top + TIME_H + 14, RIGHT,
-                 top + TIME_H + 14, (long long)(steps - 1));
-    double dx = steps > 1 ? (RIGHT - LEFT - 10) / (double)(steps - 1) : 0;
+    frame(s, &p, "gradient norm against the time step at the latest record (log scale; t = 0 is the initial state)",
+          "||dL/dh_t||", "time step t");
+    x_ticks(s, &p);
+    int k = 0;
     for (int32_t i = 0; i < d->nlayers; i++) {
         int64_t n;
         double *v = gfi_layer_series(d, i, GF_SERIES_DELTA_TIME_NORM, &n);
@@ -374,61 +499,84 @@ static int time_panel(const gf_diag *d, gfi_sink *s, double top)
             return GF_ERR_NOMEM;
         if (n == 0)
             continue;
-        char col[32];
-        layer_colour(i, d->nlayers, col, sizeof col);
-        gfi_sink_put(s, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", col);
-        for (int64_t t = 0; t < n; t++) {
-            int mark;
-            gfi_sink_put(s, "%.1f,%.1f ", LEFT + 5 + dx * (double)t, y_of(v[t], top, TIME_H, lo, hi, &mark));
+        double *x = gfi_malloc((size_t)n * sizeof *x);
+        if (!x) {
+            gfi_free(v);
+            return GF_ERR_NOMEM;
         }
-        gfi_sink_put(s, "\"><title>layer %d: x%.3g per step back</title></polyline>\n", (int)i,
-                     value_at(d, 0, i, GF_STAT_TIME_RATE));
-        for (int64_t t = 0; t < n; t++) {
-            int mark;
-            double y = y_of(v[t], top, TIME_H, lo, hi, &mark);
-            put_mark(s, LEFT + 5 + dx * (double)t, y, mark, "||dL/dh_t||");
-        }
+        for (int64_t t = 0; t < n; t++)
+            x[t] = (double)t;
+        series(s, &p, x, v, (int32_t)n, k % 5, "||dL/dh_t||");
+        char label[64];
+        snprintf(label, sizeof label, "layer %d (x%.3g per step back)", (int)i, value_at(d, 0, i, GF_STAT_TIME_RATE));
+        legend_entry(s, k % 5, top + 10 + 18 * (k % 5), label);
+        k++;
+        gfi_free(x);
         gfi_free(v);
     }
     return GF_OK;
 }
 
+/* ---- the chart ---- */
+
+static int header(const gf_diag *d, gfi_sink *s, char *reason, char *remedy, double height)
+{
+    int32_t v = GF_VERDICT_UNKNOWN;
+    if (d->count) {
+        int rc = gfi_verdict_of(d, -1, &v, NULL, 0, NULL);
+        if (rc)
+            return rc;
+    }
+    gfi_sink_put(s, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+                    "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n"
+                    "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
+                 W, height, W, height);
+    gfi_sink_put(s, "<text x=\"%.1f\" y=\"26\" font-size=\"17\" font-weight=\"bold\" fill=\"%s\">libgradflow "
+                    "diagnostics: net verdict %s</text>\n",
+                 LEFT - 70, verdict_colour(v), gf_verdict_name(v));
+    double y = 48;
+    if (reason)
+        y = put_wrapped(s, "reason", reason, y);
+    if (remedy)
+        put_wrapped(s, "remedy", remedy, y);
+    return GF_OK;
+}
+
 int gfi_report_svg(const gf_diag *d, gfi_sink *s)
 {
-    int rc = GF_OK;
-    bool timed = has_time_profile(d, &rc);
-    if (rc)
-        return rc;
-    int32_t rows = channel_rows(d);
-    double chan_h = rows ? 24 + CHAN_ROW * rows : 0, time_top = HEIGHT + chan_h + 40;
-    double height = HEIGHT + chan_h + (timed ? TIME_H + 80 : 0);
-    gfi_sink_put(s, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
-                    "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n",
-                 W, height, W, height);
-    gfi_sink_put(s, "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
-    int32_t v = GF_VERDICT_UNKNOWN;
-    if (d->count && (rc = gfi_verdict_of(d, -1, &v, NULL, 0, NULL)))
-        return rc;
-    gfi_sink_put(s, "<text x=\"%.1f\" y=\"24\" font-size=\"16\" font-weight=\"bold\" fill=\"%s\">libgradflow "
-                    "diagnostics: net verdict %s</text>\n",
-                 LEFT, verdict_colour(v), gf_verdict_name(v));
+    char *reason = NULL, *remedy = NULL;
     if (d->count) {
-        char *reason = gfi_verdict_string(d, -1, GFI_TEXT_REASON);
-        if (!reason)
+        reason = gfi_verdict_string(d, -1, GFI_TEXT_REASON);
+        remedy = reason ? gfi_verdict_string(d, -1, GFI_TEXT_REMEDY) : NULL;
+        if (!remedy) {
+            gfi_free(reason);
             return GF_ERR_NOMEM;
-        /* A browser does not wrap SVG text: show the start, keep the whole reason in a tooltip. */
-        gfi_sink_put(s, "<text x=\"%.1f\" y=\"42\" font-size=\"11\"><title>", LEFT);
-        put_xml_text(s, reason);
-        gfi_sink_put(s, "</title>");
-        if (strlen(reason) > 150)
-            memcpy(reason + 147, "...", 4);
-        put_xml_text(s, reason);
-        gfi_sink_put(s, "</text>\n");
-        gfi_free(reason);
+        }
     }
-    line_panel(d, s);
-    if ((rc = bar_panel(d, s)) || (rc = channel_panel(d, s)) || (timed && (rc = time_panel(d, s, time_top))))
-        return rc;
-    gfi_sink_put(s, "</svg>\n");
-    return GF_OK;
+    int32_t lines = (reason ? wrapped_lines(reason) : 0) + (remedy ? wrapped_lines(remedy) : 0);
+    double top = 48 + 14.0 * lines + 40;
+    int32_t rows = channel_rows(d);
+    int trc = GF_OK;
+    bool timed = has_time_profile(d, &trc);
+    double chan_h = rows ? 30 + CHAN_ROW * rows : 0, time_top = top + 2 * PANEL_H + 150 + chan_h + 30;
+    double height = top + 2 * PANEL_H + 140 + chan_h + (timed ? PANEL_H + 100 : 0);
+    if (trc) {
+        gfi_free(reason);
+        gfi_free(remedy);
+        return trc;
+    }
+    int rc = header(d, s, reason, remedy, height);
+    if (!rc && d->count)
+        rc = gradient_panel(d, s, top);
+    if (!rc && d->count)
+        rc = profile_panel(d, s, top + PANEL_H + 90);
+    if (!rc && d->count)
+        rc = channel_panel(d, s, top + 2 * PANEL_H + 150);
+    if (!rc && timed)
+        rc = time_panel(d, s, time_top);
+    if (!rc)
+        gfi_sink_put(s, "</svg>\n");
+    gfi_free(reason);
+    gfi_free(remedy);
+    return rc;
 }

@@ -428,7 +428,7 @@ static void test_json_parser_rejects_malformed_lines(void **state)
     assert_false(json_object_line("{\"a\":\"\\q\"}", 10));
 }
 
-static void test_svg_is_well_formed_with_a_polyline_per_layer(void **state)
+static void test_svg_is_well_formed_with_labelled_axes_and_a_legend(void **state)
 {
     fixture *f = *state;
     char *s = report(f->d, GF_REPORT_SVG);
@@ -436,48 +436,67 @@ static void test_svg_is_well_formed_with_a_polyline_per_layer(void **state)
     if (err)
         fail_msg("SVG not well-formed: %s", err);
     assert_non_null(strstr(s, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
-    int lines = 0, bars = 0;
-    for (const char *p = s; (p = strstr(p, "<polyline")); p++)
-        lines++;
-    for (const char *p = s; (p = strstr(p, "<rect x=")); p++)
-        bars++;
-    assert_int_equal(lines, 6);
-    assert_true(bars >= 6);
-    assert_non_null(strstr(s, "layer 5"));
+    assert_non_null(strstr(s, ">training step</text>"));
+    assert_non_null(strstr(s, ">layer</text>"));
+    assert_non_null(strstr(s, ">weight-gradient norm</text>"));
+    assert_non_null(strstr(s, ">layer 0 (input side)</text>"));
+    assert_non_null(strstr(s, "(output)</text>"));
     free(s);
 }
 
-static void test_svg_marks_zero_and_nonfinite_values(void **state)
+static void test_svg_shows_the_whole_reason_and_remedy(void **state)
 {
     fixture *f = *state;
-    double *a = (double *)gfi_diag_at(f->d, 0, 1, GF_STAT_WGRAD_NORM);
-    double *b = (double *)gfi_diag_at(f->d, 0, 2, GF_STAT_DELTA_IN_NORM);
+    char reason[4096], remedy[4096];
+    assert_int_equal(gf_diag_verdict_reason(f->d, -1, reason, sizeof reason, NULL), GF_OK);
+    assert_int_equal(gf_diag_verdict_remedy(f->d, -1, remedy, sizeof remedy, NULL), GF_OK);
+    char *s = report(f->d, GF_REPORT_SVG);
+    size_t n = strlen(reason);
+    assert_non_null(strstr(s, reason + (n > 12 ? n - 12 : 0))); /* the end of the reason is there: nothing cut */
+    assert_non_null(strstr(s, ">remedy</text>"));
+    assert_null(strstr(s, "..."));
+    free(s);
+}
+
+static void test_svg_draws_nonfinite_and_zero_values_as_marked_gaps(void **state)
+{
+    fixture *f = *state;
+    double *a = (double *)gfi_diag_at(f->d, 1, 0, GF_STAT_WGRAD_NORM);
+    double *b = (double *)gfi_diag_at(f->d, 0, 2, GF_STAT_DELTA_PRE_NORM);
     double ka = *a, kb = *b;
+    char *before = report(f->d, GF_REPORT_SVG);
     *a = INFINITY;
     *b = 0.0;
     char *s = report(f->d, GF_REPORT_SVG);
     *a = ka;
     *b = kb;
     assert_null(xml_check(s));
-    assert_non_null(strstr(s, "is NaN or Inf"));
-    assert_non_null(strstr(s, "is 0 or below the axis"));
+    assert_non_null(strstr(s, "the weight-gradient norm is NaN or Inf"));
+    assert_non_null(strstr(s, "delta_pre is 0"));
+    assert_null(strstr(s, "inf,"));
     assert_null(strstr(s, "nan,"));
+    int lines_before = 0, lines = 0;
+    for (const char *p = before; (p = strstr(p, "<polyline")); p++)
+        lines_before++;
+    for (const char *p = s; (p = strstr(p, "<polyline")); p++)
+        lines++;
+    assert_true(lines > lines_before); /* the gaps split two lines in two */
+    free(before);
     free(s);
 }
 
-static void test_svg_shows_an_unmeasured_layer_0_delta_as_na_not_as_nan(void **state)
+static void test_svg_profile_needs_no_input_gradient(void **state)
 {
     fixture *f = *state;
-    /* The fixture trains without gf_net_set_input_grad: layer 0's delta-in is not measured. */
+    /* The fixture trains without gf_net_set_input_grad: layer 0's delta-in is not measured, its delta_pre is. */
     assert_true(isnan(*(const double *)gfi_diag_at(f->d, 0, 0, GF_STAT_DELTA_IN_NORM)));
     char *s = report(f->d, GF_REPORT_SVG);
     assert_null(xml_check(s));
-    assert_non_null(strstr(s, "layer 0: input gradient not computed"));
     assert_null(strstr(s, "is NaN or Inf"));
     free(s);
 }
 
-static void test_svg_shows_an_unmeasured_layer_0_delta_as_na_when_its_update_overflowed(void **state)
+static void test_svg_marks_no_delta_when_only_the_update_overflowed(void **state)
 {
     (void)state;
     gf_net *net;
@@ -495,14 +514,9 @@ static void test_svg_shows_an_unmeasured_layer_0_delta_as_na_when_its_update_ove
     int64_t nan, pinf, ninf;
     assert_int_equal(gf_diag_nonfinite(d, 0, GF_TENSOR_WEIGHT, &nan, &pinf, &ninf), GF_OK);
     assert_true(pinf + ninf > 0);
-    assert_int_equal(gf_diag_nonfinite(d, 0, GF_TENSOR_DELTA_IN, &nan, &pinf, &ninf), GF_OK);
-    assert_int_equal(nan + pinf + ninf, 0);
-    /* Layer 0's delta-in was not computed, not NaN/Inf: no bar, no red triangle for it. */
     char *s = report(d, GF_REPORT_SVG);
     assert_null(xml_check(s));
-    assert_non_null(strstr(s, "layer 0: input gradient not computed"));
-    assert_null(strstr(s, "layer 0: nan"));
-    assert_null(strstr(s, "delta_in_norm is NaN or Inf"));
+    assert_null(strstr(s, "delta_pre is NaN or Inf"));
     free(s);
     gf_diag_destroy(d);
     gf_net_destroy(net);
@@ -684,10 +698,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_json_lines_are_objects_stats_then_verdicts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_writes_nonfinite_numbers_as_null, setup, teardown),
         cmocka_unit_test(test_json_parser_rejects_malformed_lines),
-        cmocka_unit_test_setup_teardown(test_svg_is_well_formed_with_a_polyline_per_layer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_svg_marks_zero_and_nonfinite_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_svg_shows_an_unmeasured_layer_0_delta_as_na_not_as_nan, setup, teardown),
-        cmocka_unit_test(test_svg_shows_an_unmeasured_layer_0_delta_as_na_when_its_update_overflowed),
+        cmocka_unit_test_setup_teardown(test_svg_is_well_formed_with_labelled_axes_and_a_legend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_svg_shows_the_whole_reason_and_remedy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_svg_draws_nonfinite_and_zero_values_as_marked_gaps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_svg_profile_needs_no_input_gradient, setup, teardown),
+        cmocka_unit_test(test_svg_marks_no_delta_when_only_the_update_overflowed),
         cmocka_unit_test(test_xml_checker_rejects_malformed_documents),
         cmocka_unit_test_setup_teardown(test_report_to_file_matches_the_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_rejects_misuse, setup, teardown),
