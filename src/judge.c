@@ -46,14 +46,15 @@ static bool record_finite(const gfi_judge *j, int32_t ago)
     return true;
 }
 
-/* Records of the window: from the judged one back, finite, and of the same kind (training or probe). */
-static int32_t window_records(const gfi_judge *j, int32_t *ago)
+/* Records of the window that ends at record start: from it back, finite, and of the same kind (training or
+ * probe). */
+static int32_t window_from(const gfi_judge *j, int32_t start, int32_t *ago)
 {
     int32_t m = 0;
-    if (j->at < 0)
+    if (start < 0)
         return 0;
-    bool probe = gfi_diag_step_at(j->d, j->at) < 0;
-    for (int32_t a = j->at; a < j->d->count && m < GFI_WINDOW; a++) {
+    bool probe = gfi_diag_step_at(j->d, start) < 0;
+    for (int32_t a = start; a < j->d->count && m < GFI_WINDOW; a++) {
         if ((gfi_diag_step_at(j->d, a) < 0) != probe)
             break;
         if (record_finite(j, a))
@@ -64,6 +65,9 @@ static int32_t window_records(const gfi_judge *j, int32_t *ago)
     return m;
 }
 
+/* The window of the judged record. */
+static int32_t window_records(const gfi_judge *j, int32_t *ago) { return window_from(j, j->at, ago); }
+
 static double median(double *v, int32_t m)
 {
     if (m == 0)
@@ -72,11 +76,13 @@ static double median(double *v, int32_t m)
     return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
 }
 
-double gfi_j_window(const gfi_judge *j, int32_t layer, int32_t stat)
+double gfi_j_window(const gfi_judge *j, int32_t layer, int32_t stat) { return gfi_j_window_from(j, j->at, layer, stat); }
+
+double gfi_j_window_from(const gfi_judge *j, int32_t start, int32_t layer, int32_t stat)
 {
     int32_t ago[GFI_WINDOW];
     double v[GFI_WINDOW];
-    int32_t m = window_records(j, ago), k = 0;
+    int32_t m = window_from(j, start, ago), k = 0;
     for (int32_t r = 0; r < m; r++) {
         double x = gfi_j_stat(j, ago[r], layer, stat);
         if (!isnan(x))
@@ -168,15 +174,12 @@ static void attribute(gfi_judge *j)
 /* Log of chi^(k/2), -inf for a chi of 0. */
 static double log_gain(double chi, double k) { return chi > 0 ? 0.5 * k * log(chi) : -INFINITY; }
 
-static void measure_depth(gfi_judge *j)
+/* gain, low and high (medians over the window ending at record start) into g; false if not measurable. */
+static bool depth_window(const gfi_judge *j, int32_t start, depth_gain *g)
 {
     int32_t ago[GFI_WINDOW];
     double v[GFI_WINDOW], lo[GFI_WINDOW], hi[GFI_WINDOW];
-    int32_t m = window_records(j, ago), n = 0;
-    depth_gain *g = &j->depth;
-    g->ok = false;
-    if (!span(j, &g->lo, &g->top))
-        return;
+    int32_t m = window_from(j, start, ago), n = 0;
     double k = g->top - g->lo;
     for (int32_t r = 0; r < m; r++) {
         double se, chi = gfi_j_chi_at(j, ago[r], &se);
@@ -187,11 +190,64 @@ static void measure_depth(gfi_judge *j)
         hi[n++] = log_gain(chi + GFI_DEPTH_Z * se, k);
     }
     if (n == 0)
-        return;
-    g->ok = true;
+        return false;
     g->gain = exp(median(v, n));
     g->low = exp(median(lo, n));
     g->high = exp(median(hi, n));
+    return true;
+}
+
+bool gfi_j_latched(const gfi_judge *j, bool (*holds)(const gfi_judge *j, int32_t start, bool entering, void *arg),
+                   void *arg)
+{
+    if (j->at < 0)
+        return false;
+    int32_t first = j->at;
+    bool probe = gfi_diag_step_at(j->d, j->at) < 0;
+    while (!probe && first + 1 < j->n && first + 1 - j->at < GFI_HYSTERESIS)
+        first++;
+    bool on = false;
+    for (int32_t start = first; start >= j->at; start--)
+        on = holds(j, start, !on, arg);
+    return on;
+}
+
+/* Hysteresis over the history: the depth state (0, +1 growing, -1 shrinking) is entered when a window's gain
+ * is beyond the threshold even at the edge of its spread (low > explode, high < vanish), and left only when
+ * the gain itself is back inside.  Run from the oldest of the last GFI_HYSTERESIS windows to the judged one,
+ * so the verdict depends on the records alone, not on when it is asked for. */
+static int depth_state(const gfi_judge *j, const depth_gain *now)
+{
+    double up = j->th[GF_TH_EXPLODE_FACTOR], down = j->th[GF_TH_VANISH_FACTOR];
+    /* The last step decides on the judged window itself: with its gain inside, the state is 0 whatever came
+     * before, and the history need not be read. */
+    if (now->gain <= up && now->gain >= down)
+        return 0;
+    int32_t first = j->at;
+    bool probe = gfi_diag_step_at(j->d, j->at) < 0;
+    while (!probe && first + 1 < j->n && first + 1 - j->at < GFI_HYSTERESIS)
+        first++;
+    int state = 0;
+    for (int32_t start = first; start >= j->at; start--) {
+        depth_gain g = *now;
+        if (start != j->at && !depth_window(j, start, &g))
+            continue;
+        if (state == 0)
+            state = g.low > up ? 1 : g.high < down ? -1 : 0;
+        else if ((state > 0 && g.gain <= up) || (state < 0 && g.gain >= down))
+            state = 0;
+    }
+    return state;
+}
+
+static void measure_depth(gfi_judge *j)
+{
+    depth_gain *g = &j->depth;
+    g->ok = false;
+    if (!span(j, &g->lo, &g->top) || !depth_window(j, j->at, g))
+        return;
+    g->ok = true;
+    double k = g->top - g->lo;
     g->chi = pow(g->gain, 2.0 / k);
     gfi_j_chi_at(j, j->at, &g->chi_se);
     double b = gfi_j_seen(j, g->top, GF_STAT_DELTA_PRE_NORM);
@@ -205,6 +261,7 @@ static void measure_depth(gfi_judge *j)
             g->worst_at = i;
         }
     }
+    g->state = depth_state(j, g);
     attribute(j);
 }
 

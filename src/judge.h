@@ -41,6 +41,7 @@ typedef struct {
     double chi_se;    /* its standard error over those layers */
     double low, high; /* the end-to-end gain at chi -/+ GFI_DEPTH_Z standard errors (medians over the window) */
     double realized;  /* |delta_pre(0)| / |delta_pre(top)| of the judged record */
+    int state;        /* +1 growing, -1 shrinking beyond the thresholds, 0 neither (with hysteresis, judge.c) */
     int32_t lo, top;  /* layers it spans: 0 and the last hidden layer */
     double worst;     /* the per-layer gain furthest from 1, and its layer */
     int32_t worst_at;
@@ -72,6 +73,13 @@ double gfi_j_stat(const gfi_judge *j, int32_t ago, int32_t layer, int32_t stat);
 double gfi_j_now(const gfi_judge *j, int32_t layer, int32_t stat);   /* latest record */
 double gfi_j_seen(const gfi_judge *j, int32_t layer, int32_t stat);  /* the judged record */
 double gfi_j_window(const gfi_judge *j, int32_t layer, int32_t stat); /* median over the window */
+/* The median over the window ending at record start (ago). */
+double gfi_j_window_from(const gfi_judge *j, int32_t start, int32_t layer, int32_t stat);
+/* Hysteresis: runs holds(j, start, entering, arg) over the windows ending at the last GFI_HYSTERESIS training
+ * records, oldest first; entering is true while the condition is off (its stricter test), false while on (the
+ * test that keeps it).  Whether the condition is on at the judged record. */
+bool gfi_j_latched(const gfi_judge *j, bool (*holds)(const gfi_judge *j, int32_t start, bool entering, void *arg),
+                   void *arg);
 int32_t gfi_j_act(const gfi_judge *j, int32_t layer);
 double gfi_j_weights(const gfi_judge *j, int32_t layer);               /* weight count */
 double gfi_j_early_weight_rms(const gfi_judge *j, int32_t layer);
@@ -87,6 +95,8 @@ double gfi_j_chi_at(const gfi_judge *j, int32_t ago, double *se);
 /* Standard errors a depth gain must clear the threshold by: a finite net's layers scatter around the mean-field
  * gain (Hanin 2018), and only a gain beyond that scatter is the init's. */
 #define GFI_DEPTH_Z 2.0
+/* Windows the depth hysteresis runs over (judge.c, depth_state). */
+#define GFI_HYSTERESIS 24
 /* Squared gain of delta through a healthy unit of this activation on zero-mean input (ReLU: 1/2). */
 double gfi_j_unit_ref(int32_t kind);
 void gfi_j_analyse(const gf_diag *d, gfi_judge *j);
@@ -95,6 +105,11 @@ static inline uint32_t *gfi_j_why(gfi_judge *j, int32_t layer) { return &j->why[
 static inline uint32_t gfi_j_why_at(const gfi_judge *j, int32_t layer) { return j->why[layer < GFI_MAX_WHY ? layer : GFI_MAX_WHY - 1]; }
 static inline bool gfi_has(uint32_t why, int c) { return (why >> c) & 1u; }
 void gfi_j_mark(gfi_judge *j, int32_t layer, int c);
+
+/* Whether the end-to-end gain is beyond the vanishing (exploding) threshold: entered at the edge of its layers'
+ * spread, left when the gain is back inside (judge.c, depth_state). */
+static inline bool gfi_depth_below(const depth_gain *g) { return g->ok && g->state < 0; }
+static inline bool gfi_depth_above(const depth_gain *g) { return g->ok && g->state > 0; }
 
 /* ---- rules.c: the table ---- */
 typedef struct {

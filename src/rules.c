@@ -149,14 +149,14 @@ static void reason_origin(const gfi_judge *j, gfi_sink *s, int32_t i)
 static void detect_depth_grow(gfi_judge *j)
 {
     double th = j->th[GF_TH_EXPLODE_FACTOR];
-    if (j->depth.ok && !solved(j) && j->depth.low > th)
+    if (!solved(j) && gfi_depth_above(&j->depth))
         mark_depth(j, C_DEPTH_GROW, true, th);
 }
 
 static void detect_depth_shrink(gfi_judge *j)
 {
     double th = j->th[GF_TH_VANISH_FACTOR];
-    if (j->depth.ok && !solved(j) && j->depth.high < th)
+    if (!solved(j) && gfi_depth_below(&j->depth))
         mark_depth(j, C_DEPTH_SHRINK, false, th);
 }
 
@@ -359,7 +359,7 @@ static void detect_dead(gfi_judge *j)
      * He nets keep half their units dead for a whole batch and train; a ReLU layer with no live unit passes
      * exactly 0. */
     const depth_gain *g = &j->depth;
-    bool lost = g->ok && g->high < j->th[GF_TH_VANISH_FACTOR] && g->unit_part < g->weight_part;
+    bool lost = gfi_depth_below(g) && g->unit_part < g->weight_part;
     for (int32_t i = 0; i < j->L; i++) {
         if (!gfi_act_has_negative_side(gfi_j_act(j, i)))
             continue;
@@ -385,7 +385,7 @@ static void detect_saturated(gfi_judge *j)
     /* Beside a vanishing delta, saturation is named only where it is the cause: the units lose more of delta
      * than the weights do (a deep sigmoid net loses x1/4 per layer at its best, saturated or not). */
     const depth_gain *g = &j->depth;
-    bool other_cause = g->ok && g->high < j->th[GF_TH_VANISH_FACTOR] && g->unit_part >= g->weight_part;
+    bool other_cause = gfi_depth_below(g) && g->unit_part >= g->weight_part;
     for (int32_t i = 0; i < j->L && !other_cause; i++)
         if (gfi_act_is_saturating(gfi_j_act(j, i)) && gfi_j_saturation(j, i) >= j->th[GF_TH_SATURATED_FRAC])
             gfi_j_mark(j, i, C_SATURATED);
@@ -528,27 +528,54 @@ static void reason_weight_collapse(const gfi_judge *j, gfi_sink *s, int32_t i)
  * that have converged). */
 #define STAGNATION_MIN_GRAD 0.01
 
-static void detect_stagnation(gfi_judge *j)
+typedef struct {
+    double ur, grad;  /* the largest update ratio of a layer, the largest gradient / weights */
+    int32_t layer;    /* that gradient's layer */
+} steps;
+
+/* Window medians at record start; false when some layer has no (or a broken) update recorded. */
+static bool steps_at(const gfi_judge *j, int32_t start, steps *st)
 {
-    double ur = -1, grad = -1, loss = gfi_j_seen(j, 0, GF_STAT_LOSS);
-    if (j->n < 2 || j->at < 0 || gfi_diag_step_at(j->d, j->at) < 0)
-        return;
+    st->ur = st->grad = -1;
+    st->layer = 0;
     for (int32_t i = 0; i < j->L; i++) {
-        double u = gfi_j_window(j, i, GF_STAT_UPDATE_RATIO);
-        double g = gfi_j_window(j, i, GF_STAT_WGRAD_NORM), w = gfi_j_window(j, i, GF_STAT_WEIGHT_NORM);
+        double u = gfi_j_window_from(j, start, i, GF_STAT_UPDATE_RATIO);
+        double g = gfi_j_window_from(j, start, i, GF_STAT_WGRAD_NORM), w = gfi_j_window_from(j, start, i, GF_STAT_WEIGHT_NORM);
         if (!isfinite(u) || u < 0)
-            return;
-        ur = fmax(ur, u);
-        if (isfinite(g) && w > 0 && g / w > grad) {
-            grad = g / w;
-            j->step_layer = i;
+            return false;
+        st->ur = fmax(st->ur, u);
+        if (isfinite(g) && w > 0 && g / w > st->grad) {
+            st->grad = g / w;
+            st->layer = i;
         }
     }
-    j->step_ur = ur;
-    j->step_grad = grad;
+    return true;
+}
+
+/* Steps too small against a gradient that is not: entered under UPDATE_FLOOR, kept under twice it. */
+static bool stagnating(const gfi_judge *j, int32_t start, bool entering, void *arg)
+{
+    (void)arg;
+    steps st;
+    double k = entering ? 1.0 : 2.0;
     /* Every ratio 0: no update was measured (backward only, or steps the guard refused). */
-    if (ur > 0 && ur < j->th[GF_TH_UPDATE_FLOOR] && grad >= STAGNATION_MIN_GRAD && isfinite(loss) &&
-        fabs(loss) >= j->th[GF_TH_GRAD_FLOOR])
+    return steps_at(j, start, &st) && st.ur > 0 && st.ur < k * j->th[GF_TH_UPDATE_FLOOR] &&
+           st.grad >= STAGNATION_MIN_GRAD / k;
+}
+
+static void detect_stagnation(gfi_judge *j)
+{
+    double loss = gfi_j_seen(j, 0, GF_STAT_LOSS);
+    steps st;
+    if (j->n < 2 || j->at < 0 || gfi_diag_step_at(j->d, j->at) < 0 || !steps_at(j, j->at, &st))
+        return;
+    j->step_ur = st.ur;
+    j->step_grad = st.grad;
+    j->step_layer = st.layer;
+    /* Outside the keeping test at the judged window, the latch is off whatever came before. */
+    if (!(st.ur > 0 && st.ur < 2 * j->th[GF_TH_UPDATE_FLOOR] && st.grad >= STAGNATION_MIN_GRAD / 2))
+        return;
+    if (isfinite(loss) && fabs(loss) >= j->th[GF_TH_GRAD_FLOOR] && gfi_j_latched(j, stagnating, NULL))
         j->net_why |= 1u << C_STAGNATION;
 }
 

@@ -217,6 +217,34 @@ static void test_gain_beyond_the_threshold_but_within_the_spread_of_its_layers_i
     free_hand(d);
 }
 
+/* Record ago of a 12-layer net: per-layer gains alternating a and b from the last hidden layer down. */
+static void set_alternating(gf_diag *d, int32_t ago, double a, double b)
+{
+    for (int32_t i = 10; i >= 0; i--)
+        set_stat(d, ago, i, GF_STAT_DELTA_PRE_NORM,
+                 i == 10 ? 0.64 : *gfi_diag_at(d, ago, i + 1, GF_STAT_DELTA_PRE_NORM) * (i % 2 ? a : b));
+}
+
+static void test_exploding_depth_holds_until_the_gain_is_back_inside_the_threshold(void **state)
+{
+    (void)state;
+    /* Per-layer gains alternating x0.62 and x2.6 (x11 realized), spread so wide that the gain's lower bound is
+     * under x10: not enough to enter exploding ... */
+    gf_diag *d = hand_diag(plain_net(12, GF_ACT_RELU), 20);
+    for (int32_t a = 0; a < 20; a++)
+        set_alternating(d, a, 0.62, 2.6);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_HEALTHY);
+    /* ... but after a clear x50 it is not enough to leave it either. */
+    for (int32_t a = 9; a < 20; a++)
+        set_depth(d, a, pow(50.0, 0.1));
+    assert_int_equal(verdict(d, -1), GF_VERDICT_EXPLODING);
+    /* Back inside (x2): healthy again. */
+    for (int32_t a = 0; a < 9; a++)
+        set_depth(d, a, pow(2.0, 0.1));
+    assert_int_equal(verdict(d, -1), GF_VERDICT_HEALTHY);
+    free_hand(d);
+}
+
 static void test_lowering_the_vanish_threshold_tolerates_a_halving_delta(void **state)
 {
     (void)state;
@@ -1006,6 +1034,7 @@ int main(void)
         cmocka_unit_test(test_same_end_to_end_gain_gives_the_same_verdict_at_10_and_200_layers),
         cmocka_unit_test(test_delta_gain_of_1_12_per_layer_over_100_layers_is_exploding),
         cmocka_unit_test(test_gain_beyond_the_threshold_but_within_the_spread_of_its_layers_is_healthy),
+        cmocka_unit_test(test_exploding_depth_holds_until_the_gain_is_back_inside_the_threshold),
         cmocka_unit_test(test_lowering_the_vanish_threshold_tolerates_a_halving_delta),
         cmocka_unit_test(test_units_that_block_delta_are_dead_and_outrank_vanishing),
         cmocka_unit_test(test_half_dead_layers_that_still_pass_delta_are_healthy),
