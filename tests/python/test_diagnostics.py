@@ -318,6 +318,17 @@ class VerdictTest(unittest.TestCase):
         self.assertIn("ReLU", v.remedy)
         self.assertFalse(v.healthy)
 
+    def test_remedies_give_the_checked_remedy_as_numbers(self):
+        with deep_net("sigmoid", "xavier_uniform") as net, net.diagnostics() as d:
+            d.probe(64, seed=3)
+            self.assertEqual(d.remedies().get("activation"), float(gf.ActivationKind.RELU))
+            self.assertIn("checked:", d.verdict().remedy)
+
+    def test_remedies_of_a_healthy_net_are_empty(self):
+        with deep_net("relu", "he_normal", bias=0.1) as net, net.diagnostics() as d:
+            d.probe(64, seed=3)
+            self.assertEqual(d.remedies(), {})
+
     def test_relu_net_with_he_init_is_healthy_after_a_probe(self):
         with deep_net("relu", "he_normal", bias=0.1) as net, net.diagnostics() as d:
             d.probe(64, seed=3)
