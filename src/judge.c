@@ -198,13 +198,13 @@ static bool depth_window(const gfi_judge *j, int32_t start, depth_gain *g)
 }
 
 bool gfi_j_latched(const gfi_judge *j, bool (*holds)(const gfi_judge *j, int32_t start, bool entering, void *arg),
-                   void *arg)
+                   void *arg, int32_t horizon)
 {
     if (j->at < 0)
         return false;
     int32_t first = j->at;
     bool probe = gfi_diag_step_at(j->d, j->at) < 0;
-    while (!probe && first + 1 < j->n && first + 1 - j->at < GFI_HYSTERESIS)
+    while (!probe && first + 1 < j->n && first + 1 - j->at < horizon)
         first++;
     bool on = false;
     for (int32_t start = first; start >= j->at; start--)

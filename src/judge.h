@@ -61,6 +61,7 @@ typedef struct gfi_judge {
     double act_gain;     /* activation rms, last hidden layer over layer 0, at the judged record */
     double loss_jump;    int64_t loss_jump_step;
     double change;       int32_t change_n; /* relative loss change over the window (older - newer) / older */
+    double change_older; /* the older half's median loss */
     double solved_loss, chance;            /* > 0: a classifier under SOLVED_SHARE of its chance loss */
     double step_ur, step_grad; int32_t step_layer;
     double lr;
@@ -75,11 +76,11 @@ double gfi_j_seen(const gfi_judge *j, int32_t layer, int32_t stat);  /* the judg
 double gfi_j_window(const gfi_judge *j, int32_t layer, int32_t stat); /* median over the window */
 /* The median over the window ending at record start (ago). */
 double gfi_j_window_from(const gfi_judge *j, int32_t start, int32_t layer, int32_t stat);
-/* Hysteresis: runs holds(j, start, entering, arg) over the windows ending at the last GFI_HYSTERESIS training
+/* Hysteresis: runs holds(j, start, entering, arg) over the windows ending at the last `horizon` training
  * records, oldest first; entering is true while the condition is off (its stricter test), false while on (the
  * test that keeps it).  Whether the condition is on at the judged record. */
 bool gfi_j_latched(const gfi_judge *j, bool (*holds)(const gfi_judge *j, int32_t start, bool entering, void *arg),
-                   void *arg);
+                   void *arg, int32_t horizon);
 int32_t gfi_j_act(const gfi_judge *j, int32_t layer);
 double gfi_j_weights(const gfi_judge *j, int32_t layer);               /* weight count */
 double gfi_j_early_weight_rms(const gfi_judge *j, int32_t layer);

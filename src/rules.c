@@ -300,16 +300,16 @@ static void reason_loss_avalanche(const gfi_judge *j, gfi_sink *s, int32_t i)
 
 /* Median loss of the newer and the older half of the window (medians: one spike is the avalanche rule's), and
  * the standard error of the difference of their means. */
-static bool loss_halves(const gfi_judge *j, double *older, double *newer, double *se)
+static bool loss_halves(const gfi_judge *j, int32_t start, double *older, double *newer, double *se)
 {
-    int32_t n = j->n < LOSS_WINDOW ? j->n : LOSS_WINDOW, h = n / 2;
+    int32_t n = j->n - start < LOSS_WINDOW ? j->n - start : LOSS_WINDOW, h = n / 2;
     double o[LOSS_WINDOW / 2], w[LOSS_WINDOW / 2];
     if (n < 16)
         return false;
     double mo = 0, mw = 0, vo = 0, vn = 0;
     for (int32_t a = 0; a < h; a++) {
-        w[a] = gfi_j_stat(j, a, 0, GF_STAT_LOSS);
-        o[a] = gfi_j_stat(j, n - 1 - a, 0, GF_STAT_LOSS);
+        w[a] = gfi_j_stat(j, start + a, 0, GF_STAT_LOSS);
+        o[a] = gfi_j_stat(j, start + n - 1 - a, 0, GF_STAT_LOSS);
         mw += w[a] / h;
         mo += o[a] / h;
     }
@@ -325,27 +325,38 @@ static bool loss_halves(const gfi_judge *j, double *older, double *newer, double
     return isfinite(*older) && isfinite(*newer) && *older > 0;
 }
 
+/* A rise must stand out of the step-to-step spread (3 standard errors) and take the loss back to the scale of the
+ * start: steps too large keep it there; a solved classifier bouncing between 0.02 and 0.03 is fine.  Once found,
+ * it holds while the rise stays above half of each of those. */
+static bool loss_rising(const gfi_judge *j, int32_t start, bool entering, void *arg)
+{
+    double older, newer, se, early = *(const double *)arg, rise = j->th[GF_TH_LOSS_RISE];
+    if (!loss_halves(j, start, &older, &newer, &se) || !isfinite(early))
+        return false;
+    if (entering)
+        return newer > older * (1 + rise) && newer - older > 3 * se && newer >= LOSS_RISE_OF_START * early;
+    return newer > older * (1 + rise / 2) && newer - older > 1.5 * se && newer >= 0.75 * LOSS_RISE_OF_START * early;
+}
+
 static void detect_loss_rise(gfi_judge *j)
 {
     double older, newer, se, early = gfi_j_early_loss(j);
-    if (!loss_halves(j, &older, &newer, &se))
+    if (!loss_halves(j, 0, &older, &newer, &se))
         return;
     j->change = (older - newer) / older;
+    j->change_older = older;
     j->change_n = j->n < LOSS_WINDOW ? j->n : LOSS_WINDOW;
-    /* A rise must stand out of the step-to-step spread (3 standard errors) and take the loss back to the scale
-     * of the start: steps too large keep it there; a solved classifier bouncing between 0.02 and 0.03 is fine. */
-    if (-j->change > j->th[GF_TH_LOSS_RISE] && newer - older > 3 * se && isfinite(early) &&
-        newer >= LOSS_RISE_OF_START * early)
+    if (-j->change > j->th[GF_TH_LOSS_RISE] / 2 && gfi_j_latched(j, loss_rising, &early, GFI_HYSTERESIS))
         j->net_why |= 1u << C_LOSS_RISE;
 }
 
 static void reason_loss_rise(const gfi_judge *j, gfi_sink *s, int32_t i)
 {
     (void)i;
-    gfi_sink_put(s, "the loss rose: its median over the last %d steps is %.2g%% above the %d steps before and %.2g%% "
-                    "of its level at the start (threshold %g%%)",
+    gfi_sink_put(s, "the loss rose: its median over the last %d steps is %.2g%% above the %d steps before, and %.2g%% "
+                    "of the loss training started at (threshold %g%%)",
                  (int)(j->change_n / 2), -100 * j->change, (int)(j->change_n / 2),
-                 100 * (gfi_j_stat(j, 0, 0, GF_STAT_LOSS) / gfi_j_early_loss(j)), 100 * j->th[GF_TH_LOSS_RISE]);
+                 100 * (1 - j->change) * j->change_older / gfi_j_early_loss(j), 100 * j->th[GF_TH_LOSS_RISE]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -575,7 +586,7 @@ static void detect_stagnation(gfi_judge *j)
     /* Outside the keeping test at the judged window, the latch is off whatever came before. */
     if (!(st.ur > 0 && st.ur < 2 * j->th[GF_TH_UPDATE_FLOOR] && st.grad >= STAGNATION_MIN_GRAD / 2))
         return;
-    if (isfinite(loss) && fabs(loss) >= j->th[GF_TH_GRAD_FLOOR] && gfi_j_latched(j, stagnating, NULL))
+    if (isfinite(loss) && fabs(loss) >= j->th[GF_TH_GRAD_FLOOR] && gfi_j_latched(j, stagnating, NULL, GFI_HYSTERESIS))
         j->net_why |= 1u << C_STAGNATION;
 }
 

@@ -425,6 +425,17 @@ static const vs_scenario vs_scenarios[] = {
     /* SGD at 1e-7 on a classifier: stagnation whatever the loss. */
     {"tanh_lecun_sgd_lr1e-7_pixels", GF_ACT_TANH, 4, 64, 1, 0, 0, GF_OPT_SGD, 1e-7, 0, 0, VS_PIXELS, 32, 120, V, 0},
     /* Momentum with an L2 of 5: lr * l2 = 0.05 per step (x20 with momentum): the weights go to zero. */
+    /* Adaptive optimizers and longer training on sound nets: healthy throughout, solved classifier included. */
+    {"relu_he_20x64_adam", GF_ACT_RELU, 20, 64, 1, 0, 0, GF_OPT_ADAM, 1e-3, 0, 0, VS_TEACHER, 32, 400, H, 1},
+    {"relu_he_4x128_pixels_solved", GF_ACT_RELU, 4, 128, 1, 0, 0, GF_OPT_MOMENTUM, 0.05, 0, 0, VS_PIXELS, 64, 1500, H, 1},
+    {"leaky_he_10x64_tabular_rmsprop", GF_ACT_LEAKY_RELU, 10, 64, 1, 0, 0, GF_OPT_RMSPROP, 1e-3, 0, 0, VS_TABULAR, 32, 400, H, 1},
+    {"selu_lecun_16x64_pixels_sgd", GF_ACT_SELU, 16, 64, 1, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_PIXELS, 32, 400, H, 1},
+    {"elu_right_8x128_tabular_adam", GF_ACT_ELU, 8, 128, 1, 0, 0, GF_OPT_ADAM, 1e-3, 0, 0, VS_TABULAR, 32, 400, H, 1},
+    /* AdamW's default decoupled decay (0.01 x lr per step) is far from collapsing the weights. */
+    {"relu_he_6x64_adamw", GF_ACT_RELU, 6, 64, 1, 0, 0, GF_OPT_ADAMW, 1e-2, 0, 0, VS_TEACHER, 32, 400, H, 1},
+    /* SGD at 0.1 on a 6-layer He regression: past the stable step size for unit-scale inputs; the loss leaves its
+     * start or overflows within a few hundred steps. */
+    {"relu_he_sgd_lr0.1_6x64", GF_ACT_RELU, 6, 64, 1, 0, 0, GF_OPT_SGD, 0.1, 0, 0, VS_TEACHER, 32, 300, E, 0},
     {"relu_he_momentum_l2_strong", GF_ACT_RELU, 4, 64, 1, 0, 0, GF_OPT_MOMENTUM, 0.01, 0, 5.0, VS_PIXELS, 32, 300, V, 0},
 };
 #define VS_COUNT ((int)(sizeof vs_scenarios / sizeof *vs_scenarios))
