@@ -497,7 +497,12 @@ void gfi_put_remedy(const gfi_judge *j, gfi_sink *s, int32_t layer)
 {
     uint32_t why = layer >= 0 ? gfi_j_why_at(j, layer) | (j->net_why & ~gfi_j_why_at(j, layer) & 0) : j->net_why;
     if (!why) {
-        gfi_sink_put(s, "none needed: keep the current activations, init and learning rate (%g)", j->lr);
+        /* A probe judges the init and the activations; it takes no step, so it says nothing of the rate. */
+        if (j->n == 0)
+            gfi_sink_put(s, "none needed: the init and the activations pass the signal (a probe does not judge the "
+                            "learning rate; train with the diagnostics on for that)");
+        else
+            gfi_sink_put(s, "none needed: keep the current activations, init and learning rate (%g)", j->lr);
         return;
     }
     const struct gfi_remedy_cache *c = plan_of(j);

@@ -224,20 +224,22 @@ static double largest_before(const gfi_judge *j, int32_t a, int32_t layer, int32
     return k >= AVALANCHE_MIN_BASE ? m : 0;
 }
 
-/* Whether stat jumped at record a: more than factor x the largest of the records before it and at least floor,
- * and so are the AVALANCHE_KEEP records after it (as far as there are any); a non-finite value counts as a jump. */
+/* Whether stat jumped at record a to a finite value more than factor x the largest of the records before it and at
+ * least floor, and so are the AVALANCHE_KEEP records after it (as far as there are any, NaN/Inf ones aside). */
 static bool jumped(const gfi_judge *j, int32_t a, int32_t layer, int32_t stat, double floor, double *ratio)
 {
     double before = largest_before(j, a, layer, stat), factor = j->th[GF_TH_AVALANCHE];
     if (!(before > 0))
         return false;
+    double now = gfi_j_stat(j, a, layer, stat);
+    if (!isfinite(now))
+        return false; /* a NaN/Inf is the NaN rule's to name, with its cause */
     for (int32_t b = a; b >= 0 && b >= a - AVALANCHE_KEEP; b--) {
         double v = gfi_j_stat(j, b, layer, stat);
         if (isfinite(v) && !(v / before > factor && v >= floor))
             return false;
     }
-    double now = gfi_j_stat(j, a, layer, stat);
-    *ratio = isfinite(now) ? now / before : INFINITY;
+    *ratio = now / before;
     return true;
 }
 
@@ -473,7 +475,9 @@ static double update_spread(const gfi_judge *j, int32_t i)
         return NAN;
     qsort(v, (size_t)k, sizeof *v, gfi_cmp_double);
     double top = v[k / 2], ur = gfi_j_window(j, i, GF_STAT_UPDATE_RATIO);
-    return top > 0 && ur > 0 ? log10(top / ur) : NAN;
+    if (!(top > 0) || !(ur >= 0))
+        return NAN;
+    return ur > 0 ? log10(top / ur) : INFINITY; /* 0: no update survived float32 rounding */
 }
 
 static void detect_frozen(gfi_judge *j)
@@ -489,9 +493,14 @@ static void detect_frozen(gfi_judge *j)
 
 static void reason_frozen(const gfi_judge *j, gfi_sink *s, int32_t i)
 {
-    gfi_sink_put(s, "lower layers frozen: update ratio %.2g is %.2g decades below that of the upper hidden layers of "
-                    "like fan-in (threshold %g)",
-                 gfi_j_window(j, i, GF_STAT_UPDATE_RATIO), update_spread(j, i), j->th[GF_TH_UPDATE_RATIO_SPREAD]);
+    double spread = update_spread(j, i);
+    if (isinf(spread))
+        gfi_sink_put(s, "lower layers frozen: update ratio 0, no update survives float32 rounding, while the upper "
+                        "hidden layers of like fan-in move");
+    else
+        gfi_sink_put(s, "lower layers frozen: update ratio %.2g is %.2g decades below that of the upper hidden layers "
+                        "of like fan-in (threshold %g)",
+                     gfi_j_window(j, i, GF_STAT_UPDATE_RATIO), spread, j->th[GF_TH_UPDATE_RATIO_SPREAD]);
 }
 
 static void detect_grad_floor(gfi_judge *j)

@@ -134,6 +134,17 @@ static void test_verdict_is_unknown_before_any_observation(void **state)
     free_hand(d);
 }
 
+static void test_a_healthy_probe_makes_no_claim_about_the_learning_rate(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(6, GF_ACT_RELU), 1);
+    d->hist_step[(d->head - 1 + d->cap) % d->cap] = -1; /* the one record is a probe */
+    assert_int_equal(verdict(d, -1), GF_VERDICT_HEALTHY);
+    assert_non_null(strstr(remedy(d, -1), "a probe does not judge the learning rate"));
+    assert_null(strstr(remedy(d, -1), "keep the current"));
+    free_hand(d);
+}
+
 static void test_uniform_statistics_are_healthy_in_every_layer(void **state)
 {
     (void)state;
@@ -373,6 +384,18 @@ static void test_after_a_nan_the_verdict_is_judged_from_the_last_finite_record(v
     assert_true(flags(d, -1) & BIT(GF_VERDICT_VANISHING));
     assert_non_null(strstr(reason(d, -1), "judged from the last finite record, step 7"));
     assert_null(strstr(reason(d, -1), "nan ->"));
+    free_hand(d);
+}
+
+static void test_a_gradient_that_turned_nan_is_named_by_the_nan_rule_not_quoted_as_a_jump(void **state)
+{
+    (void)state;
+    gf_diag *d = overflowed(9);
+    for (int32_t i = 0; i < 5; i++)
+        set_stat(d, 0, i, GF_STAT_WGRAD_NORM, NAN);
+    const char *r = reason(d, -1);
+    assert_null(strstr(r, "nan"));
+    assert_null(strstr(r, "jumped xinf"));
     free_hand(d);
 }
 
@@ -1029,6 +1052,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verdict_is_unknown_before_any_observation),
         cmocka_unit_test(test_uniform_statistics_are_healthy_in_every_layer),
+        cmocka_unit_test(test_a_healthy_probe_makes_no_claim_about_the_learning_rate),
         cmocka_unit_test(test_healthy_layer_0_reason_says_its_delta_was_not_measured_instead_of_quoting_nan),
         cmocka_unit_test(test_delta_halving_per_layer_over_10_layers_is_vanishing_in_the_lower_layers),
         cmocka_unit_test(test_same_end_to_end_gain_gives_the_same_verdict_at_10_and_200_layers),
@@ -1044,6 +1068,7 @@ int main(void)
         cmocka_unit_test(test_nonfinite_values_are_exploding_and_the_reason_names_the_origin),
         cmocka_unit_test(test_guard_advice_is_given_only_while_the_guard_is_off),
         cmocka_unit_test(test_after_a_nan_the_verdict_is_judged_from_the_last_finite_record),
+        cmocka_unit_test(test_a_gradient_that_turned_nan_is_named_by_the_nan_rule_not_quoted_as_a_jump),
         cmocka_unit_test(test_nan_cause_names_the_learning_rate_when_the_last_finite_step_was_huge),
         cmocka_unit_test(test_loss_spike_that_stays_under_ten_times_the_start_is_not_an_avalanche),
         cmocka_unit_test(test_loss_jumping_far_past_its_start_is_an_avalanche),
