@@ -65,8 +65,6 @@ static int32_t window_from(const gfi_judge *j, int32_t start, int32_t *ago)
     return m;
 }
 
-/* The window of the judged record. */
-static int32_t window_records(const gfi_judge *j, int32_t *ago) { return window_from(j, j->at, ago); }
 
 static double median(double *v, int32_t m)
 {
@@ -282,11 +280,13 @@ double gfi_j_tail_share(const gfi_judge *j, int32_t i, int32_t ago)
     return 0.5 * erfc((zc - m) / (sd * sqrt(2.0))) + 0.5 * erfc((zc + m) / (sd * sqrt(2.0)));
 }
 
-double gfi_j_saturation(const gfi_judge *j, int32_t i)
+double gfi_j_saturation(const gfi_judge *j, int32_t i) { return gfi_j_saturation_from(j, j->at, i); }
+
+double gfi_j_saturation_from(const gfi_judge *j, int32_t start, int32_t i)
 {
     int32_t ago[GFI_WINDOW];
     double v[GFI_WINDOW];
-    int32_t m = window_records(j, ago);
+    int32_t m = window_from(j, start, ago);
     for (int32_t r = 0; r < m; r++) {
         double stuck = gfi_j_stat(j, ago[r], i, GF_STAT_SATURATED_FRAC), tail = gfi_j_tail_share(j, i, ago[r]);
         v[r] = isfinite(stuck) && stuck > tail ? stuck : tail;
@@ -333,9 +333,16 @@ void gfi_j_mark(gfi_judge *j, int32_t layer, int c)
 /* A classifier whose cross-entropy is under SOLVED_SHARE of the chance level (ln 2 per output for BCE,
  * ln(classes) for softmax; 5 % of ln 3 is a mean probability of 0.95 on the right class) has solved its batches:
  * what gradient is left comes from a few samples, and how it spreads over the layers no longer says anything
- * about training (measured on 4x64 ReLU nets over three classes: delta x0.44 to x2.3 per layer at losses of
+ * about training (with hysteresis: kept until the loss is back above twice that share) (measured on 4x64 ReLU nets over three classes: delta x0.44 to x2.3 per layer at losses of
  * 0.002 - 0.024). */
 #define SOLVED_SHARE 0.05
+/* Entered under SOLVED_SHARE of the chance loss, kept under twice that. */
+static bool solved_at(const gfi_judge *j, int32_t start, bool entering, void *arg)
+{
+    double loss = gfi_j_window_from(j, start, 0, GF_STAT_LOSS), chance = *(const double *)arg;
+    return isfinite(loss) && loss >= 0 && loss < (entering ? 1 : 2) * SOLVED_SHARE * chance;
+}
+
 static void measure_solved(gfi_judge *j)
 {
     if (!j->net || j->net->nlayers < 1)
@@ -346,7 +353,8 @@ static void measure_solved(gfi_judge *j)
                     : (k == GF_LOSS_SOFTMAX_CE || k == GF_LOSS_SOFTMAX_CE_LABELS) && classes >= 2 ? log((double)classes)
                                                                                                   : 0;
     double loss = gfi_j_window(j, 0, GF_STAT_LOSS);
-    if (chance > 0 && isfinite(loss) && loss >= 0 && loss < SOLVED_SHARE * chance) {
+    if (chance > 0 && isfinite(loss) && loss >= 0 && loss < 2 * SOLVED_SHARE * chance &&
+        gfi_j_latched(j, solved_at, &chance, GFI_HYSTERESIS)) {
         j->solved_loss = loss;
         j->chance = chance;
     }

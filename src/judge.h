@@ -89,6 +89,7 @@ double gfi_j_early_grad(const gfi_judge *j, int32_t layer);
 /* Fraction of a layer's units that pass (almost) no gradient, from the stuck-unit count and the Gaussian tail
  * share of its pre-activations (sigmoid/tanh only; 0 otherwise), over the window. */
 double gfi_j_saturation(const gfi_judge *j, int32_t layer);
+double gfi_j_saturation_from(const gfi_judge *j, int32_t start, int32_t layer); /* the window ending at start */
 double gfi_j_tail_share(const gfi_judge *j, int32_t layer, int32_t ago);
 /* Mean square per-layer gain of delta of record ago over the hidden layers, and its standard error (NaN where
  * not measurable). */

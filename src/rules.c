@@ -393,14 +393,23 @@ static void reason_dead(const gfi_judge *j, gfi_sink *s, int32_t i)
     gfi_conv_put_channels(j->d, i, GF_SERIES_DEAD_CHANNELS, s);
 }
 
+/* Entered at SATURATED_FRAC, kept at half of it. */
+static bool saturated(const gfi_judge *j, int32_t start, bool entering, void *arg)
+{
+    double th = j->th[GF_TH_SATURATED_FRAC];
+    return gfi_j_saturation_from(j, start, *(const int32_t *)arg) >= (entering ? th : th / 2);
+}
+
 static void detect_saturated(gfi_judge *j)
 {
     /* Beside a vanishing delta, saturation is named only where it is the cause: the units lose more of delta
-     * than the weights do (a deep sigmoid net loses x1/4 per layer at its best, saturated or not). */
+     * than the weights do (a deep sigmoid net loses x1/4 per layer at its best, saturated or not).  A solved
+     * classifier has pushed its units to confident values: what saturation is left no longer slows training. */
     const depth_gain *g = &j->depth;
     bool other_cause = gfi_depth_below(g) && g->unit_part >= g->weight_part;
-    for (int32_t i = 0; i < j->L && !other_cause; i++)
-        if (gfi_act_is_saturating(gfi_j_act(j, i)) && gfi_j_saturation(j, i) >= j->th[GF_TH_SATURATED_FRAC])
+    for (int32_t i = 0; i < j->L && !other_cause && !solved(j); i++)
+        if (gfi_act_is_saturating(gfi_j_act(j, i)) && gfi_j_saturation(j, i) >= j->th[GF_TH_SATURATED_FRAC] / 2 &&
+            gfi_j_latched(j, saturated, &i, GFI_HYSTERESIS))
             gfi_j_mark(j, i, C_SATURATED);
 }
 

@@ -24,7 +24,7 @@ void gfi_diag_default_thresholds(double *th)
     th[GF_TH_GRAD_FLOOR] = 1e-8;
     th[GF_TH_UPDATE_RATIO_SPREAD] = 2.0;
     th[GF_TH_DEAD_FRAC] = 0.5;
-    th[GF_TH_SATURATED_FRAC] = 0.10;
+    th[GF_TH_SATURATED_FRAC] = 0.20;
     th[GF_TH_AVALANCHE] = 100.0;
     th[GF_TH_PLATEAU] = 1e-4;
     th[GF_TH_WEIGHT_FLOOR] = 1e-4;
