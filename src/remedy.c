@@ -405,7 +405,8 @@ static void build_plan(planner *p)
     }
     if (any(why, DEPTH) && !p->c->a[A_INIT].on) {
         plan_init_gain(p, j2);
-        if (!p->c->a[A_INIT].on && any(why, (1u << C_DEPTH_SHRINK)) && gfi_act_is_saturating(gfi_j_act(j, 0)))
+        if (!p->c->a[A_INIT].on && any(why, (1u << C_DEPTH_SHRINK) | (1u << C_CONV_GAIN)) &&
+            gfi_act_is_saturating(gfi_j_act(j, 0)))
             plan_activation(p, GF_ACT_RELU, j2);
         note(p, A_INIT, DEPTH);
         note(p, A_ACT, DEPTH);

@@ -365,6 +365,13 @@ static void reason_loss_rise(const gfi_judge *j, gfi_sink *s, int32_t i)
 /* Dead and saturated                                                  */
 /* ------------------------------------------------------------------ */
 
+/* Too few hidden-to-hidden steps to see the gradient lost across depth: a layer is then dead by its fraction
+ * alone, at three quarters of its units.  The depth correlation that leaves half the units of a deep narrow net
+ * off for a whole batch (Poole et al. 2016) has no room to build up in so few layers (the demo's healthy
+ * 12-layer net peaks at 34 %). */
+#define DEAD_MIN_STEPS 3
+#define DEAD_ALONE 0.75
+
 static void detect_dead(gfi_judge *j)
 {
     /* Dead units matter when the gradient no longer gets through, and they are its cause: the net's delta
@@ -373,11 +380,12 @@ static void detect_dead(gfi_judge *j)
      * exactly 0. */
     const depth_gain *g = &j->depth;
     bool lost = gfi_depth_below(g) && g->unit_part < g->weight_part;
+    bool shallow = !g->ok || g->top - g->lo < DEAD_MIN_STEPS;
     for (int32_t i = 0; i < j->L; i++) {
         if (!gfi_act_has_negative_side(gfi_j_act(j, i)))
             continue;
         double dead = gfi_j_window(j, i, GF_STAT_DEAD_FRAC);
-        if (isfinite(dead) && dead >= j->th[GF_TH_DEAD_FRAC] && (lost || (!g->ok && dead >= 1.0)))
+        if (isfinite(dead) && dead >= j->th[GF_TH_DEAD_FRAC] && (lost || (shallow && dead >= DEAD_ALONE)))
             gfi_j_mark(j, i, C_DEAD);
     }
 }
@@ -755,7 +763,7 @@ static void put_layer_reason(const gfi_judge *j, gfi_sink *s, int32_t layer)
         for (int c = 0; c < C_COUNT; c++)
             if (gfi_has(why, c) && ((gfi_cond_verdict(c) == v) == (pass == 0))) {
                 sep(s, &first);
-                put_clause(j, s, c, gfi_rules[c].net_level ? -1 : layer);
+                put_clause(j, s, c, layer);
             }
 }
 
