@@ -508,7 +508,7 @@ static int time_panel(const gf_diag *d, gfi_sink *s, double top)
             x[t] = (double)t;
         series(s, &p, x, v, (int32_t)n, k % 5, "||dL/dh_t||");
         char label[64];
-        snprintf(label, sizeof label, "layer %d (x%.3g per step back)", (int)i, value_at(d, 0, i, GF_STAT_TIME_RATE));
+        snprintf(label, sizeof label, "layer %d (x%.2g/step)", (int)i, value_at(d, 0, i, GF_STAT_TIME_RATE));
         legend_entry(s, k % 5, top + 10 + 18 * (k % 5), label);
         k++;
         gfi_free(x);
