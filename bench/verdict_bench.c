@@ -12,6 +12,39 @@
  */
 #include "../tests/verdict_scenarios.h"
 
+/* Totals of a group of scenarios: dense, recurrent, conv, and all. */
+typedef struct {
+    int64_t runs, correct, healthy_runs, false_alarms, steps, flips;
+} totals;
+
+static int group_of(const vs_scenario *sc)
+{
+    return sc->a.arch == VS_DENSE ? 0 : sc->a.arch <= VS_GRU ? 1 : 2;
+}
+
+static void add_run(totals *t, const vs_scenario *sc, const vs_result *r, int c)
+{
+    t->runs++;
+    t->correct += c;
+    if (sc->expect == GF_VERDICT_HEALTHY) {
+        t->healthy_runs++;
+        t->false_alarms += r->final != GF_VERDICT_HEALTHY;
+        t->steps += r->steps_judged;
+        t->flips += r->flips;
+    }
+}
+
+static double flip_rate(const totals *t) { return t->steps ? 1e4 * (double)t->flips / (double)t->steps : 0; }
+
+static void print_totals(const char *name, const totals *t)
+{
+    printf("%-10s correct %lld / %lld (%.1f %%), false alarms %lld / %lld, flips %lld in %lld healthy steps = %.2f "
+           "per 10,000\n",
+           name, (long long)t->correct, (long long)t->runs, t->runs ? 100.0 * (double)t->correct / (double)t->runs : 0,
+           (long long)t->false_alarms, (long long)t->healthy_runs, (long long)t->flips, (long long)t->steps,
+           flip_rate(t));
+}
+
 static void count_into(int32_t *counts, int32_t v)
 {
     if (v >= 0 && v <= GF_VERDICT_UNKNOWN)
@@ -33,7 +66,7 @@ static const char *format_counts(char *buf, size_t cap, const int32_t *c)
 static void explain(const vs_scenario *sc, uint64_t seed)
 {
     static vs_dataset ds;
-    vs_make_data(&ds, sc->data, seed);
+    vs_data_for(&ds, sc, seed);
     gf_net *net = vs_build(sc, &ds, seed);
     gf_diag *d;
     if (!net || gf_diag_create(&d, net))
@@ -81,6 +114,7 @@ int main(int argc, char **argv)
     if (seeds < 1)
         seeds = 1;
     int64_t runs = 0, correct = 0, healthy_runs = 0, false_alarms = 0, steps = 0, flips = 0;
+    totals group[3] = {{0}};
     int scenarios = 0;
     printf("%-30s %-9s %-22s %-22s %s\n", "scenario", "expected", "after training", "after the probe", "correct");
     for (int k = 0; k < VS_COUNT; k++) {
@@ -96,6 +130,7 @@ int main(int argc, char **argv)
             count_into(pro, r.probe);
             int c = vs_correct(sc, &r);
             ok += c;
+            add_run(&group[group_of(sc)], sc, &r, c);
             if (sc->expect == GF_VERDICT_HEALTHY) {
                 healthy_runs++;
                 false_alarms += r.final != GF_VERDICT_HEALTHY;
@@ -118,6 +153,11 @@ int main(int argc, char **argv)
         printf("\n");
     }
     double flip_rate = steps ? 1e4 * (double)flips / (double)steps : 0;
+    printf("\n");
+    static const char *names[] = {"dense", "recurrent", "conv"};
+    for (int g = 0; g < 3; g++)
+        if (group[g].runs)
+            print_totals(names[g], &group[g]);
     printf("\n%d scenarios x %d seeds\n", scenarios, seeds);
     printf("correct scenario-seeds:          %lld / %lld (%.1f %%)\n", (long long)correct, (long long)runs,
            runs ? 100.0 * (double)correct / (double)runs : 0);

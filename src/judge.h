@@ -19,6 +19,7 @@ enum gfi_cond {
     C_NONFINITE,      /* NaN/Inf in the layer's tensors */
     C_ORIGIN,         /* net: where the first NaN/Inf came from, and what produced it */
     C_DEPTH_GROW,     /* net: delta grows end to end beyond the exploding gain */
+    C_CONV_GROW,      /* net: the gradient grows through the conv layers beyond the exploding gain (rules.c) */
     C_WEIGHT_GROWTH,  /* weights grew far beyond their initial scale (sign: weights growing exponentially) */
     C_GRAD_AVALANCHE, /* the gradient jumped by orders of magnitude, above its initial scale (sign: avalanche) */
     C_LOSS_AVALANCHE, /* net: the loss jumped by orders of magnitude, above its initial level */
@@ -26,7 +27,7 @@ enum gfi_cond {
     C_DEAD,           /* units on the negative side for every sample, and the gradient no longer gets through */
     C_SATURATED,      /* sigmoid/tanh units in the flat tails */
     C_DEPTH_SHRINK,   /* net: delta shrinks end to end beyond the vanishing gain */
-    C_CONV_GAIN,      /* net: the conv layers' activations pass a shrinking share of the gradient (verdict_conv.c) */
+    C_CONV_GAIN,      /* net: the gradient shrinks through the conv layers beyond the vanishing gain (rules.c) */
     C_FROZEN,         /* lower hidden layers update orders of magnitude slower than like ones above (sign) */
     C_GRAD_FLOOR,     /* weight gradient under the absolute floor */
     C_WEIGHT_COLLAPSE,/* weights fell to a tenth of their initial scale (sign: weights going to zero) */
@@ -66,7 +67,8 @@ typedef struct gfi_judge {
     double step_ur, step_grad; int32_t step_layer;
     double lr;
     bool clipping;
-    gfi_conv_gain conv;  /* C_CONV_GAIN: the conv activations' backward gains */
+    gfi_conv_gain conv;  /* C_CONV_GAIN / C_CONV_GROW: the conv activations' backward gains */
+    double conv_gain;    /* and the conv stack's end-to-end gain (rules.c, conv_end_gain) */
 } gfi_judge;
 
 /* ---- judge.c: signals ---- */

@@ -379,7 +379,8 @@ static bool any(uint32_t why, uint32_t set) { return (why & set) != 0; }
     ((1u << C_NONFINITE) | (1u << C_ORIGIN) | (1u << C_WEIGHT_GROWTH) | (1u << C_GRAD_AVALANCHE) |                      \
      (1u << C_LOSS_AVALANCHE) | (1u << C_LOSS_RISE))
 #define DEPTH                                                                                                          \
-    ((1u << C_DEPTH_GROW) | (1u << C_DEPTH_SHRINK) | (1u << C_FROZEN) | (1u << C_GRAD_FLOOR) | (1u << C_CONV_GAIN))
+    ((1u << C_DEPTH_GROW) | (1u << C_DEPTH_SHRINK) | (1u << C_FROZEN) | (1u << C_GRAD_FLOOR) | (1u << C_CONV_GAIN) |   \
+     (1u << C_CONV_GROW))
 
 static void note(planner *p, int act, uint32_t why) { p->c->wanted_by[act] |= why; }
 
@@ -418,7 +419,8 @@ static void build_plan(planner *p)
     /* A new init or activation changes which rates are stable (ReLU trains at rates that sigmoid needs and ReLU
      * does not survive): the current rate is checked with it too. */
     bool changed = p->change.wscale != 1.0 || p->change.act >= 0 || p->change.bias_set;
-    if (any(why, EXPLODE_BY_STEPS) || (any(why, 1u << C_DEPTH_GROW) && !p->c->a[A_INIT].on) || changed) {
+    if (any(why, EXPLODE_BY_STEPS) || (any(why, (1u << C_DEPTH_GROW) | (1u << C_CONV_GROW)) && !p->c->a[A_INIT].on) ||
+        changed) {
         plan_lr_down(p);
         note(p, A_LR_DOWN, EXPLODE_BY_STEPS | DEPTH | (1u << C_DEAD) | (1u << C_SATURATED));
     }

@@ -435,22 +435,46 @@ static void reason_saturated(const gfi_judge *j, gfi_sink *s, int32_t i)
 /* Vanishing                                                           */
 /* ------------------------------------------------------------------ */
 
-/* A conv layer's activation passes a share of the gradient: g = ||delta_pre|| / ||delta out|| (verdict_conv.c), read
- * per conv layer because pooling and flatten layers between them blur the depth signal.  Vanishing when the
- * product over the conv layers is under VANISH_FACTOR (the decade the depth rule asks for) and their geometric
- * mean under CONV_MEAN_MAX per layer: ReLU with max pooling passes ~0.83 per layer in a healthy CNN (the gradient
- * lands on maxima, which are live); a sigmoid passes at most 0.25. */
-#define CONV_MEAN_MAX 0.85
+/* The conv stack's end-to-end gain: ||d loss / d z|| at the first conv layer over ||d loss / d y|| at the last one,
+ * each the median over the window, so one batch never moves it.  Read apart from the depth rule because pooling and
+ * flatten layers between the conv layers change sizes, which moves an rms by itself; a norm is what a stride-1 conv
+ * keeps: ||W^T dz||^2 = sigma_w^2 ||dz||^2 whatever the channel counts (each input position receives from C_out k^2
+ * outputs of weight variance sigma_w^2 / (C_in k^2)), and max pooling routes the gradient unchanged in norm.  So the
+ * gain is the product of what each activation passes (ReLU ~0.7, sigmoid <= 0.25) and what each layer's weights
+ * pass (sigma_w: sqrt 2 for He), the same physics as the depth rule (He et al. 2015): a healthy ReLU/He stack keeps
+ * ~0.7 (the top activation's share), a sigmoid stack loses x0.25 per layer.  NaN without a conv layer. */
+static double conv_end_gain(const gfi_judge *j)
+{
+    const gfi_conv_gain *g = &j->conv;
+    if (g->layers < 1)
+        return NAN;
+    double bottom = gfi_j_window(j, g->lo, GF_STAT_DELTA_PRE_NORM), top = gfi_j_window(j, g->hi + 1, GF_STAT_DELTA_IN_NORM);
+    return isfinite(bottom) && isfinite(top) && top > 0 ? bottom / top : NAN;
+}
 
+static void mark_conv_layers(gfi_judge *j, int c)
+{
+    for (int32_t i = j->conv.lo; i <= j->conv.hi; i++)
+        if (isfinite(gfi_conv_act_gain(j->d, i)))
+            gfi_j_mark(j, i, c);
+}
+
+/* Vanishing: the stack loses more than the decade the depth rule allows (GF_TH_VANISH_FACTOR). */
 static void detect_conv_gain(gfi_judge *j)
 {
     gfi_conv_gain_scan(j->d, &j->conv);
-    const gfi_conv_gain *g = &j->conv;
-    if (solved(j) || g->layers < 1 || !(g->mean < CONV_MEAN_MAX) || !(g->product < j->th[GF_TH_VANISH_FACTOR]))
-        return;
-    for (int32_t i = g->lo; i <= g->hi; i++)
-        if (gfi_conv_act_gain(j->d, i) < CONV_MEAN_MAX)
-            gfi_j_mark(j, i, C_CONV_GAIN);
+    j->conv_gain = conv_end_gain(j);
+    if (!solved(j) && j->conv_gain < j->th[GF_TH_VANISH_FACTOR])
+        mark_conv_layers(j, C_CONV_GAIN);
+}
+
+/* Exploding: it gains more than GF_TH_EXPLODE_FACTOR (run after detect_conv_gain in the table). */
+static void detect_conv_grow(gfi_judge *j)
+{
+    gfi_conv_gain_scan(j->d, &j->conv);
+    j->conv_gain = conv_end_gain(j);
+    if (j->conv_gain > j->th[GF_TH_EXPLODE_FACTOR])
+        mark_conv_layers(j, C_CONV_GROW);
 }
 
 static void reason_conv_gain(const gfi_judge *j, gfi_sink *s, int32_t i)
@@ -458,10 +482,11 @@ static void reason_conv_gain(const gfi_judge *j, gfi_sink *s, int32_t i)
     if (i >= 0)
         gfi_sink_put(s, "its %s passes x%.2g of the gradient (||delta pre|| / ||delta out||); ",
                      gf_activation_name(gfi_j_act(j, i)), gfi_conv_act_gain(j->d, i));
-    gfi_sink_put(s, "the conv layers' activations pass x%.2g of the gradient per layer, x%.2g in all over layers "
-                    "%d-%d (threshold x%g per layer and x%g in all)",
-                 j->conv.mean, j->conv.product, (int)j->conv.lo, (int)j->conv.hi, CONV_MEAN_MAX,
-                 j->th[GF_TH_VANISH_FACTOR]);
+    bool grow = j->conv_gain > 1;
+    gfi_sink_put(s, "the gradient %s x%.3g through the conv layers %d-%d (||delta pre|| of the first over ||delta out|| "
+                    "of the last, threshold x%g), their activations passing x%.2g per layer",
+                 grow ? "grows" : "shrinks", j->conv_gain, (int)j->conv.lo, (int)j->conv.hi,
+                 j->th[grow ? GF_TH_EXPLODE_FACTOR : GF_TH_VANISH_FACTOR], j->conv.mean);
 }
 
 /* Hidden layers whose fan-in is within 2x of the top hidden layer's: their update ratios compare like with like
@@ -636,6 +661,7 @@ const gfi_rule gfi_rules[C_COUNT] = {
     {C_NONFINITE, EXPL, false, "NaN weights", detect_nonfinite, reason_nonfinite},
     {C_ORIGIN, EXPL, true, NULL, detect_origin, reason_origin},
     {C_DEPTH_GROW, EXPL, true, NULL, detect_depth_grow, reason_depth},
+    {C_CONV_GROW, EXPL, true, NULL, detect_conv_grow, reason_conv_gain},
     {C_WEIGHT_GROWTH, EXPL, false, "weights growing exponentially", detect_weight_growth, reason_weight_growth},
     {C_GRAD_AVALANCHE, EXPL, false, "avalanche learning", detect_grad_avalanche, reason_grad_avalanche},
     {C_LOSS_AVALANCHE, EXPL, true, "avalanche learning", detect_loss_avalanche, reason_loss_avalanche},

@@ -24,6 +24,8 @@
 #define TIME_VANISH_FLOOR 1e-8
 /* Growth counts only when the grown gradient could move weights (x0.01 learning rate: 1e-6 per step). */
 #define TIME_EXPLODE_FLOOR 1e-4
+/* Records the rate is the median of (judge.h's GFI_WINDOW). */
+#define GFI_WINDOW_TIME 9
 
 /* What the rules read about one recurrent layer. */
 typedef struct obs {
@@ -72,6 +74,23 @@ static double suggest_clip(const gf_diag *d, int32_t layer)
     return 5 * (k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]));
 }
 
+/* The median per-step rate of ||dL/dh_t|| over the last GFI_WINDOW records (GF_STAT_TIME_RATE), so that one batch
+ * never moves a verdict (as the depth rules take medians); the latest rate when none is recorded. */
+static double window_rate(const gf_diag *d, int32_t layer, double latest)
+{
+    double v[GFI_WINDOW_TIME];
+    int32_t n = 0;
+    for (int32_t a = 0; a < d->count && n < GFI_WINDOW_TIME; a++) {
+        const double *p = gfi_diag_at(d, a, layer, GF_STAT_TIME_RATE);
+        if (p && isfinite(*p))
+            v[n++] = *p;
+    }
+    if (n == 0)
+        return latest;
+    qsort(v, (size_t)n, sizeof *v, gfi_cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 /* The layer's observation; false for a layer the rules do not judge. */
 static bool observe(const gf_diag *d, int32_t layer, uint32_t base, obs *o)
 {
@@ -82,8 +101,8 @@ static bool observe(const gf_diag *d, int32_t layer, uint32_t base, obs *o)
     *o = (obs){.l = net->layers[layer], .layer = layer};
     if (!gfi_rec_time_span(o->l, &o->first, &o->last, &o->n) || o->n < 1)
         return false;
-    o->gain = o->first / o->last;
-    o->rate = pow(o->gain, 1.0 / (double)o->n);
+    o->rate = window_rate(d, layer, pow(o->first / o->last, 1.0 / (double)o->n));
+    o->gain = pow(o->rate, (double)o->n);
     o->sigma = stat_of(d, layer, GF_STAT_RECURRENT_SIGMA);
     o->bound = stat_of(d, layer, GF_STAT_RECURRENT_BOUND);
     o->forget = stat_of(d, layer, GF_STAT_FORGET_GATE_MEAN);
@@ -105,9 +124,21 @@ static bool exploding_fires(const obs *o)
            o->gain > TIME_EXPLODE_GAIN;
 }
 
+/* A gated cell (LSTM, GRU) carries its state through its forget (update) gate: the gradient keeps f per step along
+ * the cell, and what training does about a fading profile depends on where f sits on its sigmoid.  In the
+ * sensitive range its bias receives f (1 - f) of the gradient and moves, so the gate opens where the task needs
+ * memory: that is why a forget bias of 1 (f ~ 0.73, Gers et al. 2000; Jozefowicz et al. 2015) and a default GRU
+ * (z ~ 0.5) learn long-range tasks though at init 0.73^50 ~ 1e-7 reaches the first step.  Below sigmoid(-2) = 0.12
+ * the gate is saturated shut (f (1 - f) under 40 % of its peak and falling as e^logit): the memory is cut and
+ * stays cut.  So a gated cell vanishes when the gain is under the threshold and its gate is shut. */
+#define GATE_SHUT 0.1192 /* sigmoid(-2) */
+
+static bool gate_shut(const obs *o) { return o->l->kind == GF_LAYER_RNN || !(o->forget >= GATE_SHUT); }
+
 static bool vanishing_fires(const obs *o)
 {
-    return isfinite(o->first) && o->last >= TIME_VANISH_FLOOR && isfinite(o->last) && o->gain < TIME_VANISH_GAIN;
+    return isfinite(o->first) && o->last >= TIME_VANISH_FLOOR && isfinite(o->last) && o->gain < TIME_VANISH_GAIN &&
+           gate_shut(o);
 }
 
 /* ---- reasons ---- */
