@@ -861,7 +861,14 @@ enum gf_diag_threshold {
     GF_TH_LOSS_RISE = 9,         /* relative rise of the mean loss over the window (and of the initial loss) that is unstable */
     GF_TH_UPDATE_FLOOR = 10,     /* largest layer update ratio under which the steps are too small to learn */
     GF_TH_WEIGHT_SHRINK = 11,    /* weight RMS over its initial value under which weights are going to zero (0.1) */
-    GF_TH_WEIGHT_GROWTH = 12     /* weight RMS over its initial value above which weights grew out of bounds (10) */
+    GF_TH_WEIGHT_GROWTH = 12,    /* weight RMS over its initial value above which weights grew out of bounds (10) */
+    /* Across time (recurrent layers): gains of ||dL/dh_t|| over the whole span the gradient travels back (T, or
+     * the truncation k), so the per-step rate they allow tightens as the sequence grows (docs/verdicts.md). */
+    GF_TH_TIME_VANISH = 13,      /* gain from h_T back to the first state below which the layer is vanishing (1e-3) */
+    GF_TH_TIME_EXPLODE = 14,     /* gain above which it is exploding (1e3) */
+    GF_TH_TIME_VANISH_FLOOR = 15, /* ||dL/dh_T|| under which vanishing is not judged (a solved loss) (1e-8) */
+    GF_TH_TIME_EXPLODE_FLOOR = 16, /* ||dL/dh|| at the first state under which growth is not judged (1e-4) */
+    GF_TH_GATE_SHUT = 17         /* LSTM/GRU: mean forget (update) gate under which it is shut (0.1192 = sigmoid(-2)) */
 };
 
 enum gf_report_format {

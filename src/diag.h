@@ -23,7 +23,7 @@ static inline int64_t *gfi_nf_at(int64_t *base, int32_t layer, int32_t tensor)
 {
     return base + ((size_t)layer * GFI_NTENSOR + (size_t)tensor) * 3;
 }
-#define GFI_NTHRESHOLD (GF_TH_WEIGHT_GROWTH + 1)
+#define GFI_NTHRESHOLD (GF_TH_GATE_SHUT + 1)
 #define GFI_EARLY 16
 
 struct gf_diag {

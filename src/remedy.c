@@ -72,6 +72,7 @@ typedef struct {
     double gain, chi;   /* end to end, and per layer (mean square) */
     int32_t k;          /* hidden-to-hidden steps */
     double dead, sat;   /* the largest dead and saturated fractions of a hidden layer */
+    double conv;        /* the conv stack's end-to-end gain (NaN without conv layers) */
 } probed;
 
 static void summarize(const gfi_judge *j, probed *r)
@@ -81,6 +82,7 @@ static void summarize(const gfi_judge *j, probed *r)
     r->gain = j->depth.gain;
     r->chi = j->depth.chi;
     r->k = j->depth.top - j->depth.lo;
+    r->conv = j->conv_gain;
     r->dead = r->sat = 0;
     for (int32_t i = 0; i + 1 < j->L; i++) {
         double v = gfi_j_window(j, i, GF_STAT_DEAD_FRAC);
@@ -101,6 +103,13 @@ static bool probe_change(const gf_net *net, const gfi_change *ch, gfi_judge *j2,
     gf_diag_destroy(d);
     gf_net_destroy(s);
     return ok;
+}
+
+/* ", x0.7 through the conv layers" after a probe's end-to-end gain, for a net with conv layers. */
+static void say_conv(action *a, const probed *r)
+{
+    if (isfinite(r->conv))
+        say(a, ", x%.3g through the conv layers", r->conv);
 }
 
 static bool depth_healthy(const probed *r) { return !gfi_has(r->why, C_DEPTH_GROW) && !gfi_has(r->why, C_DEPTH_SHRINK); }
@@ -136,7 +145,9 @@ static void plan_init_gain(planner *p, gfi_judge *j2)
     say(a, "multiply the initial weights of the hidden layers by %.3g: the init's delta gain is x%.3g end to end, x%.3g "
            "per layer, and a scale f multiplies that per-layer gain by f",
         f, g0, pow(g0, 1.0 / k));
-    say(a, " (checked: a probe of a copy of the net initialized that way gives x%.3g end to end)", r.gain);
+    say(a, " (checked: a probe of a copy of the net initialized that way gives x%.3g end to end", r.gain);
+    say_conv(a, &r);
+    say(a, ")");
 }
 
 /* Saturation: halve the initial weights until a probe of the copy finds no condition. */
@@ -179,8 +190,10 @@ static void plan_activation(planner *p, int32_t kind, gfi_judge *j2)
     a->value = kind;
     p->change = ch;
     say(a, "use %s with He init (std sqrt(2/fan_in)) in the hidden layers (checked: a probe of a copy built that way "
-           "gives delta x%.3g end to end and no dead or saturated layer)",
+           "gives delta x%.3g end to end",
         kind == GF_ACT_LEAKY_RELU ? "leaky ReLU (slope 0.01)" : "ReLU", r.gain);
+    say_conv(a, &r);
+    say(a, " and no dead or saturated layer)");
 }
 
 static double largest_dead(const gfi_judge *j)

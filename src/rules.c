@@ -328,15 +328,19 @@ static bool loss_halves(const gfi_judge *j, int32_t start, double *older, double
 }
 
 /* A rise must stand out of the step-to-step spread (3 standard errors) and take the loss back to the scale of the
- * start: steps too large keep it there; a solved classifier bouncing between 0.02 and 0.03 is fine.  Once found,
- * it holds while the rise stays above half of each of those. */
+ * start: steps too large keep it there; a solved classifier bouncing between 0.02 and 0.03 is fine.  It is entered
+ * only over at least LOSS_RISE_ENTER records (medians of 16 a side): in the first epoch the two halves are different
+ * batches, and medians of 8 batches of a noisy regression (the adding problem: a 28 % "rise" at step 15 of a
+ * sound run) differ by chance.  Once found, it holds while the rise stays above half of each of those. */
+#define LOSS_RISE_ENTER 32
 static bool loss_rising(const gfi_judge *j, int32_t start, bool entering, void *arg)
 {
     double older, newer, se, early = *(const double *)arg, rise = j->th[GF_TH_LOSS_RISE];
     if (!loss_halves(j, start, &older, &newer, &se) || !isfinite(early))
         return false;
     if (entering)
-        return newer > older * (1 + rise) && newer - older > 3 * se && newer >= LOSS_RISE_OF_START * early;
+        return j->n - start >= LOSS_RISE_ENTER && newer > older * (1 + rise) && newer - older > 3 * se &&
+               newer >= LOSS_RISE_OF_START * early;
     return newer > older * (1 + rise / 2) && newer - older > 1.5 * se && newer >= 0.75 * LOSS_RISE_OF_START * early;
 }
 

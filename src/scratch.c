@@ -1,9 +1,12 @@
 /*
  * scratch.c — checks a remedy before it is printed: a scratch copy of a net (same layers, activations,
  * initializers, loss, optimizer, penalties and clipping, drawn from the same seed) with the remedy applied, then
- * a probe of it (gf_diag_probe) or a few training steps on the net's last batch.  The net itself is never touched.
+ * a probe of it (gf_diag_probe) or a few training steps on the net's last batch.  Remedies about what training made
+ * of the net (the rules across time) start instead from a clone with its current weights, and read the gradient's
+ * profile across time after one pass on the net's last batch.  The net itself is never touched.
  */
 #include "scratch.h"
+#include "recurrent.h"
 
 #include <math.h>
 #include <string.h>
@@ -23,15 +26,36 @@ static int copy_layer(const gf_layer *l, gf_layer **k)
     return GF_OK;
 }
 
+static bool is_recurrent(const gf_layer *l)
+{
+    return l->kind == GF_LAYER_RNN || l->kind == GF_LAYER_LSTM || l->kind == GF_LAYER_GRU;
+}
+
+/* A fresh recurrent layer of kind with l's units, inputs, output mode and truncation (and the kind's defaults for
+ * the rest: an LSTM's forget bias 1). */
+static int swap_recurrent(const gf_layer *l, int32_t kind, gf_layer **k)
+{
+    static const int32_t keys[] = {GF_LAYER_HIDDEN, GF_LAYER_INPUTS, GF_LAYER_RETURN_SEQUENCES, GF_LAYER_TRUNCATE};
+    int rc = gf_layer_create(k, kind);
+    for (size_t i = 0; !rc && i < sizeof keys / sizeof *keys; i++)
+        rc = gf_layer_set_option(*k, keys[i], l->opt[keys[i]]);
+    if (rc) {
+        gf_layer_destroy(*k);
+        *k = NULL;
+    }
+    return rc;
+}
+
 /* Builds the copy's layers: the source's, with the change's activation (and He init) where asked. */
 static int copy_layers(const gf_net *src, gf_net *dst, const gfi_change *c)
 {
     for (int32_t i = 0; i < src->nlayers; i++) {
         gf_layer *k;
-        int rc = copy_layer(src->layers[i], &k);
+        bool swap = c->rec >= 0 && is_recurrent(src->layers[i]);
+        int rc = swap ? swap_recurrent(src->layers[i], c->rec, &k) : copy_layer(src->layers[i], &k);
         if (rc)
             return rc;
-        bool hidden = i + 1 < src->nlayers && k->ops->has_activation;
+        bool hidden = i + 1 < src->nlayers && k->ops->has_activation && !swap;
         if (hidden && c->act >= 0) {
             gfi_act_default(&k->act, c->act);
             gfi_init_default(&k->winit, GF_INIT_HE_NORMAL);
@@ -149,4 +173,55 @@ int gfi_scratch_train(gf_net *net, const float *x, int64_t rows, double scale, i
 bool gfi_run_stable(const gfi_run *r)
 {
     return r->finite && r->high <= 1.5 * r->first && r->last < r->first;
+}
+
+/* The recurrent layers' initial states and lengths, which the model buffer does not carry. */
+static int copy_state(const gf_net *src, gf_net *dst)
+{
+    for (int32_t i = 0; i < src->nlayers; i++) {
+        const gf_layer *a = src->layers[i];
+        gf_layer *b = dst->layers[i];
+        int rc = GF_OK;
+        if (a->state)
+            rc = gf_layer_set_initial_state(b, a->state, (size_t)(a->state_batch * gf_layer_state_size(b)),
+                                            a->state_batch);
+        if (!rc && a->lengths)
+            rc = gf_layer_set_lengths(b, a->lengths, a->lengths_batch);
+        if (rc)
+            return rc;
+    }
+    return GF_OK;
+}
+
+gf_net *gfi_scratch_clone(const gf_net *src)
+{
+    gf_net *dst = NULL;
+    size_t need = 0;
+    void *buf = NULL;
+    if (gf_net_save_buffer((gf_net *)src, 0, NULL, 0, &need) || !(buf = gfi_malloc(need)) ||
+        gf_net_save_buffer((gf_net *)src, 0, buf, need, NULL) || gf_net_load_buffer(&dst, buf, need) ||
+        copy_state(src, dst)) {
+        gf_net_destroy(dst);
+        dst = NULL;
+    }
+    gfi_free(buf);
+    return dst;
+}
+
+int gfi_scratch_time_pass(gf_net *net, const float *x, int64_t rows, const double *th, gf_diag **d)
+{
+    size_t nx = (size_t)rows * (size_t)net->inputs, ny = (size_t)rows * (size_t)gf_net_output_size(net);
+    float *g = gfi_malloc(ny * sizeof *g);
+    int rc = g ? gf_diag_create(d, net) : GF_ERR_NOMEM;
+    if (rc) {
+        gfi_free(g);
+        return rc;
+    }
+    memcpy((*d)->threshold, th, sizeof (*d)->threshold);
+    for (size_t i = 0; i < ny; i++)
+        g[i] = (float)(1.0 / sqrt((double)ny));
+    if (!(rc = gf_diag_enable(*d, 1)) && !(rc = gf_net_forward(net, x, nx, rows, NULL, 0)))
+        rc = gf_net_backward_from(net, g, ny);
+    gfi_free(g);
+    return rc;
 }

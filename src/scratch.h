@@ -11,11 +11,12 @@ typedef struct {
     double wscale;  /* factor on every hidden layer's initial weights (1: none) */
     double lr;      /* learning rate (0: the net's) */
     int32_t act;    /* hidden activation (-1: the net's); a new one comes with He init */
+    int32_t rec;    /* recurrent layers of this kind (GF_LAYER_LSTM, _GRU) with the same units (-1: the net's) */
     bool bias_set;  /* hidden bias init constant `bias` */
     double bias;
 } gfi_change;
 
-static inline gfi_change gfi_no_change(void) { return (gfi_change){1.0, 0.0, -1, false, 0.0}; }
+static inline gfi_change gfi_no_change(void) { return (gfi_change){1.0, 0.0, -1, -1, false, 0.0}; }
 
 /* What a few training steps of a scratch copy did. */
 typedef struct {
@@ -24,6 +25,14 @@ typedef struct {
     double first, last, high;
 } gfi_run;
 
+/* A copy of src with its current weights (through the model buffer), and its recurrent layers' initial states and
+ * lengths: for remedies judged on what training made of the net, not on its init.  NULL when it cannot be made
+ * (weights not finite, out of memory). */
+gf_net *gfi_scratch_clone(const gf_net *src);
+/* One pass of net (a scratch copy) observed by a fresh diag *d with thresholds th (the caller destroys it): a
+ * forward on x (rows x inputs) and a backward from a fixed output gradient (every component 1/sqrt(n)), so the
+ * rules across time can judge the copy as they judge the net. */
+int gfi_scratch_time_pass(gf_net *net, const float *x, int64_t rows, const double *th, gf_diag **d);
 /* A copy of src as initialized (same seed) with the change applied; NULL when out of memory. */
 gf_net *gfi_scratch_net(const gf_net *src, const gfi_change *c);
 /* Probes net with a fresh diag (*d, destroyed by the caller) and judges it into j. */

@@ -32,6 +32,11 @@ void gfi_diag_default_thresholds(double *th)
     th[GF_TH_UPDATE_FLOOR] = 1e-5;
     th[GF_TH_WEIGHT_SHRINK] = 0.1;
     th[GF_TH_WEIGHT_GROWTH] = 10.0;
+    th[GF_TH_TIME_VANISH] = 1e-3;   /* across time: the whole sequence, first state over last */
+    th[GF_TH_TIME_EXPLODE] = 1e3;
+    th[GF_TH_TIME_VANISH_FLOOR] = 1e-8;
+    th[GF_TH_TIME_EXPLODE_FLOOR] = 1e-4;
+    th[GF_TH_GATE_SHUT] = 0.1192; /* sigmoid(-2) */
 }
 
 /* Domain of each threshold: NULL when value is allowed, else what is wrong. */
@@ -41,8 +46,11 @@ static const char *threshold_domain(int32_t t, double v)
         return "must be finite";
     switch (t) {
     case GF_TH_VANISH_FACTOR:
+    case GF_TH_TIME_VANISH:
+    case GF_TH_GATE_SHUT:
         return v > 0 && v < 1 ? NULL : "must be in (0, 1)";
     case GF_TH_EXPLODE_FACTOR:
+    case GF_TH_TIME_EXPLODE:
     case GF_TH_AVALANCHE:
     case GF_TH_WEIGHT_GROWTH:
         return v > 1 ? NULL : "must be > 1";

@@ -9,21 +9,19 @@
 #include "verdict_time.h"
 #include "recurrent.h"
 #include "verdict.h"
+#include "scratch.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Below 1e-3 the first steps receive under a thousandth of the gradient of the last: with any learning rate
- * that moves the late steps' weights sensibly, the early inputs are not learned within a run. */
-#define TIME_VANISH_GAIN 1e-3
-/* Above 1e3 the same thousandfold, the other way: an update sized for the last step is 1000x too large for
- * the first, which is where recurrent nets blow up (Pascanu et al. 2013). */
-#define TIME_EXPLODE_GAIN 1e3
-/* Vanishing is judged only when the gradient at the last state is measurable (a solved loss gives ~0). */
-#define TIME_VANISH_FLOOR 1e-8
-/* Growth counts only when the grown gradient could move weights (x0.01 learning rate: 1e-6 per step). */
-#define TIME_EXPLODE_FLOOR 1e-4
+/* The thresholds (docs/verdicts.md, "Across time"): GF_TH_TIME_VANISH (1e-3): below it the first steps receive
+ * under a thousandth of the gradient of the last, so with any learning rate that moves the late steps' weights
+ * sensibly the early inputs are not learned within a run; GF_TH_TIME_EXPLODE (1e3): the same thousandfold the
+ * other way, an update sized for the last step 1000x too large for the first, which is where recurrent nets blow
+ * up (Pascanu et al. 2013); GF_TH_TIME_VANISH_FLOOR: vanishing only where the gradient at the last state is
+ * measurable (a solved loss gives ~0); GF_TH_TIME_EXPLODE_FLOOR: growth only where the grown gradient could move
+ * weights (x0.01 learning rate: 1e-6 per step); GF_TH_GATE_SHUT (sigmoid(-2)), see gate_shut. */
 /* Records the rate is the median of (judge.h's GFI_WINDOW). */
 #define GFI_WINDOW_TIME 9
 
@@ -39,6 +37,7 @@ typedef struct obs {
     double clip;         /* suggested clipping norm */
     bool clipping, guard;
     bool advised;        /* the per-layer rules already advise clipping and the guard (they found exploding) */
+    const double *th;    /* the diag's thresholds */
 } obs;
 
 static double stat_of(const gf_diag *d, int32_t layer, int32_t stat)
@@ -98,7 +97,7 @@ static bool observe(const gf_diag *d, int32_t layer, uint32_t base, obs *o)
     if (!net || net->magic != GFI_MAGIC_NET || d->count == 0 || layer < 0 || layer >= net->nlayers ||
         layer >= d->nlayers || !is_recurrent(net->layers[layer]))
         return false;
-    *o = (obs){.l = net->layers[layer], .layer = layer};
+    *o = (obs){.l = net->layers[layer], .layer = layer, .th = d->threshold};
     if (!gfi_rec_time_span(o->l, &o->first, &o->last, &o->n) || o->n < 1)
         return false;
     o->rate = window_rate(d, layer, pow(o->first / o->last, 1.0 / (double)o->n));
@@ -120,24 +119,22 @@ static bool observe(const gf_diag *d, int32_t layer, uint32_t base, obs *o)
 
 static bool exploding_fires(const obs *o)
 {
-    return isfinite(o->first) && isfinite(o->last) && o->first >= TIME_EXPLODE_FLOOR && o->last > 0.0 &&
-           o->gain > TIME_EXPLODE_GAIN;
+    return isfinite(o->first) && isfinite(o->last) && o->first >= o->th[GF_TH_TIME_EXPLODE_FLOOR] && o->last > 0.0 &&
+           o->gain > o->th[GF_TH_TIME_EXPLODE];
 }
 
 /* A gated cell (LSTM, GRU) carries its state through its forget (update) gate: the gradient keeps f per step along
  * the cell, and what training does about a fading profile depends on where f sits on its sigmoid.  In the
  * sensitive range its bias receives f (1 - f) of the gradient and moves, so the gate opens where the task needs
  * memory: that is why a forget bias of 1 (f ~ 0.73, Gers et al. 2000; Jozefowicz et al. 2015) and a default GRU
- * (z ~ 0.5) learn long-range tasks though at init 0.73^50 ~ 1e-7 reaches the first step.  Below sigmoid(-2) = 0.12
- * the gate is saturated shut (f (1 - f) under 40 % of its peak and falling as e^logit): the memory is cut and
+ * (z ~ 0.5) learn long-range tasks though at init 0.73^50 ~ 1e-7 reaches the first step.  Below GF_TH_GATE_SHUT = sigmoid(-2) =
+ * 0.12 the gate is saturated shut (f (1 - f) under 40 % of its peak and falling as e^logit): the memory is cut and
  * stays cut.  So a gated cell vanishes when the gain is under the threshold and its gate is shut. */
-#define GATE_SHUT 0.1192 /* sigmoid(-2) */
-
-static bool gate_shut(const obs *o) { return o->l->kind == GF_LAYER_RNN || !(o->forget >= GATE_SHUT); }
+static bool gate_shut(const obs *o) { return o->l->kind == GF_LAYER_RNN || !(o->forget >= o->th[GF_TH_GATE_SHUT]); }
 
 static bool vanishing_fires(const obs *o)
 {
-    return isfinite(o->first) && o->last >= TIME_VANISH_FLOOR && isfinite(o->last) && o->gain < TIME_VANISH_GAIN &&
+    return isfinite(o->first) && o->last >= o->th[GF_TH_TIME_VANISH_FLOOR] && isfinite(o->last) && o->gain < o->th[GF_TH_TIME_VANISH] &&
            gate_shut(o);
 }
 
@@ -173,7 +170,7 @@ static void exploding_reason(const obs *o, gfi_sink *s)
 {
     gfi_sink_put(s, "the gradient grows going back in time: ");
     put_profile(o, s);
-    gfi_sink_put(s, ", over x%g", TIME_EXPLODE_GAIN);
+    gfi_sink_put(s, ", over x%g", o->th[GF_TH_TIME_EXPLODE]);
     put_bound(o, s);
     put_gates(o, s);
 }
@@ -182,7 +179,7 @@ static void vanishing_reason(const obs *o, gfi_sink *s)
 {
     gfi_sink_put(s, "the gradient fades going back in time: ");
     put_profile(o, s);
-    gfi_sink_put(s, ", under x%g", TIME_VANISH_GAIN);
+    gfi_sink_put(s, ", under x%g", o->th[GF_TH_TIME_VANISH]);
     put_bound(o, s);
     put_gates(o, s);
     if (o->l->kind == GF_LAYER_RNN && o->csat > 0)
@@ -194,47 +191,46 @@ static void vanishing_reason(const obs *o, gfi_sink *s)
 /* A change a remedy proposes, applied to the copy's recurrent layer. */
 typedef void (*change_fn)(gf_layer *l, const obs *o);
 
-/* The copy's end-to-end gain after a forward on the net's last training input and a backward from a fixed
- * output gradient (every component 1/sqrt(n)), with change applied first (NULL: as it is).  NaN when the
- * copy cannot be made or run (no training input yet, weights not finite, out of memory); +Inf when its
- * gradient overflows. */
-static double copy_gain(const gf_diag *d, const obs *o, change_fn change, int64_t *steps)
-{
-    gf_net *net = d->net, *copy = NULL;
-    int64_t batch = net->xcopy_batch;
-    if (!net->xcopy || batch <= 0 || batch > net->max_batch)
-        return NAN;
-    size_t need = 0, nx = (size_t)batch * (size_t)net->inputs, ny = (size_t)batch * (size_t)gf_net_output_size(net);
-    double gain = NAN;
-    void *buf = NULL;
-    float *g = gfi_malloc(ny * sizeof *g);
-    gf_diag *cd = NULL;
-    if (!g || gf_net_save_buffer(net, 0, NULL, 0, &need) || !(buf = gfi_malloc(need)) ||
-        gf_net_save_buffer(net, 0, buf, need, NULL) || gf_net_load_buffer(&copy, buf, need))
-        goto done;
-    gf_layer *l = copy->layers[o->layer];
-    const gf_layer *orig = o->l;
-    if ((orig->state && gf_layer_set_initial_state(l, orig->state, (size_t)(orig->state_batch * gf_layer_state_size(l)),
-                                                   orig->state_batch)) ||
-        (orig->lengths && gf_layer_set_lengths(l, orig->lengths, orig->lengths_batch)))
-        goto done;
-    if (change)
-        change(l, o);
-    for (size_t i = 0; i < ny; i++)
-        g[i] = (float)(1.0 / sqrt((double)ny));
-    double first, last;
+/* What one pass of a scratch copy on the net's last training input showed, judged by the same rules. */
+typedef struct {
+    bool ok;          /* false: no training input yet, weights not finite, or out of memory */
+    double gain;      /* ||dL/dh|| at the first state over the last (+Inf on overflow) */
     int64_t n;
-    if (!gf_diag_create(&cd, copy) && !gf_diag_enable(cd, 1) && !gf_net_forward(copy, net->xcopy, nx, batch, NULL, 0) &&
-        !gf_net_backward_from(copy, g, ny) && gfi_rec_time_span(l, &first, &last, &n)) {
-        gain = isfinite(first) && isfinite(last) && last > 0 ? first / last : INFINITY;
-        *steps = n;
+    double forget;    /* mean forget (update) gate; NaN for an RNN */
+    uint32_t flags;   /* the verdict bits the rules across time find */
+} copy_view;
+
+static uint32_t layer_flags(const gf_diag *d, int32_t layer);
+
+/* Runs copy (destroyed here; NULL: could not be made) through scratch.c's observed pass on the net's last
+ * training input, with the diag's thresholds, and judges its recurrent layer. */
+static copy_view judge_copy(const gf_diag *d, gf_net *copy, int32_t layer)
+{
+    const gf_net *net = d->net;
+    copy_view v = {.gain = NAN, .forget = NAN};
+    gf_diag *cd = NULL;
+    obs o;
+    if (copy && net->xcopy && net->xcopy_batch > 0 &&
+        gfi_scratch_time_pass(copy, net->xcopy, net->xcopy_batch, d->threshold, &cd) == GF_OK &&
+        observe(cd, layer, 0, &o)) {
+        v.ok = true;
+        v.gain = isfinite(o.first) && isfinite(o.last) && o.last > 0 ? o.first / o.last : INFINITY;
+        v.n = o.n;
+        v.forget = o.forget;
+        v.flags = layer_flags(cd, layer);
     }
-done:
     gf_diag_destroy(cd);
     gf_net_destroy(copy);
-    gfi_free(buf);
-    gfi_free(g);
-    return gain;
+    return v;
+}
+
+/* A clone of the net with its current weights (scratch.c), with change applied to its recurrent layer. */
+static gf_net *changed_clone(const gf_diag *d, const obs *o, change_fn change)
+{
+    gf_net *copy = gfi_scratch_clone(d->net);
+    if (copy && change)
+        change(copy->layers[o->layer], o);
+    return copy;
 }
 
 /* weight_hh_l0 orthogonal with sigma_max 1 (rows x H, semi-orthogonal for the gated kinds), from a fixed seed. */
@@ -285,25 +281,91 @@ static void put_gain(gfi_sink *s, double g, int64_t n)
         gfi_sink_put(s, "x%.3g over %lld steps", g, (long long)n);
 }
 
-/* " (checked on a copy of the net: ...)": what reaches the first state the gradient gets to, relative to the
- * last state, on the net's current weights and last training input, before and after the change. */
+static void put_verdict_of_copy(const copy_view *v, gfi_sink *s)
+{
+    if (!v->flags)
+        gfi_sink_put(s, ": the rules across time find nothing)");
+    else
+        gfi_sink_put(s, ": still %s, not enough on its own)",
+                     v->flags & (1u << GF_VERDICT_EXPLODING) ? "exploding" : "vanishing");
+}
+
+static void put_unchecked(const gf_diag *d, gfi_sink *s)
+{
+    gfi_sink_put(s, " (not checked: %s)", d->net->xcopy_batch > 0 ? "the net's weights are not finite or memory ran out"
+                                                                  : "no training input yet");
+}
+
+/* " (checked on a copy of the net ...)": what reaches the first state the gradient gets to, relative to the last
+ * state, on clones of the net with its current weights and last training input, before and after the change, and
+ * what the rules across time say of the changed clone. */
 static void put_check(const gf_diag *d, const obs *o, change_fn change, gfi_sink *s)
 {
-    int64_t n0 = 0, n1 = 0;
-    double before = copy_gain(d, o, NULL, &n0), after = copy_gain(d, o, change, &n1);
-    if (isnan(before) || isnan(after)) {
-        gfi_sink_put(s, " (not checked: %s)", o->l->owner->xcopy_batch > 0 ? "the net's weights are not finite or "
-                                                                            "memory ran out" : "no training input yet");
+    copy_view before = judge_copy(d, changed_clone(d, o, NULL), o->layer);
+    copy_view after = judge_copy(d, changed_clone(d, o, change), o->layer);
+    if (!before.ok || !after.ok) {
+        put_unchecked(d, s);
         return;
     }
     gfi_sink_put(s, " (checked on a copy of the net, its current weights and last input: ");
-    put_gain(s, before, n0);
+    put_gain(s, before.gain, before.n);
     gfi_sink_put(s, " before, ");
-    put_gain(s, after, n1);
-    gfi_sink_put(s, " after%s)",
-                 after >= TIME_VANISH_GAIN && after <= TIME_EXPLODE_GAIN ? ", inside the healthy range"
-                 : after < TIME_VANISH_GAIN ? ": it overshoots into vanishing, not enough on its own"
-                                            : ": still exploding, not enough on its own");
+    put_gain(s, after.gain, after.n);
+    gfi_sink_put(s, " after");
+    put_verdict_of_copy(&after, s);
+}
+
+/* The switch to a gated kind, checked on a fresh copy of the net built with it in the RNN's place (scratch.c's
+ * gfi_scratch_net, the same seed): the rules across time must find nothing there. */
+static bool put_switch_check(const gf_diag *d, const obs *o, int32_t kind, gfi_sink *s)
+{
+    gfi_change ch = gfi_no_change();
+    ch.rec = kind;
+    copy_view v = judge_copy(d, gfi_scratch_net(d->net, &ch), o->layer);
+    if (!v.ok || v.flags)
+        return false;
+    gfi_sink_put(s, "switch to %s of the same %lld units (gf_net_add_%s), whose gated state carries the gradient across "
+                    "the %lld steps (checked on a fresh copy of the net built with it, on the last input: ",
+                 kind == GF_LAYER_LSTM ? "an LSTM" : "a GRU", (long long)o->l->aux[RA_H],
+                 kind == GF_LAYER_LSTM ? "lstm" : "gru", (long long)o->n);
+    put_gain(s, v.gain, v.n);
+    gfi_sink_put(s, " with a mean %s gate of %.2f, open, so training can keep what the task needs",
+                 kind == GF_LAYER_LSTM ? "forget" : "update", v.forget);
+    put_verdict_of_copy(&v, s);
+    return true;
+}
+
+/* Clipping, checked by CLIP_STEPS training steps of clones of the net (current weights, last batch) with and
+ * without it. */
+#define CLIP_STEPS 30
+static void put_clip_check(const gf_diag *d, double clip, gfi_sink *s)
+{
+    const gf_net *net = d->net;
+    gf_net *with = gfi_scratch_clone(net), *without = gfi_scratch_clone(net);
+    gfi_run a = {0}, b = {0};
+    int64_t rows = net->xcopy_batch;
+    bool ok = with && without && net->xcopy && rows > 0;
+    if (ok) {
+        with->clip_mode = GF_CLIP_NORM;
+        with->clip_value = clip;
+        ok = !gfi_scratch_train(with, net->xcopy, rows, 1.0, CLIP_STEPS, &a) &&
+             !gfi_scratch_train(without, net->xcopy, rows, 1.0, CLIP_STEPS, &b);
+    }
+    gf_net_destroy(with);
+    gf_net_destroy(without);
+    if (!ok) {
+        put_unchecked(d, s);
+        return;
+    }
+    gfi_sink_put(s, " (checked: %d steps of a copy of the net on the last batch ", CLIP_STEPS);
+    if (a.finite)
+        gfi_sink_put(s, "stay finite with it, loss %.3g -> %.3g", a.first, a.last);
+    else
+        gfi_sink_put(s, "still overflow after %d steps with it: not enough on its own", (int)a.steps + 1);
+    if (b.finite)
+        gfi_sink_put(s, "; %.3g -> %.3g without)", b.first, b.last);
+    else
+        gfi_sink_put(s, "; without it they overflow after %d steps)", (int)b.steps + 1);
 }
 
 /* ---- remedies ---- */
@@ -312,12 +374,12 @@ static double clip_norm(const obs *o) { return o->clip; }
 
 static bool orthogonal_already(const gf_layer *l) { return l->winit.kind == GF_INIT_ORTHOGONAL; }
 
-/* Steps over which the measured growth stays within TIME_EXPLODE_GAIN. */
+/* Steps over which the measured growth stays within GF_TH_TIME_EXPLODE. */
 static int64_t safe_truncation(const obs *o)
 {
     if (!(o->rate > 1.0))
         return o->n;
-    double k = floor(log(TIME_EXPLODE_GAIN) / log(o->rate));
+    double k = floor(log(o->th[GF_TH_TIME_EXPLODE]) / log(o->rate));
     return k < 1 ? 1 : k < (double)o->n ? (int64_t)k : o->n;
 }
 
@@ -327,6 +389,7 @@ static void exploding_remedy(const gf_diag *d, const obs *o, gfi_sink *s)
     if (!o->clipping && !o->advised) {
         gfi_sink_put(s, "clip the global gradient norm at %.3g (gf_net_set_clip(net, GF_CLIP_NORM, %.3g))", clip_norm(o),
                      clip_norm(o));
+        put_clip_check(d, clip_norm(o), s);
         any = true;
     }
     if (o->l->kind == GF_LAYER_RNN && o->sigma > o->bound && !orthogonal_already(o->l)) {
@@ -339,7 +402,7 @@ static void exploding_remedy(const gf_diag *d, const obs *o, gfi_sink *s)
     if (k < o->n) {
         gfi_sink_put(s, "%struncate backpropagation to %lld steps (GF_LAYER_TRUNCATE), over which the growth stays "
                         "under x%g",
-                     any ? "; " : "", (long long)k, TIME_EXPLODE_GAIN);
+                     any ? "; " : "", (long long)k, o->th[GF_TH_TIME_EXPLODE]);
         put_check(d, o, truncate_to_safe, s);
         any = true;
     }
@@ -348,9 +411,9 @@ static void exploding_remedy(const gf_diag *d, const obs *o, gfi_sink *s)
                      any ? "; " : "");
 }
 
-/* The gate value that keeps the gradient above TIME_VANISH_GAIN over n steps, and the bias shift to reach it
+/* The gate value that keeps the gradient above GF_TH_TIME_VANISH over n steps, and the bias shift to reach it
  * from the measured mean (on the logit scale). */
-static double gate_needed(const obs *o) { return pow(TIME_VANISH_GAIN, 1.0 / (double)o->n); }
+static double gate_needed(const obs *o) { return pow(o->th[GF_TH_TIME_VANISH], 1.0 / (double)o->n); }
 static double logit(double p) { return log(p / (1.0 - p)); }
 static double gate_shift(const obs *o)
 {
@@ -362,16 +425,17 @@ static void vanishing_remedy(const gf_diag *d, const obs *o, gfi_sink *s)
 {
     const gf_layer *l = o->l;
     if (l->kind == GF_LAYER_RNN) {
-        gfi_sink_put(s, "switch to an LSTM or GRU (gf_net_add_lstm / gf_net_add_gru), whose gated state carries the "
-                        "gradient across the %lld steps",
-                     (long long)o->n);
+        bool any = put_switch_check(d, o, GF_LAYER_LSTM, s) || put_switch_check(d, o, GF_LAYER_GRU, s);
         if (o->sigma < o->bound && !orthogonal_already(l)) {
-            gfi_sink_put(s, "; or init weight_hh_l0 orthogonal (GF_INIT_ORTHOGONAL: sigma_max 1 instead of %.3g)",
-                         o->sigma);
+            gfi_sink_put(s, "%sinit weight_hh_l0 orthogonal (GF_INIT_ORTHOGONAL: sigma_max 1 instead of %.3g)",
+                         any ? "; or " : "", o->sigma);
             put_check(d, o, make_orthogonal, s);
+            any = true;
         }
-        if (o->csat > 0)
-            gfi_sink_put(s, "; scale weight_ih_l0 down so the saturated units leave their asymptotes");
+        if (!any)
+            gfi_sink_put(s, "no change checked on a copy of the net cured it: neither an LSTM or GRU in the RNN's place "
+                            "nor an orthogonal weight_hh_l0 brought the gain across time to x%g or above",
+                         o->th[GF_TH_TIME_VANISH]);
         return;
     }
     double want = gate_needed(o), f = fmin(fmax(o->forget, 1e-6), 1 - 1e-6);
@@ -381,10 +445,10 @@ static void vanishing_remedy(const gf_diag *d, const obs *o, gfi_sink *s)
             gfi_sink_put(s, "raise the forget-gate bias from %g to %.2g (GF_LAYER_FORGET_BIAS): a mean forget gate of "
                             "%.3g instead of %.2f keeps x%g over %lld steps",
                          l->opt[GF_LAYER_FORGET_BIAS], l->opt[GF_LAYER_FORGET_BIAS] + shift, want, o->forget,
-                         TIME_VANISH_GAIN, (long long)o->n);
+                         o->th[GF_TH_TIME_VANISH], (long long)o->n);
         else
             gfi_sink_put(s, "bias the update gate toward keeping the state: add %.2g to the z slice (rows H..2H) of "
-                            "bias_hh_l0, for a mean update gate of %.3g instead of %.2f",
+                            "bias_ih_l0, for a mean update gate of %.3g instead of %.2f",
                          shift, want, o->forget);
         put_check(d, o, shift_gate_bias, s);
     } else {

@@ -49,6 +49,18 @@ static void test_deep_sigmoid_is_vanishing(void **s) { (void)s; expect_scenario(
 static void test_learning_rate_1e_minus_7_is_vanishing(void **s) { (void)s; expect_scenario("relu_he_sgd_lr1e-7"); }
 static void test_learning_rate_5_is_exploding(void **s) { (void)s; expect_scenario("relu_he_sgd_lr5"); }
 static void test_strong_l2_is_vanishing(void **s) { (void)s; expect_scenario("relu_he_l2_strong"); }
+/* Across time (recurrent) and through conv stacks. */
+static void test_tanh_rnn_at_half_orthogonal_over_20_steps_is_vanishing(void **s) { (void)s; expect_scenario("rnn_tanh_0.5Q_T20"); }
+static void test_tanh_rnn_orthogonal_over_20_steps_is_healthy_at_every_step(void **s) { (void)s; expect_scenario("rnn_tanh_1.0Q_T20"); }
+static void test_relu_rnn_past_the_bound_is_exploding(void **s) { (void)s; expect_scenario("rnn_relu_2Q_T50"); }
+static void test_lstm_with_forget_bias_1_is_healthy_at_every_step(void **s) { (void)s; expect_scenario("lstm_forget1_T50"); }
+static void test_lstm_with_its_forget_gate_shut_is_vanishing(void **s) { (void)s; expect_scenario("lstm_forget_closed_T20"); }
+static void test_default_gru_is_healthy_at_every_step(void **s) { (void)s; expect_scenario("gru_default_T50"); }
+static void test_relu_he_cnn_is_healthy_at_every_step(void **s) { (void)s; expect_scenario("conv2d_relu_he_4x16"); }
+static void test_sigmoid_cnn_is_vanishing(void **s) { (void)s; expect_scenario("conv2d_sigmoid_lecun_4x16"); }
+static void test_cnn_at_4_times_he_is_exploding(void **s) { (void)s; expect_scenario("conv2d_relu_4he_10x16"); }
+static void test_conv1d_with_bias_minus_3_is_dead(void **s) { (void)s; expect_scenario("conv1d_relu_bias_minus3_3x16"); }
+static void test_relu_he_conv1d_is_healthy_at_every_step(void **s) { (void)s; expect_scenario("conv1d_relu_he_3x16"); }
 
 int main(void)
 {
@@ -69,6 +81,17 @@ int main(void)
         cmocka_unit_test(test_learning_rate_1e_minus_7_is_vanishing),
         cmocka_unit_test(test_learning_rate_5_is_exploding),
         cmocka_unit_test(test_strong_l2_is_vanishing),
+        cmocka_unit_test(test_tanh_rnn_at_half_orthogonal_over_20_steps_is_vanishing),
+        cmocka_unit_test(test_tanh_rnn_orthogonal_over_20_steps_is_healthy_at_every_step),
+        cmocka_unit_test(test_relu_rnn_past_the_bound_is_exploding),
+        cmocka_unit_test(test_lstm_with_forget_bias_1_is_healthy_at_every_step),
+        cmocka_unit_test(test_lstm_with_its_forget_gate_shut_is_vanishing),
+        cmocka_unit_test(test_default_gru_is_healthy_at_every_step),
+        cmocka_unit_test(test_relu_he_cnn_is_healthy_at_every_step),
+        cmocka_unit_test(test_sigmoid_cnn_is_vanishing),
+        cmocka_unit_test(test_cnn_at_4_times_he_is_exploding),
+        cmocka_unit_test(test_conv1d_with_bias_minus_3_is_dead),
+        cmocka_unit_test(test_relu_he_conv1d_is_healthy_at_every_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

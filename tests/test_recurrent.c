@@ -778,8 +778,10 @@ static void test_tanh_rnn_at_0_9_orthogonal_vanishes_within_the_bound_over_100_s
     assert_message_has(text, "fades going back in time");
     assert_message_has(text, "under the bound 1/gamma = 1");
     assert_int_equal(gf_diag_verdict_remedy(d, 0, text, sizeof text, NULL), GF_OK);
-    assert_message_has(text, "LSTM or GRU");
+    assert_message_has(text, "switch to an LSTM of the same 8 units (gf_net_add_lstm)");
+    assert_message_has(text, "(checked on a fresh copy of the net built with it");
     assert_message_has(text, "orthogonal");
+    assert_message_has(text, "(checked on a copy of the net, its current weights and last input");
     gf_diag_destroy(d);
     gf_net_destroy(net);
 }
@@ -823,9 +825,10 @@ static void test_linear_rnn_scaled_past_the_bound_explodes_over_time(void **stat
     assert_int_equal(gf_diag_verdict_remedy(d, 0, text, sizeof text, NULL), GF_OK);
     assert_message_has(text, "GF_CLIP_NORM");
     assert_message_has(text, "orthogonal (GF_INIT_ORTHOGONAL, sigma_max 1 instead of 1.2) (checked on a copy of the net");
-    assert_message_has(text, "x1 over 50 steps after, inside the healthy range"); /* an orthogonal linear map */
+    assert_message_has(text, "x1 over 50 steps after: the rules across time find nothing"); /* an orthogonal linear map */
     assert_message_has(text, "GF_LAYER_TRUNCATE");
-    assert_message_has(text, "over 37 steps after, inside the healthy range"); /* 1.2^37 < 1e3 < 1.2^38 */
+    assert_message_has(text, "over 37 steps after: the rules across time find nothing"); /* 1.2^37 < 1e3 < 1.2^38 */
+    assert_message_has(text, "(checked: 30 steps of a copy of the net on the last batch");
     gf_diag_destroy(d);
     gf_net_destroy(net);
 }
@@ -845,6 +848,66 @@ static void test_a_healthy_orthogonal_recurrence_gets_no_time_verdict(void **sta
     assert_int_equal(gf_diag_verdict_flags(d, 0, &flags), GF_OK);
     assert_false(flags & (1u << GF_VERDICT_EXPLODING));
     assert_false(flags & (1u << GF_VERDICT_VANISHING));
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+static void test_the_time_vanish_threshold_is_for_the_whole_sequence(void **state)
+{
+    (void)state;
+    enum { T = 100, H = 8, B = 4 };
+    gf_diag *d;
+    gf_net *net = time_net(T, H, GF_ACT_TANH, 0.9, &d);
+    float x[B * T * 2], t[B];
+    unsigned seed = 1;
+    adding_batch(x, t, B, T, &seed);
+    assert_int_equal(gf_net_train_step(net, x, B * T * 2, t, B, B, NULL), GF_OK);
+    int32_t v;
+    double rate;
+    assert_int_equal(gf_diag_value(d, 0, GF_STAT_TIME_RATE, &rate), GF_OK);
+    /* At most 0.9^100 = 2.7e-5 end to end, and tanh' < 1 takes it further (~1e-9 here): under the default 1e-3,
+     * over 1e-15 (x0.71 per step over 100). */
+    assert_true(pow(rate, T) > 1e-15 && pow(rate, T) < 1e-3);
+    assert_int_equal(gf_diag_set_threshold(d, GF_TH_TIME_VANISH, 1e-15), GF_OK);
+    assert_int_equal(gf_diag_verdict(d, 0, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_HEALTHY);
+    assert_int_equal(gf_diag_set_threshold(d, GF_TH_TIME_VANISH, 1e-3), GF_OK);
+    assert_int_equal(gf_diag_verdict(d, 0, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_VANISHING);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+/* An LSTM with its default forget bias 1 over 50 steps: f ~ 0.73 passes 0.73^50 ~ 1e-7 along the cell at init,
+ * but the gate is in its sensitive range and training opens it where the task needs memory: no time verdict. */
+static void test_an_lstm_with_its_forget_gate_open_is_not_vanishing(void **state)
+{
+    (void)state;
+    enum { T = 50, H = 8, B = 4 };
+    gf_net *net;
+    const int64_t dims[2] = {T, 2};
+    gf_diag *d;
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 5), GF_OK);
+    assert_int_equal(gf_net_add_lstm(net, H, 0, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_diag_enable(d, 1), GF_OK);
+    float x[B * T * 2], t[B];
+    unsigned seed = 6;
+    adding_batch(x, t, B, T, &seed);
+    assert_int_equal(gf_net_train_step(net, x, B * T * 2, t, B, B, NULL), GF_OK);
+    double rate, fmean;
+    assert_int_equal(gf_diag_value(d, 0, GF_STAT_TIME_RATE, &rate), GF_OK);
+    assert_int_equal(gf_diag_value(d, 0, GF_STAT_FORGET_GATE_MEAN, &fmean), GF_OK);
+    assert_true(pow(rate, T) < 1e-3); /* the gain is under the threshold ... */
+    assert_true(fmean > 0.6);        /* ... with the gate open */
+    uint32_t flags;
+    assert_int_equal(gf_diag_verdict_flags(d, 0, &flags), GF_OK);
+    assert_false(flags & (1u << GF_VERDICT_VANISHING));
+    /* Shut by threshold, the same gate reads vanishing. */
+    assert_int_equal(gf_diag_set_threshold(d, GF_TH_GATE_SHUT, 0.99), GF_OK);
+    assert_int_equal(gf_diag_verdict_flags(d, 0, &flags), GF_OK);
+    assert_true(flags & (1u << GF_VERDICT_VANISHING));
     gf_diag_destroy(d);
     gf_net_destroy(net);
 }
@@ -1147,6 +1210,8 @@ int main(void)
         cmocka_unit_test(test_sigmoid_rnn_has_the_bound_four),
         cmocka_unit_test(test_linear_rnn_scaled_past_the_bound_explodes_over_time),
         cmocka_unit_test(test_a_healthy_orthogonal_recurrence_gets_no_time_verdict),
+        cmocka_unit_test(test_the_time_vanish_threshold_is_for_the_whole_sequence),
+        cmocka_unit_test(test_an_lstm_with_its_forget_gate_open_is_not_vanishing),
         cmocka_unit_test(test_unclipped_training_past_the_bound_diverges_and_clipped_stays_finite_and_learns),
         cmocka_unit_test(test_the_guard_refuses_the_overflowing_steps_of_an_exploding_rnn),
         cmocka_unit_test(test_lstm_gate_health_follows_the_forget_bias),

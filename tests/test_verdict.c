@@ -710,6 +710,16 @@ static void test_thresholds_have_documented_defaults_and_reject_bad_values(void 
     assert_int_equal(gf_diag_get_threshold(d, GF_TH_WEIGHT_GROWTH, &v), GF_OK);
     assert_true(v == 10.0);
     assert_int_equal(gf_diag_set_threshold(d, GF_TH_WEIGHT_GROWTH, 1.0), GF_ERR_INVALID);
+    assert_int_equal(gf_diag_get_threshold(d, GF_TH_TIME_VANISH, &v), GF_OK);
+    assert_true(v == 1e-3);
+    assert_int_equal(gf_diag_get_threshold(d, GF_TH_TIME_EXPLODE, &v), GF_OK);
+    assert_true(v == 1e3);
+    assert_int_equal(gf_diag_get_threshold(d, GF_TH_GATE_SHUT, &v), GF_OK);
+    assert_true(v == 0.1192);
+    assert_int_equal(gf_diag_set_threshold(d, GF_TH_TIME_VANISH, 1.0), GF_ERR_INVALID);
+    assert_int_equal(gf_diag_set_threshold(d, GF_TH_TIME_EXPLODE, 0.5), GF_ERR_INVALID);
+    assert_int_equal(gf_diag_set_threshold(d, GF_TH_GATE_SHUT, 0), GF_ERR_INVALID);
+    assert_int_equal(gf_diag_set_threshold(d, GF_TH_TIME_VANISH_FLOOR, -1), GF_ERR_INVALID);
     assert_int_equal(gf_diag_set_threshold(d, GF_TH_WEIGHT_SHRINK, 0), GF_ERR_INVALID);
     assert_int_equal(gf_diag_set_threshold(d, GF_TH_VANISH_FACTOR, 1.5), GF_ERR_INVALID);
     assert_int_equal(gf_diag_set_threshold(d, GF_TH_EXPLODE_FACTOR, 0.9), GF_ERR_INVALID);

@@ -262,6 +262,11 @@ class DiagThreshold(enum.IntEnum):
     UPDATE_FLOOR = 10
     WEIGHT_SHRINK = 11
     WEIGHT_GROWTH = 12
+    TIME_VANISH = 13
+    TIME_EXPLODE = 14
+    TIME_VANISH_FLOOR = 15
+    TIME_EXPLODE_FLOOR = 16
+    GATE_SHUT = 17
 
 
 class Remedy(enum.IntEnum):
