@@ -218,6 +218,10 @@ int gfi_scratch_time_pass(gf_net *net, const float *x, int64_t rows, const doubl
         return rc;
     }
     memcpy((*d)->threshold, th, sizeof (*d)->threshold);
+    if (!x) {
+        gfi_free(g);
+        return gf_diag_probe(*d, rows, 1);
+    }
     for (size_t i = 0; i < ny; i++)
         g[i] = (float)(1.0 / sqrt((double)ny));
     if (!(rc = gf_diag_enable(*d, 1)) && !(rc = gf_net_forward(net, x, nx, rows, NULL, 0)))

@@ -31,7 +31,7 @@ typedef struct {
 gf_net *gfi_scratch_clone(const gf_net *src);
 /* One pass of net (a scratch copy) observed by a fresh diag *d with thresholds th (the caller destroys it): a
  * forward on x (rows x inputs) and a backward from a fixed output gradient (every component 1/sqrt(n)), so the
- * rules across time can judge the copy as they judge the net. */
+ * rules across time can judge the copy as they judge the net.  x NULL: a probe of rows (gf_diag_probe) instead. */
 int gfi_scratch_time_pass(gf_net *net, const float *x, int64_t rows, const double *th, gf_diag **d);
 /* A copy of src as initialized (same seed) with the change applied; NULL when out of memory. */
 gf_net *gfi_scratch_net(const gf_net *src, const gfi_change *c);

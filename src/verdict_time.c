@@ -198,20 +198,24 @@ typedef struct {
     int64_t n;
     double forget;    /* mean forget (update) gate; NaN for an RNN */
     uint32_t flags;   /* the verdict bits the rules across time find */
+    bool probed;      /* run on a probe batch (no training input held), not on the last input */
 } copy_view;
 
 static uint32_t layer_flags(const gf_diag *d, int32_t layer);
 
 /* Runs copy (destroyed here; NULL: could not be made) through scratch.c's observed pass on the net's last
- * training input, with the diag's thresholds, and judges its recurrent layer. */
+ * training input (a probe batch when none is held: a larger batch since resized the buffers), with the diag's
+ * thresholds, and judges its recurrent layer. */
 static copy_view judge_copy(const gf_diag *d, gf_net *copy, int32_t layer)
 {
     const gf_net *net = d->net;
     copy_view v = {.gain = NAN, .forget = NAN};
     gf_diag *cd = NULL;
     obs o;
-    if (copy && net->xcopy && net->xcopy_batch > 0 &&
-        gfi_scratch_time_pass(copy, net->xcopy, net->xcopy_batch, d->threshold, &cd) == GF_OK &&
+    bool held = net->xcopy && net->xcopy_batch > 0;
+    v.probed = !held;
+    if (copy && gfi_scratch_time_pass(copy, held ? net->xcopy : NULL, held ? net->xcopy_batch : 64, d->threshold,
+                                      &cd) == GF_OK &&
         observe(cd, layer, 0, &o)) {
         v.ok = true;
         v.gain = isfinite(o.first) && isfinite(o.last) && o.last > 0 ? o.first / o.last : INFINITY;
@@ -290,11 +294,12 @@ static void put_verdict_of_copy(const copy_view *v, gfi_sink *s)
                      v->flags & (1u << GF_VERDICT_EXPLODING) ? "exploding" : "vanishing");
 }
 
-static void put_unchecked(const gf_diag *d, gfi_sink *s)
+static void put_unchecked(gfi_sink *s)
 {
-    gfi_sink_put(s, " (not checked: %s)", d->net->xcopy_batch > 0 ? "the net's weights are not finite or memory ran out"
-                                                                  : "no training input yet");
+    gfi_sink_put(s, " (not checked: the net's weights are not finite or memory ran out)");
 }
+
+static const char *input_of(const copy_view *v) { return v->probed ? "a probe batch" : "the last input"; }
 
 /* " (checked on a copy of the net ...)": what reaches the first state the gradient gets to, relative to the last
  * state, on clones of the net with its current weights and last training input, before and after the change, and
@@ -304,10 +309,10 @@ static void put_check(const gf_diag *d, const obs *o, change_fn change, gfi_sink
     copy_view before = judge_copy(d, changed_clone(d, o, NULL), o->layer);
     copy_view after = judge_copy(d, changed_clone(d, o, change), o->layer);
     if (!before.ok || !after.ok) {
-        put_unchecked(d, s);
+        put_unchecked(s);
         return;
     }
-    gfi_sink_put(s, " (checked on a copy of the net, its current weights and last input: ");
+    gfi_sink_put(s, " (checked on a copy of the net with its current weights, on %s: ", input_of(&after));
     put_gain(s, before.gain, before.n);
     gfi_sink_put(s, " before, ");
     put_gain(s, after.gain, after.n);
@@ -325,9 +330,9 @@ static bool put_switch_check(const gf_diag *d, const obs *o, int32_t kind, gfi_s
     if (!v.ok || v.flags)
         return false;
     gfi_sink_put(s, "switch to %s of the same %lld units (gf_net_add_%s), whose gated state carries the gradient across "
-                    "the %lld steps (checked on a fresh copy of the net built with it, on the last input: ",
+                    "the %lld steps (checked on a fresh copy of the net built with it, on %s: ",
                  kind == GF_LAYER_LSTM ? "an LSTM" : "a GRU", (long long)o->l->aux[RA_H],
-                 kind == GF_LAYER_LSTM ? "lstm" : "gru", (long long)o->n);
+                 kind == GF_LAYER_LSTM ? "lstm" : "gru", (long long)o->n, input_of(&v));
     put_gain(s, v.gain, v.n);
     gfi_sink_put(s, " with a mean %s gate of %.2f, open, so training can keep what the task needs",
                  kind == GF_LAYER_LSTM ? "forget" : "update", v.forget);
@@ -341,10 +346,14 @@ static bool put_switch_check(const gf_diag *d, const obs *o, int32_t kind, gfi_s
 static void put_clip_check(const gf_diag *d, double clip, gfi_sink *s)
 {
     const gf_net *net = d->net;
+    int64_t rows = net->xcopy_batch;
+    if (!net->xcopy || rows <= 0) {
+        gfi_sink_put(s, " (not checked: no training batch is held, a larger batch since resized the buffers)");
+        return;
+    }
     gf_net *with = gfi_scratch_clone(net), *without = gfi_scratch_clone(net);
     gfi_run a = {0}, b = {0};
-    int64_t rows = net->xcopy_batch;
-    bool ok = with && without && net->xcopy && rows > 0;
+    bool ok = with && without;
     if (ok) {
         with->clip_mode = GF_CLIP_NORM;
         with->clip_value = clip;
@@ -354,7 +363,7 @@ static void put_clip_check(const gf_diag *d, double clip, gfi_sink *s)
     gf_net_destroy(with);
     gf_net_destroy(without);
     if (!ok) {
-        put_unchecked(d, s);
+        put_unchecked(s);
         return;
     }
     gfi_sink_put(s, " (checked: %d steps of a copy of the net on the last batch ", CLIP_STEPS);

@@ -781,7 +781,7 @@ static void test_tanh_rnn_at_0_9_orthogonal_vanishes_within_the_bound_over_100_s
     assert_message_has(text, "switch to an LSTM of the same 8 units (gf_net_add_lstm)");
     assert_message_has(text, "(checked on a fresh copy of the net built with it");
     assert_message_has(text, "orthogonal");
-    assert_message_has(text, "(checked on a copy of the net, its current weights and last input");
+    assert_message_has(text, "(checked on a copy of the net with its current weights, on the last input");
     gf_diag_destroy(d);
     gf_net_destroy(net);
 }

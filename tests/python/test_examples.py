@@ -28,7 +28,8 @@ class ExamplesTest(unittest.TestCase):
         self.assertEqual(len(re.findall(r"\|\|dL/dh_t\|\|: t=0 ", out)), 3)
         rnn = out.split("LSTM:")[0]
         self.assertIn("verdict: vanishing", rnn)
-        self.assertIn("switch to an LSTM or GRU", rnn)
+        self.assertIn("switch to an LSTM of the same 32 units", rnn)
+        self.assertIn("(checked on a fresh copy of the net built with it", rnn)
         m = re.search(r"t=0 ([0-9.e+-]+) .* t=50 ([0-9.e+-]+)", rnn)
         self.assertLess(float(m.group(1)) * 1e3, float(m.group(2)))
 
