@@ -150,13 +150,16 @@ static void plan_init_gain(planner *p, gfi_judge *j2)
     say(a, ")");
 }
 
-/* Saturation: halve the initial weights until a probe of the copy finds no condition. */
+/* Saturation: halve the initial weights until a probe of the copy finds no condition; nothing when the copy as
+ * initialized does not saturate (training, or weights set by hand, put the units there: no init scale is the cure). */
 static void plan_init_saturation(planner *p, gfi_judge *j2)
 {
     gfi_change ch = p->change;
     probed r = {0};
     double f = 1.0;
     bool cured = false;
+    if (!probe_change(p->j->net, &ch, j2, &r) || r.sat < p->j->th[GF_TH_SATURATED_FRAC])
+        return;
     for (int round = 0; round < 8 && !cured; round++) {
         f *= 0.5;
         ch.wscale = f;
@@ -171,9 +174,11 @@ static void plan_init_saturation(planner *p, gfi_judge *j2)
     a->value = f;
     p->change.wscale = f;
     say(a, "multiply the initial weights of the hidden layers by %.3g so the pre-activations stay out of the flat tails "
-           "(checked: a probe of a copy initialized that way has at most %.0f%% of any layer saturated, and delta x%.3g "
-           "end to end)",
-        f, 100 * r.sat, r.gain);
+           "(checked: a probe of a copy initialized that way has at most %.0f%% of any layer saturated",
+        f, 100 * r.sat);
+    if (r.depth_ok)
+        say(a, ", and delta x%.3g end to end", r.gain);
+    say(a, ")");
 }
 
 /* A different hidden activation, with He init: ReLU for vanishing sigmoid/tanh nets, leaky ReLU for dead units. */
@@ -494,8 +499,8 @@ static void put_fallback(const gfi_judge *j, gfi_sink *s, uint32_t why)
         gfi_sink_put(s, "the dead units come from training, not the init: a lower learning rate or leaky ReLU keeps "
                         "them alive; no change checked on a copy of the net cured them");
     else if (any(why, DEPTH | (1u << C_SATURATED)))
-        gfi_sink_put(s, "the init is not the cause: a probe of a fresh copy of the net is healthy, so training moved "
-                        "the weights there (step size %g, penalties)",
+        gfi_sink_put(s, "the init is not the cause: a probe of a fresh copy of the net is healthy, so training (or "
+                        "weights set by hand) moved the weights there (step size %g, penalties)",
                      j->lr);
     else if (any(why, 1u << C_STAGNATION))
         gfi_sink_put(s, "raise the learning rate (%g); no higher rate could be checked on a copy of the net (no batch "

@@ -122,9 +122,12 @@ int gfi_verdict_of(const gf_diag *d, int32_t layer, int32_t *verdict, uint32_t *
         *flags = f ? f : 1u << GF_VERDICT_HEALTHY;
     if (text) {
         bool first = true;
+        int32_t v = gfi_verdict_of_flags(f);
         if (tf && !why) {
-            gfi_sink_put(text, "%s: ", gf_verdict_name(gfi_verdict_of_flags(f)));
+            gfi_sink_put(text, "%s: ", gf_verdict_name(v));
         } else {
+            if (tf && v != gfi_verdict_of_flags(gfi_flags_of(why)))
+                gfi_sink_put(text, "%s: ", gf_verdict_name(v)); /* the rules across time found the graver one */
             first = false;
             if (which == GFI_TEXT_REASON)
                 gfi_put_reason(j, text, layer);

@@ -679,6 +679,23 @@ static const vs_scenario vs_scenarios[] = {
      .a = {.arch = VS_RNN, .seq = 50, .rec_scale = 1.0, .zero_bias = 1}},
     {.name = "rnn_tanh_1.0Q_T100", .act = GF_ACT_TANH, .width = 32, .opt = GF_OPT_ADAM, .lr = 1e-4, .data = VS_ADDING,
      .batch = 32, .steps = 150, .expect = V, .geometry = 1, .a = {.arch = VS_RNN, .seq = 100, .rec_scale = 1.0}},
+    /* s > 1 = 1/gamma makes exploding possible, not certain (Pascanu et al. 2013): the state grows until tanh
+     * saturates, at the fixed point q* of q = E[tanh(a)^2], a ~ N(0, s^2 q), and each step back keeps
+     * chi = s^2 E[tanh'(a)^2] of ||dL/dh||^2 (the chaotic phase of Poole et al. 2016 and Chen et al. 2018).
+     * s = 1.5: q* ~ 0.45, chi ~ 1.15, x1.07 per step: 1.07^50 = 30 over 50 steps, healthy (over 100 steps it is
+     * x900, at the threshold, so not in the suite).  s = 3: q* ~ 0.8, chi ~ 1.8, x1.35 per step: 1.35^50 = 3e6,
+     * exploding (and a quarter of the pre-activations in the flat tails). */
+    {.name = "rnn_tanh_1.5Q_T50", .act = GF_ACT_TANH, .width = 32, .opt = GF_OPT_ADAM, .lr = 1e-4, .data = VS_ADDING,
+     .batch = 32, .steps = 150, .expect = H, .geometry = 1, .a = {.arch = VS_RNN, .seq = 50, .rec_scale = 1.5}},
+    {.name = "rnn_tanh_3Q_T50", .act = GF_ACT_TANH, .width = 32, .opt = GF_OPT_ADAM, .lr = 1e-4, .data = VS_ADDING,
+     .batch = 32, .steps = 100, .expect = E, .geometry = 1, .a = {.arch = VS_RNN, .seq = 50, .rec_scale = 3}},
+    /* ReLU RNN at W_hh = Q: a random rotation moves the gradient onto units of which about half are off, so each
+     * step back keeps ~1/2 of ||dL/dh||^2: x0.7 per step, 0.7^50 = 2e-8: vanishing though sigma_max is the bound
+     * (the identity of Le et al. 2015 keeps the same units on, a rotation does not).  At 0.5 Q: x0.35 per step. */
+    {.name = "rnn_relu_1.0Q_T50", .act = GF_ACT_RELU, .width = 32, .opt = GF_OPT_ADAM, .lr = 1e-4, .data = VS_ADDING,
+     .batch = 32, .steps = 150, .expect = V, .geometry = 1, .a = {.arch = VS_RNN, .seq = 50, .rec_scale = 1.0}},
+    {.name = "rnn_relu_0.5Q_T50", .act = GF_ACT_RELU, .width = 32, .opt = GF_OPT_ADAM, .lr = 1e-4, .data = VS_ADDING,
+     .batch = 32, .steps = 150, .expect = V, .geometry = 1, .a = {.arch = VS_RNN, .seq = 50, .rec_scale = 0.5}},
     /* ReLU RNN with W_hh = 2 Q, past the bound 1/gamma = 1: about half the units pass, x2/sqrt(2) = x1.4 per step
      * back, 1.4^50 = 3e7 (and the forward state grows the same way until it overflows): exploding. */
     {.name = "rnn_relu_2Q_T50", .act = GF_ACT_RELU, .width = 32, .opt = GF_OPT_ADAM, .lr = 1e-4, .data = VS_ADDING,
@@ -701,6 +718,10 @@ static const vs_scenario vs_scenarios[] = {
      .steps = 150, .expect = H, .geometry = 1, .a = {.arch = VS_LSTM, .seq = 50}},
     {.name = "lstm_forget1_T100", .width = 32, .opt = GF_OPT_ADAM, .lr = 1e-4, .data = VS_ADDING, .batch = 32,
      .steps = 150, .expect = H, .geometry = 1, .a = {.arch = VS_LSTM, .seq = 100}},
+    /* Forget bias 0 (f ~ 0.5): still in the sensitive range, where the gate learns (Jozefowicz et al. 2015 found
+     * bias 1 better, not 0 unusable): healthy. */
+    {.name = "lstm_forget0_T50", .width = 32, .opt = GF_OPT_ADAM, .lr = 1e-4, .data = VS_ADDING, .batch = 32,
+     .steps = 150, .expect = H, .geometry = 1, .a = {.arch = VS_LSTM, .seq = 50, .gate_set = 1, .gate_bias = 0}},
     /* A forget gate forced near 0 (bias -6: f ~ 0.0025) cuts the cell's path every step; what is left goes through
      * W_hh and three sigmoid gates (<= 1/4 each): vanishing, and the gate is saturated so training cannot open it. */
     {.name = "lstm_forget_closed_T20", .width = 32, .opt = GF_OPT_ADAM, .lr = 1e-4, .data = VS_ADDING, .batch = 32,
@@ -710,6 +731,8 @@ static const vs_scenario vs_scenarios[] = {
     /* GRU (Cho et al. 2014) as PyTorch initializes it: z ~ 0.5 in its sensitive range: healthy. */
     {.name = "gru_default_T50", .width = 32, .opt = GF_OPT_ADAM, .lr = 1e-4, .data = VS_ADDING, .batch = 32,
      .steps = 150, .expect = H, .geometry = 1, .a = {.arch = VS_GRU, .seq = 50}},
+    {.name = "gru_default_T100", .width = 32, .opt = GF_OPT_ADAM, .lr = 1e-4, .data = VS_ADDING, .batch = 32,
+     .steps = 150, .expect = H, .geometry = 1, .a = {.arch = VS_GRU, .seq = 100}},
     /* A GRU whose update gate is forced near 0 (z bias -6): h_t = n_t, the state is replaced every step and the
      * gradient passes only through n's tanh, r (~1/2) and W_hn: vanishing. */
     {.name = "gru_update_closed_T50", .width = 32, .opt = GF_OPT_ADAM, .lr = 1e-4, .data = VS_ADDING, .batch = 32,
