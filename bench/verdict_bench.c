@@ -2,7 +2,8 @@
  * verdict_bench.c — `make verdict-bench`: the verdict accuracy suite (tests/verdict_scenarios.h), every scenario
  * over 8 seeds.  Prints per scenario the verdict counts after training (and after the probe), then the totals:
  * correct scenario-seeds, false alarms on healthy runs, and healthy -> non-healthy flips per 10,000 healthy steps.
- * Exit status 0 only when all three meet their targets (100 %, 0, < 1).
+ * Exit status 0 only when all three meet their targets (100 %, 0, < 1), over the whole suite and over each of its
+ * groups (dense, recurrent, conv) alone.
  *
  * Usage: verdict_bench [-s name] [-n seeds] [-v]
  *   -s name   only the scenarios whose name contains `name`
@@ -35,6 +36,12 @@ static void add_run(totals *t, const vs_scenario *sc, const vs_result *r, int c)
 }
 
 static double flip_rate(const totals *t) { return t->steps ? 1e4 * (double)t->flips / (double)t->steps : 0; }
+
+/* The targets, for the whole suite and for each group alone. */
+static bool meets_targets(const totals *t)
+{
+    return t->correct == t->runs && t->false_alarms == 0 && flip_rate(t) < 1.0;
+}
 
 static void print_totals(const char *name, const totals *t)
 {
@@ -164,5 +171,8 @@ int main(int argc, char **argv)
     printf("false alarms on healthy runs:    %lld / %lld\n", (long long)false_alarms, (long long)healthy_runs);
     printf("healthy -> non-healthy flips:    %lld in %lld healthy steps = %.2f per 10,000 steps\n", (long long)flips,
            (long long)steps, flip_rate);
-    return correct == runs && false_alarms == 0 && flip_rate < 1.0 ? 0 : 1;
+    bool groups_ok = true;
+    for (int g = 0; g < 3; g++)
+        groups_ok = groups_ok && meets_targets(&group[g]);
+    return correct == runs && false_alarms == 0 && flip_rate < 1.0 && groups_ok ? 0 : 1;
 }

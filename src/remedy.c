@@ -73,6 +73,7 @@ typedef struct {
     int32_t k;          /* hidden-to-hidden steps */
     double dead, sat;   /* the largest dead and saturated fractions of a hidden layer */
     double conv;        /* the conv stack's end-to-end gain (NaN without conv layers) */
+    int32_t conv_k;     /* the conv layers above the first, whose weights it passes through */
 } probed;
 
 static void summarize(const gfi_judge *j, probed *r)
@@ -83,6 +84,7 @@ static void summarize(const gfi_judge *j, probed *r)
     r->chi = j->depth.chi;
     r->k = j->depth.top - j->depth.lo;
     r->conv = j->conv_gain;
+    r->conv_k = j->conv.layers - 1;
     r->dead = r->sat = 0;
     for (int32_t i = 0; i + 1 < j->L; i++) {
         double v = gfi_j_window(j, i, GF_STAT_DEAD_FRAC);
@@ -116,6 +118,39 @@ static bool depth_healthy(const probed *r) { return !gfi_has(r->why, C_DEPTH_GRO
 /* A probe of the copy finds no condition at all: a cure that saturates or kills units is no cure. */
 static bool all_healthy(const probed *r) { return r->why == 0; }
 
+static bool any(uint32_t why, uint32_t set) { return (why & set) != 0; }
+#define CONV_CONDS ((1u << C_CONV_GAIN) | (1u << C_CONV_GROW))
+
+/* Init factor for a conv stack whose gain G (rules.c, conv_end_gain) the probe of a fresh copy finds beyond the
+ * thresholds: scaling every layer's weights by f multiplies G by f^k, k the conv layers above the first (the ReLU
+ * family and identity are positively homogeneous, so the activations' shares stay), and f = G^(-1/k) brings it to
+ * 1.  Re-probed up to four times; no scale cures a sigmoid stack (its activation is the remedy). */
+static void plan_init_conv_gain(planner *p, gfi_judge *j2, probed r)
+{
+    gfi_change ch = p->change;
+    double g0 = r.conv, f = 1.0;
+    int32_t k = r.conv_k;
+    if (k < 1 || !(g0 > 0))
+        return;
+    for (int round = 0; round < 4 && any(r.why, CONV_CONDS) && r.conv > 0; round++) {
+        f *= pow(r.conv, -1.0 / k);
+        ch.wscale = f;
+        if (!probe_change(p->j->net, &ch, j2, &r))
+            return;
+    }
+    if (!all_healthy(&r))
+        return;
+    action *a = &p->c->a[A_INIT];
+    a->on = true;
+    a->value = f;
+    a->from = g0;
+    p->change.wscale = f;
+    say(a, "multiply the initial weights of the hidden layers by %.3g: the init passes x%.3g of the gradient through "
+           "the %d conv layers, and a scale f multiplies that by f^%d (checked: a probe of a copy of the net "
+           "initialized that way gives x%.3g through the conv layers and finds no condition)",
+        f, g0, (int)k + 1, (int)k, r.conv);
+}
+
 /* Init factor: a probe of a fresh copy gives the init's own end-to-end gain g = chi^(k/2); scaling every hidden
  * layer's weights by f multiplies chi by f^2 for the ReLU family and identity (positively homogeneous), so
  * f = chi^(-1/2) brings g to 1.  Other activations are not homogeneous: repeat on the copy until g is within x2
@@ -125,7 +160,13 @@ static void plan_init_gain(planner *p, gfi_judge *j2)
     const gf_net *net = p->j->net;
     gfi_change ch = p->change;
     probed r;
-    if (!probe_change(net, &ch, j2, &r) || !r.depth_ok || depth_healthy(&r))
+    if (!probe_change(net, &ch, j2, &r))
+        return;
+    if (any(r.why, CONV_CONDS)) {
+        plan_init_conv_gain(p, j2, r);
+        return;
+    }
+    if (!r.depth_ok || depth_healthy(&r))
         return; /* the init is right: training moved the weights (step size, penalty: their own actions) */
     double g0 = r.gain, f = 1.0;
     int32_t k = r.k;
@@ -390,8 +431,6 @@ static void plan_penalty(planner *p)
 }
 
 /* ---- the plan ---- */
-
-static bool any(uint32_t why, uint32_t set) { return (why & set) != 0; }
 
 #define EXPLODE_BY_STEPS                                                                                               \
     ((1u << C_NONFINITE) | (1u << C_ORIGIN) | (1u << C_WEIGHT_GROWTH) | (1u << C_GRAD_AVALANCHE) |                      \

@@ -307,9 +307,9 @@ static inline int vs_add_conv(gf_net *net, const vs_scenario *sc)
         gf_layer *l;
         rc = two_d ? gf_net_add_conv2d(net, sc->width, 3, 1, 1, sc->act, &l)
                    : gf_net_add_conv1d(net, sc->width, 5, 1, 2, sc->act, &l);
-        if (!rc)
+        if (!rc && sc->var > 0) /* var 0: the layer's own default, PyTorch's */
             rc = vs_gain_init(l, GF_INIT_HE_NORMAL, sqrt(sc->var * vs_right_var(sc->act)));
-        if (!rc)
+        if (!rc && sc->var > 0)
             rc = vs_set_bias(l, sc->bias);
         if (!rc && sc->depth <= 4 && (!two_d || i % 2 == 1))
             rc = two_d ? gf_net_add_maxpool2d(net, 2, 0, NULL) : gf_net_add_maxpool1d(net, 2, 0, NULL);
@@ -770,6 +770,16 @@ static const vs_scenario vs_scenarios[] = {
     {.name = "conv2d_relu_quarter_he_10x16", .act = GF_ACT_RELU, .depth = 10, .width = 16, .var = 0.25,
      .opt = GF_OPT_SGD, .lr = 0.01, .data = VS_PIXELS, .batch = 32, .steps = 60, .expect = V, .geometry = 1,
      .a = {.arch = VS_CONV2D}},
+    /* PyTorch's default conv init, kaiming_uniform(a = sqrt 5): variance 1 / (3 fan_in), a sixth of He's, so a
+     * ReLU layer keeps x0.41 of ||delta||: over the two conv layers of a small CNN (examples/cnn.c's recipe) the
+     * stack keeps ~0.7 x 0.41 = 0.3, healthy; over four, 0.7 x 0.41^3 = 0.05, vanishing; a sigmoid CNN keeps
+     * 0.25 x 0.25 x 0.58 = 0.04 over two: vanishing (issue 17's sigmoid variant). */
+    {.name = "conv2d_relu_default_2x8", .act = GF_ACT_RELU, .depth = 2, .width = 8, .opt = GF_OPT_MOMENTUM,
+     .lr = 0.01, .data = VS_PIXELS, .batch = 32, .steps = 200, .expect = H, .geometry = 1, .a = {.arch = VS_CONV2D}},
+    {.name = "conv2d_relu_default_4x16", .act = GF_ACT_RELU, .depth = 4, .width = 16, .opt = GF_OPT_SGD,
+     .lr = 0.01, .data = VS_PIXELS, .batch = 32, .steps = 100, .expect = V, .geometry = 1, .a = {.arch = VS_CONV2D}},
+    {.name = "conv2d_sigmoid_default_2x8", .act = GF_ACT_SIGMOID, .depth = 2, .width = 8, .opt = GF_OPT_SGD,
+     .lr = 0.05, .data = VS_PIXELS, .batch = 32, .steps = 100, .expect = V, .geometry = 1, .a = {.arch = VS_CONV2D}},
     {.name = "conv1d_relu_he_3x16", .act = GF_ACT_RELU, .depth = 3, .width = 16, .var = 1, .opt = GF_OPT_ADAM,
      .lr = 1e-3, .data = VS_SIGNALS, .batch = 32, .steps = 200, .expect = H, .geometry = 1, .a = {.arch = VS_CONV1D}},
     /* conv1d, kernel 5 on 64 samples: 0.98 of the taps inside; twice He's variance: x1.4 per layer, 1.4^15 = 1.6e2
