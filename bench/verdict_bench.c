@@ -5,7 +5,7 @@
  * Exit status 0 only when all three meet their targets (100 %, 0, < 1), over the whole suite and over each of its
  * groups (dense, recurrent, conv) alone.
  *
- * Usage: verdict_bench [-s name] [-n seeds] [-v]
+ * Usage: verdict_bench [-s name] [-n seeds] [-v] [-r]
  *   -s name   only the scenarios whose name contains `name`
  *   -n seeds  seeds per scenario (default 8)
  *   -v        print the net's reason of every run that missed, and every flip
@@ -100,79 +100,88 @@ static void explain(const vs_scenario *sc, uint64_t seed)
     gf_net_destroy(net);
 }
 
-int main(int argc, char **argv)
+typedef struct {
+    const char *only;
+    int seeds, verbose, remedies;
+} options;
+
+/* 0, or 2 with the usage printed. */
+static int parse(int argc, char **argv, options *o)
 {
-    const char *only = NULL;
-    int seeds = VS_SEEDS, verbose = 0, remedies = 0;
+    *o = (options){NULL, VS_SEEDS, 0, 0};
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "-s") && a + 1 < argc)
-            only = argv[++a];
+            o->only = argv[++a];
         else if (!strcmp(argv[a], "-n") && a + 1 < argc)
-            seeds = atoi(argv[++a]);
+            o->seeds = atoi(argv[++a]);
         else if (!strcmp(argv[a], "-r"))
-            remedies = 1;
+            o->remedies = 1;
         else if (!strcmp(argv[a], "-v"))
-            verbose = vs_verbose = 1;
+            o->verbose = vs_verbose = 1;
         else {
             fprintf(stderr, "usage: verdict_bench [-s name] [-n seeds] [-v] [-r]\n");
             return 2;
         }
     }
-    if (seeds < 1)
-        seeds = 1;
-    int64_t runs = 0, correct = 0, healthy_runs = 0, false_alarms = 0, steps = 0, flips = 0;
-    totals group[3] = {{0}};
+    if (o->seeds < 1)
+        o->seeds = 1;
+    return 0;
+}
+
+/* Every seed of one scenario, into its group's and the suite's totals, and its line. */
+static void run_scenario(const vs_scenario *sc, const options *o, totals *group, totals *all)
+{
+    int32_t fin[6] = {0}, pro[6] = {0}, ok = 0;
+    int64_t sf = 0;
+    for (int s = 0; s < o->seeds; s++) {
+        vs_result r = vs_run(sc, (uint64_t)(1000 + s), sc->expect == GF_VERDICT_HEALTHY);
+        count_into(fin, r.final);
+        count_into(pro, r.probe);
+        int c = vs_correct(sc, &r);
+        ok += c;
+        sf += r.flips;
+        add_run(group, sc, &r, c);
+        add_run(all, sc, &r, c);
+        if ((!c && o->verbose) || (o->remedies && s == 0)) {
+            printf("    seed %d %s:\n", 1000 + s, c ? "" : "missed");
+            explain(sc, (uint64_t)(1000 + s));
+        }
+    }
+    char a[96], b[96];
+    printf("%-30s %-9s %-22s %-22s %d/%d", sc->name, gf_verdict_name(sc->expect), format_counts(a, sizeof a, fin),
+           format_counts(b, sizeof b, pro), (int)ok, o->seeds);
+    if (sc->expect == GF_VERDICT_HEALTHY)
+        printf("  (flips %lld)", (long long)sf);
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (parse(argc, argv, &o))
+        return 2;
+    totals group[3] = {{0}}, all = {0};
     int scenarios = 0;
     printf("%-30s %-9s %-22s %-22s %s\n", "scenario", "expected", "after training", "after the probe", "correct");
     for (int k = 0; k < VS_COUNT; k++) {
-        const vs_scenario *sc = &vs_scenarios[k];
-        if (only && !strstr(sc->name, only))
+        if (o.only && !strstr(vs_scenarios[k].name, o.only))
             continue;
         scenarios++;
-        int32_t fin[6] = {0}, pro[6] = {0}, ok = 0;
-        int64_t sf = 0;
-        for (int s = 0; s < seeds; s++) {
-            vs_result r = vs_run(sc, (uint64_t)(1000 + s), sc->expect == GF_VERDICT_HEALTHY);
-            count_into(fin, r.final);
-            count_into(pro, r.probe);
-            int c = vs_correct(sc, &r);
-            ok += c;
-            add_run(&group[group_of(sc)], sc, &r, c);
-            if (sc->expect == GF_VERDICT_HEALTHY) {
-                healthy_runs++;
-                false_alarms += r.final != GF_VERDICT_HEALTHY;
-                steps += r.steps_judged;
-                flips += r.flips;
-                sf += r.flips;
-            }
-            if ((!c && verbose) || (remedies && s == 0)) {
-                printf("    seed %d %s:\n", 1000 + s, c ? "" : "missed");
-                explain(sc, (uint64_t)(1000 + s));
-            }
-        }
-        runs += seeds;
-        correct += ok;
-        char a[96], b[96];
-        printf("%-30s %-9s %-22s %-22s %d/%d", sc->name, gf_verdict_name(sc->expect), format_counts(a, sizeof a, fin),
-               format_counts(b, sizeof b, pro), (int)ok, seeds);
-        if (sc->expect == GF_VERDICT_HEALTHY)
-            printf("  (flips %lld)", (long long)sf);
-        printf("\n");
+        run_scenario(&vs_scenarios[k], &o, &group[group_of(&vs_scenarios[k])], &all);
     }
-    double flip_rate = steps ? 1e4 * (double)flips / (double)steps : 0;
     printf("\n");
     static const char *names[] = {"dense", "recurrent", "conv"};
-    for (int g = 0; g < 3; g++)
+    bool groups_ok = true;
+    for (int g = 0; g < 3; g++) {
         if (group[g].runs)
             print_totals(names[g], &group[g]);
-    printf("\n%d scenarios x %d seeds\n", scenarios, seeds);
-    printf("correct scenario-seeds:          %lld / %lld (%.1f %%)\n", (long long)correct, (long long)runs,
-           runs ? 100.0 * (double)correct / (double)runs : 0);
-    printf("false alarms on healthy runs:    %lld / %lld\n", (long long)false_alarms, (long long)healthy_runs);
-    printf("healthy -> non-healthy flips:    %lld in %lld healthy steps = %.2f per 10,000 steps\n", (long long)flips,
-           (long long)steps, flip_rate);
-    bool groups_ok = true;
-    for (int g = 0; g < 3; g++)
         groups_ok = groups_ok && meets_targets(&group[g]);
-    return correct == runs && false_alarms == 0 && flip_rate < 1.0 && groups_ok ? 0 : 1;
+    }
+    printf("\n%d scenarios x %d seeds\n", scenarios, o.seeds);
+    printf("correct scenario-seeds:          %lld / %lld (%.1f %%)\n", (long long)all.correct, (long long)all.runs,
+           all.runs ? 100.0 * (double)all.correct / (double)all.runs : 0);
+    printf("false alarms on healthy runs:    %lld / %lld\n", (long long)all.false_alarms, (long long)all.healthy_runs);
+    printf("healthy -> non-healthy flips:    %lld in %lld healthy steps = %.2f per 10,000 steps\n", (long long)all.flips,
+           (long long)all.steps, flip_rate(&all));
+    return meets_targets(&all) && groups_ok ? 0 : 1;
 }
