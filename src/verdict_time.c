@@ -127,15 +127,15 @@ static bool exploding_fires(const obs *o)
  * the cell, and what training does about a fading profile depends on where f sits on its sigmoid.  In the
  * sensitive range its bias receives f (1 - f) of the gradient and moves, so the gate opens where the task needs
  * memory: that is why a forget bias of 1 (f ~ 0.73, Gers et al. 2000; Jozefowicz et al. 2015) and a default GRU
- * (z ~ 0.5) learn long-range tasks though at init 0.73^50 ~ 1e-7 reaches the first step.  Below GF_TH_GATE_SHUT = sigmoid(-2) =
- * 0.12 the gate is saturated shut (f (1 - f) under 40 % of its peak and falling as e^logit): the memory is cut and
- * stays cut.  So a gated cell vanishes when the gain is under the threshold and its gate is shut. */
+ * (z ~ 0.5) learn long-range tasks though at init 0.73^50 ~ 1e-7 reaches the first step.  Below GF_TH_GATE_SHUT =
+ * sigmoid(-2) = 0.12 the gate is saturated shut (f (1 - f) under 40 % of its peak and falling as e^logit): the
+ * memory is cut and stays cut.  So a gated cell vanishes when the gain is under the threshold and its gate is shut. */
 static bool gate_shut(const obs *o) { return o->l->kind == GF_LAYER_RNN || !(o->forget >= o->th[GF_TH_GATE_SHUT]); }
 
 static bool vanishing_fires(const obs *o)
 {
-    return isfinite(o->first) && o->last >= o->th[GF_TH_TIME_VANISH_FLOOR] && isfinite(o->last) && o->gain < o->th[GF_TH_TIME_VANISH] &&
-           gate_shut(o);
+    return isfinite(o->first) && isfinite(o->last) && o->last >= o->th[GF_TH_TIME_VANISH_FLOOR] &&
+           o->gain < o->th[GF_TH_TIME_VANISH] && gate_shut(o);
 }
 
 /* ---- reasons ---- */
