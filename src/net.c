@@ -639,7 +639,13 @@ static int ensure_batch(gf_net *net, int64_t batch)
         gfi_free(scratch);
         return GF_ERR_NOMEM;
     }
+    /* The last training batch outlives the growth (a prediction at a larger batch): the verdicts check their
+     * remedies by training scratch copies on it. */
+    int64_t kept = net->xcopy_batch;
+    if (kept)
+        memcpy(xc, net->xcopy, (size_t)kept * (size_t)net->inputs * sizeof(float));
     free_buffers(net);
+    net->xcopy_batch = kept;
     net->z = lb.z;
     net->y = lb.y;
     net->cache = lb.cache;

@@ -274,12 +274,14 @@ static void plan_bias(planner *p, gfi_judge *j2)
 static bool train_change(const planner *p, double lr, gfi_run *r)
 {
     const gf_net *net = p->j->net;
-    if (!net->xcopy || net->batch < 1)
+    /* The last training batch (xcopy_batch rows): net->batch is that of the latest forward of any kind, and a
+     * prediction at a larger batch re-sizes xcopy with nothing in it. */
+    if (!net->xcopy || net->xcopy_batch < 1)
         return false;
     gfi_change ch = p->change;
     ch.lr = lr;
     gf_net *s = gfi_scratch_net(net, &ch);
-    int64_t rows = net->batch < CHECK_ROWS ? net->batch : CHECK_ROWS;
+    int64_t rows = net->xcopy_batch < CHECK_ROWS ? net->xcopy_batch : CHECK_ROWS;
     bool ok = s && gfi_scratch_train(s, net->xcopy, rows, 1.0, CHECK_STEPS, r) == GF_OK;
     gf_net_destroy(s);
     return ok;

@@ -102,6 +102,23 @@ static void test_a_learning_rate_blow_up_on_a_he_net_gets_a_checked_lower_rate_a
     done(t);
 }
 
+/* A prediction at a larger batch re-sizes the buffers; the last training batch must survive it, so the
+ * learning-rate remedy is still computed and checked on that batch rather than on an empty copy. */
+static void test_a_prediction_at_a_larger_batch_keeps_the_checked_rate_remedy(void **state)
+{
+    (void)state;
+    trained *t = train_scenario("relu_he_sgd_lr5", 1000);
+    int64_t big = VS_POINTS;
+    float *y = calloc((size_t)big, sizeof *y);
+    assert_non_null(y);
+    assert_int_equal(gf_net_predict(t->net, t->ds.x, (size_t)big * t->ds.in, big, y, (size_t)big), GF_OK);
+    double lr = value_of(t, GF_REMEDY_LEARNING_RATE);
+    assert_true(lr < 5 && lr > 0);
+    assert_non_null(strstr(remedy(t), "(checked: 30 sgd steps of a fresh copy on the last batch"));
+    free(y);
+    done(t);
+}
+
 static void test_a_deep_sigmoid_net_is_told_to_use_relu(void **state)
 {
     (void)state;
@@ -210,6 +227,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_twice_he_variance_is_told_to_scale_the_init_by_one_over_root_2),
         cmocka_unit_test(test_a_learning_rate_blow_up_on_a_he_net_gets_a_checked_lower_rate_and_no_init_change),
+        cmocka_unit_test(test_a_prediction_at_a_larger_batch_keeps_the_checked_rate_remedy),
         cmocka_unit_test(test_a_deep_sigmoid_net_is_told_to_use_relu),
         cmocka_unit_test(test_units_killed_by_their_bias_are_told_to_start_from_bias_0),
         cmocka_unit_test(test_a_stagnating_net_gets_a_higher_rate_that_was_stable_at_twice_its_value),
