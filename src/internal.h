@@ -448,6 +448,7 @@ struct gf_net {
      * dinput_ready: the last backward did, so dinput holds it. */
     bool forward_ready, backward_ready, training_began;
     bool grads_ready;
+    bool grads_spent; /* a step applied these gradients: the next step needs a new backward */
     bool want_dinput, dinput_ready;
     bool progress;
     int64_t steps;

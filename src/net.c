@@ -864,6 +864,7 @@ static void run_backward(gf_net *net)
     if (net->diag_active)
         gfi_diag_backward_end(net);
     net->backward_ready = net->grads_ready = true;
+    net->grads_spent = false;
     net->dinput_ready = net->want_dinput && net->dinput;
     net->training_began = true;
 }
@@ -1026,6 +1027,9 @@ static int net_step(gf_net *net, const char *fn)
         return rc;
     if (!net->grads_ready)
         return NET_FAIL(net, GF_ERR_STATE, "%s: no gradients; call gf_net_backward first", fn);
+    if (net->grads_spent)
+        return NET_FAIL(net, GF_ERR_STATE, "%s: these gradients were applied by the last step; call gf_net_backward "
+                        "first", fn);
     if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare(net->opt, net->nparams)))
         return NET_FAIL(net, rc, "%s: cannot prepare the optimizer: %s", fn, gf_last_error());
     if (net->diag_on) {
@@ -1036,8 +1040,11 @@ static int net_step(gf_net *net, const char *fn)
         gfi_opt_update_pool(net->opt, net->pool, net->params, net->grads, net->nparams);
     }
     net->steps++;
-    /* The cached activations no longer match the weights. */
+    /* The cached activations no longer match the weights, and these
+     * gradients are spent: they stay readable, but the next step needs a new
+     * backward. */
     net->forward_ready = false;
+    net->grads_spent = true;
     return GF_OK;
 }
 
