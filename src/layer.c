@@ -216,18 +216,19 @@ int gf_layer_set_activation(gf_layer *layer, const gf_activation *act)
  * training) draws its values again with it at once, as nn.init does in
  * PyTorch: otherwise the new initializer would silently wait for
  * gf_net_reinit.  On failure nothing changes. */
-static int set_init(gf_layer *layer, const gf_init *init, gfi_init *dst, const char *fn)
+static int set_init(gf_layer *layer, const gf_init *init, bool weights, const char *fn)
 {
     int rc = check_configurable(layer, fn);
     if (rc)
         return rc;
+    gfi_init *dst = weights ? &layer->winit : &layer->binit;
     if (!init)
         return gfi_fail(GF_ERR_NULL, "%s: initializer is NULL", fn);
     if (init->magic != GFI_MAGIC_INIT)
         return gfi_fail(GF_ERR_KIND, "%s: handle is not a live gf_init", fn);
     gfi_init old = *dst;
     *dst = init->cfg;
-    if (layer->owner && (rc = gfi_net_redraw(layer, dst == &layer->winit))) {
+    if (layer->owner && (rc = gfi_net_redraw(layer, weights))) {
         *dst = old;
         return gfi_fail(rc, "%s: cannot draw layer %d's values with the new initializer: %s", fn, (int)layer->index,
                         rc == GF_ERR_NOMEM ? "out of memory" : gf_strerror(rc));
@@ -237,7 +238,7 @@ static int set_init(gf_layer *layer, const gf_init *init, gfi_init *dst, const c
 
 int gf_layer_set_weight_init(gf_layer *layer, const gf_init *init)
 {
-    return set_init(layer, init, layer ? &layer->winit : NULL, "gf_layer_set_weight_init");
+    return set_init(layer, init, true, "gf_layer_set_weight_init");
 }
 
 int gf_layer_set_bias_init(gf_layer *layer, const gf_init *init)
@@ -247,7 +248,7 @@ int gf_layer_set_bias_init(gf_layer *layer, const gf_init *init)
         layer->magic == GFI_MAGIC_LAYER)
         return gfi_fail(GF_ERR_INVALID, "gf_layer_set_bias_init: an orthogonal initializer needs a matrix; a bias is "
                                         "a vector");
-    return set_init(layer, init, layer ? &layer->binit : NULL, "gf_layer_set_bias_init");
+    return set_init(layer, init, false, "gf_layer_set_bias_init");
 }
 
 int gf_layer_set_penalty(gf_layer *layer, const gf_penalty *p)
@@ -498,32 +499,37 @@ static void mark_user(gf_layer *l, bool bias)
             l->block[i].user = true;
 }
 
+/* The entry points below check the handle before reading any field of it, so
+ * a handle of another kind is never read past its first word. */
 int gf_layer_get_weights(const gf_layer *layer, float *dst, size_t count)
 {
-    return copy_out(layer, layer ? layer->w : NULL, layer ? layer->nweights : 0, dst, count, "gf_layer_get_weights");
+    int rc = check_sized(layer, "gf_layer_get_weights");
+    return rc ? rc : copy_out(layer, layer->w, layer->nweights, dst, count, "gf_layer_get_weights");
 }
 
 int gf_layer_get_bias(const gf_layer *layer, float *dst, size_t count)
 {
-    return copy_out(layer, layer ? layer->b : NULL, layer ? layer->nbias : 0, dst, count, "gf_layer_get_bias");
+    int rc = check_sized(layer, "gf_layer_get_bias");
+    return rc ? rc : copy_out(layer, layer->b, layer->nbias, dst, count, "gf_layer_get_bias");
 }
 
 int gf_layer_get_weight_grad(const gf_layer *layer, float *dst, size_t count)
 {
-    return copy_out(layer, layer ? layer->dw : NULL, layer ? layer->nweights : 0, dst, count,
-                    "gf_layer_get_weight_grad");
+    int rc = check_sized(layer, "gf_layer_get_weight_grad");
+    return rc ? rc : copy_out(layer, layer->dw, layer->nweights, dst, count, "gf_layer_get_weight_grad");
 }
 
 int gf_layer_get_bias_grad(const gf_layer *layer, float *dst, size_t count)
 {
-    return copy_out(layer, layer ? layer->db : NULL, layer ? layer->nbias : 0, dst, count,
-                    "gf_layer_get_bias_grad");
+    int rc = check_sized(layer, "gf_layer_get_bias_grad");
+    return rc ? rc : copy_out(layer, layer->db, layer->nbias, dst, count, "gf_layer_get_bias_grad");
 }
 
 int gf_layer_set_weights(gf_layer *layer, const float *src, size_t count)
 {
-    int rc = copy_in(layer, layer ? layer->w : NULL, layer ? layer->nweights : 0, src, count,
-                     "gf_layer_set_weights");
+    int rc = check_sized(layer, "gf_layer_set_weights");
+    if (!rc)
+        rc = copy_in(layer, layer->w, layer->nweights, src, count, "gf_layer_set_weights");
     if (!rc)
         mark_user(layer, false);
     return rc;
@@ -531,7 +537,9 @@ int gf_layer_set_weights(gf_layer *layer, const float *src, size_t count)
 
 int gf_layer_set_bias(gf_layer *layer, const float *src, size_t count)
 {
-    int rc = copy_in(layer, layer ? layer->b : NULL, layer ? layer->nbias : 0, src, count, "gf_layer_set_bias");
+    int rc = check_sized(layer, "gf_layer_set_bias");
+    if (!rc)
+        rc = copy_in(layer, layer->b, layer->nbias, src, count, "gf_layer_set_bias");
     if (!rc)
         mark_user(layer, true);
     return rc;

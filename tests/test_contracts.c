@@ -1,6 +1,6 @@
 /* test_contracts.c — the call-order, handle-kind and failure contracts of docs/api.md and docs/errors.md, one
  * test per promise; each was once broken (issue 13) and its test failed before the fix. */
-#define _POSIX_C_SOURCE 200809L /* mmap, sysconf: the guard-page allocator */
+#define _DEFAULT_SOURCE /* mmap with MAP_ANONYMOUS, sysconf: the guard-page allocator */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,11 +68,103 @@ static void test_a_step_after_train_step_needs_a_new_backward(void **state)
     gf_net_destroy(net);
 }
 
+/* ---- defect 3: a handle of another kind is refused before anything of it is read ---- */
+
+/* A guard-page allocator: every block ends exactly where an inaccessible page
+ * begins, so a read one byte past a handle faults in a plain build too, not
+ * only under ASan.  Blocks are tracked in a small table for free/realloc. */
+typedef struct {
+    void *p, *base;
+    size_t n, len;
+} guarded;
+static guarded blocks[4096];
+
+static void *guarded_malloc(void *u, size_t n)
+{
+    (void)u;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), want = (n + 15) & ~(size_t)15;
+    size_t len = (want + page - 1) / page * page + page;
+    char *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED)
+        return NULL;
+    mprotect(base + len - page, page, PROT_NONE);
+    for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++)
+        if (!blocks[i].p) {
+            blocks[i] = (guarded){base + len - page - want, base, n, len};
+            return blocks[i].p;
+        }
+    munmap(base, len);
+    return NULL;
+}
+
+static guarded *find_block(void *p)
+{
+    for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++)
+        if (blocks[i].p == p)
+            return &blocks[i];
+    return NULL;
+}
+
+static void guarded_free(void *u, void *p)
+{
+    (void)u;
+    guarded *b = p ? find_block(p) : NULL;
+    if (!b)
+        return;
+    munmap(b->base, b->len);
+    b->p = NULL;
+}
+
+static void *guarded_realloc(void *u, void *p, size_t n)
+{
+    void *q = guarded_malloc(u, n);
+    guarded *b = p ? find_block(p) : NULL;
+    if (q && b) {
+        memcpy(q, p, b->n < n ? b->n : n);
+        guarded_free(u, p);
+    }
+    return q;
+}
+
+/* Every layer entry point that copies a tensor, on a handle of each other kind. */
+static void test_layer_copies_refuse_every_other_handle_kind_before_reading_it(void **state)
+{
+    (void)state;
+    assert_int_equal(gf_set_allocator(guarded_malloc, guarded_realloc, guarded_free, NULL), GF_OK);
+    gf_loss *loss;
+    gf_activation *act;
+    gf_init *init;
+    gf_penalty *pen;
+    assert_int_equal(gf_loss_create(&loss, GF_LOSS_MSE), GF_OK);
+    assert_int_equal(gf_activation_create(&act, GF_ACT_RELU), GF_OK);
+    assert_int_equal(gf_init_create(&init, GF_INIT_ZEROS), GF_OK);
+    assert_int_equal(gf_penalty_create(&pen, 0.1, 0.0), GF_OK);
+    void *handles[] = {loss, act, init, pen};
+    float buf[4] = {0};
+    for (size_t k = 0; k < sizeof handles / sizeof *handles; k++) {
+        gf_layer *l = handles[k];
+        assert_int_equal(gf_layer_get_weights(l, buf, 4), GF_ERR_KIND);
+        assert_int_equal(gf_layer_set_weights(l, buf, 4), GF_ERR_KIND);
+        assert_int_equal(gf_layer_get_bias(l, buf, 4), GF_ERR_KIND);
+        assert_int_equal(gf_layer_set_bias(l, buf, 4), GF_ERR_KIND);
+        assert_int_equal(gf_layer_get_weight_grad(l, buf, 4), GF_ERR_KIND);
+        assert_int_equal(gf_layer_get_bias_grad(l, buf, 4), GF_ERR_KIND);
+        assert_int_equal(gf_layer_set_weight_init(l, init), GF_ERR_KIND);
+        assert_int_equal(gf_layer_set_bias_init(l, init), GF_ERR_KIND);
+    }
+    gf_loss_destroy(loss);
+    gf_activation_destroy(act);
+    gf_init_destroy(init);
+    gf_penalty_destroy(pen);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_second_step_without_a_new_backward_is_a_state_error),
         cmocka_unit_test(test_a_step_after_train_step_needs_a_new_backward),
+        cmocka_unit_test(test_layer_copies_refuse_every_other_handle_kind_before_reading_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
