@@ -465,12 +465,14 @@ int gf_net_reinit(gf_net *net, uint64_t seed)
         gfi_free(fresh);
         return rc;
     }
-    memcpy(net->params, fresh, net->nparams * sizeof(float));
+    /* An empty net has no arenas (NULL): memcpy and memset must not see them. */
+    if (net->nparams) {
+        memcpy(net->params, fresh, net->nparams * sizeof(float));
+        memset(net->grads, 0, net->nparams * sizeof(float));
+    }
     gfi_free(fresh);
     net->rng = rng;
     net->seed = seed;
-    if (net->nparams)
-        memset(net->grads, 0, net->nparams * sizeof(float));
     if (net->opt)
         gf_optimizer_reset(net->opt);
     net->forward_ready = net->backward_ready = net->grads_ready = false;

@@ -159,12 +159,37 @@ static void test_layer_copies_refuse_every_other_handle_kind_before_reading_it(v
     assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
 }
 
+/* ---- defect 4: an empty net ---- */
+
+/* memcpy(NULL, p, 0) is undefined behaviour: UBSan (make check SANITIZE=1) aborted here. */
+static void test_reinit_of_a_net_without_layers_succeeds_and_changes_only_the_seed(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 3, 1), GF_OK);
+    assert_int_equal(gf_net_reinit(net, 99), GF_OK);
+    assert_int_equal(gf_net_param_count(net), 0);
+    assert_int_equal(gf_net_layer_count(net), 0);
+    /* The new seed took: a layer added now draws the same values as in a net created with it. */
+    gf_net *fresh;
+    assert_int_equal(gf_net_create(&fresh, 3, 99), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(fresh, 2, GF_ACT_RELU, NULL), GF_OK);
+    float a[6], b[6];
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(net, 0), a, 6), GF_OK);
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(fresh, 0), b, 6), GF_OK);
+    assert_memory_equal(a, b, sizeof a);
+    gf_net_destroy(net);
+    gf_net_destroy(fresh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_second_step_without_a_new_backward_is_a_state_error),
         cmocka_unit_test(test_a_step_after_train_step_needs_a_new_backward),
         cmocka_unit_test(test_layer_copies_refuse_every_other_handle_kind_before_reading_it),
+        cmocka_unit_test(test_reinit_of_a_net_without_layers_succeeds_and_changes_only_the_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
