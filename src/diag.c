@@ -46,7 +46,22 @@ typedef struct diag_work {
     /* The first GFI_EARLY complete training records: loss, then WGRAD_NORM per layer. */
     double *early;          /* GFI_EARLY * (1 + 2 nlayers): loss, gradient norms, weight norms */
     int32_t early_n;
+    struct diag_save *save; /* gfi_diag_save / gfi_diag_restore */
 } diag_work;
+
+/* What an observed pass may change, kept so that a train step failing after
+ * its backward can take it all back: every scalar (both structs whole), the
+ * ring slot the pass writes, the latest non-finite counts and the early
+ * gradient scale.  The buffers are sized with the ring (resize). */
+typedef struct diag_save {
+    gf_diag d;
+    diag_work w;
+    double *slot;       /* nlayers * GFI_NSTAT */
+    int64_t slot_step;
+    int64_t *nonfinite; /* nlayers * GFI_NTENSOR * 3 */
+    double *early_grad; /* nlayers */
+    double *early_weight; /* nlayers */
+} diag_save;
 
 #define W(d) ((diag_work *)(d)->work)
 
@@ -82,6 +97,12 @@ static void free_buffers(gf_diag *d)
     gfi_free(w->early);
     gfi_free(d->early_grad);
     gfi_free(d->early_weight);
+    gfi_free(w->save->slot);
+    gfi_free(w->save->nonfinite);
+    gfi_free(w->save->early_grad);
+    gfi_free(w->save->early_weight);
+    w->save->slot = w->save->early_grad = w->save->early_weight = NULL;
+    w->save->nonfinite = NULL;
     w->early = NULL;
     d->early_grad = NULL;
     d->early_weight = NULL;
@@ -111,7 +132,16 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
     double *early = gfi_calloc((size_t)GFI_EARLY * (2 * L + 1), sizeof *early);
     double *early_grad = gfi_calloc(L ? L : 1, sizeof *early_grad);
     double *early_weight = gfi_calloc(L ? L : 1, sizeof *early_weight);
-    if (!hist || !steps || !nonf || !cur || !cur_nf || !unit || !early || !early_grad || !early_weight) {
+    double *sv_slot = gfi_calloc(rec ? rec : 1, sizeof *sv_slot);
+    int64_t *sv_nf = gfi_calloc(nf ? nf : 1, sizeof *sv_nf);
+    double *sv_early = gfi_calloc(L ? L : 1, sizeof *sv_early);
+    double *sv_early_w = gfi_calloc(L ? L : 1, sizeof *sv_early_w);
+    if (!hist || !steps || !nonf || !cur || !cur_nf || !unit || !early || !early_grad || !early_weight || !sv_slot ||
+        !sv_nf || !sv_early || !sv_early_w) {
+        gfi_free(sv_slot);
+        gfi_free(sv_nf);
+        gfi_free(sv_early);
+        gfi_free(sv_early_w);
         gfi_free(early);
         gfi_free(early_grad);
         gfi_free(early_weight);
@@ -152,6 +182,10 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
     w->early = early;
     d->early_grad = early_grad;
     d->early_weight = early_weight;
+    w->save->slot = sv_slot;
+    w->save->nonfinite = sv_nf;
+    w->save->early_grad = sv_early;
+    w->save->early_weight = sv_early_w;
     if (!same) {
         w->early_n = 0;
         d->early_ready = false;
@@ -963,6 +997,50 @@ void gfi_diag_train_step_end(gf_net *net)
     w->grads_finite = finite;
 }
 
+int gfi_diag_prepare(gf_net *net)
+{
+    if (!net->diag || !net->diag_on)
+        return GF_OK;
+    return ensure_sized(net->diag);
+}
+
+void gfi_diag_save(gf_net *net)
+{
+    gf_diag *d = net->diag;
+    if (!d)
+        return;
+    diag_save *sv = W(d)->save;
+    sv->d = *d;
+    sv->w = *W(d);
+    size_t L = (size_t)d->nlayers, rec = L * GFI_NSTAT;
+    memcpy(sv->slot, d->hist + (size_t)d->head * rec, rec * sizeof *sv->slot);
+    sv->slot_step = d->hist_step[d->head];
+    memcpy(sv->nonfinite, d->nonfinite, L * GFI_NTENSOR * 3 * sizeof *sv->nonfinite);
+    memcpy(sv->early_grad, d->early_grad, L * sizeof *sv->early_grad);
+    memcpy(sv->early_weight, d->early_weight, L * sizeof *sv->early_weight);
+}
+
+void gfi_diag_restore(gf_net *net)
+{
+    gf_diag *d = net->diag;
+    if (!d)
+        return;
+    diag_save *sv = W(d)->save;
+    /* Buffers are sized before the save (gfi_diag_prepare), so the pass
+     * cannot have moved them; if it did, the saved pointers are stale. */
+    if (sv->d.hist != d->hist || sv->w.cur != W(d)->cur)
+        return;
+    *d = sv->d;
+    *W(d) = sv->w;
+    size_t L = (size_t)d->nlayers, rec = L * GFI_NSTAT;
+    memcpy(d->hist + (size_t)d->head * rec, sv->slot, rec * sizeof *sv->slot);
+    d->hist_step[d->head] = sv->slot_step;
+    memcpy(d->nonfinite, sv->nonfinite, L * GFI_NTENSOR * 3 * sizeof *sv->nonfinite);
+    memcpy(d->early_grad, sv->early_grad, L * sizeof *sv->early_grad);
+    memcpy(d->early_weight, sv->early_weight, L * sizeof *sv->early_weight);
+    net->diag_active = false;
+}
+
 void gfi_diag_net_destroyed(gf_net *net)
 {
     net->diag->net = NULL;
@@ -991,12 +1069,15 @@ int gf_diag_create(gf_diag **out, gf_net *net)
     gf_diag *d = gfi_calloc(1, sizeof *d);
     diag_work *w = d ? gfi_calloc(1, sizeof *w) : NULL;
     struct gfi_remedy_cache *remedy = w ? gfi_remedy_cache_new() : NULL;
-    if (!remedy) {
+    diag_save *sv = remedy ? gfi_calloc(1, sizeof *sv) : NULL;
+    if (!sv) {
+        gfi_remedy_cache_free(remedy);
         gfi_free(w);
         gfi_free(d);
         return gfi_fail(GF_ERR_NOMEM, "gf_diag_create: out of memory");
     }
     d->remedy = remedy;
+    w->save = sv;
     d->magic = GFI_MAGIC_DIAG;
     d->work = w;
     d->origin = true;
@@ -1006,6 +1087,7 @@ int gf_diag_create(gf_diag **out, gf_net *net)
     gfi_diag_default_thresholds(d->threshold);
     if (resize(d, net->nlayers, DEFAULT_HISTORY, net->widest)) {
         gfi_remedy_cache_free(remedy);
+        gfi_free(sv);
         gfi_free(w);
         gfi_free(d);
         return gfi_fail(GF_ERR_NOMEM, "gf_diag_create: cannot allocate the history");
@@ -1027,6 +1109,7 @@ void gf_diag_destroy(gf_diag *d)
         d->net->diag_on = d->net->diag_active = false;
     }
     free_buffers(d);
+    gfi_free(W(d)->save);
     gfi_free(d->work);
     gfi_remedy_cache_free(d->remedy);
     d->magic = GFI_MAGIC_DEAD;

@@ -147,6 +147,14 @@ int gfi_diag_step(gf_net *net, const char *fn);
  * them itself if the step did not run. */
 void gfi_diag_train_step_begin(gf_net *net);
 void gfi_diag_train_step_end(gf_net *net);
+/* Sizes the buffers an observed pass needs, before the pass changes
+ * anything (GF_ERR_NOMEM, nothing changed); a no-op without an enabled diag. */
+int gfi_diag_prepare(gf_net *net);
+/* A savepoint of everything an observed pass changes (records, counts,
+ * origin, counters), and the way back to it; call prepare first so the pass
+ * allocates nothing.  No-ops without a diag. */
+void gfi_diag_save(gf_net *net);
+void gfi_diag_restore(gf_net *net);
 /* The net is being destroyed: detach. */
 void gfi_diag_net_destroyed(gf_net *net);
 

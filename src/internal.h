@@ -435,6 +435,8 @@ struct gf_net {
     float *xcopy; /* the last training forward's input (batch x inputs) */
     int64_t xcopy_batch; /* its batch (0: none since the buffers were sized) */
     float *shuffle_x, *shuffle_t; /* fit's mini-batch gather buffers */
+    float *grads_saved; /* the gradients before a train step that clips (nparams; gfi_net_train_prepare) */
+    size_t grads_saved_n;
     int64_t *perm;
     int64_t perm_n;
     int64_t fit_batch;
@@ -490,6 +492,12 @@ int gfi_net_redraw(gf_layer *l, bool weights);
  * act, and adds it (the convenience adders); fn names the caller. */
 int gfi_net_add_kind(gf_net *net, int32_t kind, const int32_t *keys, const double *values, int n, int32_t act,
                      gf_layer **layer, const char *fn);
+
+/* Allocates all a gf_net_train_step at this batch size needs (activation
+ * buffers, the optimizer and its state, the diagnostics buffers), so the
+ * step itself cannot run out of memory part way.  On failure nothing
+ * observable changed (an optimizer created here is removed again). */
+int gfi_net_train_prepare(gf_net *net, int64_t batch, const char *fn);
 
 /* ---- layer.c ---- */
 bool gfi_is_layer(const gf_layer *l);

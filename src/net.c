@@ -130,6 +130,7 @@ void gf_net_destroy(gf_net *net)
     gfi_free(net->shuffle_t);
     gfi_free(net->perm);
     gfi_fit_bufs_free(&net->fb);
+    gfi_free(net->grads_saved);
     if (net->opt)
         gfi_opt_destroy_owned(net->opt);
     gfi_pool_destroy(net->pool);
@@ -752,6 +753,8 @@ static int forward_run(gf_net *net, const float *x, size_t x_count, int64_t batc
         return rc;
     if ((rc = ensure_batch(net, batch)))
         return NET_FAIL(net, rc, "%s: cannot allocate buffers for batch %lld", fn, (long long)batch);
+    if (training && (rc = gfi_diag_prepare(net)))
+        return NET_FAIL(net, rc, "%s: cannot size the diagnostics buffers: %s", fn, gf_last_error());
     /* From here the cached activations are overwritten: whatever was pending on
      * them is gone, even if a later step of this pass fails.  A training pass
      * also starts a new forward/backward/step cycle. */
@@ -1060,13 +1063,82 @@ static int train_step_run(gf_net *net, const float *x, size_t x_count, const flo
     /* Validated once by the caller: the passes below do not scan the data again. */
     if ((rc = forward_run(net, x, x_count, batch, NULL, 0, true, "gf_net_train_step")))
         return rc;
-    backward_run(net, target, loss);
+    double value;
+    backward_run(net, target, &value);
     /* The guard sees the gradients before clipping, which would refuse them as NaN. */
     if (net->diag_on && (rc = gfi_diag_guard_grads(net, "gf_net_train_step")))
         return rc;
-    if ((rc = gfi_net_apply_clip(net)))
+    if ((rc = gfi_net_apply_clip(net)) || (rc = net_step(net, "gf_net_train_step")))
         return rc;
-    return net_step(net, "gf_net_train_step");
+    if (loss)
+        *loss = value;
+    return GF_OK;
+}
+
+/* Once prepared, a train step can fail after its backward only where
+ * clipping meets non-finite gradients (the guard's refusal keeps the
+ * gradients and the record by design): only then are the gradients copied
+ * aside, so a step without clipping pays nothing for this. */
+static bool may_fail_after_backward(const gf_net *net) { return net->clip_mode != GF_CLIP_NONE && net->nparams; }
+
+int gfi_net_train_prepare(gf_net *net, int64_t batch, const char *fn)
+{
+    int rc;
+    bool had_opt = net->opt != NULL;
+    if ((rc = ensure_batch(net, batch)))
+        return NET_FAIL(net, rc, "%s: cannot allocate buffers for batch %lld", fn, (long long)batch);
+    if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare(net->opt, net->nparams)))
+        goto undo;
+    if (may_fail_after_backward(net) && net->grads_saved_n != net->nparams) {
+        float *g = gfi_malloc(net->nparams * sizeof *g);
+        if (!g) {
+            rc = GF_ERR_NOMEM;
+            goto undo;
+        }
+        gfi_free(net->grads_saved);
+        net->grads_saved = g;
+        net->grads_saved_n = net->nparams;
+    }
+    if ((rc = gfi_diag_prepare(net)))
+        goto undo;
+    return GF_OK;
+undo:
+    if (!had_opt && net->opt) {
+        gfi_opt_destroy_owned(net->opt);
+        net->opt = NULL;
+    }
+    return NET_FAIL(net, rc, "%s: cannot prepare the step: out of memory", fn);
+}
+
+/* What a train step changes before it can fail, to be put back if it does. */
+typedef struct step_save {
+    bool grads_ready, training_began, grads_copied;
+    int64_t batch;
+} step_save;
+
+static void train_step_save(gf_net *net, step_save *sv)
+{
+    sv->grads_ready = net->grads_ready;
+    sv->training_began = net->training_began;
+    sv->batch = net->batch;
+    sv->grads_copied = may_fail_after_backward(net);
+    if (sv->grads_copied)
+        memcpy(net->grads_saved, net->grads, net->nparams * sizeof(float));
+    gfi_diag_save(net);
+}
+
+/* Puts weights' gradients, the diagnostics and the call order back; what
+ * was pending (a forward awaiting its backward, an input gradient) is gone,
+ * as after gf_net_predict. */
+static void train_step_restore(gf_net *net, const step_save *sv)
+{
+    if (sv->grads_copied)
+        memcpy(net->grads, net->grads_saved, net->nparams * sizeof(float));
+    gfi_diag_restore(net);
+    net->grads_ready = sv->grads_ready;
+    net->training_began = sv->training_began;
+    net->batch = sv->batch;
+    net->forward_ready = net->backward_ready = net->dinput_ready = false;
 }
 
 int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *target, size_t target_count,
@@ -1086,9 +1158,17 @@ int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *
 
 int gfi_net_train_validated(gf_net *net, const float *x, const float *target, int64_t batch, double *loss)
 {
+    /* Allocate everything first, so a lack of memory changes nothing. */
+    int rc = gfi_net_train_prepare(net, batch, "gf_net_train_step");
+    if (rc)
+        return rc;
     if (net->diag)
         gfi_diag_train_step_begin(net);
-    int rc = train_step_run(net, x, (size_t)batch * (size_t)net->inputs, target, batch, loss);
+    step_save sv;
+    train_step_save(net, &sv);
+    rc = train_step_run(net, x, (size_t)batch * (size_t)net->inputs, target, batch, loss);
+    if (rc && rc != GF_ERR_GUARD)
+        train_step_restore(net, &sv);
     if (net->diag)
         gfi_diag_train_step_end(net);
     return rc;

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -183,6 +184,116 @@ static void test_reinit_of_a_net_without_layers_succeeds_and_changes_only_the_se
     gf_net_destroy(fresh);
 }
 
+/* ---- defect 5: a train step that fails after its backward changes nothing ---- */
+
+static bool refuse_all; /* while set, every allocation fails */
+static void *maybe_malloc(void *u, size_t n) { (void)u; return refuse_all ? NULL : malloc(n); }
+static void *maybe_realloc(void *u, void *p, size_t n) { (void)u; return refuse_all ? NULL : realloc(p, n); }
+static void plain_free(void *u, void *p) { (void)u; free(p); }
+
+/* Gradients of every layer, W then b, flat. */
+static void get_grads(gf_net *net, float *g)
+{
+    size_t off = 0;
+    for (int32_t i = 0; i < gf_net_layer_count(net); i++) {
+        gf_layer *l = gf_net_layer(net, i);
+        size_t nw = (size_t)gf_layer_weight_count(l), nb = (size_t)gf_layer_bias_count(l);
+        assert_int_equal(gf_layer_get_weight_grad(l, g + off, nw), GF_OK);
+        assert_int_equal(gf_layer_get_bias_grad(l, g + off + nw, nb), GF_OK);
+        off += nw + nb;
+    }
+}
+
+/* What a failed call must leave as it was. */
+typedef struct {
+    float w[26], g[26];
+    int64_t steps, opt_steps, diag_steps;
+    int32_t found;
+    double latest_loss;
+} observable;
+
+static void observe(gf_net *net, gf_diag *d, observable *o)
+{
+    memset(o, 0, sizeof *o);
+    get_params(net, o->w);
+    get_grads(net, o->g);
+    o->steps = gf_net_steps(net);
+    o->opt_steps = gf_net_optimizer(net) ? gf_optimizer_steps(gf_net_optimizer(net)) : -2;
+    o->diag_steps = gf_diag_steps(d);
+    assert_int_equal(gf_diag_origin(d, &o->found, NULL, NULL, NULL, NULL), GF_OK);
+    if (gf_diag_value(d, 1, GF_STAT_LOSS, &o->latest_loss) != GF_OK)
+        o->latest_loss = -1;
+}
+
+static void assert_same(const observable *a, const observable *b)
+{
+    assert_memory_equal(a->w, b->w, sizeof a->w);
+    assert_memory_equal(a->g, b->g, sizeof a->g);
+    assert_int_equal(a->steps, b->steps);
+    assert_int_equal(a->opt_steps, b->opt_steps);
+    assert_int_equal(a->diag_steps, b->diag_steps);
+    assert_int_equal(a->found, b->found);
+    assert_memory_equal(&a->latest_loss, &b->latest_loss, sizeof a->latest_loss);
+}
+
+static void test_a_train_step_out_of_memory_for_adams_moments_changes_nothing(void **state)
+{
+    (void)state;
+    assert_int_equal(gf_set_allocator(maybe_malloc, maybe_realloc, plain_free, NULL), GF_OK);
+    gf_net *net = small_net(5);
+    gf_optimizer *adam;
+    assert_int_equal(gf_optimizer_create(&adam, GF_OPT_ADAM, 0.01), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, adam), GF_OK);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    /* A backward's gradients and record are in place; the moments are not yet. */
+    assert_int_equal(gf_net_forward(net, X, 12, 4, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, T, 8, NULL), GF_OK);
+    observable before, after;
+    observe(net, d, &before);
+    refuse_all = true;
+    double loss = 12345.0;
+    int rc = gf_net_train_step(net, X + 3, 9, T + 2, 6, 3, &loss);
+    refuse_all = false;
+    assert_int_equal(rc, GF_ERR_NOMEM);
+    assert_true(loss == 12345.0);
+    observe(net, d, &after);
+    assert_same(&before, &after);
+    /* The gradients are still the backward's: a step may still apply them. */
+    assert_int_equal(gf_net_step(net), GF_OK);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+}
+
+static void test_a_train_step_whose_clipping_meets_infinite_gradients_changes_nothing(void **state)
+{
+    (void)state;
+    gf_net *net = small_net(5);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_net_set_clip(net, GF_CLIP_NORM, 1.0), GF_OK);
+    assert_int_equal(gf_net_train_step(net, X, 12, T, 8, 4, NULL), GF_OK);
+    assert_int_equal(gf_net_forward(net, X, 12, 4, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, T, 8, NULL), GF_OK);
+    /* Finite weights whose outputs overflow: the gradients are infinite, and
+     * with the guard off the clip is the first to see them. */
+    float big[8];
+    for (int i = 0; i < 8; i++)
+        big[i] = 3e38f;
+    assert_int_equal(gf_layer_set_weights(gf_net_layer(net, 1), big, 8), GF_OK);
+    observable before, after;
+    observe(net, d, &before);
+    double loss = 12345.0;
+    assert_int_equal(gf_net_train_step(net, X, 12, T, 8, 4, &loss), GF_ERR_NONFINITE);
+    assert_true(loss == 12345.0);
+    observe(net, d, &after);
+    assert_same(&before, &after);
+    assert_int_equal(gf_net_step(net), GF_OK);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +301,8 @@ int main(void)
         cmocka_unit_test(test_a_step_after_train_step_needs_a_new_backward),
         cmocka_unit_test(test_layer_copies_refuse_every_other_handle_kind_before_reading_it),
         cmocka_unit_test(test_reinit_of_a_net_without_layers_succeeds_and_changes_only_the_seed),
+        cmocka_unit_test(test_a_train_step_out_of_memory_for_adams_moments_changes_nothing),
+        cmocka_unit_test(test_a_train_step_whose_clipping_meets_infinite_gradients_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
