@@ -97,6 +97,10 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
         return gfi_net_fail(net, rc, "%s", gf_last_error());
     if ((rc = ensure_fit_buffers(net, n, batch, xw, tw)))
         return gfi_net_fail(net, rc, "gf_net_fit: cannot allocate shuffling buffers");
+    /* Every allocation of the steps happens here, before the first shuffle
+     * draws from the net's generator: out of memory leaves it untouched. */
+    if ((rc = gfi_net_train_prepare(net, batch, "gf_net_fit")))
+        return rc;
     double start = now_seconds(), epoch_loss = 0.0;
     for (int32_t e = 0; e < epochs; e++) {
         shuffle(net, n);

@@ -294,6 +294,64 @@ static void test_a_train_step_whose_clipping_meets_infinite_gradients_changes_no
     gf_net_destroy(net);
 }
 
+/* ---- defect 6: a failed fit leaves the generator where it was ---- */
+
+static long fail_at; /* the allocation (1-based) to refuse once; 0: none */
+static long allocs;
+static void *oneshot_malloc(void *u, size_t n)
+{
+    (void)u;
+    return ++allocs == fail_at ? NULL : malloc(n);
+}
+static void *oneshot_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    return ++allocs == fail_at ? NULL : realloc(p, n);
+}
+
+static void fit_data(float *x, float *t)
+{
+    for (int i = 0; i < 16 * 3; i++)
+        x[i] = (float)sin(0.7 * i);
+    for (int i = 0; i < 16 * 2; i++)
+        t[i] = (float)cos(0.3 * i);
+}
+
+/* Out of memory at every point of a fit's first call, then a retry: the
+ * weights match a fit that never failed, because no shuffle ran first. */
+static void test_a_fit_that_ran_out_of_memory_retries_to_the_same_weights(void **state)
+{
+    (void)state;
+    float x[16 * 3], t[16 * 2], want[26], got[26];
+    fit_data(x, t);
+    gf_net *ref = small_net(11);
+    assert_int_equal(gf_net_fit(ref, x, 48, t, 32, 16, 5, 2, NULL, NULL, NULL), GF_OK);
+    get_params(ref, want);
+    gf_net_destroy(ref);
+    assert_int_equal(gf_set_allocator(oneshot_malloc, oneshot_realloc, plain_free, NULL), GF_OK);
+    int failures = 0;
+    for (long k = 1;; k++) {
+        gf_net *net = small_net(11);
+        allocs = 0;
+        fail_at = k;
+        int rc = gf_net_fit(net, x, 48, t, 32, 16, 5, 2, NULL, NULL, NULL);
+        fail_at = 0;
+        if (rc == GF_OK) {
+            gf_net_destroy(net);
+            break;
+        }
+        assert_int_equal(rc, GF_ERR_NOMEM);
+        failures++;
+        assert_int_equal(gf_net_fit(net, x, 48, t, 32, 16, 5, 2, NULL, NULL, NULL), GF_OK);
+        get_params(net, got);
+        if (memcmp(got, want, sizeof got))
+            fail_msg("a fit that failed at allocation %ld retried to different weights", k);
+        gf_net_destroy(net);
+    }
+    assert_true(failures >= 3); /* fit buffers, activation buffers, optimizer at least */
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_reinit_of_a_net_without_layers_succeeds_and_changes_only_the_seed),
         cmocka_unit_test(test_a_train_step_out_of_memory_for_adams_moments_changes_nothing),
         cmocka_unit_test(test_a_train_step_whose_clipping_meets_infinite_gradients_changes_nothing),
+        cmocka_unit_test(test_a_fit_that_ran_out_of_memory_retries_to_the_same_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
