@@ -8,7 +8,9 @@ alive, never frees the handle, and raises ClosedError if used after the Net
 was closed (or, for an Optimizer, after it was replaced).
 """
 import ctypes
+import functools
 import os
+import threading
 from collections.abc import Mapping
 from ctypes import byref, c_double, c_int32, c_int64, c_size_t
 
@@ -50,6 +52,42 @@ def _read_shape(fn, h, where, net_h=None):
     return to_enum(ShapeKind, kind.value), tuple(dims[i] for i in range(rank.value))
 
 
+# ---- one thread per handle at a time --------------------------------------
+#
+# ctypes releases the GIL inside every C call, and the C library allows one
+# thread per handle at a time (separate handles may run on separate threads
+# at once).  So every method of a handle object runs under that handle's
+# re-entrant lock: calls on one object from several threads are serialized
+# (close() waits for a train_step in flight, which then ends normally; the
+# next call raises ClosedError).  A borrowed view (a Net's layer, optimizer)
+# and a Net's Diagnostics use the Net's lock, since their C calls touch the
+# Net's memory.  Re-entrant, so a fit() callback may call back into its Net.
+
+_SKIP = {"__init__", "__del__", "__init_subclass__", "__copy__", "__deepcopy__", "__reduce_ex__", "__eq__",
+         "__hash__", "_adopt", "_serial_lock", "__bool__"}
+
+
+def _serialized(fn):
+    @functools.wraps(fn)
+    def call(self, *args, **kwargs):
+        with self._serial_lock():
+            return fn(self, *args, **kwargs)
+    return call
+
+
+def _serialize_class(cls):
+    """Wraps every method and property accessor defined in cls itself in the object's lock."""
+    for name, attr in list(vars(cls).items()):
+        if name in _SKIP or isinstance(attr, (staticmethod, classmethod, type)):
+            continue
+        if isinstance(attr, property):
+            setattr(cls, name, property(attr.fget and _serialized(attr.fget), attr.fset and _serialized(attr.fset),
+                                        attr.fdel and _serialized(attr.fdel), attr.__doc__))
+        elif callable(attr):
+            setattr(cls, name, _serialized(attr))
+    return cls
+
+
 class _Handle:
     """Base: one C handle, owned (self._owner is None) or borrowed from a Net."""
     _h = None
@@ -57,6 +95,20 @@ class _Handle:
     _addr = 0
     _destroy = None  # name of the C destroy function
     _label = "object"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _serialize_class(cls)
+
+    def _serial_lock(self):
+        """The lock this object's calls hold: its own, or the owning Net's for a borrowed view."""
+        owner = self._owner
+        if owner is not None:
+            return owner._serial_lock()
+        m = self.__dict__.get("_mutex")
+        if m is None:  # setdefault is atomic: two first callers get the same lock
+            m = self.__dict__.setdefault("_mutex", threading.RLock())
+        return m
 
     def _adopt(self, h, owner=None):
         self._h = h
@@ -141,6 +193,9 @@ class _Handle:
         if self._owner is not None and not self._owner._h:
             return "closed"
         return "borrowed" if self._owner is not None else "owned"
+
+
+_serialize_class(_Handle)
 
 
 def _require(obj, cls, what, where, allow_none=False):
@@ -1136,10 +1191,12 @@ class Net(_Handle):
         where = "Net.add"
         h = self._ptr(where)
         lh = _require(layer, Layer, "layer", where)
-        if layer._owner is not None:
-            raise StateError("%s: this layer already belongs to a Net" % where)
-        self._check(lib.gf_net_add(h, lh))
-        layer._owner = self
+        # The layer's own lock too: no other thread may be reading it while it moves into the net.
+        with layer._serial_lock():
+            if layer._owner is not None:
+                raise StateError("%s: this layer already belongs to a Net" % where)
+            self._check(lib.gf_net_add(h, _require(layer, Layer, "layer", where)))
+            layer._owner = self
         return layer
 
     def add_dense(self, outputs, activation=ActivationKind.IDENTITY, *, weight_init=None, bias_init=None,

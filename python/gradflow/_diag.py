@@ -147,12 +147,19 @@ class Diagnostics(_Handle):
 
     def __init__(self, net):
         where = "Diagnostics"
-        nh = _require(net, Net, "net", where)
-        h = D.DiagP()
-        check(lib.gf_diag_create(byref(h), nh), nh)
-        self._adopt(h)
-        self._net = net
+        _require(net, Net, "net", where)
+        with net._serial_lock():
+            nh = _require(net, Net, "net", where)
+            h = D.DiagP()
+            check(lib.gf_diag_create(byref(h), nh), nh)
+            self._adopt(h)
+            self._net = net
         self._enabled = True
+
+    def _serial_lock(self):
+        """The Net's lock: observing, probing and reporting touch the net's memory."""
+        net = self._net
+        return net._serial_lock() if net is not None else super()._serial_lock()
 
     def _ptr(self, where):
         h = super()._ptr(where)

@@ -1,0 +1,165 @@
+"""One object used from several Python threads: the binding serializes the calls on a handle (ctypes releases
+the GIL inside every C call, and the C library allows one thread per handle at a time), so no interleaving can
+crash the interpreter or corrupt the heap.  Each scenario runs in a child process, so a crash is a failure and
+not the end of the suite; the child prints what it observed and the parent checks it."""
+import json
+import subprocess
+import sys
+import unittest
+
+from . import _util  # noqa: F401 (puts python/ on sys.path first)
+from ._util import python_env
+
+PRELUDE = r'''
+import json, sys, threading, time
+import gradflow as gf
+
+def wide_net(seed=1):
+    net = gf.Net(256, seed=seed)
+    net.add_dense(1024, "relu")
+    net.add_dense(1024, "relu")
+    net.add_dense(10)
+    return net
+
+def batch(n=64, width=256, outputs=10):
+    x = [[((i * 7 + j * 3) % 17 - 8) / 8.0 for j in range(width)] for i in range(n)]
+    y = [[((i + k) % 3) / 2.0 for k in range(outputs)] for i in range(n)]
+    return x, y
+
+def report(**kw):
+    print(json.dumps(kw))
+'''
+
+
+def run_child(code, timeout=240):
+    p = subprocess.run([sys.executable, "-c", PRELUDE + code], capture_output=True, text=True, env=python_env(),
+                       timeout=timeout)
+    return p
+
+
+class Concurrency(unittest.TestCase):
+    def child(self, code):
+        p = run_child(code)
+        self.assertEqual(p.returncode, 0, "child died (%d): %s" % (p.returncode, p.stderr[-2000:]))
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+    def test_close_during_training_on_another_thread_stops_it_with_a_closed_error(self):
+        # Before the lock: a segfault inside train_step once the main thread freed the net under it.
+        r = self.child(r'''
+net = wide_net()
+x, y = batch()
+seen = {"steps": 0, "error": None}
+def train():
+    try:
+        while True:
+            net.train_step(x, y)
+            seen["steps"] += 1
+    except gf.GradflowError as e:
+        seen["error"] = type(e).__name__
+t = threading.Thread(target=train)
+t.start()
+time.sleep(0.05)
+net.close()
+t.join(60)
+report(alive=t.is_alive(), error=seen["error"], closed=net.closed)
+''')
+        self.assertFalse(r["alive"])
+        self.assertEqual(r["error"], "ClosedError")
+        self.assertTrue(r["closed"])
+
+    def test_changing_threads_during_training_is_serialized_and_matches_a_sequential_run(self):
+        # Before the lock: "free(): corrupted unsorted chunks" as the pool was replaced mid-product.
+        r = self.child(r'''
+x, y = batch(32)
+net = wide_net(3)
+stop = threading.Event()
+def train():
+    for _ in range(6):
+        net.train_step(x, y)
+    stop.set()
+t = threading.Thread(target=train)
+t.start()
+changes = 0
+while not stop.is_set():
+    net.threads = 1 + changes % 2
+    changes += 1
+t.join(120)
+got = net[0].get_weights()
+ref = wide_net(3)
+for _ in range(6):
+    ref.train_step(x, y)
+want = ref[0].get_weights()
+same = list(got) == list(want) if not hasattr(got, "tolist") else got.tolist() == want.tolist()
+report(changes=changes, same=same, steps=net.steps)
+''')
+        self.assertGreater(r["changes"], 0)
+        self.assertEqual(r["steps"], 6)
+        self.assertTrue(r["same"], "thread changes altered results (they are bit-identical for every count)")
+
+    def test_two_threads_training_one_net_take_every_step_in_some_order(self):
+        r = self.child(r'''
+net = gf.Net(8, seed=2)
+net.add_dense(32, "tanh")
+net.add_dense(1)
+x = [[(i * j % 5) / 5.0 for j in range(8)] for i in range(16)]
+y = [[(i % 2) * 1.0] for i in range(16)]
+errors = []
+def train():
+    try:
+        for _ in range(200):
+            net.train_step(x, y)
+    except Exception as e:
+        errors.append(repr(e))
+ts = [threading.Thread(target=train) for _ in range(2)]
+for t in ts: t.start()
+for t in ts: t.join(120)
+report(steps=net.steps, errors=errors)
+''')
+        self.assertEqual(r["errors"], [])
+        self.assertEqual(r["steps"], 400)
+
+    def test_closing_one_object_from_many_threads_frees_it_once(self):
+        r = self.child(r'''
+import gradflow._lib as L
+objs = [gf.Loss("huber") for _ in range(200)] + [gf.Penalty(l1=0.1) for _ in range(200)]
+barrier = threading.Barrier(4)
+def closer():
+    barrier.wait()
+    for o in objs:
+        o.close()
+ts = [threading.Thread(target=closer) for _ in range(4)]
+for t in ts: t.start()
+for t in ts: t.join(60)
+report(live=L.lib.gf_live_allocations(), closed=all(o.closed for o in objs))
+''')
+        self.assertTrue(r["closed"])
+        self.assertEqual(r["live"], 0)
+
+    def test_reading_a_layer_while_another_thread_trains_sees_whole_steps(self):
+        r = self.child(r'''
+net = gf.Net(4, seed=4)
+net.add_dense(8, "relu")
+net.add_dense(1)
+x = [[0.1 * (i + j) for j in range(4)] for i in range(8)]
+y = [[0.5] for i in range(8)]
+done = threading.Event()
+def train():
+    for _ in range(300):
+        net.train_step(x, y)
+    done.set()
+t = threading.Thread(target=train)
+t.start()
+reads = 0
+while not done.is_set():
+    w = net[0].get_weights()
+    d = net.describe()
+    reads += 1
+t.join(60)
+report(reads=reads, steps=net.steps)
+''')
+        self.assertGreater(r["reads"], 0)
+        self.assertEqual(r["steps"], 300)
+
+
+if __name__ == "__main__":
+    unittest.main()
