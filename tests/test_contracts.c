@@ -352,6 +352,93 @@ static void test_a_fit_that_ran_out_of_memory_retries_to_the_same_weights(void *
     assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
 }
 
+/* ---- defect 7: exactly which destroy calls are safe to repeat (docs/api.md, "Destroying handles") ---- */
+
+typedef void (*destroy_fn)(void *);
+static void d_loss(void *h) { gf_loss_destroy(h); }
+static void d_act(void *h) { gf_activation_destroy(h); }
+static void d_init(void *h) { gf_init_destroy(h); }
+static void d_pen(void *h) { gf_penalty_destroy(h); }
+static void d_opt(void *h) { gf_optimizer_destroy(h); }
+static void d_layer(void *h) { gf_layer_destroy(h); }
+static void d_net(void *h) { gf_net_destroy(h); }
+static void d_diag(void *h) { gf_diag_destroy(h); }
+
+/* Every destroy call, given a live handle of every other kind, ignores it and
+ * reads nothing past the handle's first word (the guard-page allocator). */
+static void test_every_destroy_ignores_a_live_handle_of_another_kind(void **state)
+{
+    (void)state;
+    assert_int_equal(gf_set_allocator(guarded_malloc, guarded_realloc, guarded_free, NULL), GF_OK);
+    gf_loss *loss;
+    gf_activation *act;
+    gf_init *init;
+    gf_penalty *pen;
+    gf_optimizer *opt;
+    gf_layer *layer;
+    gf_net *net;
+    gf_diag *d;
+    assert_int_equal(gf_loss_create(&loss, GF_LOSS_MSE), GF_OK);
+    assert_int_equal(gf_activation_create(&act, GF_ACT_RELU), GF_OK);
+    assert_int_equal(gf_init_create(&init, GF_INIT_ZEROS), GF_OK);
+    assert_int_equal(gf_penalty_create(&pen, 0.1, 0.0), GF_OK);
+    assert_int_equal(gf_optimizer_create(&opt, GF_OPT_SGD, 0.1), GF_OK);
+    assert_int_equal(gf_layer_dense_create(&layer, 2, 2), GF_OK);
+    assert_int_equal(gf_net_create(&net, 2, 1), GF_OK);
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    void *h[] = {loss, act, init, pen, opt, layer, net, d};
+    destroy_fn fn[] = {d_loss, d_act, d_init, d_pen, d_opt, d_layer, d_net, d_diag};
+    int64_t live = gf_live_allocations();
+    for (size_t i = 0; i < 8; i++)
+        for (size_t j = 0; j < 8; j++)
+            if (i != j)
+                fn[i](h[j]);
+    assert_int_equal(gf_live_allocations(), live);
+    for (size_t i = 0; i < 8; i++)
+        fn[i](h[i]);
+    assert_int_equal(gf_live_allocations(), 0);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+}
+
+static void test_destroying_a_nets_own_layer_or_optimizer_is_ignored_any_number_of_times(void **state)
+{
+    (void)state;
+    gf_net *net = small_net(1);
+    gf_optimizer *opt;
+    assert_int_equal(gf_optimizer_create(&opt, GF_OPT_ADAM, 0.01), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, opt), GF_OK);
+    gf_layer *l = gf_net_layer(net, 0);
+    for (int k = 0; k < 3; k++) {
+        gf_layer_destroy(l);
+        gf_optimizer_destroy(opt);
+    }
+    assert_int_equal(gf_layer_output_size(l), 4);
+    assert_int_equal(gf_optimizer_kind(opt), GF_OPT_ADAM);
+    assert_int_equal(gf_net_train_step(net, X, 12, T, 8, 4, NULL), GF_OK);
+    gf_net_destroy(net);
+    assert_int_equal(gf_live_allocations(), 0);
+}
+
+static void test_a_net_and_its_diag_may_be_destroyed_in_either_order(void **state)
+{
+    (void)state;
+    for (int order = 0; order < 2; order++) {
+        gf_net *net = small_net(1);
+        gf_diag *d;
+        assert_int_equal(gf_diag_create(&d, net), GF_OK);
+        if (order) {
+            gf_net_destroy(net);
+            assert_int_equal(gf_diag_enable(d, 1), GF_ERR_STATE);
+            gf_diag_destroy(d);
+        } else {
+            gf_diag_destroy(d);
+            assert_int_equal(gf_net_train_step(net, X, 12, T, 8, 4, NULL), GF_OK);
+            gf_net_destroy(net);
+        }
+        assert_int_equal(gf_live_allocations(), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +449,9 @@ int main(void)
         cmocka_unit_test(test_a_train_step_out_of_memory_for_adams_moments_changes_nothing),
         cmocka_unit_test(test_a_train_step_whose_clipping_meets_infinite_gradients_changes_nothing),
         cmocka_unit_test(test_a_fit_that_ran_out_of_memory_retries_to_the_same_weights),
+        cmocka_unit_test(test_every_destroy_ignores_a_live_handle_of_another_kind),
+        cmocka_unit_test(test_destroying_a_nets_own_layer_or_optimizer_is_ignored_any_number_of_times),
+        cmocka_unit_test(test_a_net_and_its_diag_may_be_destroyed_in_either_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
