@@ -208,6 +208,17 @@ int gfi_opt_prepare(gf_optimizer *o, size_t n);
 /* One step over the flat parameter vector. */
 void gfi_opt_update(gf_optimizer *o, float *w, const float *g, size_t n);
 void gfi_opt_free_state(gf_optimizer *o);
+/* gfi_opt_prepare in two phases, for a caller with more to allocate after
+ * it: begin sizes the state (the old one kept in *old), end either frees the
+ * old state (keep) or puts it back and frees the new one. */
+typedef struct gfi_opt_state {
+    float *m, *v;
+    size_t nparams;
+    int64_t t;
+    bool changed;
+} gfi_opt_state;
+int gfi_opt_prepare_begin(gf_optimizer *o, size_t n, gfi_opt_state *old);
+void gfi_opt_prepare_end(gf_optimizer *o, gfi_opt_state *old, bool keep);
 
 /* ---- gemm.c ---- */
 /* C (m x n) = alpha * op(A) op(B) + beta * C, row-major; op(A) is m x k.

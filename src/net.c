@@ -1085,23 +1085,25 @@ int gfi_net_train_prepare(gf_net *net, int64_t batch, const char *fn)
 {
     int rc;
     bool had_opt = net->opt != NULL;
+    gfi_opt_state old = {0};
     if ((rc = ensure_batch(net, batch)))
         return NET_FAIL(net, rc, "%s: cannot allocate buffers for batch %lld", fn, (long long)batch);
-    if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare(net->opt, net->nparams)))
-        goto undo;
     if (may_fail_after_backward(net) && net->grads_saved_n != net->nparams) {
         float *g = gfi_malloc(net->nparams * sizeof *g);
-        if (!g) {
-            rc = GF_ERR_NOMEM;
-            goto undo;
-        }
+        if (!g)
+            return NET_FAIL(net, GF_ERR_NOMEM, "%s: cannot allocate %zu gradients", fn, net->nparams);
         gfi_free(net->grads_saved);
         net->grads_saved = g;
         net->grads_saved_n = net->nparams;
     }
-    if ((rc = gfi_diag_prepare(net)))
+    /* The optimizer's state last but for the diagnostics, and only kept once
+     * those are sized too: either failure leaves both as they were. */
+    if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare_begin(net->opt, net->nparams, &old)))
         goto undo;
-    return GF_OK;
+    rc = gfi_diag_prepare(net);
+    gfi_opt_prepare_end(net->opt, &old, rc == GF_OK);
+    if (!rc)
+        return GF_OK;
 undo:
     if (!had_opt && net->opt) {
         gfi_opt_destroy_owned(net->opt);

@@ -143,8 +143,13 @@ static bool sized_for(const gf_optimizer *o, size_t n)
     return o->nparams == n && (!needs_m(o->kind) || o->m) && (!needs_v(o->kind) || o->v);
 }
 
-int gfi_opt_prepare(gf_optimizer *o, size_t n)
+int gfi_opt_prepare_begin(gf_optimizer *o, size_t n, gfi_opt_state *old)
 {
+    old->m = o->m;
+    old->v = o->v;
+    old->nparams = o->nparams;
+    old->t = o->t;
+    old->changed = false;
     if (sized_for(o, n))
         return GF_OK;
     /* Allocate the new buffers before touching the old ones, so a failure
@@ -154,15 +159,41 @@ int gfi_opt_prepare(gf_optimizer *o, size_t n)
         goto nomem;
     if (needs_v(o->kind) && !(v = gfi_calloc(n, sizeof *v)))
         goto nomem;
-    gfi_opt_free_state(o);
     o->m = m;
     o->v = v;
     o->nparams = n;
     o->t = 0; /* fresh moments: bias corrections must start over too */
+    old->changed = true;
     return GF_OK;
 nomem:
     gfi_free(m);
     return gfi_fail(GF_ERR_NOMEM, "optimizer: cannot allocate moment buffers for %zu parameters", n);
+}
+
+void gfi_opt_prepare_end(gf_optimizer *o, gfi_opt_state *old, bool keep)
+{
+    if (!old->changed)
+        return;
+    if (keep) {
+        gfi_free(old->m);
+        gfi_free(old->v);
+        return;
+    }
+    gfi_free(o->m);
+    gfi_free(o->v);
+    o->m = old->m;
+    o->v = old->v;
+    o->nparams = old->nparams;
+    o->t = old->t;
+}
+
+int gfi_opt_prepare(gf_optimizer *o, size_t n)
+{
+    gfi_opt_state old;
+    int rc = gfi_opt_prepare_begin(o, n, &old);
+    if (!rc)
+        gfi_opt_prepare_end(o, &old, true);
+    return rc;
 }
 
 void gfi_opt_free_state(gf_optimizer *o)

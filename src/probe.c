@@ -74,6 +74,7 @@ int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed)
     net->want_dinput = true;
     gfi_diag_observe_next(d, true);
     rc = gf_net_forward(net, x, nx, batch, NULL, 0);
+    bool ran = rc == GF_OK; /* a forward that failed (out of memory) changed nothing */
     if (!rc)
         rc = gf_net_backward(net, t, nt, NULL);
     else
@@ -85,7 +86,8 @@ int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed)
     /* The cached activations and input gradient are the probe's: whatever
      * was pending must be redone (a step now is GF_ERR_STATE, not a step on
      * the probe's gradients). */
-    net->forward_ready = net->backward_ready = net->grads_ready = net->dinput_ready = false;
+    if (ran)
+        net->forward_ready = net->backward_ready = net->grads_ready = net->dinput_ready = false;
     gfi_free(x);
     gfi_free(t);
     gfi_free(saved);

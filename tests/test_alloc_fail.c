@@ -1,0 +1,486 @@
+/* test_alloc_fail.c — allocation-failure injection, the SQLite way.  Each scenario is a sequence of library calls
+ * run from scratch with the k-th allocation failing, for k = 1, 2, ... until the scenario completes without
+ * reaching k: once failing only the k-th allocation (one-shot), once failing it and every one after
+ * (persistent).  At every k the first call that fails must return GF_ERR_NOMEM and leave the state bit-identical
+ * to before it (parameters, gradients, optimizer state and step counts, the generator, the diagnostics history,
+ * origin and counters, the net's configuration); after the scenario's objects are destroyed nothing may be
+ * live.  Crashes and leaks show under `make check SANITIZE=1` and valgrind, which run this suite too.
+ *
+ * Adding a scenario (a new layer kind, model files): write
+ *     static int scenario_conv(ctx *c) { CALL(c, gf_net_create(&c->net, 16, 1)); CALL(c, ...); return GF_OK; }
+ * — every library call that may allocate inside CALL(c, expr), handles kept in ctx so ctx_free destroys them —
+ * and add one row { "conv", scenario_conv } to SCENARIOS.  A call that takes a layer handle sets c->layer
+ * (and clears it once a net owns it).  If the new objects hold state a failed call must not change, add it to
+ * snapshot().  GF_ALLOC_FAIL_VERBOSE=1 prints every failure point. */
+#define _POSIX_C_SOURCE 200809L /* getpid */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diag.h"
+
+/* ---- the failing allocator ---- */
+
+static long alloc_count; /* allocations attempted since arming */
+static long fail_at;     /* 1-based allocation to refuse; 0: never */
+static bool persistent;  /* refuse every allocation from fail_at on */
+static long injected;    /* allocations refused */
+
+static bool refuse(void)
+{
+    long n = ++alloc_count;
+    bool no = fail_at && (n == fail_at || (persistent && n > fail_at));
+    injected += no;
+    return no;
+}
+
+static void *fail_malloc(void *u, size_t n) { (void)u; return refuse() ? NULL : malloc(n); }
+static void *fail_realloc(void *u, void *p, size_t n) { (void)u; return refuse() ? NULL : realloc(p, n); }
+static void fail_free(void *u, void *p) { (void)u; free(p); }
+
+/* ---- a byte image of every observable state ---- */
+
+typedef struct {
+    unsigned char *b;
+    size_t n, cap;
+} blob;
+
+static void put(blob *s, const void *p, size_t n)
+{
+    if (s->n + n > s->cap) {
+        s->cap = (s->n + n) * 2 + 256;
+        s->b = realloc(s->b, s->cap);
+        assert_non_null(s->b);
+    }
+    if (n)
+        memcpy(s->b + s->n, p, n);
+    s->n += n;
+}
+#define PUT(s, v) put((s), &(v), sizeof(v))
+
+typedef struct ctx {
+    gf_net *net;
+    gf_diag *d;
+    gf_layer *layer; /* created, not yet owned by the net */
+    gf_optimizer *opt;
+    gf_loss *loss;
+    gf_init *init;
+    gf_penalty *pen;
+    gf_activation *act;
+    char path[64];
+    blob before;
+    const char *failed_call; /* the call that returned non-OK, for the message */
+} ctx;
+
+static void snapshot_optimizer(blob *s, const gf_optimizer *o)
+{
+    bool have = o != NULL;
+    PUT(s, have);
+    if (!o)
+        return;
+    PUT(s, o->kind);
+    PUT(s, o->lr);
+    PUT(s, o->t);
+    PUT(s, o->nparams);
+    bool m = o->m != NULL, v = o->v != NULL;
+    PUT(s, m);
+    PUT(s, v);
+    if (o->m)
+        put(s, o->m, o->nparams * sizeof(float));
+    if (o->v)
+        put(s, o->v, o->nparams * sizeof(float));
+}
+
+static void snapshot_net(blob *s, const gf_net *net)
+{
+    bool have = net != NULL;
+    PUT(s, have);
+    if (!net)
+        return;
+    PUT(s, net->inputs);
+    PUT(s, net->nlayers);
+    PUT(s, net->nparams);
+    PUT(s, net->rng);
+    PUT(s, net->seed);
+    PUT(s, net->steps);
+    PUT(s, net->loss.kind); /* field by field: struct padding is not state */
+    PUT(s, net->loss.delta);
+    PUT(s, net->has_pen);
+    PUT(s, net->clip_mode);
+    PUT(s, net->clip_value);
+    PUT(s, net->want_dinput);
+    PUT(s, net->grads_ready);
+    PUT(s, net->training_began);
+    int32_t threads = gf_net_threads(net);
+    PUT(s, threads);
+    if (net->nparams) {
+        put(s, net->params, net->nparams * sizeof(float));
+        put(s, net->grads, net->nparams * sizeof(float));
+    }
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        const gf_layer *l = net->layers[i];
+        PUT(s, l->kind);
+        PUT(s, l->in);
+        PUT(s, l->out);
+        put(s, l->opt, sizeof l->opt);
+        PUT(s, l->nblocks);
+        for (int32_t k = 0; k < l->nblocks; k++) {
+            PUT(s, l->block[k].count);
+            PUT(s, l->block[k].user);
+        }
+        PUT(s, l->act.kind); /* field by field: struct padding is not state */
+        PUT(s, l->act.slope);
+        PUT(s, l->act.alpha);
+        const gfi_init *in[2] = {&l->winit, &l->binit};
+        for (int k = 0; k < 2; k++) {
+            PUT(s, in[k]->kind);
+            PUT(s, in[k]->mode);
+            PUT(s, in[k]->a);
+            PUT(s, in[k]->b);
+            PUT(s, in[k]->gain);
+        }
+        size_t nkeep = l->ops->keep_size ? l->ops->keep_size(l) : 0;
+        if (l->keep)
+            put(s, l->keep, nkeep * sizeof(double));
+    }
+    snapshot_optimizer(s, net->opt);
+}
+
+static void snapshot_diag(blob *s, const gf_diag *d)
+{
+    bool have = d != NULL;
+    PUT(s, have);
+    if (!d)
+        return;
+    PUT(s, d->enabled);
+    PUT(s, d->guard);
+    PUT(s, d->origin);
+    PUT(s, d->every);
+    PUT(s, d->cap);
+    PUT(s, d->count);
+    PUT(s, d->observed);
+    PUT(s, d->origin_found);
+    PUT(s, d->origin_step);
+    PUT(s, d->origin_layer);
+    PUT(s, d->origin_phase);
+    PUT(s, d->origin_tensor);
+    PUT(s, d->early_ready);
+    put(s, d->threshold, sizeof d->threshold);
+    if (d->count && d->nlayers > 0) {
+        size_t rec = (size_t)d->nlayers * GFI_NSTAT;
+        for (int32_t ago = 0; ago < d->count; ago++) {
+            put(s, gfi_diag_at(d, ago, 0, 0), rec * sizeof(double));
+            int64_t st = gfi_diag_step_at(d, ago);
+            PUT(s, st);
+        }
+        put(s, d->nonfinite, (size_t)d->nlayers * GFI_NTENSOR * 3 * sizeof(int64_t));
+    }
+    if (d->early_ready) {
+        PUT(s, d->early_loss);
+        PUT(s, d->early_step);
+        put(s, d->early_grad, (size_t)d->nlayers * sizeof(double));
+    }
+}
+
+static void snapshot(const ctx *c, blob *s)
+{
+    s->n = 0;
+    snapshot_net(s, c->net);
+    snapshot_diag(s, c->d);
+    bool layer = c->layer != NULL, opt = c->opt != NULL;
+    PUT(s, layer);
+    PUT(s, opt);
+    if (c->opt)
+        snapshot_optimizer(s, c->opt);
+}
+
+static void ctx_free(ctx *c)
+{
+    gf_diag_destroy(c->d);
+    gf_net_destroy(c->net);
+    gf_layer_destroy(c->layer);
+    gf_optimizer_destroy(c->opt);
+    gf_loss_destroy(c->loss);
+    gf_init_destroy(c->init);
+    gf_penalty_destroy(c->pen);
+    gf_activation_destroy(c->act);
+    if (c->path[0])
+        remove(c->path);
+    free(c->before.b);
+    memset(c, 0, sizeof *c);
+}
+
+/* The first failing call must be out of memory and have changed nothing. */
+static int step_failed(ctx *c, int rc, const char *call)
+{
+    c->failed_call = call;
+    if (rc != GF_ERR_NOMEM)
+        fail_msg("allocation %ld refused: %s returned %d (%s: %s), not GF_ERR_NOMEM", fail_at, call, rc,
+                 gf_strerror(rc), gf_last_error());
+    blob after = {0};
+    snapshot(c, &after);
+    bool same = after.n == c->before.n && !memcmp(after.b, c->before.b, after.n);
+    free(after.b);
+    if (!same)
+        fail_msg("allocation %ld refused: %s returned GF_ERR_NOMEM but changed the state", fail_at, call);
+    return rc;
+}
+
+#define CALL(c, expr)                                                                                                 \
+    do {                                                                                                              \
+        snapshot((c), &(c)->before);                                                                                  \
+        int rc_ = (expr);                                                                                             \
+        if (rc_)                                                                                                      \
+            return step_failed((c), rc_, #expr);                                                                      \
+    } while (0)
+
+/* ---- data ---- */
+
+enum { IN = 6, HID = 12, OUT = 3, N = 24 };
+static float X[N * IN], Y[N * OUT];
+
+static void make_data(void)
+{
+    for (int i = 0; i < N * IN; i++)
+        X[i] = (float)((i * 37 % 23) - 11) / 11.0f;
+    for (int i = 0; i < N * OUT; i++)
+        Y[i] = (float)((i * 11 % 7) - 3) / 3.0f;
+}
+
+/* A net of every activation family, built through both ways of adding a layer. */
+static int build_net(ctx *c)
+{
+    CALL(c, gf_net_create(&c->net, IN, 7));
+    CALL(c, gf_net_add_dense(c->net, HID, GF_ACT_TANH, NULL));
+    CALL(c, gf_layer_dense_create(&c->layer, HID, HID));
+    CALL(c, gf_activation_create(&c->act, GF_ACT_LEAKY_RELU));
+    CALL(c, gf_layer_set_activation(c->layer, c->act));
+    CALL(c, gf_init_create(&c->init, GF_INIT_ORTHOGONAL)); /* allocates while drawing */
+    CALL(c, gf_layer_set_weight_init(c->layer, c->init));
+    CALL(c, gf_net_add(c->net, c->layer));
+    c->layer = NULL; /* the net owns it */
+    CALL(c, gf_net_add_dense(c->net, OUT, GF_ACT_IDENTITY, NULL));
+    return GF_OK;
+}
+
+/* ---- scenarios ---- */
+
+static int scenario_build(ctx *c)
+{
+    CALL(c, build_net(c));
+    CALL(c, gf_loss_create(&c->loss, GF_LOSS_HUBER));
+    CALL(c, gf_net_set_loss(c->net, c->loss));
+    CALL(c, gf_penalty_create(&c->pen, 0.01, 0.001));
+    CALL(c, gf_net_set_penalty(c->net, c->pen));
+    CALL(c, gf_layer_set_penalty(gf_net_layer(c->net, 0), c->pen));
+    CALL(c, gf_layer_set_bias_init(gf_net_layer(c->net, 2), c->init) == GF_ERR_INVALID ? GF_OK : -1);
+    CALL(c, gf_layer_set_weight_init(gf_net_layer(c->net, 2), c->init)); /* redraws in place */
+    CALL(c, gf_net_set_input_grad(c->net, 1));
+    return GF_OK;
+}
+
+static int train_with(ctx *c, int32_t kind, int32_t clip)
+{
+    CALL(c, build_net(c));
+    CALL(c, gf_optimizer_create(&c->opt, kind, 0.01));
+    CALL(c, gf_net_set_optimizer(c->net, c->opt));
+    c->opt = NULL; /* the net owns it */
+    CALL(c, gf_net_set_threads(c->net, 2));
+    if (clip)
+        CALL(c, gf_net_set_clip(c->net, clip, 1.0));
+    CALL(c, gf_net_train_step(c->net, X, N * IN, Y, N * OUT, N, NULL));
+    CALL(c, gf_net_train_step(c->net, X, 8 * IN, Y, 8 * OUT, 8, NULL));
+    CALL(c, gf_net_forward(c->net, X, N * IN, N, NULL, 0));
+    CALL(c, gf_net_backward(c->net, Y, N * OUT, NULL));
+    CALL(c, gf_net_clip_grad_norm(c->net, 10.0, NULL));
+    CALL(c, gf_net_step(c->net));
+    CALL(c, gf_net_set_input_grad(c->net, 1));
+    CALL(c, gf_net_train_step(c->net, X, N * IN, Y, N * OUT, N, NULL));
+    CALL(c, gf_net_set_threads(c->net, 3));
+    CALL(c, gf_net_train_step(c->net, X, N * IN, Y, N * OUT, N, NULL));
+    return GF_OK;
+}
+
+static int scenario_sgd(ctx *c) { return train_with(c, GF_OPT_SGD, GF_CLIP_NONE); }
+static int scenario_momentum(ctx *c) { return train_with(c, GF_OPT_MOMENTUM, GF_CLIP_VALUE); }
+static int scenario_nesterov(ctx *c) { return train_with(c, GF_OPT_NESTEROV, GF_CLIP_NONE); }
+static int scenario_rmsprop(ctx *c) { return train_with(c, GF_OPT_RMSPROP, GF_CLIP_NORM); }
+static int scenario_adagrad(ctx *c) { return train_with(c, GF_OPT_ADAGRAD, GF_CLIP_LAYER_NORM); }
+static int scenario_adam(ctx *c) { return train_with(c, GF_OPT_ADAM, GF_CLIP_NORM); }
+static int scenario_adamw(ctx *c) { return train_with(c, GF_OPT_ADAMW, GF_CLIP_NONE); }
+
+/* A report into a buffer: the size query (GF_ERR_BUFFER or GF_OK for a zero capacity), then the text. */
+static int report_to_buffer(const gf_diag *d, int32_t format)
+{
+    size_t need = 0;
+    int rc = gf_diag_report(d, format, NULL, 0, &need);
+    if (rc && rc != GF_ERR_BUFFER)
+        return rc;
+    char *buf = malloc(need);
+    rc = gf_diag_report(d, format, buf, need, NULL);
+    free(buf);
+    return rc;
+}
+
+static int verdict_texts(const gf_diag *d, int32_t layer)
+{
+    char buf[4096];
+    int32_t v;
+    uint32_t flags;
+    int rc = gf_diag_verdict(d, layer, &v);
+    if (!rc)
+        rc = gf_diag_verdict_flags(d, layer, &flags);
+    if (!rc)
+        rc = gf_diag_verdict_reason(d, layer, buf, sizeof buf, NULL);
+    if (!rc)
+        rc = gf_diag_verdict_remedy(d, layer, buf, sizeof buf, NULL);
+    return rc;
+}
+
+static int scenario_diagnostics(ctx *c)
+{
+    CALL(c, build_net(c));
+    CALL(c, gf_diag_create(&c->d, c->net));
+    CALL(c, gf_diag_set_option(c->d, GF_DIAG_GUARD, 1));
+    CALL(c, gf_diag_probe(c->d, 16, 3));
+    CALL(c, verdict_texts(c->d, -1));
+    CALL(c, gf_net_train_step(c->net, X, N * IN, Y, N * OUT, N, NULL));
+    CALL(c, gf_diag_set_option(c->d, GF_DIAG_HISTORY, 5)); /* resizes the ring */
+    for (int s = 0; s < 7; s++)
+        CALL(c, gf_net_train_step(c->net, X, N * IN, Y, N * OUT, N, NULL));
+    CALL(c, gf_diag_probe(c->d, 40, 4)); /* a larger batch than training's */
+    for (int32_t l = -1; l < 3; l++)
+        CALL(c, verdict_texts(c->d, l));
+    for (int32_t f = GF_REPORT_TEXT; f <= GF_REPORT_SVG; f++) {
+        CALL(c, report_to_buffer(c->d, f));
+        CALL(c, gf_diag_report_file(c->d, f, c->path));
+    }
+    CALL(c, gf_diag_enable(c->d, 0));
+    CALL(c, gf_diag_enable(c->d, 1));
+    CALL(c, gf_diag_reset(c->d));
+    return GF_OK;
+}
+
+static int scenario_fit(ctx *c)
+{
+    CALL(c, build_net(c));
+    CALL(c, gf_diag_create(&c->d, c->net));
+    CALL(c, gf_net_set_clip(c->net, GF_CLIP_NORM, 5.0));
+    CALL(c, gf_net_fit(c->net, X, N * IN, Y, N * OUT, N, 5, 2, NULL, NULL, NULL));
+    CALL(c, gf_net_fit(c->net, X, N * IN, Y, N * OUT, N, 7, 1, NULL, NULL, NULL)); /* a wider batch */
+    return GF_OK;
+}
+
+static int describe(const gf_net *net)
+{
+    size_t need = 0;
+    int rc = gf_net_describe(net, NULL, 0, &need);
+    if (rc && rc != GF_ERR_BUFFER)
+        return rc;
+    char *buf = malloc(need);
+    rc = gf_net_describe(net, buf, need, NULL);
+    free(buf);
+    return rc;
+}
+
+static int scenario_describe_reinit_inference(ctx *c)
+{
+    CALL(c, build_net(c));
+    CALL(c, describe(c->net));
+    CALL(c, gf_net_reinit(c->net, 42));
+    float y[N * OUT];
+    double loss;
+    CALL(c, gf_net_predict(c->net, X, N * IN, N, y, N * OUT));
+    CALL(c, gf_net_evaluate(c->net, X, N * IN, Y, N * OUT, N, &loss));
+    CALL(c, gf_net_train_step(c->net, X, N * IN, Y, N * OUT, N, NULL));
+    CALL(c, gf_net_reinit(c->net, 43));
+    CALL(c, describe(c->net));
+    return GF_OK;
+}
+
+typedef struct {
+    const char *name;
+    int (*run)(ctx *c);
+} scenario;
+
+static const scenario SCENARIOS[] = {
+    {"build", scenario_build},
+    {"train-sgd", scenario_sgd},
+    {"train-momentum", scenario_momentum},
+    {"train-nesterov", scenario_nesterov},
+    {"train-rmsprop", scenario_rmsprop},
+    {"train-adagrad", scenario_adagrad},
+    {"train-adam", scenario_adam},
+    {"train-adamw", scenario_adamw},
+    {"diagnostics", scenario_diagnostics},
+    {"fit", scenario_fit},
+    {"describe-reinit-inference", scenario_describe_reinit_inference},
+};
+
+/* ---- the loop ---- */
+
+static long total_points;
+
+/* Runs one scenario at every failure point in one mode; returns the points exercised. */
+static long run_all_points(const scenario *s, bool persist)
+{
+    bool verbose = getenv("GF_ALLOC_FAIL_VERBOSE") != NULL;
+    long points = 0;
+    for (long k = 1;; k++) {
+        ctx c = {0};
+        snprintf(c.path, sizeof c.path, "/tmp/gf_alloc_fail_%ld.out", (long)getpid());
+        alloc_count = 0;
+        injected = 0;
+        persistent = persist;
+        fail_at = k;
+        int rc = s->run(&c);
+        fail_at = 0;
+        bool hit = injected > 0;
+        if (verbose && hit)
+            printf("  %s %s k=%ld: %s -> %d\n", s->name, persist ? "persistent" : "one-shot", k,
+                   c.failed_call ? c.failed_call : "(completed)", rc);
+        ctx_free(&c);
+        if (gf_live_allocations() != 0)
+            fail_msg("%s, allocation %ld refused: %lld allocations leaked", s->name, k,
+                     (long long)gf_live_allocations());
+        if (!hit) {
+            assert_int_equal(rc, GF_OK);
+            break;
+        }
+        points++;
+    }
+    return points;
+}
+
+static void test_every_allocation_failure_is_nomem_and_changes_nothing(void **state)
+{
+    (void)state;
+    make_data();
+    assert_int_equal(gf_set_allocator(fail_malloc, fail_realloc, fail_free, NULL), GF_OK);
+    for (size_t i = 0; i < sizeof SCENARIOS / sizeof *SCENARIOS; i++) {
+        long one = run_all_points(&SCENARIOS[i], false);
+        long all = run_all_points(&SCENARIOS[i], true);
+        printf("alloc-fail: %-26s %4ld one-shot, %4ld persistent failure points\n", SCENARIOS[i].name, one, all);
+        assert_true(one > 0 && all > 0);
+        total_points += one + all;
+    }
+    printf("alloc-fail: %ld failure points exercised in %zu scenarios\n", total_points,
+           sizeof SCENARIOS / sizeof *SCENARIOS);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_allocation_failure_is_nomem_and_changes_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
