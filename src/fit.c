@@ -1,6 +1,7 @@
 /* fit.c — the epoch loop: seeded shuffling, mini-batches, callback and the progress line. */
 #include "internal.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -99,8 +100,13 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
         return gfi_net_fail(net, rc, "gf_net_fit: cannot allocate shuffling buffers");
     /* Every allocation of the steps happens here, before the first shuffle
      * draws from the net's generator: out of memory leaves it untouched. */
-    if ((rc = gfi_net_train_prepare(net, batch, "gf_net_fit")))
+    gfi_train_prep prep;
+    if ((rc = gfi_net_train_prepare(net, batch, &prep, "gf_net_fit")))
         return rc;
+    /* A fit whose first step fails (the guard, clipping meeting NaN) has
+     * still shuffled: the generator is put back so the failure changes nothing. */
+    gfi_rng rng_before = net->rng;
+    int64_t steps_before = net->steps;
     double start = now_seconds(), epoch_loss = 0.0;
     for (int32_t e = 0; e < epochs; e++) {
         shuffle(net, n);
@@ -114,8 +120,13 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
             }
             double l = 0.0;
             rc = gf_net_train_step(net, net->shuffle_x, (size_t)b * xw, net->shuffle_t, (size_t)b * tw, b, &l);
-            if (rc)
+            if (rc) {
+                bool stepped = net->steps != steps_before;
+                if (!stepped)
+                    net->rng = rng_before;
+                gfi_net_train_prepare_end(net, &prep, stepped);
                 return rc;
+            }
             sum += l * (double)b;
         }
         epoch_loss = sum / (double)n;
@@ -129,5 +140,6 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
         if (callback && callback(user, e, epoch_loss))
             break;
     }
+    gfi_net_train_prepare_end(net, &prep, true);
     return GF_OK;
 }

@@ -507,8 +507,16 @@ int gfi_net_add_kind(gf_net *net, int32_t kind, const int32_t *keys, const doubl
 /* Allocates all a gf_net_train_step at this batch size needs (activation
  * buffers, the optimizer and its state, the diagnostics buffers), so the
  * step itself cannot run out of memory part way.  On failure nothing
- * observable changed (an optimizer created here is removed again). */
-int gfi_net_train_prepare(gf_net *net, int64_t batch, const char *fn);
+ * observable changed (an optimizer created here is removed again).  On
+ * success the optimizer's previous state is kept in *prep until
+ * gfi_net_train_prepare_end: keep (a step was taken) frees it, otherwise the
+ * optimizer is put back as it was (and removed, if created here). */
+typedef struct gfi_train_prep {
+    gfi_opt_state opt;
+    bool made_opt;
+} gfi_train_prep;
+int gfi_net_train_prepare(gf_net *net, int64_t batch, gfi_train_prep *prep, const char *fn);
+void gfi_net_train_prepare_end(gf_net *net, gfi_train_prep *prep, bool keep);
 
 /* ---- layer.c ---- */
 bool gfi_is_layer(const gf_layer *l);

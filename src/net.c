@@ -1081,11 +1081,11 @@ static int train_step_run(gf_net *net, const float *x, size_t x_count, const flo
  * aside, so a step without clipping pays nothing for this. */
 static bool may_fail_after_backward(const gf_net *net) { return net->clip_mode != GF_CLIP_NONE && net->nparams; }
 
-int gfi_net_train_prepare(gf_net *net, int64_t batch, const char *fn)
+int gfi_net_train_prepare(gf_net *net, int64_t batch, gfi_train_prep *prep, const char *fn)
 {
     int rc;
-    bool had_opt = net->opt != NULL;
-    gfi_opt_state old = {0};
+    prep->made_opt = net->opt == NULL;
+    prep->opt.changed = false;
     if ((rc = ensure_batch(net, batch)))
         return NET_FAIL(net, rc, "%s: cannot allocate buffers for batch %lld", fn, (long long)batch);
     if (may_fail_after_backward(net) && net->grads_saved_n != net->nparams) {
@@ -1097,19 +1097,25 @@ int gfi_net_train_prepare(gf_net *net, int64_t batch, const char *fn)
         net->grads_saved_n = net->nparams;
     }
     /* The optimizer's state last but for the diagnostics, and only kept once
-     * those are sized too: either failure leaves both as they were. */
-    if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare_begin(net->opt, net->nparams, &old)))
-        goto undo;
-    rc = gfi_diag_prepare(net);
-    gfi_opt_prepare_end(net->opt, &old, rc == GF_OK);
-    if (!rc)
-        return GF_OK;
-undo:
-    if (!had_opt && net->opt) {
+     * a step is taken: any failure leaves it as it was. */
+    if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare_begin(net->opt, net->nparams, &prep->opt)) ||
+        (rc = gfi_diag_prepare(net))) {
+        gfi_net_train_prepare_end(net, prep, false);
+        return NET_FAIL(net, rc, "%s: cannot prepare the step: out of memory", fn);
+    }
+    return GF_OK;
+}
+
+void gfi_net_train_prepare_end(gf_net *net, gfi_train_prep *prep, bool keep)
+{
+    if (net->opt)
+        gfi_opt_prepare_end(net->opt, &prep->opt, keep);
+    prep->opt.changed = false;
+    if (!keep && prep->made_opt && net->opt) {
         gfi_opt_destroy_owned(net->opt);
         net->opt = NULL;
     }
-    return NET_FAIL(net, rc, "%s: cannot prepare the step: out of memory", fn);
+    prep->made_opt = false;
 }
 
 /* What a train step changes before it can fail, to be put back if it does. */
@@ -1161,7 +1167,8 @@ int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *
 int gfi_net_train_validated(gf_net *net, const float *x, const float *target, int64_t batch, double *loss)
 {
     /* Allocate everything first, so a lack of memory changes nothing. */
-    int rc = gfi_net_train_prepare(net, batch, "gf_net_train_step");
+    gfi_train_prep prep;
+    int rc = gfi_net_train_prepare(net, batch, &prep, "gf_net_train_step");
     if (rc)
         return rc;
     if (net->diag)
@@ -1171,6 +1178,8 @@ int gfi_net_train_validated(gf_net *net, const float *x, const float *target, in
     rc = train_step_run(net, x, (size_t)batch * (size_t)net->inputs, target, batch, loss);
     if (rc && rc != GF_ERR_GUARD)
         train_step_restore(net, &sv);
+    /* Not even a refused step keeps an optimizer state it sized. */
+    gfi_net_train_prepare_end(net, &prep, rc == GF_OK);
     if (net->diag)
         gfi_diag_train_step_end(net);
     return rc;
