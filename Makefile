@@ -73,7 +73,7 @@ endif
 isa_flags = $(if $(findstring _avx512,$1),$(ISA_avx512),$(if $(findstring _avx2,$1),$(ISA_avx2),))
 
 .PHONY: all check check-run deps demo examples tests bench bench-ref verdict-bench blas-ref install uninstall clean abi-dump abi-check \
-	fuzz fuzz-run fuzz-corpus
+	fuzz fuzz-run fuzz-corpus fuzz-api
 all: $(SHLIB) $(OUT)/$(SONAME) $(OUT)/libgradflow.so $(STLIB)
 
 $(B)/obj/%.o: src/%.c include/gradflow.h src/internal.h $(wildcard src/*.h)
@@ -225,3 +225,13 @@ abi-dump: all
 
 abi-check: all
 	B=$(B) OUT=$(OUT) CC="$(CC)" SANITIZE=$(SANITIZE) ABI_REQUIRED=1 sh tests/check_abi.sh
+
+# The randomized API fuzzer (tests/fuzz_api.c), always built with ASan + UBSan.
+# make fuzz-api FUZZ_CALLS=200000 FUZZ_SEED=1
+FUZZ_CALLS ?= 200000
+FUZZ_SEED ?= 1
+FUZZ_B := build/$(CCNAME)-san
+fuzz-api:
+	@$(MAKE) --no-print-directory SANITIZE=1 $(FUZZ_B)/tests/fuzz_api
+	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(FUZZ_B)/tests/fuzz_api $(FUZZ_CALLS) $(FUZZ_SEED)
