@@ -1,6 +1,9 @@
 # libgradflow — build, test, install.  See README.md for the two-command quick start.
 #   make                 lib/libgradflow.so.0.1.0 (+ symlinks) and lib/libgradflow.a
-#   make check           every test suite (SANITIZE=1: built with ASan + UBSan)
+#   make check           every test suite (SANITIZE=1: built with ASan + UBSan;
+#                        TSAN=1: the threaded suites under ThreadSanitizer)
+#   make fuzz-api        the API fuzzer under ASan + UBSan (FUZZ_CALLS=N, FUZZ_SEED=S)
+#   make coverage        line and branch coverage of src/ (gcc + gcov)
 #   make demo            builds and runs the flagship demo
 #   make verdict-bench   the verdict accuracy suite (docs/verdicts.md)
 #   make examples tests bench install uninstall clean
@@ -38,6 +41,9 @@ ifeq ($(FUZZ),1)
 else ifeq ($(SANITIZE),1)
   B := build/$(CCNAME)-san
   SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else ifeq ($(TSAN),1)
+  B := build/$(CCNAME)-tsan
+  SAN := -fsanitize=thread -fno-omit-frame-pointer
 else
   B := build/$(CCNAME)
   SAN :=
@@ -116,8 +122,18 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
+# TSAN=1: the suites that run threads (the pool; separate nets and the per-thread
+# error message on separate threads), under ThreadSanitizer.
+TSAN_TESTS := $(B)/tests/test_pool $(B)/tests/test_threads
+ifeq ($(TSAN),1)
+check-run: all $(TSAN_TESTS)
+	@for t in $(TSAN_TESTS); do echo "== $$t (ThreadSanitizer)"; \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" $$t || exit 1; done; \
+	echo "check (TSan): $(words $(TSAN_TESTS)) suites passed"
+else
 check-run: all $(TESTS) $(EXAMPLES) $(BENCH_TOOLS)
 	@B=$(B) OUT=$(OUT) PYTHON=$(PYTHON) SANITIZE=$(SANITIZE) CC="$(CC)" sh tests/run.sh $(TESTS)
+endif
 
 demo: $(B)/examples/demo
 	$(B)/examples/demo

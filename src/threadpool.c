@@ -1,18 +1,84 @@
 /*
- * threadpool.c — the fixed thread pool (C11 <threads.h>): gfi_pool_run
- * publishes a new job generation, workers run it, and the last one to finish
- * tells the caller.  A training step runs several products back to back, so
- * workers (and the waiting caller) first spin briefly on the atomic
- * generation / pending count and only then sleep on a condition variable;
- * a sleeper is woken only when it announced itself (the sleepers / waiting
- * counters), so a run where nobody slept takes no lock at all.  Builds
- * without C11 threads get a pool that only ever has the calling thread.
+ * threadpool.c — the fixed thread pool: gfi_pool_run publishes a new job
+ * generation, workers run it, and the last one to finish tells the caller.
+ * A training step runs several products back to back, so workers (and the
+ * waiting caller) first spin briefly on the atomic generation / pending count
+ * and only then sleep on a condition variable; a sleeper is woken only when it
+ * announced itself (the sleepers / waiting counters), so a run where nobody
+ * slept takes no lock at all.  Threads are POSIX threads where the system has
+ * them (ThreadSanitizer sees those; it does not intercept C11 thrd_*), C11
+ * <threads.h> elsewhere; builds with neither get a pool that only ever has
+ * the calling thread.
  */
+#if defined(__unix__) || defined(__APPLE__)
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include "threadpool.h"
 
-#ifndef __STDC_NO_THREADS__
+#if defined(__unix__) || defined(__APPLE__)
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#define POOL_THREADS 1
+#define POOL_PTHREADS 1
+#elif !defined(__STDC_NO_THREADS__)
 #include <stdatomic.h>
 #include <threads.h>
+#define POOL_THREADS 1
+#define POOL_PTHREADS 0
+#else
+#define POOL_THREADS 0
+#endif
+
+#if POOL_THREADS
+/* The few primitives the pool needs, on either thread API: init returns
+ * whether it worked; start returns GF_OK, GF_ERR_NOMEM or GF_ERR_UNSUPPORTED. */
+#if POOL_PTHREADS
+typedef pthread_t pool_thread;
+typedef pthread_mutex_t pool_mutex;
+typedef pthread_cond_t pool_cond;
+static bool mutex_init(pool_mutex *m) { return pthread_mutex_init(m, NULL) == 0; }
+static void mutex_destroy(pool_mutex *m) { pthread_mutex_destroy(m); }
+static void mutex_lock(pool_mutex *m) { pthread_mutex_lock(m); }
+static void mutex_unlock(pool_mutex *m) { pthread_mutex_unlock(m); }
+static bool cond_init(pool_cond *c) { return pthread_cond_init(c, NULL) == 0; }
+static void cond_destroy(pool_cond *c) { pthread_cond_destroy(c); }
+static void cond_wait(pool_cond *c, pool_mutex *m) { pthread_cond_wait(c, m); }
+static void cond_signal(pool_cond *c) { pthread_cond_signal(c); }
+static void cond_broadcast(pool_cond *c) { pthread_cond_broadcast(c); }
+static int worker_main(void *p);
+static void *worker_entry(void *p)
+{
+    worker_main(p);
+    return NULL;
+}
+static int thread_start(pool_thread *t, void *arg)
+{
+    int rc = pthread_create(t, NULL, worker_entry, arg);
+    return rc == 0 ? GF_OK : rc == ENOMEM ? GF_ERR_NOMEM : GF_ERR_UNSUPPORTED;
+}
+static void thread_join(pool_thread t) { pthread_join(t, NULL); }
+#else
+typedef thrd_t pool_thread;
+typedef mtx_t pool_mutex;
+typedef cnd_t pool_cond;
+static bool mutex_init(pool_mutex *m) { return mtx_init(m, mtx_plain) == thrd_success; }
+static void mutex_destroy(pool_mutex *m) { mtx_destroy(m); }
+static void mutex_lock(pool_mutex *m) { mtx_lock(m); }
+static void mutex_unlock(pool_mutex *m) { mtx_unlock(m); }
+static bool cond_init(pool_cond *c) { return cnd_init(c) == thrd_success; }
+static void cond_destroy(pool_cond *c) { cnd_destroy(c); }
+static void cond_wait(pool_cond *c, pool_mutex *m) { cnd_wait(c, m); }
+static void cond_signal(pool_cond *c) { cnd_signal(c); }
+static void cond_broadcast(pool_cond *c) { cnd_broadcast(c); }
+static int worker_main(void *p);
+static int thread_start(pool_thread *t, void *arg)
+{
+    int rc = thrd_create(t, worker_main, arg);
+    return rc == thrd_success ? GF_OK : rc == thrd_nomem ? GF_ERR_NOMEM : GF_ERR_UNSUPPORTED;
+}
+static void thread_join(pool_thread t) { thrd_join(t, NULL); }
+#endif
 #endif
 
 /* Spin iterations before sleeping: about 0.3 ms where a pause takes ~40 ns,
@@ -39,7 +105,7 @@ static inline void cpu_relax(void)
 
 typedef void (*pool_fn)(void *arg, int tid, int nthreads);
 
-#ifndef __STDC_NO_THREADS__
+#if POOL_THREADS
 /* The two wake-up handshakes below are Dekker pairs: each side writes its own
  * flag, then reads the other's, and a sleeper may only be missed if both
  * reads come before both writes.  Sequentially consistent atomics already
@@ -49,24 +115,37 @@ typedef void (*pool_fn)(void *arg, int tid, int nthreads);
  * store-release pass a later load-acquire, and the pool then lost a wake-up
  * in about one run of test_pool in twenty.  A fence per handshake costs
  * nothing next to a pool run. */
+#if defined(__SANITIZE_THREAD__)
+#define POOL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define POOL_TSAN 1
+#endif
+#endif
+#ifdef POOL_TSAN
+/* ThreadSanitizer does not model fences (gcc refuses them under -Werror);
+ * the seq_cst accesses around each handshake suffice in the C11 model it checks. */
+static inline void handshake_fence(void) {}
+#else
 static inline void handshake_fence(void) { atomic_thread_fence(memory_order_seq_cst); }
 #endif
+#endif
 
-#ifndef __STDC_NO_THREADS__
+#if POOL_THREADS
 struct pool_worker {
     struct gfi_pool *pool;
     int tid;
-    thrd_t thread;
+    pool_thread thread;
 };
 #endif
 
 struct gfi_pool {
     int nthreads;
-#ifndef __STDC_NO_THREADS__
-    mtx_t run_mu; /* one run at a time */
-    mtx_t mu;     /* guards the condition variables' waits */
-    cnd_t wake;   /* workers: a new generation, or quit */
-    cnd_t done;   /* caller: pending reached 0 */
+#if POOL_THREADS
+    pool_mutex run_mu; /* one run at a time */
+    pool_mutex mu;     /* guards the condition variables' waits */
+    pool_cond wake;    /* workers: a new generation, or quit */
+    pool_cond done;    /* caller: pending reached 0 */
     /* fn and arg are written before generation is bumped (release) and read
      * after it is seen (acquire); the next run writes them only after every
      * worker has counted itself out of pending. */
@@ -81,7 +160,7 @@ struct gfi_pool {
 #endif
 };
 
-#ifndef __STDC_NO_THREADS__
+#if POOL_THREADS
 /* Waits until generation differs from seen (or quit): spins, then sleeps.
  * The sleeper counts itself before its last check, and the caller bumps
  * generation before it reads the count (both sequentially consistent), so
@@ -95,14 +174,14 @@ static uint64_t wait_generation(struct gfi_pool *pool, uint64_t seen)
             return g;
         cpu_relax();
     }
-    mtx_lock(&pool->mu);
+    mutex_lock(&pool->mu);
     atomic_fetch_add(&pool->sleepers, 1);
     handshake_fence();
     uint64_t g;
     while ((g = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->quit))
-        cnd_wait(&pool->wake, &pool->mu);
+        cond_wait(&pool->wake, &pool->mu);
     atomic_fetch_sub(&pool->sleepers, 1);
-    mtx_unlock(&pool->mu);
+    mutex_unlock(&pool->mu);
     return g;
 }
 
@@ -122,9 +201,9 @@ static int worker_main(void *p)
         if (last)
             handshake_fence();
         if (last && atomic_load(&pool->waiting)) {
-            mtx_lock(&pool->mu);
-            cnd_signal(&pool->done);
-            mtx_unlock(&pool->mu);
+            mutex_lock(&pool->mu);
+            cond_signal(&pool->done);
+            mutex_unlock(&pool->mu);
         }
     }
     return 0;
@@ -133,41 +212,41 @@ static int worker_main(void *p)
 /* Stops and joins the first nworkers workers. */
 static void stop_workers(struct gfi_pool *pool, int nworkers)
 {
-    mtx_lock(&pool->mu);
+    mutex_lock(&pool->mu);
     atomic_store(&pool->quit, true);
-    cnd_broadcast(&pool->wake);
-    mtx_unlock(&pool->mu);
+    cond_broadcast(&pool->wake);
+    mutex_unlock(&pool->mu);
     for (int i = 0; i < nworkers; i++)
-        thrd_join(pool->workers[i].thread, NULL);
+        thread_join(pool->workers[i].thread);
 }
 
 /* Initialises the synchronisation objects; on failure none is left alive. */
 static int init_sync(struct gfi_pool *pool)
 {
-    if (mtx_init(&pool->run_mu, mtx_plain) != thrd_success)
+    if (!mutex_init(&pool->run_mu))
         return GF_ERR_UNSUPPORTED;
-    if (mtx_init(&pool->mu, mtx_plain) != thrd_success)
+    if (!mutex_init(&pool->mu))
         goto fail_mu;
-    if (cnd_init(&pool->wake) != thrd_success)
+    if (!cond_init(&pool->wake))
         goto fail_wake;
-    if (cnd_init(&pool->done) != thrd_success)
+    if (!cond_init(&pool->done))
         goto fail_done;
     return GF_OK;
 fail_done:
-    cnd_destroy(&pool->wake);
+    cond_destroy(&pool->wake);
 fail_wake:
-    mtx_destroy(&pool->mu);
+    mutex_destroy(&pool->mu);
 fail_mu:
-    mtx_destroy(&pool->run_mu);
+    mutex_destroy(&pool->run_mu);
     return GF_ERR_UNSUPPORTED;
 }
 
 static void destroy_sync(struct gfi_pool *pool)
 {
-    cnd_destroy(&pool->done);
-    cnd_destroy(&pool->wake);
-    mtx_destroy(&pool->mu);
-    mtx_destroy(&pool->run_mu);
+    cond_destroy(&pool->done);
+    cond_destroy(&pool->wake);
+    mutex_destroy(&pool->mu);
+    mutex_destroy(&pool->run_mu);
 }
 #endif
 
@@ -178,16 +257,16 @@ int gfi_pool_create(struct gfi_pool **out, int nthreads)
     if (nthreads < 1 || nthreads > GFI_POOL_MAX_THREADS)
         return gfi_fail(GF_ERR_INVALID, "gfi_pool_create: nthreads must be 1..%d (got %d)", GFI_POOL_MAX_THREADS,
                         nthreads);
-#ifdef __STDC_NO_THREADS__
+#if !POOL_THREADS
     if (nthreads > 1)
-        return gfi_fail(GF_ERR_UNSUPPORTED, "gfi_pool_create: this build has no C11 threads (asked for %d)",
+        return gfi_fail(GF_ERR_UNSUPPORTED, "gfi_pool_create: this build has no threads (asked for %d)",
                         nthreads);
 #endif
     struct gfi_pool *pool = gfi_calloc(1, sizeof *pool);
     if (!pool)
         return gfi_fail(GF_ERR_NOMEM, "gfi_pool_create: out of memory for the pool");
     pool->nthreads = nthreads;
-#ifndef __STDC_NO_THREADS__
+#if POOL_THREADS
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->pending, 0);
     atomic_init(&pool->sleepers, 0);
@@ -201,13 +280,12 @@ int gfi_pool_create(struct gfi_pool **out, int nthreads)
         struct pool_worker *w = &pool->workers[i];
         w->pool = pool;
         w->tid = i + 1;
-        int rc = thrd_create(&w->thread, worker_main, w);
-        if (rc != thrd_success) {
+        int rc = thread_start(&w->thread, w);
+        if (rc != GF_OK) {
             stop_workers(pool, i);
             destroy_sync(pool);
             gfi_free(pool);
-            return gfi_fail(rc == thrd_nomem ? GF_ERR_NOMEM : GF_ERR_UNSUPPORTED,
-                            "gfi_pool_create: cannot start worker thread %d of %d", i + 1, nthreads - 1);
+            return gfi_fail(rc, "gfi_pool_create: cannot start worker thread %d of %d", i + 1, nthreads - 1);
         }
     }
 #endif
@@ -219,7 +297,7 @@ void gfi_pool_destroy(struct gfi_pool *pool)
 {
     if (!pool)
         return;
-#ifndef __STDC_NO_THREADS__
+#if POOL_THREADS
     stop_workers(pool, pool->nthreads - 1);
     destroy_sync(pool);
 #endif
@@ -236,17 +314,17 @@ void gfi_pool_run(struct gfi_pool *pool, void (*fn)(void *arg, int tid, int nthr
         fn(arg, 0, 1);
         return;
     }
-#ifndef __STDC_NO_THREADS__
-    mtx_lock(&pool->run_mu);
+#if POOL_THREADS
+    mutex_lock(&pool->run_mu);
     pool->fn = fn;
     pool->arg = arg;
     atomic_store_explicit(&pool->pending, pool->nthreads - 1, memory_order_relaxed);
     atomic_fetch_add(&pool->generation, 1); /* seq_cst: publishes fn, arg, pending */
     handshake_fence();
     if (atomic_load(&pool->sleepers) > 0) {
-        mtx_lock(&pool->mu);
-        cnd_broadcast(&pool->wake);
-        mtx_unlock(&pool->mu);
+        mutex_lock(&pool->mu);
+        cond_broadcast(&pool->wake);
+        mutex_unlock(&pool->mu);
     }
 
     fn(arg, 0, pool->nthreads);
@@ -255,14 +333,14 @@ void gfi_pool_run(struct gfi_pool *pool, void (*fn)(void *arg, int tid, int nthr
     while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0 && spins++ < POOL_SPIN)
         cpu_relax();
     if (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) {
-        mtx_lock(&pool->mu);
+        mutex_lock(&pool->mu);
         atomic_store(&pool->waiting, 1);
         handshake_fence();
         while (atomic_load(&pool->pending) > 0)
-            cnd_wait(&pool->done, &pool->mu);
+            cond_wait(&pool->done, &pool->mu);
         atomic_store(&pool->waiting, 0);
-        mtx_unlock(&pool->mu);
+        mutex_unlock(&pool->mu);
     }
-    mtx_unlock(&pool->run_mu);
+    mutex_unlock(&pool->run_mu);
 #endif
 }

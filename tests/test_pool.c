@@ -3,6 +3,7 @@
  * distinct tids, the caller is tid 0, run waits for everyone, no allocation
  * per run, argument checks and allocation failure.
  */
+#define _POSIX_C_SOURCE 200809L /* pthreads (ThreadSanitizer intercepts them, not C11 thrd_*), nanosleep */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,13 +15,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <threads.h>
+#include <pthread.h>
+#include <time.h>
 
 typedef struct tally {
     atomic_int calls[GFI_POOL_MAX_THREADS];
     atomic_int bad_nthreads; /* calls that saw a wrong nthreads or tid */
     int expect;
-    thrd_t tid0_thread;
+    pthread_t tid0_thread;
     atomic_int tid0_seen;
 } tally;
 
@@ -33,7 +35,7 @@ static void count_call(void *arg, int tid, int nthreads)
     }
     atomic_fetch_add(&t->calls[tid], 1);
     if (tid == 0) {
-        t->tid0_thread = thrd_current();
+        t->tid0_thread = pthread_self();
         atomic_store(&t->tid0_seen, 1);
     }
 }
@@ -74,7 +76,7 @@ static void test_pool_caller_runs_tid_zero(void **state)
     gfi_pool_run(pool, count_call, t);
     gfi_pool_destroy(pool);
     assert_int_equal(atomic_load(&t->tid0_seen), 1);
-    assert_true(thrd_equal(t->tid0_thread, thrd_current()));
+    assert_true(pthread_equal(t->tid0_thread, pthread_self()));
     free(t);
 }
 
@@ -89,7 +91,7 @@ static void slow_call(void *arg, int tid, int nthreads)
     (void)nthreads;
     slow *s = arg;
     struct timespec ts = {0, 2000000 * (tid + 1)};
-    thrd_sleep(&ts, NULL);
+    nanosleep(&ts, NULL);
     atomic_store(&s->done[tid], 1);
 }
 
@@ -179,12 +181,12 @@ typedef struct shared_user {
     tally *t;
 } shared_user;
 
-static int run_many(void *arg)
+static void *run_many(void *arg)
 {
     shared_user *u = arg;
     for (int r = 0; r < 200; r++)
         gfi_pool_run(u->pool, count_call, u->t);
-    return 0;
+    return NULL;
 }
 
 static void test_pool_runs_from_two_threads_are_serialised(void **state)
@@ -195,10 +197,10 @@ static void test_pool_runs_from_two_threads_are_serialised(void **state)
     assert_non_null(t);
     t->expect = 2;
     shared_user u = {pool, t};
-    thrd_t other;
-    assert_int_equal(thrd_create(&other, run_many, &u), thrd_success);
+    pthread_t other;
+    assert_int_equal(pthread_create(&other, NULL, run_many, &u), 0);
     run_many(&u);
-    thrd_join(other, NULL);
+    pthread_join(other, NULL);
     gfi_pool_destroy(pool);
     assert_int_equal(atomic_load(&t->calls[0]), 400);
     assert_int_equal(atomic_load(&t->calls[1]), 400);
