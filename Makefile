@@ -28,7 +28,7 @@ DESTDIR ?=
 
 OPT ?= -O2
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Werror
-BASE_CFLAGS := $(WARN) $(OPT) -g -fPIC -fvisibility=hidden -Iinclude -Isrc $(CFLAGS)
+BASE_CFLAGS = $(WARN) $(OPT) -g -fPIC -fvisibility=hidden -Iinclude -Isrc $(CFLAGS)
 LDLIBS_LIB := -lm -lpthread
 
 # Each compiler / sanitizer combination builds in its own tree; the plain
@@ -44,6 +44,10 @@ else ifeq ($(SANITIZE),1)
 else ifeq ($(TSAN),1)
   B := build/$(CCNAME)-tsan
   SAN := -fsanitize=thread -fno-omit-frame-pointer
+else ifeq ($(COVERAGE),1)
+  B := build/$(CCNAME)-cov
+  SAN := --coverage
+  OPT := -O1
 else
   B := build/$(CCNAME)
   SAN :=
@@ -79,7 +83,7 @@ endif
 isa_flags = $(if $(findstring _avx512,$1),$(ISA_avx512),$(if $(findstring _avx2,$1),$(ISA_avx2),))
 
 .PHONY: all check check-run deps demo examples tests bench bench-ref verdict-bench blas-ref install uninstall clean abi-dump abi-check \
-	fuzz fuzz-run fuzz-corpus fuzz-api
+	fuzz fuzz-run fuzz-corpus fuzz-api coverage
 all: $(SHLIB) $(OUT)/$(SONAME) $(OUT)/libgradflow.so $(STLIB)
 
 $(B)/obj/%.o: src/%.c include/gradflow.h src/internal.h $(wildcard src/*.h)
@@ -251,3 +255,19 @@ fuzz-api:
 	@$(MAKE) --no-print-directory SANITIZE=1 $(FUZZ_B)/tests/fuzz_api
 	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(FUZZ_B)/tests/fuzz_api $(FUZZ_CALLS) $(FUZZ_SEED)
+
+# Line and branch coverage of src/ (gcc + gcov): every cmocka suite, the training
+# examples and a short fuzz run, built with --coverage; tools/coverage.py sums
+# gcov's figures and fails below COV_LINE % of lines or COV_BRANCH % of branches.
+COV_LINE ?= 90
+COV_BRANCH ?= 75
+COV_B := build/gcc-cov
+coverage:
+	@$(MAKE) --no-print-directory CC=gcc COVERAGE=1 tests examples $(COV_B)/tests/fuzz_api
+	@find $(COV_B) -name '*.gcda' -delete
+	@for t in $(COV_B)/tests/test_*; do \
+	  case "$$t" in *.gc*) continue ;; esac; \
+	  echo "== $$t"; $$t >/dev/null 2>&1 || { echo "coverage: $$t failed"; exit 1; }; done
+	@$(COV_B)/examples/xor >/dev/null && $(COV_B)/examples/regression >/dev/null
+	@$(COV_B)/tests/fuzz_api 20000 1 >/dev/null
+	@$(PYTHON) tools/coverage.py --obj $(COV_B)/obj --min-line $(COV_LINE) --min-branch $(COV_BRANCH) src/*.c
