@@ -83,7 +83,7 @@ endif
 isa_flags = $(if $(findstring _avx512,$1),$(ISA_avx512),$(if $(findstring _avx2,$1),$(ISA_avx2),))
 
 .PHONY: all check check-run deps demo examples tests bench bench-ref verdict-bench blas-ref install uninstall clean abi-dump abi-check \
-	fuzz fuzz-run fuzz-corpus fuzz-api coverage
+	fuzz fuzz-run fuzz-corpus fuzz-api coverage soak
 all: $(SHLIB) $(OUT)/$(SONAME) $(OUT)/libgradflow.so $(STLIB)
 
 $(B)/obj/%.o: src/%.c include/gradflow.h src/internal.h $(wildcard src/*.h)
@@ -271,3 +271,9 @@ coverage:
 	@$(COV_B)/examples/xor >/dev/null && $(COV_B)/examples/regression >/dev/null
 	@$(COV_B)/tests/fuzz_api 20000 1 >/dev/null
 	@$(PYTHON) tools/coverage.py --obj $(COV_B)/obj --min-line $(COV_LINE) --min-branch $(COV_BRANCH) src/*.c
+
+# A long run (tests/soak.c): SOAK_STEPS training steps with diagnostics; RSS and live
+# allocations at the start and the end.  Not in `make check` or CI.
+SOAK_STEPS ?= 1000000
+soak: $(B)/tests/soak
+	$(B)/tests/soak $(SOAK_STEPS)
