@@ -27,7 +27,7 @@
 
 /* ---- randomness (the fuzzer's own; reproducible from the seed) ---- */
 
-static uint64_t rng_state;
+static uint64_t rng_state, seed_used;
 static uint64_t next_u64(void)
 {
     uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
@@ -200,8 +200,8 @@ static bool all_finite(const float *v, size_t n)
 
 static void die(const char *what, const char *call, int rc)
 {
-    fprintf(stderr, "fuzz_api: call %llu: %s: %s returned %d (%s): %s\n", (unsigned long long)calls, what, call, rc,
-            gf_strerror(rc), gf_last_error());
+    fprintf(stderr, "fuzz_api: seed %llu, call %llu: %s: %s returned %d (%s): %s\n", (unsigned long long)seed_used,
+            (unsigned long long)calls, what, call, rc, gf_strerror(rc), gf_last_error());
     exit(1);
 }
 
@@ -739,7 +739,7 @@ int main(int argc, char **argv)
 {
     uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 20000;
     uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
-    rng_state = seed;
+    rng_state = seed_used = seed;
     snprintf(report_path, sizeof report_path, "/tmp/gf_fuzz_api_%ld.out", (long)getpid());
     for (size_t i = 0; i < sizeof junk / sizeof *junk; i++)
         junk[i] = 0x5a5a5a5au;
