@@ -1120,13 +1120,14 @@ void gfi_net_train_prepare_end(gf_net *net, gfi_train_prep *prep, bool keep)
 
 /* What a train step changes before it can fail, to be put back if it does. */
 typedef struct step_save {
-    bool grads_ready, training_began, grads_copied;
+    bool grads_ready, grads_spent, training_began, grads_copied;
     int64_t batch;
 } step_save;
 
 static void train_step_save(gf_net *net, step_save *sv)
 {
     sv->grads_ready = net->grads_ready;
+    sv->grads_spent = net->grads_spent;
     sv->training_began = net->training_began;
     sv->batch = net->batch;
     sv->grads_copied = may_fail_after_backward(net);
@@ -1144,6 +1145,7 @@ static void train_step_restore(gf_net *net, const step_save *sv)
         memcpy(net->grads, net->grads_saved, net->nparams * sizeof(float));
     gfi_diag_restore(net);
     net->grads_ready = sv->grads_ready;
+    net->grads_spent = sv->grads_spent;
     net->training_began = sv->training_began;
     net->batch = sv->batch;
     net->forward_ready = net->backward_ready = net->dinput_ready = false;

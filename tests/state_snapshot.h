@@ -71,6 +71,7 @@ static void snapshot_net(blob *s, const gf_net *net)
     PUT(s, net->clip_value);
     PUT(s, net->want_dinput);
     PUT(s, net->grads_ready);
+    PUT(s, net->grads_spent);
     PUT(s, net->training_began);
     int32_t threads = gf_net_threads(net);
     PUT(s, threads);
