@@ -1035,15 +1035,20 @@ static int net_step(gf_net *net, const char *fn)
     if (net->grads_spent)
         return NET_FAIL(net, GF_ERR_STATE, "%s: these gradients were applied by the last step; call gf_net_backward "
                         "first", fn);
-    if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare(net->opt, net->nparams)))
+    /* An optimizer created or sized here is kept only if the step is taken
+     * (a refused step leaves the optimizer as it was, too). */
+    gfi_train_prep prep = {.made_opt = net->opt == NULL};
+    if ((rc = ensure_optimizer(net)) || (rc = gfi_opt_prepare_begin(net->opt, net->nparams, &prep.opt))) {
+        gfi_net_train_prepare_end(net, &prep, false);
         return NET_FAIL(net, rc, "%s: cannot prepare the optimizer: %s", fn, gf_last_error());
-    if (net->diag_on) {
-        /* Observed or guarded: measures the update, or refuses it unapplied. */
-        if ((rc = gfi_diag_step(net, fn)))
-            return rc;
-    } else {
-        gfi_opt_update_pool(net->opt, net->pool, net->params, net->grads, net->nparams);
     }
+    if (net->diag_on) /* observed or guarded: measures the update, or refuses it unapplied */
+        rc = gfi_diag_step(net, fn);
+    else
+        gfi_opt_update_pool(net->opt, net->pool, net->params, net->grads, net->nparams);
+    gfi_net_train_prepare_end(net, &prep, rc == GF_OK);
+    if (rc)
+        return rc;
     net->steps++;
     /* The cached activations no longer match the weights, and these
      * gradients are spent: they stay readable, but the next step needs a new

@@ -276,6 +276,24 @@ static int scenario_describe_reinit_inference(ctx *c)
     return GF_OK;
 }
 
+/* gf_net_step on its own: the default optimizer created by the first step, Adam's moments by a later one. */
+static int scenario_step_alone(ctx *c)
+{
+    CALL(c, build_net(c));
+    CALL(c, gf_net_forward(c->net, X, N * IN, N, NULL, 0));
+    CALL(c, gf_net_backward(c->net, Y, N * OUT, NULL));
+    CALL(c, gf_net_step(c->net));
+    CALL(c, gf_optimizer_create(&c->opt, GF_OPT_ADAM, 0.01));
+    CALL(c, gf_net_set_optimizer(c->net, c->opt));
+    c->opt = NULL;
+    CALL(c, gf_diag_create(&c->d, c->net));
+    CALL(c, gf_diag_set_option(c->d, GF_DIAG_GUARD, 1));
+    CALL(c, gf_net_forward(c->net, X, N * IN, N, NULL, 0));
+    CALL(c, gf_net_backward(c->net, Y, N * OUT, NULL));
+    CALL(c, gf_net_step(c->net));
+    return GF_OK;
+}
+
 typedef struct {
     const char *name;
     int (*run)(ctx *c);
@@ -293,6 +311,7 @@ static const scenario SCENARIOS[] = {
     {"diagnostics", scenario_diagnostics},
     {"fit", scenario_fit},
     {"describe-reinit-inference", scenario_describe_reinit_inference},
+    {"step-alone", scenario_step_alone},
 };
 
 /* ---- the loop ---- */

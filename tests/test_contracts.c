@@ -439,6 +439,27 @@ static void test_a_net_and_its_diag_may_be_destroyed_in_either_order(void **stat
     }
 }
 
+/* Found by the fuzzer: a refused first step had created the default optimizer and sized its state. */
+static void test_a_step_the_guard_refuses_creates_no_optimizer(void **state)
+{
+    (void)state;
+    gf_net *net = small_net(3);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_diag_set_option(d, GF_DIAG_GUARD, 1), GF_OK);
+    float big[8];
+    for (int i = 0; i < 8; i++)
+        big[i] = 3e38f;
+    assert_int_equal(gf_layer_set_weights(gf_net_layer(net, 1), big, 8), GF_OK);
+    assert_int_equal(gf_net_forward(net, X, 12, 4, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, T, 8, NULL), GF_OK);
+    assert_int_equal(gf_net_step(net), GF_ERR_GUARD);
+    assert_null(gf_net_optimizer(net));
+    assert_int_equal(gf_net_steps(net), 0);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -452,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_every_destroy_ignores_a_live_handle_of_another_kind),
         cmocka_unit_test(test_destroying_a_nets_own_layer_or_optimizer_is_ignored_any_number_of_times),
         cmocka_unit_test(test_a_net_and_its_diag_may_be_destroyed_in_either_order),
+        cmocka_unit_test(test_a_step_the_guard_refuses_creates_no_optimizer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
