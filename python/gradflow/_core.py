@@ -157,6 +157,10 @@ class _Handle:
 
     def __del__(self):
         try:
+            if self._owner is not None:  # a borrowed view frees nothing: detach without taking the Net's lock
+                self._h = None
+                self._owner = None
+                return
             self.close()
         except Exception:  # interpreter shutdown: the library may already be gone
             pass
