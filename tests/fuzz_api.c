@@ -156,7 +156,10 @@ static size_t pick_count(size_t want)
 /* ---- the checks around one call ---- */
 
 enum rule { R_PLAIN, R_TRAINING, R_FIT };
-static uint64_t calls, failures, checked, guarded_ok;
+/* One call in SAMPLE on a live net is bracketed by state images (cheap for
+ * these small nets; every call would double the run time). */
+#define SAMPLE 2
+static uint64_t calls, failures, checked, guarded_ok, by_code[GF_ERR_UNSUPPORTED + 1];
 static blob before, after, before_w;
 static bool sampled;
 static int64_t steps_before;
@@ -182,7 +185,7 @@ static void begin_call(const gf_net *net)
 {
     calls++;
     gf_clear_error();
-    sampled = live_net(net) && chance(4);
+    sampled = live_net(net) && chance(SAMPLE);
     if (sampled) {
         image(net, &before, false);
         image(net, &before_w, true);
@@ -209,6 +212,7 @@ static void end_call(const gf_net *net, enum rule rule, int rc, const char *call
 {
     if (rc < 0 || rc > GF_ERR_UNSUPPORTED)
         die("unknown status code", call, rc);
+    by_code[rc]++;
     if (rc != GF_OK) {
         failures++;
         if (!gf_last_error()[0])
@@ -762,5 +766,9 @@ int main(int argc, char **argv)
            "steps checked finite\n",
            (unsigned long long)calls, (unsigned long long)seed, (unsigned long long)failures,
            (unsigned long long)checked, (unsigned long long)guarded_ok);
+    printf("fuzz_api: by status:");
+    for (int c = 0; c <= GF_ERR_UNSUPPORTED; c++)
+        printf(" %d:%llu", c, (unsigned long long)by_code[c]);
+    printf("\n");
     return 0;
 }
