@@ -692,6 +692,88 @@ static void op_diag_probe_report(void)
     }
 }
 
+/* Shaped nets and the layer kinds: nets over sequences, signals and images, layers made by kind and option,
+ * flatten, shapes and named parameter blocks, the per-time-step series. */
+static void op_shaped(void)
+{
+    int64_t dims[4];
+    int32_t kind, rank;
+    for (int i = 0; i < 4; i++)
+        dims[i] = chance(8) ? pick_size() : 1 + below(4);
+    switch (below(8)) {
+    case 0: {
+        gf_net *n = NULL;
+        int32_t r = chance(6) ? pick_enum(6) : 1 + (int32_t)below(3);
+        DO(NULL, R_PLAIN, gf_net_create_shaped(&n, pick_enum(GF_SHAPE_IMAGE + 1), chance(20) ? NULL : dims, r,
+                                               next_u64()));
+        if (n && !pool_add(K_NET, n))
+            gf_net_destroy(n);
+        break;
+    }
+    case 1: {
+        gf_layer *l = NULL;
+        DO(NULL, R_PLAIN, gf_layer_create(&l, pick_enum(GF_LAYER_FLATTEN + 1)));
+        if (l) {
+            for (int32_t i = 0; i < gf_layer_option_count(l); i++)
+                (void)gf_layer_set_option(l, gf_layer_option_key(l, i), chance(4) ? pick_real() : 1 + below(8));
+            if (!pool_add(K_LAYER, l))
+                gf_layer_destroy(l);
+        }
+        break;
+    }
+    case 2: {
+        gf_net *n = pick_net();
+        DO(n, R_PLAIN, gf_net_add_flatten(n, NULL));
+        break;
+    }
+    case 3: {
+        gf_layer *l = pick_layer();
+        double v;
+        DO(net_of_layer(l), R_PLAIN, gf_layer_set_option(l, pick_enum(2), pick_real()));
+        DO(net_of_layer(l), R_PLAIN, gf_layer_get_option(l, pick_enum(2), chance(10) ? NULL : &v));
+        (void)gf_layer_option_key(l, pick_enum(3));
+        (void)gf_layer_kind_name(pick_enum(3));
+        break;
+    }
+    case 4: {
+        gf_layer *l = pick_layer();
+        int32_t cap = chance(4) ? pick_enum(4) : 4;
+        DO(net_of_layer(l), R_PLAIN,
+           gf_layer_input_shape(l, chance(10) ? NULL : &kind, cap > 0 ? dims : NULL, cap > 0 ? cap : 0, &rank));
+        DO(net_of_layer(l), R_PLAIN, gf_layer_output_shape(l, &kind, dims, 4, chance(10) ? NULL : &rank));
+        gf_net *n = pick_net();
+        DO(n, R_PLAIN, gf_net_input_shape(n, &kind, dims, chance(3) ? (int32_t)below(4) : 4, &rank));
+        DO(n, R_PLAIN, gf_net_output_shape(n, &kind, dims, 4, &rank));
+        break;
+    }
+    case 5: {
+        gf_layer *l = pick_layer();
+        const gf_net *n = net_of_layer(l);
+        int32_t nb = gf_layer_param_block_count(l), b = chance(4) ? pick_enum(4) : (nb > 0 ? (int32_t)below(nb) : 0);
+        int64_t size = gf_layer_param_block_size(l, b);
+        size_t want = size > 0 ? (size_t)size : 4;
+        int32_t found;
+        (void)gf_layer_param_block_name(l, b);
+        DO(n, R_PLAIN, gf_layer_param_block_find(l, chance(2) ? "weight" : chance(2) ? "bias" : "nope", &found));
+        DO(n, R_PLAIN, gf_layer_param_block_dims(l, b, dims, chance(4) ? (int32_t)below(3) : 4, &rank));
+        switch (below(3)) {
+        case 0: DO(n, R_PLAIN, gf_layer_get_param(l, b, out_buf, pick_count(want))); break;
+        case 1: DO(n, R_PLAIN, gf_layer_get_param_grad(l, b, out_buf, pick_count(want))); break;
+        default: DO(n, R_PLAIN, gf_layer_set_param(l, b, data(want, false, 0), pick_count(want)));
+        }
+        break;
+    }
+    default: {
+        gf_diag *d = pick_diag();
+        double v[64];
+        int64_t len;
+        int32_t layer = pick_enum(4) - 1;
+        DO(net_of_diag(d), R_PLAIN, gf_diag_series_length(d, layer, pick_enum(1), chance(10) ? NULL : &len));
+        DO(net_of_diag(d), R_PLAIN, gf_diag_series(d, layer, pick_enum(1), v, chance(3) ? below(4) : 64, &len));
+    }
+    }
+}
+
 typedef struct {
     const char *name;
     void (*run)(void);
@@ -708,7 +790,7 @@ static const op OPS[] = {
     {"backward_step", op_backward_step, 6}, {"train_step", op_train_step, 10},
     {"fit", op_fit, 2},                     {"diag_lifecycle", op_diag_lifecycle, 2},
     {"diag_settings", op_diag_settings, 3}, {"diag_read", op_diag_read, 4},
-    {"diag_probe_report", op_diag_probe_report, 2},
+    {"diag_probe_report", op_diag_probe_report, 2}, {"shaped", op_shaped, 4},
 };
 
 static const op *pick_op(void)

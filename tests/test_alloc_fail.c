@@ -294,6 +294,33 @@ static int scenario_step_alone(ctx *c)
     return GF_OK;
 }
 
+/* Every layer kind on shaped data: dense on each step of a sequence, flatten, dense; layers made by kind and
+ * option; parameter blocks; the per-time-step series of the diagnostics. */
+static int scenario_layer_kinds(ctx *c)
+{
+    const int64_t dims[2] = {4, 3}; /* 4 steps x 3 features: 12 values a sample */
+    CALL(c, gf_net_create_shaped(&c->net, GF_SHAPE_SEQUENCE, dims, 2, 5));
+    CALL(c, gf_layer_create(&c->layer, GF_LAYER_DENSE));
+    CALL(c, gf_layer_set_option(c->layer, GF_LAYER_OUTPUTS, 5));
+    CALL(c, gf_net_add(c->net, c->layer));
+    c->layer = NULL;
+    CALL(c, gf_net_add_flatten(c->net, NULL));
+    CALL(c, gf_net_add_dense(c->net, OUT, GF_ACT_IDENTITY, NULL));
+    CALL(c, gf_diag_create(&c->d, c->net));
+    CALL(c, gf_net_train_step(c->net, X, 12 * 8, Y, 8 * OUT, 8, NULL));
+    CALL(c, gf_net_train_step(c->net, X, 12 * 2, Y, 2 * OUT, 2, NULL));
+    float w[64];
+    int32_t block;
+    CALL(c, gf_layer_param_block_find(gf_net_layer(c->net, 0), "weight", &block));
+    CALL(c, gf_layer_get_param(gf_net_layer(c->net, 0), block, w, 15));
+    CALL(c, gf_layer_set_param(gf_net_layer(c->net, 0), block, w, 15));
+    double series[8];
+    int64_t len;
+    CALL(c, gf_diag_series(c->d, 0, GF_SERIES_DELTA_TIME_NORM, series, 8, &len));
+    CALL(c, gf_diag_probe(c->d, 6, 1));
+    return GF_OK;
+}
+
 typedef struct {
     const char *name;
     int (*run)(ctx *c);
@@ -312,6 +339,7 @@ static const scenario SCENARIOS[] = {
     {"fit", scenario_fit},
     {"describe-reinit-inference", scenario_describe_reinit_inference},
     {"step-alone", scenario_step_alone},
+    {"layer-kinds", scenario_layer_kinds},
 };
 
 /* ---- the loop ---- */
