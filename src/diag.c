@@ -61,6 +61,9 @@ typedef struct diag_save {
     int64_t *nonfinite; /* nlayers * GFI_NTENSOR * 3 */
     double *early_grad; /* nlayers */
     double *early_weight; /* nlayers */
+
+    double *keeps;      /* every layer's kept values (per-step series) end to end */
+    size_t keeps_cap;
 } diag_save;
 
 #define W(d) ((diag_work *)(d)->work)
@@ -997,11 +1000,57 @@ void gfi_diag_train_step_end(gf_net *net)
     w->grads_finite = finite;
 }
 
+/* Values the layers keep between calls (a dense layer's per-step delta
+ * norms on sequences): observation writes them, so a savepoint holds them. */
+static size_t keeps_total(const gf_net *net)
+{
+    size_t n = 0;
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        const gf_layer *l = net->layers[i];
+        if (l->keep && l->ops->keep_size)
+            n += l->ops->keep_size(l);
+    }
+    return n;
+}
+
+/* Room for the layers' kept values first: growing it changes nothing
+ * observable, while a resize drops records of another shape. */
+static int ensure_keeps_room(diag_save *sv, size_t n)
+{
+    if (n <= sv->keeps_cap)
+        return GF_OK;
+    double *k = gfi_malloc(n * sizeof *k);
+    if (!k)
+        return gfi_fail(GF_ERR_NOMEM, "diagnostics: cannot allocate %zu kept values", n);
+    gfi_free(sv->keeps);
+    sv->keeps = k;
+    sv->keeps_cap = n;
+    return GF_OK;
+}
+
 int gfi_diag_prepare(gf_net *net)
 {
     if (!net->diag || !net->diag_on)
         return GF_OK;
-    return ensure_sized(net->diag);
+    int rc = ensure_keeps_room(W(net->diag)->save, keeps_total(net));
+    return rc ? rc : ensure_sized(net->diag);
+}
+
+/* Copies every layer's kept values into (out) or back from (!out) the savepoint. */
+static void move_keeps(gf_net *net, diag_save *sv, bool out)
+{
+    size_t at = 0;
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        gf_layer *l = net->layers[i];
+        size_t n = l->keep && l->ops->keep_size ? l->ops->keep_size(l) : 0;
+        if (!n || at + n > sv->keeps_cap)
+            continue;
+        if (out)
+            memcpy(sv->keeps + at, l->keep, n * sizeof *l->keep);
+        else
+            memcpy(l->keep, sv->keeps + at, n * sizeof *l->keep);
+        at += n;
+    }
 }
 
 void gfi_diag_save(gf_net *net)
@@ -1018,6 +1067,8 @@ void gfi_diag_save(gf_net *net)
     memcpy(sv->nonfinite, d->nonfinite, L * GFI_NTENSOR * 3 * sizeof *sv->nonfinite);
     memcpy(sv->early_grad, d->early_grad, L * sizeof *sv->early_grad);
     memcpy(sv->early_weight, d->early_weight, L * sizeof *sv->early_weight);
+
+    move_keeps(net, sv, true);
 }
 
 void gfi_diag_restore(gf_net *net)
@@ -1038,6 +1089,8 @@ void gfi_diag_restore(gf_net *net)
     memcpy(d->nonfinite, sv->nonfinite, L * GFI_NTENSOR * 3 * sizeof *sv->nonfinite);
     memcpy(d->early_grad, sv->early_grad, L * sizeof *sv->early_grad);
     memcpy(d->early_weight, sv->early_weight, L * sizeof *sv->early_weight);
+
+    move_keeps(net, sv, false);
     net->diag_active = false;
 }
 
@@ -1109,6 +1162,7 @@ void gf_diag_destroy(gf_diag *d)
         d->net->diag_on = d->net->diag_active = false;
     }
     free_buffers(d);
+    gfi_free(W(d)->save->keeps);
     gfi_free(W(d)->save);
     gfi_free(d->work);
     gfi_remedy_cache_free(d->remedy);

@@ -217,7 +217,9 @@ int gfi_atomic_open(gfi_atomic_file *f, const char *path, const char *fn)
     f->fd = -1;
     f->path = path;
     f->fn = fn;
-    int rc = open_temp(f);
+    /* "" names no file (fopen refuses it too); without this check its
+     * temporary would be created in the working directory first. */
+    int rc = path[0] ? open_temp(f) : io_fail(f, "opening", ENOENT);
     if (rc) {
         discard_temp(f);
         release(f);

@@ -235,8 +235,14 @@ static void end_call(const gf_net *net, enum rule rule, int rc, const char *call
                 size_t at = 0;
                 while (at < before.n && at < after.n && before.b[at] == after.b[at])
                     at++;
-                fprintf(stderr, "fuzz_api: images differ from byte %zu (sizes %zu, %zu; %zu parameters from byte 101)\n", at,
-                        before.n, after.n, net->nparams);
+                blob netpart = {0};
+                snapshot_net(&netpart, net);
+                fprintf(stderr, "fuzz_api: images differ from byte %zu (sizes %zu, %zu; the net's part is %zu bytes)\n", at,
+                        before.n, after.n, netpart.n);
+                free(netpart.b);
+                if (getenv("FUZZ_DEBUG")) /* the bytes that changed, to find the field in state_snapshot.h */
+                    for (size_t i = at; i < at + 16 && i < before.n; i++)
+                        fprintf(stderr, "  byte %zu: %02x -> %02x\n", i, before.b[i], after.b[i]);
                 die("a failed call changed the state", call, rc);
             }
         }

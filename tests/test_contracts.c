@@ -460,6 +460,41 @@ static void test_a_step_the_guard_refuses_creates_no_optimizer(void **state)
     gf_net_destroy(net);
 }
 
+/* Found by the fuzzer: the per-step series a dense layer keeps on sequences was left from the failed step. */
+static void test_a_failed_train_step_keeps_the_per_step_series(void **state)
+{
+    (void)state;
+    const int64_t dims[2] = {4, 3};
+    gf_net *net;
+    gf_diag *d;
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_net_add_flatten(net, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_net_set_clip(net, GF_CLIP_NORM, 1.0), GF_OK);
+    float x[2 * 12], t[2 * 2] = {1, 0, 0, 1};
+    for (int i = 0; i < 24; i++)
+        x[i] = (float)sin(0.5 * i);
+    assert_int_equal(gf_net_train_step(net, x, 24, t, 4, 2, NULL), GF_OK);
+    double before[8], after[8];
+    int64_t nb = 0, na = 0;
+    assert_int_equal(gf_diag_series(d, 0, GF_SERIES_DELTA_TIME_NORM, before, 8, &nb), GF_OK);
+    assert_int_equal(nb, 4);
+    float big[16]; /* the top layer: 8 flattened features -> 2 */
+    for (int i = 0; i < 16; i++)
+        big[i] = 3e38f;
+    assert_int_equal(gf_layer_set_weights(gf_net_layer(net, 2), big, 16), GF_OK);
+    float x1[12];
+    memcpy(x1, x, sizeof x1);
+    assert_int_equal(gf_net_train_step(net, x1, 12, t, 2, 1, NULL), GF_ERR_NONFINITE);
+    assert_int_equal(gf_diag_series(d, 0, GF_SERIES_DELTA_TIME_NORM, after, 8, &na), GF_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(after, before, (size_t)nb * sizeof *before);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_destroying_a_nets_own_layer_or_optimizer_is_ignored_any_number_of_times),
         cmocka_unit_test(test_a_net_and_its_diag_may_be_destroyed_in_either_order),
         cmocka_unit_test(test_a_step_the_guard_refuses_creates_no_optimizer),
+        cmocka_unit_test(test_a_failed_train_step_keeps_the_per_step_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

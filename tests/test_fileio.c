@@ -218,6 +218,19 @@ static void test_a_missing_directory_is_an_io_error_and_creates_nothing(void **s
     assert_int_equal(count_entries(s->dir), 0);
 }
 
+static void test_an_empty_path_is_an_io_error_and_creates_nothing(void **state)
+{
+    scratch *s = *state;
+    char cwd[512];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(s->dir), 0);
+    int rc = gfi_file_replace("", "x", 1, "t");
+    int n = count_entries(".");
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rc, GF_ERR_IO);
+    assert_int_equal(n, 0);
+}
+
 static void test_a_directory_in_the_way_is_refused_and_the_temporary_removed(void **state)
 {
     scratch *s = *state;
@@ -402,6 +415,7 @@ int main(void)
         T(test_a_failed_rename_keeps_the_old_file),
         T(test_a_temporary_that_cannot_be_created_changes_nothing),
         T(test_a_missing_directory_is_an_io_error_and_creates_nothing),
+        T(test_an_empty_path_is_an_io_error_and_creates_nothing),
         T(test_a_directory_in_the_way_is_refused_and_the_temporary_removed),
         T(test_a_file_size_limit_hit_part_way_keeps_the_old_file),
         T(test_streamed_writes_commit_in_order),
