@@ -323,18 +323,17 @@ static int plan(run *r)
     return GF_OK;
 }
 
-/* Sizes every buffer of the fit; nothing observable changes. */
-static int reserve(run *r)
+/* Sizes every buffer of the fit and of its steps; nothing observable
+ * changes (the optimizer's state is kept by gfi_net_train_prepare_end). */
+static int reserve(run *r, gfi_train_prep *prep)
 {
     gf_net *net = r->net;
     size_t xw = (size_t)net->inputs, tw = (size_t)gfi_loss_target_width(&net->loss, gf_net_output_size(net));
     int rc = reserve_bufs(&net->fb, r->epochs, r->n, r->batch, xw, tw, r->restore ? net->nparams : 0);
-    if (!rc)
-        rc = gfi_net_reserve(net, r->batch);
     if (rc)
         return gfi_net_fail(net, rc, "%s: cannot allocate the buffers of a fit on %lld samples in batches of %lld", FN,
                             (long long)r->n, (long long)r->batch);
-    return GF_OK;
+    return gfi_net_train_prepare(net, r->batch, prep, FN);
 }
 
 /* Fisher-Yates over positions 0..n-1 from the net's generator (gf_net_fit's draws). */
@@ -529,11 +528,24 @@ int gf_net_fit_v2(gf_net *net, const float *x, size_t x_count, const float *targ
         return gfi_net_fail(net, rc, "%s", gf_last_error());
     run r = {.net = net, .o = options ? options : &defaults, .x = x, .t = target, .x_count = x_count,
              .t_count = target_count, .n = n};
-    if ((rc = plan(&r)) || (rc = reserve(&r)))
+    gfi_train_prep prep;
+    if ((rc = plan(&r)) || (rc = reserve(&r, &prep)))
         return rc;
+    /* A fit whose first step fails (the guard, clipping meeting NaN) has
+     * already split, shuffled and scheduled: the generator and the rate go
+     * back, so the failure changes nothing.  Later failures keep the steps. */
+    gfi_rng rng = net->rng;
+    int64_t steps = net->steps;
+    double lr = net->opt->lr;
     net->fb.running = true;
     rc = train(&r);
     net->fb.running = false;
+    bool stepped = net->steps != steps;
+    if (rc && !stepped) {
+        net->rng = rng;
+        net->opt->lr = lr;
+    }
+    gfi_net_train_prepare_end(net, &prep, rc == GF_OK || stepped);
     return rc;
 }
 

@@ -585,9 +585,6 @@ int gfi_net_train_validated(gf_net *net, const float *x, const float *target, in
 const float *gfi_net_output(const gf_net *net);
 /* Sum of every penalty over the current parameters. */
 double gfi_net_penalty(const gf_net *net);
-/* Sizes what a training step of `batch` rows needs (activation buffers, the
- * default optimizer if none, its moments), so that no step can fail for memory. */
-int gfi_net_reserve(gf_net *net, int64_t batch);
 
 /* ---- progress.c: the fit's progress line on stderr ---- */
 typedef struct gfi_progress {

@@ -1202,11 +1202,3 @@ int gfi_net_infer(gf_net *net, const float *x, int64_t batch, const float **out,
 const float *gfi_net_output(const gf_net *net) { return net_output(net); }
 
 double gfi_net_penalty(const gf_net *net) { return penalty_value(net); }
-
-int gfi_net_reserve(gf_net *net, int64_t batch)
-{
-    int rc = ensure_batch(net, batch);
-    if (!rc && !(rc = ensure_optimizer(net)))
-        rc = gfi_opt_prepare(net->opt, net->nparams);
-    return rc;
-}

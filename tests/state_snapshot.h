@@ -105,6 +105,12 @@ static void snapshot_net(blob *s, const gf_net *net)
         if (l->keep)
             put(s, l->keep, nkeep * sizeof(double));
     }
+    PUT(s, net->nmetrics);
+    for (int32_t i = 0; i < net->nmetrics; i++) {
+        PUT(s, net->metrics[i].kind);
+        PUT(s, net->metrics[i].param);
+    }
+    PUT(s, net->fb.nrecords);
     snapshot_optimizer(s, net->opt);
 }
 

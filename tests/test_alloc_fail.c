@@ -19,6 +19,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,8 @@ typedef struct ctx {
     gf_init *init;
     gf_penalty *pen;
     gf_activation *act;
+    gf_schedule *sched;
+    gf_fit *fit;
     char path[64];
     blob before;
     const char *failed_call; /* the call that returned non-OK, for the message */
@@ -82,6 +85,8 @@ static void ctx_free(ctx *c)
     gf_init_destroy(c->init);
     gf_penalty_destroy(c->pen);
     gf_activation_destroy(c->act);
+    gf_schedule_destroy(c->sched);
+    gf_fit_destroy(c->fit);
     if (c->path[0])
         remove(c->path);
     free(c->before.b);
@@ -321,6 +326,30 @@ static int scenario_layer_kinds(ctx *c)
     return GF_OK;
 }
 
+/* The training loop: metrics, a schedule, a validation split, early stopping with the best weights restored,
+ * batched evaluation and the epoch records.  The fit's options and schedule live in ctx's scratch slots. */
+static int scenario_fit_v2(ctx *c)
+{
+    CALL(c, build_net(c));
+    CALL(c, gf_diag_create(&c->d, c->net));
+    CALL(c, gf_net_add_metric(c->net, GF_METRIC_MAE, NAN));
+    CALL(c, gf_net_add_metric(c->net, GF_METRIC_RMSE, NAN));
+    CALL(c, gf_schedule_create(&c->sched, GF_SCHED_COSINE, 0.05));
+    CALL(c, gf_fit_create(&c->fit));
+    CALL(c, gf_fit_set(c->fit, GF_FIT_EPOCHS, 3));
+    CALL(c, gf_fit_set(c->fit, GF_FIT_BATCH, 5));
+    CALL(c, gf_fit_set(c->fit, GF_FIT_VALIDATION_SPLIT, 0.25));
+    CALL(c, gf_fit_set(c->fit, GF_FIT_RESTORE_BEST, 1));
+    CALL(c, gf_fit_set(c->fit, GF_FIT_PROGRESS, 0));
+    CALL(c, gf_fit_set_schedule(c->fit, c->sched));
+    CALL(c, gf_net_fit_v2(c->net, X, N * IN, Y, N * OUT, N, c->fit));
+    double loss, values[2];
+    CALL(c, gf_net_evaluate_v2(c->net, X, N * IN, Y, N * OUT, N, 7, &loss, values, 2));
+    gf_epoch_record rec = {.size = sizeof rec};
+    CALL(c, gf_net_epoch_record(c->net, 0, &rec));
+    return GF_OK;
+}
+
 typedef struct {
     const char *name;
     int (*run)(ctx *c);
@@ -340,6 +369,7 @@ static const scenario SCENARIOS[] = {
     {"describe-reinit-inference", scenario_describe_reinit_inference},
     {"step-alone", scenario_step_alone},
     {"layer-kinds", scenario_layer_kinds},
+    {"fit-v2", scenario_fit_v2},
 };
 
 /* ---- the loop ---- */

@@ -495,6 +495,43 @@ static void test_a_failed_train_step_keeps_the_per_step_series(void **state)
     gf_net_destroy(net);
 }
 
+/* gf_net_fit_v2 splits, shuffles and schedules before its first step: a fit whose first step fails puts the
+ * generator and the rate back, so it matches a net that never tried. */
+static void test_a_fit_v2_whose_first_step_fails_leaves_the_generator_and_rate(void **state)
+{
+    (void)state;
+    float x[16 * 3], t[16 * 2];
+    fit_data(x, t);
+    gf_net *a = small_net(21), *b = small_net(21);
+    gf_fit *fit;
+    assert_int_equal(gf_fit_create(&fit), GF_OK);
+    assert_int_equal(gf_fit_set(fit, GF_FIT_EPOCHS, 2), GF_OK);
+    assert_int_equal(gf_fit_set(fit, GF_FIT_BATCH, 4), GF_OK);
+    assert_int_equal(gf_fit_set(fit, GF_FIT_VALIDATION_SPLIT, 0.25), GF_OK);
+    assert_int_equal(gf_fit_set(fit, GF_FIT_PROGRESS, 0), GF_OK);
+    gf_net *both[2] = {a, b};
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(gf_net_set_clip(both[k], GF_CLIP_NORM, 1.0), GF_OK);
+    float w[8], big[8];
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(a, 1), w, 8), GF_OK);
+    for (int i = 0; i < 8; i++)
+        big[i] = 3e38f;
+    assert_int_equal(gf_layer_set_weights(gf_net_layer(a, 1), big, 8), GF_OK);
+    assert_int_equal(gf_net_fit_v2(a, x, 48, t, 32, 16, fit), GF_ERR_NONFINITE);
+    assert_int_equal(gf_net_steps(a), 0);
+    assert_int_equal(gf_layer_set_weights(gf_net_layer(a, 1), w, 8), GF_OK);
+    assert_int_equal(gf_layer_set_weights(gf_net_layer(b, 1), w, 8), GF_OK);
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(gf_net_fit_v2(both[k], x, 48, t, 32, 16, fit), GF_OK);
+    float pa[26], pb[26];
+    get_params(a, pa);
+    get_params(b, pb);
+    assert_memory_equal(pa, pb, sizeof pa);
+    gf_fit_destroy(fit);
+    gf_net_destroy(a);
+    gf_net_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_a_net_and_its_diag_may_be_destroyed_in_either_order),
         cmocka_unit_test(test_a_step_the_guard_refuses_creates_no_optimizer),
         cmocka_unit_test(test_a_failed_train_step_keeps_the_per_step_series),
+        cmocka_unit_test(test_a_fit_v2_whose_first_step_fails_leaves_the_generator_and_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
