@@ -439,7 +439,7 @@ static bool judge(run *r, int32_t e, const gfi_record *rec)
         r->best = v;
         r->best_epoch = e;
         r->wait = 0;
-        if (r->restore)
+        if (r->restore && net->nparams) /* a net of parameter-free layers has no arena (NULL) */
             memcpy(net->fb.best, net->params, net->nparams * sizeof(float));
     } else {
         r->wait++;
@@ -509,7 +509,8 @@ static int train(run *r)
             return rc;
     }
     if (r->restore && r->best_epoch >= 0) {
-        memcpy(net->params, net->fb.best, net->nparams * sizeof(float));
+        if (net->nparams)
+            memcpy(net->params, net->fb.best, net->nparams * sizeof(float));
         /* Cached activations and gradients belong to the last epoch's weights. */
         net->forward_ready = net->backward_ready = net->grads_ready = false;
     }
@@ -532,11 +533,13 @@ int gf_net_fit_v2(gf_net *net, const float *x, size_t x_count, const float *targ
     if ((rc = plan(&r)) || (rc = reserve(&r, &prep)))
         return rc;
     /* A fit whose first step fails (the guard, clipping meeting NaN) has
-     * already split, shuffled and scheduled: the generator and the rate go
-     * back, so the failure changes nothing.  Later failures keep the steps. */
+     * already split, shuffled and scheduled: the generator, the rate and the
+     * previous records go back, so the failure changes nothing.  Later
+     * failures keep the steps. */
     gfi_rng rng = net->rng;
     int64_t steps = net->steps;
     double lr = net->opt->lr;
+    int32_t nrecords = net->fb.nrecords; /* the previous fit's, intact until an epoch completes */
     net->fb.running = true;
     rc = train(&r);
     net->fb.running = false;
@@ -544,6 +547,7 @@ int gf_net_fit_v2(gf_net *net, const float *x, size_t x_count, const float *targ
     if (rc && !stepped) {
         net->rng = rng;
         net->opt->lr = lr;
+        net->fb.nrecords = nrecords;
     }
     gfi_net_train_prepare_end(net, &prep, rc == GF_OK || stepped);
     return rc;

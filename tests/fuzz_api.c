@@ -780,6 +780,61 @@ static void op_shaped(void)
     }
 }
 
+/* The training loop: metrics, schedules, gf_net_fit_v2 with hostile options, batched evaluation, records. */
+static void op_fit_v2(void)
+{
+    gf_net *n = pick_net();
+    switch (below(5)) {
+    case 0:
+        DO(n, R_PLAIN, gf_net_add_metric(n, pick_enum(GF_METRIC_BINARY_ACCURACY + 1), chance(2) ? NAN : pick_real()));
+        break;
+    case 1: DO(n, R_PLAIN, gf_net_clear_metrics(n)); break;
+    case 2: {
+        int64_t count = chance(6) ? pick_size() : 1 + below(32), b = chance(4) ? pick_size() : (int64_t)below(9);
+        size_t nx = mul(count, in_of(n)), nt = mul(count, tw_of(n));
+        if (nx > sizeof fit_x / sizeof *fit_x)
+            nx = 1;
+        memcpy(fit_x, data(nx, false, 0), nx * sizeof(float));
+        double loss, values[GF_MAX_METRICS];
+        DO(n, R_PLAIN,
+           gf_net_evaluate_v2(n, fit_x, pick_count(nx), data(nt, labels_of(n), out_of(n)), pick_count(nt), count, b,
+                              chance(10) ? NULL : &loss, values, chance(4) ? below(3) : GF_MAX_METRICS));
+        break;
+    }
+    case 3: {
+        gf_epoch_record rec = {.size = chance(6) ? below(16) : sizeof rec};
+        double v;
+        DO(n, R_PLAIN, gf_net_epoch_record(n, pick_enum(4), &rec));
+        DO(n, R_PLAIN, gf_net_epoch_metric(n, pick_enum(3), pick_enum(3), pick_enum(2), &v));
+        (void)gf_net_epoch_count(n);
+        break;
+    }
+    default: {
+        gf_fit *fit = NULL;
+        gf_schedule *sched = NULL;
+        if (gf_fit_create(&fit) != GF_OK)
+            break;
+        for (int k = 0; k < 3; k++)
+            (void)gf_fit_set(fit, pick_enum(GF_FIT_SHUFFLE + 1), chance(3) ? pick_real() : (double)below(4));
+        (void)gf_fit_set(fit, GF_FIT_PROGRESS, 0);
+        if (chance(3) && gf_schedule_create(&sched, pick_enum(GF_SCHED_PLATEAU + 1), 0.01) == GF_OK) {
+            (void)gf_schedule_set(sched, pick_enum(GF_SCHED_PER_STEP + 1), pick_real());
+            (void)gf_fit_set_schedule(fit, sched);
+        }
+        int64_t count = chance(6) ? pick_size() : 1 + below(32);
+        size_t nx = mul(count, in_of(n)), nt = mul(count, tw_of(n));
+        if (nx > sizeof fit_x / sizeof *fit_x)
+            nx = 1;
+        memcpy(fit_x, data(nx, false, 0), nx * sizeof(float));
+        DO(n, R_FIT,
+           gf_net_fit_v2(n, fit_x, pick_count(nx), data(nt, labels_of(n), out_of(n)), pick_count(nt), count,
+                         chance(5) ? NULL : fit));
+        gf_schedule_destroy(sched);
+        gf_fit_destroy(fit);
+    }
+    }
+}
+
 typedef struct {
     const char *name;
     void (*run)(void);
@@ -797,6 +852,7 @@ static const op OPS[] = {
     {"fit", op_fit, 2},                     {"diag_lifecycle", op_diag_lifecycle, 2},
     {"diag_settings", op_diag_settings, 3}, {"diag_read", op_diag_read, 4},
     {"diag_probe_report", op_diag_probe_report, 2}, {"shaped", op_shaped, 4},
+    {"fit_v2", op_fit_v2, 3},
 };
 
 static const op *pick_op(void)

@@ -532,6 +532,27 @@ static void test_a_fit_v2_whose_first_step_fails_leaves_the_generator_and_rate(v
     gf_net_destroy(b);
 }
 
+/* Found by the fuzzer (UBSan, make check SANITIZE=1): restoring the best weights of a net without parameters
+ * copied to and from its NULL arena. */
+static void test_a_fit_v2_restoring_the_best_weights_of_a_net_without_parameters_succeeds(void **state)
+{
+    (void)state;
+    const int64_t dims[2] = {2, 2};
+    gf_net *net;
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_flatten(net, NULL), GF_OK);
+    gf_fit *fit;
+    assert_int_equal(gf_fit_create(&fit), GF_OK);
+    assert_int_equal(gf_fit_set(fit, GF_FIT_EPOCHS, 2), GF_OK);
+    assert_int_equal(gf_fit_set(fit, GF_FIT_RESTORE_BEST, 1), GF_OK);
+    assert_int_equal(gf_fit_set(fit, GF_FIT_PROGRESS, 0), GF_OK);
+    const float x[3 * 4] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    assert_int_equal(gf_net_fit_v2(net, x, 12, x, 12, 3, fit), GF_OK);
+    assert_int_equal(gf_net_epoch_count(net), 2);
+    gf_fit_destroy(fit);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_a_step_the_guard_refuses_creates_no_optimizer),
         cmocka_unit_test(test_a_failed_train_step_keeps_the_per_step_series),
         cmocka_unit_test(test_a_fit_v2_whose_first_step_fails_leaves_the_generator_and_rate),
+        cmocka_unit_test(test_a_fit_v2_restoring_the_best_weights_of_a_net_without_parameters_succeeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
