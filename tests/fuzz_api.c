@@ -835,6 +835,55 @@ static void op_fit_v2(void)
     }
 }
 
+/* Model files: saves to hostile buffers and paths, loads of saved, corrupted and random bytes, the fields. */
+static unsigned char model_buf[1 << 16];
+static size_t model_len;
+static void op_model(void)
+{
+    gf_net *n = pick_net();
+    static const char *bad_paths[] = {"", "/nonexistent-dir/m.gfm", "/tmp", "/proc/version"};
+    switch (below(5)) {
+    case 0: {
+        size_t need = 0, cap = chance(4) ? below(64) : sizeof model_buf;
+        uint32_t flags = chance(6) ? (uint32_t)next_u64() : (uint32_t)below(2);
+        int rc;
+        DO(n, R_PLAIN, rc = gf_net_save_buffer(n, flags, chance(10) ? NULL : model_buf, cap, &need));
+        if (rc == GF_OK && cap >= need)
+            model_len = need;
+        break;
+    }
+    case 1:
+        DO(n, R_PLAIN, gf_net_save(n, chance(4) ? bad_paths[below(4)] : report_path, (uint32_t)below(2)));
+        break;
+    case 2: { /* a saved model, perhaps with a few bytes changed, perhaps cut short */
+        gf_net *loaded = NULL;
+        size_t len = model_len;
+        static unsigned char copy[sizeof model_buf];
+        memcpy(copy, model_buf, len);
+        for (int k = chance(2) ? 0 : 1 + (int)below(4); k > 0 && len; k--)
+            copy[below((uint32_t)len)] ^= (unsigned char)(1 + below(255));
+        if (chance(4) && len)
+            len = below((uint32_t)len);
+        DO(NULL, R_PLAIN, gf_net_load_buffer(&loaded, chance(20) ? NULL : copy, len));
+        if (loaded && !pool_add(K_NET, loaded))
+            gf_net_destroy(loaded);
+        break;
+    }
+    case 3: {
+        gf_net *loaded = NULL;
+        DO(NULL, R_PLAIN, gf_net_load(&loaded, chance(3) ? bad_paths[below(4)] : report_path));
+        if (loaded && !pool_add(K_NET, loaded))
+            gf_net_destroy(loaded);
+        break;
+    }
+    default: {
+        int64_t v;
+        DO(NULL, R_PLAIN, gf_model_info(model_buf, chance(4) ? below(64) : model_len, pick_enum(GF_MODEL_INPUTS + 1),
+                                        chance(10) ? NULL : &v));
+    }
+    }
+}
+
 typedef struct {
     const char *name;
     void (*run)(void);
@@ -852,7 +901,7 @@ static const op OPS[] = {
     {"fit", op_fit, 2},                     {"diag_lifecycle", op_diag_lifecycle, 2},
     {"diag_settings", op_diag_settings, 3}, {"diag_read", op_diag_read, 4},
     {"diag_probe_report", op_diag_probe_report, 2}, {"shaped", op_shaped, 4},
-    {"fit_v2", op_fit_v2, 3},
+    {"fit_v2", op_fit_v2, 3},                {"model", op_model, 3},
 };
 
 static const op *pick_op(void)

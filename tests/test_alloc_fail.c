@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,9 @@ typedef struct ctx {
     gf_activation *act;
     gf_schedule *sched;
     gf_fit *fit;
+    gf_net *loaded; /* from a model file */
+    void *model;    /* a saved model (plain malloc) */
+    size_t model_size;
     char path[64];
     blob before;
     const char *failed_call; /* the call that returned non-OK, for the message */
@@ -87,6 +91,8 @@ static void ctx_free(ctx *c)
     gf_activation_destroy(c->act);
     gf_schedule_destroy(c->sched);
     gf_fit_destroy(c->fit);
+    gf_net_destroy(c->loaded);
+    free(c->model);
     if (c->path[0])
         remove(c->path);
     free(c->before.b);
@@ -350,6 +356,42 @@ static int scenario_fit_v2(ctx *c)
     return GF_OK;
 }
 
+/* Model files: the size query, a save into a buffer and to a file (with and without training state), the
+ * loads of both and the model's fields.  A loaded net lands in c->loaded. */
+static int save_to_buffer(ctx *c, uint32_t flags)
+{
+    size_t need = 0;
+    int rc = gf_net_save_buffer(c->net, flags, NULL, 0, &need);
+    if (rc)
+        return rc;
+    free(c->model);
+    c->model = malloc(need);
+    c->model_size = need;
+    return gf_net_save_buffer(c->net, flags, c->model, need, NULL);
+}
+
+static int scenario_model_files(ctx *c)
+{
+    CALL(c, build_net(c));
+    CALL(c, gf_optimizer_create(&c->opt, GF_OPT_ADAM, 0.01));
+    CALL(c, gf_net_set_optimizer(c->net, c->opt));
+    c->opt = NULL;
+    CALL(c, gf_net_add_metric(c->net, GF_METRIC_MAE, NAN));
+    CALL(c, gf_net_train_step(c->net, X, N * IN, Y, N * OUT, N, NULL));
+    CALL(c, save_to_buffer(c, GF_SAVE_TRAINING_STATE));
+    int64_t layers;
+    CALL(c, gf_model_info(c->model, c->model_size, GF_MODEL_LAYERS, &layers));
+    CALL(c, gf_net_load_buffer(&c->loaded, c->model, c->model_size));
+    gf_net_destroy(c->loaded);
+    c->loaded = NULL;
+    CALL(c, save_to_buffer(c, 0));
+    CALL(c, gf_net_save(c->net, c->path, GF_SAVE_TRAINING_STATE));
+    CALL(c, gf_net_save(c->net, c->path, 0)); /* over the earlier file */
+    CALL(c, gf_net_load(&c->loaded, c->path));
+    CALL(c, gf_net_train_step(c->loaded, X, N * IN, Y, N * OUT, N, NULL));
+    return GF_OK;
+}
+
 typedef struct {
     const char *name;
     int (*run)(ctx *c);
@@ -370,9 +412,25 @@ static const scenario SCENARIOS[] = {
     {"step-alone", scenario_step_alone},
     {"layer-kinds", scenario_layer_kinds},
     {"fit-v2", scenario_fit_v2},
+    {"model-files", scenario_model_files},
 };
 
 /* ---- the loop ---- */
+
+/* Whether a failed atomic write left its temporary ("<path>.tmp-...") in /tmp. */
+static bool temporary_left(const char *path)
+{
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "%s.tmp-", base);
+    DIR *d = opendir("/tmp");
+    bool found = false;
+    for (struct dirent *e; d && !found && (e = readdir(d));)
+        found = !strncmp(e->d_name, prefix, strlen(prefix));
+    if (d)
+        closedir(d);
+    return found;
+}
 
 static long total_points;
 
@@ -394,7 +452,11 @@ static long run_all_points(const scenario *s, bool persist)
         if (verbose && hit)
             printf("  %s %s k=%ld: %s -> %d\n", s->name, persist ? "persistent" : "one-shot", k,
                    c.failed_call ? c.failed_call : "(completed)", rc);
+        char path[sizeof c.path];
+        memcpy(path, c.path, sizeof path);
         ctx_free(&c);
+        if (temporary_left(path))
+            fail_msg("%s, allocation %ld refused: a temporary of %s was left behind", s->name, k, path);
         if (gf_live_allocations() != 0)
             fail_msg("%s, allocation %ld refused: %lld allocations leaked", s->name, k,
                      (long long)gf_live_allocations());
