@@ -553,7 +553,7 @@ static gfi_mf_shape next_input(const gf_net *net)
 static int rd_layer_record(loader *L, rd *r)
 {
     char owner[48];
-    const gfi_layer_ops *ops;
+    const gfi_layer_ops *ops = NULL; /* set by rd_layer_kind on success; gcc -O1 cannot tell */
     gf_net *net = L->net;
     snprintf(owner, sizeof owner, "layer %d", (int)net->nlayers);
     int rc = rd_layer_kind(r, owner, &ops);
