@@ -718,27 +718,39 @@ static void op_shaped(void)
     }
     case 1: {
         gf_layer *l = NULL;
-        DO(NULL, R_PLAIN, gf_layer_create(&l, pick_enum(GF_LAYER_FLATTEN + 1)));
+        DO(NULL, R_PLAIN, gf_layer_create(&l, pick_enum(GF_LAYER_GLOBAL_AVGPOOL + 1)));
         if (l) {
             for (int32_t i = 0; i < gf_layer_option_count(l); i++)
-                (void)gf_layer_set_option(l, gf_layer_option_key(l, i), chance(4) ? pick_real() : 1 + below(8));
+                (void)gf_layer_set_option(l, gf_layer_option_key(l, i), chance(4) ? pick_real() : 1 + below(3));
             if (!pool_add(K_LAYER, l))
                 gf_layer_destroy(l);
         }
         break;
     }
-    case 2: {
+    case 2: { /* flatten, convolution and pooling with small, sometimes hostile, sizes */
         gf_net *n = pick_net();
-        DO(n, R_PLAIN, gf_net_add_flatten(n, NULL));
+        int64_t k = chance(8) ? pick_size() : 1 + below(3), st = chance(8) ? pick_size() : below(3);
+        int64_t pad = chance(8) ? pick_size() : below(2), oc = chance(8) ? pick_size() : 1 + below(4);
+        int32_t act = pick_enum(GF_ACT_GELU + 1);
+        switch (below(8)) {
+        case 0: DO(n, R_PLAIN, gf_net_add_flatten(n, NULL)); break;
+        case 1: DO(n, R_PLAIN, gf_net_add_conv2d(n, oc, k, st, pad, act, NULL)); break;
+        case 2: DO(n, R_PLAIN, gf_net_add_conv1d(n, oc, k, st, pad, act, NULL)); break;
+        case 3: DO(n, R_PLAIN, gf_net_add_maxpool2d(n, k, st, NULL)); break;
+        case 4: DO(n, R_PLAIN, gf_net_add_avgpool2d(n, k, st, NULL)); break;
+        case 5: DO(n, R_PLAIN, gf_net_add_maxpool1d(n, k, st, NULL)); break;
+        case 6: DO(n, R_PLAIN, gf_net_add_avgpool1d(n, k, st, NULL)); break;
+        default: DO(n, R_PLAIN, gf_net_add_global_avgpool(n, NULL));
+        }
         break;
     }
     case 3: {
         gf_layer *l = pick_layer();
         double v;
-        DO(net_of_layer(l), R_PLAIN, gf_layer_set_option(l, pick_enum(2), pick_real()));
-        DO(net_of_layer(l), R_PLAIN, gf_layer_get_option(l, pick_enum(2), chance(10) ? NULL : &v));
+        DO(net_of_layer(l), R_PLAIN, gf_layer_set_option(l, pick_enum(GF_LAYER_GROUPS + 1), pick_real()));
+        DO(net_of_layer(l), R_PLAIN, gf_layer_get_option(l, pick_enum(GF_LAYER_GROUPS + 1), chance(10) ? NULL : &v));
         (void)gf_layer_option_key(l, pick_enum(3));
-        (void)gf_layer_kind_name(pick_enum(3));
+        (void)gf_layer_kind_name(pick_enum(GF_LAYER_GLOBAL_AVGPOOL + 1));
         break;
     }
     case 4: {

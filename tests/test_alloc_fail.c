@@ -392,6 +392,56 @@ static int scenario_model_files(ctx *c)
     return GF_OK;
 }
 
+/* Convolution and pooling: an image net (conv2d, max pooling, a depthwise conv made by options, average
+ * pooling, flatten, dense) and a signal net (conv1d, pooling, global average pooling), trained and probed on
+ * two threads with the guard on, then saved and loaded. */
+static int scenario_conv(ctx *c)
+{
+    static float img[6 * 2 * 6 * 6], sig[6 * 2 * 8];
+    for (size_t i = 0; i < sizeof img / sizeof *img; i++)
+        img[i] = (float)((i * 29 % 17) - 8) / 8.0f;
+    for (size_t i = 0; i < sizeof sig / sizeof *sig; i++)
+        sig[i] = (float)((i * 13 % 11) - 5) / 5.0f;
+    const int64_t image[3] = {2, 6, 6}, signal[2] = {2, 8};
+    CALL(c, gf_net_create_shaped(&c->net, GF_SHAPE_IMAGE, image, 3, 3));
+    CALL(c, gf_net_add_conv2d(c->net, 4, 3, 1, 1, GF_ACT_RELU, NULL));
+    CALL(c, gf_net_add_maxpool2d(c->net, 2, 0, NULL));
+    CALL(c, gf_layer_create(&c->layer, GF_LAYER_CONV2D));
+    CALL(c, gf_layer_set_option(c->layer, GF_LAYER_OUTPUTS, 4));
+    CALL(c, gf_layer_set_option(c->layer, GF_LAYER_KERNEL_H, 3));
+    CALL(c, gf_layer_set_option(c->layer, GF_LAYER_KERNEL_W, 3));
+    CALL(c, gf_layer_set_option(c->layer, GF_LAYER_PAD_H, 1));
+    CALL(c, gf_layer_set_option(c->layer, GF_LAYER_PAD_W, 1));
+    CALL(c, gf_layer_set_option(c->layer, GF_LAYER_GROUPS, 4));
+    CALL(c, gf_net_add(c->net, c->layer));
+    c->layer = NULL;
+    CALL(c, gf_net_add_avgpool2d(c->net, 3, 1, NULL));
+    CALL(c, gf_net_add_flatten(c->net, NULL));
+    CALL(c, gf_net_add_dense(c->net, OUT, GF_ACT_IDENTITY, NULL));
+    CALL(c, gf_net_set_threads(c->net, 2));
+    CALL(c, gf_diag_create(&c->d, c->net));
+    CALL(c, gf_diag_set_option(c->d, GF_DIAG_GUARD, 1));
+    CALL(c, gf_net_train_step(c->net, img, sizeof img / sizeof *img, Y, 6 * OUT, 6, NULL));
+    CALL(c, gf_diag_probe(c->d, 4, 2));
+    CALL(c, report_to_buffer(c->d, GF_REPORT_JSON));
+    CALL(c, save_to_buffer(c, GF_SAVE_TRAINING_STATE));
+    CALL(c, gf_net_load_buffer(&c->loaded, c->model, c->model_size));
+    gf_net_destroy(c->loaded);
+    c->loaded = NULL;
+    gf_diag_destroy(c->d);
+    c->d = NULL;
+    gf_net_destroy(c->net);
+    c->net = NULL;
+    CALL(c, gf_net_create_shaped(&c->net, GF_SHAPE_SIGNAL, signal, 2, 4));
+    CALL(c, gf_net_add_conv1d(c->net, 3, 3, 1, 0, GF_ACT_TANH, NULL));
+    CALL(c, gf_net_add_maxpool1d(c->net, 2, 0, NULL));
+    CALL(c, gf_net_add_avgpool1d(c->net, 1, 1, NULL));
+    CALL(c, gf_net_add_global_avgpool(c->net, NULL));
+    CALL(c, gf_net_add_dense(c->net, OUT, GF_ACT_IDENTITY, NULL));
+    CALL(c, gf_net_train_step(c->net, sig, sizeof sig / sizeof *sig, Y, 6 * OUT, 6, NULL));
+    return GF_OK;
+}
+
 typedef struct {
     const char *name;
     int (*run)(ctx *c);
@@ -413,6 +463,7 @@ static const scenario SCENARIOS[] = {
     {"layer-kinds", scenario_layer_kinds},
     {"fit-v2", scenario_fit_v2},
     {"model-files", scenario_model_files},
+    {"conv", scenario_conv},
 };
 
 /* ---- the loop ---- */
