@@ -72,7 +72,7 @@ int gf_net_describe(const gf_net *net, char *buf, size_t cap, size_t *needed)
         return gfi_fail(GF_ERR_KIND, "gf_net_describe: handle is not a live gf_net");
     if (!buf && cap)
         return gfi_fail(GF_ERR_NULL, "gf_net_describe: buf is NULL but cap is %zu", cap);
-    gfi_sink s = {buf, cap, 0};
+    gfi_sink s = {buf, cap, 0, 0};
     char in[96], out[96];
     gfi_sink_put(&s, "net: %lld inputs -> %lld outputs, %d layers, %zu parameters\n", (long long)net->inputs,
         (long long)gf_net_output_size(net), (int)net->nlayers, net->nparams);

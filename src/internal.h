@@ -44,6 +44,7 @@ int gfi_net_fail(gf_net *net, int code, const char *fmt, ...)
 typedef struct gfi_sink {
     char *buf;
     size_t cap, len;
+    int rc; /* set by a producer that could not finish the text (GF_ERR_NOMEM); 0 otherwise */
 } gfi_sink;
 void gfi_sink_put(gfi_sink *s, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -13,13 +13,13 @@
 /* Verdict text of a layer (-1: net) in a fresh allocation; NULL when out of memory. */
 char *gfi_verdict_string(const gf_diag *d, int32_t layer, int which)
 {
-    gfi_sink probe = {NULL, 0, 0};
+    gfi_sink probe = {NULL, 0, 0, 0};
     if (gfi_verdict_of(d, layer, NULL, NULL, which, &probe))
         return NULL;
     char *buf = gfi_malloc(probe.len + 1);
     if (!buf)
         return NULL;
-    gfi_sink s = {buf, probe.len + 1, 0};
+    gfi_sink s = {buf, probe.len + 1, 0, 0};
     if (gfi_verdict_of(d, layer, NULL, NULL, which, &s)) {
         gfi_free(buf);
         return NULL;
@@ -523,7 +523,7 @@ int gf_diag_report(const gf_diag *d, int32_t format, char *buf, size_t cap, size
         return rc;
     if (!buf && cap)
         return gfi_fail(GF_ERR_NULL, "gf_diag_report: buf is NULL but cap is %zu", cap);
-    gfi_sink s = {buf, cap, 0};
+    gfi_sink s = {buf, cap, 0, 0};
     if ((rc = generate(d, format, &s)))
         return gfi_fail(rc, "gf_diag_report: out of memory");
     return gfi_sink_finish(&s, needed, "gf_diag_report");
@@ -537,13 +537,13 @@ int gf_diag_report_file(const gf_diag *d, int32_t format, const char *path)
     if (!path)
         return gfi_fail(GF_ERR_NULL, "gf_diag_report_file: path is NULL");
     /* Measure, then render into one allocation and write it out. */
-    gfi_sink m = {NULL, 0, 0};
+    gfi_sink m = {NULL, 0, 0, 0};
     if ((rc = generate(d, format, &m)))
         return gfi_fail(rc, "gf_diag_report_file: out of memory");
     char *buf = gfi_malloc(m.len + 1);
     if (!buf)
         return gfi_fail(GF_ERR_NOMEM, "gf_diag_report_file: cannot allocate %zu bytes", m.len + 1);
-    gfi_sink s = {buf, m.len + 1, 0};
+    gfi_sink s = {buf, m.len + 1, 0, 0};
     if ((rc = generate(d, format, &s))) {
         gfi_free(buf);
         return gfi_fail(rc, "gf_diag_report_file: out of memory");

@@ -137,7 +137,7 @@ int gfi_verdict_of(const gf_diag *d, int32_t layer, int32_t *verdict, uint32_t *
         gfi_time_text(d, layer, which, gfi_flags_of(why), text, &first);
     }
     gfi_free(j);
-    return GF_OK;
+    return text && text->rc ? text->rc : GF_OK; /* a remedy's check ran out of memory */
 }
 
 /* ------------------------------------------------------------------ */
@@ -192,7 +192,7 @@ static int verdict_text(const gf_diag *d, int32_t layer, char *buf, size_t cap, 
         return rc;
     if (!buf && cap)
         return gfi_fail(GF_ERR_NULL, "%s: buf is NULL but cap is %zu", fn, cap);
-    gfi_sink s = {buf, cap, 0};
+    gfi_sink s = {buf, cap, 0, 0};
     if (d->count == 0)
         gfi_sink_put(&s, which == GFI_TEXT_REASON ? "unknown: nothing observed yet"
                                                   : "run gf_diag_probe or train a step with the diag enabled");

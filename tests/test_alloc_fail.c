@@ -442,6 +442,34 @@ static int scenario_conv(ctx *c)
     return GF_OK;
 }
 
+/* Recurrent layers: RNN -> LSTM -> GRU on a sequence, with an initial state and variable lengths, trained
+ * on two threads with diagnostics across time, then the final state and a model round trip. */
+static int scenario_recurrent(ctx *c)
+{
+    const int64_t seq[2] = {5, 3}, lengths[4] = {5, 3, 4, 1};
+    static float xs[4 * 5 * 3], h0[4 * 4], fin[4 * 2 * 6];
+    for (size_t i = 0; i < sizeof xs / sizeof *xs; i++)
+        xs[i] = (float)((i * 7 % 13) - 6) / 6.0f;
+    for (size_t i = 0; i < sizeof h0 / sizeof *h0; i++)
+        h0[i] = 0.1f * (float)(i % 5);
+    CALL(c, gf_net_create_shaped(&c->net, GF_SHAPE_SEQUENCE, seq, 2, 8));
+    CALL(c, gf_net_add_rnn(c->net, 4, GF_ACT_TANH, 1, NULL));
+    CALL(c, gf_net_add_lstm(c->net, 6, 1, NULL));
+    CALL(c, gf_net_add_gru(c->net, 5, 0, NULL));
+    CALL(c, gf_net_add_dense(c->net, OUT, GF_ACT_IDENTITY, NULL));
+    CALL(c, gf_net_set_threads(c->net, 2));
+    CALL(c, gf_diag_create(&c->d, c->net));
+    CALL(c, gf_layer_set_initial_state(gf_net_layer(c->net, 0), h0, 16, 4));
+    CALL(c, gf_layer_set_lengths(gf_net_layer(c->net, 1), lengths, 4));
+    CALL(c, gf_net_train_step(c->net, xs, 60, Y, 4 * OUT, 4, NULL));
+    CALL(c, gf_net_train_step(c->net, xs, 60, Y, 4 * OUT, 4, NULL));
+    CALL(c, gf_layer_final_state(gf_net_layer(c->net, 1), fin, 4 * 12));
+    CALL(c, report_to_buffer(c->d, GF_REPORT_TEXT));
+    CALL(c, save_to_buffer(c, 0));
+    CALL(c, gf_net_load_buffer(&c->loaded, c->model, c->model_size));
+    return GF_OK;
+}
+
 typedef struct {
     const char *name;
     int (*run)(ctx *c);
@@ -464,6 +492,7 @@ static const scenario SCENARIOS[] = {
     {"fit-v2", scenario_fit_v2},
     {"model-files", scenario_model_files},
     {"conv", scenario_conv},
+    {"recurrent", scenario_recurrent},
 };
 
 /* ---- the loop ---- */
