@@ -896,6 +896,32 @@ static void op_model(void)
     }
 }
 
+/* Recurrent layers and their state: RNN, LSTM, GRU with hostile sizes, initial states, lengths, final states. */
+static void op_recurrent(void)
+{
+    gf_net *n = pick_net();
+    gf_layer *l = pick_layer();
+    const gf_net *ln = net_of_layer(l);
+    int64_t h = chance(8) ? pick_size() : 1 + below(5), b = chance(6) ? pick_size() : 1 + below(4);
+    int64_t ss = gf_layer_state_size(l);
+    size_t want = mul(b, ss > 0 ? ss : 1);
+    int64_t lengths[8];
+    for (int i = 0; i < 8; i++)
+        lengths[i] = chance(8) ? pick_size() : 1 + below(4);
+    switch (below(7)) {
+    case 0: DO(n, R_PLAIN, gf_net_add_rnn(n, h, pick_enum(GF_ACT_GELU + 1), pick_enum(2), NULL)); break;
+    case 1: DO(n, R_PLAIN, gf_net_add_lstm(n, h, pick_enum(2), NULL)); break;
+    case 2: DO(n, R_PLAIN, gf_net_add_gru(n, h, pick_enum(2), NULL)); break;
+    case 3:
+        DO(ln, R_PLAIN, gf_layer_set_initial_state(l, chance(6) ? NULL : data(want, false, 0), pick_count(want),
+                                                   chance(6) ? 0 : b));
+        break;
+    case 4: DO(ln, R_PLAIN, gf_layer_set_lengths(l, chance(6) ? NULL : lengths, chance(6) ? 0 : (b > 8 ? 8 : b))); break;
+    case 5: DO(ln, R_PLAIN, gf_layer_final_state(l, out_buf, pick_count(mul(gf_layer_state_batch(l), ss)))); break;
+    default: DO(ln, R_PLAIN, gf_layer_initial_state_grad(l, out_buf, pick_count(mul(gf_layer_state_batch(l), ss))));
+    }
+}
+
 typedef struct {
     const char *name;
     void (*run)(void);
@@ -914,6 +940,7 @@ static const op OPS[] = {
     {"diag_settings", op_diag_settings, 3}, {"diag_read", op_diag_read, 4},
     {"diag_probe_report", op_diag_probe_report, 2}, {"shaped", op_shaped, 4},
     {"fit_v2", op_fit_v2, 3},                {"model", op_model, 3},
+    {"recurrent", op_recurrent, 4},
 };
 
 static const op *pick_op(void)

@@ -553,6 +553,39 @@ static void test_a_fit_v2_restoring_the_best_weights_of_a_net_without_parameters
     gf_net_destroy(net);
 }
 
+/* Found by the fuzzer (UBSan; CI's model fuzzer found the same in a loaded file): conv and pooling sizes near
+ * the options' 2^62 limit overflowed int64 while the layer was being shaped; they are refused instead. */
+static void test_conv_and_pooling_sizes_at_the_option_limit_are_refused_without_overflow(void **state)
+{
+    (void)state;
+    const int64_t image[3] = {2, 4, 4};
+    gf_net *net;
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_IMAGE, image, 3, 1), GF_OK);
+    const double huge = 4611686018427387904.0, big = 1099511627777.0; /* 2^62, 2^40 + 1 */
+    const int32_t conv_keys[] = {GF_LAYER_KERNEL_H, GF_LAYER_KERNEL_W, GF_LAYER_DILATION_H, GF_LAYER_PAD_W};
+    const double conv_values[][4] = {{big, big, 1, 0}, {3, 3, huge, 0}, {3, 3, 1, huge}};
+    for (int k = 0; k < 3; k++) {
+        gf_layer *l;
+        assert_int_equal(gf_layer_create(&l, GF_LAYER_CONV2D), GF_OK);
+        assert_int_equal(gf_layer_set_option(l, GF_LAYER_OUTPUTS, 2), GF_OK);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(gf_layer_set_option(l, conv_keys[i], conv_values[k][i]), GF_OK);
+        int rc = gf_net_add(net, l);
+        assert_true(rc == GF_ERR_SHAPE || rc == GF_ERR_OVERFLOW || rc == GF_ERR_NOMEM);
+        gf_layer_destroy(l);
+    }
+    gf_layer *p;
+    assert_int_equal(gf_layer_create(&p, GF_LAYER_MAXPOOL2D), GF_OK);
+    assert_int_equal(gf_layer_set_option(p, GF_LAYER_KERNEL_H, huge), GF_OK);
+    assert_int_equal(gf_layer_set_option(p, GF_LAYER_KERNEL_W, 2), GF_OK);
+    assert_int_equal(gf_layer_set_option(p, GF_LAYER_PAD_H, huge), GF_OK);
+    int prc = gf_net_add(net, p);
+    assert_true(prc == GF_ERR_INVALID || prc == GF_ERR_OVERFLOW);
+    gf_layer_destroy(p);
+    assert_int_equal(gf_net_layer_count(net), 0);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -570,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_a_failed_train_step_keeps_the_per_step_series),
         cmocka_unit_test(test_a_fit_v2_whose_first_step_fails_leaves_the_generator_and_rate),
         cmocka_unit_test(test_a_fit_v2_restoring_the_best_weights_of_a_net_without_parameters_succeeds),
+        cmocka_unit_test(test_conv_and_pooling_sizes_at_the_option_limit_are_refused_without_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
