@@ -153,6 +153,10 @@ int gfi_scratch_train(gf_net *net, const float *x, int64_t rows, double scale, i
     for (int32_t s = 0; s < steps; s++) {
         double loss = NAN;
         int rc = gf_net_train_step(net, x, nx, t, nt, rows, &loss);
+        if (rc == GF_ERR_NOMEM) {
+            gfi_free(t); /* memory, not the rate: the caller must not report it as a divergence */
+            return rc;
+        }
         if (rc || !isfinite(loss)) {
             run->finite = false;
             run->steps = s;
@@ -193,18 +197,27 @@ static int copy_state(const gf_net *src, gf_net *dst)
     return GF_OK;
 }
 
-gf_net *gfi_scratch_clone(const gf_net *src)
+gf_net *gfi_scratch_clone(const gf_net *src, int *rc)
 {
     gf_net *dst = NULL;
     size_t need = 0;
     void *buf = NULL;
-    if (gf_net_save_buffer((gf_net *)src, 0, NULL, 0, &need) || !(buf = gfi_malloc(need)) ||
-        gf_net_save_buffer((gf_net *)src, 0, buf, need, NULL) || gf_net_load_buffer(&dst, buf, need) ||
-        copy_state(src, dst)) {
+    int r = gf_net_save_buffer((gf_net *)src, 0, NULL, 0, &need);
+    if (!r && !(buf = gfi_malloc(need)))
+        r = GF_ERR_NOMEM;
+    if (!r)
+        r = gf_net_save_buffer((gf_net *)src, 0, buf, need, NULL);
+    if (!r)
+        r = gf_net_load_buffer(&dst, buf, need);
+    if (!r)
+        r = copy_state(src, dst);
+    if (r) {
         gf_net_destroy(dst);
         dst = NULL;
     }
     gfi_free(buf);
+    if (rc)
+        *rc = r;
     return dst;
 }
 

@@ -26,9 +26,9 @@ typedef struct {
 } gfi_run;
 
 /* A copy of src with its current weights (through the model buffer), and its recurrent layers' initial states and
- * lengths: for remedies judged on what training made of the net, not on its init.  NULL when it cannot be made
- * (weights not finite, out of memory). */
-gf_net *gfi_scratch_clone(const gf_net *src);
+ * lengths: for remedies judged on what training made of the net, not on its init.  NULL when it cannot be made,
+ * with *rc (may be NULL) saying why: GF_ERR_NONFINITE for weights not finite, GF_ERR_NOMEM. */
+gf_net *gfi_scratch_clone(const gf_net *src, int *rc);
 /* One pass of net (a scratch copy) observed by a fresh diag *d with thresholds th (the caller destroys it): a
  * forward on x (rows x inputs) and a backward from a fixed output gradient (every component 1/sqrt(n)), so the
  * rules across time can judge the copy as they judge the net.  x NULL: a probe of rows (gf_diag_probe) instead. */
@@ -38,7 +38,7 @@ gf_net *gfi_scratch_net(const gf_net *src, const gfi_change *c);
 /* Probes net with a fresh diag (*d, destroyed by the caller) and judges it into j. */
 int gfi_scratch_probe(gf_net *net, gfi_judge *j, gf_diag **d);
 /* steps training steps of net on x (rows x inputs), targets drawn for its loss as the probe does (regression:
- * times scale). */
+ * times scale).  GF_ERR_NOMEM when a step ran out of memory (never reported as a divergence in *run). */
 int gfi_scratch_train(gf_net *net, const float *x, int64_t rows, double scale, int32_t steps, gfi_run *run);
 /* Finite, never 1.5x above the first loss, and lower at the end. */
 bool gfi_run_stable(const gfi_run *r);

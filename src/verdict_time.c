@@ -188,8 +188,8 @@ static void vanishing_reason(const obs *o, gfi_sink *s)
 
 /* ---- remedies, checked on a scratch copy ---- */
 
-/* A change a remedy proposes, applied to the copy's recurrent layer. */
-typedef void (*change_fn)(gf_layer *l, const obs *o);
+/* A change a remedy proposes, applied to the copy's recurrent layer: GF_OK, or why it could not be. */
+typedef int (*change_fn)(gf_layer *l, const obs *o);
 
 /* What one pass of a scratch copy on the net's last training input showed, judged by the same rules. */
 typedef struct {
@@ -199,14 +199,16 @@ typedef struct {
     double forget;    /* mean forget (update) gate; NaN for an RNN */
     uint32_t flags;   /* the verdict bits the rules across time find */
     bool probed;      /* run on a probe batch (no training input held), not on the last input */
+    bool nomem;       /* not ok because memory ran out: the whole text fails (GF_ERR_NOMEM), so that a size query
+                       * and the fill that follows it never disagree */
 } copy_view;
 
 static uint32_t layer_flags(const gf_diag *d, int32_t layer);
 
-/* Runs copy (destroyed here; NULL: could not be made) through scratch.c's observed pass on the net's last
- * training input (a probe batch when none is held: a larger batch since resized the buffers), with the diag's
- * thresholds, and judges its recurrent layer. */
-static copy_view judge_copy(const gf_diag *d, gf_net *copy, int32_t layer)
+/* Runs copy (destroyed here; NULL: could not be made, made_rc saying why) through scratch.c's observed pass on the
+ * net's last training input (a probe batch when none is held: a larger batch since resized the buffers), with the
+ * diag's thresholds, and judges its recurrent layer. */
+static copy_view judge_copy(const gf_diag *d, gf_net *copy, int made_rc, int32_t layer)
 {
     const gf_net *net = d->net;
     copy_view v = {.gain = NAN, .forget = NAN};
@@ -214,9 +216,11 @@ static copy_view judge_copy(const gf_diag *d, gf_net *copy, int32_t layer)
     obs o;
     bool held = net->xcopy && net->xcopy_batch > 0;
     v.probed = !held;
-    if (copy && gfi_scratch_time_pass(copy, held ? net->xcopy : NULL, held ? net->xcopy_batch : 64, d->threshold,
-                                      &cd) == GF_OK &&
-        observe(cd, layer, 0, &o)) {
+    int rc = copy ? gfi_scratch_time_pass(copy, held ? net->xcopy : NULL, held ? net->xcopy_batch : 64, d->threshold,
+                                          &cd)
+                  : made_rc;
+    v.nomem = rc == GF_ERR_NOMEM;
+    if (copy && !rc && observe(cd, layer, 0, &o)) {
         v.ok = true;
         v.gain = isfinite(o.first) && isfinite(o.last) && o.last > 0 ? o.first / o.last : INFINITY;
         v.n = o.n;
@@ -228,50 +232,60 @@ static copy_view judge_copy(const gf_diag *d, gf_net *copy, int32_t layer)
     return v;
 }
 
-/* A clone of the net with its current weights (scratch.c), with change applied to its recurrent layer. */
-static gf_net *changed_clone(const gf_diag *d, const obs *o, change_fn change)
+/* A clone of the net with its current weights (scratch.c), with change applied to its recurrent layer; NULL with
+ * *rc saying why when it cannot be made or changed. */
+static gf_net *changed_clone(const gf_diag *d, const obs *o, change_fn change, int *rc)
 {
-    gf_net *copy = gfi_scratch_clone(d->net);
-    if (copy && change)
-        change(copy->layers[o->layer], o);
+    gf_net *copy = gfi_scratch_clone(d->net, rc);
+    if (copy && change && (*rc = change(copy->layers[o->layer], o))) {
+        gf_net_destroy(copy);
+        copy = NULL;
+    }
     return copy;
 }
 
 /* weight_hh_l0 orthogonal with sigma_max 1 (rows x H, semi-orthogonal for the gated kinds), from a fixed seed. */
-static void make_orthogonal(gf_layer *l, const obs *o)
+static int make_orthogonal(gf_layer *l, const obs *o)
 {
     (void)o;
     int32_t b;
     gf_init *init;
-    if (gf_layer_param_block_find(l, "weight_hh_l0", &b) || gf_init_create(&init, GF_INIT_ORTHOGONAL))
-        return;
+    int rc = gf_layer_param_block_find(l, "weight_hh_l0", &b);
+    if (rc || (rc = gf_init_create(&init, GF_INIT_ORTHOGONAL)))
+        return rc;
     int64_t dims[2];
     int32_t rank;
     size_t n = (size_t)gf_layer_param_block_size(l, b);
     float *w = gfi_malloc(n * sizeof *w);
-    if (w && !gf_layer_param_block_dims(l, b, dims, 2, &rank) && !gf_init_fill(init, w, n, dims[0], dims[1], 1))
-        gf_layer_set_param(l, b, w, n);
+    rc = w ? gf_layer_param_block_dims(l, b, dims, 2, &rank) : GF_ERR_NOMEM;
+    if (!rc)
+        rc = gf_init_fill(init, w, n, dims[0], dims[1], 1);
+    if (!rc)
+        rc = gf_layer_set_param(l, b, w, n);
     gfi_free(w);
     gf_init_destroy(init);
+    return rc;
 }
 
 /* Backpropagation truncated to the steps safe_truncation gives (the copy's option set directly: a layer in a
  * net takes no option through the API). */
 static int64_t safe_truncation(const obs *o);
-static void truncate_to_safe(gf_layer *l, const obs *o)
+static int truncate_to_safe(gf_layer *l, const obs *o)
 {
     l->opt[GF_LAYER_TRUNCATE] = (double)safe_truncation(o);
     l->aux[RA_TRUNC] = safe_truncation(o);
+    return GF_OK;
 }
 
 /* The gate bias shift a vanishing gated cell's remedy proposes (logit scale), and its application to the
  * forget (LSTM) or update (GRU) slice of bias_ih_l0. */
 static double gate_shift(const obs *o);
-static void shift_gate_bias(gf_layer *l, const obs *o)
+static int shift_gate_bias(gf_layer *l, const obs *o)
 {
     int64_t H = l->aux[RA_H];
     for (int64_t j = 0; j < H; j++)
         l->b[H + j] += (float)gate_shift(o);
+    return GF_OK;
 }
 
 /* A gain as text: "x3.2e-05 over 50 steps", "an overflow", "nothing". */
@@ -306,8 +320,15 @@ static const char *input_of(const copy_view *v) { return v->probed ? "a probe ba
  * what the rules across time say of the changed clone. */
 static void put_check(const gf_diag *d, const obs *o, change_fn change, gfi_sink *s)
 {
-    copy_view before = judge_copy(d, changed_clone(d, o, NULL), o->layer);
-    copy_view after = judge_copy(d, changed_clone(d, o, change), o->layer);
+    int rb = GF_OK, ra = GF_OK;
+    gf_net *cb = changed_clone(d, o, NULL, &rb);
+    copy_view before = judge_copy(d, cb, rb, o->layer);
+    gf_net *ca = changed_clone(d, o, change, &ra);
+    copy_view after = judge_copy(d, ca, ra, o->layer);
+    if (before.nomem || after.nomem) {
+        s->rc = GF_ERR_NOMEM;
+        return;
+    }
     if (!before.ok || !after.ok) {
         put_unchecked(s);
         return;
@@ -326,7 +347,10 @@ static bool put_switch_check(const gf_diag *d, const obs *o, int32_t kind, gfi_s
 {
     gfi_change ch = gfi_no_change();
     ch.rec = kind;
-    copy_view v = judge_copy(d, gfi_scratch_net(d->net, &ch), o->layer);
+    gf_net *copy = gfi_scratch_net(d->net, &ch); /* NULL only when out of memory */
+    copy_view v = judge_copy(d, copy, copy ? GF_OK : GF_ERR_NOMEM, o->layer);
+    if (v.nomem)
+        s->rc = GF_ERR_NOMEM;
     if (!v.ok || v.flags)
         return false;
     gfi_sink_put(s, "switch to %s of the same %lld units (gf_net_add_%s), whose gated state carries the gradient across "
@@ -351,18 +375,24 @@ static void put_clip_check(const gf_diag *d, double clip, gfi_sink *s)
         gfi_sink_put(s, " (not checked: no training batch is held, a larger batch since resized the buffers)");
         return;
     }
-    gf_net *with = gfi_scratch_clone(net), *without = gfi_scratch_clone(net);
+    int rw = GF_OK, ro = GF_OK;
+    gf_net *with = gfi_scratch_clone(net, &rw), *without = gfi_scratch_clone(net, &ro);
     gfi_run a = {0}, b = {0};
-    bool ok = with && without;
-    if (ok) {
+    int rc = rw ? rw : ro;
+    if (!rc) {
         with->clip_mode = GF_CLIP_NORM;
         with->clip_value = clip;
-        ok = !gfi_scratch_train(with, net->xcopy, rows, 1.0, CLIP_STEPS, &a) &&
-             !gfi_scratch_train(without, net->xcopy, rows, 1.0, CLIP_STEPS, &b);
+        rc = gfi_scratch_train(with, net->xcopy, rows, 1.0, CLIP_STEPS, &a);
+        if (!rc)
+            rc = gfi_scratch_train(without, net->xcopy, rows, 1.0, CLIP_STEPS, &b);
     }
     gf_net_destroy(with);
     gf_net_destroy(without);
-    if (!ok) {
+    if (rc == GF_ERR_NOMEM) {
+        s->rc = GF_ERR_NOMEM;
+        return;
+    }
+    if (rc) {
         put_unchecked(s);
         return;
     }
