@@ -244,15 +244,32 @@ INLINE __m512 adam_vec(const opt_vecs *c, __m512 wv, __m512 gv, float *mom, floa
     return wv;
 }
 
+/* One SGD-family pass with kind fixed at compile time (each caller below
+ * passes a constant), so the loop carries no per-vector dispatch; full
+ * vectors unmasked, the ragged end masked. */
+INLINE void sgd_run(const opt_vecs *c, float *w, const float *g, float *vel, size_t n, int32_t kind)
+{
+    __m512 st;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 wv = _mm512_loadu_ps(w + i), gv = _mm512_loadu_ps(g + i);
+        _mm512_storeu_ps(w + i, sgd_vec(c, wv, gv, kind == GF_OPT_SGD ? NULL : vel + i, 0xffff, &st, kind));
+    }
+    if (i < n) {
+        __mmask16 m = lanes((int64_t)(n - i));
+        __m512 wv = _mm512_maskz_loadu_ps(m, w + i), gv = _mm512_maskz_loadu_ps(m, g + i);
+        _mm512_mask_storeu_ps(w + i, m, sgd_vec(c, wv, gv, kind == GF_OPT_SGD ? NULL : vel + i, m, &st, kind));
+    }
+}
+
 static void update_sgd(const gfi_ew_opt *o, float *w, const float *g, float *vel, size_t n)
 {
     opt_vecs c;
     opt_vecs_load(&c, o);
-    __m512 st;
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 m = lanes((int64_t)(n - i));
-        __m512 wv = _mm512_maskz_loadu_ps(m, w + i), gv = _mm512_maskz_loadu_ps(m, g + i);
-        _mm512_mask_storeu_ps(w + i, m, sgd_vec(&c, wv, gv, vel ? vel + i : NULL, m, &st, c.kind));
+    switch (o->kind) {
+    case GF_OPT_SGD: sgd_run(&c, w, g, NULL, n, GF_OPT_SGD); break;
+    case GF_OPT_MOMENTUM: sgd_run(&c, w, g, vel, n, GF_OPT_MOMENTUM); break;
+    default: sgd_run(&c, w, g, vel, n, GF_OPT_NESTEROV); break;
     }
 }
 
@@ -261,7 +278,12 @@ static void update_adam(const gfi_ew_opt *o, float *w, const float *g, float *mo
     opt_vecs c;
     opt_vecs_load(&c, o);
     __m512 s1, s2;
-    for (size_t i = 0; i < n; i += 16) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 wv = _mm512_loadu_ps(w + i), gv = _mm512_loadu_ps(g + i);
+        _mm512_storeu_ps(w + i, adam_vec(&c, wv, gv, mom + i, var + i, 0xffff, &s1, &s2));
+    }
+    if (i < n) {
         __mmask16 m = lanes((int64_t)(n - i));
         __m512 wv = _mm512_maskz_loadu_ps(m, w + i), gv = _mm512_maskz_loadu_ps(m, g + i);
         _mm512_mask_storeu_ps(w + i, m, adam_vec(&c, wv, gv, mom + i, var + i, m, &s1, &s2));
