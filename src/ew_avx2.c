@@ -307,13 +307,23 @@ static void opt_update(const gfi_ew_opt *o, float *w, const float *g, float *m, 
 INLINE __m256d lo_pd(__m256 x) { return _mm256_cvtps_pd(_mm256_castps256_ps128(x)); }
 INLINE __m256d hi_pd(__m256 x) { return _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)); }
 
-/* Running sums of one call, in registers (AVX2 has 16: the two halves of
- * each widened vector are added before they are accumulated). */
+/* Running sums of one call.  AVX2 has 16 registers, so what can live
+ * elsewhere does: the zero counts in general registers (a mask's popcount),
+ * and the state check as one vector that x - x (0, or NaN for NaN / Inf)
+ * is OR-ed into.  The two halves of each widened vector are added before
+ * they are accumulated. */
 typedef struct pacc {
     __m256d gs, gq, wq, dq;
-    __m256 gmn, gmx, wmx;
-    __m256i gz, wz, sbits;
+    __m256 gmn, gmx, wmx, sbad;
+    size_t gz, wz;
 } pacc;
+
+/* Lanes of x equal to zero, among the lanes of mask mf. */
+INLINE size_t zeros_in(__m256 x, __m256 mf)
+{
+    __m256 eq = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ), mf);
+    return (size_t)__builtin_popcount((unsigned)_mm256_movemask_ps(eq));
+}
 
 /* One vector: saves the old values, steps, and adds g, the old w and the
  * change (new and old widened to double, then subtracted) into a.  Lanes
@@ -323,20 +333,21 @@ INLINE void stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
                       float *om, float *ov, __m256i m, bool full, int32_t kind)
 {
     const bool adam = kind == GF_OPT_ADAM;
-    const __m256 zero = _mm256_setzero_ps();
-    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff);
     __m256 gv = load(g, m, full), wv = load(w, m, full);
     store(ow, m, wv, full);
-    __m256 nw, s1, s2 = zero;
+    __m256 nw, s1, s2;
     if (adam) {
         store(om, m, load(mom, m, full), full);
         store(ov, m, load(var, m, full), full);
         nw = adam_vec(c, wv, gv, mom, var, m, full, &s1, &s2);
+        a->sbad = _mm256_or_ps(a->sbad, _mm256_sub_ps(s2, s2));
     } else {
         if (kind != GF_OPT_SGD)
             store(om, m, load(mom, m, full), full);
         nw = sgd_vec(c, wv, gv, mom, m, full, &s1, kind);
     }
+    /* s - s is 0 for a finite s and NaN for NaN / Inf (lanes outside m hold 0) */
+    a->sbad = _mm256_or_ps(a->sbad, _mm256_sub_ps(s1, s1));
     store(w, m, nw, full);
     __m256d gl = lo_pd(gv), gh = hi_pd(gv), wl = lo_pd(wv), wh = hi_pd(wv);
     a->gs = _mm256_add_pd(a->gs, _mm256_add_pd(gl, gh));
@@ -346,28 +357,20 @@ INLINE void stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
     a->dq = _mm256_add_pd(a->dq, _mm256_fmadd_pd(dl, dl, _mm256_mul_pd(dh, dh)));
     /* new value first: a NaN lane keeps the running min/max; a lane outside
      * m offers the running value itself */
-    __m256 gmin_in = gv, gmax_in = gv, gzero = _mm256_cmp_ps(gv, zero, _CMP_EQ_OQ);
-    __m256 wzero = _mm256_cmp_ps(wv, zero, _CMP_EQ_OQ);
+    __m256 gmin_in = gv, gmax_in = gv;
+    const __m256 mf = _mm256_castsi256_ps(m);
     if (!full) {
-        const __m256 mf = _mm256_castsi256_ps(m);
         gmin_in = _mm256_blendv_ps(a->gmn, gv, mf);
         gmax_in = _mm256_blendv_ps(a->gmx, gv, mf);
-        gzero = _mm256_and_ps(gzero, mf);
-        wzero = _mm256_and_ps(wzero, mf);
     }
     a->gmn = _mm256_min_ps(gmin_in, a->gmn);
     a->gmx = _mm256_max_ps(gmax_in, a->gmx);
     a->wmx = _mm256_max_ps(gfi_avx2_abs_ps(wv), a->wmx); /* lanes outside m: |0| */
-    /* each equal lane is all ones, i.e. -1: subtracting counts it */
-    a->gz = _mm256_sub_epi32(a->gz, _mm256_castps_si256(gzero));
-    a->wz = _mm256_sub_epi32(a->wz, _mm256_castps_si256(wzero));
-    /* |bits| >= those of +Inf exactly for NaN / Inf */
-    a->sbits = _mm256_max_epu32(a->sbits, _mm256_and_si256(_mm256_castps_si256(s1), magnitude));
-    if (adam)
-        a->sbits = _mm256_max_epu32(a->sbits, _mm256_and_si256(_mm256_castps_si256(s2), magnitude));
+    a->gz += zeros_in(gv, mf);
+    a->wz += zeros_in(wv, mf);
 }
 
-#define STATS_CHUNK ((size_t)1 << 28) /* elements; the uint32 zero counters cannot wrap */
+#define STATS_CHUNK ((size_t)1 << 28) /* elements per call of stats_run */
 
 INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, float *var, size_t k,
                       gfi_ew_pstats *s, float *ow, float *om, float *ov, int32_t kind)
@@ -377,7 +380,8 @@ INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, f
     a.gmn = _mm256_set1_ps(s->gmin);
     a.gmx = _mm256_set1_ps(s->gmax);
     a.wmx = _mm256_set1_ps(s->wmax);
-    a.gz = a.wz = a.sbits = _mm256_setzero_si256();
+    a.sbad = _mm256_setzero_ps();
+    a.gz = a.wz = 0;
     const bool sgd = kind == GF_OPT_SGD, adam = kind == GF_OPT_ADAM;
     const __m256i all = _mm256_set1_epi32(-1);
     size_t i = 0;
@@ -394,9 +398,9 @@ INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, f
     s->gmin = gfi_avx2_extreme_ps(a.gmn, 0);
     s->gmax = gfi_avx2_extreme_ps(a.gmx, 1);
     s->wmax = gfi_avx2_extreme_ps(a.wmx, 1);
-    s->gzeros += gfi_avx2_sum_epu32(a.gz);
-    s->wzeros += gfi_avx2_sum_epu32(a.wz);
-    s->state_bad |= gfi_avx2_max_epu32(a.sbits) >= 0x7f800000u;
+    s->gzeros += a.gz;
+    s->wzeros += a.wz;
+    s->state_bad |= !_mm256_testz_si256(_mm256_castps_si256(a.sbad), _mm256_castps_si256(a.sbad));
 }
 
 static void opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, float *mom, float *var, size_t n,
