@@ -456,29 +456,45 @@ typedef struct gemm_job {
     float *c;
 } gemm_job;
 
-/* Thread tid of nt computes a contiguous range of whole register tiles along
- * the split dimension; ranges are disjoint, and each element is computed by
- * the same sequence of operations as in the single-threaded product. */
+/* The range [*lo, *hi) of the split dimension that thread tid of nt owns:
+ * a contiguous run of whole register tiles (empty when *lo >= *hi). */
+static void share_of(const gfi_gemm_kernel_info *K, bool by_cols, int64_t m, int64_t n, int tid, int nt, int64_t *lo,
+                     int64_t *hi)
+{
+    int64_t len = by_cols ? n : m;
+    int64_t unit = by_cols ? K->nr : K->mr;
+    int64_t units = (len + unit - 1) / unit;
+    int64_t u0 = units * tid / nt, u1 = units * (tid + 1) / nt;
+    *lo = u0 * unit;
+    *hi = u1 * unit < len ? u1 * unit : len;
+}
+
+/* Columns (by_cols) or rows [lo, hi) of C, packed into buffer pair tid; each
+ * element is computed by the same sequence of operations as in the whole
+ * single-threaded product. */
+static void gemm_range(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws *ws, int tid, bool by_cols,
+                       int64_t lo, int64_t hi, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                       float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                       int64_t ldc)
+{
+    float *packa = ws_packa(ws, tid), *packb = ws_packb(ws, tid);
+    if (by_cols)
+        gemm_with(K, packa, packb, trans_a, trans_b, m, hi - lo, k, alpha, a, lda,
+                  trans_b ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);
+    else
+        gemm_with(K, packa, packb, trans_a, trans_b, hi - lo, n, k, alpha, trans_a ? a + lo : a + lo * lda, lda, b,
+                  ldb, beta, c + lo * ldc, ldc);
+}
+
+/* Thread tid of nt computes its share; shares are disjoint. */
 static void gemm_job_run(void *arg, int tid, int nt)
 {
     const gemm_job *g = arg;
-    float *packa = ws_packa(g->ws, tid), *packb = ws_packb(g->ws, tid);
-    int64_t len = g->by_cols ? g->n : g->m;
-    int64_t unit = g->by_cols ? g->K->nr : g->K->mr;
-    int64_t units = (len + unit - 1) / unit;
-    int64_t u0 = units * tid / nt, u1 = units * (tid + 1) / nt;
-    int64_t lo = u0 * unit, hi = u1 * unit < len ? u1 * unit : len;
-    if (lo >= hi)
-        return;
-    if (g->by_cols) {
-        const float *b = g->trans_b ? g->b + lo * g->ldb : g->b + lo;
-        gemm_with(g->K, packa, packb, g->trans_a, g->trans_b, g->m, hi - lo, g->k, g->alpha, g->a, g->lda, b, g->ldb,
-                  g->beta, g->c + lo, g->ldc);
-    } else {
-        const float *a = g->trans_a ? g->a + lo : g->a + lo * g->lda;
-        gemm_with(g->K, packa, packb, g->trans_a, g->trans_b, hi - lo, g->n, g->k, g->alpha, a, g->lda, g->b, g->ldb,
-                  g->beta, g->c + lo * g->ldc, g->ldc);
-    }
+    int64_t lo, hi;
+    share_of(g->K, g->by_cols, g->m, g->n, tid, nt, &lo, &hi);
+    if (lo < hi)
+        gemm_range(g->K, g->ws, tid, g->by_cols, lo, hi, g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha, g->a,
+                   g->lda, g->b, g->ldb, g->beta, g->c, g->ldc);
 }
 
 /* Which dimension of C the threads share out: the longer one, except for
@@ -496,19 +512,49 @@ static bool split_by_cols(const gfi_gemm_kernel_info *K, bool trans_a, int64_t m
     return n >= m;
 }
 
+/* Whether gfi_gemm_pool shares this product out (and not the caller alone). */
+static bool pool_splits(const struct gfi_pool *pool, const struct gfi_gemm_ws *ws, int64_t m, int64_t n, int64_t k)
+{
+    int nt = gfi_pool_threads(pool);
+    /* Below about 4 MFLOP waking the workers costs more than it saves. */
+    bool small = (double)m * (double)n * (double)k < GEMM_POOL_MIN_WORK;
+    return pool && nt > 1 && nt <= ws->nthreads && m > 0 && n > 0 && !small;
+}
+
 void gfi_gemm_pool(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans_a, bool trans_b, int64_t m, int64_t n,
                    int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                    float *c, int64_t ldc)
 {
     const gfi_gemm_kernel_info *K = kernel_info(gfi_gemm_kernel_active());
-    /* Below about 4 MFLOP waking the workers costs more than it saves. */
-    bool small = (double)m * (double)n * (double)k < GEMM_POOL_MIN_WORK;
-    int nt = gfi_pool_threads(pool);
-    if (!pool || nt <= 1 || nt > ws->nthreads || m <= 0 || n <= 0 || small) {
+    if (!pool_splits(pool, ws, m, n, k)) {
         gemm_one(K, ws, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
+    int nt = gfi_pool_threads(pool);
     gemm_job g = {K, ws, trans_a, trans_b, split_by_cols(K, trans_a, m, n, nt), m, n, k, alpha, beta, a, b, lda,
                   ldb, ldc, c};
     gfi_pool_run(pool, gemm_job_run, &g);
+}
+
+int gfi_gemm_pool_split(const struct gfi_pool *pool, const struct gfi_gemm_ws *ws, bool trans_a, int64_t m,
+                        int64_t n, int64_t k)
+{
+    if (!ws || !pool_splits(pool, ws, m, n, k))
+        return GFI_GEMM_ONE;
+    const gfi_gemm_kernel_info *K = kernel_info(gfi_gemm_kernel_active());
+    return split_by_cols(K, trans_a, m, n, gfi_pool_threads(pool)) ? GFI_GEMM_BY_COLS : GFI_GEMM_BY_ROWS;
+}
+
+void gfi_gemm_share_range(int split, int64_t m, int64_t n, int tid, int nt, int64_t *lo, int64_t *hi)
+{
+    share_of(kernel_info(gfi_gemm_kernel_active()), split == GFI_GEMM_BY_COLS, m, n, tid, nt, lo, hi);
+}
+
+void gfi_gemm_share(struct gfi_gemm_ws *ws, int tid, int split, int64_t lo, int64_t hi, bool trans_a, bool trans_b,
+                    int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    if (lo < hi)
+        gemm_range(kernel_info(gfi_gemm_kernel_active()), ws, tid, split == GFI_GEMM_BY_COLS, lo, hi, trans_a,
+                   trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

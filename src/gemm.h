@@ -57,6 +57,24 @@ void gfi_gemm_pool(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans_a, 
                    int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                    float *c, int64_t ldc);
 
+/* How gfi_gemm_pool would compute a product on this pool: on the caller
+ * alone (GFI_GEMM_ONE), or shared out by columns or by rows of C. */
+enum { GFI_GEMM_ONE = 0, GFI_GEMM_BY_COLS = 1, GFI_GEMM_BY_ROWS = 2 };
+int gfi_gemm_pool_split(const struct gfi_pool *pool, const struct gfi_gemm_ws *ws, bool trans_a, int64_t m,
+                        int64_t n, int64_t k);
+/* Thread tid's share of a product that gfi_gemm_pool_split said is split
+ * `split` over nt threads: the columns (BY_COLS) or rows [*lo, *hi) of C
+ * that gfi_gemm_pool gives that thread (empty when *lo >= *hi). */
+void gfi_gemm_share_range(int split, int64_t m, int64_t n, int tid, int nt, int64_t *lo, int64_t *hi);
+/* Computes that share, packing into buffer pair tid; the elements get the
+ * same values as in gfi_gemm.  For callers that run their own pool job and
+ * pair the product with a pass over the same block (a layer's bias and
+ * activation, or its activation gradient before the weight gradient), so
+ * the pass takes no pool run of its own. */
+void gfi_gemm_share(struct gfi_gemm_ws *ws, int tid, int split, int64_t lo, int64_t hi, bool trans_a, bool trans_b,
+                    int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float beta, float *c, int64_t ldc);
+
 /* gfi_gemm packing into ws's buffer pair tid (0 <= tid < gfi_gemm_ws_threads(ws)), for callers that split
  * their work over a pool themselves and give each thread whole products (conv layers, by chunks of samples).
  * Same result as gfi_gemm and gfi_gemm_pool. */
