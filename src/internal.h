@@ -366,6 +366,7 @@ struct gf_layer {
 /* Registered kinds (src/kinds.h): the ops of kind k, or NULL. */
 #define GFI_KIND(k, ops) extern const gfi_layer_ops ops;
 #include "kinds.h"
+#include "pool_gate.h"
 #undef GFI_KIND
 const gfi_layer_ops *gfi_layer_kind_ops(int32_t kind);
 
@@ -467,6 +468,7 @@ struct gf_net {
     bool progress;
     int64_t steps;
     struct gfi_pool *pool; /* NULL: single-threaded */
+    gfi_pool_gate gate;    /* whether train steps use the pool (pool_gate.h) */
     struct gfi_gemm_ws *gemm_ws; /* packing buffers, one pair per pool thread */
     char err[256];
     /* Diagnostics (diag.c): the attached object, whether it is enabled, and

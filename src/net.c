@@ -1171,6 +1171,32 @@ int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *
 
 /* ---- entries for the training loop (fit_v2.c, metric.c) ---- */
 
+/* A train step on the pool, or on the caller alone while the gate is closed
+ * (pool_gate.h: another process holds a core).  The pool is set aside only
+ * when the buffers already fit this batch, so none is sized while it is
+ * away; results do not depend on the thread count. */
+static int train_step_gated(gf_net *net, const float *x, const float *target, int64_t batch, double *loss)
+{
+    size_t nx = (size_t)batch * (size_t)net->inputs;
+    if (!net->pool || 6.0 * (double)net->nparams * (double)batch < GFI_GATE_MIN_WORK)
+        return train_step_run(net, x, nx, target, batch, loss);
+    bool use_pool, measure;
+    gfi_gate_next(&net->gate, &use_pool, &measure);
+    struct gfi_pool *pool = net->pool;
+    if (!use_pool && batch <= net->max_batch) {
+        net->pool = NULL;
+        int rc = train_step_run(net, x, nx, target, batch, loss);
+        net->pool = pool;
+        return rc;
+    }
+    double w0, c0, w1, c1;
+    measure = measure && gfi_gate_clocks(&w0, &c0);
+    int rc = train_step_run(net, x, nx, target, batch, loss);
+    if (measure && gfi_gate_clocks(&w1, &c1))
+        gfi_gate_record(&net->gate, w1 - w0, c1 - c0);
+    return rc;
+}
+
 int gfi_net_train_validated(gf_net *net, const float *x, const float *target, int64_t batch, double *loss)
 {
     /* Allocate everything first, so a lack of memory changes nothing. */
@@ -1182,7 +1208,7 @@ int gfi_net_train_validated(gf_net *net, const float *x, const float *target, in
         gfi_diag_train_step_begin(net);
     step_save sv;
     train_step_save(net, &sv);
-    rc = train_step_run(net, x, (size_t)batch * (size_t)net->inputs, target, batch, loss);
+    rc = train_step_gated(net, x, target, batch, loss);
     if (rc && rc != GF_ERR_GUARD)
         train_step_restore(net, &sv);
     /* Not even a refused step keeps an optimizer state it sized. */

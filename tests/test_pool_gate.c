@@ -1,0 +1,179 @@
+/*
+ * test_pool_gate.c — the gate that decides whether a training step uses the
+ * thread pool: which steps are measured, when it closes (a step whose caller
+ * was running less than GFI_GATE_BUSY of its wall time), for how long, and
+ * when it opens again; and that a net training on two threads beside a
+ * process spinning on every core gives the weights one thread gives.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "internal.h"
+#include "pool_gate.h"
+
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Steps the gate lets onto the pool among the next n; *measured counts those it asks to time. */
+static int pooled_of_next(gfi_pool_gate *g, int n, int *measured)
+{
+    int pooled = 0;
+    *measured = 0;
+    for (int i = 0; i < n; i++) {
+        bool use, measure;
+        gfi_gate_next(g, &use, &measure);
+        pooled += use;
+        *measured += measure;
+        assert_true(use || !measure);
+    }
+    return pooled;
+}
+
+static void close_once(gfi_pool_gate *g)
+{
+    bool use, measure;
+    do
+        gfi_gate_next(g, &use, &measure);
+    while (!measure);
+    gfi_gate_record(g, 0.01, 0.001); /* caller ran 10 % of the step */
+}
+
+static void test_open_gate_measures_the_first_step_and_one_in_every_sample(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = {0, 0, 0};
+    bool use, measure;
+    gfi_gate_next(&g, &use, &measure);
+    assert_true(use && measure);
+    int measured;
+    assert_int_equal(pooled_of_next(&g, 4 * GFI_GATE_SAMPLE - 1, &measured), 4 * GFI_GATE_SAMPLE - 1);
+    assert_int_equal(measured, 3);
+}
+
+static void test_quiet_step_keeps_the_gate_open(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = {0, 0, 0};
+    bool use, measure;
+    gfi_gate_next(&g, &use, &measure);
+    gfi_gate_record(&g, 0.01, 0.0095);
+    int measured;
+    assert_int_equal(pooled_of_next(&g, 100, &measured), 100);
+}
+
+static void test_busy_step_sends_the_next_steps_to_one_thread_then_probes(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = {0, 0, 0};
+    close_once(&g);
+    int measured;
+    assert_int_equal(pooled_of_next(&g, GFI_GATE_MIN_SKIP, &measured), 0);
+    bool use, measure;
+    gfi_gate_next(&g, &use, &measure);
+    assert_true(use && measure); /* the probe */
+}
+
+static void test_busy_probes_double_the_closure_up_to_its_limit(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = {0, 0, 0};
+    uint32_t expect = GFI_GATE_MIN_SKIP;
+    for (int round = 0; round < 12; round++) {
+        close_once(&g);
+        assert_int_equal(g.skip, expect);
+        int measured;
+        assert_int_equal(pooled_of_next(&g, (int)expect, &measured), 0);
+        expect = expect * 2 > GFI_GATE_MAX_SKIP ? GFI_GATE_MAX_SKIP : expect * 2;
+    }
+}
+
+static void test_quiet_probe_resets_the_closure_length(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = {0, 0, 0};
+    close_once(&g);
+    int measured;
+    pooled_of_next(&g, GFI_GATE_MIN_SKIP, &measured);
+    close_once(&g); /* the probe is busy too: twice as long */
+    assert_int_equal(g.skip, 2 * GFI_GATE_MIN_SKIP);
+    pooled_of_next(&g, 2 * GFI_GATE_MIN_SKIP, &measured);
+    bool use, measure;
+    gfi_gate_next(&g, &use, &measure);
+    gfi_gate_record(&g, 0.01, 0.01);
+    close_once(&g);
+    assert_int_equal(g.skip, GFI_GATE_MIN_SKIP);
+}
+
+static void test_steps_too_short_to_judge_change_nothing(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = {0, 0, 0};
+    bool use, measure;
+    gfi_gate_next(&g, &use, &measure);
+    gfi_gate_record(&g, GFI_GATE_MIN_WALL / 2, 0.0);
+    gfi_gate_record(&g, NAN, 0.0);
+    assert_int_equal(g.skip, 0);
+    int measured;
+    assert_int_equal(pooled_of_next(&g, 10, &measured), 10);
+}
+
+/* 256-256-256-4 tanh, batch 64, 40 steps on `threads` threads (while `spinners` processes spin); layer 0's
+ * weights into w. */
+static void train_deepish(int32_t threads, int spinners, float *w, size_t n)
+{
+    pid_t pid[4] = {0};
+    for (int i = 0; i < spinners && i < 4; i++)
+        if ((pid[i] = fork()) == 0)
+            for (volatile unsigned long spin = 0;; spin++)
+                ;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 256, 9), GF_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gf_net_add_dense(net, i < 2 ? 256 : 4, i < 2 ? GF_ACT_TANH : GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_net_set_threads(net, threads), GF_OK);
+    static float x[64 * 256], t[64 * 4];
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++)
+        x[i] = sinf((float)i * 0.11f);
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        t[i] = cosf((float)i);
+    for (int s = 0; s < 40; s++)
+        assert_int_equal(gf_net_train_step(net, x, 64 * 256, t, 64 * 4, 64, NULL), GF_OK);
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(net, 0), w, n), GF_OK);
+    gf_net_destroy(net);
+    for (int i = 0; i < spinners && i < 4; i++)
+        if (pid[i] > 0) {
+            kill(pid[i], SIGKILL);
+            waitpid(pid[i], NULL, 0);
+        }
+}
+
+static void test_two_threads_beside_busy_processes_match_one_thread(void **state)
+{
+    (void)state;
+    static float one[256 * 256], two[256 * 256];
+    train_deepish(1, 0, one, 256 * 256);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    train_deepish(2, cores > 0 && cores < 4 ? (int)cores : 4, two, 256 * 256);
+    assert_memory_equal(one, two, sizeof one);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_gate_measures_the_first_step_and_one_in_every_sample),
+        cmocka_unit_test(test_quiet_step_keeps_the_gate_open),
+        cmocka_unit_test(test_busy_step_sends_the_next_steps_to_one_thread_then_probes),
+        cmocka_unit_test(test_busy_probes_double_the_closure_up_to_its_limit),
+        cmocka_unit_test(test_quiet_probe_resets_the_closure_length),
+        cmocka_unit_test(test_steps_too_short_to_judge_change_nothing),
+        cmocka_unit_test(test_two_threads_beside_busy_processes_match_one_thread),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
