@@ -340,9 +340,30 @@ static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc)
     }
 }
 
+/* Where op(B)'s panels come from: packed here into packb (pre NULL), or
+ * already packed by gfi_gemm_pre_pack: the panel of k block pc and columns
+ * col0 + jc.. then starts at pre + pc * npad + (col0 + jc) * kb, since
+ * the whole op(B) was packed one k block at a time, npad columns each. */
+typedef struct b_source {
+    const float *pre;
+    int64_t col0, npad;
+} b_source;
+
+static void gemm_with_b(const gfi_gemm_kernel_info *K, float *restrict packa, float *restrict packb, b_source src,
+                        bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
 static void gemm_with(const gfi_gemm_kernel_info *K, float *restrict packa, float *restrict packb, bool trans_a,
                       bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                       const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    const b_source none = {NULL, 0, 0};
+    gemm_with_b(K, packa, packb, none, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+static void gemm_with_b(const gfi_gemm_kernel_info *K, float *restrict packa, float *restrict packb, b_source src,
+                        bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -359,7 +380,11 @@ static void gemm_with(const gfi_gemm_kernel_info *K, float *restrict packa, floa
             int64_t kb = k - pc < kc ? k - pc : kc;
             /* Later k blocks add to what the first one wrote. */
             float beta_eff = pc == 0 ? beta : 1.0f;
-            K->pack_b(K->nr, trans_b, b, ldb, pc, jc, kb, nb, packb);
+            float *pb = packb;
+            if (src.pre)
+                pb = (float *)(uintptr_t)(src.pre + pc * src.npad + (src.col0 + jc) * kb);
+            else
+                K->pack_b(K->nr, trans_b, b, ldb, pc, jc, kb, nb, packb);
             for (int64_t ic = 0; ic < m; ic += mc) {
                 int64_t mb = m - ic < mc ? m - ic : mc;
                 K->pack_a(K->mr, trans_a, a, lda, ic, pc, mb, kb, packa);
@@ -368,7 +393,7 @@ static void gemm_with(const gfi_gemm_kernel_info *K, float *restrict packa, floa
                     int nr = nb - jr < K->nr ? (int)(nb - jr) : K->nr;
                     for (int64_t ir = 0; ir < mb; ir += K->mr) {
                         int mr = mb - ir < K->mr ? (int)(mb - ir) : K->mr;
-                        K->ukernel(kb, packa + ir * kb, packb + jr * kb, c + (ic + ir) * ldc + jc + jr, ldc, alpha,
+                        K->ukernel(kb, packa + ir * kb, pb + jr * kb, c + (ic + ir) * ldc + jc + jr, ldc, alpha,
                                    beta_eff, mr, nr);
                     }
                 }
@@ -448,6 +473,7 @@ void gfi_gemm(struct gfi_gemm_ws *ws, bool trans_a, bool trans_b, int64_t m, int
 typedef struct gemm_job {
     const gfi_gemm_kernel_info *K;
     const struct gfi_gemm_ws *ws;
+    b_source src;
     bool trans_a, trans_b, by_cols;
     int64_t m, n, k;
     float alpha, beta;
@@ -472,18 +498,29 @@ static void share_of(const gfi_gemm_kernel_info *K, bool by_cols, int64_t m, int
 /* Columns (by_cols) or rows [lo, hi) of C, packed into buffer pair tid; each
  * element is computed by the same sequence of operations as in the whole
  * single-threaded product. */
+static void gemm_range_b(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws *ws, int tid, b_source src,
+                         bool by_cols, int64_t lo, int64_t hi, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                         int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                         float *c, int64_t ldc)
+{
+    float *packa = ws_packa(ws, tid), *packb = ws_packb(ws, tid);
+    if (by_cols) {
+        src.col0 = lo;
+        gemm_with_b(K, packa, packb, src, trans_a, trans_b, m, hi - lo, k, alpha, a, lda,
+                    trans_b ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);
+    } else {
+        gemm_with_b(K, packa, packb, src, trans_a, trans_b, hi - lo, n, k, alpha, trans_a ? a + lo : a + lo * lda,
+                    lda, b, ldb, beta, c + lo * ldc, ldc);
+    }
+}
+
 static void gemm_range(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws *ws, int tid, bool by_cols,
                        int64_t lo, int64_t hi, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                        float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                        int64_t ldc)
 {
-    float *packa = ws_packa(ws, tid), *packb = ws_packb(ws, tid);
-    if (by_cols)
-        gemm_with(K, packa, packb, trans_a, trans_b, m, hi - lo, k, alpha, a, lda,
-                  trans_b ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);
-    else
-        gemm_with(K, packa, packb, trans_a, trans_b, hi - lo, n, k, alpha, trans_a ? a + lo : a + lo * lda, lda, b,
-                  ldb, beta, c + lo * ldc, ldc);
+    const b_source none = {NULL, 0, 0};
+    gemm_range_b(K, ws, tid, none, by_cols, lo, hi, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /* Thread tid of nt computes its share; shares are disjoint. */
@@ -493,8 +530,8 @@ static void gemm_job_run(void *arg, int tid, int nt)
     int64_t lo, hi;
     share_of(g->K, g->by_cols, g->m, g->n, tid, nt, &lo, &hi);
     if (lo < hi)
-        gemm_range(g->K, g->ws, tid, g->by_cols, lo, hi, g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha, g->a,
-                   g->lda, g->b, g->ldb, g->beta, g->c, g->ldc);
+        gemm_range_b(g->K, g->ws, tid, g->src, g->by_cols, lo, hi, g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha,
+                     g->a, g->lda, g->b, g->ldb, g->beta, g->c, g->ldc);
 }
 
 /* Which dimension of C the threads share out: the longer one, except for
@@ -531,8 +568,62 @@ void gfi_gemm_pool(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans_a, 
         return;
     }
     int nt = gfi_pool_threads(pool);
-    gemm_job g = {K, ws, trans_a, trans_b, split_by_cols(K, trans_a, m, n, nt), m, n, k, alpha, beta, a, b, lda,
-                  ldb, ldc, c};
+    gemm_job g = {K, ws, {NULL, 0, 0}, trans_a, trans_b, split_by_cols(K, trans_a, m, n, nt), m, n, k, alpha, beta,
+                  a, b, lda, ldb, ldc, c};
+    gfi_pool_run(pool, gemm_job_run, &g);
+}
+
+/* ---- op(B) packed once for many products ---- */
+
+/* Columns of one packed k block: n rounded up to the widest sliver. */
+static int64_t pre_npad(const gfi_gemm_kernel_info *K, int64_t n) { return (n + K->nr - 1) / K->nr * K->nr; }
+
+#define PRE_ALIGN 16 /* floats: the packed slivers are read with 64-byte aligned loads */
+
+size_t gfi_gemm_pre_floats(int64_t k, int64_t n)
+{
+    if (k <= 0 || n <= 0)
+        return 0;
+    int64_t widest = 32; /* the largest NR of any kernel */
+    return (size_t)k * (size_t)((n + widest - 1) / widest * widest) + PRE_ALIGN;
+}
+
+void gfi_gemm_pre_pack(gfi_gemm_pre *pre, float *buf, bool trans_b, int64_t k, int64_t n, const float *b,
+                       int64_t ldb)
+{
+    int kernel = gfi_gemm_kernel_active();
+    const gfi_gemm_kernel_info *K = kernel_info(kernel);
+    *pre = (gfi_gemm_pre){NULL, kernel, trans_b, k, n};
+    if (!buf || k <= 0 || n <= 0)
+        return;
+    float *p = (float *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
+    int64_t kc = balanced_block(k, K->kc, 1), npad = pre_npad(K, n);
+    for (int64_t pc = 0; pc < k; pc += kc)
+        K->pack_b(K->nr, trans_b, b, ldb, pc, 0, k - pc < kc ? k - pc : kc, n, p + pc * npad);
+    pre->p = p;
+}
+
+void gfi_gemm_pool_pre(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans_a, int64_t m, float alpha,
+                       const float *a, int64_t lda, const float *b, int64_t ldb, const gfi_gemm_pre *pre, float beta,
+                       float *c, int64_t ldc)
+{
+    int kernel = gfi_gemm_kernel_active();
+    const gfi_gemm_kernel_info *K = kernel_info(kernel);
+    int64_t n = pre->n, k = pre->k;
+    if (!pre->p || pre->kernel != kernel || use_small(K, trans_a, pre->trans_b, m, n, k, alpha) || m <= 0 ||
+        alpha == 0.0f) {
+        gfi_gemm_pool(pool, ws, trans_a, pre->trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    b_source src = {pre->p, 0, pre_npad(K, n)};
+    if (!pool_splits(pool, ws, m, n, k)) {
+        gemm_with_b(K, ws_packa(ws, 0), ws_packb(ws, 0), src, trans_a, pre->trans_b, m, n, k, alpha, a, lda, b, ldb,
+                    beta, c, ldc);
+        return;
+    }
+    int nt = gfi_pool_threads(pool);
+    gemm_job g = {K, ws, src, trans_a, pre->trans_b, split_by_cols(K, trans_a, m, n, nt), m, n, k, alpha, beta, a, b,
+                  lda, ldb, ldc, c};
     gfi_pool_run(pool, gemm_job_run, &g);
 }
 

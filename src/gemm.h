@@ -75,6 +75,27 @@ void gfi_gemm_share(struct gfi_gemm_ws *ws, int tid, int split, int64_t lo, int6
                     int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
                     int64_t ldb, float beta, float *c, int64_t ldc);
 
+/* op(B) packed once for many products with the same B (a recurrent layer's
+ * weight_hh_l0 times each step's state): gfi_gemm_pre_pack packs op(B)
+ * (k x n; B^T when trans_b) into buf, which holds gfi_gemm_pre_floats(k, n)
+ * floats (any alignment), and describes it in *pre; gfi_gemm_pool_pre is
+ * gfi_gemm_pool with that op(B), packing nothing.  Same panels, same kernel
+ * calls, so the same result bit for bit; it falls back to b itself when the
+ * kernel changed since the pack, or the product takes the small path.  B
+ * must not change between the pack and the products. */
+typedef struct gfi_gemm_pre {
+    const float *p; /* NULL: nothing packed */
+    int kernel;
+    bool trans_b;
+    int64_t k, n;
+} gfi_gemm_pre;
+size_t gfi_gemm_pre_floats(int64_t k, int64_t n);
+void gfi_gemm_pre_pack(gfi_gemm_pre *pre, float *buf, bool trans_b, int64_t k, int64_t n, const float *b,
+                       int64_t ldb);
+void gfi_gemm_pool_pre(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans_a, int64_t m, float alpha,
+                       const float *a, int64_t lda, const float *b, int64_t ldb, const gfi_gemm_pre *pre, float beta,
+                       float *c, int64_t ldc);
+
 /* gfi_gemm packing into ws's buffer pair tid (0 <= tid < gfi_gemm_ws_threads(ws)), for callers that split
  * their work over a pool themselves and give each thread whole products (conv layers, by chunks of samples).
  * Same result as gfi_gemm and gfi_gemm_pool. */

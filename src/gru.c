@@ -69,6 +69,7 @@ static void gru_output(const gfi_rec *r, const float *g, const float *hp, float 
 static void gru_forward(gf_layer *l, const gfi_layer_io *io)
 {
     gfi_rec r = gfi_rec_view(l, io->batch, io->cache, io->scratch);
+    gfi_rec_pack_whh(l, &r, false);
     size_t BH = (size_t)(r.B * r.H), BG = (size_t)(r.B * r.GH);
     int64_t H = r.H;
     gfi_rec_project(l, &r, io->x);
@@ -130,6 +131,7 @@ static void cell_backward(const gfi_rec *r, int64_t t)
 static void gru_backward(gf_layer *l, const gfi_layer_io *io)
 {
     gfi_rec r = gfi_rec_view(l, io->batch, io->cache, io->scratch);
+    gfi_rec_pack_whh(l, &r, true);
     size_t BH = (size_t)(r.B * r.H);
     bool observe = io->observe && l->keep;
     for (int64_t t = r.T - 1; t >= 0; t--) {

@@ -100,8 +100,9 @@ size_t gfi_rec_scratch_size(const gf_layer *l, int64_t batch, int32_t threads)
     (void)threads;
     size_t B = (size_t)batch, T = (size_t)l->aux[RA_T], F = (size_t)l->aux[RA_F], H = (size_t)l->aux[RA_H];
     size_t GH = (size_t)l->aux[RA_G] * H, per = T * F + T * GH * (l->kind == GF_LAYER_GRU ? 2 : 1) + 3 * H + GH;
-    /* bsum, bstep, bacc (2 GH doubles = 4 GH floats, first so it stays 8-byte aligned), zeros */
-    return add_sat(mul_sat(B, per), 6 * GH + H);
+    /* bsum, bstep, bacc (2 GH doubles = 4 GH floats, first so it stays 8-byte aligned), zeros, and
+     * weight_hh_l0 packed (either way round: the same size) */
+    return add_sat(add_sat(mul_sat(B, per), 6 * GH + H), gfi_gemm_pre_floats((int64_t)GH, (int64_t)H));
 }
 
 /* keep: [0] length recorded, T+1 norms, 3 series of T, 8 scalars, 2H doubles of the power iteration. */
@@ -144,9 +145,19 @@ gfi_rec gfi_rec_view(const gf_layer *l, int64_t batch, float *cache, float *scra
     r.step = p, p += B * GH;
     r.bsum = p, p += GH;
     r.bstep = p, p += GH;
-    r.zeros = p;
+    r.zeros = p, p += H;
     memset(r.zeros, 0, H * sizeof(float));
+    r.pre_buf = p;
     return r;
+}
+
+void gfi_rec_pack_whh(const gf_layer *l, gfi_rec *r, bool backward)
+{
+    const float *whh = l->w + (size_t)r->GH * (size_t)r->F;
+    if (backward) /* op(B) = W_hh: GH x H */
+        gfi_gemm_pre_pack(&r->pre, r->pre_buf, false, r->GH, r->H, whh, r->H);
+    else /* op(B) = W_hh^T: H x GH */
+        gfi_gemm_pre_pack(&r->pre, r->pre_buf, true, r->H, r->GH, whh, r->H);
 }
 
 void gfi_rec_units(const gf_layer *l, int64_t view[3])
@@ -185,9 +196,12 @@ void gfi_rec_project(gf_layer *l, const gfi_rec *r, const float *x)
 void gfi_rec_recur(gf_layer *l, const gfi_rec *r, int64_t t, float beta, float *c)
 {
     gf_net *net = l->owner;
-    const float *whh = l->w + (size_t)r->GH * (size_t)r->F;
-    gfi_gemm_pool(net->pool, net->gemm_ws, false, true, r->B, r->GH, r->H, 1.0f, r->hs + t * r->B * r->H, r->H, whh,
-                  r->H, beta, c, r->GH);
+    const float *whh = l->w + (size_t)r->GH * (size_t)r->F, *h = r->hs + t * r->B * r->H;
+    if (r->pre.p && r->pre.trans_b)
+        gfi_gemm_pool_pre(net->pool, net->gemm_ws, false, r->B, 1.0f, h, r->H, whh, r->H, &r->pre, beta, c, r->GH);
+    else
+        gfi_gemm_pool(net->pool, net->gemm_ws, false, true, r->B, r->GH, r->H, 1.0f, h, r->H, whh, r->H, beta, c,
+                      r->GH);
 }
 
 /* The caller's state is batch-major h (B x H) then c: hs[0] and cs[0] are B x H blocks as well. */
@@ -318,9 +332,13 @@ void gfi_rec_step_grad(const gfi_rec *r, const float *dy, int64_t t, bool cut)
 void gfi_rec_carry(gf_layer *l, const gfi_rec *r, int64_t t, float beta)
 {
     gf_net *net = l->owner;
-    const float *whh = l->w + (size_t)r->GH * (size_t)r->F;
-    gfi_gemm_pool(net->pool, net->gemm_ws, false, false, r->B, r->H, r->GH, 1.0f, r->dg + t * r->B * r->GH, r->GH,
-                  whh, r->H, beta, r->carry, r->H);
+    const float *whh = l->w + (size_t)r->GH * (size_t)r->F, *dg = r->dg + t * r->B * r->GH;
+    if (r->pre.p && !r->pre.trans_b)
+        gfi_gemm_pool_pre(net->pool, net->gemm_ws, false, r->B, 1.0f, dg, r->GH, whh, r->H, &r->pre, beta, r->carry,
+                          r->H);
+    else
+        gfi_gemm_pool(net->pool, net->gemm_ws, false, false, r->B, r->H, r->GH, 1.0f, dg, r->GH, whh, r->H, beta,
+                      r->carry, r->H);
     /* A held state passes its gradient straight through to the one before. */
     for (int64_t b = 0; r->len && b < r->B; b++)
         if (gfi_rec_held(r, b, t))

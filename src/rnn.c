@@ -16,6 +16,7 @@ static void bias_sum(const gf_layer *l, const gfi_rec *r)
 static void rnn_forward(gf_layer *l, const gfi_layer_io *io)
 {
     gfi_rec r = gfi_rec_view(l, io->batch, io->cache, io->scratch);
+    gfi_rec_pack_whh(l, &r, false);
     size_t BH = (size_t)(r.B * r.H);
     gfi_rec_project(l, &r, io->x);
     gfi_rec_load_state(l, &r);
@@ -36,6 +37,7 @@ static void rnn_forward(gf_layer *l, const gfi_layer_io *io)
 static void rnn_backward(gf_layer *l, const gfi_layer_io *io)
 {
     gfi_rec r = gfi_rec_view(l, io->batch, io->cache, io->scratch);
+    gfi_rec_pack_whh(l, &r, true);
     size_t BH = (size_t)(r.B * r.H);
     bool observe = io->observe && l->keep;
     for (int64_t t = r.T - 1; t >= 0; t--) {

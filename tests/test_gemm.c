@@ -352,6 +352,82 @@ static void test_gemm_on_any_threads_buffers_matches_the_plain_product(void **st
 
 /* ---- allocation ---- */
 
+/* One product with op(B) packed ahead (gfi_gemm_pre_pack, then gfi_gemm_pool_pre on `nthreads` threads)
+ * against gfi_gemm on one thread, bit for bit, on the kernel in force. */
+static void check_prepacked_matches_plain(int nthreads, bool ta, bool tb, int64_t m, int64_t n, int64_t k)
+{
+    struct gfi_gemm_ws *ws1 = new_ws(1), *ws = new_ws(nthreads);
+    gfi_rng rng;
+    gfi_rng_seed(&rng, (uint64_t)(m * 5 + n * 11 + k));
+    problem p = make_problem(&rng, ta, tb, m, n, k, 3, 1.25f, 0.5f);
+    float *plain = malloc(sizeof(float) * (size_t)(m * p.ldc));
+    float *buf = malloc(sizeof(float) * gfi_gemm_pre_floats(k, n));
+    assert_non_null(plain);
+    assert_non_null(buf);
+    memcpy(plain, p.c0, sizeof(float) * (size_t)(m * p.ldc));
+    gfi_gemm(ws1, ta, tb, m, n, k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, plain, p.ldc);
+    gfi_gemm_pre pre;
+    gfi_gemm_pre_pack(&pre, buf, tb, k, n, p.b, p.ldb);
+    assert_non_null(pre.p);
+    struct gfi_pool *pool = NULL;
+    if (nthreads > 1)
+        assert_int_equal(gfi_pool_create(&pool, nthreads), GF_OK);
+    memcpy(p.c, p.c0, sizeof(float) * (size_t)(m * p.ldc));
+    gfi_gemm_pool_pre(pool, ws, ta, m, p.alpha, p.a, p.lda, p.b, p.ldb, &pre, p.beta, p.c, p.ldc);
+    assert_memory_equal(plain, p.c, sizeof(float) * (size_t)(m * p.ldc));
+    gfi_pool_destroy(pool);
+    gfi_gemm_ws_destroy(ws);
+    gfi_gemm_ws_destroy(ws1);
+    free(buf);
+    free(plain);
+    free_problem(&p);
+}
+
+/* Ragged n (not a multiple of any sliver), k over two k blocks, C wide (split by columns) and tall (by rows),
+ * both forms of op(B), every kernel, 1 to 3 threads. */
+static void test_prepacked_b_gives_the_plain_product_bit_for_bit(void **state)
+{
+    (void)state;
+    const int64_t shapes[][3] = {{64, 1000, 300}, {500, 70, 600}, {40, 33, 17}};
+    for (int kern = 0; kern < GFI_GEMM_NKERNELS; kern++) {
+        if (!gfi_gemm_kernel_available(kern))
+            continue;
+        assert_int_equal(gfi_gemm_force_kernel(kern), GF_OK);
+        for (int s = 0; s < 3; s++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int threads = 1; threads <= 3; threads++)
+                    check_prepacked_matches_plain(threads, s == 1, tb, shapes[s][0], shapes[s][1], shapes[s][2]);
+        assert_int_equal(gfi_gemm_force_kernel(GFI_GEMM_AUTO), GF_OK);
+    }
+}
+
+/* Packed under one kernel and used under another: the product reads B itself and is still right. */
+static void test_prepacked_b_from_another_kernel_falls_back_to_b(void **state)
+{
+    (void)state;
+    if (!gfi_gemm_kernel_available(GFI_GEMM_AVX2))
+        skip();
+    struct gfi_gemm_ws *ws = new_ws(1);
+    gfi_rng rng;
+    gfi_rng_seed(&rng, 5);
+    problem p = make_problem(&rng, false, true, 64, 256, 256, 0, 1.0f, 0.0f);
+    float *plain = malloc(sizeof(float) * 64 * 256), *buf = malloc(sizeof(float) * gfi_gemm_pre_floats(256, 256));
+    assert_non_null(plain);
+    assert_non_null(buf);
+    assert_int_equal(gfi_gemm_force_kernel(GFI_GEMM_PORTABLE), GF_OK);
+    gfi_gemm_pre pre;
+    gfi_gemm_pre_pack(&pre, buf, true, 256, 256, p.b, p.ldb);
+    assert_int_equal(gfi_gemm_force_kernel(GFI_GEMM_AVX2), GF_OK);
+    gfi_gemm(ws, false, true, 64, 256, 256, 1.0f, p.a, p.lda, p.b, p.ldb, 0.0f, plain, 256);
+    gfi_gemm_pool_pre(NULL, ws, false, 64, 1.0f, p.a, p.lda, p.b, p.ldb, &pre, 0.0f, p.c, p.ldc);
+    assert_int_equal(gfi_gemm_force_kernel(GFI_GEMM_AUTO), GF_OK);
+    assert_memory_equal(plain, p.c, sizeof(float) * 64 * 256);
+    gfi_gemm_ws_destroy(ws);
+    free(buf);
+    free(plain);
+    free_problem(&p);
+}
+
 static atomic_long nallocs;
 static void *count_malloc(void *u, size_t n) { (void)u; atomic_fetch_add(&nallocs, 1); return malloc(n); }
 static void *count_realloc(void *u, void *p, size_t n) { (void)u; atomic_fetch_add(&nallocs, 1); return realloc(p, n); }
@@ -509,6 +585,8 @@ int main(void)
         cmocka_unit_test(test_pool_null_or_one_thread_runs_the_plain_product),
         cmocka_unit_test(test_gemm_on_any_threads_buffers_matches_the_plain_product),
         cmocka_unit_test(test_pool_with_workspace_for_fewer_threads_runs_on_the_caller),
+        cmocka_unit_test(test_prepacked_b_gives_the_plain_product_bit_for_bit),
+        cmocka_unit_test(test_prepacked_b_from_another_kernel_falls_back_to_b),
         cmocka_unit_test(test_gemm_makes_no_allocation),
         cmocka_unit_test(test_gemm_pool_makes_no_allocation_once_pool_exists),
         cmocka_unit_test(test_workspace_rejects_null_out_and_thread_counts_outside_1_to_max),
