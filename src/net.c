@@ -1171,10 +1171,10 @@ int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *
 
 /* ---- entries for the training loop (fit_v2.c, metric.c) ---- */
 
-/* A train step on the pool, or on the caller alone while the gate is closed
- * (pool_gate.h: another process holds a core).  The pool is set aside only
- * when the buffers already fit this batch, so none is sized while it is
- * away; results do not depend on the thread count. */
+/* A train step on the pool, or on the caller alone when the gate says so
+ * (pool_gate.h: timing it with and without the pool).  The pool is set aside
+ * only when the buffers already fit this batch, so none is sized while it
+ * is away; results do not depend on the thread count. */
 static int train_step_gated(gf_net *net, const float *x, const float *target, int64_t batch, double *loss)
 {
     size_t nx = (size_t)batch * (size_t)net->inputs;
@@ -1183,17 +1183,14 @@ static int train_step_gated(gf_net *net, const float *x, const float *target, in
     bool use_pool, measure;
     gfi_gate_next(&net->gate, &use_pool, &measure);
     struct gfi_pool *pool = net->pool;
-    if (!use_pool && batch <= net->max_batch) {
+    bool parked = !use_pool && batch <= net->max_batch;
+    if (parked)
         net->pool = NULL;
-        int rc = train_step_run(net, x, nx, target, batch, loss);
-        net->pool = pool;
-        return rc;
-    }
-    double w0, c0, w1, c1;
-    measure = measure && gfi_gate_clocks(&w0, &c0);
+    double t0 = measure ? gfi_gate_now() : 0.0;
     int rc = train_step_run(net, x, nx, target, batch, loss);
-    if (measure && gfi_gate_clocks(&w1, &c1))
-        gfi_gate_record(&net->gate, w1 - w0, c1 - c0);
+    if (measure)
+        gfi_gate_record(&net->gate, batch, !parked, gfi_gate_now() - t0);
+    net->pool = pool;
     return rc;
 }
 

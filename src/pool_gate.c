@@ -3,33 +3,43 @@
  * says why and how).
  */
 #if defined(__unix__) || defined(__APPLE__)
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, CLOCK_THREAD_CPUTIME_ID */
-#include <time.h>
-#include <unistd.h>
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #endif
 #include "pool_gate.h"
+
+#include <time.h>
 
 void gfi_gate_next(gfi_pool_gate *g, bool *use_pool, bool *measure)
 {
     if (g->skip > 0) {
-        /* Closed: this step runs on one thread; the first step after the
-         * closure is measured (the probe). */
-        if (--g->skip == 0)
-            g->count = 0;
+        /* Closed: one thread; the last closed step is timed, and the next
+         * step (count 1 below) probes the pool. */
         *use_pool = false;
-        *measure = false;
+        *measure = --g->skip == 0;
+        if (*measure)
+            g->count = 1;
         return;
     }
-    *use_pool = true;
-    *measure = g->count == 0;
-    g->count = (g->count + 1) % GFI_GATE_SAMPLE;
+    uint32_t c = g->count;
+    g->count = (c + 1) % GFI_GATE_CALIBRATE;
+    *use_pool = c != 0;
+    *measure = c == 0 || c % GFI_GATE_SAMPLE == 1;
 }
 
-void gfi_gate_record(gfi_pool_gate *g, double wall, double cpu)
+void gfi_gate_record(gfi_pool_gate *g, int64_t batch, bool pooled, double wall)
 {
     if (!(wall >= GFI_GATE_MIN_WALL))
         return;
-    if (cpu >= GFI_GATE_BUSY * wall) {
+    if (!pooled) {
+        g->one_batch = batch;
+        g->one_wall = wall;
+        return;
+    }
+    if (batch != g->one_batch) {
+        g->count = 0; /* nothing to compare with: time the next step on one thread */
+        return;
+    }
+    if (wall < GFI_GATE_RATIO * g->one_wall) {
         g->backoff = 0;
         return;
     }
@@ -37,21 +47,16 @@ void gfi_gate_record(gfi_pool_gate *g, double wall, double cpu)
     if (g->backoff > GFI_GATE_MAX_SKIP)
         g->backoff = GFI_GATE_MAX_SKIP;
     g->skip = g->backoff;
-    g->count = 0;
 }
 
-bool gfi_gate_clocks(double *wall, double *cpu)
+double gfi_gate_now(void)
 {
-#if defined(_POSIX_THREAD_CPUTIME) && _POSIX_THREAD_CPUTIME >= 0
-    struct timespec w, c;
-    if (clock_gettime(CLOCK_MONOTONIC, &w) || clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c))
-        return false;
-    *wall = (double)w.tv_sec + (double)w.tv_nsec * 1e-9;
-    *cpu = (double)c.tv_sec + (double)c.tv_nsec * 1e-9;
-    return true;
-#else
-    (void)wall;
-    (void)cpu;
-    return false;
+    struct timespec ts;
+#if defined(_POSIX_MONOTONIC_CLOCK) || defined(CLOCK_MONOTONIC)
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0)
+        return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 #endif
+    if (timespec_get(&ts, TIME_UTC) != TIME_UTC)
+        return 0.0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }

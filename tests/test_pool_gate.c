@@ -1,9 +1,9 @@
 /*
  * test_pool_gate.c — the gate that decides whether a training step uses the
- * thread pool: which steps are measured, when it closes (a step whose caller
- * was running less than GFI_GATE_BUSY of its wall time), for how long, and
- * when it opens again; and that a net training on two threads beside a
- * process spinning on every core gives the weights one thread gives.
+ * thread pool: which steps it times, when it closes (a pooled step no faster
+ * than the last one-thread step), for how long, and when it opens again; and
+ * that a net training on two threads beside processes spinning on every core
+ * gives the weights one thread gives.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
@@ -31,97 +31,105 @@ static int pooled_of_next(gfi_pool_gate *g, int n, int *measured)
         gfi_gate_next(g, &use, &measure);
         pooled += use;
         *measured += measure;
-        assert_true(use || !measure);
     }
     return pooled;
 }
 
-static void close_once(gfi_pool_gate *g)
+/* A gate that has timed a one-thread step of batch 64 taking 10 ms, and is at its next pooled timing. */
+static gfi_pool_gate calibrated(void)
 {
+    gfi_pool_gate g = {0, 0, 0, 0, 0.0};
     bool use, measure;
-    do
-        gfi_gate_next(g, &use, &measure);
-    while (!measure);
-    gfi_gate_record(g, 0.01, 0.001); /* caller ran 10 % of the step */
-}
-
-static void test_open_gate_measures_the_first_step_and_one_in_every_sample(void **state)
-{
-    (void)state;
-    gfi_pool_gate g = {0, 0, 0};
-    bool use, measure;
+    gfi_gate_next(&g, &use, &measure);
+    assert_true(!use && measure);
+    gfi_gate_record(&g, 64, false, 0.010);
     gfi_gate_next(&g, &use, &measure);
     assert_true(use && measure);
-    int measured;
-    assert_int_equal(pooled_of_next(&g, 4 * GFI_GATE_SAMPLE - 1, &measured), 4 * GFI_GATE_SAMPLE - 1);
-    assert_int_equal(measured, 3);
+    return g;
 }
 
-static void test_quiet_step_keeps_the_gate_open(void **state)
+static void test_open_gate_times_one_pooled_step_in_a_sample_and_one_lone_step_in_a_cycle(void **state)
 {
     (void)state;
-    gfi_pool_gate g = {0, 0, 0};
+    gfi_pool_gate g = calibrated();
+    gfi_gate_record(&g, 64, true, 0.005);
+    int measured;
+    int pooled = pooled_of_next(&g, GFI_GATE_CALIBRATE, &measured);
+    assert_int_equal(pooled, GFI_GATE_CALIBRATE - 1);
+    assert_int_equal(measured, GFI_GATE_CALIBRATE / GFI_GATE_SAMPLE + 1);
+}
+
+static void test_pool_that_pays_keeps_the_gate_open(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = calibrated();
+    gfi_gate_record(&g, 64, true, 0.0055);
+    assert_int_equal(g.skip, 0);
+}
+
+static void test_pool_no_faster_than_one_thread_closes_the_gate_then_probes(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = calibrated();
+    gfi_gate_record(&g, 64, true, 0.030); /* a worker the system did not run */
+    int measured;
+    assert_int_equal(pooled_of_next(&g, GFI_GATE_MIN_SKIP - 1, &measured), 0);
     bool use, measure;
     gfi_gate_next(&g, &use, &measure);
-    gfi_gate_record(&g, 0.01, 0.0095);
-    int measured;
-    assert_int_equal(pooled_of_next(&g, 100, &measured), 100);
-}
-
-static void test_busy_step_sends_the_next_steps_to_one_thread_then_probes(void **state)
-{
-    (void)state;
-    gfi_pool_gate g = {0, 0, 0};
-    close_once(&g);
-    int measured;
-    assert_int_equal(pooled_of_next(&g, GFI_GATE_MIN_SKIP, &measured), 0);
-    bool use, measure;
+    assert_true(!use && measure); /* the last lone step is timed ... */
+    gfi_gate_record(&g, 64, false, 0.010);
     gfi_gate_next(&g, &use, &measure);
-    assert_true(use && measure); /* the probe */
+    assert_true(use && measure); /* ... and the next one probes the pool */
 }
 
-static void test_busy_probes_double_the_closure_up_to_its_limit(void **state)
+static void test_closures_in_a_row_double_up_to_the_limit(void **state)
 {
     (void)state;
-    gfi_pool_gate g = {0, 0, 0};
+    gfi_pool_gate g = calibrated();
     uint32_t expect = GFI_GATE_MIN_SKIP;
     for (int round = 0; round < 12; round++) {
-        close_once(&g);
+        gfi_gate_record(&g, 64, true, 0.030);
         assert_int_equal(g.skip, expect);
         int measured;
-        assert_int_equal(pooled_of_next(&g, (int)expect, &measured), 0);
+        pooled_of_next(&g, (int)expect, &measured);
+        bool use, measure;
+        gfi_gate_next(&g, &use, &measure); /* the probe */
+        assert_true(use && measure);
         expect = expect * 2 > GFI_GATE_MAX_SKIP ? GFI_GATE_MAX_SKIP : expect * 2;
     }
 }
 
-static void test_quiet_probe_resets_the_closure_length(void **state)
+static void test_probe_that_pays_resets_the_closure_length(void **state)
 {
     (void)state;
-    gfi_pool_gate g = {0, 0, 0};
-    close_once(&g);
+    gfi_pool_gate g = calibrated();
+    gfi_gate_record(&g, 64, true, 0.030);
     int measured;
-    pooled_of_next(&g, GFI_GATE_MIN_SKIP, &measured);
-    close_once(&g); /* the probe is busy too: twice as long */
-    assert_int_equal(g.skip, 2 * GFI_GATE_MIN_SKIP);
-    pooled_of_next(&g, 2 * GFI_GATE_MIN_SKIP, &measured);
+    pooled_of_next(&g, GFI_GATE_MIN_SKIP + 1, &measured);
+    gfi_gate_record(&g, 64, true, 0.005);
+    assert_int_equal(g.backoff, 0);
+    assert_int_equal(g.skip, 0);
+}
+
+static void test_pooled_step_of_another_batch_asks_for_a_lone_timing_instead_of_judging(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = calibrated();
+    gfi_gate_record(&g, 32, true, 0.030);
+    assert_int_equal(g.skip, 0);
     bool use, measure;
     gfi_gate_next(&g, &use, &measure);
-    gfi_gate_record(&g, 0.01, 0.01);
-    close_once(&g);
-    assert_int_equal(g.skip, GFI_GATE_MIN_SKIP);
+    assert_true(!use && measure);
 }
 
 static void test_steps_too_short_to_judge_change_nothing(void **state)
 {
     (void)state;
-    gfi_pool_gate g = {0, 0, 0};
-    bool use, measure;
-    gfi_gate_next(&g, &use, &measure);
-    gfi_gate_record(&g, GFI_GATE_MIN_WALL / 2, 0.0);
-    gfi_gate_record(&g, NAN, 0.0);
+    gfi_pool_gate g = calibrated();
+    gfi_gate_record(&g, 64, true, GFI_GATE_MIN_WALL / 2);
+    gfi_gate_record(&g, 64, true, NAN);
     assert_int_equal(g.skip, 0);
-    int measured;
-    assert_int_equal(pooled_of_next(&g, 10, &measured), 10);
+    assert_true(g.one_wall == 0.010);
 }
 
 /* 256-128-4 tanh, batch 64 (the first layer's products shared out), 12 steps on `threads` threads (while
@@ -167,11 +175,12 @@ static void test_two_threads_beside_busy_processes_match_one_thread(void **state
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open_gate_measures_the_first_step_and_one_in_every_sample),
-        cmocka_unit_test(test_quiet_step_keeps_the_gate_open),
-        cmocka_unit_test(test_busy_step_sends_the_next_steps_to_one_thread_then_probes),
-        cmocka_unit_test(test_busy_probes_double_the_closure_up_to_its_limit),
-        cmocka_unit_test(test_quiet_probe_resets_the_closure_length),
+        cmocka_unit_test(test_open_gate_times_one_pooled_step_in_a_sample_and_one_lone_step_in_a_cycle),
+        cmocka_unit_test(test_pool_that_pays_keeps_the_gate_open),
+        cmocka_unit_test(test_pool_no_faster_than_one_thread_closes_the_gate_then_probes),
+        cmocka_unit_test(test_closures_in_a_row_double_up_to_the_limit),
+        cmocka_unit_test(test_probe_that_pays_resets_the_closure_length),
+        cmocka_unit_test(test_pooled_step_of_another_batch_asks_for_a_lone_timing_instead_of_judging),
         cmocka_unit_test(test_steps_too_short_to_judge_change_nothing),
         cmocka_unit_test(test_two_threads_beside_busy_processes_match_one_thread),
     };
