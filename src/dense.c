@@ -68,6 +68,36 @@ static void backward_share(void *arg, int tid, int nt)
                    out, io->x, j->in, 0.0f, l->dw, j->in);
 }
 
+/* The two products of a layer's backward pass, dW = dz^T x and dx = dz W,
+ * need the same dz and nothing from each other, and always have the same
+ * m*n*k (out x in x rows).  On two threads each thread computes one of them
+ * whole (the same arithmetic as on one thread), so the layer takes one pool
+ * run, with no operand packed twice and no product cut into narrow blocks. */
+static void grads_task(void *arg, int tid, int nt)
+{
+    const dense_job *j = arg;
+    (void)nt;
+    gf_layer *l = j->l;
+    const gfi_layer_io *io = j->io;
+    if (tid == 0)
+        gfi_gemm_tid(l->owner->gemm_ws, 0, true, false, j->out, j->in, j->rows, 1.0f, io->dz, j->out, io->x, j->in,
+                     0.0f, l->dw, j->in);
+    else if (tid == 1)
+        gfi_gemm_tid(l->owner->gemm_ws, 1, false, false, j->rows, j->in, j->out, 1.0f, io->dz, j->out, l->w, j->in,
+                     0.0f, io->dx, j->in);
+}
+
+#ifndef GRADS_TASK_MIN
+#define GRADS_TASK_MIN 1e5 /* rows x in x out: below this one pool run costs more than the second product */
+#endif
+
+/* Whether the backward pass gives dW and dx a thread each (grads_task). */
+static bool grads_as_tasks(const gf_net *net, const gfi_layer_io *io, int64_t rows, int64_t in, int64_t out)
+{
+    return io->dx && gfi_pool_threads(net->pool) == 2 && gfi_gemm_ws_threads(net->gemm_ws) >= 2 &&
+           (double)rows * (double)in * (double)out >= GRADS_TASK_MIN;
+}
+
 static void dense_forward(gf_layer *l, const gfi_layer_io *io)
 {
     /* z = x W^T, then + b and the activation in one pass where a fast version exists. */
@@ -75,7 +105,7 @@ static void dense_forward(gf_layer *l, const gfi_layer_io *io)
     int64_t rows = io->batch * dense_rows(l), in = dense_in(l), out = dense_out(l);
     float *z = io->z, *y = io->y;
     bool fast = gfi_ew_act_fast(l->act.kind);
-    int split = gfi_gemm_pool_split(net->pool, net->gemm_ws, false, rows, out, in);
+    int split = gfi_gemm_pool_split(net->pool, net->gemm_ws, false, true, rows, out, in);
     if (fast && split != GFI_GEMM_ONE) {
         dense_job j = {l, io, gfi_ew(), split, rows, in, out};
         gfi_pool_run(net->pool, forward_share, &j);
@@ -135,7 +165,18 @@ static void dense_backward(gf_layer *l, const gfi_layer_io *io)
     if (io->observe && l->keep)
         record_time_norms(l, io->dy, io->batch);
     bool fast = gfi_ew_act_fast(l->act.kind);
-    if (fast && gfi_gemm_pool_split(net->pool, net->gemm_ws, true, out, in, rows) == GFI_GEMM_BY_ROWS) {
+    if (grads_as_tasks(net, io, rows, in, out)) {
+        if (fast) {
+            gfi_ew_act_grad_colsum_run(net->pool, l->act.kind, io->z, io->y, io->dy, dz, l->db, rows, out);
+        } else {
+            gfi_act_backward(&l->act, io->z, io->y, io->dy, dz, (size_t)(rows * out));
+            bias_grad(l, dz, rows, out);
+        }
+        dense_job j = {l, io, gfi_ew(), GFI_GEMM_ONE, rows, in, out};
+        gfi_pool_run(net->pool, grads_task, &j);
+        return;
+    }
+    if (fast && gfi_gemm_pool_split(net->pool, net->gemm_ws, true, false, out, in, rows) == GFI_GEMM_BY_ROWS) {
         dense_job j = {l, io, gfi_ew(), GFI_GEMM_BY_ROWS, rows, in, out};
         gfi_pool_run(net->pool, backward_share, &j);
     } else {

@@ -237,7 +237,9 @@ int gfi_ew_force(int kernel)
 
 /* ---- the optimizer update split over a pool ---- */
 
+#ifndef OPT_SPLIT_MIN
 #define OPT_SPLIT_MIN 65536 /* parameters; below this one thread streams them faster than two wake up */
+#endif
 
 typedef struct opt_job {
     const gfi_ew_ops *ops;

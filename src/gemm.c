@@ -405,13 +405,16 @@ static void gemm_with_b(const gfi_gemm_kernel_info *K, float *restrict packa, fl
 /* One product on this thread: the kernel's small path when it has one and
  * the product is small, else the packed path.  Decided on the whole product
  * (never on a thread's share), so the thread count cannot change the path. */
+#ifndef GEMM_POOL_MIN_WORK /* -D for experiments: shares out smaller products (smaller ones did not pay, see performance.md) */
 #define GEMM_POOL_MIN_WORK 2e6 /* m*n*k */
+#endif
+#define GEMM_SKINNY_MAX_WORK 2e6 /* m*n*k: skinny products up to this take the small path */
 
 /* Whether the kernel's small path takes the product: tiny products, and
  * skinny ones (a side of at most GFI_GEMM_SKINNY, e.g. a 10-unit output
- * layer) that a 12 x 32 tile would mostly fill with padding.  Skinny
- * products stay under the pool's split threshold, so the path is the same
- * for any thread count. */
+ * layer) that a 12 x 32 tile would mostly fill with padding.  The pool
+ * never shares out a product this path takes (pool_splits), so the path is
+ * the same for any thread count. */
 static bool use_small(const gfi_gemm_kernel_info *K, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                       float alpha)
 {
@@ -422,7 +425,7 @@ static bool use_small(const gfi_gemm_kernel_info *K, bool trans_a, bool trans_b,
         return true;
     /* Only the dot-product form (A times B^T, the forward product) gains;
      * measured on the 10-wide mnist layer the other forms lost. */
-    return K->small_skinny && !trans_a && trans_b && (m < n ? m : n) <= GFI_GEMM_SKINNY && work < GEMM_POOL_MIN_WORK;
+    return K->small_skinny && !trans_a && trans_b && (m < n ? m : n) <= GFI_GEMM_SKINNY && work < GEMM_SKINNY_MAX_WORK;
 }
 
 static void gemm_one_at(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws *ws, int tid, bool trans_a,
@@ -550,9 +553,12 @@ static bool split_by_cols(const gfi_gemm_kernel_info *K, bool trans_a, int64_t m
 }
 
 /* Whether gfi_gemm_pool shares this product out (and not the caller alone). */
-static bool pool_splits(const struct gfi_pool *pool, const struct gfi_gemm_ws *ws, int64_t m, int64_t n, int64_t k)
+static bool pool_splits(const gfi_gemm_kernel_info *K, const struct gfi_pool *pool, const struct gfi_gemm_ws *ws,
+                        bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k)
 {
     int nt = gfi_pool_threads(pool);
+    if (use_small(K, trans_a, trans_b, m, n, k, 1.0f))
+        return false;
     /* Below about 4 MFLOP waking the workers costs more than it saves. */
     bool small = (double)m * (double)n * (double)k < GEMM_POOL_MIN_WORK;
     return pool && nt > 1 && nt <= ws->nthreads && m > 0 && n > 0 && !small;
@@ -563,7 +569,7 @@ void gfi_gemm_pool(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans_a, 
                    float *c, int64_t ldc)
 {
     const gfi_gemm_kernel_info *K = kernel_info(gfi_gemm_kernel_active());
-    if (!pool_splits(pool, ws, m, n, k)) {
+    if (!pool_splits(K, pool, ws, trans_a, trans_b, m, n, k)) {
         gemm_one(K, ws, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
@@ -616,7 +622,7 @@ void gfi_gemm_pool_pre(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans
         return;
     }
     b_source src = {pre->p, 0, pre_npad(K, n)};
-    if (!pool_splits(pool, ws, m, n, k)) {
+    if (!pool_splits(K, pool, ws, trans_a, pre->trans_b, m, n, k)) {
         gemm_with_b(K, ws_packa(ws, 0), ws_packb(ws, 0), src, trans_a, pre->trans_b, m, n, k, alpha, a, lda, b, ldb,
                     beta, c, ldc);
         return;
@@ -627,12 +633,12 @@ void gfi_gemm_pool_pre(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans
     gfi_pool_run(pool, gemm_job_run, &g);
 }
 
-int gfi_gemm_pool_split(const struct gfi_pool *pool, const struct gfi_gemm_ws *ws, bool trans_a, int64_t m,
-                        int64_t n, int64_t k)
+int gfi_gemm_pool_split(const struct gfi_pool *pool, const struct gfi_gemm_ws *ws, bool trans_a, bool trans_b,
+                        int64_t m, int64_t n, int64_t k)
 {
-    if (!ws || !pool_splits(pool, ws, m, n, k))
-        return GFI_GEMM_ONE;
     const gfi_gemm_kernel_info *K = kernel_info(gfi_gemm_kernel_active());
+    if (!ws || !pool_splits(K, pool, ws, trans_a, trans_b, m, n, k))
+        return GFI_GEMM_ONE;
     return split_by_cols(K, trans_a, m, n, gfi_pool_threads(pool)) ? GFI_GEMM_BY_COLS : GFI_GEMM_BY_ROWS;
 }
 

@@ -60,8 +60,8 @@ void gfi_gemm_pool(struct gfi_pool *pool, struct gfi_gemm_ws *ws, bool trans_a, 
 /* How gfi_gemm_pool would compute a product on this pool: on the caller
  * alone (GFI_GEMM_ONE), or shared out by columns or by rows of C. */
 enum { GFI_GEMM_ONE = 0, GFI_GEMM_BY_COLS = 1, GFI_GEMM_BY_ROWS = 2 };
-int gfi_gemm_pool_split(const struct gfi_pool *pool, const struct gfi_gemm_ws *ws, bool trans_a, int64_t m,
-                        int64_t n, int64_t k);
+int gfi_gemm_pool_split(const struct gfi_pool *pool, const struct gfi_gemm_ws *ws, bool trans_a, bool trans_b,
+                        int64_t m, int64_t n, int64_t k);
 /* Thread tid's share of a product that gfi_gemm_pool_split said is split
  * `split` over nt threads: the columns (BY_COLS) or rows [*lo, *hi) of C
  * that gfi_gemm_pool gives that thread (empty when *lo >= *hi). */

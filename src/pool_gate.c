@@ -41,8 +41,13 @@ void gfi_gate_record(gfi_pool_gate *g, int64_t batch, bool pooled, double wall)
     }
     if (wall < GFI_GATE_RATIO * g->one_wall) {
         g->backoff = 0;
+        g->strikes = 0;
         return;
     }
+    /* Open (no closure before this one): one slow step is not enough. */
+    if (!g->backoff && ++g->strikes < GFI_GATE_STRIKES)
+        return;
+    g->strikes = 0;
     g->backoff = g->backoff ? g->backoff * 2 : GFI_GATE_MIN_SKIP;
     if (g->backoff > GFI_GATE_MAX_SKIP)
         g->backoff = GFI_GATE_MAX_SKIP;

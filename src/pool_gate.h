@@ -10,9 +10,13 @@
  * GFI_GATE_CALIBRATE runs on the calling thread alone and is timed, and one
  * in GFI_GATE_SAMPLE runs on the pool and is timed.  A pooled step of the
  * same batch that is not faster than GFI_GATE_RATIO times the last
- * one-thread step closes the gate for a number of steps that doubles with
+ * one-thread step, twice in a row (GFI_GATE_STRIKES: one slow step is
+ * often a page fault, an interrupt or a worker waking after a pause
+ * between steps; a competing process makes every pooled step slow), closes
+ * the gate for a number of steps that doubles with
  * each closure in a row (GFI_GATE_MIN_SKIP .. GFI_GATE_MAX_SKIP); the last
- * of them is timed, and the step after it probes the pool again.  (The
+ * of them is timed, and the step after it probes the pool again; a slow
+ * probe closes it at once.  (The
  * calling thread's CPU time is no signal: with a quiet machine it sleeps in
  * many short waits too.)  Results do not depend on the thread count, so the
  * gate changes only the speed; the one-thread steps cost about 1 % where two
@@ -31,6 +35,7 @@
 #define GFI_GATE_MIN_SKIP 32    /* steps on one thread after the first closure */
 #define GFI_GATE_MAX_SKIP 4096  /* the most steps on one thread between probes */
 #define GFI_GATE_MIN_WALL 50e-6 /* seconds: shorter steps say nothing */
+#define GFI_GATE_STRIKES 2      /* slow pooled steps in a row that close an open gate (a probe: one) */
 
 typedef struct gfi_pool_gate {
     uint32_t count;   /* position in the open gate's cycle of GFI_GATE_CALIBRATE steps */
@@ -38,6 +43,7 @@ typedef struct gfi_pool_gate {
     uint32_t backoff; /* the last closure's length (0: the last probe found the pool paying) */
     int64_t one_batch; /* batch of the last timed one-thread step (0: none) */
     double one_wall;   /* its seconds */
+    uint32_t strikes;  /* slow pooled steps in a row while open */
 } gfi_pool_gate;
 
 /* What the next step does: *use_pool whether it runs on the pool, *measure

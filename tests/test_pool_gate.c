@@ -1,7 +1,7 @@
 /*
  * test_pool_gate.c — the gate that decides whether a training step uses the
- * thread pool: which steps it times, when it closes (a pooled step no faster
- * than the last one-thread step), for how long, and when it opens again; and
+ * thread pool: which steps it times, when it closes (two pooled steps in a
+ * row no faster than the last one-thread step), for how long, and when it opens again; and
  * that a net training on two threads beside processes spinning on every core
  * gives the weights one thread gives.
  */
@@ -38,7 +38,7 @@ static int pooled_of_next(gfi_pool_gate *g, int n, int *measured)
 /* A gate that has timed a one-thread step of batch 64 taking 10 ms, and is at its next pooled timing. */
 static gfi_pool_gate calibrated(void)
 {
-    gfi_pool_gate g = {0, 0, 0, 0, 0.0};
+    gfi_pool_gate g = {0};
     bool use, measure;
     gfi_gate_next(&g, &use, &measure);
     assert_true(!use && measure);
@@ -71,7 +71,9 @@ static void test_pool_no_faster_than_one_thread_closes_the_gate_then_probes(void
 {
     (void)state;
     gfi_pool_gate g = calibrated();
-    gfi_gate_record(&g, 64, true, 0.030); /* a worker the system did not run */
+    gfi_gate_record(&g, 64, true, 0.030); /* a worker the system did not run ... */
+    assert_int_equal(g.skip, 0);
+    gfi_gate_record(&g, 64, true, 0.030); /* ... twice in a row */
     int measured;
     assert_int_equal(pooled_of_next(&g, GFI_GATE_MIN_SKIP - 1, &measured), 0);
     bool use, measure;
@@ -82,11 +84,36 @@ static void test_pool_no_faster_than_one_thread_closes_the_gate_then_probes(void
     assert_true(use && measure); /* ... and the next one probes the pool */
 }
 
+static void test_one_slow_pooled_step_between_fast_ones_keeps_the_gate_open(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = calibrated();
+    for (int i = 0; i < 5; i++) {
+        gfi_gate_record(&g, 64, true, 0.030); /* a page fault, or a worker waking after a pause */
+        gfi_gate_record(&g, 64, true, 0.005);
+    }
+    assert_int_equal(g.skip, 0);
+    assert_int_equal(g.backoff, 0);
+}
+
+static void test_slow_probe_closes_again_without_a_second_strike(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = calibrated();
+    gfi_gate_record(&g, 64, true, 0.030);
+    gfi_gate_record(&g, 64, true, 0.030);
+    int measured;
+    pooled_of_next(&g, GFI_GATE_MIN_SKIP + 1, &measured);
+    gfi_gate_record(&g, 64, true, 0.030); /* the probe */
+    assert_int_equal(g.skip, 2 * GFI_GATE_MIN_SKIP);
+}
+
 static void test_closures_in_a_row_double_up_to_the_limit(void **state)
 {
     (void)state;
     gfi_pool_gate g = calibrated();
     uint32_t expect = GFI_GATE_MIN_SKIP;
+    gfi_gate_record(&g, 64, true, 0.030); /* the first strike; every later record is a probe's */
     for (int round = 0; round < 12; round++) {
         gfi_gate_record(&g, 64, true, 0.030);
         assert_int_equal(g.skip, expect);
@@ -103,6 +130,7 @@ static void test_probe_that_pays_resets_the_closure_length(void **state)
 {
     (void)state;
     gfi_pool_gate g = calibrated();
+    gfi_gate_record(&g, 64, true, 0.030);
     gfi_gate_record(&g, 64, true, 0.030);
     int measured;
     pooled_of_next(&g, GFI_GATE_MIN_SKIP + 1, &measured);
@@ -178,6 +206,8 @@ int main(void)
         cmocka_unit_test(test_open_gate_times_one_pooled_step_in_a_sample_and_one_lone_step_in_a_cycle),
         cmocka_unit_test(test_pool_that_pays_keeps_the_gate_open),
         cmocka_unit_test(test_pool_no_faster_than_one_thread_closes_the_gate_then_probes),
+        cmocka_unit_test(test_one_slow_pooled_step_between_fast_ones_keeps_the_gate_open),
+        cmocka_unit_test(test_slow_probe_closes_again_without_a_second_strike),
         cmocka_unit_test(test_closures_in_a_row_double_up_to_the_limit),
         cmocka_unit_test(test_probe_that_pays_resets_the_closure_length),
         cmocka_unit_test(test_pooled_step_of_another_batch_asks_for_a_lone_timing_instead_of_judging),
