@@ -87,15 +87,25 @@ static void grads_task(void *arg, int tid, int nt)
                      0.0f, io->dx, j->in);
 }
 
+/* rows x in x out.  Below GRADS_TASK_MIN one pool run costs more than the second product saves.  Above
+ * GRADS_TASK_MAX each product shared out by blocks is the better split: there dx takes 8 - 12 % longer
+ * than dW (wide's 256 x 2048 x 2048: 9.8 against 9.0 ms), which a thread each turns into a wait, while
+ * sharing both out costs little next to their size (in-process A/B, two threads over one, alternated:
+ * wide 1.85 / 1.85 / 1.86 / 1.83 -> 1.88 / 1.91 / 1.90 / 1.88, mnist's 128 x 512 x 512 the same either
+ * way; deep's 64 x 256 x 256 and the cnn's 64 x 1600 x 128 gain from a thread each). */
 #ifndef GRADS_TASK_MIN
-#define GRADS_TASK_MIN 1e5 /* rows x in x out: below this one pool run costs more than the second product */
+#define GRADS_TASK_MIN 1e5
+#endif
+#ifndef GRADS_TASK_MAX
+#define GRADS_TASK_MAX 16e6
 #endif
 
 /* Whether the backward pass gives dW and dx a thread each (grads_task). */
 static bool grads_as_tasks(const gf_net *net, const gfi_layer_io *io, int64_t rows, int64_t in, int64_t out)
 {
     return io->dx && gfi_pool_threads(net->pool) == 2 && gfi_gemm_ws_threads(net->gemm_ws) >= 2 &&
-           (double)rows * (double)in * (double)out >= GRADS_TASK_MIN;
+           (double)rows * (double)in * (double)out >= GRADS_TASK_MIN &&
+           (double)rows * (double)in * (double)out <= GRADS_TASK_MAX;
 }
 
 static void dense_forward(gf_layer *l, const gfi_layer_io *io)
