@@ -165,6 +165,17 @@ static void record_time_norms(gf_layer *l, const float *dy, int64_t batch)
     l->keep[0] = (double)T;
 }
 
+/* dz = dy f'(z) and db = column sums of dz, on their own (fused where a fast version exists). */
+static void act_grad_pass(gf_layer *l, const gfi_layer_io *io, bool fast, int64_t rows, int64_t out)
+{
+    if (fast) {
+        gfi_ew_act_grad_colsum_run(l->owner->pool, l->act.kind, io->z, io->y, io->dy, io->dz, l->db, rows, out);
+        return;
+    }
+    gfi_act_backward(&l->act, io->z, io->y, io->dy, io->dz, (size_t)(rows * out));
+    bias_grad(l, io->dz, rows, out);
+}
+
 static void dense_backward(gf_layer *l, const gfi_layer_io *io)
 {
     /* dz = dy f'(z) and db = column sums of dz (fused where a fast version exists);
@@ -176,12 +187,7 @@ static void dense_backward(gf_layer *l, const gfi_layer_io *io)
         record_time_norms(l, io->dy, io->batch);
     bool fast = gfi_ew_act_fast(l->act.kind);
     if (grads_as_tasks(net, io, rows, in, out)) {
-        if (fast) {
-            gfi_ew_act_grad_colsum_run(net->pool, l->act.kind, io->z, io->y, io->dy, dz, l->db, rows, out);
-        } else {
-            gfi_act_backward(&l->act, io->z, io->y, io->dy, dz, (size_t)(rows * out));
-            bias_grad(l, dz, rows, out);
-        }
+        act_grad_pass(l, io, fast, rows, out);
         dense_job j = {l, io, gfi_ew(), GFI_GEMM_ONE, rows, in, out};
         gfi_pool_run(net->pool, grads_task, &j);
         return;
@@ -190,12 +196,7 @@ static void dense_backward(gf_layer *l, const gfi_layer_io *io)
         dense_job j = {l, io, gfi_ew(), GFI_GEMM_BY_ROWS, rows, in, out};
         gfi_pool_run(net->pool, backward_share, &j);
     } else {
-        if (fast) {
-            gfi_ew_act_grad_colsum_run(net->pool, l->act.kind, io->z, io->y, io->dy, dz, l->db, rows, out);
-        } else {
-            gfi_act_backward(&l->act, io->z, io->y, io->dy, dz, (size_t)(rows * out));
-            bias_grad(l, dz, rows, out);
-        }
+        act_grad_pass(l, io, fast, rows, out);
         gfi_gemm_pool(net->pool, net->gemm_ws, true, false, out, in, rows, 1.0f, dz, out, io->x, in, 0.0f, l->dw, in);
     }
     if (io->dx)
