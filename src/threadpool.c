@@ -1,8 +1,14 @@
 /*
  * threadpool.c — the fixed thread pool: gfi_pool_run publishes a new job
- * generation, workers run it, and the last one to finish tells the caller.
+ * generation with its shares, and every thread, the caller included, claims
+ * shares until none is left.  A share is claimed with one atomic step, so a
+ * worker the OS is not running (another process holds its core) costs no
+ * wait: the caller, done with share 0, takes over the shares nobody started,
+ * and the run waits only for shares already running.  Which thread runs a
+ * share never changes its work (the share index, not the thread, picks the
+ * range and the buffers), so results do not depend on it.
  * A training step runs several products back to back, so workers (and the
- * waiting caller) first spin briefly on the atomic generation / pending count
+ * waiting caller) first spin briefly on the atomic claim word / pending count
  * and only then sleep on a condition variable; a sleeper is woken only when it
  * announced itself (the sleepers / waiting counters), so a run where nobody
  * slept takes no lock at all.  Threads are POSIX threads where the system has
@@ -146,13 +152,17 @@ struct gfi_pool {
     pool_mutex mu;     /* guards the condition variables' waits */
     pool_cond wake;    /* workers: a new generation, or quit */
     pool_cond done;    /* caller: pending reached 0 */
-    /* fn and arg are written before generation is bumped (release) and read
-     * after it is seen (acquire); the next run writes them only after every
-     * worker has counted itself out of pending. */
+    /* fn and arg are written before the claim word moves to a new generation
+     * (seq_cst) and read only after a share of it was claimed; the next run
+     * writes them only after every claimed share has counted itself out of
+     * pending. */
     pool_fn fn;
     void *arg;
-    atomic_uint_fast64_t generation;
-    atomic_int pending;  /* workers still running the current generation */
+    /* The run's generation (upper bits) and its next unclaimed share (lower
+     * CLAIM_BITS): one word, so a claim cannot take a share of a run that
+     * has already ended. */
+    atomic_uint_fast64_t claim;
+    atomic_int pending;  /* shares 1..nthreads-1 not yet finished */
     atomic_int sleepers; /* workers asleep (or about to be) on wake */
     atomic_int waiting;  /* 1 while the caller sleeps (or is about to) on done */
     atomic_bool quit;
@@ -161,15 +171,20 @@ struct gfi_pool {
 };
 
 #if POOL_THREADS
-/* Waits until generation differs from seen (or quit): spins, then sleeps.
- * The sleeper counts itself before its last check, and the caller bumps
- * generation before it reads the count (both sequentially consistent), so
- * either the worker sees the new generation or the caller sees the sleeper
- * and broadcasts under the mutex. */
+#define CLAIM_BITS 8 /* shares 0..64 fit */
+#define CLAIM_SHARE_MASK ((UINT64_C(1) << CLAIM_BITS) - 1)
+
+static uint64_t generation_of(uint64_t claim) { return claim >> CLAIM_BITS; }
+
+/* Waits until the claim word's generation differs from seen (or quit):
+ * spins, then sleeps.  The sleeper counts itself before its last check, and
+ * the caller moves the word before it reads the count (both sequentially
+ * consistent), so either the worker sees the new generation or the caller
+ * sees the sleeper and broadcasts under the mutex. */
 static uint64_t wait_generation(struct gfi_pool *pool, uint64_t seen)
 {
     for (int i = 0; i < POOL_SPIN; i++) {
-        uint64_t g = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        uint64_t g = generation_of(atomic_load_explicit(&pool->claim, memory_order_acquire));
         if (g != seen || atomic_load_explicit(&pool->quit, memory_order_relaxed))
             return g;
         cpu_relax();
@@ -178,11 +193,44 @@ static uint64_t wait_generation(struct gfi_pool *pool, uint64_t seen)
     atomic_fetch_add(&pool->sleepers, 1);
     handshake_fence();
     uint64_t g;
-    while ((g = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->quit))
+    while ((g = generation_of(atomic_load(&pool->claim))) == seen && !atomic_load(&pool->quit))
         cond_wait(&pool->wake, &pool->mu);
     atomic_fetch_sub(&pool->sleepers, 1);
     mutex_unlock(&pool->mu);
     return g;
+}
+
+/* Claims the next unstarted share of generation g: its index, or -1 when
+ * none is left or the run is over. */
+static int claim_share(struct gfi_pool *pool, uint64_t g)
+{
+    uint64_t c = atomic_load(&pool->claim);
+    while (generation_of(c) == g && (int)(c & CLAIM_SHARE_MASK) < pool->nthreads)
+        if (atomic_compare_exchange_weak(&pool->claim, &c, c + 1))
+            return (int)(c & CLAIM_SHARE_MASK);
+    return -1;
+}
+
+/* Runs a claimed share (1..nthreads-1); the last one out wakes the caller if
+ * it went to sleep (same handshake as wait_generation, on pending / waiting). */
+static void run_share(struct gfi_pool *pool, int share)
+{
+    pool->fn(pool->arg, share, pool->nthreads);
+    bool last = atomic_fetch_sub(&pool->pending, 1) == 1;
+    if (last)
+        handshake_fence();
+    if (last && atomic_load(&pool->waiting)) {
+        mutex_lock(&pool->mu);
+        cond_signal(&pool->done);
+        mutex_unlock(&pool->mu);
+    }
+}
+
+static void run_unclaimed_shares(struct gfi_pool *pool, uint64_t g)
+{
+    int share;
+    while ((share = claim_share(pool, g)) >= 0)
+        run_share(pool, share);
 }
 
 static int worker_main(void *p)
@@ -194,19 +242,26 @@ static int worker_main(void *p)
         seen = wait_generation(pool, seen);
         if (atomic_load(&pool->quit))
             break;
-        pool->fn(pool->arg, w->tid, pool->nthreads);
-        /* The last one out wakes the caller if it went to sleep (same
-         * handshake as wait_generation, on pending / waiting). */
-        bool last = atomic_fetch_sub(&pool->pending, 1) == 1;
-        if (last)
-            handshake_fence();
-        if (last && atomic_load(&pool->waiting)) {
-            mutex_lock(&pool->mu);
-            cond_signal(&pool->done);
-            mutex_unlock(&pool->mu);
-        }
+        run_unclaimed_shares(pool, seen);
     }
     return 0;
+}
+
+/* Waits until every claimed share has finished: spins, then sleeps. */
+static void wait_shares_done(struct gfi_pool *pool)
+{
+    int spins = 0;
+    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0 && spins++ < POOL_SPIN)
+        cpu_relax();
+    if (atomic_load_explicit(&pool->pending, memory_order_acquire) == 0)
+        return;
+    mutex_lock(&pool->mu);
+    atomic_store(&pool->waiting, 1);
+    handshake_fence();
+    while (atomic_load(&pool->pending) > 0)
+        cond_wait(&pool->done, &pool->mu);
+    atomic_store(&pool->waiting, 0);
+    mutex_unlock(&pool->mu);
 }
 
 /* Stops and joins the first nworkers workers. */
@@ -267,7 +322,7 @@ int gfi_pool_create(struct gfi_pool **out, int nthreads)
         return gfi_fail(GF_ERR_NOMEM, "gfi_pool_create: out of memory for the pool");
     pool->nthreads = nthreads;
 #if POOL_THREADS
-    atomic_init(&pool->generation, 0);
+    atomic_init(&pool->claim, 0);
     atomic_init(&pool->pending, 0);
     atomic_init(&pool->sleepers, 0);
     atomic_init(&pool->waiting, 0);
@@ -319,7 +374,10 @@ void gfi_pool_run(struct gfi_pool *pool, void (*fn)(void *arg, int tid, int nthr
     pool->fn = fn;
     pool->arg = arg;
     atomic_store_explicit(&pool->pending, pool->nthreads - 1, memory_order_relaxed);
-    atomic_fetch_add(&pool->generation, 1); /* seq_cst: publishes fn, arg, pending */
+    /* The next generation, with share 0 already the caller's (seq_cst:
+     * publishes fn, arg, pending). */
+    uint64_t g = generation_of(atomic_load_explicit(&pool->claim, memory_order_relaxed)) + 1;
+    atomic_store(&pool->claim, (g << CLAIM_BITS) | 1);
     handshake_fence();
     if (atomic_load(&pool->sleepers) > 0) {
         mutex_lock(&pool->mu);
@@ -328,19 +386,8 @@ void gfi_pool_run(struct gfi_pool *pool, void (*fn)(void *arg, int tid, int nthr
     }
 
     fn(arg, 0, pool->nthreads);
-
-    int spins = 0;
-    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0 && spins++ < POOL_SPIN)
-        cpu_relax();
-    if (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) {
-        mutex_lock(&pool->mu);
-        atomic_store(&pool->waiting, 1);
-        handshake_fence();
-        while (atomic_load(&pool->pending) > 0)
-            cond_wait(&pool->done, &pool->mu);
-        atomic_store(&pool->waiting, 0);
-        mutex_unlock(&pool->mu);
-    }
+    run_unclaimed_shares(pool, g);
+    wait_shares_done(pool);
     mutex_unlock(&pool->run_mu);
 #endif
 }

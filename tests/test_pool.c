@@ -1,7 +1,8 @@
 /*
  * test_pool.c — the thread pool: fn runs once on each of exactly nthreads
- * distinct tids, the caller is tid 0, run waits for everyone, no allocation
- * per run, argument checks and allocation failure.
+ * distinct tids, the caller is tid 0, run waits for everyone, the caller
+ * takes over a share whose worker is not running, no allocation per run,
+ * argument checks and allocation failure.
  */
 #define _POSIX_C_SOURCE 200809L /* pthreads (ThreadSanitizer intercepts them, not C11 thrd_*), nanosleep */
 #include <stdarg.h>
@@ -16,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct tally {
     atomic_int calls[GFI_POOL_MAX_THREADS];
@@ -208,6 +211,88 @@ static void test_pool_runs_from_two_threads_are_serialised(void **state)
     free(t);
 }
 
+/* Which thread ran each share; share 0 first sleeps, so that a running
+ * worker claims share 1 before the caller is free to. */
+typedef struct runners {
+    pthread_t thread[2];
+    long share0_ns;
+} runners;
+
+static void note_runner(void *arg, int tid, int nthreads)
+{
+    (void)nthreads;
+    runners *r = arg;
+    if (tid == 0 && r->share0_ns > 0) {
+        struct timespec ts = {0, r->share0_ns};
+        nanosleep(&ts, NULL);
+    }
+    r->thread[tid] = pthread_self();
+}
+
+/* A worker held in this handler is a worker the OS does not run. */
+static atomic_int worker_held, worker_released;
+
+static void hold_worker(int sig)
+{
+    (void)sig;
+    atomic_store(&worker_held, 1);
+    while (!atomic_load(&worker_released)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* The pool's worker, found as the thread that ran share 1 while the caller
+ * was busy with share 0. */
+static pthread_t find_worker(struct gfi_pool *pool)
+{
+    runners r = {.share0_ns = 20000000};
+    for (int tries = 0; tries < 200; tries++) {
+        gfi_pool_run(pool, note_runner, &r);
+        if (!pthread_equal(r.thread[1], pthread_self()))
+            return r.thread[1];
+    }
+    fail_msg("the worker never ran share 1 in 200 runs of 20 ms");
+    return pthread_self();
+}
+
+static void test_pool_caller_runs_the_share_of_a_worker_that_is_not_running(void **state)
+{
+    struct gfi_pool *pool = NULL;
+    assert_int_equal(gfi_pool_create(&pool, 2), GF_OK);
+    pthread_t worker = find_worker(pool);
+    /* Let the worker go to sleep on the pool's condition variable (it
+     * spins well under a millisecond first), then hold it in a signal
+     * handler; the pool's lock is not taken while it sleeps. */
+    sleep_ms(100);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = hold_worker;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    atomic_store(&worker_held, 0);
+    atomic_store(&worker_released, 0);
+    assert_int_equal(pthread_kill(worker, SIGUSR1), 0);
+    while (!atomic_load(&worker_held))
+        sleep_ms(1);
+
+    alarm(60); /* a pool that waits for the held worker hangs: fail loudly instead */
+    runners r = {.share0_ns = 0};
+    gfi_pool_run(pool, note_runner, &r);
+    alarm(0);
+    atomic_store(&worker_released, 1);
+    gfi_pool_destroy(pool);
+    sigaction(SIGUSR1, &old, NULL);
+    assert_true(pthread_equal(r.thread[0], pthread_self()));
+    assert_true(pthread_equal(r.thread[1], pthread_self()));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_pool_run_allocates_nothing_and_destroy_frees_everything),
         cmocka_unit_test(test_pool_destroy_null_is_a_no_op_and_null_pool_has_one_thread),
         cmocka_unit_test(test_pool_runs_from_two_threads_are_serialised),
+        cmocka_unit_test(test_pool_caller_runs_the_share_of_a_worker_that_is_not_running),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
