@@ -2,11 +2,13 @@
  * pool_gate.h — whether a training step uses the net's thread pool, decided
  * by timing steps with and without it.
  *
- * A pool run waits for every worker.  When another process holds a core, a
- * worker is often not running when a run is posted, and each of the dozens
- * of runs in a step then waits for the scheduler to give it the core back:
- * on the 2-core guest, a competing load made the deep workload 6 - 9 x
- * slower on two threads than on one.  So the gate compares: one step in
+ * When another process holds a core, a worker is often not running during
+ * a pool run.  The caller takes over the shares such a worker has not
+ * started (threadpool.c), but one it started and was then descheduled in
+ * holds the run up until the scheduler gives it the core back, and a step
+ * makes dozens of runs: on the 2-core guest beside a competing process, the
+ * deep workload still ran at 0.5 x one thread's speed on two (0.1 x before
+ * the shares were claimable).  So the gate compares: one step in
  * GFI_GATE_CALIBRATE runs on the calling thread alone and is timed, and one
  * in GFI_GATE_SAMPLE runs on the pool and is timed.  A pooled step of the
  * same batch that is not faster than GFI_GATE_RATIO times the last
