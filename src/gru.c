@@ -145,14 +145,7 @@ static void gru_backward(gf_layer *l, const gfi_layer_io *io)
     }
     memcpy(r.ds0, r.carry, BH * sizeof(float));
     gfi_rec_copy_dz(l, io);
-    gfi_rec_param_grads(l, &r, io->x);
-    if (io->dx)
-        gfi_rec_input_grad(l, &r, io->dx);
-    if (observe) {
-        gfi_rec_record_norm(l, &r, 0, r.carry);
-        gfi_rec_record_gates(l, &r);
-    }
-    gfi_rec_mark(l, r.B, true);
+    gfi_rec_backward_finish(l, &r, io, observe);
 }
 
 static int gru_infer(const gf_layer *l, const gfi_shape *in, gfi_layout *lay, char *msg, size_t cap)
@@ -160,18 +153,10 @@ static int gru_infer(const gf_layer *l, const gfi_shape *in, gfi_layout *lay, ch
     return gfi_rec_infer(l, in, lay, msg, cap, 3);
 }
 
-static const gfi_option_spec gru_options[] = {
-    {GF_LAYER_HIDDEN, 0, 1, GFI_OPTION_SIZE_MAX, true},
-    {GF_LAYER_INPUTS, 0, 0, GFI_OPTION_SIZE_MAX, true},
-    {GF_LAYER_RETURN_SEQUENCES, 0, 0, 1, true},
-    {GF_LAYER_TRUNCATE, 0, 0, GFI_OPTION_SIZE_MAX, true},
-    {-1, 0, 0, 0, false},
-};
-
 const gfi_layer_ops gfi_gru_ops = {
     .name = "gru",
     .kind = GF_LAYER_GRU,
-    .options = gru_options,
+    .options = gfi_rec_options,
     .infer = gru_infer,
     .cache_size = gfi_rec_cache_size,
     .scratch_size = gfi_rec_scratch_size,

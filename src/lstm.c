@@ -122,14 +122,7 @@ static void lstm_backward(gf_layer *l, const gfi_layer_io *io)
     memcpy(r.ds0, r.carry, BH * sizeof(float));
     memcpy(r.ds0 + BH, r.dc, BH * sizeof(float));
     gfi_rec_copy_dz(l, io);
-    gfi_rec_param_grads(l, &r, io->x);
-    if (io->dx)
-        gfi_rec_input_grad(l, &r, io->dx);
-    if (observe) {
-        gfi_rec_record_norm(l, &r, 0, r.carry);
-        gfi_rec_record_gates(l, &r);
-    }
-    gfi_rec_mark(l, r.B, true);
+    gfi_rec_backward_finish(l, &r, io, observe);
 }
 
 static int lstm_infer(const gf_layer *l, const gfi_shape *in, gfi_layout *lay, char *msg, size_t cap)

@@ -390,6 +390,26 @@ void gfi_rec_input_grad(gf_layer *l, const gfi_rec *r, float *dx)
     to_batch_major(r->xt, dx, r->B, r->T, r->F);
 }
 
+void gfi_rec_backward_finish(gf_layer *l, const gfi_rec *r, const gfi_layer_io *io, bool observe)
+{
+    gfi_rec_param_grads(l, r, io->x);
+    if (io->dx)
+        gfi_rec_input_grad(l, r, io->dx);
+    if (observe) {
+        gfi_rec_record_norm(l, r, 0, r->carry);
+        gfi_rec_record_gates(l, r);
+    }
+    gfi_rec_mark(l, r->B, true);
+}
+
+const gfi_option_spec gfi_rec_options[] = {
+    {GF_LAYER_HIDDEN, 0, 1, GFI_OPTION_SIZE_MAX, true},
+    {GF_LAYER_INPUTS, 0, 0, GFI_OPTION_SIZE_MAX, true},
+    {GF_LAYER_RETURN_SEQUENCES, 0, 0, 1, true},
+    {GF_LAYER_TRUNCATE, 0, 0, GFI_OPTION_SIZE_MAX, true},
+    {-1, 0, 0, 0, false},
+};
+
 void gfi_rec_copy_dz(const gf_layer *l, const gfi_layer_io *io)
 {
     memcpy(io->dz, io->dy, (size_t)io->batch * (size_t)l->out * sizeof(float));

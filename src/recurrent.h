@@ -103,6 +103,12 @@ void gfi_rec_record_gates(gf_layer *l, const gfi_rec *r);
 void gfi_rec_copy_dz(const gf_layer *l, const gfi_layer_io *io);
 /* Marks the forward / backward as done for the state readers. */
 void gfi_rec_mark(gf_layer *l, int64_t batch, bool backward);
+/* The end every kind's backward shares, once its steps have run and ds0 holds the initial state's gradient:
+ * the parameter gradients, dx (when asked), the observed records (the initial state's ||dh||, gate health)
+ * and the mark. */
+void gfi_rec_backward_finish(gf_layer *l, const gfi_rec *r, const gfi_layer_io *io, bool observe);
+/* The options RNN and GRU take (LSTM adds GF_LAYER_FORGET_BIAS). */
+extern const gfi_option_spec gfi_rec_options[];
 
 /* Runs the statement (which reads j) for j in [0, n): in blocks of 8, a fixed trip count that the compiler vectorizes
  * at -O2 when the arrays are restrict parameters of the enclosing function, then the tail. */
