@@ -814,62 +814,49 @@ static void record_update_counts(gf_diag *d, int32_t i, bool applied)
     latest(d, i)[GF_STAT_NONFINITE] = nonfinite_stat(d->nonfinite, i);
 }
 
-/* Elements per block of the measured step: gradient, weights, state and the
- * saved old weights of a block stay in L1 between the passes over it. */
-#define STEP_BLOCK 2048
-
 /* Applies the step to one parameter tensor of layer i (W, or b with is_bias)
- * a block at a time and measures it: *d2 gets the sum of squared weight
- * changes, *state_bad whether any new state value is non-finite.  With
- * stats (a deferred observation), each block's gradient and weights are
- * scanned just before it is updated, so memory is read once for both, and
- * the statistics go into the latest record.  Returns whether the gradient
- * was finite. */
+ * and measures it: *d2 gets the sum of squared weight changes, *state_bad
+ * whether any new state value is non-finite.  With stats (a deferred
+ * observation), the gradient and weights are scanned in the loop that
+ * updates them, so memory is read once for both, and the statistics go
+ * into the latest record.  Returns whether the gradient was finite. */
 static bool measured_step(gf_diag *d, int32_t i, bool is_bias, bool stats, double *d2, bool *state_bad)
 {
     gf_net *net = d->net;
     gf_optimizer *o = net->opt;
     const gf_layer *l = net->layers[i];
     size_t n = is_bias ? l->nbias : l->nweights, off = l->param_offset + (is_bias ? l->nweights : 0);
-    float *p = net->params + off;
-    const float *g = net->grads + off;
-    float ow[STEP_BLOCK], om[STEP_BLOCK], ov[STEP_BLOCK];
+    const float *p = net->params + off, *g = net->grads + off;
     float seed = gfi_minmax_seed(g, n);
     gfi_ew_pstats e = {0.0, 0.0, 0.0, 0.0, seed, seed, 0.0f, 0, 0, false};
-    for (size_t b = 0; b < n; b += STEP_BLOCK) {
-        size_t k = n - b < STEP_BLOCK ? n - b : STEP_BLOCK;
-        double d2_before = e.d2;
-        bool state_bad_before = e.state_bad;
-        /* One loop per block: steps it and gathers the gradient and weight
-         * statistics and the squared change on the way. */
-        gfi_opt_apply_range_stats(o, net->params, net->grads, off + b, k, &e, ow, om, ov);
-        if (stats && (!isfinite(e.gss) || !isfinite(e.gsum) || !isfinite(e.wss))) {
-            /* Rare: a NaN/Inf among this block's gradients or weights (the
-             * blocks before were clean).  Put the block back, count and
-             * locate it as if nothing here had changed, then finish the
-             * tensor in one go. */
-            memcpy(p + b, ow, k * sizeof *ow);
-            if (o->m)
-                memcpy(o->m + off + b, om, k * sizeof *om);
-            if (o->v)
-                memcpy(o->v + off + b, ov, k * sizeof *ov);
-            param_scan s = {{e.gsum, e.gss, e.gmin, e.gmax, e.gzeros}, {0.0, e.wss, 0.0f, e.wmax, e.wzeros}};
-            gfi_param_scan_add(g + b + k, p + b + k, n - b - k, &s.g, &s.p);
-            bool finite = param_stats(d, i, is_bias, &s, latest(d, i), b);
-            double d2r, st;
-            gfi_opt_update_range(o, net->params, net->grads, off + b, n - b, true, &d2r, &st);
-            *d2 = d2_before + d2r;
-            *state_bad = state_bad_before | !isfinite(st);
-            return finite;
-        }
-    }
+    /* One loop steps the tensor and gathers the gradient and weight
+     * statistics and the squared change on the way; it stops short of the
+     * first NaN/Inf gradient or weight, having changed nothing from there. */
+    size_t k = gfi_opt_apply_range_stats(o, net->params, net->grads, off, n, &e);
     *d2 = e.d2;
     *state_bad = e.state_bad;
-    if (!stats)
-        return true;
+    bool finite = true;
     param_scan s = {{e.gsum, e.gss, e.gmin, e.gmax, e.gzeros}, {0.0, e.wss, 0.0f, e.wmax, e.wzeros}};
-    return param_stats(d, i, is_bias, &s, latest(d, i), n);
+    if (stats) {
+        /* Rarely k < n: the bad values are counted and located in the
+         * untouched rest (the old weights are still there) before it is
+         * stepped in one go. */
+        if (k < n)
+            gfi_param_scan_add(g + k, p + k, n - k, &s.g, &s.p);
+        finite = param_stats(d, i, is_bias, &s, latest(d, i), k);
+    }
+    if (k < n) {
+        double d2r, st;
+        gfi_opt_update_range(o, net->params, net->grads, off + k, n - k, true, &d2r, &st);
+        *d2 += d2r;
+        *state_bad |= !isfinite(st);
+    }
+    return finite;
 }
+
+/* Elements per block of the guard's dry run: copies of a block's weights and
+ * state stay in L1 while it is stepped and compared. */
+#define STEP_BLOCK 2048
 
 /* The guard's dry run over one parameter tensor of layer i: each block of
  * weights and state is copied, stepped with the plain update's kernel, and

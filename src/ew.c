@@ -170,17 +170,28 @@ void gfi_ew_pstats_add(gfi_ew_pstats *s, const float *ow, const float *g, const 
     s->state_bad |= bad;
 }
 
-/* Saves the old values, steps, then measures from the saved copy. */
-static void opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n,
-                             gfi_ew_pstats *s, float *ow, float *om, float *ov)
+size_t gfi_ew_finite_prefix(const gfi_ew_ops *ops, const float *g, const float *w, size_t n)
 {
-    memcpy(ow, w, n * sizeof *w);
-    if (m)
-        memcpy(om, m, n * sizeof *m);
-    if (v)
-        memcpy(ov, v, n * sizeof *v);
-    opt_update(o, w, g, m, v, n);
-    gfi_ew_pstats_add(s, ow, g, w, m, v, n);
+    size_t k = ops->first_nonfinite(g, n);
+    return ops->first_nonfinite(w, k);
+}
+
+/* Steps a chunk at a time, each measured from a copy of its old weights on
+ * the stack, over the prefix in which every gradient and weight is finite. */
+static size_t opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n,
+                               gfi_ew_pstats *s)
+{
+    enum { CHUNK = 256 };
+    float ow[CHUNK];
+    size_t k = gfi_ew_finite_prefix(&gfi_ew_portable, g, w, n);
+    for (size_t at = 0; at < k; at += CHUNK) {
+        size_t c = k - at < CHUNK ? k - at : CHUNK;
+        float *mc = m ? m + at : NULL, *vc = v ? v + at : NULL;
+        memcpy(ow, w + at, c * sizeof *ow);
+        opt_update(o, w + at, g + at, mc, vc, c);
+        gfi_ew_pstats_add(s, ow, g + at, w + at, mc, vc, c);
+    }
+    return k;
 }
 
 const gfi_ew_ops gfi_ew_portable = {bias_act, act_grad_colsum, opt_update, first_nonfinite, opt_update_stats};

@@ -89,13 +89,20 @@ typedef struct gfi_ew_ops {
     void (*opt_update)(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n);
     /* Index of the first NaN/Inf in x[0..n), or n when all are finite. */
     size_t (*first_nonfinite)(const float *x, size_t n);
-    /* opt_update, measured: adds the statistics into *s and saves the old
-     * weights and state into ow, om, ov (om / ov used only where m / v is),
-     * so a caller that finds a NaN/Inf can put them back. */
-    void (*opt_update_stats)(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n,
-                             gfi_ew_pstats *s, float *ow, float *om, float *ov);
+    /* opt_update, measured, over the longest prefix w[0..k) it can vouch
+     * for: it stops before the first vector in which a gradient or an old
+     * weight is NaN or Inf, so k <= the index of that value, and returns k
+     * (n when all are finite).  The prefix is stepped exactly as opt_update
+     * steps it and its statistics are added into *s; from k on, nothing is
+     * read into *s or changed, so a caller can count and locate the bad
+     * values in the old weights without a saved copy. */
+    size_t (*opt_update_stats)(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n,
+                               gfi_ew_pstats *s);
 } gfi_ew_ops;
 
+/* The length of the longest prefix of g[0..n) and w[0..n) that holds no
+ * NaN or Inf, found with ops->first_nonfinite. */
+size_t gfi_ew_finite_prefix(const gfi_ew_ops *ops, const float *g, const float *w, size_t n);
 /* Adds to *s the statistics of one stepped range: ow the old weights, g the
  * gradient, nw the new weights, m / v the new state (either may be NULL).
  * The portable half of opt_update_stats, shared with optimizer.c. */
@@ -130,11 +137,11 @@ void gfi_ew_bias_act_run(struct gfi_pool *pool, int32_t kind, const float *b, fl
 void gfi_ew_act_grad_colsum_run(struct gfi_pool *pool, int32_t kind, const float *z, const float *y, const float *dy,
                                 float *dz, float *db, int64_t rows, int64_t cols);
 /* optimizer.c: the diagnostics' measured step t + 1 over w[off .. off+n)
- * (a block; calling thread), storing exactly what gfi_opt_update would and
- * adding its statistics into *s; ow / om / ov (n floats each) receive the
- * old weights and state.  Advances nothing. */
-void gfi_opt_apply_range_stats(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, gfi_ew_pstats *s,
-                               float *ow, float *om, float *ov);
+ * (calling thread), as opt_update_stats: over the longest prefix
+ * [off, off+k) in which no gradient or old weight is NaN/Inf, it stores
+ * exactly what gfi_opt_update would and adds its statistics into *s, and
+ * returns k; from off+k on, nothing is changed.  Advances nothing. */
+size_t gfi_opt_apply_range_stats(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, gfi_ew_pstats *s);
 /* optimizer.c: gfi_opt_update with the element-wise work split over pool. */
 void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n);
 

@@ -325,25 +325,26 @@ INLINE size_t zeros_in(__m256 x, __m256 mf)
     return (size_t)__builtin_popcount((unsigned)_mm256_movemask_ps(eq));
 }
 
-/* One vector: saves the old values, steps, and adds g, the old w and the
- * change (new and old widened to double, then subtracted) into a.  Lanes
- * outside m load as 0, which adds nothing to the sums; they are kept out
- * of the minima, maxima and zero counts explicitly. */
-INLINE void stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, float *mom, float *var, float *ow,
-                      float *om, float *ov, __m256i m, bool full, int32_t kind)
+/* One vector: unless a gradient or old weight in it is NaN/Inf (then it
+ * returns false and changes nothing), steps it and adds g, the old w and
+ * the change (new and old widened to double, then subtracted) into a.
+ * Nothing is saved: the check comes first.  Lanes outside m load as 0,
+ * which adds nothing to the sums; they are kept out of the minima, maxima
+ * and zero counts explicitly. */
+INLINE bool stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, float *mom, float *var, __m256i m,
+                      bool full, int32_t kind)
 {
     const bool adam = kind == GF_OPT_ADAM;
     __m256 gv = load(g, m, full), wv = load(w, m, full);
-    store(ow, m, wv, full);
+    /* x - x is +0 for a finite x and NaN for NaN / Inf */
+    __m256 in_bad = _mm256_or_ps(_mm256_sub_ps(gv, gv), _mm256_sub_ps(wv, wv));
+    if (!_mm256_testz_si256(_mm256_castps_si256(in_bad), _mm256_castps_si256(in_bad)))
+        return false;
     __m256 nw, s1, s2;
     if (adam) {
-        store(om, m, load(mom, m, full), full);
-        store(ov, m, load(var, m, full), full);
         nw = adam_vec(c, wv, gv, mom, var, m, full, &s1, &s2);
         a->sbad = _mm256_or_ps(a->sbad, _mm256_sub_ps(s2, s2));
     } else {
-        if (kind != GF_OPT_SGD)
-            store(om, m, load(mom, m, full), full);
         nw = sgd_vec(c, wv, gv, mom, m, full, &s1, kind);
     }
     /* s - s is 0 for a finite s and NaN for NaN / Inf (lanes outside m hold 0) */
@@ -368,12 +369,14 @@ INLINE void stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
     a->wmx = _mm256_max_ps(gfi_avx2_abs_ps(wv), a->wmx); /* lanes outside m: |0| */
     a->gz += zeros_in(gv, mf);
     a->wz += zeros_in(wv, mf);
+    return true;
 }
 
 #define STATS_CHUNK ((size_t)1 << 28) /* elements per call of stats_run */
 
-INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, float *var, size_t k,
-                      gfi_ew_pstats *s, float *ow, float *om, float *ov, int32_t kind)
+/* Returns how far it stepped. */
+INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom, float *var, size_t k,
+                        gfi_ew_pstats *s, int32_t kind)
 {
     pacc a;
     a.gs = a.gq = a.wq = a.dq = _mm256_setzero_pd();
@@ -385,12 +388,14 @@ INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, f
     const bool sgd = kind == GF_OPT_SGD, adam = kind == GF_OPT_ADAM;
     const __m256i all = _mm256_set1_epi32(-1);
     size_t i = 0;
-    for (; i + 8 <= k; i += 8)
-        stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, ow + i, sgd ? NULL : om + i,
-                  adam ? ov + i : NULL, all, true, kind);
-    if (i < k)
-        stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, ow + i, sgd ? NULL : om + i,
-                  adam ? ov + i : NULL, gfi_avx2_lanes((int64_t)(k - i)), false, kind);
+    bool ok = true;
+    while (ok && i + 8 <= k)
+        if ((ok = stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, all, true, kind)))
+            i += 8;
+    if (ok && i < k &&
+        stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, gfi_avx2_lanes((int64_t)(k - i)),
+                  false, kind))
+        i = k;
     s->gsum += gfi_avx2_sum_pd(a.gs);
     s->gss += gfi_avx2_sum_pd(a.gq);
     s->wss += gfi_avx2_sum_pd(a.wq);
@@ -401,30 +406,28 @@ INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, f
     s->gzeros += a.gz;
     s->wzeros += a.wz;
     s->state_bad |= !_mm256_testz_si256(_mm256_castps_si256(a.sbad), _mm256_castps_si256(a.sbad));
+    return i;
 }
 
-static void opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, float *mom, float *var, size_t n,
-                             gfi_ew_pstats *s, float *ow, float *om, float *ov)
+static size_t opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, float *mom, float *var, size_t n,
+                               gfi_ew_pstats *s)
 {
     opt_vecs c;
     opt_vecs_load(&c, o);
     for (size_t at = 0; at < n; at += STATS_CHUNK) {
-        size_t k = n - at < STATS_CHUNK ? n - at : STATS_CHUNK;
-        float *w0 = w + at, *ow0 = ow + at;
-        const float *g0 = g + at;
+        size_t k = n - at < STATS_CHUNK ? n - at : STATS_CHUNK, done;
         switch (o->kind) {
-        case GF_OPT_SGD: stats_run(&c, w0, g0, NULL, NULL, k, s, ow0, NULL, NULL, GF_OPT_SGD); break;
-        case GF_OPT_MOMENTUM:
-            stats_run(&c, w0, g0, mom + at, NULL, k, s, ow0, om + at, NULL, GF_OPT_MOMENTUM);
-            break;
-        case GF_OPT_NESTEROV:
-            stats_run(&c, w0, g0, mom + at, NULL, k, s, ow0, om + at, NULL, GF_OPT_NESTEROV);
-            break;
+        case GF_OPT_SGD: done = stats_run(&c, w + at, g + at, NULL, NULL, k, s, GF_OPT_SGD); break;
+        case GF_OPT_MOMENTUM: done = stats_run(&c, w + at, g + at, mom + at, NULL, k, s, GF_OPT_MOMENTUM); break;
+        case GF_OPT_NESTEROV: done = stats_run(&c, w + at, g + at, mom + at, NULL, k, s, GF_OPT_NESTEROV); break;
         default: /* Adam and AdamW: c tells them apart */
-            stats_run(&c, w0, g0, mom + at, var + at, k, s, ow0, om + at, ov + at, GF_OPT_ADAM);
+            done = stats_run(&c, w + at, g + at, mom + at, var + at, k, s, GF_OPT_ADAM);
             break;
         }
+        if (done < k)
+            return at + done;
     }
+    return n;
 }
 
 /* NaN and Inf are the floats whose exponent bits are all ones. */

@@ -310,15 +310,19 @@ typedef struct pacc {
     __m512i gz, wz, sbits;
 } pacc;
 
-/* One vector: saves the old values, steps, and adds g, old w and the
+/* One vector: unless a gradient or old weight in it is NaN/Inf (then it
+ * returns false and changes nothing), steps it and adds g, old w and the
  * change (in double: new and old widened, then subtracted, exactly as a
- * double loop would) into a. */
+ * double loop would) into a.  Nothing is saved: the check comes first. */
 #ifndef PF_AHEAD
 #define PF_AHEAD 256 /* floats: 1 KiB ahead (2 KiB about the same, 4 KiB worse) */
 #endif
 
-INLINE void stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, float *mom, float *var, float *ow,
-                      float *om, float *ov, __mmask16 m, int32_t kind)
+/* vfpclassps categories: QNaN, +Inf, -Inf, SNaN. */
+#define NONFINITE_CLASSES 0x99
+
+INLINE bool stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, float *mom, float *var, __mmask16 m,
+                      int32_t kind)
 {
     const bool adam = kind == GF_OPT_ADAM;
     /* The body is long, so fewer iterations are in flight than in the plain
@@ -332,17 +336,14 @@ INLINE void stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
     const __m512 zero = _mm512_setzero_ps();
     const __m512i one = _mm512_set1_epi32(1), magnitude = _mm512_set1_epi32(0x7fffffff);
     __m512 gv = _mm512_maskz_loadu_ps(m, g), wv = _mm512_maskz_loadu_ps(m, w);
-    _mm512_mask_storeu_ps(ow, m, wv);
+    /* lanes outside m loaded as 0 */
+    if (_mm512_fpclass_ps_mask(gv, NONFINITE_CLASSES) | _mm512_fpclass_ps_mask(wv, NONFINITE_CLASSES))
+        return false;
     __m512 nw, s1, s2 = zero;
-    if (adam) {
-        _mm512_mask_storeu_ps(om, m, _mm512_maskz_loadu_ps(m, mom));
-        _mm512_mask_storeu_ps(ov, m, _mm512_maskz_loadu_ps(m, var));
+    if (adam)
         nw = adam_vec(c, wv, gv, mom, var, m, &s1, &s2);
-    } else {
-        if (kind != GF_OPT_SGD)
-            _mm512_mask_storeu_ps(om, m, _mm512_maskz_loadu_ps(m, mom));
+    else
         nw = sgd_vec(c, wv, gv, mom, m, &s1, kind);
-    }
     _mm512_mask_storeu_ps(w, m, nw);
     __m512d gl = lo_pd(gv), gh = hi_pd(gv), wl = lo_pd(wv), wh = hi_pd(wv);
     a->gs0 = _mm512_add_pd(a->gs0, gl);
@@ -364,6 +365,7 @@ INLINE void stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
     a->sbits = _mm512_max_epu32(a->sbits, _mm512_and_si512(_mm512_castps_si512(s1), magnitude));
     if (adam)
         a->sbits = _mm512_max_epu32(a->sbits, _mm512_and_si512(_mm512_castps_si512(s2), magnitude));
+    return true;
 }
 
 static size_t sum_epi32(__m512i v)
@@ -379,9 +381,9 @@ static size_t sum_epi32(__m512i v)
 #define STATS_CHUNK ((size_t)1 << 28) /* elements; the uint32 zero counters cannot wrap */
 
 /* One chunk of one kind (a constant after inlining, so each kind gets its
- * own loop without per-vector branches). */
-INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, float *var, size_t k,
-                      gfi_ew_pstats *s, float *ow, float *om, float *ov, int32_t kind)
+ * own loop without per-vector branches); returns how far it stepped. */
+INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom, float *var, size_t k,
+                        gfi_ew_pstats *s, int32_t kind)
 {
     pacc a;
     a.gs0 = a.gs1 = a.gq0 = a.gq1 = a.wq0 = a.wq1 = a.dq0 = a.dq1 = _mm512_setzero_pd();
@@ -391,12 +393,14 @@ INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, f
     a.gz = a.wz = a.sbits = _mm512_setzero_si512();
     const bool sgd = kind == GF_OPT_SGD, adam = kind == GF_OPT_ADAM;
     size_t i = 0;
-    for (; i + 16 <= k; i += 16)
-        stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, ow + i, sgd ? NULL : om + i,
-                  adam ? ov + i : NULL, (__mmask16)0xffff, kind);
-    if (i < k)
-        stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, ow + i, sgd ? NULL : om + i,
-                  adam ? ov + i : NULL, lanes((int64_t)(k - i)), kind);
+    bool ok = true;
+    while (ok && i + 16 <= k)
+        if ((ok = stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, (__mmask16)0xffff,
+                            kind)))
+            i += 16;
+    if (ok && i < k && stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL,
+                                 lanes((int64_t)(k - i)), kind))
+        i = k;
     s->gsum += _mm512_reduce_add_pd(_mm512_add_pd(a.gs0, a.gs1));
     s->gss += _mm512_reduce_add_pd(_mm512_add_pd(a.gq0, a.gq1));
     s->wss += _mm512_reduce_add_pd(_mm512_add_pd(a.wq0, a.wq1));
@@ -407,30 +411,28 @@ INLINE void stats_run(const opt_vecs *c, float *w, const float *g, float *mom, f
     s->gzeros += sum_epi32(a.gz);
     s->wzeros += sum_epi32(a.wz);
     s->state_bad |= _mm512_reduce_max_epu32(a.sbits) >= 0x7f800000u;
+    return i;
 }
 
-static void opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, float *mom, float *var, size_t n,
-                             gfi_ew_pstats *s, float *ow, float *om, float *ov)
+static size_t opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, float *mom, float *var, size_t n,
+                               gfi_ew_pstats *s)
 {
     opt_vecs c;
     opt_vecs_load(&c, o);
     for (size_t at = 0; at < n; at += STATS_CHUNK) {
-        size_t k = n - at < STATS_CHUNK ? n - at : STATS_CHUNK;
-        float *w0 = w + at, *ow0 = ow + at;
-        const float *g0 = g + at;
+        size_t k = n - at < STATS_CHUNK ? n - at : STATS_CHUNK, done;
         switch (o->kind) {
-        case GF_OPT_SGD: stats_run(&c, w0, g0, NULL, NULL, k, s, ow0, NULL, NULL, GF_OPT_SGD); break;
-        case GF_OPT_MOMENTUM:
-            stats_run(&c, w0, g0, mom + at, NULL, k, s, ow0, om + at, NULL, GF_OPT_MOMENTUM);
-            break;
-        case GF_OPT_NESTEROV:
-            stats_run(&c, w0, g0, mom + at, NULL, k, s, ow0, om + at, NULL, GF_OPT_NESTEROV);
-            break;
+        case GF_OPT_SGD: done = stats_run(&c, w + at, g + at, NULL, NULL, k, s, GF_OPT_SGD); break;
+        case GF_OPT_MOMENTUM: done = stats_run(&c, w + at, g + at, mom + at, NULL, k, s, GF_OPT_MOMENTUM); break;
+        case GF_OPT_NESTEROV: done = stats_run(&c, w + at, g + at, mom + at, NULL, k, s, GF_OPT_NESTEROV); break;
         default: /* Adam and AdamW: c tells them apart */
-            stats_run(&c, w0, g0, mom + at, var + at, k, s, ow0, om + at, ov + at, GF_OPT_ADAM);
+            done = stats_run(&c, w + at, g + at, mom + at, var + at, k, s, GF_OPT_ADAM);
             break;
         }
+        if (done < k)
+            return at + done;
     }
+    return n;
 }
 
 /* NaN and Inf are the floats whose exponent bits are all ones. */

@@ -429,37 +429,41 @@ void gfi_opt_apply_range(gf_optimizer *o, float *w, const float *g, size_t off, 
     gfi_ftz_end(fp);
 }
 
-GFI_NOINLINE void apply_range_stats_impl(gf_optimizer *o, float *w, const float *g, size_t off, size_t n,
-                                   gfi_ew_pstats *s, float *ow, float *om, float *ov)
+GFI_NOINLINE size_t apply_range_stats_impl(gf_optimizer *o, float *w, const float *g, size_t off, size_t n,
+                                           gfi_ew_pstats *s)
 {
     if (!update_ready(o, off + n))
-        return;
+        return 0;
     hyper h;
     hyper_load(&h, o, o->t + 1);
     float *m = o->m ? o->m + off : NULL, *v = o->v ? o->v + off : NULL;
     w += off;
     g += off;
     if (!gfi_ew_opt_fast(o->kind)) {
-        memcpy(ow, w, n * sizeof *w);
-        if (m)
-            memcpy(om, m, n * sizeof *m);
-        if (v)
-            memcpy(ov, v, n * sizeof *v);
-        step_loop(&h, w, g, m, v, n, true, false, NULL, NULL);
-        gfi_ew_pstats_add(s, ow, g, w, m, v, n);
-        return;
+        /* A chunk at a time, measured from a copy of its old weights. */
+        enum { CHUNK = 256 };
+        float ow[CHUNK];
+        size_t k = gfi_ew_finite_prefix(gfi_ew(), g, w, n);
+        for (size_t at = 0; at < k; at += CHUNK) {
+            size_t c = k - at < CHUNK ? k - at : CHUNK;
+            float *mc = m ? m + at : NULL, *vc = v ? v + at : NULL;
+            memcpy(ow, w + at, c * sizeof *ow);
+            step_loop(&h, w + at, g + at, mc, vc, c, true, false, NULL, NULL);
+            gfi_ew_pstats_add(s, ow, g + at, w + at, mc, vc, c);
+        }
+        return k;
     }
     gfi_ew_opt e = {h.kind, h.lr, h.mu, h.wd, h.b1, h.b2, h.one_minus_b1, h.one_minus_b2, h.eps,
                     h.step, h.sqrt_bc2, h.shrink};
-    gfi_ew()->opt_update_stats(&e, w, g, m, v, n, s, ow, om, ov);
+    return gfi_ew()->opt_update_stats(&e, w, g, m, v, n, s);
 }
 
-void gfi_opt_apply_range_stats(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, gfi_ew_pstats *s,
-                               float *ow, float *om, float *ov)
+size_t gfi_opt_apply_range_stats(gf_optimizer *o, float *w, const float *g, size_t off, size_t n, gfi_ew_pstats *s)
 {
     gfi_fpmode fp = gfi_ftz_begin();
-    apply_range_stats_impl(o, w, g, off, n, s, ow, om, ov);
+    size_t k = apply_range_stats_impl(o, w, g, off, n, s);
     gfi_ftz_end(fp);
+    return k;
 }
 
 GFI_NOINLINE void apply_to_impl(const gf_optimizer *o, float *w, const float *g, float *m, float *v, size_t n)

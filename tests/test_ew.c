@@ -229,10 +229,35 @@ static void assert_close(double got, double want, double tol)
         fail_msg("got %.17g, want %.17g (relative tolerance %g)", got, want, tol);
 }
 
-/* The measured update stores what opt_update stores, saves the old values,
- * and its statistics equal a double loop over old and new values (sums to
- * 1e-12 relative: only the order of the additions differs; min, max and
- * zero counts exactly); a second call adds into the first's results. */
+/* Double-loop statistics of a stepped range: old weights w0, gradient g,
+ * new weights w1, n elements, with min/max seeded by g[0]. */
+static gfi_ew_pstats reference_stats(const float *w0, const float *g, const float *w1, size_t n)
+{
+    gfi_ew_pstats r = {0.0, 0.0, 0.0, 0.0, g[0], g[0], 0.0f, 0, 0, false};
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)w1[i] - (double)w0[i];
+        r.gsum += g[i], r.gss += (double)g[i] * g[i], r.wss += (double)w0[i] * w0[i], r.d2 += d * d;
+        r.gmin = fminf(r.gmin, g[i]), r.gmax = fmaxf(r.gmax, g[i]), r.wmax = fmaxf(r.wmax, fabsf(w0[i]));
+        r.gzeros += g[i] == 0.0f, r.wzeros += w0[i] == 0.0f;
+    }
+    return r;
+}
+
+static void assert_stats_equal(const gfi_ew_pstats *s, const gfi_ew_pstats *r)
+{
+    assert_close(s->gsum, r->gsum, 1e-12);
+    assert_close(s->gss, r->gss, 1e-12);
+    assert_close(s->wss, r->wss, 1e-12);
+    assert_close(s->d2, r->d2, 1e-12);
+    assert_true(s->gmin == r->gmin && s->gmax == r->gmax && s->wmax == r->wmax);
+    assert_int_equal(s->gzeros, r->gzeros);
+    assert_int_equal(s->wzeros, r->wzeros);
+}
+
+/* The measured update stores what opt_update stores, and its statistics
+ * equal a double loop over old and new values (sums to 1e-12 relative:
+ * only the order of the additions differs; min, max and zero counts
+ * exactly); a second call adds into the first's results. */
 static void test_measured_update_steps_like_opt_update_and_sums_in_double(void **state)
 {
     (void)state;
@@ -248,64 +273,83 @@ static void test_measured_update_steps_like_opt_update_and_sums_in_double(void *
     for (int v = 0; versions(v); v++)
         for (int k = 0; k < 5; k++) {
             gfi_ew_opt o = opt_params(okinds[k], 0.01f);
-            static float wa[N], ma[N], va[N], wb[N], mb[N], vb[N], ow[N], om[N], ov[N];
+            static float wa[N], ma[N], va[N], wb[N], mb[N], vb[N];
             memcpy(wa, w0, sizeof wa), memcpy(wb, w0, sizeof wb);
             memcpy(ma, m0, sizeof ma), memcpy(mb, m0, sizeof mb);
             memcpy(va, v0, sizeof va), memcpy(vb, v0, sizeof vb);
             gfi_ew_portable.opt_update(&o, wa, g, ma, va, N);
             gfi_ew_pstats s = {0.0, 0.0, 0.0, 0.0, g[0], g[0], 0.0f, 0, 0, false};
             const size_t cut = 333; /* two calls, the second adding into the first */
-            versions(v)->opt_update_stats(&o, wb, g, mb, vb, cut, &s, ow, om, ov);
-            versions(v)->opt_update_stats(&o, wb + cut, g + cut, mb + cut, vb + cut, N - cut, &s, ow + cut,
-                                          om + cut, ov + cut);
+            assert_int_equal(versions(v)->opt_update_stats(&o, wb, g, mb, vb, cut, &s), cut);
+            assert_int_equal(versions(v)->opt_update_stats(&o, wb + cut, g + cut, mb + cut, vb + cut, N - cut, &s),
+                             N - cut);
             assert_memory_equal(wa, wb, sizeof wa);
-            if (okinds[k] != GF_OPT_SGD) {
+            if (okinds[k] != GF_OPT_SGD)
                 assert_memory_equal(ma, mb, sizeof ma);
-                assert_memory_equal(om, m0, sizeof om);
-            }
-            if (okinds[k] >= GF_OPT_ADAM) {
+            if (okinds[k] >= GF_OPT_ADAM)
                 assert_memory_equal(va, vb, sizeof va);
-                assert_memory_equal(ov, v0, sizeof ov);
-            }
-            assert_memory_equal(ow, w0, sizeof ow);
-            double gsum = 0, gss = 0, wss = 0, d2 = 0;
-            float gmn = g[0], gmx = g[0], wmx = 0;
-            size_t gz = 0, wz = 0;
-            for (int i = 0; i < N; i++) {
-                double d = (double)wa[i] - (double)w0[i];
-                gsum += g[i], gss += (double)g[i] * g[i], wss += (double)w0[i] * w0[i], d2 += d * d;
-                gmn = fminf(gmn, g[i]), gmx = fmaxf(gmx, g[i]), wmx = fmaxf(wmx, fabsf(w0[i]));
-                gz += g[i] == 0.0f, wz += w0[i] == 0.0f;
-            }
-            assert_close(s.gsum, gsum, 1e-12);
-            assert_close(s.gss, gss, 1e-12);
+            gfi_ew_pstats r = reference_stats(w0, g, wa, N);
+            assert_stats_equal(&s, &r);
             assert_true(isfinite(s.gss) && s.gss > 1e38); /* squares of 2e19 summed in double */
-            assert_close(s.wss, wss, 1e-12);
-            assert_close(s.d2, d2, 1e-12);
-            assert_true(s.gmin == gmn && s.gmax == gmx && s.wmax == wmx);
-            assert_int_equal(s.gzeros, gz);
-            assert_int_equal(s.wzeros, wz);
             assert_false(s.state_bad);
         }
 }
 
-/* A new state value that is NaN or Inf is reported (here Inf velocity from
- * an infinite gradient in the tail lanes of the last vector). */
+/* A NaN or Inf gradient or old weight stops the measured update before the
+ * vector that holds it: the prefix it returns is stepped and measured as
+ * opt_update and a double loop would, and nothing from there on changes
+ * (so the caller can still count the bad values in the old weights). */
+static void test_measured_update_stops_before_a_non_finite_input(void **state)
+{
+    (void)state;
+    enum { N = 83 };
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    for (int v = 0; versions(v); v++)
+        for (int in_w = 0; in_w < 2; in_w++)
+            for (int at = 0; at < N; at += 9) {
+                float w0[N], g[N], m0[N], wa[N], ma[N], wb[N], mb[N];
+                for (int i = 0; i < N; i++) {
+                    w0[i] = uniform(-1, 1);
+                    g[i] = uniform(-1, 1);
+                    m0[i] = uniform(-0.1f, 0.1f);
+                }
+                (in_w ? w0 : g)[at] = bad[at % 3];
+                memcpy(wa, w0, sizeof wa), memcpy(wb, w0, sizeof wb);
+                memcpy(ma, m0, sizeof ma), memcpy(mb, m0, sizeof mb);
+                gfi_ew_opt o = opt_params(GF_OPT_MOMENTUM, 0.0f);
+                gfi_ew_pstats s = {0.0, 0.0, 0.0, 0.0, g[0], g[0], 0.0f, 0, 0, false};
+                size_t k = versions(v)->opt_update_stats(&o, wb, g, mb, NULL, N, &s);
+                assert_true(k <= (size_t)at && (size_t)at - k < 16);
+                gfi_ew_portable.opt_update(&o, wa, g, ma, NULL, k);
+                assert_memory_equal(wa, wb, sizeof wa); /* the prefix stepped, the rest as it was */
+                assert_memory_equal(ma, mb, sizeof ma);
+                if (k > 0) {
+                    gfi_ew_pstats r = reference_stats(w0, g, wa, k);
+                    assert_stats_equal(&s, &r);
+                }
+                assert_false(s.state_bad);
+            }
+}
+
+/* A new state value that is NaN or Inf is reported, here a velocity that
+ * overflows from finite inputs (0.9 * 3e38 + 3e38) in the tail lanes of the
+ * last vector or in the first vector. */
 static void test_measured_update_reports_non_finite_state(void **state)
 {
     (void)state;
     enum { N = 35 };
     for (int v = 0; versions(v); v++)
         for (int at = 0; at < N; at += 17) {
-            float w[N], g[N], m[N], ow[N], om[N];
+            float w[N], g[N], m[N];
             for (int i = 0; i < N; i++)
                 w[i] = 1.0f, g[i] = 0.5f, m[i] = 0.0f;
-            g[at] = INFINITY;
+            g[at] = 3e38f;
+            m[at] = 3e38f;
             gfi_ew_opt o = opt_params(GF_OPT_MOMENTUM, 0.0f);
             gfi_ew_pstats s = {0.0, 0.0, 0.0, 0.0, g[0], g[0], 0.0f, 0, 0, false};
-            versions(v)->opt_update_stats(&o, w, g, m, NULL, N, &s, ow, om, NULL);
+            assert_int_equal(versions(v)->opt_update_stats(&o, w, g, m, NULL, N, &s), N);
             assert_true(s.state_bad);
-            assert_false(isfinite(s.gss));
+            assert_true(isinf(m[at]));
         }
 }
 
@@ -473,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_act_grad_colsum_sums_columns_in_row_order_on_wide_layers),
         cmocka_unit_test(test_optimizer_updates_equal_the_portable_loop_bit_for_bit),
         cmocka_unit_test(test_measured_update_steps_like_opt_update_and_sums_in_double),
+        cmocka_unit_test(test_measured_update_stops_before_a_non_finite_input),
         cmocka_unit_test(test_measured_update_reports_non_finite_state),
         cmocka_unit_test(test_first_nonfinite_finds_the_first_nan_or_inf),
         cmocka_unit_test(test_optimizer_split_over_two_threads_matches_one_bit_for_bit),
