@@ -553,7 +553,7 @@ static void grad_stats(double *rec, int32_t base, const gfi_full *g, size_t n)
 static void bad_grad(gf_diag *d, int32_t i, bool is_bias, size_t from)
 {
     /* Elements before `from` are known finite, gradient and parameter alike
-     * (the step's blocked pass already updated them). */
+     * (the measured step already updated them). */
     diag_work *w = W(d);
     const gf_net *net = d->net;
     const gf_layer *l = net->layers[i];

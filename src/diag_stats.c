@@ -10,6 +10,11 @@
  * versions (diag_stats_avx2.c / _avx512.c) take 8 / 16 at a time where the
  * element-wise passes run those instruction sets.  A non-finite element always makes the double sum of
  * squares non-finite, which is how the fast passes detect one for free.
+ * The squares and moments scans there (activations, pre-activations, deltas)
+ * add up to 8 terms per lane in float before widening; when
+ * gfi_float_sums_trusted (ew.h) cannot vouch for the totals (a NaN/Inf, an
+ * overflowed or underflowed square) the scan is redone in double
+ * (docs/design.md, "Sums in float partials").
  */
 #include "diag_stats.h"
 #include "ew.h"
@@ -60,10 +65,16 @@ void gfi_sq_scan(const float *v, size_t n, gfi_sq *out)
     size_t i = 0;
 #ifdef HAVE_X86_FILES
     if (use_avx512()) {
+        i = gfi_sq_scan_f_avx512(v, n, &a0, &m0);
+        if (gfi_float_sums_trusted(a0, 0.0, i))
+            goto tail;
         i = gfi_sq_scan_avx512(v, n, &a0, &m0);
         goto tail;
     }
     if (use_avx2()) {
+        i = gfi_sq_scan_f_avx2(v, n, &a0, &m0);
+        if (gfi_float_sums_trusted(a0, 0.0, i))
+            goto tail;
         i = gfi_sq_scan_avx2(v, n, &a0, &m0);
         goto tail;
     }
@@ -96,7 +107,9 @@ tail:
     out->maxabs = m0;
 }
 
-void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss)
+/* Sum and squares accumulated in double (the fallback of the float-partial
+ * kernels, and the whole scan where none runs). */
+static void moment_exact(const float *v, size_t n, double *sum, double *ss)
 {
     double s0 = 0, q0 = 0;
     size_t i = 0;
@@ -134,6 +147,27 @@ tail:
     }
     *sum = s0;
     *ss = q0;
+}
+
+void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss)
+{
+#ifdef HAVE_X86_FILES
+    if (use_avx512() || use_avx2()) {
+        double s0, q0;
+        size_t i = use_avx512() ? gfi_moment_scan_f_avx512(v, n, &s0, &q0) : gfi_moment_scan_f_avx2(v, n, &s0, &q0);
+        if (gfi_float_sums_trusted(q0, s0, i)) {
+            for (; i < n; i++) {
+                double x = v[i];
+                s0 += x;
+                q0 += x * x;
+            }
+            *sum = s0;
+            *ss = q0;
+            return;
+        }
+    }
+#endif
+    moment_exact(v, n, sum, ss);
 }
 
 /* Scalar tail (and the whole scan where no vector path exists): adds into the partial results. */
@@ -251,13 +285,18 @@ double gfi_diff_sq(const float *a, const float *b, size_t n)
 void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive)
 {
 #ifdef HAVE_X86_FILES
+    /* The kernels sum in float partials: where the totals cannot be trusted
+     * (see gfi_float_sums_trusted), the moments are taken again in double. */
     if (use_avx512()) {
         gfi_relu_scan_avx512(y, rows, cols, sum, ss, alive);
+        if (!gfi_float_sums_trusted(*ss, *sum, rows * cols))
+            moment_exact(y, rows * cols, sum, ss);
         return;
     }
     if (use_avx2()) {
         size_t full = gfi_relu_scan_avx2(y, rows, cols, sum, ss, alive);
         double s0 = *sum, q0 = *ss;
+        bool trusted = gfi_float_sums_trusted(q0, s0, rows * full);
         for (size_t r = 0; full < cols && r < rows; r++) /* the columns past the last 8 */
             for (size_t j = full; j < cols; j++) {
                 double x = y[r * cols + j];
@@ -267,6 +306,8 @@ void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double
             }
         *sum = s0;
         *ss = q0;
+        if (!trusted)
+            moment_exact(y, rows * cols, sum, ss);
         return;
     }
 #endif

@@ -46,6 +46,11 @@ size_t gfi_first_nonfinite(const float *v, size_t n);
  * length; the caller finishes the tail. */
 size_t gfi_sq_scan_avx512(const float *v, size_t n, double *ss, float *maxabs);
 size_t gfi_moment_scan_avx512(const float *v, size_t n, double *sum, double *ss);
+/* The _f kernels sum in float partials (see gfi_float_sums_trusted in ew.h);
+ * the caller checks their totals and redoes the scan with the plain kernel
+ * when they cannot be trusted. */
+size_t gfi_moment_scan_f_avx512(const float *v, size_t n, double *sum, double *ss);
+size_t gfi_sq_scan_f_avx512(const float *v, size_t n, double *ss, float *maxabs);
 size_t gfi_param_scan_avx512(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws);
 size_t gfi_diff_sq_avx512(const float *a, const float *b, size_t n, double *d2);
 bool gfi_all_finite_avx512(const float *v, size_t n);
@@ -56,6 +61,8 @@ void gfi_relu_scan_avx512(const float *y, size_t rows, size_t cols, double *sum,
  * multiple of 8 columns of every row and returns that width. */
 size_t gfi_sq_scan_avx2(const float *v, size_t n, double *ss, float *maxabs);
 size_t gfi_moment_scan_avx2(const float *v, size_t n, double *sum, double *ss);
+size_t gfi_sq_scan_f_avx2(const float *v, size_t n, double *ss, float *maxabs);
+size_t gfi_moment_scan_f_avx2(const float *v, size_t n, double *sum, double *ss);
 size_t gfi_param_scan_avx2(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws);
 size_t gfi_diff_sq_avx2(const float *a, const float *b, size_t n, double *d2);
 size_t gfi_all_finite_avx2(const float *v, size_t n, bool *finite);

@@ -3,7 +3,9 @@
  * without AVX-512: eight floats per step, widened to two vectors of four
  * doubles for every sum and sum of squares (so a norm of finite floats cannot
  * overflow or underflow however it is summed), float min/max, compare-counted
- * zeros.  Each kernel takes the longest prefix that is a multiple of 8 and
+ * zeros.  The _f kernels and the ReLU scan first add up to 8 terms per lane
+ * in float; diag_stats.c redoes them in double when gfi_float_sums_trusted
+ * (ew.h) says a square may have overflowed or underflowed.  Each kernel takes the longest prefix that is a multiple of 8 and
  * returns its length (gfi_relu_scan_avx2: of each row); diag_stats.c finishes
  * the tail with the portable loop.  Built with -mavx2 -mfma (the Makefile's
  * isa_flags) and called only where the element-wise passes run AVX2.
@@ -45,6 +47,79 @@ size_t gfi_sq_scan_avx2(const float *v, size_t n, double *ss, float *maxabs)
     }
     *ss = gfi_avx2_sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
     *maxabs = gfi_avx2_extreme_ps(_mm256_max_ps(m0, m1), 1);
+    return i;
+}
+
+/* Float partial sums: each float accumulator takes GROUP vectors (at most
+ * GROUP terms per lane) before it is widened and added into the double
+ * totals; diag_stats.c checks the totals (gfi_float_sums_trusted, ew.h) and
+ * redoes the scan with the double kernels above when a square could have
+ * overflowed or underflowed. */
+#define GROUP 8
+
+INLINE void flush_ps(__m256 *f, __m256d *d)
+{
+    *d = _mm256_add_pd(*d, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(*f)),
+                                         _mm256_cvtps_pd(_mm256_extractf128_ps(*f, 1))));
+    *f = _mm256_setzero_ps();
+}
+
+size_t gfi_sq_scan_f_avx2(const float *v, size_t n, double *ss, float *maxabs)
+{
+    __m256d q = _mm256_setzero_pd();
+    __m256 m0 = _mm256_setzero_ps(), m1 = m0;
+    size_t i = 0;
+    while (i + 16 <= n) {
+        __m256 f0 = _mm256_setzero_ps(), f1 = f0;
+        size_t stop = n - i >= 16 * GROUP ? i + 16 * GROUP : n;
+        for (; i + 16 <= stop; i += 16) {
+            __m256 a = _mm256_loadu_ps(v + i), b = _mm256_loadu_ps(v + i + 8);
+            f0 = _mm256_fmadd_ps(a, a, f0);
+            f1 = _mm256_fmadd_ps(b, b, f1);
+            m0 = _mm256_max_ps(gfi_avx2_abs_ps(a), m0);
+            m1 = _mm256_max_ps(gfi_avx2_abs_ps(b), m1);
+        }
+        flush_ps(&f0, &q);
+        flush_ps(&f1, &q);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256d a0 = load_pd(v + i), a1 = load_pd(v + i + 4);
+        q = _mm256_fmadd_pd(a0, a0, q);
+        q = _mm256_fmadd_pd(a1, a1, q);
+        m0 = _mm256_max_ps(gfi_avx2_abs_ps(_mm256_loadu_ps(v + i)), m0);
+    }
+    *ss = gfi_avx2_sum_pd(q);
+    *maxabs = gfi_avx2_extreme_ps(_mm256_max_ps(m0, m1), 1);
+    return i;
+}
+
+size_t gfi_moment_scan_f_avx2(const float *v, size_t n, double *sum, double *ss)
+{
+    __m256d s = _mm256_setzero_pd(), q = s;
+    size_t i = 0;
+    while (i + 16 <= n) {
+        __m256 fs0 = _mm256_setzero_ps(), fs1 = fs0, fq0 = fs0, fq1 = fs0;
+        size_t stop = n - i >= 16 * GROUP ? i + 16 * GROUP : n;
+        for (; i + 16 <= stop; i += 16) {
+            __m256 a = _mm256_loadu_ps(v + i), b = _mm256_loadu_ps(v + i + 8);
+            fs0 = _mm256_add_ps(fs0, a);
+            fs1 = _mm256_add_ps(fs1, b);
+            fq0 = _mm256_fmadd_ps(a, a, fq0);
+            fq1 = _mm256_fmadd_ps(b, b, fq1);
+        }
+        flush_ps(&fs0, &s);
+        flush_ps(&fs1, &s);
+        flush_ps(&fq0, &q);
+        flush_ps(&fq1, &q);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256d a0 = load_pd(v + i), a1 = load_pd(v + i + 4);
+        s = _mm256_add_pd(s, _mm256_add_pd(a0, a1));
+        q = _mm256_fmadd_pd(a0, a0, q);
+        q = _mm256_fmadd_pd(a1, a1, q);
+    }
+    *sum = gfi_avx2_sum_pd(s);
+    *ss = gfi_avx2_sum_pd(q);
     return i;
 }
 
@@ -151,30 +226,37 @@ size_t gfi_all_finite_avx2(const float *v, size_t n, bool *finite)
 
 size_t gfi_relu_scan_avx2(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive)
 {
-    __m256d s0 = _mm256_setzero_pd(), s1 = s0, q0 = s0, q1 = s0;
+    /* sums in float partials of GROUP vectors (diag_stats.c checks them) */
+    __m256d s = _mm256_setzero_pd(), q = s;
+    __m256 fs = _mm256_setzero_ps(), fq = fs;
+    int in_group = 0;
     const __m256 zero = _mm256_setzero_ps();
     const __m256i one = _mm256_set1_epi32(1);
     const size_t full = cols / 8 * 8;
     for (size_t r = 0; r < rows; r++) {
         const float *yr = y + r * cols;
         for (size_t j = 0; j < full; j += 8) {
-            __m256d a0 = load_pd(yr + j), a1 = load_pd(yr + j + 4);
-            s0 = _mm256_add_pd(s0, a0);
-            s1 = _mm256_add_pd(s1, a1);
-            q0 = _mm256_fmadd_pd(a0, a0, q0);
-            q1 = _mm256_fmadd_pd(a1, a1, q1);
+            __m256 a = _mm256_loadu_ps(yr + j);
+            fs = _mm256_add_ps(fs, a);
+            fq = _mm256_fmadd_ps(a, a, fq);
+            if (++in_group == GROUP) {
+                flush_ps(&fs, &s);
+                flush_ps(&fq, &q);
+                in_group = 0;
+            }
             /* a unit is alive once its output was not exactly 0 (NaN counts
              * as not 0): the eight 0 / 1 lanes packed to bytes and or-ed in */
-            __m256i nz = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(yr + j), zero, _CMP_NEQ_UQ)),
-                                          one);
+            __m256i nz = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(a, zero, _CMP_NEQ_UQ)), one);
             __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(nz), _mm256_extracti128_si256(nz, 1));
             __m128i b = _mm_packus_epi16(w, w);
             __m128i cur = _mm_loadl_epi64((const __m128i *)(const void *)(alive + j));
             _mm_storel_epi64((__m128i *)(void *)(alive + j), _mm_or_si128(cur, b));
         }
     }
-    *sum = gfi_avx2_sum_pd(_mm256_add_pd(s0, s1));
-    *ss = gfi_avx2_sum_pd(_mm256_add_pd(q0, q1));
+    flush_ps(&fs, &s);
+    flush_ps(&fq, &q);
+    *sum = gfi_avx2_sum_pd(s);
+    *ss = gfi_avx2_sum_pd(q);
     return full;
 }
 

@@ -3,7 +3,10 @@
  * floats per step, widened to two vectors of eight doubles for every sum and
  * sum of squares (so the DESIGN rule holds: a norm of finite floats cannot
  * overflow or underflow however it is summed), float min/max, mask-counted
- * zeros.  Each kernel takes the longest prefix that is a multiple of 16 and
+ * zeros.  The _f kernels and the ReLU scan first add up to 8 terms per lane
+ * in float; diag_stats.c redoes them with the plain ones when
+ * gfi_float_sums_trusted (ew.h) says a square may have overflowed or
+ * underflowed.  Each kernel takes the longest prefix that is a multiple of 16 and
  * returns its length; diag_stats.c finishes the tail with the portable loop
  * and calls these only after checking the CPU (see the Makefile's isa_flags).
  */
@@ -56,6 +59,81 @@ size_t gfi_sq_scan_avx512(const float *v, size_t n, double *ss, float *maxabs)
         m0 = _mm512_max_ps(abs_ps(a), m0);
     }
     *ss = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(q0, q1), _mm512_add_pd(q2, q3)));
+    *maxabs = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+    return i;
+}
+
+/* Float partial sums: each of the float accumulators takes GROUP vectors (so
+ * at most GROUP terms per lane) before it is widened and added into the
+ * double totals.  The caller checks the totals (gfi_float_sums_trusted, ew.h)
+ * and redoes the scan in double when a square could have overflowed or
+ * underflowed. */
+#define GROUP 8
+
+static inline void flush_ps(__m512 *f, __m512d *d0, __m512d *d1)
+{
+    *d0 = _mm512_add_pd(*d0, lo_pd(*f));
+    *d1 = _mm512_add_pd(*d1, hi_pd(*f));
+    *f = _mm512_setzero_ps();
+}
+
+size_t gfi_moment_scan_f_avx512(const float *v, size_t n, double *sum, double *ss)
+{
+    __m512d s0 = _mm512_setzero_pd(), s1 = s0, q0 = s0, q1 = s0;
+    size_t i = 0;
+    while (i + 32 <= n) {
+        __m512 fs0 = _mm512_setzero_ps(), fs1 = fs0, fq0 = fs0, fq1 = fs0;
+        size_t stop = n - i >= 32 * GROUP ? i + 32 * GROUP : n;
+        for (; i + 32 <= stop; i += 32) {
+            __m512 a = _mm512_loadu_ps(v + i), b = _mm512_loadu_ps(v + i + 16);
+            fs0 = _mm512_add_ps(fs0, a);
+            fs1 = _mm512_add_ps(fs1, b);
+            fq0 = _mm512_fmadd_ps(a, a, fq0);
+            fq1 = _mm512_fmadd_ps(b, b, fq1);
+        }
+        flush_ps(&fs0, &s0, &s1);
+        flush_ps(&fs1, &s0, &s1);
+        flush_ps(&fq0, &q0, &q1);
+        flush_ps(&fq1, &q0, &q1);
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m512d al = load_pd(v + i), ah = load_pd(v + i + 8);
+        s0 = _mm512_add_pd(s0, al);
+        s1 = _mm512_add_pd(s1, ah);
+        q0 = _mm512_fmadd_pd(al, al, q0);
+        q1 = _mm512_fmadd_pd(ah, ah, q1);
+    }
+    *sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    *ss = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
+    return i;
+}
+
+size_t gfi_sq_scan_f_avx512(const float *v, size_t n, double *ss, float *maxabs)
+{
+    __m512d q0 = _mm512_setzero_pd(), q1 = q0;
+    __m512 m0 = _mm512_setzero_ps(), m1 = m0;
+    size_t i = 0;
+    while (i + 32 <= n) {
+        __m512 fq0 = _mm512_setzero_ps(), fq1 = fq0;
+        size_t stop = n - i >= 32 * GROUP ? i + 32 * GROUP : n;
+        for (; i + 32 <= stop; i += 32) {
+            __m512 a = _mm512_loadu_ps(v + i), b = _mm512_loadu_ps(v + i + 16);
+            fq0 = _mm512_fmadd_ps(a, a, fq0);
+            fq1 = _mm512_fmadd_ps(b, b, fq1);
+            m0 = _mm512_max_ps(abs_ps(a), m0);
+            m1 = _mm512_max_ps(abs_ps(b), m1);
+        }
+        flush_ps(&fq0, &q0, &q1);
+        flush_ps(&fq1, &q0, &q1);
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m512 a = _mm512_loadu_ps(v + i);
+        __m512d al = lo_pd(a), ah = hi_pd(a);
+        q0 = _mm512_fmadd_pd(al, al, q0);
+        q1 = _mm512_fmadd_pd(ah, ah, q1);
+        m0 = _mm512_max_ps(abs_ps(a), m0);
+    }
+    *ss = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
     *maxabs = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
     return i;
 }
@@ -161,7 +239,10 @@ bool gfi_all_finite_avx512(const float *v, size_t n)
 
 void gfi_relu_scan_avx512(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive)
 {
+    /* sums in float partials of GROUP vectors (diag_stats.c checks them) */
     __m512d s0 = _mm512_setzero_pd(), s1 = s0, q0 = s0, q1 = s0;
+    __m512 fs = _mm512_setzero_ps(), fq = fs;
+    int in_group = 0;
     const __m512 zero = _mm512_setzero_ps();
     const __m128i ones = _mm_set1_epi8(1);
     for (size_t r = 0; r < rows; r++) {
@@ -169,17 +250,21 @@ void gfi_relu_scan_avx512(const float *y, size_t rows, size_t cols, double *sum,
         for (size_t j = 0; j < cols; j += 16) {
             __mmask16 m = (__mmask16)(cols - j >= 16 ? 0xFFFFu : (1u << (cols - j)) - 1u);
             __m512 a = _mm512_maskz_loadu_ps(m, yr + j);
-            __m512d al = lo_pd(a), ah = hi_pd(a);
-            s0 = _mm512_add_pd(s0, al);
-            s1 = _mm512_add_pd(s1, ah);
-            q0 = _mm512_fmadd_pd(al, al, q0);
-            q1 = _mm512_fmadd_pd(ah, ah, q1);
+            fs = _mm512_add_ps(fs, a);
+            fq = _mm512_fmadd_ps(a, a, fq);
+            if (++in_group == GROUP) {
+                flush_ps(&fs, &s0, &s1);
+                flush_ps(&fq, &q0, &q1);
+                in_group = 0;
+            }
             /* a unit is alive once its output was not exactly 0 (NaN counts as not 0) */
             __mmask16 nz = _mm512_mask_cmp_ps_mask(m, a, zero, _CMP_NEQ_UQ);
             __m128i u = _mm_maskz_loadu_epi8(m, alive + j);
             _mm_mask_storeu_epi8(alive + j, m, _mm_or_si128(u, _mm_maskz_mov_epi8(nz, ones)));
         }
     }
+    flush_ps(&fs, &s0, &s1);
+    flush_ps(&fq, &q0, &q1);
     *sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
     *ss = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
 }

@@ -170,6 +170,23 @@ void gfi_ew_pstats_add(gfi_ew_pstats *s, const float *ow, const float *g, const 
     s->state_bad |= bad;
 }
 
+bool gfi_float_sums_trusted(double ss, double s, size_t n)
+{
+    return isfinite(ss) && isfinite(s) && ss >= (double)n * 0x1p-100;
+}
+
+void gfi_sum_sq_double(const float *x, size_t n, double *sum, double *ss)
+{
+    double s = 0.0, q = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i];
+        s += v;
+        q += v * v;
+    }
+    *sum = s;
+    *ss = q;
+}
+
 size_t gfi_ew_finite_prefix(const gfi_ew_ops *ops, const float *g, const float *w, size_t n)
 {
     size_t k = ops->first_nonfinite(g, n);

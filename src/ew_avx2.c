@@ -315,8 +315,19 @@ INLINE __m256d hi_pd(__m256 x) { return _mm256_cvtps_pd(_mm256_extractf128_ps(x,
 typedef struct pacc {
     __m256d gs, gq, wq, dq;
     __m256 gmn, gmx, wmx, sbad;
+    __m256 fgs, fgq; /* the gradient's sum and squares in float, GROUP vectors at a time */
     size_t gz, wz;
 } pacc;
+
+/* The float sums take GROUP vectors (at most GROUP terms per lane) before
+ * they are widened and added in double (see gfi_float_sums_trusted). */
+#define GROUP 8
+
+INLINE void flush_ps(__m256 *f, __m256d *d)
+{
+    *d = _mm256_add_pd(*d, _mm256_add_pd(lo_pd(*f), hi_pd(*f)));
+    *f = _mm256_setzero_ps();
+}
 
 /* Lanes of x equal to zero, among the lanes of mask mf. */
 INLINE size_t zeros_in(__m256 x, __m256 mf)
@@ -324,6 +335,10 @@ INLINE size_t zeros_in(__m256 x, __m256 mf)
     __m256 eq = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ), mf);
     return (size_t)__builtin_popcount((unsigned)_mm256_movemask_ps(eq));
 }
+
+#ifndef PF_AHEAD
+#define PF_AHEAD 1024 /* floats: 4 KiB ahead, as in ew_avx512.c */
+#endif
 
 /* One vector: unless a gradient or old weight in it is NaN/Inf (then it
  * returns false and changes nothing), steps it and adds g, the old w and
@@ -335,6 +350,17 @@ INLINE bool stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
                       bool full, int32_t kind)
 {
     const bool adam = kind == GF_OPT_ADAM;
+    /* The body is long, so fewer iterations are in flight than in the plain
+     * update: fetch the streams ahead (past the end is harmless), as the
+     * AVX-512 loop does, one 64-byte line every other vector. */
+    if (((uintptr_t)g & 32) == 0) {
+        _mm_prefetch((const char *)(g + PF_AHEAD), _MM_HINT_T0);
+        _mm_prefetch((const char *)(w + PF_AHEAD), _MM_HINT_T0);
+        if (kind != GF_OPT_SGD)
+            _mm_prefetch((const char *)(mom + PF_AHEAD), _MM_HINT_T0);
+        if (adam)
+            _mm_prefetch((const char *)(var + PF_AHEAD), _MM_HINT_T0);
+    }
     __m256 gv = load(g, m, full), wv = load(w, m, full);
     /* x - x is +0 for a finite x and NaN for NaN / Inf */
     __m256 in_bad = _mm256_or_ps(_mm256_sub_ps(gv, gv), _mm256_sub_ps(wv, wv));
@@ -350,9 +376,9 @@ INLINE bool stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
     /* s - s is 0 for a finite s and NaN for NaN / Inf (lanes outside m hold 0) */
     a->sbad = _mm256_or_ps(a->sbad, _mm256_sub_ps(s1, s1));
     store(w, m, nw, full);
-    __m256d gl = lo_pd(gv), gh = hi_pd(gv), wl = lo_pd(wv), wh = hi_pd(wv);
-    a->gs = _mm256_add_pd(a->gs, _mm256_add_pd(gl, gh));
-    a->gq = _mm256_add_pd(a->gq, _mm256_fmadd_pd(gl, gl, _mm256_mul_pd(gh, gh)));
+    __m256d wl = lo_pd(wv), wh = hi_pd(wv);
+    a->fgs = _mm256_add_ps(a->fgs, gv);
+    a->fgq = _mm256_fmadd_ps(gv, gv, a->fgq);
     a->wq = _mm256_add_pd(a->wq, _mm256_fmadd_pd(wl, wl, _mm256_mul_pd(wh, wh)));
     __m256d dl = _mm256_sub_pd(lo_pd(nw), wl), dh = _mm256_sub_pd(hi_pd(nw), wh);
     a->dq = _mm256_add_pd(a->dq, _mm256_fmadd_pd(dl, dl, _mm256_mul_pd(dh, dh)));
@@ -383,21 +409,31 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
     a.gmn = _mm256_set1_ps(s->gmin);
     a.gmx = _mm256_set1_ps(s->gmax);
     a.wmx = _mm256_set1_ps(s->wmax);
-    a.sbad = _mm256_setzero_ps();
+    a.sbad = a.fgs = a.fgq = _mm256_setzero_ps();
     a.gz = a.wz = 0;
     const bool sgd = kind == GF_OPT_SGD, adam = kind == GF_OPT_ADAM;
     const __m256i all = _mm256_set1_epi32(-1);
     size_t i = 0;
     bool ok = true;
-    while (ok && i + 8 <= k)
-        if ((ok = stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, all, true, kind)))
-            i += 8;
+    while (ok && i + 8 <= k) {
+        size_t stop = k - i >= 8 * GROUP ? i + 8 * GROUP : k;
+        while (ok && i + 8 <= stop)
+            if ((ok = stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, all, true, kind)))
+                i += 8;
+        flush_ps(&a.fgs, &a.gs);
+        flush_ps(&a.fgq, &a.gq);
+    }
     if (ok && i < k &&
         stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, gfi_avx2_lanes((int64_t)(k - i)),
                   false, kind))
         i = k;
-    s->gsum += gfi_avx2_sum_pd(a.gs);
-    s->gss += gfi_avx2_sum_pd(a.gq);
+    flush_ps(&a.fgs, &a.gs);
+    flush_ps(&a.fgq, &a.gq);
+    double gsum = gfi_avx2_sum_pd(a.gs), gss = gfi_avx2_sum_pd(a.gq);
+    if (!gfi_float_sums_trusted(gss, gsum, i))
+        gfi_sum_sq_double(g, i, &gsum, &gss);
+    s->gsum += gsum;
+    s->gss += gss;
     s->wss += gfi_avx2_sum_pd(a.wq);
     s->d2 += gfi_avx2_sum_pd(a.dq);
     s->gmin = gfi_avx2_extreme_ps(a.gmn, 0);

@@ -55,6 +55,11 @@ static void assert_close(double got, double want, double scale, double rel)
         fail_msg("got %.17g, want %.17g (scale %.3g, rel %.1g)", got, want, scale, rel);
 }
 
+/* The vector kernels sum in float partials of at most 8 terms per lane
+ * before they widen to double (gfi_float_sums_trusted in ew.h): within
+ * 2^-21 of the sum of |terms| of double accumulation. */
+#define FLOAT_PARTIALS_REL 1e-6
+
 static void test_sq_scan_matches_double_reference_in_every_version(void **state)
 {
     (void)state;
@@ -72,7 +77,7 @@ static void test_sq_scan_matches_double_reference_in_every_version(void **state)
             }
             gfi_sq s;
             gfi_sq_scan(v, n, &s);
-            assert_close(s.ss, ss, ss, 1e-12);
+            assert_close(s.ss, ss, ss, FLOAT_PARTIALS_REL);
             assert_true(s.maxabs == mx);
         }
     }
@@ -96,9 +101,63 @@ static void test_moment_scan_matches_double_reference_in_every_version(void **st
             }
             double got_sum, got_ss;
             gfi_moment_scan(v, n, &got_sum, &got_ss);
-            assert_close(got_sum, sum, mag, 1e-12);
-            assert_close(got_ss, ss, ss, 1e-12);
+            assert_close(got_sum, sum, mag, FLOAT_PARTIALS_REL);
+            assert_close(got_ss, ss, ss, FLOAT_PARTIALS_REL);
         }
+    }
+    unpin();
+}
+
+/* Where a float square would overflow (2e19^2 > FLT_MAX) or underflow
+ * (1e-25^2 < FLT_MIN), alone or among ordinary values, with signs that
+ * cancel in the sum, the scans give what double accumulation gives: the
+ * DESIGN examples 1024 x 2e19 (norm 6.4e20) and 1024 x 1e-25 (norm
+ * 3.2e-24) among them. */
+static void test_scans_are_exact_where_float_squares_overflow_or_underflow_in_every_version(void **state)
+{
+    (void)state;
+    enum { N = 1024 };
+    static float v[N];
+    const float big = 2e19f, tiny = 1e-25f;
+    FOR_EACH_VERSION(k)
+    {
+        for (int pattern = 0; pattern < 5; pattern++) {
+            for (size_t i = 0; i < N; i++) {
+                switch (pattern) {
+                case 0: v[i] = big; break;
+                case 1: v[i] = tiny; break;
+                case 2: v[i] = i % 2 ? tiny : -tiny; break; /* the sum cancels to 0 */
+                case 3: v[i] = i == 700 ? big : uniform(-1, 1); break;
+                default: v[i] = i % 3 ? 0.0f : tiny; break;
+                }
+            }
+            double sum = 0, ss = 0;
+            for (size_t i = 0; i < N; i++) {
+                sum += v[i];
+                ss += (double)v[i] * v[i];
+            }
+            gfi_sq q;
+            gfi_sq_scan(v, N, &q);
+            assert_close(q.ss, ss, ss, 1e-12);
+            double got_sum, got_ss;
+            gfi_moment_scan(v, N, &got_sum, &got_ss);
+            assert_close(got_ss, ss, ss, 1e-12);
+            assert_close(got_sum, sum, fabs(sum), 1e-12);
+            unsigned char alive[N];
+            memset(alive, 0, sizeof alive);
+            gfi_relu_scan(v, 16, N / 16, &got_sum, &got_ss, alive); /* the moments, whatever the sign */
+            assert_close(got_ss, ss, ss, 1e-12);
+            assert_close(got_sum, sum, fabs(sum), 1e-12);
+        }
+        double s0, q0;
+        for (size_t i = 0; i < N; i++)
+            v[i] = big;
+        gfi_moment_scan(v, N, &s0, &q0);
+        assert_close(sqrt(q0), 6.4e20, 6.4e20, 1e-6);
+        for (size_t i = 0; i < N; i++)
+            v[i] = tiny;
+        gfi_moment_scan(v, N, &s0, &q0);
+        assert_close(sqrt(q0), 3.2e-24, 3.2e-24, 1e-6);
     }
     unpin();
 }
@@ -305,10 +364,36 @@ static void test_relu_scan_matches_reference_in_every_version(void **state)
             if (cols > 2) {
                 assert_true(isnan(got_sum) && isnan(got_ss));
             } else {
-                assert_close(got_sum, sum, sum, 1e-12);
-                assert_close(got_ss, ss, ss, 1e-12);
+                assert_close(got_sum, sum, sum, FLOAT_PARTIALS_REL);
+                assert_close(got_ss, ss, ss, FLOAT_PARTIALS_REL);
             }
         }
+    }
+    unpin();
+}
+
+/* A ReLU layer wide enough for many float partial groups per row (513 units,
+ * 9 rows): the moments agree with double accumulation to the partials'
+ * bound. */
+static void test_relu_scan_moments_match_double_on_a_wide_layer_in_every_version(void **state)
+{
+    (void)state;
+    enum { ROWS = 9, COLS = 513 };
+    static float y[ROWS * COLS];
+    static unsigned char alive[COLS];
+    FOR_EACH_VERSION(k)
+    {
+        double sum = 0, ss = 0;
+        for (size_t i = 0; i < ROWS * COLS; i++) {
+            y[i] = uniform(-1, 1) > 0.0f ? uniform(0, 1) * powf(10.0f, uniform(-3, 3)) : 0.0f;
+            sum += y[i];
+            ss += (double)y[i] * y[i];
+        }
+        memset(alive, 0, sizeof alive);
+        double got_sum, got_ss;
+        gfi_relu_scan(y, ROWS, COLS, &got_sum, &got_ss, alive);
+        assert_close(got_sum, sum, sum, FLOAT_PARTIALS_REL);
+        assert_close(got_ss, ss, ss, FLOAT_PARTIALS_REL);
     }
     unpin();
 }
@@ -350,6 +435,8 @@ int main(void)
         cmocka_unit_test(test_diff_sq_matches_double_reference_in_every_version),
         cmocka_unit_test(test_diff_sq_survives_a_float_overflow_in_every_version),
         cmocka_unit_test(test_relu_scan_matches_reference_in_every_version),
+        cmocka_unit_test(test_relu_scan_moments_match_double_on_a_wide_layer_in_every_version),
+        cmocka_unit_test(test_scans_are_exact_where_float_squares_overflow_or_underflow_in_every_version),
         cmocka_unit_test(test_all_finite_finds_nan_and_inf_anywhere_in_every_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
