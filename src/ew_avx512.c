@@ -461,11 +461,14 @@ static size_t opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, fl
     return n;
 }
 
-/* NaN and Inf are the floats whose exponent bits are all ones. */
+/* NaN and Inf are the floats whose exponent bits are all ones.  The data is
+ * usually the caller's batch, not in cache: fetched PF_AHEAD floats ahead
+ * (perf share of an mnist step: 0.74 - 1.22 % without, 0.30 - 0.37 % with). */
 static size_t first_nonfinite(const float *x, size_t n)
 {
     const __m512i expo = _mm512_set1_epi32(0x7f800000);
     for (size_t i = 0; i < n; i += 16) {
+        _mm_prefetch((const char *)(x + i + PF_AHEAD), _MM_HINT_T0);
         __mmask16 m = lanes((int64_t)(n - i));
         __m512i v = _mm512_and_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(m, x + i)), expo);
         __mmask16 bad = _mm512_mask_cmpeq_epi32_mask(m, v, expo);
