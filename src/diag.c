@@ -373,7 +373,7 @@ static void mark_alive(const float *z, size_t rows, size_t units, size_t inner, 
  * x units x inner (docs/design.md): a dense feature, a conv channel, a hidden
  * unit of a sequence output. */
 static void activation_stats(diag_work *w, const gf_layer *l, const float *z, const float *y, int64_t batch,
-                             double *mean, double *var, double *dead, double *sat)
+                             const double *ym, double *mean, double *var, double *dead, double *sat)
 {
     int64_t view[3];
     l->ops->units(l, view);
@@ -384,13 +384,19 @@ static void activation_stats(diag_work *w, const gf_layer *l, const float *z, co
     bool negative_side = gfi_act_has_negative_side(kind), saturating = gfi_act_is_saturating(kind);
     bool relu_fast = kind == GF_ACT_RELU && inner == 1;
     unsigned char *u = w->unit; /* 1: the unit escaped the condition somewhere */
-    if (negative_side || saturating)
-        memset(u, 0, units);
-    /* ReLU with one value per unit: moments and alive units (y > 0 exactly when z > 0) in one pass over y. */
-    if (relu_fast)
-        gfi_relu_scan(y, rows, units, &s, &ss, u);
-    else
-        gfi_moment_scan(y, n, &s, &ss);
+    if (ym) {
+        /* Taken with the pre-activation's (fused_relu): moments and alive units already in hand. */
+        s = ym[0];
+        ss = ym[1];
+    } else {
+        if (negative_side || saturating)
+            memset(u, 0, units);
+        /* ReLU with one value per unit: moments and alive units (y > 0 exactly when z > 0) in one pass over y. */
+        if (relu_fast)
+            gfi_relu_scan(y, rows, units, &s, &ss, u);
+        else
+            gfi_moment_scan(y, n, &s, &ss);
+    }
     *mean = s / (double)n;
     *var = fmax(ss / (double)n - *mean * *mean, 0.0);
     *dead = *sat = 0.0;
@@ -416,13 +422,27 @@ void gfi_diag_forward_layer(gf_net *net, int32_t i, const float *x)
     double *rec = cur_rec(w, i);
     (void)x;
 
-    double s, ss;
-    gfi_moment_scan(net->z[i], n, &s, &ss);
+    double s, ss, ym[2];
+    /* A dense ReLU layer's y is ReLU(z) value for value: one pass over z gives
+     * the moments of both and the alive units. */
+    int64_t view[3];
+    l->ops->units(l, view);
+    bool fused_relu = l->kind == GF_LAYER_DENSE && l->act.kind == GF_ACT_RELU && view[2] == 1;
+    if (fused_relu) {
+        size_t rows = (size_t)batch * (size_t)view[0], units = (size_t)view[1];
+        memset(w->unit, 0, units);
+        double zm[2];
+        gfi_relu_pre_scan(net->z[i], net->y[i], rows, units, zm, ym, w->unit);
+        s = zm[0];
+        ss = zm[1];
+    } else {
+        gfi_moment_scan(net->z[i], n, &s, &ss);
+    }
     double pmean = s / (double)n;
     rec[GF_STAT_PRE_MEAN] = pmean;
     rec[GF_STAT_PRE_STD] = sqrt(fmax(ss / (double)n - pmean * pmean, 0.0));
     double mean, var, dead, sat;
-    activation_stats(w, l, net->z[i], net->y[i], batch, &mean, &var, &dead, &sat);
+    activation_stats(w, l, net->z[i], net->y[i], batch, fused_relu ? ym : NULL, &mean, &var, &dead, &sat);
     rec[GF_STAT_ACT_MEAN] = mean;
     rec[GF_STAT_ACT_VAR] = var;
     rec[GF_STAT_DEAD_FRAC] = dead;

@@ -319,6 +319,48 @@ void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double
     }
 }
 
+void gfi_relu_pre_scan(const float *z, const float *y, size_t rows, size_t cols, double zm[2], double ym[2],
+                       unsigned char *alive)
+{
+#ifdef HAVE_X86_FILES
+    if (use_avx512() || use_avx2()) {
+        double m[4];
+        size_t full = cols;
+        if (use_avx512())
+            gfi_relu_pre_scan_avx512(z, rows, cols, m, alive);
+        else
+            full = gfi_relu_pre_scan_avx2(z, rows, cols, m, alive);
+        size_t n = rows * full;
+        bool z_ok = gfi_float_sums_trusted(m[1], m[0], n), y_ok = gfi_float_sums_trusted(m[3], m[2], n);
+        for (size_t r = 0; full < cols && r < rows; r++) /* the columns past the last 8 */
+            for (size_t j = full; j < cols; j++) {
+                double a = z[r * cols + j], b = a > 0 ? a : 0.0;
+                m[0] += a;
+                m[1] += a * a;
+                m[2] += b;
+                m[3] += b * b;
+                alive[j] |= (unsigned char)(a > 0);
+            }
+        /* Where the float partials cannot vouch for a pair, it is taken again in double. */
+        if (z_ok) {
+            zm[0] = m[0];
+            zm[1] = m[1];
+        } else {
+            moment_exact(z, rows * cols, &zm[0], &zm[1]);
+        }
+        if (y_ok) {
+            ym[0] = m[2];
+            ym[1] = m[3];
+        } else {
+            moment_exact(y, rows * cols, &ym[0], &ym[1]);
+        }
+        return;
+    }
+#endif
+    gfi_moment_scan(z, rows * cols, &zm[0], &zm[1]);
+    gfi_relu_scan(y, rows, cols, &ym[0], &ym[1], alive);
+}
+
 void gfi_count_nonfinite(const float *v, size_t n, int64_t c[3])
 {
     for (size_t i = 0; i < n; i++) {

@@ -35,6 +35,13 @@ double gfi_diff_sq(const float *a, const float *b, size_t n);
 /* ReLU output y (rows x cols): sum and squares, and alive[j] |= 1 for every
  * unit j whose output was not exactly 0 on some row. */
 void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive);
+/* A layer whose output is y = ReLU(z) elementwise (z > 0 ? z : 0, NaN to
+ * 0), rows x cols: z's sum and squares into zm[0..1], y's into ym[0..1], and
+ * alive[j] |= 1 for every unit j with z > 0 on some row; one pass over z
+ * where the vector kernels run (y is read only when their float partial
+ * sums cannot be trusted), else gfi_moment_scan(z) and gfi_relu_scan(y). */
+void gfi_relu_pre_scan(const float *z, const float *y, size_t rows, size_t cols, double zm[2], double ym[2],
+                       unsigned char *alive);
 /* Adds NaN, +Inf, -Inf counts of v to c[0..2]. */
 void gfi_count_nonfinite(const float *v, size_t n, int64_t c[3]);
 bool gfi_all_finite(const float *v, size_t n);
@@ -55,6 +62,8 @@ size_t gfi_param_scan_avx512(const float *g, const float *w, size_t n, gfi_full 
 size_t gfi_diff_sq_avx512(const float *a, const float *b, size_t n, double *d2);
 bool gfi_all_finite_avx512(const float *v, size_t n);
 void gfi_relu_scan_avx512(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive);
+/* z's sum and squares, y = ReLU(z)'s (m[0..3]) and the alive marks, in float partials. */
+void gfi_relu_pre_scan_avx512(const float *z, size_t rows, size_t cols, double m[4], unsigned char *alive);
 
 /* AVX2 kernels (diag_stats_avx2.c), likewise, on multiples of 8; the
  * finiteness scan reports through *finite, the ReLU scan covers the first
@@ -67,5 +76,6 @@ size_t gfi_param_scan_avx2(const float *g, const float *w, size_t n, gfi_full *g
 size_t gfi_diff_sq_avx2(const float *a, const float *b, size_t n, double *d2);
 size_t gfi_all_finite_avx2(const float *v, size_t n, bool *finite);
 size_t gfi_relu_scan_avx2(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive);
+size_t gfi_relu_pre_scan_avx2(const float *z, size_t rows, size_t cols, double m[4], unsigned char *alive);
 
 #endif /* GF_DIAG_STATS_H */

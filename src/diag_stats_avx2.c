@@ -260,6 +260,54 @@ size_t gfi_relu_scan_avx2(const float *y, size_t rows, size_t cols, double *sum,
     return full;
 }
 
+size_t gfi_relu_pre_scan_avx2(const float *z, size_t rows, size_t cols, double m[4], unsigned char *alive)
+{
+    /* z's and y = ReLU(z)'s sums in float partials of GROUP vectors
+     * (diag_stats.c checks them); y is z where z > 0, else 0 (NaN gives 0,
+     * as in the forward kernel) */
+    __m256d zs = _mm256_setzero_pd(), zq = zs, ys = zs, yq = zs;
+    __m256 fzs = _mm256_setzero_ps(), fzq = fzs, fys = fzs, fyq = fzs;
+    int in_group = 0;
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i one = _mm256_set1_epi32(1);
+    const size_t full = cols / 8 * 8;
+    for (size_t r = 0; r < rows; r++) {
+        const float *zr = z + r * cols;
+        for (size_t j = 0; j < full; j += 8) {
+            __m256 a = _mm256_loadu_ps(zr + j);
+            __m256 pos = _mm256_cmp_ps(a, zero, _CMP_GT_OQ);
+            __m256 y = _mm256_and_ps(a, pos);
+            fzs = _mm256_add_ps(fzs, a);
+            fzq = _mm256_fmadd_ps(a, a, fzq);
+            fys = _mm256_add_ps(fys, y);
+            fyq = _mm256_fmadd_ps(y, y, fyq);
+            if (++in_group == GROUP) {
+                flush_ps(&fzs, &zs);
+                flush_ps(&fzq, &zq);
+                flush_ps(&fys, &ys);
+                flush_ps(&fyq, &yq);
+                in_group = 0;
+            }
+            /* a unit is alive once its output was not 0 (z > 0): the eight
+             * 0 / 1 lanes packed to bytes and or-ed in */
+            __m256i nz = _mm256_and_si256(_mm256_castps_si256(pos), one);
+            __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(nz), _mm256_extracti128_si256(nz, 1));
+            __m128i b = _mm_packus_epi16(w, w);
+            __m128i cur = _mm_loadl_epi64((const __m128i *)(const void *)(alive + j));
+            _mm_storel_epi64((__m128i *)(void *)(alive + j), _mm_or_si128(cur, b));
+        }
+    }
+    flush_ps(&fzs, &zs);
+    flush_ps(&fzq, &zq);
+    flush_ps(&fys, &ys);
+    flush_ps(&fyq, &yq);
+    m[0] = gfi_avx2_sum_pd(zs);
+    m[1] = gfi_avx2_sum_pd(zq);
+    m[2] = gfi_avx2_sum_pd(ys);
+    m[3] = gfi_avx2_sum_pd(yq);
+    return full;
+}
+
 #else
 /* Not built with the AVX2 flags: diag_stats.c never calls into this file. */
 typedef int gfi_diag_stats_avx2_unused;

@@ -269,6 +269,49 @@ void gfi_relu_scan_avx512(const float *y, size_t rows, size_t cols, double *sum,
     *ss = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
 }
 
+void gfi_relu_pre_scan_avx512(const float *z, size_t rows, size_t cols, double m[4], unsigned char *alive)
+{
+    /* z's and y = ReLU(z)'s sums in float partials of GROUP vectors
+     * (diag_stats.c checks them); y is z where z > 0, else 0 (NaN gives 0,
+     * as in the forward kernel) */
+    __m512d zs0 = _mm512_setzero_pd(), zs1 = zs0, zq0 = zs0, zq1 = zs0, ys0 = zs0, ys1 = zs0, yq0 = zs0, yq1 = zs0;
+    __m512 fzs = _mm512_setzero_ps(), fzq = fzs, fys = fzs, fyq = fzs;
+    int in_group = 0;
+    const __m512 zero = _mm512_setzero_ps();
+    const __m128i ones = _mm_set1_epi8(1);
+    for (size_t r = 0; r < rows; r++) {
+        const float *zr = z + r * cols;
+        for (size_t j = 0; j < cols; j += 16) {
+            __mmask16 m = (__mmask16)(cols - j >= 16 ? 0xFFFFu : (1u << (cols - j)) - 1u);
+            __m512 a = _mm512_maskz_loadu_ps(m, zr + j);
+            __mmask16 pos = _mm512_mask_cmp_ps_mask(m, a, zero, _CMP_GT_OQ);
+            __m512 y = _mm512_maskz_mov_ps(pos, a);
+            fzs = _mm512_add_ps(fzs, a);
+            fzq = _mm512_fmadd_ps(a, a, fzq);
+            fys = _mm512_add_ps(fys, y);
+            fyq = _mm512_fmadd_ps(y, y, fyq);
+            if (++in_group == GROUP) {
+                flush_ps(&fzs, &zs0, &zs1);
+                flush_ps(&fzq, &zq0, &zq1);
+                flush_ps(&fys, &ys0, &ys1);
+                flush_ps(&fyq, &yq0, &yq1);
+                in_group = 0;
+            }
+            /* a unit is alive once its output was not 0: z > 0 */
+            __m128i u = _mm_maskz_loadu_epi8(m, alive + j);
+            _mm_mask_storeu_epi8(alive + j, m, _mm_or_si128(u, _mm_maskz_mov_epi8(pos, ones)));
+        }
+    }
+    flush_ps(&fzs, &zs0, &zs1);
+    flush_ps(&fzq, &zq0, &zq1);
+    flush_ps(&fys, &ys0, &ys1);
+    flush_ps(&fyq, &yq0, &yq1);
+    m[0] = _mm512_reduce_add_pd(_mm512_add_pd(zs0, zs1));
+    m[1] = _mm512_reduce_add_pd(_mm512_add_pd(zq0, zq1));
+    m[2] = _mm512_reduce_add_pd(_mm512_add_pd(ys0, ys1));
+    m[3] = _mm512_reduce_add_pd(_mm512_add_pd(yq0, yq1));
+}
+
 #else
 /* Not built with the AVX-512 flags: diag_stats.c never calls into this file. */
 typedef int gfi_diag_stats_avx512_unused;

@@ -398,6 +398,61 @@ static void test_relu_scan_moments_match_double_on_a_wide_layer_in_every_version
     unpin();
 }
 
+/* One pass over a dense ReLU layer's z gives what a moment scan of z and a
+ * ReLU scan of y = ReLU(z) give: z's and y's sums (to the float partials'
+ * bound), the alive units exactly, a NaN in z poisoning z's sums but not
+ * y's (ReLU(NaN) is 0 in the forward kernels), and sums that would lose a
+ * float square taken exactly. */
+static void test_relu_pre_scan_matches_separate_scans_of_z_and_y_in_every_version(void **state)
+{
+    (void)state;
+    static const size_t widths[] = {1, 7, 8, 9, 17, 33, 100, 513};
+    enum { ROWS = 7, MAXC = 513 };
+    static float z[ROWS * MAXC], y[ROWS * MAXC];
+    static unsigned char alive[MAXC + 1], want_alive[MAXC + 1];
+    FOR_EACH_VERSION(k)
+    {
+        for (size_t t = 0; t < sizeof widths / sizeof widths[0]; t++)
+            for (int pattern = 0; pattern < 4; pattern++) {
+                size_t cols = widths[t], n = ROWS * cols;
+                for (size_t i = 0; i < n; i++) {
+                    float v = uniform(-1, 1) * powf(10.0f, uniform(-3, 3));
+                    z[i] = pattern == 2 ? (i % 2 ? 1e-25f : -1e-25f) : pattern == 3 ? 2e19f * (i % 3 ? 1 : -1) : v;
+                    if (i % cols == 0) /* the first unit is dead: z <= 0 on every row */
+                        z[i] = -fabsf(z[i]);
+                }
+                if (pattern == 1)
+                    z[n / 2] = NAN;
+                double zs = 0, zq = 0, ys = 0, yq = 0, zmag = 0;
+                memset(want_alive, 0, sizeof want_alive);
+                for (size_t i = 0; i < n; i++) {
+                    y[i] = z[i] > 0 ? z[i] : 0.0f;
+                    zs += z[i], zq += (double)z[i] * z[i], zmag += fabs((double)z[i]);
+                    ys += y[i], yq += (double)y[i] * y[i];
+                    want_alive[i % cols] |= z[i] > 0;
+                }
+                memset(alive, 0, sizeof alive);
+                alive[cols] = want_alive[cols] = 0xAB; /* past the last unit: untouched */
+                double zm[2], ym[2];
+                gfi_relu_pre_scan(z, y, ROWS, cols, zm, ym, alive);
+                assert_memory_equal(alive, want_alive, cols + 1);
+                if (pattern == 1) {
+                    assert_true(isnan(zm[0]) && isnan(zm[1]));
+                } else {
+                    assert_close(zm[0], zs, zmag, FLOAT_PARTIALS_REL);
+                    assert_close(zm[1], zq, zq, FLOAT_PARTIALS_REL);
+                }
+                assert_close(ym[0], ys, ys, FLOAT_PARTIALS_REL);
+                assert_close(ym[1], yq, yq, FLOAT_PARTIALS_REL);
+                if (pattern >= 2) { /* tiny or huge: exact, as double accumulation */
+                    assert_close(zm[1], zq, zq, 1e-12);
+                    assert_close(ym[1], yq, yq, 1e-12);
+                }
+            }
+    }
+    unpin();
+}
+
 static void test_all_finite_finds_nan_and_inf_anywhere_in_every_version(void **state)
 {
     (void)state;
@@ -437,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_relu_scan_matches_reference_in_every_version),
         cmocka_unit_test(test_relu_scan_moments_match_double_on_a_wide_layer_in_every_version),
         cmocka_unit_test(test_scans_are_exact_where_float_squares_overflow_or_underflow_in_every_version),
+        cmocka_unit_test(test_relu_pre_scan_matches_separate_scans_of_z_and_y_in_every_version),
         cmocka_unit_test(test_all_finite_finds_nan_and_inf_anywhere_in_every_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
