@@ -53,9 +53,10 @@ size_t gfi_first_nonfinite(const float *v, size_t n);
  * length; the caller finishes the tail. */
 size_t gfi_sq_scan_avx512(const float *v, size_t n, double *ss, float *maxabs);
 size_t gfi_moment_scan_avx512(const float *v, size_t n, double *sum, double *ss);
-/* The _f kernels sum in float partials (see gfi_float_sums_trusted in ew.h);
- * the caller checks their totals and redoes the scan with the plain kernel
- * when they cannot be trusted. */
+/* The _f kernels sum in float partials (see gfi_float_sums_trusted in ew.h)
+ * over a prefix that is a multiple of 32 (AVX2: 16); the caller checks their
+ * totals and redoes the scan with the plain kernel when they cannot be
+ * trusted. */
 size_t gfi_moment_scan_f_avx512(const float *v, size_t n, double *sum, double *ss);
 size_t gfi_sq_scan_f_avx512(const float *v, size_t n, double *ss, float *maxabs);
 size_t gfi_param_scan_avx512(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws);
@@ -70,6 +71,7 @@ void gfi_relu_pre_scan_avx512(const float *z, size_t rows, size_t cols, double m
  * multiple of 8 columns of every row and returns that width. */
 size_t gfi_sq_scan_avx2(const float *v, size_t n, double *ss, float *maxabs);
 size_t gfi_moment_scan_avx2(const float *v, size_t n, double *sum, double *ss);
+/* Float partials, as the AVX-512 _f kernels. */
 size_t gfi_sq_scan_f_avx2(const float *v, size_t n, double *ss, float *maxabs);
 size_t gfi_moment_scan_f_avx2(const float *v, size_t n, double *sum, double *ss);
 size_t gfi_param_scan_avx2(const float *g, const float *w, size_t n, gfi_full *gs, gfi_full *ws);

@@ -82,12 +82,6 @@ size_t gfi_sq_scan_f_avx2(const float *v, size_t n, double *ss, float *maxabs)
         flush_ps(&f0, &q);
         flush_ps(&f1, &q);
     }
-    for (; i + 8 <= n; i += 8) {
-        __m256d a0 = load_pd(v + i), a1 = load_pd(v + i + 4);
-        q = _mm256_fmadd_pd(a0, a0, q);
-        q = _mm256_fmadd_pd(a1, a1, q);
-        m0 = _mm256_max_ps(gfi_avx2_abs_ps(_mm256_loadu_ps(v + i)), m0);
-    }
     *ss = gfi_avx2_sum_pd(q);
     *maxabs = gfi_avx2_extreme_ps(_mm256_max_ps(m0, m1), 1);
     return i;
@@ -111,12 +105,6 @@ size_t gfi_moment_scan_f_avx2(const float *v, size_t n, double *sum, double *ss)
         flush_ps(&fs1, &s);
         flush_ps(&fq0, &q);
         flush_ps(&fq1, &q);
-    }
-    for (; i + 8 <= n; i += 8) {
-        __m256d a0 = load_pd(v + i), a1 = load_pd(v + i + 4);
-        s = _mm256_add_pd(s, _mm256_add_pd(a0, a1));
-        q = _mm256_fmadd_pd(a0, a0, q);
-        q = _mm256_fmadd_pd(a1, a1, q);
     }
     *sum = gfi_avx2_sum_pd(s);
     *ss = gfi_avx2_sum_pd(q);

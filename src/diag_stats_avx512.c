@@ -96,13 +96,6 @@ size_t gfi_moment_scan_f_avx512(const float *v, size_t n, double *sum, double *s
         flush_ps(&fq0, &q0, &q1);
         flush_ps(&fq1, &q0, &q1);
     }
-    for (; i + 16 <= n; i += 16) {
-        __m512d al = load_pd(v + i), ah = load_pd(v + i + 8);
-        s0 = _mm512_add_pd(s0, al);
-        s1 = _mm512_add_pd(s1, ah);
-        q0 = _mm512_fmadd_pd(al, al, q0);
-        q1 = _mm512_fmadd_pd(ah, ah, q1);
-    }
     *sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
     *ss = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
     return i;
@@ -125,13 +118,6 @@ size_t gfi_sq_scan_f_avx512(const float *v, size_t n, double *ss, float *maxabs)
         }
         flush_ps(&fq0, &q0, &q1);
         flush_ps(&fq1, &q0, &q1);
-    }
-    for (; i + 16 <= n; i += 16) {
-        __m512 a = _mm512_loadu_ps(v + i);
-        __m512d al = lo_pd(a), ah = hi_pd(a);
-        q0 = _mm512_fmadd_pd(al, al, q0);
-        q1 = _mm512_fmadd_pd(ah, ah, q1);
-        m0 = _mm512_max_ps(abs_ps(a), m0);
     }
     *ss = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
     *maxabs = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
