@@ -11,10 +11,11 @@
  * element-wise passes run those instruction sets.  A non-finite element always makes the double sum of
  * squares non-finite, which is how the fast passes detect one for free.
  * The squares and moments scans there (activations, pre-activations, deltas)
- * add up to 8 terms per lane in float before widening; when
+ * add up to 8 squares per lane in float before widening (sums that can
+ * cancel stay in double); when
  * gfi_float_sums_trusted (ew.h) cannot vouch for the totals (a NaN/Inf, an
  * overflowed or underflowed square) the scan is redone in double
- * (docs/design.md, "Sums in float partials").
+ * (docs/design.md, "Squares in float partials").
  */
 #include "diag_stats.h"
 #include "ew.h"

@@ -67,8 +67,8 @@ typedef struct gfi_ew_opt {
  * zeros; the old weights' squares, max |w| and zeros; the squared weight
  * change sum ((double)new - (double)old)^2; whether a new optimizer state
  * value is NaN/Inf.  Sums in double (a norm of finite floats cannot
- * overflow or underflow); the vector kernels build the gradient's sum and
- * squares from float partials first (see gfi_float_sums_trusted). */
+ * overflow or underflow); the vector kernels build the gradient's squares
+ * from float partials first (see gfi_float_sums_trusted). */
 typedef struct gfi_ew_pstats {
     double gsum, gss, wss, d2;
     float gmin, gmax, wmax;
@@ -101,13 +101,15 @@ typedef struct gfi_ew_ops {
                                gfi_ew_pstats *s);
 } gfi_ew_ops;
 
-/* Sums built from float partials of at most 8 terms per lane, then widened
- * and accumulated in double: they equal double accumulation up to the
- * partials' rounding (relative 2^-21 of the sum of |terms| at worst) when
- * this holds: ss and s finite (no square overflowed; a NaN/Inf input also
- * fails it) and ss >= n 2^-100 (the squares that underflowed, each below
- * 2^-126 and at most n of them, are below 2^-26 of ss).  Otherwise the
- * caller redoes the sums in double. */
+/* A sum of squares ss of n floats built from float partials of at most 8
+ * squares per lane, then widened and accumulated in double, beside their
+ * sum s: ss equals double accumulation up to the partials' rounding
+ * (relative 2^-21 at worst) when this holds: ss and s finite (no square
+ * overflowed; a NaN/Inf input also fails it) and ss >= n 2^-100 (the
+ * squares that underflowed, each below 2^-126 and at most n of them, are
+ * below 2^-26 of ss).  Otherwise the caller redoes the sums in double.
+ * (Sums that can cancel are kept in double by the kernels: float partials
+ * would leave them only 2^-21 of the sum of |terms|.) */
 bool gfi_float_sums_trusted(double ss, double s, size_t n);
 /* Sum and sum of squares of x[0..n) accumulated in double. */
 void gfi_sum_sq_double(const float *x, size_t n, double *sum, double *ss);
