@@ -4,9 +4,11 @@
  * doubles for every sum and sum of squares (so a norm of finite floats cannot
  * overflow or underflow however it is summed), float min/max, compare-counted
  * zeros.  The _f kernels and the ReLU scans first add up to 8 squares (and
- * a ReLU output's values, never negative) per lane in float; diag_stats.c redoes them in double when gfi_float_sums_trusted
- * (ew.h) says a square may have overflowed or underflowed.  Each kernel takes the longest prefix that is a multiple of 8 and
- * returns its length (gfi_relu_scan_avx2: of each row); diag_stats.c finishes
+ * a ReLU output's values, never negative) per lane in float; diag_stats.c
+ * redoes them in double when gfi_float_sums_trusted (ew.h) says a square may
+ * have overflowed or underflowed.  Each kernel takes the longest prefix that
+ * is a multiple of 8 (the _f ones: 16) and returns its length (the ReLU
+ * scans: of each row); diag_stats.c finishes
  * the tail with the portable loop.  Built with -mavx2 -mfma (the Makefile's
  * isa_flags) and called only where the element-wise passes run AVX2.
  */
@@ -213,6 +215,17 @@ size_t gfi_all_finite_avx2(const float *v, size_t n, bool *finite)
     return i;
 }
 
+/* alive[0..8) |= 1 where the lane of mask (all ones or all zeros) is set:
+ * the eight lanes packed to bytes and or-ed in. */
+INLINE void mark_alive8(unsigned char *alive, __m256 mask)
+{
+    __m256i nz = _mm256_and_si256(_mm256_castps_si256(mask), _mm256_set1_epi32(1));
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(nz), _mm256_extracti128_si256(nz, 1));
+    __m128i b = _mm_packus_epi16(w, w);
+    __m128i cur = _mm_loadl_epi64((const __m128i *)(const void *)alive);
+    _mm_storel_epi64((__m128i *)(void *)alive, _mm_or_si128(cur, b));
+}
+
 size_t gfi_relu_scan_avx2(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive)
 {
     /* sums in float partials of GROUP vectors (diag_stats.c checks them) */
@@ -220,7 +233,6 @@ size_t gfi_relu_scan_avx2(const float *y, size_t rows, size_t cols, double *sum,
     __m256 fs = _mm256_setzero_ps(), fq = fs;
     int in_group = 0;
     const __m256 zero = _mm256_setzero_ps();
-    const __m256i one = _mm256_set1_epi32(1);
     const size_t full = cols / 8 * 8;
     for (size_t r = 0; r < rows; r++) {
         const float *yr = y + r * cols;
@@ -233,13 +245,8 @@ size_t gfi_relu_scan_avx2(const float *y, size_t rows, size_t cols, double *sum,
                 flush_ps(&fq, &q);
                 in_group = 0;
             }
-            /* a unit is alive once its output was not exactly 0 (NaN counts
-             * as not 0): the eight 0 / 1 lanes packed to bytes and or-ed in */
-            __m256i nz = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(a, zero, _CMP_NEQ_UQ)), one);
-            __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(nz), _mm256_extracti128_si256(nz, 1));
-            __m128i b = _mm_packus_epi16(w, w);
-            __m128i cur = _mm_loadl_epi64((const __m128i *)(const void *)(alive + j));
-            _mm_storel_epi64((__m128i *)(void *)(alive + j), _mm_or_si128(cur, b));
+            /* a unit is alive once its output was not exactly 0 (NaN counts as not 0) */
+            mark_alive8(alive + j, _mm256_cmp_ps(a, zero, _CMP_NEQ_UQ));
         }
     }
     flush_ps(&fs, &s);
@@ -258,7 +265,6 @@ size_t gfi_relu_pre_scan_avx2(const float *z, size_t rows, size_t cols, double m
     __m256 fzq = _mm256_setzero_ps(), fys = fzq, fyq = fzq;
     int in_group = 0;
     const __m256 zero = _mm256_setzero_ps();
-    const __m256i one = _mm256_set1_epi32(1);
     const size_t full = cols / 8 * 8;
     for (size_t r = 0; r < rows; r++) {
         const float *zr = z + r * cols;
@@ -276,13 +282,8 @@ size_t gfi_relu_pre_scan_avx2(const float *z, size_t rows, size_t cols, double m
                 flush_ps(&fyq, &yq);
                 in_group = 0;
             }
-            /* a unit is alive once its output was not 0 (z > 0): the eight
-             * 0 / 1 lanes packed to bytes and or-ed in */
-            __m256i nz = _mm256_and_si256(_mm256_castps_si256(pos), one);
-            __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(nz), _mm256_extracti128_si256(nz, 1));
-            __m128i b = _mm_packus_epi16(w, w);
-            __m128i cur = _mm_loadl_epi64((const __m128i *)(const void *)(alive + j));
-            _mm_storel_epi64((__m128i *)(void *)(alive + j), _mm_or_si128(cur, b));
+            /* a unit is alive once its output was not 0: z > 0 */
+            mark_alive8(alive + j, pos);
         }
     }
     flush_ps(&fzq, &zq);

@@ -4,11 +4,12 @@
  * sum of squares (so the DESIGN rule holds: a norm of finite floats cannot
  * overflow or underflow however it is summed), float min/max, mask-counted
  * zeros.  The _f kernels and the ReLU scans first add up to 8 squares (and
- * a ReLU output's values, never negative) per lane in float; diag_stats.c redoes them with the plain ones when
- * gfi_float_sums_trusted (ew.h) says a square may have overflowed or
- * underflowed.  Each kernel takes the longest prefix that is a multiple of 16 and
- * returns its length; diag_stats.c finishes the tail with the portable loop
- * and calls these only after checking the CPU (see the Makefile's isa_flags).
+ * a ReLU output's values, never negative) per lane in float; diag_stats.c
+ * redoes them with the plain kernels when gfi_float_sums_trusted (ew.h) says
+ * a square may have overflowed or underflowed.  Each kernel takes the
+ * longest prefix that is a multiple of 16 (the _f ones: 32) and returns its
+ * length; diag_stats.c finishes the tail with the portable loop and calls
+ * these only after checking the CPU (see the Makefile's isa_flags).
  */
 #include "diag_stats.h"
 
@@ -222,6 +223,13 @@ bool gfi_all_finite_avx512(const float *v, size_t n)
     return _mm512_reduce_max_epu32(_mm512_max_epu32(m0, m1)) < 0x7f800000u;
 }
 
+/* alive[j] |= 1 for the lanes j of set (within the m lanes in range). */
+static inline void mark_alive16(unsigned char *alive, __mmask16 m, __mmask16 set)
+{
+    __m128i u = _mm_maskz_loadu_epi8(m, alive);
+    _mm_mask_storeu_epi8(alive, m, _mm_or_si128(u, _mm_maskz_mov_epi8(set, _mm_set1_epi8(1))));
+}
+
 void gfi_relu_scan_avx512(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive)
 {
     /* sums in float partials of GROUP vectors (diag_stats.c checks them) */
@@ -229,7 +237,6 @@ void gfi_relu_scan_avx512(const float *y, size_t rows, size_t cols, double *sum,
     __m512 fs = _mm512_setzero_ps(), fq = fs;
     int in_group = 0;
     const __m512 zero = _mm512_setzero_ps();
-    const __m128i ones = _mm_set1_epi8(1);
     for (size_t r = 0; r < rows; r++) {
         const float *yr = y + r * cols;
         for (size_t j = 0; j < cols; j += 16) {
@@ -244,8 +251,7 @@ void gfi_relu_scan_avx512(const float *y, size_t rows, size_t cols, double *sum,
             }
             /* a unit is alive once its output was not exactly 0 (NaN counts as not 0) */
             __mmask16 nz = _mm512_mask_cmp_ps_mask(m, a, zero, _CMP_NEQ_UQ);
-            __m128i u = _mm_maskz_loadu_epi8(m, alive + j);
-            _mm_mask_storeu_epi8(alive + j, m, _mm_or_si128(u, _mm_maskz_mov_epi8(nz, ones)));
+            mark_alive16(alive + j, m, nz);
         }
     }
     flush_ps(&fs, &s0, &s1);
@@ -263,7 +269,6 @@ void gfi_relu_pre_scan_avx512(const float *z, size_t rows, size_t cols, double m
     __m512 fzq = _mm512_setzero_ps(), fys = fzq, fyq = fzq;
     int in_group = 0;
     const __m512 zero = _mm512_setzero_ps();
-    const __m128i ones = _mm_set1_epi8(1);
     for (size_t r = 0; r < rows; r++) {
         const float *zr = z + r * cols;
         for (size_t j = 0; j < cols; j += 16) {
@@ -283,8 +288,7 @@ void gfi_relu_pre_scan_avx512(const float *z, size_t rows, size_t cols, double m
                 in_group = 0;
             }
             /* a unit is alive once its output was not 0: z > 0 */
-            __m128i u = _mm_maskz_loadu_epi8(m, alive + j);
-            _mm_mask_storeu_epi8(alive + j, m, _mm_or_si128(u, _mm_maskz_mov_epi8(pos, ones)));
+            mark_alive16(alive + j, m, pos);
         }
     }
     flush_ps(&fzq, &zq0, &zq1);
