@@ -756,7 +756,8 @@ typedef struct gf_diag gf_diag;
 /* Statistics read with gf_diag_value / gf_diag_history.  "delta" is the
  * backpropagated gradient: d loss / d (layer input) and d loss / d
  * (pre-activation).  Values are accumulated in double (on AVX2/AVX-512,
- * squares after float partials of at most 8 terms, see docs/api.md). */
+ * sums and squares after float partials of at most 8 terms, see
+ * docs/api.md). */
 enum gf_stat {
     GF_STAT_DELTA_IN_NORM = 0,    /* L2 norm of d loss / d input */
     GF_STAT_DELTA_IN_RMS = 1,

@@ -325,8 +325,7 @@ int gfi_diag_forward_begin(gf_net *net, int64_t batch)
     size_t n = (size_t)batch * (size_t)net->inputs;
     double s, ss;
     gfi_moment_scan(net->xcopy, n, &s, &ss);
-    double mean = s / (double)n;
-    w->in_var = fmax(ss / (double)n - mean * mean, 0.0);
+    w->in_var = gfi_variance(net->xcopy, n, s, ss);
     w->loss = NAN;
     w->dy_bad = false;
     w->batch = batch;
@@ -398,7 +397,7 @@ static void activation_stats(diag_work *w, const gf_layer *l, const float *z, co
             gfi_moment_scan(y, n, &s, &ss);
     }
     *mean = s / (double)n;
-    *var = fmax(ss / (double)n - *mean * *mean, 0.0);
+    *var = gfi_variance(y, n, s, ss);
     *dead = *sat = 0.0;
     if (!negative_side && !saturating)
         return;
@@ -440,7 +439,7 @@ void gfi_diag_forward_layer(gf_net *net, int32_t i, const float *x)
     }
     double pmean = s / (double)n;
     rec[GF_STAT_PRE_MEAN] = pmean;
-    rec[GF_STAT_PRE_STD] = sqrt(fmax(ss / (double)n - pmean * pmean, 0.0));
+    rec[GF_STAT_PRE_STD] = sqrt(gfi_variance(net->z[i], n, s, ss));
     double mean, var, dead, sat;
     activation_stats(w, l, net->z[i], net->y[i], batch, fused_relu ? ym : NULL, &mean, &var, &dead, &sat);
     rec[GF_STAT_ACT_MEAN] = mean;
@@ -555,13 +554,12 @@ static bool penalty_grad_finite(const gf_net *net, const gf_layer *l, size_t k, 
     return isfinite(g);
 }
 
-/* Statistics of one gradient tensor into rec at base (WGRAD_* or BGRAD_*). */
-static void grad_stats(double *rec, int32_t base, const gfi_full *g, size_t n)
+/* Statistics of one gradient tensor v[0..n), scanned into g, into rec at base (WGRAD_* or BGRAD_*). */
+static void grad_stats(double *rec, int32_t base, const gfi_full *g, const float *v, size_t n)
 {
-    double mean = g->sum / (double)n;
     rec[base + 0] = sqrt(g->ss);
-    rec[base + 1] = mean;
-    rec[base + 2] = sqrt(fmax(g->ss / (double)n - mean * mean, 0.0));
+    rec[base + 1] = g->sum / (double)n;
+    rec[base + 2] = sqrt(gfi_variance(v, n, g->sum, g->ss));
     rec[base + 3] = g->min;
     rec[base + 4] = g->max;
     rec[base + 5] = fmax(fabs(g->min), fabs(g->max));
@@ -670,7 +668,7 @@ static bool param_stats(gf_diag *d, int32_t i, bool is_bias, const param_scan *s
     diag_work *w = W(d);
     const gf_layer *l = d->net->layers[i];
     size_t n = is_bias ? l->nbias : l->nweights;
-    grad_stats(rec, is_bias ? GF_STAT_BGRAD_NORM : GF_STAT_WGRAD_NORM, &s->g, n);
+    grad_stats(rec, is_bias ? GF_STAT_BGRAD_NORM : GF_STAT_WGRAD_NORM, &s->g, is_bias ? l->db : l->dw, n);
     if (!is_bias) {
         rec[GF_STAT_WEIGHT_NORM] = sqrt(s->p.ss);
         rec[GF_STAT_WEIGHT_MAXABS] = s->p.max;

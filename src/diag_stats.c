@@ -10,12 +10,14 @@
  * versions (diag_stats_avx2.c / _avx512.c) take 8 / 16 at a time where the
  * element-wise passes run those instruction sets.  A non-finite element always makes the double sum of
  * squares non-finite, which is how the fast passes detect one for free.
- * The squares and moments scans there (activations, pre-activations, deltas)
- * add up to 8 squares per lane in float before widening (sums that can
- * cancel stay in double); when
- * gfi_float_sums_trusted (ew.h) cannot vouch for the totals (a NaN/Inf, an
- * overflowed or underflowed square) the scan is redone in double
- * (docs/design.md, "Squares in float partials").
+ * The squares and moments scans there (inputs, activations,
+ * pre-activations, deltas) add up to 8 values and 8 squares per lane in
+ * float before widening; when gfi_float_sums_trusted or
+ * gfi_float_moments_trusted (ew.h) cannot vouch for the totals (a NaN/Inf,
+ * an overflowed or underflowed square, a variance that cancels) the scan is
+ * redone in double (docs/design.md, "Sums and squares in float partials"),
+ * and gfi_variance takes a variance that double sums would still blur in
+ * two passes.
  */
 #include "diag_stats.h"
 #include "ew.h"
@@ -156,7 +158,7 @@ void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss)
     if (use_avx512() || use_avx2()) {
         double s0, q0;
         size_t i = use_avx512() ? gfi_moment_scan_f_avx512(v, n, &s0, &q0) : gfi_moment_scan_f_avx2(v, n, &s0, &q0);
-        if (gfi_float_sums_trusted(q0, s0, i)) {
+        if (gfi_float_moments_trusted(q0, s0, i)) {
             for (; i < n; i++) {
                 double x = v[i];
                 s0 += x;
@@ -169,6 +171,22 @@ void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss)
     }
 #endif
     moment_exact(v, n, sum, ss);
+}
+
+double gfi_variance(const float *v, size_t n, double sum, double ss)
+{
+    if (!n)
+        return 0.0;
+    double q = ss / (double)n, mean = sum / (double)n, var = q - mean * mean;
+    if (!(var < 0x1p-30 * q)) /* well conditioned, or NaN / Inf */
+        return fmax(var, 0.0);
+    double c = 0.0, d2 = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)v[i] - mean;
+        c += x;
+        d2 += x * x;
+    }
+    return fmax((d2 - c * c / (double)n) / (double)n, 0.0);
 }
 
 /* Scalar tail (and the whole scan where no vector path exists): adds into the partial results. */
@@ -287,17 +305,17 @@ void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double
 {
 #ifdef HAVE_X86_FILES
     /* The kernels sum in float partials: where the totals cannot be trusted
-     * (see gfi_float_sums_trusted), the moments are taken again in double. */
+     * (see gfi_float_moments_trusted), the moments are taken again in double. */
     if (use_avx512()) {
         gfi_relu_scan_avx512(y, rows, cols, sum, ss, alive);
-        if (!gfi_float_sums_trusted(*ss, *sum, rows * cols))
+        if (!gfi_float_moments_trusted(*ss, *sum, rows * cols))
             moment_exact(y, rows * cols, sum, ss);
         return;
     }
     if (use_avx2()) {
         size_t full = gfi_relu_scan_avx2(y, rows, cols, sum, ss, alive);
         double s0 = *sum, q0 = *ss;
-        bool trusted = gfi_float_sums_trusted(q0, s0, rows * full);
+        bool trusted = gfi_float_moments_trusted(q0, s0, rows * full);
         for (size_t r = 0; full < cols && r < rows; r++) /* the columns past the last 8 */
             for (size_t j = full; j < cols; j++) {
                 double x = y[r * cols + j];
@@ -332,7 +350,8 @@ void gfi_relu_pre_scan(const float *z, const float *y, size_t rows, size_t cols,
         else
             full = gfi_relu_pre_scan_avx2(z, rows, cols, m, alive);
         size_t n = rows * full;
-        bool z_ok = gfi_float_sums_trusted(m[1], m[0], n), y_ok = gfi_float_sums_trusted(m[3], m[2], n);
+        bool z_ok = gfi_float_moments_trusted(m[1], m[0], n),
+             y_ok = gfi_float_moments_trusted(m[3], m[2], n);
         for (size_t r = 0; full < cols && r < rows; r++) /* the columns past the last 8 */
             for (size_t j = full; j < cols; j++) {
                 double a = z[r * cols + j], b = a > 0 ? a : 0.0;

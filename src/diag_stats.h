@@ -19,6 +19,13 @@ typedef struct gfi_full {
 void gfi_sq_scan(const float *v, size_t n, gfi_sq *out);
 /* Sum and sum of squares. */
 void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss);
+/* The variance of v[0..n) from its sum and sum of squares (accumulated in
+ * double, or float partials gfi_float_moments_trusted vouched for):
+ * ss/n - (sum/n)^2, clamped at 0, unless that is below 2^-30 of ss/n, where
+ * the rounding of the sums could be a visible part of it (nearly equal
+ * values, as a saturated sigmoid's): then two passes over v in double, the
+ * mean and the squared deviations from it.  0 for n = 0. */
+double gfi_variance(const float *v, size_t n, double sum, double ss);
 /* The value a running min / max over v starts from: v's first element that
  * is not NaN, so a NaN never becomes the min or the max wherever it falls
  * (the scans compare the new value first, which keeps the running one when

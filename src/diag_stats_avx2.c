@@ -3,10 +3,10 @@
  * without AVX-512: eight floats per step, widened to two vectors of four
  * doubles for every sum and sum of squares (so a norm of finite floats cannot
  * overflow or underflow however it is summed), float min/max, compare-counted
- * zeros.  The _f kernels and the ReLU scans first add up to 8 squares (and
- * a ReLU output's values, never negative) per lane in float; diag_stats.c
- * redoes them in double when gfi_float_sums_trusted (ew.h) says a square may
- * have overflowed or underflowed.  Each kernel takes the longest prefix that
+ * zeros.  The _f kernels and the ReLU scans first add up to 8 values and
+ * 8 squares per lane in float; diag_stats.c redoes them in double when
+ * gfi_float_sums_trusted / gfi_float_moments_trusted (ew.h) say a square may
+ * have overflowed or underflowed or the variance cancels.  Each kernel takes the longest prefix that
  * is a multiple of 8 (the _f ones: 16) and returns its length (the ReLU
  * scans: of each row); diag_stats.c finishes
  * the tail with the portable loop.  Built with -mavx2 -mfma (the Makefile's
@@ -54,9 +54,9 @@ size_t gfi_sq_scan_avx2(const float *v, size_t n, double *ss, float *maxabs)
 
 /* Float partial sums: each float accumulator takes GROUP vectors (at most
  * GROUP terms per lane) before it is widened and added into the double
- * totals; diag_stats.c checks the totals (gfi_float_sums_trusted, ew.h) and
- * redoes the scan with the double kernels above when a square could have
- * overflowed or underflowed. */
+ * totals; diag_stats.c checks the totals (gfi_float_sums_trusted and
+ * gfi_float_moments_trusted, ew.h) and redoes the scan with the double
+ * kernels above when they cannot be trusted. */
 #define GROUP 8
 
 INLINE void flush_ps(__m256 *f, __m256d *d)
@@ -93,22 +93,21 @@ size_t gfi_moment_scan_f_avx2(const float *v, size_t n, double *sum, double *ss)
 {
     __m256d s = _mm256_setzero_pd(), q = s;
     size_t i = 0;
-    /* the squares in float partials; the sum, which may cancel, in double */
-    __m256d s1 = s;
     while (i + 16 <= n) {
-        __m256 fq0 = _mm256_setzero_ps(), fq1 = fq0;
+        __m256 fs0 = _mm256_setzero_ps(), fs1 = fs0, fq0 = fs0, fq1 = fs0;
         size_t stop = n - i >= 16 * GROUP ? i + 16 * GROUP : n;
         for (; i + 16 <= stop; i += 16) {
             __m256 a = _mm256_loadu_ps(v + i), b = _mm256_loadu_ps(v + i + 8);
-            s = _mm256_add_pd(s, _mm256_add_pd(load_pd(v + i), load_pd(v + i + 4)));
-            s1 = _mm256_add_pd(s1, _mm256_add_pd(load_pd(v + i + 8), load_pd(v + i + 12)));
+            fs0 = _mm256_add_ps(fs0, a);
+            fs1 = _mm256_add_ps(fs1, b);
             fq0 = _mm256_fmadd_ps(a, a, fq0);
             fq1 = _mm256_fmadd_ps(b, b, fq1);
         }
+        flush_ps(&fs0, &s);
+        flush_ps(&fs1, &s);
         flush_ps(&fq0, &q);
         flush_ps(&fq1, &q);
     }
-    s = _mm256_add_pd(s, s1);
     *sum = gfi_avx2_sum_pd(s);
     *ss = gfi_avx2_sum_pd(q);
     return i;
@@ -258,11 +257,11 @@ size_t gfi_relu_scan_avx2(const float *y, size_t rows, size_t cols, double *sum,
 
 size_t gfi_relu_pre_scan_avx2(const float *z, size_t rows, size_t cols, double m[4], unsigned char *alive)
 {
-    /* z's squares and y = ReLU(z)'s sums (never negative) in float partials
-     * of GROUP vectors (diag_stats.c checks them); y is z where z > 0, else 0
-     * (NaN gives 0, as in the forward kernel) */
+    /* z's and y = ReLU(z)'s sums in float partials of GROUP vectors
+     * (diag_stats.c checks them); y is z where z > 0, else 0 (NaN gives 0,
+     * as in the forward kernel) */
     __m256d zs = _mm256_setzero_pd(), zq = zs, ys = zs, yq = zs;
-    __m256 fzq = _mm256_setzero_ps(), fys = fzq, fyq = fzq;
+    __m256 fzs = _mm256_setzero_ps(), fzq = fzs, fys = fzs, fyq = fzs;
     int in_group = 0;
     const __m256 zero = _mm256_setzero_ps();
     const size_t full = cols / 8 * 8;
@@ -272,11 +271,12 @@ size_t gfi_relu_pre_scan_avx2(const float *z, size_t rows, size_t cols, double m
             __m256 a = _mm256_loadu_ps(zr + j);
             __m256 pos = _mm256_cmp_ps(a, zero, _CMP_GT_OQ);
             __m256 y = _mm256_and_ps(a, pos);
-            zs = _mm256_add_pd(zs, _mm256_add_pd(load_pd(zr + j), load_pd(zr + j + 4))); /* may cancel: double */
+            fzs = _mm256_add_ps(fzs, a);
             fzq = _mm256_fmadd_ps(a, a, fzq);
             fys = _mm256_add_ps(fys, y);
             fyq = _mm256_fmadd_ps(y, y, fyq);
             if (++in_group == GROUP) {
+                flush_ps(&fzs, &zs);
                 flush_ps(&fzq, &zq);
                 flush_ps(&fys, &ys);
                 flush_ps(&fyq, &yq);
@@ -286,6 +286,7 @@ size_t gfi_relu_pre_scan_avx2(const float *z, size_t rows, size_t cols, double m
             mark_alive8(alive + j, pos);
         }
     }
+    flush_ps(&fzs, &zs);
     flush_ps(&fzq, &zq);
     flush_ps(&fys, &ys);
     flush_ps(&fyq, &yq);

@@ -3,10 +3,10 @@
  * floats per step, widened to two vectors of eight doubles for every sum and
  * sum of squares (so the DESIGN rule holds: a norm of finite floats cannot
  * overflow or underflow however it is summed), float min/max, mask-counted
- * zeros.  The _f kernels and the ReLU scans first add up to 8 squares (and
- * a ReLU output's values, never negative) per lane in float; diag_stats.c
- * redoes them with the plain kernels when gfi_float_sums_trusted (ew.h) says
- * a square may have overflowed or underflowed.  Each kernel takes the
+ * zeros.  The _f kernels and the ReLU scans first add up to 8 values and
+ * 8 squares per lane in float; diag_stats.c redoes them with the plain
+ * kernels when gfi_float_sums_trusted / gfi_float_moments_trusted (ew.h) say
+ * a square may have overflowed or underflowed or the variance cancels.  Each kernel takes the
  * longest prefix that is a multiple of 16 (the _f ones: 32) and returns its
  * length; diag_stats.c finishes the tail with the portable loop and calls
  * these only after checking the CPU (see the Makefile's isa_flags).
@@ -66,9 +66,9 @@ size_t gfi_sq_scan_avx512(const float *v, size_t n, double *ss, float *maxabs)
 
 /* Float partial sums: each of the float accumulators takes GROUP vectors (so
  * at most GROUP terms per lane) before it is widened and added into the
- * double totals.  The caller checks the totals (gfi_float_sums_trusted, ew.h)
- * and redoes the scan in double when a square could have overflowed or
- * underflowed. */
+ * double totals.  The caller checks the totals (gfi_float_sums_trusted and
+ * gfi_float_moments_trusted, ew.h) and redoes the scan in double when they
+ * cannot be trusted. */
 #define GROUP 8
 
 static inline void flush_ps(__m512 *f, __m512d *d0, __m512d *d1)
@@ -82,17 +82,18 @@ size_t gfi_moment_scan_f_avx512(const float *v, size_t n, double *sum, double *s
 {
     __m512d s0 = _mm512_setzero_pd(), s1 = s0, q0 = s0, q1 = s0;
     size_t i = 0;
-    /* the squares in float partials; the sum, which may cancel, in double */
     while (i + 32 <= n) {
-        __m512 fq0 = _mm512_setzero_ps(), fq1 = fq0;
+        __m512 fs0 = _mm512_setzero_ps(), fs1 = fs0, fq0 = fs0, fq1 = fs0;
         size_t stop = n - i >= 32 * GROUP ? i + 32 * GROUP : n;
         for (; i + 32 <= stop; i += 32) {
             __m512 a = _mm512_loadu_ps(v + i), b = _mm512_loadu_ps(v + i + 16);
-            s0 = _mm512_add_pd(s0, _mm512_add_pd(load_pd(v + i), load_pd(v + i + 8)));
-            s1 = _mm512_add_pd(s1, _mm512_add_pd(load_pd(v + i + 16), load_pd(v + i + 24)));
+            fs0 = _mm512_add_ps(fs0, a);
+            fs1 = _mm512_add_ps(fs1, b);
             fq0 = _mm512_fmadd_ps(a, a, fq0);
             fq1 = _mm512_fmadd_ps(b, b, fq1);
         }
+        flush_ps(&fs0, &s0, &s1);
+        flush_ps(&fs1, &s0, &s1);
         flush_ps(&fq0, &q0, &q1);
         flush_ps(&fq1, &q0, &q1);
     }
@@ -262,11 +263,11 @@ void gfi_relu_scan_avx512(const float *y, size_t rows, size_t cols, double *sum,
 
 void gfi_relu_pre_scan_avx512(const float *z, size_t rows, size_t cols, double m[4], unsigned char *alive)
 {
-    /* z's squares and y = ReLU(z)'s sums (never negative) in float partials
-     * of GROUP vectors (diag_stats.c checks them); y is z where z > 0, else 0
-     * (NaN gives 0, as in the forward kernel) */
+    /* z's and y = ReLU(z)'s sums in float partials of GROUP vectors
+     * (diag_stats.c checks them); y is z where z > 0, else 0 (NaN gives 0,
+     * as in the forward kernel) */
     __m512d zs0 = _mm512_setzero_pd(), zs1 = zs0, zq0 = zs0, zq1 = zs0, ys0 = zs0, ys1 = zs0, yq0 = zs0, yq1 = zs0;
-    __m512 fzq = _mm512_setzero_ps(), fys = fzq, fyq = fzq;
+    __m512 fzs = _mm512_setzero_ps(), fzq = fzs, fys = fzs, fyq = fzs;
     int in_group = 0;
     const __m512 zero = _mm512_setzero_ps();
     for (size_t r = 0; r < rows; r++) {
@@ -276,12 +277,12 @@ void gfi_relu_pre_scan_avx512(const float *z, size_t rows, size_t cols, double m
             __m512 a = _mm512_maskz_loadu_ps(m, zr + j);
             __mmask16 pos = _mm512_mask_cmp_ps_mask(m, a, zero, _CMP_GT_OQ);
             __m512 y = _mm512_maskz_mov_ps(pos, a);
-            zs0 = _mm512_add_pd(zs0, lo_pd(a)); /* z's sum, which may cancel, in double */
-            zs1 = _mm512_add_pd(zs1, hi_pd(a));
+            fzs = _mm512_add_ps(fzs, a);
             fzq = _mm512_fmadd_ps(a, a, fzq);
             fys = _mm512_add_ps(fys, y);
             fyq = _mm512_fmadd_ps(y, y, fyq);
             if (++in_group == GROUP) {
+                flush_ps(&fzs, &zs0, &zs1);
                 flush_ps(&fzq, &zq0, &zq1);
                 flush_ps(&fys, &ys0, &ys1);
                 flush_ps(&fyq, &yq0, &yq1);
@@ -291,6 +292,7 @@ void gfi_relu_pre_scan_avx512(const float *z, size_t rows, size_t cols, double m
             mark_alive16(alive + j, m, pos);
         }
     }
+    flush_ps(&fzs, &zs0, &zs1);
     flush_ps(&fzq, &zq0, &zq1);
     flush_ps(&fys, &ys0, &ys1);
     flush_ps(&fyq, &yq0, &yq1);

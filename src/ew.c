@@ -175,6 +175,12 @@ bool gfi_float_sums_trusted(double ss, double s, size_t n)
     return isfinite(ss) && isfinite(s) && ss >= (double)n * 0x1p-100;
 }
 
+bool gfi_float_moments_trusted(double ss, double s, size_t n)
+{
+    /* n ss - s^2 = n^2 var >= 2^-6 n ss */
+    return gfi_float_sums_trusted(ss, s, n) && s * s <= (1.0 - 0x1p-6) * (double)n * ss;
+}
+
 void gfi_sum_sq_double(const float *x, size_t n, double *sum, double *ss)
 {
     double s = 0.0, q = 0.0;

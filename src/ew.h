@@ -108,9 +108,18 @@ typedef struct gfi_ew_ops {
  * overflowed; a NaN/Inf input also fails it) and ss >= n 2^-100 (the
  * squares that underflowed, each below 2^-126 and at most n of them, are
  * below 2^-26 of ss).  Otherwise the caller redoes the sums in double.
- * (Sums that can cancel are kept in double by the kernels: float partials
- * would leave them only 2^-21 of the sum of |terms|.) */
+ * (For sums s from float partials as well, see gfi_float_moments_trusted.) */
 bool gfi_float_sums_trusted(double ss, double s, size_t n);
+/* A sum s and sum of squares ss of n floats, both built from float
+ * partials of at most 8 terms per lane and then accumulated in double, for
+ * a mean s/n and a variance ss/n - (s/n)^2.  s is within 2^-21 of
+ * sum |x| <= sqrt(n ss) (so the mean is within 2^-21 of the values' RMS),
+ * ss within 2^-21 of itself, so the variance is within 3 2^-21 ss/n.
+ * Trusted when gfi_float_sums_trusted holds and the variance is at least
+ * 2^-6 of ss/n: it is then within 2^-13 of itself.  Otherwise (values
+ * nearly equal, as a saturated sigmoid's) the caller redoes the sums in
+ * double and takes the variance with gfi_variance (diag_stats.h). */
+bool gfi_float_moments_trusted(double ss, double s, size_t n);
 /* Sum and sum of squares of x[0..n) accumulated in double. */
 void gfi_sum_sq_double(const float *x, size_t n, double *sum, double *ss);
 /* The length of the longest prefix of g[0..n) and w[0..n) that holds no

@@ -315,7 +315,7 @@ INLINE __m256d hi_pd(__m256 x) { return _mm256_cvtps_pd(_mm256_extractf128_ps(x,
 typedef struct pacc {
     __m256d gs, gq, wq, dq;
     __m256 gmn, gmx, wmx, sbad;
-    __m256 fgq; /* the gradient's squares in float, GROUP vectors at a time */
+    __m256 fgs, fgq; /* the gradient's sum and squares in float, GROUP vectors at a time */
     size_t gz, wz;
 } pacc;
 
@@ -341,8 +341,9 @@ INLINE size_t zeros_in(__m256 x, __m256 mf)
 #endif
 
 /* One vector: unless a gradient or old weight in it is NaN/Inf (then it
- * returns false and changes nothing), steps it and adds g, the old w and
- * the change (new and old widened to double, then subtracted) into a.
+ * returns false and changes nothing), steps it and adds g (in float
+ * partials), the old w and the change (new and old widened to double, then
+ * subtracted) into a.
  * Nothing is saved: the check comes first.  Lanes outside m load as 0,
  * which adds nothing to the sums; they are kept out of the minima, maxima
  * and zero counts explicitly. */
@@ -377,7 +378,7 @@ INLINE bool stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
     a->sbad = _mm256_or_ps(a->sbad, _mm256_sub_ps(s1, s1));
     store(w, m, nw, full);
     __m256d wl = lo_pd(wv), wh = hi_pd(wv);
-    a->gs = _mm256_add_pd(a->gs, _mm256_add_pd(lo_pd(gv), hi_pd(gv))); /* the sum in double: it may cancel */
+    a->fgs = _mm256_add_ps(a->fgs, gv);
     a->fgq = _mm256_fmadd_ps(gv, gv, a->fgq);
     a->wq = _mm256_add_pd(a->wq, _mm256_fmadd_pd(wl, wl, _mm256_mul_pd(wh, wh)));
     __m256d dl = _mm256_sub_pd(lo_pd(nw), wl), dh = _mm256_sub_pd(hi_pd(nw), wh);
@@ -409,7 +410,7 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
     a.gmn = _mm256_set1_ps(s->gmin);
     a.gmx = _mm256_set1_ps(s->gmax);
     a.wmx = _mm256_set1_ps(s->wmax);
-    a.sbad = a.fgq = _mm256_setzero_ps();
+    a.sbad = a.fgs = a.fgq = _mm256_setzero_ps();
     a.gz = a.wz = 0;
     const bool sgd = kind == GF_OPT_SGD, adam = kind == GF_OPT_ADAM;
     const __m256i all = _mm256_set1_epi32(-1);
@@ -420,15 +421,17 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
         while (ok && i + 8 <= stop)
             if ((ok = stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, all, true, kind)))
                 i += 8;
+        flush_ps(&a.fgs, &a.gs);
         flush_ps(&a.fgq, &a.gq);
     }
     if (ok && i < k &&
         stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, gfi_avx2_lanes((int64_t)(k - i)),
                   false, kind))
         i = k;
+    flush_ps(&a.fgs, &a.gs);
     flush_ps(&a.fgq, &a.gq);
     double gsum = gfi_avx2_sum_pd(a.gs), gss = gfi_avx2_sum_pd(a.gq);
-    if (!gfi_float_sums_trusted(gss, gsum, i))
+    if (!gfi_float_moments_trusted(gss, gsum, i))
         gfi_sum_sq_double(g, i, &gsum, &gss);
     s->gsum += gsum;
     s->gss += gss;

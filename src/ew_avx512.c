@@ -308,13 +308,14 @@ typedef struct pacc {
     __m512d gs0, gs1, gq0, gq1, wq0, wq1, dq0, dq1;
     __m512 gmn, gmx, wmx;
     __m512i gz, wz, sbits;
-    __m512 fgq; /* the gradient's squares in float, GROUP vectors at a time */
+    __m512 fgs, fgq; /* the gradient's sum and squares in float, GROUP vectors at a time */
 } pacc;
 
 /* One vector: unless a gradient or old weight in it is NaN/Inf (then it
- * returns false and changes nothing), steps it and adds g, old w and the
- * change (in double: new and old widened, then subtracted, exactly as a
- * double loop would) into a.  Nothing is saved: the check comes first. */
+ * returns false and changes nothing), steps it and adds g (in float
+ * partials), old w and the change (in double: new and old widened, then
+ * subtracted, exactly as a double loop would) into a.  Nothing is saved:
+ * the check comes first. */
 #ifndef PF_AHEAD
 /* floats: 4 KiB ahead.  Measured inside mnist's training step, where the
  * streams come from L3 or memory (perf share of the step: 1 KiB 7.6 - 8.2 %,
@@ -351,8 +352,7 @@ INLINE bool stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
         nw = sgd_vec(c, wv, gv, mom, m, &s1, kind);
     _mm512_mask_storeu_ps(w, m, nw);
     __m512d wl = lo_pd(wv), wh = hi_pd(wv);
-    a->gs0 = _mm512_add_pd(a->gs0, lo_pd(gv)); /* the sum in double: it may cancel */
-    a->gs1 = _mm512_add_pd(a->gs1, hi_pd(gv));
+    a->fgs = _mm512_add_ps(a->fgs, gv);
     a->fgq = _mm512_fmadd_ps(gv, gv, a->fgq);
     a->wq0 = _mm512_fmadd_pd(wl, wl, a->wq0);
     a->wq1 = _mm512_fmadd_pd(wh, wh, a->wq1);
@@ -406,7 +406,7 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
     a.gmx = _mm512_set1_ps(s->gmax);
     a.wmx = _mm512_set1_ps(s->wmax);
     a.gz = a.wz = a.sbits = _mm512_setzero_si512();
-    a.fgq = _mm512_setzero_ps();
+    a.fgs = a.fgq = _mm512_setzero_ps();
     const bool sgd = kind == GF_OPT_SGD, adam = kind == GF_OPT_ADAM;
     size_t i = 0;
     bool ok = true;
@@ -416,15 +416,17 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
             if ((ok = stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL,
                                 (__mmask16)0xffff, kind)))
                 i += 16;
+        flush_ps(&a.fgs, &a.gs0, &a.gs1);
         flush_ps(&a.fgq, &a.gq0, &a.gq1);
     }
     if (ok && i < k && stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL,
                                  lanes((int64_t)(k - i)), kind))
         i = k;
+    flush_ps(&a.fgs, &a.gs0, &a.gs1);
     flush_ps(&a.fgq, &a.gq0, &a.gq1);
     double gsum = _mm512_reduce_add_pd(_mm512_add_pd(a.gs0, a.gs1));
     double gss = _mm512_reduce_add_pd(_mm512_add_pd(a.gq0, a.gq1));
-    if (!gfi_float_sums_trusted(gss, gsum, i))
+    if (!gfi_float_moments_trusted(gss, gsum, i))
         gfi_sum_sq_double(g, i, &gsum, &gss);
     s->gsum += gsum;
     s->gss += gss;

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "gradflow.h"
+#include "ew.h"
+#include "gemm.h"
 
 /* ---- helpers ---- */
 
@@ -408,6 +410,54 @@ static void test_activation_and_pre_activation_moments_match_hand_values(void **
     assert_true(fabs(val(d, 0, GF_STAT_ACT_VAR) - (yq / 9 - ym * ym)) < 1e-6);
     gf_diag_destroy(d);
     gf_net_destroy(net);
+}
+
+/* A saturated sigmoid layer's outputs sit a hair below 1 (sigmoid(9) plus
+ * a spread of about 1e-6): their variance, far below the mean's square,
+ * matches a two-pass double computation over the same outputs on every
+ * instruction set, where ss/n - mean^2 from float (or even double) sums
+ * would be mostly rounding. */
+static void test_act_var_of_a_saturated_sigmoid_layer_matches_two_pass_double(void **state)
+{
+    (void)state;
+    enum { IN = 8, UNITS = 256, BATCH = 64 };
+    static float w[UNITS * IN], b[UNITS], x[BATCH * IN], t[BATCH * UNITS], y[BATCH * UNITS];
+    uint64_t r = 99;
+    for (size_t i = 0; i < sizeof w / sizeof *w; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        w[i] = (float)((double)(r >> 40) / (double)(1ull << 24) - 0.5) * 2e-2f;
+    }
+    for (size_t i = 0; i < UNITS; i++)
+        b[i] = 9.0f;
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((double)(r >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+    }
+    for (int k = 0; k < GFI_GEMM_NKERNELS; k++) {
+        if (!gfi_gemm_kernel_available(k) || gfi_ew_force(k) != GF_OK)
+            continue;
+        const int64_t sizes[1] = {UNITS};
+        const int32_t acts[1] = {GF_ACT_SIGMOID};
+        gf_net *net = net_of(IN, 1, sizes, acts);
+        set_layer(net, 0, w, UNITS * IN, b, UNITS);
+        use_sgd(net, 1e-3);
+        gf_diag *d = diag_of(net);
+        assert_int_equal(gf_net_forward(net, x, BATCH * IN, BATCH, y, BATCH * UNITS), GF_OK);
+        assert_int_equal(gf_net_backward(net, t, BATCH * UNITS, NULL), GF_OK);
+        assert_int_equal(gf_net_step(net), GF_OK);
+        double mean = 0, d2 = 0;
+        for (size_t i = 0; i < BATCH * UNITS; i++)
+            mean += y[i];
+        mean /= BATCH * UNITS;
+        for (size_t i = 0; i < BATCH * UNITS; i++)
+            d2 += ((double)y[i] - mean) * ((double)y[i] - mean);
+        double var = d2 / (BATCH * UNITS);
+        assert_true(var > 0 && var < 1e-10 * mean * mean); /* the case: nearly equal values */
+        assert_rel(val(d, 0, GF_STAT_ACT_VAR), var, 1e-6);
+        gf_diag_destroy(d);
+        gf_net_destroy(net);
+    }
+    assert_int_equal(gfi_ew_force(GFI_GEMM_AUTO), GF_OK);
 }
 
 static void test_act_gain_is_output_variance_over_input_variance(void **state)
@@ -1109,6 +1159,7 @@ int main(void)
         cmocka_unit_test(test_weight_norm_of_1024_weights_of_2e19_is_6_4e20),
         cmocka_unit_test(test_weight_gradient_norm_of_1024_values_of_1e_minus_25_is_3_2e_minus_24),
         cmocka_unit_test(test_activation_and_pre_activation_moments_match_hand_values),
+        cmocka_unit_test(test_act_var_of_a_saturated_sigmoid_layer_matches_two_pass_double),
         cmocka_unit_test(test_act_gain_is_output_variance_over_input_variance),
         cmocka_unit_test(test_dead_fraction_counts_relu_units_with_bias_minus_5),
         cmocka_unit_test(test_dead_fraction_counts_leaky_relu_units_negative_for_every_sample),

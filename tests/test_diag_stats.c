@@ -6,7 +6,8 @@
  *
  * Tolerances: sums and sums of squares are accumulated in double in an order
  * that differs between versions, so they match the reference to 1e-12
- * relative (of the sum of magnitudes); the vector gfi_diff_sq rounds each
+ * relative (of the sum of magnitudes), except where the vector kernels
+ * start from float partials (FLOAT_PARTIALS_REL below); the vector gfi_diff_sq rounds each
  * difference to float before squaring it (2^-24 relative, see
  * diag_stats_avx512.c), so 3e-7 there.  Minima, maxima, zero counts, alive
  * flags and finiteness are exact.
@@ -55,10 +56,9 @@ static void assert_close(double got, double want, double scale, double rel)
         fail_msg("got %.17g, want %.17g (scale %.3g, rel %.1g)", got, want, scale, rel);
 }
 
-/* The vector kernels add squares (and sums that cannot cancel: a ReLU
- * output's) in float partials of at most 8 terms per lane before they widen
- * to double (gfi_float_sums_trusted in ew.h): within 2^-21 of the total of
- * double accumulation.  Sums that may cancel stay in double. */
+/* The vector kernels add sums and squares in float partials of at most 8
+ * terms per lane before they widen to double (gfi_float_moments_trusted in
+ * ew.h): within 2^-21 of the sum of magnitudes of double accumulation. */
 #define FLOAT_PARTIALS_REL 1e-6
 
 static void test_sq_scan_matches_double_reference_in_every_version(void **state)
@@ -102,7 +102,7 @@ static void test_moment_scan_matches_double_reference_in_every_version(void **st
             }
             double got_sum, got_ss;
             gfi_moment_scan(v, n, &got_sum, &got_ss);
-            assert_close(got_sum, sum, mag, 1e-12); /* a sum may cancel: always in double */
+            assert_close(got_sum, sum, mag, FLOAT_PARTIALS_REL);
             assert_close(got_ss, ss, ss, FLOAT_PARTIALS_REL);
         }
     }
@@ -440,7 +440,7 @@ static void test_relu_pre_scan_matches_separate_scans_of_z_and_y_in_every_versio
                 if (pattern == 1) {
                     assert_true(isnan(zm[0]) && isnan(zm[1]));
                 } else {
-                    assert_close(zm[0], zs, zmag, 1e-12); /* z's sum may cancel: in double */
+                    assert_close(zm[0], zs, zmag, FLOAT_PARTIALS_REL);
                     assert_close(zm[1], zq, zq, FLOAT_PARTIALS_REL);
                 }
                 assert_close(ym[0], ys, ys, FLOAT_PARTIALS_REL);
@@ -450,6 +450,51 @@ static void test_relu_pre_scan_matches_separate_scans_of_z_and_y_in_every_versio
                     assert_close(ym[1], yq, yq, 1e-12);
                 }
             }
+    }
+    unpin();
+}
+
+/* Two-pass double variance of v[0..n): the reference. */
+static double variance_two_pass(const float *v, size_t n)
+{
+    double mean = 0, d2 = 0;
+    for (size_t i = 0; i < n; i++)
+        mean += v[i];
+    mean /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        d2 += ((double)v[i] - mean) * ((double)v[i] - mean);
+    return d2 / (double)n;
+}
+
+/* Nearly equal values (a saturated sigmoid's outputs, a ReLU layer whose
+ * units all sit at the same positive value) have a variance far below the
+ * mean's square; from the scans' sums and gfi_variance it matches a
+ * two-pass double computation, down to a spread of 1e-7 around 1 (variance
+ * 1e-14 of the squares' mean), where a float sum of squares would be all
+ * rounding and a double one would keep two digits. */
+static void test_variance_of_nearly_equal_values_matches_two_pass_double_in_every_version(void **state)
+{
+    (void)state;
+    enum { ROWS = 8, COLS = 512, N = ROWS * COLS };
+    static float v[N], y[N];
+    static unsigned char alive[COLS];
+    const double centre[] = {0.5, 0.99, 0.9999, 1.0 - 1e-6}, spread[] = {1e-3, 1e-4, 1e-5, 1e-7};
+    FOR_EACH_VERSION(k)
+    {
+        for (int c = 0; c < 4; c++) {
+            for (size_t i = 0; i < N; i++)
+                v[i] = y[i] = (float)(centre[c] + spread[c] * uniform(-1.7f, 1.7f));
+            double want = variance_two_pass(v, N), s, ss, zm[2], ym[2];
+            gfi_moment_scan(v, N, &s, &ss);
+            assert_close(gfi_variance(v, N, s, ss), want, want, 1e-6);
+            memset(alive, 0, sizeof alive);
+            gfi_relu_pre_scan(v, y, ROWS, COLS, zm, ym, alive);
+            assert_close(gfi_variance(v, N, zm[0], zm[1]), want, want, 1e-6);
+            assert_close(gfi_variance(y, N, ym[0], ym[1]), want, want, 1e-6);
+            memset(alive, 0, sizeof alive);
+            gfi_relu_scan(y, ROWS, COLS, &s, &ss, alive);
+            assert_close(gfi_variance(y, N, s, ss), want, want, 1e-6);
+        }
     }
     unpin();
 }
@@ -494,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_relu_scan_moments_match_double_on_a_wide_layer_in_every_version),
         cmocka_unit_test(test_scans_are_exact_where_float_squares_overflow_or_underflow_in_every_version),
         cmocka_unit_test(test_relu_pre_scan_matches_separate_scans_of_z_and_y_in_every_version),
+        cmocka_unit_test(test_variance_of_nearly_equal_values_matches_two_pass_double_in_every_version),
         cmocka_unit_test(test_all_finite_finds_nan_and_inf_anywhere_in_every_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
