@@ -17,6 +17,7 @@
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
+#include <math.h>
 
 #include "simd_avx2.h"
 
@@ -304,6 +305,8 @@ static void opt_update(const gfi_ew_opt *o, float *w, const float *g, float *m, 
 
 /* ---- the measured update: statistics gathered while stepping ---- */
 
+static size_t first_nonfinite(const float *x, size_t n);
+
 INLINE __m256d lo_pd(__m256 x) { return _mm256_cvtps_pd(_mm256_castps256_ps128(x)); }
 INLINE __m256d hi_pd(__m256 x) { return _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)); }
 
@@ -370,12 +373,12 @@ INLINE bool stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
     __m256 nw, s1, s2;
     if (adam) {
         nw = adam_vec(c, wv, gv, mom, var, m, full, &s1, &s2);
-        a->sbad = _mm256_or_ps(a->sbad, _mm256_sub_ps(s2, s2));
+        /* s - s is 0 for a finite s and NaN for NaN / Inf (lanes outside m
+         * hold 0).  The SGD family needs no check: see ew_avx512.c. */
+        a->sbad = _mm256_or_ps(a->sbad, _mm256_or_ps(_mm256_sub_ps(s1, s1), _mm256_sub_ps(s2, s2)));
     } else {
         nw = sgd_vec(c, wv, gv, mom, m, full, &s1, kind);
     }
-    /* s - s is 0 for a finite s and NaN for NaN / Inf (lanes outside m hold 0) */
-    a->sbad = _mm256_or_ps(a->sbad, _mm256_sub_ps(s1, s1));
     store(w, m, nw, full);
     __m256d wl = lo_pd(wv), wh = hi_pd(wv);
     a->fgs = _mm256_add_ps(a->fgs, gv);
@@ -436,7 +439,10 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
     s->gsum += gsum;
     s->gss += gss;
     s->wss += gfi_avx2_sum_pd(a.wq);
-    s->d2 += gfi_avx2_sum_pd(a.dq);
+    double d2 = gfi_avx2_sum_pd(a.dq);
+    s->d2 += d2;
+    if (!sgd && !adam && !isfinite(d2)) /* momentum, Nesterov: a bad velocity made a weight bad */
+        s->state_bad |= first_nonfinite(mom, i) < i;
     s->gmin = gfi_avx2_extreme_ps(a.gmn, 0);
     s->gmax = gfi_avx2_extreme_ps(a.gmx, 1);
     s->wmax = gfi_avx2_extreme_ps(a.wmx, 1);

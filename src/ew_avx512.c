@@ -13,6 +13,7 @@
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__FMA__)
 #include <immintrin.h>
+#include <math.h>
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -300,6 +301,8 @@ static void opt_update(const gfi_ew_opt *o, float *w, const float *g, float *m, 
 
 /* ---- the measured update: statistics gathered while stepping ---- */
 
+static size_t first_nonfinite(const float *x, size_t n);
+
 INLINE __m512d lo_pd(__m512 x) { return _mm512_cvtps_pd(_mm512_castps512_ps256(x)); }
 INLINE __m512d hi_pd(__m512 x) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))); }
 
@@ -365,10 +368,15 @@ INLINE bool stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
     a->wmx = _mm512_max_ps(abs_ps(wv), a->wmx);
     a->gz = _mm512_mask_add_epi32(a->gz, _mm512_mask_cmp_ps_mask(m, gv, zero, _CMP_EQ_OQ), a->gz, one);
     a->wz = _mm512_mask_add_epi32(a->wz, _mm512_mask_cmp_ps_mask(m, wv, zero, _CMP_EQ_OQ), a->wz, one);
-    /* |bits| >= those of +Inf exactly for NaN / Inf */
-    a->sbits = _mm512_max_epu32(a->sbits, _mm512_and_si512(_mm512_castps_si512(s1), magnitude));
-    if (adam)
+    /* Adam's moments: |bits| >= those of +Inf exactly for NaN / Inf.  The
+     * SGD family needs no check here: a NaN / Inf velocity v makes the new
+     * weight w - lr d non-finite (d is v, or g + mu v with g finite; lr or
+     * mu 0 gives 0 Inf = NaN), so stats_run looks at the state only when
+     * the change's sum is not finite. */
+    if (adam) {
+        a->sbits = _mm512_max_epu32(a->sbits, _mm512_and_si512(_mm512_castps_si512(s1), magnitude));
         a->sbits = _mm512_max_epu32(a->sbits, _mm512_and_si512(_mm512_castps_si512(s2), magnitude));
+    }
     return true;
 }
 
@@ -431,7 +439,10 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
     s->gsum += gsum;
     s->gss += gss;
     s->wss += _mm512_reduce_add_pd(_mm512_add_pd(a.wq0, a.wq1));
-    s->d2 += _mm512_reduce_add_pd(_mm512_add_pd(a.dq0, a.dq1));
+    double d2 = _mm512_reduce_add_pd(_mm512_add_pd(a.dq0, a.dq1));
+    s->d2 += d2;
+    if (!sgd && !adam && !isfinite(d2)) /* momentum, Nesterov: see stats_vec */
+        s->state_bad |= first_nonfinite(mom, i) < i;
     s->gmin = _mm512_reduce_min_ps(a.gmn);
     s->gmax = _mm512_reduce_max_ps(a.gmx);
     s->wmax = _mm512_reduce_max_ps(a.wmx);

@@ -369,25 +369,57 @@ static void test_measured_update_sums_tiny_gradients_exactly(void **state)
     }
 }
 
-/* A new state value that is NaN or Inf is reported, here a velocity that
- * overflows from finite inputs (0.9 * 3e38 + 3e38) in the tail lanes of the
- * last vector or in the first vector. */
+/* A new state value that is NaN or Inf is reported, here a velocity (or
+ * Adam's second moment) that overflows from finite inputs (0.9 * 3e38 +
+ * 3e38, or (3e38)^2) in the tail lanes of the last vector or in the first
+ * vector, with a learning rate of 0 or not. */
 static void test_measured_update_reports_non_finite_state(void **state)
 {
     (void)state;
     enum { N = 35 };
+    const int32_t kinds[] = {GF_OPT_MOMENTUM, GF_OPT_NESTEROV, GF_OPT_ADAM};
+    const float lrs[] = {0.0f, 0.01f};
     for (int v = 0; versions(v); v++)
-        for (int at = 0; at < N; at += 17) {
+        for (int k = 0; k < 3; k++)
+            for (int l = 0; l < 2; l++)
+                for (int at = 0; at < N; at += 17) {
+                    float w[N], g[N], m[N], var[N];
+                    for (int i = 0; i < N; i++)
+                        w[i] = 1.0f, g[i] = 0.5f, m[i] = 0.0f, var[i] = 0.0f;
+                    g[at] = 3e38f;
+                    m[at] = 3e38f;
+                    gfi_ew_opt o = opt_params(kinds[k], 0.0f);
+                    o.lr = lrs[l];
+                    o.step = lrs[l] / 0.19f; /* Adam: lr / bc1 */
+                    gfi_ew_pstats s = {0.0, 0.0, 0.0, 0.0, g[0], g[0], 0.0f, 0, 0, false};
+                    assert_int_equal(versions(v)->opt_update_stats(&o, w, g, m, var, N, &s), N);
+                    assert_true(s.state_bad);
+                    assert_true(kinds[k] == GF_OPT_ADAM ? isinf(var[at]) : isinf(m[at]));
+                }
+}
+
+/* Weights that overflow while the state stays finite (a velocity of -2e38
+ * times a learning rate of 2 from 2e38) make the change's sum non-finite
+ * but are not reported as bad state. */
+static void test_measured_update_keeps_state_good_when_only_weights_overflow(void **state)
+{
+    (void)state;
+    enum { N = 35 };
+    const int32_t kinds[] = {GF_OPT_SGD, GF_OPT_MOMENTUM, GF_OPT_NESTEROV};
+    for (int v = 0; versions(v); v++)
+        for (int k = 0; k < 3; k++) {
             float w[N], g[N], m[N];
             for (int i = 0; i < N; i++)
                 w[i] = 1.0f, g[i] = 0.5f, m[i] = 0.0f;
-            g[at] = 3e38f;
-            m[at] = 3e38f;
-            gfi_ew_opt o = opt_params(GF_OPT_MOMENTUM, 0.0f);
+            w[20] = 2e38f;
+            g[20] = -2e38f;
+            gfi_ew_opt o = opt_params(kinds[k], 0.0f);
+            o.lr = 2.0f;
             gfi_ew_pstats s = {0.0, 0.0, 0.0, 0.0, g[0], g[0], 0.0f, 0, 0, false};
             assert_int_equal(versions(v)->opt_update_stats(&o, w, g, m, NULL, N, &s), N);
-            assert_true(s.state_bad);
-            assert_true(isinf(m[at]));
+            assert_true(isinf(w[20]));
+            assert_false(isfinite(s.d2));
+            assert_false(s.state_bad);
         }
 }
 
@@ -558,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_measured_update_stops_before_a_non_finite_input),
         cmocka_unit_test(test_measured_update_sums_tiny_gradients_exactly),
         cmocka_unit_test(test_measured_update_reports_non_finite_state),
+        cmocka_unit_test(test_measured_update_keeps_state_good_when_only_weights_overflow),
         cmocka_unit_test(test_first_nonfinite_finds_the_first_nan_or_inf),
         cmocka_unit_test(test_optimizer_split_over_two_threads_matches_one_bit_for_bit),
         cmocka_unit_test(test_layer_passes_split_over_two_threads_match_one_bit_for_bit),
