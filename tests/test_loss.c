@@ -617,6 +617,62 @@ static void test_error_message_names_function_row_and_value(void **state)
     gf_loss_destroy(l);
 }
 
+/* MSE, MAE and Huber take any finite target (one vector scan): a NaN or Inf
+ * is named by its row and column wherever it falls, past the first
+ * vectors and in the ragged end. */
+static void test_nonfinite_target_of_an_elementwise_loss_names_its_row_and_column(void **state)
+{
+    enum { B = 9, W = 7 };
+    static float t[B * W];
+    const int32_t kinds[] = {GF_LOSS_MSE, GF_LOSS_MAE, GF_LOSS_HUBER};
+    const size_t at[] = {0, 40, B * W - 1};
+    for (int k = 0; k < 3; k++)
+        for (int a = 0; a < 3; a++) {
+            for (size_t i = 0; i < B * W; i++)
+                t[i] = (float)i * 0.25f - 3.0f;
+            t[at[a]] = a == 1 ? INFINITY : NAN;
+            gfi_loss c;
+            gfi_loss_default(&c, kinds[k]);
+            assert_int_equal(gfi_loss_check_target(&c, t, B, W), GF_ERR_NONFINITE);
+            char want[64];
+            snprintf(want, sizeof want, "row %zu, column %zu", at[a] / W, at[a] % W);
+            assert_non_null(strstr(gf_last_error(), want));
+        }
+}
+
+/* The element-wise losses add up in four interleaved partial sums: over a
+ * length that is not a multiple of 4 the value still equals a plain double
+ * loop's (to rounding) and every gradient element is written. */
+static void test_elementwise_loss_over_a_ragged_length_matches_a_double_loop(void **state)
+{
+    enum { N = 1003 };
+    static float pred[N], target[N], grad[N];
+    const int32_t kinds[] = {GF_LOSS_MSE, GF_LOSS_MAE, GF_LOSS_HUBER};
+    for (size_t i = 0; i < N; i++) {
+        pred[i] = (float)sin((double)i) * 2.0f;
+        target[i] = (float)cos((double)i * 0.7);
+    }
+    for (int k = 0; k < 3; k++) {
+        double want = 0.0;
+        for (size_t i = 0; i < N; i++) {
+            double d = (double)pred[i] - target[i];
+            want += kinds[k] == GF_LOSS_MSE ? d * d : kinds[k] == GF_LOSS_MAE ? fabs(d)
+                    : fabs(d) <= 1.0    ? 0.5 * d * d
+                                        : fabs(d) - 0.5;
+        }
+        want /= N;
+        for (size_t i = 0; i < N; i++)
+            grad[i] = NAN;
+        gf_loss *l = make_loss(kinds[k]);
+        double v;
+        assert_int_equal(gf_loss_compute(l, pred, target, 1, N, &v, grad), GF_OK);
+        assert_near(v, want, 1e-14 * want);
+        for (size_t i = 0; i < N; i++)
+            assert_true(isfinite(grad[i]));
+        gf_loss_destroy(l);
+    }
+}
+
 static void test_check_target_accepts_valid_targets_of_every_kind(void **state)
 {
     const float t[6] = {0, 0.5f, 1, 0.25f, 0.75f, 0}, labels[2] = {2, -0.0f};
@@ -779,6 +835,8 @@ int main(void)
         cmocka_unit_test(test_null_arguments_are_null_errors_and_leave_grad_untouched),
         cmocka_unit_test(test_wrong_handle_kind_is_kind_error),
         cmocka_unit_test(test_error_message_names_function_row_and_value),
+        cmocka_unit_test(test_nonfinite_target_of_an_elementwise_loss_names_its_row_and_column),
+        cmocka_unit_test(test_elementwise_loss_over_a_ragged_length_matches_a_double_loop),
         cmocka_unit_test(test_check_target_accepts_valid_targets_of_every_kind),
         cmocka_unit_test(test_create_rejects_unknown_kind_and_null_out),
         cmocka_unit_test(test_huber_delta_defaults_to_one_and_round_trips),
