@@ -1,5 +1,5 @@
 /*
- * steps.h — shared by the step-timing tools (diag_overhead.c, step_ab.c): two training steps of
+ * steps.h — shared by the step-timing tools (diag_overhead.c, step_ab.c, data_parallel_bound.c): two training steps of
  * `make bench`, one thread each, a timer, and the median of timed rounds.
  *   mnist: 784-512-512-10 ReLU, batch 128, SGD momentum, softmax cross-entropy on labels;
  *   wide:  1024-2048-2048-1024 ReLU, batch 256, plain SGD, MSE.
@@ -80,7 +80,7 @@ static inline bench_step mnist_step(void)
 
 static inline bench_step wide_step(void) { return step_make(1024, 2048, 1024, 256, GF_OPT_SGD, GF_LOSS_MSE); }
 
-static void step_free(bench_step *s)
+static inline void step_free(bench_step *s)
 {
     gf_net_destroy(s->net);
     free(s->x);
@@ -88,7 +88,7 @@ static void step_free(bench_step *s)
 }
 
 /* ms per step over `steps` train steps. */
-static double time_steps(const bench_step *s, int steps)
+static inline double time_steps(const bench_step *s, int steps)
 {
     double t0 = now();
     for (int k = 0; k < steps; k++)
@@ -103,7 +103,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Median of v[0..n) (sorts v). */
-static double median(double *v, int n)
+static inline double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return v[n / 2];
