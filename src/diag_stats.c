@@ -67,16 +67,18 @@ void gfi_sq_scan(const float *v, size_t n, gfi_sq *out)
     float m0 = 0;
     size_t i = 0;
 #ifdef HAVE_X86_FILES
+    /* all zero (a dead layer's deltas): max |v| = 0 and a NaN would have made
+     * the sum NaN, so the float sum of 0 is exact */
     if (use_avx512()) {
         i = gfi_sq_scan_f_avx512(v, n, &a0, &m0);
-        if (gfi_float_sums_trusted(a0, 0.0, i))
+        if (gfi_float_sums_trusted(a0, 0.0, i) || (a0 == 0.0 && m0 == 0.0f))
             goto tail;
         i = gfi_sq_scan_avx512(v, n, &a0, &m0);
         goto tail;
     }
     if (use_avx2()) {
         i = gfi_sq_scan_f_avx2(v, n, &a0, &m0);
-        if (gfi_float_sums_trusted(a0, 0.0, i))
+        if (gfi_float_sums_trusted(a0, 0.0, i) || (a0 == 0.0 && m0 == 0.0f))
             goto tail;
         i = gfi_sq_scan_avx2(v, n, &a0, &m0);
         goto tail;
@@ -301,6 +303,20 @@ double gfi_diff_sq(const float *a, const float *b, size_t n)
     return d2;
 }
 
+/* After a ReLU scan: its sums are 0 and no unit is marked alive, so every
+ * value was exactly 0 (a NaN marks its unit) and the sums are exact: a dead
+ * layer needs no second pass.  (Marks left from before only make this say
+ * no.) */
+static bool all_zero(double sum, double ss, const unsigned char *alive, size_t cols)
+{
+    if (sum != 0.0 || ss != 0.0)
+        return false;
+    for (size_t j = 0; j < cols; j++)
+        if (alive[j])
+            return false;
+    return true;
+}
+
 void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive)
 {
 #ifdef HAVE_X86_FILES
@@ -308,7 +324,7 @@ void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double
      * (see gfi_float_moments_trusted), the moments are taken again in double. */
     if (use_avx512()) {
         gfi_relu_scan_avx512(y, rows, cols, sum, ss, alive);
-        if (!gfi_float_moments_trusted(*ss, *sum, rows * cols))
+        if (!gfi_float_moments_trusted(*ss, *sum, rows * cols) && !all_zero(*sum, *ss, alive, cols))
             moment_exact(y, rows * cols, sum, ss);
         return;
     }
@@ -325,7 +341,7 @@ void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double
             }
         *sum = s0;
         *ss = q0;
-        if (!trusted)
+        if (!trusted && !all_zero(s0, q0, alive, cols))
             moment_exact(y, rows * cols, sum, ss);
         return;
     }
@@ -351,7 +367,7 @@ void gfi_relu_pre_scan(const float *z, const float *y, size_t rows, size_t cols,
             full = gfi_relu_pre_scan_avx2(z, rows, cols, m, alive);
         size_t n = rows * full;
         bool z_ok = gfi_float_moments_trusted(m[1], m[0], n),
-             y_ok = gfi_float_moments_trusted(m[3], m[2], n);
+             y_ok = gfi_float_moments_trusted(m[3], m[2], n) || (m[2] == 0.0 && m[3] == 0.0); /* y >= 0 */
         for (size_t r = 0; full < cols && r < rows; r++) /* the columns past the last 8 */
             for (size_t j = full; j < cols; j++) {
                 double a = z[r * cols + j], b = a > 0 ? a : 0.0;

@@ -434,7 +434,8 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
     flush_ps(&a.fgs, &a.gs);
     flush_ps(&a.fgq, &a.gq);
     double gsum = gfi_avx2_sum_pd(a.gs), gss = gfi_avx2_sum_pd(a.gq);
-    if (!gfi_float_moments_trusted(gss, gsum, i))
+    /* an all-zero gradient (a dead layer's) has exact sums of 0 */
+    if (!gfi_float_moments_trusted(gss, gsum, i) && a.gz != i)
         gfi_sum_sq_double(g, i, &gsum, &gss);
     s->gsum += gsum;
     s->gss += gss;

@@ -434,7 +434,9 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
     flush_ps(&a.fgq, &a.gq0, &a.gq1);
     double gsum = _mm512_reduce_add_pd(_mm512_add_pd(a.gs0, a.gs1));
     double gss = _mm512_reduce_add_pd(_mm512_add_pd(a.gq0, a.gq1));
-    if (!gfi_float_moments_trusted(gss, gsum, i))
+    size_t gzeros = sum_epi32(a.gz);
+    /* an all-zero gradient (a dead layer's) has exact sums of 0 */
+    if (!gfi_float_moments_trusted(gss, gsum, i) && gzeros != i)
         gfi_sum_sq_double(g, i, &gsum, &gss);
     s->gsum += gsum;
     s->gss += gss;
@@ -446,7 +448,7 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
     s->gmin = _mm512_reduce_min_ps(a.gmn);
     s->gmax = _mm512_reduce_max_ps(a.gmx);
     s->wmax = _mm512_reduce_max_ps(a.wmx);
-    s->gzeros += sum_epi32(a.gz);
+    s->gzeros += gzeros;
     s->wzeros += sum_epi32(a.wz);
     s->state_bad |= _mm512_reduce_max_epu32(a.sbits) >= 0x7f800000u;
     return i;
