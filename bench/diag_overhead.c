@@ -5,12 +5,14 @@
  *
  * Build and run from the repository root after `make`:
  *     cc -std=c11 -O2 -Iinclude -Isrc bench/diag_overhead.c lib/libgradflow.a -lm -lpthread -o diag_overhead
- *     ./diag_overhead [steps per round, 20] [rounds, 7]
+ *     ./diag_overhead [steps per round, 20] [rounds, 7] [dead]
+ * With "dead", layer 0's biases are -100 first, so every unit of it is dead.
  * The rounds alternate off / on / guard so drift in clock speed hits each alike;
  * the median round of each is reported.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "steps.h"
@@ -21,6 +23,13 @@ int main(int argc, char **argv)
     if (steps < 1)
         steps = 1;
     bench_step st = mnist_step();
+    bool dead = argc > 3 && !strcmp(argv[3], "dead");
+    if (dead) { /* every unit of layer 0 dead: the all-zero tensors a dead layer leaves */
+        static float b[512];
+        for (int i = 0; i < 512; i++)
+            b[i] = -100.0f;
+        CHECK(gf_layer_set_bias(gf_net_layer(st.net, 0), b, 512));
+    }
     gf_diag *d;
     CHECK(gf_diag_create(&d, st.net));
     time_steps(&st, 2); /* warm up: buffers, optimizer state */
@@ -39,8 +48,8 @@ int main(int argc, char **argv)
     double med[3];
     for (int m = 0; m < 3; m++)
         med[m] = median(all[m], R);
-    printf("784-512-512-10 relu, batch %lld, momentum, %d steps x %d rounds (median round)\n", (long long)st.batch,
-           steps, R);
+    printf("784-512-512-10 relu%s, batch %lld, momentum, %d steps x %d rounds (median round)\n",
+           dead ? " (layer 0 dead)" : "", (long long)st.batch, steps, R);
     printf("diagnostics off          %8.3f ms/step\n", med[0]);
     printf("diagnostics on           %8.3f ms/step  (%+.2f%%, %+.3f ms)\n", med[1],
            100.0 * (med[1] / med[0] - 1.0), med[1] - med[0]);
