@@ -5,8 +5,10 @@
  *
  * Build and run from the repository root after `make`:
  *     cc -std=c11 -O2 -Iinclude -Isrc bench/diag_overhead.c lib/libgradflow.a -lm -lpthread -o diag_overhead
- *     ./diag_overhead [steps per round, 20] [rounds, 7] [dead]
- * With "dead", layer 0's biases are -100 first, so every unit of it is dead.
+ *     ./diag_overhead [steps per round, 20] [rounds, 7] [dead | vanishing]
+ * With "dead", layer 0's biases are -100 first, so every unit of it is dead;
+ * "vanishing" times a 30-layer tanh net whose first gradients are near 1e-35
+ * instead (vanishing_step below).
  * The rounds alternate off / on / guard so drift in clock speed hits each alike;
  * the median round of each is reported.
  */
@@ -17,12 +19,54 @@
 
 #include "steps.h"
 
+/* 30 tanh layers of 256 with weights N(0, 0.004), then 10 outputs, batch 64,
+ * SGD with momentum, MSE: each layer shrinks the gradient about tenfold, so
+ * the first layers' gradients are near 1e-35, below what a float square
+ * can hold. */
+static bench_step vanishing_step(void)
+{
+    enum { B = 64, IN = 256, OUT = 10 };
+    bench_step s = {NULL, NULL, NULL, B * IN, B * OUT, B};
+    CHECK(gf_net_create(&s.net, IN, 1));
+    gf_init *init;
+    CHECK(gf_init_create(&init, GF_INIT_NORMAL));
+    CHECK(gf_init_set_range(init, 0.0, 0.004));
+    for (int l = 0; l < 30; l++) {
+        gf_layer *layer;
+        CHECK(gf_net_add_dense(s.net, 256, GF_ACT_TANH, &layer));
+        CHECK(gf_layer_set_weight_init(layer, init));
+    }
+    gf_init_destroy(init);
+    CHECK(gf_net_add_dense(s.net, OUT, GF_ACT_IDENTITY, NULL));
+    CHECK(gf_net_reinit(s.net, 1));
+    gf_optimizer *opt;
+    CHECK(gf_optimizer_create(&opt, GF_OPT_MOMENTUM, 0.01));
+    CHECK(gf_net_set_optimizer(s.net, opt));
+    gf_loss *loss;
+    CHECK(gf_loss_create(&loss, GF_LOSS_MSE));
+    CHECK(gf_net_set_loss(s.net, loss));
+    gf_loss_destroy(loss);
+    s.x = malloc(sizeof(float) * s.x_count);
+    s.t = malloc(sizeof(float) * s.t_count);
+    if (!s.x || !s.t) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    srand(1);
+    for (size_t i = 0; i < s.x_count; i++)
+        s.x[i] = (float)(2.0 * rand() / RAND_MAX - 1.0);
+    for (size_t i = 0; i < s.t_count; i++)
+        s.t[i] = (float)((double)rand() / RAND_MAX);
+    return s;
+}
+
 int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 20;
     if (steps < 1)
         steps = 1;
-    bench_step st = mnist_step();
+    bool vanishing = argc > 3 && !strcmp(argv[3], "vanishing");
+    bench_step st = vanishing ? vanishing_step() : mnist_step();
     bool dead = argc > 3 && !strcmp(argv[3], "dead");
     if (dead) { /* every unit of layer 0 dead: the all-zero tensors a dead layer leaves */
         static float b[512];
@@ -48,8 +92,9 @@ int main(int argc, char **argv)
     double med[3];
     for (int m = 0; m < 3; m++)
         med[m] = median(all[m], R);
-    printf("784-512-512-10 relu%s, batch %lld, momentum, %d steps x %d rounds (median round)\n",
-           dead ? " (layer 0 dead)" : "", (long long)st.batch, steps, R);
+    printf("%s, batch %lld, momentum, %d steps x %d rounds (median round)\n",
+           vanishing ? "30 x 256 tanh, vanishing" : dead ? "784-512-512-10 relu, layer 0 dead" : "784-512-512-10 relu",
+           (long long)st.batch, steps, R);
     printf("diagnostics off          %8.3f ms/step\n", med[0]);
     printf("diagnostics on           %8.3f ms/step  (%+.2f%%, %+.3f ms)\n", med[1],
            100.0 * (med[1] / med[0] - 1.0), med[1] - med[0]);

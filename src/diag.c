@@ -340,28 +340,48 @@ static double safe_ratio(double num, double den)
     return num > 0 ? INFINITY : 0.0;
 }
 
+/* Units of u[0..units) not marked yet. */
+static size_t unmarked(const unsigned char *u, size_t units)
+{
+    size_t left = 0;
+    for (size_t j = 0; j < units; j++)
+        left += !u[j];
+    return left;
+}
+
 /* Marks in u the units that escape saturation somewhere in y, read as rows
- * of (units x inner) values: sigmoid' = y (1 - y) (max 0.25), tanh' = 1 - y^2 (max 1). */
+ * of (units x inner) values: sigmoid' = y (1 - y) (max 0.25), tanh' = 1 - y^2 (max 1).
+ * Stops at the first row after which every unit is marked (a healthy layer:
+ * the first row). */
 static void mark_unsaturated(int32_t kind, const float *y, size_t rows, size_t units, size_t inner, unsigned char *u)
 {
-    for (size_t r = 0; r < rows; r++)
+    size_t left = unmarked(u, units);
+    for (size_t r = 0; r < rows && left; r++)
         for (size_t j = 0; j < units; j++) {
+            if (u[j])
+                continue;
             const float *v = y + (r * units + j) * inner;
             for (size_t k = 0; k < inner && !u[j]; k++)
                 u[j] = (unsigned char)(kind == GF_ACT_SIGMOID ? v[k] * (1.0f - v[k]) >= 0.0025f
                                                               : 1.0f - v[k] * v[k] >= 0.01f);
+            left -= u[j];
         }
 }
 
 /* Marks the units whose pre-activation z is positive somewhere (inner > 1: conv maps).  A unit never on that
- * side is dead for leaky ReLU, ELU and SELU too: its gradient is their negative side's sliver for every sample. */
+ * side is dead for leaky ReLU, ELU and SELU too: its gradient is their negative side's sliver for every sample.
+ * Stops once every unit is marked. */
 static void mark_alive(const float *z, size_t rows, size_t units, size_t inner, unsigned char *u)
 {
-    for (size_t r = 0; r < rows; r++)
+    size_t left = unmarked(u, units);
+    for (size_t r = 0; r < rows && left; r++)
         for (size_t j = 0; j < units; j++) {
+            if (u[j])
+                continue;
             const float *v = z + (r * units + j) * inner;
             for (size_t k = 0; k < inner && !u[j]; k++)
                 u[j] = (unsigned char)(v[k] > 0.0f);
+            left -= u[j];
         }
 }
 

@@ -181,28 +181,6 @@ bool gfi_float_moments_trusted(double ss, double s, size_t n)
     return gfi_float_sums_trusted(ss, s, n) && s * s <= (1.0 - 0x1p-6) * (double)n * ss;
 }
 
-void gfi_sum_sq_double(const float *x, size_t n, double *sum, double *ss)
-{
-    /* Four interleaved sums, so each add does not wait on the one before:
-     * this is the redo of a tensor whose float squares underflowed, which a
-     * vanishing gradient meets at every step. */
-    double s[4] = {0.0, 0.0, 0.0, 0.0}, q[4] = {0.0, 0.0, 0.0, 0.0};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) {
-            double v = x[i + (size_t)k];
-            s[k] += v;
-            q[k] += v * v;
-        }
-    for (int k = 0; i < n; i++, k++) {
-        double v = x[i];
-        s[k] += v;
-        q[k] += v * v;
-    }
-    *sum = (s[0] + s[1]) + (s[2] + s[3]);
-    *ss = (q[0] + q[1]) + (q[2] + q[3]);
-}
-
 size_t gfi_ew_finite_prefix(const gfi_ew_ops *ops, const float *g, const float *w, size_t n)
 {
     size_t k = ops->first_nonfinite(g, n);

@@ -120,8 +120,6 @@ bool gfi_float_sums_trusted(double ss, double s, size_t n);
  * nearly equal, as a saturated sigmoid's) the caller redoes the sums in
  * double and takes the variance with gfi_variance (diag_stats.h). */
 bool gfi_float_moments_trusted(double ss, double s, size_t n);
-/* Sum and sum of squares of x[0..n) accumulated in double. */
-void gfi_sum_sq_double(const float *x, size_t n, double *sum, double *ss);
 /* The length of the longest prefix of g[0..n) and w[0..n) that holds no
  * NaN or Inf, found with ops->first_nonfinite. */
 size_t gfi_ew_finite_prefix(const gfi_ew_ops *ops, const float *g, const float *w, size_t n);

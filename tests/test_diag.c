@@ -542,6 +542,47 @@ static void test_gelu_and_tanh_units_are_never_counted_dead(void **state)
     assert_rel(dead_fraction_of(GF_ACT_TANH), 0.0, 0);
 }
 
+/* A unit that escapes saturation only on the batch's last sample is not
+ * saturated, though every other unit's fate is known after the first: the
+ * scan stops early only once every unit has escaped. */
+static void test_a_tanh_unit_that_escapes_saturation_only_on_the_last_sample_is_not_saturated(void **state)
+{
+    (void)state;
+    const int64_t sizes[2] = {3, 1};
+    const int32_t acts[2] = {GF_ACT_TANH, GF_ACT_IDENTITY};
+    gf_net *net = net_of(2, 2, sizes, acts);
+    /* unit 0: z = 100 x0 (saturated, saturated, then 0.1); unit 1: z = 100 x1 = 100 always; unit 2: small */
+    const float w0[6] = {100, 0, 0, 100, 0.1f, 0};
+    const float b0[3] = {0, 0, 0}, w1[3] = {1, 1, 1}, b1[1] = {0};
+    set_layer(net, 0, w0, 6, b0, 3);
+    set_layer(net, 1, w1, 3, b1, 1);
+    gf_diag *d = diag_of(net);
+    const float x[6] = {1, 1, -1, 1, 0.001f, 1}, t[3] = {0, 1, 0};
+    assert_int_equal(gf_net_train_step(net, x, 6, t, 3, 3, NULL), GF_OK);
+    assert_rel(val(d, 0, GF_STAT_SATURATED_FRAC), 1.0 / 3.0, 1e-12);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+/* Likewise a leaky ReLU unit positive only on the last sample is alive. */
+static void test_a_leaky_relu_unit_positive_only_on_the_last_sample_is_alive(void **state)
+{
+    (void)state;
+    const int64_t sizes[2] = {2, 1};
+    const int32_t acts[2] = {GF_ACT_LEAKY_RELU, GF_ACT_IDENTITY};
+    gf_net *net = net_of(1, 2, sizes, acts);
+    /* unit 0: z = x (negative, negative, then positive); unit 1: z = -x - 10, negative always */
+    const float w0[2] = {1, -1}, b0[2] = {0, -10}, w1[2] = {1, 1}, b1[1] = {0};
+    set_layer(net, 0, w0, 2, b0, 2);
+    set_layer(net, 1, w1, 2, b1, 1);
+    gf_diag *d = diag_of(net);
+    const float x[3] = {-1, -2, 3}, t[3] = {0, 1, 0};
+    assert_int_equal(gf_net_train_step(net, x, 3, t, 3, 3, NULL), GF_OK);
+    assert_rel(val(d, 0, GF_STAT_DEAD_FRAC), 0.5, 1e-12);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 static void test_saturated_fraction_counts_tanh_units_driven_by_huge_weights(void **state)
 {
     (void)state;
@@ -1167,6 +1208,8 @@ int main(void)
         cmocka_unit_test(test_dead_fraction_counts_selu_units_negative_for_every_sample),
         cmocka_unit_test(test_gelu_and_tanh_units_are_never_counted_dead),
         cmocka_unit_test(test_saturated_fraction_counts_tanh_units_driven_by_huge_weights),
+        cmocka_unit_test(test_a_tanh_unit_that_escapes_saturation_only_on_the_last_sample_is_not_saturated),
+        cmocka_unit_test(test_a_leaky_relu_unit_positive_only_on_the_last_sample_is_alive),
         cmocka_unit_test(test_loss_stat_is_the_loss_the_step_returned),
         cmocka_unit_test(test_history_keeps_the_latest_records_in_order_and_wraps_around),
         cmocka_unit_test(test_shrinking_the_history_keeps_the_latest_records),
