@@ -182,13 +182,23 @@ double gfi_variance(const float *v, size_t n, double sum, double ss)
     double q = ss / (double)n, mean = sum / (double)n, var = q - mean * mean;
     if (!(var < 0x1p-30 * q)) /* well conditioned, or NaN / Inf */
         return fmax(var, 0.0);
-    double c = 0.0, d2 = 0.0;
-    for (size_t i = 0; i < n; i++) {
+    /* four interleaved sums, so each add does not wait on the one before
+     * (a saturated layer takes this pass at every step) */
+    double c[4] = {0.0, 0.0, 0.0, 0.0}, d2[4] = {0.0, 0.0, 0.0, 0.0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) {
+            double x = (double)v[i + (size_t)k] - mean;
+            c[k] += x;
+            d2[k] += x * x;
+        }
+    for (int k = 0; i < n; i++, k++) {
         double x = (double)v[i] - mean;
-        c += x;
-        d2 += x * x;
+        c[k] += x;
+        d2[k] += x * x;
     }
-    return fmax((d2 - c * c / (double)n) / (double)n, 0.0);
+    double cs = (c[0] + c[1]) + (c[2] + c[3]), ds = (d2[0] + d2[1]) + (d2[2] + d2[3]);
+    return fmax((ds - cs * cs / (double)n) / (double)n, 0.0);
 }
 
 /* Scalar tail (and the whole scan where no vector path exists): adds into the partial results. */

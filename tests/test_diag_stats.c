@@ -487,6 +487,9 @@ static void test_variance_of_nearly_equal_values_matches_two_pass_double_in_ever
             double want = variance_two_pass(v, N), s, ss, zm[2], ym[2];
             gfi_moment_scan(v, N, &s, &ss);
             assert_close(gfi_variance(v, N, s, ss), want, want, 1e-6);
+            double want_ragged = variance_two_pass(v, N - 3); /* a length that is not a multiple of 4 */
+            gfi_moment_scan(v, N - 3, &s, &ss);
+            assert_close(gfi_variance(v, N - 3, s, ss), want_ragged, want_ragged, 1e-6);
             memset(alive, 0, sizeof alive);
             gfi_relu_pre_scan(v, y, ROWS, COLS, zm, ym, alive);
             assert_close(gfi_variance(v, N, zm[0], zm[1]), want, want, 1e-6);
