@@ -46,17 +46,7 @@ static bench_step vanishing_step(void)
     CHECK(gf_loss_create(&loss, GF_LOSS_MSE));
     CHECK(gf_net_set_loss(s.net, loss));
     gf_loss_destroy(loss);
-    s.x = malloc(sizeof(float) * s.x_count);
-    s.t = malloc(sizeof(float) * s.t_count);
-    if (!s.x || !s.t) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    srand(1);
-    for (size_t i = 0; i < s.x_count; i++)
-        s.x[i] = (float)(2.0 * rand() / RAND_MAX - 1.0);
-    for (size_t i = 0; i < s.t_count; i++)
-        s.t[i] = (float)((double)rand() / RAND_MAX);
+    step_data(&s, false, OUT);
     return s;
 }
 

@@ -41,6 +41,23 @@ typedef struct bench_step {
     int64_t batch;
 } bench_step;
 
+/* The batch of s (x_count inputs in [0, 1]; t_count class labels below out, or targets in [0, 1]), the same
+ * on every run. */
+static inline void step_data(bench_step *s, bool labels, int64_t out)
+{
+    s->x = malloc(sizeof(float) * s->x_count);
+    s->t = malloc(sizeof(float) * s->t_count);
+    if (!s->x || !s->t) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    srand(1);
+    for (size_t i = 0; i < s->x_count; i++)
+        s->x[i] = (float)((double)rand() / RAND_MAX);
+    for (size_t i = 0; i < s->t_count; i++)
+        s->t[i] = labels ? (float)(rand() % out) : (float)((double)rand() / RAND_MAX);
+}
+
 /* in -> hidden -> hidden (ReLU) -> out (identity). */
 static bench_step step_make(int64_t in, int64_t hidden, int64_t out, int64_t batch, int32_t opt_kind,
                             int32_t loss_kind)
@@ -59,17 +76,7 @@ static bench_step step_make(int64_t in, int64_t hidden, int64_t out, int64_t bat
     CHECK(gf_loss_create(&loss, loss_kind));
     CHECK(gf_net_set_loss(s.net, loss));
     gf_loss_destroy(loss);
-    s.x = malloc(sizeof(float) * s.x_count);
-    s.t = malloc(sizeof(float) * s.t_count);
-    if (!s.x || !s.t) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    srand(1);
-    for (size_t i = 0; i < s.x_count; i++)
-        s.x[i] = (float)((double)rand() / RAND_MAX);
-    for (size_t i = 0; i < s.t_count; i++)
-        s.t[i] = labels ? (float)(rand() % out) : (float)((double)rand() / RAND_MAX);
+    step_data(&s, labels, out);
     return s;
 }
 

@@ -112,9 +112,7 @@ tail:
     out->maxabs = m0;
 }
 
-/* Sum and squares accumulated in double (the fallback of the float-partial
- * kernels, and the whole scan where none runs). */
-static void moment_exact(const float *v, size_t n, double *sum, double *ss)
+void gfi_moment_exact(const float *v, size_t n, double *sum, double *ss)
 {
     double s0 = 0, q0 = 0;
     size_t i = 0;
@@ -172,7 +170,7 @@ void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss)
         }
     }
 #endif
-    moment_exact(v, n, sum, ss);
+    gfi_moment_exact(v, n, sum, ss);
 }
 
 double gfi_variance(const float *v, size_t n, double sum, double ss)
@@ -313,6 +311,7 @@ double gfi_diff_sq(const float *a, const float *b, size_t n)
     return d2;
 }
 
+#ifdef HAVE_X86_FILES
 /* After a ReLU scan: its sums are 0 and no unit is marked alive, so every
  * value was exactly 0 (a NaN marks its unit) and the sums are exact: a dead
  * layer needs no second pass.  (Marks left from before only make this say
@@ -326,6 +325,7 @@ static bool all_zero(double sum, double ss, const unsigned char *alive, size_t c
             return false;
     return true;
 }
+#endif
 
 void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double *ss, unsigned char *alive)
 {
@@ -335,7 +335,7 @@ void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double
     if (use_avx512()) {
         gfi_relu_scan_avx512(y, rows, cols, sum, ss, alive);
         if (!gfi_float_moments_trusted(*ss, *sum, rows * cols) && !all_zero(*sum, *ss, alive, cols))
-            moment_exact(y, rows * cols, sum, ss);
+            gfi_moment_exact(y, rows * cols, sum, ss);
         return;
     }
     if (use_avx2()) {
@@ -352,7 +352,7 @@ void gfi_relu_scan(const float *y, size_t rows, size_t cols, double *sum, double
         *sum = s0;
         *ss = q0;
         if (!trusted && !all_zero(s0, q0, alive, cols))
-            moment_exact(y, rows * cols, sum, ss);
+            gfi_moment_exact(y, rows * cols, sum, ss);
         return;
     }
 #endif
@@ -392,13 +392,13 @@ void gfi_relu_pre_scan(const float *z, const float *y, size_t rows, size_t cols,
             zm[0] = m[0];
             zm[1] = m[1];
         } else {
-            moment_exact(z, rows * cols, &zm[0], &zm[1]);
+            gfi_moment_exact(z, rows * cols, &zm[0], &zm[1]);
         }
         if (y_ok) {
             ym[0] = m[2];
             ym[1] = m[3];
         } else {
-            moment_exact(y, rows * cols, &ym[0], &ym[1]);
+            gfi_moment_exact(y, rows * cols, &ym[0], &ym[1]);
         }
         return;
     }

@@ -19,6 +19,9 @@ typedef struct gfi_full {
 void gfi_sq_scan(const float *v, size_t n, gfi_sq *out);
 /* Sum and sum of squares. */
 void gfi_moment_scan(const float *v, size_t n, double *sum, double *ss);
+/* The same accumulated in double from the first term (the vector kernels
+ * where the CPU runs them): the fallback of every float-partial sum. */
+void gfi_moment_exact(const float *v, size_t n, double *sum, double *ss);
 /* The variance of v[0..n) from its sum and sum of squares (accumulated in
  * double, or float partials gfi_float_moments_trusted vouched for):
  * ss/n - (sum/n)^2, clamped at 0, unless that is below 2^-30 of ss/n, where

@@ -12,6 +12,7 @@
  * applied as two exact powers of two (see exp_nonpositive).  Tails are
  * handled with masked loads and stores; masked-off lanes are never touched.
  */
+#include "diag_stats.h"
 #include "ew.h"
 #include "gemm.h"
 
@@ -402,29 +403,6 @@ INLINE bool stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
     return true;
 }
 
-/* Sum and squares of x[0..n) in double (the redo of a gradient whose float
- * squares underflowed, as a vanishing one's do at every step). */
-static void sum_sq_double(const float *x, size_t n, double *sum, double *ss)
-{
-    __m256d s0 = _mm256_setzero_pd(), s1 = s0, q0 = s0, q1 = s0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256d a = _mm256_cvtps_pd(_mm_loadu_ps(x + i)), b = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4));
-        s0 = _mm256_add_pd(s0, a);
-        s1 = _mm256_add_pd(s1, b);
-        q0 = _mm256_fmadd_pd(a, a, q0);
-        q1 = _mm256_fmadd_pd(b, b, q1);
-    }
-    double s = gfi_avx2_sum_pd(_mm256_add_pd(s0, s1)), q = gfi_avx2_sum_pd(_mm256_add_pd(q0, q1));
-    for (; i < n; i++) {
-        double v = x[i];
-        s += v;
-        q += v * v;
-    }
-    *sum = s;
-    *ss = q;
-}
-
 #define STATS_CHUNK ((size_t)1 << 28) /* elements per call of stats_run */
 
 /* Returns how far it stepped. */
@@ -459,7 +437,7 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
     double gsum = gfi_avx2_sum_pd(a.gs), gss = gfi_avx2_sum_pd(a.gq);
     /* an all-zero gradient (a dead layer's) has exact sums of 0 */
     if (!gfi_float_moments_trusted(gss, gsum, i) && a.gz != i)
-        sum_sq_double(g, i, &gsum, &gss);
+        gfi_moment_exact(g, i, &gsum, &gss); /* in double (a vanishing gradient's squares underflow) */
     s->gsum += gsum;
     s->gss += gss;
     s->wss += gfi_avx2_sum_pd(a.wq);

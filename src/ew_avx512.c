@@ -8,6 +8,7 @@
  * with a Taylor polynomial for tanh near 0 where (1 - e)/(1 + e) would lose
  * digits.  Relative error is a few float ulps; NaN propagates, as in double.
  */
+#include "diag_stats.h"
 #include "ew.h"
 #include "gemm.h"
 
@@ -401,29 +402,6 @@ static size_t sum_epi32(__m512i v)
     return s;
 }
 
-/* Sum and squares of x[0..n) in double (the redo of a gradient whose float
- * squares underflowed, as a vanishing one's do at every step). */
-static void sum_sq_double(const float *x, size_t n, double *sum, double *ss)
-{
-    __m512d s0 = _mm512_setzero_pd(), s1 = s0, q0 = s0, q1 = s0;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512d a = _mm512_cvtps_pd(_mm256_loadu_ps(x + i)), b = _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8));
-        s0 = _mm512_add_pd(s0, a);
-        s1 = _mm512_add_pd(s1, b);
-        q0 = _mm512_fmadd_pd(a, a, q0);
-        q1 = _mm512_fmadd_pd(b, b, q1);
-    }
-    double s = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1)), q = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
-    for (; i < n; i++) {
-        double v = x[i];
-        s += v;
-        q += v * v;
-    }
-    *sum = s;
-    *ss = q;
-}
-
 #define STATS_CHUNK ((size_t)1 << 28) /* elements; the uint32 zero counters cannot wrap */
 
 /* One chunk of one kind (a constant after inlining, so each kind gets its
@@ -460,7 +438,7 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
     size_t gzeros = sum_epi32(a.gz);
     /* an all-zero gradient (a dead layer's) has exact sums of 0 */
     if (!gfi_float_moments_trusted(gss, gsum, i) && gzeros != i)
-        sum_sq_double(g, i, &gsum, &gss);
+        gfi_moment_exact(g, i, &gsum, &gss); /* in double (a vanishing gradient's squares underflow) */
     s->gsum += gsum;
     s->gss += gss;
     s->wss += _mm512_reduce_add_pd(_mm512_add_pd(a.wq0, a.wq1));
