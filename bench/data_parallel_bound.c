@@ -26,13 +26,7 @@ static gf_net *small_net(void)
     CHECK(gf_net_add_dense(net, 128, GF_ACT_RELU, NULL));
     CHECK(gf_net_add_dense(net, 128, GF_ACT_RELU, NULL));
     CHECK(gf_net_add_dense(net, 10, GF_ACT_IDENTITY, NULL));
-    gf_optimizer *opt;
-    CHECK(gf_optimizer_create(&opt, GF_OPT_ADAM, 1e-3));
-    CHECK(gf_net_set_optimizer(net, opt));
-    gf_loss *loss;
-    CHECK(gf_loss_create(&loss, GF_LOSS_MSE));
-    CHECK(gf_net_set_loss(net, loss));
-    gf_loss_destroy(loss);
+    step_train(net, GF_OPT_ADAM, 1e-3, GF_LOSS_MSE);
     return net;
 }
 

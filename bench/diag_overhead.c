@@ -39,13 +39,7 @@ static bench_step vanishing_step(void)
     gf_init_destroy(init);
     CHECK(gf_net_add_dense(s.net, OUT, GF_ACT_IDENTITY, NULL));
     CHECK(gf_net_reinit(s.net, 1));
-    gf_optimizer *opt;
-    CHECK(gf_optimizer_create(&opt, GF_OPT_MOMENTUM, 0.01));
-    CHECK(gf_net_set_optimizer(s.net, opt));
-    gf_loss *loss;
-    CHECK(gf_loss_create(&loss, GF_LOSS_MSE));
-    CHECK(gf_net_set_loss(s.net, loss));
-    gf_loss_destroy(loss);
+    step_train(s.net, GF_OPT_MOMENTUM, 0.01, GF_LOSS_MSE);
     step_data(&s, false, OUT);
     return s;
 }

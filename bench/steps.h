@@ -58,6 +58,18 @@ static inline void step_data(bench_step *s, bool labels, int64_t out)
         s->t[i] = labels ? (float)(rand() % out) : (float)((double)rand() / RAND_MAX);
 }
 
+/* Gives net an optimizer of opt_kind at learning rate lr and a loss of loss_kind. */
+static inline void step_train(gf_net *net, int32_t opt_kind, double lr, int32_t loss_kind)
+{
+    gf_optimizer *opt;
+    CHECK(gf_optimizer_create(&opt, opt_kind, lr));
+    CHECK(gf_net_set_optimizer(net, opt));
+    gf_loss *loss;
+    CHECK(gf_loss_create(&loss, loss_kind));
+    CHECK(gf_net_set_loss(net, loss));
+    gf_loss_destroy(loss);
+}
+
 /* in -> hidden -> hidden (ReLU) -> out (identity). */
 static bench_step step_make(int64_t in, int64_t hidden, int64_t out, int64_t batch, int32_t opt_kind,
                             int32_t loss_kind)
@@ -69,13 +81,7 @@ static bench_step step_make(int64_t in, int64_t hidden, int64_t out, int64_t bat
     CHECK(gf_net_add_dense(s.net, hidden, GF_ACT_RELU, NULL));
     CHECK(gf_net_add_dense(s.net, hidden, GF_ACT_RELU, NULL));
     CHECK(gf_net_add_dense(s.net, out, GF_ACT_IDENTITY, NULL));
-    gf_optimizer *opt;
-    CHECK(gf_optimizer_create(&opt, opt_kind, 0.01));
-    CHECK(gf_net_set_optimizer(s.net, opt));
-    gf_loss *loss;
-    CHECK(gf_loss_create(&loss, loss_kind));
-    CHECK(gf_net_set_loss(s.net, loss));
-    gf_loss_destroy(loss);
+    step_train(s.net, opt_kind, 0.01, loss_kind);
     step_data(&s, labels, out);
     return s;
 }
