@@ -556,6 +556,89 @@ static void test_grad_norm_before_any_backward_is_a_state_error_like_clipping(vo
     gf_net_destroy(net);
 }
 
+/* hand_net's gradients when its target sits 1e-4 above its output: a norm near 1e-4, where
+ * PyTorch's 1e-6 in max_norm / (norm + 1e-6) moves every clipped component by about 1 %. */
+static gf_net *net_with_small_grads(void)
+{
+    gf_net *net = hand_net();
+    const float x[2] = {1.0f, 2.0f};
+    float y[1];
+    assert_int_equal(gf_net_predict(net, x, 2, 1, y, 1), GF_OK);
+    const float t[1] = {y[0] + 1e-4f};
+    assert_int_equal(gf_net_forward(net, x, 2, 1, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, 1, NULL), GF_OK);
+    return net;
+}
+
+/* Layer i's weight and bias gradients, one after the other, into g (room for 6); returns their count. */
+static size_t layer_grads(gf_net *net, int32_t i, float *g)
+{
+    gf_layer *l = gf_net_layer(net, i);
+    size_t nw = (size_t)gf_layer_weight_count(l), nb = (size_t)gf_layer_bias_count(l);
+    assert_true(nw + nb <= 6);
+    assert_int_equal(gf_layer_get_weight_grad(l, g, nw), GF_OK);
+    assert_int_equal(gf_layer_get_bias_grad(l, g + nw, nb), GF_OK);
+    return nw + nb;
+}
+
+static double norm_of(const float *g, size_t n)
+{
+    double s = 0;
+    for (size_t k = 0; k < n; k++)
+        s += (double)g[k] * g[k];
+    return sqrt(s);
+}
+
+static void test_clip_by_norm_scales_by_max_norm_over_norm_plus_1e_minus_6_as_pytorch(void **state)
+{
+    (void)state;
+    gf_net *net = net_with_small_grads();
+    float g0[12], g1[12];
+    size_t n0 = layer_grads(net, 0, g0), n = n0 + layer_grads(net, 1, g0 + n0);
+    double norm = norm_of(g0, n), max_norm = norm / 2;
+    assert_true(norm > 1e-5 && norm < 1e-3);
+    assert_int_equal(gf_net_clip_grad_norm(net, max_norm, NULL), GF_OK);
+    n0 = layer_grads(net, 0, g1);
+    layer_grads(net, 1, g1 + n0);
+    double factor = max_norm / (norm + 1e-6);
+    for (size_t k = 0; k < n; k++)
+        assert_true(g1[k] == (float)(g0[k] * factor));
+    gf_net_destroy(net);
+}
+
+static void test_clip_by_layer_norm_scales_each_layer_by_max_norm_over_norm_plus_1e_minus_6(void **state)
+{
+    (void)state;
+    gf_net *net = net_with_small_grads();
+    float g0[2][6], g1[6];
+    size_t n[2] = {layer_grads(net, 0, g0[0]), layer_grads(net, 1, g0[1])};
+    double max_norm = 1e-9 + 0.5 * (norm_of(g0[0], n[0]) < norm_of(g0[1], n[1]) ? norm_of(g0[0], n[0])
+                                                                                 : norm_of(g0[1], n[1]));
+    assert_int_equal(gf_net_clip_grad_layer_norm(net, max_norm), GF_OK);
+    for (int32_t i = 0; i < 2; i++) {
+        layer_grads(net, i, g1);
+        double factor = max_norm / (norm_of(g0[i], n[i]) + 1e-6);
+        for (size_t k = 0; k < n[i]; k++)
+            assert_true(g1[k] == (float)(g0[i][k] * factor));
+    }
+    gf_net_destroy(net);
+}
+
+static void test_clip_by_norm_never_scales_a_gradient_below_max_norm_up(void **state)
+{
+    (void)state;
+    gf_net *net = net_with_small_grads();
+    float g0[12], g1[12];
+    size_t n0 = layer_grads(net, 0, g0), n = n0 + layer_grads(net, 1, g0 + n0);
+    double norm = norm_of(g0, n);
+    /* max_norm / (norm + 1e-6) near 2: PyTorch's coefficient clamps to 1 and nothing changes. */
+    assert_int_equal(gf_net_clip_grad_norm(net, 2 * norm, NULL), GF_OK);
+    n0 = layer_grads(net, 0, g1);
+    layer_grads(net, 1, g1 + n0);
+    assert_memory_equal(g0, g1, n * sizeof *g0);
+    gf_net_destroy(net);
+}
+
 static void test_clip_by_value_bounds_every_component(void **state)
 {
     (void)state;
@@ -855,6 +938,9 @@ int main(void)
         cmocka_unit_test(test_weights_set_before_adding_are_kept),
         cmocka_unit_test(test_reinit_with_same_seed_restores_initial_weights),
         cmocka_unit_test(test_clip_by_norm_reports_norm_before_and_caps_it),
+        cmocka_unit_test(test_clip_by_norm_scales_by_max_norm_over_norm_plus_1e_minus_6_as_pytorch),
+        cmocka_unit_test(test_clip_by_layer_norm_scales_each_layer_by_max_norm_over_norm_plus_1e_minus_6),
+        cmocka_unit_test(test_clip_by_norm_never_scales_a_gradient_below_max_norm_up),
         cmocka_unit_test(test_grad_norm_before_any_backward_is_a_state_error_like_clipping),
         cmocka_unit_test(test_clip_by_value_bounds_every_component),
         cmocka_unit_test(test_clip_by_layer_norm_caps_each_layer),

@@ -1714,14 +1714,16 @@ class Net(_Handle):
         """Each layer's key prefix: its index, or with keys="sequential" its index in the equivalent
         torch.nn.Sequential, where every activation other than identity is a module after its layer
         (a flatten layer is nn.Flatten; global average pooling is two modules, nn.AdaptiveAvgPool2d(1) or
-        nn.AdaptiveAvgPool1d(1) then nn.Flatten)."""
+        nn.AdaptiveAvgPool1d(1) then nn.Flatten; a recurrent layer is one module, nn.RNN holding its tanh or
+        ReLU itself)."""
         if keys not in ("sequential", "layers"):
             raise InvalidArgumentError("%s: keys must be \"sequential\" or \"layers\", got %r" % (where, keys))
         names, m = [], 0
         for i, layer in enumerate(self.layers):
             names.append(str(m if keys == "sequential" else i))
             m += 2 if layer.kind == LayerKind.GLOBAL_AVGPOOL else 1
-            m += 0 if layer.activation_kind == ActivationKind.IDENTITY else 1
+            inside = layer.kind in (LayerKind.RNN, LayerKind.LSTM, LayerKind.GRU)
+            m += 0 if inside or layer.activation_kind == ActivationKind.IDENTITY else 1
         return names
 
     def _param_slots(self, keys, where):

@@ -202,6 +202,15 @@ class StateDictTest(unittest.TestCase):
             self.assertEqual(list(net.state_dict()), ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"])
             self.assertEqual(list(net.state_dict(keys="layers"))[2:4], ["1.weight", "1.bias"])
 
+    def test_an_rnn_is_one_module_with_its_nonlinearity_inside_as_torch_nn_rnn(self):
+        for act in ("tanh", "relu"):
+            with self.subTest(act=act), gf.Net((5, 3), kind="sequence") as net:
+                net.add_rnn(4, act)
+                net.add_dense(2)
+                # nn.RNN(3, 4, nonlinearity=act) then nn.Linear(4, 2): no module between them.
+                self.assertEqual(list(net.state_dict()), ["0.weight_ih_l0", "0.weight_hh_l0", "0.bias_ih_l0",
+                                                          "0.bias_hh_l0", "1.weight", "1.bias"])
+
     def test_a_flatten_layer_is_a_module_of_its_own(self):
         with gf.Net((2, 3, 3), kind="image") as net:
             net.add_flatten()
