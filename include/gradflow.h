@@ -787,8 +787,8 @@ enum gf_stat {
     GF_STAT_ACT_VAR = 25,
     GF_STAT_PRE_MEAN = 26,        /* pre-activations */
     GF_STAT_PRE_STD = 27,
-    GF_STAT_DEAD_FRAC = 28,       /* ReLU-family units zero for every sample of the batch */
-    GF_STAT_SATURATED_FRAC = 29,  /* sigmoid/tanh units with derivative < 1% of its maximum */
+    GF_STAT_DEAD_FRAC = 28,       /* ReLU-family units zero for every sample of the batch (of the last 32 values if fewer) */
+    GF_STAT_SATURATED_FRAC = 29,  /* sigmoid/tanh units with derivative < 1% of its maximum (as DEAD_FRAC) */
     GF_STAT_NONFINITE = 30,       /* NaN + Inf values in all of this layer's tensors */
     GF_STAT_ACT_GAIN = 31,        /* activation variance / previous layer's (or input's) */
     GF_STAT_DELTA_GAIN = 32,      /* delta-in norm / delta-in norm of the layer above */

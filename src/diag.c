@@ -34,6 +34,9 @@ typedef struct diag_work {
     int64_t *cur_nf;        /* its non-finite counts: nlayers * GFI_NTENSOR * 3 */
     unsigned char *unit;    /* per-unit flags for dead / saturated fractions */
     size_t unit_cap;
+    /* Small batches (UNIT_SPAN): values per unit each layer's training passes have had, and per unit (nlayers x unit_cap)
+     * the count at the end of the last pass in which it escaped the dead or saturated side. */
+    int64_t *seen, *escaped;
     int64_t batch;          /* batch of the observed pass */
     double in_var;          /* variance of the observed input */
     double loss;            /* loss + penalty of the pass (NaN: not known) */
@@ -61,6 +64,7 @@ typedef struct diag_save {
     int64_t *nonfinite; /* nlayers * GFI_NTENSOR * 3 */
     double *early_grad; /* nlayers */
     double *early_weight; /* nlayers */
+    int64_t *seen, *escaped; /* as diag_work's */
 
     double *keeps;      /* every layer's kept values (per-step series) end to end */
     size_t keeps_cap;
@@ -104,6 +108,11 @@ static void free_buffers(gf_diag *d)
     gfi_free(w->save->nonfinite);
     gfi_free(w->save->early_grad);
     gfi_free(w->save->early_weight);
+    gfi_free(w->seen);
+    gfi_free(w->escaped);
+    gfi_free(w->save->seen);
+    gfi_free(w->save->escaped);
+    w->seen = w->escaped = w->save->seen = w->save->escaped = NULL;
     w->save->slot = w->save->early_grad = w->save->early_weight = NULL;
     w->save->nonfinite = NULL;
     w->early = NULL;
@@ -139,8 +148,15 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
     int64_t *sv_nf = gfi_calloc(nf ? nf : 1, sizeof *sv_nf);
     double *sv_early = gfi_calloc(L ? L : 1, sizeof *sv_early);
     double *sv_early_w = gfi_calloc(L ? L : 1, sizeof *sv_early_w);
+    size_t nesc = (L ? L : 1) * ul;
+    int64_t *seen = gfi_calloc(L ? L : 1, sizeof *seen), *escaped = gfi_calloc(nesc, sizeof *escaped);
+    int64_t *sv_seen = gfi_calloc(L ? L : 1, sizeof *sv_seen), *sv_escaped = gfi_calloc(nesc, sizeof *sv_escaped);
     if (!hist || !steps || !nonf || !cur || !cur_nf || !unit || !early || !early_grad || !early_weight || !sv_slot ||
-        !sv_nf || !sv_early || !sv_early_w) {
+        !sv_nf || !sv_early || !sv_early_w || !seen || !escaped || !sv_seen || !sv_escaped) {
+        gfi_free(seen);
+        gfi_free(escaped);
+        gfi_free(sv_seen);
+        gfi_free(sv_escaped);
         gfi_free(sv_slot);
         gfi_free(sv_nf);
         gfi_free(sv_early);
@@ -164,6 +180,10 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
         memcpy(early, w->early, (size_t)GFI_EARLY * (2 * L + 1) * sizeof *early);
         memcpy(early_grad, d->early_grad, L * sizeof *early_grad);
         memcpy(early_weight, d->early_weight, L * sizeof *early_weight);
+        /* The small-batch unit counts too, unit by unit (unit_cap may have grown). */
+        memcpy(seen, w->seen, L * sizeof *seen);
+        for (size_t i = 0; i < L; i++)
+            memcpy(escaped + i * ul, w->escaped + i * w->unit_cap, w->unit_cap * sizeof *escaped);
         /* Same shape: carry the latest records over, oldest first. */
         keep = d->count < cap ? d->count : cap;
         for (int32_t r = 0; r < keep; r++) {
@@ -182,6 +202,10 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
     w->cur_nf = cur_nf;
     w->unit = unit;
     w->unit_cap = ul;
+    w->seen = seen;
+    w->escaped = escaped;
+    w->save->seen = sv_seen;
+    w->save->escaped = sv_escaped;
     w->early = early;
     d->early_grad = early_grad;
     d->early_weight = early_weight;
@@ -385,14 +409,44 @@ static void mark_alive(const float *z, size_t rows, size_t units, size_t inner, 
         }
 }
 
+/* Values (rows x positions) a unit must have stayed on the dead or saturated side over before it counts as such.
+ * "Off for every sample of the batch" says little when the batch is small: a live ReLU unit that fires for a third
+ * of the samples is off for a whole batch of 1 two times in three, so a 4-unit layer of a net trained one sample at
+ * a time read three quarters dead on most steps.  Below UNIT_SPAN values a unit counts only once it has stayed off
+ * over the last UNIT_SPAN values of training passes (this one and those before): then a unit live for a quarter of
+ * the samples passes for dead with odds 0.75^32 = 1e-4.  A probe is judged on its own batch. */
+#define UNIT_SPAN 32
+
+/* How many of layer li's units are off (u[j] == 0: no escape in this pass of `vals` values per unit), counting the
+ * passes before it when this one has fewer than UNIT_SPAN values; records the escapes of a training pass. */
+static size_t units_off(diag_work *w, int32_t li, const unsigned char *u, size_t vals, size_t units)
+{
+    size_t off = 0;
+    if (w->probe) {
+        for (size_t j = 0; j < units; j++)
+            off += (size_t)!u[j];
+        return off;
+    }
+    int64_t *esc = w->escaped + (size_t)li * w->unit_cap, now = w->seen[li] + (int64_t)vals;
+    bool small = vals < UNIT_SPAN;
+    for (size_t j = 0; j < units; j++) {
+        if (u[j])
+            esc[j] = now;
+        else
+            off += (size_t)(!small || now - esc[j] >= UNIT_SPAN);
+    }
+    w->seen[li] = now;
+    return off;
+}
+
 /* Mean and variance of y plus the fraction of units that are dead (ReLU,
  * leaky ReLU, ELU, SELU: on the negative side of z) or saturated
  * (sigmoid/tanh: derivative below 1% of its maximum) for every sample of the
  * batch and every position.  Units come from the kind's per-sample view outer
  * x units x inner (docs/design.md): a dense feature, a conv channel, a hidden
  * unit of a sequence output. */
-static void activation_stats(diag_work *w, const gf_layer *l, const float *z, const float *y, int64_t batch,
-                             const double *ym, double *mean, double *var, double *dead, double *sat)
+static void activation_stats(diag_work *w, int32_t li, const gf_layer *l, const float *z, const float *y,
+                             int64_t batch, const double *ym, double *mean, double *var, double *dead, double *sat)
 {
     int64_t view[3];
     l->ops->units(l, view);
@@ -425,10 +479,7 @@ static void activation_stats(diag_work *w, const gf_layer *l, const float *z, co
         mark_alive(z, rows, units, inner, u);
     else if (saturating)
         mark_unsaturated(kind, y, rows, units, inner, u);
-    size_t off = 0;
-    for (size_t j = 0; j < units; j++)
-        off += (size_t)!u[j];
-    *(negative_side ? dead : sat) = (double)off / (double)units;
+    *(negative_side ? dead : sat) = (double)units_off(w, li, u, rows * inner, units) / (double)units;
 }
 
 void gfi_diag_forward_layer(gf_net *net, int32_t i, const float *x)
@@ -461,7 +512,7 @@ void gfi_diag_forward_layer(gf_net *net, int32_t i, const float *x)
     rec[GF_STAT_PRE_MEAN] = pmean;
     rec[GF_STAT_PRE_STD] = sqrt(gfi_variance(net->z[i], n, s, ss));
     double mean, var, dead, sat;
-    activation_stats(w, l, net->z[i], net->y[i], batch, fused_relu ? ym : NULL, &mean, &var, &dead, &sat);
+    activation_stats(w, i, l, net->z[i], net->y[i], batch, fused_relu ? ym : NULL, &mean, &var, &dead, &sat);
     rec[GF_STAT_ACT_MEAN] = mean;
     rec[GF_STAT_ACT_VAR] = var;
     rec[GF_STAT_DEAD_FRAC] = dead;
@@ -1092,6 +1143,8 @@ void gfi_diag_save(gf_net *net)
     memcpy(sv->nonfinite, d->nonfinite, L * GFI_NTENSOR * 3 * sizeof *sv->nonfinite);
     memcpy(sv->early_grad, d->early_grad, L * sizeof *sv->early_grad);
     memcpy(sv->early_weight, d->early_weight, L * sizeof *sv->early_weight);
+    memcpy(sv->seen, W(d)->seen, L * sizeof *sv->seen);
+    memcpy(sv->escaped, W(d)->escaped, L * W(d)->unit_cap * sizeof *sv->escaped);
 
     move_keeps(net, sv, true);
 }
@@ -1114,6 +1167,8 @@ void gfi_diag_restore(gf_net *net)
     memcpy(d->nonfinite, sv->nonfinite, L * GFI_NTENSOR * 3 * sizeof *sv->nonfinite);
     memcpy(d->early_grad, sv->early_grad, L * sizeof *sv->early_grad);
     memcpy(d->early_weight, sv->early_weight, L * sizeof *sv->early_weight);
+    memcpy(W(d)->seen, sv->seen, L * sizeof *sv->seen);
+    memcpy(W(d)->escaped, sv->escaped, L * W(d)->unit_cap * sizeof *sv->escaped);
 
     move_keeps(net, sv, false);
     net->diag_active = false;

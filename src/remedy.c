@@ -235,11 +235,15 @@ static void plan_activation(planner *p, int32_t kind, gfi_judge *j2)
     a->on = true;
     a->value = kind;
     p->change = ch;
-    say(a, "use %s with He init (std sqrt(2/fan_in)) in the hidden layers (checked: a probe of a copy built that way "
-           "gives delta x%.3g end to end",
-        kind == GF_ACT_LEAKY_RELU ? "leaky ReLU (slope 0.01)" : "ReLU", r.gain);
-    say_conv(a, &r);
-    say(a, " and no dead or saturated layer)");
+    say(a, "use %s with He init (std sqrt(2/fan_in)) in the hidden layers (checked: a probe of a copy built that way",
+        kind == GF_ACT_LEAKY_RELU ? "leaky ReLU (slope 0.01)" : "ReLU");
+    /* A net of one or two hidden layers has no depth to measure a gain over (r.gain is then 0, not a gain). */
+    bool conv = isfinite(r.conv);
+    if (r.depth_ok)
+        say(a, " gives delta x%.3g end to end", r.gain);
+    if (conv)
+        say(a, r.depth_ok ? ", x%.3g through the conv layers" : " gives delta x%.3g through the conv layers", r.conv);
+    say(a, r.depth_ok || conv ? " and no dead or saturated layer)" : " has no dead or saturated layer)");
 }
 
 static double largest_dead(const gfi_judge *j)
@@ -266,9 +270,11 @@ static void plan_bias(planner *p, gfi_judge *j2)
     a->on = true;
     p->change = ch;
     say(a, "set the hidden layers' bias init to 0: negative biases keep the units on their negative side (checked: a "
-           "probe of a copy with bias 0 has at most %.0f%% of any layer's units dead, against %.0f%% now, and delta x%.3g "
-           "end to end)",
-        100 * r.dead, 100 * largest_dead(p->j), r.gain);
+           "probe of a copy with bias 0 has at most %.0f%% of any layer's units dead, against %.0f%% now",
+        100 * r.dead, 100 * largest_dead(p->j));
+    if (r.depth_ok)
+        say(a, ", and delta x%.3g end to end", r.gain);
+    say(a, ")");
 }
 
 static bool train_change(const planner *p, double lr, gfi_run *r)

@@ -300,54 +300,66 @@ static void reason_loss_avalanche(const gfi_judge *j, gfi_sink *s, int32_t i)
 /* Records the loss halves are taken from, at most (the default history holds 64). */
 #define LOSS_WINDOW 256
 
-/* Median loss of the newer and the older half of the window (medians: one spike is the avalanche rule's), and
- * the standard error of the difference of their means. */
-static bool loss_halves(const gfi_judge *j, int32_t start, double *older, double *newer, double *se)
+/* Median loss of the newer and the older half of the window (medians: one spike is the avalanche rule's), and how far
+ * the newer half's losses sit above the older half's by the rank-sum test (Mann and Whitney 1947): z = (U - h^2/2) /
+ * sqrt(h^2 (2h + 1) / 12), U counting the pairs (newer, older) in which the newer loss is the larger (ties half).  A
+ * test of the means against their standard error took batch losses for normal: the losses of batches of a few
+ * samples are skewed (cross-entropy of one sample: mostly near 0, a few near 3), the sample variance of such a half
+ * is most often below the true one, and a softmax classifier trained one sample at a time, its loss falling all
+ * along, read "the loss rose" for 20 steps in every few hundred.  Ranks do not depend on the losses' distribution:
+ * with no change in training, z > 4 has odds 3e-5. */
+static bool loss_halves(const gfi_judge *j, int32_t start, double *older, double *newer, double *z)
 {
     int32_t n = j->n - start < LOSS_WINDOW ? j->n - start : LOSS_WINDOW, h = n / 2;
     double o[LOSS_WINDOW / 2], w[LOSS_WINDOW / 2];
     if (n < 16)
         return false;
-    double mo = 0, mw = 0, vo = 0, vn = 0;
     for (int32_t a = 0; a < h; a++) {
         w[a] = gfi_j_stat(j, start + a, 0, GF_STAT_LOSS);
         o[a] = gfi_j_stat(j, start + n - 1 - a, 0, GF_STAT_LOSS);
-        mw += w[a] / h;
-        mo += o[a] / h;
-    }
-    for (int32_t a = 0; a < h; a++) {
-        vn += (w[a] - mw) * (w[a] - mw) / (h - 1);
-        vo += (o[a] - mo) * (o[a] - mo) / (h - 1);
     }
     qsort(w, (size_t)h, sizeof *w, gfi_cmp_double);
     qsort(o, (size_t)h, sizeof *o, gfi_cmp_double);
     *older = o[h / 2];
     *newer = w[h / 2];
-    *se = sqrt(vn / h + vo / h);
+    /* Both halves sorted: one merge counts, for each newer loss, the older ones below it and equal to it. */
+    double u = 0;
+    for (int32_t a = 0, below = 0, upto = 0; a < h; a++) {
+        while (below < h && o[below] < w[a])
+            below++;
+        if (upto < below)
+            upto = below;
+        while (upto < h && o[upto] <= w[a])
+            upto++;
+        u += below + 0.5 * (upto - below);
+    }
+    double hh = (double)h * h;
+    *z = (u - hh / 2) / sqrt(hh * (2.0 * h + 1) / 12);
     return isfinite(*older) && isfinite(*newer) && *older > 0;
 }
 
-/* A rise must stand out of the step-to-step spread (3 standard errors) and take the loss back to the scale of the
+/* A rise must stand out of the step-to-step spread (rank-sum z above 4) and take the loss back to the scale of the
  * start: steps too large keep it there; a solved classifier bouncing between 0.02 and 0.03 is fine.  It is entered
  * only over at least LOSS_RISE_ENTER records (medians of 16 a side): in the first epoch the two halves are different
  * batches, and medians of 8 batches of a noisy regression (the adding problem: a 28 % "rise" at step 15 of a
- * sound run) differ by chance.  Once found, it holds while the rise stays above half of each of those. */
+ * sound run) differ by chance.  Once found, it holds while the rise stays above half of it and z above 2. */
 #define LOSS_RISE_ENTER 32
+#define LOSS_RISE_Z 4.0
 static bool loss_rising(const gfi_judge *j, int32_t start, bool entering, void *arg)
 {
-    double older, newer, se, early = *(const double *)arg, rise = j->th[GF_TH_LOSS_RISE];
-    if (!loss_halves(j, start, &older, &newer, &se) || !isfinite(early))
+    double older, newer, z, early = *(const double *)arg, rise = j->th[GF_TH_LOSS_RISE];
+    if (!loss_halves(j, start, &older, &newer, &z) || !isfinite(early))
         return false;
     if (entering)
-        return j->n - start >= LOSS_RISE_ENTER && newer > older * (1 + rise) && newer - older > 3 * se &&
+        return j->n - start >= LOSS_RISE_ENTER && newer > older * (1 + rise) && z > LOSS_RISE_Z &&
                newer >= LOSS_RISE_OF_START * early;
-    return newer > older * (1 + rise / 2) && newer - older > 1.5 * se && newer >= 0.75 * LOSS_RISE_OF_START * early;
+    return newer > older * (1 + rise / 2) && z > LOSS_RISE_Z / 2 && newer >= 0.75 * LOSS_RISE_OF_START * early;
 }
 
 static void detect_loss_rise(gfi_judge *j)
 {
-    double older, newer, se, early = gfi_j_early_loss(j);
-    if (!loss_halves(j, 0, &older, &newer, &se))
+    double older, newer, z, early = gfi_j_early_loss(j);
+    if (!loss_halves(j, 0, &older, &newer, &z))
         return;
     j->change = (older - newer) / older;
     j->change_older = older;

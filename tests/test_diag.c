@@ -476,6 +476,14 @@ static void test_act_gain_is_output_variance_over_input_variance(void **state)
     gf_net_destroy(net);
 }
 
+/* Trains on the same batch of `batch` samples until 32 have been seen: a unit is counted dead or saturated over at least
+ * 32 values (samples x positions), so a batch of 3 is seen 11 times. */
+static void train_32_samples(gf_net *net, const float *x, size_t nx, const float *t, size_t nt, int64_t batch)
+{
+    for (int64_t seen = 0; seen < 32; seen += batch)
+        assert_int_equal(gf_net_train_step(net, x, nx, t, nt, batch, NULL), GF_OK);
+}
+
 static void test_dead_fraction_counts_relu_units_with_bias_minus_5(void **state)
 {
     (void)state;
@@ -489,7 +497,7 @@ static void test_dead_fraction_counts_relu_units_with_bias_minus_5(void **state)
     set_layer(net, 1, w1, 4, b1, 1);
     gf_diag *d = diag_of(net);
     const float x[6] = {1, 2, -1, 0.5f, 2, -2}, t[3] = {0, 1, 0};
-    assert_int_equal(gf_net_train_step(net, x, 6, t, 3, 3, NULL), GF_OK);
+    train_32_samples(net, x, 6, t, 3, 3);
     assert_rel(val(d, 0, GF_STAT_DEAD_FRAC), 0.5, 0);
     assert_rel(val(d, 0, GF_STAT_SATURATED_FRAC), 0.0, 0);
     assert_rel(val(d, 1, GF_STAT_DEAD_FRAC), 0.0, 0); /* identity: never dead */
@@ -510,7 +518,7 @@ static double dead_fraction_of(int32_t act)
     set_layer(net, 1, w1, 4, b1, 1);
     gf_diag *d = diag_of(net);
     const float x[6] = {1, 2, -1, 0.5f, 2, -2}, t[3] = {0, 1, 0};
-    assert_int_equal(gf_net_train_step(net, x, 6, t, 3, 3, NULL), GF_OK);
+    train_32_samples(net, x, 6, t, 3, 3);
     double dead = val(d, 0, GF_STAT_DEAD_FRAC);
     gf_diag_destroy(d);
     gf_net_destroy(net);
@@ -558,7 +566,7 @@ static void test_a_tanh_unit_that_escapes_saturation_only_on_the_last_sample_is_
     set_layer(net, 1, w1, 3, b1, 1);
     gf_diag *d = diag_of(net);
     const float x[6] = {1, 1, -1, 1, 0.001f, 1}, t[3] = {0, 1, 0};
-    assert_int_equal(gf_net_train_step(net, x, 6, t, 3, 3, NULL), GF_OK);
+    train_32_samples(net, x, 6, t, 3, 3);
     assert_rel(val(d, 0, GF_STAT_SATURATED_FRAC), 1.0 / 3.0, 1e-12);
     gf_diag_destroy(d);
     gf_net_destroy(net);
@@ -577,10 +585,51 @@ static void test_a_leaky_relu_unit_positive_only_on_the_last_sample_is_alive(voi
     set_layer(net, 1, w1, 2, b1, 1);
     gf_diag *d = diag_of(net);
     const float x[3] = {-1, -2, 3}, t[3] = {0, 1, 0};
-    assert_int_equal(gf_net_train_step(net, x, 3, t, 3, 3, NULL), GF_OK);
+    train_32_samples(net, x, 3, t, 3, 3);
     assert_rel(val(d, 0, GF_STAT_DEAD_FRAC), 0.5, 1e-12);
     gf_diag_destroy(d);
     gf_net_destroy(net);
+}
+
+/* A 1-input layer of two ReLU units, z0 = x and z1 = -x (unit 1 also off for every x when b1 = -100), trained one
+ * sample at a time on x = 1, -1, 1, -1, ... (lr 1e-9: the weights stay put); layer 0's DEAD_FRAC after `steps`. */
+static double dead_fraction_one_sample_at_a_time(float b1, int steps)
+{
+    const int64_t sizes[2] = {2, 1};
+    const int32_t acts[2] = {GF_ACT_RELU, GF_ACT_IDENTITY};
+    gf_net *net = net_of(1, 2, sizes, acts);
+    const float w0[2] = {1, -1}, b0[2] = {0, b1}, w1[2] = {1, 1}, b_1[1] = {0};
+    set_layer(net, 0, w0, 2, b0, 2);
+    set_layer(net, 1, w1, 2, b_1, 1);
+    use_sgd(net, 1e-9);
+    gf_diag *d = diag_of(net);
+    for (int s = 0; s < steps; s++) {
+        const float x[1] = {s % 2 ? -1.0f : 1.0f}, t[1] = {0};
+        assert_int_equal(gf_net_train_step(net, x, 1, t, 1, 1, NULL), GF_OK);
+    }
+    double dead = val(d, 0, GF_STAT_DEAD_FRAC);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+    return dead;
+}
+
+/* Each unit is off for every other one-sample batch, on for the rest: neither is dead. */
+static void test_a_unit_off_for_a_one_sample_batch_but_on_for_others_is_not_dead(void **state)
+{
+    (void)state;
+    assert_rel(dead_fraction_one_sample_at_a_time(0.0f, 41), 0.0, 0); /* the last sample, x = 1, leaves unit 1 off */
+}
+
+static void test_a_unit_off_for_32_one_sample_batches_in_a_row_is_dead(void **state)
+{
+    (void)state;
+    assert_rel(dead_fraction_one_sample_at_a_time(-100.0f, 32), 0.5, 0);
+}
+
+static void test_before_32_samples_of_one_sample_batches_no_unit_counts_dead(void **state)
+{
+    (void)state;
+    assert_rel(dead_fraction_one_sample_at_a_time(-100.0f, 31), 0.0, 0);
 }
 
 static void test_saturated_fraction_counts_tanh_units_driven_by_huge_weights(void **state)
@@ -596,7 +645,7 @@ static void test_saturated_fraction_counts_tanh_units_driven_by_huge_weights(voi
     set_layer(net, 1, w1, 4, b1, 1);
     gf_diag *d = diag_of(net);
     const float x[6] = {1, 1, 2, 1, 1, 0.5f}, t[3] = {0, 1, 0};
-    assert_int_equal(gf_net_train_step(net, x, 6, t, 3, 3, NULL), GF_OK);
+    train_32_samples(net, x, 6, t, 3, 3);
     assert_rel(val(d, 0, GF_STAT_SATURATED_FRAC), 0.75, 0);
     assert_rel(val(d, 0, GF_STAT_DEAD_FRAC), 0.0, 0);
     gf_diag_destroy(d);
@@ -1208,6 +1257,9 @@ int main(void)
         cmocka_unit_test(test_dead_fraction_counts_selu_units_negative_for_every_sample),
         cmocka_unit_test(test_gelu_and_tanh_units_are_never_counted_dead),
         cmocka_unit_test(test_saturated_fraction_counts_tanh_units_driven_by_huge_weights),
+        cmocka_unit_test(test_a_unit_off_for_a_one_sample_batch_but_on_for_others_is_not_dead),
+        cmocka_unit_test(test_a_unit_off_for_32_one_sample_batches_in_a_row_is_dead),
+        cmocka_unit_test(test_before_32_samples_of_one_sample_batches_no_unit_counts_dead),
         cmocka_unit_test(test_a_tanh_unit_that_escapes_saturation_only_on_the_last_sample_is_not_saturated),
         cmocka_unit_test(test_a_leaky_relu_unit_positive_only_on_the_last_sample_is_alive),
         cmocka_unit_test(test_loss_stat_is_the_loss_the_step_returned),

@@ -16,6 +16,8 @@ typedef struct {
     char text[8192];
 } trained;
 
+static trained *train_this(const vs_scenario *sc, uint64_t seed);
+
 static trained *train_scenario(const char *name, uint64_t seed)
 {
     const vs_scenario *sc = NULL;
@@ -23,6 +25,11 @@ static trained *train_scenario(const char *name, uint64_t seed)
         if (!strcmp(vs_scenarios[k].name, name))
             sc = &vs_scenarios[k];
     assert_non_null(sc);
+    return train_this(sc, seed);
+}
+
+static trained *train_this(const vs_scenario *sc, uint64_t seed)
+{
     trained *t = calloc(1, sizeof *t);
     assert_non_null(t);
     vs_make_data(&t->ds, sc->data, seed);
@@ -137,6 +144,19 @@ static void test_units_killed_by_their_bias_are_told_to_start_from_bias_0(void *
     done(t);
 }
 
+/* One hidden layer: no depth to measure a gain over, so the check quotes none (it read "delta x0 end to end"). */
+static void test_a_check_on_a_net_of_one_hidden_layer_quotes_no_end_to_end_gain(void **state)
+{
+    (void)state;
+    const vs_scenario sc = {"relu_bias_minus30_1x8", GF_ACT_RELU, 1, 8, 1, 0, -30, GF_OPT_SGD, 0.01, 0, 0,
+                            VS_TEACHER, 32, 100, GF_VERDICT_DEAD, 1, {0}};
+    trained *t = train_this(&sc, 1000);
+    assert_true(value_of(t, GF_REMEDY_BIAS) == 0.0);
+    assert_non_null(strstr(remedy(t), "(checked: a probe of a copy with bias 0"));
+    assert_null(strstr(remedy(t), "end to end"));
+    done(t);
+}
+
 static void test_a_stagnating_net_gets_a_higher_rate_that_was_stable_at_twice_its_value(void **state)
 {
     (void)state;
@@ -230,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_a_prediction_at_a_larger_batch_keeps_the_checked_rate_remedy),
         cmocka_unit_test(test_a_deep_sigmoid_net_is_told_to_use_relu),
         cmocka_unit_test(test_units_killed_by_their_bias_are_told_to_start_from_bias_0),
+        cmocka_unit_test(test_a_check_on_a_net_of_one_hidden_layer_quotes_no_end_to_end_gain),
         cmocka_unit_test(test_a_stagnating_net_gets_a_higher_rate_that_was_stable_at_twice_its_value),
         cmocka_unit_test(test_collapsed_weights_under_l2_get_a_weaker_penalty_not_an_init_change),
         cmocka_unit_test(test_each_action_is_said_once),
