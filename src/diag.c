@@ -37,6 +37,12 @@ typedef struct diag_work {
     /* Small batches (UNIT_SPAN): values per unit each layer's training passes have had, and per unit (nlayers x unit_cap)
      * the count at the end of the last pass in which it escaped the dead or saturated side. */
     int64_t *seen, *escaped;
+    /* Targets of the training passes of a classifier (docs/verdicts.md, "Solved classifiers"): per output, the sum
+     * of the BCE targets or of the softmax class probabilities (labels: counts), over prior_rows rows, for the
+     * loss kind and output width they were taken for. */
+    double *prior, prior_rows;
+    int32_t prior_loss;
+    int64_t prior_width;
     int64_t batch;          /* batch of the observed pass */
     double in_var;          /* variance of the observed input */
     double loss;            /* loss + penalty of the pass (NaN: not known) */
@@ -65,6 +71,7 @@ typedef struct diag_save {
     double *early_grad; /* nlayers */
     double *early_weight; /* nlayers */
     int64_t *seen, *escaped; /* as diag_work's */
+    double *prior;           /* as diag_work's */
 
     double *keeps;      /* every layer's kept values (per-step series) end to end */
     size_t keeps_cap;
@@ -112,7 +119,10 @@ static void free_buffers(gf_diag *d)
     gfi_free(w->escaped);
     gfi_free(w->save->seen);
     gfi_free(w->save->escaped);
+    gfi_free(w->prior);
+    gfi_free(w->save->prior);
     w->seen = w->escaped = w->save->seen = w->save->escaped = NULL;
+    w->prior = w->save->prior = NULL;
     w->save->slot = w->save->early_grad = w->save->early_weight = NULL;
     w->save->nonfinite = NULL;
     w->early = NULL;
@@ -151,8 +161,12 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
     size_t nesc = (L ? L : 1) * ul;
     int64_t *seen = gfi_calloc(L ? L : 1, sizeof *seen), *escaped = gfi_calloc(nesc, sizeof *escaped);
     int64_t *sv_seen = gfi_calloc(L ? L : 1, sizeof *sv_seen), *sv_escaped = gfi_calloc(nesc, sizeof *sv_escaped);
-    if (!hist || !steps || !nonf || !cur || !cur_nf || !unit || !early || !early_grad || !early_weight || !sv_slot ||
+    double *prior = gfi_calloc(ul, sizeof *prior), *sv_prior = gfi_calloc(ul, sizeof *sv_prior);
+    if (!prior || !sv_prior ||
+        !hist || !steps || !nonf || !cur || !cur_nf || !unit || !early || !early_grad || !early_weight || !sv_slot ||
         !sv_nf || !sv_early || !sv_early_w || !seen || !escaped || !sv_seen || !sv_escaped) {
+        gfi_free(prior);
+        gfi_free(sv_prior);
         gfi_free(seen);
         gfi_free(escaped);
         gfi_free(sv_seen);
@@ -184,6 +198,7 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
         memcpy(seen, w->seen, L * sizeof *seen);
         for (size_t i = 0; i < L; i++)
             memcpy(escaped + i * ul, w->escaped + i * w->unit_cap, w->unit_cap * sizeof *escaped);
+        memcpy(prior, w->prior, w->unit_cap * sizeof *prior);
         /* Same shape: carry the latest records over, oldest first. */
         keep = d->count < cap ? d->count : cap;
         for (int32_t r = 0; r < keep; r++) {
@@ -206,6 +221,8 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
     w->escaped = escaped;
     w->save->seen = sv_seen;
     w->save->escaped = sv_escaped;
+    w->prior = prior;
+    w->save->prior = sv_prior;
     w->early = early;
     d->early_grad = early_grad;
     d->early_weight = early_weight;
@@ -214,6 +231,8 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
     w->save->early_grad = sv_early;
     w->save->early_weight = sv_early_w;
     if (!same) {
+        w->prior_rows = 0;
+        w->prior_width = 0;
         w->early_n = 0;
         d->early_ready = false;
     }
@@ -541,6 +560,65 @@ void gfi_diag_forward_layer(gf_net *net, int32_t i, const float *x)
 /* ------------------------------------------------------------------ */
 /* Hooks: loss and backward                                            */
 /* ------------------------------------------------------------------ */
+
+static bool classifier_loss(int32_t kind)
+{
+    return kind == GF_LOSS_BCE_LOGITS || kind == GF_LOSS_SOFTMAX_CE || kind == GF_LOSS_SOFTMAX_CE_LABELS;
+}
+
+void gfi_diag_targets(gf_net *net, const float *t)
+{
+    gf_diag *d = net->diag;
+    diag_work *w = W(d);
+    int32_t kind = net->loss.kind;
+    int64_t width = gf_net_output_size(net), rows = net->batch;
+    if (w->probe || !classifier_loss(kind) || width < 1 || (size_t)width > w->unit_cap)
+        return;
+    if (w->prior_loss != kind || w->prior_width != width) {
+        memset(w->prior, 0, (size_t)width * sizeof *w->prior);
+        w->prior_rows = 0;
+        w->prior_loss = kind;
+        w->prior_width = width;
+    }
+    if (kind == GF_LOSS_SOFTMAX_CE_LABELS)
+        for (int64_t r = 0; r < rows; r++)
+            w->prior[(int64_t)t[r]] += 1; /* labels were checked against the classes */
+    else
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < width; c++)
+                w->prior[c] += t[r * width + c];
+    w->prior_rows += (double)rows;
+}
+
+/* -p ln p - (1 - p) ln(1 - p), 0 at 0 and 1. */
+static double binary_entropy(double p)
+{
+    if (!(p > 0 && p < 1))
+        return 0;
+    return -p * log(p) - (1 - p) * log1p(-p);
+}
+
+double gfi_diag_chance(const gf_diag *d)
+{
+    const diag_work *w = W(d);
+    const gf_net *net = d->net;
+    if (!net || !w || !w->prior || !(w->prior_rows > 0) || w->prior_loss != net->loss.kind ||
+        w->prior_width != gf_net_output_size(net))
+        return NAN;
+    double h = 0, n = w->prior_rows;
+    if (w->prior_loss == GF_LOSS_BCE_LOGITS) {
+        for (int64_t o = 0; o < w->prior_width; o++)
+            h += binary_entropy(w->prior[o] / n);
+        return h / (double)w->prior_width;
+    }
+    double total = 0;
+    for (int64_t c = 0; c < w->prior_width; c++)
+        total += w->prior[c];
+    for (int64_t c = 0; c < w->prior_width && total > 0; c++)
+        if (w->prior[c] > 0)
+            h -= w->prior[c] / total * log(w->prior[c] / total);
+    return h;
+}
 
 void gfi_diag_loss(gf_net *net, double loss, double penalty, bool have_loss)
 {
@@ -1145,6 +1223,7 @@ void gfi_diag_save(gf_net *net)
     memcpy(sv->early_weight, d->early_weight, L * sizeof *sv->early_weight);
     memcpy(sv->seen, W(d)->seen, L * sizeof *sv->seen);
     memcpy(sv->escaped, W(d)->escaped, L * W(d)->unit_cap * sizeof *sv->escaped);
+    memcpy(sv->prior, W(d)->prior, W(d)->unit_cap * sizeof *sv->prior);
 
     move_keeps(net, sv, true);
 }
@@ -1169,6 +1248,7 @@ void gfi_diag_restore(gf_net *net)
     memcpy(d->early_weight, sv->early_weight, L * sizeof *sv->early_weight);
     memcpy(W(d)->seen, sv->seen, L * sizeof *sv->seen);
     memcpy(W(d)->escaped, sv->escaped, L * W(d)->unit_cap * sizeof *sv->escaped);
+    memcpy(W(d)->prior, sv->prior, W(d)->unit_cap * sizeof *sv->prior);
 
     move_keeps(net, sv, false);
     net->diag_active = false;

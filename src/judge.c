@@ -330,8 +330,13 @@ void gfi_j_mark(gfi_judge *j, int32_t layer, int c)
     j->net_why |= 1u << c;
 }
 
-/* A classifier whose cross-entropy is under SOLVED_SHARE of the chance level (ln 2 per output for BCE,
- * ln(classes) for softmax; 5 % of ln 3 is a mean probability of 0.95 on the right class) has solved its batches:
+/* A classifier whose cross-entropy is under SOLVED_SHARE of the chance level has solved its batches.  Chance is the
+ * loss of the best constant prediction, the prior: the entropy of the targets the training passes had (mean binary
+ * entropy of each output's rate for BCE, of the class frequencies for softmax; ln 2 and ln(classes) when balanced,
+ * and those before any target was seen).  Against ln 2, a net that only learned the prior of a task with 0.3 %
+ * positives sits at 0.3 % of it (its loss is mostly -ln 0.997 on batches without a positive) and read solved while
+ * its lower layers had vanished; against the prior's entropy, 0.02, it is at 15 %.  (5 % of ln 3 is a mean
+ * probability of 0.95 on the right class.)  Solved:
  * what gradient is left comes from a few samples, and how it spreads over the layers no longer says anything
  * about training (with hysteresis: kept until the loss is back above twice that share) (measured on 4x64 ReLU nets over three classes: delta x0.44 to x2.3 per layer at losses of
  * 0.002 - 0.024). */
@@ -352,6 +357,9 @@ static void measure_solved(gfi_judge *j)
     double chance = k == GF_LOSS_BCE_LOGITS ? log(2.0)
                     : (k == GF_LOSS_SOFTMAX_CE || k == GF_LOSS_SOFTMAX_CE_LABELS) && classes >= 2 ? log((double)classes)
                                                                                                   : 0;
+    double prior = gfi_diag_chance(j->d);
+    if (chance > 0 && prior > 0)
+        chance = prior;
     double loss = gfi_j_window(j, 0, GF_STAT_LOSS);
     if (chance > 0 && isfinite(loss) && loss >= 0 && loss < 2 * SOLVED_SHARE * chance &&
         gfi_j_latched(j, solved_at, &chance, GFI_HYSTERESIS)) {

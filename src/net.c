@@ -906,8 +906,10 @@ static void backward_run(gf_net *net, const float *target, double *loss)
     double v = gfi_loss_eval(&net->loss, net_output(net), target, net->batch, gf_net_output_size(net),
                              net->dbuf[0]);
     double pv = penalty_value(net);
-    if (net->diag_active)
+    if (net->diag_active) {
         gfi_diag_loss(net, v, pv, true);
+        gfi_diag_targets(net, target);
+    }
     v += pv;
     run_backward(net);
     if (loss)

@@ -539,6 +539,58 @@ static const struct gfi_remedy_cache *plan_of(const gfi_judge *j)
     return c;
 }
 
+/* The largest factor by which a hidden layer's weight rms has moved (up or down) since training began; NaN when
+ * not known. */
+static double weights_moved(const gfi_judge *j)
+{
+    double m = NAN;
+    for (int32_t i = 0; i + 1 < j->L; i++) {
+        const gf_layer *l = j->net->layers[i];
+        double w0 = gfi_j_early_weight_rms(j, i), norm = gfi_j_seen(j, i, GF_STAT_WEIGHT_NORM);
+        if (!(w0 > 0) || !isfinite(norm) || l->nweights < 1)
+            continue;
+        double w = norm / sqrt((double)l->nweights), f = w > w0 ? w / w0 : w0 / w;
+        if (isfinite(f) && !(f <= m))
+            m = f;
+    }
+    return m;
+}
+
+/* The variance of the first layer's inputs (its activation variance over its gain); NaN when not known. */
+static double input_variance(const gfi_judge *j)
+{
+    double gain = gfi_j_seen(j, 0, GF_STAT_ACT_GAIN);
+    return gain > 0 && isfinite(gain) ? gfi_j_seen(j, 0, GF_STAT_ACT_VAR) / gain : NAN;
+}
+
+/* Inputs whose scale is off by more than x10 (variance beyond 100 or under 0.01; raw pixel values: ~5000): every
+ * init assumes about 1 and scales the first layer's pre-activations with the inputs, and the checks on copies of the
+ * net run on N(0,1) data, which cannot see it.  Pixels in [0, 1] (variance ~0.1) are within. */
+#define INPUT_VAR_HIGH 100.0
+#define INPUT_VAR_LOW 0.01
+static bool inputs_off_scale(const gfi_judge *j)
+{
+    double v = input_variance(j);
+    return isfinite(v) && (v > INPUT_VAR_HIGH || v < INPUT_VAR_LOW);
+}
+
+/* Where the weights that lose delta or saturate the units came from, when a probe of a fresh copy (on N(0,1) data)
+ * is healthy and the inputs are of the scale the init assumes: weights that have hardly moved were like this when
+ * training began; otherwise training moved them (its step size, and the penalties when there are any). */
+static void put_not_the_init(const gfi_judge *j, gfi_sink *s)
+{
+    double moved = weights_moved(j), l1, l2;
+    strongest_penalty(j->net, &l1, &l2);
+    if (isfinite(moved) && moved < 1.5)
+        gfi_sink_put(s, "the init is not the cause: a probe of a fresh copy of the net is healthy, and the weights are "
+                        "within x%.3g of where training began, so they were like this then (set by hand or loaded)",
+                     moved);
+    else
+        gfi_sink_put(s, "the init is not the cause: a probe of a fresh copy of the net is healthy, so training moved the "
+                        "weights there (up to x%.3g since training began; step size %g%s)",
+                     moved, j->lr, l1 > 0 || l2 > 0 ? ", penalties" : "");
+}
+
 /* The verdict's own words when no checked change applies. */
 static void put_fallback(const gfi_judge *j, gfi_sink *s, uint32_t why)
 {
@@ -546,9 +598,7 @@ static void put_fallback(const gfi_judge *j, gfi_sink *s, uint32_t why)
         gfi_sink_put(s, "the dead units come from training, not the init: a lower learning rate or leaky ReLU keeps "
                         "them alive; no change checked on a copy of the net cured them");
     else if (any(why, DEPTH | (1u << C_SATURATED)))
-        gfi_sink_put(s, "the init is not the cause: a probe of a fresh copy of the net is healthy, so training (or "
-                        "weights set by hand) moved the weights there (step size %g, penalties)",
-                     j->lr);
+        put_not_the_init(j, s);
     else if (any(why, 1u << C_STAGNATION))
         gfi_sink_put(s, "raise the learning rate (%g); no higher rate could be checked on a copy of the net (no batch "
                         "was observed, or none learned clearly faster and stayed stable at twice the rate)",
@@ -574,16 +624,18 @@ void gfi_put_remedy(const gfi_judge *j, gfi_sink *s, int32_t layer)
         return;
     }
     const struct gfi_remedy_cache *c = plan_of(j);
-    bool first = true;
+    bool first = true, inputs = inputs_off_scale(j);
+    if (inputs)
+        gfi_sink_put(s, "standardize each input feature to mean 0 and variance 1 first: the inputs' variance is %.3g "
+                        "where the init assumes about 1, and the checks of any other change ran on N(0,1) data",
+                     input_variance(j));
     for (int k = 0; c && k < A_COUNT; k++) {
         if (!c->a[k].on || !(c->wanted_by[k] & (layer >= 0 ? why | j->net_why : why)))
             continue;
-        if (!first)
-            gfi_sink_put(s, "; ");
-        gfi_sink_put(s, "%s", c->a[k].text);
+        gfi_sink_put(s, first && !inputs ? "%s" : "; %s", c->a[k].text);
         first = false;
     }
-    if (first)
+    if (first && !inputs)
         put_fallback(j, s, why);
 }
 

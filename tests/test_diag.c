@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gradflow.h"
+#include "diag.h" /* gfi_diag_chance */
 #include "ew.h"
 #include "gemm.h"
 
@@ -652,6 +653,77 @@ static void test_saturated_fraction_counts_tanh_units_driven_by_huge_weights(voi
     gf_net_destroy(net);
 }
 
+/* A 1-input classifier of `outputs` outputs on `loss_kind`, one training step on 20 samples whose targets are t. */
+static gf_diag *classifier_step(int32_t loss_kind, int64_t outputs, const float *t, size_t nt, gf_net **out)
+{
+    const int64_t sizes[2] = {4, outputs};
+    const int32_t acts[2] = {GF_ACT_TANH, GF_ACT_IDENTITY};
+    gf_net *net = net_of(1, 2, sizes, acts);
+    gf_loss *l;
+    assert_int_equal(gf_loss_create(&l, loss_kind), GF_OK);
+    assert_int_equal(gf_net_set_loss(net, l), GF_OK);
+    gf_loss_destroy(l);
+    gf_diag *d = diag_of(net);
+    float x[20];
+    for (int i = 0; i < 20; i++)
+        x[i] = (float)i / 10 - 1;
+    assert_int_equal(gf_net_train_step(net, x, 20, t, nt, 20, NULL), GF_OK);
+    *out = net;
+    return d;
+}
+
+static void free_classifier(gf_diag *d, gf_net *net)
+{
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+/* 2 positives in 20: the best constant prediction, 0.1, loses -0.1 ln 0.1 - 0.9 ln 0.9 a sample. */
+static void test_the_chance_loss_of_bce_is_the_binary_entropy_of_the_target_rate(void **state)
+{
+    (void)state;
+    gf_net *net;
+    float t[20] = {0};
+    t[3] = t[11] = 1;
+    gf_diag *d = classifier_step(GF_LOSS_BCE_LOGITS, 1, t, 20, &net);
+    assert_rel(gfi_diag_chance(d), -0.1 * log(0.1) - 0.9 * log(0.9), 1e-12);
+    free_classifier(d, net);
+}
+
+static void test_the_chance_loss_of_softmax_labels_is_the_entropy_of_the_class_frequencies(void **state)
+{
+    (void)state;
+    gf_net *net;
+    float t[20];
+    for (int i = 0; i < 20; i++)
+        t[i] = i < 10 ? 0.0f : i < 15 ? 1.0f : 2.0f; /* 1/2, 1/4, 1/4 */
+    gf_diag *d = classifier_step(GF_LOSS_SOFTMAX_CE_LABELS, 3, t, 20, &net);
+    assert_rel(gfi_diag_chance(d), 1.5 * log(2.0), 1e-12);
+    free_classifier(d, net);
+}
+
+static void test_a_regression_loss_has_no_chance_level(void **state)
+{
+    (void)state;
+    gf_net *net;
+    float t[20] = {0};
+    gf_diag *d = classifier_step(GF_LOSS_MSE, 1, t, 20, &net);
+    assert_true(isnan(gfi_diag_chance(d)));
+    free_classifier(d, net);
+}
+
+static void test_a_probe_adds_nothing_to_the_chance_loss(void **state)
+{
+    (void)state;
+    gf_net *net;
+    float t[20] = {0};
+    t[3] = t[11] = 1;
+    gf_diag *d = classifier_step(GF_LOSS_BCE_LOGITS, 1, t, 20, &net);
+    assert_int_equal(gf_diag_probe(d, 64, 5), GF_OK); /* its targets are 0/1 at even odds */
+    assert_rel(gfi_diag_chance(d), -0.1 * log(0.1) - 0.9 * log(0.9), 1e-12);
+    free_classifier(d, net);
+}
+
 static void test_loss_stat_is_the_loss_the_step_returned(void **state)
 {
     (void)state;
@@ -1258,6 +1330,10 @@ int main(void)
         cmocka_unit_test(test_gelu_and_tanh_units_are_never_counted_dead),
         cmocka_unit_test(test_saturated_fraction_counts_tanh_units_driven_by_huge_weights),
         cmocka_unit_test(test_a_unit_off_for_a_one_sample_batch_but_on_for_others_is_not_dead),
+        cmocka_unit_test(test_the_chance_loss_of_bce_is_the_binary_entropy_of_the_target_rate),
+        cmocka_unit_test(test_the_chance_loss_of_softmax_labels_is_the_entropy_of_the_class_frequencies),
+        cmocka_unit_test(test_a_regression_loss_has_no_chance_level),
+        cmocka_unit_test(test_a_probe_adds_nothing_to_the_chance_loss),
         cmocka_unit_test(test_a_unit_off_for_32_one_sample_batches_in_a_row_is_dead),
         cmocka_unit_test(test_before_32_samples_of_one_sample_batches_no_unit_counts_dead),
         cmocka_unit_test(test_a_tanh_unit_that_escapes_saturation_only_on_the_last_sample_is_not_saturated),
