@@ -568,6 +568,10 @@ void gfi_opt_apply_to(const gf_optimizer *o, float *w, const float *g, float *m,
 /* ---- optimizer.c (model files) ---- */
 /* Whether kind reads param (GF_OPT_*), and its value; whether kind keeps m / v. */
 bool gfi_opt_param_applies(int32_t kind, int32_t param);
+/* Whether lr is a rate an optimizer can hold (and a model file store): finite,
+ * in [0, FLT_MAX].  GFI_LR_DOMAIN says so in messages. */
+bool gfi_opt_lr_valid(double lr);
+#define GFI_LR_DOMAIN "in [0, 3.4e38] (finite, and at most the largest float: the update runs in float)"
 double gfi_opt_param_value(const gf_optimizer *o, int32_t param);
 bool gfi_opt_needs_m(int32_t kind);
 bool gfi_opt_needs_v(int32_t kind);

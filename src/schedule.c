@@ -138,8 +138,9 @@ int gf_schedule_create(gf_schedule **out, int32_t kind, double base_lr)
     *out = NULL;
     if (!kind_valid(kind))
         return gfi_fail(GF_ERR_INVALID, "gf_schedule_create: unknown schedule kind %d", (int)kind);
-    if (!(base_lr > 0.0 && isfinite(base_lr)))
-        return gfi_fail(GF_ERR_INVALID, "gf_schedule_create: base_lr must be positive and finite (got %g)", base_lr);
+    if (!gfi_opt_lr_valid(base_lr))
+        return gfi_fail(GF_ERR_INVALID, "gf_schedule_create: base_lr must be a learning rate an optimizer takes: %s "
+                                        "(got %g)", GFI_LR_DOMAIN, base_lr);
     gf_schedule *s = gfi_calloc(1, sizeof *s);
     if (!s)
         return gfi_fail(GF_ERR_NOMEM, "gf_schedule_create: out of memory");
@@ -170,6 +171,7 @@ static const char *param_problem(const gfi_sched *s, int32_t param, double v)
             return v > 0.0 && v < 1.0 ? NULL : "in (0, 1) for a plateau schedule";
         return v > 0.0 && isfinite(v) ? NULL : "positive and finite";
     case GF_SCHED_MIN_LR:
+        return gfi_opt_lr_valid(v) ? NULL : "a learning rate an optimizer takes: " GFI_LR_DOMAIN;
     case GF_SCHED_THRESHOLD:
         return v >= 0.0 && isfinite(v) ? NULL : ">= 0 and finite";
     case GF_SCHED_RESTART_MULT:

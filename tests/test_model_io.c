@@ -1247,6 +1247,26 @@ static void test_a_save_into_an_unwritable_directory_keeps_the_earlier_file(void
     assert_earlier_intact(s);
 }
 
+/* A decaying schedule leaves the rate in the denormals (0.1 x 0.1^39 = 1e-40): the optimizer holds it, so the
+ * file that stores it loads, with the rate bit for bit. */
+static void test_a_net_whose_rate_decayed_to_a_denormal_saves_and_loads_it(void **state)
+{
+    (void)state;
+    gf_net *a = plain_net();
+    gf_optimizer *o;
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_SGD, 1e-40), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(a, o), GF_OK);
+    size_t size;
+    uint8_t *buf = save(a, GF_SAVE_TRAINING_STATE, &size);
+    gf_net *b = load(buf, size);
+    double v = -1.0;
+    assert_int_equal(gf_optimizer_get(gf_net_optimizer(b), GF_OPT_LR, &v), GF_OK);
+    assert_true(v == 1e-40);
+    free(buf);
+    gf_net_destroy(b);
+    gf_net_destroy(a);
+}
+
 int main(void)
 {
     make_data();
@@ -1300,6 +1320,7 @@ int main(void)
                                         setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_a_save_into_an_unwritable_directory_keeps_the_earlier_file,
                                         setup_scratch, teardown_scratch),
+        cmocka_unit_test(test_a_net_whose_rate_decayed_to_a_denormal_saves_and_loads_it),
     };
     return cmocka_run_group_tests_name("model_io", tests, NULL, NULL);
 }

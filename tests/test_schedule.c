@@ -170,7 +170,7 @@ static void test_schedule_parameters_read_back_and_refuse_bad_values(void **stat
     assert_int_equal(gf_schedule_lr(s, -1, &v), GF_ERR_RANGE);
     assert_int_equal(gf_schedule_lr(s, 0, NULL), GF_ERR_NULL);
     gf_schedule *q = s;
-    assert_int_equal(gf_schedule_create(&q, GF_SCHED_STEP, 0.0), GF_ERR_INVALID);
+    assert_int_equal(gf_schedule_create(&q, GF_SCHED_STEP, -0.1), GF_ERR_INVALID);
     assert_null(q);
     assert_int_equal(gf_schedule_create(&q, 9, 0.1), GF_ERR_INVALID);
     assert_int_equal(gf_schedule_kind(NULL), -1);
@@ -178,6 +178,27 @@ static void test_schedule_parameters_read_back_and_refuse_bad_values(void **stat
     gf_schedule_destroy(s);
     gf_schedule_destroy(p);
     gf_schedule_destroy(NULL);
+}
+
+/* A rate the optimizer takes is a base the schedule takes: 0 included (every rate is then 0). */
+static void test_a_base_rate_of_zero_is_accepted(void **state)
+{
+    (void)state;
+    gf_schedule *s = make(GF_SCHED_COSINE, 0.0);
+    assert_true(lr_at(s, 3) == 0.0);
+    gf_schedule_destroy(s);
+}
+
+/* A base or a minimum no optimizer could hold (beyond the largest float) is refused, as the optimizer does. */
+static void test_a_base_or_minimum_beyond_the_float_range_is_refused(void **state)
+{
+    (void)state;
+    gf_schedule *q = NULL;
+    assert_int_equal(gf_schedule_create(&q, GF_SCHED_COSINE, 1e39), GF_ERR_INVALID);
+    assert_null(q);
+    gf_schedule *s = make(GF_SCHED_COSINE, 0.1);
+    assert_int_equal(gf_schedule_set(s, GF_SCHED_MIN_LR, 1e39), GF_ERR_INVALID);
+    gf_schedule_destroy(s);
 }
 
 int main(void)
@@ -192,6 +213,8 @@ int main(void)
         cmocka_unit_test(test_plateau_waits_out_its_cooldown_and_stops_at_the_floor),
         cmocka_unit_test(test_plateau_in_max_mode_counts_rises_as_improvement),
         cmocka_unit_test(test_schedule_parameters_read_back_and_refuse_bad_values),
+        cmocka_unit_test(test_a_base_rate_of_zero_is_accepted),
+        cmocka_unit_test(test_a_base_or_minimum_beyond_the_float_range_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
