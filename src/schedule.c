@@ -52,7 +52,12 @@ static double cosine(const gfi_sched *s, double tcur, double period)
     return s->min_lr + (s->base - s->min_lr) * (1.0 + cos(PI * tcur / period)) / 2.0;
 }
 
-/* SGDR: the position inside the current period and that period's length. */
+/* SGDR: the position inside the current period and that period's length.
+ * Period and multiplier are integers up to 2^53 each, so period * mult can
+ * pass INT64_MAX (2^32 * 2^32 wrapped to 0 and the loop never ended): once
+ * the next period would not fit an int64 it is longer than any u left, so
+ * u lies in it and only its length is needed, in double.  With mult >= 2
+ * the loop runs at most 63 rounds. */
 static double cosine_restarts(const gfi_sched *s, int64_t u)
 {
     int64_t period = (int64_t)s->period, mult = (int64_t)s->mult;
@@ -60,7 +65,9 @@ static double cosine_restarts(const gfi_sched *s, int64_t u)
         return cosine(s, (double)(u % period), (double)period);
     while (u >= period) {
         u -= period;
-        period *= mult; /* grows past u within 63 rounds, before it could overflow */
+        if (period > INT64_MAX / mult)
+            return cosine(s, (double)u, (double)period * (double)mult);
+        period *= mult;
     }
     return cosine(s, (double)u, (double)period);
 }

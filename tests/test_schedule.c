@@ -1,5 +1,6 @@
 /* test_schedule.c — learning-rate schedules against their formulas at every unit, warm-up, SGDR restarts,
  * reduce-on-plateau's patience, cooldown and floor, and refused parameters. */
+#define _POSIX_C_SOURCE 200809L /* alarm: a schedule that loops forever fails the suite instead of hanging it */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -7,6 +8,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <unistd.h>
 
 #include "gradflow.h"
 
@@ -201,6 +203,30 @@ static void test_a_base_or_minimum_beyond_the_float_range_is_refused(void **stat
     gf_schedule_destroy(s);
 }
 
+/* Periods and restart factors up to 2^53 are accepted, so the period after a restart can pass INT64_MAX
+ * (2^32 x 2^32 wrapped to 0 and the loop never ended; 2^40 x 2^40 is a signed overflow): t then lies in that
+ * long period, whose rate is the cosine at t's place in it. */
+static void test_warm_restarts_give_a_rate_when_the_next_period_passes_int64(void **state)
+{
+    (void)state;
+    static const struct {
+        double period, mult;
+        int64_t t;
+    } cases[] = {{4294967296.0, 4294967296.0, 8589934592LL},
+                 {1099511627776.0, 1099511627776.0, 2199023255552LL},
+                 {9007199254740992.0, 9007199254740992.0, INT64_MAX}};
+    alarm(20); /* the loop ended in no time; a hang is a failure */
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        gf_schedule *s = make(GF_SCHED_COSINE, 0.1);
+        set(s, GF_SCHED_PERIOD, cases[i].period);
+        set(s, GF_SCHED_RESTART_MULT, cases[i].mult);
+        double u = (double)cases[i].t - cases[i].period, len = cases[i].period * cases[i].mult;
+        assert_close(lr_at(s, cases[i].t), 0.1 * (1.0 + cos(PI * u / len)) / 2.0, 1e-12);
+        gf_schedule_destroy(s);
+    }
+    alarm(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_plateau_in_max_mode_counts_rises_as_improvement),
         cmocka_unit_test(test_schedule_parameters_read_back_and_refuse_bad_values),
         cmocka_unit_test(test_a_base_rate_of_zero_is_accepted),
+        cmocka_unit_test(test_warm_restarts_give_a_rate_when_the_next_period_passes_int64),
         cmocka_unit_test(test_a_base_or_minimum_beyond_the_float_range_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
