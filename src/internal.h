@@ -63,7 +63,12 @@ void *gfi_realloc(void *p, size_t size);
 void gfi_free(void *p);
 /* *out = a*b; false on overflow. */
 bool gfi_mul_size(size_t a, size_t b, size_t *out);
-/* count floats: overflow-checked a*b (as int64 inputs, both > 0). */
+/* The most elements of `size` bytes an array can hold: pointer arithmetic on a
+ * larger one is undefined, and the kernels index with int64_t.  A size_t count
+ * or capacity above it is a negative number converted to size_t (or a lie):
+ * every public call refuses it with GF_ERR_OVERFLOW before touching memory. */
+#define GFI_COUNT_MAX(size) ((size_t)PTRDIFF_MAX / (size))
+/* count floats: overflow-checked a*b (as int64 inputs, both > 0), at most GFI_COUNT_MAX(sizeof(float)). */
 int gfi_checked_count(int64_t a, int64_t b, size_t *out);
 /* *out = a*b or a+b for sizes (a, b >= 0); false when negative or past INT64_MAX.  Geometry that
  * options up to GFI_OPTION_SIZE_MAX feed (kernel spans, padded extents, im2col rows) goes through these. */

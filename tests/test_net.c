@@ -911,6 +911,21 @@ static void test_set_allocator_is_refused_while_memory_is_live(void **state)
     gf_net_destroy(net);
 }
 
+/* A cap of (size_t)-1 (a negative size converted) would let the text run past the caller's buffer. */
+static void test_describe_with_a_cap_beyond_any_buffer_is_refused_and_writes_nothing(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 3, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_TANH, NULL), GF_OK);
+    char buf[4096];
+    memset(buf, 'x', sizeof buf);
+    size_t need = 0;
+    assert_int_equal(gf_net_describe(net, buf, (size_t)-1, &need), GF_ERR_OVERFLOW);
+    assert_true(buf[0] == 'x' && need == 0);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -954,6 +969,7 @@ int main(void)
         cmocka_unit_test(test_set_input_grad_allocation_failure_keeps_it_off),
         cmocka_unit_test(test_set_threads_allocation_failure_keeps_the_old_setting),
         cmocka_unit_test(test_set_allocator_is_refused_while_memory_is_live),
+        cmocka_unit_test(test_describe_with_a_cap_beyond_any_buffer_is_refused_and_writes_nothing),
     };
     return cmocka_run_group_tests_name("net", tests, NULL, NULL);
 }
