@@ -505,6 +505,14 @@ int gfi_data_check(gf_net *net, const float *x, int64_t rows, const char *fn);
 /* Draws layer l's W (weights) or b again from its initializer and its net's
  * generator; on failure (an orthogonal initializer out of memory) the values
  * and the generator are as they were. */
+/* What a pending pass computed no longer holds.  gfi_net_cancel_pass: the
+ * parameters (or what the forward read: lengths, activation) changed, so the
+ * pending forward, backward and step are cancelled (the next backward or step
+ * is GF_ERR_STATE, as after gf_net_reinit).  gfi_net_cancel_gradients: only
+ * the loss side changed (a penalty), so the forward stands but the backward
+ * and step must be redone.  Both take a layer's owner, NULL allowed. */
+void gfi_net_cancel_pass(gf_net *net);
+void gfi_net_cancel_gradients(gf_net *net);
 int gfi_net_redraw(gf_layer *l, bool weights);
 
 /* Creates a layer of kind with options keys[i] = values[i] and activation
