@@ -262,6 +262,7 @@ int gf_layer_set_penalty(gf_layer *layer, const gf_penalty *p)
     layer->has_pen = p != NULL;
     if (p)
         layer->pen = p->cfg;
+    gfi_net_cancel_gradients(layer->owner); /* as gf_net_set_penalty: gradients without it must be redone */
     return GF_OK;
 }
 

@@ -991,6 +991,21 @@ static void test_set_activation_between_forward_and_backward_cancels_the_pending
     gf_net_destroy(net);
 }
 
+/* As gf_net_set_penalty: gradients computed without the layer's new penalty must be redone before a step. */
+static void test_layer_set_penalty_after_a_backward_cancels_the_pending_step(void **state)
+{
+    (void)state;
+    gf_net *net = net_with_pending_forward();
+    gf_penalty *p;
+    assert_int_equal(gf_penalty_create(&p, 0.0, 10.0), GF_OK);
+    double loss;
+    assert_int_equal(gf_net_backward(net, pend_t, 10, &loss), GF_OK);
+    assert_int_equal(gf_layer_set_penalty(gf_net_layer(net, 0), p), GF_OK);
+    assert_int_equal(gf_net_step(net), GF_ERR_STATE);
+    gf_penalty_destroy(p);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1039,6 +1054,7 @@ int main(void)
         cmocka_unit_test(test_set_bias_between_forward_and_backward_cancels_the_pending_forward),
         cmocka_unit_test(test_set_param_between_backward_and_step_cancels_the_pending_step),
         cmocka_unit_test(test_set_activation_between_forward_and_backward_cancels_the_pending_forward),
+        cmocka_unit_test(test_layer_set_penalty_after_a_backward_cancels_the_pending_step),
     };
     return cmocka_run_group_tests_name("net", tests, NULL, NULL);
 }
