@@ -245,6 +245,9 @@ static int check_map_args(const gf_activation *act, const float *x, const float 
     int rc = check_handle(act, fn);
     if (rc != GF_OK)
         return rc;
+    if (n > GFI_COUNT_MAX(sizeof(float)))
+        return gfi_fail(GF_ERR_OVERFLOW, "%s: n = %zu is more floats than an array can hold (at most %zu): a "
+                        "negative count converted to size_t?", fn, n, GFI_COUNT_MAX(sizeof(float)));
     if (n == 0)
         return GF_OK;
     if (!x || !y)

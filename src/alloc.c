@@ -81,7 +81,7 @@ int gfi_checked_count(int64_t a, int64_t b, size_t *out)
     size_t n;
     /* Floats must also be addressable in bytes. */
     if ((uint64_t)a > SIZE_MAX || (uint64_t)b > SIZE_MAX || !gfi_mul_size((size_t)a, (size_t)b, &n) ||
-        n > SIZE_MAX / sizeof(float))
+        n > GFI_COUNT_MAX(sizeof(float)))
         return gfi_fail(GF_ERR_OVERFLOW, "size %lld x %lld overflows size_t", (long long)a, (long long)b);
     *out = n;
     return GF_OK;

@@ -1597,6 +1597,9 @@ int gf_diag_series(const gf_diag *d, int32_t layer, int32_t key, double *dst, si
 {
     if (!dst && cap)
         return gfi_fail(GF_ERR_NULL, "gf_diag_series: dst is NULL but cap is %zu", cap);
+    if (cap > GFI_COUNT_MAX(sizeof(double)))
+        return gfi_fail(GF_ERR_OVERFLOW, "gf_diag_series: cap = %zu is more doubles than an array can hold (at most "
+                        "%zu): a negative size converted to size_t?", cap, GFI_COUNT_MAX(sizeof(double)));
     int64_t n;
     int rc = series_of(d, layer, key, NULL, 0, &n, "gf_diag_series");
     if (rc)
@@ -1606,5 +1609,5 @@ int gf_diag_series(const gf_diag *d, int32_t layer, int32_t key, double *dst, si
     if ((uint64_t)n > (uint64_t)cap)
         return gfi_fail(GF_ERR_BUFFER, "gf_diag_series: the series has %lld values but dst has room for %zu",
                         (long long)n, cap);
-    return series_of(d, layer, key, dst, (int64_t)cap, &n, "gf_diag_series");
+    return series_of(d, layer, key, dst, n, &n, "gf_diag_series");
 }

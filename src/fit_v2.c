@@ -357,10 +357,22 @@ static void split_rows(run *r)
     r->vrows = r->nval && !r->o->vx ? fb->rows + r->ntrain : NULL;
 }
 
-static void set_lr(run *r, int64_t t)
+/* The schedule's rate for unit t (an epoch, or a step with per_step) into the
+ * optimizer.  A rate the optimizer cannot hold (a gamma > 1 growing it past
+ * the largest float, or to Inf) ends the fit here, before the steps at that
+ * rate write anything: the net stays as after the last good step. */
+static int set_lr(run *r, int64_t t)
 {
-    if (r->has_sched)
-        r->net->opt->lr = gfi_sched_lr(&r->sched, t);
+    if (!r->has_sched)
+        return GF_OK;
+    double lr = gfi_sched_lr(&r->sched, t);
+    if (!gfi_opt_lr_valid(lr))
+        return gfi_net_fail(r->net, GF_ERR_INVALID,
+                            "%s: the schedule's rate at %s %lld is %g, not a learning rate: it must be %s; the fit "
+                            "stopped before that %s, after %lld steps", FN, r->sched.per_step ? "step" : "epoch",
+                            (long long)t, lr, GFI_LR_DOMAIN, r->sched.per_step ? "step" : "epoch", (long long)r->step);
+    r->net->opt->lr = lr;
+    return GF_OK;
 }
 
 static void gather(const float *src, size_t w, const int64_t *rows, const int64_t *order, int64_t n, float *dst)
@@ -377,18 +389,18 @@ static int train_epoch(run *r, int32_t e, gfi_record *rec)
     int64_t width = gf_net_output_size(net);
     gfi_metric_acc acc[GF_MAX_METRICS] = {{0.0, 0.0}};
     double sum = 0.0;
+    int rc = r->sched.per_step ? GF_OK : set_lr(r, e); /* before the shuffle: a refused epoch draws nothing */
+    if (rc)
+        return rc;
     shuffle(net, fb->order, r->ntrain, r->shuffle);
-    if (!r->sched.per_step)
-        set_lr(r, e);
     for (int64_t s = 0; s < r->ntrain; s += r->batch) {
         int64_t b = r->ntrain - s < r->batch ? r->ntrain - s : r->batch;
         gather(r->x, fb->xw, fb->rows, fb->order + s, b, fb->bx);
         gather(r->t, fb->tw, fb->rows, fb->order + s, b, fb->bt);
-        if (r->sched.per_step)
-            set_lr(r, r->step);
+        if (r->sched.per_step && (rc = set_lr(r, r->step)))
+            return rc;
         double l = 0.0;
-        int rc = gfi_net_train_validated(net, fb->bx, fb->bt, b, &l);
-        if (rc)
+        if ((rc = gfi_net_train_validated(net, fb->bx, fb->bt, b, &l)))
             return rc;
         r->step++;
         sum += l * (double)b;

@@ -63,7 +63,12 @@ void *gfi_realloc(void *p, size_t size);
 void gfi_free(void *p);
 /* *out = a*b; false on overflow. */
 bool gfi_mul_size(size_t a, size_t b, size_t *out);
-/* count floats: overflow-checked a*b (as int64 inputs, both > 0). */
+/* The most elements of `size` bytes an array can hold: pointer arithmetic on a
+ * larger one is undefined, and the kernels index with int64_t.  A size_t count
+ * or capacity above it is a negative number converted to size_t (or a lie):
+ * every public call refuses it with GF_ERR_OVERFLOW before touching memory. */
+#define GFI_COUNT_MAX(size) ((size_t)PTRDIFF_MAX / (size))
+/* count floats: overflow-checked a*b (as int64 inputs, both > 0), at most GFI_COUNT_MAX(sizeof(float)). */
 int gfi_checked_count(int64_t a, int64_t b, size_t *out);
 /* *out = a*b or a+b for sizes (a, b >= 0); false when negative or past INT64_MAX.  Geometry that
  * options up to GFI_OPTION_SIZE_MAX feed (kernel spans, padded extents, im2col rows) goes through these. */
@@ -500,6 +505,14 @@ int gfi_data_check(gf_net *net, const float *x, int64_t rows, const char *fn);
 /* Draws layer l's W (weights) or b again from its initializer and its net's
  * generator; on failure (an orthogonal initializer out of memory) the values
  * and the generator are as they were. */
+/* What a pending pass computed no longer holds.  gfi_net_cancel_pass: the
+ * parameters (or what the forward read: lengths, activation) changed, so the
+ * pending forward, backward and step are cancelled (the next backward or step
+ * is GF_ERR_STATE, as after gf_net_reinit).  gfi_net_cancel_gradients: only
+ * the loss side changed (a penalty), so the forward stands but the backward
+ * and step must be redone.  Both take a layer's owner, NULL allowed. */
+void gfi_net_cancel_pass(gf_net *net);
+void gfi_net_cancel_gradients(gf_net *net);
 int gfi_net_redraw(gf_layer *l, bool weights);
 
 /* Creates a layer of kind with options keys[i] = values[i] and activation
@@ -568,6 +581,10 @@ void gfi_opt_apply_to(const gf_optimizer *o, float *w, const float *g, float *m,
 /* ---- optimizer.c (model files) ---- */
 /* Whether kind reads param (GF_OPT_*), and its value; whether kind keeps m / v. */
 bool gfi_opt_param_applies(int32_t kind, int32_t param);
+/* Whether lr is a rate an optimizer can hold (and a model file store): finite,
+ * in [0, FLT_MAX].  GFI_LR_DOMAIN says so in messages. */
+bool gfi_opt_lr_valid(double lr);
+#define GFI_LR_DOMAIN "in [0, 3.4e38] (finite, and at most the largest float: the update runs in float)"
 double gfi_opt_param_value(const gf_optimizer *o, int32_t param);
 bool gfi_opt_needs_m(int32_t kind);
 bool gfi_opt_needs_v(int32_t kind);

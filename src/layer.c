@@ -209,6 +209,7 @@ int gf_layer_set_activation(gf_layer *layer, const gf_activation *act)
         return gfi_fail(GF_ERR_INVALID, "gf_layer_set_activation: a %s layer applies no activation",
                         layer->ops->name);
     layer->act = act->cfg;
+    gfi_net_cancel_pass(layer->owner); /* a pending backward would differentiate the new function at the old outputs */
     return GF_OK;
 }
 
@@ -261,6 +262,7 @@ int gf_layer_set_penalty(gf_layer *layer, const gf_penalty *p)
     layer->has_pen = p != NULL;
     if (p)
         layer->pen = p->cfg;
+    gfi_net_cancel_gradients(layer->owner); /* as gf_net_set_penalty: gradients without it must be redone */
     return GF_OK;
 }
 
@@ -530,8 +532,10 @@ int gf_layer_set_weights(gf_layer *layer, const float *src, size_t count)
     int rc = check_sized(layer, "gf_layer_set_weights");
     if (!rc)
         rc = copy_in(layer, layer->w, layer->nweights, src, count, "gf_layer_set_weights");
-    if (!rc)
+    if (!rc) {
         mark_user(layer, false);
+        gfi_net_cancel_pass(layer->owner); /* the cached pass belongs to the old weights */
+    }
     return rc;
 }
 
@@ -540,8 +544,10 @@ int gf_layer_set_bias(gf_layer *layer, const float *src, size_t count)
     int rc = check_sized(layer, "gf_layer_set_bias");
     if (!rc)
         rc = copy_in(layer, layer->b, layer->nbias, src, count, "gf_layer_set_bias");
-    if (!rc)
+    if (!rc) {
         mark_user(layer, true);
+        gfi_net_cancel_pass(layer->owner);
+    }
     return rc;
 }
 
@@ -572,5 +578,6 @@ int gf_layer_set_param(gf_layer *layer, int32_t index, const float *src, size_t 
     if ((rc = copy_in(layer, layer->w + b->offset, b->count, src, count, "gf_layer_set_param")))
         return rc;
     b->user = true;
+    gfi_net_cancel_pass(layer->owner);
     return GF_OK;
 }

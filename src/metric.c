@@ -329,6 +329,10 @@ int gf_net_evaluate_v2(gf_net *net, const float *x, size_t x_count, const float 
         return rc;
     if (!loss)
         return gfi_net_fail(net, GF_ERR_NULL, "%s: loss is NULL", fn);
+    if (values_count > GFI_COUNT_MAX(sizeof(double)))
+        return gfi_net_fail(net, GF_ERR_OVERFLOW, "%s: values_count = %zu is more doubles than an array can hold (at "
+                            "most %zu): a negative size converted to size_t?", fn, values_count,
+                            GFI_COUNT_MAX(sizeof(double)));
     if (values_count < (size_t)net->nmetrics)
         return gfi_net_fail(net, GF_ERR_BUFFER, "%s: values holds %zu but the net has %d metrics", fn, values_count,
                             (int)net->nmetrics);

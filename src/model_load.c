@@ -808,6 +808,9 @@ static int load_buffer(gf_net **out, const void *buf, size_t size, loader *L, co
     *out = NULL;
     if (!buf)
         return gfi_fail(GF_ERR_NULL, "%s: buf is NULL", fn);
+    if (size > GFI_COUNT_MAX(1))
+        return gfi_fail(GF_ERR_OVERFLOW, "%s: size = %zu is more bytes than a buffer can hold (at most %zu): a negative "
+                        "size converted to size_t?", fn, size, GFI_COUNT_MAX(1));
     *L = (loader){.p = buf, .size = size};
     int rc = size ? load_model(L) : gfi_format_fail(0, "empty: a model file has at least %d bytes", GFI_MF_MIN_FILE);
     if (rc) {

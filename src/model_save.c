@@ -365,6 +365,9 @@ int gf_net_save_buffer(const gf_net *net, uint32_t flags, void *buf, size_t cap,
         return rc;
     if (!buf && cap)
         return gfi_net_fail((gf_net *)net, GF_ERR_NULL, "%s: buf is NULL with cap %zu", fn, cap);
+    if (cap > GFI_COUNT_MAX(1))
+        return gfi_net_fail((gf_net *)net, GF_ERR_OVERFLOW, "%s: cap = %zu is more bytes than a buffer can hold (at "
+                            "most %zu): a negative size converted to size_t?", fn, cap, GFI_COUNT_MAX(1));
     bool training = flags & GF_SAVE_TRAINING_STATE;
     size_t size = model_size(net, training);
     if (needed)

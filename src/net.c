@@ -237,6 +237,18 @@ static int init_layer_params(gf_net *net, gf_layer *l, bool keep_user)
     return rc ? rc : gfi_layer_draw(l, true, l->b, keep_user, &net->rng);
 }
 
+void gfi_net_cancel_pass(gf_net *net)
+{
+    if (net)
+        net->forward_ready = net->backward_ready = net->grads_ready = false;
+}
+
+void gfi_net_cancel_gradients(gf_net *net)
+{
+    if (net)
+        net->backward_ready = net->grads_ready = false;
+}
+
 int gfi_net_redraw(gf_layer *l, bool weights)
 {
     gf_net *net = l->owner;
@@ -252,8 +264,7 @@ int gfi_net_redraw(gf_layer *l, bool weights)
         if (n)
             memcpy(weights ? l->w : l->b, fresh, n * sizeof(float));
         gfi_layer_clear_user(l, !weights);
-        /* Cached activations were computed with the old values. */
-        net->forward_ready = net->backward_ready = net->grads_ready = false;
+        gfi_net_cancel_pass(net); /* cached activations were computed with the old values */
     }
     gfi_free(fresh);
     return rc;
@@ -476,7 +487,7 @@ int gf_net_reinit(gf_net *net, uint64_t seed)
     net->seed = seed;
     if (net->opt)
         gf_optimizer_reset(net->opt);
-    net->forward_ready = net->backward_ready = net->grads_ready = false;
+    gfi_net_cancel_pass(net);
     return GF_OK;
 }
 
@@ -531,7 +542,7 @@ int gf_net_set_penalty(gf_net *net, const gf_penalty *p)
     net->has_pen = p != NULL;
     if (p)
         net->pen = p->cfg;
-    net->backward_ready = net->grads_ready = false;
+    gfi_net_cancel_gradients(net);
     return GF_OK;
 }
 

@@ -74,12 +74,20 @@ static bool needs_m(int32_t kind) { return kind == GF_OPT_MOMENTUM || kind == GF
 static bool needs_v(int32_t kind) { return kind == GF_OPT_RMSPROP || kind == GF_OPT_ADAGRAD || is_adam(kind); }
 
 /* Domain of each parameter; NaN fails every test below by construction.  The
- * update runs in float, so lr and eps must be normal floats (a double that
- * rounds to 0 or Inf in float would write NaN into the weights). */
+ * update runs in float, so nothing may round to Inf there, and eps (a
+ * divisor) must be a normal float: one that rounds to 0 writes 0/0 = NaN.
+ * lr may be 0 or tiny, as in PyTorch (whose optimizers check 0 <= lr): a
+ * cosine schedule ends at min_lr 0 and a decaying one passes through the
+ * denormals, which the update reads as 0 (it flushes them); the step is then
+ * w - 0*g = w.  gfi_opt_lr_valid is the one test of a rate: the optimizer's
+ * create and set, the model loader (through create), a schedule's base and
+ * minimum, and the rates a fit takes from its schedule. */
+bool gfi_opt_lr_valid(double lr) { return lr >= 0.0 && lr <= FLT_MAX; }
+
 static bool value_valid(int32_t param, double x)
 {
     switch (param) {
-    case GF_OPT_LR:
+    case GF_OPT_LR: return gfi_opt_lr_valid(x);
     case GF_OPT_EPS: return x >= FLT_MIN && x <= FLT_MAX;
     case GF_OPT_WEIGHT_DECAY: return x >= 0 && x <= FLT_MAX;
     default: return x >= 0 && x < 1; /* mu, beta1, beta2, rho */
@@ -89,7 +97,7 @@ static bool value_valid(int32_t param, double x)
 static const char *domain_text(int32_t param)
 {
     switch (param) {
-    case GF_OPT_LR:
+    case GF_OPT_LR: return GFI_LR_DOMAIN;
     case GF_OPT_EPS: return "a normal float: in [1.2e-38, 3.4e38]";
     case GF_OPT_WEIGHT_DECAY: return "in [0, 3.4e38]";
     default: return "in [0, 1)";
@@ -541,7 +549,7 @@ int gf_optimizer_create(gf_optimizer **out, int32_t kind, double lr)
     if (!kind_valid(kind))
         return gfi_fail(GF_ERR_INVALID, "gf_optimizer_create: unknown optimizer kind (%d)", (int)kind);
     if (!value_valid(GF_OPT_LR, lr))
-        return gfi_fail(GF_ERR_INVALID, "gf_optimizer_create: lr must be finite and > 0 (got %g)", lr);
+        return gfi_fail(GF_ERR_INVALID, "gf_optimizer_create: lr must be %s (got %g)", GFI_LR_DOMAIN, lr);
     gf_optimizer *o = gfi_malloc(sizeof *o);
     if (!o)
         return gfi_fail(GF_ERR_NOMEM, "gf_optimizer_create: cannot allocate the optimizer");

@@ -514,6 +514,7 @@ int gf_layer_set_lengths(gf_layer *layer, const int64_t *lengths, int64_t batch)
         gfi_free(layer->lengths);
         layer->lengths = NULL;
         layer->lengths_batch = 0;
+        gfi_net_cancel_pass(layer->owner); /* the backward reads the lengths: they must be the forward's */
         return GF_OK;
     }
     if (!lengths)
@@ -533,6 +534,7 @@ int gf_layer_set_lengths(gf_layer *layer, const int64_t *lengths, int64_t batch)
     gfi_free(layer->lengths);
     layer->lengths = copy;
     layer->lengths_batch = batch;
+    gfi_net_cancel_pass(layer->owner);
     return GF_OK;
 }
 

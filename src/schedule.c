@@ -52,7 +52,12 @@ static double cosine(const gfi_sched *s, double tcur, double period)
     return s->min_lr + (s->base - s->min_lr) * (1.0 + cos(PI * tcur / period)) / 2.0;
 }
 
-/* SGDR: the position inside the current period and that period's length. */
+/* SGDR: the position inside the current period and that period's length.
+ * Period and multiplier are integers up to 2^53 each, so period * mult can
+ * pass INT64_MAX (2^32 * 2^32 wrapped to 0 and the loop never ended): once
+ * the next period would not fit an int64 it is longer than any u left, so
+ * u lies in it and only its length is needed, in double.  With mult >= 2
+ * the loop runs at most 63 rounds. */
 static double cosine_restarts(const gfi_sched *s, int64_t u)
 {
     int64_t period = (int64_t)s->period, mult = (int64_t)s->mult;
@@ -60,7 +65,9 @@ static double cosine_restarts(const gfi_sched *s, int64_t u)
         return cosine(s, (double)(u % period), (double)period);
     while (u >= period) {
         u -= period;
-        period *= mult; /* grows past u within 63 rounds, before it could overflow */
+        if (period > INT64_MAX / mult)
+            return cosine(s, (double)u, (double)period * (double)mult);
+        period *= mult;
     }
     return cosine(s, (double)u, (double)period);
 }
@@ -138,8 +145,9 @@ int gf_schedule_create(gf_schedule **out, int32_t kind, double base_lr)
     *out = NULL;
     if (!kind_valid(kind))
         return gfi_fail(GF_ERR_INVALID, "gf_schedule_create: unknown schedule kind %d", (int)kind);
-    if (!(base_lr > 0.0 && isfinite(base_lr)))
-        return gfi_fail(GF_ERR_INVALID, "gf_schedule_create: base_lr must be positive and finite (got %g)", base_lr);
+    if (!gfi_opt_lr_valid(base_lr))
+        return gfi_fail(GF_ERR_INVALID, "gf_schedule_create: base_lr must be a learning rate an optimizer takes: %s "
+                                        "(got %g)", GFI_LR_DOMAIN, base_lr);
     gf_schedule *s = gfi_calloc(1, sizeof *s);
     if (!s)
         return gfi_fail(GF_ERR_NOMEM, "gf_schedule_create: out of memory");
@@ -170,6 +178,7 @@ static const char *param_problem(const gfi_sched *s, int32_t param, double v)
             return v > 0.0 && v < 1.0 ? NULL : "in (0, 1) for a plateau schedule";
         return v > 0.0 && isfinite(v) ? NULL : "positive and finite";
     case GF_SCHED_MIN_LR:
+        return gfi_opt_lr_valid(v) ? NULL : "a learning rate an optimizer takes: " GFI_LR_DOMAIN;
     case GF_SCHED_THRESHOLD:
         return v >= 0.0 && isfinite(v) ? NULL : ">= 0 and finite";
     case GF_SCHED_RESTART_MULT:

@@ -9,7 +9,8 @@
 
 void gfi_sink_write(gfi_sink *s, const char *str, size_t n)
 {
-    if (s->cap && s->len < s->cap - 1) {
+    /* A cap above GFI_COUNT_MAX(1) is refused by gfi_sink_finish: nothing is written. */
+    if (s->cap && s->cap <= GFI_COUNT_MAX(1) && s->len < s->cap - 1) {
         size_t room = s->cap - 1 - s->len;
         memcpy(s->buf + s->len, str, n < room ? n : room);
     }
@@ -30,6 +31,9 @@ void gfi_sink_put(gfi_sink *s, const char *fmt, ...)
 
 int gfi_sink_finish(gfi_sink *s, size_t *needed, const char *fn)
 {
+    if (s->cap > GFI_COUNT_MAX(1))
+        return gfi_fail(GF_ERR_OVERFLOW, "%s: cap = %zu is more bytes than a buffer can hold (at most %zu): a negative "
+                        "size converted to size_t?", fn, s->cap, GFI_COUNT_MAX(1));
     if (needed)
         *needed = s->len + 1;
     /* cap == 0 asks for the size only, as snprintf(NULL, 0, ...) does: a success, so a

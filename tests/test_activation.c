@@ -457,6 +457,21 @@ static void test_parameters_outside_float_range_are_refused(void **state)
     gf_activation_destroy(a);
 }
 
+/* A negative count converted to size_t ((size_t)-1) reached the vector kernels as -1 and crashed: a count of
+ * more floats than an array can hold is GF_ERR_OVERFLOW, before either array is touched. */
+static void test_a_count_beyond_any_array_is_refused_as_overflow(void **state)
+{
+    (void)state;
+    gf_activation *a;
+    assert_int_equal(gf_activation_create(&a, GF_ACT_RELU), GF_OK);
+    float x[4] = {1, -1, 2, -2}, y[4] = {7, 7, 7, 7};
+    assert_int_equal(gf_activation_apply(a, x, y, (size_t)-1), GF_ERR_OVERFLOW);
+    assert_int_equal(gf_activation_derivative(a, x, y, (size_t)PTRDIFF_MAX / sizeof(float) + 1), GF_ERR_OVERFLOW);
+    for (int i = 0; i < 4; i++)
+        assert_true(y[i] == 7.0f);
+    gf_activation_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_names_are_stable_and_unknown_is_question_mark),
         cmocka_unit_test(test_families_classify_relu_and_saturating_kinds),
         cmocka_unit_test(test_parameters_outside_float_range_are_refused),
+        cmocka_unit_test(test_a_count_beyond_any_array_is_refused_as_overflow),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (gf_live_allocations() != 0) {

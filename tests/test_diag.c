@@ -1301,6 +1301,23 @@ static void test_guard_refuses_an_update_that_overflows_only_in_a_later_block_an
     gf_net_destroy(net);
 }
 
+/* gf_diag_series passed (int64_t)cap on: a cap of (size_t)-1 became -1.  Such a cap is refused first. */
+static void test_series_with_a_cap_beyond_any_array_is_refused_as_overflow(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_diag *d;
+    assert_int_equal(gf_net_create(&net, 3, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_TANH, NULL), GF_OK);
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    double dst[4];
+    int64_t len = -7;
+    assert_int_equal(gf_diag_series(d, 0, 0, dst, (size_t)-1, &len), GF_ERR_OVERFLOW);
+    assert_int_equal(len, -7);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1360,6 +1377,7 @@ int main(void)
         cmocka_unit_test(test_train_step_counts_and_locates_a_gradient_overflow_in_a_later_block),
         cmocka_unit_test(test_train_step_counts_infinite_weights_in_later_blocks),
         cmocka_unit_test(test_guard_refuses_an_update_that_overflows_only_in_a_later_block_and_changes_nothing),
+        cmocka_unit_test(test_series_with_a_cap_beyond_any_array_is_refused_as_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -709,6 +709,97 @@ static void test_fit_options_refuse_values_outside_their_domain(void **state)
     gf_fit_destroy(NULL);
 }
 
+/* A fit of `epochs` with schedule s (batch 60: 4 steps an epoch); returns gf_net_fit_v2's status. */
+static int fit_scheduled(gf_net *net, gf_schedule *s, int32_t epochs)
+{
+    gf_fit *f;
+    assert_int_equal(gf_fit_create(&f), GF_OK);
+    assert_int_equal(gf_fit_set_schedule(f, s), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_EPOCHS, epochs), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_BATCH, 60), GF_OK);
+    int rc = gf_net_fit_v2(net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, f);
+    gf_fit_destroy(f);
+    return rc;
+}
+
+/* PyTorch's CosineAnnealingLR with eta_min 0 ends at lr 0: the net keeps that rate and a saved copy loads. */
+static void test_a_cosine_fit_ending_at_rate_zero_leaves_a_net_that_saves_and_loads(void **state)
+{
+    (void)state;
+    gf_net *net = classifier(3, 0.05), *back = NULL;
+    gf_schedule *s;
+    assert_int_equal(gf_schedule_create(&s, GF_SCHED_COSINE, 0.05), GF_OK);
+    assert_int_equal(gf_schedule_set(s, GF_SCHED_PERIOD, 3), GF_OK);
+    assert_int_equal(fit_scheduled(net, s, 5), GF_OK);
+    double lr = -1.0;
+    assert_int_equal(gf_optimizer_get(gf_net_optimizer(net), GF_OPT_LR, &lr), GF_OK);
+    assert_true(lr == 0.0);
+    size_t need = 0;
+    assert_int_equal(gf_net_save_buffer(net, GF_SAVE_TRAINING_STATE, NULL, 0, &need), GF_OK);
+    void *buf = malloc(need);
+    assert_non_null(buf);
+    assert_int_equal(gf_net_save_buffer(net, GF_SAVE_TRAINING_STATE, buf, need, &need), GF_OK);
+    assert_int_equal(gf_net_load_buffer(&back, buf, need), GF_OK);
+    assert_int_equal(gf_optimizer_get(gf_net_optimizer(back), GF_OPT_LR, &lr), GF_OK);
+    assert_true(lr == 0.0);
+    free(buf);
+    gf_net_destroy(back);
+    gf_schedule_destroy(s);
+    gf_net_destroy(net);
+}
+
+/* An exponential schedule with gamma 1e300: epoch 1's rate (1e299) is beyond a float.  The fit fails there,
+ * before any step at that rate: the weights are those after epoch 0, all finite, and the rate is epoch 0's. */
+static void test_a_schedule_rate_beyond_the_float_range_stops_the_fit_before_the_epoch(void **state)
+{
+    (void)state;
+    gf_net *net = classifier(3, 0.05), *ref = classifier(3, 0.05);
+    gf_schedule *s;
+    assert_int_equal(gf_schedule_create(&s, GF_SCHED_EXPONENTIAL, 0.05), GF_OK);
+    assert_int_equal(gf_schedule_set(s, GF_SCHED_GAMMA, 1e300), GF_OK);
+    assert_int_equal(fit_scheduled(ref, s, 1), GF_OK); /* the same net after its one good epoch */
+    gf_clear_error();
+    assert_int_equal(fit_scheduled(net, s, 4), GF_ERR_INVALID);
+    assert_non_null(strstr(gf_last_error(), "epoch 1"));
+    assert_non_null(strstr(gf_last_error(), "[0, 3.4e38]"));
+    assert_int_equal(gf_net_epoch_count(net), 1);
+    assert_int_equal(gf_net_steps(net), 4);
+    int64_t n = gf_layer_weight_count(gf_net_layer(net, 0));
+    float w[64], wr[64];
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(net, 0), w, (size_t)n), GF_OK);
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(ref, 0), wr, (size_t)n), GF_OK);
+    assert_memory_equal(w, wr, (size_t)n * sizeof *w);
+    double lr;
+    assert_int_equal(gf_optimizer_get(gf_net_optimizer(net), GF_OPT_LR, &lr), GF_OK);
+    assert_true(lr == 0.05);
+    gf_schedule_destroy(s);
+    gf_net_destroy(ref);
+    gf_net_destroy(net);
+}
+
+/* Per step: a step schedule (period 1, gamma 1e300) refuses step 1's rate before that step is taken. */
+static void test_a_per_step_schedule_rate_beyond_the_float_range_stops_the_fit_before_the_step(void **state)
+{
+    (void)state;
+    gf_net *net = classifier(3, 0.05);
+    gf_schedule *s;
+    assert_int_equal(gf_schedule_create(&s, GF_SCHED_STEP, 0.05), GF_OK);
+    assert_int_equal(gf_schedule_set(s, GF_SCHED_PERIOD, 1), GF_OK);
+    assert_int_equal(gf_schedule_set(s, GF_SCHED_GAMMA, 1e300), GF_OK);
+    assert_int_equal(gf_schedule_set(s, GF_SCHED_PER_STEP, 1), GF_OK);
+    gf_clear_error();
+    assert_int_equal(fit_scheduled(net, s, 2), GF_ERR_INVALID);
+    assert_non_null(strstr(gf_last_error(), "step 1"));
+    assert_int_equal(gf_net_steps(net), 1);
+    int64_t n = gf_layer_weight_count(gf_net_layer(net, 0));
+    float w[64];
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(net, 0), w, (size_t)n), GF_OK);
+    for (int64_t i = 0; i < n; i++)
+        assert_true(isfinite(w[i]));
+    gf_schedule_destroy(s);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -735,6 +826,9 @@ int main(void)
         cmocka_unit_test(test_progress_is_off_by_default),
         cmocka_unit_test(test_a_lower_is_better_metric_is_watched_for_its_minimum),
         cmocka_unit_test(test_fit_options_refuse_values_outside_their_domain),
+        cmocka_unit_test(test_a_cosine_fit_ending_at_rate_zero_leaves_a_net_that_saves_and_loads),
+        cmocka_unit_test(test_a_schedule_rate_beyond_the_float_range_stops_the_fit_before_the_epoch),
+        cmocka_unit_test(test_a_per_step_schedule_rate_beyond_the_float_range_stops_the_fit_before_the_step),
     };
     return cmocka_run_group_tests(tests, setup_data, NULL);
 }

@@ -647,6 +647,18 @@ static void test_init_redraw_that_cannot_allocate_keeps_the_weights(void **state
     assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
 }
 
+/* rows x cols = 2^61 floats (2^63 bytes) fits size_t but no array: refused, not filled past the buffer. */
+static void test_fill_of_more_floats_than_an_array_holds_is_refused_as_overflow(void **state)
+{
+    (void)state;
+    gf_init *in;
+    assert_int_equal(gf_init_create(&in, GF_INIT_UNIFORM), GF_OK);
+    float buf[4] = {7, 7, 7, 7};
+    assert_int_equal(gf_init_fill(in, buf, (size_t)1 << 61, (int64_t)1 << 31, (int64_t)1 << 30, 1), GF_ERR_OVERFLOW);
+    assert_true(buf[0] == 7.0f && buf[3] == 7.0f);
+    gf_init_destroy(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -686,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_bias_init_set_on_a_layer_in_a_net_draws_its_bias_again),
         cmocka_unit_test(test_init_set_after_a_forward_makes_backward_wait_for_a_new_forward),
         cmocka_unit_test(test_init_redraw_that_cannot_allocate_keeps_the_weights),
+        cmocka_unit_test(test_fill_of_more_floats_than_an_array_holds_is_refused_as_overflow),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (gf_live_allocations() != 0) {

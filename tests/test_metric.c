@@ -270,6 +270,21 @@ static void test_evaluate_v2_refuses_bad_calls_and_writes_nothing(void **state)
     gf_net_destroy(net);
 }
 
+/* values_count = (size_t)-1 is a negative count converted, not room for the metrics. */
+static void test_evaluate_v2_refuses_a_values_count_beyond_any_array_as_overflow(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_net_add_metric(net, GF_METRIC_MAE, NAN), GF_OK);
+    float x[4] = {1, 2, 3, 4}, t[2] = {0, 1};
+    double loss = -1.0, values[1] = {-1.0};
+    assert_int_equal(gf_net_evaluate_v2(net, x, 4, t, 2, 2, 2, &loss, values, (size_t)-1), GF_ERR_OVERFLOW);
+    assert_true(loss == -1.0 && values[0] == -1.0);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_evaluate_v2_in_batches_equals_one_pass_and_the_metrics_of_its_predictions),
         cmocka_unit_test(test_evaluate_v2_allocates_nothing_once_sized),
         cmocka_unit_test(test_evaluate_v2_refuses_bad_calls_and_writes_nothing),
+        cmocka_unit_test(test_evaluate_v2_refuses_a_values_count_beyond_any_array_as_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1247,6 +1247,51 @@ static void test_a_save_into_an_unwritable_directory_keeps_the_earlier_file(void
     assert_earlier_intact(s);
 }
 
+/* A decaying schedule leaves the rate in the denormals (0.1 x 0.1^39 = 1e-40): the optimizer holds it, so the
+ * file that stores it loads, with the rate bit for bit. */
+static void test_a_net_whose_rate_decayed_to_a_denormal_saves_and_loads_it(void **state)
+{
+    (void)state;
+    gf_net *a = plain_net();
+    gf_optimizer *o;
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_SGD, 1e-40), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(a, o), GF_OK);
+    size_t size;
+    uint8_t *buf = save(a, GF_SAVE_TRAINING_STATE, &size);
+    gf_net *b = load(buf, size);
+    double v = -1.0;
+    assert_int_equal(gf_optimizer_get(gf_net_optimizer(b), GF_OPT_LR, &v), GF_OK);
+    assert_true(v == 1e-40);
+    free(buf);
+    gf_net_destroy(b);
+    gf_net_destroy(a);
+}
+
+/* A cap of (size_t)-1 passed the "cap >= size" test and the model was written into whatever buf was. */
+static void test_save_buffer_with_a_cap_beyond_any_buffer_is_refused_and_writes_nothing(void **state)
+{
+    (void)state;
+    gf_net *net = plain_net();
+    uint8_t buf[16];
+    memset(buf, 0xab, sizeof buf);
+    assert_int_equal(gf_net_save_buffer(net, 0, buf, (size_t)-1, NULL), GF_ERR_OVERFLOW);
+    assert_true(buf[0] == 0xab && buf[15] == 0xab);
+    gf_net_destroy(net);
+}
+
+/* A size of (size_t)-1 is no buffer's size: GF_ERR_OVERFLOW, as for every other count, not a format error. */
+static void test_load_buffer_of_a_size_beyond_any_buffer_is_refused_as_overflow(void **state)
+{
+    (void)state;
+    gf_net *net = plain_net(), *back = net;
+    size_t size;
+    uint8_t *buf = save(net, 0, &size);
+    assert_int_equal(gf_net_load_buffer(&back, buf, (size_t)-1), GF_ERR_OVERFLOW);
+    assert_null(back);
+    free(buf);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     make_data();
@@ -1300,6 +1345,9 @@ int main(void)
                                         setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_a_save_into_an_unwritable_directory_keeps_the_earlier_file,
                                         setup_scratch, teardown_scratch),
+        cmocka_unit_test(test_a_net_whose_rate_decayed_to_a_denormal_saves_and_loads_it),
+        cmocka_unit_test(test_save_buffer_with_a_cap_beyond_any_buffer_is_refused_and_writes_nothing),
+        cmocka_unit_test(test_load_buffer_of_a_size_beyond_any_buffer_is_refused_as_overflow),
     };
     return cmocka_run_group_tests_name("model_io", tests, NULL, NULL);
 }

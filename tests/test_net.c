@@ -911,6 +911,101 @@ static void test_set_allocator_is_refused_while_memory_is_live(void **state)
     gf_net_destroy(net);
 }
 
+/* A cap of (size_t)-1 (a negative size converted) would let the text run past the caller's buffer. */
+static void test_describe_with_a_cap_beyond_any_buffer_is_refused_and_writes_nothing(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 3, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_TANH, NULL), GF_OK);
+    char buf[4096];
+    memset(buf, 'x', sizeof buf);
+    size_t need = 0;
+    assert_int_equal(gf_net_describe(net, buf, (size_t)-1, &need), GF_ERR_OVERFLOW);
+    assert_true(buf[0] == 'x' && need == 0);
+    gf_net_destroy(net);
+}
+
+/* 3 -> 4 (tanh) -> 2, with a training forward on 5 rows pending. */
+static float pend_x[15] = {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, -0.7f, 0.8f, 0.9f, -1.0f, 0.2f, 0.1f, 0.0f, -0.3f, 0.5f};
+static float pend_t[10] = {0.5f, -0.5f, 0.25f, 0.0f, 1.0f, -1.0f, 0.1f, 0.2f, 0.3f, 0.4f};
+static gf_net *net_with_pending_forward(void)
+{
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 3, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 4, GF_ACT_TANH, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_net_forward(net, pend_x, 15, 5, NULL, 0), GF_OK);
+    return net;
+}
+
+/* The forward's cached activations belong to the old weights: a backward would mix them with the new ones and
+ * give a gradient of neither net.  As after gf_net_reinit, the backward asks for a new forward. */
+static void test_set_weights_between_forward_and_backward_cancels_the_pending_forward(void **state)
+{
+    (void)state;
+    gf_net *net = net_with_pending_forward();
+    float w[8] = {0.9f, 0.7f, 0.5f, 0.3f, 0.1f, -0.1f, -0.3f, -0.5f};
+    double loss;
+    assert_int_equal(gf_layer_set_weights(gf_net_layer(net, 1), w, 8), GF_OK);
+    assert_int_equal(gf_net_backward(net, pend_t, 10, &loss), GF_ERR_STATE);
+    gf_net_destroy(net);
+}
+
+static void test_set_bias_between_forward_and_backward_cancels_the_pending_forward(void **state)
+{
+    (void)state;
+    gf_net *net = net_with_pending_forward();
+    float b[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+    double loss;
+    assert_int_equal(gf_layer_set_bias(gf_net_layer(net, 0), b, 4), GF_OK);
+    assert_int_equal(gf_net_backward(net, pend_t, 10, &loss), GF_ERR_STATE);
+    gf_net_destroy(net);
+}
+
+/* Gradients of the old weights would be applied to the new ones: the step needs a new forward and backward. */
+static void test_set_param_between_backward_and_step_cancels_the_pending_step(void **state)
+{
+    (void)state;
+    gf_net *net = net_with_pending_forward();
+    double loss;
+    assert_int_equal(gf_net_backward(net, pend_t, 10, &loss), GF_OK);
+    float w[12] = {0};
+    assert_int_equal(gf_layer_set_param(gf_net_layer(net, 0), 0, w, 12), GF_OK);
+    assert_int_equal(gf_net_step(net), GF_ERR_STATE);
+    gf_net_destroy(net);
+}
+
+/* Before the first backward a layer's activation may still change; the pending backward would take the new
+ * function's derivative at the old function's outputs. */
+static void test_set_activation_between_forward_and_backward_cancels_the_pending_forward(void **state)
+{
+    (void)state;
+    gf_net *net = net_with_pending_forward();
+    gf_activation *relu;
+    assert_int_equal(gf_activation_create(&relu, GF_ACT_RELU), GF_OK);
+    double loss;
+    assert_int_equal(gf_layer_set_activation(gf_net_layer(net, 0), relu), GF_OK);
+    assert_int_equal(gf_net_backward(net, pend_t, 10, &loss), GF_ERR_STATE);
+    gf_activation_destroy(relu);
+    gf_net_destroy(net);
+}
+
+/* As gf_net_set_penalty: gradients computed without the layer's new penalty must be redone before a step. */
+static void test_layer_set_penalty_after_a_backward_cancels_the_pending_step(void **state)
+{
+    (void)state;
+    gf_net *net = net_with_pending_forward();
+    gf_penalty *p;
+    assert_int_equal(gf_penalty_create(&p, 0.0, 10.0), GF_OK);
+    double loss;
+    assert_int_equal(gf_net_backward(net, pend_t, 10, &loss), GF_OK);
+    assert_int_equal(gf_layer_set_penalty(gf_net_layer(net, 0), p), GF_OK);
+    assert_int_equal(gf_net_step(net), GF_ERR_STATE);
+    gf_penalty_destroy(p);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -954,6 +1049,12 @@ int main(void)
         cmocka_unit_test(test_set_input_grad_allocation_failure_keeps_it_off),
         cmocka_unit_test(test_set_threads_allocation_failure_keeps_the_old_setting),
         cmocka_unit_test(test_set_allocator_is_refused_while_memory_is_live),
+        cmocka_unit_test(test_describe_with_a_cap_beyond_any_buffer_is_refused_and_writes_nothing),
+        cmocka_unit_test(test_set_weights_between_forward_and_backward_cancels_the_pending_forward),
+        cmocka_unit_test(test_set_bias_between_forward_and_backward_cancels_the_pending_forward),
+        cmocka_unit_test(test_set_param_between_backward_and_step_cancels_the_pending_step),
+        cmocka_unit_test(test_set_activation_between_forward_and_backward_cancels_the_pending_forward),
+        cmocka_unit_test(test_layer_set_penalty_after_a_backward_cancels_the_pending_step),
     };
     return cmocka_run_group_tests_name("net", tests, NULL, NULL);
 }

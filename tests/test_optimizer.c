@@ -680,7 +680,7 @@ static void test_set_rejects_out_of_domain_values_and_keeps_old_value(void **s)
         int32_t kind, param;
         double bad;
     } cases[] = {
-        {GF_OPT_SGD, GF_OPT_LR, 0.0},
+        {GF_OPT_SGD, GF_OPT_LR, 1e39},
         {GF_OPT_SGD, GF_OPT_LR, -0.1},
         {GF_OPT_SGD, GF_OPT_LR, NAN},
         {GF_OPT_SGD, GF_OPT_LR, INFINITY},
@@ -758,9 +758,9 @@ static void test_create_rejects_unknown_kind_and_leaves_out_unchanged(void **s)
     assert_non_null(strstr(gf_last_error(), "gf_optimizer_create"));
 }
 
-static void test_create_rejects_lr_that_is_not_finite_and_positive(void **s)
+static void test_create_rejects_lr_that_is_negative_or_not_finite(void **s)
 {
-    const double bad[] = {0.0, -1.0, NAN, INFINITY, -INFINITY};
+    const double bad[] = {-1.0, -1e-300, NAN, INFINITY, -INFINITY};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         gf_optimizer *sentinel = &sentinel_opt, *o = sentinel;
         assert_int_equal(gf_optimizer_create(&o, GF_OPT_ADAM, bad[i]), GF_ERR_INVALID);
@@ -849,6 +849,45 @@ static void test_values_outside_float_range_are_refused(void **state)
     gf_optimizer_destroy(o);
 }
 
+/* PyTorch's optimizers take lr = 0 (they check 0 <= lr): a step at it leaves every weight as it was. */
+static void test_a_rate_of_zero_is_accepted_and_a_step_at_it_leaves_the_weights(void **state)
+{
+    (void)state;
+    for (int32_t kind = GF_OPT_SGD; kind <= GF_OPT_ADAMW; kind++) {
+        gf_optimizer *o = make_opt(kind, 0.0);
+        float w[4] = {0.5f, -1.0f, 2.0f, 0.25f}, w0[4], g[4] = {1.0f, -2.0f, 0.5f, 3.0f};
+        memcpy(w0, w, sizeof w);
+        assert_int_equal(gfi_opt_prepare(o, 4), GF_OK);
+        gfi_opt_update(o, w, g, 4);
+        assert_memory_equal(w, w0, sizeof w);
+        gf_optimizer_destroy(o);
+    }
+}
+
+/* A decaying schedule passes through the denormals: such a rate is held, and the update reads it as 0. */
+static void test_a_denormal_rate_is_accepted_and_acts_as_zero(void **state)
+{
+    (void)state;
+    gf_optimizer *o = make_opt(GF_OPT_SGD, 0.1);
+    set_ok(o, GF_OPT_LR, 1e-40);
+    assert_true(get_ok(o, GF_OPT_LR) == 1e-40);
+    float w[2] = {0.5f, -1.0f}, g[2] = {1.0f, -2.0f};
+    gfi_opt_update(o, w, g, 2);
+    assert_true(w[0] == 0.5f && w[1] == -1.0f);
+    gf_optimizer_destroy(o);
+}
+
+/* The message states the rule that was broken, not a stricter one. */
+static void test_a_refused_rate_names_the_accepted_range(void **state)
+{
+    (void)state;
+    gf_optimizer *o = NULL;
+    gf_clear_error();
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_SGD, -1e-3), GF_ERR_INVALID);
+    assert_non_null(strstr(gf_last_error(), "lr must be in [0, 3.4e38]"));
+    assert_null(o);
+}
+
 int main(void)
 {
     /* Tests that swap the allocator come first: gf_set_allocator needs no
@@ -893,7 +932,7 @@ int main(void)
         cmocka_unit_test(test_set_and_get_reject_unknown_parameter),
         cmocka_unit_test(test_get_with_null_value_returns_null_error),
         cmocka_unit_test(test_create_rejects_unknown_kind_and_leaves_out_unchanged),
-        cmocka_unit_test(test_create_rejects_lr_that_is_not_finite_and_positive),
+        cmocka_unit_test(test_create_rejects_lr_that_is_negative_or_not_finite),
         cmocka_unit_test(test_create_with_null_out_returns_null_error),
         cmocka_unit_test(test_calls_on_null_handle_report_null),
         cmocka_unit_test(test_calls_on_wrong_handle_kind_report_kind),
@@ -901,6 +940,9 @@ int main(void)
         cmocka_unit_test(test_destroy_frees_everything),
         cmocka_unit_test(test_destroy_of_net_owned_optimizer_is_noop_until_net_frees_it),
         cmocka_unit_test(test_values_outside_float_range_are_refused),
+        cmocka_unit_test(test_a_rate_of_zero_is_accepted_and_a_step_at_it_leaves_the_weights),
+        cmocka_unit_test(test_a_denormal_rate_is_accepted_and_acts_as_zero),
+        cmocka_unit_test(test_a_refused_rate_names_the_accepted_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1189,6 +1189,34 @@ static void test_every_allocation_failure_of_a_recurrent_net_is_reported(void **
     assert_true(failures > 5);
 }
 
+/* The backward reads the lengths when it runs: new ones after the forward gave a gradient of neither pass.
+ * Changing (or clearing) them cancels the pending forward, as gf_net_reinit does. */
+static void test_set_lengths_between_forward_and_backward_cancels_the_pending_forward(void **state)
+{
+    (void)state;
+    enum { B = 3, T = 5, F = 3 };
+    gf_net *net;
+    gf_layer *l;
+    int64_t dims[2] = {T, F}, l1[B] = {5, 2, 1}, l2[B] = {5, 5, 5};
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_lstm(net, 4, 0, &l), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    float x[B * T * F], t[B * 2];
+    for (int i = 0; i < B * T * F; i++)
+        x[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
+    for (int i = 0; i < B * 2; i++)
+        t[i] = (float)i / 6.0f;
+    double loss;
+    assert_int_equal(gf_layer_set_lengths(l, l1, B), GF_OK);
+    assert_int_equal(gf_net_forward(net, x, B * T * F, B, NULL, 0), GF_OK);
+    assert_int_equal(gf_layer_set_lengths(l, l2, B), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, B * 2, &loss), GF_ERR_STATE);
+    assert_int_equal(gf_net_forward(net, x, B * T * F, B, NULL, 0), GF_OK);
+    assert_int_equal(gf_layer_set_lengths(l, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_backward(net, t, B * 2, &loss), GF_ERR_STATE);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1233,6 +1261,7 @@ int main(void)
         cmocka_unit_test(test_two_threads_train_bit_identically_to_one),
         cmocka_unit_test(test_recurrent_nets_train_without_allocating_after_the_first_step),
         cmocka_unit_test(test_every_allocation_failure_of_a_recurrent_net_is_reported),
+        cmocka_unit_test(test_set_lengths_between_forward_and_backward_cancels_the_pending_forward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

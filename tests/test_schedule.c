@@ -1,5 +1,6 @@
 /* test_schedule.c — learning-rate schedules against their formulas at every unit, warm-up, SGDR restarts,
  * reduce-on-plateau's patience, cooldown and floor, and refused parameters. */
+#define _POSIX_C_SOURCE 200809L /* alarm: a schedule that loops forever fails the suite instead of hanging it */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -7,6 +8,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <unistd.h>
 
 #include "gradflow.h"
 
@@ -170,7 +172,7 @@ static void test_schedule_parameters_read_back_and_refuse_bad_values(void **stat
     assert_int_equal(gf_schedule_lr(s, -1, &v), GF_ERR_RANGE);
     assert_int_equal(gf_schedule_lr(s, 0, NULL), GF_ERR_NULL);
     gf_schedule *q = s;
-    assert_int_equal(gf_schedule_create(&q, GF_SCHED_STEP, 0.0), GF_ERR_INVALID);
+    assert_int_equal(gf_schedule_create(&q, GF_SCHED_STEP, -0.1), GF_ERR_INVALID);
     assert_null(q);
     assert_int_equal(gf_schedule_create(&q, 9, 0.1), GF_ERR_INVALID);
     assert_int_equal(gf_schedule_kind(NULL), -1);
@@ -178,6 +180,51 @@ static void test_schedule_parameters_read_back_and_refuse_bad_values(void **stat
     gf_schedule_destroy(s);
     gf_schedule_destroy(p);
     gf_schedule_destroy(NULL);
+}
+
+/* A rate the optimizer takes is a base the schedule takes: 0 included (every rate is then 0). */
+static void test_a_base_rate_of_zero_is_accepted(void **state)
+{
+    (void)state;
+    gf_schedule *s = make(GF_SCHED_COSINE, 0.0);
+    assert_true(lr_at(s, 3) == 0.0);
+    gf_schedule_destroy(s);
+}
+
+/* A base or a minimum no optimizer could hold (beyond the largest float) is refused, as the optimizer does. */
+static void test_a_base_or_minimum_beyond_the_float_range_is_refused(void **state)
+{
+    (void)state;
+    gf_schedule *q = NULL;
+    assert_int_equal(gf_schedule_create(&q, GF_SCHED_COSINE, 1e39), GF_ERR_INVALID);
+    assert_null(q);
+    gf_schedule *s = make(GF_SCHED_COSINE, 0.1);
+    assert_int_equal(gf_schedule_set(s, GF_SCHED_MIN_LR, 1e39), GF_ERR_INVALID);
+    gf_schedule_destroy(s);
+}
+
+/* Periods and restart factors up to 2^53 are accepted, so the period after a restart can pass INT64_MAX
+ * (2^32 x 2^32 wrapped to 0 and the loop never ended; 2^40 x 2^40 is a signed overflow): t then lies in that
+ * long period, whose rate is the cosine at t's place in it. */
+static void test_warm_restarts_give_a_rate_when_the_next_period_passes_int64(void **state)
+{
+    (void)state;
+    static const struct {
+        double period, mult;
+        int64_t t;
+    } cases[] = {{4294967296.0, 4294967296.0, 8589934592LL},
+                 {1099511627776.0, 1099511627776.0, 2199023255552LL},
+                 {9007199254740992.0, 9007199254740992.0, INT64_MAX}};
+    alarm(20); /* the loop ended in no time; a hang is a failure */
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        gf_schedule *s = make(GF_SCHED_COSINE, 0.1);
+        set(s, GF_SCHED_PERIOD, cases[i].period);
+        set(s, GF_SCHED_RESTART_MULT, cases[i].mult);
+        double u = (double)cases[i].t - cases[i].period, len = cases[i].period * cases[i].mult;
+        assert_close(lr_at(s, cases[i].t), 0.1 * (1.0 + cos(PI * u / len)) / 2.0, 1e-12);
+        gf_schedule_destroy(s);
+    }
+    alarm(0);
 }
 
 int main(void)
@@ -192,6 +239,9 @@ int main(void)
         cmocka_unit_test(test_plateau_waits_out_its_cooldown_and_stops_at_the_floor),
         cmocka_unit_test(test_plateau_in_max_mode_counts_rises_as_improvement),
         cmocka_unit_test(test_schedule_parameters_read_back_and_refuse_bad_values),
+        cmocka_unit_test(test_a_base_rate_of_zero_is_accepted),
+        cmocka_unit_test(test_warm_restarts_give_a_rate_when_the_next_period_passes_int64),
+        cmocka_unit_test(test_a_base_or_minimum_beyond_the_float_range_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

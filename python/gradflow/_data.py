@@ -230,9 +230,17 @@ def as_int(value, what, where, lo=-(2 ** 63), hi=INT64_MAX):
 
 
 def as_real(value, what, where):
-    """A Python float from a real number (NaN passes: C decides what is out of domain)."""
+    """A Python float from a real number (NaN passes: C decides what is out of domain).
+
+    A number beyond a C double's range (an int such as 10**400) is SizeOverflowError, as as_int
+    reports an int beyond its C type (and still an OverflowError, which float() raised before)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         if value is None:
             raise NullError("%s: %s is None" % (where, what))
         raise DataTypeError("%s: %s must be a real number, got %r" % (where, what, value))
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        # str() of a huge int can itself fail (the int/str digit limit): name the size instead.
+        raise SizeOverflowError("%s: %s does not fit a C double (its magnitude is beyond 1.8e308)"
+                                % (where, what)) from None

@@ -311,14 +311,22 @@ class Diagnostics(_Handle):
         i = _i32(layer, "layer", where)
         s = enum_value(Stat, stat, "stat", where)
         a = _i32(ago, "ago", where)
+        return self._point(h, i, s, a)
+
+    @staticmethod
+    def _point(h, i, s, a):
         v, step = c_double(), c_int64()
         check(lib.gf_diag_history(h, i, s, a, byref(v), byref(step)))
         return HistoryPoint(v.value, step.value)
 
     def series(self, layer, stat):
         """Every held HistoryPoint of `stat` for `layer`, oldest first."""
-        n = self.history_length
-        return [self.history(layer, stat, ago) for ago in range(n - 1, -1, -1)]
+        where = "Diagnostics.series"  # its own name in errors, not that of history() it reads through
+        h = self._ptr(where)
+        i = _i32(layer, "layer", where)
+        s = enum_value(Stat, stat, "stat", where)
+        n = lib.gf_diag_history_length(h)
+        return [self._point(h, i, s, ago) for ago in range(n - 1, -1, -1)]
 
     def layer_series(self, layer, key=Series.DELTA_TIME_NORM):
         """A layer's extra series at the latest observed backward (e.g. the gradient norm per time step of a

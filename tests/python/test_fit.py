@@ -3,6 +3,7 @@ bit-for-bit parity with a C program, metrics against a reference, schedules agai
 progress bar on a terminal."""
 import math
 import os
+import pickle
 import pty
 import random
 import shutil
@@ -352,6 +353,20 @@ class ScheduleTest(unittest.TestCase):
     def test_a_plateau_schedule_is_per_epoch_only(self):
         with self.assertRaises(gf.InvalidArgumentError):
             gf.Schedule("plateau", lr=0.1, per_step=True)
+
+    def test_a_net_after_a_cosine_fit_down_to_rate_zero_unpickles_with_that_rate(self):
+        with classifier() as net:
+            net.fit(X, Y, epochs=5, batch_size=60, verbose=0, schedule=gf.Schedule("cosine", lr=0.05, period=3))
+            self.assertEqual(net.optimizer.lr, 0.0)
+            with pickle.loads(pickle.dumps(net)) as back:
+                self.assertEqual(back.optimizer.lr, 0.0)
+
+    def test_a_schedule_rate_beyond_the_float_range_stops_fit_with_finite_weights(self):
+        with classifier() as net:
+            with self.assertRaisesRegex(gf.InvalidArgumentError, r"epoch 1 .*\[0, 3\.4e38\]"):
+                net.fit(X, Y, epochs=3, batch_size=60, verbose=0,
+                        schedule=gf.Schedule("exponential", lr=0.05, gamma=1e300))
+            self.assertTrue(all(math.isfinite(v) for v in _util.flat(net.layer(0).get_weights())))
 
 
 class ProgressTest(unittest.TestCase):

@@ -217,6 +217,21 @@ class OverflowTest(unittest.TestCase):
         with gf.Init("zeros") as i, self.assertRaises(gf.SizeOverflowError):
             i.fill(2 ** 40, 2 ** 40)
 
+    def test_an_int_beyond_a_double_where_a_real_goes_is_a_size_overflow_error(self):
+        big = 10 ** 400  # float() of it raised a bare OverflowError
+        with self.assertRaisesRegex(gf.SizeOverflowError, "Optimizer: lr does not fit a C double"):
+            gf.Optimizer("sgd", big)
+        with gf.Loss("huber") as loss, self.assertRaises(gf.SizeOverflowError):
+            loss.set("delta", big)
+        with gf.Net(3) as net, self.assertRaises(gf.SizeOverflowError):
+            net.set_clip("norm", big)
+
+    def test_series_names_itself_in_its_errors(self):
+        with xor_net() as net:
+            d = net.diagnostics()
+            with self.assertRaisesRegex(gf.SizeOverflowError, "^Diagnostics.series: stat"):
+                d.series(0, 2 ** 40)
+
 
 class DomainTest(unittest.TestCase):
     def test_unknown_kinds_by_name_and_number(self):

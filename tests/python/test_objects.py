@@ -202,9 +202,13 @@ class OptimizerTest(unittest.TestCase):
         with self.assertRaisesRegex(gf.InvalidArgumentError, "betaa"):
             gf.Optimizer("adam", lr=0.1, betaa=0.5)
 
-    def test_nonpositive_learning_rate_is_invalid(self):
+    def test_negative_learning_rate_is_invalid(self):
         with self.assertRaisesRegex(gf.InvalidArgumentError, "lr"):
-            gf.Optimizer("sgd", lr=0.0)
+            gf.Optimizer("sgd", lr=-0.01)
+
+    def test_a_learning_rate_of_zero_is_valid_as_in_pytorch(self):
+        with gf.Optimizer("sgd", lr=0.0) as o:
+            self.assertEqual(o.lr, 0.0)
 
     def test_steps_count_and_reset(self):
         with gf.Net(1, seed=1) as net:
