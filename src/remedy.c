@@ -619,8 +619,11 @@ void gfi_put_remedy(const gfi_judge *j, gfi_sink *s, int32_t layer)
         if (j->n == 0)
             gfi_sink_put(s, "none needed: the init and the activations pass the signal (a probe does not judge the "
                             "learning rate; train with the diagnostics on for that)");
-        else
+        else if (j->lr > 0)
             gfi_sink_put(s, "none needed: keep the current activations, init and learning rate (%g)", j->lr);
+        else /* a schedule that ended at 0, or a rate set so: the flow is sound, but no step moves the weights */
+            gfi_sink_put(s, "none needed for the gradient flow; but the learning rate is 0, so no step changes the "
+                            "weights");
         return;
     }
     const struct gfi_remedy_cache *c = plan_of(j);

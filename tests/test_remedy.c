@@ -144,6 +144,19 @@ static void test_units_killed_by_their_bias_are_told_to_start_from_bias_0(void *
     done(t);
 }
 
+/* A rate of 0 (a schedule that ended there, or set so): the flow may be sound, but "keep the learning rate (0)" is
+ * no advice. */
+static void test_a_sound_net_at_a_rate_of_zero_is_told_that_no_step_changes_its_weights(void **state)
+{
+    (void)state;
+    const vs_scenario sc = {"relu_he_sgd_lr0", GF_ACT_RELU, 6, 64, 1, 0, 0, GF_OPT_SGD, 0.0, 0, 0,
+                            VS_TEACHER, 32, 120, GF_VERDICT_HEALTHY, 0, {0}};
+    trained *t = train_this(&sc, 1000);
+    assert_non_null(strstr(remedy(t), "the learning rate is 0, so no step changes the weights"));
+    assert_null(strstr(remedy(t), "keep the current"));
+    done(t);
+}
+
 /* One hidden layer: no depth to measure a gain over, so the check quotes none (it read "delta x0 end to end"). */
 static void test_a_check_on_a_net_of_one_hidden_layer_quotes_no_end_to_end_gain(void **state)
 {
@@ -251,6 +264,7 @@ int main(void)
         cmocka_unit_test(test_a_deep_sigmoid_net_is_told_to_use_relu),
         cmocka_unit_test(test_units_killed_by_their_bias_are_told_to_start_from_bias_0),
         cmocka_unit_test(test_a_check_on_a_net_of_one_hidden_layer_quotes_no_end_to_end_gain),
+        cmocka_unit_test(test_a_sound_net_at_a_rate_of_zero_is_told_that_no_step_changes_its_weights),
         cmocka_unit_test(test_a_stagnating_net_gets_a_higher_rate_that_was_stable_at_twice_its_value),
         cmocka_unit_test(test_collapsed_weights_under_l2_get_a_weaker_penalty_not_an_init_change),
         cmocka_unit_test(test_each_action_is_said_once),
