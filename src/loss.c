@@ -153,8 +153,10 @@ static double eval_elementwise(const gfi_loss *c, const float *pred, const float
     return ((s0 + s1) + (s2 + s3)) * inv_n;
 }
 
-/* Log-sum-exp of a row, shifted by its maximum so no exp overflows. */
-static double row_logsumexp(const float *x, int64_t w, double *max_out)
+/* log sum_k exp(x_k - m) of a row, m its maximum (*max_out), so no exp overflows.  The caller keeps m apart:
+ * m + log(s) would lose log(s) against logits of 1e16 and above (x - (m + log s) then reads 0 for every class
+ * that ties the maximum, and the "probabilities" of {c, c} summed to 2 with a loss of 0). */
+static double row_log_sum(const float *x, int64_t w, double *max_out)
 {
     double m = x[0];
     for (int64_t k = 1; k < w; k++)
@@ -163,31 +165,32 @@ static double row_logsumexp(const float *x, int64_t w, double *max_out)
     for (int64_t k = 0; k < w; k++)
         s += exp((double)x[k] - m);
     *max_out = m;
-    return m + log(s);
+    return log(s);
 }
 
 /*
  * One row of softmax cross-entropy.  With target weights t (sum S) the loss
  * is sum_k t_k (lse - x_k) and its gradient S softmax_k - t_k; a label is the
- * one-hot case.  `scale` is 1/batch.
+ * one-hot case.  lse - x_k is taken as log(s) - (x_k - m), the offset m
+ * never added to a small number.  `scale` is 1/batch.
  */
 static double softmax_row(const float *x, int64_t w, const float *t, bool label, double scale, float *g)
 {
-    double m, lse = row_logsumexp(x, w, &m);
+    double m, ls = row_log_sum(x, w, &m);
     int64_t y = label ? (int64_t)t[0] : -1;
     double loss = 0.0, tsum = 0.0;
     if (label) {
-        loss = lse - x[y];
+        loss = ls - ((double)x[y] - m);
         tsum = 1.0;
     } else {
         for (int64_t k = 0; k < w; k++) {
-            loss += (double)t[k] * (lse - x[k]);
+            loss += (double)t[k] * (ls - ((double)x[k] - m));
             tsum += t[k];
         }
     }
     if (g) {
         for (int64_t k = 0; k < w; k++) {
-            double p = exp((double)x[k] - lse);
+            double p = exp(((double)x[k] - m) - ls);
             double tk = label ? (k == y ? 1.0 : 0.0) : t[k];
             g[k] = (float)((tsum * p - tk) * scale);
         }

@@ -471,6 +471,29 @@ static void test_softmax_ce_labels_is_finite_at_logits_plus_minus_1e4(void **sta
     gf_loss_destroy(l);
 }
 
+/* Softmax ignores a common offset: two classes tied at c give log 2 and gradients of +-0.5 for any c, 1e30 included
+ * (the offset added back before the subtraction lost log 2 from 1e16 up: loss 0, "probabilities" summing to 2). */
+static void test_softmax_ce_of_two_tied_logits_is_log_2_at_any_offset(void **state)
+{
+    static const float offsets[] = {1e16f, -1e16f, 1e20f, -1e30f, 1e30f, 3e38f};
+    for (size_t i = 0; i < sizeof offsets / sizeof *offsets; i++) {
+        const float pred[2] = {offsets[i], offsets[i]}, target[2] = {0.0f, 1.0f}, label[1] = {1.0f};
+        float grad[2], lgrad[2];
+        double v, lv;
+        gf_loss *l = make_loss(GF_LOSS_SOFTMAX_CE), *ll = make_loss(GF_LOSS_SOFTMAX_CE_LABELS);
+        assert_int_equal(gf_loss_compute(l, pred, target, 1, 2, &v, grad), GF_OK);
+        assert_int_equal(gf_loss_compute(ll, pred, label, 1, 2, &lv, lgrad), GF_OK);
+        assert_near(v, log(2.0), 1e-12);
+        assert_near(lv, log(2.0), 1e-12);
+        assert_near(grad[0], 0.5, 1e-7);
+        assert_near(grad[1], -0.5, 1e-7);
+        assert_near(lgrad[0], 0.5, 1e-7);
+        assert_near(lgrad[1], -0.5, 1e-7);
+        gf_loss_destroy(l);
+        gf_loss_destroy(ll);
+    }
+}
+
 /* ---- validation: every failure returns its code and writes nothing ---- */
 
 /* Runs gf_loss_compute on a 2 x 3 problem and checks code and untouched outputs. */
@@ -824,6 +847,7 @@ int main(void)
         cmocka_unit_test(test_bce_is_finite_at_logits_plus_minus_1e4),
         cmocka_unit_test(test_softmax_ce_is_finite_at_logits_plus_minus_1e4),
         cmocka_unit_test(test_softmax_ce_labels_is_finite_at_logits_plus_minus_1e4),
+        cmocka_unit_test(test_softmax_ce_of_two_tied_logits_is_log_2_at_any_offset),
         cmocka_unit_test(test_label_out_of_range_is_range_error_and_leaves_grad_untouched),
         cmocka_unit_test(test_non_integer_label_is_invalid_and_leaves_grad_untouched),
         cmocka_unit_test(test_nonfinite_target_is_nonfinite_error_and_leaves_grad_untouched),
