@@ -14,6 +14,7 @@
 #define GFI_MF_MAX_OPTIONS 64  /* entries of one option list */
 #define GFI_MF_MAX_NAME 64     /* bytes of a kind or block name */
 #define GFI_MF_MAX_DIM (INT64_C(1) << 40) /* one dimension: past any addressable float array */
+#define GFI_MF_MAX_STEPS (UINT64_C(1) << 62) /* the step counters: room for every increment training can make */
 
 /* Dims as a file holds them (up to GFI_MF_MAX_RANK, more than the library's shapes), and for a sample's
  * shape its kind (GF_SHAPE_*: docs/format.md); parameter blocks have dims only (kind 0). */

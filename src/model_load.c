@@ -663,9 +663,12 @@ static int rd_training_record(loader *L, rd *r)
     if ((rc = rd64(r, "the step count", &steps)) || (rc = rd_bool(r, "the training flag", &began)) ||
         (rc = rd64(r, "the optimizer's step count", &t)))
         return rc;
-    if (steps > INT64_MAX || t > INT64_MAX || (t && !net->opt))
-        return gfi_format_fail(at, "training: step counts %llu and %llu are out of range%s", (unsigned long long)steps,
-                               (unsigned long long)t, net->opt ? "" : " (there is no optimizer)");
+    /* Counters the library reaches one step at a time: a file holding more than 2^62 (1.5 centuries at a billion
+     * steps a second) was not written by training, and the next step's increment must not overflow. */
+    if (steps > GFI_MF_MAX_STEPS || t > GFI_MF_MAX_STEPS || (t && !net->opt))
+        return gfi_format_fail(at, "training: step counts %llu and %llu are out of range (at most 2^62)%s",
+                               (unsigned long long)steps, (unsigned long long)t,
+                               net->opt ? "" : " (there is no optimizer)");
     if ((rc = rd_moments(L, r, r->pos)))
         return rc;
     net->rng = rng;
