@@ -7,13 +7,15 @@
  * files are meant to.  A test hook (gfi_io_set_fault) fails any step on demand.
  */
 #if !defined(_WIN32)
-#define _POSIX_C_SOURCE 200809L /* open, write, fsync, fchmod */
+#define _POSIX_C_SOURCE 200809L /* open, write, fsync, fchmod, lstat */
+#define _XOPEN_SOURCE 700       /* realpath */
 #endif
 #include "internal.h"
 
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h> /* realpath's result is the C library's to free */
 #include <string.h>
 
 #if !defined(_WIN32)
@@ -40,7 +42,11 @@ static int io_fail(gfi_atomic_file *f, const char *what, int err)
     return gfi_fail(GF_ERR_IO, "%s: %s %s failed: %s", f->fn, what, f->path, strerror(err));
 }
 
-/* "<path>.tmp-<pid>-<n>": same directory, so the rename never crosses file systems. */
+/* The longest file name the usual file systems take (ext4, XFS, tmpfs, NTFS: 255 bytes). */
+#define NAME_BYTES 255
+
+/* "<path>.tmp-<pid>-<n>": same directory, so the rename never crosses file systems.  A file name so long that
+ * the suffix would take it past NAME_BYTES (a legal name of 250 bytes, say) keeps only as much of itself. */
 static int make_temp_name(gfi_atomic_file *f, unsigned attempt)
 {
     static atomic_ulong counter;
@@ -48,12 +54,18 @@ static int make_temp_name(gfi_atomic_file *f, unsigned attempt)
 #if GFI_POSIX_IO
     pid = (unsigned long)getpid();
 #endif
-    size_t n = strlen(f->path) + 64;
+    char suffix[64];
+    /* The counter is only a hint against collisions: O_EXCL decides. */
+    snprintf(suffix, sizeof suffix, ".tmp-%lu-%lu", pid, atomic_fetch_add(&counter, 1) + attempt);
+    const char *slash = strrchr(f->path, '/');
+    size_t dir = slash ? (size_t)(slash - f->path) + 1 : 0, base = strlen(f->path) - dir, keep = base;
+    if (keep + strlen(suffix) > NAME_BYTES)
+        keep = NAME_BYTES - strlen(suffix);
+    size_t n = dir + keep + strlen(suffix) + 1;
     char *t = gfi_malloc(n);
     if (!t)
         return gfi_fail(GF_ERR_NOMEM, "%s: out of memory", f->fn);
-    /* The counter is only a hint against collisions: O_EXCL decides. */
-    snprintf(t, n, "%s.tmp-%lu-%lu", f->path, pid, atomic_fetch_add(&counter, 1) + attempt);
+    snprintf(t, n, "%.*s%s", (int)(dir + keep), f->path, suffix);
     gfi_free(f->tmp);
     f->tmp = t;
     return GF_OK;
@@ -207,8 +219,36 @@ static void discard_temp(gfi_atomic_file *f)
 static void release(gfi_atomic_file *f)
 {
     gfi_free(f->tmp);
-    f->tmp = NULL;
+    gfi_free(f->real);
+    f->tmp = f->real = NULL;
     f->failed = true; /* closed: any further write or commit is refused */
+}
+
+/* A path that is a symbolic link to a file: the file it points to is what gets replaced, as cp or a shell's > would
+ * write through it; renaming over the link itself would turn it into a plain file and leave its target stale.  A
+ * link to nothing (or one realpath cannot follow) is replaced as it is. */
+static int follow_link(gfi_atomic_file *f)
+{
+#if GFI_POSIX_IO
+    struct stat st;
+    if (lstat(f->path, &st) != 0 || !S_ISLNK(st.st_mode))
+        return GF_OK;
+    char *r = realpath(f->path, NULL);
+    if (!r)
+        return GF_OK;
+    size_t n = strlen(r) + 1;
+    f->real = gfi_malloc(n);
+    if (f->real) {
+        memcpy(f->real, r, n);
+        f->path = f->real;
+    }
+    free(r);
+    if (!f->real)
+        return gfi_fail(GF_ERR_NOMEM, "%s: out of memory", f->fn);
+#else
+    (void)f;
+#endif
+    return GF_OK;
 }
 
 int gfi_atomic_open(gfi_atomic_file *f, const char *path, const char *fn)
@@ -219,7 +259,9 @@ int gfi_atomic_open(gfi_atomic_file *f, const char *path, const char *fn)
     f->fn = fn;
     /* "" names no file (fopen refuses it too); without this check its
      * temporary would be created in the working directory first. */
-    int rc = path[0] ? open_temp(f) : io_fail(f, "opening", ENOENT);
+    int rc = path[0] ? follow_link(f) : io_fail(f, "opening", ENOENT);
+    if (!rc)
+        rc = open_temp(f);
     if (rc) {
         discard_temp(f);
         release(f);

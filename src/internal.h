@@ -91,6 +91,7 @@ bool gfi_size_add(int64_t a, int64_t b, int64_t *out);
 typedef struct gfi_atomic_file {
     const char *path, *fn; /* borrowed: must outlive the writer */
     char *tmp;             /* the temporary's name (library memory) */
+    char *real;            /* a symbolic link's target, which path then points at (library memory) */
     int fd;                /* POSIX builds */
     void *stream;          /* C-library-only builds (FILE *) */
     bool failed;           /* closed, by a failure, commit or abort */

@@ -140,6 +140,37 @@ static void test_replace_creates_a_missing_file_with_exactly_the_bytes(void **st
     assert_int_equal(count_entries(s->dir), 1);
 }
 
+/* A legal file name of 250 bytes: ".tmp-<pid>-<n>" after it would pass the 255-byte limit of a name. */
+static void test_replace_writes_a_file_whose_name_is_250_bytes(void **state)
+{
+    scratch *s = *state;
+    char path[512];
+    int at = snprintf(path, sizeof path, "%s/", s->dir);
+    memset(path + at, 'n', 250);
+    path[at + 250] = '\0';
+    assert_int_equal(gfi_file_replace(path, "long\n", 5, "t"), GF_OK);
+    assert_file_is(path, "long\n");
+    assert_int_equal(count_entries(s->dir), 1);
+    assert_int_equal(unlink(path), 0);
+}
+
+/* A path that is a symbolic link: the file it points to gets the bytes, and the link stays a link. */
+static void test_replace_through_a_symbolic_link_writes_the_file_it_points_to(void **state)
+{
+    scratch *s = *state;
+    write_file(s->path, "old\n");
+    char link[192];
+    snprintf(link, sizeof link, "%s/link.txt", s->dir);
+    assert_int_equal(symlink("target.txt", link), 0);
+    assert_int_equal(gfi_file_replace(link, "new\n", 4, "t"), GF_OK);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_file_is(s->path, "new\n");
+    assert_int_equal(count_entries(s->dir), 2);
+    assert_int_equal(unlink(link), 0);
+}
+
 static void test_replace_overwrites_and_keeps_the_targets_permissions(void **state)
 {
     scratch *s = *state;
@@ -406,6 +437,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_replace_creates_a_missing_file_with_exactly_the_bytes),
+        T(test_replace_writes_a_file_whose_name_is_250_bytes),
+        T(test_replace_through_a_symbolic_link_writes_the_file_it_points_to),
         T(test_replace_overwrites_and_keeps_the_targets_permissions),
         T(test_replace_writes_an_empty_file),
         T(test_a_disk_full_part_way_keeps_the_old_file),
