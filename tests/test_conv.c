@@ -969,6 +969,37 @@ static void test_the_same_cnn_with_relu_is_healthy(void **state)
     gf_net_destroy(net);
 }
 
+/* conv 3x3 (16, ReLU, He) and 2 x 2 average pooling three times, a fourth conv, global average pooling: each pool
+ * halves ||delta|| by construction (a window of 4 hands each value a quarter) while the layers below see 4x the
+ * positions, so their weight gradients lose nothing.  Read as vanishing (x0.04), its remedy made training worse. */
+static void test_a_relu_he_cnn_with_average_pooling_is_healthy_at_the_probe(void **state)
+{
+    (void)state;
+    gf_net *net = image_net(1, 16, 16);
+    gf_init *he;
+    assert_int_equal(gf_init_create(&he, GF_INIT_HE_NORMAL), GF_OK);
+    for (int k = 0; k < 4; k++) {
+        gf_layer *l;
+        assert_int_equal(gf_net_add_conv2d(net, 16, 3, 1, 1, GF_ACT_RELU, &l), GF_OK);
+        assert_int_equal(gf_layer_set_weight_init(l, he), GF_OK);
+        if (k < 3)
+            assert_int_equal(gf_net_add_avgpool2d(net, 2, 0, NULL), GF_OK);
+    }
+    gf_init_destroy(he);
+    assert_int_equal(gf_net_add_global_avgpool(net, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 4, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_net_reinit(net, 1), GF_OK);
+    gf_diag *dg = observe(net);
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        assert_int_equal(gf_diag_probe(dg, 32, seed), GF_OK);
+        int32_t v;
+        assert_int_equal(gf_diag_verdict(dg, -1, &v), GF_OK);
+        assert_int_equal(v, GF_VERDICT_HEALTHY);
+    }
+    gf_diag_destroy(dg);
+    gf_net_destroy(net);
+}
+
 /* Three filter maps of four are off everywhere (weights 0, bias -1): the layer is dead and its reason names them. */
 static void test_a_dead_conv_layer_names_its_dead_filter_maps(void **state)
 {
@@ -1095,6 +1126,7 @@ int main(void)
         cmocka_unit_test(test_channel_series_are_empty_before_an_observed_pass_and_absent_elsewhere),
         cmocka_unit_test(test_a_sigmoid_cnn_is_vanishing_at_its_conv_layers),
         cmocka_unit_test(test_the_same_cnn_with_relu_is_healthy),
+        cmocka_unit_test(test_a_relu_he_cnn_with_average_pooling_is_healthy_at_the_probe),
         cmocka_unit_test(test_a_dead_conv_layer_names_its_dead_filter_maps),
         cmocka_unit_test(test_the_text_report_lists_the_dead_filter_maps),
         cmocka_unit_test(test_the_json_report_has_a_channels_line_per_conv_layer),
