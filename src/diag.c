@@ -41,6 +41,7 @@ typedef struct diag_work {
      * of the BCE targets or of the softmax class probabilities (labels: counts), over prior_rows rows, for the
      * loss kind and output width they were taken for. */
     double *prior, prior_rows;
+    double prior_ss; /* regression losses: the sum of the targets' squares (prior: their sums per output) */
     int32_t prior_loss;
     int64_t prior_width;
     int64_t batch;          /* batch of the observed pass */
@@ -572,17 +573,25 @@ void gfi_diag_targets(gf_net *net, const float *t)
     diag_work *w = W(d);
     int32_t kind = net->loss.kind;
     int64_t width = gf_net_output_size(net), rows = net->batch;
-    if (w->probe || !classifier_loss(kind) || width < 1 || (size_t)width > w->unit_cap)
+    bool regression = kind == GF_LOSS_MSE || kind == GF_LOSS_MAE || kind == GF_LOSS_HUBER;
+    if (w->probe || (!classifier_loss(kind) && !regression) || width < 1 || (size_t)width > w->unit_cap)
         return;
     if (w->prior_loss != kind || w->prior_width != width) {
         memset(w->prior, 0, (size_t)width * sizeof *w->prior);
-        w->prior_rows = 0;
+        w->prior_rows = w->prior_ss = 0;
         w->prior_loss = kind;
         w->prior_width = width;
     }
     if (kind == GF_LOSS_SOFTMAX_CE_LABELS)
         for (int64_t r = 0; r < rows; r++)
             w->prior[(int64_t)t[r]] += 1; /* labels were checked against the classes */
+    else if (regression)
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < width; c++) {
+                double v = t[r * width + c];
+                w->prior[c] += v;
+                w->prior_ss += v * v;
+            }
     else
         for (int64_t r = 0; r < rows; r++)
             for (int64_t c = 0; c < width; c++)
@@ -603,7 +612,7 @@ double gfi_diag_chance(const gf_diag *d)
     const diag_work *w = W(d);
     const gf_net *net = d->net;
     if (!net || !w || !w->prior || !(w->prior_rows > 0) || w->prior_loss != net->loss.kind ||
-        w->prior_width != gf_net_output_size(net))
+        w->prior_width != gf_net_output_size(net) || !classifier_loss(w->prior_loss))
         return NAN;
     double h = 0, n = w->prior_rows;
     if (w->prior_loss == GF_LOSS_BCE_LOGITS) {
@@ -618,6 +627,19 @@ double gfi_diag_chance(const gf_diag *d)
         if (w->prior[c] > 0)
             h -= w->prior[c] / total * log(w->prior[c] / total);
     return h;
+}
+
+double gfi_diag_target_var(const gf_diag *d)
+{
+    const diag_work *w = W(d);
+    const gf_net *net = d->net;
+    if (!net || !w || !w->prior || !(w->prior_rows > 0) || w->prior_loss != net->loss.kind ||
+        w->prior_width != gf_net_output_size(net) || classifier_loss(w->prior_loss))
+        return NAN;
+    double n = w->prior_rows, m2 = 0;
+    for (int64_t c = 0; c < w->prior_width; c++)
+        m2 += (w->prior[c] / n) * (w->prior[c] / n);
+    return fmax(w->prior_ss / (n * (double)w->prior_width) - m2 / (double)w->prior_width, 0.0);
 }
 
 void gfi_diag_loss(gf_net *net, double loss, double penalty, bool have_loss)

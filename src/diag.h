@@ -127,12 +127,16 @@ void gfi_diag_forward_layer(gf_net *net, int32_t i, const float *x);
 /* The loss (without penalties) and penalty value; have_loss is false for
  * gf_net_backward_from.  net->dbuf[0] holds d loss / d output. */
 void gfi_diag_loss(gf_net *net, double loss, double penalty, bool have_loss);
-/* The targets of an observed training pass of a classifier (BCE, softmax cross-entropy), for the chance level. */
+/* The targets of an observed training pass: a classifier's (BCE, softmax cross-entropy) for the chance level, a
+ * regression's (MSE, MAE, Huber) for their scale. */
 void gfi_diag_targets(gf_net *net, const float *target);
 /* The loss of the best constant prediction over every target the diag's training passes had (docs/verdicts.md,
  * "Solved classifiers"): the mean binary entropy of each output's target rate for BCE, the entropy of the class
  * frequencies for softmax cross-entropy; NaN before any, or for another loss. */
 double gfi_diag_chance(const gf_diag *d);
+/* The variance of a regression loss's targets (MSE, MAE, Huber) over the diag's training passes, per output and
+ * averaged over outputs; NaN before any, or for another loss. */
+double gfi_diag_target_var(const gf_diag *d);
 /* Layer i has run backward from dy: net->dz and dx are filled. */
 void gfi_diag_backward_layer(gf_net *net, int32_t i, const float *dy, const float *dx);
 /* A backward is starting (called whenever net->diag_on). */

@@ -450,6 +450,72 @@ static void plan_penalty(planner *p)
 static void note(planner *p, int act, uint32_t why) { p->c->wanted_by[act] |= why; }
 
 /* Every action the net's conditions ask for, checked, into the cache. */
+/* The variance of the first layer's inputs (its activation variance over its gain); NaN when not known. */
+static double input_variance(const gfi_judge *j)
+{
+    double gain = gfi_j_seen(j, 0, GF_STAT_ACT_GAIN);
+    return gain > 0 && isfinite(gain) ? gfi_j_seen(j, 0, GF_STAT_ACT_VAR) / gain : NAN;
+}
+
+/* Inputs whose scale is off by more than x10 (variance beyond 100 or under 0.01; raw pixel values: ~5000): every
+ * init assumes about 1 and scales the first layer's pre-activations with the inputs, and the checks on copies of the
+ * net run on N(0,1) data, which cannot see it.  Pixels in [0, 1] (variance ~0.1) are within. */
+#define INPUT_VAR_HIGH 100.0
+#define INPUT_VAR_LOW 0.01
+static bool inputs_off_scale(const gfi_judge *j)
+{
+    double v = input_variance(j);
+    return isfinite(v) && (v > INPUT_VAR_HIGH || v < INPUT_VAR_LOW);
+}
+
+/* Regression targets whose scale is off by more than x10 the same way: the output layer must reach them, and the
+ * weights it grows to (and the delta they then pass down) follow (a 4 x 64 ReLU net on targets of std 1000 read
+ * "delta grows x254", and its checked lower rate fitted worse; standardized targets need neither). */
+static bool targets_off_scale(const gfi_judge *j)
+{
+    double v = gfi_diag_target_var(j->d);
+    return isfinite(v) && (v > INPUT_VAR_HIGH || v < INPUT_VAR_LOW);
+}
+
+/* The largest factor by which a hidden layer's weight rms has moved (up or down) since training began; NaN when
+ * not known. */
+static double weights_moved(const gfi_judge *j)
+{
+    double m = NAN;
+    for (int32_t i = 0; i + 1 < j->L; i++) {
+        const gf_layer *l = j->net->layers[i];
+        double w0 = gfi_j_early_weight_rms(j, i), norm = gfi_j_seen(j, i, GF_STAT_WEIGHT_NORM);
+        if (!(w0 > 0) || !isfinite(norm) || l->nweights < 1)
+            continue;
+        double w = norm / sqrt((double)l->nweights), f = w > w0 ? w / w0 : w0 / w;
+        if (isfinite(f) && !(f <= m))
+            m = f;
+    }
+    return m;
+}
+
+/* Dead units that a penalty or AdamW's decay made: every hidden layer's weights shrank under a tenth of their rms at
+ * the start, so z is about its bias for every sample.  A different activation or bias cannot help them (leaky ReLU
+ * on AdamW with a decay of 20 still learned nothing); a weaker decay does. */
+static bool dead_by_decay(const gfi_judge *j)
+{
+    double l1, l2, largest = 0;
+    int32_t measured = 0;
+    strongest_penalty(j->net, &l1, &l2);
+    double wd = j->net->opt && j->net->opt->kind == GF_OPT_ADAMW ? j->net->opt->weight_decay : 0;
+    if (!(l1 > 0 || l2 > 0 || wd > 0))
+        return false;
+    for (int32_t i = 0; i + 1 < j->L; i++) {
+        const gf_layer *l = j->net->layers[i];
+        double w0 = gfi_j_early_weight_rms(j, i), norm = gfi_j_seen(j, i, GF_STAT_WEIGHT_NORM);
+        if (l->nweights < 1 || !(w0 > 0) || !isfinite(norm))
+            continue;
+        largest = fmax(largest, norm / sqrt((double)l->nweights) / w0);
+        measured++;
+    }
+    return measured > 0 && largest < 0.1;
+}
+
 static void build_plan(planner *p)
 {
     const gfi_judge *j = p->j;
@@ -457,7 +523,8 @@ static void build_plan(planner *p)
     gfi_judge *j2 = gfi_malloc(sizeof *j2);
     if (!j2)
         return;
-    if (any(why, 1u << C_DEAD)) {
+    bool decayed = any(why, 1u << C_DEAD) && dead_by_decay(j);
+    if (any(why, 1u << C_DEAD) && !decayed) {
         if (hidden_bias_negative(j->net))
             plan_bias(p, j2);
         if (!p->c->a[A_BIAS].on && j->net->nlayers > 1 && gfi_j_act(j, 0) == GF_ACT_RELU)
@@ -477,15 +544,18 @@ static void build_plan(planner *p)
         note(p, A_INIT, DEPTH);
         note(p, A_ACT, DEPTH);
     }
-    if (any(why, 1u << C_WEIGHT_COLLAPSE) || (any(why, DEPTH) && !p->c->a[A_INIT].on && !p->c->a[A_ACT].on)) {
+    if (any(why, 1u << C_WEIGHT_COLLAPSE) || decayed || (any(why, DEPTH) && !p->c->a[A_INIT].on && !p->c->a[A_ACT].on)) {
         plan_penalty(p);
-        note(p, A_PENALTY, (1u << C_WEIGHT_COLLAPSE) | DEPTH);
+        note(p, A_PENALTY, (1u << C_WEIGHT_COLLAPSE) | DEPTH | (decayed ? 1u << C_DEAD : 0));
     }
     /* A new init or activation changes which rates are stable (ReLU trains at rates that sigmoid needs and ReLU
      * does not survive): the current rate is checked with it too. */
     bool changed = p->change.wscale != 1.0 || p->change.act >= 0 || p->change.bias_set;
-    if (any(why, EXPLODE_BY_STEPS) || (any(why, (1u << C_DEPTH_GROW) | (1u << C_CONV_GROW)) && !p->c->a[A_INIT].on) ||
-        changed) {
+    /* Delta grown by weights that large targets made is the targets' to fix, not the rate's (a lower one fitted
+     * worse); a loss that rises or jumps is still the rate's. */
+    bool by_targets = targets_off_scale(j) && !any(why, EXPLODE_BY_STEPS);
+    if (any(why, EXPLODE_BY_STEPS) ||
+        (any(why, (1u << C_DEPTH_GROW) | (1u << C_CONV_GROW)) && !p->c->a[A_INIT].on && !by_targets) || changed) {
         plan_lr_down(p);
         note(p, A_LR_DOWN, EXPLODE_BY_STEPS | DEPTH | (1u << C_DEAD) | (1u << C_SATURATED));
     }
@@ -537,41 +607,6 @@ static const struct gfi_remedy_cache *plan_of(const gfi_judge *j)
     memcpy(c->th, j->th, sizeof c->th);
     c->valid = true;
     return c;
-}
-
-/* The largest factor by which a hidden layer's weight rms has moved (up or down) since training began; NaN when
- * not known. */
-static double weights_moved(const gfi_judge *j)
-{
-    double m = NAN;
-    for (int32_t i = 0; i + 1 < j->L; i++) {
-        const gf_layer *l = j->net->layers[i];
-        double w0 = gfi_j_early_weight_rms(j, i), norm = gfi_j_seen(j, i, GF_STAT_WEIGHT_NORM);
-        if (!(w0 > 0) || !isfinite(norm) || l->nweights < 1)
-            continue;
-        double w = norm / sqrt((double)l->nweights), f = w > w0 ? w / w0 : w0 / w;
-        if (isfinite(f) && !(f <= m))
-            m = f;
-    }
-    return m;
-}
-
-/* The variance of the first layer's inputs (its activation variance over its gain); NaN when not known. */
-static double input_variance(const gfi_judge *j)
-{
-    double gain = gfi_j_seen(j, 0, GF_STAT_ACT_GAIN);
-    return gain > 0 && isfinite(gain) ? gfi_j_seen(j, 0, GF_STAT_ACT_VAR) / gain : NAN;
-}
-
-/* Inputs whose scale is off by more than x10 (variance beyond 100 or under 0.01; raw pixel values: ~5000): every
- * init assumes about 1 and scales the first layer's pre-activations with the inputs, and the checks on copies of the
- * net run on N(0,1) data, which cannot see it.  Pixels in [0, 1] (variance ~0.1) are within. */
-#define INPUT_VAR_HIGH 100.0
-#define INPUT_VAR_LOW 0.01
-static bool inputs_off_scale(const gfi_judge *j)
-{
-    double v = input_variance(j);
-    return isfinite(v) && (v > INPUT_VAR_HIGH || v < INPUT_VAR_LOW);
 }
 
 /* Where the weights that lose delta or saturate the units came from, when a probe of a fresh copy (on N(0,1) data)
@@ -627,18 +662,23 @@ void gfi_put_remedy(const gfi_judge *j, gfi_sink *s, int32_t layer)
         return;
     }
     const struct gfi_remedy_cache *c = plan_of(j);
-    bool first = true, inputs = inputs_off_scale(j);
+    bool first = true, inputs = inputs_off_scale(j), targets = targets_off_scale(j);
     if (inputs)
         gfi_sink_put(s, "standardize each input feature to mean 0 and variance 1 first: the inputs' variance is %.3g "
                         "where the init assumes about 1, and the checks of any other change ran on N(0,1) data",
                      input_variance(j));
+    if (targets)
+        gfi_sink_put(s, "%sstandardize the targets to mean 0 and variance 1 (and scale the predictions back): their "
+                        "variance is %.3g, which the output layer can reach only by growing its weights",
+                     inputs ? "; " : "", gfi_diag_target_var(j->d));
+    bool named = inputs || targets;
     for (int k = 0; c && k < A_COUNT; k++) {
         if (!c->a[k].on || !(c->wanted_by[k] & (layer >= 0 ? why | j->net_why : why)))
             continue;
-        gfi_sink_put(s, first && !inputs ? "%s" : "; %s", c->a[k].text);
+        gfi_sink_put(s, first && !named ? "%s" : "; %s", c->a[k].text);
         first = false;
     }
-    if (first && !inputs)
+    if (first && !named)
         put_fallback(j, s, why);
 }
 

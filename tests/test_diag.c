@@ -653,7 +653,7 @@ static void test_saturated_fraction_counts_tanh_units_driven_by_huge_weights(voi
     gf_net_destroy(net);
 }
 
-/* A 1-input classifier of `outputs` outputs on `loss_kind`, one training step on 20 samples whose targets are t. */
+/* A 1-input net of `outputs` outputs on `loss_kind`, one training step on 20 samples whose targets are t. */
 static gf_diag *classifier_step(int32_t loss_kind, int64_t outputs, const float *t, size_t nt, gf_net **out)
 {
     const int64_t sizes[2] = {4, outputs};
@@ -708,6 +708,23 @@ static void test_a_regression_loss_has_no_chance_level(void **state)
     gf_net *net;
     float t[20] = {0};
     gf_diag *d = classifier_step(GF_LOSS_MSE, 1, t, 20, &net);
+    assert_true(isnan(gfi_diag_chance(d)));
+    free_classifier(d, net);
+}
+
+/* Two outputs: 0, 1, ..., 19 (variance (20^2 - 1) / 12) and 1000 throughout (variance 0, its mean apart): the
+ * per-output variances averaged, not one pooled over both outputs' means. */
+static void test_the_target_variance_of_a_regression_is_per_output_and_averaged(void **state)
+{
+    (void)state;
+    gf_net *net;
+    float t[40];
+    for (int r = 0; r < 20; r++) {
+        t[2 * r] = (float)r;
+        t[2 * r + 1] = 1000.0f;
+    }
+    gf_diag *d = classifier_step(GF_LOSS_MSE, 2, t, 40, &net);
+    assert_rel(gfi_diag_target_var(d), (20.0 * 20.0 - 1) / 12 / 2, 1e-12);
     assert_true(isnan(gfi_diag_chance(d)));
     free_classifier(d, net);
 }
@@ -1350,6 +1367,7 @@ int main(void)
         cmocka_unit_test(test_the_chance_loss_of_bce_is_the_binary_entropy_of_the_target_rate),
         cmocka_unit_test(test_the_chance_loss_of_softmax_labels_is_the_entropy_of_the_class_frequencies),
         cmocka_unit_test(test_a_regression_loss_has_no_chance_level),
+        cmocka_unit_test(test_the_target_variance_of_a_regression_is_per_output_and_averaged),
         cmocka_unit_test(test_a_probe_adds_nothing_to_the_chance_loss),
         cmocka_unit_test(test_a_unit_off_for_32_one_sample_batches_in_a_row_is_dead),
         cmocka_unit_test(test_before_32_samples_of_one_sample_batches_no_unit_counts_dead),
