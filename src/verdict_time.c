@@ -299,13 +299,20 @@ static void put_gain(gfi_sink *s, double g, int64_t n)
         gfi_sink_put(s, "x%.3g over %lld steps", g, (long long)n);
 }
 
-static void put_verdict_of_copy(const copy_view *v, gfi_sink *s)
+/* What the rules across time say of a changed copy, against the condition the change is for: a change that ends an
+ * explosion is not "not enough" because the copy then reads vanishing (an exploding ReLU RNN with an orthogonal
+ * weight_hh_l0 reads so on its current weights, and solved the adding problem when started that way). */
+static void put_verdict_of_copy(const copy_view *v, int32_t cures, gfi_sink *s)
 {
+    int32_t now = v->flags & (1u << GF_VERDICT_EXPLODING) ? GF_VERDICT_EXPLODING : GF_VERDICT_VANISHING;
+    const char *name = now == GF_VERDICT_EXPLODING ? "exploding" : "vanishing";
     if (!v->flags)
         gfi_sink_put(s, ": the rules across time find nothing)");
+    else if (now == cures)
+        gfi_sink_put(s, ": still %s, not enough on its own)", name);
     else
-        gfi_sink_put(s, ": still %s, not enough on its own)",
-                     v->flags & (1u << GF_VERDICT_EXPLODING) ? "exploding" : "vanishing");
+        gfi_sink_put(s, ": no longer %s; the rules across time read %s on these weights)",
+                     cures == GF_VERDICT_EXPLODING ? "exploding" : "vanishing", name);
 }
 
 static void put_unchecked(gfi_sink *s)
@@ -317,8 +324,8 @@ static const char *input_of(const copy_view *v) { return v->probed ? "a probe ba
 
 /* " (checked on a copy of the net ...)": what reaches the first state the gradient gets to, relative to the last
  * state, on clones of the net with its current weights and last training input, before and after the change, and
- * what the rules across time say of the changed clone. */
-static void put_check(const gf_diag *d, const obs *o, change_fn change, gfi_sink *s)
+ * what the rules across time say of the changed clone, against `cures` (the condition the change is for). */
+static void put_check(const gf_diag *d, const obs *o, change_fn change, int32_t cures, gfi_sink *s)
 {
     int rb = GF_OK, ra = GF_OK;
     gf_net *cb = changed_clone(d, o, NULL, &rb);
@@ -338,7 +345,7 @@ static void put_check(const gf_diag *d, const obs *o, change_fn change, gfi_sink
     gfi_sink_put(s, " before, ");
     put_gain(s, after.gain, after.n);
     gfi_sink_put(s, " after");
-    put_verdict_of_copy(&after, s);
+    put_verdict_of_copy(&after, cures, s);
 }
 
 /* The switch to a gated kind, checked on a fresh copy of the net built with it in the RNN's place (scratch.c's
@@ -360,34 +367,55 @@ static bool put_switch_check(const gf_diag *d, const obs *o, int32_t kind, gfi_s
     put_gain(s, v.gain, v.n);
     gfi_sink_put(s, " with a mean %s gate of %.2f, open, so training can keep what the task needs",
                  kind == GF_LAYER_LSTM ? "forget" : "update", v.forget);
-    put_verdict_of_copy(&v, s);
+    put_verdict_of_copy(&v, GF_VERDICT_VANISHING, s);
     return true;
 }
 
 /* Clipping, checked by CLIP_STEPS training steps of clones of the net (current weights, last batch) with and
- * without it. */
+ * without it.  The clip first proposed is 5x the gradient norm of the unexploded records, but a net exploding from
+ * its first step has none: the proposal (5e4 to 8e11 on a ReLU RNN at 2 Q) then never engages, and the check read
+ * the same run twice as a pass.  So the proposal and each tenth of it down to 1e-3 are tried, largest first; the
+ * first that engages (its run differs from the one without) and keeps the copy finite with its loss falling is
+ * the remedy, and *clip says which.  If none does, the check says so. */
 #define CLIP_STEPS 30
-static void put_clip_check(const gf_diag *d, double clip, gfi_sink *s)
+#define CLIP_TRIES 10
+
+/* The run of a clone of net with a global norm clip of clip (0: none). */
+static int clip_run(const gf_net *net, double clip, gfi_run *r)
+{
+    int rc = GF_OK;
+    gf_net *c = gfi_scratch_clone(net, &rc);
+    if (!c)
+        return rc ? rc : GF_ERR_NOMEM;
+    if (clip > 0) {
+        c->clip_mode = GF_CLIP_NORM;
+        c->clip_value = clip;
+    }
+    rc = gfi_scratch_train(c, net->xcopy, net->xcopy_batch, 1.0, CLIP_STEPS, r);
+    gf_net_destroy(c);
+    return rc;
+}
+
+static bool same_run(const gfi_run *a, const gfi_run *b)
+{
+    return a->finite == b->finite && a->steps == b->steps && a->first == b->first && a->last == b->last;
+}
+
+static void put_clip_check(const gf_diag *d, double *clip, gfi_sink *s)
 {
     const gf_net *net = d->net;
-    int64_t rows = net->xcopy_batch;
-    if (!net->xcopy || rows <= 0) {
+    if (!net->xcopy || net->xcopy_batch <= 0) {
         gfi_sink_put(s, " (not checked: no training batch is held, a larger batch since resized the buffers)");
         return;
     }
-    int rw = GF_OK, ro = GF_OK;
-    gf_net *with = gfi_scratch_clone(net, &rw), *without = gfi_scratch_clone(net, &ro);
     gfi_run a = {0}, b = {0};
-    int rc = rw ? rw : ro;
-    if (!rc) {
-        with->clip_mode = GF_CLIP_NORM;
-        with->clip_value = clip;
-        rc = gfi_scratch_train(with, net->xcopy, rows, 1.0, CLIP_STEPS, &a);
-        if (!rc)
-            rc = gfi_scratch_train(without, net->xcopy, rows, 1.0, CLIP_STEPS, &b);
+    int rc = clip_run(net, 0, &b);
+    bool found = false;
+    double c = *clip;
+    for (int k = 0; !rc && k < CLIP_TRIES && !found; k++, c /= 10) {
+        rc = clip_run(net, c, &a);
+        found = !rc && !same_run(&a, &b) && a.finite && a.last < a.first;
     }
-    gf_net_destroy(with);
-    gf_net_destroy(without);
     if (rc == GF_ERR_NOMEM) {
         s->rc = GF_ERR_NOMEM;
         return;
@@ -396,18 +424,20 @@ static void put_clip_check(const gf_diag *d, double clip, gfi_sink *s)
         put_unchecked(s);
         return;
     }
-    gfi_sink_put(s, " (checked: %d steps of a copy of the net on the last batch ", CLIP_STEPS);
-    if (a.finite)
-        gfi_sink_put(s, "stay finite with it, loss %.3g -> %.3g", a.first, a.last);
-    else
-        gfi_sink_put(s, "still overflow after %d steps with it: not enough on its own", (int)a.steps + 1);
+    if (!found) {
+        gfi_sink_put(s, " (checked: %d steps of a copy of the net on the last batch: neither %.3g nor any tenth of it "
+                        "down to %.3g engaged and kept the loss finite and falling; not enough on its own)",
+                     CLIP_STEPS, *clip, *clip / pow(10, CLIP_TRIES - 1));
+        return;
+    }
+    *clip = c * 10; /* the loop divided once more */
+    gfi_sink_put(s, " (checked: %d steps of a copy of the net on the last batch stay finite with it, loss %.3g -> %.3g",
+                 CLIP_STEPS, a.first, a.last);
     if (b.finite)
         gfi_sink_put(s, "; %.3g -> %.3g without)", b.first, b.last);
     else
         gfi_sink_put(s, "; without it they overflow after %d steps)", (int)b.steps + 1);
 }
-
-/* ---- remedies ---- */
 
 static double clip_norm(const obs *o) { return o->clip; }
 
@@ -426,15 +456,22 @@ static void exploding_remedy(const gf_diag *d, const obs *o, gfi_sink *s)
 {
     bool any = false;
     if (!o->clipping && !o->advised) {
-        gfi_sink_put(s, "clip the global gradient norm at %.3g (gf_net_set_clip(net, GF_CLIP_NORM, %.3g))", clip_norm(o),
-                     clip_norm(o));
-        put_clip_check(d, clip_norm(o), s);
+        /* The check picks the value, so the advice is written after it. */
+        double clip = clip_norm(o);
+        char buf[512];
+        gfi_sink check = {buf, sizeof buf, 0, 0};
+        put_clip_check(d, &clip, &check);
+        buf[check.len < sizeof buf ? check.len : sizeof buf - 1] = '\0';
+        if (check.rc == GF_ERR_NOMEM)
+            s->rc = GF_ERR_NOMEM;
+        gfi_sink_put(s, "clip the global gradient norm at %.3g (gf_net_set_clip(net, GF_CLIP_NORM, %.3g))%s", clip, clip,
+                     buf);
         any = true;
     }
     if (o->l->kind == GF_LAYER_RNN && o->sigma > o->bound && !orthogonal_already(o->l)) {
         gfi_sink_put(s, "%sinit weight_hh_l0 orthogonal (GF_INIT_ORTHOGONAL, sigma_max 1 instead of %.3g)",
                      any ? "; " : "", o->sigma);
-        put_check(d, o, make_orthogonal, s);
+        put_check(d, o, make_orthogonal, GF_VERDICT_EXPLODING, s);
         any = true;
     }
     int64_t k = safe_truncation(o);
@@ -442,7 +479,7 @@ static void exploding_remedy(const gf_diag *d, const obs *o, gfi_sink *s)
         gfi_sink_put(s, "%struncate backpropagation to %lld steps (GF_LAYER_TRUNCATE), over which the growth stays "
                         "under x%g",
                      any ? "; " : "", (long long)k, o->th[GF_TH_TIME_EXPLODE]);
-        put_check(d, o, truncate_to_safe, s);
+        put_check(d, o, truncate_to_safe, GF_VERDICT_EXPLODING, s);
         any = true;
     }
     if (!o->guard && !o->advised)
@@ -468,7 +505,7 @@ static void vanishing_remedy(const gf_diag *d, const obs *o, gfi_sink *s)
         if (o->sigma < o->bound && !orthogonal_already(l)) {
             gfi_sink_put(s, "%sinit weight_hh_l0 orthogonal (GF_INIT_ORTHOGONAL: sigma_max 1 instead of %.3g)",
                          any ? "; or " : "", o->sigma);
-            put_check(d, o, make_orthogonal, s);
+            put_check(d, o, make_orthogonal, GF_VERDICT_VANISHING, s);
             any = true;
         }
         if (!any)
@@ -489,7 +526,7 @@ static void vanishing_remedy(const gf_diag *d, const obs *o, gfi_sink *s)
             gfi_sink_put(s, "bias the update gate toward keeping the state: add %.2g to the z slice (rows H..2H) of "
                             "bias_ih_l0, for a mean update gate of %.3g instead of %.2f",
                          shift, want, o->forget);
-        put_check(d, o, shift_gate_bias, s);
+        put_check(d, o, shift_gate_bias, GF_VERDICT_VANISHING, s);
     } else {
         gfi_sink_put(s, "the %s gates already keep the state (mean %.2f): the gradient fades through the other gates "
                         "(%.0f%% saturated); lower the learning rate or use Adam so they leave saturation",

@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gradflow.h"
@@ -802,6 +803,61 @@ static void test_sigmoid_rnn_has_the_bound_four(void **state)
     gf_net_destroy(net);
 }
 
+/* A ReLU RNN at 2 Q explodes from its first step, so no record is unexploded and 5x their gradient norm is a clip
+ * that never engages: the one printed must engage in its check (its run differs from the one without) and bring
+ * the loss down. */
+static gf_net *exploding_relu_rnn(gf_diag **d)
+{
+    enum { T = 30, H = 32, B = 16 };
+    gf_net *net = time_net(T, H, GF_ACT_RELU, 2.0, d);
+    gf_optimizer *o;
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_ADAM, 1e-3), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, o), GF_OK);
+    static float x[B * T * 2], t[B];
+    unsigned seed = 1;
+    for (int s = 0; s < 60; s++) {
+        adding_batch(x, t, B, T, &seed);
+        assert_int_equal(gf_net_train_step(net, x, B * T * 2, t, B, B, NULL), GF_OK);
+    }
+    int32_t v;
+    assert_int_equal(gf_diag_verdict(*d, 0, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_EXPLODING);
+    return net;
+}
+
+static void test_the_clip_printed_for_an_rnn_exploding_from_its_first_step_engages_in_its_check(void **state)
+{
+    (void)state;
+    gf_diag *d;
+    gf_net *net = exploding_relu_rnn(&d);
+    char text[4096];
+    assert_int_equal(gf_diag_verdict_remedy(d, 0, text, sizeof text, NULL), GF_OK);
+    const char *check = strstr(text, "stay finite with it, loss ");
+    assert_non_null(check);
+    double a0, a1, b0, b1;
+    assert_int_equal(sscanf(check, "stay finite with it, loss %lf -> %lf; %lf -> %lf without", &a0, &a1, &b0, &b1), 4);
+    assert_true(a1 < a0);
+    assert_true(a1 != b1);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+/* The orthogonal weight_hh_l0 ends the explosion on the copy; the copy then reads vanishing (a ReLU RNN halves
+ * what it passes), which is not "still exploding, not enough on its own". */
+static void test_a_change_that_ends_an_explosion_is_not_called_not_enough_when_the_copy_reads_vanishing(void **state)
+{
+    (void)state;
+    gf_diag *d;
+    gf_net *net = exploding_relu_rnn(&d);
+    char text[4096];
+    assert_int_equal(gf_diag_verdict_remedy(d, 0, text, sizeof text, NULL), GF_OK);
+    const char *orth = strstr(text, "init weight_hh_l0 orthogonal");
+    assert_non_null(orth);
+    assert_non_null(strstr(orth, "no longer exploding; the rules across time read vanishing on these weights"));
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 static void test_linear_rnn_scaled_past_the_bound_explodes_over_time(void **state)
 {
     (void)state;
@@ -1249,6 +1305,8 @@ int main(void)
         cmocka_unit_test(test_tanh_rnn_at_0_9_orthogonal_vanishes_within_the_bound_over_100_steps),
         cmocka_unit_test(test_sigmoid_rnn_has_the_bound_four),
         cmocka_unit_test(test_linear_rnn_scaled_past_the_bound_explodes_over_time),
+        cmocka_unit_test(test_the_clip_printed_for_an_rnn_exploding_from_its_first_step_engages_in_its_check),
+        cmocka_unit_test(test_a_change_that_ends_an_explosion_is_not_called_not_enough_when_the_copy_reads_vanishing),
         cmocka_unit_test(test_a_healthy_orthogonal_recurrence_gets_no_time_verdict),
         cmocka_unit_test(test_the_time_vanish_threshold_is_for_the_whole_sequence),
         cmocka_unit_test(test_an_lstm_with_its_forget_gate_open_is_not_vanishing),
