@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "gradflow.h"
+#include "unit_span.h"
 
 #include "gradcheck.h"
 
@@ -829,18 +830,6 @@ static void test_channel_active_fractions_count_live_positions(void **state)
     assert_true(fabs(f[2] - 1.0 / 32.0) < 1e-12);
     gf_diag_destroy(dg);
     gf_net_destroy(net);
-}
-
-/* Trains on one batch (SGD at lr 1e-9: the weights stay put) until each unit has had 32 values, `per_step` a step:
- * with fewer, the diagnostics count no unit dead or saturated (docs/api.md, DEAD_FRAC). */
-static void train_to_32_values(gf_net *net, const float *x, size_t nx, const float *t, size_t nt, int64_t batch,
-                               int64_t per_step)
-{
-    gf_optimizer *o;
-    assert_int_equal(gf_optimizer_create(&o, GF_OPT_SGD, 1e-9), GF_OK);
-    assert_int_equal(gf_net_set_optimizer(net, o), GF_OK);
-    for (int64_t seen = 0; seen < 32; seen += per_step)
-        assert_int_equal(gf_net_train_step(net, x, nx, t, nt, batch, NULL), GF_OK);
 }
 
 static void test_a_saturated_filter_map_is_listed(void **state)

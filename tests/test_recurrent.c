@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gradflow.h"
+#include "unit_span.h"
 #include "gradcheck.h"
 
 static const int32_t KINDS[3] = {GF_LAYER_RNN, GF_LAYER_LSTM, GF_LAYER_GRU};
@@ -1064,18 +1065,6 @@ static void test_lstm_gate_health_follows_the_forget_bias(void **state)
         gf_diag_destroy(d);
         gf_net_destroy(net);
     }
-}
-
-/* Trains on one batch (SGD at lr 1e-9: the weights stay put) until each unit has had 32 values, `per_step` a step:
- * with fewer, the diagnostics count no unit dead or saturated (docs/api.md, DEAD_FRAC). */
-static void train_to_32_values(gf_net *net, const float *x, size_t nx, const float *t, size_t nt, int64_t batch,
-                               int64_t per_step)
-{
-    gf_optimizer *o;
-    assert_int_equal(gf_optimizer_create(&o, GF_OPT_SGD, 1e-9), GF_OK);
-    assert_int_equal(gf_net_set_optimizer(net, o), GF_OK);
-    for (int64_t seen = 0; seen < 32; seen += per_step)
-        assert_int_equal(gf_net_train_step(net, x, nx, t, nt, batch, NULL), GF_OK);
 }
 
 static void test_a_dead_recurrent_unit_is_counted_once_over_all_steps(void **state)

@@ -144,6 +144,17 @@ static void test_units_killed_by_their_bias_are_told_to_start_from_bias_0(void *
     done(t);
 }
 
+/* steps more training steps of t's net, in batches of 32 of its regression data in order. */
+static void train_more(trained *t, int32_t steps)
+{
+    for (int32_t s = 0; s < steps; s++) {
+        int b = s % (VS_POINTS / 32);
+        assert_int_equal(gf_net_train_step(t->net, t->ds.x + (size_t)b * 32 * t->ds.in, (size_t)32 * t->ds.in,
+                                           t->ds.t + (size_t)b * 32, 32, 32, NULL),
+                         GF_OK);
+    }
+}
+
 /* A rate of 0 (a schedule that ended there, or set so): the flow may be sound, but "keep the learning rate (0)" is
  * no advice. */
 static void test_a_sound_net_at_a_rate_of_zero_is_told_that_no_step_changes_its_weights(void **state)
@@ -166,12 +177,7 @@ static void test_units_dead_because_adamw_decayed_the_weights_away_are_told_to_l
                             VS_TEACHER, 32, 0, GF_VERDICT_DEAD, 0, {0}};
     trained *t = train_this(&sc, 1);
     assert_int_equal(gf_optimizer_set(gf_net_optimizer(t->net), GF_OPT_WEIGHT_DECAY, 20.0), GF_OK);
-    for (int32_t s = 0; s < 1000; s++) {
-        int b = s % (VS_POINTS / 32);
-        assert_int_equal(gf_net_train_step(t->net, t->ds.x + (size_t)b * 32 * t->ds.in, (size_t)32 * t->ds.in,
-                                           t->ds.t + (size_t)b * 32, 32, 32, NULL),
-                         GF_OK);
-    }
+    train_more(t, 1000);
     int32_t v = -1;
     assert_int_equal(gf_diag_verdict(t->d, -1, &v), GF_OK);
     assert_int_equal(v, GF_VERDICT_DEAD);
@@ -190,12 +196,7 @@ static void test_a_regression_on_targets_of_a_large_scale_is_told_to_standardize
     trained *t = train_this(&sc, 1);
     for (int i = 0; i < VS_POINTS; i++)
         t->ds.t[i] *= 1000.0f;
-    for (int32_t s = 0; s < 600; s++) {
-        int b = s % (VS_POINTS / 32);
-        assert_int_equal(gf_net_train_step(t->net, t->ds.x + (size_t)b * 32 * t->ds.in, (size_t)32 * t->ds.in,
-                                           t->ds.t + (size_t)b * 32, 32, 32, NULL),
-                         GF_OK);
-    }
+    train_more(t, 600);
     int32_t v = -1;
     assert_int_equal(gf_diag_verdict(t->d, -1, &v), GF_OK);
     assert_int_equal(v, GF_VERDICT_EXPLODING);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "gradflow.h"
+#include "unit_span.h"
 
 #include "gradcheck.h"
 
@@ -78,18 +79,6 @@ static gf_diag *observe(gf_net *net)
     assert_int_equal(gf_diag_create(&d, net), GF_OK);
     assert_int_equal(gf_diag_enable(d, 1), GF_OK);
     return d;
-}
-
-/* Trains on one batch (SGD at lr 1e-9: the weights stay put) until each unit has had 32 values, `per_step` a step:
- * with fewer, the diagnostics count no unit dead or saturated (docs/api.md, DEAD_FRAC). */
-static void train_to_32_values(gf_net *net, const float *x, size_t nx, const float *t, size_t nt, int64_t batch,
-                               int64_t per_step)
-{
-    gf_optimizer *o;
-    assert_int_equal(gf_optimizer_create(&o, GF_OPT_SGD, 1e-9), GF_OK);
-    assert_int_equal(gf_net_set_optimizer(net, o), GF_OK);
-    for (int64_t seen = 0; seen < 32; seen += per_step)
-        assert_int_equal(gf_net_train_step(net, x, nx, t, nt, batch, NULL), GF_OK);
 }
 
 /* Unit 0 is zero at every step, unit 1 is on at the last step only, unit 2
