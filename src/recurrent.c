@@ -105,11 +105,13 @@ size_t gfi_rec_scratch_size(const gf_layer *l, int64_t batch, int32_t threads)
     return add_sat(add_sat(mul_sat(B, per), 6 * GH + H), gfi_gemm_pre_floats((int64_t)GH, (int64_t)H));
 }
 
-/* keep: [0] length recorded, T+1 norms, 3 series of T, 8 scalars, 2H doubles of the power iteration. */
+/* keep: [0] length recorded, T+1 norms, 4 series of T (the fourth: ||what step t carries back to h_t||, for an RNN
+ * with an output at every step), 8 scalars, 2H doubles of the power iteration. */
 enum { K_GSAT_ALL, K_FMEAN_ALL, K_CSAT_UNITS, K_CDEAD_UNITS, K_SIGMA, K_NSCALAR = 8 };
 static size_t keep_norms(void) { return 1; }
 static size_t keep_series(const gf_layer *l, int which) { return 2 + (size_t)l->aux[RA_T] * (size_t)(1 + which); }
-static size_t keep_scalars(const gf_layer *l) { return keep_series(l, 3); }
+static size_t keep_carried(const gf_layer *l) { return keep_series(l, 3); }
+static size_t keep_scalars(const gf_layer *l) { return keep_series(l, 4); }
 static size_t keep_power(const gf_layer *l) { return keep_scalars(l) + K_NSCALAR; }
 
 size_t gfi_rec_keep_size(const gf_layer *l) { return keep_power(l) + 2 * (size_t)l->aux[RA_H]; }
@@ -587,6 +589,15 @@ int gf_layer_final_state(const gf_layer *layer, float *dst, size_t count)
 /* Diagnostics across time                                             */
 /* ------------------------------------------------------------------ */
 
+void gfi_rec_record_carried(gf_layer *l, const gfi_rec *r, int64_t t)
+{
+    double s = 0.0;
+    size_t n = (size_t)(r->B * r->H);
+    for (size_t j = 0; j < n; j++)
+        s += (double)r->carry[j] * r->carry[j];
+    l->keep[keep_carried(l) + (size_t)t] = sqrt(s);
+}
+
 void gfi_rec_record_norm(gf_layer *l, const gfi_rec *r, int64_t i, const float *g)
 {
     double s = 0.0;
@@ -814,15 +825,35 @@ bool gfi_rec_time_span(const gf_layer *l, double *first, double *last, int64_t *
     return true;
 }
 
+bool gfi_rec_carried_only(const gf_layer *l) { return l->kind == GF_LAYER_RNN && l->aux[RA_SEQ]; }
+
 /* The rate per step at which ||dL/dh_t|| changes from the last state back to the first one the gradient
- * reaches (the last truncation boundary, else h_0): (||dh_start|| / ||dh_T||)^(1 / (T - start)). */
+ * reaches (the last truncation boundary, else h_0): (||dh_start|| / ||dh_T||)^(1 / (T - start)).
+ * An RNN with an output at every step gets each step's own loss gradient added on the way back, so its profile
+ * stays flat even where nothing crosses 30 steps (a tanh RNN at 0.5 Q: x0.95 a step measured that way, while
+ * 0.5^30 = 1e-9 reaches a remembered input, and it learned nothing).  Its rate is what a step carries back: the
+ * geometric mean over the steps of ||carried to h_t|| / ||dL/dh_(t+1)|| (for one output at the end, the same
+ * ratio as the profile's, the carried part being all of the gradient).  LSTM and GRU keep the profile: their
+ * state also crosses the steps through the cell and the gates. */
 static double time_rate(const gf_layer *l)
 {
     double first, end;
     int64_t n;
     if (!gfi_rec_time_span(l, &first, &end, &n) || !(end > 0.0) || !isfinite(end) || !isfinite(first))
         return NAN;
-    return pow(first / end, 1.0 / (double)n);
+    if (!gfi_rec_carried_only(l))
+        return pow(first / end, 1.0 / (double)n);
+    int64_t T = l->aux[RA_T];
+    const double *nm = l->keep + keep_norms(), *carried = l->keep + keep_carried(l);
+    double logsum = 0.0;
+    for (int64_t t = T - n; t < T; t++) {
+        if (!(nm[t + 1] > 0.0) || !isfinite(carried[t]))
+            return NAN;
+        if (!(carried[t] > 0.0))
+            return 0.0; /* nothing crosses this step */
+        logsum += log(carried[t] / nm[t + 1]);
+    }
+    return exp(logsum / (double)n);
 }
 
 void gfi_rec_diag_stats(gf_layer *l, double *rec)

@@ -97,6 +97,10 @@ void gfi_rec_param_grads(gf_layer *l, const gfi_rec *r, const float *x);
 void gfi_rec_input_grad(gf_layer *l, const gfi_rec *r, float *dx);
 /* Diagnostics: ||dh|| of state index i (0 = initial state) into the keep, when observed. */
 void gfi_rec_record_norm(gf_layer *l, const gfi_rec *r, int64_t i, const float *g);
+/* ||carry|| after step t's backward (what step t sends back to h_t), for an RNN with an output at every step. */
+void gfi_rec_record_carried(gf_layer *l, const gfi_rec *r, int64_t t);
+/* Whether the layer's rate across time is what a step carries back (an RNN with an output at every step). */
+bool gfi_rec_carried_only(const gf_layer *l);
 /* Gate health of the cached forward into the keep (when observed). */
 void gfi_rec_record_gates(gf_layer *l, const gfi_rec *r);
 /* dz = dy for the gated kinds (no activation of their own). */

@@ -49,6 +49,8 @@ static void rnn_backward(gf_layer *l, const gfi_layer_io *io)
         gfi_rec_bias_step(&r, t);
         if (gfi_rec_need_carry(&r, t, observe))
             gfi_rec_carry(l, &r, t, 0.0f);
+        if (observe && r.seq)
+            gfi_rec_record_carried(l, &r, t);
         gfi_rec_observe_carry(l, &r, t, observe);
     }
     memcpy(r.ds0, r.carry, BH * sizeof(float));

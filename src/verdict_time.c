@@ -142,6 +142,13 @@ static bool vanishing_fires(const obs *o)
 
 static void put_profile(const obs *o, gfi_sink *s)
 {
+    if (gfi_rec_carried_only(o->l)) {
+        gfi_sink_put(s, "a step carries x%.3g of its gradient back to the state before, x%.2g over %lld steps (with an "
+                        "output at every step each step's own loss adds its gradient: ||dL/dh_t|| goes from %.2g at "
+                        "the last step to %.2g at step %lld)",
+                     o->rate, o->gain, (long long)o->n, o->last, o->first, (long long)(o->l->aux[RA_T] - o->n));
+        return;
+    }
     gfi_sink_put(s, "||dL/dh_t|| goes from %.2g at the last step to %.2g at step %lld, x%.3g per step back over %lld "
                     "steps (x%.2g in all)",
                  o->last, o->first, (long long)(o->l->aux[RA_T] - o->n), o->rate, (long long)o->n, o->gain);

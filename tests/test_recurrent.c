@@ -843,6 +843,34 @@ static void test_the_clip_printed_for_an_rnn_exploding_from_its_first_step_engag
     gf_net_destroy(net);
 }
 
+/* A tanh RNN at 0.5 Q with an output at every step: each step's own loss puts gradient into ||dL/dh_t||, so its
+ * profile across time stays flat (it read healthy), while a step carries back at most 0.5 of what reaches it: over
+ * 60 steps nothing crosses.  The rate is what a step carries back. */
+static void test_an_rnn_with_an_output_at_every_step_is_judged_by_what_a_step_carries_back(void **state)
+{
+    (void)state;
+    enum { T = 60, H = 16 };
+    gf_net *net = sequence_net(T, 2, 3);
+    gf_layer *l;
+    assert_int_equal(gf_net_add_rnn(net, H, GF_ACT_TANH, 1, &l), GF_OK);
+    set_recurrence(l, H, 0.5);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_diag_probe(d, 16, 7), GF_OK);
+    double rate;
+    assert_int_equal(gf_diag_value(d, 0, GF_STAT_TIME_RATE, &rate), GF_OK);
+    assert_true(rate <= 0.5);
+    int32_t v;
+    assert_int_equal(gf_diag_verdict(d, 0, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_VANISHING);
+    char text[2048];
+    assert_int_equal(gf_diag_verdict_reason(d, 0, text, sizeof text, NULL), GF_OK);
+    assert_message_has(text, "a step carries x0.");
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 /* The orthogonal weight_hh_l0 ends the explosion on the copy; the copy then reads vanishing (a ReLU RNN halves
  * what it passes), which is not "still exploding, not enough on its own". */
 static void test_a_change_that_ends_an_explosion_is_not_called_not_enough_when_the_copy_reads_vanishing(void **state)
@@ -1295,6 +1323,7 @@ int main(void)
         cmocka_unit_test(test_sigmoid_rnn_has_the_bound_four),
         cmocka_unit_test(test_linear_rnn_scaled_past_the_bound_explodes_over_time),
         cmocka_unit_test(test_the_clip_printed_for_an_rnn_exploding_from_its_first_step_engages_in_its_check),
+        cmocka_unit_test(test_an_rnn_with_an_output_at_every_step_is_judged_by_what_a_step_carries_back),
         cmocka_unit_test(test_a_change_that_ends_an_explosion_is_not_called_not_enough_when_the_copy_reads_vanishing),
         cmocka_unit_test(test_a_healthy_orthogonal_recurrence_gets_no_time_verdict),
         cmocka_unit_test(test_the_time_vanish_threshold_is_for_the_whole_sequence),
