@@ -449,7 +449,6 @@ static void plan_penalty(planner *p)
 
 static void note(planner *p, int act, uint32_t why) { p->c->wanted_by[act] |= why; }
 
-/* Every action the net's conditions ask for, checked, into the cache. */
 /* The variance of the first layer's inputs (its activation variance over its gain); NaN when not known. */
 static double input_variance(const gfi_judge *j)
 {
@@ -477,17 +476,23 @@ static bool targets_off_scale(const gfi_judge *j)
     return isfinite(v) && (v > INPUT_VAR_HIGH || v < INPUT_VAR_LOW);
 }
 
+/* Hidden layer i's weight rms over its rms at the start of training; NaN when either is not known. */
+static double rms_since_start(const gfi_judge *j, int32_t i)
+{
+    const gf_layer *l = j->net->layers[i];
+    double w0 = gfi_j_early_weight_rms(j, i), norm = gfi_j_seen(j, i, GF_STAT_WEIGHT_NORM);
+    if (!(w0 > 0) || !isfinite(norm) || l->nweights < 1)
+        return NAN;
+    return norm / sqrt((double)l->nweights) / w0;
+}
+
 /* The largest factor by which a hidden layer's weight rms has moved (up or down) since training began; NaN when
  * not known. */
 static double weights_moved(const gfi_judge *j)
 {
     double m = NAN;
     for (int32_t i = 0; i + 1 < j->L; i++) {
-        const gf_layer *l = j->net->layers[i];
-        double w0 = gfi_j_early_weight_rms(j, i), norm = gfi_j_seen(j, i, GF_STAT_WEIGHT_NORM);
-        if (!(w0 > 0) || !isfinite(norm) || l->nweights < 1)
-            continue;
-        double w = norm / sqrt((double)l->nweights), f = w > w0 ? w / w0 : w0 / w;
+        double r = rms_since_start(j, i), f = r > 1 ? r : 1 / r;
         if (isfinite(f) && !(f <= m))
             m = f;
     }
@@ -506,16 +511,16 @@ static bool dead_by_decay(const gfi_judge *j)
     if (!(l1 > 0 || l2 > 0 || wd > 0))
         return false;
     for (int32_t i = 0; i + 1 < j->L; i++) {
-        const gf_layer *l = j->net->layers[i];
-        double w0 = gfi_j_early_weight_rms(j, i), norm = gfi_j_seen(j, i, GF_STAT_WEIGHT_NORM);
-        if (l->nweights < 1 || !(w0 > 0) || !isfinite(norm))
-            continue;
-        largest = fmax(largest, norm / sqrt((double)l->nweights) / w0);
-        measured++;
+        double r = rms_since_start(j, i);
+        if (isfinite(r)) {
+            largest = fmax(largest, r);
+            measured++;
+        }
     }
     return measured > 0 && largest < 0.1;
 }
 
+/* Every action the net's conditions ask for, checked, into the cache. */
 static void build_plan(planner *p)
 {
     const gfi_judge *j = p->j;
