@@ -73,14 +73,16 @@ static double act_slope(const gfi_act *a, double x)
     }
 }
 
-/* f'(z) given y = f(z) already computed, where that is cheaper than from z. */
+/* f'(z) given y = f(z) already computed, where that is cheaper than from z
+ * and as accurate.  ELU and SELU are not taken from y: their negative-side
+ * slope y + alpha cancels catastrophically in the float y (elu'(-20) would be
+ * exactly 0, selu' would never fall below 2.3e-8), so it is alpha e^z from z
+ * as in act_slope, as PyTorch's nn.ELU / nn.SELU compute it from the input. */
 static double act_slope_from_output(const gfi_act *a, double z, double y)
 {
     switch (a->kind) {
     case GF_ACT_SIGMOID: return y * (1.0 - y);
     case GF_ACT_TANH: return 1.0 - y * y;
-    case GF_ACT_ELU: return z > 0.0 ? 1.0 : y + a->alpha;
-    case GF_ACT_SELU: return z > 0.0 ? SELU_LAMBDA : y + SELU_LAMBDA * SELU_ALPHA;
     default: return act_slope(a, z);
     }
 }

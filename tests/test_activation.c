@@ -6,6 +6,8 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +113,128 @@ static void test_backward_is_upstream_times_derivative_with_and_without_output(v
                 fail_msg("%s at %g: %g / %g vs %g", gf_activation_name(k), (double)z[i], (double)dz_y[i],
                          (double)dz_noy[i], want);
         }
+    }
+}
+
+/* ---- gradients through layers ---- */
+
+/* ELU (alpha 1 and 0.3) and SELU far on the negative side, where a slope
+ * taken from the float output as y + alpha cancels to nothing (elu'(-20)
+ * came out as 0, selu' stuck at 2.3e-8).  Each layer has one unit with
+ * weight 1 and bias 0, so its input gradient is dy f'(x) with one rounding:
+ * it must equal gf_activation_derivative times dy to float rounding. */
+#define NFAR 4
+static const float far_x[NFAR] = {-8.0f, -12.0f, -20.0f, -30.0f};
+static const float far_dy[NFAR] = {0.75f, -1.5f, 2.0f, 0.5f};
+
+typedef struct {
+    int32_t kind;
+    double alpha; /* 0: the kind's default */
+} far_case;
+
+static const far_case far_cases[] = {{GF_ACT_ELU, 0.0}, {GF_ACT_ELU, 0.3}, {GF_ACT_SELU, 0.0}};
+
+static gf_activation *far_activation(const far_case *c)
+{
+    gf_activation *a = make(c->kind);
+    if (c->alpha > 0.0)
+        assert_int_equal(gf_activation_set(a, GF_ACT_PARAM_ALPHA, c->alpha), GF_OK);
+    return a;
+}
+
+static void set_block(gf_layer *l, const char *name, float v)
+{
+    int32_t i;
+    assert_int_equal(gf_layer_param_block_find(l, name, &i), GF_OK);
+    assert_int_equal(gf_layer_set_param(l, i, &v, 1), GF_OK);
+}
+
+/* Forward far_x (NFAR values, batch samples), backward from far_dy, and
+ * compare the input gradient with dy * gf_activation_derivative(x).  The
+ * first mismatch goes to msg and returns false; the caller destroys the net
+ * before failing, so a failure leaks nothing into the tests after it. */
+static bool input_grad_is_derivative_times_upstream(gf_net *net, gf_layer *l, const far_case *c, int64_t batch,
+                                                    const char *layer, char *msg, size_t cap)
+{
+    gf_activation *a = far_activation(c);
+    float d[NFAR], dx[NFAR];
+    bool ok = gf_layer_set_activation(l, a) == GF_OK && gf_net_set_input_grad(net, 1) == GF_OK &&
+              gf_activation_derivative(a, far_x, d, NFAR) == GF_OK &&
+              gf_net_forward(net, far_x, NFAR, batch, NULL, 0) == GF_OK &&
+              gf_net_backward_from(net, far_dy, NFAR) == GF_OK && gf_net_input_grad(net, dx, NFAR) == GF_OK;
+    gf_activation_destroy(a);
+    if (!ok) {
+        snprintf(msg, cap, "%s: a call failed: %s", layer, gf_net_last_error(net));
+        return false;
+    }
+    for (int i = 0; i < NFAR; i++) {
+        double want = (double)far_dy[i] * (double)d[i];
+        /* one rounding of dy f'(x) against dy times f'(x) rounded: 2^-23 relative each */
+        if (!(want != 0.0) || fabs((double)dx[i] - want) > 2.5e-7 * fabs(want)) {
+            snprintf(msg, cap, "%s %s (alpha %s) at x = %g: input gradient %.8e, dy * derivative %.8e", layer,
+                     gf_activation_name(c->kind), c->alpha > 0.0 ? "0.3" : "default", (double)far_x[i],
+                     (double)dx[i], want);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void test_dense_backward_of_elu_and_selu_is_derivative_times_upstream_far_below_zero(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof far_cases / sizeof far_cases[0]; k++) {
+        gf_net *net;
+        gf_layer *l;
+        assert_int_equal(gf_net_create(&net, 1, 1), GF_OK);
+        assert_int_equal(gf_net_add_dense(net, 1, far_cases[k].kind, &l), GF_OK);
+        set_block(l, "weight", 1.0f);
+        set_block(l, "bias", 0.0f);
+        char msg[256];
+        bool ok = input_grad_is_derivative_times_upstream(net, l, &far_cases[k], NFAR, "dense", msg, sizeof msg);
+        gf_net_destroy(net);
+        if (!ok)
+            fail_msg("%s", msg);
+    }
+}
+
+static void test_conv2d_backward_of_elu_and_selu_is_derivative_times_upstream_far_below_zero(void **state)
+{
+    (void)state;
+    const int64_t dims[3] = {1, 1, NFAR}; /* C x H x W */
+    for (size_t k = 0; k < sizeof far_cases / sizeof far_cases[0]; k++) {
+        gf_net *net;
+        gf_layer *l;
+        assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_IMAGE, dims, 3, 1), GF_OK);
+        assert_int_equal(gf_net_add_conv2d(net, 1, 1, 1, 0, far_cases[k].kind, &l), GF_OK);
+        set_block(l, "weight", 1.0f);
+        set_block(l, "bias", 0.0f);
+        char msg[256];
+        bool ok = input_grad_is_derivative_times_upstream(net, l, &far_cases[k], 1, "conv2d", msg, sizeof msg);
+        gf_net_destroy(net);
+        if (!ok)
+            fail_msg("%s", msg);
+    }
+}
+
+static void test_rnn_backward_of_elu_and_selu_is_derivative_times_upstream_far_below_zero(void **state)
+{
+    (void)state;
+    const int64_t dims[2] = {NFAR, 1}; /* T x F; W_hh = 0 makes each step its own unit */
+    for (size_t k = 0; k < sizeof far_cases / sizeof far_cases[0]; k++) {
+        gf_net *net;
+        gf_layer *l;
+        assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 1), GF_OK);
+        assert_int_equal(gf_net_add_rnn(net, 1, far_cases[k].kind, 1, &l), GF_OK);
+        set_block(l, "weight_ih_l0", 1.0f);
+        set_block(l, "weight_hh_l0", 0.0f);
+        set_block(l, "bias_ih_l0", 0.0f);
+        set_block(l, "bias_hh_l0", 0.0f);
+        char msg[256];
+        bool ok = input_grad_is_derivative_times_upstream(net, l, &far_cases[k], 1, "rnn", msg, sizeof msg);
+        gf_net_destroy(net);
+        if (!ok)
+            fail_msg("%s", msg);
     }
 }
 
@@ -479,6 +603,9 @@ int main(void)
         cmocka_unit_test(test_derivative_matches_central_difference_with_custom_parameters),
         cmocka_unit_test(test_relu_derivative_at_zero_is_zero),
         cmocka_unit_test(test_backward_is_upstream_times_derivative_with_and_without_output),
+        cmocka_unit_test(test_dense_backward_of_elu_and_selu_is_derivative_times_upstream_far_below_zero),
+        cmocka_unit_test(test_conv2d_backward_of_elu_and_selu_is_derivative_times_upstream_far_below_zero),
+        cmocka_unit_test(test_rnn_backward_of_elu_and_selu_is_derivative_times_upstream_far_below_zero),
         cmocka_unit_test(test_outputs_and_derivatives_are_finite_at_plus_minus_1e4),
         cmocka_unit_test(test_saturating_kinds_reach_their_limits_at_plus_minus_1e4),
         cmocka_unit_test(test_sigmoid_of_zero_is_one_half),

@@ -53,6 +53,30 @@ class ActivationTest(unittest.TestCase):
         with self.assertRaisesRegex(gf.InvalidArgumentError, "relu"):
             gf.Activation("swishy")
 
+    def test_elu_and_selu_dense_input_gradient_matches_torch_far_below_zero(self):
+        # Where alpha e^x is tiny next to alpha, a slope taken as y + alpha from the float output cancels
+        # (elu'(-20) was 0); torch's nn.ELU / nn.SELU take it from the input.  Weight 1 and bias 0 make the
+        # input gradient dy f'(x) with one float rounding.
+        try:
+            import torch
+        except ImportError:
+            self.skipTest("torch is not installed for %s" % sys.executable)
+        xs, dy = [-8.0, -12.0, -20.0, -30.0], [0.75, -1.5, 2.0, 0.5]
+        cases = (("elu", {}, torch.nn.ELU()), ("elu", {"alpha": 0.3}, torch.nn.ELU(alpha=0.3)),
+                 ("selu", {}, torch.nn.SELU()))
+        for name, kw, module in cases:
+            with self.subTest(activation=name, **kw), gf.Activation(name, **kw) as act, gf.Net(1, seed=1) as net:
+                layer = net.add_dense(1, act)
+                layer.set_param("weight", [1.0])
+                layer.set_param("bias", [0.0])
+                net.input_grad_enabled = True
+                net.forward([[v] for v in xs])
+                net.backward_from([[g] for g in dy])
+                xt = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+                module(xt).backward(torch.tensor(dy, dtype=torch.float64))
+                for x, ours, want in zip(xs, flat(net.input_grad()), xt.grad.tolist()):
+                    self.assertLessEqual(abs(ours - want), 2.5e-7 * abs(want), "x = %g: %.8e vs %.8e" % (x, ours, want))
+
 
 class InitTest(unittest.TestCase):
     def test_fill_is_deterministic_per_seed(self):
