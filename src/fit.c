@@ -14,36 +14,36 @@ static double now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Sizes the permutation and the gather buffers; allocates only when n or batch grows. */
+/* Replaces *slot by a block of n elems of size each when its capacity *cap
+ * (in elems) is smaller; never shrinks.  *cap changes only with the block. */
+static int reserve(void **slot, size_t *cap, size_t n, size_t size)
+{
+    if (n <= *cap)
+        return GF_OK;
+    if (n > SIZE_MAX / size)
+        return GF_ERR_OVERFLOW;
+    void *p = gfi_malloc(n * size);
+    if (!p)
+        return GF_ERR_NOMEM;
+    gfi_free(*slot);
+    *slot = p;
+    *cap = n;
+    return GF_OK;
+}
+
+/* Sizes the permutation and the gather buffers; allocates only when one is
+ * too small.  Each buffer is checked against its own capacity, so a failure
+ * part-way leaves every buffer usable for what its capacity says. */
 static int ensure_fit_buffers(gf_net *net, int64_t n, int64_t batch, size_t xw, size_t tw)
 {
     size_t xs, ts;
-    if (!gfi_mul_size((size_t)batch, xw, &xs) || !gfi_mul_size((size_t)batch, tw, &ts) ||
-        xs > SIZE_MAX / sizeof(float) || ts > SIZE_MAX / sizeof(float) || (uint64_t)n > SIZE_MAX / sizeof(int64_t))
+    if (!gfi_mul_size((size_t)batch, xw, &xs) || !gfi_mul_size((size_t)batch, tw, &ts))
         return GF_ERR_OVERFLOW;
-    if (n > net->perm_n) {
-        int64_t *p = gfi_malloc((size_t)n * sizeof *p);
-        if (!p)
-            return GF_ERR_NOMEM;
-        gfi_free(net->perm);
-        net->perm = p;
-        net->perm_n = n;
-    }
-    if (batch > net->fit_batch || xw != net->fit_xw || tw != net->fit_tw) {
-        float *bx = gfi_malloc(xs * sizeof(float)), *bt = gfi_malloc(ts * sizeof(float));
-        if (!bx || !bt) {
-            gfi_free(bx);
-            gfi_free(bt);
-            return GF_ERR_NOMEM;
-        }
-        gfi_free(net->shuffle_x);
-        gfi_free(net->shuffle_t);
-        net->shuffle_x = bx;
-        net->shuffle_t = bt;
-        net->fit_batch = batch;
-        net->fit_xw = xw;
-        net->fit_tw = tw;
-    }
+    int rc;
+    if ((rc = reserve((void **)&net->perm, &net->cap_perm, (size_t)n, sizeof *net->perm)) ||
+        (rc = reserve((void **)&net->shuffle_x, &net->cap_shuffle_x, xs, sizeof(float))) ||
+        (rc = reserve((void **)&net->shuffle_t, &net->cap_shuffle_t, ts, sizeof(float))))
+        return rc;
     return GF_OK;
 }
 

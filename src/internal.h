@@ -410,16 +410,19 @@ typedef struct gfi_record {
 /* What gf_net_fit_v2 keeps in the net between calls: records of the latest
  * fit and buffers sized once, so that epochs allocate nothing. */
 typedef struct gfi_fit_bufs {
+    /* Each buffer with its capacity in elements (not inferred from other
+     * fields: a failed growth may leave one buffer larger than the next). */
     gfi_record *records;
-    int32_t nrecords, cap_records;
+    size_t cap_records;
+    int32_t nrecords;
     int64_t *rows;  /* the split: training rows, then validation rows */
     int64_t *order; /* an epoch's order of the training rows */
-    int64_t rows_n;
+    size_t cap_rows, cap_order;
     float *bx, *bt; /* gathered mini-batch */
-    int64_t batch;
-    size_t xw, tw;
+    size_t cap_bx, cap_bt;
+    size_t xw, tw;  /* their row widths in the running fit */
     float *best; /* parameters of the best epoch (restore-best) */
-    size_t best_n;
+    size_t cap_best;
     bool running; /* inside gf_net_fit_v2 (the callback may not re-enter it) */
 } gfi_fit_bufs;
 void gfi_fit_bufs_free(gfi_fit_bufs *fb);
@@ -457,9 +460,7 @@ struct gf_net {
     float *grads_saved; /* the gradients before a train step that clips (nparams; gfi_net_train_prepare) */
     size_t grads_saved_n;
     int64_t *perm;
-    int64_t perm_n;
-    int64_t fit_batch;
-    size_t fit_xw, fit_tw;
+    size_t cap_perm, cap_shuffle_x, cap_shuffle_t; /* elements of perm, shuffle_x, shuffle_t */
     size_t widest;
     int64_t batch; /* batch of the last forward */
     /* forward_ready: a training forward's caches are valid (backward may run);
