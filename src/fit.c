@@ -59,6 +59,42 @@ static void shuffle(gf_net *net, int64_t n)
     }
 }
 
+/* The sizes of the batches of n rows taken batch at a time: the full one and the last (0: none). */
+static void batch_sizes(int64_t n, int64_t batch, int64_t size[2])
+{
+    size[0] = n < batch ? n : batch;
+    size[1] = n > batch && n % batch ? n % batch : 0;
+}
+
+int gfi_fit_check_layer_batches(gf_net *net, const char *fn, const char *shuffled, int64_t ntrain, int64_t nval,
+                                int64_t batch)
+{
+    char msg[192];
+    int32_t i = 0;
+    /* Every pass has a batch >= 1: a layer that refuses batch 0 has per-sample settings. */
+    if (!gfi_net_layers_accept_batch(net, 0, &i, msg, sizeof msg))
+        return GF_OK;
+    const gf_layer *l = net->layers[i];
+    if (shuffled)
+        return gfi_net_fail(net, GF_ERR_STATE,
+                            "%s: layer %d (%s) has %s, which go by batch position; %s, which would give them to "
+                            "other samples: clear them or fit in order",
+                            fn, (int)i, l->ops->name, l->lengths ? "per-sample sequence lengths" : "a per-sample initial state",
+                            shuffled);
+    static const char *const part[2] = {"training", "validation"};
+    const int64_t count[2] = {ntrain, nval};
+    for (int k = 0; k < 2; k++) {
+        int64_t size[2];
+        batch_sizes(count[k], batch, size);
+        for (int j = 0; j < 2; j++)
+            if (size[j] && gfi_net_layers_accept_batch(net, size[j], &i, msg, sizeof msg))
+                return gfi_net_fail(net, GF_ERR_STATE, "%s: layer %d (%s) %s (%s %s batch of %lld samples in batches "
+                                    "of %lld)", fn, (int)i, net->layers[i]->ops->name, msg, j ? "the last" : "every",
+                                    part[k], (long long)count[k], (long long)batch);
+    }
+    return GF_OK;
+}
+
 static void print_progress(int32_t epoch, int32_t epochs, double loss, double rate, double left)
 {
     fprintf(stderr, "\repoch %d/%d  loss %.6g  %.0f samples/s  %.1fs left   ", (int)epoch + 1, (int)epochs, loss,
@@ -96,6 +132,9 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
     /* Validate the whole data set up front, so no epoch starts on bad data. */
     if ((rc = gfi_data_check(net, x, n, "gf_net_fit")) || (rc = gfi_loss_check_target(&net->loss, target, n, gf_net_output_size(net))))
         return gfi_net_fail(net, rc, "%s", gf_last_error());
+    if ((rc = gfi_fit_check_layer_batches(net, "gf_net_fit", "gf_net_fit shuffles the samples (gf_net_fit_v2 "
+                                          "can keep them in order)", n, 0, batch)))
+        return rc;
     if ((rc = ensure_fit_buffers(net, n, batch, xw, tw)))
         return gfi_net_fail(net, rc, "gf_net_fit: cannot allocate shuffling buffers");
     /* Every allocation of the steps happens here, before the first shuffle

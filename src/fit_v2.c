@@ -315,7 +315,11 @@ static int plan(run *r)
     }
     r->best = NAN;
     r->best_epoch = -1;
-    return GF_OK;
+    /* Per-sample recurrent settings go by batch position: the rows must stay in place. */
+    const char *shuffled = r->shuffle ? "GF_FIT_SHUFFLE is on"
+                           : r->nval && !o->vx ? "a validation split draws its rows at random"
+                           : NULL;
+    return gfi_fit_check_layer_batches(net, FN, shuffled, r->ntrain, r->nval, r->batch);
 }
 
 /* Sizes every buffer of the fit and of its steps; nothing observable

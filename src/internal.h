@@ -603,6 +603,16 @@ struct gf_diag;
 int gfi_net_infer(gf_net *net, const float *x, int64_t batch, const float **out, const char *fn);
 /* gf_net_train_step after its checks: diagnostics hooks, forward, backward, clip, step. */
 int gfi_net_train_validated(gf_net *net, const float *x, const float *target, int64_t batch, double *loss);
+/* The layers' batch rule (a caller-given recurrent state or sequence lengths
+ * fix the batch of a pass): GF_OK when every layer accepts a pass of batch,
+ * else the first refusing layer's code, its index in *layer, its reason in msg. */
+int gfi_net_layers_accept_batch(const gf_net *net, int64_t batch, int32_t *layer, char *msg, size_t cap);
+/* A fit's check of that rule, before any change: with a layer's per-sample
+ * settings the rows must stay in place (shuffled names why they do not, or is
+ * NULL) and every batch of ntrain and of nval rows, `batch` at a time, must be
+ * accepted.  GF_ERR_STATE with a message naming fn otherwise (fit.c). */
+int gfi_fit_check_layer_batches(gf_net *net, const char *fn, const char *shuffled, int64_t ntrain, int64_t nval,
+                                int64_t batch);
 /* Output rows of the latest forward. */
 const float *gfi_net_output(const gf_net *net);
 /* Sum of every penalty over the current parameters. */
