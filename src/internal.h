@@ -37,6 +37,16 @@ int gfi_net_fail(gf_net *net, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* The calling thread's message and a net's (net may be NULL), kept across an
+ * internal attempt whose failure the caller handles, so that a call which
+ * succeeds does not leave that attempt's message behind. */
+#define GFI_MESSAGE_CAP 256
+typedef struct gfi_saved_error {
+    gf_net *net;
+    char thread[GFI_MESSAGE_CAP], net_msg[GFI_MESSAGE_CAP];
+} gfi_saved_error;
+void gfi_error_save(gfi_saved_error *e, gf_net *net);
+void gfi_error_restore(const gfi_saved_error *e);
 
 /* ---- sink.c ---- */
 /* Text accumulated into a caller buffer: len counts every byte wanted, even
@@ -477,7 +487,7 @@ struct gf_net {
     struct gfi_pool *pool; /* NULL: single-threaded */
     gfi_pool_gate gate;    /* whether train steps use the pool (pool_gate.h) */
     struct gfi_gemm_ws *gemm_ws; /* packing buffers, one pair per pool thread */
-    char err[256];
+    char err[GFI_MESSAGE_CAP];
     /* Diagnostics (diag.c): the attached object, whether it is enabled, and
      * whether the current training pass is being observed. */
     gf_diag *diag;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gradflow.h"
+#include "internal.h" /* a weight poisoned in place: the setters refuse NaN */
 #include "unit_span.h"
 #include "gradcheck.h"
 
@@ -978,6 +979,30 @@ static void test_the_clip_printed_for_an_rnn_exploding_from_its_first_step_engag
     gf_net_destroy(net);
 }
 
+/* The clip check clones the net with its current weights; a NaN weight makes the clone fail, which the remedy
+ * handles (the check is skipped).  The call succeeds, so neither message may hold the clone's failure. */
+static void test_a_remedy_whose_clone_fails_leaves_the_error_messages_as_they_were(void **state)
+{
+    (void)state;
+    gf_diag *d;
+    gf_net *net = exploding_relu_rnn(&d);
+    gf_net_layer(net, 1)->w[0] = NAN;
+    float bad[2];
+    assert_int_equal(gf_net_predict(net, NULL, 0, 1, bad, 2), GF_ERR_NULL); /* leaves a message of its own */
+    char thread_before[256], net_before[256], text[4096];
+    snprintf(thread_before, sizeof thread_before, "%s", gf_last_error());
+    snprintf(net_before, sizeof net_before, "%s", gf_net_last_error(net));
+    assert_int_equal(gf_diag_verdict_remedy(d, 0, text, sizeof text, NULL), GF_OK);
+    assert_string_equal(gf_last_error(), thread_before);
+    assert_string_equal(gf_net_last_error(net), net_before);
+    size_t need;
+    assert_int_equal(gf_diag_report(d, GF_REPORT_TEXT, NULL, 0, &need), GF_OK);
+    assert_string_equal(gf_last_error(), thread_before);
+    assert_string_equal(gf_net_last_error(net), net_before);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 /* A tanh RNN at 0.5 Q with an output at every step: each step's own loss puts gradient into ||dL/dh_t||, so its
  * profile across time stays flat (it read healthy), while a step carries back at most 0.5 of what reaches it: over
  * 60 steps nothing crosses.  The rate is what a step carries back. */
@@ -1463,6 +1488,7 @@ int main(void)
         cmocka_unit_test(test_sigmoid_rnn_has_the_bound_four),
         cmocka_unit_test(test_linear_rnn_scaled_past_the_bound_explodes_over_time),
         cmocka_unit_test(test_the_clip_printed_for_an_rnn_exploding_from_its_first_step_engages_in_its_check),
+        cmocka_unit_test(test_a_remedy_whose_clone_fails_leaves_the_error_messages_as_they_were),
         cmocka_unit_test(test_an_rnn_with_an_output_at_every_step_is_judged_by_what_a_step_carries_back),
         cmocka_unit_test(test_a_change_that_ends_an_explosion_is_not_called_not_enough_when_the_copy_reads_vanishing),
         cmocka_unit_test(test_a_healthy_orthogonal_recurrence_gets_no_time_verdict),
