@@ -636,10 +636,12 @@ double gfi_diag_target_var(const gf_diag *d)
     if (!net || !w || !w->prior || !(w->prior_rows > 0) || w->prior_loss != net->loss.kind ||
         w->prior_width != gf_net_output_size(net) || classifier_loss(w->prior_loss))
         return NAN;
-    double n = w->prior_rows, m2 = 0;
+    double n = w->prior_rows, m2 = 0, ms = w->prior_ss / (n * (double)w->prior_width);
     for (int64_t c = 0; c < w->prior_width; c++)
         m2 += (w->prior[c] / n) * (w->prior[c] / n);
-    return fmax(w->prior_ss / (n * (double)w->prior_width) - m2 / (double)w->prior_width, 0.0);
+    /* Constant targets leave only the rounding of the mean square (float targets, summed in double): that is 0. */
+    double v = ms - m2 / (double)w->prior_width;
+    return v > 1e-10 * ms ? v : 0.0;
 }
 
 void gfi_diag_loss(gf_net *net, double loss, double penalty, bool have_loss)

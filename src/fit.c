@@ -14,36 +14,36 @@ static double now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Sizes the permutation and the gather buffers; allocates only when n or batch grows. */
+/* Replaces *slot by a block of n elems of size each when its capacity *cap
+ * (in elems) is smaller; never shrinks.  *cap changes only with the block. */
+static int reserve(void **slot, size_t *cap, size_t n, size_t size)
+{
+    if (n <= *cap)
+        return GF_OK;
+    if (n > SIZE_MAX / size)
+        return GF_ERR_OVERFLOW;
+    void *p = gfi_malloc(n * size);
+    if (!p)
+        return GF_ERR_NOMEM;
+    gfi_free(*slot);
+    *slot = p;
+    *cap = n;
+    return GF_OK;
+}
+
+/* Sizes the permutation and the gather buffers; allocates only when one is
+ * too small.  Each buffer is checked against its own capacity, so a failure
+ * part-way leaves every buffer usable for what its capacity says. */
 static int ensure_fit_buffers(gf_net *net, int64_t n, int64_t batch, size_t xw, size_t tw)
 {
     size_t xs, ts;
-    if (!gfi_mul_size((size_t)batch, xw, &xs) || !gfi_mul_size((size_t)batch, tw, &ts) ||
-        xs > SIZE_MAX / sizeof(float) || ts > SIZE_MAX / sizeof(float) || (uint64_t)n > SIZE_MAX / sizeof(int64_t))
+    if (!gfi_mul_size((size_t)batch, xw, &xs) || !gfi_mul_size((size_t)batch, tw, &ts))
         return GF_ERR_OVERFLOW;
-    if (n > net->perm_n) {
-        int64_t *p = gfi_malloc((size_t)n * sizeof *p);
-        if (!p)
-            return GF_ERR_NOMEM;
-        gfi_free(net->perm);
-        net->perm = p;
-        net->perm_n = n;
-    }
-    if (batch > net->fit_batch || xw != net->fit_xw || tw != net->fit_tw) {
-        float *bx = gfi_malloc(xs * sizeof(float)), *bt = gfi_malloc(ts * sizeof(float));
-        if (!bx || !bt) {
-            gfi_free(bx);
-            gfi_free(bt);
-            return GF_ERR_NOMEM;
-        }
-        gfi_free(net->shuffle_x);
-        gfi_free(net->shuffle_t);
-        net->shuffle_x = bx;
-        net->shuffle_t = bt;
-        net->fit_batch = batch;
-        net->fit_xw = xw;
-        net->fit_tw = tw;
-    }
+    int rc;
+    if ((rc = reserve((void **)&net->perm, &net->cap_perm, (size_t)n, sizeof *net->perm)) ||
+        (rc = reserve((void **)&net->shuffle_x, &net->cap_shuffle_x, xs, sizeof(float))) ||
+        (rc = reserve((void **)&net->shuffle_t, &net->cap_shuffle_t, ts, sizeof(float))))
+        return rc;
     return GF_OK;
 }
 
@@ -57,6 +57,42 @@ static void shuffle(gf_net *net, int64_t n)
         net->perm[i] = net->perm[j];
         net->perm[j] = t;
     }
+}
+
+/* The sizes of the batches of n rows taken batch at a time: the full one and the last (0: none). */
+static void batch_sizes(int64_t n, int64_t batch, int64_t size[2])
+{
+    size[0] = n < batch ? n : batch;
+    size[1] = n > batch && n % batch ? n % batch : 0;
+}
+
+int gfi_fit_check_layer_batches(gf_net *net, const char *fn, const char *shuffled, int64_t ntrain, int64_t nval,
+                                int64_t batch)
+{
+    char msg[192];
+    int32_t i = 0;
+    /* Every pass has a batch >= 1: a layer that refuses batch 0 has per-sample settings. */
+    if (!gfi_net_layers_accept_batch(net, 0, &i, msg, sizeof msg))
+        return GF_OK;
+    const gf_layer *l = net->layers[i];
+    if (shuffled)
+        return gfi_net_fail(net, GF_ERR_STATE,
+                            "%s: layer %d (%s) has %s, which go by batch position; %s, which would give them to "
+                            "other samples: clear them or fit in order",
+                            fn, (int)i, l->ops->name, l->lengths ? "per-sample sequence lengths" : "a per-sample initial state",
+                            shuffled);
+    static const char *const part[2] = {"training", "validation"};
+    const int64_t count[2] = {ntrain, nval};
+    for (int k = 0; k < 2; k++) {
+        int64_t size[2];
+        batch_sizes(count[k], batch, size);
+        for (int j = 0; j < 2; j++)
+            if (size[j] && gfi_net_layers_accept_batch(net, size[j], &i, msg, sizeof msg))
+                return gfi_net_fail(net, GF_ERR_STATE, "%s: layer %d (%s) %s (%s %s batch of %lld samples in batches "
+                                    "of %lld)", fn, (int)i, net->layers[i]->ops->name, msg, j ? "the last" : "every",
+                                    part[k], (long long)count[k], (long long)batch);
+    }
+    return GF_OK;
 }
 
 static void print_progress(int32_t epoch, int32_t epochs, double loss, double rate, double left)
@@ -96,6 +132,9 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
     /* Validate the whole data set up front, so no epoch starts on bad data. */
     if ((rc = gfi_data_check(net, x, n, "gf_net_fit")) || (rc = gfi_loss_check_target(&net->loss, target, n, gf_net_output_size(net))))
         return gfi_net_fail(net, rc, "%s", gf_last_error());
+    if ((rc = gfi_fit_check_layer_batches(net, "gf_net_fit", "gf_net_fit shuffles the samples (gf_net_fit_v2 "
+                                          "can keep them in order)", n, 0, batch)))
+        return rc;
     if ((rc = ensure_fit_buffers(net, n, batch, xw, tw)))
         return gfi_net_fail(net, rc, "gf_net_fit: cannot allocate shuffling buffers");
     /* Every allocation of the steps happens here, before the first shuffle

@@ -175,11 +175,13 @@ void gfi_fit_bufs_free(gfi_fit_bufs *fb)
     memset(fb, 0, sizeof *fb);
 }
 
-/* Replaces *slot by a block of n elems of size each when it holds fewer than
- * have; keeps the old contents (records stay readable if a later step fails). */
-static int grow(void **slot, size_t n, size_t size, size_t have)
+/* Makes *slot hold at least n elems of size each; *cap is its capacity in
+ * elems, updated right after a successful realloc so it never disagrees with
+ * the block.  Never shrinks, and keeps the old contents (records stay
+ * readable if a later step fails). */
+static int grow(void **slot, size_t *cap, size_t n, size_t size)
 {
-    if (n <= have)
+    if (n <= *cap)
         return GF_OK;
     if (n > SIZE_MAX / size)
         return GF_ERR_OVERFLOW;
@@ -187,9 +189,12 @@ static int grow(void **slot, size_t n, size_t size, size_t have)
     if (!p)
         return GF_ERR_NOMEM;
     *slot = p;
+    *cap = n;
     return GF_OK;
 }
 
+/* Sizes every buffer of a fit.  Each buffer's capacity is checked on its
+ * own: a failure part-way leaves every (buffer, capacity) pair consistent. */
 static int reserve_bufs(gfi_fit_bufs *fb, int32_t epochs, int64_t n, int64_t batch, size_t xw, size_t tw,
                         size_t nbest)
 {
@@ -197,25 +202,15 @@ static int reserve_bufs(gfi_fit_bufs *fb, int32_t epochs, int64_t n, int64_t bat
     size_t bx, bt;
     if (!gfi_mul_size((size_t)batch, xw, &bx) || !gfi_mul_size((size_t)batch, tw, &bt))
         return GF_ERR_OVERFLOW;
-    size_t have_b = fb->xw == xw && fb->tw == tw ? (size_t)fb->batch : 0;
-    if ((rc = grow((void **)&fb->records, (size_t)epochs, sizeof *fb->records, (size_t)fb->cap_records)))
+    if ((rc = grow((void **)&fb->records, &fb->cap_records, (size_t)epochs, sizeof *fb->records)) ||
+        (rc = grow((void **)&fb->rows, &fb->cap_rows, (size_t)n, sizeof(int64_t))) ||
+        (rc = grow((void **)&fb->order, &fb->cap_order, (size_t)n, sizeof(int64_t))) ||
+        (rc = grow((void **)&fb->bx, &fb->cap_bx, bx, sizeof(float))) ||
+        (rc = grow((void **)&fb->bt, &fb->cap_bt, bt, sizeof(float))) ||
+        (rc = grow((void **)&fb->best, &fb->cap_best, nbest, sizeof(float))))
         return rc;
-    fb->cap_records = fb->cap_records > epochs ? fb->cap_records : epochs;
-    if ((rc = grow((void **)&fb->rows, (size_t)n, sizeof(int64_t), (size_t)fb->rows_n)) ||
-        (rc = grow((void **)&fb->order, (size_t)n, sizeof(int64_t), (size_t)fb->rows_n)))
-        return rc;
-    fb->rows_n = fb->rows_n > n ? fb->rows_n : n;
-    if ((rc = grow((void **)&fb->bx, bx, sizeof(float), have_b * xw)) ||
-        (rc = grow((void **)&fb->bt, bt, sizeof(float), have_b * tw)))
-        return rc;
-    if ((size_t)batch > have_b) {
-        fb->batch = batch;
-        fb->xw = xw;
-        fb->tw = tw;
-    }
-    if ((rc = grow((void **)&fb->best, nbest, sizeof(float), fb->best_n)))
-        return rc;
-    fb->best_n = fb->best_n > nbest ? fb->best_n : nbest;
+    fb->xw = xw;
+    fb->tw = tw;
     return GF_OK;
 }
 
@@ -320,7 +315,11 @@ static int plan(run *r)
     }
     r->best = NAN;
     r->best_epoch = -1;
-    return GF_OK;
+    /* Per-sample recurrent settings go by batch position: the rows must stay in place. */
+    const char *shuffled = r->shuffle ? "GF_FIT_SHUFFLE is on"
+                           : r->nval && !o->vx ? "a validation split draws its rows at random"
+                           : NULL;
+    return gfi_fit_check_layer_batches(net, FN, shuffled, r->ntrain, r->nval, r->batch);
 }
 
 /* Sizes every buffer of the fit and of its steps; nothing observable

@@ -37,6 +37,16 @@ int gfi_net_fail(gf_net *net, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* The calling thread's message and a net's (net may be NULL), kept across an
+ * internal attempt whose failure the caller handles, so that a call which
+ * succeeds does not leave that attempt's message behind. */
+#define GFI_MESSAGE_CAP 256
+typedef struct gfi_saved_error {
+    gf_net *net;
+    char thread[GFI_MESSAGE_CAP], net_msg[GFI_MESSAGE_CAP];
+} gfi_saved_error;
+void gfi_error_save(gfi_saved_error *e, gf_net *net);
+void gfi_error_restore(const gfi_saved_error *e);
 
 /* ---- sink.c ---- */
 /* Text accumulated into a caller buffer: len counts every byte wanted, even
@@ -410,16 +420,19 @@ typedef struct gfi_record {
 /* What gf_net_fit_v2 keeps in the net between calls: records of the latest
  * fit and buffers sized once, so that epochs allocate nothing. */
 typedef struct gfi_fit_bufs {
+    /* Each buffer with its capacity in elements (not inferred from other
+     * fields: a failed growth may leave one buffer larger than the next). */
     gfi_record *records;
-    int32_t nrecords, cap_records;
+    size_t cap_records;
+    int32_t nrecords;
     int64_t *rows;  /* the split: training rows, then validation rows */
     int64_t *order; /* an epoch's order of the training rows */
-    int64_t rows_n;
+    size_t cap_rows, cap_order;
     float *bx, *bt; /* gathered mini-batch */
-    int64_t batch;
-    size_t xw, tw;
+    size_t cap_bx, cap_bt;
+    size_t xw, tw;  /* their row widths in the running fit */
     float *best; /* parameters of the best epoch (restore-best) */
-    size_t best_n;
+    size_t cap_best;
     bool running; /* inside gf_net_fit_v2 (the callback may not re-enter it) */
 } gfi_fit_bufs;
 void gfi_fit_bufs_free(gfi_fit_bufs *fb);
@@ -457,9 +470,7 @@ struct gf_net {
     float *grads_saved; /* the gradients before a train step that clips (nparams; gfi_net_train_prepare) */
     size_t grads_saved_n;
     int64_t *perm;
-    int64_t perm_n;
-    int64_t fit_batch;
-    size_t fit_xw, fit_tw;
+    size_t cap_perm, cap_shuffle_x, cap_shuffle_t; /* elements of perm, shuffle_x, shuffle_t */
     size_t widest;
     int64_t batch; /* batch of the last forward */
     /* forward_ready: a training forward's caches are valid (backward may run);
@@ -476,7 +487,7 @@ struct gf_net {
     struct gfi_pool *pool; /* NULL: single-threaded */
     gfi_pool_gate gate;    /* whether train steps use the pool (pool_gate.h) */
     struct gfi_gemm_ws *gemm_ws; /* packing buffers, one pair per pool thread */
-    char err[256];
+    char err[GFI_MESSAGE_CAP];
     /* Diagnostics (diag.c): the attached object, whether it is enabled, and
      * whether the current training pass is being observed. */
     gf_diag *diag;
@@ -602,6 +613,16 @@ struct gf_diag;
 int gfi_net_infer(gf_net *net, const float *x, int64_t batch, const float **out, const char *fn);
 /* gf_net_train_step after its checks: diagnostics hooks, forward, backward, clip, step. */
 int gfi_net_train_validated(gf_net *net, const float *x, const float *target, int64_t batch, double *loss);
+/* The layers' batch rule (a caller-given recurrent state or sequence lengths
+ * fix the batch of a pass): GF_OK when every layer accepts a pass of batch,
+ * else the first refusing layer's code, its index in *layer, its reason in msg. */
+int gfi_net_layers_accept_batch(const gf_net *net, int64_t batch, int32_t *layer, char *msg, size_t cap);
+/* A fit's check of that rule, before any change: with a layer's per-sample
+ * settings the rows must stay in place (shuffled names why they do not, or is
+ * NULL) and every batch of ntrain and of nval rows, `batch` at a time, must be
+ * accepted.  GF_ERR_STATE with a message naming fn otherwise (fit.c). */
+int gfi_fit_check_layer_batches(gf_net *net, const char *fn, const char *shuffled, int64_t ntrain, int64_t nval,
+                                int64_t batch);
 /* Output rows of the latest forward. */
 const float *gfi_net_output(const gf_net *net);
 /* Sum of every penalty over the current parameters. */

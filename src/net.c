@@ -680,16 +680,27 @@ static int first_nonfinite(const float *v, size_t n, size_t *at)
     return *at < n;
 }
 
-/* Layers that fix the batch (a caller-given recurrent state) accept this one. */
-static int check_layers_batch(gf_net *net, int64_t batch, const char *fn)
+int gfi_net_layers_accept_batch(const gf_net *net, int64_t batch, int32_t *layer, char *msg, size_t cap)
 {
     for (int32_t i = 0; i < net->nlayers; i++) {
         const gf_layer *l = net->layers[i];
-        char msg[192];
-        int rc = l->ops->check_batch ? l->ops->check_batch(l, batch, msg, sizeof msg) : GF_OK;
-        if (rc)
-            return NET_FAIL(net, rc, "%s: layer %d (%s) %s", fn, (int)i, l->ops->name, msg);
+        int rc = l->ops->check_batch ? l->ops->check_batch(l, batch, msg, cap) : GF_OK;
+        if (rc) {
+            *layer = i;
+            return rc;
+        }
     }
+    return GF_OK;
+}
+
+/* Layers that fix the batch (a caller-given recurrent state) accept this one. */
+static int check_layers_batch(gf_net *net, int64_t batch, const char *fn)
+{
+    char msg[192];
+    int32_t i = 0;
+    int rc = gfi_net_layers_accept_batch(net, batch, &i, msg, sizeof msg);
+    if (rc)
+        return NET_FAIL(net, rc, "%s: layer %d (%s) %s", fn, (int)i, net->layers[i]->ops->name, msg);
     return GF_OK;
 }
 

@@ -469,11 +469,12 @@ static bool inputs_off_scale(const gfi_judge *j)
 
 /* Regression targets whose scale is off by more than x10 the same way: the output layer must reach them, and the
  * weights it grows to (and the delta they then pass down) follow (a 4 x 64 ReLU net on targets of std 1000 read
- * "delta grows x254", and its checked lower rate fitted worse; standardized targets need neither). */
+ * "delta grows x254", and its checked lower rate fitted worse; standardized targets need neither).  Constant
+ * targets (variance 0) cannot be standardized, and the bias alone reaches them: not off scale. */
 static bool targets_off_scale(const gfi_judge *j)
 {
     double v = gfi_diag_target_var(j->d);
-    return isfinite(v) && (v > INPUT_VAR_HIGH || v < INPUT_VAR_LOW);
+    return isfinite(v) && v > 0 && (v > INPUT_VAR_HIGH || v < INPUT_VAR_LOW);
 }
 
 /* Hidden layer i's weight rms over its rms at the start of training; NaN when either is not known. */

@@ -95,7 +95,7 @@ static int copy_training(const gf_net *src, gf_net *dst, double lr)
     return GF_OK;
 }
 
-gf_net *gfi_scratch_net(const gf_net *src, const gfi_change *c)
+static gf_net *scratch_net(const gf_net *src, const gfi_change *c)
 {
     gf_net *dst;
     const gfi_shape *in = &src->in_shape;
@@ -115,7 +115,7 @@ gf_net *gfi_scratch_net(const gf_net *src, const gfi_change *c)
     return dst;
 }
 
-int gfi_scratch_probe(gf_net *net, gfi_judge *j, gf_diag **d)
+static int scratch_probe(gf_net *net, gfi_judge *j, gf_diag **d)
 {
     *d = NULL;
     if (gf_diag_create(d, net))
@@ -138,7 +138,7 @@ static void fill_targets(gf_net *net, float *t, int64_t rows, int64_t width, dou
         t[i] = (float)(t[i] * scale);
 }
 
-int gfi_scratch_train(gf_net *net, const float *x, int64_t rows, double scale, int32_t steps, gfi_run *run)
+static int scratch_train(gf_net *net, const float *x, int64_t rows, double scale, int32_t steps, gfi_run *run)
 {
     int64_t width = gfi_loss_target_width(&net->loss, gf_net_output_size(net));
     size_t nx = (size_t)rows * (size_t)net->inputs, nt = (size_t)rows * (size_t)width;
@@ -197,7 +197,7 @@ static int copy_state(const gf_net *src, gf_net *dst)
     return GF_OK;
 }
 
-gf_net *gfi_scratch_clone(const gf_net *src, int *rc)
+static gf_net *scratch_clone(const gf_net *src, int *rc)
 {
     gf_net *dst = NULL;
     size_t need = 0;
@@ -221,7 +221,7 @@ gf_net *gfi_scratch_clone(const gf_net *src, int *rc)
     return dst;
 }
 
-int gfi_scratch_time_pass(gf_net *net, const float *x, int64_t rows, const double *th, gf_diag **d)
+static int scratch_time_pass(gf_net *net, const float *x, int64_t rows, const double *th, gf_diag **d)
 {
     size_t nx = (size_t)rows * (size_t)net->inputs, ny = (size_t)rows * (size_t)gf_net_output_size(net);
     float *g = gfi_malloc(ny * sizeof *g);
@@ -240,5 +240,65 @@ int gfi_scratch_time_pass(gf_net *net, const float *x, int64_t rows, const doubl
     if (!(rc = gf_diag_enable(*d, 1)) && !(rc = gf_net_forward(net, x, nx, rows, NULL, 0)))
         rc = gf_net_backward_from(net, g, ny);
     gfi_free(g);
+    return rc;
+}
+
+/* ---- the entries ----
+ * Every attempt above may fail in a way its caller handles (a remedy left
+ * unchecked, weights that cannot be cloned), and leaves that failure's message
+ * in the thread's slot (a clone's save, in the net's too): the caller's call
+ * may well succeed.  So the messages are put back, except when memory ran
+ * out, which the callers report. */
+
+gf_net *gfi_scratch_net(const gf_net *src, const gfi_change *c)
+{
+    gfi_saved_error e;
+    gfi_error_save(&e, NULL);
+    gf_net *dst = scratch_net(src, c);
+    if (dst) /* NULL only when out of memory */
+        gfi_error_restore(&e);
+    return dst;
+}
+
+int gfi_scratch_probe(gf_net *net, gfi_judge *j, gf_diag **d)
+{
+    gfi_saved_error e;
+    gfi_error_save(&e, NULL);
+    int rc = scratch_probe(net, j, d);
+    if (rc != GF_ERR_NOMEM)
+        gfi_error_restore(&e);
+    return rc;
+}
+
+int gfi_scratch_train(gf_net *net, const float *x, int64_t rows, double scale, int32_t steps, gfi_run *run)
+{
+    gfi_saved_error e;
+    gfi_error_save(&e, NULL);
+    int rc = scratch_train(net, x, rows, scale, steps, run);
+    if (rc != GF_ERR_NOMEM)
+        gfi_error_restore(&e);
+    return rc;
+}
+
+gf_net *gfi_scratch_clone(const gf_net *src, int *rc)
+{
+    gfi_saved_error e;
+    int r = GF_OK;
+    gfi_error_save(&e, (gf_net *)src);
+    gf_net *dst = scratch_clone(src, &r);
+    if (r != GF_ERR_NOMEM)
+        gfi_error_restore(&e);
+    if (rc)
+        *rc = r;
+    return dst;
+}
+
+int gfi_scratch_time_pass(gf_net *net, const float *x, int64_t rows, const double *th, gf_diag **d)
+{
+    gfi_saved_error e;
+    gfi_error_save(&e, NULL);
+    int rc = scratch_time_pass(net, x, rows, th, d);
+    if (rc != GF_ERR_NOMEM)
+        gfi_error_restore(&e);
     return rc;
 }

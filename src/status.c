@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Thread_local char last_error[256];
+static _Thread_local char last_error[GFI_MESSAGE_CAP];
 
 const char *gf_strerror(int code)
 {
@@ -57,6 +57,21 @@ int gfi_net_fail(gf_net *net, int code, const char *fmt, ...)
     if (net)
         memcpy(net->err, last_error, sizeof net->err);
     return code;
+}
+
+void gfi_error_save(gfi_saved_error *e, gf_net *net)
+{
+    e->net = net;
+    memcpy(e->thread, last_error, sizeof e->thread);
+    if (net)
+        memcpy(e->net_msg, net->err, sizeof e->net_msg);
+}
+
+void gfi_error_restore(const gfi_saved_error *e)
+{
+    memcpy(last_error, e->thread, sizeof last_error);
+    if (e->net)
+        memcpy(e->net->err, e->net_msg, sizeof e->net->err);
 }
 
 int32_t gf_version(void) { return GF_VERSION_NUMBER; }

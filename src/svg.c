@@ -137,14 +137,27 @@ static double tick_step(double span)
     return raw <= p ? p : raw <= 2 * p ? 2 * p : raw <= 5 * p ? 5 * p : 10 * p;
 }
 
+/* How many ticks lo, lo + step, ... up to hi take (at most MAX_TICKS; 0 for an empty or non-finite range). */
+#define MAX_TICKS 64
+static int tick_count(double lo, double hi, double step)
+{
+    if (!(step > 0) || !isfinite(lo) || !isfinite(hi) || hi < lo)
+        return 0;
+    double n = floor((hi - lo) / step + 1e-9) + 1;
+    return n < MAX_TICKS ? (int)n : MAX_TICKS;
+}
+
 static void frame(gfi_sink *s, const panel *p, const char *title, const char *ylabel, const char *xlabel)
 {
     gfi_sink_put(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" font-weight=\"bold\">%s</text>\n", LEFT, p->top - 10,
                  title);
     gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#000\"/>\n", LEFT,
                  p->top, RIGHT - LEFT, p->h);
-    int step = (int)ceil((p->hi - p->lo) / 8.0);
-    for (double e = p->lo; e <= p->hi + 1e-9; e += step) {
+    /* Ticks by an integer count: a double loop counter can stop advancing. */
+    double step = fmax(1.0, ceil((p->hi - p->lo) / 8.0));
+    int nticks = tick_count(p->lo, p->hi, step);
+    for (int k = 0; k < nticks; k++) {
+        double e = p->lo + k * step;
         double y = p->top + p->h - (e - p->lo) / (p->hi - p->lo) * p->h;
         gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>"
                         "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>"
@@ -158,13 +171,17 @@ static void frame(gfi_sink *s, const panel *p, const char *title, const char *yl
                  (LEFT + RIGHT) / 2, p->top + p->h + 44, xlabel);
 }
 
-/* Ticks and labels of the x axis from x0 to x1 (integers). */
+/* Ticks and labels of the x axis from x0 to x1 (integers).  The step is at
+ * least the spacing of doubles at x1 (a step count of 2^61 has spacing 512),
+ * and the ticks are counted, so every tick is a distinct value. */
 static void x_ticks(gfi_sink *s, const panel *p)
 {
-    double st = tick_step(p->x1 - p->x0);
-    if (st < 1)
-        st = 1;
-    for (double x = ceil(p->x0 / st) * st; x <= p->x1 + 1e-9; x += st) {
+    double big = fmax(fabs(p->x0), fabs(p->x1));
+    double st = fmax(fmax(tick_step(p->x1 - p->x0), 1.0), nextafter(big, INFINITY) - big);
+    double first = ceil(p->x0 / st) * st;
+    int nticks = tick_count(first, p->x1, st);
+    for (int k = 0; k < nticks; k++) {
+        double x = first + k * st;
         double X = px(p, x), Y = p->top + p->h;
         gfi_sink_put(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>"
                         "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%.0f</text>\n",

@@ -800,6 +800,98 @@ static void test_a_per_step_schedule_rate_beyond_the_float_range_stops_the_fit_b
     gf_net_destroy(net);
 }
 
+/* An allocator that pads every block with SLACK guard bytes and checks them when the block is
+ * freed or moved, so a write past a block's end shows up as guard_broken; refuses a realloc of
+ * exactly refuse_realloc bytes once while that is nonzero. */
+#define SLACK 65536
+#define HEAD 16
+static int guard_broken;
+static size_t refuse_realloc;
+static void check_guard(const unsigned char *base)
+{
+    size_t n;
+    memcpy(&n, base, sizeof n);
+    for (size_t i = 0; i < SLACK; i++)
+        if (base[HEAD + n + i] != 0xA5) {
+            guard_broken = 1;
+            return;
+        }
+}
+static void *guard_place(unsigned char *base, size_t n)
+{
+    if (!base)
+        return NULL;
+    memcpy(base, &n, sizeof n);
+    memset(base + HEAD + n, 0xA5, SLACK);
+    return base + HEAD;
+}
+static void *guard_malloc(void *u, size_t n)
+{
+    (void)u;
+    return guard_place(malloc(HEAD + n + SLACK), n);
+}
+static void *guard_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    if (refuse_realloc && n == refuse_realloc) {
+        refuse_realloc = 0;
+        return NULL;
+    }
+    if (!p)
+        return guard_malloc(u, n);
+    unsigned char *base = (unsigned char *)p - HEAD;
+    check_guard(base);
+    return guard_place(realloc(base, HEAD + n + SLACK), n);
+}
+static void guard_free(void *u, void *p)
+{
+    (void)u;
+    if (!p)
+        return;
+    check_guard((unsigned char *)p - HEAD);
+    free((unsigned char *)p - HEAD);
+}
+
+/* A fit at a smaller target width whose target-buffer growth fails must not leave the input
+ * buffer smaller than the next fit believes it is. */
+static void test_a_fit_after_a_failed_buffer_growth_stays_inside_its_buffers(void **state)
+{
+    (void)state;
+    enum { IN = 50, OUT = 10, N = 64 };
+    static float x[N * IN], t[N * OUT], lab[N];
+    for (int i = 0; i < N * IN; i++)
+        x[i] = sinf((float)i);
+    for (int i = 0; i < N; i++)
+        lab[i] = (float)(i % OUT);
+    guard_broken = 0;
+    assert_int_equal(gf_set_allocator(guard_malloc, guard_realloc, guard_free, NULL), GF_OK);
+    gf_net *net;
+    gf_fit *f;
+    gf_loss *labels, *mse;
+    assert_int_equal(gf_net_create(&net, IN, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, OUT, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_loss_create(&labels, GF_LOSS_SOFTMAX_CE_LABELS), GF_OK);
+    assert_int_equal(gf_loss_create(&mse, GF_LOSS_MSE), GF_OK);
+    assert_int_equal(gf_fit_create(&f), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_BATCH, 32), GF_OK);
+    assert_int_equal(gf_net_fit_v2(net, x, N * IN, t, N * OUT, N, f), GF_OK); /* 32 x 50 in, 32 x 10 out */
+    assert_int_equal(gf_net_set_loss(net, labels), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_BATCH, 8), GF_OK);
+    refuse_realloc = 8 * sizeof(float); /* the 8 x 1 label buffer, should it be reallocated */
+    int rc = gf_net_fit_v2(net, x, N * IN, lab, N, N, f);
+    refuse_realloc = 0;
+    assert_true(rc == GF_OK || rc == GF_ERR_NOMEM);
+    assert_int_equal(gf_net_set_loss(net, mse), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_BATCH, 32), GF_OK);
+    assert_int_equal(gf_net_fit_v2(net, x, N * IN, t, N * OUT, N, f), GF_OK);
+    gf_fit_destroy(f);
+    gf_loss_destroy(labels);
+    gf_loss_destroy(mse);
+    gf_net_destroy(net);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+    assert_false(guard_broken);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -818,6 +910,7 @@ int main(void)
         cmocka_unit_test(test_refused_fits_change_nothing),
         cmocka_unit_test(test_epochs_allocate_nothing_once_the_first_fit_sized_the_buffers),
         cmocka_unit_test(test_a_fit_that_runs_out_of_memory_changes_nothing),
+        cmocka_unit_test(test_a_fit_after_a_failed_buffer_growth_stays_inside_its_buffers),
         cmocka_unit_test(test_record_holds_the_net_verdict_when_diagnostics_are_on),
         cmocka_unit_test(test_plateau_schedule_cuts_the_rate_after_patience_epochs_without_improvement),
         cmocka_unit_test(test_a_reader_with_an_older_smaller_record_gets_its_prefix),

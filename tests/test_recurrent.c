@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gradflow.h"
+#include "internal.h" /* a weight poisoned in place: the setters refuse NaN */
 #include "unit_span.h"
 #include "gradcheck.h"
 
@@ -655,18 +656,153 @@ static void test_initial_state_fixes_the_batch_of_every_pass(void **state)
     gf_net_destroy(net);
 }
 
-static void test_fit_refuses_mini_batches_of_another_batch_than_the_initial_state(void **state)
+/* ---- fits and per-sample settings (they go by batch position) ---- */
+
+/* A T=4, F=2 sequence net: LSTM(3) then dense(1); the LSTM in *l. */
+static gf_net *fit_net(gf_layer **l)
+{
+    gf_net *net = sequence_net(4, 2, 7);
+    *l = add_recurrent(net, GF_LAYER_LSTM, 3, 0);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    return net;
+}
+
+static gf_fit *fit_options(int64_t batch, int shuffle)
+{
+    gf_fit *f;
+    assert_int_equal(gf_fit_create(&f), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_BATCH, (double)batch), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_SHUFFLE, shuffle), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_EPOCHS, 2), GF_OK);
+    return f;
+}
+
+/* The fit was refused with GF_ERR_STATE naming fn, and the net did not change. */
+static void assert_refused_unchanged(gf_net *net, gf_layer *l, int rc, const char *fn, const float *w0)
+{
+    float w1[128];
+    assert_int_equal(rc, GF_ERR_STATE);
+    assert_message_has(gf_net_last_error(net), fn);
+    assert_int_equal(gf_net_steps(net), 0);
+    assert_int_equal(gf_net_epoch_count(net), 0);
+    assert_true(gf_layer_weight_count(l) <= 128);
+    assert_int_equal(gf_layer_get_weights(l, w1, (size_t)gf_layer_weight_count(l)), GF_OK);
+    assert_memory_equal(w0, w1, (size_t)gf_layer_weight_count(l) * sizeof(float));
+}
+
+static void test_gf_net_fit_refuses_a_net_with_an_initial_state_before_any_change(void **state)
 {
     (void)state;
-    gf_net *net = sequence_net(4, 2, 1);
-    gf_layer *l = add_recurrent(net, GF_LAYER_RNN, 3, 0);
-    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
-    float s[6] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f}, x[10 * 8], t[10] = {0};
+    gf_layer *l;
+    gf_net *net = fit_net(&l);
+    float s[12] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f}, x[2 * 8], t[2] = {0}, w0[128];
+    gc_fill(x, 16);
+    assert_int_equal(gf_layer_set_initial_state(l, s, 12, 2), GF_OK);
+    assert_int_equal(gf_layer_get_weights(l, w0, (size_t)gf_layer_weight_count(l)), GF_OK);
+    /* Batch 2 matches the state's, but the loop shuffles: sample 1 could start from sample 0's state. */
+    int rc = gf_net_fit(net, x, 16, t, 2, 2, 2, 1, NULL, NULL, NULL);
+    assert_refused_unchanged(net, l, rc, "gf_net_fit:", w0);
+    assert_message_has(gf_net_last_error(net), "initial state");
+    gf_net_destroy(net);
+}
+
+static void test_fit_v2_with_lengths_and_a_partial_last_batch_is_refused_before_any_step(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    gf_net *net = fit_net(&l);
+    const int64_t len[4] = {1, 2, 3, 4};
+    float x[10 * 8], t[10] = {0}, w0[128];
     gc_fill(x, 80);
-    assert_int_equal(gf_layer_set_initial_state(l, s, 6, 2), GF_OK);
-    assert_int_equal(gf_net_fit(net, x, 80, t, 10, 10, 4, 1, NULL, NULL, NULL), GF_ERR_SHAPE);
-    assert_message_has(gf_net_last_error(net), "initial state for batch 2");
-    assert_int_equal(gf_net_fit(net, x, 80, t, 10, 10, 2, 1, NULL, NULL, NULL), GF_OK);
+    assert_int_equal(gf_layer_set_lengths(l, len, 4), GF_OK);
+    assert_int_equal(gf_layer_get_weights(l, w0, (size_t)gf_layer_weight_count(l)), GF_OK);
+    gf_fit *f = fit_options(4, 0); /* 10 samples: batches of 4, 4 and 2 */
+    assert_refused_unchanged(net, l, gf_net_fit_v2(net, x, 80, t, 10, 10, f), "gf_net_fit_v2:", w0);
+    assert_message_has(gf_net_last_error(net), "training");
+    gf_fit_destroy(f);
+    gf_net_destroy(net);
+}
+
+static void test_shuffled_fit_v2_with_lengths_is_refused(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    gf_net *net = fit_net(&l);
+    const int64_t len[4] = {1, 2, 3, 4};
+    float x[8 * 8], t[8] = {0}, w0[128];
+    gc_fill(x, 64);
+    assert_int_equal(gf_layer_set_lengths(l, len, 4), GF_OK);
+    assert_int_equal(gf_layer_get_weights(l, w0, (size_t)gf_layer_weight_count(l)), GF_OK);
+    gf_fit *f = fit_options(4, 1);
+    assert_refused_unchanged(net, l, gf_net_fit_v2(net, x, 64, t, 8, 8, f), "gf_net_fit_v2:", w0);
+    assert_message_has(gf_net_last_error(net), "GF_FIT_SHUFFLE");
+    gf_fit_destroy(f);
+    gf_net_destroy(net);
+}
+
+static void test_fit_v2_with_lengths_and_a_validation_split_is_refused(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    gf_net *net = fit_net(&l);
+    const int64_t len[4] = {1, 2, 3, 4};
+    float x[8 * 8], t[8] = {0}, w0[128];
+    gc_fill(x, 64);
+    assert_int_equal(gf_layer_set_lengths(l, len, 4), GF_OK);
+    assert_int_equal(gf_layer_get_weights(l, w0, (size_t)gf_layer_weight_count(l)), GF_OK);
+    gf_fit *f = fit_options(4, 0);
+    assert_int_equal(gf_fit_set(f, GF_FIT_VALIDATION_SPLIT, 0.5), GF_OK); /* 4 and 4 rows, drawn at random */
+    assert_refused_unchanged(net, l, gf_net_fit_v2(net, x, 64, t, 8, 8, f), "gf_net_fit_v2:", w0);
+    assert_message_has(gf_net_last_error(net), "validation split");
+    gf_fit_destroy(f);
+    gf_net_destroy(net);
+}
+
+static void test_fit_v2_with_an_initial_state_and_a_partial_validation_batch_is_refused(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    gf_net *net = fit_net(&l);
+    float s[12] = {0.5f}, x[4 * 8], t[4] = {0}, vx[3 * 8], vt[3] = {0}, w0[128];
+    gc_fill(x, 32);
+    gc_fill(vx, 24);
+    assert_int_equal(gf_layer_set_initial_state(l, s, 12, 2), GF_OK);
+    assert_int_equal(gf_layer_get_weights(l, w0, (size_t)gf_layer_weight_count(l)), GF_OK);
+    gf_fit *f = fit_options(2, 0);
+    assert_int_equal(gf_fit_set_validation(f, vx, 24, vt, 3, 3), GF_OK); /* validation batches of 2 and 1 */
+    assert_refused_unchanged(net, l, gf_net_fit_v2(net, x, 32, t, 4, 4, f), "gf_net_fit_v2:", w0);
+    assert_message_has(gf_net_last_error(net), "validation");
+    gf_fit_destroy(f);
+    gf_net_destroy(net);
+}
+
+/* At rate 0 the epoch loss is the loss of the data evaluated at the same batch, with the same lengths:
+ * an in-order fit gives every sample the length of its batch position. */
+static void test_an_in_order_fit_v2_keeps_each_samples_lengths(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    gf_net *net = fit_net(&l);
+    gf_optimizer *o;
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_SGD, 0.0), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, o), GF_OK);
+    gf_optimizer_destroy(o);
+    const int64_t len[4] = {1, 2, 3, 4};
+    float x[8 * 8], t[8] = {1, -1, 2, -2, 0.5f, -0.5f, 3, -3}, vx[4 * 8], vt[4] = {2, 1, 0, -1};
+    gc_fill(x, 64);
+    gc_fill(vx, 32);
+    assert_int_equal(gf_layer_set_lengths(l, len, 4), GF_OK);
+    double train_loss, val_loss;
+    assert_int_equal(gf_net_evaluate_v2(net, x, 64, t, 8, 8, 4, &train_loss, NULL, 0), GF_OK);
+    assert_int_equal(gf_net_evaluate_v2(net, vx, 32, vt, 4, 4, 4, &val_loss, NULL, 0), GF_OK);
+    gf_fit *f = fit_options(4, 0);
+    assert_int_equal(gf_fit_set_validation(f, vx, 32, vt, 4, 4), GF_OK);
+    assert_int_equal(gf_net_fit_v2(net, x, 64, t, 8, 8, f), GF_OK);
+    gf_epoch_record r = {.size = sizeof r};
+    assert_int_equal(gf_net_epoch_record(net, 1, &r), GF_OK);
+    assert_true(fabs(r.loss - train_loss) <= 1e-12 * fmax(1.0, train_loss));
+    assert_true(fabs(r.val_loss - val_loss) <= 1e-12 * fmax(1.0, val_loss));
+    gf_fit_destroy(f);
     gf_net_destroy(net);
 }
 
@@ -839,6 +975,30 @@ static void test_the_clip_printed_for_an_rnn_exploding_from_its_first_step_engag
     assert_int_equal(sscanf(check, "stay finite with it, loss %lf -> %lf; %lf -> %lf without", &a0, &a1, &b0, &b1), 4);
     assert_true(a1 < a0);
     assert_true(a1 != b1);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+/* The clip check clones the net with its current weights; a NaN weight makes the clone fail, which the remedy
+ * handles (the check is skipped).  The call succeeds, so neither message may hold the clone's failure. */
+static void test_a_remedy_whose_clone_fails_leaves_the_error_messages_as_they_were(void **state)
+{
+    (void)state;
+    gf_diag *d;
+    gf_net *net = exploding_relu_rnn(&d);
+    gf_net_layer(net, 1)->w[0] = NAN;
+    float bad[2];
+    assert_int_equal(gf_net_predict(net, NULL, 0, 1, bad, 2), GF_ERR_NULL); /* leaves a message of its own */
+    char thread_before[256], net_before[256], text[4096];
+    snprintf(thread_before, sizeof thread_before, "%s", gf_last_error());
+    snprintf(net_before, sizeof net_before, "%s", gf_net_last_error(net));
+    assert_int_equal(gf_diag_verdict_remedy(d, 0, text, sizeof text, NULL), GF_OK);
+    assert_string_equal(gf_last_error(), thread_before);
+    assert_string_equal(gf_net_last_error(net), net_before);
+    size_t need;
+    assert_int_equal(gf_diag_report(d, GF_REPORT_TEXT, NULL, 0, &need), GF_OK);
+    assert_string_equal(gf_last_error(), thread_before);
+    assert_string_equal(gf_net_last_error(net), net_before);
     gf_diag_destroy(d);
     gf_net_destroy(net);
 }
@@ -1317,12 +1477,18 @@ int main(void)
         cmocka_unit_test(test_lengths_are_checked),
         cmocka_unit_test(test_final_state_continues_a_sequence_split_in_two),
         cmocka_unit_test(test_initial_state_fixes_the_batch_of_every_pass),
-        cmocka_unit_test(test_fit_refuses_mini_batches_of_another_batch_than_the_initial_state),
+        cmocka_unit_test(test_gf_net_fit_refuses_a_net_with_an_initial_state_before_any_change),
+        cmocka_unit_test(test_fit_v2_with_lengths_and_a_partial_last_batch_is_refused_before_any_step),
+        cmocka_unit_test(test_shuffled_fit_v2_with_lengths_is_refused),
+        cmocka_unit_test(test_fit_v2_with_lengths_and_a_validation_split_is_refused),
+        cmocka_unit_test(test_fit_v2_with_an_initial_state_and_a_partial_validation_batch_is_refused),
+        cmocka_unit_test(test_an_in_order_fit_v2_keeps_each_samples_lengths),
         cmocka_unit_test(test_state_calls_refuse_bad_arguments),
         cmocka_unit_test(test_tanh_rnn_at_0_9_orthogonal_vanishes_within_the_bound_over_100_steps),
         cmocka_unit_test(test_sigmoid_rnn_has_the_bound_four),
         cmocka_unit_test(test_linear_rnn_scaled_past_the_bound_explodes_over_time),
         cmocka_unit_test(test_the_clip_printed_for_an_rnn_exploding_from_its_first_step_engages_in_its_check),
+        cmocka_unit_test(test_a_remedy_whose_clone_fails_leaves_the_error_messages_as_they_were),
         cmocka_unit_test(test_an_rnn_with_an_output_at_every_step_is_judged_by_what_a_step_carries_back),
         cmocka_unit_test(test_a_change_that_ends_an_explosion_is_not_called_not_enough_when_the_copy_reads_vanishing),
         cmocka_unit_test(test_a_healthy_orthogonal_recurrence_gets_no_time_verdict),

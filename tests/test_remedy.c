@@ -206,6 +206,37 @@ static void test_a_regression_on_targets_of_a_large_scale_is_told_to_standardize
     done(t);
 }
 
+/* Constant targets have variance 0: there is nothing to standardize, and the output bias alone reaches them. */
+static void test_constant_targets_are_not_told_to_be_standardized(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_diag *d;
+    assert_int_equal(gf_net_create(&net, 3, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 5, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    float x[12], t[8];
+    for (int i = 0; i < 12; i++)
+        x[i] = 1.0f;
+    for (int i = 0; i < 8; i++)
+        t[i] = 0.3f; /* not a power of 2: its mean square and squared mean differ by rounding */
+    assert_int_equal(gf_net_train_step(net, x, 12, t, 8, 4, NULL), GF_OK);
+    for (int i = 0; i < 12; i++)
+        x[i] = 3e38f;
+    assert_int_equal(gf_optimizer_set(gf_net_optimizer(net), GF_OPT_LR, 1e30), GF_OK);
+    for (int i = 0; i < 3; i++)
+        gf_net_train_step(net, x, 12, t, 8, 4, NULL); /* blows the weights up: a verdict with a remedy */
+    int32_t v = -1;
+    assert_int_equal(gf_diag_verdict(d, -1, &v), GF_OK);
+    assert_int_not_equal(v, GF_VERDICT_HEALTHY);
+    char text[8192];
+    assert_int_equal(gf_diag_verdict_remedy(d, -1, text, sizeof text, NULL), GF_OK);
+    assert_null(strstr(text, "standardize the targets"));
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 /* One hidden layer: no depth to measure a gain over, so the check quotes none (it read "delta x0 end to end"). */
 static void test_a_check_on_a_net_of_one_hidden_layer_quotes_no_end_to_end_gain(void **state)
 {
@@ -319,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_a_stagnating_net_gets_a_higher_rate_that_was_stable_at_twice_its_value),
         cmocka_unit_test(test_collapsed_weights_under_l2_get_a_weaker_penalty_not_an_init_change),
         cmocka_unit_test(test_each_action_is_said_once),
+        cmocka_unit_test(test_constant_targets_are_not_told_to_be_standardized),
         cmocka_unit_test(test_a_healthy_net_has_no_remedy_values),
         cmocka_unit_test(test_following_the_init_remedy_makes_the_probe_healthy),
         cmocka_unit_test(test_remedy_value_rejects_misuse_and_is_absent_before_any_observation),

@@ -1,6 +1,6 @@
 /* test_report.c — text, CSV, JSON-lines and SVG reports: structure checked by small strict parsers written here
  * (CSV column counts and numbers, a JSON grammar, an XML well-formedness checker), buffer and file rules. */
-#define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen; alarm: a report that loops forever fails instead of hanging */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "verdict.h"
 
@@ -522,6 +523,30 @@ static void test_svg_marks_no_delta_when_only_the_update_overflowed(void **state
     gf_net_destroy(net);
 }
 
+/* Steps past 2^53, where adding 1 to a double no longer changes it: the step axis still ends. */
+static void test_svg_report_of_a_net_at_step_2_to_the_61_returns(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_diag *d;
+    assert_int_equal(gf_net_create(&net, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 3, GF_ACT_TANH, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    const float x[4] = {1, 2, 3, 4}, t[2] = {1, 0};
+    assert_int_equal(gf_net_train_step(net, x, 4, t, 2, 2, NULL), GF_OK);
+    net->steps = (int64_t)1 << 61; /* within the documented 0 .. 2^62 a loaded model may carry */
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gf_net_train_step(net, x, 4, t, 2, 2, NULL), GF_OK);
+    alarm(20);
+    char *s = report(d, GF_REPORT_SVG);
+    alarm(0);
+    assert_null(xml_check(s));
+    free(s);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 static void test_xml_checker_rejects_malformed_documents(void **state)
 {
     (void)state;
@@ -704,6 +729,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_svg_draws_nonfinite_and_zero_values_as_marked_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_svg_profile_needs_no_input_gradient, setup, teardown),
         cmocka_unit_test(test_svg_marks_no_delta_when_only_the_update_overflowed),
+        cmocka_unit_test(test_svg_report_of_a_net_at_step_2_to_the_61_returns),
         cmocka_unit_test(test_xml_checker_rejects_malformed_documents),
         cmocka_unit_test_setup_teardown(test_report_to_file_matches_the_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_rejects_misuse, setup, teardown),

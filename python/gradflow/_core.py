@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from ctypes import byref, c_double, c_int32, c_int64, c_size_t
 
 from . import _decls as D
-from ._data import INT64_MAX, SIZE_MAX, as_floats, as_int, as_real, new_output, np
+from ._data import INT64_MAX, SIZE_MAX, _fmt_shape, as_floats, as_int, as_real, new_output, np
 from ._enums import (INT32, ActivationKind, ActivationParam, ClipMode, FanMode, InitKind, LayerKind, LayerOption,
                      LossKind, LossParam, ModelField, OptimizerKind, OptimizerParam, SaveFlag, ShapeKind, enum_value,
                      to_enum)
@@ -799,6 +799,7 @@ class Layer(_Handle):
         fd = as_floats(data, "data", where)
         if fd.count != n:
             raise ShapeError("%s: data has %d values, block %r has %d" % (where, fd.count, name, n))
+        _check_block_shape(fd.shape, shape, "data", where)
         check(lib.gf_layer_set_param(h, i, fd.ptr, fd.count), self._net_h())
 
     def get_param_grad(self, name):
@@ -837,11 +838,12 @@ class Layer(_Handle):
         check(fn(h, optr, count), self._net_h())
         return out
 
-    def _set(self, fn, data, count, what, where):
+    def _set(self, fn, data, count, shape, what, where):
         h = self._ptr(where)
         fd = as_floats(data, what, where)
         if fd.count != count:
             raise ShapeError("%s: %s has %d values, the layer has %d" % (where, what, fd.count, count))
+        _check_block_shape(fd.shape, shape, what, where)
         check(fn(h, fd.ptr, fd.count), self._net_h())
 
     def get_weights(self):
@@ -849,13 +851,14 @@ class Layer(_Handle):
         return self._get(lib.gf_layer_get_weights, self.weight_count, self._shape_w(), "Layer.get_weights")
 
     def set_weights(self, data):
-        self._set(lib.gf_layer_set_weights, data, self.weight_count, "weights", "Layer.set_weights")
+        """W from data of its shape (get_weights()'s) or flat in that order; a transposed array is refused."""
+        self._set(lib.gf_layer_set_weights, data, self.weight_count, self._shape_w(), "weights", "Layer.set_weights")
 
     def get_bias(self):
         return self._get(lib.gf_layer_get_bias, self.bias_count, (self.bias_count,), "Layer.get_bias")
 
     def set_bias(self, data):
-        self._set(lib.gf_layer_set_bias, data, self.bias_count, "bias", "Layer.set_bias")
+        self._set(lib.gf_layer_set_bias, data, self.bias_count, (self.bias_count,), "bias", "Layer.set_bias")
 
     def get_weight_grad(self):
         """d loss / d W of the last backward (outputs x inputs)."""
@@ -1076,7 +1079,13 @@ class _Recurrent(Layer):
         per = self.state_size
         if per <= 0 or fd.count % per or fd.count == 0:
             raise ShapeError("%s: state has %d values, not a whole number of samples of %d" % (where, fd.count, per))
-        check(lib.gf_layer_set_initial_state(h, fd.ptr, fd.count, fd.count // per), self._net_h())
+        batch = fd.count // per
+        want = self._state_shape(batch)
+        if tuple(fd.shape) not in (want, (fd.count,)):
+            raise ShapeError("%s: state has shape %s; it must be %s (%s) or flat in that order"
+                             % (where, _fmt_shape(fd.shape), _fmt_shape(want),
+                                "2, batch, hidden" if len(want) == 3 else "batch, hidden"))
+        check(lib.gf_layer_set_initial_state(h, fd.ptr, fd.count, batch), self._net_h())
 
     def set_lengths(self, lengths):
         """Per-sample sequence lengths (1..T) of the next passes, as pack_padded_sequence: past its end a sample's
@@ -1820,14 +1829,25 @@ def _state_value(value, key, shape, where):
     elif np is not None and not isinstance(value, np.ndarray) and hasattr(value, "__array__"):
         value = np.asarray(value)
     fd = as_floats(value, key, where)
-    got, want = tuple(fd.shape), tuple(shape)
+    if not _block_shape_ok(fd.shape, shape):
+        raise ShapeError("%s: %s has shape %s, the net's is %s" % (where, key, tuple(fd.shape), tuple(shape)))
+    return value
+
+
+def _block_shape_ok(got, want):
+    """Data of shape got fits a block of shape want: exactly that shape, or flat with its count (without
+    numpy, the readers give flat arrays).  Anything else, a transpose above all, is refused: the count
+    alone would store it scrambled."""
     count = 1
     for d in want:
         count *= d
-    # A flat value of the right count is taken too: without numpy, state_dict() gives flat arrays.
-    if got != want and got != (count,):
-        raise ShapeError("%s: %s has shape %s, the net's is %s" % (where, key, got, want))
-    return value
+    return tuple(got) == tuple(want) or tuple(got) == (count,)
+
+
+def _check_block_shape(got, want, what, where):
+    if not _block_shape_ok(got, want):
+        raise ShapeError("%s: %s has shape %s; the layer's is %s (or flat in that order)"
+                         % (where, what, _fmt_shape(got), _fmt_shape(want)))
 
 
 def model_info(source):

@@ -63,6 +63,21 @@ class RecurrentLayerTest(unittest.TestCase):
             else:
                 self.assertEqual(len(s), 12)
 
+    def test_an_lstm_initial_state_not_shaped_2_batch_hidden_is_refused(self):
+        with gf.Net((5, 2), seed=1, kind="sequence") as net:
+            layer = net.add_lstm(3)
+            with self.assertRaises(gf.ShapeError):
+                layer.set_initial_state([[0.0] * 6 for _ in range(4)])  # (4, 6): 24 values, as (2, 4, 3) has
+            layer.set_initial_state([[[0.0] * 3] * 4] * 2)             # (2, 4, 3)
+            layer.set_initial_state([0.0] * 24)                         # flat in that order
+
+    def test_a_gru_initial_state_with_rows_of_another_width_is_refused(self):
+        with gf.Net((5, 2), seed=1, kind="sequence") as net:
+            layer = net.add_gru(3)
+            with self.assertRaises(gf.ShapeError):
+                layer.set_initial_state([[0.0] * 2 for _ in range(3)])  # (3, 2): 6 values, as (2, 3) has
+            layer.set_initial_state([[0.0] * 3 for _ in range(2)])      # (batch, H)
+
     def test_an_initial_state_of_another_batch_is_refused_at_the_pass(self):
         with gf.Net((4, 2), kind="sequence") as net:
             layer = net.add_gru(3)

@@ -121,6 +121,44 @@ class ParamBlockTest(unittest.TestCase):
             self.assertEqual(flat(layer.get_param(0)), [1, 2, 3, 4, 5, 6])
             self.assertEqual(flat(layer.weights), [1, 2, 3, 4, 5, 6])
 
+    # A (3, 4) array for a (4, 3) weight has the right count: only its shape tells it is transposed.
+    _W = [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]
+    _WT = [[0, 3, 6, 9], [1, 4, 7, 10], [2, 5, 8, 11]]
+
+    def test_set_weights_refuses_a_transposed_array(self):
+        with gf.Net(3) as net:
+            layer = net.add_dense(4)
+            before = flat(layer.weights)
+            with self.assertRaises(gf.ShapeError):
+                layer.set_weights(self._WT)
+            self.assertEqual(flat(layer.weights), before)
+
+    def test_the_weights_property_refuses_a_transposed_array(self):
+        with gf.Net(3) as net:
+            layer = net.add_dense(4)
+            with self.assertRaises(gf.ShapeError):
+                layer.weights = self._WT
+
+    def test_set_param_refuses_a_transposed_array(self):
+        with gf.Net(3) as net:
+            layer = net.add_dense(4)
+            with self.assertRaises(gf.ShapeError):
+                layer.set_param("weight", self._WT)
+
+    def test_set_bias_refuses_a_two_dimensional_array(self):
+        with gf.Net(3) as net:
+            layer = net.add_dense(4)
+            with self.assertRaises(gf.ShapeError):
+                layer.set_bias([[1, 2], [3, 4]])
+
+    def test_weights_of_the_blocks_shape_or_flat_are_taken(self):
+        with gf.Net(3) as net:
+            layer = net.add_dense(4)
+            layer.set_weights(self._W)
+            self.assertEqual(flat(layer.weights), list(range(12)))
+            layer.set_param("weight", [float(11 - i) for i in range(12)])
+            self.assertEqual(flat(layer.get_param("weight")), [float(11 - i) for i in range(12)])
+
     def test_an_unknown_block_name_is_a_range_error(self):
         with gf.Net(3) as net:
             layer = net.add_dense(2)
