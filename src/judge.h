@@ -64,7 +64,7 @@ typedef struct gfi_judge {
     double change;       int32_t change_n; /* relative loss change over the window (older - newer) / older */
     double change_older; /* the older half's median loss */
     double solved_loss, chance;            /* > 0: a classifier under SOLVED_SHARE of its chance loss */
-    double step_ur, step_grad; int32_t step_layer;
+    double step_ur, step_grad, step_scale; /* stagnation: the whole net's update and gradient ratios, input std */
     double lr;
     bool clipping;
     gfi_conv_gain conv;  /* C_CONV_GAIN / C_CONV_GROW: the conv activations' backward gains */
@@ -101,6 +101,9 @@ double gfi_j_chi_at(const gfi_judge *j, int32_t ago, double *se);
 #define GFI_DEPTH_Z 2.0
 /* Windows the depth hysteresis runs over (judge.c, depth_state). */
 #define GFI_HYSTERESIS 24
+/* Inputs whose variance is under this are off by more than x10 from the 1 every init assumes (the stagnation rule
+ * scales its thresholds with their std; the remedy says to standardize them). */
+#define GFI_INPUT_VAR_LOW 0.01
 /* Squared gain of delta through a healthy unit of this activation on zero-mean input (ReLU: 1/2). */
 double gfi_j_unit_ref(int32_t kind);
 void gfi_j_analyse(const gf_diag *d, gfi_judge *j);

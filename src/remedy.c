@@ -460,7 +460,7 @@ static double input_variance(const gfi_judge *j)
  * init assumes about 1 and scales the first layer's pre-activations with the inputs, and the checks on copies of the
  * net run on N(0,1) data, which cannot see it.  Pixels in [0, 1] (variance ~0.1) are within. */
 #define INPUT_VAR_HIGH 100.0
-#define INPUT_VAR_LOW 0.01
+#define INPUT_VAR_LOW GFI_INPUT_VAR_LOW
 static bool inputs_off_scale(const gfi_judge *j)
 {
     double v = input_variance(j);

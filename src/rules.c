@@ -620,44 +620,98 @@ static void reason_weight_collapse(const gfi_judge *j, gfi_sink *s, int32_t i)
         gfi_sink_put(s, " is below the floor %g", j->th[GF_TH_WEIGHT_FLOOR]);
 }
 
-/* A gradient at least this fraction of its weights is far from a minimum: a net whose updates are tiny then is
- * held back by its step size, not converged (measured: 2-3 at learning rates of 1e-6, 0.0013 and below for nets
- * that have converged). */
+/* A gradient at least this fraction of the weights is far from a minimum: a net whose updates are tiny then is held
+ * back by its step size, not converged (measured: 2-3 at learning rates of 1e-6, 0.0013 and below for nets that have
+ * converged).  Stated for inputs of variance 1, the scale every init assumes (see input_scale). */
 #define STAGNATION_MIN_GRAD 0.01
 
 typedef struct {
-    double ur, grad;  /* the largest update ratio of a layer, the largest gradient / weights */
-    int32_t layer;    /* that gradient's layer */
+    double ur, grad;  /* the whole net's update ratio ||dtheta|| / ||theta||, and its gradient ||g|| / ||theta|| */
+    double scale;     /* the inputs' std where it is under 1 (else 1): the gradient condition is scaled by it */
+    double moved;     /* the largest update ratio of any layer: 0 when no update was measured at all */
 } steps;
 
-/* Window medians at record start; false when some layer has no (or a broken) update recorded. */
+/* The std s of the first layer's inputs at record ago where their variance is under GFI_INPUT_VAR_LOW (off by more
+ * than x10 from the 1 every init assumes), else 1.  Every weight gradient is delta x^T, and a net that passes the
+ * scale of its signal on (ReLU with He: positively homogeneous) gives outputs s times their designed scale: every
+ * gradient is s times smaller, and a step must move the weights 1/s times further (relative) to reach targets of
+ * unit scale.  So the gradient that marks "not converged" is s x STAGNATION_MIN_GRAD, and the progress of a step
+ * is its update ratio x s: inputs of std 1e-3 put every hidden gradient at ~1e-3 of its weights and move the net
+ * 1e-5 of its norm per step while it learns nothing.  Larger inputs only make the gradient larger (not read). */
+static double input_scale(const gfi_judge *j, int32_t ago)
+{
+    double gain = gfi_j_stat(j, ago, 0, GF_STAT_ACT_GAIN), var = gfi_j_stat(j, ago, 0, GF_STAT_ACT_VAR) / gain;
+    return gain > 0 && isfinite(var) && var >= 0 && var < GFI_INPUT_VAR_LOW ? sqrt(var) : 1.0;
+}
+
+/* Window medians at record start, summed over the layers with weights into the whole net's ratios: ||dtheta||^2 =
+ * sum of (UPDATE_RATIO_i ||W_i||)^2, ||g||^2 = sum of ||g_i||^2, ||theta||^2 = sum of ||W_i||^2.  The largest layer's
+ * ratio is not the net's: a global norm clip hands its fixed step lr x clip to the layer with the largest gradient (a
+ * narrow output layer moving 1.4e-5 of its weights while the hidden layers move 1e-7, nothing learned), and a single
+ * 64-weight layer says nothing of the 4096 in each hidden layer.  False when some layer has no (or a broken) update
+ * recorded. */
 static bool steps_at(const gfi_judge *j, int32_t start, steps *st)
 {
-    st->ur = st->grad = -1;
-    st->layer = 0;
+    double dtheta = 0, g2 = 0, theta = 0;
+    st->moved = -1;
     for (int32_t i = 0; i < j->L; i++) {
         double u = gfi_j_window_from(j, start, i, GF_STAT_UPDATE_RATIO);
         double g = gfi_j_window_from(j, start, i, GF_STAT_WGRAD_NORM), w = gfi_j_window_from(j, start, i, GF_STAT_WEIGHT_NORM);
         if (!isfinite(u) || u < 0)
             return false;
-        st->ur = fmax(st->ur, u);
-        if (isfinite(g) && w > 0 && g / w > st->grad) {
-            st->grad = g / w;
-            st->layer = i;
-        }
+        st->moved = fmax(st->moved, u);
+        if (!(w > 0) || !isfinite(w))
+            continue; /* no weights (flatten, pooling) */
+        dtheta += u * w * u * w;
+        theta += w * w;
+        if (isfinite(g))
+            g2 += g * g;
     }
+    if (!(theta > 0))
+        return false;
+    st->ur = sqrt(dtheta / theta);
+    st->grad = sqrt(g2 / theta);
+    st->scale = input_scale(j, start);
     return true;
 }
 
-/* Steps too small against a gradient that is not: entered under UPDATE_FLOOR, kept under twice it. */
+/* The per-step rate at which a loss that is being learned falls, at least: ln 2 / 1000, a loss that would halve
+ * within the thousand steps in which steps at UPDATE_FLOOR move the weights by 1 %.  Stagnation claims that the
+ * steps are too small for the loss to move; a loss falling at this rate is moving, whatever the step sizes say (SGD
+ * at 1e-4 on a 50-layer linear net moves it 1e-5 of its norm per step while its loss falls 0.13-0.4 % per step: each
+ * of its 50 layers lowers the loss by its own step).  The stagnating nets measured change theirs by under 3e-5 per
+ * step. */
+#define STAGNATION_LOSS_FALL (0.69314718055994531 / 1000)
+
+/* The rate, per step, at which the loss fell over the window at record start: ln(older / newer) over the steps
+ * between the medians of its two halves (loss_halves).  False when the window is too short to have halves (16
+ * records): then the steps alone are the evidence. */
+static bool loss_fall_rate(const gfi_judge *j, int32_t start, double *rate)
+{
+    double older, newer, z;
+    if (!loss_halves(j, start, &older, &newer, &z))
+        return false;
+    int32_t n = j->n - start < LOSS_WINDOW ? j->n - start : LOSS_WINDOW;
+    double span = (double)(gfi_diag_step_at(j->d, start) - gfi_diag_step_at(j->d, start + n - 1));
+    double apart = span / (n - 1) * (n - n / 2); /* steps between the halves' medians */
+    if (!(apart > 0))
+        return false;
+    *rate = newer > 0 ? log(older / newer) / apart : INFINITY;
+    return true;
+}
+
+/* Steps too small against a gradient that is not, while the loss does not fall: entered under UPDATE_FLOOR with
+ * the loss falling slower than STAGNATION_LOSS_FALL, kept under twice both. */
 static bool stagnating(const gfi_judge *j, int32_t start, bool entering, void *arg)
 {
     (void)arg;
     steps st;
-    double k = entering ? 1.0 : 2.0;
+    double k = entering ? 1.0 : 2.0, fall;
+    if (loss_fall_rate(j, start, &fall) && fall >= k * STAGNATION_LOSS_FALL)
+        return false;
     /* Every ratio 0: no update was measured (backward only, or steps the guard refused). */
-    return steps_at(j, start, &st) && st.ur > 0 && st.ur < k * j->th[GF_TH_UPDATE_FLOOR] &&
-           st.grad >= STAGNATION_MIN_GRAD / k;
+    return steps_at(j, start, &st) && st.moved > 0 && st.ur * st.scale < k * j->th[GF_TH_UPDATE_FLOOR] &&
+           st.grad >= STAGNATION_MIN_GRAD * st.scale / k;
 }
 
 static void detect_stagnation(gfi_judge *j)
@@ -668,9 +722,9 @@ static void detect_stagnation(gfi_judge *j)
         return;
     j->step_ur = st.ur;
     j->step_grad = st.grad;
-    j->step_layer = st.layer;
+    j->step_scale = st.scale;
     /* Outside the keeping test at the judged window, the latch is off whatever came before. */
-    if (!(st.ur > 0 && st.ur < 2 * j->th[GF_TH_UPDATE_FLOOR] && st.grad >= STAGNATION_MIN_GRAD / 2))
+    if (!stagnating(j, j->at, false, NULL))
         return;
     if (isfinite(loss) && fabs(loss) >= j->th[GF_TH_GRAD_FLOOR] && gfi_j_latched(j, stagnating, NULL, GFI_HYSTERESIS))
         j->net_why |= 1u << C_STAGNATION;
@@ -679,9 +733,15 @@ static void detect_stagnation(gfi_judge *j)
 static void reason_stagnation(const gfi_judge *j, gfi_sink *s, int32_t i)
 {
     (void)i;
-    gfi_sink_put(s, "learning stagnates: the largest update ratio is %.2g per step (threshold %g; healthy ~1e-3) "
-                    "while layer %d's gradient is %.2g of its weights",
-                 j->step_ur, j->th[GF_TH_UPDATE_FLOOR], (int)j->step_layer, j->step_grad);
+    gfi_sink_put(s, "learning stagnates: the net's weights move %.2g of their norm per step (threshold %g; healthy "
+                    "~1e-3) while its gradient is %.2g of them",
+                 j->step_ur, j->th[GF_TH_UPDATE_FLOOR], j->step_grad);
+    if (j->step_scale < 1)
+        gfi_sink_put(s, "; the inputs' std is %.2g, so the net's outputs are x%.2g of the scale its init assumes and "
+                        "it reaches the targets x%.2g slower: x%.2g of its norm per step (threshold %g) against a "
+                        "gradient threshold of %.2g",
+                     j->step_scale, j->step_scale, j->step_scale, j->step_ur * j->step_scale,
+                     j->th[GF_TH_UPDATE_FLOOR], STAGNATION_MIN_GRAD * j->step_scale);
     if (j->change_n)
         gfi_sink_put(s, "; the loss changed by %.2g%% over the last %d steps", -100 * j->change, (int)j->change_n);
 }
