@@ -143,17 +143,26 @@ net.add_dense(1)
 x = [[0.1 * (i + j) for j in range(4)] for i in range(8)]
 y = [[0.5] for i in range(8)]
 done = threading.Event()
+trained_one = threading.Event()
+read_one = threading.Event()
 def train():
-    for _ in range(300):
+    for i in range(300):
         net.train_step(x, y)
+        if i == 0:
+            # Hold on until the reader has read once mid-training: on a loaded machine the
+            # 300 steps could otherwise end before the reading loop first runs.
+            trained_one.set()
+            read_one.wait(60)
     done.set()
 t = threading.Thread(target=train)
 t.start()
+trained_one.wait(60)
 reads = 0
 while not done.is_set():
     w = net[0].get_weights()
     d = net.describe()
     reads += 1
+    read_one.set()
 t.join(60)
 report(reads=reads, steps=net.steps)
 ''')
