@@ -28,13 +28,15 @@ void gfi_gate_next(gfi_pool_gate *g, bool *use_pool, bool *measure)
 
 void gfi_gate_record(gfi_pool_gate *g, int64_t batch, bool pooled, double wall)
 {
-    if (!(wall >= GFI_GATE_MIN_WALL))
-        return;
     if (!pooled) {
         g->one_batch = batch;
         g->one_wall = wall;
         return;
     }
+    /* Judged only against a one-thread step of at least GFI_GATE_MIN_WALL: below it only outliers (a page
+     * fault, an interrupt) pass the floor, and one outlier against another says nothing of the pool. */
+    if (!(wall >= GFI_GATE_MIN_WALL) || !(g->one_wall >= GFI_GATE_MIN_WALL))
+        return;
     if (batch != g->one_batch) {
         g->count = 0; /* nothing to compare with: time the next step on one thread */
         return;

@@ -36,7 +36,7 @@
 #define GFI_GATE_MIN_WORK 1e6   /* 6 x parameters x batch: smaller steps are never gated */
 #define GFI_GATE_MIN_SKIP 32    /* steps on one thread after the first closure */
 #define GFI_GATE_MAX_SKIP 4096  /* the most steps on one thread between probes */
-#define GFI_GATE_MIN_WALL 50e-6 /* seconds: shorter steps say nothing */
+#define GFI_GATE_MIN_WALL 50e-6 /* seconds: shorter steps say nothing, nor steps judged against them */
 #define GFI_GATE_STRIKES 2      /* slow pooled steps in a row that close an open gate (a probe: one) */
 
 typedef struct gfi_pool_gate {

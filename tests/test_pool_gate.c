@@ -160,6 +160,18 @@ static void test_steps_too_short_to_judge_change_nothing(void **state)
     assert_true(g.one_wall == 0.010);
 }
 
+static void test_pooled_outliers_are_not_judged_against_a_lone_step_too_short_to_time(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = calibrated();
+    /* A 30 us step: only the pooled steps an interrupt or a page fault held up pass the floor. */
+    gfi_gate_record(&g, 64, false, GFI_GATE_MIN_WALL * 0.6);
+    for (int i = 0; i < 4; i++)
+        gfi_gate_record(&g, 64, true, GFI_GATE_MIN_WALL * 1.5);
+    assert_int_equal(g.skip, 0);
+    assert_int_equal(g.strikes, 0);
+}
+
 /* 256-128-4 tanh, batch 64 (the first layer's products shared out), 12 steps on `threads` threads (while
  * `spinners` processes spin); layer 0's weights into w. */
 static void train_deepish(int32_t threads, int spinners, float *w, size_t n)
@@ -212,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_probe_that_pays_resets_the_closure_length),
         cmocka_unit_test(test_pooled_step_of_another_batch_asks_for_a_lone_timing_instead_of_judging),
         cmocka_unit_test(test_steps_too_short_to_judge_change_nothing),
+        cmocka_unit_test(test_pooled_outliers_are_not_judged_against_a_lone_step_too_short_to_time),
         cmocka_unit_test(test_two_threads_beside_busy_processes_match_one_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
