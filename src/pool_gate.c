@@ -26,17 +26,51 @@ void gfi_gate_next(gfi_pool_gate *g, bool *use_pool, bool *measure)
     *measure = c == 0 || c % GFI_GATE_SAMPLE == 1;
 }
 
+/* Sums the timed steps of one kind (and batch) until they pass GFI_GATE_MIN_WALL (one thread) or
+ * GFI_GATE_WINDOW (pooled); then *fastest gets the fastest of them and true.  A short step alone says
+ * little, and taking only the ones that pass a floor would compare outliers (an interrupt); the fastest
+ * of a window is what the pool gives when nothing else holds it up, while on a busy machine every pooled
+ * step is slow.  Pooled windows are longer: after a one-thread step the workers may have slept, and in a
+ * guest a sleeping vCPU can take a millisecond to run again, so the steps right after one are slow on a
+ * quiet machine too (a 30 us step: windows of 9 timed steps, 33 steps). */
+static bool window(gfi_pool_gate *g, int k, int64_t batch, double wall, double *fastest)
+{
+    if (!(wall >= 0.0 && wall < 1e9))
+        return false;
+    if (g->acc_n[k] && g->acc_batch[k] != batch)
+        g->acc_n[k] = 0;
+    if (!g->acc_n[k]) {
+        g->acc_wall[k] = 0.0;
+        g->acc_min[k] = wall;
+    }
+    g->acc_batch[k] = batch;
+    g->acc_wall[k] += wall;
+    g->acc_min[k] = wall < g->acc_min[k] ? wall : g->acc_min[k];
+    g->acc_n[k]++;
+    if (!(g->acc_wall[k] >= (k ? GFI_GATE_WINDOW : GFI_GATE_MIN_WALL)))
+        return false;
+    *fastest = g->acc_min[k];
+    g->acc_n[k] = 0;
+    return true;
+}
+
 void gfi_gate_record(gfi_pool_gate *g, int64_t batch, bool pooled, double wall)
 {
+    /* After a closure the workers have slept, and in a guest a sleeping vCPU can take a millisecond to run
+     * again: the probe is judged on the steps after that, or a quiet machine would never reopen the gate
+     * for short steps (a step that long itself is judged at once).  One timed pooled step stands for
+     * GFI_GATE_SAMPLE steps. */
+    if (pooled && g->warm > 0.0 && wall >= 0.0 && wall < GFI_GATE_WARM) {
+        g->warm -= wall * GFI_GATE_SAMPLE;
+        return;
+    }
+    if (!window(g, pooled, batch, wall, &wall))
+        return;
     if (!pooled) {
         g->one_batch = batch;
         g->one_wall = wall;
         return;
     }
-    /* Judged only against a one-thread step of at least GFI_GATE_MIN_WALL: below it only outliers (a page
-     * fault, an interrupt) pass the floor, and one outlier against another says nothing of the pool. */
-    if (!(wall >= GFI_GATE_MIN_WALL) || !(g->one_wall >= GFI_GATE_MIN_WALL))
-        return;
     if (batch != g->one_batch) {
         g->count = 0; /* nothing to compare with: time the next step on one thread */
         return;
@@ -54,6 +88,7 @@ void gfi_gate_record(gfi_pool_gate *g, int64_t batch, bool pooled, double wall)
     if (g->backoff > GFI_GATE_MAX_SKIP)
         g->backoff = GFI_GATE_MAX_SKIP;
     g->skip = g->backoff;
+    g->warm = GFI_GATE_WARM;
 }
 
 double gfi_gate_now(void)

@@ -36,7 +36,9 @@
 #define GFI_GATE_MIN_WORK 1e6   /* 6 x parameters x batch: smaller steps are never gated */
 #define GFI_GATE_MIN_SKIP 32    /* steps on one thread after the first closure */
 #define GFI_GATE_MAX_SKIP 4096  /* the most steps on one thread between probes */
-#define GFI_GATE_MIN_WALL 50e-6 /* seconds: shorter steps say nothing, nor steps judged against them */
+#define GFI_GATE_MIN_WALL 50e-6 /* seconds: shorter one-thread steps are timed in windows that pass it */
+#define GFI_GATE_WINDOW 250e-6  /* seconds: pooled steps are timed in windows that pass it */
+#define GFI_GATE_WARM 2e-3      /* seconds of pooled steps after a closure left untimed (workers waking) */
 #define GFI_GATE_STRIKES 2      /* slow pooled steps in a row that close an open gate (a probe: one) */
 
 typedef struct gfi_pool_gate {
@@ -46,6 +48,13 @@ typedef struct gfi_pool_gate {
     int64_t one_batch; /* batch of the last timed one-thread step (0: none) */
     double one_wall;   /* its seconds */
     uint32_t strikes;  /* slow pooled steps in a row while open */
+    /* Timed steps, summed per kind ([0] one thread, [1] pooled) until their sum passes GFI_GATE_MIN_WALL
+     * (one thread) or GFI_GATE_WINDOW (pooled): the fastest of them is the step that is recorded or
+     * judged (a step that long alone: itself). */
+    int64_t acc_batch[2];
+    double acc_wall[2], acc_min[2];
+    uint32_t acc_n[2];
+    double warm; /* seconds of pooled steps still to pass untimed after a closure (about: timed ones x SAMPLE) */
 } gfi_pool_gate;
 
 /* What the next step does: *use_pool whether it runs on the pool, *measure

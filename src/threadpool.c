@@ -100,7 +100,7 @@ static void thread_join(pool_thread t) { thrd_join(t, NULL); }
  * time slice the awaited thread needs: deep 110-118 vs 182-195 steps/s with
  * a 2000 spin), so machines shared with other busy processes are better
  * served by one thread. */
-#define POOL_SPIN 8000
+#define POOL_SPIN 30000
 
 static inline void cpu_relax(void)
 {

@@ -160,16 +160,82 @@ static void test_steps_too_short_to_judge_change_nothing(void **state)
     assert_true(g.one_wall == 0.010);
 }
 
-static void test_pooled_outliers_are_not_judged_against_a_lone_step_too_short_to_time(void **state)
+/* A gate that has timed two one-thread steps of batch 32 taking 30 us each (one window). */
+static gfi_pool_gate calibrated_short(void)
+{
+    gfi_pool_gate g = {0};
+    gfi_gate_record(&g, 32, false, 30e-6);
+    assert_true(g.one_wall == 0.0);
+    gfi_gate_record(&g, 32, false, 30e-6);
+    assert_true(g.one_batch == 32 && g.one_wall == 30e-6);
+    return g;
+}
+
+/* Pooled steps of `us` microseconds until one window of them is judged. */
+static void pooled_window(gfi_pool_gate *g, double us)
+{
+    int n = (int)(GFI_GATE_WINDOW / (us * 1e-6)) + 1;
+    for (int i = 0; i < n; i++)
+        gfi_gate_record(g, 32, true, us * 1e-6);
+}
+
+static void test_short_pooled_steps_slower_than_short_lone_ones_close_the_gate(void **state)
 {
     (void)state;
-    gfi_pool_gate g = calibrated();
-    /* A 30 us step: only the pooled steps an interrupt or a page fault held up pass the floor. */
-    gfi_gate_record(&g, 64, false, GFI_GATE_MIN_WALL * 0.6);
-    for (int i = 0; i < 4; i++)
-        gfi_gate_record(&g, 64, true, GFI_GATE_MIN_WALL * 1.5);
+    gfi_pool_gate g = calibrated_short();
+    /* 40 us against 30: two windows, two strikes. */
+    pooled_window(&g, 40);
+    assert_int_equal(g.skip, 0);
+    assert_int_equal(g.strikes, 1);
+    pooled_window(&g, 40);
+    assert_int_equal(g.skip, GFI_GATE_MIN_SKIP);
+}
+
+static void test_short_pooled_steps_faster_than_short_lone_ones_keep_the_gate_open(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = calibrated_short();
+    for (int i = 0; i < 40; i++)
+        gfi_gate_record(&g, 32, true, 22e-6);
     assert_int_equal(g.skip, 0);
     assert_int_equal(g.strikes, 0);
+}
+
+static void test_a_short_window_is_judged_by_its_fastest_step(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = calibrated_short();
+    /* A worker waking after a one-thread step holds up the first steps of each window. */
+    for (int w = 0; w < 6; w++) {
+        gfi_gate_record(&g, 32, true, 90e-6);
+        gfi_gate_record(&g, 32, true, 90e-6);
+        for (int i = 0; i < 4; i++) /* 2 x 90 + 4 x 22 us: one window */
+            gfi_gate_record(&g, 32, true, 22e-6);
+    }
+    assert_int_equal(g.strikes, 0);
+    assert_int_equal(g.skip, 0);
+}
+
+static void test_a_probe_of_short_steps_is_judged_after_the_workers_had_time_to_wake(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = calibrated_short();
+    pooled_window(&g, 40);
+    pooled_window(&g, 40);
+    assert_int_equal(g.skip, GFI_GATE_MIN_SKIP);
+    bool use, measure;
+    for (uint32_t i = 0; i < GFI_GATE_MIN_SKIP; i++)
+        gfi_gate_next(&g, &use, &measure);
+    gfi_gate_record(&g, 32, false, 30e-6);
+    gfi_gate_next(&g, &use, &measure);
+    assert_true(use && measure); /* the probe */
+    /* The first ~2 ms of pooled steps wait for a sleeping vCPU: not judged. */
+    for (int i = 0; i < 6; i++)
+        gfi_gate_record(&g, 32, true, 90e-6);
+    assert_int_equal(g.skip, 0);
+    pooled_window(&g, 22);
+    assert_int_equal(g.skip, 0);
+    assert_int_equal(g.backoff, 0); /* the pool pays again */
 }
 
 /* 256-128-4 tanh, batch 64 (the first layer's products shared out), 12 steps on `threads` threads (while
@@ -224,7 +290,10 @@ int main(void)
         cmocka_unit_test(test_probe_that_pays_resets_the_closure_length),
         cmocka_unit_test(test_pooled_step_of_another_batch_asks_for_a_lone_timing_instead_of_judging),
         cmocka_unit_test(test_steps_too_short_to_judge_change_nothing),
-        cmocka_unit_test(test_pooled_outliers_are_not_judged_against_a_lone_step_too_short_to_time),
+        cmocka_unit_test(test_short_pooled_steps_slower_than_short_lone_ones_close_the_gate),
+        cmocka_unit_test(test_short_pooled_steps_faster_than_short_lone_ones_keep_the_gate_open),
+        cmocka_unit_test(test_a_short_window_is_judged_by_its_fastest_step),
+        cmocka_unit_test(test_a_probe_of_short_steps_is_judged_after_the_workers_had_time_to_wake),
         cmocka_unit_test(test_two_threads_beside_busy_processes_match_one_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
