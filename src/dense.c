@@ -46,11 +46,10 @@ static void forward_share(void *arg, int tid, int nt)
     if (lo >= hi)
         return;
     if (j->split == GFI_GEMM_BY_ROWS) {
-        j->ops->bias_act(l->act.kind, l->b, io->z + lo * out, io->y + lo * out, hi - lo, out);
+        j->ops->bias_act(l->act.kind, l->b, io->z + lo * out, io->y + lo * out, hi - lo, out, out);
         return;
     }
-    for (int64_t r = 0; r < j->rows; r++)
-        j->ops->bias_act(l->act.kind, l->b + lo, io->z + r * out + lo, io->y + r * out + lo, 1, hi - lo);
+    j->ops->bias_act(l->act.kind, l->b + lo, io->z + lo, io->y + lo, j->rows, hi - lo, out);
 }
 
 static void backward_share(void *arg, int tid, int nt)

@@ -42,10 +42,10 @@ static float act_value(int32_t kind, float x)
     }
 }
 
-static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols)
+static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols, int64_t ld)
 {
     for (int64_t r = 0; r < rows; r++) {
-        float *zr = z + r * cols, *yr = y + r * cols;
+        float *zr = z + r * ld, *yr = y + r * ld;
         for (int64_t j = 0; j < cols; j++) {
             zr[j] += b[j];
             yr[j] = act_value(kind, zr[j]);
@@ -315,7 +315,7 @@ static void bias_act_job(void *arg, int tid, int nt)
     const layer_job *j = arg;
     int64_t r0 = j->rows * tid / nt, r1 = j->rows * (tid + 1) / nt;
     if (r0 < r1)
-        j->ops->bias_act(j->kind, j->b, j->zw + r0 * j->cols, j->yw + r0 * j->cols, r1 - r0, j->cols);
+        j->ops->bias_act(j->kind, j->b, j->zw + r0 * j->cols, j->yw + r0 * j->cols, r1 - r0, j->cols, j->cols);
 }
 
 void gfi_ew_bias_act_run(struct gfi_pool *pool, int32_t kind, const float *b, float *z, float *y, int64_t rows,
@@ -323,7 +323,7 @@ void gfi_ew_bias_act_run(struct gfi_pool *pool, int32_t kind, const float *b, fl
 {
     layer_job j = {gfi_ew(), kind, b, NULL, NULL, NULL, z, y, NULL, NULL, rows, cols};
     if (rows * cols < EW_SPLIT_MIN || rows < 2 || gfi_pool_threads(pool) <= 1)
-        j.ops->bias_act(kind, b, z, y, rows, cols);
+        j.ops->bias_act(kind, b, z, y, rows, cols, cols);
     else
         gfi_pool_run(pool, bias_act_job, &j);
 }

@@ -77,9 +77,9 @@ typedef struct gfi_ew_pstats {
 } gfi_ew_pstats;
 
 typedef struct gfi_ew_ops {
-    /* z[r][j] += b[j], then y = f(z), for rows x cols and a kind that
-     * gfi_ew_act_fast accepts. */
-    void (*bias_act)(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols);
+    /* z[r][j] += b[j], then y = f(z), for rows x cols (element (r, j) at
+     * r*ld + j, ld >= cols) and a kind that gfi_ew_act_fast accepts. */
+    void (*bias_act)(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols, int64_t ld);
     /* dz = dy * f'(z) (f' taken from y where cheaper), and
      * db[j] = sum over rows of dz[r][j], summed in double in row order;
      * element (r, j) of z, y, dy and dz is at r*ld + j (ld >= cols), so a

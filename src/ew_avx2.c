@@ -122,10 +122,10 @@ INLINE __m256 act(int32_t kind, __m256 z)
     }
 }
 
-static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols)
+static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols, int64_t ld)
 {
     for (int64_t r = 0; r < rows; r++) {
-        float *zr = z + r * cols, *yr = y + r * cols;
+        float *zr = z + r * ld, *yr = y + r * ld;
         int64_t j = 0;
         for (; j + 8 <= cols; j += 8) {
             __m256 v = _mm256_add_ps(_mm256_loadu_ps(zr + j), _mm256_loadu_ps(b + j));

@@ -99,10 +99,10 @@ static inline __m512 act(int32_t kind, __m512 z)
     }
 }
 
-static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols)
+static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols, int64_t ld)
 {
     for (int64_t r = 0; r < rows; r++) {
-        float *zr = z + r * cols, *yr = y + r * cols;
+        float *zr = z + r * ld, *yr = y + r * ld;
         for (int64_t j = 0; j < cols; j += 16) {
             __mmask16 m = lanes(cols - j);
             __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, zr + j), _mm512_maskz_loadu_ps(m, b + j));

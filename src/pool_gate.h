@@ -23,6 +23,16 @@
  * many short waits too.)  Results do not depend on the thread count, so the
  * gate changes only the speed; the one-thread steps cost about 1 % where two
  * threads are twice as fast.
+ *
+ * "A step" above is a window of timed steps: one-thread steps until their
+ * sum passes GFI_GATE_MIN_WALL, pooled ones until it passes GFI_GATE_WINDOW,
+ * each window standing for its fastest step (a step that long alone is its
+ * own window).  A 30 us step alone says little, and its slowest ones are
+ * the outliers; a busy core slows every pooled step, so the fastest of a
+ * window still shows it.  After a closure the workers have slept, and a
+ * sleeping vCPU of the 2-core guest took up to 0.85 ms to run again: the
+ * first GFI_GATE_WARM of pooled steps shorter than that go untimed, so a
+ * probe of short steps is judged on a pool that is awake.
  */
 #ifndef GF_POOL_GATE_H
 #define GF_POOL_GATE_H

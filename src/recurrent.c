@@ -262,16 +262,12 @@ void gfi_rec_zero_held(const gfi_rec *r, int64_t t, float *m, int64_t width)
 void gfi_rec_act(const gfi_act *a, const float *b, float *z, float *y, int64_t rows, int64_t cols, int64_t ld)
 {
     bool fast = gfi_ew_act_fast(a->kind);
-    if (fast && ld == cols) {
-        gfi_ew()->bias_act(a->kind, b, z, y, rows, cols);
+    if (fast) {
+        gfi_ew()->bias_act(a->kind, b, z, y, rows, cols, ld);
         return;
     }
     for (int64_t i = 0; i < rows; i++) {
         float *zr = z + i * ld, *yr = y + i * ld;
-        if (fast) {
-            gfi_ew()->bias_act(a->kind, b, zr, yr, 1, cols);
-            continue;
-        }
         for (int64_t j = 0; j < cols; j++)
             zr[j] += b[j];
         gfi_act_forward(a, zr, yr, (size_t)cols);

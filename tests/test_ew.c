@@ -61,6 +61,34 @@ static double ref_act(int32_t kind, double x)
 static const int32_t kinds[] = {GF_ACT_IDENTITY, GF_ACT_RELU, GF_ACT_TANH, GF_ACT_SIGMOID};
 static const int64_t widths[] = {1, 10, 17, 33};
 
+static void test_bias_act_on_a_block_of_columns_matches_the_whole_rows_and_leaves_the_rest(void **state)
+{
+    (void)state;
+    enum { R = 4, LD = 53, C0 = 16, C = 21 };
+    const int32_t kinds[4] = {GF_ACT_IDENTITY, GF_ACT_RELU, GF_ACT_TANH, GF_ACT_SIGMOID};
+    float b[LD], z0[R * LD], z[R * LD], y[R * LD], zw[R * LD], yw[R * LD];
+    for (int i = 0; i < LD; i++)
+        b[i] = uniform(-1, 1);
+    for (int i = 0; i < R * LD; i++)
+        z0[i] = uniform(-3, 3);
+    for (int v = 0; versions(v); v++)
+        for (int k = 0; k < 4; k++) {
+            memcpy(z, z0, sizeof z);
+            memcpy(zw, z0, sizeof zw);
+            for (int i = 0; i < R * LD; i++)
+                y[i] = yw[i] = -9.0f;
+            versions(v)->bias_act(kinds[k], b + C0, z + C0, y + C0, R, C, LD);
+            versions(v)->bias_act(kinds[k], b, zw, yw, R, LD, LD);
+            for (int r = 0; r < R; r++)
+                for (int j = 0; j < LD; j++) {
+                    int i = r * LD + j;
+                    bool in = j >= C0 && j < C0 + C;
+                    assert_true(z[i] == (in ? zw[i] : z0[i]));
+                    assert_true(y[i] == (in ? yw[i] : -9.0f));
+                }
+        }
+}
+
 static void test_bias_act_matches_double_formulas_on_every_width(void **state)
 {
     (void)state;
@@ -74,7 +102,7 @@ static void test_bias_act_matches_double_formulas_on_every_width(void **state)
                     b[j] = uniform(-1, 1);
                 for (int64_t i = 0; i < ROWS * cols; i++)
                     z0[i] = z[i] = uniform(-12, 12) * (i % 3 == 0 ? 0.04f : 1.0f);
-                versions(v)->bias_act(kinds[k], b, z, y, ROWS, cols);
+                versions(v)->bias_act(kinds[k], b, z, y, ROWS, cols, cols);
                 for (int64_t i = 0; i < ROWS * cols; i++) {
                     float zi = z0[i] + b[i % cols];
                     double want = ref_act(kinds[k], zi);
@@ -95,7 +123,7 @@ static void test_tanh_and_sigmoid_are_accurate_on_a_dense_sweep(void **state)
         for (int k = 2; k < 4; k++) {
             for (int i = 0; i < N; i++)
                 z[i] = -20.0f + 40.0f * (float)i / (N - 1);
-            versions(v)->bias_act(kinds[k], b, z, y, 1, N);
+            versions(v)->bias_act(kinds[k], b, z, y, 1, N, N);
             for (int i = 0; i < N; i++) {
                 double want = ref_act(kinds[k], z[i]);
                 if (fabs(y[i] - want) > 4e-7 * fabs(want) + 1e-30)
@@ -112,10 +140,10 @@ static void test_saturating_kinds_give_exact_limits_and_keep_nan(void **state)
     for (int v = 0; versions(v); v++) {
         const float in[6] = {-1e4f, 1e4f, -INFINITY, INFINITY, NAN, 0.0f};
         memcpy(z, in, sizeof z);
-        versions(v)->bias_act(GF_ACT_TANH, b, z, y, 1, 6);
+        versions(v)->bias_act(GF_ACT_TANH, b, z, y, 1, 6, 6);
         assert_true(y[0] == -1.0f && y[1] == 1.0f && y[2] == -1.0f && y[3] == 1.0f && isnan(y[4]) && y[5] == 0.0f);
         memcpy(z, in, sizeof z);
-        versions(v)->bias_act(GF_ACT_SIGMOID, b, z, y, 1, 6);
+        versions(v)->bias_act(GF_ACT_SIGMOID, b, z, y, 1, 6, 6);
         assert_true(y[0] == 0.0f && y[1] == 1.0f && y[2] == 0.0f && y[3] == 1.0f && isnan(y[4]) && y[5] == 0.5f);
     }
 }
@@ -133,7 +161,7 @@ static void test_act_grad_colsum_matches_double_reference(void **state)
                     z[i] = uniform(-3, 3);
                     dy[i] = uniform(-2, 2);
                 }
-                gfi_ew_portable.bias_act(kinds[k], b, z, y, ROWS, cols);
+                gfi_ew_portable.bias_act(kinds[k], b, z, y, ROWS, cols, cols);
                 versions(v)->act_grad_colsum(kinds[k], z, y, dy, dz, db, ROWS, cols, cols);
                 for (int64_t j = 0; j < cols; j++) {
                     double sum = 0, mag = 0;
@@ -169,7 +197,7 @@ static void test_act_grad_colsum_sums_columns_in_row_order_on_wide_layers(void *
                 z[i] = uniform(-3, 3);
                 dy[i] = uniform(-2, 2);
             }
-            gfi_ew_portable.bias_act(kinds[k], b, z, y, ROWS, COLS);
+            gfi_ew_portable.bias_act(kinds[k], b, z, y, ROWS, COLS, COLS);
             gfi_ew_portable.act_grad_colsum(kinds[k], z, y, dy, dz0, db0, ROWS, COLS, COLS);
             versions(v)->act_grad_colsum(kinds[k], z, y, dy, dz1, db1, ROWS, COLS, COLS);
             /* each column's sum: its own dz added in double in row order, whatever the blocking */
@@ -508,7 +536,7 @@ static void test_act_grad_colsum_honours_the_row_stride(void **state)
             dy[i] = uniform(-2, 2);
             dz[i] = -7.0f;
         }
-        gfi_ew_portable.bias_act(GF_ACT_TANH, b, z, y, R, LD);
+        gfi_ew_portable.bias_act(GF_ACT_TANH, b, z, y, R, LD, LD);
         for (int r = 0; r < R; r++)
             for (int j = 0; j < C; j++) {
                 zs[r * C + j] = z[r * LD + C0 + j];
@@ -549,8 +577,8 @@ static void test_avx2_and_avx512_activations_agree_bit_for_bit(void **state)
             z1[i] = z2[i] = i == 17 ? NAN : i == 18 ? -INFINITY : i == 19 ? 1e-30f : x;
             dy[i] = uniform(-2, 2);
         }
-        gfi_ew_avx2.bias_act(kinds[k], b, z1, y1, 1, N);
-        gfi_ew_avx512.bias_act(kinds[k], b, z2, y2, 1, N);
+        gfi_ew_avx2.bias_act(kinds[k], b, z1, y1, 1, N, N);
+        gfi_ew_avx512.bias_act(kinds[k], b, z2, y2, 1, N, N);
         assert_memory_equal(y1, y2, sizeof y1);
         gfi_ew_avx2.act_grad_colsum(kinds[k], z1, y1, dy, dz1, db1, 1, N, N);
         gfi_ew_avx512.act_grad_colsum(kinds[k], z2, y2, dy, dz2, db2, 1, N, N);
@@ -581,6 +609,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bias_act_matches_double_formulas_on_every_width),
+        cmocka_unit_test(test_bias_act_on_a_block_of_columns_matches_the_whole_rows_and_leaves_the_rest),
         cmocka_unit_test(test_tanh_and_sigmoid_are_accurate_on_a_dense_sweep),
         cmocka_unit_test(test_saturating_kinds_give_exact_limits_and_keep_nan),
         cmocka_unit_test(test_act_grad_colsum_matches_double_reference),
