@@ -66,6 +66,24 @@ static void batch_sizes(int64_t n, int64_t batch, int64_t size[2])
     size[1] = n > batch && n % batch ? n % batch : 0;
 }
 
+int gfi_check_layer_chunks(gf_net *net, const char *fn, const char *what, int64_t n, int64_t batch)
+{
+    char msg[192];
+    int32_t i = 0;
+    int64_t size[2];
+    batch_sizes(n, batch, size);
+    for (int j = 0; j < 2; j++)
+        if (size[j] && gfi_net_layers_accept_batch(net, size[j], &i, msg, sizeof msg)) {
+            if (n <= batch) /* one pass of them all */
+                return gfi_net_fail(net, GF_ERR_STATE, "%s: layer %d (%s) %s (the %s batch: all %lld samples at "
+                                    "once)", fn, (int)i, net->layers[i]->ops->name, msg, what, (long long)n);
+            return gfi_net_fail(net, GF_ERR_STATE, "%s: layer %d (%s) %s (%s %s batch of %lld samples in batches "
+                                "of %lld)", fn, (int)i, net->layers[i]->ops->name, msg, j ? "the last" : "every",
+                                what, (long long)n, (long long)batch);
+        }
+    return GF_OK;
+}
+
 int gfi_fit_check_layer_batches(gf_net *net, const char *fn, const char *shuffled, int64_t ntrain, int64_t nval,
                                 int64_t batch)
 {
@@ -81,18 +99,8 @@ int gfi_fit_check_layer_batches(gf_net *net, const char *fn, const char *shuffle
                             "other samples: clear them or fit in order",
                             fn, (int)i, l->ops->name, l->lengths ? "per-sample sequence lengths" : "a per-sample initial state",
                             shuffled);
-    static const char *const part[2] = {"training", "validation"};
-    const int64_t count[2] = {ntrain, nval};
-    for (int k = 0; k < 2; k++) {
-        int64_t size[2];
-        batch_sizes(count[k], batch, size);
-        for (int j = 0; j < 2; j++)
-            if (size[j] && gfi_net_layers_accept_batch(net, size[j], &i, msg, sizeof msg))
-                return gfi_net_fail(net, GF_ERR_STATE, "%s: layer %d (%s) %s (%s %s batch of %lld samples in batches "
-                                    "of %lld)", fn, (int)i, net->layers[i]->ops->name, msg, j ? "the last" : "every",
-                                    part[k], (long long)count[k], (long long)batch);
-    }
-    return GF_OK;
+    int rc = gfi_check_layer_chunks(net, fn, "training", ntrain, batch);
+    return rc ? rc : gfi_check_layer_chunks(net, fn, "validation", nval, batch);
 }
 
 static void print_progress(int32_t epoch, int32_t epochs, double loss, double rate, double left)

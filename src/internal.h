@@ -617,6 +617,10 @@ int gfi_net_train_validated(gf_net *net, const float *x, const float *target, in
  * fix the batch of a pass): GF_OK when every layer accepts a pass of batch,
  * else the first refusing layer's code, its index in *layer, its reason in msg. */
 int gfi_net_layers_accept_batch(const gf_net *net, int64_t batch, int32_t *layer, char *msg, size_t cap);
+/* That rule for n rows passed `batch` at a time (the full batches and the
+ * last, partial one), before any pass: GF_ERR_STATE naming fn, the layer and
+ * `what` rows when a layer refuses one of those batches (fit.c). */
+int gfi_check_layer_chunks(gf_net *net, const char *fn, const char *what, int64_t n, int64_t batch);
 /* A fit's check of that rule, before any change: with a layer's per-sample
  * settings the rows must stay in place (shuffled names why they do not, or is
  * NULL) and every batch of ntrain and of nval rows, `batch` at a time, must be

@@ -343,6 +343,9 @@ int gf_net_evaluate_v2(gf_net *net, const float *x, size_t x_count, const float 
         return rc;
     if (batch <= 0 || batch > n)
         batch = n;
+    /* Per-sample recurrent settings fix the batch of every pass: refuse before the first one. */
+    if ((rc = gfi_check_layer_chunks(net, fn, "evaluation", n, batch)))
+        return rc;
     double l, v[GF_MAX_METRICS];
     if ((rc = gfi_net_evaluate_rows(net, x, target, NULL, n, batch, NULL, NULL, &l, v, fn)))
         return rc;

@@ -49,6 +49,9 @@ int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed)
     gf_net *net = d->net;
     if (net->nlayers == 0)
         return gfi_fail(GF_ERR_STATE, "gf_diag_probe: the net has no layers");
+    /* Per-sample recurrent settings fix the batch of the pass: refuse before drawing anything. */
+    if ((rc = gfi_check_layer_chunks(net, "gf_diag_probe", "probe", batch, batch)))
+        return rc;
     int64_t width = gfi_loss_target_width(&net->loss, gf_net_output_size(net));
     size_t nx = (size_t)batch * (size_t)net->inputs, nt = (size_t)batch * (size_t)width;
     float *x = gfi_malloc(nx * sizeof *x), *t = gfi_malloc(nt * sizeof *t);

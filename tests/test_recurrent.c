@@ -806,6 +806,95 @@ static void test_an_in_order_fit_v2_keeps_each_samples_lengths(void **state)
     gf_net_destroy(net);
 }
 
+/* ---- evaluation and the probe with per-sample settings (one pass per chunk) ---- */
+
+/* fit_net with an MAE metric and lengths for batch 4; the LSTM in *l. */
+static gf_net *lengths_net(gf_layer **l)
+{
+    gf_net *net = fit_net(l);
+    const int64_t len[4] = {1, 2, 3, 4};
+    assert_int_equal(gf_net_add_metric(net, GF_METRIC_MAE, 0), GF_OK);
+    assert_int_equal(gf_layer_set_lengths(*l, len, 4), GF_OK);
+    return net;
+}
+
+static void test_evaluate_v2_with_lengths_and_a_partial_last_chunk_is_refused_before_any_pass(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    gf_net *net = lengths_net(&l);
+    float x[10 * 8], t[10] = {0}, h0[4 * 6], h1[4 * 6];
+    gc_fill(x, 80);
+    float y[4];
+    assert_int_equal(gf_net_predict(net, x + 6 * 8, 32, 4, y, 4), GF_OK); /* the last four rows */
+    assert_int_equal(gf_layer_final_state(l, h0, 24), GF_OK);
+    double loss = 42.0, mae = 43.0;
+    /* 10 samples, 4 at a time: chunks of 4, 4 and 2, and the lengths are for 4. */
+    assert_int_equal(gf_net_evaluate_v2(net, x, 80, t, 10, 10, 4, &loss, &mae, 1), GF_ERR_STATE);
+    assert_message_has(gf_net_last_error(net), "gf_net_evaluate_v2: layer 0 (lstm)");
+    assert_message_has(gf_net_last_error(net), "the last evaluation batch of 10 samples in batches of 4");
+    assert_true(loss == 42.0 && mae == 43.0);
+    /* No chunk ran: the layer's last pass is still the predict's. */
+    assert_int_equal(gf_layer_state_batch(l), 4);
+    assert_int_equal(gf_layer_final_state(l, h1, 24), GF_OK);
+    assert_memory_equal(h0, h1, sizeof h0);
+    assert_int_equal(gf_net_epoch_count(net), 0);
+    gf_net_destroy(net);
+}
+
+/* A guard for the refusal above: when every chunk has the lengths' batch, evaluation runs, chunk by chunk. */
+static void test_evaluate_v2_with_lengths_and_every_chunk_of_their_batch_works(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    gf_net *net = lengths_net(&l);
+    float x[8 * 8], t[8] = {1, -1, 2, -2, 0.5f, -0.5f, 3, -3};
+    gc_fill(x, 64);
+    double whole, mae, a, b, ma, mb;
+    assert_int_equal(gf_net_evaluate_v2(net, x, 64, t, 8, 8, 4, &whole, &mae, 1), GF_OK);
+    assert_int_equal(gf_net_evaluate_v2(net, x, 32, t, 4, 4, 0, &a, &ma, 1), GF_OK);
+    assert_int_equal(gf_net_evaluate_v2(net, x + 32, 32, t + 4, 4, 4, 0, &b, &mb, 1), GF_OK);
+    assert_true(fabs(whole - (a + b) / 2) <= 1e-12 * fmax(1.0, whole));
+    assert_true(fabs(mae - (ma + mb) / 2) <= 1e-12 * fmax(1.0, mae));
+    gf_net_destroy(net);
+}
+
+static void test_probe_with_lengths_for_another_batch_is_refused_before_any_pass(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    gf_net *net = lengths_net(&l);
+    float x[4 * 8], t[4] = {0};
+    gc_fill(x, 32);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_net_forward(net, x, 32, 4, NULL, 0), GF_OK);
+    assert_int_equal(gf_diag_probe(d, 8, 1), GF_ERR_STATE);
+    assert_message_has(gf_last_error(), "gf_diag_probe: layer 0 (lstm)");
+    assert_message_has(gf_last_error(), "the probe batch: all 8 samples");
+    assert_int_equal(gf_diag_history_length(d), 0);
+    assert_int_equal(gf_layer_state_batch(l), 4);
+    /* The caller's pending forward is still there to go back through. */
+    assert_int_equal(gf_net_backward(net, t, 4, NULL), GF_OK);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+/* A guard for the refusal above: a probe of the lengths' batch runs with them. */
+static void test_probe_with_lengths_of_its_batch_works(void **state)
+{
+    (void)state;
+    gf_layer *l;
+    gf_net *net = lengths_net(&l);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_diag_probe(d, 4, 1), GF_OK);
+    assert_int_equal(gf_diag_history_length(d), 1);
+    assert_int_equal(gf_layer_state_batch(l), 4);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 static void test_state_calls_refuse_bad_arguments(void **state)
 {
     (void)state;
@@ -1483,6 +1572,10 @@ int main(void)
         cmocka_unit_test(test_fit_v2_with_lengths_and_a_validation_split_is_refused),
         cmocka_unit_test(test_fit_v2_with_an_initial_state_and_a_partial_validation_batch_is_refused),
         cmocka_unit_test(test_an_in_order_fit_v2_keeps_each_samples_lengths),
+        cmocka_unit_test(test_evaluate_v2_with_lengths_and_a_partial_last_chunk_is_refused_before_any_pass),
+        cmocka_unit_test(test_evaluate_v2_with_lengths_and_every_chunk_of_their_batch_works),
+        cmocka_unit_test(test_probe_with_lengths_for_another_batch_is_refused_before_any_pass),
+        cmocka_unit_test(test_probe_with_lengths_of_its_batch_works),
         cmocka_unit_test(test_state_calls_refuse_bad_arguments),
         cmocka_unit_test(test_tanh_rnn_at_0_9_orthogonal_vanishes_within_the_bound_over_100_steps),
         cmocka_unit_test(test_sigmoid_rnn_has_the_bound_four),
