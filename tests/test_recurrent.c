@@ -667,6 +667,21 @@ static gf_net *fit_net(gf_layer **l)
     return net;
 }
 
+/* fit_net with per-sample lengths {1, 2, 3, 4} (for batch 4) on its LSTM, which goes to *l. */
+static gf_net *fit_net_with_lengths(gf_layer **l)
+{
+    gf_net *net = fit_net(l);
+    const int64_t len[4] = {1, 2, 3, 4};
+    assert_int_equal(gf_layer_set_lengths(*l, len, 4), GF_OK);
+    return net;
+}
+
+/* l's weights into w0. */
+static void keep_weights(gf_layer *l, float *w0)
+{
+    assert_int_equal(gf_layer_get_weights(l, w0, (size_t)gf_layer_weight_count(l)), GF_OK);
+}
+
 static gf_fit *fit_options(int64_t batch, int shuffle)
 {
     gf_fit *f;
@@ -698,7 +713,7 @@ static void test_gf_net_fit_refuses_a_net_with_an_initial_state_before_any_chang
     float s[12] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f}, x[2 * 8], t[2] = {0}, w0[128];
     gc_fill(x, 16);
     assert_int_equal(gf_layer_set_initial_state(l, s, 12, 2), GF_OK);
-    assert_int_equal(gf_layer_get_weights(l, w0, (size_t)gf_layer_weight_count(l)), GF_OK);
+    keep_weights(l, w0);
     /* Batch 2 matches the state's, but the loop shuffles: sample 1 could start from sample 0's state. */
     int rc = gf_net_fit(net, x, 16, t, 2, 2, 2, 1, NULL, NULL, NULL);
     assert_refused_unchanged(net, l, rc, "gf_net_fit:", w0);
@@ -710,12 +725,10 @@ static void test_fit_v2_with_lengths_and_a_partial_last_batch_is_refused_before_
 {
     (void)state;
     gf_layer *l;
-    gf_net *net = fit_net(&l);
-    const int64_t len[4] = {1, 2, 3, 4};
+    gf_net *net = fit_net_with_lengths(&l);
     float x[10 * 8], t[10] = {0}, w0[128];
     gc_fill(x, 80);
-    assert_int_equal(gf_layer_set_lengths(l, len, 4), GF_OK);
-    assert_int_equal(gf_layer_get_weights(l, w0, (size_t)gf_layer_weight_count(l)), GF_OK);
+    keep_weights(l, w0);
     gf_fit *f = fit_options(4, 0); /* 10 samples: batches of 4, 4 and 2 */
     assert_refused_unchanged(net, l, gf_net_fit_v2(net, x, 80, t, 10, 10, f), "gf_net_fit_v2:", w0);
     assert_message_has(gf_net_last_error(net), "training");
@@ -727,12 +740,10 @@ static void test_shuffled_fit_v2_with_lengths_is_refused(void **state)
 {
     (void)state;
     gf_layer *l;
-    gf_net *net = fit_net(&l);
-    const int64_t len[4] = {1, 2, 3, 4};
+    gf_net *net = fit_net_with_lengths(&l);
     float x[8 * 8], t[8] = {0}, w0[128];
     gc_fill(x, 64);
-    assert_int_equal(gf_layer_set_lengths(l, len, 4), GF_OK);
-    assert_int_equal(gf_layer_get_weights(l, w0, (size_t)gf_layer_weight_count(l)), GF_OK);
+    keep_weights(l, w0);
     gf_fit *f = fit_options(4, 1);
     assert_refused_unchanged(net, l, gf_net_fit_v2(net, x, 64, t, 8, 8, f), "gf_net_fit_v2:", w0);
     assert_message_has(gf_net_last_error(net), "GF_FIT_SHUFFLE");
@@ -744,12 +755,10 @@ static void test_fit_v2_with_lengths_and_a_validation_split_is_refused(void **st
 {
     (void)state;
     gf_layer *l;
-    gf_net *net = fit_net(&l);
-    const int64_t len[4] = {1, 2, 3, 4};
+    gf_net *net = fit_net_with_lengths(&l);
     float x[8 * 8], t[8] = {0}, w0[128];
     gc_fill(x, 64);
-    assert_int_equal(gf_layer_set_lengths(l, len, 4), GF_OK);
-    assert_int_equal(gf_layer_get_weights(l, w0, (size_t)gf_layer_weight_count(l)), GF_OK);
+    keep_weights(l, w0);
     gf_fit *f = fit_options(4, 0);
     assert_int_equal(gf_fit_set(f, GF_FIT_VALIDATION_SPLIT, 0.5), GF_OK); /* 4 and 4 rows, drawn at random */
     assert_refused_unchanged(net, l, gf_net_fit_v2(net, x, 64, t, 8, 8, f), "gf_net_fit_v2:", w0);
@@ -767,7 +776,7 @@ static void test_fit_v2_with_an_initial_state_and_a_partial_validation_batch_is_
     gc_fill(x, 32);
     gc_fill(vx, 24);
     assert_int_equal(gf_layer_set_initial_state(l, s, 12, 2), GF_OK);
-    assert_int_equal(gf_layer_get_weights(l, w0, (size_t)gf_layer_weight_count(l)), GF_OK);
+    keep_weights(l, w0);
     gf_fit *f = fit_options(2, 0);
     assert_int_equal(gf_fit_set_validation(f, vx, 24, vt, 3, 3), GF_OK); /* validation batches of 2 and 1 */
     assert_refused_unchanged(net, l, gf_net_fit_v2(net, x, 32, t, 4, 4, f), "gf_net_fit_v2:", w0);
@@ -782,16 +791,14 @@ static void test_an_in_order_fit_v2_keeps_each_samples_lengths(void **state)
 {
     (void)state;
     gf_layer *l;
-    gf_net *net = fit_net(&l);
+    gf_net *net = fit_net_with_lengths(&l);
     gf_optimizer *o;
     assert_int_equal(gf_optimizer_create(&o, GF_OPT_SGD, 0.0), GF_OK);
     assert_int_equal(gf_net_set_optimizer(net, o), GF_OK);
     gf_optimizer_destroy(o);
-    const int64_t len[4] = {1, 2, 3, 4};
     float x[8 * 8], t[8] = {1, -1, 2, -2, 0.5f, -0.5f, 3, -3}, vx[4 * 8], vt[4] = {2, 1, 0, -1};
     gc_fill(x, 64);
     gc_fill(vx, 32);
-    assert_int_equal(gf_layer_set_lengths(l, len, 4), GF_OK);
     double train_loss, val_loss;
     assert_int_equal(gf_net_evaluate_v2(net, x, 64, t, 8, 8, 4, &train_loss, NULL, 0), GF_OK);
     assert_int_equal(gf_net_evaluate_v2(net, vx, 32, vt, 4, 4, 4, &val_loss, NULL, 0), GF_OK);
@@ -811,10 +818,8 @@ static void test_an_in_order_fit_v2_keeps_each_samples_lengths(void **state)
 /* fit_net with an MAE metric and lengths for batch 4; the LSTM in *l. */
 static gf_net *lengths_net(gf_layer **l)
 {
-    gf_net *net = fit_net(l);
-    const int64_t len[4] = {1, 2, 3, 4};
+    gf_net *net = fit_net_with_lengths(l);
     assert_int_equal(gf_net_add_metric(net, GF_METRIC_MAE, 0), GF_OK);
-    assert_int_equal(gf_layer_set_lengths(*l, len, 4), GF_OK);
     return net;
 }
 
