@@ -32,7 +32,7 @@ void gfi_gate_next(gfi_pool_gate *g, bool *use_pool, bool *measure)
  * of a window is what the pool gives when nothing else holds it up, while on a busy machine every pooled
  * step is slow.  Pooled windows are longer: after a one-thread step the workers may have slept, and in a
  * guest a sleeping vCPU can take a millisecond to run again, so the steps right after one are slow on a
- * quiet machine too (a 30 us step: windows of 9 timed steps, 33 steps). */
+ * quiet machine too (a 25 us step: windows of about 10 timed steps, 40 steps). */
 static bool window(gfi_pool_gate *g, int k, int64_t batch, double wall, double *fastest)
 {
     if (!(wall >= 0.0 && wall < 1e9))

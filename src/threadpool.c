@@ -99,7 +99,10 @@ static void thread_join(pool_thread t) { thrd_join(t, NULL); }
  * long spin loses when another process holds a core (the spinner burns the
  * time slice the awaited thread needs: deep 110-118 vs 182-195 steps/s with
  * a 2000 spin), so machines shared with other busy processes are better
- * served by one thread. */
+ * served by one thread.  30000 since session 26: 8000 was about one 30 us
+ * step on this guest, so the gate's one-thread timing step put the workers
+ * to sleep, and a sleeping vCPU took up to 0.85 ms to run again; the gate
+ * (pool_gate.h) now keeps a busy machine on one thread instead. */
 #define POOL_SPIN 30000
 
 static inline void cpu_relax(void)
