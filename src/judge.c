@@ -172,26 +172,62 @@ static void attribute(gfi_judge *j)
 /* Log of chi^(k/2), -inf for a chi of 0. */
 static double log_gain(double chi, double k) { return chi > 0 ? 0.5 * k * log(chi) : -INFINITY; }
 
+/* Log of what the weights' alignment with their inputs explains at record ago, over the dense layers 1..top (the
+ * layers whose W^T the delta of the span passes, docs/verdicts.md, "Learned alignment"): for weights independent of
+ * their input x, E[z^2] = sigma_w^2 E[x^2] with sigma_w^2 = rms(W)^2 fan_in, whatever the activation and the width,
+ * so sum of log(rms(z_i) / (sigma_w,i rms(x_i))) is 0 for the weights of an init, and above 0 where training has
+ * turned a layer's weights toward the directions its input takes.  Layers other than dense (conv, pooling,
+ * recurrent), or unmeasured, count 0. */
+static double log_align_at(const gfi_judge *j, int32_t ago, int32_t lo, int32_t top)
+{
+    double la = 0;
+    for (int32_t i = lo + 1; j->net && i <= top && i < j->net->nlayers; i++) {
+        const gf_layer *l = j->net->layers[i];
+        if (l->kind != GF_LAYER_DENSE || l->nweights == 0)
+            continue;
+        double zm = gfi_j_stat(j, ago, i, GF_STAT_PRE_MEAN), zs = gfi_j_stat(j, ago, i, GF_STAT_PRE_STD);
+        double xm = gfi_j_stat(j, ago, i - 1, GF_STAT_ACT_MEAN), xv = gfi_j_stat(j, ago, i - 1, GF_STAT_ACT_VAR);
+        double w = gfi_j_stat(j, ago, i, GF_STAT_WEIGHT_NORM);
+        double z2 = zm * zm + zs * zs, x2 = xm * xm + xv, s2 = w * w / (double)l->nweights * (double)l->in;
+        if (isfinite(z2) && isfinite(x2) && isfinite(s2) && z2 > 0 && x2 > 0 && s2 > 0)
+            la += 0.5 * log(z2 / (s2 * x2));
+    }
+    return la;
+}
+
 /* gain, low and high (medians over the window ending at record start) into g; false if not measurable. */
 static bool depth_window(const gfi_judge *j, int32_t start, depth_gain *g)
 {
     int32_t ago[GFI_WINDOW];
-    double v[GFI_WINDOW], lo[GFI_WINDOW], hi[GFI_WINDOW];
+    double v[GFI_WINDOW], lo[GFI_WINDOW], hi[GFI_WINDOW], al[GFI_WINDOW];
+    double uv[GFI_WINDOW], ul[GFI_WINDOW], dv[GFI_WINDOW], dh[GFI_WINDOW];
     int32_t m = window_from(j, start, ago), n = 0;
     double k = g->top - g->lo;
     for (int32_t r = 0; r < m; r++) {
         double se, chi = gfi_j_chi_at(j, ago[r], &se);
         if (isnan(chi))
             continue;
+        double la = log_align_at(j, ago[r], g->lo, g->top);
         v[n] = log_gain(chi, k);
         lo[n] = log_gain(chi - GFI_DEPTH_Z * se, k);
-        hi[n++] = log_gain(chi + GFI_DEPTH_Z * se, k);
+        hi[n] = log_gain(chi + GFI_DEPTH_Z * se, k);
+        al[n] = la;
+        uv[n] = v[n] - fmax(la, 0.0);
+        ul[n] = lo[n] - fmax(la, 0.0);
+        dv[n] = v[n] - fmin(la, 0.0);
+        dh[n] = hi[n] - fmin(la, 0.0);
+        n++;
     }
     if (n == 0)
         return false;
     g->gain = exp(median(v, n));
     g->low = exp(median(lo, n));
     g->high = exp(median(hi, n));
+    g->align = exp(median(al, n));
+    g->up_gain = exp(median(uv, n));
+    g->up_low = exp(median(ul, n));
+    g->down_gain = exp(median(dv, n));
+    g->down_high = exp(median(dh, n));
     return true;
 }
 
@@ -219,7 +255,7 @@ static int depth_state(const gfi_judge *j, const depth_gain *now)
     double up = j->th[GF_TH_EXPLODE_FACTOR], down = j->th[GF_TH_VANISH_FACTOR];
     /* The last step decides on the judged window itself: with its gain inside, the state is 0 whatever came
      * before, and the history need not be read. */
-    if (now->gain <= up && now->gain >= down)
+    if (now->up_gain <= up && now->down_gain >= down)
         return 0;
     int32_t first = j->at;
     bool probe = gfi_diag_step_at(j->d, j->at) < 0;
@@ -231,8 +267,8 @@ static int depth_state(const gfi_judge *j, const depth_gain *now)
         if (start != j->at && !depth_window(j, start, &g))
             continue;
         if (state == 0)
-            state = g.low > up ? 1 : g.high < down ? -1 : 0;
-        else if ((state > 0 && g.gain <= up) || (state < 0 && g.gain >= down))
+            state = g.up_low > up ? 1 : g.down_high < down ? -1 : 0;
+        else if ((state > 0 && g.up_gain <= up) || (state < 0 && g.down_gain >= down))
             state = 0;
     }
     return state;

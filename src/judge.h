@@ -47,6 +47,12 @@ typedef struct {
     double worst;     /* the per-layer gain furthest from 1, and its layer */
     int32_t worst_at;
     double unit_part, weight_part; /* log of what the activations and the weights each let through, vs healthy */
+    /* What the weights' alignment with their inputs explains (docs/verdicts.md, "Learned alignment"): the product
+     * over the dense layers 1..top of rms(z_i) / (sigma_w,i rms(x_i)), 1 for weights independent of their input,
+     * median over the window; and the gain, its bounds, with the share of it on the side of the test removed. */
+    double align;
+    double up_gain, up_low;    /* gain and low / max(align, 1): what the exploding test reads */
+    double down_gain, down_high; /* gain and high / min(align, 1): what the vanishing test reads */
 } depth_gain;
 
 typedef struct gfi_judge {

@@ -173,6 +173,9 @@ static void reason_depth(const gfi_judge *j, gfi_sink *s, int32_t i)
                  grow ? "grows" : "shrinks", g->gain, (int)g->top, (int)g->lo, g->chi, g->chi_se, (int)k,
                  grow ? "least" : "most", grow ? g->low : g->high, grow ? j->th[GF_TH_EXPLODE_FACTOR] : j->th[GF_TH_VANISH_FACTOR],
                  g->realized);
+    if ((grow && g->align > 1) || (!grow && g->align < 1))
+        gfi_sink_put(s, "; the weights' alignment with their inputs accounts for x%.3g of it, x%.3g is left (at %s x%.3g)",
+                     g->align, grow ? g->up_gain : g->down_gain, grow ? "least" : "most", grow ? g->up_low : g->down_high);
     if (isfinite(j->act_gain))
         gfi_sink_put(s, "; activation rms x%.3g from layer 0 to layer %d", j->act_gain, (int)j->L - 2);
 }
@@ -865,6 +868,8 @@ static void put_healthy(const gfi_judge *j, gfi_sink *s, int32_t i)
                      j->depth.gain, (int)j->depth.top, (int)j->depth.lo, j->depth.low, j->depth.high,
                      j->th[GF_TH_VANISH_FACTOR], j->th[GF_TH_EXPLODE_FACTOR], j->depth.chi, j->depth.chi_se,
                      j->depth.realized);
+    if (j->depth.ok && fabs(log(j->depth.align)) > 0.01)
+        gfi_sink_put(s, "; the weights' alignment with their inputs accounts for x%.3g of it", j->depth.align);
     if (isfinite(j->act_gain))
         gfi_sink_put(s, "; activation rms x%.3g from layer 0 to layer %d", j->act_gain, (int)j->L - 2);
 }

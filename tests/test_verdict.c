@@ -30,7 +30,8 @@ static gf_net *plain_net(int32_t L, int32_t act)
 }
 
 /* A diag record ring of `records` observations over net, filled with healthy values:
- * delta rms 1e-2 (delta_pre norm 0.64 in every layer), weight-gradient norm 0.05, activation variance 0.5,
+ * delta rms 1e-2 (delta_pre norm 0.64 in every layer), weight-gradient norm 0.05, activation variance 0.5 and mean
+ * sqrt(1/2) (so E[x^2] = 1 = E[z^2] / sigma_w^2: weights independent of their input, no learned alignment),
  * update ratio 1e-3. */
 static gf_diag *hand_diag(gf_net *net, int32_t records)
 {
@@ -59,6 +60,7 @@ static gf_diag *hand_diag(gf_net *net, int32_t records)
             r[GF_STAT_WEIGHT_NORM] = 8.0;
             r[GF_STAT_UPDATE_RATIO] = 1e-3;
             r[GF_STAT_ACT_VAR] = 0.5;
+            r[GF_STAT_ACT_MEAN] = sqrt(0.5);
             r[GF_STAT_PRE_STD] = 1.0;
             r[GF_STAT_LOSS] = 1.0 - 0.01 * (records - 1 - a);
         }
@@ -202,6 +204,21 @@ static void test_same_end_to_end_gain_gives_the_same_verdict_at_10_and_200_layer
         assert_int_equal(verdict(d, -1), GF_VERDICT_HEALTHY);
         free_hand(d);
     }
+}
+
+/* Training turns the weights toward their inputs: each layer's pre-activation is x1.15 what its weights' scale gives
+ * its input (E[z^2] = 1.32 sigma_w^2 E[x^2]), and the same layers pass delta back x1.15 each: x15 over 19 layers,
+ * all of it the alignment's (docs/verdicts.md, "Learned alignment"). */
+static void test_delta_growth_that_the_weights_alignment_with_their_inputs_explains_is_healthy(void **state)
+{
+    (void)state;
+    gf_diag *d = hand_diag(plain_net(21, GF_ACT_RELU), 1);
+    set_depth(d, 0, 1.153);
+    for (int32_t i = 1; i <= 19; i++)
+        set_stat(d, 0, i, GF_STAT_PRE_STD, 1.153);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_HEALTHY);
+    assert_non_null(strstr(reason(d, -1), "alignment with their inputs accounts for x"));
+    free_hand(d);
 }
 
 static void test_delta_gain_of_1_12_per_layer_over_100_layers_is_exploding(void **state)
@@ -1259,6 +1276,7 @@ int main(void)
         cmocka_unit_test(test_delta_halving_per_layer_over_10_layers_is_vanishing_in_the_lower_layers),
         cmocka_unit_test(test_same_end_to_end_gain_gives_the_same_verdict_at_10_and_200_layers),
         cmocka_unit_test(test_delta_gain_of_1_12_per_layer_over_100_layers_is_exploding),
+        cmocka_unit_test(test_delta_growth_that_the_weights_alignment_with_their_inputs_explains_is_healthy),
         cmocka_unit_test(test_gain_beyond_the_threshold_but_within_the_spread_of_its_layers_is_healthy),
         cmocka_unit_test(test_exploding_depth_holds_until_the_gain_is_back_inside_the_threshold),
         cmocka_unit_test(test_lowering_the_vanish_threshold_tolerates_a_halving_delta),
