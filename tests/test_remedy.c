@@ -260,6 +260,24 @@ static void test_a_stagnating_net_gets_a_higher_rate_that_was_stable_at_twice_it
     done(t);
 }
 
+/* A lower rate at the edge of stability passes a short check on one batch (Adam fits it even where it oscillates on
+ * the data): a 3 x 64 ReLU net under Adam at 0.1 was given 0.05, which oscillated and read exploding when followed.
+ * The rate given must leave a factor 2 of stable headroom, as a raised one does: twice it passes the check too, and
+ * that double is below the rate training found unstable. */
+static void test_a_lower_rate_is_one_that_was_stable_at_twice_its_value(void **state)
+{
+    (void)state;
+    const vs_scenario sc = {"relu_he_3x64_pixels_adam_lr0.1", GF_ACT_RELU, 3, 64, 1, 0, 0, GF_OPT_ADAM, 0.1, 0, 0,
+                            VS_PIXELS, 64, 400, GF_VERDICT_DEAD, 0, {0}};
+    trained *t = train_this(&sc, 1);
+    double lr = value_of(t, GF_REMEDY_LEARNING_RATE);
+    assert_true(lr > 0 && lr <= 0.1 / 4);
+    char twice[64];
+    snprintf(twice, sizeof twice, "and %g is still stable", 2 * lr);
+    assert_non_null(strstr(remedy(t), twice));
+    done(t);
+}
+
 static void test_collapsed_weights_under_l2_get_a_weaker_penalty_not_an_init_change(void **state)
 {
     (void)state;
@@ -348,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_units_dead_because_adamw_decayed_the_weights_away_are_told_to_lower_the_decay),
         cmocka_unit_test(test_a_sound_net_at_a_rate_of_zero_is_told_that_no_step_changes_its_weights),
         cmocka_unit_test(test_a_stagnating_net_gets_a_higher_rate_that_was_stable_at_twice_its_value),
+        cmocka_unit_test(test_a_lower_rate_is_one_that_was_stable_at_twice_its_value),
         cmocka_unit_test(test_collapsed_weights_under_l2_get_a_weaker_penalty_not_an_init_change),
         cmocka_unit_test(test_each_action_is_said_once),
         cmocka_unit_test(test_constant_targets_are_not_told_to_be_standardized),
