@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum act_kind { A_INIT, A_ACT, A_BIAS, A_LR_DOWN, A_LR_UP, A_PENALTY, A_CLIP, A_GUARD, A_COUNT };
+enum act_kind { A_OUT, A_INIT, A_ACT, A_BIAS, A_LR_DOWN, A_LR_UP, A_PENALTY, A_CLIP, A_GUARD, A_COUNT };
 
 typedef struct {
     bool on;
@@ -277,14 +277,14 @@ static void plan_bias(planner *p, gfi_judge *j2)
     say(a, ")");
 }
 
-static bool train_change(const planner *p, double lr, gfi_run *r)
+static bool train_with(const planner *p, const gfi_change *with, double lr, gfi_run *r)
 {
     const gf_net *net = p->j->net;
     /* The last training batch (xcopy_batch rows): net->batch is that of the latest forward of any kind, and a
      * prediction at a larger batch re-sizes xcopy with nothing in it. */
     if (!net->xcopy || net->xcopy_batch < 1)
         return false;
-    gfi_change ch = p->change;
+    gfi_change ch = *with;
     ch.lr = lr;
     gf_net *s = gfi_scratch_net(net, &ch);
     int64_t rows = net->xcopy_batch < CHECK_ROWS ? net->xcopy_batch : CHECK_ROWS;
@@ -292,6 +292,8 @@ static bool train_change(const planner *p, double lr, gfi_run *r)
     gf_net_destroy(s);
     return ok;
 }
+
+static bool train_change(const planner *p, double lr, gfi_run *r) { return train_with(p, &p->change, lr, r); }
 
 static const char *opt_name(const gf_net *net) { return gfi_opt_name(net->opt ? net->opt->kind : GF_OPT_SGD); }
 
@@ -303,14 +305,58 @@ static void put_run(action *a, const gfi_run *r, double lr)
         say(a, "at %g it went %.3g -> %.3g (highest %.3g)", lr, r->first, r->last, r->high);
 }
 
-/* The largest of lr/2, lr/4, ... lr/1000 with which CHECK_STEPS steps of a fresh copy (with the init changes
- * chosen) on the net's last batch stay finite, never 1.5x above the first loss, and end lower. */
+/* The loss applies its own sigmoid (BCE on logits) or softmax (softmax cross-entropy) to what the output layer gives. */
+static const char *loss_squashes(const gf_net *net)
+{
+    int32_t k = net->loss.kind;
+    return k == GF_LOSS_BCE_LOGITS ? "sigmoid" : k == GF_LOSS_SOFTMAX_CE || k == GF_LOSS_SOFTMAX_CE_LABELS ? "softmax" : NULL;
+}
+
+/* A saturating activation on the output layer in front of a loss that squashes its input itself: the loss reads
+ * sigmoid(z), in (0, 1), as its logits, so it can never be confident (BCE on logits in (0, 1) stays above
+ * softplus(-1) = 0.31 for a 1 and ln 2 for a 0), and its gradient keeps pushing z into the tails, where the
+ * activation passes nothing.  Checked by CHECK_STEPS steps of fresh copies on the net's last batch, with an identity
+ * output and with the net's own: the identity copy must be stable and end lower. */
+static void plan_output(planner *p)
+{
+    const gfi_judge *j = p->j;
+    const gf_net *net = j->net;
+    int32_t last = j->L - 1, act = gfi_j_act(j, last);
+    const char *squash = loss_squashes(net);
+    if (last < 0 || !squash || !gfi_act_is_saturating(act) || !gfi_has(gfi_j_why_at(j, last), C_SATURATED))
+        return;
+    gfi_change ch = p->change;
+    ch.out_act = GF_ACT_IDENTITY;
+    gfi_run r0, r;
+    if (!train_with(p, &p->change, j->lr, &r0) || !train_with(p, &ch, j->lr, &r) || !gfi_run_stable(&r) ||
+        !(r.last < r0.last))
+        return;
+    action *a = &p->c->a[A_OUT];
+    a->on = true;
+    a->value = GF_ACT_IDENTITY;
+    p->change = ch;
+    say(a, "remove the output activation (identity): the loss already applies the %s, so the %s output is squashed "
+           "twice, the loss can never be confident and its gradient drives the output layer into the %s's flat tails "
+           "(checked: %d %s steps of a fresh copy with an identity output on the last batch: ",
+        squash, gf_activation_name(act), gf_activation_name(act), CHECK_STEPS, opt_name(net));
+    put_run(a, &r, j->lr);
+    say(a, "; with the %s output ", gf_activation_name(act));
+    put_run(a, &r0, j->lr);
+    say(a, ")");
+}
+
+/* The largest of lr/4, lr/10, ... lr/1000 with which CHECK_STEPS steps of a fresh copy (with the init changes
+ * chosen) on the net's last batch stay finite, never 1.5x above the first loss, and end lower, with a margin of 2 as
+ * plan_lr_up keeps: twice the rate passes the check too, so a factor 2 of stable headroom is left.  A rate at the
+ * edge passes a short check on one batch (Adam fits the batch even where it oscillates on the data: a 3 x 64 net
+ * given lr/2 = 0.05 by the check read exploding on 57 - 75 of 150 checks of its run, and 0.025 was sound), and lr/2
+ * never qualifies: its double is the rate training found unstable, whatever the short check said of it. */
 static void plan_lr_down(planner *p)
 {
-    static const double div[] = {2, 4, 10, 20, 50, 100, 1000};
+    static const double div[] = {4, 10, 20, 50, 100, 1000};
     const gf_net *net = p->j->net;
     double lr = p->j->lr;
-    gfi_run r0, r;
+    gfi_run r0, r, r2;
     if (!train_change(p, lr, &r0))
         return;
     bool init_changed = p->change.wscale != 1.0 || p->change.act >= 0 || p->change.bias_set;
@@ -319,7 +365,7 @@ static void plan_lr_down(planner *p)
     action *a = &p->c->a[A_LR_DOWN];
     for (size_t k = 0; k < sizeof div / sizeof *div; k++) {
         double c = lr / div[k];
-        if (!train_change(p, c, &r) || !gfi_run_stable(&r))
+        if (!train_change(p, c, &r) || !gfi_run_stable(&r) || !train_change(p, 2 * c, &r2) || !gfi_run_stable(&r2))
             continue;
         a->on = true;
         a->value = c;
@@ -327,7 +373,7 @@ static void plan_lr_down(planner *p)
         say(a, "lower the learning rate from %g to %g (checked: %d %s steps of a fresh copy%s on the last batch: ", lr, c,
             CHECK_STEPS, opt_name(net), init_changed ? " with the changes above" : "");
         put_run(a, &r, c);
-        say(a, "; ");
+        say(a, ", and %g is still stable; ", 2 * c);
         put_run(a, &r0, lr);
         say(a, "%s)", gfi_run_stable(&r0) ? ", stable in this short check too, so the instability builds up later" : "");
         return;
@@ -477,7 +523,7 @@ static bool targets_off_scale(const gfi_judge *j)
     return isfinite(v) && v > 0 && (v > INPUT_VAR_HIGH || v < INPUT_VAR_LOW);
 }
 
-/* Hidden layer i's weight rms over its rms at the start of training; NaN when either is not known. */
+/* Layer i's weight rms over its rms at the start of training; NaN when either is not known. */
 static double rms_since_start(const gfi_judge *j, int32_t i)
 {
     const gf_layer *l = j->net->layers[i];
@@ -487,15 +533,19 @@ static double rms_since_start(const gfi_judge *j, int32_t i)
     return norm / sqrt((double)l->nweights) / w0;
 }
 
-/* The largest factor by which a hidden layer's weight rms has moved (up or down) since training began; NaN when
- * not known. */
-static double weights_moved(const gfi_judge *j)
+/* The largest factor by which a layer's weight rms has moved (up or down) since training began, the output
+ * layer's included (a saturated output layer is what its own weights made: its rms grew x3.5 while the hidden
+ * layers' stayed within x1.22), and in *at the layer; NaN when not known. */
+static double weights_moved(const gfi_judge *j, int32_t *at)
 {
     double m = NAN;
-    for (int32_t i = 0; i + 1 < j->L; i++) {
+    *at = -1;
+    for (int32_t i = 0; i < j->L; i++) {
         double r = rms_since_start(j, i), f = r > 1 ? r : 1 / r;
-        if (isfinite(f) && !(f <= m))
+        if (isfinite(f) && !(f <= m)) {
             m = f;
+            *at = i;
+        }
     }
     return m;
 }
@@ -539,6 +589,8 @@ static void build_plan(planner *p)
         note(p, A_ACT, 1u << C_DEAD);
     }
     if (any(why, 1u << C_SATURATED)) {
+        plan_output(p);
+        note(p, A_OUT, 1u << C_SATURATED);
         plan_init_saturation(p, j2);
         note(p, A_INIT, 1u << C_SATURATED);
     }
@@ -620,16 +672,18 @@ static const struct gfi_remedy_cache *plan_of(const gfi_judge *j)
  * training began; otherwise training moved them (its step size, and the penalties when there are any). */
 static void put_not_the_init(const gfi_judge *j, gfi_sink *s)
 {
-    double moved = weights_moved(j), l1, l2;
+    int32_t at;
+    double moved = weights_moved(j, &at), l1, l2;
     strongest_penalty(j->net, &l1, &l2);
     if (isfinite(moved) && moved < 1.5)
-        gfi_sink_put(s, "the init is not the cause: a probe of a fresh copy of the net is healthy, and the weights are "
-                        "within x%.3g of where training began, so they were like this then (set by hand or loaded)",
+        gfi_sink_put(s, "the init is not the cause: a probe of a fresh copy of the net is healthy, and the weights of "
+                        "every layer are within x%.3g of where training began, so they were like this then (set by "
+                        "hand or loaded)",
                      moved);
     else
         gfi_sink_put(s, "the init is not the cause: a probe of a fresh copy of the net is healthy, so training moved the "
-                        "weights there (up to x%.3g since training began; step size %g%s)",
-                     moved, j->lr, l1 > 0 || l2 > 0 ? ", penalties" : "");
+                        "weights there (up to x%.3g since training began, in layer %d; step size %g%s)",
+                     moved, (int)at, j->lr, l1 > 0 || l2 > 0 ? ", penalties" : "");
 }
 
 /* The verdict's own words when no checked change applies. */

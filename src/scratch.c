@@ -46,7 +46,8 @@ static int swap_recurrent(const gf_layer *l, int32_t kind, gf_layer **k)
     return rc;
 }
 
-/* Builds the copy's layers: the source's, with the change's activation (and He init) where asked. */
+/* Builds the copy's layers: the source's, with the change's activation (and He init) where asked, and the change's
+ * output activation (its init kept). */
 static int copy_layers(const gf_net *src, gf_net *dst, const gfi_change *c)
 {
     for (int32_t i = 0; i < src->nlayers; i++) {
@@ -61,6 +62,8 @@ static int copy_layers(const gf_net *src, gf_net *dst, const gfi_change *c)
             gfi_init_default(&k->winit, GF_INIT_HE_NORMAL);
             k->winit.gain = sqrt(2.0);
         }
+        if (i + 1 == src->nlayers && c->out_act >= 0 && k->ops->has_activation && !swap)
+            gfi_act_default(&k->act, c->out_act);
         if (hidden && c->bias_set) {
             gfi_init_default(&k->binit, GF_INIT_CONSTANT);
             k->binit.a = c->bias;

@@ -14,9 +14,10 @@ typedef struct {
     int32_t rec;    /* recurrent layers of this kind (GF_LAYER_LSTM, _GRU) with the same units (-1: the net's) */
     bool bias_set;  /* hidden bias init constant `bias` */
     double bias;
+    int32_t out_act; /* the output layer's activation (-1: the net's) */
 } gfi_change;
 
-static inline gfi_change gfi_no_change(void) { return (gfi_change){1.0, 0.0, -1, -1, false, 0.0}; }
+static inline gfi_change gfi_no_change(void) { return (gfi_change){1.0, 0.0, -1, -1, false, 0.0, -1}; }
 
 /* What a few training steps of a scratch copy did. */
 typedef struct {

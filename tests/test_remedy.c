@@ -281,6 +281,114 @@ static void test_a_stagnating_net_gets_a_higher_rate_that_was_stable_at_twice_it
     done(t);
 }
 
+/* A lower rate at the edge of stability passes a short check on one batch (Adam fits it even where it oscillates on
+ * the data): a 3 x 64 ReLU net under Adam at 0.1 was given 0.05, which oscillated and read exploding when followed.
+ * The rate given must leave a factor 2 of stable headroom, as a raised one does: twice it passes the check too, and
+ * that double is below the rate training found unstable. */
+static void test_a_lower_rate_is_one_that_was_stable_at_twice_its_value(void **state)
+{
+    (void)state;
+    const vs_scenario sc = {"relu_he_3x64_pixels_adam_lr0.1", GF_ACT_RELU, 3, 64, 1, 0, 0, GF_OPT_ADAM, 0.1, 0, 0,
+                            VS_PIXELS, 64, 400, GF_VERDICT_DEAD, 0, {0}};
+    trained *t = train_this(&sc, 1);
+    double lr = value_of(t, GF_REMEDY_LEARNING_RATE);
+    assert_true(lr > 0 && lr <= 0.1 / 4);
+    char twice[64];
+    snprintf(twice, sizeof twice, "and %g is still stable", 2 * lr);
+    assert_non_null(strstr(remedy(t), twice));
+    done(t);
+}
+
+/* 20 N(0, 1) features, a linear teacher with noise thresholded to 0 / 1; a 2 x 64 ReLU net whose output layer is
+ * one unit of out_act, trained by Adam at 1e-3 for 2000 steps of 64 under loss: its diag, net and remedy. */
+typedef struct {
+    gf_net *net;
+    gf_diag *d;
+    int32_t verdict;
+    char text[8192];
+} binary_run;
+
+static void train_binary(binary_run *b, int32_t out_act, int32_t loss_kind)
+{
+    enum { N = 2048, IN = 20, BATCH = 64 };
+    static float x[N * IN], y[N];
+    vs_rng r = {12345};
+    double w[IN];
+    for (int k = 0; k < IN; k++)
+        w[k] = vs_gauss(&r);
+    for (int p = 0; p < N; p++) {
+        double s = 0.5 * vs_gauss(&r);
+        for (int k = 0; k < IN; k++) {
+            x[p * IN + k] = (float)vs_gauss(&r);
+            s += w[k] * x[p * IN + k];
+        }
+        y[p] = s > 0 ? 1.0f : 0.0f;
+    }
+    assert_int_equal(gf_net_create(&b->net, IN, 1), GF_OK);
+    gf_init *he;
+    assert_int_equal(gf_init_create(&he, GF_INIT_HE_NORMAL), GF_OK);
+    for (int k = 0; k < 2; k++) {
+        gf_layer *l;
+        assert_int_equal(gf_net_add_dense(b->net, 64, GF_ACT_RELU, &l), GF_OK);
+        assert_int_equal(gf_layer_set_weight_init(l, he), GF_OK);
+    }
+    gf_init_destroy(he);
+    assert_int_equal(gf_net_add_dense(b->net, 1, out_act, NULL), GF_OK);
+    assert_int_equal(gf_net_reinit(b->net, 1), GF_OK);
+    gf_loss *loss;
+    assert_int_equal(gf_loss_create(&loss, loss_kind), GF_OK);
+    assert_int_equal(gf_net_set_loss(b->net, loss), GF_OK);
+    gf_loss_destroy(loss);
+    gf_optimizer *o;
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_ADAM, 1e-3), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(b->net, o), GF_OK);
+    assert_int_equal(gf_diag_create(&b->d, b->net), GF_OK);
+    for (int s = 0; s < 2000; s++) {
+        int at = (s % (N / BATCH)) * BATCH;
+        assert_int_equal(gf_net_train_step(b->net, x + (size_t)at * IN, (size_t)BATCH * IN, y + at, BATCH, BATCH, NULL),
+                         GF_OK);
+    }
+    assert_int_equal(gf_diag_verdict(b->d, -1, &b->verdict), GF_OK);
+    assert_int_equal(gf_diag_verdict_remedy(b->d, -1, b->text, sizeof b->text, NULL), GF_OK);
+}
+
+static void binary_done(binary_run *b)
+{
+    gf_diag_destroy(b->d);
+    gf_net_destroy(b->net);
+}
+
+/* A sigmoid output in front of BCE on logits: the loss reads sigmoid(z), in (0, 1), as its logits, can never be
+ * confident, and drives z into the tails (loss stuck at 0.505; 0.016 with an identity output).  The remedy names
+ * the double squashing and checks the identity output on a copy; it read "the weights were like this when training
+ * began (set by hand or loaded)". */
+static void test_a_sigmoid_output_saturated_in_front_of_bce_on_logits_is_told_to_remove_it(void **state)
+{
+    (void)state;
+    binary_run b;
+    train_binary(&b, GF_ACT_SIGMOID, GF_LOSS_BCE_LOGITS);
+    assert_int_equal(b.verdict, GF_VERDICT_SATURATED);
+    assert_true(strstr(b.text, "remove the output activation (identity): the loss already applies the sigmoid") == b.text);
+    assert_non_null(strstr(b.text, "(checked: 30 adam steps of a fresh copy with an identity output on the last batch"));
+    assert_null(strstr(b.text, "set by hand"));
+    binary_done(&b);
+}
+
+/* A sigmoid output under MSE saturates by training its own weights (their rms grew x3) while the hidden layers'
+ * stay within x1.2: the weights were not "like this when training began"; the output layer's count. */
+static void test_an_output_layer_that_training_saturated_is_not_said_to_be_set_by_hand(void **state)
+{
+    (void)state;
+    binary_run b;
+    train_binary(&b, GF_ACT_SIGMOID, GF_LOSS_MSE);
+    assert_int_equal(b.verdict, GF_VERDICT_SATURATED);
+    assert_null(strstr(b.text, "set by hand"));
+    assert_null(strstr(b.text, "remove the output activation")); /* MSE applies no sigmoid of its own */
+    assert_non_null(strstr(b.text, "so training moved the weights there (up to x"));
+    assert_non_null(strstr(b.text, "in layer 2"));
+    binary_done(&b);
+}
+
 static void test_collapsed_weights_under_l2_get_a_weaker_penalty_not_an_init_change(void **state)
 {
     (void)state;
@@ -370,6 +478,9 @@ int main(void)
         cmocka_unit_test(test_units_dead_because_adamw_decayed_the_weights_away_are_told_to_lower_the_decay),
         cmocka_unit_test(test_a_sound_net_at_a_rate_of_zero_is_told_that_no_step_changes_its_weights),
         cmocka_unit_test(test_a_stagnating_net_gets_a_higher_rate_that_was_stable_at_twice_its_value),
+        cmocka_unit_test(test_a_lower_rate_is_one_that_was_stable_at_twice_its_value),
+        cmocka_unit_test(test_a_sigmoid_output_saturated_in_front_of_bce_on_logits_is_told_to_remove_it),
+        cmocka_unit_test(test_an_output_layer_that_training_saturated_is_not_said_to_be_set_by_hand),
         cmocka_unit_test(test_collapsed_weights_under_l2_get_a_weaker_penalty_not_an_init_change),
         cmocka_unit_test(test_each_action_is_said_once),
         cmocka_unit_test(test_constant_targets_are_not_told_to_be_standardized),
