@@ -236,6 +236,7 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
         w->prior_width = 0;
         w->early_n = 0;
         d->early_ready = false;
+        d->lr_peak = 0;
     }
     d->nlayers = nlayers;
     d->cap = cap;
@@ -812,6 +813,14 @@ static void commit(gf_diag *d)
     memcpy(d->hist + (size_t)d->head * rec, w->cur, rec * sizeof *w->cur);
     memcpy(d->nonfinite, w->cur_nf, (size_t)d->nlayers * GFI_NTENSOR * 3 * sizeof *w->cur_nf);
     d->hist_step[d->head] = w->probe ? -1 : w->obs_step;
+    if (!w->probe && d->net) {
+        const gf_optimizer *o = d->net->opt;
+        int32_t kind = o ? o->kind : GF_OPT_SGD; /* gf_net_step's default: SGD at 0.01 */
+        if (kind != d->lr_peak_kind)
+            d->lr_peak = 0;
+        d->lr_peak_kind = kind;
+        d->lr_peak = fmax(d->lr_peak, o ? o->lr : 0.01);
+    }
     d->head = (d->head + 1) % d->cap;
     if (d->count < d->cap)
         d->count++;
@@ -1442,6 +1451,7 @@ int gf_diag_reset(gf_diag *d)
     d->origin_found = false;
     d->early_ready = false;
     w->early_n = 0;
+    d->lr_peak = 0;
     d->origin_step = 0;
     d->origin_layer = d->origin_phase = d->origin_tensor = 0;
     if (d->nlayers > 0)

@@ -63,6 +63,14 @@ struct gf_diag {
     double *early_grad;  /* nlayers */
     double *early_weight;/* nlayers: weight norm at the first of them (the initial weights) */
 
+    /* The largest learning rate of an observed training step since creation, reset or a change of layers (0: none
+     * yet): the rate a schedule started from, against which the stagnation rule reads the rate now (rules.c,
+     * gfi_lr_annealed).  The ring keeps too few records to hold it: a cosine schedule's peak is thousands of steps back.
+     * Rates of another optimizer kind are not comparable (SGD's are 10 - 100x Adam's): a step by another kind starts
+     * the peak again. */
+    double lr_peak;
+    int32_t lr_peak_kind; /* the optimizer kind of the steps lr_peak is over */
+
     /* The remedy checked on a scratch copy of the net, kept until the next observation (remedy.c). */
     struct gfi_remedy_cache *remedy;
 

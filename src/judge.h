@@ -142,6 +142,10 @@ uint32_t gfi_flags_of(uint32_t why);
 int32_t gfi_verdict_of_flags(uint32_t flags);
 void gfi_put_reason(const gfi_judge *j, gfi_sink *s, int32_t layer);
 
+/* Whether a schedule annealed the learning rate: it is under a tenth of the largest of any observed training step,
+ * and stagnation is not judged (rules.c, STAGNATION_ANNEALED). */
+bool gfi_lr_annealed(const gfi_judge *j);
+
 /* Grad-avalanche record (ago) of a layer, or -1 (rules.c; the reason quotes it). */
 int32_t gfi_grad_jump_at(const gfi_judge *j, int32_t layer, double *ratio);
 

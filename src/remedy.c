@@ -714,6 +714,11 @@ void gfi_put_remedy(const gfi_judge *j, gfi_sink *s, int32_t layer)
         if (j->n == 0)
             gfi_sink_put(s, "none needed: the init and the activations pass the signal (a probe does not judge the "
                             "learning rate; train with the diagnostics on for that)");
+        else if (j->lr > 0 && gfi_lr_annealed(j))
+            gfi_sink_put(s, "none needed: keep the current activations, init and learning rate (%g: x%.2g of the "
+                            "largest this run had, %g; a schedule annealed it, and steps that small are its aim, so "
+                            "they are not judged as stagnation)",
+                         j->lr, j->lr / j->d->lr_peak, j->d->lr_peak);
         else if (j->lr > 0)
             gfi_sink_put(s, "none needed: keep the current activations, init and learning rate (%g)", j->lr);
         else /* a schedule that ended at 0, or a rate set so: the flow is sound, but no step moves the weights */

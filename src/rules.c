@@ -717,11 +717,26 @@ static bool stagnating(const gfi_judge *j, int32_t start, bool entering, void *a
            st.grad >= STAGNATION_MIN_GRAD * st.scale / k;
 }
 
+/* A rate this many times under the largest one the run had was annealed by a schedule, and stagnation is not judged
+ * at it: small steps are what annealing is for (at a minimum the gradient of a batch of noisy targets is its noise,
+ * ~sqrt(tr Sigma / B), and does not shrink; steps of eta times it keep the loss eta-proportionally above the floor,
+ * so the schedule lowers eta).  The stagnation rule's claim is that the rate is too small for the net; the rate the
+ * run chose to learn at is its peak, judged while it was in force, and the annealed one is set small on purpose,
+ * like a rate of 0 (no step: "moved" is 0 below).  A decade: step schedules cut x10 a stage (0.1, 0.01, 0.001 of the
+ * peak), a cosine one is under a tenth of its peak over its last 20 % of steps (0.5 (1 + cos 0.8 pi) = 0.095), and a
+ * rate within x10 of the run's largest is still its working rate.  A constant rate and a warm-up (the rate now the
+ * largest so far) are judged as before. */
+#define STAGNATION_ANNEALED 10.0
+
+/* Whether a schedule annealed the rate: the rate now is under 1/STAGNATION_ANNEALED of the largest of any observed
+ * training step (gf_diag.lr_peak). */
+bool gfi_lr_annealed(const gfi_judge *j) { return j->d->lr_peak > 0 && j->lr < j->d->lr_peak / STAGNATION_ANNEALED; }
+
 static void detect_stagnation(gfi_judge *j)
 {
     double loss = gfi_j_seen(j, 0, GF_STAT_LOSS);
     steps st;
-    if (j->n < 2 || j->at < 0 || gfi_diag_step_at(j->d, j->at) < 0 || !steps_at(j, j->at, &st))
+    if (j->n < 2 || j->at < 0 || gfi_diag_step_at(j->d, j->at) < 0 || gfi_lr_annealed(j) || !steps_at(j, j->at, &st))
         return;
     j->step_ur = st.ur;
     j->step_grad = st.grad;

@@ -887,6 +887,45 @@ static void test_reset_forgets_observations_and_the_origin(void **state)
     gf_net_destroy(net);
 }
 
+/* The stagnation rule reads the rate now against the largest of the observed training steps (a schedule's peak,
+ * long out of the ring by the time it has annealed): kept across rates set lower, forgotten by a reset. */
+static void test_the_largest_rate_of_the_observed_steps_is_kept_until_reset(void **state)
+{
+    (void)state;
+    gf_net *net = small_net();
+    gf_diag *d = diag_of(net);
+    assert_int_equal(gf_diag_set_option(d, GF_DIAG_HISTORY, 2), GF_OK);
+    static const double rates[] = {0.01, 0.1, 0.05, 1e-3, 1e-4};
+    for (size_t k = 0; k < sizeof rates / sizeof *rates; k++) {
+        use_sgd(net, rates[k]);
+        train_small(net, NULL);
+    }
+    assert_true(d->lr_peak == 0.1);
+    assert_int_equal(gf_diag_reset(d), GF_OK);
+    assert_true(d->lr_peak == 0);
+    train_small(net, NULL);
+    assert_true(d->lr_peak == 1e-4);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+/* SGD's rates are 10 - 100x Adam's: a switch to Adam at 1e-3 after SGD at 0.1 is no annealing. */
+static void test_a_step_by_another_optimizer_kind_starts_the_largest_rate_again(void **state)
+{
+    (void)state;
+    gf_net *net = small_net();
+    gf_diag *d = diag_of(net);
+    use_sgd(net, 0.1);
+    train_small(net, NULL);
+    gf_optimizer *o;
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_ADAM, 1e-3), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, o), GF_OK);
+    train_small(net, NULL);
+    assert_true(d->lr_peak == 1e-3);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 /* ---- allocation ---- */
 
 static long counted;
@@ -1380,6 +1419,8 @@ int main(void)
         cmocka_unit_test(test_disabled_diag_records_nothing),
         cmocka_unit_test(test_diagnostics_do_not_change_the_training_trajectory),
         cmocka_unit_test(test_reset_forgets_observations_and_the_origin),
+        cmocka_unit_test(test_the_largest_rate_of_the_observed_steps_is_kept_until_reset),
+        cmocka_unit_test(test_a_step_by_another_optimizer_kind_starts_the_largest_rate_again),
         cmocka_unit_test(test_overflowed_pre_activation_counts_one_positive_infinity),
         cmocka_unit_test(test_origin_is_the_layer_whose_pre_activation_overflowed),
         cmocka_unit_test(test_origin_is_the_update_when_a_huge_learning_rate_overflows_the_weights),

@@ -727,6 +727,51 @@ static void test_tiny_steps_while_the_loss_stands_still_are_stagnation(void **st
     free_hand(d);
 }
 
+/* Tiny steps against a gradient of 0.05 of the weights (the noise of a mini-batch at the minimum of a regression on
+ * noisy targets, which does not shrink), the loss standing still, over 64 records of a net whose optimizer runs at
+ * `lr` after training steps at up to `peak` (gf_diag.lr_peak, what the diag keeps of the observed steps' rates). */
+static gf_diag *tiny_steps_at_rate(double lr, double peak)
+{
+    gf_diag *d = tiny_steps_with_the_loss_falling(1e-5);
+    set_steps(d, 3e-6, 0.05);
+    gf_optimizer *o;
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_ADAM, lr), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(d->net, o), GF_OK);
+    d->lr_peak = peak;
+    return d;
+}
+
+/* The end of a cosine schedule: the rate annealed to 1e-3 of its peak on purpose, and steps that small are what
+ * annealing is for; like a rate of 0, that is no stagnation (it read "raise the rate to ~3x the peak"). */
+static void test_tiny_steps_at_the_end_of_a_cosine_schedule_are_not_stagnation(void **state)
+{
+    (void)state;
+    gf_diag *d = tiny_steps_at_rate(1e-6, 1e-3);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_HEALTHY);
+    assert_null(strstr(remedy(d, -1), "raise the learning rate"));
+    assert_non_null(strstr(remedy(d, -1), "(1e-06: x0.001 of the largest this run had, 0.001; a schedule annealed it"));
+    free_hand(d);
+}
+
+/* The same steps at a rate the run has had all along are too small for it: stagnation. */
+static void test_tiny_steps_at_a_constant_tiny_rate_are_still_stagnation(void **state)
+{
+    (void)state;
+    gf_diag *d = tiny_steps_at_rate(1e-6, 1e-6);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_VANISHING);
+    assert_non_null(strstr(reason(d, -1), "learning stagnates"));
+    free_hand(d);
+}
+
+/* A rate within a decade of the run's largest (a step schedule's first cut by x0.2) is still its working rate. */
+static void test_tiny_steps_at_a_rate_lowered_less_than_a_decade_are_still_stagnation(void **state)
+{
+    (void)state;
+    gf_diag *d = tiny_steps_at_rate(2e-7, 1e-6);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_VANISHING);
+    free_hand(d);
+}
+
 /* A norm clip far below the gradient hands its fixed step to the layer with the largest gradient: a narrow output
  * layer (weights of norm 0.7) moves 1.4e-5 of itself per step while the hidden layers (norm 8) move 1e-7, and nothing
  * is learned.  The net as a whole moves ~1e-6 of its norm per step. */
@@ -1312,6 +1357,9 @@ int main(void)
         cmocka_unit_test(test_tiny_steps_with_a_small_gradient_are_a_converged_net_not_a_condition),
         cmocka_unit_test(test_tiny_steps_while_the_loss_falls_are_learning_not_stagnation),
         cmocka_unit_test(test_tiny_steps_while_the_loss_stands_still_are_stagnation),
+        cmocka_unit_test(test_tiny_steps_at_the_end_of_a_cosine_schedule_are_not_stagnation),
+        cmocka_unit_test(test_tiny_steps_at_a_constant_tiny_rate_are_still_stagnation),
+        cmocka_unit_test(test_tiny_steps_at_a_rate_lowered_less_than_a_decade_are_still_stagnation),
         cmocka_unit_test(test_hidden_layers_standing_still_beside_a_moving_output_layer_are_stagnation),
         cmocka_unit_test(test_inputs_a_thousandfold_under_unit_scale_make_small_gradients_and_steps_stagnation),
         cmocka_unit_test(test_small_gradients_and_steps_on_inputs_of_unit_scale_are_a_converged_net),
