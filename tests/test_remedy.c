@@ -186,16 +186,24 @@ static void test_units_dead_because_adamw_decayed_the_weights_away_are_told_to_l
     done(t);
 }
 
+/* A 4 x 64 ReLU/He regression on the teacher task at rate 1e-3 of optimizer opt, trained by train_this, with its
+ * targets then scaled to std 1000 for the steps that follow. */
+static trained *teacher_targets_x1000(int32_t opt)
+{
+    const vs_scenario sc = {"relu_he_4x64_targets_x1000", GF_ACT_RELU, 4, 64, 1, 0, 0, opt, 1e-3, 0, 0,
+                            VS_TEACHER, 32, 0, GF_VERDICT_HEALTHY, 0, {0}};
+    trained *t = train_this(&sc, 1);
+    for (int i = 0; i < VS_POINTS; i++)
+        t->ds.t[i] *= 1000.0f;
+    return t;
+}
+
 /* Targets of std 1000 for a 4 x 64 ReLU/He net under SGD: the gradient is a thousand times its usual size and the
  * weights blow up (the guard refuses the step that overflowed).  Standardizing the targets is named first. */
 static void test_a_regression_on_targets_of_a_large_scale_is_told_to_standardize_them(void **state)
 {
     (void)state;
-    const vs_scenario sc = {"relu_he_4x64_sgd_targets_x1000", GF_ACT_RELU, 4, 64, 1, 0, 0, GF_OPT_SGD, 1e-3, 0, 0,
-                            VS_TEACHER, 32, 0, GF_VERDICT_EXPLODING, 0, {0}};
-    trained *t = train_this(&sc, 1);
-    for (int i = 0; i < VS_POINTS; i++)
-        t->ds.t[i] *= 1000.0f;
+    trained *t = teacher_targets_x1000(GF_OPT_SGD);
     for (int32_t s = 0; s < 600; s++) { /* until the guard refuses a step that overflowed */
         int b = s % (VS_POINTS / 32);
         if (gf_net_train_step(t->net, t->ds.x + (size_t)b * 32 * t->ds.in, (size_t)32 * t->ds.in,
@@ -215,11 +223,7 @@ static void test_a_regression_on_targets_of_a_large_scale_is_told_to_standardize
 static void test_a_regression_fitting_targets_of_a_large_scale_under_adam_reads_healthy(void **state)
 {
     (void)state;
-    const vs_scenario sc = {"relu_he_4x64_adam_targets_x1000", GF_ACT_RELU, 4, 64, 1, 0, 0, GF_OPT_ADAM, 1e-3, 0, 0,
-                            VS_TEACHER, 32, 0, GF_VERDICT_HEALTHY, 0, {0}};
-    trained *t = train_this(&sc, 1);
-    for (int i = 0; i < VS_POINTS; i++)
-        t->ds.t[i] *= 1000.0f;
+    trained *t = teacher_targets_x1000(GF_OPT_ADAM);
     train_more(t, 600);
     int32_t v = -1;
     assert_int_equal(gf_diag_verdict(t->d, -1, &v), GF_OK);
