@@ -651,7 +651,29 @@ void gfi_gemm_share(struct gfi_gemm_ws *ws, int tid, int split, int64_t lo, int6
                     int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
                     int64_t ldb, float beta, float *c, int64_t ldc)
 {
-    if (lo < hi)
-        gemm_range(kernel_info(gfi_gemm_kernel_active()), ws, tid, split == GFI_GEMM_BY_COLS, lo, hi, trans_a,
-                   trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (lo >= hi)
+        return;
+    const gfi_gemm_kernel_info *K = kernel_info(gfi_gemm_kernel_active());
+    bool by_cols = split == GFI_GEMM_BY_COLS;
+    if (use_small(K, trans_a, trans_b, m, n, k, alpha)) {
+        /* The whole product takes the small path, so its part does too: each
+         * element of it is computed on its own, wherever the part starts. */
+        if (by_cols) {
+            b = trans_b ? b + lo * ldb : b + lo;
+            c += lo;
+            n = hi - lo;
+        } else {
+            a = trans_a ? a + lo : a + lo * lda;
+            c += lo * ldc;
+            m = hi - lo;
+        }
+        if (!trans_b)
+            K->small_rows(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else if (!trans_a)
+            K->small_dots(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else
+            gfi_gemm_small_scalar(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    gemm_range(K, ws, tid, by_cols, lo, hi, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

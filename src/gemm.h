@@ -67,7 +67,11 @@ int gfi_gemm_pool_split(const struct gfi_pool *pool, const struct gfi_gemm_ws *w
  * that gfi_gemm_pool gives that thread (empty when *lo >= *hi). */
 void gfi_gemm_share_range(int split, int64_t m, int64_t n, int tid, int nt, int64_t *lo, int64_t *hi);
 /* Computes that share, packing into buffer pair tid; the elements get the
- * same values as in gfi_gemm.  For callers that run their own pool job and
+ * same values as in gfi_gemm.  Any range [lo, hi) of rows or columns of
+ * any product may be asked for: the path (the kernel's small path or the
+ * packed one) is chosen on the whole m x n x k product, and each element's
+ * arithmetic depends on k alone, so parts cut anywhere add up to the whole
+ * product bit for bit.  For callers that run their own pool job and
  * pair the product with a pass over the same block (a layer's bias and
  * activation, or its activation gradient before the weight gradient), so
  * the pass takes no pool run of its own. */

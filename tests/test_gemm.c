@@ -350,6 +350,57 @@ static void test_gemm_on_any_threads_buffers_matches_the_plain_product(void **st
     free_problem(&p);
 }
 
+/* gfi_gemm_share on two parts of C, cut at every row (or column), against
+ * gfi_gemm on the whole product, bit for bit: the path (the kernel's small
+ * path or the packed one) is chosen on the whole product, and each element
+ * is computed the same way wherever the cut falls. */
+static void check_parts_match_whole(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float beta, int split)
+{
+    struct gfi_gemm_ws *ws = new_ws(2);
+    gfi_rng rng;
+    gfi_rng_seed(&rng, (uint64_t)(m * 7 + n * 3 + k));
+    problem p = make_problem(&rng, ta, tb, m, n, k, 1, 0.75f, beta);
+    size_t bytes = sizeof(float) * (size_t)(m * p.ldc);
+    float *whole = malloc(bytes);
+    assert_non_null(whole);
+    memcpy(whole, p.c0, bytes);
+    gfi_gemm(ws, ta, tb, m, n, k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, whole, p.ldc);
+    int64_t len = split == GFI_GEMM_BY_COLS ? n : m;
+    for (int64_t cut = 0; cut <= len; cut++) {
+        memcpy(p.c, p.c0, bytes);
+        gfi_gemm_share(ws, 1, split, cut, len, ta, tb, m, n, k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc);
+        gfi_gemm_share(ws, 0, split, 0, cut, ta, tb, m, n, k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc);
+        if (memcmp(whole, p.c, bytes) != 0)
+            fail_msg("%s, %c%c %lldx%lldx%lld beta %g cut at %lld of %lld: the parts differ from the whole product",
+                     gfi_gemm_kernel_name(gfi_gemm_kernel_active()), ta ? 'T' : 'N', tb ? 'T' : 'N', (long long)m,
+                     (long long)n, (long long)k, (double)beta, (long long)cut, (long long)len);
+    }
+    free(whole);
+    gfi_gemm_ws_destroy(ws);
+    free_problem(&p);
+}
+
+/* Shapes on both sides of every kernel's small-path limits (16384 and 65536 m*n*k, the skinny A B^T form up to
+ * 16 columns) and past one k block (256): a dense layer's forward (N T), weight gradient (T N) and input
+ * gradient (N N) as a small net has them. */
+static void test_parts_of_a_product_cut_anywhere_give_the_whole_products_bits(void **state)
+{
+    (void)state;
+    const int64_t shapes[][3] = {{32, 10, 128}, {32, 128, 10}, {10, 128, 32}, {32, 64, 24}, {13, 17, 9},
+                                 {32, 128, 64},  {64, 48, 96},  {20, 40, 300}};
+    for (int kern = 0; kern < GFI_GEMM_NKERNELS; kern++) {
+        if (!gfi_gemm_kernel_available(kern))
+            continue;
+        assert_int_equal(gfi_gemm_force_kernel(kern), GF_OK);
+        for (int s = 0; s < 8; s++)
+            for (int t = 0; t < 4; t++)
+                for (int split = GFI_GEMM_BY_COLS; split <= GFI_GEMM_BY_ROWS; split++)
+                    check_parts_match_whole(t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2],
+                                            s % 2 ? 0.5f : 0.0f, split);
+        assert_int_equal(gfi_gemm_force_kernel(GFI_GEMM_AUTO), GF_OK);
+    }
+}
+
 /* ---- allocation ---- */
 
 /* One product with op(B) packed ahead (gfi_gemm_pre_pack, then gfi_gemm_pool_pre on `nthreads` threads)
@@ -584,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_pool_product_matches_single_thread_within_1e6_relative),
         cmocka_unit_test(test_pool_null_or_one_thread_runs_the_plain_product),
         cmocka_unit_test(test_gemm_on_any_threads_buffers_matches_the_plain_product),
+        cmocka_unit_test(test_parts_of_a_product_cut_anywhere_give_the_whole_products_bits),
         cmocka_unit_test(test_pool_with_workspace_for_fewer_threads_runs_on_the_caller),
         cmocka_unit_test(test_prepacked_b_gives_the_plain_product_bit_for_bit),
         cmocka_unit_test(test_prepacked_b_from_another_kernel_falls_back_to_b),
