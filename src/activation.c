@@ -35,9 +35,17 @@ static double normal_pdf(double x) { return INV_SQRT_2PI * exp(-0.5 * x * x); }
 
 static double softplus(double x) { return fmax(x, 0.0) + log1p(exp(-fabs(x))); }
 
-static double act_value(const gfi_act *a, double x)
+#if defined(__GNUC__) || defined(__clang__)
+#define ACT_INLINE static inline __attribute__((always_inline))
+#else
+#define ACT_INLINE static inline
+#endif
+
+/* The formulas take the kind apart from a so that the loops below, one per
+ * kind with the kind a constant, keep the switch out of the element loop. */
+ACT_INLINE double act_value_of(int32_t kind, const gfi_act *a, double x)
 {
-    switch (a->kind) {
+    switch (kind) {
     case GF_ACT_SIGMOID: return sigmoid(x);
     case GF_ACT_TANH: return tanh(x);
     case GF_ACT_RELU: return x > 0.0 ? x : 0.0;
@@ -52,9 +60,9 @@ static double act_value(const gfi_act *a, double x)
 
 /* f'(x).  At a kink (x == 0) the left derivative is used, as PyTorch does:
  * relu'(0) = 0, leaky'(0) = slope, elu'(0) = alpha. */
-static double act_slope(const gfi_act *a, double x)
+ACT_INLINE double act_slope_of(int32_t kind, const gfi_act *a, double x)
 {
-    switch (a->kind) {
+    switch (kind) {
     case GF_ACT_SIGMOID: {
         double s = sigmoid(x);
         return s * (1.0 - s);
@@ -78,14 +86,28 @@ static double act_slope(const gfi_act *a, double x)
  * slope y + alpha cancels catastrophically in the float y (elu'(-20) would be
  * exactly 0, selu' would never fall below 2.3e-8), so it is alpha e^z from z
  * as in act_slope, as PyTorch's nn.ELU / nn.SELU compute it from the input. */
-static double act_slope_from_output(const gfi_act *a, double z, double y)
+ACT_INLINE double act_slope_from_output_of(int32_t kind, const gfi_act *a, double z, double y)
 {
-    switch (a->kind) {
+    switch (kind) {
     case GF_ACT_SIGMOID: return y * (1.0 - y);
     case GF_ACT_TANH: return 1.0 - y * y;
-    default: return act_slope(a, z);
+    default: return act_slope_of(kind, a, z);
     }
 }
+
+/* Runs BODY (which may use the constant K) with K each kind in turn. */
+#define FOR_KIND(kind, BODY)                                                                                           \
+    switch (kind) {                                                                                                    \
+    case GF_ACT_SIGMOID: { enum { K = GF_ACT_SIGMOID }; BODY; } break;                                                 \
+    case GF_ACT_TANH: { enum { K = GF_ACT_TANH }; BODY; } break;                                                       \
+    case GF_ACT_RELU: { enum { K = GF_ACT_RELU }; BODY; } break;                                                       \
+    case GF_ACT_LEAKY_RELU: { enum { K = GF_ACT_LEAKY_RELU }; BODY; } break;                                           \
+    case GF_ACT_ELU: { enum { K = GF_ACT_ELU }; BODY; } break;                                                         \
+    case GF_ACT_SELU: { enum { K = GF_ACT_SELU }; BODY; } break;                                                       \
+    case GF_ACT_SOFTPLUS: { enum { K = GF_ACT_SOFTPLUS }; BODY; } break;                                               \
+    case GF_ACT_GELU: { enum { K = GF_ACT_GELU }; BODY; } break;                                                       \
+    default: { enum { K = GF_ACT_IDENTITY }; BODY; } break;                                                            \
+    }
 
 /* ------------------------------------------------------------------ */
 /* Internal API                                                        */
@@ -102,14 +124,12 @@ bool gfi_act_kind_valid(int32_t kind) { return kind >= GF_ACT_IDENTITY && kind <
 
 void gfi_act_forward(const gfi_act *a, const float *z, float *y, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        y[i] = (float)act_value(a, (double)z[i]);
+    FOR_KIND(a->kind, for (size_t i = 0; i < n; i++) y[i] = (float)act_value_of(K, a, (double)z[i]));
 }
 
 void gfi_act_derivative(const gfi_act *a, const float *z, float *d, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        d[i] = (float)act_slope(a, (double)z[i]);
+    FOR_KIND(a->kind, for (size_t i = 0; i < n; i++) d[i] = (float)act_slope_of(K, a, (double)z[i]));
 }
 
 /* y may be NULL: the derivative is then computed from z alone. */
@@ -120,9 +140,11 @@ void gfi_act_backward(const gfi_act *a, const float *z, const float *y, const fl
             dz[i] = dy[i];
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        double s = y ? act_slope_from_output(a, (double)z[i], (double)y[i]) : act_slope(a, (double)z[i]);
-        dz[i] = (float)((double)dy[i] * s);
+    if (y) {
+        FOR_KIND(a->kind, for (size_t i = 0; i < n; i++) dz[i] = (float)((double)dy[i] *
+                                                                         act_slope_from_output_of(K, a, (double)z[i], (double)y[i])));
+    } else {
+        FOR_KIND(a->kind, for (size_t i = 0; i < n; i++) dz[i] = (float)((double)dy[i] * act_slope_of(K, a, (double)z[i])));
     }
 }
 

@@ -125,23 +125,9 @@ static void dense_forward(gf_layer *l, const gfi_layer_io *io)
         gfi_ew_bias_act_run(net->pool, l->act.kind, l->b, z, y, rows, out);
         return;
     }
-    for (int64_t r = 0; r < rows; r++) {
-        float *zr = z + r * out;
-        for (int64_t j = 0; j < out; j++)
-            zr[j] += l->b[j];
-    }
+    /* Other kinds: the bias by the vector pass (z += b, the same one rounding), then the activation. */
+    gfi_ew_bias_act_run(net->pool, GF_ACT_IDENTITY, l->b, z, z, rows, out);
     gfi_act_forward(&l->act, z, y, (size_t)(rows * out));
-}
-
-/* db = column sums of dz, in double. */
-static void bias_grad(gf_layer *l, const float *dz, int64_t rows, int64_t out)
-{
-    for (int64_t j = 0; j < out; j++) {
-        double s = 0.0;
-        for (int64_t r = 0; r < rows; r++)
-            s += dz[r * out + j];
-        l->db[j] = (float)s;
-    }
 }
 
 /* ||d loss / d y_t|| over the batch for every step t, into keep (length first). */
@@ -172,7 +158,8 @@ static void act_grad_pass(gf_layer *l, const gfi_layer_io *io, bool fast, int64_
         return;
     }
     gfi_act_backward(&l->act, io->z, io->y, io->dy, io->dz, (size_t)(rows * out));
-    bias_grad(l, io->dz, rows, out);
+    /* db = column sums of dz in double, in row order, by the vector pass (dz itself is left as it is). */
+    gfi_ew_act_grad_colsum_run(l->owner->pool, GF_ACT_IDENTITY, io->z, io->y, io->dz, io->dz, l->db, rows, out);
 }
 
 static void dense_backward(gf_layer *l, const gfi_layer_io *io)
