@@ -46,10 +46,10 @@ static void forward_share(void *arg, int tid, int nt)
     if (lo >= hi)
         return;
     if (j->split == GFI_GEMM_BY_ROWS) {
-        j->ops->bias_act(l->act.kind, l->b, io->z + lo * out, io->y + lo * out, hi - lo, out, out);
+        j->ops->bias_act(l->act.kind, l->act.slope, l->b, io->z + lo * out, io->y + lo * out, hi - lo, out, out);
         return;
     }
-    j->ops->bias_act(l->act.kind, l->b + lo, io->z + lo, io->y + lo, j->rows, hi - lo, out);
+    j->ops->bias_act(l->act.kind, l->act.slope, l->b + lo, io->z + lo, io->y + lo, j->rows, hi - lo, out);
 }
 
 static void backward_share(void *arg, int tid, int nt)
@@ -61,7 +61,7 @@ static void backward_share(void *arg, int tid, int nt)
     gfi_gemm_share_range(GFI_GEMM_BY_ROWS, out, j->in, tid, nt, &lo, &hi);
     if (lo >= hi)
         return;
-    j->ops->act_grad_colsum(l->act.kind, io->z + lo, io->y + lo, io->dy + lo, io->dz + lo, l->db + lo, j->rows,
+    j->ops->act_grad_colsum(l->act.kind, l->act.slope, io->z + lo, io->y + lo, io->dy + lo, io->dz + lo, l->db + lo, j->rows,
                             hi - lo, out);
     gfi_gemm_share(l->owner->gemm_ws, tid, GFI_GEMM_BY_ROWS, lo, hi, true, false, out, j->in, j->rows, 1.0f, io->dz,
                    out, io->x, j->in, 0.0f, l->dw, j->in);
@@ -122,11 +122,11 @@ static void dense_forward(gf_layer *l, const gfi_layer_io *io)
     }
     gfi_gemm_pool(net->pool, net->gemm_ws, false, true, rows, out, in, 1.0f, io->x, in, l->w, in, 0.0f, z, out);
     if (fast) {
-        gfi_ew_bias_act_run(net->pool, l->act.kind, l->b, z, y, rows, out);
+        gfi_ew_bias_act_run(net->pool, l->act.kind, l->act.slope, l->b, z, y, rows, out);
         return;
     }
     /* Other kinds: the bias by the vector pass (z += b, the same one rounding), then the activation. */
-    gfi_ew_bias_act_run(net->pool, GF_ACT_IDENTITY, l->b, z, z, rows, out);
+    gfi_ew_bias_act_run(net->pool, GF_ACT_IDENTITY, 0.0, l->b, z, z, rows, out);
     gfi_act_forward(&l->act, z, y, (size_t)(rows * out));
 }
 
@@ -154,12 +154,12 @@ static void record_time_norms(gf_layer *l, const float *dy, int64_t batch)
 static void act_grad_pass(gf_layer *l, const gfi_layer_io *io, bool fast, int64_t rows, int64_t out)
 {
     if (fast) {
-        gfi_ew_act_grad_colsum_run(l->owner->pool, l->act.kind, io->z, io->y, io->dy, io->dz, l->db, rows, out);
+        gfi_ew_act_grad_colsum_run(l->owner->pool, l->act.kind, l->act.slope, io->z, io->y, io->dy, io->dz, l->db, rows, out);
         return;
     }
     gfi_act_backward(&l->act, io->z, io->y, io->dy, io->dz, (size_t)(rows * out));
     /* db = column sums of dz in double, in row order, by the vector pass (dz itself is left as it is). */
-    gfi_ew_act_grad_colsum_run(l->owner->pool, GF_ACT_IDENTITY, io->z, io->y, io->dz, io->dz, l->db, rows, out);
+    gfi_ew_act_grad_colsum_run(l->owner->pool, GF_ACT_IDENTITY, 0.0, io->z, io->y, io->dz, io->dz, l->db, rows, out);
 }
 
 static void dense_backward(gf_layer *l, const gfi_layer_io *io)

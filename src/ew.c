@@ -14,7 +14,8 @@
 
 bool gfi_ew_act_fast(int32_t kind)
 {
-    return kind == GF_ACT_IDENTITY || kind == GF_ACT_RELU || kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID;
+    return kind == GF_ACT_IDENTITY || kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU || kind == GF_ACT_TANH ||
+           kind == GF_ACT_SIGMOID;
 }
 
 bool gfi_ew_opt_fast(int32_t kind)
@@ -32,45 +33,48 @@ static double sigmoid(double x)
     return e / (1.0 + e);
 }
 
-static float act_value(int32_t kind, float x)
+static float act_value(int32_t kind, double slope, float x)
 {
     switch (kind) {
     case GF_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case GF_ACT_LEAKY_RELU: return x > 0.0f ? x : (float)(slope * (double)x);
     case GF_ACT_TANH: return (float)tanh((double)x);
     case GF_ACT_SIGMOID: return (float)sigmoid((double)x);
     default: return x;
     }
 }
 
-static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols, int64_t ld)
+static void bias_act(int32_t kind, double slope, const float *b, float *z, float *y, int64_t rows, int64_t cols,
+                     int64_t ld)
 {
     for (int64_t r = 0; r < rows; r++) {
         float *zr = z + r * ld, *yr = y + r * ld;
         for (int64_t j = 0; j < cols; j++) {
             zr[j] += b[j];
-            yr[j] = act_value(kind, zr[j]);
+            yr[j] = act_value(kind, slope, zr[j]);
         }
     }
 }
 
 /* f'(z) from y = f(z) (ReLU from z: relu'(0) = 0). */
-static double act_slope(int32_t kind, float z, float y)
+static double act_slope(int32_t kind, double slope, float z, float y)
 {
     switch (kind) {
     case GF_ACT_RELU: return z > 0.0f ? 1.0 : 0.0;
+    case GF_ACT_LEAKY_RELU: return z > 0.0f ? 1.0 : slope;
     case GF_ACT_TANH: return 1.0 - (double)y * (double)y;
     case GF_ACT_SIGMOID: return (double)y * (1.0 - (double)y);
     default: return 1.0;
     }
 }
 
-static void act_grad_colsum(int32_t kind, const float *z, const float *y, const float *dy, float *dz, float *db,
-                            int64_t rows, int64_t cols, int64_t ld)
+static void act_grad_colsum(int32_t kind, double slope, const float *z, const float *y, const float *dy, float *dz,
+                            float *db, int64_t rows, int64_t cols, int64_t ld)
 {
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < cols; j++) {
             int64_t i = r * ld + j;
-            dz[i] = kind == GF_ACT_IDENTITY ? dy[i] : (float)((double)dy[i] * act_slope(kind, z[i], y[i]));
+            dz[i] = kind == GF_ACT_IDENTITY ? dy[i] : (float)((double)dy[i] * act_slope(kind, slope, z[i], y[i]));
         }
     for (int64_t j = 0; j < cols; j++) {
         double s = 0.0;
@@ -305,6 +309,7 @@ void gfi_ew_opt_run(struct gfi_pool *pool, const gfi_ew_opt *o, float *w, const 
 typedef struct layer_job {
     const gfi_ew_ops *ops;
     int32_t kind;
+    double slope;
     const float *b, *z, *y, *dy;
     float *zw, *yw, *dz, *db;
     int64_t rows, cols;
@@ -315,15 +320,16 @@ static void bias_act_job(void *arg, int tid, int nt)
     const layer_job *j = arg;
     int64_t r0 = j->rows * tid / nt, r1 = j->rows * (tid + 1) / nt;
     if (r0 < r1)
-        j->ops->bias_act(j->kind, j->b, j->zw + r0 * j->cols, j->yw + r0 * j->cols, r1 - r0, j->cols, j->cols);
+        j->ops->bias_act(j->kind, j->slope, j->b, j->zw + r0 * j->cols, j->yw + r0 * j->cols, r1 - r0, j->cols,
+                         j->cols);
 }
 
-void gfi_ew_bias_act_run(struct gfi_pool *pool, int32_t kind, const float *b, float *z, float *y, int64_t rows,
-                         int64_t cols)
+void gfi_ew_bias_act_run(struct gfi_pool *pool, int32_t kind, double slope, const float *b, float *z, float *y,
+                         int64_t rows, int64_t cols)
 {
-    layer_job j = {gfi_ew(), kind, b, NULL, NULL, NULL, z, y, NULL, NULL, rows, cols};
+    layer_job j = {gfi_ew(), kind, slope, b, NULL, NULL, NULL, z, y, NULL, NULL, rows, cols};
     if (rows * cols < EW_SPLIT_MIN || rows < 2 || gfi_pool_threads(pool) <= 1)
-        j.ops->bias_act(kind, b, z, y, rows, cols, cols);
+        j.ops->bias_act(kind, slope, b, z, y, rows, cols, cols);
     else
         gfi_pool_run(pool, bias_act_job, &j);
 }
@@ -337,16 +343,16 @@ static void act_grad_job(void *arg, int tid, int nt)
     if (c1 > j->cols)
         c1 = j->cols;
     if (c0 < c1)
-        j->ops->act_grad_colsum(j->kind, j->z + c0, j->y + c0, j->dy + c0, j->dz + c0, j->db + c0, j->rows, c1 - c0,
-                                j->cols);
+        j->ops->act_grad_colsum(j->kind, j->slope, j->z + c0, j->y + c0, j->dy + c0, j->dz + c0, j->db + c0, j->rows,
+                                c1 - c0, j->cols);
 }
 
-void gfi_ew_act_grad_colsum_run(struct gfi_pool *pool, int32_t kind, const float *z, const float *y, const float *dy,
-                                float *dz, float *db, int64_t rows, int64_t cols)
+void gfi_ew_act_grad_colsum_run(struct gfi_pool *pool, int32_t kind, double slope, const float *z, const float *y,
+                                const float *dy, float *dz, float *db, int64_t rows, int64_t cols)
 {
-    layer_job j = {gfi_ew(), kind, NULL, z, y, dy, NULL, NULL, dz, db, rows, cols};
+    layer_job j = {gfi_ew(), kind, slope, NULL, z, y, dy, NULL, NULL, dz, db, rows, cols};
     if (rows * cols < EW_SPLIT_MIN || cols < 32 || gfi_pool_threads(pool) <= 1)
-        j.ops->act_grad_colsum(kind, z, y, dy, dz, db, rows, cols, cols);
+        j.ops->act_grad_colsum(kind, slope, z, y, dy, dz, db, rows, cols, cols);
     else
         gfi_pool_run(pool, act_grad_job, &j);
 }

@@ -78,14 +78,16 @@ typedef struct gfi_ew_pstats {
 
 typedef struct gfi_ew_ops {
     /* z[r][j] += b[j], then y = f(z), for rows x cols (element (r, j) at
-     * r*ld + j, ld >= cols) and a kind that gfi_ew_act_fast accepts. */
-    void (*bias_act)(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols, int64_t ld);
+     * r*ld + j, ld >= cols) and a kind that gfi_ew_act_fast accepts; slope
+     * is leaky ReLU's (the other kinds ignore it). */
+    void (*bias_act)(int32_t kind, double slope, const float *b, float *z, float *y, int64_t rows, int64_t cols,
+                     int64_t ld);
     /* dz = dy * f'(z) (f' taken from y where cheaper), and
      * db[j] = sum over rows of dz[r][j], summed in double in row order;
      * element (r, j) of z, y, dy and dz is at r*ld + j (ld >= cols), so a
      * block of columns can be handed to another thread. */
-    void (*act_grad_colsum)(int32_t kind, const float *z, const float *y, const float *dy, float *dz, float *db,
-                            int64_t rows, int64_t cols, int64_t ld);
+    void (*act_grad_colsum)(int32_t kind, double slope, const float *z, const float *y, const float *dy, float *dz,
+                            float *db, int64_t rows, int64_t cols, int64_t ld);
     /* One optimizer update of w[0..n) (SGD family and Adam family). */
     void (*opt_update)(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n);
     /* Index of the first NaN/Inf in x[0..n), or n when all are finite. */
@@ -137,7 +139,9 @@ const gfi_ew_ops *gfi_ew(void);
  * id, GF_ERR_UNSUPPORTED for one this CPU or build cannot run; the choice
  * is unchanged on failure.  Not meant to be called while nets train. */
 int gfi_ew_force(int kernel);
-/* Kinds bias_act and act_grad_colsum handle: identity, ReLU, tanh, sigmoid. */
+/* Kinds bias_act and act_grad_colsum handle: identity, ReLU, leaky ReLU,
+ * tanh, sigmoid.  Leaky ReLU gives activation.c's bits in every version
+ * (the negative side is slope * x in double, rounded once). */
 bool gfi_ew_act_fast(int32_t kind);
 /* Kinds opt_update handles. */
 bool gfi_ew_opt_fast(int32_t kind);
@@ -152,10 +156,10 @@ void gfi_ew_opt_run(struct gfi_pool *pool, const gfi_ew_opt *o, float *w, const 
  * pool's threads for large layers (bias_act by rows, act_grad_colsum by
  * blocks of 16 columns, so every element and every column sum is computed
  * exactly as on one thread).  pool may be NULL. */
-void gfi_ew_bias_act_run(struct gfi_pool *pool, int32_t kind, const float *b, float *z, float *y, int64_t rows,
-                         int64_t cols);
-void gfi_ew_act_grad_colsum_run(struct gfi_pool *pool, int32_t kind, const float *z, const float *y, const float *dy,
-                                float *dz, float *db, int64_t rows, int64_t cols);
+void gfi_ew_bias_act_run(struct gfi_pool *pool, int32_t kind, double slope, const float *b, float *z, float *y,
+                         int64_t rows, int64_t cols);
+void gfi_ew_act_grad_colsum_run(struct gfi_pool *pool, int32_t kind, double slope, const float *z, const float *y,
+                                const float *dy, float *dz, float *db, int64_t rows, int64_t cols);
 /* optimizer.c: the diagnostics' measured step t + 1 over w[off .. off+n)
  * (calling thread), as opt_update_stats: over the longest prefix
  * [off, off+k) in which no gradient or old weight is NaN/Inf, it stores

@@ -110,19 +110,31 @@ INLINE __m256 sigmoid_ps(__m256 x)
     return _mm256_blendv_ps(_mm256_mul_ps(e, s), s, nonneg);
 }
 
-INLINE __m256 act(int32_t kind, __m256 z)
+/* slope * x in double, rounded once to float (leaky ReLU's negative side, as activation.c computes it). */
+INLINE __m256 times_slope(double slope, __m256 x)
+{
+    __m256d s = _mm256_set1_pd(slope);
+    __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(s, _mm256_cvtps_pd(_mm256_castps256_ps128(x))));
+    __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(s, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))));
+    return _mm256_set_m128(hi, lo);
+}
+
+INLINE __m256 act(int32_t kind, double slope, __m256 z)
 {
     switch (kind) {
     case GF_ACT_RELU:
         /* x > 0 ? x : 0, so NaN gives 0 like the scalar comparison. */
         return _mm256_and_ps(_mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ), z);
+    case GF_ACT_LEAKY_RELU: /* x > 0 ? x : slope x, so NaN gives slope NaN = NaN */
+        return _mm256_blendv_ps(times_slope(slope, z), z, _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ));
     case GF_ACT_TANH: return tanh_ps(z);
     case GF_ACT_SIGMOID: return sigmoid_ps(z);
     default: return z;
     }
 }
 
-static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols, int64_t ld)
+static void bias_act(int32_t kind, double slope, const float *b, float *z, float *y, int64_t rows, int64_t cols,
+                     int64_t ld)
 {
     for (int64_t r = 0; r < rows; r++) {
         float *zr = z + r * ld, *yr = y + r * ld;
@@ -130,23 +142,25 @@ static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t r
         for (; j + 8 <= cols; j += 8) {
             __m256 v = _mm256_add_ps(_mm256_loadu_ps(zr + j), _mm256_loadu_ps(b + j));
             _mm256_storeu_ps(zr + j, v);
-            _mm256_storeu_ps(yr + j, act(kind, v));
+            _mm256_storeu_ps(yr + j, act(kind, slope, v));
         }
         if (j < cols) {
             __m256i m = gfi_avx2_lanes(cols - j);
             __m256 v = _mm256_add_ps(load(zr + j, m, false), load(b + j, m, false));
             store(zr + j, m, v, false);
-            store(yr + j, m, act(kind, v), false);
+            store(yr + j, m, act(kind, slope, v), false);
         }
     }
 }
 
 /* dy * f'(z); relu'(0) = 0, and dy * 0 keeps NaN in dy as the scalar code does. */
-INLINE __m256 act_grad(int32_t kind, __m256 z, __m256 y, __m256 dy)
+INLINE __m256 act_grad(int32_t kind, double slope, __m256 z, __m256 y, __m256 dy)
 {
     __m256 one = _mm256_set1_ps(1.0f);
     switch (kind) {
     case GF_ACT_RELU: return _mm256_mul_ps(dy, _mm256_and_ps(_mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ), one));
+    case GF_ACT_LEAKY_RELU: /* leaky'(z <= 0) = slope: dy * slope in double, as the scalar code */
+        return _mm256_blendv_ps(times_slope(slope, dy), dy, _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ));
     case GF_ACT_TANH: return _mm256_mul_ps(dy, _mm256_fnmadd_ps(y, y, one));
     case GF_ACT_SIGMOID: return _mm256_mul_ps(dy, _mm256_mul_ps(y, _mm256_sub_ps(one, y)));
     default: return dy;
@@ -155,12 +169,12 @@ INLINE __m256 act_grad(int32_t kind, __m256 z, __m256 y, __m256 dy)
 
 /* One vector of the row: dz, and its values added (widened) into acc.
  * Lanes past the data hold 0 and land in acc slots that are never read. */
-INLINE void colsum_vec(const int32_t kind, const float *z, const float *y, const float *dy, float *dz, double *acc,
-                       __m256i m, bool full)
+INLINE void colsum_vec(const int32_t kind, double slope, const float *z, const float *y, const float *dy, float *dz,
+                       double *acc, __m256i m, bool full)
 {
-    __m256 zv = kind == GF_ACT_RELU ? load(z, m, full) : _mm256_setzero_ps();
+    __m256 zv = kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU ? load(z, m, full) : _mm256_setzero_ps();
     __m256 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? load(y, m, full) : _mm256_setzero_ps();
-    __m256 g = act_grad(kind, zv, yv, load(dy, m, full));
+    __m256 g = act_grad(kind, slope, zv, yv, load(dy, m, full));
     store(dz, m, g, full);
     _mm256_store_pd(acc, _mm256_add_pd(_mm256_load_pd(acc), _mm256_cvtps_pd(_mm256_castps256_ps128(g))));
     _mm256_store_pd(acc + 4, _mm256_add_pd(_mm256_load_pd(acc + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(g, 1))));
@@ -168,8 +182,8 @@ INLINE void colsum_vec(const int32_t kind, const float *z, const float *y, const
 
 /* Row by row, each column's running sum in a double in an L1 buffer, added
  * in row order like the scalar loop (ew_avx512.c's layout). */
-INLINE void act_grad_colsum_impl(const int32_t kind, const float *z, const float *y, const float *dy, float *dz,
-                                 float *db, int64_t rows, int64_t cols, int64_t ld)
+INLINE void act_grad_colsum_impl(const int32_t kind, double slope, const float *z, const float *y, const float *dy,
+                                 float *dz, float *db, int64_t rows, int64_t cols, int64_t ld)
 {
     enum { CB = 256 }; /* columns per block: 2 KiB of sums */
     _Alignas(32) double acc[CB];
@@ -184,9 +198,10 @@ INLINE void act_grad_colsum_impl(const int32_t kind, const float *z, const float
         for (int64_t r = 0; r < rows; r++) {
             const int64_t at = r * ld + j0;
             for (int64_t j = 0; j < full; j += 8)
-                colsum_vec(kind, z + at + j, y + at + j, dy + at + j, dz + at + j, acc + j, tail, true);
+                colsum_vec(kind, slope, z + at + j, y + at + j, dy + at + j, dz + at + j, acc + j, tail, true);
             if (full < cw)
-                colsum_vec(kind, z + at + full, y + at + full, dy + at + full, dz + at + full, acc + full, tail, false);
+                colsum_vec(kind, slope, z + at + full, y + at + full, dy + at + full, dz + at + full, acc + full, tail,
+                           false);
         }
         for (int64_t j = 0; j < cw; j += 8) {
             __m256 sum = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_load_pd(acc + j + 4)),
@@ -196,14 +211,15 @@ INLINE void act_grad_colsum_impl(const int32_t kind, const float *z, const float
     }
 }
 
-static void act_grad_colsum(int32_t kind, const float *z, const float *y, const float *dy, float *dz, float *db,
-                            int64_t rows, int64_t cols, int64_t ld)
+static void act_grad_colsum(int32_t kind, double slope, const float *z, const float *y, const float *dy, float *dz,
+                            float *db, int64_t rows, int64_t cols, int64_t ld)
 {
     switch (kind) {
-    case GF_ACT_RELU: act_grad_colsum_impl(GF_ACT_RELU, z, y, dy, dz, db, rows, cols, ld); break;
-    case GF_ACT_TANH: act_grad_colsum_impl(GF_ACT_TANH, z, y, dy, dz, db, rows, cols, ld); break;
-    case GF_ACT_SIGMOID: act_grad_colsum_impl(GF_ACT_SIGMOID, z, y, dy, dz, db, rows, cols, ld); break;
-    default: act_grad_colsum_impl(GF_ACT_IDENTITY, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_RELU: act_grad_colsum_impl(GF_ACT_RELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_LEAKY_RELU: act_grad_colsum_impl(GF_ACT_LEAKY_RELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_TANH: act_grad_colsum_impl(GF_ACT_TANH, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_SIGMOID: act_grad_colsum_impl(GF_ACT_SIGMOID, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    default: act_grad_colsum_impl(GF_ACT_IDENTITY, slope, z, y, dy, dz, db, rows, cols, ld); break;
     }
 }
 

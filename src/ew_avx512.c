@@ -87,19 +87,32 @@ static inline __m512 sigmoid_ps(__m512 x)
     return _mm512_mask_blend_ps(nonneg, _mm512_mul_ps(e, s), s);
 }
 
-static inline __m512 act(int32_t kind, __m512 z)
+/* slope * x in double, rounded once to float (leaky ReLU's negative side, as activation.c computes it). */
+static inline __m512 times_slope(double slope, __m512 x)
+{
+    __m512d s = _mm512_set1_pd(slope);
+    __m256 lo = _mm512_cvtpd_ps(_mm512_mul_pd(s, _mm512_cvtps_pd(_mm512_castps512_ps256(x))));
+    __m256 hi = _mm512_cvtpd_ps(
+        _mm512_mul_pd(s, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+
+static inline __m512 act(int32_t kind, double slope, __m512 z)
 {
     switch (kind) {
     case GF_ACT_RELU:
         /* x > 0 ? x : 0, so NaN gives 0 like the scalar comparison. */
         return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ), z);
+    case GF_ACT_LEAKY_RELU: /* x > 0 ? x : slope x, so NaN gives slope NaN = NaN */
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ), times_slope(slope, z), z);
     case GF_ACT_TANH: return tanh_ps(z);
     case GF_ACT_SIGMOID: return sigmoid_ps(z);
     default: return z;
     }
 }
 
-static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t rows, int64_t cols, int64_t ld)
+static void bias_act(int32_t kind, double slope, const float *b, float *z, float *y, int64_t rows, int64_t cols,
+                     int64_t ld)
 {
     for (int64_t r = 0; r < rows; r++) {
         float *zr = z + r * ld, *yr = y + r * ld;
@@ -107,18 +120,21 @@ static void bias_act(int32_t kind, const float *b, float *z, float *y, int64_t r
             __mmask16 m = lanes(cols - j);
             __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, zr + j), _mm512_maskz_loadu_ps(m, b + j));
             _mm512_mask_storeu_ps(zr + j, m, v);
-            _mm512_mask_storeu_ps(yr + j, m, act(kind, v));
+            _mm512_mask_storeu_ps(yr + j, m, act(kind, slope, v));
         }
     }
 }
 
-/* dy * f'(z); relu'(0) = 0, and dy * 0 keeps NaN in dy as the scalar code does. */
-static inline __m512 act_grad(int32_t kind, __m512 z, __m512 y, __m512 dy)
+/* dy * f'(z); relu'(0) = 0, and dy * 0 keeps NaN in dy as the scalar code does; leaky'(z <= 0) = slope,
+ * dy * slope in double as the scalar code. */
+static inline __m512 act_grad(int32_t kind, double slope, __m512 z, __m512 y, __m512 dy)
 {
     __m512 one = _mm512_set1_ps(1.0f);
     switch (kind) {
     case GF_ACT_RELU:
         return _mm512_mul_ps(dy, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ), one));
+    case GF_ACT_LEAKY_RELU:
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ), times_slope(slope, dy), dy);
     case GF_ACT_TANH: return _mm512_mul_ps(dy, _mm512_fnmadd_ps(y, y, one));
     case GF_ACT_SIGMOID: return _mm512_mul_ps(dy, _mm512_mul_ps(y, _mm512_sub_ps(one, y)));
     default: return dy;
@@ -130,7 +146,7 @@ static inline __m512 act_grad(int32_t kind, __m512 z, __m512 y, __m512 dy)
  * L1 cannot hold), with each column's running sum in a double in an L1 buffer,
  * added in row order like the scalar loop.  kind is a constant in each
  * instance (act_grad_colsum below picks one). */
-static inline __attribute__((always_inline)) void act_grad_colsum_impl(const int32_t kind, const float *z,
+static inline __attribute__((always_inline)) void act_grad_colsum_impl(const int32_t kind, double slope, const float *z,
                                                                        const float *y, const float *dy, float *dz,
                                                                        float *db, int64_t rows, int64_t cols,
                                                                        int64_t ld)
@@ -147,10 +163,11 @@ static inline __attribute__((always_inline)) void act_grad_colsum_impl(const int
             for (int64_t j = 0; j < cw; j += 16) {
                 __mmask16 m = lanes(cw - j);
                 int64_t at = r * ld + j0 + j;
-                __m512 zv = kind == GF_ACT_RELU ? _mm512_maskz_loadu_ps(m, z + at) : _mm512_setzero_ps();
+                __m512 zv = kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU ? _mm512_maskz_loadu_ps(m, z + at)
+                                                                             : _mm512_setzero_ps();
                 __m512 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? _mm512_maskz_loadu_ps(m, y + at)
                                                                            : _mm512_setzero_ps();
-                __m512 g = act_grad(kind, zv, yv, _mm512_maskz_loadu_ps(m, dy + at));
+                __m512 g = act_grad(kind, slope, zv, yv, _mm512_maskz_loadu_ps(m, dy + at));
                 _mm512_mask_storeu_ps(dz + at, m, g);
                 __m512d lo = _mm512_add_pd(_mm512_load_pd(acc + j), _mm512_cvtps_pd(_mm512_castps512_ps256(g)));
                 __m512d hi = _mm512_add_pd(_mm512_load_pd(acc + j + 8),
@@ -167,14 +184,15 @@ static inline __attribute__((always_inline)) void act_grad_colsum_impl(const int
     }
 }
 
-static void act_grad_colsum(int32_t kind, const float *z, const float *y, const float *dy, float *dz, float *db,
-                            int64_t rows, int64_t cols, int64_t ld)
+static void act_grad_colsum(int32_t kind, double slope, const float *z, const float *y, const float *dy, float *dz,
+                            float *db, int64_t rows, int64_t cols, int64_t ld)
 {
     switch (kind) {
-    case GF_ACT_RELU: act_grad_colsum_impl(GF_ACT_RELU, z, y, dy, dz, db, rows, cols, ld); break;
-    case GF_ACT_TANH: act_grad_colsum_impl(GF_ACT_TANH, z, y, dy, dz, db, rows, cols, ld); break;
-    case GF_ACT_SIGMOID: act_grad_colsum_impl(GF_ACT_SIGMOID, z, y, dy, dz, db, rows, cols, ld); break;
-    default: act_grad_colsum_impl(GF_ACT_IDENTITY, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_RELU: act_grad_colsum_impl(GF_ACT_RELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_LEAKY_RELU: act_grad_colsum_impl(GF_ACT_LEAKY_RELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_TANH: act_grad_colsum_impl(GF_ACT_TANH, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_SIGMOID: act_grad_colsum_impl(GF_ACT_SIGMOID, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    default: act_grad_colsum_impl(GF_ACT_IDENTITY, slope, z, y, dy, dz, db, rows, cols, ld); break;
     }
 }
 

@@ -263,7 +263,7 @@ void gfi_rec_act(const gfi_act *a, const float *b, float *z, float *y, int64_t r
 {
     bool fast = gfi_ew_act_fast(a->kind);
     if (fast) {
-        gfi_ew()->bias_act(a->kind, b, z, y, rows, cols, ld);
+        gfi_ew()->bias_act(a->kind, a->slope, b, z, y, rows, cols, ld);
         return;
     }
     for (int64_t i = 0; i < rows; i++) {
@@ -347,7 +347,7 @@ void gfi_rec_carry(gf_layer *l, const gfi_rec *r, int64_t t, float beta)
  * rewrites the rows unchanged) added into acc. */
 static void add_col_sums(const gfi_rec *r, float *m, double *acc, bool first)
 {
-    gfi_ew()->act_grad_colsum(GF_ACT_IDENTITY, NULL, NULL, m, m, r->bstep, r->B, r->GH, r->GH);
+    gfi_ew()->act_grad_colsum(GF_ACT_IDENTITY, 0.0, NULL, NULL, m, m, r->bstep, r->B, r->GH, r->GH);
     for (int64_t j = 0; j < r->GH; j++)
         acc[j] = (first ? 0.0 : acc[j]) + r->bstep[j];
 }

@@ -48,17 +48,21 @@ static float uniform(float lo, float hi)
     return lo + (hi - lo) * (float)((double)(lcg >> 40) / (double)(1ull << 24));
 }
 
+#define SLOPE 0.013 /* leaky ReLU's, not a float: the negative side is SLOPE x in double */
+
 static double ref_act(int32_t kind, double x)
 {
     switch (kind) {
     case GF_ACT_RELU: return x > 0 ? x : 0;
+    case GF_ACT_LEAKY_RELU: return x > 0 ? x : SLOPE * x;
     case GF_ACT_TANH: return tanh(x);
     case GF_ACT_SIGMOID: return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
     default: return x;
     }
 }
 
-static const int32_t kinds[] = {GF_ACT_IDENTITY, GF_ACT_RELU, GF_ACT_TANH, GF_ACT_SIGMOID};
+static const int32_t kinds[] = {GF_ACT_IDENTITY, GF_ACT_RELU, GF_ACT_TANH, GF_ACT_SIGMOID, GF_ACT_LEAKY_RELU};
+#define NKINDS 5
 static const int64_t widths[] = {1, 10, 17, 33};
 
 static void test_bias_act_on_a_block_of_columns_matches_the_whole_rows_and_leaves_the_rest(void **state)
@@ -77,8 +81,8 @@ static void test_bias_act_on_a_block_of_columns_matches_the_whole_rows_and_leave
             memcpy(zw, z0, sizeof zw);
             for (int i = 0; i < R * LD; i++)
                 y[i] = yw[i] = -9.0f;
-            versions(v)->bias_act(kinds[k], b + C0, z + C0, y + C0, R, C, LD);
-            versions(v)->bias_act(kinds[k], b, zw, yw, R, LD, LD);
+            versions(v)->bias_act(kinds[k], SLOPE, b + C0, z + C0, y + C0, R, C, LD);
+            versions(v)->bias_act(kinds[k], SLOPE, b, zw, yw, R, LD, LD);
             for (int r = 0; r < R; r++)
                 for (int j = 0; j < LD; j++) {
                     int i = r * LD + j;
@@ -95,14 +99,14 @@ static void test_bias_act_matches_double_formulas_on_every_width(void **state)
     enum { ROWS = 5, MAXC = 33 };
     float b[MAXC], z0[ROWS * MAXC], z[ROWS * MAXC], y[ROWS * MAXC];
     for (int v = 0; versions(v); v++)
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < NKINDS; k++)
             for (int w = 0; w < 4; w++) {
                 int64_t cols = widths[w];
                 for (int64_t j = 0; j < cols; j++)
                     b[j] = uniform(-1, 1);
                 for (int64_t i = 0; i < ROWS * cols; i++)
                     z0[i] = z[i] = uniform(-12, 12) * (i % 3 == 0 ? 0.04f : 1.0f);
-                versions(v)->bias_act(kinds[k], b, z, y, ROWS, cols, cols);
+                versions(v)->bias_act(kinds[k], SLOPE, b, z, y, ROWS, cols, cols);
                 for (int64_t i = 0; i < ROWS * cols; i++) {
                     float zi = z0[i] + b[i % cols];
                     double want = ref_act(kinds[k], zi);
@@ -111,6 +115,36 @@ static void test_bias_act_matches_double_formulas_on_every_width(void **state)
                                  (long long)cols, (double)zi, (double)y[i], want);
                 }
             }
+}
+
+/* Leaky ReLU in every version: the bits of activation.c's formulas (x > 0 ? x : slope x, and dy times the slope,
+ * in double and rounded once), on both sides, at 0 and -0, on subnormals, huge values, infinities and NaN. */
+static void test_leaky_relu_passes_give_the_bits_of_the_scalar_formulas(void **state)
+{
+    (void)state;
+    enum { N = 24 };
+    const float in[N] = {0.0f,   -0.0f,   1e-40f, -1e-40f, -1e-45f, 1.5f,     -1.5f,    -3.0f,
+                         1e4f,   -1e4f,   3e38f,  -3e38f,  -1e-38f, INFINITY, -INFINITY, NAN,
+                         0.125f, -0.125f, 7.7f,   -7.7f,   2e-7f,   -2e-7f,   -65504.f, -1.0f};
+    float b[N], z[N], y[N], want_y[N], dy[N], dz[N], want_dz[N], db[N];
+    for (int i = 0; i < N; i++)
+        b[i] = -0.0f; /* x + -0 is x for every x, -0 included */
+    gfi_act a;
+    gfi_act_default(&a, GF_ACT_LEAKY_RELU);
+    a.slope = SLOPE;
+    for (int i = 0; i < N; i++)
+        dy[i] = i % 5 == 0 ? -1e-39f : uniform(-2, 2);
+    gfi_act_forward(&a, in, want_y, N);
+    gfi_act_backward(&a, in, want_y, dy, want_dz, N);
+    for (int v = 0; versions(v); v++) {
+        memcpy(z, in, sizeof z);
+        versions(v)->bias_act(GF_ACT_LEAKY_RELU, SLOPE, b, z, y, 1, N, N);
+        versions(v)->act_grad_colsum(GF_ACT_LEAKY_RELU, SLOPE, z, y, dy, dz, db, 1, N, N);
+        for (int i = 0; i < N; i++)
+            if (memcmp(&y[i], &want_y[i], sizeof(float)) || memcmp(&dz[i], &want_dz[i], sizeof(float)))
+                fail_msg("version %d, x = %g: y %.9g dz %.9g, want %.9g and %.9g", v, (double)in[i], (double)y[i],
+                         (double)dz[i], (double)want_y[i], (double)want_dz[i]);
+    }
 }
 
 static void test_tanh_and_sigmoid_are_accurate_on_a_dense_sweep(void **state)
@@ -123,7 +157,7 @@ static void test_tanh_and_sigmoid_are_accurate_on_a_dense_sweep(void **state)
         for (int k = 2; k < 4; k++) {
             for (int i = 0; i < N; i++)
                 z[i] = -20.0f + 40.0f * (float)i / (N - 1);
-            versions(v)->bias_act(kinds[k], b, z, y, 1, N, N);
+            versions(v)->bias_act(kinds[k], SLOPE, b, z, y, 1, N, N);
             for (int i = 0; i < N; i++) {
                 double want = ref_act(kinds[k], z[i]);
                 if (fabs(y[i] - want) > 4e-7 * fabs(want) + 1e-30)
@@ -140,10 +174,10 @@ static void test_saturating_kinds_give_exact_limits_and_keep_nan(void **state)
     for (int v = 0; versions(v); v++) {
         const float in[6] = {-1e4f, 1e4f, -INFINITY, INFINITY, NAN, 0.0f};
         memcpy(z, in, sizeof z);
-        versions(v)->bias_act(GF_ACT_TANH, b, z, y, 1, 6, 6);
+        versions(v)->bias_act(GF_ACT_TANH, SLOPE, b, z, y, 1, 6, 6);
         assert_true(y[0] == -1.0f && y[1] == 1.0f && y[2] == -1.0f && y[3] == 1.0f && isnan(y[4]) && y[5] == 0.0f);
         memcpy(z, in, sizeof z);
-        versions(v)->bias_act(GF_ACT_SIGMOID, b, z, y, 1, 6, 6);
+        versions(v)->bias_act(GF_ACT_SIGMOID, SLOPE, b, z, y, 1, 6, 6);
         assert_true(y[0] == 0.0f && y[1] == 1.0f && y[2] == 0.0f && y[3] == 1.0f && isnan(y[4]) && y[5] == 0.5f);
     }
 }
@@ -154,21 +188,22 @@ static void test_act_grad_colsum_matches_double_reference(void **state)
     enum { ROWS = 7, MAXC = 33 };
     float z[ROWS * MAXC], y[ROWS * MAXC], dy[ROWS * MAXC], dz[ROWS * MAXC], db[MAXC], b[MAXC] = {0};
     for (int v = 0; versions(v); v++)
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < NKINDS; k++)
             for (int w = 0; w < 4; w++) {
                 int64_t cols = widths[w];
                 for (int64_t i = 0; i < ROWS * cols; i++) {
                     z[i] = uniform(-3, 3);
                     dy[i] = uniform(-2, 2);
                 }
-                gfi_ew_portable.bias_act(kinds[k], b, z, y, ROWS, cols, cols);
-                versions(v)->act_grad_colsum(kinds[k], z, y, dy, dz, db, ROWS, cols, cols);
+                gfi_ew_portable.bias_act(kinds[k], SLOPE, b, z, y, ROWS, cols, cols);
+                versions(v)->act_grad_colsum(kinds[k], SLOPE, z, y, dy, dz, db, ROWS, cols, cols);
                 for (int64_t j = 0; j < cols; j++) {
                     double sum = 0, mag = 0;
                     for (int64_t r = 0; r < ROWS; r++) {
                         int64_t i = r * cols + j;
-                        double s = kinds[k] == GF_ACT_RELU      ? (z[i] > 0)
-                                   : kinds[k] == GF_ACT_TANH    ? 1 - (double)y[i] * y[i]
+                        double s = kinds[k] == GF_ACT_RELU         ? (z[i] > 0)
+                                   : kinds[k] == GF_ACT_LEAKY_RELU ? (z[i] > 0 ? 1 : SLOPE)
+                                   : kinds[k] == GF_ACT_TANH       ? 1 - (double)y[i] * y[i]
                                    : kinds[k] == GF_ACT_SIGMOID ? (double)y[i] * (1 - (double)y[i])
                                                                 : 1;
                         double want = dy[i] * s;
@@ -192,14 +227,14 @@ static void test_act_grad_colsum_sums_columns_in_row_order_on_wide_layers(void *
     static float z[ROWS * COLS], y[ROWS * COLS], dy[ROWS * COLS], dz0[ROWS * COLS], dz1[ROWS * COLS], b[COLS];
     float db0[COLS], db1[COLS];
     for (int v = 0; versions(v); v++)
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < NKINDS; k++) {
             for (int64_t i = 0; i < ROWS * COLS; i++) {
                 z[i] = uniform(-3, 3);
                 dy[i] = uniform(-2, 2);
             }
-            gfi_ew_portable.bias_act(kinds[k], b, z, y, ROWS, COLS, COLS);
-            gfi_ew_portable.act_grad_colsum(kinds[k], z, y, dy, dz0, db0, ROWS, COLS, COLS);
-            versions(v)->act_grad_colsum(kinds[k], z, y, dy, dz1, db1, ROWS, COLS, COLS);
+            gfi_ew_portable.bias_act(kinds[k], SLOPE, b, z, y, ROWS, COLS, COLS);
+            gfi_ew_portable.act_grad_colsum(kinds[k], SLOPE, z, y, dy, dz0, db0, ROWS, COLS, COLS);
+            versions(v)->act_grad_colsum(kinds[k], SLOPE, z, y, dy, dz1, db1, ROWS, COLS, COLS);
             /* each column's sum: its own dz added in double in row order, whatever the blocking */
             for (int64_t j = 0; j < COLS; j++) {
                 double sum = 0.0;
@@ -209,8 +244,8 @@ static void test_act_grad_colsum_sums_columns_in_row_order_on_wide_layers(void *
                     fail_msg("version %d kind %d col %lld: db %.9g, row-order sum %.9g", v, (int)kinds[k],
                              (long long)j, (double)db1[j], sum);
             }
-            /* ReLU and identity slopes are exact, so dz and db equal the portable kernel's */
-            if (kinds[k] == GF_ACT_RELU || kinds[k] == GF_ACT_IDENTITY) {
+            /* ReLU, leaky ReLU and identity slopes are exact, so dz and db equal the portable kernel's */
+            if (kinds[k] == GF_ACT_RELU || kinds[k] == GF_ACT_LEAKY_RELU || kinds[k] == GF_ACT_IDENTITY) {
                 assert_memory_equal(dz0, dz1, sizeof dz0);
                 assert_memory_equal(db0, db1, sizeof db0);
             }
@@ -503,19 +538,19 @@ static void test_layer_passes_split_over_two_threads_match_one_bit_for_bit(void 
     static float b[C], z1[N], z2[N], y1[N], y2[N], dy[N], dz1[N], dz2[N], db1[C], db2[C];
     struct gfi_pool *pool;
     assert_int_equal(gfi_pool_create(&pool, 2), GF_OK);
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < NKINDS; k++) {
         for (int j = 0; j < C; j++)
             b[j] = uniform(-1, 1);
         for (int i = 0; i < N; i++) {
             z1[i] = z2[i] = uniform(-3, 3);
             dy[i] = uniform(-2, 2);
         }
-        gfi_ew_bias_act_run(NULL, kinds[k], b, z1, y1, R, C);
-        gfi_ew_bias_act_run(pool, kinds[k], b, z2, y2, R, C);
+        gfi_ew_bias_act_run(NULL, kinds[k], SLOPE, b, z1, y1, R, C);
+        gfi_ew_bias_act_run(pool, kinds[k], SLOPE, b, z2, y2, R, C);
         assert_memory_equal(z1, z2, sizeof z1);
         assert_memory_equal(y1, y2, sizeof y1);
-        gfi_ew_act_grad_colsum_run(NULL, kinds[k], z1, y1, dy, dz1, db1, R, C);
-        gfi_ew_act_grad_colsum_run(pool, kinds[k], z2, y2, dy, dz2, db2, R, C);
+        gfi_ew_act_grad_colsum_run(NULL, kinds[k], SLOPE, z1, y1, dy, dz1, db1, R, C);
+        gfi_ew_act_grad_colsum_run(pool, kinds[k], SLOPE, z2, y2, dy, dz2, db2, R, C);
         assert_memory_equal(dz1, dz2, sizeof dz1);
         assert_memory_equal(db1, db2, sizeof db1);
     }
@@ -536,15 +571,15 @@ static void test_act_grad_colsum_honours_the_row_stride(void **state)
             dy[i] = uniform(-2, 2);
             dz[i] = -7.0f;
         }
-        gfi_ew_portable.bias_act(GF_ACT_TANH, b, z, y, R, LD, LD);
+        gfi_ew_portable.bias_act(GF_ACT_TANH, SLOPE, b, z, y, R, LD, LD);
         for (int r = 0; r < R; r++)
             for (int j = 0; j < C; j++) {
                 zs[r * C + j] = z[r * LD + C0 + j];
                 ys[r * C + j] = y[r * LD + C0 + j];
                 dys[r * C + j] = dy[r * LD + C0 + j];
             }
-        versions(v)->act_grad_colsum(GF_ACT_TANH, zs, ys, dys, want_dz, want_db, R, C, C);
-        versions(v)->act_grad_colsum(GF_ACT_TANH, z + C0, y + C0, dy + C0, dz + C0, db, R, C, LD);
+        versions(v)->act_grad_colsum(GF_ACT_TANH, SLOPE, zs, ys, dys, want_dz, want_db, R, C, C);
+        versions(v)->act_grad_colsum(GF_ACT_TANH, SLOPE, z + C0, y + C0, dy + C0, dz + C0, db, R, C, LD);
         for (int r = 0; r < R; r++)
             for (int j = 0; j < LD; j++) {
                 float got = dz[r * LD + j];
@@ -570,18 +605,18 @@ static void test_avx2_and_avx512_activations_agree_bit_for_bit(void **state)
     static float b[N], z1[N], z2[N], y1[N], y2[N], dy[N], dz1[N], dz2[N];
     float db1[N], db2[N];
     memset(b, 0, sizeof b);
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < NKINDS; k++) {
         for (int i = 0; i < N; i++) {
             /* a sweep over the series / exp / saturated ranges, with both signs */
             float x = (float)(i - N / 2) * (float)(i % 7 == 0 ? 0.031 : 0.00053);
             z1[i] = z2[i] = i == 17 ? NAN : i == 18 ? -INFINITY : i == 19 ? 1e-30f : x;
             dy[i] = uniform(-2, 2);
         }
-        gfi_ew_avx2.bias_act(kinds[k], b, z1, y1, 1, N, N);
-        gfi_ew_avx512.bias_act(kinds[k], b, z2, y2, 1, N, N);
+        gfi_ew_avx2.bias_act(kinds[k], SLOPE, b, z1, y1, 1, N, N);
+        gfi_ew_avx512.bias_act(kinds[k], SLOPE, b, z2, y2, 1, N, N);
         assert_memory_equal(y1, y2, sizeof y1);
-        gfi_ew_avx2.act_grad_colsum(kinds[k], z1, y1, dy, dz1, db1, 1, N, N);
-        gfi_ew_avx512.act_grad_colsum(kinds[k], z2, y2, dy, dz2, db2, 1, N, N);
+        gfi_ew_avx2.act_grad_colsum(kinds[k], SLOPE, z1, y1, dy, dz1, db1, 1, N, N);
+        gfi_ew_avx512.act_grad_colsum(kinds[k], SLOPE, z2, y2, dy, dz2, db2, 1, N, N);
         assert_memory_equal(dz1, dz2, sizeof dz1);
         assert_memory_equal(db1, db2, sizeof db1);
     }
@@ -611,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_bias_act_matches_double_formulas_on_every_width),
         cmocka_unit_test(test_bias_act_on_a_block_of_columns_matches_the_whole_rows_and_leaves_the_rest),
         cmocka_unit_test(test_tanh_and_sigmoid_are_accurate_on_a_dense_sweep),
+        cmocka_unit_test(test_leaky_relu_passes_give_the_bits_of_the_scalar_formulas),
         cmocka_unit_test(test_saturating_kinds_give_exact_limits_and_keep_nan),
         cmocka_unit_test(test_act_grad_colsum_matches_double_reference),
         cmocka_unit_test(test_act_grad_colsum_sums_columns_in_row_order_on_wide_layers),
