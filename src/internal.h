@@ -268,7 +268,8 @@ typedef struct gfi_block {
     int64_t dim[GFI_MAX_RANK];
     size_t count;          /* prod(dim) */
     size_t offset;         /* from the start of the layer's span */
-    int64_t fan_in, fan_out; /* for the initializers */
+    int64_t fan_in, fan_out; /* for the initializers: the block's own, as torch.nn.init computes them */
+    int64_t default_fan;     /* GF_INIT_DEFAULT's fan_in: fan_in, or what the PyTorch module's reset uses */
     bool bias;             /* drawn with the bias initializer; laid out after every weight block */
     bool user;             /* set by the caller before adding: kept when added */
 } gfi_block;

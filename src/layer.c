@@ -152,7 +152,8 @@ int gfi_layer_draw(const gf_layer *l, bool bias, float *dst, bool keep_user, gfi
         if (c->kind == GF_INIT_ORTHOGONAL) /* on the block as a dim[0] x rest matrix, like nn.init.orthogonal_ */
             rc = gfi_init_fill_fan(c, p, b->count, (int64_t)(b->count / (size_t)b->dim[0]), b->dim[0], rng);
         else
-            rc = gfi_init_fill_fan(c, p, b->count, b->fan_in, b->fan_out, rng);
+            rc = gfi_init_fill_fan(c, p, b->count, c->kind == GF_INIT_DEFAULT ? b->default_fan : b->fan_in, b->fan_out,
+                                   rng);
         if (rc)
             return rc;
     }

@@ -60,15 +60,20 @@ int gfi_rec_infer(const gf_layer *l, const gfi_shape *in, gfi_layout *lay, char 
     if (!rc)
         rc = gfi_checked_count((int64_t)n, t1, &m);
     const int64_t GH = (int64_t)gh, wih[2] = {GH, F}, whh[2] = {GH, H};
-    /* PyTorch draws every block from U(-1/sqrt(H), 1/sqrt(H)): fan_in H for the default initializer. */
+    /* Each weight block has its own fans, as torch.nn.init computes them for the tensor (weight_ih_l0: F in,
+     * GH out; weight_hh_l0: H in), so Xavier, He and LeCun draw what they draw there; the biases take
+     * weight_hh_l0's.  PyTorch's own reset draws every block from U(-1/sqrt(H), 1/sqrt(H)): the default
+     * initializer's fan is H throughout. */
     if (!rc)
-        rc = gfi_layout_block(lay, "weight_ih_l0", false, H, GH, 2, wih);
+        rc = gfi_layout_block(lay, "weight_ih_l0", false, F, GH, 2, wih);
     if (!rc)
         rc = gfi_layout_block(lay, "weight_hh_l0", false, H, GH, 2, whh);
     if (!rc)
         rc = gfi_layout_block(lay, "bias_ih_l0", true, H, GH, 1, &GH);
     if (!rc)
         rc = gfi_layout_block(lay, "bias_hh_l0", true, H, GH, 1, &GH);
+    for (int32_t i = 0; !rc && i < lay->nblocks; i++)
+        lay->block[i].default_fan = H;
     if (rc)
         snprintf(msg, cap, "with %lld hidden units on %s: sizes overflow", (long long)H,
                  gfi_shape_str(in, got, sizeof got));

@@ -61,6 +61,7 @@ int gfi_layout_block(gfi_layout *lay, const char *name, bool bias, int64_t fan_i
     b->bias = bias;
     b->fan_in = fan_in;
     b->fan_out = fan_out;
+    b->default_fan = fan_in;
     size_t n = 1;
     for (int32_t i = 0; i < rank; i++) {
         b->dim[i] = dims[i];

@@ -647,6 +647,75 @@ static void test_init_redraw_that_cannot_allocate_keeps_the_weights(void **state
     assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
 }
 
+/* ---- recurrent blocks: torch.nn.init's fans per tensor ---- */
+
+/* A one-layer recurrent net on T x F (kind GF_LAYER_GRU or _LSTM) whose weights are drawn again with `kind`. */
+static gf_layer *recurrent_drawn_with(gf_net **net, int32_t layer_kind, int64_t F, int64_t H, int32_t init_kind)
+{
+    const int64_t dims[2] = {3, F};
+    gf_layer *l;
+    assert_int_equal(gf_net_create_shaped(net, GF_SHAPE_SEQUENCE, dims, 2, 5), GF_OK);
+    if (layer_kind == GF_LAYER_GRU)
+        assert_int_equal(gf_net_add_gru(*net, H, 0, &l), GF_OK);
+    else
+        assert_int_equal(gf_net_add_lstm(*net, H, 0, &l), GF_OK);
+    gf_init *c = make(init_kind);
+    assert_int_equal(gf_layer_set_weight_init(l, c), GF_OK);
+    gf_init_destroy(c);
+    return l;
+}
+
+static void read_block(const gf_layer *l, const char *name, size_t count)
+{
+    int32_t i;
+    assert_int_equal(gf_layer_param_block_find(l, name, &i), GF_OK);
+    assert_int_equal(gf_layer_param_block_size(l, i), (int64_t)count);
+    assert_int_equal(gf_layer_get_param(l, i, big, count), GF_OK);
+}
+
+/* nn.init.kaiming_normal_(gru.weight_ih_l0) (90 x 300) has std sqrt(2 / 300): fan_in is the input's 300
+ * features, not the 30 hidden units (which drew a variance 10 times PyTorch's). */
+static void test_he_on_a_recurrent_input_weight_takes_the_input_features_as_fan_in(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_layer *l = recurrent_drawn_with(&net, GF_LAYER_GRU, 300, 30, GF_INIT_HE_NORMAL);
+    read_block(l, "weight_ih_l0", 90 * 300);
+    check_stats(big, 90 * 300, 0.0, sqrt(2.0 / 300.0));
+    gf_net_destroy(net);
+}
+
+/* nn.init.xavier_uniform_ on an LSTM's 4H x F and 4H x H blocks: variance 2 / (fan_in + 4H) with fan_in F and H. */
+static void test_xavier_on_recurrent_blocks_takes_each_tensors_fans(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_layer *l = recurrent_drawn_with(&net, GF_LAYER_LSTM, 40, 100, GF_INIT_XAVIER_UNIFORM);
+    read_block(l, "weight_ih_l0", 400 * 40);
+    check_stats(big, 400 * 40, 0.0, sqrt(2.0 / (40.0 + 400.0)));
+    read_block(l, "weight_hh_l0", 400 * 100);
+    check_stats(big, 400 * 100, 0.0, sqrt(2.0 / (100.0 + 400.0)));
+    gf_net_destroy(net);
+}
+
+/* PyTorch's reset of nn.GRU draws every block from U(-1/sqrt(H), 1/sqrt(H)), the input weight too. */
+static void test_default_init_of_every_recurrent_block_is_uniform_one_over_sqrt_hidden(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_layer *l = recurrent_drawn_with(&net, GF_LAYER_GRU, 300, 30, GF_INIT_DEFAULT);
+    const double b = 1.0 / sqrt(30.0);
+    read_block(l, "weight_ih_l0", 90 * 300);
+    check_bounds(big, 90 * 300, -b, b);
+    check_stats(big, 90 * 300, 0.0, b / sqrt(3.0));
+    read_block(l, "weight_hh_l0", 90 * 30);
+    check_bounds(big, 90 * 30, -b, b);
+    read_block(l, "bias_ih_l0", 90);
+    for (int i = 0; i < 90; i++)
+        assert_true(fabs(big[i]) <= b);
+    gf_net_destroy(net);
+}
+
 /* rows x cols = 2^61 floats (2^63 bytes) fits size_t but no array: refused, not filled past the buffer. */
 static void test_fill_of_more_floats_than_an_array_holds_is_refused_as_overflow(void **state)
 {
@@ -663,6 +732,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_gives_bit_identical_buffers),
+        cmocka_unit_test(test_he_on_a_recurrent_input_weight_takes_the_input_features_as_fan_in),
+        cmocka_unit_test(test_xavier_on_recurrent_blocks_takes_each_tensors_fans),
+        cmocka_unit_test(test_default_init_of_every_recurrent_block_is_uniform_one_over_sqrt_hidden),
         cmocka_unit_test(test_different_seeds_give_different_buffers),
         cmocka_unit_test(test_internal_fill_draws_the_same_as_public_fill),
         cmocka_unit_test(test_zeros_and_constant_fill_their_value),

@@ -233,6 +233,23 @@ class TorchParityTest(unittest.TestCase):
         for kind in ("rnn", "lstm", "gru"):
             self._run(kind, seq=True, truncate=7)
 
+    def test_initializer_bounds_of_every_block_follow_torch_init_fans(self):
+        # He uniform on a block is U(-l, l), l = sqrt(2) sqrt(3 / fan_in) with fan_in what torch.nn.init computes
+        # for that tensor (weight_ih_l0: the input features); the default is nn.GRU/nn.LSTM's U(-1/sqrt(H), ..).
+        from torch.nn.init import _calculate_fan_in_and_fan_out as fans
+        F, H = 200, 20
+        for kind, module in (("lstm", torch.nn.LSTM(F, H)), ("gru", torch.nn.GRU(F, H))):
+            for init, bound in (("he_uniform", lambda p: (6.0 / fans(p)[0]) ** 0.5),
+                                ("default", lambda p: H ** -0.5)):
+                with gf.Net((2, F), seed=3, kind="sequence") as net:
+                    layer = net.add_lstm(H) if kind == "lstm" else net.add_gru(H)
+                    layer.set_weight_init(init)
+                    for name in ("weight_ih_l0", "weight_hh_l0"):
+                        w = np.abs(np.asarray(layer.get_param(name), dtype=np.float64))
+                        want = bound(getattr(module, name))
+                        self.assertLessEqual(w.max(), want * (1 + 1e-6), "%s %s %s" % (kind, init, name))
+                        self.assertGreater(w.max(), want * 0.99, "%s %s %s" % (kind, init, name))
+
 
 if __name__ == "__main__":
     unittest.main()
