@@ -46,10 +46,12 @@ static void forward_share(void *arg, int tid, int nt)
     if (lo >= hi)
         return;
     if (j->split == GFI_GEMM_BY_ROWS) {
-        j->ops->bias_act(l->act.kind, l->act.slope, l->b, io->z + lo * out, io->y + lo * out, hi - lo, out, out);
+        j->ops->bias_act(l->act.kind, gfi_ew_act_param(&l->act), l->b, io->z + lo * out, io->y + lo * out, hi - lo,
+                         out, out);
         return;
     }
-    j->ops->bias_act(l->act.kind, l->act.slope, l->b + lo, io->z + lo, io->y + lo, j->rows, hi - lo, out);
+    j->ops->bias_act(l->act.kind, gfi_ew_act_param(&l->act), l->b + lo, io->z + lo, io->y + lo, j->rows, hi - lo,
+                     out);
 }
 
 static void backward_share(void *arg, int tid, int nt)
@@ -61,8 +63,8 @@ static void backward_share(void *arg, int tid, int nt)
     gfi_gemm_share_range(GFI_GEMM_BY_ROWS, out, j->in, tid, nt, &lo, &hi);
     if (lo >= hi)
         return;
-    j->ops->act_grad_colsum(l->act.kind, l->act.slope, io->z + lo, io->y + lo, io->dy + lo, io->dz + lo, l->db + lo, j->rows,
-                            hi - lo, out);
+    j->ops->act_grad_colsum(l->act.kind, gfi_ew_act_param(&l->act), io->z + lo, io->y + lo, io->dy + lo,
+                            io->dz + lo, l->db + lo, j->rows, hi - lo, out);
     gfi_gemm_share(l->owner->gemm_ws, tid, GFI_GEMM_BY_ROWS, lo, hi, true, false, out, j->in, j->rows, 1.0f, io->dz,
                    out, io->x, j->in, 0.0f, l->dw, j->in);
 }
@@ -122,7 +124,7 @@ static void dense_forward(gf_layer *l, const gfi_layer_io *io)
     }
     gfi_gemm_pool(net->pool, net->gemm_ws, false, true, rows, out, in, 1.0f, io->x, in, l->w, in, 0.0f, z, out);
     if (fast) {
-        gfi_ew_bias_act_run(net->pool, l->act.kind, l->act.slope, l->b, z, y, rows, out);
+        gfi_ew_bias_act_run(net->pool, l->act.kind, gfi_ew_act_param(&l->act), l->b, z, y, rows, out);
         return;
     }
     /* Other kinds: the bias by the vector pass (z += b, the same one rounding), then the activation. */
@@ -154,7 +156,8 @@ static void record_time_norms(gf_layer *l, const float *dy, int64_t batch)
 static void act_grad_pass(gf_layer *l, const gfi_layer_io *io, bool fast, int64_t rows, int64_t out)
 {
     if (fast) {
-        gfi_ew_act_grad_colsum_run(l->owner->pool, l->act.kind, l->act.slope, io->z, io->y, io->dy, io->dz, l->db, rows, out);
+        gfi_ew_act_grad_colsum_run(l->owner->pool, l->act.kind, gfi_ew_act_param(&l->act), io->z, io->y, io->dy,
+                                   io->dz, l->db, rows, out);
         return;
     }
     gfi_act_backward(&l->act, io->z, io->y, io->dy, io->dz, (size_t)(rows * out));

@@ -79,7 +79,8 @@ typedef struct gfi_ew_pstats {
 typedef struct gfi_ew_ops {
     /* z[r][j] += b[j], then y = f(z), for rows x cols (element (r, j) at
      * r*ld + j, ld >= cols) and a kind that gfi_ew_act_fast accepts; slope
-     * is leaky ReLU's (the other kinds ignore it). */
+     * is the kind's parameter (gfi_ew_act_param: leaky ReLU's slope, ELU's
+     * alpha; the other kinds ignore it). */
     void (*bias_act)(int32_t kind, double slope, const float *b, float *z, float *y, int64_t rows, int64_t cols,
                      int64_t ld);
     /* dz = dy * f'(z) (f' taken from y where cheaper), and
@@ -140,9 +141,17 @@ const gfi_ew_ops *gfi_ew(void);
  * is unchanged on failure.  Not meant to be called while nets train. */
 int gfi_ew_force(int kernel);
 /* Kinds bias_act and act_grad_colsum handle: identity, ReLU, leaky ReLU,
- * tanh, sigmoid.  Leaky ReLU gives activation.c's bits in every version
- * (the negative side is slope * x in double, rounded once). */
+ * ELU, SELU, tanh, sigmoid.  Leaky ReLU gives activation.c's bits in every
+ * version (the negative side is slope * x in double, rounded once); the
+ * vector versions take ELU's and SELU's expm1 and exp in float (a few ulps),
+ * the portable one activation.c's double formulas. */
 bool gfi_ew_act_fast(int32_t kind);
+/* The parameter bias_act and act_grad_colsum take for a's kind: leaky
+ * ReLU's slope, ELU's alpha (0 for the others). */
+static inline double gfi_ew_act_param(const gfi_act *a)
+{
+    return a->kind == GF_ACT_LEAKY_RELU ? a->slope : a->kind == GF_ACT_ELU ? a->alpha : 0.0;
+}
 /* Kinds opt_update handles. */
 bool gfi_ew_opt_fast(int32_t kind);
 

@@ -71,6 +71,27 @@ INLINE __m256 exp_nonpositive(__m256 x)
 }
 
 
+/* expm1(x) for x <= 0, as in ew_avx512.c: 2^n (r q(r)) + (2^n - 1) in one
+ * fused multiply-add, 2^n exact from two powers of two. */
+INLINE __m256 expm1_nonpositive(__m256 x)
+{
+    x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 q = _mm256_set1_ps(1.0f / 5040.0f);
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 720.0f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 120.0f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 24.0f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 6.0f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f));
+    /* A NaN lane's r q is NaN, so the result is NaN whatever its power. */
+    __m256 two_n = scale_pow2(_mm256_set1_ps(1.0f), n);
+    return _mm256_fmadd_ps(two_n, _mm256_mul_ps(r, q), _mm256_sub_ps(two_n, _mm256_set1_ps(1.0f)));
+}
+
 /* tanh: the odd Taylor series to x^17 for |x| < 0.55, else
  * sign(x) (1 - e) / (1 + e), e = exp(-2|x|); a vector whose lanes all take
  * one formula skips the other. */
@@ -119,6 +140,17 @@ INLINE __m256 times_slope(double slope, __m256 x)
     return _mm256_set_m128(hi, lo);
 }
 
+/* dy * (a * e) in double, a a double, rounded once to float (ELU's and SELU's gradient below 0, e = e^z). */
+INLINE __m256 times_scaled(double a, __m256 e, __m256 dy)
+{
+    __m256d s = _mm256_set1_pd(a);
+    __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(dy)),
+                                              _mm256_mul_pd(s, _mm256_cvtps_pd(_mm256_castps256_ps128(e)))));
+    __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(dy, 1)),
+                                              _mm256_mul_pd(s, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)))));
+    return _mm256_set_m128(hi, lo);
+}
+
 INLINE __m256 act(int32_t kind, double slope, __m256 z)
 {
     switch (kind) {
@@ -127,6 +159,15 @@ INLINE __m256 act(int32_t kind, double slope, __m256 z)
         return _mm256_and_ps(_mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ), z);
     case GF_ACT_LEAKY_RELU: /* x > 0 ? x : slope x, so NaN gives slope NaN = NaN */
         return _mm256_blendv_ps(times_slope(slope, z), z, _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ));
+    case GF_ACT_ELU: { /* x >= 0 ? x : alpha expm1(x); at -0 that is -0, as alpha expm1(-0) */
+        __m256 em1 = expm1_nonpositive(_mm256_min_ps(_mm256_setzero_ps(), z)); /* min keeps NaN (its 2nd operand) */
+        return _mm256_blendv_ps(times_slope(slope, em1), z, _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GE_OQ));
+    }
+    case GF_ACT_SELU: {
+        __m256 em1 = expm1_nonpositive(_mm256_min_ps(_mm256_setzero_ps(), z));
+        return _mm256_blendv_ps(times_slope(GFI_SELU_LAMBDA * GFI_SELU_ALPHA, em1), times_slope(GFI_SELU_LAMBDA, z),
+                                _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GE_OQ));
+    }
     case GF_ACT_TANH: return tanh_ps(z);
     case GF_ACT_SIGMOID: return sigmoid_ps(z);
     default: return z;
@@ -161,6 +202,15 @@ INLINE __m256 act_grad(int32_t kind, double slope, __m256 z, __m256 y, __m256 dy
     case GF_ACT_RELU: return _mm256_mul_ps(dy, _mm256_and_ps(_mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ), one));
     case GF_ACT_LEAKY_RELU: /* leaky'(z <= 0) = slope: dy * slope in double, as the scalar code */
         return _mm256_blendv_ps(times_slope(slope, dy), dy, _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ));
+    case GF_ACT_ELU: { /* elu'(z <= 0) = alpha e^z, from z */
+        __m256 e = exp_nonpositive(_mm256_min_ps(_mm256_setzero_ps(), z));
+        return _mm256_blendv_ps(times_scaled(slope, e, dy), dy, _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ));
+    }
+    case GF_ACT_SELU: {
+        __m256 e = exp_nonpositive(_mm256_min_ps(_mm256_setzero_ps(), z));
+        return _mm256_blendv_ps(times_scaled(GFI_SELU_LAMBDA * GFI_SELU_ALPHA, e, dy), times_slope(GFI_SELU_LAMBDA, dy),
+                                _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ));
+    }
     case GF_ACT_TANH: return _mm256_mul_ps(dy, _mm256_fnmadd_ps(y, y, one));
     case GF_ACT_SIGMOID: return _mm256_mul_ps(dy, _mm256_mul_ps(y, _mm256_sub_ps(one, y)));
     default: return dy;
@@ -172,7 +222,9 @@ INLINE __m256 act_grad(int32_t kind, double slope, __m256 z, __m256 y, __m256 dy
 INLINE void colsum_vec(const int32_t kind, double slope, const float *z, const float *y, const float *dy, float *dz,
                        double *acc, __m256i m, bool full)
 {
-    __m256 zv = kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU ? load(z, m, full) : _mm256_setzero_ps();
+    __m256 zv = kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU || kind == GF_ACT_ELU || kind == GF_ACT_SELU
+                    ? load(z, m, full)
+                    : _mm256_setzero_ps();
     __m256 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? load(y, m, full) : _mm256_setzero_ps();
     __m256 g = act_grad(kind, slope, zv, yv, load(dy, m, full));
     store(dz, m, g, full);
@@ -217,6 +269,8 @@ static void act_grad_colsum(int32_t kind, double slope, const float *z, const fl
     switch (kind) {
     case GF_ACT_RELU: act_grad_colsum_impl(GF_ACT_RELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_LEAKY_RELU: act_grad_colsum_impl(GF_ACT_LEAKY_RELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_ELU: act_grad_colsum_impl(GF_ACT_ELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_SELU: act_grad_colsum_impl(GF_ACT_SELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_TANH: act_grad_colsum_impl(GF_ACT_TANH, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_SIGMOID: act_grad_colsum_impl(GF_ACT_SIGMOID, slope, z, y, dy, dz, db, rows, cols, ld); break;
     default: act_grad_colsum_impl(GF_ACT_IDENTITY, slope, z, y, dy, dz, db, rows, cols, ld); break;

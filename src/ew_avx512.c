@@ -6,7 +6,10 @@
  * tanh and sigmoid are computed in float from one exponential, e = exp(-2|x|)
  * resp. exp(-|x|), which never overflows (so +-1e4 gives exactly +-1, 0 or 1),
  * with a Taylor polynomial for tanh near 0 where (1 - e)/(1 + e) would lose
- * digits.  Relative error is a few float ulps; NaN propagates, as in double.
+ * digits.  ELU and SELU take expm1 from the same reduction (expm1_nonpositive)
+ * and their gradient alpha e^z from z; leaky ReLU computes slope x in double,
+ * as activation.c.  Relative error is a few float ulps; NaN propagates, as in
+ * double.
  */
 #include "diag_stats.h"
 #include "ew.h"
@@ -40,6 +43,29 @@ static inline __m512 exp_nonpositive(__m512 x)
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     return _mm512_scalef_ps(p, n);
+}
+
+/* expm1(x) for x <= 0, from exp_nonpositive's reduction: e^x - 1 =
+ * 2^n (r q(r)) + (2^n - 1), where e^r = 1 + r q(r), in one fused
+ * multiply-add.  For n = 0 (|x| <= ln2/2) that is r q(r), with nothing to
+ * cancel; for n <= -1 the result is at least 0.29 in size and 2^n - 1 is
+ * exact (n >= -24), or rounds to -1 where expm1 does too.  NaN stays NaN. */
+static inline __m512 expm1_nonpositive(__m512 x)
+{
+    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 q = _mm512_set1_ps(1.0f / 5040.0f);
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 720.0f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 120.0f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 24.0f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 6.0f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.5f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f));
+    __m512 two_n = _mm512_scalef_ps(_mm512_set1_ps(1.0f), n);
+    return _mm512_fmadd_ps(two_n, _mm512_mul_ps(r, q), _mm512_sub_ps(two_n, _mm512_set1_ps(1.0f)));
 }
 
 static inline __m512 abs_ps(__m512 x)
@@ -97,6 +123,18 @@ static inline __m512 times_slope(double slope, __m512 x)
     return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
 
+/* dy * (a * e) in double, a a double, rounded once to float (ELU's and SELU's gradient below 0, e = e^z). */
+static inline __m512 times_scaled(double a, __m512 e, __m512 dy)
+{
+    __m512d s = _mm512_set1_pd(a);
+    __m256 lo = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(dy)),
+                                              _mm512_mul_pd(s, _mm512_cvtps_pd(_mm512_castps512_ps256(e)))));
+    __m256 hi = _mm512_cvtpd_ps(
+        _mm512_mul_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(dy), 1))),
+                      _mm512_mul_pd(s, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))))));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+
 static inline __m512 act(int32_t kind, double slope, __m512 z)
 {
     switch (kind) {
@@ -105,6 +143,15 @@ static inline __m512 act(int32_t kind, double slope, __m512 z)
         return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ), z);
     case GF_ACT_LEAKY_RELU: /* x > 0 ? x : slope x, so NaN gives slope NaN = NaN */
         return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ), times_slope(slope, z), z);
+    case GF_ACT_ELU: { /* x >= 0 ? x : alpha expm1(x); at -0 that is -0, as alpha expm1(-0) */
+        __m512 em1 = expm1_nonpositive(_mm512_min_ps(_mm512_setzero_ps(), z)); /* min keeps NaN (its 2nd operand) */
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GE_OQ), times_slope(slope, em1), z);
+    }
+    case GF_ACT_SELU: {
+        __m512 em1 = expm1_nonpositive(_mm512_min_ps(_mm512_setzero_ps(), z));
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GE_OQ),
+                                    times_slope(GFI_SELU_LAMBDA * GFI_SELU_ALPHA, em1), times_slope(GFI_SELU_LAMBDA, z));
+    }
     case GF_ACT_TANH: return tanh_ps(z);
     case GF_ACT_SIGMOID: return sigmoid_ps(z);
     default: return z;
@@ -135,6 +182,15 @@ static inline __m512 act_grad(int32_t kind, double slope, __m512 z, __m512 y, __
         return _mm512_mul_ps(dy, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ), one));
     case GF_ACT_LEAKY_RELU:
         return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ), times_slope(slope, dy), dy);
+    case GF_ACT_ELU: { /* elu'(z <= 0) = alpha e^z, from z */
+        __m512 e = exp_nonpositive(_mm512_min_ps(_mm512_setzero_ps(), z));
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ), times_scaled(slope, e, dy), dy);
+    }
+    case GF_ACT_SELU: {
+        __m512 e = exp_nonpositive(_mm512_min_ps(_mm512_setzero_ps(), z));
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ),
+                                    times_scaled(GFI_SELU_LAMBDA * GFI_SELU_ALPHA, e, dy), times_slope(GFI_SELU_LAMBDA, dy));
+    }
     case GF_ACT_TANH: return _mm512_mul_ps(dy, _mm512_fnmadd_ps(y, y, one));
     case GF_ACT_SIGMOID: return _mm512_mul_ps(dy, _mm512_mul_ps(y, _mm512_sub_ps(one, y)));
     default: return dy;
@@ -163,8 +219,9 @@ static inline __attribute__((always_inline)) void act_grad_colsum_impl(const int
             for (int64_t j = 0; j < cw; j += 16) {
                 __mmask16 m = lanes(cw - j);
                 int64_t at = r * ld + j0 + j;
-                __m512 zv = kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU ? _mm512_maskz_loadu_ps(m, z + at)
-                                                                             : _mm512_setzero_ps();
+                __m512 zv = kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU || kind == GF_ACT_ELU || kind == GF_ACT_SELU
+                                ? _mm512_maskz_loadu_ps(m, z + at)
+                                : _mm512_setzero_ps();
                 __m512 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? _mm512_maskz_loadu_ps(m, y + at)
                                                                            : _mm512_setzero_ps();
                 __m512 g = act_grad(kind, slope, zv, yv, _mm512_maskz_loadu_ps(m, dy + at));
@@ -190,6 +247,8 @@ static void act_grad_colsum(int32_t kind, double slope, const float *z, const fl
     switch (kind) {
     case GF_ACT_RELU: act_grad_colsum_impl(GF_ACT_RELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_LEAKY_RELU: act_grad_colsum_impl(GF_ACT_LEAKY_RELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_ELU: act_grad_colsum_impl(GF_ACT_ELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_SELU: act_grad_colsum_impl(GF_ACT_SELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_TANH: act_grad_colsum_impl(GF_ACT_TANH, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_SIGMOID: act_grad_colsum_impl(GF_ACT_SIGMOID, slope, z, y, dy, dz, db, rows, cols, ld); break;
     default: act_grad_colsum_impl(GF_ACT_IDENTITY, slope, z, y, dy, dz, db, rows, cols, ld); break;

@@ -130,6 +130,8 @@ double gfi_rng_normal(gfi_rng *r);   /* N(0, 1) */
 uint64_t gfi_rng_below(gfi_rng *r, uint64_t n); /* uniform in [0, n), unbiased */
 
 /* ---- activation.c ---- */
+#define GFI_SELU_LAMBDA 1.0507009873554805 /* Klambauer et al. 2017 */
+#define GFI_SELU_ALPHA 1.6732632423543772
 typedef struct gfi_act {
     int32_t kind;
     double slope; /* leaky relu */

@@ -268,7 +268,7 @@ void gfi_rec_act(const gfi_act *a, const float *b, float *z, float *y, int64_t r
 {
     bool fast = gfi_ew_act_fast(a->kind);
     if (fast) {
-        gfi_ew()->bias_act(a->kind, a->slope, b, z, y, rows, cols, ld);
+        gfi_ew()->bias_act(a->kind, gfi_ew_act_param(a), b, z, y, rows, cols, ld);
         return;
     }
     for (int64_t i = 0; i < rows; i++) {

@@ -55,14 +55,17 @@ static double ref_act(int32_t kind, double x)
     switch (kind) {
     case GF_ACT_RELU: return x > 0 ? x : 0;
     case GF_ACT_LEAKY_RELU: return x > 0 ? x : SLOPE * x;
+    case GF_ACT_ELU: return x > 0 ? x : SLOPE * expm1(x); /* the pass's parameter is ELU's alpha */
+    case GF_ACT_SELU: return GFI_SELU_LAMBDA * (x > 0 ? x : GFI_SELU_ALPHA * expm1(x));
     case GF_ACT_TANH: return tanh(x);
     case GF_ACT_SIGMOID: return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
     default: return x;
     }
 }
 
-static const int32_t kinds[] = {GF_ACT_IDENTITY, GF_ACT_RELU, GF_ACT_TANH, GF_ACT_SIGMOID, GF_ACT_LEAKY_RELU};
-#define NKINDS 5
+static const int32_t kinds[] = {GF_ACT_IDENTITY, GF_ACT_RELU,       GF_ACT_TANH, GF_ACT_SIGMOID,
+                                GF_ACT_ELU,      GF_ACT_LEAKY_RELU, GF_ACT_SELU};
+#define NKINDS 7
 static const int64_t widths[] = {1, 10, 17, 33};
 
 static void test_bias_act_on_a_block_of_columns_matches_the_whole_rows_and_leaves_the_rest(void **state)
@@ -115,6 +118,67 @@ static void test_bias_act_matches_double_formulas_on_every_width(void **state)
                                  (long long)cols, (double)zi, (double)y[i], want);
                 }
             }
+}
+
+/* ELU (alpha 1 and 0.3) and SELU in every version, against their double formulas, y and dz = dy f'(z): within
+ * 2.5e-7 relative (the vector versions' float expm1 and exp are within ~1.5e-7; the portable one rounds the
+ * double formula once) over -30 .. 5 and magnitudes down to 1e-30 on the negative side. */
+static void test_elu_and_selu_are_accurate_on_a_dense_sweep(void **state)
+{
+    (void)state;
+    enum { N = 6001 };
+    static float z[N], z0[N], y[N], dy[N], dz[N], b[N];
+    float db[1];
+    for (int i = 0; i < N; i++) {
+        double t = (double)i / (N - 1);
+        z0[i] = i % 3 ? (float)(-30.0 + 35.0 * t) : (float)-pow(10.0, -30.0 + 31.0 * t);
+        dy[i] = uniform(-2, 2);
+    }
+    const struct {
+        int32_t kind;
+        double alpha, lambda, scale;
+    } cases[] = {{GF_ACT_ELU, 1.0, 1.0, 1.0}, {GF_ACT_ELU, 0.3, 1.0, 0.3},
+                 {GF_ACT_SELU, 0.0, GFI_SELU_LAMBDA, GFI_SELU_LAMBDA * GFI_SELU_ALPHA}};
+    for (int v = 0; versions(v); v++)
+        for (int c = 0; c < 3; c++) {
+            memcpy(z, z0, sizeof z);
+            versions(v)->bias_act(cases[c].kind, cases[c].alpha, b, z, y, 1, N, N);
+            /* one row per value, so db holds each dz again and the sums stay out of the way */
+            versions(v)->act_grad_colsum(cases[c].kind, cases[c].alpha, z, y, dy, dz, db, N, 1, 1);
+            for (int i = 0; i < N; i++) {
+                double x = z[i];
+                double want_y = x > 0 ? cases[c].lambda * x : cases[c].scale * expm1(x);
+                double want_dz = (double)dy[i] * (x > 0 ? cases[c].lambda : cases[c].scale * exp(x));
+                if (fabs(y[i] - want_y) > 2.5e-7 * fabs(want_y) || fabs(dz[i] - want_dz) > 2.5e-7 * fabs(want_dz))
+                    fail_msg("version %d case %d, x = %.9g: y %.9g dz %.9g, want %.9g and %.9g", v, c, x,
+                             (double)y[i], (double)dz[i], want_y, want_dz);
+            }
+        }
+}
+
+/* ELU and SELU at the edges: the limits -alpha and -lambda alpha far below 0 and at -inf, +inf and signed
+ * zeros kept (as alpha expm1(-0) = -0), NaN propagated, and a slope alpha e^z that underflows to 0 below
+ * about -104 rather than turning NaN. */
+static void test_elu_and_selu_keep_limits_signed_zeros_and_nan(void **state)
+{
+    (void)state;
+    const float in[7] = {-1e4f, -INFINITY, INFINITY, -0.0f, 0.0f, NAN, -150.0f};
+    float b[7], z[7], y[7], dy[7] = {1, 1, 1, 1, 1, 1, 1}, dz[7], db[1];
+    for (int i = 0; i < 7; i++)
+        b[i] = -0.0f;
+    for (int v = 0; versions(v); v++) {
+        memcpy(z, in, sizeof z);
+        versions(v)->bias_act(GF_ACT_ELU, 0.3, b, z, y, 1, 7, 7);
+        versions(v)->act_grad_colsum(GF_ACT_ELU, 0.3, z, y, dy, dz, db, 7, 1, 1);
+        assert_true(y[0] == -0.3f && y[1] == -0.3f && y[2] == INFINITY && y[6] == -0.3f);
+        assert_true(y[3] == 0.0f && signbit(y[3]) && y[4] == 0.0f && !signbit(y[4]) && isnan(y[5]));
+        assert_true(dz[0] == 0.0f && dz[1] == 0.0f && dz[2] == 1.0f && dz[3] == 0.3f && isnan(dz[5]) && dz[6] == 0.0f);
+        memcpy(z, in, sizeof z);
+        versions(v)->bias_act(GF_ACT_SELU, 0.0, b, z, y, 1, 7, 7);
+        float lim = (float)(-GFI_SELU_LAMBDA * GFI_SELU_ALPHA);
+        assert_true(y[0] == lim && y[1] == lim && y[2] == INFINITY && y[6] == lim);
+        assert_true(y[3] == 0.0f && signbit(y[3]) && y[4] == 0.0f && !signbit(y[4]) && isnan(y[5]));
+    }
 }
 
 /* Leaky ReLU in every version: the bits of activation.c's formulas (x > 0 ? x : slope x, and dy times the slope,
@@ -203,6 +267,9 @@ static void test_act_grad_colsum_matches_double_reference(void **state)
                         int64_t i = r * cols + j;
                         double s = kinds[k] == GF_ACT_RELU         ? (z[i] > 0)
                                    : kinds[k] == GF_ACT_LEAKY_RELU ? (z[i] > 0 ? 1 : SLOPE)
+                                   : kinds[k] == GF_ACT_ELU        ? (z[i] > 0 ? 1 : SLOPE * exp(z[i]))
+                                   : kinds[k] == GF_ACT_SELU
+                                       ? GFI_SELU_LAMBDA * (z[i] > 0 ? 1 : GFI_SELU_ALPHA * exp(z[i]))
                                    : kinds[k] == GF_ACT_TANH       ? 1 - (double)y[i] * y[i]
                                    : kinds[k] == GF_ACT_SIGMOID ? (double)y[i] * (1 - (double)y[i])
                                                                 : 1;
@@ -647,6 +714,8 @@ int main(void)
         cmocka_unit_test(test_bias_act_on_a_block_of_columns_matches_the_whole_rows_and_leaves_the_rest),
         cmocka_unit_test(test_tanh_and_sigmoid_are_accurate_on_a_dense_sweep),
         cmocka_unit_test(test_leaky_relu_passes_give_the_bits_of_the_scalar_formulas),
+        cmocka_unit_test(test_elu_and_selu_are_accurate_on_a_dense_sweep),
+        cmocka_unit_test(test_elu_and_selu_keep_limits_signed_zeros_and_nan),
         cmocka_unit_test(test_saturating_kinds_give_exact_limits_and_keep_nan),
         cmocka_unit_test(test_act_grad_colsum_matches_double_reference),
         cmocka_unit_test(test_act_grad_colsum_sums_columns_in_row_order_on_wide_layers),
