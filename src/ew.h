@@ -141,10 +141,11 @@ const gfi_ew_ops *gfi_ew(void);
  * is unchanged on failure.  Not meant to be called while nets train. */
 int gfi_ew_force(int kernel);
 /* Kinds bias_act and act_grad_colsum handle: identity, ReLU, leaky ReLU,
- * ELU, SELU, tanh, sigmoid.  Leaky ReLU gives activation.c's bits in every
- * version (the negative side is slope * x in double, rounded once); the
- * vector versions take ELU's and SELU's expm1 and exp in float (a few ulps),
- * the portable one activation.c's double formulas. */
+ * ELU, SELU, softplus, tanh, sigmoid (not GELU).  Leaky ReLU gives
+ * activation.c's bits in every version (the negative side is slope * x in
+ * double, rounded once); the vector versions take ELU's, SELU's and
+ * softplus's exp, expm1 and log1p in float (a few ulps), the portable one
+ * activation.c's double formulas. */
 bool gfi_ew_act_fast(int32_t kind);
 /* The parameter bias_act and act_grad_colsum take for a's kind: leaky
  * ReLU's slope, ELU's alpha (0 for the others). */

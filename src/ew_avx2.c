@@ -140,6 +140,30 @@ INLINE __m256 times_slope(double slope, __m256 x)
     return _mm256_set_m128(hi, lo);
 }
 
+/* log1p(u) for 0 <= u <= 1, as in ew_avx512.c: 2 s (1 + t/3 + ... + t^7/15), s = u / (2 + u), t = s^2. */
+INLINE __m256 log1p_unit(__m256 u)
+{
+    __m256 s = _mm256_div_ps(u, _mm256_add_ps(_mm256_set1_ps(2.0f), u));
+    __m256 t = _mm256_mul_ps(s, s);
+    __m256 p = _mm256_set1_ps(1.0f / 15.0f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 13.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 11.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 9.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 7.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 5.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 3.0f));
+    p = _mm256_mul_ps(p, t);
+    __m256 s2 = _mm256_add_ps(s, s);
+    return _mm256_fmadd_ps(s2, p, s2);
+}
+
+/* softplus: max(x, 0) + log1p(e^-|x|); max keeps NaN (its second operand) through the log1p term. */
+INLINE __m256 softplus_ps(__m256 x)
+{
+    __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_setzero_ps(), gfi_avx2_abs_ps(x)));
+    return _mm256_add_ps(_mm256_max_ps(x, _mm256_setzero_ps()), log1p_unit(e));
+}
+
 /* dy * (a * e) in double, a a double, rounded once to float (ELU's and SELU's gradient below 0, e = e^z). */
 INLINE __m256 times_scaled(double a, __m256 e, __m256 dy)
 {
@@ -168,6 +192,7 @@ INLINE __m256 act(int32_t kind, double slope, __m256 z)
         return _mm256_blendv_ps(times_slope(GFI_SELU_LAMBDA * GFI_SELU_ALPHA, em1), times_slope(GFI_SELU_LAMBDA, z),
                                 _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GE_OQ));
     }
+    case GF_ACT_SOFTPLUS: return softplus_ps(z);
     case GF_ACT_TANH: return tanh_ps(z);
     case GF_ACT_SIGMOID: return sigmoid_ps(z);
     default: return z;
@@ -211,6 +236,7 @@ INLINE __m256 act_grad(int32_t kind, double slope, __m256 z, __m256 y, __m256 dy
         return _mm256_blendv_ps(times_scaled(GFI_SELU_LAMBDA * GFI_SELU_ALPHA, e, dy), times_slope(GFI_SELU_LAMBDA, dy),
                                 _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ));
     }
+    case GF_ACT_SOFTPLUS: return _mm256_mul_ps(dy, sigmoid_ps(z)); /* softplus' = sigmoid, from z */
     case GF_ACT_TANH: return _mm256_mul_ps(dy, _mm256_fnmadd_ps(y, y, one));
     case GF_ACT_SIGMOID: return _mm256_mul_ps(dy, _mm256_mul_ps(y, _mm256_sub_ps(one, y)));
     default: return dy;
@@ -222,7 +248,8 @@ INLINE __m256 act_grad(int32_t kind, double slope, __m256 z, __m256 y, __m256 dy
 INLINE void colsum_vec(const int32_t kind, double slope, const float *z, const float *y, const float *dy, float *dz,
                        double *acc, __m256i m, bool full)
 {
-    __m256 zv = kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU || kind == GF_ACT_ELU || kind == GF_ACT_SELU
+    __m256 zv = kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU || kind == GF_ACT_ELU || kind == GF_ACT_SELU ||
+                        kind == GF_ACT_SOFTPLUS
                     ? load(z, m, full)
                     : _mm256_setzero_ps();
     __m256 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? load(y, m, full) : _mm256_setzero_ps();
@@ -271,6 +298,7 @@ static void act_grad_colsum(int32_t kind, double slope, const float *z, const fl
     case GF_ACT_LEAKY_RELU: act_grad_colsum_impl(GF_ACT_LEAKY_RELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_ELU: act_grad_colsum_impl(GF_ACT_ELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_SELU: act_grad_colsum_impl(GF_ACT_SELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_SOFTPLUS: act_grad_colsum_impl(GF_ACT_SOFTPLUS, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_TANH: act_grad_colsum_impl(GF_ACT_TANH, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_SIGMOID: act_grad_colsum_impl(GF_ACT_SIGMOID, slope, z, y, dy, dz, db, rows, cols, ld); break;
     default: act_grad_colsum_impl(GF_ACT_IDENTITY, slope, z, y, dy, dz, db, rows, cols, ld); break;

@@ -7,7 +7,8 @@
  * resp. exp(-|x|), which never overflows (so +-1e4 gives exactly +-1, 0 or 1),
  * with a Taylor polynomial for tanh near 0 where (1 - e)/(1 + e) would lose
  * digits.  ELU and SELU take expm1 from the same reduction (expm1_nonpositive)
- * and their gradient alpha e^z from z; leaky ReLU computes slope x in double,
+ * and their gradient alpha e^z from z; softplus is max(x, 0) + log1p(e^-|x|)
+ * with a series log1p (log1p_unit); leaky ReLU computes slope x in double,
  * as activation.c.  Relative error is a few float ulps; NaN propagates, as in
  * double.
  */
@@ -123,6 +124,33 @@ static inline __m512 times_slope(double slope, __m512 x)
     return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
 
+/* log1p(u) for 0 <= u <= 1 (softplus's log1p(e^-|x|)): 2 atanh(s), s = u / (2 + u) <= 1/3, as
+ * 2 s (1 + t/3 + t^2/5 + ... + t^7/15), t = s^2 <= 1/9 (the next term is below 3e-9 relative); relative
+ * everywhere, so a tiny u gives u.  NaN stays NaN. */
+static inline __m512 log1p_unit(__m512 u)
+{
+    __m512 s = _mm512_div_ps(u, _mm512_add_ps(_mm512_set1_ps(2.0f), u));
+    __m512 t = _mm512_mul_ps(s, s);
+    __m512 p = _mm512_set1_ps(1.0f / 15.0f);
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.0f / 13.0f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.0f / 11.0f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.0f / 9.0f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.0f / 7.0f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.0f / 5.0f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.0f / 3.0f));
+    p = _mm512_mul_ps(p, t);
+    __m512 s2 = _mm512_add_ps(s, s);
+    return _mm512_fmadd_ps(s2, p, s2);
+}
+
+/* softplus: max(x, 0) + log1p(e^-|x|), which never overflows; max keeps NaN (its second operand) through
+ * the log1p term. */
+static inline __m512 softplus_ps(__m512 x)
+{
+    __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_setzero_ps(), abs_ps(x)));
+    return _mm512_add_ps(_mm512_max_ps(x, _mm512_setzero_ps()), log1p_unit(e));
+}
+
 /* dy * (a * e) in double, a a double, rounded once to float (ELU's and SELU's gradient below 0, e = e^z). */
 static inline __m512 times_scaled(double a, __m512 e, __m512 dy)
 {
@@ -152,6 +180,7 @@ static inline __m512 act(int32_t kind, double slope, __m512 z)
         return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GE_OQ),
                                     times_slope(GFI_SELU_LAMBDA * GFI_SELU_ALPHA, em1), times_slope(GFI_SELU_LAMBDA, z));
     }
+    case GF_ACT_SOFTPLUS: return softplus_ps(z);
     case GF_ACT_TANH: return tanh_ps(z);
     case GF_ACT_SIGMOID: return sigmoid_ps(z);
     default: return z;
@@ -191,6 +220,7 @@ static inline __m512 act_grad(int32_t kind, double slope, __m512 z, __m512 y, __
         return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ),
                                     times_scaled(GFI_SELU_LAMBDA * GFI_SELU_ALPHA, e, dy), times_slope(GFI_SELU_LAMBDA, dy));
     }
+    case GF_ACT_SOFTPLUS: return _mm512_mul_ps(dy, sigmoid_ps(z)); /* softplus' = sigmoid, from z */
     case GF_ACT_TANH: return _mm512_mul_ps(dy, _mm512_fnmadd_ps(y, y, one));
     case GF_ACT_SIGMOID: return _mm512_mul_ps(dy, _mm512_mul_ps(y, _mm512_sub_ps(one, y)));
     default: return dy;
@@ -219,7 +249,8 @@ static inline __attribute__((always_inline)) void act_grad_colsum_impl(const int
             for (int64_t j = 0; j < cw; j += 16) {
                 __mmask16 m = lanes(cw - j);
                 int64_t at = r * ld + j0 + j;
-                __m512 zv = kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU || kind == GF_ACT_ELU || kind == GF_ACT_SELU
+                __m512 zv = kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU || kind == GF_ACT_ELU ||
+                                    kind == GF_ACT_SELU || kind == GF_ACT_SOFTPLUS
                                 ? _mm512_maskz_loadu_ps(m, z + at)
                                 : _mm512_setzero_ps();
                 __m512 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? _mm512_maskz_loadu_ps(m, y + at)
@@ -249,6 +280,7 @@ static void act_grad_colsum(int32_t kind, double slope, const float *z, const fl
     case GF_ACT_LEAKY_RELU: act_grad_colsum_impl(GF_ACT_LEAKY_RELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_ELU: act_grad_colsum_impl(GF_ACT_ELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_SELU: act_grad_colsum_impl(GF_ACT_SELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_SOFTPLUS: act_grad_colsum_impl(GF_ACT_SOFTPLUS, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_TANH: act_grad_colsum_impl(GF_ACT_TANH, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_SIGMOID: act_grad_colsum_impl(GF_ACT_SIGMOID, slope, z, y, dy, dz, db, rows, cols, ld); break;
     default: act_grad_colsum_impl(GF_ACT_IDENTITY, slope, z, y, dy, dz, db, rows, cols, ld); break;
