@@ -490,6 +490,10 @@ static int run_epoch(run *r, int32_t e, bool *stop)
     *stop = judge(r, e, rec);
     rec->pub.best_epoch = r->best_epoch;
     rec->pub.seconds = gfi_now() - start;
+    if (e == 0) { /* the previous fit's records are gone: theirs go with them (the list is fixed while fitting) */
+        net->fb.rec_nmetrics = net->nmetrics;
+        memcpy(net->fb.rec_metrics, net->metrics, sizeof net->fb.rec_metrics);
+    }
     net->fb.nrecords = e + 1;
     gfi_progress_epoch_end(&r->progress, &rec->pub, r->nval > 0);
     if (r->o->cb && r->o->cb(r->o->user, &rec->pub))
@@ -613,12 +617,20 @@ int gf_net_epoch_metric(const gf_net *net, int32_t epoch, int32_t index, int32_t
     gf_net *m = (gf_net *)net; /* only the error slot is written */
     if (!value)
         return gfi_net_fail(m, GF_ERR_NULL, "gf_net_epoch_metric: value is NULL");
-    if (index < 0 || index >= net->nmetrics)
-        return gfi_net_fail(m, GF_ERR_RANGE, "gf_net_epoch_metric: index %d is outside 0..%d", (int)index,
-                            (int)net->nmetrics - 1);
+    const gfi_fit_bufs *fb = &net->fb;
+    if (index < 0 || index >= fb->rec_nmetrics)
+        return gfi_net_fail(m, GF_ERR_RANGE, "gf_net_epoch_metric: index %d is outside 0..%d (the metrics the latest "
+                            "fit computed)", (int)index, (int)fb->rec_nmetrics - 1);
     if (validation != 0 && validation != 1)
         return gfi_net_fail(m, GF_ERR_INVALID, "gf_net_epoch_metric: validation must be 0 or 1 (got %d)",
                             (int)validation);
+    /* The records hold the fit's metric i: read as the net's metric i only while that is the same one. */
+    const gfi_metric *was = &fb->rec_metrics[index];
+    if (index >= net->nmetrics || net->metrics[index].kind != was->kind ||
+        memcmp(&net->metrics[index].param, &was->param, sizeof was->param))
+        return gfi_net_fail(m, GF_ERR_STATE, "gf_net_epoch_metric: the latest fit computed metric %d as %s, but the "
+                            "net's metrics changed since (metric %d is now %s)", (int)index, gf_metric_name(was->kind),
+                            (int)index, index < net->nmetrics ? gf_metric_name(net->metrics[index].kind) : "none");
     *value = validation ? rec->val_metrics[index] : rec->metrics[index];
     return GF_OK;
 }

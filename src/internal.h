@@ -428,6 +428,10 @@ typedef struct gfi_fit_bufs {
     gfi_record *records;
     size_t cap_records;
     int32_t nrecords;
+    /* The metrics the records were computed with: the net's list may change after the fit, and a record's
+     * metric i is only the net's metric i while that one is the same. */
+    int32_t rec_nmetrics;
+    gfi_metric rec_metrics[GF_MAX_METRICS];
     int64_t *rows;  /* the split: training rows, then validation rows */
     int64_t *order; /* an epoch's order of the training rows */
     size_t cap_rows, cap_order;

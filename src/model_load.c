@@ -639,8 +639,15 @@ static int rd_moments(loader *L, rd *r, size_t at)
         if (strcmp(name, k ? "v" : "m") || count != net->nparams)
             return gfi_format_fail(at, "training: moment \"%s\" of %llu values; expected \"%s\" of %zu", name,
                                    (unsigned long long)count, k ? "v" : "m", net->nparams);
+        size_t start = r->pos;
         if ((rc = rd_floats(r, v, net->nparams, k ? "training: moment v" : "training: moment m")))
             return rc;
+        /* v is a sum or mean of squared gradients: training never makes it negative, and the next step would
+         * take the square root of a negative value and write NaN into the weights. */
+        for (size_t i = 0; k && i < net->nparams; i++)
+            if (v[i] < 0.0f)
+                return gfi_format_fail(start + 4 * i, "training: moment v[%zu] is %g; a second moment (a mean of "
+                                       "squared gradients) is never negative", i, (double)v[i]);
     }
     return GF_OK;
 }

@@ -582,6 +582,70 @@ static void test_epoch_metric_reads_every_metric_of_both_sets(void **state)
     gf_net_destroy(net);
 }
 
+static void test_epoch_metric_of_a_metric_added_after_the_fit_is_out_of_range(void **state)
+{
+    (void)state;
+    gf_net *net = classifier(3, 0.01);
+    gf_fit *f = split_options(0.2, 1);
+    assert_int_equal(gf_net_fit_v2(net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, f), GF_OK);
+    assert_int_equal(gf_net_add_metric(net, GF_METRIC_TOP_K, 2), GF_OK); /* the fit never computed it */
+    double v = -1.0;
+    assert_int_equal(gf_net_epoch_metric(net, 0, 1, 0, &v), GF_ERR_RANGE);
+    assert_int_equal(gf_net_epoch_metric(net, 0, 1, 1, &v), GF_ERR_RANGE);
+    assert_true(v == -1.0);
+    assert_int_equal(gf_net_epoch_metric(net, 0, 0, 0, &v), GF_OK); /* the one it did is still there */
+    assert_true(v == record(net, 0).metric);
+    gf_fit_destroy(f);
+    gf_net_destroy(net);
+}
+
+static void test_epoch_metric_after_the_metrics_were_replaced_is_a_state_error(void **state)
+{
+    (void)state;
+    gf_net *net = classifier(3, 0.01); /* accuracy */
+    gf_fit *f = split_options(0.2, 1);
+    assert_int_equal(gf_net_fit_v2(net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, f), GF_OK);
+    assert_int_equal(gf_net_clear_metrics(net), GF_OK);
+    assert_int_equal(gf_net_add_metric(net, GF_METRIC_TOP_K, 2), GF_OK); /* now metric 0, never computed */
+    double v = -1.0;
+    assert_int_equal(gf_net_epoch_metric(net, 0, 0, 0, &v), GF_ERR_STATE);
+    assert_true(v == -1.0);
+    assert_non_null(strstr(gf_net_last_error(net), "changed"));
+    assert_int_equal(gf_net_clear_metrics(net), GF_OK); /* none at all: the record's accuracy names nothing now */
+    assert_int_equal(gf_net_epoch_metric(net, 0, 0, 0, &v), GF_ERR_STATE);
+    assert_int_equal(gf_net_add_metric(net, GF_METRIC_ACCURACY, NAN), GF_OK); /* the same metric again */
+    assert_int_equal(gf_net_epoch_metric(net, 0, 0, 0, &v), GF_OK);
+    assert_true(v == record(net, 0).metric);
+    gf_fit_destroy(f);
+    gf_net_destroy(net);
+}
+
+static void test_a_fit_refused_at_its_first_step_keeps_the_metrics_of_the_previous_records(void **state)
+{
+    (void)state;
+    gf_net *net = classifier(3, 0.01); /* accuracy */
+    gf_fit *f = split_options(0.2, 1);
+    assert_int_equal(gf_net_fit_v2(net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, f), GF_OK);
+    double before;
+    assert_int_equal(gf_net_epoch_metric(net, 0, 0, 0, &before), GF_OK);
+    assert_int_equal(gf_net_add_metric(net, GF_METRIC_TOP_K, 2), GF_OK);
+    /* Output weights of 3e38 overflow the logits: the first step's gradients are NaN and its clip refuses them. */
+    gf_layer *out = gf_net_layer(net, 1);
+    float w[16 * CLASSES];
+    for (size_t i = 0; i < sizeof w / sizeof *w; i++)
+        w[i] = 3e38f;
+    assert_int_equal(gf_layer_set_weights(out, w, sizeof w / sizeof *w), GF_OK);
+    assert_int_equal(gf_net_set_clip(net, GF_CLIP_NORM, 1.0), GF_OK);
+    assert_int_equal(gf_net_fit_v2(net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, f), GF_ERR_NONFINITE);
+    assert_int_equal(gf_net_epoch_count(net), 1); /* the previous fit's record, which has accuracy only */
+    double v;
+    assert_int_equal(gf_net_epoch_metric(net, 0, 0, 0, &v), GF_OK);
+    assert_true(v == before);
+    assert_int_equal(gf_net_epoch_metric(net, 0, 1, 0, &v), GF_ERR_RANGE);
+    gf_fit_destroy(f);
+    gf_net_destroy(net);
+}
+
 /* Runs a fit with stderr sent to a file; returns the file's text (caller frees). */
 static char *fit_capturing_stderr(gf_net *net, gf_fit *f)
 {
@@ -915,6 +979,9 @@ int main(void)
         cmocka_unit_test(test_plateau_schedule_cuts_the_rate_after_patience_epochs_without_improvement),
         cmocka_unit_test(test_a_reader_with_an_older_smaller_record_gets_its_prefix),
         cmocka_unit_test(test_epoch_metric_reads_every_metric_of_both_sets),
+        cmocka_unit_test(test_epoch_metric_of_a_metric_added_after_the_fit_is_out_of_range),
+        cmocka_unit_test(test_epoch_metric_after_the_metrics_were_replaced_is_a_state_error),
+        cmocka_unit_test(test_a_fit_refused_at_its_first_step_keeps_the_metrics_of_the_previous_records),
         cmocka_unit_test(test_progress_writes_one_line_per_epoch_when_stderr_is_not_a_terminal),
         cmocka_unit_test(test_progress_is_off_by_default),
         cmocka_unit_test(test_a_lower_is_better_metric_is_watched_for_its_minimum),

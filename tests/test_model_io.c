@@ -884,6 +884,42 @@ static void test_a_nan_parameter_in_a_file_is_refused(void **state)
     gf_net_destroy(a);
 }
 
+/* Offset of the first value of moment vector "v" in the training record (docs/format.md, "Training record"). */
+static size_t moment_v_at(const uint8_t *buf, size_t size, size_t nparams)
+{
+    size_t rec = record_at(buf, size, 4, 0), end = rec + 16 + (size_t)rd64(buf + rec + 8);
+    for (size_t at = rec + 16; at + 11 <= end; at++)
+        if (buf[at] == 1 && buf[at + 1] == 'v' && rd64(buf + at + 2) == nparams)
+            return at + 10;
+    fail_msg("moment v not found");
+    return 0;
+}
+
+static void test_a_negative_second_moment_in_a_file_is_refused(void **state)
+{
+    (void)state;
+    /* v is a mean or sum of squares: loaded negative, the next step took its square root into the weights (NaN). */
+    const int32_t kinds[] = {GF_OPT_RMSPROP, GF_OPT_ADAGRAD, GF_OPT_ADAM, GF_OPT_ADAMW};
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        gf_net *a = rich_net(kinds[k], 5);
+        train_steps(a, 3);
+        size_t size;
+        uint8_t *buf = save(a, GF_SAVE_TRAINING_STATE, &size);
+        size_t v = moment_v_at(buf, size, (size_t)gf_net_param_count(a)) + 4 * 3;
+        wr32(buf + v, 0xbf800000u); /* -1.0f */
+        reseal(buf, size);
+        char want[96];
+        snprintf(want, sizeof want, "offset %zu: training: moment v[3] is -1", v);
+        assert_refused(buf, size, GF_ERR_FORMAT, want);
+        wr32(buf + v, 0x80000000u); /* -0.0f is zero: loads */
+        reseal(buf, size);
+        gf_net *b = load(buf, size);
+        gf_net_destroy(b);
+        free(buf);
+        gf_net_destroy(a);
+    }
+}
+
 static void test_an_out_of_range_activation_setting_is_refused(void **state)
 {
     (void)state;
@@ -1330,6 +1366,7 @@ int main(void)
         cmocka_unit_test(test_a_block_shape_that_disagrees_with_the_layer_is_refused),
         cmocka_unit_test(test_an_input_shape_that_does_not_chain_is_refused),
         cmocka_unit_test(test_a_nan_parameter_in_a_file_is_refused),
+        cmocka_unit_test(test_a_negative_second_moment_in_a_file_is_refused),
         cmocka_unit_test(test_an_out_of_range_activation_setting_is_refused),
         cmocka_unit_test(test_huge_sizes_in_a_small_file_allocate_nothing_large),
         cmocka_unit_test(test_an_unknown_option_is_refused_unless_marked_ignorable),

@@ -766,8 +766,15 @@ class Layer(_Handle):
     def _block(self, name, where):
         h = self._ptr(where)
         if isinstance(name, str):
+            # C compares up to a NUL byte: "weight\0x" must not find "weight".
+            if "\0" in name:
+                raise RangeError("%s: this layer has no block %r (a name with a NUL byte)" % (where, name))
+            try:
+                raw = name.encode()
+            except UnicodeEncodeError:
+                raise RangeError("%s: this layer has no block %r" % (where, name)) from None
             i = c_int32()
-            check(lib.gf_layer_param_block_find(h, name.encode(), byref(i)), self._net_h())
+            check(lib.gf_layer_param_block_find(h, raw, byref(i)), self._net_h())
             i = i.value
         else:
             i = _i32(name, "block", where)
@@ -1802,13 +1809,18 @@ def _save_flags(training, where):
 
 
 def _path_bytes(path, where):
+    """The path as C reads it.  C stops at a NUL byte: "a.gf\\0.bak" would silently be "a.gf", so it is
+    refused (as open() refuses it)."""
     if path is None:
         raise NullError("%s: path is None" % where)
     try:
-        return os.fsencode(path)
+        p = os.fsencode(path)
     except TypeError:
         raise DataTypeError("%s: path must be a str, bytes or os.PathLike, got %s"
                             % (where, type(path).__name__)) from None
+    if b"\0" in p:
+        raise DataTypeError("%s: path contains a NUL byte" % where)
+    return p
 
 
 def _model_bytes(data, where):

@@ -7,16 +7,15 @@ would return GF_ERR_STATE) while close() still frees the diag exactly once.
 """
 import ctypes
 import dataclasses
-import os
 from ctypes import byref, c_double, c_int32, c_int64, c_size_t, c_uint32
 from typing import FrozenSet, NamedTuple
 
 from . import _decls as D
-from ._core import Net, _Handle, _i32, _require, _u64
+from ._core import Net, _Handle, _i32, _path_bytes, _require, _u64
 from ._data import as_int, as_real, np
 from ._enums import (DiagOption, DiagThreshold, Phase, Remedy, ReportFormat, Series, Stat, Tensor, VerdictKind,
                      enum_value)
-from ._errors import ClosedError, DataTypeError, NullError, RangeError, Status
+from ._errors import ClosedError, DataTypeError, RangeError, Status
 from ._lib import check, lib
 
 NET = -1  # the layer index that names the whole net in verdict()
@@ -463,15 +462,7 @@ class Diagnostics(_Handle):
         where = "Diagnostics.write_report"
         h = self._ptr(where)
         f = enum_value(ReportFormat, fmt, "fmt", where)
-        if path is None:
-            raise NullError("%s: path is None" % where)
-        try:
-            p = os.fsencode(path)
-        except TypeError:
-            raise DataTypeError("%s: path must be a str, bytes or os.PathLike, got %r" % (where, path)) from None
-        if b"\0" in p:
-            raise DataTypeError("%s: path contains a NUL byte" % where)
-        check(lib.gf_diag_report_file(h, f, p))
+        check(lib.gf_diag_report_file(h, f, _path_bytes(path, where)))
 
     def __repr__(self):
         if not self._h:

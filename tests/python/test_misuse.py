@@ -4,7 +4,7 @@ import math
 import unittest
 
 from . import _util  # noqa: F401 (puts python/ on sys.path first)
-from ._util import XOR_X, XOR_Y, real_numpy
+from ._util import XOR_X, XOR_Y, flat, real_numpy
 
 import gradflow as gf
 from gradflow import _lib
@@ -134,6 +134,25 @@ class DataTypeTest(unittest.TestCase):
     def test_non_number_hyper_parameter(self):
         with self.assertRaisesRegex(gf.DataTypeError, "lr must be a real number"):
             gf.Optimizer("sgd", lr="fast")
+
+
+class BlockNameTest(unittest.TestCase):
+    def test_a_block_name_with_a_nul_byte_finds_no_block(self):
+        # C compares names up to a NUL: "weight\0x" must not read or write the weight.
+        with xor_net() as net:
+            layer = net.layer(0)
+            before = layer.get_param("weight")
+            for call in (lambda: layer.get_param("weight\0x"), lambda: layer.param_shape("weight\0"),
+                         lambda: layer.set_param("weight\0x", [[9.0, 9.0]] * 4),
+                         lambda: layer.get_param_grad("bias\0")):
+                with self.assertRaisesRegex(gf.RangeError, "no block"):
+                    call()
+            self.assertEqual(flat(layer.get_param("weight")), flat(before))
+
+    def test_a_block_name_that_is_not_encodable_finds_no_block(self):
+        with xor_net() as net:
+            with self.assertRaisesRegex(gf.RangeError, "no block"):
+                net.layer(0).get_param("weight\ud800")
 
 
 class NonFiniteTest(unittest.TestCase):

@@ -116,6 +116,21 @@ class SaveLoadTest(unittest.TestCase):
                 self.assertEqual(f.read(), earlier)
             self.assertEqual(os.listdir(self.tmp.name), ["net.gfm"])
 
+    def test_a_save_path_with_a_nul_byte_is_refused_and_writes_no_file(self):
+        # C would stop at the NUL and write (over) net.gfm instead of the path asked for.
+        with trained(steps=1) as net:
+            with self.assertRaisesRegex(gf.DataTypeError, "NUL"):
+                net.save(self.path + "\0.bak")
+            with self.assertRaisesRegex(gf.DataTypeError, "NUL"):
+                net.save(os.fsencode(self.path) + b"\0.bak")
+        self.assertEqual(os.listdir(self.tmp.name), [])
+
+    def test_a_load_path_with_a_nul_byte_is_refused_rather_than_loading_its_prefix(self):
+        with trained(steps=1) as net:
+            net.save(self.path)
+        with self.assertRaisesRegex(gf.DataTypeError, "NUL"):
+            gf.Net.load(self.path + "\0.other")
+
     def test_bad_arguments_raise_gradflow_errors(self):
         with trained(steps=1) as net:
             with self.assertRaises(gf.NullError):
