@@ -440,6 +440,23 @@ static void detect_saturated(gfi_judge *j)
             gfi_j_mark(j, i, C_SATURATED);
 }
 
+/* A regression's saturating output with targets at its asymptotes, saturated beyond what it is judged at: the
+ * loss bounds the share at the wrong asymptote (judge.c, measure_fit). */
+static void put_fit(const gfi_judge *j, gfi_sink *s, const char *lead)
+{
+    int32_t top = j->L - 1;
+    if (!(j->fit_majority > 0) || j->at < 0 || gfi_has(gfi_j_why_at(j, top), C_SATURATED))
+        return;
+    double wrong = gfi_j_wrong_share(j, j->at), stuck = gfi_j_seen(j, top, GF_STAT_SATURATED_FRAC);
+    double tail = gfi_j_tail_share(j, top, j->at), raw = isfinite(stuck) && stuck > tail ? stuck : tail;
+    if (raw < j->th[GF_TH_SATURATED_FRAC] / 2 || raw <= wrong)
+        return;
+    gfi_sink_put(s, "%sthe output layer's %s has %.0f%% of its outputs in the flat tails, toward targets at its "
+                    "asymptotes: its loss, %.3g%% of that of predicting the majority value (%.2g), leaves at most that "
+                    "share at the wrong asymptote",
+                 lead, gf_activation_name(gfi_j_act(j, top)), 100 * raw, 100 * wrong, j->fit_majority);
+}
+
 static void reason_saturated(const gfi_judge *j, gfi_sink *s, int32_t i)
 {
     gfi_sink_put(s, "%s saturated: %.0f%% of units stuck for every sample, %.0f%% of pre-activations in the flat "
@@ -447,6 +464,10 @@ static void reason_saturated(const gfi_judge *j, gfi_sink *s, int32_t i)
                  gf_activation_name(gfi_j_act(j, i)), 100 * gfi_j_seen(j, i, GF_STAT_SATURATED_FRAC),
                  100 * gfi_j_tail_share(j, i, j->at), gfi_j_seen(j, i, GF_STAT_PRE_STD), gfi_j_seen(j, i, GF_STAT_PRE_MEAN),
                  100 * j->th[GF_TH_SATURATED_FRAC]);
+    if (i == j->L - 1 && j->fit_majority > 0)
+        gfi_sink_put(s, "; its targets are at its asymptotes, and its loss, %.3g%% of that of predicting the majority "
+                        "value (%.2g), leaves up to that share of its outputs at the wrong one",
+                     100 * gfi_j_wrong_share(j, j->at), j->fit_majority);
     gfi_conv_put_channels(j->d, i, GF_SERIES_SATURATED_CHANNELS, s);
 }
 
@@ -876,6 +897,7 @@ static void put_healthy(const gfi_judge *j, gfi_sink *s, int32_t i)
         gfi_sink_put(s, "; the classifier has solved its batches (loss %.2g, chance %.2g): how the gradient spreads "
                         "over the layers is not judged",
                      j->solved_loss, j->chance);
+    put_fit(j, s, "; ");
     if (j->depth.ok)
         gfi_sink_put(s, "; delta changes x%.3g end to end from layer %d to layer %d (x%.3g..x%.3g within the spread "
                         "of its layers, healthy within x%g..x%g; mean square gain per layer %.3g +- %.2g; this batch: "
