@@ -32,6 +32,7 @@ enum gfi_cond {
     C_GRAD_FLOOR,     /* weight gradient under the absolute floor */
     C_WEIGHT_COLLAPSE,/* weights fell to a tenth of their initial scale (sign: weights going to zero) */
     C_STAGNATION,     /* net: steps too small to learn while the gradient is not (sign: learning stagnates) */
+    C_TARGET_SCALE,   /* net: a regression's loss stays a decade above its targets' own spread, targets off scale */
     C_COUNT
 };
 
@@ -73,6 +74,8 @@ typedef struct gfi_judge {
     double fit_majority; /* > 0: a regression whose sigmoid/tanh output has targets at its asymptotes: the loss of
                           * predicting each output's majority value (judge.c, measure_fit) */
     double step_ur, step_grad, step_scale; /* stagnation: the whole net's update and gradient ratios, input std */
+    double target_var, target_miss;        /* C_TARGET_SCALE: the targets' variance, the loss of a miss by their std */
+    double target_loss, target_fall;       /* and the window's loss and its fall per step (NaN: not measured) */
     double lr;
     bool clipping;
     gfi_conv_gain conv;  /* C_CONV_GAIN / C_CONV_GROW: the conv activations' backward gains */

@@ -231,6 +231,42 @@ static void test_a_regression_fitting_targets_of_a_large_scale_under_adam_reads_
     done(t);
 }
 
+/* Targets x1e-3 (variance 1e-6) under SGD: the loss is the output's own spread, which the steps shrink slowly, and
+ * after 1000 steps it is thousands of times the targets' variance: vanishing (learning stagnates), and the remedy
+ * names the targets' scale first.  It read healthy. */
+static void test_a_regression_on_targets_of_a_tiny_scale_stagnates_and_is_told_to_standardize_them(void **state)
+{
+    (void)state;
+    const vs_scenario sc = {.name = "relu_he_4x64_targets_x1e-3", .act = GF_ACT_RELU, .depth = 4, .width = 64,
+                            .var = 1, .opt = GF_OPT_SGD, .lr = 0.01, .data = VS_TEACHER, .batch = 32, .steps = 1000,
+                            .expect = GF_VERDICT_VANISHING, .a = {.target_scale = 1e-3}};
+    trained *t = train_this(&sc, 1000);
+    int32_t v = -1;
+    assert_int_equal(gf_diag_verdict(t->d, -1, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_VANISHING);
+    char why[4096];
+    assert_int_equal(gf_diag_verdict_reason(t->d, -1, why, sizeof why, NULL), GF_OK);
+    assert_non_null(strstr(why, "the targets' variance is 1e-06"));
+    const char *r = remedy(t);
+    assert_true(strstr(r, "standardize the targets to mean 0 and variance 1") == r);
+    assert_non_null(strstr(r, "shrinking its output"));
+    done(t);
+}
+
+/* Targets x0.07 (variance 0.005, also under the x10 the init tolerates) are learned under the same SGD: healthy. */
+static void test_a_regression_learning_small_targets_is_not_told_it_stagnates(void **state)
+{
+    (void)state;
+    const vs_scenario sc = {.name = "relu_he_4x64_targets_x0.07", .act = GF_ACT_RELU, .depth = 4, .width = 64,
+                            .var = 1, .opt = GF_OPT_SGD, .lr = 0.01, .data = VS_TEACHER, .batch = 32, .steps = 1000,
+                            .expect = GF_VERDICT_HEALTHY, .a = {.target_scale = 0.07}};
+    trained *t = train_this(&sc, 1000);
+    int32_t v = -1;
+    assert_int_equal(gf_diag_verdict(t->d, -1, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_HEALTHY);
+    done(t);
+}
+
 /* Constant targets have variance 0: there is nothing to standardize, and the output bias alone reaches them. */
 static void test_constant_targets_are_not_told_to_be_standardized(void **state)
 {
@@ -500,6 +536,8 @@ int main(void)
         cmocka_unit_test(test_a_stagnating_net_gets_a_higher_rate_that_was_stable_at_twice_its_value),
         cmocka_unit_test(test_a_lower_rate_is_one_that_was_stable_at_twice_its_value),
         cmocka_unit_test(test_a_sigmoid_output_saturated_in_front_of_bce_on_logits_is_told_to_remove_it),
+        cmocka_unit_test(test_a_regression_on_targets_of_a_tiny_scale_stagnates_and_is_told_to_standardize_them),
+        cmocka_unit_test(test_a_regression_learning_small_targets_is_not_told_it_stagnates),
         cmocka_unit_test(test_a_sigmoid_output_fitting_0_1_targets_under_mse_is_not_saturated),
         cmocka_unit_test(test_an_output_layer_that_training_saturated_is_not_said_to_be_set_by_hand),
         cmocka_unit_test(test_collapsed_weights_under_l2_get_a_weaker_penalty_not_an_init_change),
