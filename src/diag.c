@@ -42,6 +42,7 @@ typedef struct diag_work {
      * loss kind and output width they were taken for. */
     double *prior, prior_rows;
     double prior_ss; /* regression losses: the sum of the targets' squares (prior: their sums per output) */
+    double prior_lo, prior_hi; /* regression losses: the smallest and the largest target */
     int32_t prior_loss;
     int64_t prior_width;
     int64_t batch;          /* batch of the observed pass */
@@ -580,6 +581,8 @@ void gfi_diag_targets(gf_net *net, const float *t)
     if (w->prior_loss != kind || w->prior_width != width) {
         memset(w->prior, 0, (size_t)width * sizeof *w->prior);
         w->prior_rows = w->prior_ss = 0;
+        w->prior_lo = INFINITY;
+        w->prior_hi = -INFINITY;
         w->prior_loss = kind;
         w->prior_width = width;
     }
@@ -592,6 +595,8 @@ void gfi_diag_targets(gf_net *net, const float *t)
                 double v = t[r * width + c];
                 w->prior[c] += v;
                 w->prior_ss += v * v;
+                w->prior_lo = fmin(w->prior_lo, v);
+                w->prior_hi = fmax(w->prior_hi, v);
             }
     else
         for (int64_t r = 0; r < rows; r++)
@@ -643,6 +648,41 @@ double gfi_diag_target_var(const gf_diag *d)
     /* Constant targets leave only the rounding of the mean square (float targets, summed in double): that is 0. */
     double v = ms - m2 / (double)w->prior_width;
     return v > 1e-10 * ms ? v : 0.0;
+}
+
+double gfi_diag_target_ends(const gf_diag *d, double *lo, double *hi)
+{
+    const diag_work *w = W(d);
+    *lo = *hi = NAN;
+    double v = gfi_diag_target_var(d);
+    if (!isfinite(v) || !(w->prior_hi > w->prior_lo))
+        return NAN;
+    double n = w->prior_rows, R = w->prior_hi - w->prior_lo, room = 0;
+    for (int64_t c = 0; c < w->prior_width; c++) {
+        double m = w->prior[c] / n;
+        room += (w->prior_hi - m) * (m - w->prior_lo);
+    }
+    *lo = w->prior_lo;
+    *hi = w->prior_hi;
+    /* Bhatia & Davis 2000: var <= (hi - mean)(mean - lo) for values in [lo, hi]; the gap is E[(hi - t)(t - lo)]. */
+    return fmax(room / (double)w->prior_width - v, 0.0) / (R * R);
+}
+
+double gfi_diag_majority_loss(const gf_diag *d)
+{
+    const diag_work *w = W(d);
+    const gf_net *net = d->net;
+    double lo, hi, gap = gfi_diag_target_ends(d, &lo, &hi);
+    if (!isfinite(gap))
+        return NAN;
+    double R = hi - lo, a = R, delta = net->loss.delta, h = 0, n = w->prior_rows;
+    int32_t kind = net->loss.kind;
+    double miss = kind == GF_LOSS_MSE ? R * R : kind == GF_LOSS_MAE ? R : a <= delta ? 0.5 * a * a : delta * (a - 0.5 * delta);
+    for (int64_t c = 0; c < w->prior_width; c++) {
+        double p = fmin(fmax((w->prior[c] / n - lo) / R, 0.0), 1.0);
+        h += fmin(p, 1 - p) * miss;
+    }
+    return h / (double)w->prior_width;
 }
 
 void gfi_diag_loss(gf_net *net, double loss, double penalty, bool have_loss)

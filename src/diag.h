@@ -145,6 +145,15 @@ double gfi_diag_chance(const gf_diag *d);
 /* The variance of a regression loss's targets (MSE, MAE, Huber) over the diag's training passes, per output and
  * averaged over outputs; NaN before any, or for another loss. */
 double gfi_diag_target_var(const gf_diag *d);
+/* A regression's smallest and largest target into lo and hi, and the Bhatia-Davis gap: ((hi - mean)(mean - lo) -
+ * variance) / (hi - lo)^2, averaged over outputs, which is 0 exactly when every target is lo or hi; NaN (lo, hi
+ * NaN) before any target, for another loss, or for constant targets. */
+double gfi_diag_target_ends(const gf_diag *d, double *lo, double *hi);
+/* For a regression's targets read as two values, its smallest and largest (gfi_diag_target_ends): the loss of
+ * predicting each output's majority value for every sample, min(p, 1 - p) l(hi - lo) averaged over outputs, p an
+ * output's share of the largest value and l the loss of a miss by the whole range (MSE, MAE, Huber); NaN as
+ * gfi_diag_target_ends. */
+double gfi_diag_majority_loss(const gf_diag *d);
 /* Layer i has run backward from dy: net->dz and dx are filled. */
 void gfi_diag_backward_layer(gf_net *net, int32_t i, const float *dy, const float *dx);
 /* A backward is starting (called whenever net->diag_on). */

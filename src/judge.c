@@ -328,6 +328,8 @@ double gfi_j_saturation_from(const gfi_judge *j, int32_t start, int32_t i)
         v[r] = isfinite(stuck) && stuck > tail ? stuck : tail;
     }
     double s = median(v, m);
+    if (i == j->L - 1 && j->fit_majority > 0) /* no more than can sit at the wrong asymptote (measure_fit) */
+        s = fmin(s, gfi_j_wrong_share(j, start));
     return isnan(s) ? 0.0 : s;
 }
 
@@ -404,6 +406,55 @@ static void measure_solved(gfi_judge *j)
     }
 }
 
+/* The flat tails of a saturating output activation, where its derivative is under 1 % of its maximum: within
+ * tail of its asymptotes lo and hi (sigmoid: 1 - sigmoid(5.986) = 0.0025 of 0 and 1; tanh: 1 - tanh(2.993) = 0.005
+ * of -1 and 1, the same 0.25 % of its range).  False for other activations. */
+static bool output_tails(int32_t kind, double *lo, double *hi, double *tail)
+{
+    if (kind == GF_ACT_SIGMOID) {
+        *lo = 0, *hi = 1, *tail = 0.0025;
+        return true;
+    }
+    if (kind == GF_ACT_TANH) {
+        *lo = -1, *hi = 1, *tail = 0.005;
+        return true;
+    }
+    return false;
+}
+
+/* A regression whose sigmoid or tanh output fits targets at its asymptotes (docs/verdicts.md, "Saturated toward the
+ * targets"): when the targets lie in the activation's flat tails (0 / 1 for sigmoid, -1 / 1 for tanh), the loss's
+ * minimum is at the asymptote, sigma(z) -> t needs |z| -> inf, and the fit itself drives the output's pre-activations
+ * into the tails, where the residual, not the derivative, is what is small.  What saturation can stall there is an
+ * output at the wrong asymptote (Glorot & Bengio 2010: a saturated sigmoid output under a quadratic cost passes no
+ * gradient for its error): it misses by the whole range R and costs l(R), so with p the share of the targets at one
+ * end, no more than loss / (min(p, 1 - p) l(R)) of the minority value's outputs (nor of all outputs) can be at the
+ * wrong asymptote; the output layer's saturation is read as at most that (gfi_j_saturation_from).  The denominator is
+ * the loss of predicting the majority value everywhere: a net that learned only that (the prior of rare positives,
+ * or every output stuck at one asymptote) keeps its whole saturation judged.  The targets are in the tails when both
+ * ends are and at most 5 % of them lie further than the tail from both ends (gfi_diag_target_ends: the Bhatia-Davis
+ * gap).  Sets j->fit_majority to that loss, or leaves it 0. */
+static void measure_fit(gfi_judge *j)
+{
+    int32_t k = j->net->loss.kind, top = j->net->nlayers - 1;
+    double alo, ahi, tail, lo, hi;
+    if (top != j->L - 1 || (k != GF_LOSS_MSE && k != GF_LOSS_MAE && k != GF_LOSS_HUBER) ||
+        !output_tails(j->net->layers[top]->act.kind, &alo, &ahi, &tail))
+        return;
+    double R = ahi - alo, gap = gfi_diag_target_ends(j->d, &lo, &hi), t = tail / R;
+    if (!(fabs(lo - alo) <= tail && fabs(ahi - hi) <= tail && gap <= 0.05 * t * (1 - t)))
+        return;
+    double majority = gfi_diag_majority_loss(j->d);
+    if (majority > 0 && isfinite(majority))
+        j->fit_majority = majority;
+}
+
+double gfi_j_wrong_share(const gfi_judge *j, int32_t start)
+{
+    double loss = gfi_j_window_from(j, start, 0, GF_STAT_LOSS);
+    return j->fit_majority > 0 && isfinite(loss) && loss >= 0 ? loss / j->fit_majority : INFINITY;
+}
+
 static int32_t count_training(const gf_diag *d)
 {
     int32_t n = 0;
@@ -428,6 +479,8 @@ void gfi_j_analyse(const gf_diag *d, gfi_judge *j)
     j->clipping = j->net && j->net->clip_mode != GF_CLIP_NONE;
     measure_depth(j);
     measure_solved(j);
+    if (j->net && j->net->nlayers >= 1)
+        measure_fit(j);
     if (j->L >= 2) {
         double a0 = gfi_j_seen(j, 0, GF_STAT_ACT_VAR), ah = gfi_j_seen(j, j->L - 2, GF_STAT_ACT_VAR);
         j->act_gain = a0 > 0 ? sqrt(ah / a0) : NAN;

@@ -32,6 +32,7 @@ enum gfi_cond {
     C_GRAD_FLOOR,     /* weight gradient under the absolute floor */
     C_WEIGHT_COLLAPSE,/* weights fell to a tenth of their initial scale (sign: weights going to zero) */
     C_STAGNATION,     /* net: steps too small to learn while the gradient is not (sign: learning stagnates) */
+    C_TARGET_SCALE,   /* net: a regression's loss stays a decade above its targets' own spread, targets off scale */
     C_COUNT
 };
 
@@ -70,7 +71,11 @@ typedef struct gfi_judge {
     double change;       int32_t change_n; /* relative loss change over the window (older - newer) / older */
     double change_older; /* the older half's median loss */
     double solved_loss, chance;            /* > 0: a classifier under SOLVED_SHARE of its chance loss */
+    double fit_majority; /* > 0: a regression whose sigmoid/tanh output has targets at its asymptotes: the loss of
+                          * predicting each output's majority value (judge.c, measure_fit) */
     double step_ur, step_grad, step_scale; /* stagnation: the whole net's update and gradient ratios, input std */
+    double target_var, target_miss;        /* C_TARGET_SCALE: the targets' variance, the loss of a miss by their std */
+    double target_loss, target_fall;       /* and the window's loss and its fall per step (NaN: not measured) */
     double lr;
     bool clipping;
     gfi_conv_gain conv;  /* C_CONV_GAIN / C_CONV_GROW: the conv activations' backward gains */
@@ -99,6 +104,9 @@ double gfi_j_early_grad(const gfi_judge *j, int32_t layer);
 double gfi_j_saturation(const gfi_judge *j, int32_t layer);
 double gfi_j_saturation_from(const gfi_judge *j, int32_t start, int32_t layer); /* the window ending at start */
 double gfi_j_tail_share(const gfi_judge *j, int32_t layer, int32_t ago);
+/* With j->fit_majority: the window's loss over it, which bounds the share of the output layer's outputs at the wrong
+ * asymptote (judge.c, measure_fit); +inf otherwise. */
+double gfi_j_wrong_share(const gfi_judge *j, int32_t start);
 /* Mean square per-layer gain of delta of record ago over the hidden layers, and its standard error (NaN where
  * not measurable). */
 double gfi_j_chi_at(const gfi_judge *j, int32_t ago, double *se);

@@ -734,8 +734,11 @@ void gfi_put_remedy(const gfi_judge *j, gfi_sink *s, int32_t layer)
                      input_variance(j));
     if (targets)
         gfi_sink_put(s, "%sstandardize the targets to mean 0 and variance 1 (and scale the predictions back): their "
-                        "variance is %.3g, which the output layer can reach only by growing its weights",
-                     inputs ? "; " : "", gfi_diag_target_var(j->d));
+                        "variance is %.3g, which the output layer can reach only by %s",
+                     inputs ? "; " : "", gfi_diag_target_var(j->d),
+                     gfi_diag_target_var(j->d) > 1 ? "growing its weights"
+                                                    : "shrinking its output, of variance ~1 at init, to their scale "
+                                                      "first: the steps go there instead of into the fit");
     bool named = inputs || targets;
     for (int k = 0; c && k < A_COUNT; k++) {
         if (!c->a[k].on || !(c->wanted_by[k] & (layer >= 0 ? why | j->net_why : why)))

@@ -440,6 +440,23 @@ static void detect_saturated(gfi_judge *j)
             gfi_j_mark(j, i, C_SATURATED);
 }
 
+/* A regression's saturating output with targets at its asymptotes, saturated beyond what it is judged at: the
+ * loss bounds the share at the wrong asymptote (judge.c, measure_fit). */
+static void put_fit(const gfi_judge *j, gfi_sink *s, const char *lead)
+{
+    int32_t top = j->L - 1;
+    if (!(j->fit_majority > 0) || j->at < 0 || gfi_has(gfi_j_why_at(j, top), C_SATURATED))
+        return;
+    double wrong = gfi_j_wrong_share(j, j->at), stuck = gfi_j_seen(j, top, GF_STAT_SATURATED_FRAC);
+    double tail = gfi_j_tail_share(j, top, j->at), raw = isfinite(stuck) && stuck > tail ? stuck : tail;
+    if (raw < j->th[GF_TH_SATURATED_FRAC] / 2 || raw <= wrong)
+        return;
+    gfi_sink_put(s, "%sthe output layer's %s has %.0f%% of its outputs in the flat tails, toward targets at its "
+                    "asymptotes: its loss, %.3g%% of that of predicting the majority value (%.2g), leaves at most that "
+                    "share at the wrong asymptote",
+                 lead, gf_activation_name(gfi_j_act(j, top)), 100 * raw, 100 * wrong, j->fit_majority);
+}
+
 static void reason_saturated(const gfi_judge *j, gfi_sink *s, int32_t i)
 {
     gfi_sink_put(s, "%s saturated: %.0f%% of units stuck for every sample, %.0f%% of pre-activations in the flat "
@@ -447,6 +464,10 @@ static void reason_saturated(const gfi_judge *j, gfi_sink *s, int32_t i)
                  gf_activation_name(gfi_j_act(j, i)), 100 * gfi_j_seen(j, i, GF_STAT_SATURATED_FRAC),
                  100 * gfi_j_tail_share(j, i, j->at), gfi_j_seen(j, i, GF_STAT_PRE_STD), gfi_j_seen(j, i, GF_STAT_PRE_MEAN),
                  100 * j->th[GF_TH_SATURATED_FRAC]);
+    if (i == j->L - 1 && j->fit_majority > 0)
+        gfi_sink_put(s, "; its targets are at its asymptotes, and its loss, %.3g%% of that of predicting the majority "
+                        "value (%.2g), leaves up to that share of its outputs at the wrong one",
+                     100 * gfi_j_wrong_share(j, j->at), j->fit_majority);
     gfi_conv_put_channels(j->d, i, GF_SERIES_SATURATED_CHANNELS, s);
 }
 
@@ -764,6 +785,76 @@ static void reason_stagnation(const gfi_judge *j, gfi_sink *s, int32_t i)
         gfi_sink_put(s, "; the loss changed by %.2g%% over the last %d steps", -100 * j->change, (int)j->change_n);
 }
 
+/* A regression's targets off the scale of its output (docs/verdicts.md, "Targets off the output's scale").  Every
+ * init gives outputs of variance ~1 (LeCun's output layer on unit-scale features); targets of variance v under
+ * GFI_INPUT_VAR_LOW are a decade or more below it.  The loss is then Var(y) + v - 2 Cov(y, t) + (mean offset)^2, the
+ * output's own spread, and the part of the output gradient 2 (y - t) that carries the targets is about sqrt(v / L)
+ * of it: the steps go into shrinking the output, not into fitting (SGD on targets x1e-3: the loss falls from 1e5 to
+ * 2e3 times v in 2000 steps and stalls there).  Found while the window's loss L stays over TARGET_MISS_FACTOR times
+ * the loss of a miss by the targets' std (v for MSE, sqrt v for MAE, v / 2 for Huber, each at least the loss of
+ * predicting their mean, so the net predicts worse than that constant by a decade) and falls slower than the
+ * stagnation rule's ln 2 / 1000 per step (a loss that would halve within a thousand steps is being learned: a net
+ * legitimately early in its fit, Adam on the same targets, falls x1000 in 400 steps).  Kept at half the factor and
+ * twice the rate, over the last GFI_HYSTERESIS windows. */
+#define TARGET_MISS_FACTOR 10.0
+/* The steps within which a loss that is being learned gets down to that decade at its present rate: the stagnation
+ * rule's horizon (at UPDATE_FLOOR a thousand steps move the weights by 1 %; STAGNATION_LOSS_FALL is its halving). */
+#define TARGET_HORIZON 1000.0
+
+/* The loss of a miss by the targets' std under the net's loss, at least the best constant prediction's; NaN when
+ * the loss is not a regression's or the targets' variance is not off scale. */
+static double target_miss(const gfi_judge *j, double *var)
+{
+    *var = gfi_diag_target_var(j->d);
+    if (!j->net || !(*var > 0) || !(*var < GFI_INPUT_VAR_LOW))
+        return NAN;
+    switch (j->net->loss.kind) {
+    case GF_LOSS_MSE: return *var;
+    case GF_LOSS_MAE: return sqrt(*var);
+    case GF_LOSS_HUBER: return 0.5 * *var; /* Huber(r) <= r^2 / 2 */
+    default: return NAN;
+    }
+}
+
+static bool off_target_scale(const gfi_judge *j, int32_t start, bool entering, void *arg)
+{
+    double miss = *(const double *)arg, k = entering ? 1.0 : 2.0, fall, older, newer, z;
+    if (!loss_halves(j, start, &older, &newer, &z) || !loss_fall_rate(j, start, &fall))
+        return false;
+    /* Over the decade in both halves of the loss window (a loss that rose past it for a few steps, as Adam's does
+     * now and then on small targets, is not a stall), and not on its way down to it within TARGET_HORIZON steps at
+     * the present rate. */
+    double over = fmin(older, newer) / (TARGET_MISS_FACTOR / k * miss);
+    /* Entered only while the loss falls: the stall is the output shrinking slowly toward the targets' scale; a loss
+     * rising is steps too large (Adam on small targets bounces), which the rising-loss rule judges. */
+    return over > 1 && fall < k * log(over) / TARGET_HORIZON && (!entering || fall > 0);
+}
+
+static void detect_target_scale(gfi_judge *j)
+{
+    double var, miss = target_miss(j, &var), fall;
+    j->target_var = var;
+    j->target_miss = miss;
+    j->target_loss = gfi_j_window(j, 0, GF_STAT_LOSS);
+    j->target_fall = loss_fall_rate(j, j->at, &fall) ? fall : NAN;
+    if (!(miss > 0) || j->n < 2 || j->at < 0 || gfi_diag_step_at(j->d, j->at) < 0 || gfi_lr_annealed(j) ||
+        !off_target_scale(j, j->at, false, &miss))
+        return;
+    if (gfi_j_latched(j, off_target_scale, &miss, GFI_HYSTERESIS))
+        j->net_why |= 1u << C_TARGET_SCALE;
+}
+
+static void reason_target_scale(const gfi_judge *j, gfi_sink *s, int32_t i)
+{
+    (void)i;
+    gfi_sink_put(s, "learning stagnates: the targets' variance is %.2g, a decade or more under the output's scale "
+                    "(~1 at init), and the loss, %.2g, is x%.3g the loss of a miss by their std (threshold x%g): the "
+                    "net predicts worse than their mean, its steps shrink its own output instead of fitting them, "
+                    "and the loss falls %.2g per step (threshold %.2g)",
+                 j->target_var, j->target_loss, j->target_loss / j->target_miss, TARGET_MISS_FACTOR, j->target_fall,
+                 STAGNATION_LOSS_FALL);
+}
+
 /* ------------------------------------------------------------------ */
 /* The table                                                           */
 /* ------------------------------------------------------------------ */
@@ -787,6 +878,7 @@ const gfi_rule gfi_rules[C_COUNT] = {
     {C_GRAD_FLOOR, VAN, false, "lower layers frozen", detect_grad_floor, reason_grad_floor},
     {C_WEIGHT_COLLAPSE, VAN, false, "weights going to zero", detect_weight_collapse, reason_weight_collapse},
     {C_STAGNATION, VAN, true, "learning stagnates", detect_stagnation, reason_stagnation},
+    {C_TARGET_SCALE, VAN, true, "learning stagnates", detect_target_scale, reason_target_scale},
 };
 #undef EXPL
 #undef VAN
@@ -876,6 +968,7 @@ static void put_healthy(const gfi_judge *j, gfi_sink *s, int32_t i)
         gfi_sink_put(s, "; the classifier has solved its batches (loss %.2g, chance %.2g): how the gradient spreads "
                         "over the layers is not judged",
                      j->solved_loss, j->chance);
+    put_fit(j, s, "; ");
     if (j->depth.ok)
         gfi_sink_put(s, "; delta changes x%.3g end to end from layer %d to layer %d (x%.3g..x%.3g within the spread "
                         "of its layers, healthy within x%g..x%g; mean square gain per layer %.3g +- %.2g; this batch: "
