@@ -118,6 +118,10 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
         return gfi_fail(GF_ERR_NULL, "gf_net_fit: net is NULL");
     if (net->magic != GFI_MAGIC_NET)
         return gfi_fail(GF_ERR_KIND, "gf_net_fit: handle is not a live gf_net");
+    /* The callback may train, evaluate or change the net, but not fit it again: the nested fit would reshuffle
+     * the permutation and gather buffers the outer one is walking (gf_net_fit_v2 refuses the same). */
+    if (net->fb.running)
+        return gfi_net_fail(net, GF_ERR_STATE, "gf_net_fit: cannot fit from inside this net's fit callback");
     if (n <= 0 || batch <= 0 || epochs <= 0)
         return gfi_net_fail(net, GF_ERR_INVALID, "gf_net_fit: n, batch and epochs must be positive (got %lld, %lld, %d)",
                             (long long)n, (long long)batch, (int)epochs);
@@ -155,6 +159,7 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
     gfi_rng rng_before = net->rng;
     int64_t steps_before = net->steps;
     double start = now_seconds(), epoch_loss = 0.0;
+    net->fb.running = true;
     for (int32_t e = 0; e < epochs; e++) {
         shuffle(net, n);
         double sum = 0.0;
@@ -172,6 +177,7 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
                 if (!stepped)
                     net->rng = rng_before;
                 gfi_net_train_prepare_end(net, &prep, stepped);
+                net->fb.running = false;
                 return rc;
             }
             sum += l * (double)b;
@@ -187,6 +193,7 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
         if (callback && callback(user, e, epoch_loss))
             break;
     }
+    net->fb.running = false;
     gfi_net_train_prepare_end(net, &prep, true);
     return GF_OK;
 }

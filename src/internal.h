@@ -440,7 +440,7 @@ typedef struct gfi_fit_bufs {
     size_t xw, tw;  /* their row widths in the running fit */
     float *best; /* parameters of the best epoch (restore-best) */
     size_t cap_best;
-    bool running; /* inside gf_net_fit_v2 (the callback may not re-enter it) */
+    bool running; /* inside gf_net_fit or gf_net_fit_v2 (their callbacks may not fit the net again) */
 } gfi_fit_bufs;
 void gfi_fit_bufs_free(gfi_fit_bufs *fb);
 

@@ -344,6 +344,65 @@ static void test_fit_v2_from_its_own_callback_is_refused(void **state)
     gf_net_destroy(net);
 }
 
+typedef struct nest {
+    gf_net *net;
+    int calls, refused;
+} nest;
+
+/* gf_net_fit's callback: fits the same net again, once with each fit. */
+static int fit_again(void *user, int32_t epoch, double loss)
+{
+    (void)epoch;
+    (void)loss;
+    nest *n = user;
+    n->calls++;
+    n->refused += gf_net_fit(n->net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, 8, 1, NULL, NULL, NULL) ==
+                  GF_ERR_STATE;
+    n->refused += gf_net_fit_v2(n->net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, NULL) == GF_ERR_STATE;
+    return 0;
+}
+
+static void test_fit_or_fit_v2_from_a_fit_callback_is_refused_and_changes_nothing(void **state)
+{
+    (void)state;
+    gf_net *net = classifier(3, 0.01), *ref = classifier(3, 0.01);
+    nest n = {net, 0, 0};
+    assert_int_equal(gf_net_fit(net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, 8, 3, fit_again, &n, NULL), GF_OK);
+    assert_int_equal(n.calls, 3);
+    assert_int_equal(n.refused, 6);
+    /* the refused fits took no step and drew nothing: the same weights as a fit without the callback */
+    assert_int_equal(gf_net_fit(ref, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, 8, 3, NULL, NULL, NULL), GF_OK);
+    assert_int_equal(gf_net_steps(net), gf_net_steps(ref));
+    float a[64], b[64];
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(net, 0), a, 64), GF_OK);
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(ref, 0), b, 64), GF_OK);
+    assert_memory_equal(a, b, sizeof a);
+    /* and the net can be fitted again once the fit returned */
+    assert_int_equal(gf_net_fit(net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, 8, 1, NULL, NULL, NULL), GF_OK);
+    gf_net_destroy(net);
+    gf_net_destroy(ref);
+}
+
+static int fit_v1_hook(void *user, const gf_epoch_record *r)
+{
+    (void)r;
+    return gf_net_fit(user, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, 8, 1, NULL, NULL, NULL) == GF_ERR_STATE
+               ? 0
+               : 1;
+}
+
+static void test_fit_from_a_fit_v2_callback_is_refused(void **state)
+{
+    (void)state;
+    gf_net *net = classifier(3, 0.01);
+    gf_fit *f = split_options(0.2, 2);
+    assert_int_equal(gf_fit_set_callback(f, fit_v1_hook, net), GF_OK);
+    assert_int_equal(gf_net_fit_v2(net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, f), GF_OK);
+    assert_int_equal(gf_net_epoch_count(net), 2); /* every inner call was refused, so none stopped the fit */
+    gf_fit_destroy(f);
+    gf_net_destroy(net);
+}
+
 static int swap_loss(void *user, const gf_epoch_record *r)
 {
     (void)r;
@@ -970,6 +1029,8 @@ int main(void)
         cmocka_unit_test(test_callback_returning_nonzero_stops_after_that_epoch),
         cmocka_unit_test(test_restore_best_without_early_stopping_ends_on_the_best_epoch),
         cmocka_unit_test(test_fit_v2_from_its_own_callback_is_refused),
+        cmocka_unit_test(test_fit_or_fit_v2_from_a_fit_callback_is_refused_and_changes_nothing),
+        cmocka_unit_test(test_fit_from_a_fit_v2_callback_is_refused),
         cmocka_unit_test(test_changing_the_loss_in_the_callback_stops_the_fit_with_a_state_error),
         cmocka_unit_test(test_refused_fits_change_nothing),
         cmocka_unit_test(test_epochs_allocate_nothing_once_the_first_fit_sized_the_buffers),
