@@ -1,6 +1,7 @@
 /* clip.c — gradient clipping by value, by global L2 norm and by per-layer L2 norm. */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 
 /* Squares of floats cannot overflow or underflow a double, so a plain double
@@ -26,10 +27,15 @@ static int check_clip_net(gf_net *net, const char *fn)
     return GF_OK;
 }
 
+/* A threshold under the smallest normal float would set every gradient to 0 (or a subnormal): a clamp to
+ * +-value stores (float)value, which is 0 below 7e-46, and a norm that small leaves nothing of any component. */
 static int check_threshold(gf_net *net, double v, const char *fn)
 {
     if (!(v > 0.0) || !isfinite(v))
         return gfi_net_fail(net, GF_ERR_INVALID, "%s: threshold must be finite and > 0 (got %g)", fn, v);
+    if (v < FLT_MIN)
+        return gfi_net_fail(net, GF_ERR_INVALID, "%s: threshold %g is below the smallest normal float (%g): every "
+                            "gradient would become 0", fn, v, (double)FLT_MIN);
     return GF_OK;
 }
 

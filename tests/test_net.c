@@ -532,6 +532,24 @@ static void test_clip_by_norm_reports_norm_before_and_caps_it(void **state)
     gf_net_destroy(net);
 }
 
+/* A threshold that rounds to 0 (or a subnormal) in float would zero every gradient: refused, gradients kept. */
+static void test_a_clip_threshold_below_the_smallest_normal_float_is_refused_and_keeps_the_gradients(void **state)
+{
+    (void)state;
+    gf_net *net = net_with_grads();
+    double before, after;
+    assert_int_equal(gf_net_grad_norm(net, &before), GF_OK);
+    assert_int_equal(gf_net_clip_grad_value(net, 1e-50), GF_ERR_INVALID);
+    assert_non_null(strstr(gf_net_last_error(net), "smallest normal float"));
+    assert_int_equal(gf_net_clip_grad_norm(net, 1e-40, NULL), GF_ERR_INVALID);
+    assert_int_equal(gf_net_clip_grad_layer_norm(net, 1e-45), GF_ERR_INVALID);
+    assert_int_equal(gf_net_set_clip(net, GF_CLIP_VALUE, 1e-50), GF_ERR_INVALID);
+    assert_int_equal(gf_net_grad_norm(net, &after), GF_OK);
+    assert_true(after == before && after > 0.0);
+    assert_int_equal(gf_net_clip_grad_value(net, 2e-38), GF_OK); /* a normal float: clamps */
+    gf_net_destroy(net);
+}
+
 static void test_grad_norm_before_any_backward_is_a_state_error_like_clipping(void **state)
 {
     (void)state;
@@ -1036,6 +1054,7 @@ int main(void)
         cmocka_unit_test(test_clip_by_norm_scales_by_max_norm_over_norm_plus_1e_minus_6_as_pytorch),
         cmocka_unit_test(test_clip_by_layer_norm_scales_each_layer_by_max_norm_over_norm_plus_1e_minus_6),
         cmocka_unit_test(test_clip_by_norm_never_scales_a_gradient_below_max_norm_up),
+        cmocka_unit_test(test_a_clip_threshold_below_the_smallest_normal_float_is_refused_and_keeps_the_gradients),
         cmocka_unit_test(test_grad_norm_before_any_backward_is_a_state_error_like_clipping),
         cmocka_unit_test(test_clip_by_value_bounds_every_component),
         cmocka_unit_test(test_clip_by_layer_norm_caps_each_layer),
