@@ -15,7 +15,8 @@
 bool gfi_ew_act_fast(int32_t kind)
 {
     return kind == GF_ACT_IDENTITY || kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU || kind == GF_ACT_ELU ||
-           kind == GF_ACT_SELU || kind == GF_ACT_SOFTPLUS || kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID;
+           kind == GF_ACT_SELU || kind == GF_ACT_SOFTPLUS || kind == GF_ACT_GELU || kind == GF_ACT_TANH ||
+           kind == GF_ACT_SIGMOID;
 }
 
 bool gfi_ew_opt_fast(int32_t kind)
@@ -33,6 +34,10 @@ static double sigmoid(double x)
     return e / (1.0 + e);
 }
 
+/* Phi(x) through erfc (accurate in the left tail) and phi(x), as activation.c. */
+static double normal_cdf(double x) { return 0.5 * erfc(-x * 0.70710678118654752440); }
+static double normal_pdf(double x) { return 0.39894228040143267794 * exp(-0.5 * x * x); }
+
 static float act_value(int32_t kind, double slope, float x)
 {
     switch (kind) {
@@ -41,6 +46,7 @@ static float act_value(int32_t kind, double slope, float x)
     case GF_ACT_ELU: return x > 0.0f ? x : (float)(slope * expm1((double)x));
     case GF_ACT_SELU: return (float)(GFI_SELU_LAMBDA * (x > 0.0f ? (double)x : GFI_SELU_ALPHA * expm1((double)x)));
     case GF_ACT_SOFTPLUS: return (float)(fmax((double)x, 0.0) + log1p(exp(-fabs((double)x))));
+    case GF_ACT_GELU: return (float)((double)x * normal_cdf((double)x));
     case GF_ACT_TANH: return (float)tanh((double)x);
     case GF_ACT_SIGMOID: return (float)sigmoid((double)x);
     default: return x;
@@ -69,6 +75,7 @@ static double act_slope(int32_t kind, double slope, float z, float y)
     case GF_ACT_ELU: return z > 0.0f ? 1.0 : slope * exp((double)z);
     case GF_ACT_SELU: return GFI_SELU_LAMBDA * (z > 0.0f ? 1.0 : GFI_SELU_ALPHA * exp((double)z));
     case GF_ACT_SOFTPLUS: return sigmoid((double)z);
+    case GF_ACT_GELU: return normal_cdf((double)z) + (double)z * normal_pdf((double)z);
     case GF_ACT_TANH: return 1.0 - (double)y * (double)y;
     case GF_ACT_SIGMOID: return (double)y * (1.0 - (double)y);
     default: return 1.0;

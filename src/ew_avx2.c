@@ -164,6 +164,74 @@ INLINE __m256 softplus_ps(__m256 x)
     return _mm256_add_ps(_mm256_max_ps(x, _mm256_setzero_ps()), log1p_unit(e));
 }
 
+/* ---- GELU, in double (ew_avx512.c's formulas, operation for operation) ---- */
+
+/* e^-h for 0 <= h <= 200: -h = n ln2 + r, e^r to r^13, times 2^n built from its exponent bits (n >= -289:
+ * a normal double, so the product is exact, as scalef). */
+INLINE __m256d exp_neg_pd(__m256d h)
+{
+    __m256d x = _mm256_sub_pd(_mm256_setzero_pd(), h);
+    __m256d n = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), x);
+    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+    __m256d p = _mm256_set1_pd(1.0 / 6227020800.0);
+    static const double inv_fact[13] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+                                        1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,      1.0 / 120.0,
+                                        1.0 / 24.0,        1.0 / 6.0,        0.5,              1.0,
+                                        1.0};
+    for (int k = 0; k < 13; k++)
+        p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(inv_fact[k]));
+    /* A NaN lane's p is NaN, so the product is NaN whatever its (garbage) power. */
+    __m256i e = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n));
+    __m256d pow2 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(e, _mm256_set1_epi64x(1023)), 52));
+    return _mm256_mul_pd(p, pow2);
+}
+
+/* Phi(x) and phi(x), 4 lanes in double, as ew_avx512.c's normal_pd. */
+INLINE void normal_pd(__m256d x, __m256d *cdf, __m256d *pdf)
+{
+    __m256d a = _mm256_and_pd(x, _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL)));
+    __m256d far = _mm256_cmp_pd(a, _mm256_set1_pd(20.0), _CMP_GT_OQ);
+    a = _mm256_min_pd(_mm256_set1_pd(20.0), a); /* min keeps NaN (its second operand) */
+    __m256d t = _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_fmadd_pd(a, _mm256_set1_pd(0.25), _mm256_set1_pd(1.0)));
+    __m256d S = _mm256_set1_pd(gfi_gelu_mills[GFI_GELU_MILLS_DEG]);
+    for (int k = GFI_GELU_MILLS_DEG - 1; k >= 0; k--)
+        S = _mm256_fmadd_pd(S, t, _mm256_set1_pd(gfi_gelu_mills[k]));
+    __m256d phi = _mm256_mul_pd(exp_neg_pd(_mm256_mul_pd(_mm256_mul_pd(a, a), _mm256_set1_pd(0.5))),
+                                _mm256_set1_pd(0.39894228040143267794));
+    phi = _mm256_blendv_pd(phi, _mm256_setzero_pd(), far);
+    __m256d q = _mm256_mul_pd(phi, _mm256_mul_pd(t, S));
+    __m256d nonneg = _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_GE_OQ);
+    *cdf = _mm256_blendv_pd(q, _mm256_sub_pd(_mm256_set1_pd(1.0), q), nonneg);
+    *pdf = phi;
+}
+
+/* GELU x Phi(x), in double, rounded once. */
+INLINE __m256 gelu_ps(__m256 x)
+{
+    __m256d h[2] = {_mm256_cvtps_pd(_mm256_castps256_ps128(x)), _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))}, cdf,
+            pdf;
+    for (int i = 0; i < 2; i++) {
+        normal_pd(h[i], &cdf, &pdf);
+        h[i] = _mm256_mul_pd(h[i], cdf);
+    }
+    return _mm256_set_m128(_mm256_cvtpd_ps(h[1]), _mm256_cvtpd_ps(h[0]));
+}
+
+/* dy (Phi(z) + z phi(z)), in double, rounded once. */
+INLINE __m256 gelu_grad_ps(__m256 z, __m256 dy)
+{
+    __m256d zz[2] = {_mm256_cvtps_pd(_mm256_castps256_ps128(z)), _mm256_cvtps_pd(_mm256_extractf128_ps(z, 1))};
+    __m256d d[2] = {_mm256_cvtps_pd(_mm256_castps256_ps128(dy)), _mm256_cvtps_pd(_mm256_extractf128_ps(dy, 1))};
+    __m256d cdf, pdf;
+    for (int i = 0; i < 2; i++) {
+        normal_pd(zz[i], &cdf, &pdf);
+        d[i] = _mm256_mul_pd(d[i], _mm256_fmadd_pd(zz[i], pdf, cdf));
+    }
+    return _mm256_set_m128(_mm256_cvtpd_ps(d[1]), _mm256_cvtpd_ps(d[0]));
+}
+
 /* dy * (a * e) in double, a a double, rounded once to float (ELU's and SELU's gradient below 0, e = e^z). */
 INLINE __m256 times_scaled(double a, __m256 e, __m256 dy)
 {
@@ -193,6 +261,7 @@ INLINE __m256 act(int32_t kind, double slope, __m256 z)
                                 _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GE_OQ));
     }
     case GF_ACT_SOFTPLUS: return softplus_ps(z);
+    case GF_ACT_GELU: return gelu_ps(z);
     case GF_ACT_TANH: return tanh_ps(z);
     case GF_ACT_SIGMOID: return sigmoid_ps(z);
     default: return z;
@@ -237,6 +306,7 @@ INLINE __m256 act_grad(int32_t kind, double slope, __m256 z, __m256 y, __m256 dy
                                 _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ));
     }
     case GF_ACT_SOFTPLUS: return _mm256_mul_ps(dy, sigmoid_ps(z)); /* softplus' = sigmoid, from z */
+    case GF_ACT_GELU: return gelu_grad_ps(z, dy);
     case GF_ACT_TANH: return _mm256_mul_ps(dy, _mm256_fnmadd_ps(y, y, one));
     case GF_ACT_SIGMOID: return _mm256_mul_ps(dy, _mm256_mul_ps(y, _mm256_sub_ps(one, y)));
     default: return dy;
@@ -249,7 +319,7 @@ INLINE void colsum_vec(const int32_t kind, double slope, const float *z, const f
                        double *acc, __m256i m, bool full)
 {
     __m256 zv = kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU || kind == GF_ACT_ELU || kind == GF_ACT_SELU ||
-                        kind == GF_ACT_SOFTPLUS
+                        kind == GF_ACT_SOFTPLUS || kind == GF_ACT_GELU
                     ? load(z, m, full)
                     : _mm256_setzero_ps();
     __m256 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? load(y, m, full) : _mm256_setzero_ps();
@@ -299,6 +369,7 @@ static void act_grad_colsum(int32_t kind, double slope, const float *z, const fl
     case GF_ACT_ELU: act_grad_colsum_impl(GF_ACT_ELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_SELU: act_grad_colsum_impl(GF_ACT_SELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_SOFTPLUS: act_grad_colsum_impl(GF_ACT_SOFTPLUS, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_GELU: act_grad_colsum_impl(GF_ACT_GELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_TANH: act_grad_colsum_impl(GF_ACT_TANH, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_SIGMOID: act_grad_colsum_impl(GF_ACT_SIGMOID, slope, z, y, dy, dz, db, rows, cols, ld); break;
     default: act_grad_colsum_impl(GF_ACT_IDENTITY, slope, z, y, dy, dz, db, rows, cols, ld); break;

@@ -8,7 +8,8 @@
  * with a Taylor polynomial for tanh near 0 where (1 - e)/(1 + e) would lose
  * digits.  ELU and SELU take expm1 from the same reduction (expm1_nonpositive)
  * and their gradient alpha e^z from z; softplus is max(x, 0) + log1p(e^-|x|)
- * with a series log1p (log1p_unit); leaky ReLU computes slope x in double,
+ * with a series log1p (log1p_unit); GELU is x Phi(x) in double from Mills'
+ * ratio (normal_pd); leaky ReLU computes slope x in double,
  * as activation.c.  Relative error is a few float ulps; NaN propagates, as in
  * double.
  */
@@ -151,6 +152,78 @@ static inline __m512 softplus_ps(__m512 x)
     return _mm512_add_ps(_mm512_max_ps(x, _mm512_setzero_ps()), log1p_unit(e));
 }
 
+/* ---- GELU, in double ---- */
+
+/* e^-h for 0 <= h <= 200, in double: -h = n ln2 + r (ln2 in two parts, so n ln2_hi is exact), |r| <= ln2/2,
+ * e^r by its Taylor polynomial to r^13 (truncation below 4e-18 relative), times 2^n by scalef. */
+static inline __m512d exp_neg_pd(__m512d h)
+{
+    __m512d x = _mm512_sub_pd(_mm512_setzero_pd(), h);
+    __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), x);
+    r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
+    __m512d p = _mm512_set1_pd(1.0 / 6227020800.0);
+    static const double inv_fact[13] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+                                        1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,      1.0 / 120.0,
+                                        1.0 / 24.0,        1.0 / 6.0,        0.5,              1.0,
+                                        1.0};
+    for (int k = 0; k < 13; k++)
+        p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(inv_fact[k]));
+    return _mm512_scalef_pd(p, n);
+}
+
+/* Phi(x) and phi(x) for a standard normal, 8 lanes in double: Q(a) = phi(a) R(a) for a = |x| (ew.h), Phi =
+ * 1 - Q above 0 and Q below; past |x| = 20 (where x Phi(x) is 0 in float below 0, and Phi 1 above) both
+ * tails are taken as 0, which also gives activation.c's NaN for x Phi(x) at -inf and x phi(x) at +-inf. */
+static inline void normal_pd(__m512d x, __m512d *cdf, __m512d *pdf)
+{
+    __m512d a = _mm512_abs_pd(x);
+    __mmask8 far = _mm512_cmp_pd_mask(a, _mm512_set1_pd(20.0), _CMP_GT_OQ);
+    a = _mm512_min_pd(_mm512_set1_pd(20.0), a); /* min keeps NaN (its second operand) */
+    __m512d t = _mm512_div_pd(_mm512_set1_pd(1.0), _mm512_fmadd_pd(a, _mm512_set1_pd(0.25), _mm512_set1_pd(1.0)));
+    __m512d S = _mm512_set1_pd(gfi_gelu_mills[GFI_GELU_MILLS_DEG]);
+    for (int k = GFI_GELU_MILLS_DEG - 1; k >= 0; k--)
+        S = _mm512_fmadd_pd(S, t, _mm512_set1_pd(gfi_gelu_mills[k]));
+    __m512d phi = _mm512_mul_pd(exp_neg_pd(_mm512_mul_pd(_mm512_mul_pd(a, a), _mm512_set1_pd(0.5))),
+                                _mm512_set1_pd(0.39894228040143267794));
+    phi = _mm512_mask_blend_pd(far, phi, _mm512_setzero_pd());
+    __m512d q = _mm512_mul_pd(phi, _mm512_mul_pd(t, S));
+    __mmask8 nonneg = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GE_OQ);
+    *cdf = _mm512_mask_blend_pd(nonneg, q, _mm512_sub_pd(_mm512_set1_pd(1.0), q));
+    *pdf = phi;
+}
+
+/* The low and high 8 floats of a vector, widened to double (exactly). */
+INLINE __m512d lo_pd(__m512 x) { return _mm512_cvtps_pd(_mm512_castps512_ps256(x)); }
+INLINE __m512d hi_pd(__m512 x) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))); }
+static inline __m512 join_ps(__m512d lo, __m512d hi)
+{
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+}
+
+/* GELU x Phi(x), in double, rounded once. */
+static inline __m512 gelu_ps(__m512 x)
+{
+    __m512d h[2] = {lo_pd(x), hi_pd(x)}, cdf, pdf;
+    for (int i = 0; i < 2; i++) {
+        normal_pd(h[i], &cdf, &pdf);
+        h[i] = _mm512_mul_pd(h[i], cdf);
+    }
+    return join_ps(h[0], h[1]);
+}
+
+/* dy (Phi(z) + z phi(z)), in double, rounded once. */
+static inline __m512 gelu_grad_ps(__m512 z, __m512 dy)
+{
+    __m512d zz[2] = {lo_pd(z), hi_pd(z)}, d[2] = {lo_pd(dy), hi_pd(dy)}, cdf, pdf;
+    for (int i = 0; i < 2; i++) {
+        normal_pd(zz[i], &cdf, &pdf);
+        d[i] = _mm512_mul_pd(d[i], _mm512_fmadd_pd(zz[i], pdf, cdf));
+    }
+    return join_ps(d[0], d[1]);
+}
+
 /* dy * (a * e) in double, a a double, rounded once to float (ELU's and SELU's gradient below 0, e = e^z). */
 static inline __m512 times_scaled(double a, __m512 e, __m512 dy)
 {
@@ -181,6 +254,7 @@ static inline __m512 act(int32_t kind, double slope, __m512 z)
                                     times_slope(GFI_SELU_LAMBDA * GFI_SELU_ALPHA, em1), times_slope(GFI_SELU_LAMBDA, z));
     }
     case GF_ACT_SOFTPLUS: return softplus_ps(z);
+    case GF_ACT_GELU: return gelu_ps(z);
     case GF_ACT_TANH: return tanh_ps(z);
     case GF_ACT_SIGMOID: return sigmoid_ps(z);
     default: return z;
@@ -221,6 +295,7 @@ static inline __m512 act_grad(int32_t kind, double slope, __m512 z, __m512 y, __
                                     times_scaled(GFI_SELU_LAMBDA * GFI_SELU_ALPHA, e, dy), times_slope(GFI_SELU_LAMBDA, dy));
     }
     case GF_ACT_SOFTPLUS: return _mm512_mul_ps(dy, sigmoid_ps(z)); /* softplus' = sigmoid, from z */
+    case GF_ACT_GELU: return gelu_grad_ps(z, dy);
     case GF_ACT_TANH: return _mm512_mul_ps(dy, _mm512_fnmadd_ps(y, y, one));
     case GF_ACT_SIGMOID: return _mm512_mul_ps(dy, _mm512_mul_ps(y, _mm512_sub_ps(one, y)));
     default: return dy;
@@ -250,7 +325,7 @@ static inline __attribute__((always_inline)) void act_grad_colsum_impl(const int
                 __mmask16 m = lanes(cw - j);
                 int64_t at = r * ld + j0 + j;
                 __m512 zv = kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU || kind == GF_ACT_ELU ||
-                                    kind == GF_ACT_SELU || kind == GF_ACT_SOFTPLUS
+                                    kind == GF_ACT_SELU || kind == GF_ACT_SOFTPLUS || kind == GF_ACT_GELU
                                 ? _mm512_maskz_loadu_ps(m, z + at)
                                 : _mm512_setzero_ps();
                 __m512 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? _mm512_maskz_loadu_ps(m, y + at)
@@ -281,6 +356,7 @@ static void act_grad_colsum(int32_t kind, double slope, const float *z, const fl
     case GF_ACT_ELU: act_grad_colsum_impl(GF_ACT_ELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_SELU: act_grad_colsum_impl(GF_ACT_SELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_SOFTPLUS: act_grad_colsum_impl(GF_ACT_SOFTPLUS, slope, z, y, dy, dz, db, rows, cols, ld); break;
+    case GF_ACT_GELU: act_grad_colsum_impl(GF_ACT_GELU, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_TANH: act_grad_colsum_impl(GF_ACT_TANH, slope, z, y, dy, dz, db, rows, cols, ld); break;
     case GF_ACT_SIGMOID: act_grad_colsum_impl(GF_ACT_SIGMOID, slope, z, y, dy, dz, db, rows, cols, ld); break;
     default: act_grad_colsum_impl(GF_ACT_IDENTITY, slope, z, y, dy, dz, db, rows, cols, ld); break;
@@ -412,9 +488,6 @@ static void opt_update(const gfi_ew_opt *o, float *w, const float *g, float *m, 
 /* ---- the measured update: statistics gathered while stepping ---- */
 
 static size_t first_nonfinite(const float *x, size_t n);
-
-INLINE __m512d lo_pd(__m512 x) { return _mm512_cvtps_pd(_mm512_castps512_ps256(x)); }
-INLINE __m512d hi_pd(__m512 x) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))); }
 
 /* Running sums of one call, all in registers. */
 typedef struct pacc {

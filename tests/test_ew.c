@@ -58,15 +58,20 @@ static double ref_act(int32_t kind, double x)
     case GF_ACT_ELU: return x > 0 ? x : SLOPE * expm1(x); /* the pass's parameter is ELU's alpha */
     case GF_ACT_SELU: return GFI_SELU_LAMBDA * (x > 0 ? x : GFI_SELU_ALPHA * expm1(x));
     case GF_ACT_SOFTPLUS: return fmax(x, 0) + log1p(exp(-fabs(x)));
+    case GF_ACT_GELU: return x * 0.5 * erfc(-x / sqrt(2.0));
     case GF_ACT_TANH: return tanh(x);
     case GF_ACT_SIGMOID: return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
     default: return x;
     }
 }
 
-static const int32_t kinds[] = {GF_ACT_IDENTITY,   GF_ACT_RELU, GF_ACT_TANH,    GF_ACT_SIGMOID,
-                                GF_ACT_ELU,        GF_ACT_LEAKY_RELU, GF_ACT_SELU, GF_ACT_SOFTPLUS};
-#define NKINDS 8
+static const int32_t kinds[] = {GF_ACT_IDENTITY, GF_ACT_RELU,       GF_ACT_TANH, GF_ACT_SIGMOID,
+                                GF_ACT_ELU,      GF_ACT_LEAKY_RELU, GF_ACT_SELU, GF_ACT_SOFTPLUS,
+                                GF_ACT_GELU};
+#define NKINDS 9
+
+/* GELU's slope Phi(x) + x phi(x), in double. */
+static double gelu_slope(double x) { return 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-0.5 * x * x) / sqrt(2.0 * 3.14159265358979323846); }
 static const int64_t widths[] = {1, 10, 17, 33};
 
 static void test_bias_act_on_a_block_of_columns_matches_the_whole_rows_and_leaves_the_rest(void **state)
@@ -230,6 +235,66 @@ static void test_softplus_keeps_limits_and_nan(void **state)
     }
 }
 
+/* GELU in every version against x Phi(x) and dy (Phi(x) + x phi(x)) in double: about one rounding (the vector
+ * versions work in double from a Mills'-ratio fit), so within 1.2e-7 relative, the gradient also within
+ * 1e-12 dy where Phi + x phi crosses 0 (x = -0.75, where any float result is relatively off); over -20 .. 20
+ * and magnitudes down to 1e-30 of both signs. */
+static void test_gelu_is_accurate_on_a_dense_sweep(void **state)
+{
+    (void)state;
+    enum { N = 6001 };
+    static float z[N], z0[N], y[N], dy[N], dz[N], b[N];
+    float db[1];
+    for (int i = 0; i < N; i++) {
+        double t = (double)i / (N - 1);
+        z0[i] = i % 3 ? (float)(-20.0 + 40.0 * t) : (float)((i % 2 ? -1 : 1) * pow(10.0, -30.0 + 31.0 * t));
+        dy[i] = uniform(-2, 2);
+    }
+    for (int v = 0; versions(v); v++) {
+        memcpy(z, z0, sizeof z);
+        versions(v)->bias_act(GF_ACT_GELU, 0.0, b, z, y, 1, N, N);
+        versions(v)->act_grad_colsum(GF_ACT_GELU, 0.0, z, y, dy, dz, db, N, 1, 1);
+        for (int i = 0; i < N; i++) {
+            double x = z[i], want_y = ref_act(GF_ACT_GELU, x), want_dz = (double)dy[i] * gelu_slope(x);
+            if (fabs(y[i] - want_y) > 1.2e-7 * fabs(want_y) + 1e-44 ||
+                fabs(dz[i] - want_dz) > 1.2e-7 * fabs(want_dz) + 1e-12 * fabs(dy[i]) + 1e-44)
+                fail_msg("version %d, x = %.9g: y %.9g dz %.9g, want %.9g and %.9g", v, x, (double)y[i],
+                         (double)dz[i], want_y, want_dz);
+        }
+    }
+}
+
+/* GELU at the edges gives the portable version's values: NaN at -inf (-inf times 0, as in double), +inf, 0
+ * far below 0, signed zeros at 0, NaN propagated, the gradient's NaN at +-inf (x phi(x) = inf times 0).  (A
+ * gradient that underflows far below 0 may be 0 of the other sign: the vector versions take the tail past
+ * |x| = 20 as 0, where double still holds e^-210.) */
+static void test_gelu_edges_match_the_double_formulas_bits(void **state)
+{
+    (void)state;
+    enum { N = 14 };
+    const float in[N] = {INFINITY, -INFINITY, 1e4f, -1e4f, 20.0f, -20.0f, 20.5f, -20.5f,
+                         0.0f,     -0.0f,     NAN,  1e-40f, -1e-40f, -14.0f};
+    float b[N], z[N], y[N], yp[N], dy[N], dz[N], dzp[N], db[1];
+    for (int i = 0; i < N; i++) {
+        b[i] = -0.0f;
+        dy[i] = i % 2 ? -1.0f : 1.0f;
+    }
+    memcpy(z, in, sizeof z);
+    gfi_ew_portable.bias_act(GF_ACT_GELU, 0.0, b, z, yp, 1, N, N);
+    gfi_ew_portable.act_grad_colsum(GF_ACT_GELU, 0.0, z, yp, dy, dzp, db, N, 1, 1);
+    assert_true(isnan(yp[1]) && yp[0] == INFINITY && isnan(dzp[0]) && isnan(dzp[1]));
+    for (int v = 1; versions(v); v++) {
+        memcpy(z, in, sizeof z);
+        versions(v)->bias_act(GF_ACT_GELU, 0.0, b, z, y, 1, N, N);
+        versions(v)->act_grad_colsum(GF_ACT_GELU, 0.0, z, y, dy, dz, db, N, 1, 1);
+        for (int i = 0; i < N; i++)
+            if (!(y[i] == yp[i] || (isnan(y[i]) && isnan(yp[i]))) || signbit(y[i]) != signbit(yp[i]) ||
+                !(dz[i] == dzp[i] || (isnan(dz[i]) && isnan(dzp[i]))))
+                fail_msg("version %d, x = %g: y %.9g dz %.9g, the double formulas %.9g and %.9g", v, (double)in[i],
+                         (double)y[i], (double)dz[i], (double)yp[i], (double)dzp[i]);
+    }
+}
+
 /* Leaky ReLU in every version: the bits of activation.c's formulas (x > 0 ? x : slope x, and dy times the slope,
  * in double and rounded once), on both sides, at 0 and -0, on subnormals, huge values, infinities and NaN. */
 static void test_leaky_relu_passes_give_the_bits_of_the_scalar_formulas(void **state)
@@ -320,6 +385,7 @@ static void test_act_grad_colsum_matches_double_reference(void **state)
                                    : kinds[k] == GF_ACT_SELU
                                        ? GFI_SELU_LAMBDA * (z[i] > 0 ? 1 : GFI_SELU_ALPHA * exp(z[i]))
                                    : kinds[k] == GF_ACT_SOFTPLUS ? ref_act(GF_ACT_SIGMOID, z[i])
+                                   : kinds[k] == GF_ACT_GELU     ? gelu_slope(z[i])
                                    : kinds[k] == GF_ACT_TANH       ? 1 - (double)y[i] * y[i]
                                    : kinds[k] == GF_ACT_SIGMOID ? (double)y[i] * (1 - (double)y[i])
                                                                 : 1;
@@ -768,6 +834,8 @@ int main(void)
         cmocka_unit_test(test_elu_and_selu_keep_limits_signed_zeros_and_nan),
         cmocka_unit_test(test_softplus_is_accurate_on_a_dense_sweep),
         cmocka_unit_test(test_softplus_keeps_limits_and_nan),
+        cmocka_unit_test(test_gelu_is_accurate_on_a_dense_sweep),
+        cmocka_unit_test(test_gelu_edges_match_the_double_formulas_bits),
         cmocka_unit_test(test_saturating_kinds_give_exact_limits_and_keep_nan),
         cmocka_unit_test(test_act_grad_colsum_matches_double_reference),
         cmocka_unit_test(test_act_grad_colsum_sums_columns_in_row_order_on_wide_layers),
