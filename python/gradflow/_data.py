@@ -182,6 +182,18 @@ def _from_sequence(obj, what, where):
     return fd
 
 
+def _from_tensor(obj, what, where):
+    """A torch tensor (or one like it): detached from autograd and copied to the CPU first, then read
+    through numpy, or as nested lists where gradflow runs without numpy."""
+    try:
+        t = obj.detach().cpu()
+        data = t.numpy() if np is not None else t.tolist()
+    except Exception as e:  # e.g. a bfloat16 tensor numpy cannot hold
+        raise DataTypeError("%s: %s (%s) cannot be read as float32 numbers: %s"
+                            % (where, what, type(obj).__name__, e)) from None
+    return as_floats(data, what, where)
+
+
 def as_floats(obj, what="data", where="gradflow"):
     """FloatData for any supported input; raises NullError / DataTypeError / ShapeError.
 
@@ -197,6 +209,15 @@ def as_floats(obj, what="data", where="gradflow"):
         return _from_sequence(obj, what, where)
     if isinstance(obj, (str, bytes, bytearray)):
         raise DataTypeError("%s: %s is %s; gradflow needs float32 numbers" % (where, what, type(obj).__name__))
+    if hasattr(obj, "detach") and hasattr(obj, "cpu") and hasattr(obj, "tolist"):
+        return _from_tensor(obj, what, where)
+    if np is not None and hasattr(obj, "__array__"):
+        try:
+            arr = np.asarray(obj)
+        except Exception as e:  # whatever the object's own conversion raises
+            raise DataTypeError("%s: %s (%s) cannot be read as an array: %s"
+                                % (where, what, type(obj).__name__, e)) from None
+        return _from_numpy(arr, what, where)
     try:
         memoryview(obj)
     except TypeError:

@@ -173,6 +173,45 @@ class NumpyInputTest(unittest.TestCase):
                     as_floats(a)
 
 
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+class TorchInputTest(unittest.TestCase):
+    """Torch tensors go in wherever arrays do: detached, on the CPU, through numpy (or lists without it)."""
+
+    def setUp(self):
+        self.torch = _torch()
+        if self.torch is None:
+            self.skipTest("torch is not installed")
+
+    def test_predict_on_a_tensor_gives_what_it_gives_on_the_same_list(self):
+        rows = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]]
+        with gf.Net(3, seed=4) as net:
+            net.add_dense(2, "tanh")
+            self.assertEqual(flat(net.predict(self.torch.tensor(rows))), flat(net.predict(rows)))
+
+    def test_a_tensor_that_requires_grad_is_detached_not_refused(self):
+        t = self.torch.tensor([[1.0, 2.0]], requires_grad=True)
+        fd = as_floats(t * 2)
+        self.assertEqual(([fd.ptr[i] for i in range(fd.count)], tuple(fd.shape)), ([2.0, 4.0], (1, 2)))
+
+    def test_a_float64_tensor_is_converted(self):
+        fd = as_floats(self.torch.tensor([[0.1, 0.2, 0.3]], dtype=self.torch.float64))
+        self.assertEqual(tuple(fd.shape), (1, 3))
+        self.assertAlmostEqual(fd.ptr[2], 0.3, places=6)
+
+    def test_complex_and_bool_tensors_are_refused(self):
+        for t in (self.torch.tensor([1j]), self.torch.tensor([True])):
+            with self.subTest(dtype=str(t.dtype)):
+                with self.assertRaises(gf.DataTypeError):
+                    as_floats(t)
+
+
 class OutputTest(unittest.TestCase):
     def test_output_type_follows_numpy_availability(self):
         out, ptr = new_output((2, 3))
