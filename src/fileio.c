@@ -251,6 +251,23 @@ static int follow_link(gfi_atomic_file *f)
     return GF_OK;
 }
 
+/* A target that exists and is no regular file or directory (a device such as /dev/null, a FIFO, a socket, or
+ * /dev/stdout, a link to one) is refused: renaming over it would replace the node itself with a plain file (as
+ * root, /dev/null), and bytes written through it could not be taken back.  Directories fail at the rename. */
+static int check_target_kind(gfi_atomic_file *f)
+{
+#if GFI_POSIX_IO
+    struct stat st;
+    if (stat(f->path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+        return GF_OK;
+    return gfi_fail(GF_ERR_IO, "%s: %s is not a regular file (a device, FIFO or socket), so it is not replaced; "
+                    "write to a file", f->fn, f->path);
+#else
+    (void)f;
+    return GF_OK;
+#endif
+}
+
 int gfi_atomic_open(gfi_atomic_file *f, const char *path, const char *fn)
 {
     memset(f, 0, sizeof *f);
@@ -260,6 +277,8 @@ int gfi_atomic_open(gfi_atomic_file *f, const char *path, const char *fn)
     /* "" names no file (fopen refuses it too); without this check its
      * temporary would be created in the working directory first. */
     int rc = path[0] ? follow_link(f) : io_fail(f, "opening", ENOENT);
+    if (!rc)
+        rc = check_target_kind(f);
     if (!rc)
         rc = open_temp(f);
     if (rc) {

@@ -900,7 +900,9 @@ static int read_file(const char *path, uint8_t **out, size_t *size, const char *
         }
         size_t got = fread(buf + n, 1, cap - n, f);
         n += got;
-        if (got == 0)
+        /* Past a wrong magic the rest cannot matter: an endless stream (/dev/zero, /dev/urandom) or a huge file
+         * of something else is refused from its first bytes instead of read until memory runs out. */
+        if (got == 0 || (n >= sizeof gfi_mf_magic && memcmp(buf, gfi_mf_magic, sizeof gfi_mf_magic)))
             break;
     }
     if (!rc && ferror(f))

@@ -627,6 +627,18 @@ static bool alloc_layer_bufs(const gf_net *net, int64_t batch, layer_bufs *b)
     return ok;
 }
 
+/* Copies the caches sized for net->max_batch into the larger ones of b: a cache laid out for a batch B reads
+ * the same from the start of a bigger buffer. */
+static void keep_caches(const gf_net *net, const layer_bufs *b)
+{
+    for (int32_t i = 0; net->cache && i < net->nlayers; i++) {
+        const gf_layer *l = net->layers[i];
+        size_t nc = l->ops->cache_size ? l->ops->cache_size(l) : 0;
+        if (nc && net->cache[i])
+            memcpy(b->cache[i], net->cache[i], (size_t)net->max_batch * nc * sizeof(float));
+    }
+}
+
 /* Sizes every activation buffer for batch; allocates only when batch grows
  * (or when the input gradient was turned on since). */
 static int ensure_batch(gf_net *net, int64_t batch)
@@ -658,6 +670,9 @@ static int ensure_batch(gf_net *net, int64_t batch)
     int64_t kept = net->xcopy_batch;
     if (kept)
         memcpy(xc, net->xcopy, (size_t)kept * (size_t)net->inputs * sizeof(float));
+    /* So do the caches of the last pass: a recurrent layer's final state and initial-state gradient are read
+     * from them (gf_layer_final_state) after a call that grew the buffers and then failed. */
+    keep_caches(net, &lb);
     free_buffers(net);
     net->xcopy_batch = kept;
     net->z = lb.z;

@@ -243,13 +243,16 @@ static void max_back_plane(const ppass *p, int64_t q)
         dx[arg[o]] += dy[o];
 }
 
-/* Average over the window, padding counted (the divisor is always kh * kw). */
+/* Average over the window, padding counted (the divisor is always kh * kw).  The divisor is taken in double:
+ * windows up to GFI_OPTION_SIZE_MAX per axis (fitting the padded input) make kh * kw overflow int64. */
+static double window_divisor(const pgeom *g) { return (double)g->kh * (double)g->kw; }
+
 static void avg_plane(const ppass *p, int64_t q)
 {
     const pgeom *g = &p->g;
     const float *x = p->x + q * g->h * g->w;
     float *y = p->y + q * g->oh * g->ow;
-    double inv = 1.0 / (double)(g->kh * g->kw);
+    double inv = 1.0 / window_divisor(g);
     for (int64_t oy = 0; oy < g->oh; oy++)
         for (int64_t ox = 0; ox < g->ow; ox++) {
             int64_t y0, y1, x0, x1;
@@ -268,7 +271,7 @@ static void avg_back_plane(const ppass *p, int64_t q)
     const pgeom *g = &p->g;
     float *dx = p->dx + q * g->h * g->w;
     const float *dy = p->dy + q * g->oh * g->ow;
-    float inv = (float)(1.0 / (double)(g->kh * g->kw));
+    float inv = (float)(1.0 / window_divisor(g));
     memset(dx, 0, (size_t)(g->h * g->w) * sizeof *dx);
     for (int64_t oy = 0; oy < g->oh; oy++)
         for (int64_t ox = 0; ox < g->ow; ox++) {

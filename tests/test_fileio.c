@@ -274,6 +274,21 @@ static void test_a_directory_in_the_way_is_refused_and_the_temporary_removed(voi
     rmdir(s->path);
 }
 
+/* A FIFO (like /dev/null, a node that is no file) must not be replaced by a plain file, nor opened (which would
+ * wait for a reader). */
+static void test_a_target_that_is_no_regular_file_is_refused_and_kept(void **state)
+{
+    scratch *s = *state;
+    assert_int_equal(mkfifo(s->path, 0600), 0);
+    assert_int_equal(gfi_file_replace(s->path, "x", 1, "t"), GF_ERR_IO);
+    assert_non_null(strstr(gf_last_error(), "not a regular file"));
+    struct stat st;
+    assert_int_equal(lstat(s->path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_int_equal(count_entries(s->dir), 1);
+    remove(s->path);
+}
+
 /* A real failure part way, made by the kernel: the file-size limit cuts the write short, then EFBIG. */
 static void test_a_file_size_limit_hit_part_way_keeps_the_old_file(void **state)
 {
@@ -450,6 +465,7 @@ int main(void)
         T(test_a_missing_directory_is_an_io_error_and_creates_nothing),
         T(test_an_empty_path_is_an_io_error_and_creates_nothing),
         T(test_a_directory_in_the_way_is_refused_and_the_temporary_removed),
+        T(test_a_target_that_is_no_regular_file_is_refused_and_kept),
         T(test_a_file_size_limit_hit_part_way_keeps_the_old_file),
         T(test_streamed_writes_commit_in_order),
         T(test_an_abort_keeps_the_old_file_and_removes_the_temporary),

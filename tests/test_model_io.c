@@ -1178,6 +1178,28 @@ static void *failing_realloc(void *u, void *p, size_t n)
 }
 static void failing_free(void *u, void *p) { (void)u; free(p); }
 
+/* An allocator that refuses any block over 16 MiB, so a loader that reads an endless stream fails fast. */
+static void *capped_malloc(void *u, size_t n) { (void)u; return n > (16u << 20) ? NULL : malloc(n); }
+static void *capped_realloc(void *u, void *p, size_t n) { (void)u; return n > (16u << 20) ? NULL : realloc(p, n); }
+static void capped_free(void *u, void *p) { (void)u; free(p); }
+
+/* /dev/zero never ends: its first bytes are no magic, and reading on until memory runs out is no answer. */
+static void test_loading_an_endless_stream_that_is_no_model_is_a_format_error(void **state)
+{
+    (void)state;
+    FILE *probe = fopen("/dev/zero", "rb");
+    if (!probe)
+        skip();
+    fclose(probe);
+    assert_int_equal(gf_set_allocator(capped_malloc, capped_realloc, capped_free, NULL), GF_OK);
+    gf_net *b = (gf_net *)&b;
+    int rc = gf_net_load(&b, "/dev/zero");
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+    assert_int_equal(rc, GF_ERR_FORMAT);
+    assert_null(b);
+    assert_non_null(strstr(gf_last_error(), "magic"));
+}
+
 static void test_a_save_out_of_memory_at_any_point_keeps_the_earlier_file(void **state)
 {
     scratch *s = *state;
@@ -1385,6 +1407,7 @@ int main(void)
         cmocka_unit_test(test_a_net_whose_rate_decayed_to_a_denormal_saves_and_loads_it),
         cmocka_unit_test(test_save_buffer_with_a_cap_beyond_any_buffer_is_refused_and_writes_nothing),
         cmocka_unit_test(test_load_buffer_of_a_size_beyond_any_buffer_is_refused_as_overflow),
+        cmocka_unit_test(test_loading_an_endless_stream_that_is_no_model_is_a_format_error),
     };
     return cmocka_run_group_tests_name("model_io", tests, NULL, NULL);
 }

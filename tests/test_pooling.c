@@ -286,6 +286,29 @@ static void assert_refused(gf_net *net, int rc, int want, const char *a, const c
         fail_msg("message \"%s\" lacks \"%s\" or \"%s\"", m, a, b ? b : "");
 }
 
+/* Windows up to GF_LAYER_* option limits fit a padded input: kh * kw (2^64 here) must not wrap to 0 and turn the
+ * mean of ones into Inf. */
+static void test_avgpool2d_with_a_window_whose_area_overflows_int64_gives_finite_means(void **state)
+{
+    (void)state;
+    const double k = 4294967296.0; /* 2^32 per axis, padding 2^31: one window over the whole 3 x 3 input */
+    pcfg p = {GF_LAYER_AVGPOOL2D, 1, 3, 3, (int64_t)k, (int64_t)k, 0, 0, (int64_t)(k / 2), (int64_t)(k / 2)};
+    gf_net *net = pool_net(&p);
+    assert_int_equal(gf_net_output_size(net), 1);
+    float x[9], y = 0.0f, dx[9];
+    for (int i = 0; i < 9; i++)
+        x[i] = 1.0f;
+    assert_int_equal(gf_net_set_input_grad(net, 1), GF_OK);
+    assert_int_equal(gf_net_forward(net, x, 9, 1, &y, 1), GF_OK);
+    assert_true(y == (float)(9.0 / (k * k)));
+    const float g = 1.0f;
+    assert_int_equal(gf_net_backward_from(net, &g, 1), GF_OK);
+    assert_int_equal(gf_net_input_grad(net, dx, 9), GF_OK);
+    for (int i = 0; i < 9; i++)
+        assert_true(dx[i] == (float)(1.0 / (k * k)));
+    gf_net_destroy(net);
+}
+
 static void test_a_window_larger_than_the_input_is_refused_at_add(void **state)
 {
     (void)state;
@@ -373,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_maxpool1d_gradients),
         cmocka_unit_test(test_avgpool1d_gradients),
         cmocka_unit_test(test_global_avgpool_gradients_on_signals_and_images),
+        cmocka_unit_test(test_avgpool2d_with_a_window_whose_area_overflows_int64_gives_finite_means),
         cmocka_unit_test(test_a_window_larger_than_the_input_is_refused_at_add),
         cmocka_unit_test(test_pool_padding_over_half_the_window_is_refused),
         cmocka_unit_test(test_pooling_refuses_the_wrong_input_kind_and_takes_no_activation),

@@ -1544,6 +1544,49 @@ static void test_set_lengths_between_forward_and_backward_cancels_the_pending_fo
     gf_net_destroy(net);
 }
 
+/* A pass at a larger batch grows the buffers before anything can fail after them (the diagnostics' or the
+ * optimizer's memory): the final state of the last pass must still read as it was, not from fresh memory. */
+static void test_a_train_step_that_runs_out_of_memory_after_growing_the_batch_keeps_the_final_state(void **state)
+{
+    (void)state;
+    float x[8 * 12], t[8], y[2], before[20], after[20]; /* batch 2 x (h, c) of 5 units */
+    for (int i = 0; i < 8 * 12; i++)
+        x[i] = 2.0f * sinf(0.7f * (float)i);
+    for (int i = 0; i < 8; i++)
+        t[i] = 1.0f;
+    int refused = 0;
+    for (fail_at = 1; fail_at < 300; fail_at++) {
+        assert_int_equal(gf_set_allocator(failing_malloc, failing_realloc, count_free, NULL), GF_OK);
+        seen = -1000000; /* nothing fails while the net is built */
+        gf_net *net;
+        gf_layer *l;
+        const int64_t d[2] = {4, 3};
+        assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, d, 2, 1), GF_OK);
+        assert_int_equal(gf_net_add_lstm(net, 5, 0, &l), GF_OK);
+        assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+        assert_int_equal(gf_net_predict(net, x, 24, 2, y, 2), GF_OK);
+        assert_int_equal(gf_layer_final_state(l, before, 20), GF_OK);
+        seen = 0;
+        int rc = gf_net_train_step(net, x, 96, t, 8, 8, NULL);
+        bool failed = seen >= fail_at;
+        seen = -1000000;
+        if (failed) {
+            assert_int_equal(rc, GF_ERR_NOMEM);
+            assert_int_equal(gf_layer_state_batch(l), 2);
+            assert_int_equal(gf_layer_final_state(l, after, 20), GF_OK);
+            assert_memory_equal(before, after, sizeof before);
+            refused++;
+        }
+        gf_net_destroy(net);
+        assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+        if (!failed) {
+            assert_int_equal(rc, GF_OK);
+            break;
+        }
+    }
+    assert_true(refused > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1601,6 +1644,7 @@ int main(void)
         cmocka_unit_test(test_two_threads_train_bit_identically_to_one),
         cmocka_unit_test(test_recurrent_nets_train_without_allocating_after_the_first_step),
         cmocka_unit_test(test_every_allocation_failure_of_a_recurrent_net_is_reported),
+        cmocka_unit_test(test_a_train_step_that_runs_out_of_memory_after_growing_the_batch_keeps_the_final_state),
         cmocka_unit_test(test_set_lengths_between_forward_and_backward_cancels_the_pending_forward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
