@@ -107,12 +107,25 @@ double gfi_j_tail_share(const gfi_judge *j, int32_t layer, int32_t ago);
 /* With j->fit_majority: the window's loss over it, which bounds the share of the output layer's outputs at the wrong
  * asymptote (judge.c, measure_fit); +inf otherwise. */
 double gfi_j_wrong_share(const gfi_judge *j, int32_t start);
+/* Whether record ago is gated: a hidden ReLU layer passed nothing for its whole batch (every output exactly 0, so
+ * no delta below it and no input above it) while its units are not dead (DEAD_FRAC < 1: one fired within the last
+ * UNIT_SPAN values, diag.c).  Possible only for batches of fewer than UNIT_SPAN values per unit: the zero is one
+ * sample's activation pattern, not a measurement of the gain (docs/verdicts.md, "Gated records"). */
+bool gfi_j_gated(const gfi_judge *j, int32_t ago);
+/* gfi_j_window over the window's records that are not gated. */
+double gfi_j_window_ungated(const gfi_judge *j, int32_t layer, int32_t stat);
 /* Mean square per-layer gain of delta of record ago over the hidden layers, and its standard error (NaN where
  * not measurable). */
 double gfi_j_chi_at(const gfi_judge *j, int32_t ago, double *se);
 /* Standard errors a depth gain must clear the threshold by: a finite net's layers scatter around the mean-field
  * gain (Hanin 2018), and only a gain beyond that scatter is the init's. */
 #define GFI_DEPTH_Z 2.0
+/* Training batches of fewer samples than this are thin: the depth signal pools the window's squared deltas instead
+ * of taking the median of its records (judge.c, depth_pooled); the same 32 values of evidence as a unit needs to
+ * count as dead (diag.c, UNIT_SPAN).  Spans of up to GFI_WINDOW_LAYERS layers are pooled (deeper ones keep the
+ * median). */
+#define GFI_THIN_BATCH 32
+#define GFI_WINDOW_LAYERS 256
 /* Windows the depth hysteresis runs over (judge.c, depth_state). */
 #define GFI_HYSTERESIS 24
 /* Inputs whose variance is under this are off by more than x10 from the 1 every init assumes (the stagnation rule

@@ -611,7 +611,7 @@ static void detect_grad_floor(gfi_judge *j)
     if (solved(j) || !(isfinite(loss) && fabs(loss) >= j->th[GF_TH_GRAD_FLOOR]))
         return;
     for (int32_t i = 0; i < j->L; i++) {
-        double g = rms_of_norm(j, i, gfi_j_window(j, i, GF_STAT_WGRAD_NORM));
+        double g = rms_of_norm(j, i, gfi_j_window_ungated(j, i, GF_STAT_WGRAD_NORM));
         if (isfinite(g) && g < j->th[GF_TH_GRAD_FLOOR])
             gfi_j_mark(j, i, C_GRAD_FLOOR);
     }
@@ -620,7 +620,7 @@ static void detect_grad_floor(gfi_judge *j)
 static void reason_grad_floor(const gfi_judge *j, gfi_sink *s, int32_t i)
 {
     gfi_sink_put(s, "weight-gradient rms %.2g is below the floor %g",
-                 rms_of_norm(j, i, gfi_j_window(j, i, GF_STAT_WGRAD_NORM)), j->th[GF_TH_GRAD_FLOOR]);
+                 rms_of_norm(j, i, gfi_j_window_ungated(j, i, GF_STAT_WGRAD_NORM)), j->th[GF_TH_GRAD_FLOOR]);
 }
 
 static void detect_weight_collapse(gfi_judge *j)
