@@ -340,15 +340,33 @@ static bool depth_window(const gfi_judge *j, int32_t start, depth_gain *g)
 bool gfi_j_latched(const gfi_judge *j, bool (*holds)(const gfi_judge *j, int32_t start, bool entering, void *arg),
                    void *arg, int32_t horizon)
 {
+    return gfi_j_latched_for(j, holds, arg, horizon, 1);
+}
+
+bool gfi_j_latched_for(const gfi_judge *j, bool (*holds)(const gfi_judge *j, int32_t start, bool entering, void *arg),
+                       void *arg, int32_t horizon, int32_t persist)
+{
     if (j->at < 0)
         return false;
     int32_t first = j->at;
     bool probe = gfi_diag_step_at(j->d, j->at) < 0;
     while (!probe && first + 1 < j->n && first + 1 - j->at < horizon)
         first++;
+    if (probe)
+        persist = 1; /* a probe is judged on its own record */
+    if (persist > first - j->at + 1)
+        persist = first - j->at + 1; /* early in training: every window since the start */
     bool on = false;
-    for (int32_t start = first; start >= j->at; start--)
-        on = holds(j, start, !on, arg);
+    int32_t run = 0; /* consecutive windows whose entering test held */
+    for (int32_t start = first; start >= j->at; start--) {
+        if (on) {
+            on = holds(j, start, false, arg);
+            run = 0;
+        } else {
+            run = holds(j, start, true, arg) ? run + 1 : 0;
+            on = run >= persist;
+        }
+    }
     return on;
 }
 

@@ -94,6 +94,14 @@ double gfi_j_window_from(const gfi_judge *j, int32_t start, int32_t layer, int32
  * test that keeps it).  Whether the condition is on at the judged record. */
 bool gfi_j_latched(const gfi_judge *j, bool (*holds)(const gfi_judge *j, int32_t start, bool entering, void *arg),
                    void *arg, int32_t horizon);
+/* The same, entered only once the entering test has held at `persist` consecutive windows (a probe: its own; with
+ * fewer training records than that, at every window since the start). */
+bool gfi_j_latched_for(const gfi_judge *j, bool (*holds)(const gfi_judge *j, int32_t start, bool entering, void *arg),
+                       void *arg, int32_t horizon, int32_t persist);
+/* Consecutive windows a state condition's entering test must hold at (rules.c: saturation, targets off scale): a
+ * window's median crosses a threshold while its signal moves through it, for as long as the window's middle record
+ * is past it; a state holds for the records a whole window spans.  So one window per record of the window. */
+#define GFI_PERSIST GFI_WINDOW
 int32_t gfi_j_act(const gfi_judge *j, int32_t layer);
 double gfi_j_weights(const gfi_judge *j, int32_t layer);               /* weight count */
 double gfi_j_early_weight_rms(const gfi_judge *j, int32_t layer);

@@ -567,6 +567,33 @@ static void test_a_zero_gradient_behind_a_layer_dead_over_its_span_is_still_judg
     free_hand(d);
 }
 
+/* 24 records of a 4-layer sigmoid net whose layer 1 has pre-activations of std 10 (55 % of them in the flat tails)
+ * in the newest `records`. */
+static gf_diag *saturated_for(int32_t records)
+{
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_SIGMOID), 24);
+    for (int32_t a = 0; a < records; a++)
+        set_stat(d, a, 1, GF_STAT_PRE_STD, 10.0);
+    return d;
+}
+
+static void test_saturation_that_moves_through_one_window_is_not_entered(void **state)
+{
+    (void)state;
+    /* 9 records: the windows ending at the newest 5 have a saturated median, the sign of a signal in transit. */
+    gf_diag *d = saturated_for(9);
+    assert_int_equal(verdict(d, 1), GF_VERDICT_HEALTHY);
+    free_hand(d);
+}
+
+static void test_saturation_held_for_a_window_of_windows_is_entered(void **state)
+{
+    (void)state;
+    gf_diag *d = saturated_for(17);
+    assert_int_equal(verdict(d, 1), GF_VERDICT_SATURATED);
+    free_hand(d);
+}
+
 static void test_lower_layers_updating_decades_slower_than_like_layers_above_are_frozen(void **state)
 {
     (void)state;
@@ -1381,6 +1408,8 @@ int main(void)
         cmocka_unit_test(test_gradient_below_the_floor_is_vanishing_unless_the_loss_is_tiny),
         cmocka_unit_test(test_a_zero_gradient_from_one_batch_leaving_a_live_layer_off_is_not_vanishing),
         cmocka_unit_test(test_a_zero_gradient_behind_a_layer_dead_over_its_span_is_still_judged),
+        cmocka_unit_test(test_saturation_that_moves_through_one_window_is_not_entered),
+        cmocka_unit_test(test_saturation_held_for_a_window_of_windows_is_entered),
         cmocka_unit_test(test_lower_layers_updating_decades_slower_than_like_layers_above_are_frozen),
         cmocka_unit_test(test_update_ratios_of_layers_unlike_in_fan_in_are_not_compared),
         cmocka_unit_test(test_falling_loss_is_healthy),

@@ -797,6 +797,12 @@ static const vs_scenario vs_scenarios[] = {
      .lr = 0.01, .data = VS_TEACHER, .batch = 32, .steps = 1000, .expect = V, .a = {.target_scale = 1e-4}},
     {.name = "relu_he_4x64_targets_x0.07", .act = GF_ACT_RELU, .depth = 4, .width = 64, .var = 1, .opt = GF_OPT_SGD,
      .lr = 0.01, .data = VS_TEACHER, .batch = 32, .steps = 1000, .expect = H, .a = {.target_scale = 0.07}},
+    /* Adam at 1e-3 on targets x0.03 (variance 9e-4) learns them (loss 0.002 - 0.14 times v after 1000 steps), its loss
+     * bouncing up now and then on the way: read vanishing for a step in 2 seeds of 8 while one window's loss sat over
+     * the decade; a state is entered only once its test held for a window of windows (docs/verdicts.md, "Persistence"). */
+    {.name = "relu_he_4x64_targets_x0.03_adam", .act = GF_ACT_RELU, .depth = 4, .width = 64, .var = 1,
+     .opt = GF_OPT_ADAM, .lr = 1e-3, .data = VS_TEACHER, .batch = 32, .steps = 1000, .expect = H,
+     .a = {.target_scale = 0.03}},
 
     {.name = "conv2d_relu_he_4x16", .act = GF_ACT_RELU, .depth = 4, .width = 16, .var = 1, .opt = GF_OPT_ADAM,
      .lr = 1e-3, .data = VS_PIXELS, .batch = 32, .steps = 200, .expect = H, .geometry = 1, .a = {.arch = VS_CONV2D}},
