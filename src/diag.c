@@ -635,6 +635,12 @@ double gfi_diag_chance(const gf_diag *d)
     return h;
 }
 
+int64_t gfi_diag_batch(const gf_diag *d)
+{
+    const diag_work *w = W(d);
+    return w ? w->batch : 0;
+}
+
 double gfi_diag_target_var(const gf_diag *d)
 {
     const diag_work *w = W(d);

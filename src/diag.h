@@ -142,6 +142,8 @@ void gfi_diag_targets(gf_net *net, const float *target);
  * "Solved classifiers"): the mean binary entropy of each output's target rate for BCE, the entropy of the class
  * frequencies for softmax cross-entropy; NaN before any, or for another loss. */
 double gfi_diag_chance(const gf_diag *d);
+/* The batch of the last pass the diag observed (0 before any). */
+int64_t gfi_diag_batch(const gf_diag *d);
 /* The variance of a regression loss's targets (MSE, MAE, Huber) over the diag's training passes, per output and
  * averaged over outputs; NaN before any, or for another loss. */
 double gfi_diag_target_var(const gf_diag *d);

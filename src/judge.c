@@ -76,6 +76,19 @@ static double median(double *v, int32_t m)
 
 double gfi_j_window(const gfi_judge *j, int32_t layer, int32_t stat) { return gfi_j_window_from(j, j->at, layer, stat); }
 
+double gfi_j_window_ungated(const gfi_judge *j, int32_t layer, int32_t stat)
+{
+    int32_t ago[GFI_WINDOW];
+    double v[GFI_WINDOW];
+    int32_t m = window_from(j, j->at, ago), k = 0;
+    for (int32_t r = 0; r < m; r++) {
+        double x = gfi_j_stat(j, ago[r], layer, stat);
+        if (!isnan(x) && !gfi_j_gated(j, ago[r]))
+            v[k++] = x;
+    }
+    return median(v, k);
+}
+
 double gfi_j_window_from(const gfi_judge *j, int32_t start, int32_t layer, int32_t stat)
 {
     int32_t ago[GFI_WINDOW];
@@ -105,18 +118,50 @@ static double step_gain(const gfi_judge *j, int32_t ago, int32_t i)
     return isfinite(a) && isfinite(b) && b > 0 ? a / b : NAN;
 }
 
+/* The least standard error chi's estimate from k per-layer gains can have (docs/verdicts.md, "Few and narrow
+ * layers"): through a layer of n units each g_i^2 scatters around chi with a variance of about 5 chi^2 / n (Hanin 2018;
+ * ReLU at He's variance: mean 1, variance 5 / n), a property of the weights' draw that no number of samples averages
+ * out, so the mean of k of them is uncertain by at least chi sqrt(5 / (n k)), n the narrowest layer of the span.
+ * The scatter across layers measures it once there are SCATTER_MIN_STEPS gains; with one or two it is 0 (k = 1) or
+ * anything, and the floor stands in for it. */
+#define HANIN_SCATTER 5.0
+#define SCATTER_MIN_STEPS 3
+static double scatter_floor(const gfi_judge *j, int32_t lo, int32_t top, double chi)
+{
+    double n = INFINITY;
+    if (top - lo >= SCATTER_MIN_STEPS)
+        return 0.0;
+    for (int32_t i = lo; j->net && i <= top && i < j->net->nlayers; i++)
+        if (j->net->layers[i]->out > 0)
+            n = fmin(n, (double)j->net->layers[i]->out);
+    return isfinite(n) && chi > 0 ? chi * sqrt(HANIN_SCATTER / (n * (double)(top - lo))) : 0.0;
+}
+
 /* Whether any delta reaches the last hidden layer from above (the loss gradient is not exactly 0). */
 static bool delta_arrives(const gfi_judge *j, int32_t ago, int32_t top)
 {
     return gfi_j_stat(j, ago, top + 1, GF_STAT_DELTA_IN_NORM) > 0;
 }
 
+bool gfi_j_gated(const gfi_judge *j, int32_t ago)
+{
+    for (int32_t s = 0; s + 1 < j->L; s++) {
+        if (gfi_j_act(j, s) != GF_ACT_RELU)
+            continue;
+        double m = gfi_j_stat(j, ago, s, GF_STAT_ACT_MEAN), v = gfi_j_stat(j, ago, s, GF_STAT_ACT_VAR);
+        double dead = gfi_j_stat(j, ago, s, GF_STAT_DEAD_FRAC);
+        if (m == 0 && v == 0 && dead < 1)
+            return true;
+    }
+    return false;
+}
+
 double gfi_j_chi_at(const gfi_judge *j, int32_t ago, double *se)
 {
     int32_t lo, top;
     *se = NAN;
-    if (!span(j, &lo, &top))
-        return NAN;
+    if (!span(j, &lo, &top) || gfi_j_gated(j, ago))
+        return NAN; /* a live layer off for this batch: no measurement of the gain (gfi_j_gated) */
     double sum = 0, sq = 0, k = top - lo;
     for (int32_t i = lo; i < top; i++) {
         double g = step_gain(j, ago, i);
@@ -134,6 +179,7 @@ double gfi_j_chi_at(const gfi_judge *j, int32_t ago, double *se)
     }
     double mean = sum / k;
     *se = k > 1 ? sqrt(fmax(sq / k - mean * mean, 0.0) / (k - 1)) : 0.0;
+    *se = fmax(*se, scatter_floor(j, lo, top, mean));
     return mean;
 }
 
@@ -195,6 +241,64 @@ static double log_align_at(const gfi_judge *j, int32_t ago, int32_t lo, int32_t 
     return la;
 }
 
+/* Whether the training batches are thin: fewer than GFI_THIN_BATCH samples, so one record's delta is a few samples'
+ * activation patterns and the window, not the record, is the sample the mean-field gain is an expectation over. */
+static bool thin_batches(const gfi_judge *j)
+{
+    int64_t b = gfi_diag_batch(j->d);
+    return b > 0 && b < GFI_THIN_BATCH;
+}
+
+/* The depth signal of a window of thin batches (docs/verdicts.md, "Thin batches"): chi_1 = sigma_w^2 E[phi'(z)^2] is
+ * an expectation over samples, and a record of one sample measures phi' of that sample only (a 4-unit ReLU layer is
+ * off for a whole sample now and then, and passes nothing).  So the squared norms of delta are pooled over the
+ * window's records, as one batch of all their samples would sum them: g_i^2 = sum ||delta_pre(i)||^2 / sum
+ * ||delta_pre(i+1)||^2.  A layer that passes nothing over the whole window gives 0, as one batch would. */
+static bool depth_pooled(const gfi_judge *j, const int32_t *ago, int32_t m, depth_gain *g)
+{
+    double S[GFI_WINDOW_LAYERS] = {0}, al[GFI_WINDOW];
+    int32_t n = 0, k = g->top - g->lo;
+    if (k + 1 > GFI_WINDOW_LAYERS || m < GFI_WINDOW)
+        return false; /* the first records of thin batches are a sample or two: no evidence yet */
+    for (int32_t r = 0; r < m; r++) {
+        bool ok = delta_arrives(j, ago[r], g->top) && !gfi_j_gated(j, ago[r]);
+        for (int32_t i = g->lo; ok && i <= g->top; i++)
+            ok = isfinite(gfi_j_stat(j, ago[r], i, GF_STAT_DELTA_PRE_NORM));
+        if (!ok)
+            continue;
+        for (int32_t i = g->lo; i <= g->top; i++) {
+            double x = gfi_j_stat(j, ago[r], i, GF_STAT_DELTA_PRE_NORM);
+            S[i - g->lo] += x * x;
+        }
+        al[n++] = log_align_at(j, ago[r], g->lo, g->top);
+    }
+    if (n == 0)
+        return false;
+    double sum = 0, sq = 0;
+    for (int32_t i = 0; i < k; i++) {
+        if (!(S[i + 1] > 0)) { /* nothing passed layer i + 1 over the window */
+            sum = sq = 0;
+            break;
+        }
+        double g2 = S[i] / S[i + 1];
+        sum += g2;
+        sq += g2 * g2;
+    }
+    double chi = sum / k, se = k > 1 ? sqrt(fmax(sq / k - chi * chi, 0.0) / (k - 1)) : 0.0;
+    se = fmax(se, scatter_floor(j, g->lo, g->top, chi));
+    double la = median(al, n), v = log_gain(chi, k);
+    double lo = log_gain(chi - GFI_DEPTH_Z * se, k), hi = log_gain(chi + GFI_DEPTH_Z * se, k);
+    g->gain = exp(v);
+    g->low = exp(lo);
+    g->high = exp(hi);
+    g->align = exp(la);
+    g->up_gain = exp(v - fmax(la, 0.0));
+    g->up_low = exp(lo - fmax(la, 0.0));
+    g->down_gain = exp(v - fmin(la, 0.0));
+    g->down_high = exp(hi - fmin(la, 0.0));
+    return true;
+}
+
 /* gain, low and high (medians over the window ending at record start) into g; false if not measurable. */
 static bool depth_window(const gfi_judge *j, int32_t start, depth_gain *g)
 {
@@ -202,6 +306,8 @@ static bool depth_window(const gfi_judge *j, int32_t start, depth_gain *g)
     double v[GFI_WINDOW], lo[GFI_WINDOW], hi[GFI_WINDOW], al[GFI_WINDOW];
     double uv[GFI_WINDOW], ul[GFI_WINDOW], dv[GFI_WINDOW], dh[GFI_WINDOW];
     int32_t m = window_from(j, start, ago), n = 0;
+    if (thin_batches(j) && gfi_diag_step_at(j->d, start) >= 0 && g->top - g->lo + 1 <= GFI_WINDOW_LAYERS)
+        return depth_pooled(j, ago, m, g);
     double k = g->top - g->lo;
     for (int32_t r = 0; r < m; r++) {
         double se, chi = gfi_j_chi_at(j, ago[r], &se);
@@ -234,15 +340,33 @@ static bool depth_window(const gfi_judge *j, int32_t start, depth_gain *g)
 bool gfi_j_latched(const gfi_judge *j, bool (*holds)(const gfi_judge *j, int32_t start, bool entering, void *arg),
                    void *arg, int32_t horizon)
 {
+    return gfi_j_latched_for(j, holds, arg, horizon, 1);
+}
+
+bool gfi_j_latched_for(const gfi_judge *j, bool (*holds)(const gfi_judge *j, int32_t start, bool entering, void *arg),
+                       void *arg, int32_t horizon, int32_t persist)
+{
     if (j->at < 0)
         return false;
     int32_t first = j->at;
     bool probe = gfi_diag_step_at(j->d, j->at) < 0;
     while (!probe && first + 1 < j->n && first + 1 - j->at < horizon)
         first++;
+    if (probe)
+        persist = 1; /* a probe is judged on its own record */
+    if (persist > first - j->at + 1)
+        persist = first - j->at + 1; /* early in training: every window since the start */
     bool on = false;
-    for (int32_t start = first; start >= j->at; start--)
-        on = holds(j, start, !on, arg);
+    int32_t run = 0; /* consecutive windows whose entering test held */
+    for (int32_t start = first; start >= j->at; start--) {
+        if (on) {
+            on = holds(j, start, false, arg);
+            run = 0;
+        } else {
+            run = holds(j, start, true, arg) ? run + 1 : 0;
+            on = run >= persist;
+        }
+    }
     return on;
 }
 

@@ -94,6 +94,14 @@ double gfi_j_window_from(const gfi_judge *j, int32_t start, int32_t layer, int32
  * test that keeps it).  Whether the condition is on at the judged record. */
 bool gfi_j_latched(const gfi_judge *j, bool (*holds)(const gfi_judge *j, int32_t start, bool entering, void *arg),
                    void *arg, int32_t horizon);
+/* The same, entered only once the entering test has held at `persist` consecutive windows (a probe: its own; with
+ * fewer training records than that, at every window since the start). */
+bool gfi_j_latched_for(const gfi_judge *j, bool (*holds)(const gfi_judge *j, int32_t start, bool entering, void *arg),
+                       void *arg, int32_t horizon, int32_t persist);
+/* Consecutive windows a state condition's entering test must hold at (rules.c: saturation, targets off scale): a
+ * window's median crosses a threshold while its signal moves through it, for as long as the window's middle record
+ * is past it; a state holds for the records a whole window spans.  So one window per record of the window. */
+#define GFI_PERSIST GFI_WINDOW
 int32_t gfi_j_act(const gfi_judge *j, int32_t layer);
 double gfi_j_weights(const gfi_judge *j, int32_t layer);               /* weight count */
 double gfi_j_early_weight_rms(const gfi_judge *j, int32_t layer);
@@ -107,12 +115,25 @@ double gfi_j_tail_share(const gfi_judge *j, int32_t layer, int32_t ago);
 /* With j->fit_majority: the window's loss over it, which bounds the share of the output layer's outputs at the wrong
  * asymptote (judge.c, measure_fit); +inf otherwise. */
 double gfi_j_wrong_share(const gfi_judge *j, int32_t start);
+/* Whether record ago is gated: a hidden ReLU layer passed nothing for its whole batch (every output exactly 0, so
+ * no delta below it and no input above it) while its units are not dead (DEAD_FRAC < 1: one fired within the last
+ * UNIT_SPAN values, diag.c).  Possible only for batches of fewer than UNIT_SPAN values per unit: the zero is one
+ * sample's activation pattern, not a measurement of the gain (docs/verdicts.md, "Gated records"). */
+bool gfi_j_gated(const gfi_judge *j, int32_t ago);
+/* gfi_j_window over the window's records that are not gated. */
+double gfi_j_window_ungated(const gfi_judge *j, int32_t layer, int32_t stat);
 /* Mean square per-layer gain of delta of record ago over the hidden layers, and its standard error (NaN where
  * not measurable). */
 double gfi_j_chi_at(const gfi_judge *j, int32_t ago, double *se);
 /* Standard errors a depth gain must clear the threshold by: a finite net's layers scatter around the mean-field
  * gain (Hanin 2018), and only a gain beyond that scatter is the init's. */
 #define GFI_DEPTH_Z 2.0
+/* Training batches of fewer samples than this are thin: the depth signal pools the window's squared deltas instead
+ * of taking the median of its records (judge.c, depth_pooled); the same 32 values of evidence as a unit needs to
+ * count as dead (diag.c, UNIT_SPAN).  Spans of up to GFI_WINDOW_LAYERS layers are pooled (deeper ones keep the
+ * median). */
+#define GFI_THIN_BATCH 32
+#define GFI_WINDOW_LAYERS 256
 /* Windows the depth hysteresis runs over (judge.c, depth_state). */
 #define GFI_HYSTERESIS 24
 /* Inputs whose variance is under this are off by more than x10 from the 1 every init assumes (the stagnation rule

@@ -436,7 +436,7 @@ static void detect_saturated(gfi_judge *j)
     bool other_cause = gfi_depth_below(g) && g->unit_part >= g->weight_part;
     for (int32_t i = 0; i < j->L && !other_cause && !solved(j); i++)
         if (gfi_act_is_saturating(gfi_j_act(j, i)) && gfi_j_saturation(j, i) >= j->th[GF_TH_SATURATED_FRAC] / 2 &&
-            gfi_j_latched(j, saturated, &i, GFI_HYSTERESIS))
+            gfi_j_latched_for(j, saturated, &i, GFI_HYSTERESIS, GFI_PERSIST))
             gfi_j_mark(j, i, C_SATURATED);
 }
 
@@ -611,7 +611,7 @@ static void detect_grad_floor(gfi_judge *j)
     if (solved(j) || !(isfinite(loss) && fabs(loss) >= j->th[GF_TH_GRAD_FLOOR]))
         return;
     for (int32_t i = 0; i < j->L; i++) {
-        double g = rms_of_norm(j, i, gfi_j_window(j, i, GF_STAT_WGRAD_NORM));
+        double g = rms_of_norm(j, i, gfi_j_window_ungated(j, i, GF_STAT_WGRAD_NORM));
         if (isfinite(g) && g < j->th[GF_TH_GRAD_FLOOR])
             gfi_j_mark(j, i, C_GRAD_FLOOR);
     }
@@ -620,7 +620,7 @@ static void detect_grad_floor(gfi_judge *j)
 static void reason_grad_floor(const gfi_judge *j, gfi_sink *s, int32_t i)
 {
     gfi_sink_put(s, "weight-gradient rms %.2g is below the floor %g",
-                 rms_of_norm(j, i, gfi_j_window(j, i, GF_STAT_WGRAD_NORM)), j->th[GF_TH_GRAD_FLOOR]);
+                 rms_of_norm(j, i, gfi_j_window_ungated(j, i, GF_STAT_WGRAD_NORM)), j->th[GF_TH_GRAD_FLOOR]);
 }
 
 static void detect_weight_collapse(gfi_judge *j)
@@ -840,7 +840,7 @@ static void detect_target_scale(gfi_judge *j)
     if (!(miss > 0) || j->n < 2 || j->at < 0 || gfi_diag_step_at(j->d, j->at) < 0 || gfi_lr_annealed(j) ||
         !off_target_scale(j, j->at, false, &miss))
         return;
-    if (gfi_j_latched(j, off_target_scale, &miss, GFI_HYSTERESIS))
+    if (gfi_j_latched_for(j, off_target_scale, &miss, GFI_HYSTERESIS, GFI_PERSIST))
         j->net_why |= 1u << C_TARGET_SCALE;
 }
 

@@ -36,6 +36,7 @@ static void expect_scenario(const char *name)
 static void test_relu_he_10_layers_is_healthy_at_every_step(void **s) { (void)s; expect_scenario("relu_he_10x64"); }
 static void test_relu_he_100_layers_of_32_is_healthy_at_every_step(void **s) { (void)s; expect_scenario("relu_he_100x32"); }
 static void test_relu_batch_1_is_healthy_at_every_step(void **s) { (void)s; expect_scenario("relu_he_4x32_batch1"); }
+static void test_tiny_layers_trained_one_sample_at_a_time_are_healthy_at_every_step(void **s) { (void)s; expect_scenario("relu_he_2x4_batch1"); }
 static void test_selu_lecun_32_layers_is_healthy(void **s) { (void)s; expect_scenario("selu_lecun_32x64"); }
 static void test_linear_orthogonal_100_layers_is_healthy(void **s) { (void)s; expect_scenario("identity_orthogonal_100x64"); }
 static void test_relu_quarter_he_is_vanishing(void **s) { (void)s; expect_scenario("relu_quarter_he_20x64"); }
@@ -68,6 +69,7 @@ int main(void)
         cmocka_unit_test(test_relu_he_10_layers_is_healthy_at_every_step),
         cmocka_unit_test(test_relu_he_100_layers_of_32_is_healthy_at_every_step),
         cmocka_unit_test(test_relu_batch_1_is_healthy_at_every_step),
+        cmocka_unit_test(test_tiny_layers_trained_one_sample_at_a_time_are_healthy_at_every_step),
         cmocka_unit_test(test_selu_lecun_32_layers_is_healthy),
         cmocka_unit_test(test_linear_orthogonal_100_layers_is_healthy),
         cmocka_unit_test(test_relu_quarter_he_is_vanishing),

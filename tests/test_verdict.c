@@ -531,6 +531,69 @@ static void test_gradient_below_the_floor_is_vanishing_unless_the_loss_is_tiny(v
     free_hand(d);
 }
 
+/* 9 records of a 4-layer ReLU net in 5 of which layer 1 passed nothing for its whole batch (every output 0: no delta
+ * below it, no weight gradient in layers 0 and 1); dead_frac is layer 1's DEAD_FRAC in those records. */
+static gf_diag *gated_in_most_records(double dead_frac)
+{
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_RELU), 9);
+    for (int32_t a = 0; a < 9; a += 2) {
+        set_stat(d, a, 1, GF_STAT_ACT_MEAN, 0);
+        set_stat(d, a, 1, GF_STAT_ACT_VAR, 0);
+        set_stat(d, a, 1, GF_STAT_DEAD_FRAC, dead_frac);
+        for (int32_t i = 0; i <= 1; i++) {
+            set_stat(d, a, i, GF_STAT_WGRAD_NORM, 0);
+            set_stat(d, a, i, GF_STAT_DELTA_PRE_NORM, 0);
+        }
+        set_stat(d, a, 1, GF_STAT_DELTA_IN_NORM, 0);
+    }
+    return d;
+}
+
+static void test_a_zero_gradient_from_one_batch_leaving_a_live_layer_off_is_not_vanishing(void **state)
+{
+    (void)state;
+    /* A unit fired within the last 32 values (DEAD_FRAC < 1): the zeros are the batches' activation patterns. */
+    gf_diag *d = gated_in_most_records(0.25);
+    assert_int_equal(verdict(d, 0), GF_VERDICT_HEALTHY);
+    assert_int_equal(verdict(d, 1), GF_VERDICT_HEALTHY);
+    free_hand(d);
+}
+
+static void test_a_zero_gradient_behind_a_layer_dead_over_its_span_is_still_judged(void **state)
+{
+    (void)state;
+    gf_diag *d = gated_in_most_records(1.0);
+    assert_int_not_equal(verdict(d, 0), GF_VERDICT_HEALTHY);
+    free_hand(d);
+}
+
+/* 24 records of a 4-layer sigmoid net whose layer 1 has pre-activations of std 10 (55 % of them in the flat tails)
+ * in the newest `records`. */
+static gf_diag *saturated_for(int32_t records)
+{
+    gf_diag *d = hand_diag(plain_net(4, GF_ACT_SIGMOID), 24);
+    for (int32_t a = 0; a < records; a++)
+        set_stat(d, a, 1, GF_STAT_PRE_STD, 10.0);
+    return d;
+}
+
+static void test_saturation_that_moves_through_one_window_is_not_entered(void **state)
+{
+    (void)state;
+    /* 9 records: the windows ending at the newest 5 have a saturated median, the sign of a signal in transit. */
+    gf_diag *d = saturated_for(9);
+    assert_int_equal(verdict(d, 1), GF_VERDICT_HEALTHY);
+    free_hand(d);
+}
+
+static void test_saturation_held_for_a_window_of_windows_is_entered(void **state)
+{
+    (void)state;
+    gf_diag *d = saturated_for(17);
+    assert_int_equal(verdict(d, 1), GF_VERDICT_SATURATED);
+    free_hand(d);
+}
+
 static void test_lower_layers_updating_decades_slower_than_like_layers_above_are_frozen(void **state)
 {
     (void)state;
@@ -1343,6 +1406,10 @@ int main(void)
         cmocka_unit_test(test_tiny_weights_growing_twentyfold_are_not_exploding),
         cmocka_unit_test(test_weights_falling_to_a_tenth_of_their_start_are_named_going_to_zero),
         cmocka_unit_test(test_gradient_below_the_floor_is_vanishing_unless_the_loss_is_tiny),
+        cmocka_unit_test(test_a_zero_gradient_from_one_batch_leaving_a_live_layer_off_is_not_vanishing),
+        cmocka_unit_test(test_a_zero_gradient_behind_a_layer_dead_over_its_span_is_still_judged),
+        cmocka_unit_test(test_saturation_that_moves_through_one_window_is_not_entered),
+        cmocka_unit_test(test_saturation_held_for_a_window_of_windows_is_entered),
         cmocka_unit_test(test_lower_layers_updating_decades_slower_than_like_layers_above_are_frozen),
         cmocka_unit_test(test_update_ratios_of_layers_unlike_in_fan_in_are_not_compared),
         cmocka_unit_test(test_falling_loss_is_healthy),
