@@ -47,47 +47,38 @@ INLINE __m256 scale_pow2(__m256 p, __m256 n)
     return _mm256_mul_ps(_mm256_mul_ps(p, a), b);
 }
 
-/* exp(x) for x <= 0, as in ew_avx512.c: x = n ln2 + r, e^r from its
- * degree-7 Taylor polynomial, times 2^n.  The clamp keeps NaN (max returns
- * its second operand); NaN then stays NaN through the polynomial. */
-INLINE __m256 exp_nonpositive(__m256 x)
+/* x <= 0 as n ln2 + r and q(r) with e^r = 1 + r q(r), as ew_avx512.c's exp_reduce. */
+INLINE __m256 exp_reduce(__m256 x, __m256 *n, __m256 *r)
 {
     x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    /* A NaN lane converts to INT_MIN; its p is NaN, so the product is NaN
-     * whatever the (garbage) powers are. */
-    return scale_pow2(p, n);
+    *n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 rr = _mm256_fnmadd_ps(*n, _mm256_set1_ps(0.693359375f), x);
+    rr = _mm256_fnmadd_ps(*n, _mm256_set1_ps(-2.12194440e-4f), rr);
+    __m256 q = _mm256_set1_ps(1.0f / 5040.0f);
+    q = _mm256_fmadd_ps(q, rr, _mm256_set1_ps(1.0f / 720.0f));
+    q = _mm256_fmadd_ps(q, rr, _mm256_set1_ps(1.0f / 120.0f));
+    q = _mm256_fmadd_ps(q, rr, _mm256_set1_ps(1.0f / 24.0f));
+    q = _mm256_fmadd_ps(q, rr, _mm256_set1_ps(1.0f / 6.0f));
+    q = _mm256_fmadd_ps(q, rr, _mm256_set1_ps(0.5f));
+    q = _mm256_fmadd_ps(q, rr, _mm256_set1_ps(1.0f));
+    *r = rr;
+    return q;
 }
 
+/* exp(x) for x <= 0, as in ew_avx512.c: 1 + r q(r), times 2^n.  A NaN lane converts to INT_MIN; its
+ * polynomial is NaN, so the product is NaN whatever the (garbage) powers are. */
+INLINE __m256 exp_nonpositive(__m256 x)
+{
+    __m256 n, r, q = exp_reduce(x, &n, &r);
+    return scale_pow2(_mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f)), n);
+}
 
-/* expm1(x) for x <= 0, as in ew_avx512.c: 2^n (r q(r)) + (2^n - 1) in one
- * fused multiply-add, 2^n exact from two powers of two. */
+/* expm1(x) for x <= 0, as in ew_avx512.c: 2^n (r q(r)) + (2^n - 1) in one fused multiply-add, 2^n exact
+ * from two powers of two. */
 INLINE __m256 expm1_nonpositive(__m256 x)
 {
-    x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 q = _mm256_set1_ps(1.0f / 5040.0f);
-    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 720.0f));
-    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 120.0f));
-    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 24.0f));
-    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 6.0f));
-    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5f));
-    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f));
-    /* A NaN lane's r q is NaN, so the result is NaN whatever its power. */
+    __m256 n, r, q = exp_reduce(x, &n, &r);
     __m256 two_n = scale_pow2(_mm256_set1_ps(1.0f), n);
     return _mm256_fmadd_ps(two_n, _mm256_mul_ps(r, q), _mm256_sub_ps(two_n, _mm256_set1_ps(1.0f)));
 }

@@ -25,47 +25,42 @@
 
 static inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
 
-/* exp(x) for x <= 0: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two so
- * n ln2 is exact), e^r from its degree-7 Taylor polynomial (truncation
- * < 5e-9 relative), times 2^n by scalef.  Below -104 the result is 0 in
- * float anyway; the clamp keeps NaN (max returns its second operand). */
-static inline __m512 exp_nonpositive(__m512 x)
+/* x <= 0 as n ln2 + r with |r| <= ln2/2 (ln2 split in two so n ln2 is exact), and q(r) with e^r = 1 + r q(r)
+ * from e^r's degree-7 Taylor polynomial (truncation < 5e-9 relative): the reduction exp_nonpositive and
+ * expm1_nonpositive share.  Below -104 the result is 0 in float anyway; the clamp keeps NaN (max returns its
+ * second operand). */
+static inline __m512 exp_reduce(__m512 x, __m512 *n, __m512 *r)
 {
     x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
+    *n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 rr = _mm512_fnmadd_ps(*n, _mm512_set1_ps(0.693359375f), x);
+    rr = _mm512_fnmadd_ps(*n, _mm512_set1_ps(-2.12194440e-4f), rr);
+    __m512 q = _mm512_set1_ps(1.0f / 5040.0f);
+    q = _mm512_fmadd_ps(q, rr, _mm512_set1_ps(1.0f / 720.0f));
+    q = _mm512_fmadd_ps(q, rr, _mm512_set1_ps(1.0f / 120.0f));
+    q = _mm512_fmadd_ps(q, rr, _mm512_set1_ps(1.0f / 24.0f));
+    q = _mm512_fmadd_ps(q, rr, _mm512_set1_ps(1.0f / 6.0f));
+    q = _mm512_fmadd_ps(q, rr, _mm512_set1_ps(0.5f));
+    q = _mm512_fmadd_ps(q, rr, _mm512_set1_ps(1.0f));
+    *r = rr;
+    return q;
 }
 
-/* expm1(x) for x <= 0, from exp_nonpositive's reduction: e^x - 1 =
- * 2^n (r q(r)) + (2^n - 1), where e^r = 1 + r q(r), in one fused
- * multiply-add.  For n = 0 (|x| <= ln2/2) that is r q(r), with nothing to
- * cancel; for n <= -1 the result is at least 0.29 in size and 2^n - 1 is
- * exact (n >= -24), or rounds to -1 where expm1 does too.  NaN stays NaN. */
+/* exp(x) for x <= 0: 1 + r q(r), times 2^n by scalef. */
+static inline __m512 exp_nonpositive(__m512 x)
+{
+    __m512 n, r, q = exp_reduce(x, &n, &r);
+    return _mm512_scalef_ps(_mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f)), n);
+}
+
+/* expm1(x) for x <= 0, from the same reduction: e^x - 1 = 2^n (r q(r)) + (2^n - 1), in one fused
+ * multiply-add.  For n = 0 (|x| <= ln2/2) that is r q(r), with nothing to cancel; for n <= -1 the result is
+ * at least 0.29 in size and 2^n - 1 is exact (n >= -24), or rounds to -1 where expm1 does too.  NaN stays
+ * NaN. */
 static inline __m512 expm1_nonpositive(__m512 x)
 {
-    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 q = _mm512_set1_ps(1.0f / 5040.0f);
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 720.0f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 120.0f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 24.0f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 6.0f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.5f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f));
+    __m512 n, r, q = exp_reduce(x, &n, &r);
     __m512 two_n = _mm512_scalef_ps(_mm512_set1_ps(1.0f), n);
     return _mm512_fmadd_ps(two_n, _mm512_mul_ps(r, q), _mm512_sub_ps(two_n, _mm512_set1_ps(1.0f)));
 }

@@ -432,6 +432,19 @@ static void gemm_one_at(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws 
                         bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                         const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
+/* A product use_small took, by the kernel's small routine for its transpose form. */
+static void small_product(const gfi_gemm_kernel_info *K, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                          float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                          int64_t ldc)
+{
+    if (!trans_b)
+        K->small_rows(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else if (!trans_a)
+        K->small_dots(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+        gfi_gemm_small_scalar(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 static void gemm_one(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws *ws, bool trans_a, bool trans_b,
                      int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
                      int64_t ldb, float beta, float *c, int64_t ldc)
@@ -445,12 +458,7 @@ static void gemm_one_at(const gfi_gemm_kernel_info *K, const struct gfi_gemm_ws 
                         const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
     if (use_small(K, trans_a, trans_b, m, n, k, alpha)) {
-        if (!trans_b)
-            K->small_rows(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        else if (!trans_a)
-            K->small_dots(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        else
-            gfi_gemm_small_scalar(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        small_product(K, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     gemm_with(K, ws_packa(ws, tid), ws_packb(ws, tid), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
@@ -667,12 +675,7 @@ void gfi_gemm_share(struct gfi_gemm_ws *ws, int tid, int split, int64_t lo, int6
             c += lo * ldc;
             m = hi - lo;
         }
-        if (!trans_b)
-            K->small_rows(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        else if (!trans_a)
-            K->small_dots(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        else
-            gfi_gemm_small_scalar(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        small_product(K, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     gemm_range(K, ws, tid, by_cols, lo, hi, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -126,40 +126,55 @@ static void test_bias_act_matches_double_formulas_on_every_width(void **state)
             }
 }
 
-/* ELU (alpha 1 and 0.3) and SELU in every version, against their double formulas, y and dz = dy f'(z): within
- * 2.5e-7 relative (the vector versions' float expm1 and exp are within ~1.5e-7; the portable one rounds the
- * double formula once) over -30 .. 5 and magnitudes down to 1e-30 on the negative side. */
-static void test_elu_and_selu_are_accurate_on_a_dense_sweep(void **state)
+/* The reference formulas of the sweeps below, in double: value and slope of x, for the pass's parameter. */
+typedef double (*ref_fn)(double x, double param);
+static double elu_y(double x, double a) { return x > 0 ? x : a * expm1(x); }
+static double elu_s(double x, double a) { return x > 0 ? 1 : a * exp(x); }
+static double selu_y(double x, double a) { return GFI_SELU_LAMBDA * elu_y(x, GFI_SELU_ALPHA); }
+static double selu_s(double x, double a) { return GFI_SELU_LAMBDA * elu_s(x, GFI_SELU_ALPHA); }
+static double softplus_y(double x, double a) { return ref_act(GF_ACT_SOFTPLUS, x); }
+static double softplus_s(double x, double a) { return ref_act(GF_ACT_SIGMOID, x); }
+static double gelu_y(double x, double a) { return ref_act(GF_ACT_GELU, x); }
+static double gelu_s(double x, double a) { return gelu_slope(x); }
+
+/* Every version's y = f(x) and dz = dy f'(x) over a sweep of lo .. hi (two values in three) and of magnitudes
+ * 1e-30 .. 10 (negative, or of both signs when both_signs), against fy and dy fs in double: within rel of
+ * the value, plus dy_abs |dy| for the gradient (where f' crosses 0 any float result is relatively off). */
+static void check_sweep(int32_t kind, double param, double lo, double hi, bool both_signs, ref_fn fy, ref_fn fs,
+                        double rel, double dy_abs)
 {
-    (void)state;
     enum { N = 6001 };
     static float z[N], z0[N], y[N], dy[N], dz[N], b[N];
     float db[1];
     for (int i = 0; i < N; i++) {
         double t = (double)i / (N - 1);
-        z0[i] = i % 3 ? (float)(-30.0 + 35.0 * t) : (float)-pow(10.0, -30.0 + 31.0 * t);
+        z0[i] = i % 3 ? (float)(lo + (hi - lo) * t)
+                      : (float)((both_signs && i % 2 ? 1 : -1) * pow(10.0, -30.0 + 31.0 * t));
         dy[i] = uniform(-2, 2);
     }
-    const struct {
-        int32_t kind;
-        double alpha, lambda, scale;
-    } cases[] = {{GF_ACT_ELU, 1.0, 1.0, 1.0}, {GF_ACT_ELU, 0.3, 1.0, 0.3},
-                 {GF_ACT_SELU, 0.0, GFI_SELU_LAMBDA, GFI_SELU_LAMBDA * GFI_SELU_ALPHA}};
-    for (int v = 0; versions(v); v++)
-        for (int c = 0; c < 3; c++) {
-            memcpy(z, z0, sizeof z);
-            versions(v)->bias_act(cases[c].kind, cases[c].alpha, b, z, y, 1, N, N);
-            /* one row per value, so db holds each dz again and the sums stay out of the way */
-            versions(v)->act_grad_colsum(cases[c].kind, cases[c].alpha, z, y, dy, dz, db, N, 1, 1);
-            for (int i = 0; i < N; i++) {
-                double x = z[i];
-                double want_y = x > 0 ? cases[c].lambda * x : cases[c].scale * expm1(x);
-                double want_dz = (double)dy[i] * (x > 0 ? cases[c].lambda : cases[c].scale * exp(x));
-                if (fabs(y[i] - want_y) > 2.5e-7 * fabs(want_y) || fabs(dz[i] - want_dz) > 2.5e-7 * fabs(want_dz))
-                    fail_msg("version %d case %d, x = %.9g: y %.9g dz %.9g, want %.9g and %.9g", v, c, x,
-                             (double)y[i], (double)dz[i], want_y, want_dz);
-            }
+    for (int v = 0; versions(v); v++) {
+        memcpy(z, z0, sizeof z);
+        versions(v)->bias_act(kind, param, b, z, y, 1, N, N);
+        /* one row per value, so db holds each dz again and the sums stay out of the way */
+        versions(v)->act_grad_colsum(kind, param, z, y, dy, dz, db, N, 1, 1);
+        for (int i = 0; i < N; i++) {
+            double x = z[i], want_y = fy(x, param), want_dz = (double)dy[i] * fs(x, param);
+            if (fabs(y[i] - want_y) > rel * fabs(want_y) + 1e-44 ||
+                fabs(dz[i] - want_dz) > rel * fabs(want_dz) + dy_abs * fabs(dy[i]) + 1e-44)
+                fail_msg("version %d kind %d, x = %.9g: y %.9g dz %.9g, want %.9g and %.9g", v, (int)kind, x,
+                         (double)y[i], (double)dz[i], want_y, want_dz);
         }
+    }
+}
+
+/* ELU (alpha 1 and 0.3) and SELU against their double formulas: within 2.5e-7 relative (the vector versions'
+ * float expm1 and exp are within ~1.5e-7; the portable one rounds the double formula once), over -30 .. 5. */
+static void test_elu_and_selu_are_accurate_on_a_dense_sweep(void **state)
+{
+    (void)state;
+    check_sweep(GF_ACT_ELU, 1.0, -30.0, 5.0, false, elu_y, elu_s, 2.5e-7, 0.0);
+    check_sweep(GF_ACT_ELU, 0.3, -30.0, 5.0, false, elu_y, elu_s, 2.5e-7, 0.0);
+    check_sweep(GF_ACT_SELU, 0.0, -30.0, 5.0, false, selu_y, selu_s, 2.5e-7, 0.0);
 }
 
 /* ELU and SELU at the edges: the limits -alpha and -lambda alpha far below 0 and at -inf, +inf and signed
@@ -187,34 +202,13 @@ static void test_elu_and_selu_keep_limits_signed_zeros_and_nan(void **state)
     }
 }
 
-/* softplus in every version against log1p(e^-|x|) + max(x, 0) and its gradient dy sigmoid(z), in double:
- * within 3e-7 relative (the vector versions' float exp and log1p: 2.1e-7 at most over a sweep of 2e6 values),
- * over -90 .. 30 and magnitudes down to 1e-30 of both signs; far below 0 the output e^x stays relative down to
- * the smallest normal floats. */
+/* softplus against log1p(e^-|x|) + max(x, 0) and its gradient dy sigmoid(z): within 3e-7 relative (the vector
+ * versions' float exp and log1p: 2.1e-7 at most over a sweep of 2e6 values), over -90 .. 30; far below 0 the
+ * output e^x stays relative down to the smallest normal floats. */
 static void test_softplus_is_accurate_on_a_dense_sweep(void **state)
 {
     (void)state;
-    enum { N = 6001 };
-    static float z[N], z0[N], y[N], dy[N], dz[N], b[N];
-    float db[1];
-    for (int i = 0; i < N; i++) {
-        double t = (double)i / (N - 1);
-        z0[i] = i % 3 ? (float)(-90.0 + 120.0 * t) : (float)((i % 2 ? -1 : 1) * pow(10.0, -30.0 + 31.0 * t));
-        dy[i] = uniform(-2, 2);
-    }
-    for (int v = 0; versions(v); v++) {
-        memcpy(z, z0, sizeof z);
-        versions(v)->bias_act(GF_ACT_SOFTPLUS, 0.0, b, z, y, 1, N, N);
-        versions(v)->act_grad_colsum(GF_ACT_SOFTPLUS, 0.0, z, y, dy, dz, db, N, 1, 1);
-        for (int i = 0; i < N; i++) {
-            double x = z[i], want_y = ref_act(GF_ACT_SOFTPLUS, x);
-            double want_dz = (double)dy[i] * ref_act(GF_ACT_SIGMOID, x);
-            if (fabs(y[i] - want_y) > 3e-7 * fabs(want_y) + 1e-44 ||
-                fabs(dz[i] - want_dz) > 3e-7 * fabs(want_dz) + 1e-44)
-                fail_msg("version %d, x = %.9g: y %.9g dz %.9g, want %.9g and %.9g", v, x, (double)y[i],
-                         (double)dz[i], want_y, want_dz);
-        }
-    }
+    check_sweep(GF_ACT_SOFTPLUS, 0.0, -90.0, 30.0, true, softplus_y, softplus_s, 3e-7, 0.0);
 }
 
 /* softplus at the edges: +inf, x itself far above 0, 0 at -inf and far below, NaN propagated. */
@@ -235,33 +229,13 @@ static void test_softplus_keeps_limits_and_nan(void **state)
     }
 }
 
-/* GELU in every version against x Phi(x) and dy (Phi(x) + x phi(x)) in double: about one rounding (the vector
- * versions work in double from a Mills'-ratio fit), so within 1.2e-7 relative, the gradient also within
- * 1e-12 dy where Phi + x phi crosses 0 (x = -0.75, where any float result is relatively off); over -20 .. 20
- * and magnitudes down to 1e-30 of both signs. */
+/* GELU against x Phi(x) and dy (Phi(x) + x phi(x)) in double: about one rounding (the vector versions work in
+ * double from a Mills'-ratio fit), so within 1.2e-7 relative, the gradient also within 1e-12 dy where
+ * Phi + x phi crosses 0 (x = -0.75); over -20 .. 20. */
 static void test_gelu_is_accurate_on_a_dense_sweep(void **state)
 {
     (void)state;
-    enum { N = 6001 };
-    static float z[N], z0[N], y[N], dy[N], dz[N], b[N];
-    float db[1];
-    for (int i = 0; i < N; i++) {
-        double t = (double)i / (N - 1);
-        z0[i] = i % 3 ? (float)(-20.0 + 40.0 * t) : (float)((i % 2 ? -1 : 1) * pow(10.0, -30.0 + 31.0 * t));
-        dy[i] = uniform(-2, 2);
-    }
-    for (int v = 0; versions(v); v++) {
-        memcpy(z, z0, sizeof z);
-        versions(v)->bias_act(GF_ACT_GELU, 0.0, b, z, y, 1, N, N);
-        versions(v)->act_grad_colsum(GF_ACT_GELU, 0.0, z, y, dy, dz, db, N, 1, 1);
-        for (int i = 0; i < N; i++) {
-            double x = z[i], want_y = ref_act(GF_ACT_GELU, x), want_dz = (double)dy[i] * gelu_slope(x);
-            if (fabs(y[i] - want_y) > 1.2e-7 * fabs(want_y) + 1e-44 ||
-                fabs(dz[i] - want_dz) > 1.2e-7 * fabs(want_dz) + 1e-12 * fabs(dy[i]) + 1e-44)
-                fail_msg("version %d, x = %.9g: y %.9g dz %.9g, want %.9g and %.9g", v, x, (double)y[i],
-                         (double)dz[i], want_y, want_dz);
-        }
-    }
+    check_sweep(GF_ACT_GELU, 0.0, -20.0, 20.0, true, gelu_y, gelu_s, 1.2e-7, 1e-12);
 }
 
 /* GELU at the edges gives the portable version's values: NaN at -inf (-inf times 0, as in double), +inf, 0
