@@ -472,15 +472,16 @@ INLINE __m256d lo_pd(__m256 x) { return _mm256_cvtps_pd(_mm256_castps256_ps128(x
 INLINE __m256d hi_pd(__m256 x) { return _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)); }
 
 /* Running sums of one call.  AVX2 has 16 registers, so what can live
- * elsewhere does: the zero counts in general registers (a mask's popcount),
- * and the state check as one vector that x - x (0, or NaN for NaN / Inf)
- * is OR-ed into.  The two halves of each widened vector are added before
- * they are accumulated. */
+ * elsewhere does: the state check is one vector that x - x (0, or NaN for
+ * NaN / Inf) is OR-ed into, and the two halves of each widened vector are
+ * added before they are accumulated.  The zero counts are per-lane 32-bit
+ * counters (a compare's all-ones lane is -1, subtracted), at most 2^25 per
+ * lane in a call of stats_run (STATS_CHUNK / 8). */
 typedef struct pacc {
     __m256d gs, gq, wq, dq;
     __m256 gmn, gmx, wmx, sbad;
     __m256 fgs, fgq; /* the gradient's sum and squares in float, GROUP vectors at a time */
-    size_t gz, wz;
+    __m256i gz, wz;
 } pacc;
 
 /* The float sums take GROUP vectors (at most GROUP terms per lane) before
@@ -493,46 +494,43 @@ INLINE void flush_ps(__m256 *f, __m256d *d)
     *f = _mm256_setzero_ps();
 }
 
-/* Lanes of x equal to zero, among the lanes of mask mf. */
-INLINE size_t zeros_in(__m256 x, __m256 mf)
+/* Counts the lanes of x equal to zero, among the lanes of mask mf, into z. */
+INLINE __m256i count_zeros(__m256i z, __m256 x, __m256 mf, bool full)
 {
-    __m256 eq = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ), mf);
-    return (size_t)__builtin_popcount((unsigned)_mm256_movemask_ps(eq));
+    __m256 eq = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ);
+    if (!full)
+        eq = _mm256_and_ps(eq, mf);
+    return _mm256_sub_epi32(z, _mm256_castps_si256(eq));
+}
+
+INLINE size_t lane_total(__m256i z)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(z), _mm256_extracti128_si256(z, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return (size_t)(uint32_t)_mm_cvtsi128_si32(s);
 }
 
 #ifndef PF_AHEAD
-#define PF_AHEAD 1024 /* floats: 4 KiB ahead, as in ew_avx512.c */
+#define PF_AHEAD 768 /* floats: 3 KiB ahead, as in ew_avx512.c */
 #endif
 
-/* One vector: unless a gradient or old weight in it is NaN/Inf (then it
- * returns false and changes nothing), steps it and adds g (in float
- * partials), the old w and the change (new and old widened to double, then
- * subtracted) into a.
- * Nothing is saved: the check comes first.  Lanes outside m load as 0,
- * which adds nothing to the sums; they are kept out of the minima, maxima
- * and zero counts explicitly. */
-INLINE bool stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, float *mom, float *var, __m256i m,
+/* Whether any lane of the gradient gv or the old weights wv is NaN/Inf:
+ * x - x is +0 for a finite x and NaN for NaN / Inf. */
+INLINE __m256 bad_lanes(__m256 gv, __m256 wv) { return _mm256_or_ps(_mm256_sub_ps(gv, gv), _mm256_sub_ps(wv, wv)); }
+
+INLINE bool any_set(__m256 x) { return !_mm256_testz_si256(_mm256_castps_si256(x), _mm256_castps_si256(x)); }
+
+/* One vector whose gradient gv and old weights wv the caller has checked
+ * (no NaN/Inf): steps it and adds g (in float partials), the old w and the
+ * change (new and old widened to double, then subtracted) into a.
+ * Lanes outside m load as 0, which adds nothing to the sums; they are kept
+ * out of the minima, maxima and zero counts explicitly. */
+INLINE void stats_vec(const opt_vecs *c, pacc *a, __m256 gv, __m256 wv, float *w, float *mom, float *var, __m256i m,
                       bool full, int32_t kind)
 {
-    const bool adam = kind == GF_OPT_ADAM;
-    /* The body is long, so fewer iterations are in flight than in the plain
-     * update: fetch the streams ahead (past the end is harmless), as the
-     * AVX-512 loop does, one 64-byte line every other vector. */
-    if (((uintptr_t)g & 32) == 0) {
-        _mm_prefetch((const char *)(g + PF_AHEAD), _MM_HINT_T0);
-        _mm_prefetch((const char *)(w + PF_AHEAD), _MM_HINT_T0);
-        if (kind != GF_OPT_SGD)
-            _mm_prefetch((const char *)(mom + PF_AHEAD), _MM_HINT_T0);
-        if (adam)
-            _mm_prefetch((const char *)(var + PF_AHEAD), _MM_HINT_T0);
-    }
-    __m256 gv = load(g, m, full), wv = load(w, m, full);
-    /* x - x is +0 for a finite x and NaN for NaN / Inf */
-    __m256 in_bad = _mm256_or_ps(_mm256_sub_ps(gv, gv), _mm256_sub_ps(wv, wv));
-    if (!_mm256_testz_si256(_mm256_castps_si256(in_bad), _mm256_castps_si256(in_bad)))
-        return false;
     __m256 nw, s1, s2;
-    if (adam) {
+    if (kind == GF_OPT_ADAM) {
         nw = adam_vec(c, wv, gv, mom, var, m, full, &s1, &s2);
         /* s - s is 0 for a finite s and NaN for NaN / Inf (lanes outside m
          * hold 0).  The SGD family needs no check: see ew_avx512.c. */
@@ -558,8 +556,45 @@ INLINE bool stats_vec(const opt_vecs *c, pacc *a, float *w, const float *g, floa
     a->gmn = _mm256_min_ps(gmin_in, a->gmn);
     a->gmx = _mm256_max_ps(gmax_in, a->gmx);
     a->wmx = _mm256_max_ps(gfi_avx2_abs_ps(wv), a->wmx); /* lanes outside m: |0| */
-    a->gz += zeros_in(gv, mf);
-    a->wz += zeros_in(wv, mf);
+    a->gz = count_zeros(a->gz, gv, mf, full);
+    a->wz = count_zeros(a->wz, wv, mf, full);
+}
+
+/* Two full vectors (16 floats, one cache line of each stream when aligned):
+ * unless a gradient or old weight in them is NaN/Inf (then it returns
+ * false and changes nothing), steps and measures both.  Nothing is saved:
+ * the check comes first. */
+INLINE bool stats_pair(const opt_vecs *c, pacc *a, float *w, const float *g, float *mom, float *var, int32_t kind)
+{
+    /* The body is long, so fewer iterations are in flight than in the plain
+     * update: fetch the streams ahead (past the end is harmless), as the
+     * AVX-512 loop does, one 64-byte line per pair. */
+    _mm_prefetch((const char *)(g + PF_AHEAD), _MM_HINT_T0);
+    _mm_prefetch((const char *)(w + PF_AHEAD), _MM_HINT_T0);
+    if (kind != GF_OPT_SGD)
+        _mm_prefetch((const char *)(mom + PF_AHEAD), _MM_HINT_T0);
+    if (kind == GF_OPT_ADAM)
+        _mm_prefetch((const char *)(var + PF_AHEAD), _MM_HINT_T0);
+    __m256 g0 = _mm256_loadu_ps(g), w0 = _mm256_loadu_ps(w);
+    __m256 g1 = _mm256_loadu_ps(g + 8), w1 = _mm256_loadu_ps(w + 8);
+    if (any_set(_mm256_or_ps(bad_lanes(g0, w0), bad_lanes(g1, w1))))
+        return false;
+    const __m256i all = _mm256_set1_epi32(-1);
+    const bool sgd = kind == GF_OPT_SGD, adam = kind == GF_OPT_ADAM;
+    stats_vec(c, a, g0, w0, w, sgd ? NULL : mom, adam ? var : NULL, all, true, kind);
+    stats_vec(c, a, g1, w1, w + 8, sgd ? NULL : mom + 8, adam ? var + 8 : NULL, all, true, kind);
+    return true;
+}
+
+/* One vector of lanes m (the last, partial or a lone full one), checked
+ * first as stats_pair checks. */
+INLINE bool stats_one(const opt_vecs *c, pacc *a, float *w, const float *g, float *mom, float *var, __m256i m,
+                      bool full, int32_t kind)
+{
+    __m256 gv = load(g, m, full), wv = load(w, m, full);
+    if (any_set(bad_lanes(gv, wv)))
+        return false;
+    stats_vec(c, a, gv, wv, w, mom, var, m, full, kind);
     return true;
 }
 
@@ -575,28 +610,32 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
     a.gmx = _mm256_set1_ps(s->gmax);
     a.wmx = _mm256_set1_ps(s->wmax);
     a.sbad = a.fgs = a.fgq = _mm256_setzero_ps();
-    a.gz = a.wz = 0;
+    a.gz = a.wz = _mm256_setzero_si256();
     const bool sgd = kind == GF_OPT_SGD, adam = kind == GF_OPT_ADAM;
-    const __m256i all = _mm256_set1_epi32(-1);
     size_t i = 0;
     bool ok = true;
-    while (ok && i + 8 <= k) {
+    while (ok && i + 16 <= k) {
         size_t stop = k - i >= 8 * GROUP ? i + 8 * GROUP : k;
-        while (ok && i + 8 <= stop)
-            if ((ok = stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, all, true, kind)))
-                i += 8;
+        while (ok && i + 16 <= stop)
+            if ((ok = stats_pair(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, kind)))
+                i += 16;
         flush_ps(&a.fgs, &a.gs);
         flush_ps(&a.fgq, &a.gq);
     }
+    const __m256i all = _mm256_set1_epi32(-1);
+    if (ok && i + 8 <= k &&
+        (ok = stats_one(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, all, true, kind)))
+        i += 8;
     if (ok && i < k &&
-        stats_vec(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, gfi_avx2_lanes((int64_t)(k - i)),
+        stats_one(c, &a, w + i, g + i, sgd ? NULL : mom + i, adam ? var + i : NULL, gfi_avx2_lanes((int64_t)(k - i)),
                   false, kind))
         i = k;
     flush_ps(&a.fgs, &a.gs);
     flush_ps(&a.fgq, &a.gq);
+    size_t gz = lane_total(a.gz);
     double gsum = gfi_avx2_sum_pd(a.gs), gss = gfi_avx2_sum_pd(a.gq);
     /* an all-zero gradient (a dead layer's) has exact sums of 0 */
-    if (!gfi_float_moments_trusted(gss, gsum, i) && a.gz != i)
+    if (!gfi_float_moments_trusted(gss, gsum, i) && gz != i)
         gfi_moment_exact(g, i, &gsum, &gss); /* in double (a vanishing gradient's squares underflow) */
     s->gsum += gsum;
     s->gss += gss;
@@ -608,9 +647,9 @@ INLINE size_t stats_run(const opt_vecs *c, float *w, const float *g, float *mom,
     s->gmin = gfi_avx2_extreme_ps(a.gmn, 0);
     s->gmax = gfi_avx2_extreme_ps(a.gmx, 1);
     s->wmax = gfi_avx2_extreme_ps(a.wmx, 1);
-    s->gzeros += a.gz;
-    s->wzeros += a.wz;
-    s->state_bad |= !_mm256_testz_si256(_mm256_castps_si256(a.sbad), _mm256_castps_si256(a.sbad));
+    s->gzeros += gz;
+    s->wzeros += lane_total(a.wz);
+    s->state_bad |= any_set(a.sbad);
     return i;
 }
 

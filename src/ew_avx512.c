@@ -498,11 +498,15 @@ typedef struct pacc {
  * subtracted, exactly as a double loop would) into a.  Nothing is saved:
  * the check comes first. */
 #ifndef PF_AHEAD
-/* floats: 4 KiB ahead.  Measured inside mnist's training step, where the
- * streams come from L3 or memory (perf share of the step: 1 KiB 7.6 - 8.2 %,
- * 2 KiB 6.8 - 7.2, 4 KiB 6.2 - 6.5, 8 KiB 6.2 - 6.5, 16 KiB 6.6); a loop
- * over parameters already in L3 is fastest at 1 KiB and misleads. */
-#define PF_AHEAD 1024
+/* floats: 3 KiB ahead.  Measured inside mnist's training step, where the
+ * streams come from L3 or memory (perf share of the step on an Intel Xeon:
+ * 1 KiB 7.6 - 8.2 %, 2 KiB 6.8 - 7.2, 4 KiB 6.2 - 6.5, 8 KiB 6.2 - 6.5,
+ * 16 KiB 6.6); a loop over parameters already in L3 is fastest at 1 KiB and
+ * misleads.  On an AMD EPYC (Zen 4) exactly 4 KiB was the worst distance
+ * tried: diag_overhead_pct on mnist, alternated in one minute, 1.8 - 2.9 at
+ * 4 KiB against 1.0 - 2.4 at 3 KiB (AVX2 loop: 4.4 - 6.3 against 3.5 - 5.0);
+ * 3 KiB is as good as 4 KiB on the Xeon's figures' scale. */
+#define PF_AHEAD 768
 #endif
 
 /* vfpclassps categories: QNaN, +Inf, -Inf, SNaN. */
