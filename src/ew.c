@@ -223,7 +223,37 @@ static size_t opt_update_stats(const gfi_ew_opt *o, float *w, const float *g, fl
     return k;
 }
 
-const gfi_ew_ops gfi_ew_portable = {bias_act, act_grad_colsum, opt_update, first_nonfinite, opt_update_stats};
+/* One window's rule (see ew.h), unrolled: the plain "v > best" as integer
+ * selects and a max, which the compiler emits without a branch on the data
+ * (a branch on which of four values is largest mispredicts most of the
+ * time); a window holding a NaN is taken again by the full rule. */
+void gfi_max_pool_2x2_portable(const float *x, int64_t w, int64_t sh, int64_t sw, float *y, int32_t *arg, int64_t oh,
+                               int64_t ow)
+{
+    for (int64_t oy = 0; oy < oh; oy++)
+        for (int64_t ox = 0; ox < ow; ox++) {
+            const int64_t i = oy * sh * w + ox * sw, at[4] = {i, i + 1, i + w, i + w + 1};
+            int64_t where = i;
+            float best = x[i];
+            int nan = best != best;
+            for (int k = 1; k < 4; k++) {
+                float v = x[at[k]];
+                where += (at[k] - where) & -(int64_t)(v > best);
+                best = v > best ? v : best;
+                nan |= v != v;
+            }
+            if (nan) /* a NaN wins, and a later NaN replaces it */
+                for (int k = 0; k < 4; k++)
+                    if (x[at[k]] != x[at[k]])
+                        best = x[at[k]], where = at[k];
+            y[oy * ow + ox] = best;
+            if (arg)
+                arg[oy * ow + ox] = (int32_t)where;
+        }
+}
+
+const gfi_ew_ops gfi_ew_portable = {bias_act,         act_grad_colsum, opt_update, first_nonfinite, opt_update_stats,
+                                    gfi_max_pool_2x2_portable};
 
 /* The version for a gemm kernel id (the same CPU requirements, since each
  * ew file is built with its kernel file's flags). */

@@ -102,6 +102,16 @@ typedef struct gfi_ew_ops {
      * values in the old weights without a saved copy. */
     size_t (*opt_update_stats)(const gfi_ew_opt *o, float *w, const float *g, float *m, float *v, size_t n,
                                gfi_ew_pstats *s);
+    /* 2 x 2 max pooling of one plane (row length w) without padding, row
+     * stride sh and column stride sw: window (oy, ox) covers rows oy sh and
+     * oy sh + 1 and columns ox sw and ox sw + 1; y[oy ow + ox] gets its max
+     * and arg (unless NULL) the index into x of the value taken, by
+     * PyTorch's rule over the window in row order: take v when v > best or
+     * v is NaN (ties keep the first; with a NaN, the last NaN).  Every
+     * version gives the same values and indices; the vector ones handle
+     * sw == 2 and hand other strides to the portable one. */
+    void (*max_pool_2x2)(const float *x, int64_t w, int64_t sh, int64_t sw, float *y, int32_t *arg, int64_t oh,
+                         int64_t ow);
 } gfi_ew_ops;
 
 /* A sum of squares ss of n floats built from float partials of at most 8
@@ -203,6 +213,9 @@ size_t gfi_opt_apply_range_stats(gf_optimizer *o, float *w, const float *g, size
 void gfi_opt_update_pool(gf_optimizer *o, struct gfi_pool *pool, float *w, const float *g, size_t n);
 
 extern const gfi_ew_ops gfi_ew_portable;
+/* The portable 2 x 2 max pooling (any strides), for the vector versions' other strides. */
+void gfi_max_pool_2x2_portable(const float *x, int64_t w, int64_t sh, int64_t sw, float *y, int32_t *arg, int64_t oh,
+                               int64_t ow);
 #if defined(__x86_64__) || defined(__i386__)
 extern const gfi_ew_ops gfi_ew_avx512;
 extern const gfi_ew_ops gfi_ew_avx2;

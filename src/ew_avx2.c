@@ -691,11 +691,69 @@ static size_t first_nonfinite(const float *x, size_t n)
     return n;
 }
 
-const gfi_ew_ops gfi_ew_avx2 = {bias_act, act_grad_colsum, opt_update, first_nonfinite, opt_update_stats};
+/* Even and odd columns of 16 consecutive floats a (the first 8) and b. */
+INLINE void split_columns(__m256 a, __m256 b, __m256 *even, __m256 *odd)
+{
+    /* shuffle_ps works within 128-bit halves: columns come out as 0 2 8 10 4 6 12 14; the 64-bit permute puts
+     * them in order */
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8));
+}
+
+/* 2 x 2 max pooling at column stride 2, 8 windows a step (see ew_avx512.c). */
+static void max_pool_2x2(const float *x, int64_t w, int64_t sh, int64_t sw, float *y, int32_t *arg, int64_t oh,
+                         int64_t ow)
+{
+    if (sw != 2) {
+        gfi_max_pool_2x2_portable(x, w, sh, sw, y, arg, oh, ow);
+        return;
+    }
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    for (int64_t oy = 0; oy < oh; oy++) {
+        const float *r0 = x + oy * sh * w, *r1 = r0 + w;
+        for (int64_t ox = 0; ox < ow; ox += 8) {
+            int64_t n = ow - ox < 8 ? ow - ox : 8;
+            bool full = n == 8;
+            __m256i lo = gfi_avx2_lanes(2 * n), hi = gfi_avx2_lanes(2 * n - 8), m = gfi_avx2_lanes(n);
+            __m256 v[4];
+            split_columns(load(r0 + 2 * ox, lo, full), load(r0 + 2 * ox + 8, hi, full), &v[0], &v[1]);
+            split_columns(load(r1 + 2 * ox, lo, full), load(r1 + 2 * ox + 8, hi, full), &v[2], &v[3]);
+            const __m256i i0 = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(oy * sh * w + 2 * ox)), even);
+            const int32_t off[4] = {0, 1, (int32_t)w, (int32_t)w + 1};
+            __m256 best = v[0];
+            __m256i where = i0;
+            __m256 nan = _mm256_cmp_ps(v[0], v[0], _CMP_UNORD_Q);
+            for (int k = 1; k < 4; k++) {
+                __m256 gt = _mm256_cmp_ps(v[k], best, _CMP_GT_OQ);
+                best = _mm256_blendv_ps(best, v[k], gt);
+                where = _mm256_blendv_epi8(where, _mm256_add_epi32(i0, _mm256_set1_epi32(off[k])),
+                                           _mm256_castps_si256(gt));
+                nan = _mm256_or_ps(nan, _mm256_cmp_ps(v[k], v[k], _CMP_UNORD_Q));
+            }
+            if (_mm256_movemask_ps(_mm256_and_ps(nan, _mm256_castsi256_ps(m))))
+                for (int k = 0; k < 4; k++) {
+                    __m256 isnan = _mm256_cmp_ps(v[k], v[k], _CMP_UNORD_Q);
+                    best = _mm256_blendv_ps(best, v[k], isnan);
+                    where = _mm256_blendv_epi8(where, _mm256_add_epi32(i0, _mm256_set1_epi32(off[k])),
+                                               _mm256_castps_si256(isnan));
+                }
+            store(y + oy * ow + ox, m, best, full);
+            if (arg) {
+                if (full)
+                    _mm256_storeu_si256((__m256i *)(void *)(arg + oy * ow + ox), where);
+                else
+                    _mm256_maskstore_epi32(arg + oy * ow + ox, m, where);
+            }
+        }
+    }
+}
+
+const gfi_ew_ops gfi_ew_avx2 = {bias_act,         act_grad_colsum, opt_update, first_nonfinite, opt_update_stats,
+                                max_pool_2x2};
 
 #elif defined(GFI_GEMM_HAVE_X86)
 /* Built without the AVX2 flags: ew.c never selects this table. */
-const gfi_ew_ops gfi_ew_avx2 = {NULL, NULL, NULL, NULL, NULL};
+const gfi_ew_ops gfi_ew_avx2 = {NULL, NULL, NULL, NULL, NULL, NULL};
 #else
 typedef int gfi_ew_avx2_unused;
 #endif

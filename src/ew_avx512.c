@@ -674,11 +674,58 @@ static size_t first_nonfinite(const float *x, size_t n)
     return n;
 }
 
-const gfi_ew_ops gfi_ew_avx512 = {bias_act, act_grad_colsum, opt_update, first_nonfinite, opt_update_stats};
+/* 2 x 2 max pooling at column stride 2, 16 windows a step: the two rows'
+ * 32 floats split into even and odd columns, then the rule of ew.h in
+ * window order (v > best selects, then the NaN lanes in order, so the last
+ * NaN wins), as the portable loop does per window. */
+static void max_pool_2x2(const float *x, int64_t w, int64_t sh, int64_t sw, float *y, int32_t *arg, int64_t oh,
+                         int64_t ow)
+{
+    if (sw != 2) {
+        gfi_max_pool_2x2_portable(x, w, sh, sw, y, arg, oh, ow);
+        return;
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int64_t oy = 0; oy < oh; oy++) {
+        const float *r0 = x + oy * sh * w, *r1 = r0 + w;
+        for (int64_t ox = 0; ox < ow; ox += 16) {
+            int64_t n = ow - ox < 16 ? ow - ox : 16;
+            __mmask16 lo = lanes(2 * n), hi = lanes(2 * n - 16 > 0 ? 2 * n - 16 : 0), m = lanes(n);
+            __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ox), b0 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ox + 16);
+            __m512 a1 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ox), b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ox + 16);
+            __m512 v[4] = {_mm512_permutex2var_ps(a0, even, b0), _mm512_permutex2var_ps(a0, odd, b0),
+                           _mm512_permutex2var_ps(a1, even, b1), _mm512_permutex2var_ps(a1, odd, b1)};
+            const __m512i i0 = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(oy * sh * w + 2 * ox)), even);
+            const int32_t off[4] = {0, 1, (int32_t)w, (int32_t)w + 1};
+            __m512 best = v[0];
+            __m512i where = i0;
+            for (int k = 1; k < 4; k++) {
+                __mmask16 gt = _mm512_cmp_ps_mask(v[k], best, _CMP_GT_OQ);
+                best = _mm512_mask_mov_ps(best, gt, v[k]);
+                where = _mm512_mask_add_epi32(where, gt, i0, _mm512_set1_epi32(off[k]));
+            }
+            __mmask16 nan[4], any = 0;
+            for (int k = 0; k < 4; k++)
+                any |= nan[k] = _mm512_cmp_ps_mask(v[k], v[k], _CMP_UNORD_Q);
+            if (any & m)
+                for (int k = 0; k < 4; k++) {
+                    best = _mm512_mask_mov_ps(best, nan[k], v[k]);
+                    where = _mm512_mask_add_epi32(where, nan[k], i0, _mm512_set1_epi32(off[k]));
+                }
+            _mm512_mask_storeu_ps(y + oy * ow + ox, m, best);
+            if (arg)
+                _mm512_mask_storeu_epi32(arg + oy * ow + ox, m, where);
+        }
+    }
+}
+
+const gfi_ew_ops gfi_ew_avx512 = {bias_act,         act_grad_colsum, opt_update, first_nonfinite, opt_update_stats,
+                                  max_pool_2x2};
 
 #elif defined(GFI_GEMM_HAVE_X86)
 /* Built without the AVX-512 flags: ew.c never selects this table. */
-const gfi_ew_ops gfi_ew_avx512 = {NULL, NULL, NULL, NULL, NULL};
+const gfi_ew_ops gfi_ew_avx512 = {NULL, NULL, NULL, NULL, NULL, NULL};
 #else
 typedef int gfi_ew_avx512_unused;
 #endif

@@ -5,6 +5,7 @@
  * height 1.  Max pooling keeps the argmax of every output in the cache for the backward (ties: the first,
  * NaN: propagated, as PyTorch).  Work is split over the net's pool by whole planes (sample, channel).
  */
+#include "ew.h"
 #include "internal.h"
 #include "threadpool.h"
 
@@ -188,26 +189,6 @@ static float window_max(const float *x, int64_t w, int64_t y0, int64_t y1, int64
     return best;
 }
 
-/* The common 2 x 2 window without padding, unrolled: the generic loops cost more than the four compares. */
-static void max_plane_2x2(const ppass *p, const float *x, float *y, int32_t *arg)
-{
-    const pgeom *g = &p->g;
-    for (int64_t oy = 0; oy < g->oh; oy++)
-        for (int64_t ox = 0; ox < g->ow; ox++) {
-            int64_t i = oy * g->sh * g->w + ox * g->sw, where = i;
-            float best = x[i];
-            int nan = best != best;
-            MAX_STEP(i + 1);
-            MAX_STEP(i + g->w);
-            MAX_STEP(i + g->w + 1);
-            if (nan)
-                best = window_max_nan(x, g->w, oy * g->sh, oy * g->sh + 2, ox * g->sw, ox * g->sw + 2, &where);
-            y[oy * g->ow + ox] = best;
-            if (arg)
-                arg[oy * g->ow + ox] = (int32_t)where;
-        }
-}
-
 static void max_plane(const ppass *p, int64_t q)
 {
     const pgeom *g = &p->g;
@@ -215,7 +196,8 @@ static void max_plane(const ppass *p, int64_t q)
     float *y = p->y + q * g->oh * g->ow;
     int32_t *arg = p->arg ? p->arg + q * g->oh * g->ow : NULL;
     if (g->kh == 2 && g->kw == 2 && g->ph == 0 && g->pw == 0) {
-        max_plane_2x2(p, x, y, arg);
+        /* the common window: vector versions (ew.h) */
+        gfi_ew()->max_pool_2x2(x, g->w, g->sh, g->sw, y, arg, g->oh, g->ow);
         return;
     }
     for (int64_t oy = 0; oy < g->oh; oy++) {

@@ -644,6 +644,59 @@ static void test_measured_update_keeps_state_good_when_only_weights_overflow(voi
         }
 }
 
+/* The pooling rule written out per window (ew.h): take v when v > best or v
+ * is NaN, in row order, starting from -Inf at the window's first index. */
+static void reference_max_2x2(const float *x, int64_t w, int64_t sh, int64_t sw, float *y, int32_t *arg, int64_t oh,
+                              int64_t ow)
+{
+    for (int64_t oy = 0; oy < oh; oy++)
+        for (int64_t ox = 0; ox < ow; ox++) {
+            int64_t i = oy * sh * w + ox * sw, at[4] = {i, i + 1, i + w, i + w + 1}, where = i;
+            float best = -INFINITY;
+            for (int k = 0; k < 4; k++)
+                if (x[at[k]] > best || isnan(x[at[k]]))
+                    best = x[at[k]], where = at[k];
+            y[oy * ow + ox] = best;
+            arg[oy * ow + ox] = (int32_t)where;
+        }
+}
+
+/* Every version's 2 x 2 max pooling gives the rule's values (bit for bit,
+ * NaN payloads and signed zeros included) and indices: planes whose output
+ * rows are not a multiple of the vector width, values drawn from a few
+ * levels so windows hold ties, NaNs of different payloads (two in some
+ * windows), row strides 1 and 2, column strides 2 (the vector path) and 1
+ * and 3 (handed to the portable loop), and no index array. */
+static void test_max_pool_2x2_versions_follow_the_rule_on_ties_nan_and_edges(void **state)
+{
+    (void)state;
+    enum { H = 9, W = 71 };
+    static float x[H * W], y[H * W], want[H * W];
+    static int32_t arg[H * W], want_arg[H * W];
+    const float levels[] = {-1.0f, -0.0f, 0.0f, 0.5f, 2.0f};
+    const float nan1 = NAN, nan2 = -nan1;
+    for (int v = 0; versions(v); v++)
+        for (int64_t sh = 1; sh <= 2; sh++)
+            for (int64_t sw = 1; sw <= 3; sw++)
+                for (int64_t w = 2; w <= W; w += 7)
+                    for (int trial = 0; trial < 3; trial++) {
+                        for (int i = 0; i < H * W; i++) {
+                            int r = rand() % 100;
+                            x[i] = r < 3 ? (r ? nan1 : nan2) : r < 60 ? levels[r % 5] : uniform(-3, 3);
+                        }
+                        int64_t oh = (H - 2) / sh + 1, ow = (w - 2) / sw + 1;
+                        reference_max_2x2(x, w, sh, sw, want, want_arg, oh, ow);
+                        memset(arg, 0xff, sizeof arg);
+                        versions(v)->max_pool_2x2(x, w, sh, sw, y, arg, oh, ow);
+                        assert_memory_equal(y, want, (size_t)(oh * ow) * sizeof *y);
+                        assert_memory_equal(arg, want_arg, (size_t)(oh * ow) * sizeof *arg);
+                        assert_true(arg[oh * ow] == -1); /* nothing written past the output */
+                        memset(y, 0, sizeof y);
+                        versions(v)->max_pool_2x2(x, w, sh, sw, y, NULL, oh, ow);
+                        assert_memory_equal(y, want, (size_t)(oh * ow) * sizeof *y);
+                    }
+}
+
 static void test_first_nonfinite_finds_the_first_nan_or_inf(void **state)
 {
     (void)state;
@@ -826,6 +879,7 @@ int main(void)
         cmocka_unit_test(test_act_grad_colsum_honours_the_row_stride),
         cmocka_unit_test(test_avx2_and_avx512_activations_agree_bit_for_bit),
         cmocka_unit_test(test_ew_force_selects_a_version_and_refuses_unknown_ids),
+        cmocka_unit_test(test_max_pool_2x2_versions_follow_the_rule_on_ties_nan_and_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
