@@ -87,6 +87,11 @@ void gfi_gate_record(gfi_pool_gate *g, int64_t batch, bool pooled, double wall)
     g->backoff = g->backoff ? g->backoff * 2 : GFI_GATE_MIN_SKIP;
     if (g->backoff > GFI_GATE_MAX_SKIP)
         g->backoff = GFI_GATE_MAX_SKIP;
+    /* and at most about GFI_GATE_MAX_CLOSED seconds of one-thread steps: a long step reaches the limit in
+     * steps only after minutes on one thread, which a closure in a burst of load should not cost */
+    double most = g->one_wall > 0.0 ? GFI_GATE_MAX_CLOSED / g->one_wall : (double)GFI_GATE_MAX_SKIP;
+    if (most < (double)g->backoff)
+        g->backoff = most > GFI_GATE_MIN_SKIP ? (uint32_t)most : GFI_GATE_MIN_SKIP;
     g->skip = g->backoff;
     g->warm = GFI_GATE_WARM;
 }

@@ -16,7 +16,8 @@
  * often a page fault, an interrupt or a worker waking after a pause
  * between steps; a competing process makes every pooled step slow), closes
  * the gate for a number of steps that doubles with
- * each closure in a row (GFI_GATE_MIN_SKIP .. GFI_GATE_MAX_SKIP); the last
+ * each closure in a row (GFI_GATE_MIN_SKIP .. GFI_GATE_MAX_SKIP, and no
+ * more than GFI_GATE_MAX_CLOSED seconds of one-thread steps); the last
  * of them is timed, and the step after it probes the pool again; a slow
  * probe closes it at once.  (The
  * calling thread's CPU time is no signal: with a quiet machine it sleeps in
@@ -46,6 +47,7 @@
 #define GFI_GATE_MIN_WORK 1e6   /* 6 x parameters x batch: smaller steps are never gated */
 #define GFI_GATE_MIN_SKIP 32    /* steps on one thread after the first closure */
 #define GFI_GATE_MAX_SKIP 4096  /* the most steps on one thread between probes */
+#define GFI_GATE_MAX_CLOSED 1.0 /* seconds: nor more steps than this many seconds of one-thread steps */
 #define GFI_GATE_MIN_WALL 50e-6 /* seconds: shorter one-thread steps are timed in windows that pass it */
 #define GFI_GATE_WINDOW 250e-6  /* seconds: pooled steps are timed in windows that pass it */
 #define GFI_GATE_WARM 2e-3      /* seconds of pooled steps after a closure left untimed (workers waking) */

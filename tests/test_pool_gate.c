@@ -35,18 +35,22 @@ static int pooled_of_next(gfi_pool_gate *g, int n, int *measured)
     return pooled;
 }
 
-/* A gate that has timed a one-thread step of batch 64 taking 10 ms, and is at its next pooled timing. */
-static gfi_pool_gate calibrated(void)
+/* A gate that has timed a one-thread step of batch 64 taking `one` seconds, and is at its next pooled
+ * timing. */
+static gfi_pool_gate calibrated_at(double one)
 {
     gfi_pool_gate g = {0};
     bool use, measure;
     gfi_gate_next(&g, &use, &measure);
     assert_true(!use && measure);
-    gfi_gate_record(&g, 64, false, 0.010);
+    gfi_gate_record(&g, 64, false, one);
     gfi_gate_next(&g, &use, &measure);
     assert_true(use && measure);
     return g;
 }
+
+/* The same with a one-thread step of 10 ms. */
+static gfi_pool_gate calibrated(void) { return calibrated_at(0.010); }
 
 static void test_open_gate_times_one_pooled_step_in_a_sample_and_one_lone_step_in_a_cycle(void **state)
 {
@@ -111,7 +115,8 @@ static void test_slow_probe_closes_again_without_a_second_strike(void **state)
 static void test_closures_in_a_row_double_up_to_the_limit(void **state)
 {
     (void)state;
-    gfi_pool_gate g = calibrated();
+    /* one-thread steps of 100 us: GFI_GATE_MAX_CLOSED would allow 10,000 of them */
+    gfi_pool_gate g = calibrated_at(100e-6);
     uint32_t expect = GFI_GATE_MIN_SKIP;
     gfi_gate_record(&g, 64, true, 0.030); /* the first strike; every later record is a probe's */
     for (int round = 0; round < 12; round++) {
@@ -124,6 +129,30 @@ static void test_closures_in_a_row_double_up_to_the_limit(void **state)
         assert_true(use && measure);
         expect = expect * 2 > GFI_GATE_MAX_SKIP ? GFI_GATE_MAX_SKIP : expect * 2;
     }
+}
+
+/* Closures of long steps stop doubling at about GFI_GATE_MAX_CLOSED seconds of one-thread steps (4.3 ms
+ * steps: 232 steps, not 4096), so a burst of load costs the pool a second at most. */
+static void test_closures_of_long_steps_last_at_most_a_second(void **state)
+{
+    (void)state;
+    gfi_pool_gate g = {0};
+    bool use, measure;
+    gfi_gate_next(&g, &use, &measure);
+    gfi_gate_record(&g, 128, false, 4.3e-3);
+    gfi_gate_record(&g, 128, true, 4.3e-3);
+    gfi_gate_record(&g, 128, true, 4.3e-3);
+    uint32_t most = (uint32_t)(GFI_GATE_MAX_CLOSED / 4.3e-3), expect = GFI_GATE_MIN_SKIP;
+    for (int round = 0; round < 12; round++) {
+        assert_int_equal(g.skip, expect);
+        for (uint32_t i = 0; i < expect; i++)
+            gfi_gate_next(&g, &use, &measure);
+        gfi_gate_record(&g, 128, false, 4.3e-3);
+        gfi_gate_next(&g, &use, &measure); /* the probe, slow */
+        gfi_gate_record(&g, 128, true, 4.3e-3);
+        expect = expect * 2 > most ? most : expect * 2;
+    }
+    assert_int_equal(g.skip, most);
 }
 
 static void test_probe_that_pays_resets_the_closure_length(void **state)
@@ -287,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_one_slow_pooled_step_between_fast_ones_keeps_the_gate_open),
         cmocka_unit_test(test_slow_probe_closes_again_without_a_second_strike),
         cmocka_unit_test(test_closures_in_a_row_double_up_to_the_limit),
+        cmocka_unit_test(test_closures_of_long_steps_last_at_most_a_second),
         cmocka_unit_test(test_probe_that_pays_resets_the_closure_length),
         cmocka_unit_test(test_pooled_step_of_another_batch_asks_for_a_lone_timing_instead_of_judging),
         cmocka_unit_test(test_steps_too_short_to_judge_change_nothing),
