@@ -252,8 +252,15 @@ void gfi_max_pool_2x2_portable(const float *x, int64_t w, int64_t sh, int64_t sw
         }
 }
 
-const gfi_ew_ops gfi_ew_portable = {bias_act,         act_grad_colsum, opt_update, first_nonfinite, opt_update_stats,
-                                    gfi_max_pool_2x2_portable};
+static void copy_rows(float *d, int64_t ldd, const float *s, int64_t lds, int64_t rows, int64_t cols)
+{
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(d + r * ldd, s + r * lds, (size_t)cols * sizeof *d);
+}
+
+const gfi_ew_ops gfi_ew_portable = {bias_act,         act_grad_colsum, opt_update,
+                                    first_nonfinite,  opt_update_stats, gfi_max_pool_2x2_portable,
+                                    copy_rows};
 
 /* The version for a gemm kernel id (the same CPU requirements, since each
  * ew file is built with its kernel file's flags). */

@@ -112,6 +112,9 @@ typedef struct gfi_ew_ops {
      * sw == 2 and hand other strides to the portable one. */
     void (*max_pool_2x2)(const float *x, int64_t w, int64_t sh, int64_t sw, float *y, int32_t *arg, int64_t oh,
                          int64_t ow);
+    /* d[r ldd + c] = s[r lds + c] for r < rows, c < cols: short rows (an
+     * im2col row of 11 - 26 floats) without a call per row. */
+    void (*copy_rows)(float *d, int64_t ldd, const float *s, int64_t lds, int64_t rows, int64_t cols);
 } gfi_ew_ops;
 
 /* A sum of squares ss of n floats built from float partials of at most 8

@@ -748,12 +748,26 @@ static void max_pool_2x2(const float *x, int64_t w, int64_t sh, int64_t sw, floa
     }
 }
 
+static void copy_rows(float *d, int64_t ldd, const float *s, int64_t lds, int64_t rows, int64_t cols)
+{
+    if (cols <= 0)
+        return;
+    const int64_t full = cols & ~(int64_t)7;
+    const __m256i tail = gfi_avx2_lanes(cols - full);
+    for (int64_t r = 0; r < rows; r++, d += ldd, s += lds) {
+        for (int64_t c = 0; c < full; c += 8)
+            _mm256_storeu_ps(d + c, _mm256_loadu_ps(s + c));
+        if (full < cols)
+            _mm256_maskstore_ps(d + full, tail, _mm256_maskload_ps(s + full, tail));
+    }
+}
+
 const gfi_ew_ops gfi_ew_avx2 = {bias_act,         act_grad_colsum, opt_update, first_nonfinite, opt_update_stats,
-                                max_pool_2x2};
+                                max_pool_2x2,     copy_rows};
 
 #elif defined(GFI_GEMM_HAVE_X86)
 /* Built without the AVX2 flags: ew.c never selects this table. */
-const gfi_ew_ops gfi_ew_avx2 = {NULL, NULL, NULL, NULL, NULL, NULL};
+const gfi_ew_ops gfi_ew_avx2 = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 #else
 typedef int gfi_ew_avx2_unused;
 #endif

@@ -697,6 +697,29 @@ static void test_max_pool_2x2_versions_follow_the_rule_on_ties_nan_and_edges(voi
                     }
 }
 
+/* Every version's copy_rows copies rows of 0 - 40 floats between strides
+ * and writes nothing else: the gaps between destination rows and the row
+ * after the last keep their contents. */
+static void test_copy_rows_copies_each_row_and_nothing_else(void **state)
+{
+    (void)state;
+    enum { ROWS = 5, LDS = 53, LDD = 47 };
+    static float src[ROWS * LDS], dst[(ROWS + 1) * LDD], want[(ROWS + 1) * LDD];
+    for (int i = 0; i < ROWS * LDS; i++)
+        src[i] = uniform(-1, 1);
+    for (int v = 0; versions(v); v++)
+        for (int64_t cols = 0; cols <= 40; cols++)
+            for (int64_t rows = 0; rows <= ROWS; rows++) {
+                for (int i = 0; i < (ROWS + 1) * LDD; i++)
+                    dst[i] = want[i] = (float)-i;
+                for (int64_t r = 0; r < rows; r++)
+                    for (int64_t c = 0; c < cols; c++)
+                        want[r * LDD + c] = src[r * LDS + c + 3];
+                versions(v)->copy_rows(dst, LDD, src + 3, LDS, rows, cols);
+                assert_memory_equal(dst, want, sizeof dst);
+            }
+}
+
 static void test_first_nonfinite_finds_the_first_nan_or_inf(void **state)
 {
     (void)state;
@@ -880,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_avx2_and_avx512_activations_agree_bit_for_bit),
         cmocka_unit_test(test_ew_force_selects_a_version_and_refuses_unknown_ids),
         cmocka_unit_test(test_max_pool_2x2_versions_follow_the_rule_on_ties_nan_and_edges),
+        cmocka_unit_test(test_copy_rows_copies_each_row_and_nothing_else),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
