@@ -241,14 +241,18 @@ static plan make_plan(const geom *g, int64_t batch, int threads)
     return pl;
 }
 
-/* The slots beyond the first, then a chunk's work per thread. */
+/* The slots beyond the first, then a chunk's work per thread, then the sums of dz's (sample, channel) planes
+ * in double (2 floats each, after one float of room to align them). */
 static size_t conv_scratch_size(const gf_layer *l, int64_t batch, int32_t threads)
 {
     geom g;
     layer_geom(l, &g);
     plan pl = make_plan(&g, batch, threads);
     size_t slots = sat_mul3((size_t)(pl.slots - 1), l->nweights, 1), work = sat_mul3(pl.work, (size_t)threads, 1);
-    return slots > SIZE_MAX - work ? SIZE_MAX : slots + work;
+    size_t sums = sat_mul3((size_t)batch, (size_t)g.oc, 2);
+    if (slots > SIZE_MAX - work || sums > SIZE_MAX - 1 || slots + work > SIZE_MAX - (sums + 1))
+        return SIZE_MAX;
+    return slots + work + sums + 1;
 }
 
 /* Per channel: the live fraction and the weight-gradient norm, after two flags (forward seen, backward seen). */
@@ -266,7 +270,8 @@ typedef struct pass {
     int64_t batch; /* samples the pass covers: a chunk's, or the whole batch's */
     const float *a, *b, *c; /* inputs of the pass */
     float *x, *y, *z;        /* outputs of the pass */
-    int64_t count; /* a size the item needs beyond the geometry (add_slots_row: the slots) */
+    int64_t count; /* a size the item needs beyond the geometry (add_slots_row: the slots; act_grad_run: n0) */
+    double *sums;  /* act_grad_run, bias_grad_channel: dz's plane sums, N x OC */
     void (*item)(const struct pass *p, int64_t i); /* one unit of work */
     int64_t items;
 } pass;
@@ -452,8 +457,10 @@ static void relu_grad(const float *restrict z, const float *restrict dy, float *
     }
 }
 
-/* Backward, run (sample n, channel k): dz = dy f'(z), copied into dZt's run.  p->a = z, p->b = y, p->c = dy,
- * p->z = dz, p->x = dZt. */
+/* Backward, run (sample n, channel k): dz = dy f'(z), copied into dZt's run, and its sum (for the bias
+ * gradient, taken here while the run is in L1 rather than read back from memory in a pass of its own).
+ * p->a = z, p->b = y, p->c = dy, p->z = dz, p->x = dZt; the sum goes to sums[n0 + n][k], p->sums with p->count
+ * = n0, the chunk's first sample. */
 static void act_grad_run(const pass *p, int64_t t)
 {
     const geom *g = p->g;
@@ -463,29 +470,20 @@ static void act_grad_run(const pass *p, int64_t t)
     float *dz = p->z + off, *dst = p->x + k * p->batch * g->p + n * g->p;
     if (l->act.kind == GF_ACT_RELU) {
         relu_grad(z, dy, dz, dst, g->p);
-        return;
+    } else {
+        gfi_act_backward(&l->act, z, p->b + off, dy, dz, (size_t)g->p);
+        memcpy(dst, dz, (size_t)g->p * sizeof *dst);
     }
-    gfi_act_backward(&l->act, z, p->b + off, dy, dz, (size_t)g->p);
-    memcpy(dst, dz, (size_t)g->p * sizeof *dst);
+    p->sums[(p->count + n) * g->oc + k] = gfi_ew()->run_sum16(dz, g->p);
 }
 
-/* db[k] = the sum of channel k of dz (p->a, N x OC x P) in double: BLOCK running sums (element i of a run into
- * sum i % BLOCK), so the adds do not wait on each other, combined in a fixed order. */
+/* db[k] = the sum over samples, in sample order, of dz's plane sums (p->sums, N x OC; act_grad_run). */
 static void bias_grad_channel(const pass *p, int64_t k)
 {
     const geom *g = p->g;
-    double part[BLOCK] = {0}, s = 0.0;
-    for (int64_t n = 0; n < p->batch; n++) {
-        const float *run = p->a + (n * g->oc + k) * g->p;
-        int64_t i = 0;
-        for (; i + BLOCK <= g->p; i += BLOCK)
-            for (int j = 0; j < BLOCK; j++)
-                part[j] += run[i + j];
-        for (int j = 0; i + j < g->p; j++)
-            part[j] += run[i + j];
-    }
-    for (int j = 0; j < BLOCK; j++)
-        s += part[j];
+    double s = 0.0;
+    for (int64_t n = 0; n < p->batch; n++)
+        s += p->sums[n * g->oc + k];
     p->l->db[k] = (float)s;
 }
 
@@ -547,12 +545,21 @@ typedef struct chunk_job {
     const geom *g;
     const gfi_layer_io *io;
     const plan *pl;
+    double *sums; /* backward: dz's plane sums (plane_sums) */
 } chunk_job;
 
 /* Thread tid's scratch for one chunk (after the slots), and slot sl's weight gradient. */
 static float *work_of(const chunk_job *j, int tid)
 {
     return j->io->scratch + (size_t)(j->pl->slots - 1) * j->l->nweights + (size_t)(tid < 0 ? 0 : tid) * j->pl->work;
+}
+
+/* The plane sums of dz (N x OC doubles), after every thread's work, aligned for doubles. */
+static double *plane_sums(const gfi_layer_io *io, const gf_layer *l, const plan *pl, int threads)
+{
+    float *at = io->scratch + (size_t)(pl->slots - 1) * l->nweights + (size_t)threads * pl->work;
+    uintptr_t u = (uintptr_t)(void *)at;
+    return (double *)(void *)(at + (u % sizeof(double) ? 1 : 0));
 }
 
 static float *slot_dw(const chunk_job *j, int64_t sl)
@@ -602,7 +609,7 @@ static void backward_chunk(const chunk_job *j, int64_t c, float *dw, bool accumu
     float *col = work_of(j, tid), *dzt = col + g->r * np, *dcol = dzt + g->oc * np;
     chunk_im2col(j, c, col, tid);
     pass p = {.l = j->l, .g = g, .batch = s, .a = io->z + off, .b = io->y + off, .c = io->dy + off,
-              .z = io->dz + off, .x = dzt};
+              .z = io->dz + off, .x = dzt, .count = n0, .sums = j->sums};
     run_pass(l, &p, s * g->oc, (size_t)(g->oc * np), tid, act_grad_run);
     for (int64_t gi = 0; gi < g->groups; gi++)
         product(l, tid, false, true, g->ocg, g->rg, np, dzt + gi * g->ocg * np, np, col + gi * g->rg * np, np,
@@ -653,7 +660,7 @@ static void conv_forward(gf_layer *l, const gfi_layer_io *io)
     geom g;
     layer_geom(l, &g);
     plan pl = make_plan(&g, io->batch, gfi_pool_threads(l->owner->pool));
-    chunk_job j = {l, &g, io, &pl};
+    chunk_job j = {l, &g, io, &pl, NULL};
     if (pl.by_chunk)
         gfi_pool_run(l->owner->pool, forward_worker, &j);
     else
@@ -670,8 +677,9 @@ static void conv_backward(gf_layer *l, const gfi_layer_io *io)
 {
     geom g;
     layer_geom(l, &g);
-    plan pl = make_plan(&g, io->batch, gfi_pool_threads(l->owner->pool));
-    chunk_job j = {l, &g, io, &pl};
+    int threads = gfi_pool_threads(l->owner->pool);
+    plan pl = make_plan(&g, io->batch, threads);
+    chunk_job j = {l, &g, io, &pl, plane_sums(io, l, &pl, threads)};
     if (pl.by_chunk)
         gfi_pool_run(l->owner->pool, backward_worker, &j);
     else
@@ -680,8 +688,8 @@ static void conv_backward(gf_layer *l, const gfi_layer_io *io)
     pass p = {.l = l, .g = &g, .a = io->scratch, .count = pl.slots};
     if (pl.slots > 1)
         run_pass(l, &p, g.oc, (size_t)(pl.slots - 1) * l->nweights, -1, add_slots_row);
-    p = (pass){.l = l, .g = &g, .batch = io->batch, .a = io->dz};
-    run_pass(l, &p, g.oc, (size_t)(g.oc * io->batch * g.p), -1, bias_grad_channel);
+    p = (pass){.l = l, .g = &g, .batch = io->batch, .sums = j.sums};
+    run_pass(l, &p, g.oc, (size_t)(g.oc * io->batch), -1, bias_grad_channel);
     if (io->observe && l->keep) {
         p = (pass){.l = l, .g = &g, .batch = io->batch};
         run_pass(l, &p, g.oc, 0, -1, wgrad_norm_channel);

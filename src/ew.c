@@ -258,9 +258,23 @@ static void copy_rows(float *d, int64_t ldd, const float *s, int64_t lds, int64_
         memcpy(d + r * ldd, s + r * lds, (size_t)cols * sizeof *d);
 }
 
+static double run_sum16(const float *x, int64_t n)
+{
+    double part[16] = {0}, s = 0.0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++)
+            part[j] += x[i + j];
+    for (int j = 0; i + j < n; j++)
+        part[j] += x[i + j];
+    for (int j = 0; j < 16; j++)
+        s += part[j];
+    return s;
+}
+
 const gfi_ew_ops gfi_ew_portable = {bias_act,         act_grad_colsum, opt_update,
                                     first_nonfinite,  opt_update_stats, gfi_max_pool_2x2_portable,
-                                    copy_rows};
+                                    copy_rows,        run_sum16};
 
 /* The version for a gemm kernel id (the same CPU requirements, since each
  * ew file is built with its kernel file's flags). */

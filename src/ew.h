@@ -115,6 +115,10 @@ typedef struct gfi_ew_ops {
     /* d[r ldd + c] = s[r lds + c] for r < rows, c < cols: short rows (an
      * im2col row of 11 - 26 floats) without a call per row. */
     void (*copy_rows)(float *d, int64_t ldd, const float *s, int64_t lds, int64_t rows, int64_t cols);
+    /* The sum of x[0..n) in double: element i into partial sum i % 16, the
+     * 16 partials added in order.  Every version gives the same bits (a
+     * convolution's bias gradient, summed per (sample, channel) plane). */
+    double (*run_sum16)(const float *x, int64_t n);
 } gfi_ew_ops;
 
 /* A sum of squares ss of n floats built from float partials of at most 8

@@ -762,12 +762,40 @@ static void copy_rows(float *d, int64_t ldd, const float *s, int64_t lds, int64_
     }
 }
 
+/* The 16 partial sums in four vectors of doubles (see ew_avx512.c). */
+static double run_sum16(const float *x, int64_t n)
+{
+    __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
+    const int64_t full = n > 0 ? n & ~(int64_t)15 : 0, rest = n > 0 ? n - full : 0;
+    for (int64_t i = 0; i < full; i += 16) {
+        __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+        acc[0] = _mm256_add_pd(acc[0], lo_pd(a));
+        acc[1] = _mm256_add_pd(acc[1], hi_pd(a));
+        acc[2] = _mm256_add_pd(acc[2], lo_pd(b));
+        acc[3] = _mm256_add_pd(acc[3], hi_pd(b));
+    }
+    if (rest) {
+        __m256 a = _mm256_maskload_ps(x + full, gfi_avx2_lanes(rest)),
+               b = _mm256_maskload_ps(x + full + 8, gfi_avx2_lanes(rest - 8));
+        acc[0] = _mm256_add_pd(acc[0], lo_pd(a));
+        acc[1] = _mm256_add_pd(acc[1], hi_pd(a));
+        acc[2] = _mm256_add_pd(acc[2], lo_pd(b));
+        acc[3] = _mm256_add_pd(acc[3], hi_pd(b));
+    }
+    double part[16], s = 0.0;
+    for (int q = 0; q < 4; q++)
+        _mm256_storeu_pd(part + 4 * q, acc[q]);
+    for (int j = 0; j < 16; j++)
+        s += part[j];
+    return s;
+}
+
 const gfi_ew_ops gfi_ew_avx2 = {bias_act,         act_grad_colsum, opt_update, first_nonfinite, opt_update_stats,
-                                max_pool_2x2,     copy_rows};
+                                max_pool_2x2,     copy_rows,       run_sum16};
 
 #elif defined(GFI_GEMM_HAVE_X86)
 /* Built without the AVX2 flags: ew.c never selects this table. */
-const gfi_ew_ops gfi_ew_avx2 = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+const gfi_ew_ops gfi_ew_avx2 = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 #else
 typedef int gfi_ew_avx2_unused;
 #endif

@@ -734,12 +734,38 @@ static void copy_rows(float *d, int64_t ldd, const float *s, int64_t lds, int64_
     }
 }
 
+/* Lanes 0 - 7 and 8 - 15 of the partial sums in two vectors of doubles; a
+ * masked tail adds +0 to the other lanes, which leaves them as they are (a
+ * partial that starts at +0 is never -0). */
+static double run_sum16(const float *x, int64_t n)
+{
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+    const int64_t full = n > 0 ? n & ~(int64_t)15 : 0;
+    const __mmask16 tail = n > 0 ? lanes(n - full) : 0;
+    for (int64_t i = 0; i < full; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        lo = _mm512_add_pd(lo, lo_pd(v));
+        hi = _mm512_add_pd(hi, hi_pd(v));
+    }
+    if (tail) {
+        __m512 v = _mm512_maskz_loadu_ps(tail, x + full);
+        lo = _mm512_add_pd(lo, lo_pd(v));
+        hi = _mm512_add_pd(hi, hi_pd(v));
+    }
+    double part[16], s = 0.0;
+    _mm512_storeu_pd(part, lo);
+    _mm512_storeu_pd(part + 8, hi);
+    for (int j = 0; j < 16; j++)
+        s += part[j];
+    return s;
+}
+
 const gfi_ew_ops gfi_ew_avx512 = {bias_act,        act_grad_colsum,  opt_update, first_nonfinite,
-                                  opt_update_stats, max_pool_2x2,    copy_rows};
+                                  opt_update_stats, max_pool_2x2,    copy_rows,  run_sum16};
 
 #elif defined(GFI_GEMM_HAVE_X86)
 /* Built without the AVX-512 flags: ew.c never selects this table. */
-const gfi_ew_ops gfi_ew_avx512 = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+const gfi_ew_ops gfi_ew_avx512 = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 #else
 typedef int gfi_ew_avx512_unused;
 #endif

@@ -721,6 +721,35 @@ static void test_copy_rows_copies_each_row_and_nothing_else(void **state)
             }
 }
 
+/* Every version's run_sum16 gives the portable loop's bits: runs of 0 - 40
+ * floats spread over forty binades (so any other order of the adds rounds
+ * differently), a run of -0 only, and an Inf. */
+static void test_run_sum16_versions_give_the_portable_sums_bits(void **state)
+{
+    (void)state;
+    enum { N = 41 };
+    static float x[N + 1];
+    for (int trial = 0; trial < 20; trial++) {
+        for (int i = 0; i <= N; i++)
+            x[i] = uniform(-1, 1) * ldexpf(1.0f, (int)uniform(-20, 20));
+        for (int v = 1; versions(v); v++)
+            for (int64_t n = 0; n <= N; n++) {
+                double want = gfi_ew_portable.run_sum16(x + 1, n), got = versions(v)->run_sum16(x + 1, n);
+                assert_memory_equal(&got, &want, sizeof got);
+            }
+    }
+    static float zeros[N];
+    for (int i = 0; i < N; i++)
+        zeros[i] = -0.0f;
+    for (int v = 0; versions(v); v++) {
+        double z = versions(v)->run_sum16(zeros, N);
+        assert_true(z == 0.0 && !signbit(z));
+        zeros[37] = INFINITY;
+        assert_true(isinf(versions(v)->run_sum16(zeros, N)));
+        zeros[37] = -0.0f;
+    }
+}
+
 static void test_first_nonfinite_finds_the_first_nan_or_inf(void **state)
 {
     (void)state;
@@ -905,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_ew_force_selects_a_version_and_refuses_unknown_ids),
         cmocka_unit_test(test_max_pool_2x2_versions_follow_the_rule_on_ties_nan_and_edges),
         cmocka_unit_test(test_copy_rows_copies_each_row_and_nothing_else),
+        cmocka_unit_test(test_run_sum16_versions_give_the_portable_sums_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
