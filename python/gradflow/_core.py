@@ -7,6 +7,7 @@ object: the Python object turns into a borrowed view that keeps the Net
 alive, never frees the handle, and raises ClosedError if used after the Net
 was closed (or, for an Optimizer, after it was replaced).
 """
+import collections
 import ctypes
 import functools
 import os
@@ -57,11 +58,81 @@ def _read_shape(fn, h, where, net_h=None):
 # ctypes releases the GIL inside every C call, and the C library allows one
 # thread per handle at a time (separate handles may run on separate threads
 # at once).  So every method of a handle object runs under that handle's
-# re-entrant lock: calls on one object from several threads are serialized
+# re-entrant lock, handed to waiting threads in arrival order (_FairRLock):
+# calls on one object from several threads are serialized
 # (close() waits for a train_step in flight, which then ends normally; the
 # next call raises ClosedError).  A borrowed view (a Net's layer, optimizer)
 # and a Net's Diagnostics use the Net's lock, since their C calls touch the
 # Net's memory.  Re-entrant, so a fit() callback may call back into its Net.
+
+class _FairRLock:
+    """A re-entrant lock that hands itself to waiting threads in the order they came.
+
+    threading.RLock is not fair: a thread calling a Net in a loop (train_step
+    after train_step) releases the lock and takes it again before a waiting
+    thread wakes, so close() or a read of a property from another thread
+    waited for seconds to minutes (6 - 199 s were seen).  Here a release with
+    threads waiting passes ownership straight to the first of them.
+    Uncontended, acquire and release each take one plain lock.
+    """
+
+    __slots__ = ("_mu", "_owner", "_count", "_waiters")
+
+    def __init__(self):
+        self._mu = threading.Lock()  # guards the fields below
+        self._owner = None  # thread ident of the holder
+        self._count = 0  # the holder's nesting depth
+        self._waiters = collections.deque()  # (ident, gate) in arrival order; gate released on handoff
+
+    def acquire(self):
+        me = _get_ident()
+        if self._owner == me:  # only this thread sets or clears its own ownership
+            self._count += 1
+            return True
+        mu = self._mu
+        mu.acquire()
+        if self._owner is None and not self._waiters:
+            self._owner, self._count = me, 1
+            mu.release()
+            return True
+        gate = threading.Lock()
+        gate.acquire()
+        entry = (me, gate)
+        self._waiters.append(entry)
+        mu.release()
+        try:
+            gate.acquire()  # the releaser made this thread the owner, then opened the gate
+        except BaseException:  # interrupted (KeyboardInterrupt in the main thread): leave the queue
+            with mu:
+                if entry in self._waiters:
+                    self._waiters.remove(entry)
+                    raise
+            self.release()  # ownership arrived meanwhile: pass it on
+            raise
+        return True
+
+    def release(self):
+        if self._owner != _get_ident():
+            raise RuntimeError("cannot release a lock this thread does not hold")
+        if self._count > 1:
+            self._count -= 1
+            return
+        with self._mu:
+            if self._waiters:
+                ident, gate = self._waiters.popleft()
+                self._owner, self._count = ident, 1
+                gate.release()
+            else:
+                self._owner, self._count = None, 0
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+_get_ident = threading.get_ident
 
 _SKIP = {"__init__", "__del__", "__init_subclass__", "__copy__", "__deepcopy__", "__reduce_ex__", "__eq__",
          "__hash__", "_adopt", "_serial_lock", "__bool__"}
@@ -70,8 +141,12 @@ _SKIP = {"__init__", "__del__", "__init_subclass__", "__copy__", "__deepcopy__",
 def _serialized(fn):
     @functools.wraps(fn)
     def call(self, *args, **kwargs):
-        with self._serial_lock():
+        lock = self._serial_lock()
+        lock.acquire()
+        try:
             return fn(self, *args, **kwargs)
+        finally:
+            lock.release()
     return call
 
 
@@ -107,7 +182,7 @@ class _Handle:
             return owner._serial_lock()
         m = self.__dict__.get("_mutex")
         if m is None:  # setdefault is atomic: two first callers get the same lock
-            m = self.__dict__.setdefault("_mutex", threading.RLock())
+            m = self.__dict__.setdefault("_mutex", _FairRLock())
         return m
 
     def _adopt(self, h, owner=None):

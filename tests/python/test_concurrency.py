@@ -170,5 +170,70 @@ report(reads=reads, steps=net.steps)
         self.assertEqual(r["steps"], 300)
 
 
+class FairLock(unittest.TestCase):
+    """The handle lock serves waiting threads in arrival order (threading.RLock let a thread calling train_step
+    in a loop take it back first, and close() from another thread waited 6 - 199 s)."""
+
+    def setUp(self):
+        import threading
+        from gradflow._core import _FairRLock
+        self.threading = threading
+        self.lock = _FairRLock()
+
+    def wait_queued(self, n):
+        import time
+        deadline = time.monotonic() + 30
+        while len(self.lock._waiters) < n and time.monotonic() < deadline:
+            time.sleep(0.001)
+        self.assertEqual(len(self.lock._waiters), n)
+
+    def test_a_waiting_thread_gets_the_lock_before_its_holder_takes_it_again(self):
+        order = []
+        self.lock.acquire()
+
+        def waiter():
+            with self.lock:
+                order.append("waiter")
+        t = self.threading.Thread(target=waiter)
+        t.start()
+        self.wait_queued(1)
+        self.lock.release()
+        with self.lock:  # the holder's next call, at once: it queues behind the waiter
+            order.append("holder again")
+        t.join(30)
+        self.assertEqual(order, ["waiter", "holder again"])
+
+    def test_waiting_threads_get_the_lock_in_the_order_they_came(self):
+        order = []
+        self.lock.acquire()
+        threads = []
+        for i in range(4):
+            t = self.threading.Thread(target=lambda i=i: (self.lock.acquire(), order.append(i), self.lock.release()))
+            t.start()
+            self.wait_queued(i + 1)
+            threads.append(t)
+        self.lock.release()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(order, [0, 1, 2, 3])
+
+    def test_the_holder_may_take_it_again_and_only_the_holder_may_release_it(self):
+        with self.lock:
+            with self.lock:
+                self.assertEqual(self.lock._count, 2)
+            errors = []
+
+            def other():
+                try:
+                    self.lock.release()
+                except RuntimeError as e:
+                    errors.append(e)
+            t = self.threading.Thread(target=other)
+            t.start()
+            t.join(30)
+            self.assertEqual(len(errors), 1)
+        self.assertIsNone(self.lock._owner)
+
+
 if __name__ == "__main__":
     unittest.main()
