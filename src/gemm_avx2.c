@@ -218,42 +218,60 @@ static void avx2_pack_a(int mr, bool trans, const float *a, int64_t lda, int64_t
     }
 }
 
+/* op(B) = B into slivers of NR = 16 columns, one row of B at a time: each
+ * row is read front to back, which the hardware prefetcher follows, and its
+ * 16-column pieces go to the slivers (in cache: the panel is at most
+ * kc x nc), and the next row is fetched while this one is copied.  Reading
+ * a sliver's column strip down the rows instead touched a new page every row
+ * and waited on memory for each: B is a weight matrix of several MiB in the
+ * input-gradient product.  Packing a 2048 x 2048 W out of cache (Zen 3):
+ * 2.0 - 2.1 ms by strips, 1.6 by rows, 1.2 with the prefetch. */
+static void pack_b_rows(const float *b, int64_t ldb, int64_t p0, int64_t j0, int64_t kb, int64_t nb,
+                        float *restrict dst)
+{
+    const int64_t full = nb / NR * NR;
+    const int tail = (int)(nb - full);
+    const __m256i m0 = gfi_avx2_lanes(tail), m1 = gfi_avx2_lanes(tail - 8);
+    for (int64_t p = 0; p < kb; p++) {
+        const float *src = b + (p0 + p) * ldb + j0;
+        float *d = dst + p * NR;
+        const float *next = p + 1 < kb ? src + ldb : src; /* fetched a row ahead, a line per piece */
+        for (int64_t s = 0; s < full; s += NR) {
+            _mm_prefetch((const char *)(next + s), _MM_HINT_T0);
+            __m256 x0 = _mm256_loadu_ps(src + s), x1 = _mm256_loadu_ps(src + s + 8);
+            _mm256_store_ps(d + s * kb, x0);
+            _mm256_store_ps(d + s * kb + 8, x1);
+        }
+        if (tail) {
+            _mm256_store_ps(d + full * kb, _mm256_maskload_ps(src + full, m0));
+            _mm256_store_ps(d + full * kb + 8, _mm256_maskload_ps(src + full + 8, m1));
+        }
+    }
+}
+
 /* op(B) into slivers of NR = 16 columns: dst[s*16*kb + p*16 + j] =
  * op(B)[p0+p][j0+s+j], zero past column nb. */
 static void avx2_pack_b(int nr, bool trans, const float *b, int64_t ldb, int64_t p0, int64_t j0, int64_t kb, int64_t nb,
                         float *restrict dst)
 {
     (void)nr; /* always NR */
+    if (!trans) {
+        pack_b_rows(b, ldb, p0, j0, kb, nb, dst);
+        return;
+    }
     for (int64_t s = 0; s < nb; s += NR) {
         int cols = nb - s < NR ? (int)(nb - s) : NR;
-        if (!trans) {
-            /* rows of B, copied whole */
-            const float *src = b + p0 * ldb + j0 + s;
-            if (cols == NR) {
-                for (int64_t p = 0; p < kb; p++) {
-                    _mm256_store_ps(dst + p * NR, _mm256_loadu_ps(src + p * ldb));
-                    _mm256_store_ps(dst + p * NR + 8, _mm256_loadu_ps(src + p * ldb + 8));
-                }
-            } else {
-                const __m256i m0 = gfi_avx2_lanes(cols), m1 = gfi_avx2_lanes(cols - 8);
-                for (int64_t p = 0; p < kb; p++) {
-                    _mm256_store_ps(dst + p * NR, _mm256_maskload_ps(src + p * ldb, m0));
-                    _mm256_store_ps(dst + p * NR + 8, _mm256_maskload_ps(src + p * ldb + 8, m1));
-                }
-            }
-        } else {
-            /* op(B)[p][j] = b[j*ldb + p]: 8 x 8 blocks (8 of the sliver's
-             * columns, 8 steps of p) transposed in registers */
-            for (int h = 0; h < NR; h += 8) {
-                int rows = cols - h < 0 ? 0 : cols - h > 8 ? 8 : cols - h;
-                const float *src = b + (j0 + s + h) * ldb + p0;
-                for (int64_t p = 0; p < kb; p += 8) {
-                    __m256 r[8];
-                    load_transposed(r, src + p, ldb, rows, kb - p);
-                    int q_end = kb - p < 8 ? (int)(kb - p) : 8;
-                    for (int q = 0; q < q_end; q++)
-                        _mm256_store_ps(dst + (p + q) * NR + h, r[q]);
-                }
+        /* op(B)[p][j] = b[j*ldb + p]: 8 x 8 blocks (8 of the sliver's
+         * columns, 8 steps of p) transposed in registers */
+        for (int h = 0; h < NR; h += 8) {
+            int rows = cols - h < 0 ? 0 : cols - h > 8 ? 8 : cols - h;
+            const float *src = b + (j0 + s + h) * ldb + p0;
+            for (int64_t p = 0; p < kb; p += 8) {
+                __m256 r[8];
+                load_transposed(r, src + p, ldb, rows, kb - p);
+                int q_end = kb - p < 8 ? (int)(kb - p) : 8;
+                for (int q = 0; q < q_end; q++)
+                    _mm256_store_ps(dst + (p + q) * NR + h, r[q]);
             }
         }
         dst += (int64_t)NR * kb;
