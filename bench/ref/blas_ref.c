@@ -11,6 +11,10 @@
  * It re-runs itself with OPENBLAS_NUM_THREADS=1, BLIS_NUM_THREADS=1 and OMP_NUM_THREADS=1 set
  * when they are not, since those libraries read them when they load.
  *
+ * Then the step's eight products one at a time, each alternated between cblas_sgemm and the
+ * library's own product (gfi_gemm, one thread), which shows which form (Z = A W^T, dW = dZ^T A,
+ * dA = dZ W) and which layer a difference in the step comes from.
+ *
  * The BLAS step does what gf_net_train_step does for this net: forward with bias and ReLU,
  * MSE gradient, ReLU gradient, bias gradient, weight gradient, input gradient for every layer
  * but the first, then W -= lr dW and b -= lr db.  Flops are counted as `make bench` counts
@@ -22,6 +26,7 @@
 #include <unistd.h>
 
 #include "../steps.h"
+#include "gemm.h"
 
 /* The CBLAS prototype and constants (the values every CBLAS uses), declared here so the
  * tool needs no particular library's header. */
@@ -138,6 +143,80 @@ static void blas_step(blas_net *s)
     }
 }
 
+/* One product of the step: C (m x n) = op(A) op(B), row-major, operands from the BLAS net. */
+typedef struct product {
+    const char *what;
+    int layer;
+    bool ta, tb;
+    int64_t m, n, k;
+    const float *a, *b;
+    float *c;
+} product;
+
+/* The step's products, in its order: the forward's, then per layer from the last dW and dA. */
+static int step_products(blas_net *s, product *p)
+{
+    int n = 0;
+    for (int l = 0; l < NL; l++)
+        p[n++] = (product){"Z = A W^T ", l + 1, false, true, batch, dims[l + 1], dims[l], s->a[l], s->w[l], s->z[l]};
+    for (int l = NL - 1; l >= 0; l--) {
+        p[n++] = (product){"dW = dZ^T A", l + 1, true, false, dims[l + 1], dims[l], batch, s->da[l + 1], s->a[l],
+                           s->dw[l]};
+        if (l > 0)
+            p[n++] = (product){"dA = dZ W ", l + 1, false, false, batch, dims[l], dims[l + 1], s->da[l + 1], s->w[l],
+                               s->da[l]};
+    }
+    return n;
+}
+
+static void product_run(const product *p, bool blas, struct gfi_gemm_ws *ws)
+{
+    int64_t lda = p->ta ? p->m : p->k, ldb = p->tb ? p->k : p->n;
+    if (blas)
+        cblas_sgemm(ROW_MAJOR, p->ta ? TRANS : NO_TRANS, p->tb ? TRANS : NO_TRANS, (int)p->m, (int)p->n, (int)p->k,
+                    1.0f, p->a, (int)lda, p->b, (int)ldb, 0.0f, p->c, (int)p->n);
+    else
+        gfi_gemm(ws, p->ta, p->tb, p->m, p->n, p->k, 1.0f, p->a, lda, p->b, ldb, 0.0f, p->c, p->n);
+}
+
+/* Each product alone, rounds of `reps` calls alternated between the BLAS and the library. */
+static void compare_products(blas_net *s, int rounds)
+{
+    struct gfi_gemm_ws *ws;
+    if (gfi_gemm_ws_create(&ws, 1)) {
+        fprintf(stderr, "blas_ref: cannot create the product workspace\n");
+        exit(1);
+    }
+    product p[3 * NL];
+    int np = step_products(s, p);
+    enum { REPS = 4 };
+    printf("  per product, one thread (GFLOP/s, medians of %d rounds of %d calls, alternated):\n", rounds, REPS);
+    double sum_b = 0.0, sum_g = 0.0, flops_all = 0.0;
+    for (int i = 0; i < np; i++) {
+        double tb[MAX_ROUNDS], tg[MAX_ROUNDS];
+        product_run(&p[i], true, ws); /* warm-up */
+        product_run(&p[i], false, ws);
+        for (int r = 0; r < rounds; r++)
+            for (int side = 0; side < 2; side++) {
+                double t0 = now();
+                for (int k = 0; k < REPS; k++)
+                    product_run(&p[i], side == 0, ws);
+                (side == 0 ? tb : tg)[r] = (now() - t0) / REPS;
+            }
+        double flops = 2.0 * (double)p[i].m * (double)p[i].n * (double)p[i].k;
+        double b = median(tb, rounds), g = median(tg, rounds);
+        sum_b += b;
+        sum_g += g;
+        flops_all += flops;
+        printf("    layer %d %s %5lld x %5lld x %5lld   BLAS %6.1f   libgradflow %6.1f   BLAS / libgradflow time %.3f\n",
+               p[i].layer, p[i].what, (long long)p[i].m, (long long)p[i].n, (long long)p[i].k, flops / b / 1e9,
+               flops / g / 1e9, b / g);
+    }
+    printf("    all products                         BLAS %6.1f   libgradflow %6.1f   BLAS / libgradflow time %.3f\n",
+           flops_all / sum_b / 1e9, flops_all / sum_g / 1e9, sum_b / sum_g);
+    gfi_gemm_ws_destroy(ws);
+}
+
 /* The BLAS libraries read their thread count when they load: set it, then start again. */
 static void one_thread(char **argv)
 {
@@ -185,6 +264,7 @@ int main(int argc, char **argv)
            gemm_ms);
     printf("  libgradflow step %7.2f ms  %6.1f GFLOP/s\n", mg, flops / mg / 1e6);
     printf("  BLAS / libgradflow time: %.3f\n", mb / mg);
+    compare_products(&s, rounds);
     blas_net_free(&s);
     step_free(&g);
     return 0;
