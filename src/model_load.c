@@ -879,8 +879,25 @@ static size_t first_capacity(FILE *f)
     return end > 0 && end < (1L << 30) ? (size_t)end + 1 : (size_t)1 << 16;
 }
 
-/* The whole file into one allocation. */
-static int read_file(const char *path, uint8_t **out, size_t *size, const char *fn)
+/* How much of the file to ask for next, at most room: up to the end of the header, then (once the magic
+ * and the size the header declares are in) up to one byte past that size, which is all the loader needs to
+ * tell a whole model from trailing bytes.  0 ends the reading: the bytes are there, or the declared size is
+ * more than any buffer holds (the loader then calls the data truncated).  A stream that goes on after a
+ * model (a pipe still writing, a device) is thus read no further than its model. */
+static size_t next_request(const uint8_t *buf, size_t n, size_t room)
+{
+    if (n < GFI_MF_HEADER)
+        return GFI_MF_HEADER - n < room ? GFI_MF_HEADER - n : room;
+    uint64_t declared = gfi_mf_get64(buf + 24);
+    if (declared >= GFI_COUNT_MAX(1) || n > declared)
+        return 0;
+    uint64_t rest = declared + 1 - n;
+    return rest < room ? (size_t)rest : room;
+}
+
+/* The whole file into one allocation (*cut: the reading stopped past a model's declared size, before the
+ * end of the file). */
+static int read_file(const char *path, uint8_t **out, size_t *size, bool *cut, const char *fn)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -888,6 +905,7 @@ static int read_file(const char *path, uint8_t **out, size_t *size, const char *
     size_t cap = first_capacity(f), n = 0;
     uint8_t *buf = gfi_malloc(cap);
     int rc = buf ? GF_OK : GF_ERR_NOMEM;
+    *cut = false;
     while (!rc) {
         if (n == cap) {
             uint8_t *b = cap <= SIZE_MAX / 2 ? gfi_realloc(buf, cap * 2) : NULL;
@@ -898,7 +916,12 @@ static int read_file(const char *path, uint8_t **out, size_t *size, const char *
             buf = b;
             cap *= 2;
         }
-        size_t got = fread(buf + n, 1, cap - n, f);
+        size_t want = next_request(buf, n, cap - n);
+        if (want == 0) {
+            *cut = n >= GFI_MF_HEADER && n > gfi_mf_get64(buf + 24) && fgetc(f) != EOF;
+            break;
+        }
+        size_t got = fread(buf + n, 1, want, f);
         n += got;
         /* Past a wrong magic the rest cannot matter: an endless stream (/dev/zero, /dev/urandom) or a huge file
          * of something else is refused from its first bytes instead of read until memory runs out. */
@@ -929,11 +952,20 @@ int gf_net_load(gf_net **out, const char *path)
         return gfi_fail(GF_ERR_NULL, "%s: path is NULL", fn);
     uint8_t *buf = NULL;
     size_t size = 0;
-    int rc = read_file(path, &buf, &size, fn);
+    bool cut = false;
+    int rc = read_file(path, &buf, &size, &cut, fn);
     if (rc)
         return rc;
     loader L;
-    rc = load_buffer(out, buf, size, &L, fn, path);
+    /* Cut short, the bytes are the declared model and one more: the model's own problems (a newer version,
+     * a bad checksum) come first; a sound model is refused for what follows it, whose length is unknown. */
+    rc = load_buffer(out, buf, cut ? size - 1 : size, &L, fn, path);
+    if (!rc && cut) {
+        gf_net_destroy(*out);
+        *out = NULL;
+        rc = gfi_fail(GF_ERR_FORMAT, "%s: %s: offset %zu: trailing garbage: the file goes on after the model's %zu "
+                      "bytes", fn, path, size - 1, size - 1);
+    }
     gfi_free(buf);
     return rc;
 }

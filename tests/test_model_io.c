@@ -1200,6 +1200,87 @@ static void test_loading_an_endless_stream_that_is_no_model_is_a_format_error(vo
     assert_non_null(strstr(gf_last_error(), "magic"));
 }
 
+/* A child writes head (size bytes) into the FIFO at path, then zeros until the reader goes away; the
+ * parent loads from the FIFO under the 16 MiB allocator.  Returns the load's code (*net its result). */
+static int load_from_endless_fifo(const char *path, const uint8_t *head, size_t size, gf_net **net)
+{
+    assert_int_equal(mkfifo(path, 0600), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        FILE *w = fopen(path, "wb");
+        if (!w)
+            _exit(1);
+        static const uint8_t zeros[4096];
+        if (fwrite(head, 1, size, w) == size)
+            while (fwrite(zeros, 1, sizeof zeros, w) == sizeof zeros) /* SIGPIPE ends it once the reader closes */
+                ;
+        _exit(0);
+    }
+    assert_int_equal(gf_set_allocator(capped_malloc, capped_realloc, capped_free, NULL), GF_OK);
+    int rc = gf_net_load(net, path);
+    assert_int_equal(gf_set_allocator(NULL, NULL, NULL, NULL), GF_OK);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    remove(path);
+    return rc;
+}
+
+/* A stream that goes on after a whole model is read to one byte past it, not until memory runs out. */
+static void test_a_stream_that_goes_on_after_its_model_is_read_no_further(void **state)
+{
+    scratch *s = *state;
+    gf_net *a = plain_net();
+    size_t size;
+    uint8_t *buf = save(a, 0, &size);
+    gf_net_destroy(a); /* the allocator changes only with no object alive */
+    gf_net *b = (gf_net *)&b;
+    int rc = load_from_endless_fifo(s->path, buf, size, &b);
+    if (rc != GF_ERR_FORMAT || !strstr(gf_last_error(), "trailing garbage: the file goes on after the model"))
+        fail_msg("expected a format error for the bytes after the model, got %d: %s", rc, gf_last_error());
+    assert_null(b);
+    free(buf);
+}
+
+/* A header declaring more bytes than any buffer holds ends the reading right after the header. */
+static void test_a_stream_declaring_an_impossible_size_is_refused_after_its_header(void **state)
+{
+    scratch *s = *state;
+    gf_net *a = plain_net();
+    size_t size;
+    uint8_t *buf = save(a, 0, &size);
+    gf_net_destroy(a);
+    for (int i = 0; i < 8; i++)
+        buf[24 + i] = 0xff; /* 2^64 - 1 bytes */
+    gf_net *b = (gf_net *)&b;
+    int rc = load_from_endless_fifo(s->path, buf, 32, &b);
+    if (rc != GF_ERR_FORMAT || !strstr(gf_last_error(), "truncated"))
+        fail_msg("expected a format error naming the truncation, got %d: %s", rc, gf_last_error());
+    assert_null(b);
+    free(buf);
+}
+
+/* A file with more than one byte after its model: the same refusal as from a stream. */
+static void test_a_file_with_bytes_after_its_model_is_refused(void **state)
+{
+    scratch *s = *state;
+    gf_net *a = plain_net();
+    size_t size;
+    uint8_t *buf = save(a, 0, &size);
+    FILE *f = fopen(s->path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, size, f), size);
+    assert_int_equal(fwrite("garbage", 1, 7, f), 7);
+    fclose(f);
+    gf_net *b = (gf_net *)&b;
+    assert_int_equal(gf_net_load(&b, s->path), GF_ERR_FORMAT);
+    assert_null(b);
+    assert_non_null(strstr(gf_last_error(), "trailing garbage"));
+    remove(s->path);
+    free(buf);
+    gf_net_destroy(a);
+}
+
 static void test_a_save_out_of_memory_at_any_point_keeps_the_earlier_file(void **state)
 {
     scratch *s = *state;
@@ -1408,6 +1489,12 @@ int main(void)
         cmocka_unit_test(test_save_buffer_with_a_cap_beyond_any_buffer_is_refused_and_writes_nothing),
         cmocka_unit_test(test_load_buffer_of_a_size_beyond_any_buffer_is_refused_as_overflow),
         cmocka_unit_test(test_loading_an_endless_stream_that_is_no_model_is_a_format_error),
+        cmocka_unit_test_setup_teardown(test_a_stream_that_goes_on_after_its_model_is_read_no_further, setup_scratch,
+                                        teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_a_stream_declaring_an_impossible_size_is_refused_after_its_header,
+                                        setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_a_file_with_bytes_after_its_model_is_refused, setup_scratch,
+                                        teardown_scratch),
     };
     return cmocka_run_group_tests_name("model_io", tests, NULL, NULL);
 }
