@@ -438,12 +438,16 @@ static double step_seconds(gf_net *net, const workload *w, const float *x, const
 }
 
 /* Diagnostics overhead on workload w, one thread: one net with a diag attached,
- * trained in alternating rounds of 10 steps with the diag disabled (no
- * diagnostic work at all) and enabled (every statistic at every step,
- * gf_diag_create's defaults); the medians of the rounds are compared.
- * Alternating inside one process, on one net, cancels the drift of a shared
- * machine and any effect of where the buffers landed, which separate runs do
- * not.  The counted allocations of the observed steps go to *allocs. */
+ * trained in pairs of rounds of 10 steps, one with the diag disabled (no
+ * diagnostic work at all) and one enabled (every statistic at every step,
+ * gf_diag_create's defaults), the order swapped from pair to pair; the
+ * overhead is the median of the pairs' ratios.  Alternating inside one
+ * process, on one net, cancels the drift of a shared machine and any effect
+ * of where the buffers landed, which separate runs do not; taking the ratio
+ * within each pair, not of the two sides' medians, keeps a slow stretch of
+ * the host (seconds long on 2-core guests) out of the figure, and the swapped
+ * order cancels a drift within a pair.  The counted allocations of the
+ * observed steps go to *allocs. */
 static double diag_overhead_pct(const workload *w, double seconds, int64_t *allocs)
 {
     gf_net *net = build(w, 1, 1);
@@ -456,26 +460,26 @@ static double diag_overhead_pct(const workload *w, double seconds, int64_t *allo
     step_seconds(net, w, x, t, 3); /* warm-up: buffers, optimizer state, diag history */
     int64_t calls0 = alloc_calls;
     enum { ROUNDS = 61, STEPS = 10 };
-    double off[ROUNDS], on[ROUNDS];
+    double ratio[ROUNDS];
     int rounds = 0;
     double t0 = now();
     do {
-        if ((rc = gf_diag_enable(diag, 0)))
-            die("gf_diag_enable", rc);
-        off[rounds] = step_seconds(net, w, x, t, STEPS);
-        if ((rc = gf_diag_enable(diag, 1)))
-            die("gf_diag_enable", rc);
-        on[rounds] = step_seconds(net, w, x, t, STEPS);
-        rounds++;
+        double secs[2]; /* [0] diag off, [1] on */
+        for (int k = 0; k < 2; k++) {
+            int enabled = (rounds + k) % 2; /* off, on; then on, off */
+            if ((rc = gf_diag_enable(diag, enabled)))
+                die("gf_diag_enable", rc);
+            secs[enabled] = step_seconds(net, w, x, t, STEPS);
+        }
+        ratio[rounds++] = secs[1] / secs[0];
     } while (rounds < ROUNDS && (rounds < 11 || now() - t0 < 2 * seconds));
     *allocs = alloc_calls - calls0;
-    qsort(off, (size_t)rounds, sizeof *off, cmp_double);
-    qsort(on, (size_t)rounds, sizeof *on, cmp_double);
+    qsort(ratio, (size_t)rounds, sizeof *ratio, cmp_double);
     gf_diag_destroy(diag);
     gf_net_destroy(net);
     free(x);
     free(t);
-    return 100.0 * (on[rounds / 2] / off[rounds / 2] - 1.0);
+    return 100.0 * (ratio[rounds / 2] - 1.0);
 }
 
 /* Issue 20's goals for two threads over one (steps per second), by workload; 0: none set. */
