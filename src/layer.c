@@ -463,6 +463,16 @@ int64_t gf_layer_param_block_size(const gf_layer *layer, int32_t index)
 
 /* ---- copies ---- */
 
+/* A count of floats no array can hold (over PTRDIFF_MAX bytes) is GF_ERR_OVERFLOW, as for every other
+ * count the caller passes: a negative number converted to size_t, not a mere mismatch. */
+static int check_count(size_t count, const char *fn)
+{
+    if (count > GFI_COUNT_MAX(sizeof(float)))
+        return gfi_fail(GF_ERR_OVERFLOW, "%s: count = %zu is more floats than an array can hold (at most %zu): a "
+                        "negative count converted to size_t?", fn, count, GFI_COUNT_MAX(sizeof(float)));
+    return GF_OK;
+}
+
 static int copy_out(const gf_layer *l, const float *src, size_t have, float *dst, size_t count, const char *fn)
 {
     int rc = check_sized(l, fn);
@@ -470,6 +480,8 @@ static int copy_out(const gf_layer *l, const float *src, size_t have, float *dst
         return rc;
     if (!dst)
         return gfi_fail(GF_ERR_NULL, "%s: destination is NULL", fn);
+    if ((rc = check_count(count, fn)))
+        return rc;
     if (count != have)
         return gfi_fail(GF_ERR_SHAPE, "%s: count is %zu but the layer has %zu values", fn, count, have);
     if (have)
@@ -484,6 +496,8 @@ static int copy_in(gf_layer *l, float *dst, size_t have, const float *src, size_
         return rc;
     if (!src)
         return gfi_fail(GF_ERR_NULL, "%s: source is NULL", fn);
+    if ((rc = check_count(count, fn)))
+        return rc;
     if (count != have)
         return gfi_fail(GF_ERR_SHAPE, "%s: count is %zu but the layer has %zu values", fn, count, have);
     size_t i = gfi_ew()->first_nonfinite(src, count);

@@ -231,6 +231,31 @@ static void test_sizes_whose_product_overflows_are_refused(void **state)
     gf_net_destroy(net);
 }
 
+/* A value count no array can hold is GF_ERR_OVERFLOW, not a shape mismatch, and the layer keeps its values. */
+static void test_layer_value_counts_beyond_any_array_are_overflow(void **state)
+{
+    (void)state;
+    gf_net *net = small_net();
+    gf_layer *l = gf_net_layer(net, 0);
+    float before[64], w[64] = {0}, after[64];
+    size_t n = (size_t)gf_layer_weight_count(l);
+    assert_true(n <= 64);
+    assert_int_equal(gf_layer_get_weights(l, before, n), GF_OK);
+    const size_t huge[] = {(size_t)-1, (size_t)PTRDIFF_MAX / sizeof(float) + 1};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(gf_layer_set_weights(l, w, huge[i]), GF_ERR_OVERFLOW);
+        assert_int_equal(gf_layer_set_bias(l, w, huge[i]), GF_ERR_OVERFLOW);
+        assert_int_equal(gf_layer_get_weights(l, after, huge[i]), GF_ERR_OVERFLOW);
+        assert_int_equal(gf_layer_get_bias(l, after, huge[i]), GF_ERR_OVERFLOW);
+        assert_int_equal(gf_layer_set_param(l, 0, w, huge[i]), GF_ERR_OVERFLOW);
+        assert_int_equal(gf_layer_get_param(l, 0, after, huge[i]), GF_ERR_OVERFLOW);
+    }
+    assert_message_mentions("negative count");
+    assert_int_equal(gf_layer_get_weights(l, after, n), GF_OK);
+    assert_memory_equal(before, after, n * sizeof(float));
+    gf_net_destroy(net);
+}
+
 static void test_wrong_handle_kind_is_detected(void **state)
 {
     (void)state;
@@ -348,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_backward_after_step_needs_a_new_forward),
         cmocka_unit_test(test_layer_added_after_training_began_is_refused),
         cmocka_unit_test(test_sizes_whose_product_overflows_are_refused),
+        cmocka_unit_test(test_layer_value_counts_beyond_any_array_are_overflow),
         cmocka_unit_test(test_wrong_handle_kind_is_detected),
         cmocka_unit_test(test_layer_index_out_of_range_returns_null),
         cmocka_unit_test(test_adding_a_layer_twice_is_refused),
