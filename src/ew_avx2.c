@@ -304,18 +304,20 @@ INLINE __m256 act_grad(int32_t kind, double slope, __m256 z, __m256 y, __m256 dy
     }
 }
 
-/* One vector of the row: dz, and its values added (widened) into acc.
- * Lanes past the data hold 0 and land in acc slots that are never read. */
+/* One vector of the row at offset at: dz, and its values added (widened)
+ * into acc.  Lanes past the data hold 0 and land in acc slots that are never
+ * read.  z or y is NULL for the kinds that do not read it, so the offset is
+ * applied only to the one read (an offset on a null pointer is undefined). */
 INLINE void colsum_vec(const int32_t kind, double slope, const float *z, const float *y, const float *dy, float *dz,
-                       double *acc, __m256i m, bool full)
+                       int64_t at, double *acc, __m256i m, bool full)
 {
     __m256 zv = kind == GF_ACT_RELU || kind == GF_ACT_LEAKY_RELU || kind == GF_ACT_ELU || kind == GF_ACT_SELU ||
                         kind == GF_ACT_SOFTPLUS || kind == GF_ACT_GELU
-                    ? load(z, m, full)
+                    ? load(z + at, m, full)
                     : _mm256_setzero_ps();
-    __m256 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? load(y, m, full) : _mm256_setzero_ps();
-    __m256 g = act_grad(kind, slope, zv, yv, load(dy, m, full));
-    store(dz, m, g, full);
+    __m256 yv = kind == GF_ACT_TANH || kind == GF_ACT_SIGMOID ? load(y + at, m, full) : _mm256_setzero_ps();
+    __m256 g = act_grad(kind, slope, zv, yv, load(dy + at, m, full));
+    store(dz + at, m, g, full);
     _mm256_store_pd(acc, _mm256_add_pd(_mm256_load_pd(acc), _mm256_cvtps_pd(_mm256_castps256_ps128(g))));
     _mm256_store_pd(acc + 4, _mm256_add_pd(_mm256_load_pd(acc + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(g, 1))));
 }
@@ -338,10 +340,9 @@ INLINE void act_grad_colsum_impl(const int32_t kind, double slope, const float *
         for (int64_t r = 0; r < rows; r++) {
             const int64_t at = r * ld + j0;
             for (int64_t j = 0; j < full; j += 8)
-                colsum_vec(kind, slope, z + at + j, y + at + j, dy + at + j, dz + at + j, acc + j, tail, true);
+                colsum_vec(kind, slope, z, y, dy, dz, at + j, acc + j, tail, true);
             if (full < cw)
-                colsum_vec(kind, slope, z + at + full, y + at + full, dy + at + full, dz + at + full, acc + full, tail,
-                           false);
+                colsum_vec(kind, slope, z, y, dy, dz, at + full, acc + full, tail, false);
         }
         for (int64_t j = 0; j < cw; j += 8) {
             __m256 sum = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_load_pd(acc + j + 4)),
