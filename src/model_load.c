@@ -918,7 +918,9 @@ static int read_file(const char *path, uint8_t **out, size_t *size, bool *cut, c
         }
         size_t want = next_request(buf, n, cap - n);
         if (want == 0) {
-            *cut = n >= GFI_MF_HEADER && n > gfi_mf_get64(buf + 24) && fgetc(f) != EOF;
+            /* a declared size under the smallest model is the header's own error, reported on what was read */
+            uint64_t declared = n >= GFI_MF_HEADER ? gfi_mf_get64(buf + 24) : 0;
+            *cut = declared >= GFI_MF_MIN_FILE && n > declared && fgetc(f) != EOF;
             break;
         }
         size_t got = fread(buf + n, 1, want, f);

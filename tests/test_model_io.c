@@ -1260,6 +1260,24 @@ static void test_a_stream_declaring_an_impossible_size_is_refused_after_its_head
     free(buf);
 }
 
+/* A header declaring fewer bytes than any model, in a stream that goes on: the header's own error. */
+static void test_a_stream_declaring_less_than_a_header_is_refused_for_that(void **state)
+{
+    scratch *s = *state;
+    gf_net *a = plain_net();
+    size_t size;
+    uint8_t *buf = save(a, 0, &size);
+    gf_net_destroy(a);
+    memset(buf + 24, 0, 8);
+    buf[24] = 10; /* 10 bytes */
+    gf_net *b = (gf_net *)&b;
+    int rc = load_from_endless_fifo(s->path, buf, 32, &b);
+    if (rc != GF_ERR_FORMAT || !strstr(gf_last_error(), "less than the smallest model file"))
+        fail_msg("expected the header's size error, got %d: %s", rc, gf_last_error());
+    assert_null(b);
+    free(buf);
+}
+
 /* A file with more than one byte after its model: the same refusal as from a stream. */
 static void test_a_file_with_bytes_after_its_model_is_refused(void **state)
 {
@@ -1493,6 +1511,8 @@ int main(void)
                                         teardown_scratch),
         cmocka_unit_test_setup_teardown(test_a_stream_declaring_an_impossible_size_is_refused_after_its_header,
                                         setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_a_stream_declaring_less_than_a_header_is_refused_for_that, setup_scratch,
+                                        teardown_scratch),
         cmocka_unit_test_setup_teardown(test_a_file_with_bytes_after_its_model_is_refused, setup_scratch,
                                         teardown_scratch),
     };
