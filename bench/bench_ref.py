@@ -45,7 +45,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LINE = re.compile(r"^(bench|torch) workload=(\S+) threads=(\d+) steps_per_sec=([0-9.]+)")
-WORKLOADS = ["tiny", "small", "mnist", "deep", "wide", "lstm", "gru", "cnn"]  # the order bench runs them in
+sys.path.insert(0, HERE)
+import torch_ref  # noqa: E402  (imports torch only when it runs)
+
+WORKLOADS = list(torch_ref.WORKLOADS) + list(torch_ref.RECURRENT)  # every workload PyTorch has a version of
 
 
 def parse_rates(text, prefix):

@@ -1226,56 +1226,40 @@ static int load_from_endless_fifo(const char *path, const uint8_t *head, size_t 
     return rc;
 }
 
-/* A stream that goes on after a whole model is read to one byte past it, not until memory runs out. */
-static void test_a_stream_that_goes_on_after_its_model_is_read_no_further(void **state)
+/* A plain net's model, its header's declared size replaced by declared (unless 0), whose first head bytes
+ * (all when 0) come from an endless FIFO: gf_net_load must refuse it with GF_ERR_FORMAT naming want. */
+static void assert_endless_stream_refused(const scratch *s, uint64_t declared, size_t head, const char *want)
 {
-    scratch *s = *state;
     gf_net *a = plain_net();
     size_t size;
     uint8_t *buf = save(a, 0, &size);
     gf_net_destroy(a); /* the allocator changes only with no object alive */
+    for (int i = 0; declared && i < 8; i++)
+        buf[24 + i] = (uint8_t)(declared >> (8 * i)); /* little-endian, as the format stores it */
     gf_net *b = (gf_net *)&b;
-    int rc = load_from_endless_fifo(s->path, buf, size, &b);
-    if (rc != GF_ERR_FORMAT || !strstr(gf_last_error(), "trailing garbage: the file goes on after the model"))
-        fail_msg("expected a format error for the bytes after the model, got %d: %s", rc, gf_last_error());
+    int rc = load_from_endless_fifo(s->path, buf, head ? head : size, &b);
+    if (rc != GF_ERR_FORMAT || !strstr(gf_last_error(), want))
+        fail_msg("expected a format error with \"%s\", got %d: %s", want, rc, gf_last_error());
     assert_null(b);
     free(buf);
+}
+
+/* A stream that goes on after a whole model is read to one byte past it, not until memory runs out. */
+static void test_a_stream_that_goes_on_after_its_model_is_read_no_further(void **state)
+{
+    assert_endless_stream_refused(*state, 0, 0, "trailing garbage: the file goes on after the model");
 }
 
 /* A header declaring more bytes than any buffer holds ends the reading right after the header. */
 static void test_a_stream_declaring_an_impossible_size_is_refused_after_its_header(void **state)
 {
-    scratch *s = *state;
-    gf_net *a = plain_net();
-    size_t size;
-    uint8_t *buf = save(a, 0, &size);
-    gf_net_destroy(a);
-    for (int i = 0; i < 8; i++)
-        buf[24 + i] = 0xff; /* 2^64 - 1 bytes */
-    gf_net *b = (gf_net *)&b;
-    int rc = load_from_endless_fifo(s->path, buf, 32, &b);
-    if (rc != GF_ERR_FORMAT || !strstr(gf_last_error(), "truncated"))
-        fail_msg("expected a format error naming the truncation, got %d: %s", rc, gf_last_error());
-    assert_null(b);
-    free(buf);
+    assert_endless_stream_refused(*state, UINT64_MAX, 32, "truncated");
 }
 
 /* A header declaring fewer bytes than any model, in a stream that goes on: the header's own error. */
 static void test_a_stream_declaring_less_than_a_header_is_refused_for_that(void **state)
 {
-    scratch *s = *state;
-    gf_net *a = plain_net();
-    size_t size;
-    uint8_t *buf = save(a, 0, &size);
-    gf_net_destroy(a);
-    memset(buf + 24, 0, 8);
-    buf[24] = 10; /* 10 bytes */
-    gf_net *b = (gf_net *)&b;
-    int rc = load_from_endless_fifo(s->path, buf, 32, &b);
-    if (rc != GF_ERR_FORMAT || !strstr(gf_last_error(), "less than the smallest model file"))
-        fail_msg("expected the header's size error, got %d: %s", rc, gf_last_error());
-    assert_null(b);
-    free(buf);
+    assert_endless_stream_refused(*state, 10, 32, "less than the smallest model file");
 }
 
 /* A file with more than one byte after its model: the same refusal as from a stream. */
