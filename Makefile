@@ -262,12 +262,15 @@ fuzz-api:
 COV_LINE ?= 90
 COV_BRANCH ?= 75
 COV_B := build/gcc-cov
+# Suites run at a time by `make check` (tests/run.sh reads it) and `make coverage`.
+CHECK_JOBS ?= 2
+export CHECK_JOBS
 coverage:
 	@$(MAKE) --no-print-directory CC=gcc COVERAGE=1 tests examples $(COV_B)/tests/fuzz_api
 	@find $(COV_B) -name '*.gcda' -delete
 	@for t in $(COV_B)/tests/test_*; do \
-	  case "$$t" in *.gc*) continue ;; esac; \
-	  echo "== $$t"; $$t >/dev/null 2>&1 || { echo "coverage: $$t failed"; exit 1; }; done
+	  case "$$t" in *.gc*) continue ;; esac; printf '%s\0' "$$t"; done | \
+	  xargs -0 -n 1 -P $(CHECK_JOBS) sh -c 'echo "== $$0"; "$$0" >/dev/null 2>&1 || { echo "coverage: $$0 failed"; exit 255; }'
 	@$(COV_B)/examples/xor >/dev/null && $(COV_B)/examples/regression >/dev/null
 	@$(COV_B)/tests/fuzz_api 20000 1 >/dev/null
 	@$(PYTHON) tools/coverage.py --obj $(COV_B)/obj --min-line $(COV_LINE) --min-branch $(COV_BRANCH) src/*.c

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "gradflow.h"
+#include "long_group.h"
 #include "unit_span.h"
 
 #include "gradcheck.h"
@@ -1113,7 +1114,6 @@ int main(void)
         cmocka_unit_test(test_a_saturated_filter_map_is_listed),
         cmocka_unit_test(test_channel_weight_gradient_norms_match_the_filter_gradients),
         cmocka_unit_test(test_channel_series_are_empty_before_an_observed_pass_and_absent_elsewhere),
-        cmocka_unit_test(test_a_sigmoid_cnn_is_vanishing_at_its_conv_layers),
         cmocka_unit_test(test_the_same_cnn_with_relu_is_healthy),
         cmocka_unit_test(test_a_relu_he_cnn_with_average_pooling_is_healthy_at_the_probe),
         cmocka_unit_test(test_a_dead_conv_layer_names_its_dead_filter_maps),
@@ -1121,5 +1121,9 @@ int main(void)
         cmocka_unit_test(test_the_json_report_has_a_channels_line_per_conv_layer),
         cmocka_unit_test(test_the_chart_draws_one_square_per_filter_map),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* Long: they train nets or remedy copies (tests/long_group.h). */
+    const struct CMUnitTest long_tests[] = {
+        cmocka_unit_test(test_a_sigmoid_cnn_is_vanishing_at_its_conv_layers),
+    };
+    return RUN_WITH_LONG_GROUP(tests, long_tests);
 }

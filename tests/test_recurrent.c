@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gradflow.h"
+#include "long_group.h"
 #include "internal.h" /* a weight poisoned in place: the setters refuse NaN */
 #include "unit_span.h"
 #include "gradcheck.h"
@@ -1628,14 +1629,11 @@ int main(void)
         cmocka_unit_test(test_tanh_rnn_at_0_9_orthogonal_vanishes_within_the_bound_over_100_steps),
         cmocka_unit_test(test_sigmoid_rnn_has_the_bound_four),
         cmocka_unit_test(test_linear_rnn_scaled_past_the_bound_explodes_over_time),
-        cmocka_unit_test(test_the_clip_printed_for_an_rnn_exploding_from_its_first_step_engages_in_its_check),
         cmocka_unit_test(test_a_remedy_whose_clone_fails_leaves_the_error_messages_as_they_were),
         cmocka_unit_test(test_an_rnn_with_an_output_at_every_step_is_judged_by_what_a_step_carries_back),
-        cmocka_unit_test(test_a_change_that_ends_an_explosion_is_not_called_not_enough_when_the_copy_reads_vanishing),
         cmocka_unit_test(test_a_healthy_orthogonal_recurrence_gets_no_time_verdict),
         cmocka_unit_test(test_the_time_vanish_threshold_is_for_the_whole_sequence),
         cmocka_unit_test(test_an_lstm_with_its_forget_gate_open_is_not_vanishing),
-        cmocka_unit_test(test_unclipped_training_past_the_bound_diverges_and_clipped_stays_finite_and_learns),
         cmocka_unit_test(test_the_guard_refuses_the_overflowing_steps_of_an_exploding_rnn),
         cmocka_unit_test(test_lstm_gate_health_follows_the_forget_bias),
         cmocka_unit_test(test_a_dead_recurrent_unit_is_counted_once_over_all_steps),
@@ -1647,5 +1645,11 @@ int main(void)
         cmocka_unit_test(test_a_train_step_that_runs_out_of_memory_after_growing_the_batch_keeps_the_final_state),
         cmocka_unit_test(test_set_lengths_between_forward_and_backward_cancels_the_pending_forward),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* Long: they train nets or remedy copies (tests/long_group.h). */
+    const struct CMUnitTest long_tests[] = {
+        cmocka_unit_test(test_the_clip_printed_for_an_rnn_exploding_from_its_first_step_engages_in_its_check),
+        cmocka_unit_test(test_a_change_that_ends_an_explosion_is_not_called_not_enough_when_the_copy_reads_vanishing),
+        cmocka_unit_test(test_unclipped_training_past_the_bound_diverges_and_clipped_stays_finite_and_learns),
+    };
+    return RUN_WITH_LONG_GROUP(tests, long_tests);
 }
