@@ -40,6 +40,8 @@ double gfi_j_weights(const gfi_judge *j, int32_t layer)
 /* Whether record ago holds no NaN/Inf in any layer. */
 static bool record_finite(const gfi_judge *j, int32_t ago)
 {
+    if (ago >= 0 && ago < j->finite_n)
+        return j->finite[ago];
     for (int32_t i = 0; i < j->L; i++)
         if (gfi_j_stat(j, ago, i, GF_STAT_NONFINITE) != 0)
             return false;
@@ -241,6 +243,31 @@ static double log_align_at(const gfi_judge *j, int32_t ago, int32_t lo, int32_t 
     return la;
 }
 
+/* gfi_j_chi_at and log_align_at over the span (lo, top) of the depth signal, each found once per record of the
+ * memo (gfi_judge.chi_memo, align_memo). */
+static double chi_at(gfi_judge *j, int32_t ago, double *se)
+{
+    if (ago < 0 || ago >= j->finite_n)
+        return gfi_j_chi_at(j, ago, se);
+    if (!j->chi_known[ago]) {
+        j->chi_memo[ago] = gfi_j_chi_at(j, ago, &j->chi_se_memo[ago]);
+        j->chi_known[ago] = true;
+    }
+    *se = j->chi_se_memo[ago];
+    return j->chi_memo[ago];
+}
+
+static double span_align_at(gfi_judge *j, int32_t ago, const depth_gain *g)
+{
+    if (ago < 0 || ago >= j->finite_n || g->lo != j->depth.lo || g->top != j->depth.top)
+        return log_align_at(j, ago, g->lo, g->top);
+    if (!j->align_known[ago]) {
+        j->align_memo[ago] = log_align_at(j, ago, g->lo, g->top);
+        j->align_known[ago] = true;
+    }
+    return j->align_memo[ago];
+}
+
 /* Whether the training batches are thin: fewer than GFI_THIN_BATCH samples, so one record's delta is a few samples'
  * activation patterns and the window, not the record, is the sample the mean-field gain is an expectation over. */
 static bool thin_batches(const gfi_judge *j)
@@ -254,7 +281,7 @@ static bool thin_batches(const gfi_judge *j)
  * off for a whole sample now and then, and passes nothing).  So the squared norms of delta are pooled over the
  * window's records, as one batch of all their samples would sum them: g_i^2 = sum ||delta_pre(i)||^2 / sum
  * ||delta_pre(i+1)||^2.  A layer that passes nothing over the whole window gives 0, as one batch would. */
-static bool depth_pooled(const gfi_judge *j, const int32_t *ago, int32_t m, depth_gain *g)
+static bool depth_pooled(gfi_judge *j, const int32_t *ago, int32_t m, depth_gain *g)
 {
     double S[GFI_WINDOW_LAYERS] = {0}, al[GFI_WINDOW];
     int32_t n = 0, k = g->top - g->lo;
@@ -270,7 +297,7 @@ static bool depth_pooled(const gfi_judge *j, const int32_t *ago, int32_t m, dept
             double x = gfi_j_stat(j, ago[r], i, GF_STAT_DELTA_PRE_NORM);
             S[i - g->lo] += x * x;
         }
-        al[n++] = log_align_at(j, ago[r], g->lo, g->top);
+        al[n++] = span_align_at(j, ago[r], g);
     }
     if (n == 0)
         return false;
@@ -300,7 +327,7 @@ static bool depth_pooled(const gfi_judge *j, const int32_t *ago, int32_t m, dept
 }
 
 /* gain, low and high (medians over the window ending at record start) into g; false if not measurable. */
-static bool depth_window(const gfi_judge *j, int32_t start, depth_gain *g)
+static bool depth_window(gfi_judge *j, int32_t start, depth_gain *g)
 {
     int32_t ago[GFI_WINDOW];
     double v[GFI_WINDOW], lo[GFI_WINDOW], hi[GFI_WINDOW], al[GFI_WINDOW];
@@ -310,10 +337,10 @@ static bool depth_window(const gfi_judge *j, int32_t start, depth_gain *g)
         return depth_pooled(j, ago, m, g);
     double k = g->top - g->lo;
     for (int32_t r = 0; r < m; r++) {
-        double se, chi = gfi_j_chi_at(j, ago[r], &se);
+        double se, chi = chi_at(j, ago[r], &se);
         if (isnan(chi))
             continue;
-        double la = log_align_at(j, ago[r], g->lo, g->top);
+        double la = span_align_at(j, ago[r], g);
         v[n] = log_gain(chi, k);
         lo[n] = log_gain(chi - GFI_DEPTH_Z * se, k);
         hi[n] = log_gain(chi + GFI_DEPTH_Z * se, k);
@@ -374,7 +401,7 @@ bool gfi_j_latched_for(const gfi_judge *j, bool (*holds)(const gfi_judge *j, int
  * is beyond the threshold even at the edge of its spread (low > explode, high < vanish), and left only when
  * the gain itself is back inside.  Run from the oldest of the last GFI_HYSTERESIS windows to the judged one,
  * so the verdict depends on the records alone, not on when it is asked for. */
-static int depth_state(const gfi_judge *j, const depth_gain *now)
+static int depth_state(gfi_judge *j, const depth_gain *now)
 {
     double up = j->th[GF_TH_EXPLODE_FACTOR], down = j->th[GF_TH_VANISH_FACTOR];
     /* The last step decides on the judged window itself: with its gain inside, the state is 0 whatever came
@@ -407,7 +434,7 @@ static void measure_depth(gfi_judge *j)
     g->ok = true;
     double k = g->top - g->lo;
     g->chi = pow(g->gain, 2.0 / k);
-    gfi_j_chi_at(j, j->at, &g->chi_se);
+    chi_at(j, j->at, &g->chi_se);
     double b = gfi_j_seen(j, g->top, GF_STAT_DELTA_PRE_NORM);
     g->realized = b > 0 ? gfi_j_seen(j, g->lo, GF_STAT_DELTA_PRE_NORM) / b : delta_arrives(j, j->at, g->top) ? 0.0 : NAN;
     g->worst = 1.0;
@@ -596,6 +623,10 @@ void gfi_j_analyse(const gf_diag *d, gfi_judge *j)
     j->th = d->threshold;
     j->n = count_training(d);
     j->at = -1;
+    int32_t memo = d->count < GFI_FINITE_MEMO ? d->count : GFI_FINITE_MEMO;
+    for (int32_t a = 0; a < memo; a++)
+        j->finite[a] = record_finite(j, a); /* finite_n is still 0: read from the records */
+    j->finite_n = memo;
     for (int32_t a = 0; a < d->count && j->at < 0; a++)
         if (record_finite(j, a))
             j->at = a;

@@ -11,6 +11,9 @@
 /* Records a geometry signal is the median of: one step never moves a verdict, and a condition has to hold for
  * most of the last WINDOW training records to be found (and to go). */
 #define GFI_WINDOW 9
+/* Records whose finiteness the judge notes once (gfi_judge.finite): enough for the windows that end at the
+ * last GFI_HYSTERESIS records; older ones are checked when read. */
+#define GFI_FINITE_MEMO 64
 /* Layers beyond this share the last condition slot. */
 #define GFI_MAX_WHY 1024
 
@@ -62,6 +65,14 @@ typedef struct gfi_judge {
     int32_t L;
     const double *th;
     int32_t at;          /* the judged record: the latest whose statistics are all finite (ago), -1 if none */
+    /* Whether each of the newest GFI_FINITE_MEMO records (ago) has all its statistics finite, found once by
+     * gfi_j_analyse: every window reads it, and a record's check reads every layer. */
+    int32_t finite_n;
+    bool finite[GFI_FINITE_MEMO];
+    /* And what the depth windows read of each of those records (judge.c, depth_window), found when first read:
+     * the windows of the depth hysteresis share all but one of their records. */
+    bool chi_known[GFI_FINITE_MEMO], align_known[GFI_FINITE_MEMO];
+    double chi_memo[GFI_FINITE_MEMO], chi_se_memo[GFI_FINITE_MEMO], align_memo[GFI_FINITE_MEMO];
     int32_t n;           /* training records (newest first, stopping at a probe) */
     uint32_t why[GFI_MAX_WHY];
     uint32_t net_why;

@@ -231,12 +231,16 @@ static double largest_before(const gfi_judge *j, int32_t a, int32_t layer, int32
  * least floor, and so are the AVALANCHE_KEEP records after it (as far as there are any, NaN/Inf ones aside). */
 static bool jumped(const gfi_judge *j, int32_t a, int32_t layer, int32_t stat, double floor, double *ratio)
 {
-    double before = largest_before(j, a, layer, stat), factor = j->th[GF_TH_AVALANCHE];
-    if (!(before > 0))
-        return false;
     double now = gfi_j_stat(j, a, layer, stat);
     if (!isfinite(now))
         return false; /* a NaN/Inf is the NaN rule's to name, with its cause */
+    /* Callers scan every record: the floor, which most fail, before the base, which reads up to
+     * AVALANCHE_BASE records (the loop below would fail at b = a). */
+    if (!(now >= floor))
+        return false;
+    double before = largest_before(j, a, layer, stat), factor = j->th[GF_TH_AVALANCHE];
+    if (!(before > 0))
+        return false;
     for (int32_t b = a; b >= 0 && b >= a - AVALANCHE_KEEP; b--) {
         double v = gfi_j_stat(j, b, layer, stat);
         if (isfinite(v) && !(v / before > factor && v >= floor))
@@ -563,8 +567,9 @@ static int32_t like_layers(const gfi_judge *j, int32_t *idx)
     return m;
 }
 
-/* Decades between the median update ratio of the upper half of like layers and layer i's. */
-static double update_spread(const gfi_judge *j, int32_t i)
+/* The median over the upper half of the like layers of their update ratios (each a median over the window): what
+ * a lower layer's ratio is compared with. */
+static double upper_update_ratio(const gfi_judge *j)
 {
     int32_t idx[GFI_MAX_WHY];
     int32_t m = j->L <= GFI_MAX_WHY ? like_layers(j, idx) : 0;
@@ -575,11 +580,19 @@ static double update_spread(const gfi_judge *j, int32_t i)
     if (k == 0)
         return NAN;
     qsort(v, (size_t)k, sizeof *v, gfi_cmp_double);
-    double top = v[k / 2], ur = gfi_j_window(j, i, GF_STAT_UPDATE_RATIO);
+    return v[k / 2];
+}
+
+/* Decades between top, the upper layers' update ratio, and layer i's. */
+static double spread_below(const gfi_judge *j, int32_t i, double top)
+{
+    double ur = gfi_j_window(j, i, GF_STAT_UPDATE_RATIO);
     if (!(top > 0) || !(ur >= 0))
         return NAN;
     return ur > 0 ? log10(top / ur) : INFINITY; /* 0: no update survived float32 rounding */
 }
+
+static double update_spread(const gfi_judge *j, int32_t i) { return spread_below(j, i, upper_update_ratio(j)); }
 
 static void detect_frozen(gfi_judge *j)
 {
@@ -587,8 +600,9 @@ static void detect_frozen(gfi_judge *j)
     if (j->n < 2 || solved(j) || j->L > GFI_MAX_WHY || !j->depth.ok || j->depth.gain >= 1)
         return;
     int32_t m = like_layers(j, idx);
+    double top = m >= 3 ? upper_update_ratio(j) : NAN; /* the same for every lower layer */
     for (int32_t r = 0; m >= 3 && r < m / 2; r++)
-        if (update_spread(j, idx[r]) > j->th[GF_TH_UPDATE_RATIO_SPREAD])
+        if (spread_below(j, idx[r], top) > j->th[GF_TH_UPDATE_RATIO_SPREAD])
             gfi_j_mark(j, idx[r], C_FROZEN);
 }
 
