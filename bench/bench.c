@@ -482,6 +482,44 @@ static double diag_overhead_pct(const workload *w, double seconds, int64_t *allo
     return 100.0 * (ratio[rounds / 2] - 1.0);
 }
 
+/* The cost of asking for the net's verdict after every step, on workload w (one thread, every statistic on):
+ * the time of gf_diag_verdict(diag, -1, ...) as a percentage of the observed step, the median over rounds of
+ * 10 steps.  A deep net is where the verdict's work (every layer over the records of its windows) is largest
+ * against the step's. */
+static double verdict_pct(const workload *w, double seconds)
+{
+    gf_net *net = build(w, 1, 1);
+    gf_diag *diag;
+    int rc;
+    if ((rc = gf_diag_create(&diag, net)) || (rc = gf_diag_enable(diag, 1)))
+        die("gf_diag_create", rc);
+    int64_t in = input_size(w), out = w->widths[w->nwidths - 1], b = w->batch;
+    float *x = random_floats((size_t)(b * in), 7), *t = random_floats((size_t)(b * out), 8);
+    step_seconds(net, w, x, t, 30); /* warm-up and a history that fills the verdict's windows */
+    enum { ROUNDS = 31, STEPS = 10 };
+    double pct[ROUNDS];
+    int rounds = 0;
+    double t0 = now();
+    do {
+        double step = 0, judge = 0;
+        for (int i = 0; i < STEPS; i++) {
+            step += step_seconds(net, w, x, t, 1);
+            int32_t v;
+            double j0 = now();
+            if ((rc = gf_diag_verdict(diag, -1, &v)))
+                die("gf_diag_verdict", rc);
+            judge += now() - j0;
+        }
+        pct[rounds++] = 100.0 * judge / step;
+    } while (rounds < ROUNDS && (rounds < 5 || now() - t0 < seconds));
+    qsort(pct, (size_t)rounds, sizeof *pct, cmp_double);
+    gf_diag_destroy(diag);
+    gf_net_destroy(net);
+    free(x);
+    free(t);
+    return pct[rounds / 2];
+}
+
 /* Issue 20's goals for two threads over one (steps per second), by workload; 0: none set. */
 static double scaling_goal(const char *name)
 {
@@ -603,6 +641,9 @@ int main(int argc, char **argv)
         printf("bench diag_overhead_pct=%.1f diag_overhead_goal_pct=%.0f%s\n", pct, goal,
                pct <= goal ? "" : " over_goal");
     }
+    if (!only || !strcmp(only, "deep"))
+        printf("bench verdict_pct=%.1f (deep: the net's verdict after every step, against the step)\n",
+               verdict_pct(&ws[3], seconds));
     printf("bench allocs_per_step=%lld\n", (long long)worst_allocs);
     if (!only || !strcmp(only, "wide")) {
         /* Bytes the library holds for the wide net after its first step: parameters, gradients,
