@@ -147,6 +147,8 @@ static bool delta_arrives(const gfi_judge *j, int32_t ago, int32_t top)
 
 bool gfi_j_gated(const gfi_judge *j, int32_t ago)
 {
+    if (ago >= 0 && ago < j->finite_n)
+        return j->gated[ago];
     for (int32_t s = 0; s + 1 < j->L; s++) {
         if (gfi_j_act(j, s) != GF_ACT_RELU)
             continue;
@@ -276,6 +278,21 @@ static bool thin_batches(const gfi_judge *j)
     return b > 0 && b < GFI_THIN_BATCH;
 }
 
+/* Whether a record of thin batches enters the pooled sums: delta arrives, no live layer is off for its batch,
+ * and every delta norm of the span is finite.  Found once per record of the memo (gfi_judge.pooled_ok). */
+static bool pooled_record_ok(gfi_judge *j, int32_t ago, const depth_gain *g)
+{
+    bool memo = ago >= 0 && ago < j->finite_n && g->lo == j->depth.lo && g->top == j->depth.top;
+    if (memo && j->pooled_ok[ago])
+        return j->pooled_ok[ago] > 0;
+    bool ok = delta_arrives(j, ago, g->top) && !gfi_j_gated(j, ago);
+    for (int32_t i = g->lo; ok && i <= g->top; i++)
+        ok = isfinite(gfi_j_stat(j, ago, i, GF_STAT_DELTA_PRE_NORM));
+    if (memo)
+        j->pooled_ok[ago] = ok ? 1 : -1;
+    return ok;
+}
+
 /* The depth signal of a window of thin batches (docs/verdicts.md, "Thin batches"): chi_1 = sigma_w^2 E[phi'(z)^2] is
  * an expectation over samples, and a record of one sample measures phi' of that sample only (a 4-unit ReLU layer is
  * off for a whole sample now and then, and passes nothing).  So the squared norms of delta are pooled over the
@@ -288,10 +305,7 @@ static bool depth_pooled(gfi_judge *j, const int32_t *ago, int32_t m, depth_gain
     if (k + 1 > GFI_WINDOW_LAYERS || m < GFI_WINDOW)
         return false; /* the first records of thin batches are a sample or two: no evidence yet */
     for (int32_t r = 0; r < m; r++) {
-        bool ok = delta_arrives(j, ago[r], g->top) && !gfi_j_gated(j, ago[r]);
-        for (int32_t i = g->lo; ok && i <= g->top; i++)
-            ok = isfinite(gfi_j_stat(j, ago[r], i, GF_STAT_DELTA_PRE_NORM));
-        if (!ok)
+        if (!pooled_record_ok(j, ago[r], g))
             continue;
         for (int32_t i = g->lo; i <= g->top; i++) {
             double x = gfi_j_stat(j, ago[r], i, GF_STAT_DELTA_PRE_NORM);
@@ -624,8 +638,10 @@ void gfi_j_analyse(const gf_diag *d, gfi_judge *j)
     j->n = count_training(d);
     j->at = -1;
     int32_t memo = d->count < GFI_FINITE_MEMO ? d->count : GFI_FINITE_MEMO;
-    for (int32_t a = 0; a < memo; a++)
-        j->finite[a] = record_finite(j, a); /* finite_n is still 0: read from the records */
+    for (int32_t a = 0; a < memo; a++) { /* finite_n is still 0: both read from the records */
+        j->finite[a] = record_finite(j, a);
+        j->gated[a] = gfi_j_gated(j, a);
+    }
     j->finite_n = memo;
     for (int32_t a = 0; a < d->count && j->at < 0; a++)
         if (record_finite(j, a))

@@ -69,9 +69,11 @@ typedef struct gfi_judge {
      * gfi_j_analyse: every window reads it, and a record's check reads every layer. */
     int32_t finite_n;
     bool finite[GFI_FINITE_MEMO];
+    bool gated[GFI_FINITE_MEMO]; /* gfi_j_gated of each, found with it */
     /* And what the depth windows read of each of those records (judge.c, depth_window), found when first read:
      * the windows of the depth hysteresis share all but one of their records. */
     bool chi_known[GFI_FINITE_MEMO], align_known[GFI_FINITE_MEMO];
+    int8_t pooled_ok[GFI_FINITE_MEMO]; /* thin batches: 0 not yet found, 1 the record counts, -1 it does not */
     double chi_memo[GFI_FINITE_MEMO], chi_se_memo[GFI_FINITE_MEMO], align_memo[GFI_FINITE_MEMO];
     int32_t n;           /* training records (newest first, stopping at a probe) */
     uint32_t why[GFI_MAX_WHY];
