@@ -186,6 +186,33 @@ static void test_delta_halving_per_layer_over_10_layers_is_vanishing_in_the_lowe
     free_hand(d);
 }
 
+/* A history of `records` whose newest `bad` records hold a NaN (layer 0) beside a healthy depth gain and whose
+ * older ones all halve delta per layer: the judged record is the newest finite one, bad records back, and only
+ * the records from it back are vanishing. */
+static gf_diag *vanishing_behind_nans(int32_t records, int32_t bad)
+{
+    gf_diag *d = hand_diag(plain_net(12, GF_ACT_RELU), records);
+    for (int32_t a = bad; a < records; a++)
+        set_depth(d, a, 0.5);
+    for (int32_t a = 0; a < bad; a++)
+        set_stat(d, a, 0, GF_STAT_NONFINITE, 1);
+    return d;
+}
+
+/* The judge notes the newest 64 records' finiteness and depth terms once (judge.c) and reads older ones from the
+ * history: a judged record 80 back, behind 80 NaN records, is judged as one 8 back is, in the net and every layer. */
+static void test_a_record_judged_behind_a_long_run_of_nans_gets_the_verdict_of_a_recent_one(void **state)
+{
+    (void)state;
+    gf_diag *far = vanishing_behind_nans(120, 80), *near = vanishing_behind_nans(48, 8);
+    assert_true(flags(far, -1) & (1u << GF_VERDICT_VANISHING));
+    assert_true(flags(far, 0) & (1u << GF_VERDICT_VANISHING));
+    for (int32_t i = -1; i < 12; i++)
+        assert_int_equal(flags(far, i), flags(near, i));
+    free_hand(far);
+    free_hand(near);
+}
+
 /* The per-layer gain that gives `total` end to end over a net of L layers (L - 2 hidden-to-hidden steps). */
 static double per_layer(double total, int32_t L) { return pow(total, 1.0 / (L - 2)); }
 
@@ -1383,6 +1410,7 @@ int main(void)
         cmocka_unit_test(test_healthy_layer_0_reason_says_its_delta_was_not_measured_instead_of_quoting_nan),
         cmocka_unit_test(test_delta_halving_per_layer_over_10_layers_is_vanishing_in_the_lower_layers),
         cmocka_unit_test(test_same_end_to_end_gain_gives_the_same_verdict_at_10_and_200_layers),
+        cmocka_unit_test(test_a_record_judged_behind_a_long_run_of_nans_gets_the_verdict_of_a_recent_one),
         cmocka_unit_test(test_delta_gain_of_1_12_per_layer_over_100_layers_is_exploding),
         cmocka_unit_test(test_delta_growth_that_the_weights_alignment_with_their_inputs_explains_is_healthy),
         cmocka_unit_test(test_gain_beyond_the_threshold_but_within_the_spread_of_its_layers_is_healthy),
