@@ -448,16 +448,43 @@ static double step_seconds(gf_net *net, const workload *w, const float *x, const
  * the host (seconds long on 2-core guests) out of the figure, and the swapped
  * order cancels a drift within a pair.  The counted allocations of the
  * observed steps go to *allocs. */
-static double diag_overhead_pct(const workload *w, double seconds, int64_t *allocs)
-{
-    gf_net *net = build(w, 1, 1);
+/* Workload w's net on one thread with a diag attached and enabled (gf_diag_create's defaults), a batch of
+ * inputs and targets, after `warm` steps (buffers, optimizer state, the diag's history). */
+typedef struct observed {
+    gf_net *net;
     gf_diag *diag;
+    float *x, *t;
+} observed;
+
+static observed observed_open(const workload *w, int warm)
+{
+    observed o;
+    o.net = build(w, 1, 1);
     int rc;
-    if ((rc = gf_diag_create(&diag, net)) || (rc = gf_diag_enable(diag, 1)))
+    if ((rc = gf_diag_create(&o.diag, o.net)) || (rc = gf_diag_enable(o.diag, 1)))
         die("gf_diag_create", rc);
     int64_t in = input_size(w), out = w->widths[w->nwidths - 1], b = w->batch;
-    float *x = random_floats((size_t)(b * in), 7), *t = random_floats((size_t)(b * out), 8);
-    step_seconds(net, w, x, t, 3); /* warm-up: buffers, optimizer state, diag history */
+    o.x = random_floats((size_t)(b * in), 7);
+    o.t = random_floats((size_t)(b * out), 8);
+    step_seconds(o.net, w, o.x, o.t, warm);
+    return o;
+}
+
+static void observed_close(observed *o)
+{
+    gf_diag_destroy(o->diag);
+    gf_net_destroy(o->net);
+    free(o->x);
+    free(o->t);
+}
+
+static double diag_overhead_pct(const workload *w, double seconds, int64_t *allocs)
+{
+    observed o = observed_open(w, 3);
+    gf_net *net = o.net;
+    gf_diag *diag = o.diag;
+    const float *x = o.x, *t = o.t;
+    int rc;
     int64_t calls0 = alloc_calls;
     enum { ROUNDS = 61, STEPS = 10 };
     double ratio[ROUNDS];
@@ -475,10 +502,7 @@ static double diag_overhead_pct(const workload *w, double seconds, int64_t *allo
     } while (rounds < ROUNDS && (rounds < 11 || now() - t0 < 2 * seconds));
     *allocs = alloc_calls - calls0;
     qsort(ratio, (size_t)rounds, sizeof *ratio, cmp_double);
-    gf_diag_destroy(diag);
-    gf_net_destroy(net);
-    free(x);
-    free(t);
+    observed_close(&o);
     return 100.0 * (ratio[rounds / 2] - 1.0);
 }
 
@@ -488,14 +512,8 @@ static double diag_overhead_pct(const workload *w, double seconds, int64_t *allo
  * against the step's. */
 static double verdict_pct(const workload *w, double seconds)
 {
-    gf_net *net = build(w, 1, 1);
-    gf_diag *diag;
+    observed o = observed_open(w, 30); /* a history that fills the verdict's windows */
     int rc;
-    if ((rc = gf_diag_create(&diag, net)) || (rc = gf_diag_enable(diag, 1)))
-        die("gf_diag_create", rc);
-    int64_t in = input_size(w), out = w->widths[w->nwidths - 1], b = w->batch;
-    float *x = random_floats((size_t)(b * in), 7), *t = random_floats((size_t)(b * out), 8);
-    step_seconds(net, w, x, t, 30); /* warm-up and a history that fills the verdict's windows */
     enum { ROUNDS = 31, STEPS = 10 };
     double pct[ROUNDS];
     int rounds = 0;
@@ -503,20 +521,17 @@ static double verdict_pct(const workload *w, double seconds)
     do {
         double step = 0, judge = 0;
         for (int i = 0; i < STEPS; i++) {
-            step += step_seconds(net, w, x, t, 1);
+            step += step_seconds(o.net, w, o.x, o.t, 1);
             int32_t v;
             double j0 = now();
-            if ((rc = gf_diag_verdict(diag, -1, &v)))
+            if ((rc = gf_diag_verdict(o.diag, -1, &v)))
                 die("gf_diag_verdict", rc);
             judge += now() - j0;
         }
         pct[rounds++] = 100.0 * judge / step;
     } while (rounds < ROUNDS && (rounds < 5 || now() - t0 < seconds));
     qsort(pct, (size_t)rounds, sizeof *pct, cmp_double);
-    gf_diag_destroy(diag);
-    gf_net_destroy(net);
-    free(x);
-    free(t);
+    observed_close(&o);
     return pct[rounds / 2];
 }
 
