@@ -13,14 +13,19 @@
 /* Verdict text of a layer (-1: net) in a fresh allocation; NULL when out of memory. */
 char *gfi_verdict_string(const gf_diag *d, int32_t layer, int which)
 {
+    return gfi_verdict_string_by(d, NULL, layer, which);
+}
+
+char *gfi_verdict_string_by(const gf_diag *d, const struct gfi_judge *j, int32_t layer, int which)
+{
     gfi_sink probe = {NULL, 0, 0, 0};
-    if (gfi_verdict_of(d, layer, NULL, NULL, which, &probe))
+    if (gfi_verdict_by(d, j, layer, NULL, NULL, which, &probe))
         return NULL;
     char *buf = gfi_malloc(probe.len + 1);
     if (!buf)
         return NULL;
     gfi_sink s = {buf, probe.len + 1, 0, 0};
-    if (gfi_verdict_of(d, layer, NULL, NULL, which, &s)) {
+    if (gfi_verdict_by(d, j, layer, NULL, NULL, which, &s)) {
         gfi_free(buf);
         return NULL;
     }
@@ -247,12 +252,24 @@ static const char *cell(double v, char *buf, size_t n)
     return buf;
 }
 
+static int report_text_by(const gf_diag *d, const struct gfi_judge *j, gfi_sink *s);
+
 static int report_text(const gf_diag *d, gfi_sink *s)
 {
     if (d->count == 0) {
         gfi_sink_put(s, "no observation yet (verdict unknown): run gf_diag_probe or train with the diag enabled\n");
         return GF_OK;
     }
+    struct gfi_judge *j = gfi_judge_of(d); /* one analysis for every layer's verdict */
+    if (!j)
+        return GF_ERR_NOMEM;
+    int rc = report_text_by(d, j, s);
+    gfi_free(j);
+    return rc;
+}
+
+static int report_text_by(const gf_diag *d, const struct gfi_judge *j, gfi_sink *s)
+{
     int64_t step = gfi_diag_step_at(d, 0);
     if (step < 0)
         gfi_sink_put(s, "probe (no update), %lld observations in all\n", (long long)d->observed);
@@ -263,7 +280,7 @@ static int report_text(const gf_diag *d, gfi_sink *s)
     for (int32_t i = 0; i < d->nlayers; i++) {
         char kind[64];
         int32_t v;
-        int rc = gfi_verdict_of(d, i, &v, NULL, 0, NULL);
+        int rc = gfi_verdict_by(d, j, i, &v, NULL, 0, NULL);
         if (rc)
             return rc;
         char c0[32], c1[32], c2[32], c3[32];
@@ -279,13 +296,13 @@ static int report_text(const gf_diag *d, gfi_sink *s)
     int rc = report_channels_text(d, s);
     if (!rc)
         rc = text_time_profiles(d, s);
-    if (rc || (rc = gfi_verdict_of(d, -1, &v, NULL, 0, NULL)))
+    if (rc || (rc = gfi_verdict_by(d, j, -1, &v, NULL, 0, NULL)))
         return rc;
     gfi_sink_put(s, "net verdict: %s\nreason: ", gf_verdict_name(v));
-    if ((rc = gfi_verdict_of(d, -1, NULL, NULL, GFI_TEXT_REASON, s)))
+    if ((rc = gfi_verdict_by(d, j, -1, NULL, NULL, GFI_TEXT_REASON, s)))
         return rc;
     gfi_sink_put(s, "\nremedy: ");
-    if ((rc = gfi_verdict_of(d, -1, NULL, NULL, GFI_TEXT_REMEDY, s)))
+    if ((rc = gfi_verdict_by(d, j, -1, NULL, NULL, GFI_TEXT_REMEDY, s)))
         return rc;
     gfi_sink_put(s, "\n");
     return GF_OK;
@@ -372,15 +389,15 @@ static void put_json_string(gfi_sink *s, const char *str)
     gfi_sink_write(s, "\"", 1);
 }
 
-static int put_json_verdict(const gf_diag *d, gfi_sink *s, int32_t layer)
+static int put_json_verdict(const gf_diag *d, const struct gfi_judge *j, gfi_sink *s, int32_t layer)
 {
     int32_t v;
     uint32_t flags;
-    int rc = gfi_verdict_of(d, layer, &v, &flags, 0, NULL);
+    int rc = gfi_verdict_by(d, j, layer, &v, &flags, 0, NULL);
     if (rc)
         return rc;
-    char *reason = gfi_verdict_string(d, layer, GFI_TEXT_REASON);
-    char *remedy = reason ? gfi_verdict_string(d, layer, GFI_TEXT_REMEDY) : NULL;
+    char *reason = gfi_verdict_string_by(d, j, layer, GFI_TEXT_REASON);
+    char *remedy = reason ? gfi_verdict_string_by(d, j, layer, GFI_TEXT_REMEDY) : NULL;
     if (!remedy) {
         gfi_free(reason);
         return GF_ERR_NOMEM;
@@ -489,9 +506,15 @@ static int report_json(const gf_diag *d, gfi_sink *s)
     int rc = report_channels_json(d, s);
     if (!rc)
         rc = json_time_profiles(d, s);
+    struct gfi_judge *j = rc ? NULL : gfi_judge_of(d); /* one analysis for every layer's verdict */
+    if (!rc && !j)
+        rc = GF_ERR_NOMEM;
     for (int32_t i = 0; i < d->nlayers && !rc; i++)
-        rc = put_json_verdict(d, s, i);
-    return rc ? rc : put_json_verdict(d, s, -1);
+        rc = put_json_verdict(d, j, s, i);
+    if (!rc)
+        rc = put_json_verdict(d, j, s, -1);
+    gfi_free(j);
+    return rc;
 }
 
 /* ---- entry points ---- */

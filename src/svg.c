@@ -329,11 +329,11 @@ static int32_t chosen_records(int32_t n, int32_t *out)
     return m;
 }
 
-static int verdict_strip(const gf_diag *d, gfi_sink *s, const panel *p)
+static int verdict_strip(const gf_diag *d, const struct gfi_judge *j, gfi_sink *s, const panel *p)
 {
     for (int32_t i = 0; i < d->nlayers; i++) {
         int32_t v;
-        int rc = gfi_verdict_of(d, i, &v, NULL, 0, NULL);
+        int rc = gfi_verdict_by(d, j, i, &v, NULL, 0, NULL);
         if (rc)
             return rc;
         gfi_sink_put(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"7\" height=\"7\" fill=\"%s\"><title>layer %d: %s</title>"
@@ -350,7 +350,7 @@ static int verdict_strip(const gf_diag *d, gfi_sink *s, const panel *p)
     return GF_OK;
 }
 
-static int profile_panel(const gf_diag *d, gfi_sink *s, double top)
+static int profile_panel(const gf_diag *d, const struct gfi_judge *j, gfi_sink *s, double top)
 {
     int32_t L = d->nlayers, recs[4], m = chosen_records(d->count, recs);
     bool by_step = any_training(d);
@@ -380,7 +380,7 @@ static int profile_panel(const gf_diag *d, gfi_sink *s, double top)
     }
     gfi_free(x);
     gfi_free(v);
-    return verdict_strip(d, s, &p);
+    return verdict_strip(d, j, s, &p);
 }
 
 /* ---- the conv layers' filter maps ---- */
@@ -536,11 +536,12 @@ static int time_panel(const gf_diag *d, gfi_sink *s, double top)
 
 /* ---- the chart ---- */
 
-static int header(const gf_diag *d, gfi_sink *s, char *reason, char *remedy, double height)
+static int header(const gf_diag *d, const struct gfi_judge *j, gfi_sink *s, char *reason, char *remedy,
+                  double height)
 {
     int32_t v = GF_VERDICT_UNKNOWN;
     if (d->count) {
-        int rc = gfi_verdict_of(d, -1, &v, NULL, 0, NULL);
+        int rc = gfi_verdict_by(d, j, -1, &v, NULL, 0, NULL);
         if (rc)
             return rc;
     }
@@ -559,12 +560,24 @@ static int header(const gf_diag *d, gfi_sink *s, char *reason, char *remedy, dou
     return GF_OK;
 }
 
+static int report_svg_by(const gf_diag *d, const struct gfi_judge *j, gfi_sink *s);
+
 int gfi_report_svg(const gf_diag *d, gfi_sink *s)
+{
+    struct gfi_judge *j = NULL;
+    if (d->count && !(j = gfi_judge_of(d))) /* one analysis for every layer's verdict */
+        return GF_ERR_NOMEM;
+    int rc = report_svg_by(d, j, s);
+    gfi_free(j);
+    return rc;
+}
+
+static int report_svg_by(const gf_diag *d, const struct gfi_judge *j, gfi_sink *s)
 {
     char *reason = NULL, *remedy = NULL;
     if (d->count) {
-        reason = gfi_verdict_string(d, -1, GFI_TEXT_REASON);
-        remedy = reason ? gfi_verdict_string(d, -1, GFI_TEXT_REMEDY) : NULL;
+        reason = gfi_verdict_string_by(d, j, -1, GFI_TEXT_REASON);
+        remedy = reason ? gfi_verdict_string_by(d, j, -1, GFI_TEXT_REMEDY) : NULL;
         if (!remedy) {
             gfi_free(reason);
             return GF_ERR_NOMEM;
@@ -582,11 +595,11 @@ int gfi_report_svg(const gf_diag *d, gfi_sink *s)
         gfi_free(remedy);
         return trc;
     }
-    int rc = header(d, s, reason, remedy, height);
+    int rc = header(d, j, s, reason, remedy, height);
     if (!rc && d->count)
         rc = gradient_panel(d, s, top);
     if (!rc && d->count)
-        rc = profile_panel(d, s, top + PANEL_H + 90);
+        rc = profile_panel(d, j, s, top + PANEL_H + 90);
     if (!rc && d->count)
         rc = channel_panel(d, s, top + 2 * PANEL_H + 150);
     if (!rc && timed)

@@ -107,12 +107,26 @@ const char *gf_verdict_name(int32_t verdict)
     }
 }
 
-int gfi_verdict_of(const gf_diag *d, int32_t layer, int32_t *verdict, uint32_t *flags, int which, gfi_sink *text)
+gfi_judge *gfi_judge_of(const gf_diag *d)
 {
     gfi_judge *j = gfi_malloc(sizeof *j);
-    if (!j)
+    if (j)
+        gfi_j_analyse(d, j);
+    return j;
+}
+
+int gfi_verdict_of(const gf_diag *d, int32_t layer, int32_t *verdict, uint32_t *flags, int which, gfi_sink *text)
+{
+    return gfi_verdict_by(d, NULL, layer, verdict, flags, which, text);
+}
+
+int gfi_verdict_by(const gf_diag *d, const gfi_judge *judged, int32_t layer, int32_t *verdict, uint32_t *flags,
+                   int which, gfi_sink *text)
+{
+    gfi_judge *own = judged ? NULL : gfi_judge_of(d);
+    if (!judged && !own)
         return GF_ERR_NOMEM;
-    gfi_j_analyse(d, j);
+    const gfi_judge *j = judged ? judged : own;
     uint32_t why = layer >= 0 ? gfi_j_why_at(j, layer) : j->net_why;
     uint32_t tf = gfi_time_flags(d, layer); /* the rules across time (verdict_time.c) */
     uint32_t f = gfi_flags_of(why) | tf;
@@ -136,7 +150,7 @@ int gfi_verdict_of(const gf_diag *d, int32_t layer, int32_t *verdict, uint32_t *
         }
         gfi_time_text(d, layer, which, gfi_flags_of(why), text, &first);
     }
-    gfi_free(j);
+    gfi_free(own);
     return text && text->rc ? text->rc : GF_OK; /* a remedy's check ran out of memory */
 }
 

@@ -16,6 +16,15 @@ int gfi_verdict_of(const gf_diag *d, int32_t layer, int32_t *verdict, uint32_t *
 
 /* The same text in a fresh gfi_malloc'd string (NULL when out of memory). */
 char *gfi_verdict_string(const gf_diag *d, int32_t layer, int which);
+
+/* A report reads every layer's verdict, and each call above analyses the whole history again: it analyses d once
+ * (gfi_judge_of; NULL when out of memory, freed with gfi_free) and passes the judge to the calls below, which
+ * are the calls above reading j (j NULL: they analyse d themselves). */
+struct gfi_judge;
+struct gfi_judge *gfi_judge_of(const gf_diag *d);
+int gfi_verdict_by(const gf_diag *d, const struct gfi_judge *j, int32_t layer, int32_t *verdict, uint32_t *flags,
+                   int which, gfi_sink *text);
+char *gfi_verdict_string_by(const gf_diag *d, const struct gfi_judge *j, int32_t layer, int which);
 /* verdict_conv.c: the backward gain of conv layer i's activation at the latest record,
  * ||d loss / d z|| / ||d loss / d y||; NaN for a layer that is not a conv with an activation,
  * the top layer, or one not measured. */
