@@ -11,8 +11,8 @@
 /* Records a geometry signal is the median of: one step never moves a verdict, and a condition has to hold for
  * most of the last WINDOW training records to be found (and to go). */
 #define GFI_WINDOW 9
-/* Records whose finiteness the judge notes once (gfi_judge.finite): enough for the windows that end at the
- * last GFI_HYSTERESIS records; older ones are checked when read. */
+/* Records whose finiteness, gating and depth terms the judge notes once (gfi_judge.finite and after): enough for
+ * the windows that end at the last GFI_HYSTERESIS records; older ones are read from the history each time. */
 #define GFI_FINITE_MEMO 64
 /* Layers beyond this share the last condition slot. */
 #define GFI_MAX_WHY 1024
