@@ -185,7 +185,15 @@ enum gf_loss_kind {
     GF_LOSS_SOFTMAX_CE_LABELS = 5  /* softmax cross-entropy, targets are batch x 1 class indices */
 };
 
-enum gf_loss_param { GF_LOSS_PARAM_DELTA = 0 };
+enum gf_loss_param {
+    GF_LOSS_PARAM_DELTA = 0,
+    /* 1: on a net whose output is a SEQUENCE (T x C), every time step is a row
+     * of its own, as in PyTorch's CrossEntropyLoss on (N, C, T): the softmax
+     * cross-entropies normalise over C at each step, average over batch x T
+     * rows and take T labels per sample; metrics score each step.  0 (the
+     * default): a sample's whole output is one row.  Any loss kind. */
+    GF_LOSS_PARAM_PER_STEP = 1
+};
 
 GF_API int gf_loss_create(gf_loss **out, int32_t kind);
 GF_API void gf_loss_destroy(gf_loss *loss);
@@ -433,6 +441,10 @@ GF_API int32_t gf_net_layer_count(const gf_net *net);
 GF_API gf_layer *gf_net_layer(gf_net *net, int32_t index); /* borrowed; NULL if out of range */
 GF_API int64_t gf_net_input_size(const gf_net *net);
 GF_API int64_t gf_net_output_size(const gf_net *net);
+/* Target values per sample the net's loss reads: its output size, or 1 for
+ * GF_LOSS_SOFTMAX_CE_LABELS; T times the per-step figure under
+ * GF_LOSS_PARAM_PER_STEP on a SEQUENCE(T x C) output. */
+GF_API int64_t gf_net_target_size(const gf_net *net);
 GF_API int64_t gf_net_param_count(const gf_net *net);
 /* Writes a description into buf (NUL-terminated); *needed gets the full
  * length + 1.  GF_ERR_BUFFER when cap is too small (buf holds a prefix);

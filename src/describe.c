@@ -83,6 +83,8 @@ int gf_net_describe(const gf_net *net, char *buf, size_t cap, size_t *needed)
     gfi_sink_put(&s, "loss: %s", gfi_loss_name(net->loss.kind));
     if (net->loss.kind == GF_LOSS_HUBER)
         gfi_sink_put(&s, " (delta %g)", net->loss.delta);
+    if (net->loss.per_step)
+        gfi_sink_put(&s, " (per step)");
     if (net->opt)
         gfi_sink_put(&s, "; optimizer: %s lr=%g", gfi_opt_name(net->opt->kind), net->opt->lr);
     else

@@ -569,12 +569,33 @@ static bool classifier_loss(int32_t kind)
     return kind == GF_LOSS_BCE_LOGITS || kind == GF_LOSS_SOFTMAX_CE || kind == GF_LOSS_SOFTMAX_CE_LABELS;
 }
 
+/* The rows the prior reads targets in: the softmax losses' own rows (a time step each under
+ * GF_LOSS_PARAM_PER_STEP), else a sample's whole output, whose element-wise losses per-step leaves alone. */
+static void prior_rows(const gf_net *net, int64_t batch, int64_t *rows, int64_t *width)
+{
+    int32_t k = net->loss.kind;
+    if (k == GF_LOSS_SOFTMAX_CE || k == GF_LOSS_SOFTMAX_CE_LABELS) {
+        gfi_net_loss_rows(net, batch, rows, width);
+        return;
+    }
+    *rows = batch;
+    *width = gf_net_output_size(net);
+}
+
+static int64_t prior_width(const gf_net *net)
+{
+    int64_t rows, width;
+    prior_rows(net, 1, &rows, &width);
+    return width;
+}
+
 void gfi_diag_targets(gf_net *net, const float *t)
 {
     gf_diag *d = net->diag;
     diag_work *w = W(d);
     int32_t kind = net->loss.kind;
-    int64_t width = gf_net_output_size(net), rows = net->batch;
+    int64_t width, rows;
+    prior_rows(net, net->batch, &rows, &width);
     bool regression = kind == GF_LOSS_MSE || kind == GF_LOSS_MAE || kind == GF_LOSS_HUBER;
     if (w->probe || (!classifier_loss(kind) && !regression) || width < 1 || (size_t)width > w->unit_cap)
         return;
@@ -618,7 +639,7 @@ double gfi_diag_chance(const gf_diag *d)
     const diag_work *w = W(d);
     const gf_net *net = d->net;
     if (!net || !w || !w->prior || !(w->prior_rows > 0) || w->prior_loss != net->loss.kind ||
-        w->prior_width != gf_net_output_size(net) || !classifier_loss(w->prior_loss))
+        w->prior_width != prior_width(net) || !classifier_loss(w->prior_loss))
         return NAN;
     double h = 0, n = w->prior_rows;
     if (w->prior_loss == GF_LOSS_BCE_LOGITS) {
@@ -646,7 +667,7 @@ double gfi_diag_target_var(const gf_diag *d)
     const diag_work *w = W(d);
     const gf_net *net = d->net;
     if (!net || !w || !w->prior || !(w->prior_rows > 0) || w->prior_loss != net->loss.kind ||
-        w->prior_width != gf_net_output_size(net) || classifier_loss(w->prior_loss))
+        w->prior_width != prior_width(net) || classifier_loss(w->prior_loss))
         return NAN;
     double n = w->prior_rows, m2 = 0, ms = w->prior_ss / (n * (double)w->prior_width);
     for (int64_t c = 0; c < w->prior_width; c++)

@@ -132,7 +132,7 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
     if (batch > n)
         batch = n;
     size_t xw = (size_t)net->inputs;
-    size_t tw = (size_t)gfi_loss_target_width(&net->loss, gf_net_output_size(net));
+    size_t tw = (size_t)gfi_net_target_size(net);
     size_t xn, tn;
     int rc;
     if ((rc = gfi_checked_count(n, (int64_t)xw, &xn)) || (rc = gfi_checked_count(n, (int64_t)tw, &tn)))
@@ -142,7 +142,9 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
                             "gf_net_fit: %lld samples need %zu x values and %zu target values (got %zu and %zu)",
                             (long long)n, xn, tn, x_count, target_count);
     /* Validate the whole data set up front, so no epoch starts on bad data. */
-    if ((rc = gfi_data_check(net, x, n, "gf_net_fit")) || (rc = gfi_loss_check_target(&net->loss, target, n, gf_net_output_size(net))))
+    int64_t rows, width;
+    gfi_net_loss_rows(net, n, &rows, &width);
+    if ((rc = gfi_data_check(net, x, n, "gf_net_fit")) || (rc = gfi_loss_check_target(&net->loss, target, rows, width)))
         return gfi_net_fail(net, rc, "%s", gf_last_error());
     if ((rc = gfi_fit_check_layer_batches(net, "gf_net_fit", "gf_net_fit shuffles the samples (gf_net_fit_v2 "
                                           "can keep them in order)", n, 0, batch)))

@@ -327,7 +327,7 @@ static int plan(run *r)
 static int reserve(run *r, gfi_train_prep *prep)
 {
     gf_net *net = r->net;
-    size_t xw = (size_t)net->inputs, tw = (size_t)gfi_loss_target_width(&net->loss, gf_net_output_size(net));
+    size_t xw = (size_t)net->inputs, tw = (size_t)gfi_net_target_size(net);
     int rc = reserve_bufs(&net->fb, r->epochs, r->n, r->batch, xw, tw, r->restore ? net->nparams : 0);
     if (rc)
         return gfi_net_fail(net, rc, "%s: cannot allocate the buffers of a fit on %lld samples in batches of %lld", FN,
@@ -385,7 +385,8 @@ static int train_epoch(run *r, int32_t e, gfi_record *rec)
 {
     gf_net *net = r->net;
     gfi_fit_bufs *fb = &net->fb;
-    int64_t width = gf_net_output_size(net);
+    int64_t steps, width; /* the loss's rows per sample, and their width */
+    gfi_net_loss_rows(net, 1, &steps, &width);
     gfi_metric_acc acc[GF_MAX_METRICS] = {{0.0, 0.0}};
     double sum = 0.0;
     int rc = r->sched.per_step ? GF_OK : set_lr(r, e); /* before the shuffle: a refused epoch draws nothing */
@@ -404,7 +405,8 @@ static int train_epoch(run *r, int32_t e, gfi_record *rec)
         r->step++;
         sum += l * (double)b;
         for (int32_t i = 0; i < net->nmetrics; i++)
-            gfi_metric_accumulate(&net->metrics[i], &net->loss, gfi_net_output(net), fb->bt, b, width, &acc[i]);
+            gfi_metric_accumulate(&net->metrics[i], &net->loss, gfi_net_output(net), fb->bt, b * steps, width,
+                                  &acc[i]);
         gfi_progress_batch(&r->progress, e, s + b, sum / (double)(s + b));
     }
     rec->pub.loss = sum / (double)r->ntrain;

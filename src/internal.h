@@ -183,6 +183,7 @@ bool gfi_init_has_mode(int32_t kind);
 typedef struct gfi_loss {
     int32_t kind;
     double delta;
+    bool per_step; /* GF_LOSS_PARAM_PER_STEP: a SEQUENCE output's steps are rows (gfi_net_loss_rows) */
 } gfi_loss;
 struct gf_loss {
     uint32_t magic;
@@ -636,6 +637,11 @@ int gfi_fit_check_layer_batches(gf_net *net, const char *fn, const char *shuffle
                                 int64_t batch);
 /* Output rows of the latest forward. */
 const float *gfi_net_output(const gf_net *net);
+/* The rows the loss and the metrics read a batch of the net's outputs in: batch rows of the output size, or
+ * under GF_LOSS_PARAM_PER_STEP on a SEQUENCE(T x C) output batch x T rows of C. */
+void gfi_net_loss_rows(const gf_net *net, int64_t batch, int64_t *rows, int64_t *width);
+/* Target values per sample (gf_net_target_size on a live net). */
+int64_t gfi_net_target_size(const gf_net *net);
 /* Sum of every penalty over the current parameters. */
 double gfi_net_penalty(const gf_net *net);
 

@@ -556,7 +556,8 @@ static void measure_solved(gfi_judge *j)
     if (!j->net || j->net->nlayers < 1)
         return;
     int32_t k = j->net->loss.kind;
-    int64_t classes = j->net->layers[j->net->nlayers - 1]->out;
+    int64_t rows, classes; /* the softmax's width: a time step's under GF_LOSS_PARAM_PER_STEP */
+    gfi_net_loss_rows(j->net, 1, &rows, &classes);
     double chance = k == GF_LOSS_BCE_LOGITS ? log(2.0)
                     : (k == GF_LOSS_SOFTMAX_CE || k == GF_LOSS_SOFTMAX_CE_LABELS) && classes >= 2 ? log((double)classes)
                                                                                                   : 0;

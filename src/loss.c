@@ -22,6 +22,7 @@ void gfi_loss_default(gfi_loss *c, int32_t kind)
 {
     c->kind = kind;
     c->delta = 1.0; /* PyTorch HuberLoss default; unused by the other kinds */
+    c->per_step = false;
 }
 
 int64_t gfi_loss_target_width(const gfi_loss *c, int64_t outputs)
@@ -256,6 +257,12 @@ int gf_loss_set(gf_loss *loss, int32_t param, double value)
     int rc = check_handle(loss, "gf_loss_set");
     if (rc != GF_OK)
         return rc;
+    if (param == GF_LOSS_PARAM_PER_STEP) {
+        if (value != 0.0 && value != 1.0)
+            return gfi_fail(GF_ERR_INVALID, "gf_loss_set: per-step must be 0 or 1 (got %g)", value);
+        loss->cfg.per_step = value == 1.0;
+        return GF_OK;
+    }
     if (param != GF_LOSS_PARAM_DELTA || loss->cfg.kind != GF_LOSS_HUBER)
         return gfi_fail(GF_ERR_INVALID, "gf_loss_set: parameter %d does not apply to loss kind %d", (int)param,
                         (int)loss->cfg.kind);
@@ -272,6 +279,10 @@ int gf_loss_get(const gf_loss *loss, int32_t param, double *value)
         return rc;
     if (!value)
         return gfi_fail(GF_ERR_NULL, "gf_loss_get: value is NULL");
+    if (param == GF_LOSS_PARAM_PER_STEP) {
+        *value = loss->cfg.per_step ? 1.0 : 0.0;
+        return GF_OK;
+    }
     if (param != GF_LOSS_PARAM_DELTA || loss->cfg.kind != GF_LOSS_HUBER)
         return gfi_fail(GF_ERR_INVALID, "gf_loss_get: parameter %d does not apply to loss kind %d", (int)param,
                         (int)loss->cfg.kind);

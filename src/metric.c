@@ -264,8 +264,9 @@ static void gather(const float *src, size_t w, const int64_t *rows, int64_t n, f
 int gfi_net_evaluate_rows(gf_net *net, const float *x, const float *target, const int64_t *rows, int64_t n,
                           int64_t batch, float *bx, float *bt, double *loss, double *values, const char *fn)
 {
-    int64_t width = gf_net_output_size(net);
-    size_t xw = (size_t)net->inputs, tw = (size_t)gfi_loss_target_width(&net->loss, width);
+    int64_t steps, width; /* the loss's rows per sample, and their width */
+    gfi_net_loss_rows(net, 1, &steps, &width);
+    size_t xw = (size_t)net->inputs, tw = (size_t)gfi_net_target_size(net);
     gfi_metric_acc acc[GF_MAX_METRICS] = {{0.0, 0.0}};
     double sum = 0.0;
     for (int64_t s = 0; s < n; s += batch) {
@@ -280,9 +281,9 @@ int gfi_net_evaluate_rows(gf_net *net, const float *x, const float *target, cons
         int rc = gfi_net_infer(net, px, b, &out, fn);
         if (rc)
             return rc;
-        sum += gfi_loss_eval(&net->loss, out, pt, b, width, NULL) * (double)b;
+        sum += gfi_loss_eval(&net->loss, out, pt, b * steps, width, NULL) * (double)b;
         for (int32_t i = 0; i < net->nmetrics; i++)
-            gfi_metric_accumulate(&net->metrics[i], &net->loss, out, pt, b, width, &acc[i]);
+            gfi_metric_accumulate(&net->metrics[i], &net->loss, out, pt, b * steps, width, &acc[i]);
     }
     *loss = sum / (double)n + gfi_net_penalty(net);
     for (int32_t i = 0; i < net->nmetrics; i++)
@@ -297,12 +298,12 @@ int gfi_net_check_data(gf_net *net, const float *x, size_t x_count, const float 
         return gfi_net_fail(net, GF_ERR_STATE, "%s: the net has no layers", fn);
     if (!x || !target)
         return gfi_net_fail(net, GF_ERR_NULL, "%s: %s is NULL", fn, x ? "target" : "x");
-    int64_t width = gf_net_output_size(net);
     size_t xn, tn;
     int rc;
-    if ((rc = gfi_checked_count(n, net->inputs, &xn)) ||
-        (rc = gfi_checked_count(n, gfi_loss_target_width(&net->loss, width), &tn)))
+    if ((rc = gfi_checked_count(n, net->inputs, &xn)) || (rc = gfi_checked_count(n, gfi_net_target_size(net), &tn)))
         return gfi_net_fail(net, rc, "%s: n must be positive and n samples addressable (got %lld)", fn, (long long)n);
+    int64_t rows, width; /* after the count check: n x T rows are addressable */
+    gfi_net_loss_rows(net, n, &rows, &width);
     if (x_count != xn || target_count != tn)
         return gfi_net_fail(net, GF_ERR_SHAPE, "%s: %lld samples need %zu x values and %zu target values (got %zu "
                                                "and %zu)",
@@ -312,7 +313,7 @@ int gfi_net_check_data(gf_net *net, const float *x, size_t x_count, const float 
             return gfi_net_fail(net, rc, "%s", gf_last_error());
     if ((rc = gfi_data_check(net, x, n, fn)))
         return rc;
-    if ((rc = gfi_loss_check_target(&net->loss, target, n, width))) {
+    if ((rc = gfi_loss_check_target(&net->loss, target, rows, width))) {
         char msg[200];
         snprintf(msg, sizeof msg, "%s", gf_last_error());
         return gfi_net_fail(net, rc, "%s: %s", fn, msg);

@@ -413,6 +413,10 @@ static int rd_net_record(loader *L, rd *r)
     double delta;
     if (kind == GF_LOSS_HUBER && !(rc = gfi_opts_real(&o, GF_LOSS_PARAM_DELTA, "delta", &delta)))
         rc = setter_fail(gf_loss_set(loss, GF_LOSS_PARAM_DELTA, delta), at, "loss");
+    int64_t per_step = 0; /* optional: written only when set */
+    if (!rc && gfi_opts_find(&o, GF_LOSS_PARAM_PER_STEP) &&
+        !(rc = gfi_opts_int(&o, GF_LOSS_PARAM_PER_STEP, "per_step", 0, 1, &per_step)))
+        rc = setter_fail(gf_loss_set(loss, GF_LOSS_PARAM_PER_STEP, (double)per_step), at, "loss");
     if (!rc && !(rc = gfi_opts_finish(&o)))
         net->loss = loss->cfg;
     gf_loss_destroy(loss);

@@ -212,6 +212,9 @@ static void net_body(wr *w, const void *arg)
     gfi_opts lo = {.n = 0};
     if (net->loss.kind == GF_LOSS_HUBER)
         gfi_opts_put_real(&lo, GF_LOSS_PARAM_DELTA, net->loss.delta);
+    /* Only when set: files of nets without it stay readable by libraries that predate it. */
+    if (net->loss.per_step)
+        gfi_opts_put_int(&lo, GF_LOSS_PARAM_PER_STEP, 1);
     put32(w, (uint32_t)net->loss.kind);
     put_opts(w, &lo);
     put_penalty(w, net->has_pen, &net->pen);

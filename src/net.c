@@ -158,6 +158,30 @@ int64_t gf_net_output_size(const gf_net *net)
     return net->nlayers ? net->layers[net->nlayers - 1]->out : net->inputs;
 }
 
+void gfi_net_loss_rows(const gf_net *net, int64_t batch, int64_t *rows, int64_t *width)
+{
+    const gfi_shape *out = net->nlayers ? &net->layers[net->nlayers - 1]->out_shape : &net->in_shape;
+    int64_t size = gf_net_output_size(net), steps = 1;
+    if (net->loss.per_step && out->kind == GF_SHAPE_SEQUENCE && out->dim[0] > 0)
+        steps = out->dim[0];
+    *rows = batch * steps;
+    *width = size / steps;
+}
+
+int64_t gfi_net_target_size(const gf_net *net)
+{
+    int64_t rows, width;
+    gfi_net_loss_rows(net, 1, &rows, &width);
+    return rows * gfi_loss_target_width(&net->loss, width);
+}
+
+int64_t gf_net_target_size(const gf_net *net)
+{
+    if (check_net(net, "gf_net_target_size"))
+        return -1;
+    return gfi_net_target_size(net);
+}
+
 int32_t gf_net_layer_count(const gf_net *net)
 {
     return check_net(net, "gf_net_layer_count") ? -1 : net->nlayers;
@@ -926,12 +950,13 @@ static int check_target(gf_net *net, const float *target, size_t count, int64_t 
 {
     if (!target)
         return NET_FAIL(net, GF_ERR_NULL, "%s: target is NULL", fn);
-    int64_t width = gfi_loss_target_width(&net->loss, gf_net_output_size(net));
+    int64_t width = gfi_net_target_size(net), rows, row_width;
     size_t want = (size_t)batch * (size_t)width;
     if (count != want)
         return NET_FAIL(net, GF_ERR_SHAPE, "%s: target has %zu values but batch %lld x %lld needs %zu", fn, count,
                         (long long)batch, (long long)width, want);
-    int rc = gfi_loss_check_target(&net->loss, target, batch, gf_net_output_size(net));
+    gfi_net_loss_rows(net, batch, &rows, &row_width);
+    int rc = gfi_loss_check_target(&net->loss, target, rows, row_width);
     if (rc)
         return NET_FAIL(net, rc, "%s: %s", fn, gf_last_error());
     return GF_OK;
@@ -940,8 +965,9 @@ static int check_target(gf_net *net, const float *target, size_t count, int64_t 
 /* Loss and backward on a target already validated. */
 static void backward_run(gf_net *net, const float *target, double *loss)
 {
-    double v = gfi_loss_eval(&net->loss, net_output(net), target, net->batch, gf_net_output_size(net),
-                             net->dbuf[0]);
+    int64_t rows, width;
+    gfi_net_loss_rows(net, net->batch, &rows, &width);
+    double v = gfi_loss_eval(&net->loss, net_output(net), target, rows, width, net->dbuf[0]);
     double pv = penalty_value(net);
     if (net->diag_active) {
         gfi_diag_loss(net, v, pv, true);
@@ -1043,8 +1069,9 @@ int gf_net_evaluate(gf_net *net, const float *x, size_t x_count, const float *ta
     /* Validated above: the forward does not scan x again. */
     if ((rc = forward_run(net, x, x_count, batch, NULL, 0, false, "gf_net_evaluate")))
         return rc;
-    *loss = gfi_loss_eval(&net->loss, net_output(net), target, batch, gf_net_output_size(net), NULL) +
-            penalty_value(net);
+    int64_t rows, width;
+    gfi_net_loss_rows(net, batch, &rows, &width);
+    *loss = gfi_loss_eval(&net->loss, net_output(net), target, rows, width, NULL) + penalty_value(net);
     return GF_OK;
 }
 

@@ -14,10 +14,12 @@
 
 /* Targets the net's loss accepts: N(0,1) for regression losses, 0/1 for
  * BCE, one-hot rows or class indices for softmax cross-entropy. */
-void gfi_probe_targets(const gf_net *net, float *t, int64_t batch, int64_t width, gfi_rng *rng)
+void gfi_probe_targets(const gf_net *net, float *t, int64_t batch, gfi_rng *rng)
 {
-    int64_t outputs = gf_net_output_size(net);
-    for (int64_t r = 0; r < batch; r++) {
+    int64_t rows, classes;
+    gfi_net_loss_rows(net, batch, &rows, &classes);
+    int64_t width = gfi_loss_target_width(&net->loss, classes);
+    for (int64_t r = 0; r < rows; r++) {
         float *row = t + r * width;
         switch (net->loss.kind) {
         case GF_LOSS_BCE_LOGITS:
@@ -26,10 +28,10 @@ void gfi_probe_targets(const gf_net *net, float *t, int64_t batch, int64_t width
             break;
         case GF_LOSS_SOFTMAX_CE:
             memset(row, 0, (size_t)width * sizeof *row);
-            row[gfi_rng_below(rng, (uint64_t)outputs)] = 1.0f;
+            row[gfi_rng_below(rng, (uint64_t)classes)] = 1.0f;
             break;
         case GF_LOSS_SOFTMAX_CE_LABELS:
-            row[0] = (float)gfi_rng_below(rng, (uint64_t)outputs);
+            row[0] = (float)gfi_rng_below(rng, (uint64_t)classes);
             break;
         default:
             for (int64_t j = 0; j < width; j++)
@@ -52,7 +54,7 @@ int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed)
     /* Per-sample recurrent settings fix the batch of the pass: refuse before drawing anything. */
     if ((rc = gfi_check_layer_chunks(net, "gf_diag_probe", "probe", batch, batch)))
         return rc;
-    int64_t width = gfi_loss_target_width(&net->loss, gf_net_output_size(net));
+    int64_t width = gfi_net_target_size(net);
     size_t nx = (size_t)batch * (size_t)net->inputs, nt = (size_t)batch * (size_t)width;
     float *x = gfi_malloc(nx * sizeof *x), *t = gfi_malloc(nt * sizeof *t);
     float *saved = net->nparams ? gfi_malloc(net->nparams * sizeof *saved) : NULL;
@@ -67,7 +69,7 @@ int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed)
     gfi_rng_seed(&rng, seed);
     for (size_t i = 0; i < nx; i++)
         x[i] = (float)gfi_rng_normal(&rng);
-    gfi_probe_targets(net, t, batch, width, &rng);
+    gfi_probe_targets(net, t, batch, &rng);
 
     /* A probe is not training: restore what forward/backward would change. */
     if (saved)

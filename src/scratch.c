@@ -133,7 +133,7 @@ static int scratch_probe(gf_net *net, gfi_judge *j, gf_diag **d)
  * with s the scale the net's loss started at, so the residuals are of the size training saw. */
 static void fill_targets(gf_net *net, float *t, int64_t rows, int64_t width, double scale, gfi_rng *rng)
 {
-    gfi_probe_targets(net, t, rows, width, rng);
+    gfi_probe_targets(net, t, rows, rng);
     int32_t k = net->loss.kind;
     if (k == GF_LOSS_BCE_LOGITS || k == GF_LOSS_SOFTMAX_CE || k == GF_LOSS_SOFTMAX_CE_LABELS)
         return;
@@ -143,7 +143,7 @@ static void fill_targets(gf_net *net, float *t, int64_t rows, int64_t width, dou
 
 static int scratch_train(gf_net *net, const float *x, int64_t rows, double scale, int32_t steps, gfi_run *run)
 {
-    int64_t width = gfi_loss_target_width(&net->loss, gf_net_output_size(net));
+    int64_t width = gfi_net_target_size(net);
     size_t nx = (size_t)rows * (size_t)net->inputs, nt = (size_t)rows * (size_t)width;
     float *t = gfi_malloc(nt * sizeof *t);
     if (!t)

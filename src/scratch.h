@@ -45,6 +45,7 @@ int gfi_scratch_train(gf_net *net, const float *x, int64_t rows, double scale, i
 bool gfi_run_stable(const gfi_run *r);
 
 /* probe.c: targets the net's loss accepts (the probe's). */
-void gfi_probe_targets(const gf_net *net, float *t, int64_t batch, int64_t width, gfi_rng *rng);
+/* batch samples of gfi_net_target_size values each. */
+void gfi_probe_targets(const gf_net *net, float *t, int64_t batch, gfi_rng *rng);
 
 #endif /* GF_SCRATCH_H */

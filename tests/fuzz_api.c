@@ -278,7 +278,7 @@ static const gf_net *net_of_diag(const gf_diag *d)
 /* Widths of a live net (0 for anything else). */
 static int64_t in_of(gf_net *n) { return live_net(n) ? n->inputs : 0; }
 static int64_t out_of(gf_net *n) { return live_net(n) ? gf_net_output_size(n) : 0; }
-static int64_t tw_of(gf_net *n) { return live_net(n) ? gfi_loss_target_width(&n->loss, out_of(n)) : 0; }
+static int64_t tw_of(gf_net *n) { return live_net(n) ? gf_net_target_size(n) : 0; }
 static bool labels_of(gf_net *n) { return live_net(n) && n->loss.kind == GF_LOSS_SOFTMAX_CE_LABELS; }
 
 static size_t mul(int64_t a, int64_t b)

@@ -756,11 +756,39 @@ static void test_delta_applies_only_to_huber(void **state)
             assert_int_equal(gf_loss_set(l, GF_LOSS_PARAM_DELTA, 2.0), GF_ERR_INVALID);
             assert_int_equal(gf_loss_get(l, GF_LOSS_PARAM_DELTA, &d), GF_ERR_INVALID);
         }
-        assert_int_equal(gf_loss_set(l, 1, 2.0), GF_ERR_INVALID);
+        assert_int_equal(gf_loss_set(l, GF_LOSS_PARAM_PER_STEP + 1, 2.0), GF_ERR_INVALID);
         assert_int_equal(gf_loss_get(l, -1, &d), GF_ERR_INVALID);
         gf_loss_destroy(l);
     }
     assert_true(d == SENTINEL);
+}
+
+static void test_per_step_defaults_to_zero_and_round_trips_on_every_kind(void **state)
+{
+    for (int32_t kind = GF_LOSS_MSE; kind <= GF_LOSS_SOFTMAX_CE_LABELS; kind++) {
+        gf_loss *l = make_loss(kind);
+        double v = SENTINEL;
+        assert_int_equal(gf_loss_get(l, GF_LOSS_PARAM_PER_STEP, &v), GF_OK);
+        assert_true(v == 0.0);
+        assert_int_equal(gf_loss_set(l, GF_LOSS_PARAM_PER_STEP, 1.0), GF_OK);
+        assert_int_equal(gf_loss_get(l, GF_LOSS_PARAM_PER_STEP, &v), GF_OK);
+        assert_true(v == 1.0);
+        gf_loss_destroy(l);
+    }
+}
+
+static void test_per_step_other_than_zero_or_one_is_refused_and_keeps_the_setting(void **state)
+{
+    gf_loss *l = make_loss(GF_LOSS_SOFTMAX_CE);
+    assert_int_equal(gf_loss_set(l, GF_LOSS_PARAM_PER_STEP, 1.0), GF_OK);
+    const double bad[] = {0.5, 2.0, -1.0, NAN, INFINITY};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(gf_loss_set(l, GF_LOSS_PARAM_PER_STEP, bad[i]), GF_ERR_INVALID);
+    assert_non_null(strstr(gf_last_error(), "per-step must be 0 or 1"));
+    double v = 0.0;
+    assert_int_equal(gf_loss_get(l, GF_LOSS_PARAM_PER_STEP, &v), GF_OK);
+    assert_true(v == 1.0);
+    gf_loss_destroy(l);
 }
 
 static void test_set_and_get_reject_null(void **state)
@@ -866,6 +894,8 @@ int main(void)
         cmocka_unit_test(test_huber_delta_defaults_to_one_and_round_trips),
         cmocka_unit_test(test_set_delta_rejects_nonpositive_and_nonfinite_values),
         cmocka_unit_test(test_delta_applies_only_to_huber),
+        cmocka_unit_test(test_per_step_defaults_to_zero_and_round_trips_on_every_kind),
+        cmocka_unit_test(test_per_step_other_than_zero_or_one_is_refused_and_keeps_the_setting),
         cmocka_unit_test(test_set_and_get_reject_null),
         cmocka_unit_test(test_kind_reports_the_kind_and_minus_one_for_null),
         cmocka_unit_test(test_target_width_is_one_for_labels_and_outputs_otherwise),

@@ -502,6 +502,29 @@ static void test_recurrent_layers_round_trip(void **state)
     gf_net_destroy(a);
 }
 
+static void test_a_per_step_loss_round_trips(void **state)
+{
+    (void)state;
+    gf_net *a;
+    const int64_t seq[2] = {5, 3};
+    assert_int_equal(gf_net_create_shaped(&a, GF_SHAPE_SEQUENCE, seq, 2, 4), GF_OK);
+    assert_int_equal(gf_net_add_gru(a, 4, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(a, 3, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_loss *loss;
+    assert_int_equal(gf_loss_create(&loss, GF_LOSS_SOFTMAX_CE_LABELS), GF_OK);
+    assert_int_equal(gf_loss_set(loss, GF_LOSS_PARAM_PER_STEP, 1), GF_OK);
+    assert_int_equal(gf_net_set_loss(a, loss), GF_OK);
+    gf_loss_destroy(loss);
+    size_t size;
+    uint8_t *buf = save(a, 0, &size);
+    gf_net *b = load(buf, size);
+    assert_int_equal(gf_net_loss_kind(b), GF_LOSS_SOFTMAX_CE_LABELS);
+    assert_int_equal(gf_net_target_size(b), 5); /* a label per step, not one per sample */
+    free(buf);
+    gf_net_destroy(b);
+    gf_net_destroy(a);
+}
+
 /* docs/format.md tells bias blocks from weight blocks by name, so a reader that knows no kind can still map
  * the moment vectors: every kind must keep to that rule. */
 static void test_bias_blocks_are_exactly_those_named_bias(void **state)
@@ -1445,6 +1468,7 @@ int main(void)
         cmocka_unit_test(test_conv_and_pooling_layers_round_trip_with_every_option),
         cmocka_unit_test(test_training_a_cnn_resumes_bit_exactly),
         cmocka_unit_test(test_recurrent_layers_round_trip),
+        cmocka_unit_test(test_a_per_step_loss_round_trips),
         cmocka_unit_test(test_bias_blocks_are_exactly_those_named_bias),
         cmocka_unit_test(test_saving_a_loaded_net_gives_the_same_bytes),
         cmocka_unit_test(test_resume_is_bit_exact_with_sgd),

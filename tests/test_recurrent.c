@@ -1588,6 +1588,211 @@ static void test_a_train_step_that_runs_out_of_memory_after_growing_the_batch_ke
     assert_true(refused > 0);
 }
 
+/* ---- per-step losses (GF_LOSS_PARAM_PER_STEP) on a SEQUENCE output ---- */
+
+enum { PS_N = 3, PS_T = 6, PS_F = 2, PS_C = 4 };
+
+/* GRU (every step) -> dense to C classes: outputs SEQUENCE(T x C); loss `kind`, per step or not. */
+static gf_net *per_step_net(int32_t kind, bool per_step)
+{
+    gf_net *net = sequence_net(PS_T, PS_F, 11);
+    add_recurrent(net, GF_LAYER_GRU, 5, 1);
+    assert_int_equal(gf_net_add_dense(net, PS_C, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_loss *loss;
+    assert_int_equal(gf_loss_create(&loss, kind), GF_OK);
+    assert_int_equal(gf_loss_set(loss, GF_LOSS_PARAM_PER_STEP, per_step ? 1.0 : 0.0), GF_OK);
+    assert_int_equal(gf_net_set_loss(net, loss), GF_OK);
+    gf_loss_destroy(loss);
+    return net;
+}
+
+static void per_step_data(float *x, float *labels)
+{
+    for (int i = 0; i < PS_N * PS_T * PS_F; i++)
+        x[i] = sinf(0.7f * (float)i + 0.3f);
+    for (int i = 0; i < PS_N * PS_T; i++)
+        labels[i] = (float)((i * 7 + 1) % PS_C);
+}
+
+/* Mean over the N x T steps of logsumexp(y_step) - y_step[label], in double. */
+static double per_step_reference(const float *y, const float *labels)
+{
+    double sum = 0;
+    for (int r = 0; r < PS_N * PS_T; r++) {
+        const float *row = y + r * PS_C;
+        double m = row[0], s = 0;
+        for (int k = 1; k < PS_C; k++)
+            m = fmax(m, row[k]);
+        for (int k = 0; k < PS_C; k++)
+            s += exp(row[k] - m);
+        sum += m + log(s) - row[(int)labels[r]];
+    }
+    return sum / (PS_N * PS_T);
+}
+
+static void test_a_per_step_label_loss_is_the_mean_cross_entropy_of_every_step(void **state)
+{
+    (void)state;
+    gf_net *net = per_step_net(GF_LOSS_SOFTMAX_CE_LABELS, true);
+    float x[PS_N * PS_T * PS_F], labels[PS_N * PS_T], y[PS_N * PS_T * PS_C];
+    per_step_data(x, labels);
+    double v;
+    assert_int_equal(gf_net_predict(net, x, sizeof x / sizeof *x, PS_N, y, sizeof y / sizeof *y), GF_OK);
+    assert_int_equal(gf_net_evaluate(net, x, sizeof x / sizeof *x, labels, PS_N * PS_T, PS_N, &v), GF_OK);
+    assert_float_equal(v, per_step_reference(y, labels), 1e-9);
+    gf_net_destroy(net);
+}
+
+static void test_per_step_one_hot_probabilities_give_the_loss_of_their_labels(void **state)
+{
+    (void)state;
+    gf_net *labels_net = per_step_net(GF_LOSS_SOFTMAX_CE_LABELS, true), *probs_net = per_step_net(GF_LOSS_SOFTMAX_CE, true);
+    float x[PS_N * PS_T * PS_F], labels[PS_N * PS_T], hot[PS_N * PS_T * PS_C] = {0};
+    per_step_data(x, labels);
+    for (int r = 0; r < PS_N * PS_T; r++)
+        hot[r * PS_C + (int)labels[r]] = 1.0f;
+    double a, b;
+    assert_int_equal(gf_net_evaluate(labels_net, x, sizeof x / sizeof *x, labels, PS_N * PS_T, PS_N, &a), GF_OK);
+    assert_int_equal(gf_net_evaluate(probs_net, x, sizeof x / sizeof *x, hot, sizeof hot / sizeof *hot, PS_N, &b), GF_OK);
+    assert_float_equal(a, b, 1e-12);
+    gf_net_destroy(labels_net);
+    gf_net_destroy(probs_net);
+}
+
+static void test_per_step_loss_gradients_match_finite_differences(void **state)
+{
+    (void)state;
+    gf_net *net = per_step_net(GF_LOSS_SOFTMAX_CE_LABELS, true);
+    assert_int_equal(gf_net_set_input_grad(net, 1), GF_OK);
+    float x[PS_N * PS_T * PS_F], labels[PS_N * PS_T];
+    per_step_data(x, labels);
+    gc_check_net(net, x, sizeof x / sizeof *x, labels, PS_N * PS_T, PS_N);
+    gf_net_destroy(net);
+}
+
+static void test_a_per_step_loss_reads_a_label_per_step_and_refuses_one_per_sample(void **state)
+{
+    (void)state;
+    gf_net *net = per_step_net(GF_LOSS_SOFTMAX_CE_LABELS, true);
+    assert_int_equal(gf_net_target_size(net), PS_T);
+    float x[PS_N * PS_T * PS_F], labels[PS_N * PS_T];
+    per_step_data(x, labels);
+    double v;
+    assert_int_equal(gf_net_train_step(net, x, sizeof x / sizeof *x, labels, PS_N, PS_N, &v), GF_ERR_SHAPE);
+    assert_message_has(gf_net_last_error(net), "needs 18");
+    gf_net_destroy(net);
+}
+
+static void test_a_per_step_label_must_name_one_of_the_steps_classes(void **state)
+{
+    (void)state;
+    gf_net *net = per_step_net(GF_LOSS_SOFTMAX_CE_LABELS, true);
+    float x[PS_N * PS_T * PS_F], labels[PS_N * PS_T];
+    per_step_data(x, labels);
+    labels[4] = PS_C; /* a valid index into a whole sample's T x C outputs, but not a class of a step */
+    double v;
+    assert_int_equal(gf_net_train_step(net, x, sizeof x / sizeof *x, labels, PS_N * PS_T, PS_N, &v), GF_ERR_RANGE);
+    gf_net_destroy(net);
+}
+
+static void test_probability_targets_per_step_have_the_outputs_size(void **state)
+{
+    (void)state;
+    gf_net *net = per_step_net(GF_LOSS_SOFTMAX_CE, true);
+    assert_int_equal(gf_net_target_size(net), PS_T * PS_C);
+    gf_net_destroy(net);
+}
+
+static void test_without_per_step_a_sample_is_one_row_of_every_steps_outputs(void **state)
+{
+    (void)state;
+    gf_net *net = per_step_net(GF_LOSS_SOFTMAX_CE_LABELS, false);
+    assert_int_equal(gf_net_target_size(net), 1);
+    gf_net_destroy(net);
+}
+
+static void test_per_step_leaves_a_vector_outputs_loss_unchanged(void **state)
+{
+    (void)state;
+    double v[2];
+    float x[PS_N * PS_T * PS_F], labels[PS_N * PS_T];
+    per_step_data(x, labels);
+    for (int k = 0; k < 2; k++) {
+        gf_net *net = sequence_net(PS_T, PS_F, 3);
+        add_recurrent(net, GF_LAYER_LSTM, 5, 0);
+        assert_int_equal(gf_net_add_dense(net, PS_C, GF_ACT_IDENTITY, NULL), GF_OK);
+        gf_loss *loss;
+        assert_int_equal(gf_loss_create(&loss, GF_LOSS_SOFTMAX_CE_LABELS), GF_OK);
+        assert_int_equal(gf_loss_set(loss, GF_LOSS_PARAM_PER_STEP, k), GF_OK);
+        assert_int_equal(gf_net_set_loss(net, loss), GF_OK);
+        gf_loss_destroy(loss);
+        assert_int_equal(gf_net_target_size(net), 1);
+        assert_int_equal(gf_net_evaluate(net, x, sizeof x / sizeof *x, labels, PS_N, PS_N, &v[k]), GF_OK);
+        gf_net_destroy(net);
+    }
+    assert_true(v[0] == v[1]);
+}
+
+static void test_per_step_accuracy_scores_every_step(void **state)
+{
+    (void)state;
+    gf_net *net = per_step_net(GF_LOSS_SOFTMAX_CE_LABELS, true);
+    assert_int_equal(gf_net_add_metric(net, GF_METRIC_ACCURACY, 0.0), GF_OK);
+    float x[PS_N * PS_T * PS_F], labels[PS_N * PS_T], y[PS_N * PS_T * PS_C];
+    per_step_data(x, labels);
+    assert_int_equal(gf_net_predict(net, x, sizeof x / sizeof *x, PS_N, y, sizeof y / sizeof *y), GF_OK);
+    int right = 0;
+    for (int r = 0; r < PS_N * PS_T; r++) {
+        int best = 0;
+        for (int k = 1; k < PS_C; k++)
+            if (y[r * PS_C + k] > y[r * PS_C + best])
+                best = k;
+        right += best == (int)labels[r];
+    }
+    double loss, acc;
+    assert_int_equal(gf_net_evaluate_v2(net, x, sizeof x / sizeof *x, labels, PS_N * PS_T, PS_N, 2, &loss, &acc, 1),
+                     GF_OK);
+    assert_float_equal(acc, (double)right / (PS_N * PS_T), 1e-12);
+    assert_float_equal(loss, per_step_reference(y, labels), 1e-9);
+    gf_net_destroy(net);
+}
+
+static void test_describe_names_a_per_step_loss(void **state)
+{
+    (void)state;
+    gf_net *net = per_step_net(GF_LOSS_SOFTMAX_CE_LABELS, true);
+    char buf[2048];
+    assert_int_equal(gf_net_describe(net, buf, sizeof buf, NULL), GF_OK);
+    assert_message_has(buf, "loss: softmax_ce_labels (per step)");
+    gf_net_destroy(net);
+}
+
+static void test_a_per_step_classifier_learns_each_steps_label(void **state)
+{
+    (void)state;
+    /* The label of a step is the sign pattern of its own input: learnable step by step, not from one row. */
+    gf_net *net = per_step_net(GF_LOSS_SOFTMAX_CE_LABELS, true);
+    gf_optimizer *opt;
+    assert_int_equal(gf_optimizer_create(&opt, GF_OPT_ADAM, 0.02), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, opt), GF_OK);
+    enum { B = 16 };
+    float x[B * PS_T * PS_F], labels[B * PS_T];
+    for (int r = 0; r < B * PS_T; r++) {
+        x[r * PS_F] = sinf(1.3f * (float)r);
+        x[r * PS_F + 1] = cosf(0.9f * (float)r + 0.5f);
+        labels[r] = (float)((x[r * PS_F] > 0) * 2 + (x[r * PS_F + 1] > 0));
+    }
+    double first = 0, last = 0;
+    for (int s = 0; s < 300; s++) {
+        assert_int_equal(gf_net_train_step(net, x, sizeof x / sizeof *x, labels, B * PS_T, B, &last), GF_OK);
+        if (s == 0)
+            first = last;
+    }
+    assert_true(first > 1.0);   /* about log 4 at the start */
+    assert_true(last < 0.25);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1644,6 +1849,17 @@ int main(void)
         cmocka_unit_test(test_every_allocation_failure_of_a_recurrent_net_is_reported),
         cmocka_unit_test(test_a_train_step_that_runs_out_of_memory_after_growing_the_batch_keeps_the_final_state),
         cmocka_unit_test(test_set_lengths_between_forward_and_backward_cancels_the_pending_forward),
+        cmocka_unit_test(test_a_per_step_label_loss_is_the_mean_cross_entropy_of_every_step),
+        cmocka_unit_test(test_per_step_one_hot_probabilities_give_the_loss_of_their_labels),
+        cmocka_unit_test(test_per_step_loss_gradients_match_finite_differences),
+        cmocka_unit_test(test_a_per_step_loss_reads_a_label_per_step_and_refuses_one_per_sample),
+        cmocka_unit_test(test_a_per_step_label_must_name_one_of_the_steps_classes),
+        cmocka_unit_test(test_probability_targets_per_step_have_the_outputs_size),
+        cmocka_unit_test(test_without_per_step_a_sample_is_one_row_of_every_steps_outputs),
+        cmocka_unit_test(test_per_step_leaves_a_vector_outputs_loss_unchanged),
+        cmocka_unit_test(test_per_step_accuracy_scores_every_step),
+        cmocka_unit_test(test_a_per_step_classifier_learns_each_steps_label),
+        cmocka_unit_test(test_describe_names_a_per_step_loss),
     };
     /* Long: they train nets or remedy copies (tests/long_group.h). */
     const struct CMUnitTest long_tests[] = {

@@ -482,11 +482,14 @@ def _init_ptr(init, where, keep):
 # --------------------------------------------------------------------------
 
 class Loss(_Handle):
-    """A loss function: Loss("mse"), Loss("huber", delta=0.5), Loss("softmax_ce_labels")."""
+    """A loss function: Loss("mse"), Loss("huber", delta=0.5), Loss("softmax_ce_labels").
+
+    per_step=True: on a net whose output is a sequence (T x C), every time step is a row of its own, as in
+    PyTorch's CrossEntropyLoss on (N, C, T): a softmax over C at each step, T labels per sample."""
     _destroy = "gf_loss_destroy"
     _label = "Loss"
 
-    def __init__(self, kind=LossKind.MSE, *, delta=None):
+    def __init__(self, kind=LossKind.MSE, *, delta=None, per_step=None):
         where = "Loss"
         k = enum_value(LossKind, kind, "kind", where)
         h = D.LossP()
@@ -494,6 +497,8 @@ class Loss(_Handle):
         self._adopt(h)
         if delta is not None:
             self.set(LossParam.DELTA, delta)
+        if per_step is not None:
+            self.per_step = per_step
 
     @property
     def kind(self):
@@ -512,6 +517,17 @@ class Loss(_Handle):
 
     delta = property(lambda self: self.get(LossParam.DELTA), lambda self, v: self.set(LossParam.DELTA, v),
                      doc="Huber delta")
+
+    @property
+    def per_step(self):
+        """Whether a sequence output's time steps are rows of their own (GF_LOSS_PARAM_PER_STEP)."""
+        return self.get(LossParam.PER_STEP) == 1.0
+
+    @per_step.setter
+    def per_step(self, value):
+        if isinstance(value, (str, bytes)) or value not in (0, 1):
+            raise InvalidArgumentError("Loss.per_step: expected True or False, got %r" % (value,))
+        self.set(LossParam.PER_STEP, 1.0 if value else 0.0)
 
     def target_width(self, outputs):
         """Width of a target row for predictions of width `outputs`."""
@@ -1436,6 +1452,11 @@ class Net(_Handle):
         return lib.gf_net_output_size(self._ptr("Net.outputs"))
 
     @property
+    def target_size(self):
+        """Target values per sample the loss reads (T labels on a sequence output with a per-step loss)."""
+        return lib.gf_net_target_size(self._ptr("Net.target_size"))
+
+    @property
     def param_count(self):
         return lib.gf_net_param_count(self._ptr("Net.param_count"))
 
@@ -1499,13 +1520,15 @@ class Net(_Handle):
         self._check(lib.gf_net_reinit(self._ptr(where), _u64(seed, "seed", where)))
 
     # ---- configuration
-    def set_loss(self, loss, *, delta=None):
-        """Loss object, kind name or int (copied by the net); default MSE."""
+    def set_loss(self, loss, *, delta=None, per_step=None):
+        """Loss object, kind name or int (copied by the net); default MSE.  delta and per_step as for Loss."""
         where = "Net.set_loss"
         h = self._ptr(where)
         keep = []
-        if delta is not None and not isinstance(loss, Loss):
-            tmp = Loss(loss, delta=delta)
+        if (delta is not None or per_step is not None) and isinstance(loss, Loss):
+            raise InvalidArgumentError("%s: delta/per_step only apply when a kind name is given" % where)
+        if delta is not None or per_step is not None:
+            tmp = Loss(loss, delta=delta, per_step=per_step)
             keep.append(tmp)
             loss = tmp
         lp, kind = _loss_ptr(loss, where, keep)
@@ -1594,9 +1617,7 @@ class Net(_Handle):
         return fd, fd.rows_of(self.inputs, "x", where)
 
     def _target(self, target, batch, where):
-        h = self._h
-        outputs = lib.gf_net_output_size(h)
-        width = 1 if self._loss_kind == LossKind.SOFTMAX_CE_LABELS else outputs
+        width = lib.gf_net_target_size(self._h)  # per sample: the loss's rows (a time step each, per step)
         fd = as_floats(target, "target", where)
         if batch is None:  # no forward seen: let the library judge the state
             return fd

@@ -234,6 +234,7 @@ DECLARATIONS = [
     ("gf_net_layer",                LayerP,   (NetP, c_int32)),
     ("gf_net_input_size",           c_int64,  (NetP,)),
     ("gf_net_output_size",          c_int64,  (NetP,)),
+    ("gf_net_target_size",          c_int64,  (NetP,)),
     ("gf_net_param_count",          c_int64,  (NetP,)),
     ("gf_net_describe",             c_int,    (NetP, CharBuf, c_size_t, SizeP)),
     ("gf_net_reinit",               c_int,    (NetP, c_uint64)),

@@ -56,6 +56,7 @@ class LossKind(enum.IntEnum):
 
 class LossParam(enum.IntEnum):
     DELTA = 0
+    PER_STEP = 1
 
 
 class OptimizerKind(enum.IntEnum):

@@ -48,12 +48,12 @@ static void train_once(gf_net *net)
 {
     if (!runnable(net))
         return;
-    int64_t in = gf_net_input_size(net), tw = gfi_loss_target_width(&net->loss, gf_net_output_size(net));
+    int64_t in = gf_net_input_size(net), tw = gf_net_target_size(net);
     float *x = calloc((size_t)in, sizeof *x), *t = calloc((size_t)tw, sizeof *t);
     fuzz_require(x && t, "step buffers");
     gfi_rng rng;
     gfi_rng_seed(&rng, 1);
-    gfi_probe_targets(net, t, 1, tw, &rng);
+    gfi_probe_targets(net, t, 1, &rng);
     (void)gf_net_train_step(net, x, (size_t)in, t, (size_t)tw, 1, NULL);
     free(x);
     free(t);

@@ -128,6 +128,60 @@ class TimeProfileTest(unittest.TestCase):
                 d.time_profile(0)
 
 
+class PerStepLossTest(unittest.TestCase):
+    """Loss(per_step=True): on a sequence output every time step is a row of the loss and of the metrics."""
+
+    T, F, C = 4, 3, 5
+
+    def _net(self, per_step=True, kind="softmax_ce_labels"):
+        net = gf.Net((self.T, self.F), seed=2, kind="sequence")
+        net.add_gru(6, return_sequences=True)
+        net.add_dense(self.C)
+        net.set_loss(kind, per_step=per_step)
+        return net
+
+    def test_per_step_round_trips_through_the_loss_object(self):
+        with gf.Loss("softmax_ce", per_step=True) as loss:
+            self.assertTrue(loss.per_step)
+            loss.per_step = False
+            self.assertFalse(loss.per_step)
+
+    def test_per_step_other_than_a_boolean_is_refused(self):
+        with gf.Loss("softmax_ce") as loss:
+            with self.assertRaises(gf.InvalidArgumentError):
+                loss.per_step = 2
+
+    def test_a_per_step_net_takes_a_label_per_step(self):
+        with self._net() as net:
+            self.assertEqual(net.target_size, self.T)
+            x = [_data(self.T * self.F), _data(self.T * self.F, 0.5)]
+            self.assertGreater(net.train_step(x, [[1, 0, 4, 2], [3, 3, 0, 1]]), 0.0)
+
+    def test_a_per_step_net_refuses_one_label_per_sample(self):
+        with self._net() as net:
+            with self.assertRaises(gf.ShapeError):
+                net.train_step([_data(self.T * self.F)], [[1]])
+
+    def test_fit_with_a_per_step_loss_scores_every_step_of_the_validation_data(self):
+        xs = [[[((n * self.T + t) * 7 % 11) / 5.0 - 1.0, ((n + t) % 3) - 1.0, 0.5] for t in range(self.T)]
+              for n in range(24)]
+        labels = [[int(s[0] > 0) + 2 * int(s[1] > 0) for s in sample] for sample in xs]
+        with self._net() as net:
+            net.set_optimizer("adam", lr=0.02)
+            net.add_metric("accuracy")
+            hist = net.fit(xs[:16], labels[:16], epochs=30, batch_size=8, verbose=0,
+                           validation_data=(xs[16:], labels[16:]))
+            loss, acc = net.evaluate(xs[16:], labels[16:])
+            self.assertAlmostEqual(hist.history["val_loss"][-1], loss, places=5)
+            self.assertAlmostEqual(hist.history["val_accuracy"][-1], acc, places=9)
+            self.assertLess(hist.history["loss"][-1], hist.history["loss"][0])
+
+    def test_without_per_step_a_sample_takes_one_label(self):
+        with self._net(per_step=False) as net:
+            self.assertEqual(net.target_size, 1)
+            self.assertGreater(net.train_step([_data(self.T * self.F)], [[7]]), 0.0)
+
+
 def _copy_blocks(ours, theirs):
     with torch.no_grad():
         for name, p in theirs.named_parameters():
@@ -232,6 +286,35 @@ class TorchParityTest(unittest.TestCase):
     def test_truncated_bptt_matches_pytorch_with_detached_chunks(self):
         for kind in ("rnn", "lstm", "gru"):
             self._run(kind, seq=True, truncate=7)
+
+    def test_per_step_cross_entropy_matches_pytorch_on_every_step(self):
+        # nn.CrossEntropyLoss on the (N*T, C) logits of a GRU + Linear over every step (the same as on (N, C, T)):
+        # the loss, every block's gradient and the input's.
+        N, T, F, H, C = 3, 7, 4, 5, 6
+        with gf.Net((T, F), seed=9, kind="sequence") as net:
+            net.input_grad_enabled = True
+            rec = net.add_gru(H, return_sequences=True)
+            dense = net.add_dense(C)
+            net.set_loss("softmax_ce_labels", per_step=True)
+            tm, lin = torch.nn.GRU(F, H, batch_first=True), torch.nn.Linear(H, C)
+            _copy_blocks(rec, tm)
+            _copy_blocks(dense, lin)
+            rng = np.random.default_rng(3)
+            x = rng.uniform(-1, 1, (N, T, F)).astype(np.float32)
+            labels = rng.integers(0, C, (N, T))
+            net.forward(x)
+            ours = net.backward(labels.astype(np.float32))
+            xt = torch.from_numpy(x).requires_grad_()
+            out = lin(tm(xt)[0])
+            loss = torch.nn.functional.cross_entropy(out.reshape(N * T, C), torch.from_numpy(labels).reshape(-1))
+            loss.backward()
+            self.assertAlmostEqual(ours, loss.item(), delta=1e-5 * abs(loss.item()))
+            for mine, theirs in ((rec, tm), (dense, lin)):
+                for name, p in theirs.named_parameters():
+                    np.testing.assert_allclose(np.asarray(mine.get_param_grad(name)).reshape(p.shape),
+                                               p.grad.numpy(), rtol=2e-3, atol=2e-6, err_msg=name)
+            np.testing.assert_allclose(np.asarray(net.input_grad()).reshape(N, T, F), xt.grad.numpy(), rtol=2e-3,
+                                       atol=2e-6)
 
     def test_initializer_bounds_of_every_block_follow_torch_init_fans(self):
         # He uniform on a block is U(-l, l), l = sqrt(2) sqrt(3 / fan_in) with fan_in what torch.nn.init computes
