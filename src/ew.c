@@ -328,8 +328,11 @@ int gfi_ew_force(int kernel)
 
 /* ---- the optimizer update split over a pool ---- */
 
+/* Parameters; below this a pool run costs more than half the update saves.  65536 while the workers slept
+ * between runs; with them spinning through a step, small's Adam update of 26k parameters was 15 % of its
+ * two-thread step, on the caller alone (docs/performance.md, tenth round). */
 #ifndef OPT_SPLIT_MIN
-#define OPT_SPLIT_MIN 65536 /* parameters; below this one thread streams them faster than two wake up */
+#define OPT_SPLIT_MIN 16384
 #endif
 
 typedef struct opt_job {

@@ -405,8 +405,13 @@ static void gemm_with_b(const gfi_gemm_kernel_info *K, float *restrict packa, fl
 /* One product on this thread: the kernel's small path when it has one and
  * the product is small, else the packed path.  Decided on the whole product
  * (never on a thread's share), so the thread count cannot change the path. */
-#ifndef GEMM_POOL_MIN_WORK /* -D for experiments: shares out smaller products (smaller ones did not pay, see performance.md) */
-#define GEMM_POOL_MIN_WORK 2e6 /* m*n*k */
+/* Products of at least this m*n*k are shared out over the pool.  2e6 while the workers fell asleep between
+ * products (a wake-up cost more than such a product); with the workers spinning through a step (threadpool.c,
+ * POOL_SPIN) a run costs a few microseconds, and sharing from 5e4 up made two threads 22 % faster on `small`
+ * (32 x 128 x 128), 2.5 % on mnist (its 10-unit layer) and 17 % on an LSTM of 32 units, alternated in one
+ * process (docs/performance.md, tenth round).  A busy machine is the pool gate's to catch (pool_gate.h). */
+#ifndef GEMM_POOL_MIN_WORK /* -D for experiments */
+#define GEMM_POOL_MIN_WORK 5e4 /* m*n*k */
 #endif
 #define GEMM_SKINNY_MAX_WORK 2e6 /* m*n*k: skinny products up to this take the small path */
 
@@ -567,7 +572,7 @@ static bool pool_splits(const gfi_gemm_kernel_info *K, const struct gfi_pool *po
     int nt = gfi_pool_threads(pool);
     if (use_small(K, trans_a, trans_b, m, n, k, 1.0f))
         return false;
-    /* Below about 4 MFLOP waking the workers costs more than it saves. */
+    /* Below about 0.1 MFLOP a pool run costs more than it saves. */
     bool small = (double)m * (double)n * (double)k < GEMM_POOL_MIN_WORK;
     return pool && nt > 1 && nt <= ws->nthreads && m > 0 && n > 0 && !small;
 }

@@ -1244,7 +1244,13 @@ int gf_net_train_step(gf_net *net, const float *x, size_t x_count, const float *
 static int train_step_gated(gf_net *net, const float *x, const float *target, int64_t batch, double *loss)
 {
     size_t nx = (size_t)batch * (size_t)net->inputs;
-    if (!net->pool || 6.0 * (double)net->nparams * (double)batch < GFI_GATE_MIN_WORK)
+    /* Where the weights apply per sample: a sequence's T steps (T x F), a signal's or an image's places (the
+     * dims after the channels); 1 for a vector. */
+    const gfi_shape *in = &net->in_shape;
+    double positions = in->kind == GF_SHAPE_SEQUENCE ? (double)in->dim[0] : 1.0;
+    for (int32_t d = 1; in->kind != GF_SHAPE_SEQUENCE && d < in->rank; d++)
+        positions *= (double)in->dim[d];
+    if (!net->pool || 6.0 * (double)net->nparams * (double)batch * positions < GFI_GATE_MIN_WORK)
         return train_step_run(net, x, nx, target, batch, loss);
     bool use_pool, measure;
     gfi_gate_next(&net->gate, &use_pool, &measure);

@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -307,6 +308,46 @@ static void test_two_threads_beside_busy_processes_match_one_thread(void **state
     assert_memory_equal(one, two, sizeof one);
 }
 
+/* Trains one step of net on two threads with inputs and targets of zeros; returns the gate's position. */
+static uint32_t gate_count_after_a_step(gf_net *net, int64_t batch)
+{
+    assert_int_equal(gf_net_set_threads(net, 2), GF_OK);
+    size_t nx = (size_t)(batch * gf_net_input_size(net)), nt = (size_t)(batch * gf_net_target_size(net));
+    float *x = calloc(nx, sizeof *x), *t = calloc(nt, sizeof *t);
+    assert_non_null(x);
+    assert_non_null(t);
+    assert_int_equal(gf_net_train_step(net, x, nx, t, nt, batch, NULL), GF_OK);
+    free(x);
+    free(t);
+    return net->gate.count;
+}
+
+/* Few weights applied at 200 time steps: the work of the step is the steps' (6 x 37 parameters x batch 4 x 200
+ * = 178k), over the floor below which steps are never gated, so the gate sees it. */
+static void test_a_small_recurrent_net_over_many_steps_is_gated(void **state)
+{
+    (void)state;
+    gf_net *net;
+    const int64_t dims[2] = {200, 2};
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_rnn(net, 4, GF_ACT_TANH, 0, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gate_count_after_a_step(net, 4), 1);
+    gf_net_destroy(net);
+}
+
+/* The same parameters on vectors: 6 x 17 x 4 = 408, a step no pass of which the pool takes, is not gated. */
+static void test_a_tiny_vector_net_is_not_gated(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 4, GF_ACT_TANH, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gate_count_after_a_step(net, 4), 0);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +366,8 @@ int main(void)
         cmocka_unit_test(test_a_short_window_is_judged_by_its_fastest_step),
         cmocka_unit_test(test_a_probe_of_short_steps_is_judged_after_the_workers_had_time_to_wake),
         cmocka_unit_test(test_two_threads_beside_busy_processes_match_one_thread),
+        cmocka_unit_test(test_a_small_recurrent_net_over_many_steps_is_gated),
+        cmocka_unit_test(test_a_tiny_vector_net_is_not_gated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
