@@ -44,8 +44,8 @@
 #define GFI_GATE_SAMPLE 4       /* steps per timed pooled step */
 #define GFI_GATE_CALIBRATE 128  /* steps per timed one-thread step while the gate is open */
 #define GFI_GATE_RATIO 0.95     /* a pooled step slower than this x one-thread: the pool does not pay */
-/* 6 x parameters x batch x positions (time steps, or a signal's or an image's positions: the input's dims
- * but the first): smaller steps are never gated.  Under the smallest pass the pool takes (a product of 5e4
+/* 6 x parameters x batch x positions (a sequence's T steps, a signal's or an image's places: the input's dims
+ * after the channels; 1 for a vector): smaller steps are never gated.  Under the smallest pass the pool takes (a product of 5e4
  * m*n*k, gemm.c; an update of 16384 parameters, ew.c: 6 x 16384 = 98k), so every step that can use the pool
  * is gated; the positions count each time step and each place a filter is applied, as the passes do. */
 #define GFI_GATE_MIN_WORK 9e4

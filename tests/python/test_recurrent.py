@@ -146,6 +146,11 @@ class PerStepLossTest(unittest.TestCase):
             loss.per_step = False
             self.assertFalse(loss.per_step)
 
+    def test_set_loss_refuses_per_step_beside_a_loss_object(self):
+        with self._net() as net, gf.Loss("softmax_ce_labels") as loss:
+            with self.assertRaises(gf.InvalidArgumentError):
+                net.set_loss(loss, per_step=True)
+
     def test_per_step_other_than_a_boolean_is_refused(self):
         with gf.Loss("softmax_ce") as loss:
             with self.assertRaises(gf.InvalidArgumentError):
