@@ -361,23 +361,27 @@ static double round_rate(gf_net *net, const float *x, size_t nx, const float *t,
     return (double)steps / el;
 }
 
-/* The speed-up of net `many` over net `one` (the same workload on more threads and on one), timed in rounds
- * that alternate between the two nets, median round of each: two separate timings on a shared machine
- * drift apart by more than the differences the goals are about, and alternating shares the drift. */
+/* The speed-up of net `many` over net `one` (the same workload on more threads and on one): rounds that
+ * time the two nets back to back, in alternating order, and the median of the rounds' ratios.  Two
+ * separate timings on a shared machine drift apart by more than the differences the goals are about; a
+ * ratio of two timings a few tenths of a second apart shares the drift, as diag_overhead_pct's do. */
 static double alternated_scaling(gf_net *one, gf_net *many, const float *x, size_t nx, const float *t, size_t nt,
                                  int64_t b, double seconds)
 {
     enum { ROUNDS = 9 };
-    double r1[ROUNDS], rn[ROUNDS];
+    double ratio[ROUNDS];
     round_rate(one, x, nx, t, nt, b, 0.02); /* warm-up */
     round_rate(many, x, nx, t, nt, b, 0.02);
     for (int i = 0; i < ROUNDS; i++) {
-        r1[i] = round_rate(one, x, nx, t, nt, b, seconds / ROUNDS);
-        rn[i] = round_rate(many, x, nx, t, nt, b, seconds / ROUNDS);
+        double rate[2]; /* [0] one thread, [1] many */
+        for (int k = 0; k < 2; k++) {
+            int side = (i + k) % 2; /* one, many; then many, one */
+            rate[side] = round_rate(side ? many : one, x, nx, t, nt, b, seconds / ROUNDS);
+        }
+        ratio[i] = rate[1] / rate[0];
     }
-    qsort(r1, ROUNDS, sizeof *r1, cmp_double);
-    qsort(rn, ROUNDS, sizeof *rn, cmp_double);
-    return rn[ROUNDS / 2] / r1[ROUNDS / 2];
+    qsort(ratio, ROUNDS, sizeof *ratio, cmp_double);
+    return ratio[ROUNDS / 2];
 }
 
 static double scaling_dense(const workload *w, int threads, double seconds)

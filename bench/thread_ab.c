@@ -1,14 +1,15 @@
 /*
  * thread_ab.c — two-thread scaling of a `make bench` dense workload, measured in one process: the same
- * workload built with 1 and with 2 threads, rounds of steps alternating between the two nets, median
- * round of each.  Separate runs on the shared 2-core guest drift by more than the effect; alternating
- * shares the drift between both sides.  With `busy`, a child process spins on one core for the whole
+ * workload built with 1 and with 2 threads, rounds that time the two nets back to back (in alternating
+ * order), and the median of the rounds' ratios (the rates printed are each side's median round).
+ * Separate runs on the shared 2-core guest drift by more than the effect; a ratio of two timings a
+ * fraction of a second apart shares the drift.  With `busy`, a child process spins on one core for the whole
  * measurement (a competing build, say), which shows what the pool costs when a core is taken: the ratio
  * should stay near 1 rather than fall far below it.
  *
  *   cc -std=c11 -O2 -Iinclude bench/thread_ab.c lib/libgradflow.a -lm -lpthread -o thread_ab
  *   ./thread_ab [tiny|small|mnist|deep|wide] [rounds, 15] [seconds per round and side, 0.2] [busy]
- * Prints: <workload> 1T <steps/s> 2T <steps/s> ratio <2T / 1T> (median rounds; busy: with a spinner)
+ * Prints: <workload> 1T <steps/s> 2T <steps/s> ratio <median of the rounds' 2T / 1T> (busy: with a spinner)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
@@ -115,20 +116,26 @@ int main(int argc, char **argv)
     if (busy && (spinner = fork()) == 0)
         for (volatile unsigned long spin = 0;; spin++)
             ;
-    double r[2][101];
+    double r[2][101], ratio[101];
     for (int k = 0; k < 2; k++)
         rate(net[k], x, nx, t, nt, b, seconds / 2); /* warm-up */
-    for (int i = 0; i < rounds; i++)
-        for (int k = 0; k < 2; k++)
+    for (int i = 0; i < rounds; i++) {
+        for (int j = 0; j < 2; j++) {
+            int k = (i + j) % 2; /* 1T, 2T; then 2T, 1T */
             r[k][i] = rate(net[k], x, nx, t, nt, b, seconds);
+        }
+        ratio[i] = r[1][i] / r[0][i];
+    }
     if (spinner > 0) {
         kill(spinner, SIGKILL);
         waitpid(spinner, NULL, 0);
     }
     for (int k = 0; k < 2; k++)
         qsort(r[k], (size_t)rounds, sizeof r[k][0], cmp_double);
+    qsort(ratio, (size_t)rounds, sizeof ratio[0], cmp_double);
     double one = r[0][rounds / 2], two = r[1][rounds / 2];
-    printf("%s 1T %.1f 2T %.1f ratio %.3f%s\n", w->name, one, two, two / one, busy ? " (busy: a spinner holds a core)" : "");
+    printf("%s 1T %.1f 2T %.1f ratio %.3f%s\n", w->name, one, two, ratio[rounds / 2],
+           busy ? " (busy: a spinner holds a core)" : "");
     gf_net_destroy(net[0]);
     gf_net_destroy(net[1]);
     free(x);
