@@ -280,6 +280,14 @@ static int64_t in_of(gf_net *n) { return live_net(n) ? n->inputs : 0; }
 static int64_t out_of(gf_net *n) { return live_net(n) ? gf_net_output_size(n) : 0; }
 static int64_t tw_of(gf_net *n) { return live_net(n) ? gf_net_target_size(n) : 0; }
 static bool labels_of(gf_net *n) { return live_net(n) && n->loss.kind == GF_LOSS_SOFTMAX_CE_LABELS; }
+/* Classes a label may name: the loss's row width (a time step's under GF_LOSS_PARAM_PER_STEP). */
+static int64_t classes_of(gf_net *n)
+{
+    int64_t rows, width = 0;
+    if (live_net(n))
+        gfi_net_loss_rows(n, 1, &rows, &width);
+    return width;
+}
 
 static size_t mul(int64_t a, int64_t b)
 {
@@ -443,7 +451,10 @@ static void op_small_objects(void)
         }
         break;
     }
-    case 6: DO(NULL, R_PLAIN, gf_loss_set(pick_loss(), pick_enum(1), pick_real())); break;
+    case 6: /* delta, or per-step (0 / 1 half the time, so that sequence nets train with it) */
+        DO(NULL, R_PLAIN,
+           gf_loss_set(pick_loss(), pick_enum(GF_LOSS_PARAM_PER_STEP + 1), chance(2) ? (double)below(2) : pick_real()));
+        break;
     case 7: DO(NULL, R_PLAIN, gf_init_set_range(pick_init(), pick_real(), pick_real())); break;
     case 8: DO(NULL, R_PLAIN, gf_init_set_gain(pick_init(), pick_real())); break;
     case 9: DO(NULL, R_PLAIN, gf_activation_set(pick_act(), pick_enum(2), pick_real())); break;
@@ -493,7 +504,13 @@ static void op_net_config(void)
 {
     gf_net *n = pick_net();
     switch (below(10)) {
-    case 0: DO(n, R_PLAIN, gf_net_set_loss(n, pick_loss())); break;
+    case 0: {
+        gf_loss *l = pick_loss();
+        if (chance(3)) /* per step: a sequence net's targets then hold a row per time step */
+            (void)gf_loss_set(l, GF_LOSS_PARAM_PER_STEP, 1.0);
+        DO(n, R_PLAIN, gf_net_set_loss(n, l));
+        break;
+    }
     case 1: {
         gf_optimizer *o = pick_opt();
         DO(n, R_PLAIN, gf_net_set_optimizer(n, o));
@@ -544,7 +561,7 @@ static void op_inference(void)
         float *x = data(nx, false, 0);
         memcpy(out_buf, x, (nx < DATA_CAP ? nx : DATA_CAP) * sizeof(float));
         DO(n, R_PLAIN,
-           gf_net_evaluate(n, out_buf, pick_count(nx), data(nt, labels_of(n), out), pick_count(nt), b, &loss));
+           gf_net_evaluate(n, out_buf, pick_count(nx), data(nt, labels_of(n), classes_of(n)), pick_count(nt), b, &loss));
     }
     }
 }
@@ -556,7 +573,7 @@ static void op_backward_step(void)
     size_t nt = mul(b, tw_of(n)), ny = mul(b, out), nx = mul(b, in_of(n));
     double v;
     switch (below(8)) {
-    case 0: DO(n, R_PLAIN, gf_net_backward(n, data(nt, labels_of(n), out), pick_count(nt), &v)); break;
+    case 0: DO(n, R_PLAIN, gf_net_backward(n, data(nt, labels_of(n), classes_of(n)), pick_count(nt), &v)); break;
     case 1: DO(n, R_PLAIN, gf_net_backward_from(n, data(ny, false, 0), pick_count(ny))); break;
     case 2: DO(n, R_TRAINING, gf_net_step(n)); break;
     case 3: DO(n, R_PLAIN, gf_net_clip_grad_value(n, pick_real())); break;
@@ -570,13 +587,13 @@ static void op_backward_step(void)
 static void op_train_step(void)
 {
     gf_net *n = pick_net();
-    int64_t b = pick_batch(), out = out_of(n);
+    int64_t b = pick_batch();
     size_t nx = mul(b, in_of(n)), nt = mul(b, tw_of(n));
     float *x = data(nx, false, 0);
     memcpy(out_buf, x, (nx < DATA_CAP ? nx : DATA_CAP) * sizeof(float));
     double loss;
     DO(n, R_TRAINING,
-       gf_net_train_step(n, out_buf, pick_count(nx), data(nt, labels_of(n), out), pick_count(nt), b,
+       gf_net_train_step(n, out_buf, pick_count(nx), data(nt, labels_of(n), classes_of(n)), pick_count(nt), b,
                          chance(3) ? NULL : &loss));
 }
 
@@ -591,7 +608,7 @@ static float fit_x[DATA_CAP / 4];
 static void op_fit(void)
 {
     gf_net *n = pick_net();
-    int64_t count = chance(5) ? pick_size() : 1 + below(48), out = out_of(n);
+    int64_t count = chance(5) ? pick_size() : 1 + below(48);
     size_t nx = mul(count, in_of(n)), nt = mul(count, tw_of(n));
     if (nx > sizeof fit_x / sizeof *fit_x)
         nx = 1;
@@ -599,7 +616,7 @@ static void op_fit(void)
     memcpy(fit_x, x, nx * sizeof(float));
     double loss;
     DO(n, R_FIT,
-       gf_net_fit(n, fit_x, pick_count(nx), data(nt, labels_of(n), out), pick_count(nt), count, pick_batch(),
+       gf_net_fit(n, fit_x, pick_count(nx), data(nt, labels_of(n), classes_of(n)), pick_count(nt), count, pick_batch(),
                   chance(6) ? pick_enum(4) : (int32_t)(1 + below(3)), chance(2) ? stop_early : NULL, NULL,
                   chance(2) ? &loss : NULL));
 }
@@ -809,7 +826,7 @@ static void op_fit_v2(void)
         memcpy(fit_x, data(nx, false, 0), nx * sizeof(float));
         double loss, values[GF_MAX_METRICS];
         DO(n, R_PLAIN,
-           gf_net_evaluate_v2(n, fit_x, pick_count(nx), data(nt, labels_of(n), out_of(n)), pick_count(nt), count, b,
+           gf_net_evaluate_v2(n, fit_x, pick_count(nx), data(nt, labels_of(n), classes_of(n)), pick_count(nt), count, b,
                               chance(10) ? NULL : &loss, values, chance(4) ? below(3) : GF_MAX_METRICS));
         break;
     }
@@ -839,7 +856,7 @@ static void op_fit_v2(void)
             nx = 1;
         memcpy(fit_x, data(nx, false, 0), nx * sizeof(float));
         DO(n, R_FIT,
-           gf_net_fit_v2(n, fit_x, pick_count(nx), data(nt, labels_of(n), out_of(n)), pick_count(nt), count,
+           gf_net_fit_v2(n, fit_x, pick_count(nx), data(nt, labels_of(n), classes_of(n)), pick_count(nt), count,
                          chance(5) ? NULL : fit));
         gf_schedule_destroy(sched);
         gf_fit_destroy(fit);
