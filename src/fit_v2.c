@@ -226,6 +226,7 @@ typedef struct run {
     const int64_t *vrows; /* a split's validation rows; NULL: vx, vt in place */
     int64_t batch;
     int32_t epochs, patience, monitor, loss_kind;
+    bool loss_per_step; /* with loss_kind, how the gathered targets are read (gfi_net_loss_rows) */
     bool higher, restore, shuffle, has_sched;
     gfi_sched sched;
     int64_t step;
@@ -307,6 +308,7 @@ static int plan(run *r)
     r->restore = o->opt[GF_FIT_RESTORE_BEST] == 1.0;
     r->shuffle = o->opt[GF_FIT_SHUFFLE] == 1.0;
     r->loss_kind = net->loss.kind;
+    r->loss_per_step = net->loss.per_step;
     r->has_sched = o->has_sched;
     if (o->has_sched) {
         r->sched = o->sched;
@@ -503,11 +505,15 @@ static int run_epoch(run *r, int32_t e, bool *stop)
     return GF_OK;
 }
 
-/* The callback may have swapped the loss: the gathered targets would be misread. */
+/* The callback may have swapped the loss, or turned GF_LOSS_PARAM_PER_STEP on or off: the targets were checked
+ * and are gathered for the loss the fit began with, and another kind or layout would misread them (read past a
+ * row, take a value as a label it was never checked to be). */
 static int check_unchanged(run *r)
 {
-    if (r->net->loss.kind != r->loss_kind)
-        return gfi_net_fail(r->net, GF_ERR_STATE, "%s: the loss was changed during the fit (in its callback)", FN);
+    const gfi_loss *now = &r->net->loss;
+    if (now->kind != r->loss_kind || now->per_step != r->loss_per_step)
+        return gfi_net_fail(r->net, GF_ERR_STATE, "%s: the loss was changed during the fit (in its callback): %s",
+                            FN, now->kind != r->loss_kind ? "another kind" : "per-step turned on or off");
     return GF_OK;
 }
 

@@ -425,6 +425,49 @@ static void test_changing_the_loss_in_the_callback_stops_the_fit_with_a_state_er
     gf_net_destroy(net);
 }
 
+static int turn_per_step_on(void *user, const gf_epoch_record *r)
+{
+    (void)r;
+    gf_loss *labels;
+    assert_int_equal(gf_loss_create(&labels, GF_LOSS_SOFTMAX_CE_LABELS), GF_OK);
+    assert_int_equal(gf_loss_set(labels, GF_LOSS_PARAM_PER_STEP, 1.0), GF_OK);
+    assert_int_equal(gf_net_set_loss(user, labels), GF_OK);
+    gf_loss_destroy(labels);
+    return 0;
+}
+
+/* Same kind, other layout: one label in [0, T*C) per sample becomes T labels in [0, C) per sample, which the fit's
+ * gathered one-per-sample targets do not hold. */
+static void test_turning_per_step_on_in_the_callback_stops_the_fit_with_a_state_error(void **state)
+{
+    (void)state;
+    enum { T = 5, F = 3, C = 6, N = 8 };
+    int64_t dims[2] = {T, F};
+    gf_net *net;
+    gf_loss *labels;
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_rnn(net, 4, GF_ACT_TANH, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, C, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_loss_create(&labels, GF_LOSS_SOFTMAX_CE_LABELS), GF_OK);
+    assert_int_equal(gf_net_set_loss(net, labels), GF_OK);
+    gf_loss_destroy(labels);
+    float x[N * T * F], t[N];
+    for (int i = 0; i < N * T * F; i++)
+        x[i] = (float)(i % 7) / 7.0f - 0.5f;
+    for (int i = 0; i < N; i++)
+        t[i] = (float)(T * C - 1 - i); /* valid for the whole output, never a class of one step */
+    gf_fit *f;
+    assert_int_equal(gf_fit_create(&f), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_EPOCHS, 3), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_BATCH, 4), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_PROGRESS, 0), GF_OK);
+    assert_int_equal(gf_fit_set_callback(f, turn_per_step_on, net), GF_OK);
+    assert_int_equal(gf_net_fit_v2(net, x, N * T * F, t, N, N, f), GF_ERR_STATE);
+    assert_int_equal(gf_net_epoch_count(net), 1);
+    gf_fit_destroy(f);
+    gf_net_destroy(net);
+}
+
 /* Weights after one plain epoch: equal for two nets exactly when their generators were in the same state. */
 static void weights_after_a_fit(gf_net *net, float *w)
 {
@@ -1032,6 +1075,7 @@ int main(void)
         cmocka_unit_test(test_fit_or_fit_v2_from_a_fit_callback_is_refused_and_changes_nothing),
         cmocka_unit_test(test_fit_from_a_fit_v2_callback_is_refused),
         cmocka_unit_test(test_changing_the_loss_in_the_callback_stops_the_fit_with_a_state_error),
+        cmocka_unit_test(test_turning_per_step_on_in_the_callback_stops_the_fit_with_a_state_error),
         cmocka_unit_test(test_refused_fits_change_nothing),
         cmocka_unit_test(test_epochs_allocate_nothing_once_the_first_fit_sized_the_buffers),
         cmocka_unit_test(test_a_fit_that_runs_out_of_memory_changes_nothing),
