@@ -105,13 +105,20 @@ def _from_array(obj, what, where):
     return FloatData(ptr, n, (n,), arr, copied)
 
 
+def _aligned(ptr):
+    """Whether a float * may be read as floats: C requires the alignment (a memoryview can start at any byte)."""
+    return (ctypes.cast(ptr, ctypes.c_void_p).value or 0) % ctypes.alignment(ctypes.c_float) == 0
+
+
 def _from_buffer(obj, what, where):
     m = memoryview(obj)
     shape = tuple(m.shape) if m.shape else (1,)
     if m.format in _FLOAT32_FORMATS:
         if m.c_contiguous and not m.readonly:
             n = m.nbytes // 4
-            return FloatData(_pointer_into(m, n) if n else F32P(), n, shape, m, False)
+            ptr = _pointer_into(m, n) if n else F32P()
+            if not n or _aligned(ptr):
+                return FloatData(ptr, n, shape, m, False)
         data = array.array("f", m.tobytes() if m.c_contiguous else _flatten_view(m))
     elif m.format in _CONVERTIBLE_FORMATS:
         data = array.array("f", m.cast("B").cast("d") if m.c_contiguous else _flatten_view(m))

@@ -113,6 +113,15 @@ class BufferInputTest(unittest.TestCase):
         self.assertTrue(fd.copied)
         self.assertEqual([fd.ptr[0], fd.ptr[1]], [1.5, 2.5])
 
+    def test_float32_memoryview_at_an_odd_address_is_copied_to_aligned_floats(self):
+        raw = bytearray(4 * 3 + 1)
+        m = memoryview(raw)[1:].cast("f")
+        m[0], m[1], m[2] = 1.5, -2.0, 3.25
+        fd = as_floats(m)
+        self.assertTrue(fd.copied)
+        self.assertEqual(fd.address % ctypes.alignment(ctypes.c_float), 0)
+        self.assertEqual([fd.ptr[i] for i in range(3)], [1.5, -2.0, 3.25])
+
     def test_float64_buffer_is_converted(self):
         m = memoryview(bytearray(bytes(array.array("d", [0.25, -1.0])))).cast("d")
         fd = as_floats(m)
