@@ -121,7 +121,10 @@ def _from_buffer(obj, what, where):
                 return FloatData(ptr, n, shape, m, False)
         data = array.array("f", m.tobytes() if m.c_contiguous else _flatten_view(m))
     elif m.format in _CONVERTIBLE_FORMATS:
-        data = array.array("f", m.cast("B").cast("d") if m.c_contiguous else _flatten_view(m))
+        if not m.nbytes:  # memoryview.cast refuses a view with a 0 in its shape
+            data = array.array("f")
+        else:
+            data = array.array("f", m.cast("B").cast("d") if m.c_contiguous else _flatten_view(m))
     else:
         raise DataTypeError("%s: %s is a buffer of format %r; gradflow needs float32 ('f') or float64 ('d')"
                             % (where, what, m.format))

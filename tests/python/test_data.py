@@ -127,6 +127,15 @@ class BufferInputTest(unittest.TestCase):
         fd = as_floats(m)
         self.assertEqual([fd.ptr[0], fd.ptr[1]], [0.25, -1.0])
 
+    def test_empty_float64_buffer_is_an_empty_batch_not_a_type_error(self):
+        m = (ctypes.c_double * 0 * 3)()  # a 3 x 0 buffer of doubles
+        fd = as_floats(m)
+        self.assertEqual((fd.count, fd.shape), (0, (3, 0)))
+        with gf.Net(3) as net:
+            net.add_dense(1)
+            with self.assertRaisesRegex(gf.ShapeError, "empty"):
+                net.predict(m)
+
     def test_byte_buffer_is_refused(self):
         with self.assertRaisesRegex(gf.DataTypeError, "format"):
             as_floats(memoryview(bytearray(8)))
