@@ -60,9 +60,15 @@ static void put_bar(double fraction)
     fputs(bar, stderr);
 }
 
+/* Hours past INT_MAX (a fit of 2^31 - 1 epochs, the most GF_FIT_EPOCHS takes, at an hour each) are no int: the
+ * conversion would be undefined.  A wait that long is shown as a bound. */
+#define MAX_SHOWN_HOURS 1e6
+
 static void put_time(const char *label, double seconds)
 {
-    if (seconds >= 3600.0)
+    if (!(seconds < MAX_SHOWN_HOURS * 3600.0))
+        fprintf(stderr, "  %s >%.0fh", label, MAX_SHOWN_HOURS);
+    else if (seconds >= 3600.0)
         fprintf(stderr, "  %s %dh%02dm", label, (int)(seconds / 3600.0), (int)fmod(seconds / 60.0, 60.0));
     else if (seconds >= 60.0)
         fprintf(stderr, "  %s %dm%02ds", label, (int)(seconds / 60.0), (int)fmod(seconds, 60.0));
@@ -92,7 +98,7 @@ void gfi_progress_batch(gfi_progress *p, int32_t epoch, int64_t done, double los
     fprintf(stderr, "  loss %.4g", loss);
     /* The epoch's rate so far, applied to what is left of it and of the fit. */
     double el = now - p->epoch_start, per_row = done ? el / (double)done : 0.0;
-    double left = per_row * (double)(p->rows - done + (int64_t)(p->epochs - epoch - 1) * p->rows);
+    double left = per_row * ((double)(p->rows - done) + (double)(p->epochs - epoch - 1) * (double)p->rows);
     put_time("ETA", left);
     fputs("   ", stderr);
     fflush(stderr);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "gradflow.h"
+#include "internal.h" /* gfi_progress: a fit whose time left is beyond any int of hours */
 
 /* |a - b| within tol of b's size (absolute near zero). */
 #define assert_close(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fmax(1.0, fabs(b)))
@@ -793,6 +794,34 @@ static void test_progress_writes_one_line_per_epoch_when_stderr_is_not_a_termina
     gf_net_destroy(net);
 }
 
+/* A fit of the most epochs GF_FIT_EPOCHS takes, an epoch of two hours so far: the time left (4e9 hours) is
+ * shown as a bound, not an int conversion out of range (undefined; "-2147483648h" on x86). */
+static void test_progress_shows_a_time_left_beyond_any_int_of_hours_as_a_bound(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/gf-progress-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    gfi_progress p;
+    gfi_progress_begin(&p, 2, INT32_MAX, 1000, NULL);
+    p.start = p.epoch_start = gfi_now() - 7200.0;
+    gf_epoch_record r = {.size = sizeof r, .epoch = 0, .epochs = INT32_MAX, .loss = 1.0, .val_loss = NAN};
+    gfi_progress_epoch_end(&p, &r, false);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char text[512] = {0};
+    lseek(fd, 0, SEEK_SET);
+    assert_true(read(fd, text, sizeof text - 1) > 0);
+    close(fd);
+    unlink(path);
+    assert_non_null(strstr(text, "ETA >1000000h"));
+    assert_null(strstr(text, "-2147483648"));
+}
+
 static void test_progress_is_off_by_default(void **state)
 {
     (void)state;
@@ -1088,6 +1117,7 @@ int main(void)
         cmocka_unit_test(test_epoch_metric_after_the_metrics_were_replaced_is_a_state_error),
         cmocka_unit_test(test_a_fit_refused_at_its_first_step_keeps_the_metrics_of_the_previous_records),
         cmocka_unit_test(test_progress_writes_one_line_per_epoch_when_stderr_is_not_a_terminal),
+        cmocka_unit_test(test_progress_shows_a_time_left_beyond_any_int_of_hours_as_a_bound),
         cmocka_unit_test(test_progress_is_off_by_default),
         cmocka_unit_test(test_a_lower_is_better_metric_is_watched_for_its_minimum),
         cmocka_unit_test(test_fit_options_refuse_values_outside_their_domain),
