@@ -1194,7 +1194,12 @@ class _Recurrent(Layer):
         if lengths is None:
             check(lib.gf_layer_set_lengths(h, None, 0), self._net_h())
             return
-        values = [as_int(v, "lengths[%d]" % i, where) for i, v in enumerate(list(lengths))]
+        try:
+            items = list(lengths)
+        except TypeError:  # a bare number, or anything else that is no sequence of lengths
+            raise DataTypeError("%s: lengths must be a sequence of integers (one per sample), got %s"
+                                % (where, type(lengths).__name__)) from None
+        values = [as_int(v, "lengths[%d]" % i, where) for i, v in enumerate(items)]
         if not values:
             raise ShapeError("%s: lengths is empty" % where)
         arr = (c_int64 * len(values))(*values)

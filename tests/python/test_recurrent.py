@@ -78,6 +78,15 @@ class RecurrentLayerTest(unittest.TestCase):
                 layer.set_initial_state([[0.0] * 2 for _ in range(3)])  # (3, 2): 6 values, as (2, 3) has
             layer.set_initial_state([[0.0] * 3 for _ in range(2)])      # (batch, H)
 
+    def test_lengths_that_are_no_sequence_are_a_data_type_error(self):
+        with gf.Net((4, 2), kind="sequence") as net:
+            layer = net.add_gru(3)
+            for bad in (3, 2.5, object()):
+                with self.subTest(bad=bad):
+                    with self.assertRaisesRegex(gf.DataTypeError, "lengths must be a sequence"):
+                        layer.set_lengths(bad)
+            layer.set_lengths([4, 2])
+
     def test_an_initial_state_of_another_batch_is_refused_at_the_pass(self):
         with gf.Net((4, 2), kind="sequence") as net:
             layer = net.add_gru(3)
