@@ -152,6 +152,9 @@ def monitor_value(monitor, metric_names, where):
     """The GF_MONITOR_* a monitor name refers to."""
     if isinstance(monitor, Monitor):
         return int(monitor)
+    if not isinstance(monitor, str):  # a list or a dict would fail the table lookup as unhashable
+        raise DataTypeError("%s: monitor must be a name such as \"val_loss\" or a gradflow.Monitor, got %r"
+                            % (where, monitor))
     first = metric_names[0] if metric_names else None
     table = {"loss": Monitor.LOSS, "val_loss": Monitor.VAL_LOSS, "metric": Monitor.METRIC,
              "val_metric": Monitor.VAL_METRIC}

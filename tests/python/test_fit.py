@@ -139,6 +139,13 @@ class EarlyStoppingTest(unittest.TestCase):
                 net.fit(X, Y, epochs=1, verbose=0, callbacks=[gf.EarlyStopping("val_loss")])
             self.assertEqual(net.steps, 0)
 
+    def test_a_monitor_that_is_no_name_is_a_data_type_error_before_any_step(self):
+        with classifier() as net:
+            for bad in (["val_loss"], {"val_loss": 1}, b"loss"):
+                with self.subTest(monitor=bad), self.assertRaisesRegex(gf.DataTypeError, "monitor must be a name"):
+                    net.fit(X, Y, epochs=1, validation_split=0.2, verbose=0, monitor=bad)
+            self.assertEqual(net.steps, 0)
+
     def test_validation_data_and_split_together_are_refused_before_any_step(self):
         with classifier() as net:
             with self.assertRaises(gf.InvalidArgumentError):
