@@ -55,7 +55,10 @@ int gf_diag_probe(gf_diag *d, int64_t batch, uint64_t seed)
     if ((rc = gfi_check_layer_chunks(net, "gf_diag_probe", "probe", batch, batch)))
         return rc;
     int64_t width = gfi_net_target_size(net);
-    size_t nx = (size_t)batch * (size_t)net->inputs, nt = (size_t)batch * (size_t)width;
+    size_t nx, nt;
+    if ((rc = gfi_checked_count(batch, net->inputs, &nx)) || (rc = gfi_checked_count(batch, width, &nt)))
+        return gfi_fail(rc, "gf_diag_probe: a batch of %lld samples of %lld inputs and %lld targets overflows size_t",
+                        (long long)batch, (long long)net->inputs, (long long)width);
     float *x = gfi_malloc(nx * sizeof *x), *t = gfi_malloc(nt * sizeof *t);
     float *saved = net->nparams ? gfi_malloc(net->nparams * sizeof *saved) : NULL;
     if (!x || !t || (net->nparams && !saved)) {

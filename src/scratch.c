@@ -144,7 +144,10 @@ static void fill_targets(gf_net *net, float *t, int64_t rows, int64_t width, dou
 static int scratch_train(gf_net *net, const float *x, int64_t rows, double scale, int32_t steps, gfi_run *run)
 {
     int64_t width = gfi_net_target_size(net);
-    size_t nx = (size_t)rows * (size_t)net->inputs, nt = (size_t)rows * (size_t)width;
+    size_t nx, nt;
+    int crc = gfi_checked_count(rows, net->inputs, &nx);
+    if (crc || (crc = gfi_checked_count(rows, width, &nt)))
+        return crc;
     float *t = gfi_malloc(nt * sizeof *t);
     if (!t)
         return GF_ERR_NOMEM;
@@ -226,9 +229,12 @@ static gf_net *scratch_clone(const gf_net *src, int *rc)
 
 static int scratch_time_pass(gf_net *net, const float *x, int64_t rows, const double *th, gf_diag **d)
 {
-    size_t nx = (size_t)rows * (size_t)net->inputs, ny = (size_t)rows * (size_t)gf_net_output_size(net);
+    size_t nx, ny;
+    int rc = gfi_checked_count(rows, net->inputs, &nx);
+    if (rc || (rc = gfi_checked_count(rows, gf_net_output_size(net), &ny)))
+        return rc;
     float *g = gfi_malloc(ny * sizeof *g);
-    int rc = g ? gf_diag_create(d, net) : GF_ERR_NOMEM;
+    rc = g ? gf_diag_create(d, net) : GF_ERR_NOMEM;
     if (rc) {
         gfi_free(g);
         return rc;
