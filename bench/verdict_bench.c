@@ -85,13 +85,9 @@ static void explain(const vs_scenario *sc, uint64_t seed)
     printf("      probe: %s\n", buf);
     gf_diag_reset(d);
     gf_diag_enable(d, 1);
-    int32_t tw = ds.classes ? 1 : ds.out, per = VS_POINTS / sc->batch;
-    for (int32_t s = 0; s < sc->steps; s++) {
-        int b = s % per;
-        if (gf_net_train_step(net, ds.x + (size_t)b * sc->batch * ds.in, (size_t)sc->batch * ds.in,
-                              ds.t + (size_t)b * sc->batch * tw, (size_t)sc->batch * tw, sc->batch, NULL))
+    for (int32_t s = 0; s < sc->steps; s++)
+        if (vs_step(net, sc, &ds, s))
             break;
-    }
     gf_diag_verdict_reason(d, -1, buf, sizeof buf, NULL);
     printf("      final: %s\n", buf);
     gf_diag_verdict_remedy(d, -1, buf, sizeof buf, NULL);

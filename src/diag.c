@@ -238,6 +238,7 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
         w->early_n = 0;
         d->early_ready = false;
         d->lr_peak = 0;
+        d->lr_annealed_after = 0;
     }
     d->nlayers = nlayers;
     d->cap = cap;
@@ -887,6 +888,8 @@ static void commit(gf_diag *d)
             d->lr_peak = 0;
         d->lr_peak_kind = kind;
         d->lr_peak = fmax(d->lr_peak, o ? o->lr : 0.01);
+        if (o && o->lr < d->lr_peak / GFI_LR_ANNEALED)
+            d->lr_annealed_after = w->obs_step + 1;
     }
     d->head = (d->head + 1) % d->cap;
     if (d->count < d->cap)
@@ -1519,6 +1522,7 @@ int gf_diag_reset(gf_diag *d)
     d->early_ready = false;
     w->early_n = 0;
     d->lr_peak = 0;
+    d->lr_annealed_after = 0;
     d->origin_step = 0;
     d->origin_layer = d->origin_phase = d->origin_tensor = 0;
     if (d->nlayers > 0)

@@ -70,6 +70,11 @@ struct gf_diag {
      * the peak again. */
     double lr_peak;
     int32_t lr_peak_kind; /* the optimizer kind of the steps lr_peak is over */
+    /* 1 + the net step of the latest observed training step whose rate was under lr_peak / GFI_LR_ANNEALED (0: none
+     * since creation, reset or a change of layers): a window of records older than this may hold steps a schedule
+     * made small on purpose, whatever the rate now (a warm restart of SGDR jumps back to the peak in one step, while
+     * the window still holds the annealed steps before it). */
+    int64_t lr_annealed_after;
 
     /* The remedy checked on a scratch copy of the net, kept until the next observation (remedy.c). */
     struct gfi_remedy_cache *remedy;
@@ -78,6 +83,9 @@ struct gf_diag {
      * being filled, counters); verdict.c and report.c do not touch it. */
     void *work;
 };
+
+/* A rate this many times under the largest one the run had was annealed by a schedule (rules.c, gfi_lr_annealed). */
+#define GFI_LR_ANNEALED 10.0
 
 /* Pointer to statistic `stat` of `layer` in the record `ago` observations back
  * (0 = latest); NULL if out of range. */

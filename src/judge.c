@@ -78,6 +78,12 @@ static double median(double *v, int32_t m)
 
 double gfi_j_window(const gfi_judge *j, int32_t layer, int32_t stat) { return gfi_j_window_from(j, j->at, layer, stat); }
 
+int64_t gfi_j_window_oldest_step(const gfi_judge *j, int32_t start)
+{
+    int32_t ago[GFI_WINDOW], m = window_from(j, start, ago);
+    return m ? gfi_diag_step_at(j->d, ago[m - 1]) : -1;
+}
+
 double gfi_j_window_ungated(const gfi_judge *j, int32_t layer, int32_t stat)
 {
     int32_t ago[GFI_WINDOW];

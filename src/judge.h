@@ -102,6 +102,8 @@ double gfi_j_seen(const gfi_judge *j, int32_t layer, int32_t stat);  /* the judg
 double gfi_j_window(const gfi_judge *j, int32_t layer, int32_t stat); /* median over the window */
 /* The median over the window ending at record start (ago). */
 double gfi_j_window_from(const gfi_judge *j, int32_t start, int32_t layer, int32_t stat);
+/* The net step of the oldest record of the window that ends at record start (-1: none, or a probe's). */
+int64_t gfi_j_window_oldest_step(const gfi_judge *j, int32_t start);
 /* Hysteresis: runs holds(j, start, entering, arg) over the windows ending at the last `horizon` training
  * records, oldest first; entering is true while the condition is off (its stricter test), false while on (the
  * test that keeps it).  Whether the condition is on at the judged record. */

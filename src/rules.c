@@ -738,6 +738,33 @@ static bool loss_fall_rate(const gfi_judge *j, int32_t start, double *rate)
     return true;
 }
 
+/* A rate this many times (GFI_LR_ANNEALED, diag.h) under the largest one the run had was annealed by a schedule, and
+ * stagnation is not judged at it: small steps are what annealing is for (at a minimum the gradient of a batch of
+ * noisy targets is its noise, ~sqrt(tr Sigma / B), and does not shrink; steps of eta times it keep the loss
+ * eta-proportionally above the floor, so the schedule lowers eta).  The stagnation rule's claim is that the rate is
+ * too small for the net; the rate the run chose to learn at is its peak, judged while it was in force, and the
+ * annealed one is set small on purpose, like a rate of 0 (no step: "moved" is 0 below).  A decade: step schedules cut
+ * x10 a stage (0.1, 0.01, 0.001 of the peak), a cosine one is under a tenth of its peak over its last 20 % of steps
+ * (0.5 (1 + cos 0.8 pi) = 0.095), and a rate within x10 of the run's largest is still its working rate.  A constant
+ * rate and a warm-up (the rate now the largest so far) are judged as before. */
+#define STAGNATION_ANNEALED GFI_LR_ANNEALED
+
+/* Whether a schedule annealed the rate: the rate now is under 1/STAGNATION_ANNEALED of the largest of any observed
+ * training step (gf_diag.lr_peak). */
+bool gfi_lr_annealed(const gfi_judge *j) { return j->d->lr_peak > 0 && j->lr < j->d->lr_peak / STAGNATION_ANNEALED; }
+
+/* Whether the window at record start holds a step taken at an annealed rate (gf_diag.lr_annealed_after).  The
+ * claim is about the steps the window's update ratios measured, so the rate they were taken at is the one that must
+ * be a working rate, not the rate now: a warm restart (SGDR, Loshchilov & Hutter 2017) puts the rate back at its
+ * peak in one step, and for the next 8 records the window's median update ratio is still that of the annealed steps
+ * before it (x1e-3 of the peak's, or less), which read "learning stagnates" on the restart's first steps.  Such a
+ * window is no evidence either way, as one at an annealed rate now is not. */
+static bool window_annealed(const gfi_judge *j, int32_t start)
+{
+    int64_t oldest = gfi_j_window_oldest_step(j, start);
+    return oldest >= 0 && oldest < j->d->lr_annealed_after;
+}
+
 /* Steps too small against a gradient that is not, while the loss does not fall: entered under UPDATE_FLOOR with
  * the loss falling slower than STAGNATION_LOSS_FALL, kept under twice both. */
 static bool stagnating(const gfi_judge *j, int32_t start, bool entering, void *arg)
@@ -745,27 +772,14 @@ static bool stagnating(const gfi_judge *j, int32_t start, bool entering, void *a
     (void)arg;
     steps st;
     double k = entering ? 1.0 : 2.0, fall;
+    if (window_annealed(j, start))
+        return false;
     if (loss_fall_rate(j, start, &fall) && fall >= k * STAGNATION_LOSS_FALL)
         return false;
     /* Every ratio 0: no update was measured (backward only, or steps the guard refused). */
     return steps_at(j, start, &st) && st.moved > 0 && st.ur * st.scale < k * j->th[GF_TH_UPDATE_FLOOR] &&
            st.grad >= STAGNATION_MIN_GRAD * st.scale / k;
 }
-
-/* A rate this many times under the largest one the run had was annealed by a schedule, and stagnation is not judged
- * at it: small steps are what annealing is for (at a minimum the gradient of a batch of noisy targets is its noise,
- * ~sqrt(tr Sigma / B), and does not shrink; steps of eta times it keep the loss eta-proportionally above the floor,
- * so the schedule lowers eta).  The stagnation rule's claim is that the rate is too small for the net; the rate the
- * run chose to learn at is its peak, judged while it was in force, and the annealed one is set small on purpose,
- * like a rate of 0 (no step: "moved" is 0 below).  A decade: step schedules cut x10 a stage (0.1, 0.01, 0.001 of the
- * peak), a cosine one is under a tenth of its peak over its last 20 % of steps (0.5 (1 + cos 0.8 pi) = 0.095), and a
- * rate within x10 of the run's largest is still its working rate.  A constant rate and a warm-up (the rate now the
- * largest so far) are judged as before. */
-#define STAGNATION_ANNEALED 10.0
-
-/* Whether a schedule annealed the rate: the rate now is under 1/STAGNATION_ANNEALED of the largest of any observed
- * training step (gf_diag.lr_peak). */
-bool gfi_lr_annealed(const gfi_judge *j) { return j->d->lr_peak > 0 && j->lr < j->d->lr_peak / STAGNATION_ANNEALED; }
 
 static void detect_stagnation(gfi_judge *j)
 {

@@ -862,6 +862,50 @@ static void test_tiny_steps_at_a_rate_lowered_less_than_a_decade_are_still_stagn
     free_hand(d);
 }
 
+/* A warm restart (SGDR, Loshchilov & Hutter 2017): a rate annealed to 1e-6 of its peak for 60 steps, then back at
+ * the peak.  For the next records the window's update ratios are still the annealed steps' (~1e-9 of the weights),
+ * while the rate now is the run's largest: the window holds no step at a working rate, so it is no evidence of
+ * stagnation (it read "learning stagnates" on the restart's first and fourth steps). */
+static void test_the_first_steps_after_a_warm_restart_are_not_stagnation(void **state)
+{
+    (void)state;
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 8, 7), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 32, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 32, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_optimizer *o;
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_ADAM, 3e-3), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, o), GF_OK);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    static float x[320 * 8], t[320]; /* uniform on [-1.7, 1.7): variance 1; the targets noise the net cannot fit */
+    uint64_t r = 4242;
+    for (int i = 0; i < 320 * 9; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        float v = (float)((double)(r >> 11) / 9007199254740992.0 * 3.4 - 1.7);
+        if (i < 320 * 8)
+            x[i] = v;
+        else
+            t[i - 320 * 8] = v;
+    }
+    int s = 0;
+    for (; s < 200; s++)
+        assert_int_equal(gf_net_train_step(net, x + (s % 10) * 32 * 8, 32 * 8, t + (s % 10) * 32, 32, 32, NULL), GF_OK);
+    assert_int_equal(gf_optimizer_set(gf_net_optimizer(net), GF_OPT_LR, 3e-9), GF_OK);
+    for (; s < 260; s++)
+        assert_int_equal(gf_net_train_step(net, x + (s % 10) * 32 * 8, 32 * 8, t + (s % 10) * 32, 32, 32, NULL), GF_OK);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_HEALTHY); /* annealed */
+    assert_int_equal(gf_optimizer_set(gf_net_optimizer(net), GF_OPT_LR, 3e-3), GF_OK);
+    for (int k = 0; k < 12; k++, s++) {
+        assert_int_equal(gf_net_train_step(net, x + (s % 10) * 32 * 8, 32 * 8, t + (s % 10) * 32, 32, 32, NULL), GF_OK);
+        assert_null(strstr(reason(d, -1), "learning stagnates"));
+        assert_int_equal(verdict(d, -1), GF_VERDICT_HEALTHY);
+    }
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 /* A norm clip far below the gradient hands its fixed step to the layer with the largest gradient: a narrow output
  * layer (weights of norm 0.7) moves 1.4e-5 of itself per step while the hidden layers (norm 8) move 1e-7, and nothing
  * is learned.  The net as a whole moves ~1e-6 of its norm per step. */
@@ -1453,6 +1497,7 @@ int main(void)
         cmocka_unit_test(test_tiny_steps_while_the_loss_falls_are_learning_not_stagnation),
         cmocka_unit_test(test_tiny_steps_while_the_loss_stands_still_are_stagnation),
         cmocka_unit_test(test_tiny_steps_at_the_end_of_a_cosine_schedule_are_not_stagnation),
+        cmocka_unit_test(test_the_first_steps_after_a_warm_restart_are_not_stagnation),
         cmocka_unit_test(test_tiny_steps_at_a_constant_tiny_rate_are_still_stagnation),
         cmocka_unit_test(test_tiny_steps_at_a_rate_lowered_less_than_a_decade_are_still_stagnation),
         cmocka_unit_test(test_hidden_layers_standing_still_beside_a_moving_output_layer_are_stagnation),
