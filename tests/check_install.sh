@@ -2,7 +2,9 @@
 # tests/check_install.sh — `make install` / `make uninstall` into temporary
 # prefixes: the installed layout (header, library and links, SONAME, the
 # relocatable gradflow.pc and gradflow-static.pc, the CMake package, the man
-# pages), then programs built against the installed copy and run:
+# pages; find_package(gradflow) version rules, and that it leaves the caller's
+# CMAKE_MINIMUM_REQUIRED_VERSION alone and prints no warning), then programs built
+# against the installed copy and run:
 #   - examples/consumer with its Makefile (pkg-config) and its CMakeLists.txt
 #     (find_package), each shared and static, against a DESTDIR-staged install
 #     relocated with --define-variable=prefix / CMAKE_PREFIX_PATH, and against
@@ -225,12 +227,24 @@ foreach(v $asks)
   unset(gradflow_FOUND)
   unset(gradflow_DIR CACHE)
 endforeach()
+message(STATUS "minimum after find_package: \${CMAKE_MINIMUM_REQUIRED_VERSION}")
 EOF
-    got=$(cmake -S "$tmp/versions" -B "$tmp/versions/b" -DCMAKE_C_COMPILER="$CC" -DCMAKE_PREFIX_PATH="$P" 2>&1 |
-          sed -n 's/^-- find_package(gradflow \(.*\)): \(.*\)/\1=\2/p' | tr '\n' ' ')
+    cmake -S "$tmp/versions" -B "$tmp/versions/b" -DCMAKE_C_COMPILER="$CC" -DCMAKE_PREFIX_PATH="$P" \
+        >"$tmp/versions.log" 2>&1
+    got=$(sed -n 's/^-- find_package(gradflow \(.*\)): \(.*\)/\1=\2/p' "$tmp/versions.log" | tr '\n' ' ')
     want="$MAJOR=1 $MAJOR.$MINOR=1 $VERSION=1 $MAJOR.$((MINOR + 1))=0 $((MAJOR + 1)).0=0 "
     if [ "$got" = "$want" ]; then ok "find_package(gradflow X.Y): the same major up to $VERSION only ($got)"
     else problem "find_package(gradflow X.Y) gave '$got', expected '$want'"; fi
+    # The package file runs in the caller's variable scope: it must leave the caller's settings alone
+    # (a cmake_minimum_required there resets CMAKE_MINIMUM_REQUIRED_VERSION) and warn about nothing.
+    minv=$(sed -n 's/^-- minimum after find_package: //p' "$tmp/versions.log")
+    if [ "$minv" = 3.13 ]; then ok "find_package(gradflow) keeps the caller's CMAKE_MINIMUM_REQUIRED_VERSION (3.13)"
+    else problem "find_package(gradflow) changed the caller's CMAKE_MINIMUM_REQUIRED_VERSION from 3.13 to '$minv'"; fi
+    if grep -q '^CMake \(Deprecation \)\{0,1\}\(Warning\|Error\)' "$tmp/versions.log"; then
+        problem "find_package(gradflow) printed CMake warnings or errors:"; sed 's/^/    /' "$tmp/versions.log"
+    else
+        ok "find_package(gradflow) prints no CMake warning"
+    fi
 fi
 
 # 2a. Shared, plain pkg-config flags and no rpath: the loader must refuse it until told
