@@ -156,8 +156,7 @@ check_shared() {
 
 # consumer_make NAME LIBDIR PKG_CONFIG...: examples/consumer/Makefile into $tmp/NAME.
 consumer_make() {
-    name=$1; libdir=$2; shift 2
-    mkdir -p "$tmp/$name"
+    name=$1; libdir=$2; shift 2  # $tmp/$name does not exist yet: the Makefile creates its O
     echo "check_install: make -C examples/consumer PKG_CONFIG='$*'"
     if (unset MAKEFLAGS MFLAGS MAKELEVEL; make --no-print-directory -C examples/consumer CC="$CC" PKG_CONFIG="$*" \
             O="$tmp/$name") >"$tmp/cc.log" 2>&1; then
