@@ -18,11 +18,13 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
 CC ?= cc
 PYTHON ?= /usr/bin/python3
+# Install directories, each overridable: make install PREFIX=/usr LIBDIR=/usr/lib64
+# (LIBDIR_INSTALL, its older name, is still honoured).
 PREFIX ?= /usr/local
-LIBDIR_INSTALL ?= $(PREFIX)/lib
+LIBDIR ?= $(if $(LIBDIR_INSTALL),$(LIBDIR_INSTALL),$(PREFIX)/lib)
 INCLUDEDIR ?= $(PREFIX)/include
-PKGCONFIGDIR ?= $(LIBDIR_INSTALL)/pkgconfig
-CMAKEDIR ?= $(LIBDIR_INSTALL)/cmake/gradflow
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/gradflow
 MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
@@ -195,12 +197,12 @@ fuzz-corpus: $(STLIB)
 # other PREFIXes to race on.  Both are relocatable: the .pc names its directories as
 # ${prefix}/..., the CMake files find everything from their own location.
 # libdir and includedir relative to ${prefix} when under it (else absolute).
-PC_LIBDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR_INSTALL))
+PC_LIBDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
 PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PC_LIBDIR@|$(PC_LIBDIR)|g' \
 	    -e 's|@PC_INCLUDEDIR@|$(PC_INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    -e 's|@MAJOR@|$(VERSION_MAJOR)|g' -e 's|@SIZEOF_VOID_P@|$(SIZEOF_VOID_P)|g' \
-	    -e "s|@INCLUDEDIR_FROM_LIBDIR@|$$(realpath -m --relative-to=$(LIBDIR_INSTALL) $(INCLUDEDIR))|g"
+	    -e "s|@INCLUDEDIR_FROM_LIBDIR@|$$(realpath -m --relative-to=$(LIBDIR) $(INCLUDEDIR))|g"
 SIZEOF_VOID_P = $(shell $(CC) -dM -E - </dev/null 2>/dev/null | sed -n 's/^\#define __SIZEOF_POINTER__ //p')
 # One man page per function: each a one-line `.so` of gradflow(3), so `man gf_net_create` works.
 OPEN := (
@@ -209,13 +211,13 @@ PC_FILES := gradflow gradflow-static
 CMAKE_FILES := gradflowConfig gradflowConfigVersion
 
 install: all $(foreach f,$(PC_FILES),pkgconfig/$(f).pc.in) $(foreach f,$(CMAKE_FILES),cmake/$(f).cmake.in) man/gradflow.3
-	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR_INSTALL) $(DESTDIR)$(PKGCONFIGDIR) \
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 	  $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(MANDIR)/man3
 	install -m 644 include/gradflow.h $(DESTDIR)$(INCLUDEDIR)/gradflow.h
-	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so.$(VERSION)
-	ln -sf libgradflow.so.$(VERSION) $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so
-	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.a
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/libgradflow.so.$(VERSION)
+	ln -sf libgradflow.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgradflow.so
+	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/libgradflow.a
 	for f in $(PC_FILES); do $(SUBST) pkgconfig/$$f.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/$$f.pc && \
 	  chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/$$f.pc || exit 1; done
 	for f in $(CMAKE_FILES); do $(SUBST) cmake/$$f.cmake.in > $(DESTDIR)$(CMAKEDIR)/$$f.cmake && \
@@ -225,9 +227,9 @@ install: all $(foreach f,$(PC_FILES),pkgconfig/$(f).pc.in) $(foreach f,$(CMAKE_F
 	@echo "installed the man pages gradflow(3) and $(words $(GF_FUNCTIONS)) gf_*(3) pointing to it"
 
 uninstall:
-	rm -f $(DESTDIR)$(INCLUDEDIR)/gradflow.h $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so.$(VERSION) \
-	  $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME) $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.so \
-	  $(DESTDIR)$(LIBDIR_INSTALL)/libgradflow.a $(foreach f,$(PC_FILES),$(DESTDIR)$(PKGCONFIGDIR)/$(f).pc) \
+	rm -f $(DESTDIR)$(INCLUDEDIR)/gradflow.h $(DESTDIR)$(LIBDIR)/libgradflow.so.$(VERSION) \
+	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libgradflow.so \
+	  $(DESTDIR)$(LIBDIR)/libgradflow.a $(foreach f,$(PC_FILES),$(DESTDIR)$(PKGCONFIGDIR)/$(f).pc) \
 	  $(foreach f,$(CMAKE_FILES),$(DESTDIR)$(CMAKEDIR)/$(f).cmake) $(DESTDIR)$(MANDIR)/man3/gradflow.3
 	@for f in $(GF_FUNCTIONS); do rm -f $(DESTDIR)$(MANDIR)/man3/$$f.3; done
 	rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true

@@ -167,14 +167,15 @@ consumer_make() {
     fi
 }
 
-# consumer_cmake NAME PREFIX LIBDIR: examples/consumer/CMakeLists.txt, find_package(gradflow) from PREFIX.
+# consumer_cmake NAME PREFIX LIBDIR [CMAKE-ARG]: examples/consumer/CMakeLists.txt, find_package(gradflow)
+# from PREFIX.
 consumer_cmake() {
     if ! command -v cmake >/dev/null 2>&1; then
         problem "cmake not found (apt-get install cmake): the CMake package is untested"; return
     fi
     echo "check_install: cmake -S examples/consumer -DCMAKE_PREFIX_PATH=$2"
     if cmake -S examples/consumer -B "$tmp/$1" -DCMAKE_C_COMPILER="$CC" -DCMAKE_PREFIX_PATH="$2" \
-            -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >"$tmp/cmake.log" 2>&1 &&
+            -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF ${4:+"$4"} >"$tmp/cmake.log" 2>&1 &&
         cmake --build "$tmp/$1" >>"$tmp/cmake.log" 2>&1; then
         found=$(sed -n 's/^gradflow_DIR:PATH=//p' "$tmp/$1/CMakeCache.txt")
         [ "$found" = "$3/cmake/gradflow" ] && ok "find_package(gradflow) used $found" || problem "find_package(gradflow) used '$found', expected $3/cmake/gradflow"
@@ -291,6 +292,27 @@ unset PKG_CONFIG_LIBDIR
 echo "check_install: uninstall PREFIX=$P"
 run_make uninstall PREFIX="$P" DESTDIR=
 check_gone "$P"
+
+# 3. A library directory other than PREFIX/lib, as distributions use (make install LIBDIR=...):
+#    everything that goes in the library directory goes there, and both consumers find it.
+Q=$tmp/l64
+L64=$Q/lib64
+echo "check_install: install PREFIX=$Q LIBDIR=$L64"
+run_make install PREFIX="$Q" LIBDIR="$L64" DESTDIR=
+for f in "$REAL" libgradflow.a pkgconfig/gradflow.pc pkgconfig/gradflow-static.pc cmake/gradflow/gradflowConfig.cmake; do
+    [ -f "$L64/$f" ] || problem "LIBDIR=$L64: $L64/$f missing"
+done
+check_link "$L64/$SONAME" "$REAL"
+if [ -e "$Q/lib" ]; then problem "LIBDIR=$L64 still wrote into $Q/lib:"; find "$Q/lib" | sed 's/^/    /'; fi
+grep -qx 'libdir=${prefix}/lib64' "$L64/pkgconfig/gradflow.pc" && ok "LIBDIR: gradflow.pc has libdir=\${prefix}/lib64" ||
+    problem "LIBDIR: gradflow.pc has $(grep '^libdir=' "$L64/pkgconfig/gradflow.pc")"
+export PKG_CONFIG_LIBDIR=$L64/pkgconfig
+consumer_make pc-lib64 "$L64" pkg-config
+unset PKG_CONFIG_LIBDIR
+# CMake searches PREFIX/lib64 only where the platform uses it (not on Debian), so the package is named.
+consumer_cmake cmake-lib64 "$Q" "$L64" -Dgradflow_DIR:PATH="$L64/cmake/gradflow"
+run_make uninstall PREFIX="$Q" LIBDIR="$L64" DESTDIR=
+check_gone "$Q"
 
 tree_state >"$tmp/tree.after"
 if cmp -s "$tmp/tree.before" "$tmp/tree.after"; then ok "the source tree is unchanged"
