@@ -1525,8 +1525,15 @@ int gf_diag_reset(gf_diag *d)
     d->lr_annealed_after = 0;
     d->origin_step = 0;
     d->origin_layer = d->origin_phase = d->origin_tensor = 0;
-    if (d->nlayers > 0)
+    if (d->nlayers > 0) {
         memset(d->nonfinite, 0, (size_t)d->nlayers * GFI_NTENSOR * 3 * sizeof *d->nonfinite);
+        /* The small-batch evidence of dead and saturated units is observation too. */
+        memset(w->seen, 0, (size_t)d->nlayers * sizeof *w->seen);
+        memset(w->escaped, 0, (size_t)d->nlayers * w->unit_cap * sizeof *w->escaped);
+    }
+    /* So are the targets behind the chance level (the next observed pass starts them again). */
+    w->prior_rows = 0;
+    w->prior_width = 0;
     w->pending = w->cand = false;
     w->tick = 0;
     return GF_OK;
@@ -1682,14 +1689,17 @@ static int series_of(const gf_diag *d, int32_t layer, int32_t key, double *dst, 
     if (layer < 0 || layer >= net->nlayers)
         return gfi_fail(GF_ERR_RANGE, "%s: layer %d is outside 0..%d", fn, (int)layer, (int)net->nlayers - 1);
     const gf_layer *l = net->layers[layer];
-    int64_t n = l->ops->series ? l->ops->series(l, key, dst, cap) : -1;
+    /* A layer keeps the series of the last observed pass of its net, whichever diag observed it: this diag has
+     * none before its first observation (since create or reset). */
+    bool seen = d->observed > 0;
+    int64_t n = l->ops->series ? l->ops->series(l, key, seen ? dst : NULL, seen ? cap : 0) : -1;
     if (n < 0)
     {
         char in[96];
         return gfi_fail(GF_ERR_RANGE, "%s: layer %d (%s on %s) has no series %d", fn, (int)layer, l->ops->name,
                         gfi_shape_str(&l->in_shape, in, sizeof in), (int)key);
     }
-    *len = n;
+    *len = seen ? n : 0;
     return GF_OK;
 }
 

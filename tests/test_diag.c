@@ -887,6 +887,90 @@ static void test_reset_forgets_observations_and_the_origin(void **state)
     gf_net_destroy(net);
 }
 
+/* Evidence of the one-sample passes before a reset does not count after it: one pass since is fewer than 32 values,
+ * so no unit is dead yet, as on a fresh diag. */
+static void test_reset_forgets_the_small_batch_evidence_of_dead_units(void **state)
+{
+    (void)state;
+    const int64_t sizes[2] = {2, 1};
+    const int32_t acts[2] = {GF_ACT_RELU, GF_ACT_IDENTITY};
+    gf_net *net = net_of(1, 2, sizes, acts);
+    const float w0[2] = {1, -1}, b0[2] = {0, -100}, w1[2] = {1, 1}, b1[1] = {0};
+    set_layer(net, 0, w0, 2, b0, 2);
+    set_layer(net, 1, w1, 2, b1, 1);
+    use_sgd(net, 1e-9);
+    gf_diag *d = diag_of(net);
+    const float x[1] = {1}, t[1] = {0};
+    for (int s = 0; s < 40; s++)
+        assert_int_equal(gf_net_train_step(net, x, 1, t, 1, 1, NULL), GF_OK);
+    assert_rel(val(d, 0, GF_STAT_DEAD_FRAC), 0.5, 0);
+    assert_int_equal(gf_diag_reset(d), GF_OK);
+    assert_int_equal(gf_net_train_step(net, x, 1, t, 1, 1, NULL), GF_OK);
+    assert_rel(val(d, 0, GF_STAT_DEAD_FRAC), 0.0, 0);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+/* The targets seen before a reset are not the classifier's prior after it: nothing observed, no chance level. */
+static void test_reset_forgets_the_targets_behind_the_chance_loss(void **state)
+{
+    (void)state;
+    gf_net *net;
+    float t[20] = {0};
+    t[3] = t[11] = 1;
+    gf_diag *d = classifier_step(GF_LOSS_BCE_LOGITS, 1, t, 20, &net);
+    assert_true(isfinite(gfi_diag_chance(d)));
+    assert_int_equal(gf_diag_reset(d), GF_OK);
+    assert_true(isnan(gfi_diag_chance(d)));
+    free_classifier(d, net);
+}
+
+/* A dense layer on a SEQUENCE keeps ||dL/dy_t|| per step; after a reset nothing is observed, so the series is empty
+ * (length 0, as before the first observation), not the pass before the reset. */
+static void test_reset_forgets_the_series_of_the_last_observed_pass(void **state)
+{
+    (void)state;
+    gf_net *net;
+    const int64_t dims[2] = {3, 2};
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_diag *d = diag_of(net);
+    const float x[6] = {1, -1, 0.5f, 2, -0.5f, 1}, t[6] = {0, 1, 1, 0, -1, 0.5f};
+    assert_int_equal(gf_net_train_step(net, x, 6, t, 6, 1, NULL), GF_OK);
+    int64_t len = -1;
+    assert_int_equal(gf_diag_series_length(d, 0, GF_SERIES_DELTA_TIME_NORM, &len), GF_OK);
+    assert_int_equal(len, 3);
+    assert_int_equal(gf_diag_reset(d), GF_OK);
+    assert_int_equal(gf_diag_series_length(d, 0, GF_SERIES_DELTA_TIME_NORM, &len), GF_OK);
+    assert_int_equal(len, 0);
+    double dst[3] = {-1, -1, -1};
+    assert_int_equal(gf_diag_series(d, 0, GF_SERIES_DELTA_TIME_NORM, dst, 3, &len), GF_OK);
+    assert_int_equal(len, 0);
+    assert_rel(dst[0], -1, 0);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+/* A diag created on a net that another diag observed has observed nothing: its series are empty. */
+static void test_a_new_diag_has_no_series_from_an_earlier_diag_of_the_net(void **state)
+{
+    (void)state;
+    gf_net *net;
+    const int64_t dims[2] = {3, 2};
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    gf_diag *d = diag_of(net);
+    const float x[6] = {1, -1, 0.5f, 2, -0.5f, 1}, t[6] = {0, 1, 1, 0, -1, 0.5f};
+    assert_int_equal(gf_net_train_step(net, x, 6, t, 6, 1, NULL), GF_OK);
+    gf_diag_destroy(d);
+    d = diag_of(net);
+    int64_t len = -1;
+    assert_int_equal(gf_diag_series_length(d, 0, GF_SERIES_DELTA_TIME_NORM, &len), GF_OK);
+    assert_int_equal(len, 0);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 /* The stagnation rule reads the rate now against the largest of the observed training steps (a schedule's peak,
  * long out of the ring by the time it has annealed): kept across rates set lower, forgotten by a reset. */
 static void test_the_largest_rate_of_the_observed_steps_is_kept_until_reset(void **state)
@@ -1419,6 +1503,10 @@ int main(void)
         cmocka_unit_test(test_disabled_diag_records_nothing),
         cmocka_unit_test(test_diagnostics_do_not_change_the_training_trajectory),
         cmocka_unit_test(test_reset_forgets_observations_and_the_origin),
+        cmocka_unit_test(test_reset_forgets_the_small_batch_evidence_of_dead_units),
+        cmocka_unit_test(test_reset_forgets_the_targets_behind_the_chance_loss),
+        cmocka_unit_test(test_reset_forgets_the_series_of_the_last_observed_pass),
+        cmocka_unit_test(test_a_new_diag_has_no_series_from_an_earlier_diag_of_the_net),
         cmocka_unit_test(test_the_largest_rate_of_the_observed_steps_is_kept_until_reset),
         cmocka_unit_test(test_a_step_by_another_optimizer_kind_starts_the_largest_rate_again),
         cmocka_unit_test(test_overflowed_pre_activation_counts_one_positive_infinity),
