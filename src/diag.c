@@ -1534,6 +1534,9 @@ int gf_diag_reset(gf_diag *d)
     /* So are the targets behind the chance level (the next observed pass starts them again). */
     w->prior_rows = 0;
     w->prior_width = 0;
+    /* The remedy cache is keyed by the observation counts, which start again from 0: a later observation would
+     * find the plan of one before the reset fresh. */
+    gfi_remedy_cache_forget(d->remedy);
     w->pending = w->cand = false;
     w->tick = 0;
     return GF_OK;

@@ -520,6 +520,36 @@ static void test_remedy_value_rejects_misuse_and_is_absent_before_any_observatio
     gf_net_destroy(net);
 }
 
+/* A first-layer weight of 1e38 makes the probe's pre-activations overflow: a non-finite origin, whose remedy names
+ * the guard while it is off.  After a reset, the guard turned on and the same probe, the remedy is built again from
+ * the new observation (it no longer names the guard), as on a fresh diag: the checked plan of the observation before
+ * the reset is not reused because the counts of observations start again at the same numbers. */
+static void test_after_a_reset_the_remedy_is_checked_again_not_reused(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_diag *d;
+    char text[8192];
+    assert_int_equal(gf_net_create(&net, 4, 3), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 8, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    float w[32];
+    for (int k = 0; k < 32; k++)
+        w[k] = 1e38f;
+    assert_int_equal(gf_layer_set_weights(gf_net_layer(net, 0), w, 32), GF_OK);
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_diag_probe(d, 16, 1), GF_OK);
+    assert_int_equal(gf_diag_verdict_remedy(d, -1, text, sizeof text, NULL), GF_OK);
+    assert_non_null(strstr(text, "GF_DIAG_GUARD"));
+    assert_int_equal(gf_diag_reset(d), GF_OK);
+    assert_int_equal(gf_diag_set_option(d, GF_DIAG_GUARD, 1), GF_OK);
+    assert_int_equal(gf_diag_probe(d, 16, 1), GF_OK);
+    assert_int_equal(gf_diag_verdict_remedy(d, -1, text, sizeof text, NULL), GF_OK);
+    assert_null(strstr(text, "GF_DIAG_GUARD"));
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_a_healthy_net_has_no_remedy_values),
         cmocka_unit_test(test_following_the_init_remedy_makes_the_probe_healthy),
         cmocka_unit_test(test_remedy_value_rejects_misuse_and_is_absent_before_any_observation),
+        cmocka_unit_test(test_after_a_reset_the_remedy_is_checked_again_not_reused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
