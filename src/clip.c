@@ -56,19 +56,23 @@ int gf_net_grad_norm(const gf_net *net, double *norm)
     return GF_OK;
 }
 
-int gf_net_clip_grad_value(gf_net *net, double value)
+/* The clipping entries take the name of the call they report under (fn): the train step applies the clipping set
+ * by gf_net_set_clip, and its failures are the train step's. */
+static int clip_value(gf_net *net, double value, const char *fn)
 {
-    int rc = check_clip_net(net, "gf_net_clip_grad_value");
-    if (rc || (rc = check_threshold(net, value, "gf_net_clip_grad_value")))
+    int rc = check_clip_net(net, fn);
+    if (rc || (rc = check_threshold(net, value, fn)))
         return rc;
     for (size_t i = 0; i < net->nparams; i++)
         if (isnan(net->grads[i]))
-            return gfi_net_fail(net, GF_ERR_NONFINITE, "gf_net_clip_grad_value: gradient %zu is NaN", i);
+            return gfi_net_fail(net, GF_ERR_NONFINITE, "%s: gradient %zu is NaN", fn, i);
     float v = (float)value;
     for (size_t i = 0; i < net->nparams; i++)
         net->grads[i] = net->grads[i] > v ? v : net->grads[i] < -v ? -v : net->grads[i];
     return GF_OK;
 }
+
+int gf_net_clip_grad_value(gf_net *net, double value) { return clip_value(net, value, "gf_net_clip_grad_value"); }
 
 static void scale(float *g, size_t n, double factor)
 {
@@ -89,25 +93,29 @@ static void clip_to(float *g, size_t n, double norm, double max_norm)
         scale(g, n, factor);
 }
 
-int gf_net_clip_grad_norm(gf_net *net, double max_norm, double *norm_before)
+static int clip_norm(gf_net *net, double max_norm, double *norm_before, const char *fn)
 {
-    int rc = check_clip_net(net, "gf_net_clip_grad_norm");
-    if (rc || (rc = check_threshold(net, max_norm, "gf_net_clip_grad_norm")))
+    int rc = check_clip_net(net, fn);
+    if (rc || (rc = check_threshold(net, max_norm, fn)))
         return rc;
     double norm = gfi_norm2(net->grads, net->nparams);
     if (norm_before)
         *norm_before = norm;
     if (!isfinite(norm))
-        return gfi_net_fail(net, GF_ERR_NONFINITE, "gf_net_clip_grad_norm: the gradient norm is %g; nothing clipped",
-                            norm);
+        return gfi_net_fail(net, GF_ERR_NONFINITE, "%s: the gradient norm is %g; nothing clipped", fn, norm);
     clip_to(net->grads, net->nparams, norm, max_norm);
     return GF_OK;
 }
 
-int gf_net_clip_grad_layer_norm(gf_net *net, double max_norm)
+int gf_net_clip_grad_norm(gf_net *net, double max_norm, double *norm_before)
 {
-    int rc = check_clip_net(net, "gf_net_clip_grad_layer_norm");
-    if (rc || (rc = check_threshold(net, max_norm, "gf_net_clip_grad_layer_norm")))
+    return clip_norm(net, max_norm, norm_before, "gf_net_clip_grad_norm");
+}
+
+static int clip_layer_norm(gf_net *net, double max_norm, const char *fn)
+{
+    int rc = check_clip_net(net, fn);
+    if (rc || (rc = check_threshold(net, max_norm, fn)))
         return rc;
     /* Check every layer first, so a failure leaves all gradients untouched. */
     for (int32_t i = 0; i < net->nlayers; i++) {
@@ -115,13 +123,18 @@ int gf_net_clip_grad_layer_norm(gf_net *net, double max_norm)
         double n = gfi_norm2(l->dw, l->nweights + l->nbias);
         if (!isfinite(n))
             return gfi_net_fail(net, GF_ERR_NONFINITE,
-                                "gf_net_clip_grad_layer_norm: layer %d's gradient norm is %g; nothing clipped", (int)i, n);
+                                "%s: layer %d's gradient norm is %g; nothing clipped", fn, (int)i, n);
     }
     for (int32_t i = 0; i < net->nlayers; i++) {
         gf_layer *l = net->layers[i];
         clip_to(l->dw, l->nweights + l->nbias, gfi_norm2(l->dw, l->nweights + l->nbias), max_norm);
     }
     return GF_OK;
+}
+
+int gf_net_clip_grad_layer_norm(gf_net *net, double max_norm)
+{
+    return clip_layer_norm(net, max_norm, "gf_net_clip_grad_layer_norm");
 }
 
 int gf_net_set_clip(gf_net *net, int32_t mode, double value)
@@ -142,12 +155,12 @@ int gf_net_set_clip(gf_net *net, int32_t mode, double value)
     return GF_OK;
 }
 
-int gfi_net_apply_clip(gf_net *net)
+int gfi_net_apply_clip(gf_net *net, const char *fn)
 {
     switch (net->clip_mode) {
-    case GF_CLIP_VALUE: return gf_net_clip_grad_value(net, net->clip_value);
-    case GF_CLIP_NORM: return gf_net_clip_grad_norm(net, net->clip_value, NULL);
-    case GF_CLIP_LAYER_NORM: return gf_net_clip_grad_layer_norm(net, net->clip_value);
+    case GF_CLIP_VALUE: return clip_value(net, net->clip_value, fn);
+    case GF_CLIP_NORM: return clip_norm(net, net->clip_value, NULL, fn);
+    case GF_CLIP_LAYER_NORM: return clip_layer_norm(net, net->clip_value, fn);
     default: return GF_OK;
     }
 }

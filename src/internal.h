@@ -515,7 +515,7 @@ int gfi_net_add_kind(gf_net *net, int32_t kind, const int32_t *keys, const doubl
 
 /* ---- clip.c ---- */
 double gfi_norm2(const float *v, size_t n); /* L2 norm accumulated in double */
-int gfi_net_apply_clip(gf_net *net);        /* the mode set by gf_net_set_clip */
+int gfi_net_apply_clip(gf_net *net, const char *fn); /* the mode set by gf_net_set_clip; failures under fn */
 
 /* ---- net.c ---- */
 /* Value of every penalty that applies to layer l (the net's and its own). */

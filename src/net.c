@@ -1139,7 +1139,7 @@ static int train_step_run(gf_net *net, const float *x, size_t x_count, const flo
     /* The guard sees the gradients before clipping, which would refuse them as NaN. */
     if (net->diag_on && (rc = gfi_diag_guard_grads(net, "gf_net_train_step")))
         return rc;
-    if ((rc = gfi_net_apply_clip(net)) || (rc = net_step(net, "gf_net_train_step")))
+    if ((rc = gfi_net_apply_clip(net, "gf_net_train_step")) || (rc = net_step(net, "gf_net_train_step")))
         return rc;
     if (loss)
         *loss = value;

@@ -173,6 +173,21 @@ static void test_nonfinite_data_changes_nothing_and_a_clip_on_nonfinite_gradient
     assert_unchanged(f);
 }
 
+/* The clipping set by gf_net_set_clip runs inside the train step: when it refuses non-finite gradients, the error is
+ * the train step's, under its name, and says what clipping met. */
+static void test_a_clip_refused_inside_a_train_step_is_reported_under_the_train_step(void **state)
+{
+    fx *f = *state;
+    float w[8];
+    for (int i = 0; i < 8; i++)
+        w[i] = 3e38f;
+    assert_int_equal(gf_layer_set_weights(gf_net_layer(f->net, 1), w, 8), GF_OK);
+    assert_int_equal(gf_net_set_clip(f->net, GF_CLIP_NORM, 1.0), GF_OK);
+    assert_int_equal(gf_net_train_step(f->net, X, 12, T, 8, 4, NULL), GF_ERR_NONFINITE);
+    assert_message("gf_net_train_step: the gradient norm is");
+    assert_null(strstr(gf_net_last_error(f->net), "gf_net_clip_grad_norm"));
+}
+
 static void test_wrong_call_order_changes_nothing(void **state)
 {
     fx *f = *state;
@@ -365,6 +380,7 @@ int main(void)
         T(test_invalid_argument_changes_nothing),
         T(test_shape_mismatch_changes_nothing),
         T(test_nonfinite_data_changes_nothing_and_a_clip_on_nonfinite_gradients_is_taken_back),
+        T(test_a_clip_refused_inside_a_train_step_is_reported_under_the_train_step),
         T(test_wrong_call_order_changes_nothing),
         T(test_size_overflow_changes_nothing),
         T(test_index_out_of_range_changes_nothing),
