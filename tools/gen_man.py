@@ -53,6 +53,9 @@ def first_sentence(text):
     return text
 
 
+TWICE = []  # entries of docs/api.md whose prototype opens more than one paragraph (api_groups)
+
+
 def api_groups(md):
     """[(group, [(name, prototype, summary)])] and {section: text} of the other sections."""
     groups, other = [], {}
@@ -61,6 +64,11 @@ def api_groups(md):
     def close_entry():
         if entry is None:
             return
+        # One entry, one definition: a second paragraph opening with the prototype is an older text left beside a
+        # newer one (two descriptions that may disagree).
+        opened = [l for l in body if re.match(r"^`[\w\s*]*[\s*]%s\(" % re.escape(entry), l)]
+        if len(opened) > 1:
+            TWICE.append(entry)
         text = " ".join(l.strip() for l in body if l.strip())
         m = re.match(r"`([^`]*)`\s*(?:—\s*)?(.*)", text)
         proto, rest = (m.group(1), m.group(2)) if m else (entry, text)
@@ -188,6 +196,10 @@ def page():
 
 def main():
     text = page()
+    if TWICE:
+        print("gen_man: docs/api.md defines %s more than once (a paragraph opening with the prototype each); keep one"
+              % ", ".join(sorted(set(TWICE))))
+        return 1
     if "--check" in sys.argv[1:]:
         try:
             old = open(OUT).read()
