@@ -696,6 +696,22 @@ double gfi_diag_target_ends(const gf_diag *d, double *lo, double *hi)
     return fmax(room / (double)w->prior_width - v, 0.0) / (R * R);
 }
 
+double gfi_diag_target_room(const gf_diag *d, double lo, double hi)
+{
+    const diag_work *w = W(d);
+    double v = gfi_diag_target_var(d), R = hi - lo;
+    if (!isfinite(v) || !(R > 0))
+        return NAN;
+    double n = w->prior_rows, ms = w->prior_ss / (n * (double)w->prior_width), mean = 0;
+    for (int64_t c = 0; c < w->prior_width; c++)
+        mean += w->prior[c] / n;
+    mean /= (double)w->prior_width;
+    /* E[(t - lo)(hi - t)] = (lo + hi) E[t] - E[t^2] - lo hi; a target outside [lo, hi] by o (a fraction of R)
+     * adds -o (1 + o) to it where |.| adds o (1 + o): twice the farthest one's covers them all. */
+    double off = fmax(fmax(lo - w->prior_lo, w->prior_hi - hi), 0.0) / R;
+    return ((lo + hi) * mean - ms - lo * hi) / (R * R) + 2 * off * (1 + off);
+}
+
 double gfi_diag_majority_loss(const gf_diag *d)
 {
     const diag_work *w = W(d);

@@ -159,6 +159,10 @@ double gfi_diag_target_var(const gf_diag *d);
  * variance) / (hi - lo)^2, averaged over outputs, which is 0 exactly when every target is lo or hi; NaN (lo, hi
  * NaN) before any target, for another loss, or for constant targets. */
 double gfi_diag_target_ends(const gf_diag *d, double *lo, double *hi);
+/* A regression's targets t against a range [lo, hi]: an upper bound on the mean of |(t - lo)(hi - t)| / (hi - lo)^2
+ * over every target training had (0 when each is lo or hi; targets outside the range count their distance); NaN as
+ * gfi_diag_target_var. */
+double gfi_diag_target_room(const gf_diag *d, double lo, double hi);
 /* For a regression's targets read as two values, its smallest and largest (gfi_diag_target_ends): the loss of
  * predicting each output's majority value for every sample, min(p, 1 - p) l(hi - lo) averaged over outputs, p an
  * output's share of the largest value and l the loss of a miss by the whole range (MSE, MAE, Huber); NaN as

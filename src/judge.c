@@ -617,13 +617,53 @@ static void measure_fit(gfi_judge *j)
     if (!(fabs(lo - alo) <= tail && fabs(ahi - hi) <= tail && gap <= 0.05 * t * (1 - t)))
         return;
     double majority = gfi_diag_majority_loss(j->d);
-    if (majority > 0 && isfinite(majority))
-        j->fit_majority = majority;
+    if (!(majority > 0 && isfinite(majority)))
+        return;
+    j->fit_majority = majority;
+    j->fit_room = k == GF_LOSS_MAE ? gfi_diag_target_room(j->d, alo, ahi) : NAN;
+    j->fit_lo = alo;
+    j->fit_hi = ahi;
+}
+
+/* The loss of record ago as fit_majority's bound reads it.  An output at the wrong asymptote misses by the whole
+ * range R, rho = |y - t| / R = 1, so with w of them, w <= E[rho^k] for every k; the loss gives k = 2 under MSE (and
+ * Huber within its quadratic part) but k = 1 under MAE, where an output half way in transit counts half a miss, not
+ * a quarter: a fit under way whose outputs are mostly in the tails toward their targets and the rest in transit has
+ * an MAE loss over twice its mean square residual, and read "saturated" on it (docs/verdicts.md, "Saturated toward the
+ * targets").  Under MAE the record gives k = 2 as well: with u = (y - lo) / R and e = (t - lo) / R in [0, 1],
+ * rho = |u - e|, and for a target at an asymptote (e = 0 or 1) rho - rho^2 = u (1 - u) exactly; for any e in [0, 1]
+ * rho^2 <= rho - u (1 - u) + e (1 - e).  Averaged over the batch, E[u (1 - u)] = ((m - lo)(hi - m) - v) / R^2 from
+ * the output's mean m and variance v (the Bhatia-Davis gap of the outputs), so
+ *     E[rho^2] <= L / R - ((m - lo)(hi - m) - v) / R^2 + E[e (1 - e)],
+ * the MAE loss less what the outputs' spread inside the range accounts for, and never more than E[rho] = L / R.
+ * Returned as R E[rho^2], the MAE loss of outputs at the wrong asymptote in that share, so fit_majority still
+ * divides it (a penalty in the loss only loosens the bound). */
+static double fit_loss_at(const gfi_judge *j, int32_t ago)
+{
+    double loss = gfi_j_stat(j, ago, 0, GF_STAT_LOSS);
+    if (!(j->fit_majority > 0) || isnan(j->fit_room) || !isfinite(loss))
+        return loss;
+    int32_t top = j->L - 1;
+    double lo = j->fit_lo, hi = j->fit_hi, R = hi - lo;
+    double m = gfi_j_stat(j, ago, top, GF_STAT_ACT_MEAN), v = gfi_j_stat(j, ago, top, GF_STAT_ACT_VAR);
+    if (!isfinite(m) || !isfinite(v))
+        return loss;
+    double spread = fmax((m - lo) * (hi - m) - v, 0.0) / (R * R);
+    double sq = loss / R - spread + j->fit_room;
+    return R * fmin(fmax(sq, 0.0), loss / R);
 }
 
 double gfi_j_wrong_share(const gfi_judge *j, int32_t start)
 {
-    double loss = gfi_j_window_from(j, start, 0, GF_STAT_LOSS);
+    int32_t ago[GFI_WINDOW];
+    double v[GFI_WINDOW];
+    int32_t m = window_from(j, start, ago), k = 0;
+    for (int32_t r = 0; r < m; r++) {
+        double x = fit_loss_at(j, ago[r]);
+        if (!isnan(x))
+            v[k++] = x;
+    }
+    double loss = median(v, k);
     return j->fit_majority > 0 && isfinite(loss) && loss >= 0 ? loss / j->fit_majority : INFINITY;
 }
 
@@ -638,6 +678,7 @@ static int32_t count_training(const gf_diag *d)
 void gfi_j_analyse(const gf_diag *d, gfi_judge *j)
 {
     memset(j, 0, sizeof *j);
+    j->fit_room = NAN; /* measure_fit: not a fit under MAE */
     j->d = d;
     j->net = d->net && d->net->magic == GFI_MAGIC_NET ? d->net : NULL;
     j->L = d->nlayers;

@@ -86,6 +86,7 @@ typedef struct gfi_judge {
     double solved_loss, chance;            /* > 0: a classifier under SOLVED_SHARE of its chance loss */
     double fit_majority; /* > 0: a regression whose sigmoid/tanh output has targets at its asymptotes: the loss of
                           * predicting each output's majority value (judge.c, measure_fit) */
+    double fit_lo, fit_hi, fit_room; /* under MAE: the activation's asymptotes, gfi_diag_target_room against them */
     double step_ur, step_grad, step_scale; /* stagnation: the whole net's update and gradient ratios, input std */
     double target_var, target_miss;        /* C_TARGET_SCALE: the targets' variance, the loss of a miss by their std */
     double target_loss, target_fall;       /* and the window's loss and its fall per step (NaN: not measured) */
@@ -127,8 +128,9 @@ double gfi_j_early_grad(const gfi_judge *j, int32_t layer);
 double gfi_j_saturation(const gfi_judge *j, int32_t layer);
 double gfi_j_saturation_from(const gfi_judge *j, int32_t start, int32_t layer); /* the window ending at start */
 double gfi_j_tail_share(const gfi_judge *j, int32_t layer, int32_t ago);
-/* With j->fit_majority: the window's loss over it, which bounds the share of the output layer's outputs at the wrong
- * asymptote (judge.c, measure_fit); +inf otherwise. */
+/* With j->fit_majority: the window's loss over it (under MAE, the mean square residual its loss and its outputs'
+ * spread bound, in the loss's units), which bounds the share of the output layer's outputs at the wrong asymptote
+ * (judge.c, measure_fit, fit_loss_at); +inf otherwise. */
 double gfi_j_wrong_share(const gfi_judge *j, int32_t start);
 /* Whether record ago is gated: a hidden ReLU layer passed nothing for its whole batch (every output exactly 0, so
  * no delta below it and no input above it) while its units are not dead (DEAD_FRAC < 1: one fired within the last

@@ -444,6 +444,13 @@ static void detect_saturated(gfi_judge *j)
             gfi_j_mark(j, i, C_SATURATED);
 }
 
+/* What bounds the share at the wrong asymptote, as the reason names it: the loss, or under MAE the mean square
+ * residual the loss and the outputs' spread bound (judge.c, fit_loss_at). */
+static const char *fit_bound_name(const gfi_judge *j)
+{
+    return isnan(j->fit_room) ? "its loss" : "its squared residual (its loss less its outputs' spread)";
+}
+
 /* A regression's saturating output with targets at its asymptotes, saturated beyond what it is judged at: the
  * loss bounds the share at the wrong asymptote (judge.c, measure_fit). */
 static void put_fit(const gfi_judge *j, gfi_sink *s, const char *lead)
@@ -456,9 +463,10 @@ static void put_fit(const gfi_judge *j, gfi_sink *s, const char *lead)
     if (raw < j->th[GF_TH_SATURATED_FRAC] / 2 || raw <= wrong)
         return;
     gfi_sink_put(s, "%sthe output layer's %s has %.0f%% of its outputs in the flat tails, toward targets at its "
-                    "asymptotes: its loss, %.3g%% of that of predicting the majority value (%.2g), leaves at most that "
+                    "asymptotes: %s, %.3g%% of that of predicting the majority value (%.2g), leaves at most that "
                     "share at the wrong asymptote",
-                 lead, gf_activation_name(gfi_j_act(j, top)), 100 * raw, 100 * wrong, j->fit_majority);
+                 lead, gf_activation_name(gfi_j_act(j, top)), 100 * raw, fit_bound_name(j), 100 * wrong,
+                 j->fit_majority);
 }
 
 static void reason_saturated(const gfi_judge *j, gfi_sink *s, int32_t i)
@@ -469,9 +477,9 @@ static void reason_saturated(const gfi_judge *j, gfi_sink *s, int32_t i)
                  100 * gfi_j_tail_share(j, i, j->at), gfi_j_seen(j, i, GF_STAT_PRE_STD), gfi_j_seen(j, i, GF_STAT_PRE_MEAN),
                  100 * j->th[GF_TH_SATURATED_FRAC]);
     if (i == j->L - 1 && j->fit_majority > 0)
-        gfi_sink_put(s, "; its targets are at its asymptotes, and its loss, %.3g%% of that of predicting the majority "
+        gfi_sink_put(s, "; its targets are at its asymptotes, and %s, %.3g%% of that of predicting the majority "
                         "value (%.2g), leaves up to that share of its outputs at the wrong one",
-                     100 * gfi_j_wrong_share(j, j->at), j->fit_majority);
+                     fit_bound_name(j), 100 * gfi_j_wrong_share(j, j->at), j->fit_majority);
     gfi_conv_put_channels(j->d, i, GF_SERIES_SATURATED_CHANNELS, s);
 }
 

@@ -12,6 +12,7 @@
 
 #include "verdict.h"
 #include "picky_alloc.h"
+#include "verdict_scenarios.h"
 
 #define BIT(v) (1u << (v))
 
@@ -1082,6 +1083,50 @@ static void test_saturation_from_unstandardized_inputs_is_blamed_on_the_inputs(v
     gf_net_destroy(net);
 }
 
+/* Scenario `name` of the accuracy suite (tests/verdict_scenarios.h) on `seeds` seeds from 1000, every step judged:
+ * fails with the seed of a run that did not end on the expected verdict, or that left healthy on the way. */
+static void expect_scenario_seeds(const char *name, int seeds)
+{
+    const vs_scenario *sc = NULL;
+    for (int k = 0; k < VS_COUNT && !sc; k++)
+        if (!strcmp(vs_scenarios[k].name, name))
+            sc = &vs_scenarios[k];
+    assert_non_null(sc);
+    for (uint64_t seed = 1000; seed < 1000 + (uint64_t)seeds; seed++) {
+        vs_result r = vs_run(sc, seed, 1);
+        if (r.final != sc->expect || r.flips)
+            fail_msg("%s seed %llu: after training %s (expected %s), %lld healthy -> non-healthy flips", name,
+                     (unsigned long long)seed, gf_verdict_name(r.final), gf_verdict_name(sc->expect),
+                     (long long)r.flips);
+    }
+}
+
+/* Under MAE the output's gradient is sign(y - t) / N whatever the residual, so a sigmoid output fitting 0 / 1 targets
+ * has most outputs deep in the tails toward their targets while the rest are in transit, each costing under MAE
+ * the share of a miss it has come, not its square: the loss left 20 - 28 % of the outputs room to be at the wrong
+ * asymptote while none were, and it read saturated at steps 127 - 162 of four seeds of eight.  The mean square
+ * residual bounded from the MAE loss and the outputs' mean and variance leaves a share well under the threshold. */
+static void test_a_sigmoid_output_fitting_0_1_targets_under_mae_never_reads_saturated(void **state)
+{
+    (void)state;
+    expect_scenario_seeds("relu_he_2x64_sigmoid_out_mae", 3);
+}
+
+/* The same for a tanh output on -1 / 1 targets: it read saturated for a stretch in every seed. */
+static void test_a_tanh_output_fitting_plus_minus_1_targets_under_mae_never_reads_saturated(void **state)
+{
+    (void)state;
+    expect_scenario_seeds("relu_he_2x64_tanh_out_mae", 2);
+}
+
+/* An output bias of -10 holds a sigmoid output at 0, the wrong asymptote for half its 0 / 1 targets: under MAE too
+ * its derivative passes nothing of sign(y - t), and with no spread inside the range the bound is the whole loss. */
+static void test_a_sigmoid_output_at_the_wrong_asymptote_under_mae_is_saturated(void **state)
+{
+    (void)state;
+    expect_scenario_seeds("relu_he_sigmoid_mae_bias_m10", 1);
+}
+
 static void test_thresholds_have_documented_defaults_and_reject_bad_values(void **state)
 {
     (void)state;
@@ -1508,6 +1553,9 @@ int main(void)
         cmocka_unit_test(test_classifier_above_a_twentieth_of_chance_loss_is_judged_on_delta_depth),
         cmocka_unit_test(test_a_classifier_that_learned_only_the_prior_of_rare_positives_is_not_solved),
         cmocka_unit_test(test_saturation_from_unstandardized_inputs_is_blamed_on_the_inputs),
+        cmocka_unit_test(test_a_sigmoid_output_fitting_0_1_targets_under_mae_never_reads_saturated),
+        cmocka_unit_test(test_a_tanh_output_fitting_plus_minus_1_targets_under_mae_never_reads_saturated),
+        cmocka_unit_test(test_a_sigmoid_output_at_the_wrong_asymptote_under_mae_is_saturated),
         cmocka_unit_test(test_thresholds_have_documented_defaults_and_reject_bad_values),
         cmocka_unit_test(test_verdict_text_follows_the_describe_buffer_rules),
         cmocka_unit_test(test_verdict_calls_reject_misuse),

@@ -879,6 +879,31 @@ static const vs_scenario vs_scenarios[] = {
      .opt = GF_OPT_SGD, .lr = 0.05, .data = VS_SIGNALS, .batch = 32, .steps = 150, .expect = V, .geometry = 1, .a = {.arch = VS_CONV1D}},
     {.name = "conv1d_relu_bias_minus3_3x16", .act = GF_ACT_RELU, .depth = 3, .width = 16, .var = 1, .bias = -3,
      .opt = GF_OPT_SGD, .lr = 0.01, .data = VS_SIGNALS, .batch = 32, .steps = 100, .expect = D, .geometry = 1, .a = {.arch = VS_CONV1D}},
+
+    /* ---- Targets at a sigmoid or tanh output's asymptotes under MAE (VS_BINARY, as the MSE and Huber rows above).
+     * MAE's gradient is sign(y - t) / N whatever the residual, so the fit drives the outputs into the tails toward
+     * their targets early, while the rest are still in transit; an output half way costs half a miss under MAE (a
+     * quarter under MSE), so the loss alone left room for 21 - 29 % of the outputs at the wrong asymptote (of
+     * the loss of predicting the majority value) while at most one of a batch of 32 was there, and these read
+     * saturated for a stretch (5 flips in 8,000 steps for sigmoid, 8 for tanh).  The rule reads the mean square
+     * residual that the MAE loss and the outputs' mean and variance bound (docs/verdicts.md, "Saturated toward the
+     * targets"): healthy at every step. */
+    {.name = "relu_he_2x64_sigmoid_out_mae", .act = GF_ACT_RELU, .depth = 2, .width = 64, .var = 1,
+     .opt = GF_OPT_ADAM, .lr = 1e-3, .data = VS_BINARY, .batch = 32, .steps = 1000, .expect = H,
+     .a = {.out_act = GF_ACT_SIGMOID, .loss = GF_LOSS_MAE}},
+    {.name = "relu_he_2x64_tanh_out_mae", .act = GF_ACT_RELU, .depth = 2, .width = 64, .var = 1,
+     .opt = GF_OPT_ADAM, .lr = 1e-3, .data = VS_BINARY, .batch = 32, .steps = 1000, .expect = H,
+     .a = {.out_act = GF_ACT_TANH, .loss = GF_LOSS_MAE}},
+    /* An output bias of -10 under MAE: every output at the lower asymptote, the wrong one for half the targets, where
+     * the derivative (4.5e-5 for sigmoid, 8e-9 for tanh) passes nothing of sign(y - t); the outputs have no spread
+     * inside the range, so the bound is the whole loss, that of predicting the lower value (0.5, or 1 for tanh):
+     * saturated. */
+    {.name = "relu_he_sigmoid_mae_bias_m10", .act = GF_ACT_RELU, .depth = 2, .width = 64, .var = 1,
+     .opt = GF_OPT_SGD, .lr = 0.1, .data = VS_BINARY, .batch = 32, .steps = 300, .expect = S, .geometry = 1,
+     .a = {.out_act = GF_ACT_SIGMOID, .loss = GF_LOSS_MAE, .out_bias = -10}},
+    {.name = "relu_he_tanh_mae_bias_m10", .act = GF_ACT_RELU, .depth = 2, .width = 64, .var = 1,
+     .opt = GF_OPT_SGD, .lr = 0.1, .data = VS_BINARY, .batch = 32, .steps = 300, .expect = S, .geometry = 1,
+     .a = {.out_act = GF_ACT_TANH, .loss = GF_LOSS_MAE, .out_bias = -10}},
 };
 #define VS_COUNT ((int)(sizeof vs_scenarios / sizeof *vs_scenarios))
 
