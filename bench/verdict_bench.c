@@ -1,9 +1,10 @@
 /*
  * verdict_bench.c — `make verdict-bench`: the verdict accuracy suite (tests/verdict_scenarios.h), every scenario
  * over 8 seeds.  Prints per scenario the verdict counts after training (and after the probe), then the totals:
- * correct scenario-seeds, false alarms on healthy runs, and healthy -> non-healthy flips per 10,000 healthy steps.
- * Exit status 0 only when all three meet their targets (100 %, 0, < 1), over the whole suite and over each of its
- * groups (dense, recurrent, conv) alone.
+ * correct scenario-seeds, false alarms on healthy runs, healthy -> non-healthy flips per 10,000 healthy steps, and
+ * the relapses of the other scenarios: steps at which the verdict left the expected one once it was established (read
+ * at VS_ESTABLISHED steps in a row: a state of the net that holds must read the same at every step).  Exit status 0 only when all four meet their
+ * targets (100 %, 0, < 1, 0), over the whole suite and over each of its groups (dense, recurrent, conv) alone.
  *
  * Usage: verdict_bench [-s name] [-n seeds] [-v] [-r]
  *   -s name   only the scenarios whose name contains `name`
@@ -16,6 +17,7 @@
 /* Totals of a group of scenarios: dense, recurrent, conv, and all. */
 typedef struct {
     int64_t runs, correct, healthy_runs, false_alarms, steps, flips;
+    int64_t held_runs, held_steps, relapses; /* other scenarios, once their expected verdict was read */
 } totals;
 
 static int group_of(const vs_scenario *sc)
@@ -32,6 +34,10 @@ static void add_run(totals *t, const vs_scenario *sc, const vs_result *r, int c)
         t->false_alarms += r->final != GF_VERDICT_HEALTHY;
         t->steps += r->steps_judged;
         t->flips += r->flips;
+    } else if (r->steps_held >= 0) {
+        t->held_runs++;
+        t->held_steps += r->steps_held;
+        t->relapses += r->relapses;
     }
 }
 
@@ -40,7 +46,7 @@ static double flip_rate(const totals *t) { return t->steps ? 1e4 * (double)t->fl
 /* The targets, for the whole suite and for each group alone. */
 static bool meets_targets(const totals *t)
 {
-    return t->correct == t->runs && t->false_alarms == 0 && flip_rate(t) < 1.0;
+    return t->correct == t->runs && t->false_alarms == 0 && flip_rate(t) < 1.0 && t->relapses == 0;
 }
 
 static void print_totals(const char *name, const totals *t)
@@ -50,6 +56,8 @@ static void print_totals(const char *name, const totals *t)
            name, (long long)t->correct, (long long)t->runs, t->runs ? 100.0 * (double)t->correct / (double)t->runs : 0,
            (long long)t->false_alarms, (long long)t->healthy_runs, (long long)t->flips, (long long)t->steps,
            flip_rate(t));
+    printf("%-10s relapses %lld in %lld steps of %lld non-healthy runs once their verdict was established\n", "",
+           (long long)t->relapses, (long long)t->held_steps, (long long)t->held_runs);
 }
 
 static void count_into(int32_t *counts, int32_t v)
@@ -128,14 +136,15 @@ static int parse(int argc, char **argv, options *o)
 static void run_scenario(const vs_scenario *sc, const options *o, totals *group, totals *all)
 {
     int32_t fin[6] = {0}, pro[6] = {0}, ok = 0;
-    int64_t sf = 0;
+    int64_t sf = 0, sr = 0;
     for (int s = 0; s < o->seeds; s++) {
-        vs_result r = vs_run(sc, (uint64_t)(1000 + s), sc->expect == GF_VERDICT_HEALTHY);
+        vs_result r = vs_run(sc, (uint64_t)(1000 + s), 1);
         count_into(fin, r.final);
         count_into(pro, r.probe);
         int c = vs_correct(sc, &r);
         ok += c;
         sf += r.flips;
+        sr += r.relapses;
         add_run(group, sc, &r, c);
         add_run(all, sc, &r, c);
         if ((!c && o->verbose) || (o->remedies && s == 0)) {
@@ -148,6 +157,8 @@ static void run_scenario(const vs_scenario *sc, const options *o, totals *group,
            format_counts(b, sizeof b, pro), (int)ok, o->seeds);
     if (sc->expect == GF_VERDICT_HEALTHY)
         printf("  (flips %lld)", (long long)sf);
+    else
+        printf("  (relapses %lld)", (long long)sr);
     printf("\n");
 }
 
@@ -179,5 +190,7 @@ int main(int argc, char **argv)
     printf("false alarms on healthy runs:    %lld / %lld\n", (long long)all.false_alarms, (long long)all.healthy_runs);
     printf("healthy -> non-healthy flips:    %lld in %lld healthy steps = %.2f per 10,000 steps\n", (long long)all.flips,
            (long long)all.steps, flip_rate(&all));
+    printf("relapses from the expected:      %lld in %lld steps of %lld non-healthy runs once it was established\n",
+           (long long)all.relapses, (long long)all.held_steps, (long long)all.held_runs);
     return meets_targets(&all) && groups_ok ? 0 : 1;
 }

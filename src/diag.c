@@ -239,6 +239,9 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
         d->early_ready = false;
         d->lr_peak = 0;
         d->lr_annealed_after = 0;
+        d->target_on = false;
+        d->target_run = 0;
+        d->stag_on = false;
     }
     d->nlayers = nlayers;
     d->cap = cap;
@@ -893,6 +896,7 @@ static void commit(gf_diag *d)
 {
     diag_work *w = W(d);
     take_early(d);
+    gfi_states_advance(d);
     size_t rec = (size_t)d->nlayers * GFI_NSTAT;
     memcpy(d->hist + (size_t)d->head * rec, w->cur, rec * sizeof *w->cur);
     memcpy(d->nonfinite, w->cur_nf, (size_t)d->nlayers * GFI_NTENSOR * 3 * sizeof *w->cur_nf);
@@ -1539,6 +1543,9 @@ int gf_diag_reset(gf_diag *d)
     w->early_n = 0;
     d->lr_peak = 0;
     d->lr_annealed_after = 0;
+    d->target_on = false;
+    d->target_run = 0;
+    d->stag_on = false;
     d->origin_step = 0;
     d->origin_layer = d->origin_phase = d->origin_tensor = 0;
     if (d->nlayers > 0) {

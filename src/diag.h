@@ -75,6 +75,19 @@ struct gf_diag {
      * made small on purpose, whatever the rate now (a warm restart of SGDR jumps back to the peak in one step, while
      * the window still holds the annealed steps before it). */
     int64_t lr_annealed_after;
+    /* The targets-off-scale condition (rules.c, "Targets off the output's scale") is a state of the net, kept here as
+     * the peak rate is, not re-found from the last windows of the ring: a stalled loss passes its entering test ("the
+     * loss falls") only by the chance of its batches, and a latch re-entered within the last windows dropped whenever
+     * a run of them broke while the kept test held at every window.  Advanced over each finite training record once
+     * it is complete (commit, before the next record is written: gfi_states_advance), so it is the state as of the
+     * latest such record but the newest, over which the rule advances it when judging (a const diag).  Off, with no
+     * run, since creation, reset or a change of layers; a probe's record does not move it. */
+    bool target_on;
+    int32_t target_run; /* while off: consecutive windows whose entering test held (GFI_PERSIST to enter) */
+    /* The stagnation condition, kept the same way (rules.c, stagnating): each window is judged once, on the records
+     * the ring held when it was the newest.  Re-judged from a ring that has since dropped its oldest records, a window
+     * has a shorter loss history and noisier halves, and could enter the condition after the fact. */
+    bool stag_on;
 
     /* The remedy checked on a scratch copy of the net, kept until the next observation (remedy.c). */
     struct gfi_remedy_cache *remedy;
@@ -122,6 +135,11 @@ struct gfi_remedy_cache *gfi_remedy_cache_new(void);
 void gfi_remedy_cache_free(struct gfi_remedy_cache *c);
 /* Drops the checked remedy (it is checked again when next asked for). */
 void gfi_remedy_cache_forget(struct gfi_remedy_cache *c);
+
+/* rules.c: advances d's kept states (stag_on; target_on, target_run) over its latest record, complete once the next
+ * pass is committed; called by commit before it writes the next record.  Nothing for a probe's record or one with
+ * NaN/Inf. */
+void gfi_states_advance(gf_diag *d);
 
 /* verdict.c: fills th[GFI_NTHRESHOLD] with the default thresholds. */
 void gfi_diag_default_thresholds(double *th);

@@ -90,6 +90,7 @@ typedef struct gfi_judge {
     double step_ur, step_grad, step_scale; /* stagnation: the whole net's update and gradient ratios, input std */
     double target_var, target_miss;        /* C_TARGET_SCALE: the targets' variance, the loss of a miss by their std */
     double target_loss, target_fall;       /* and the window's loss and its fall per step (NaN: not measured) */
+    bool target_held;                      /* and the state was held over a step at an annealed rate */
     double lr;
     bool clipping;
     gfi_conv_gain conv;  /* C_CONV_GAIN / C_CONV_GROW: the conv activations' backward gains */

@@ -314,16 +314,16 @@ static void reason_loss_avalanche(const gfi_judge *j, gfi_sink *s, int32_t i)
  * samples are skewed (cross-entropy of one sample: mostly near 0, a few near 3), the sample variance of such a half
  * is most often below the true one, and a softmax classifier trained one sample at a time, its loss falling all
  * along, read "the loss rose" for 20 steps in every few hundred.  Ranks do not depend on the losses' distribution:
- * with no change in training, z > 4 has odds 3e-5. */
-static bool loss_halves(const gfi_judge *j, int32_t start, double *older, double *newer, double *z)
+ * with no change in training, z > 4 has odds 3e-5.  Over the records ago[0..n), newest first. */
+static bool loss_halves_of(const gfi_judge *j, const int32_t *ago, int32_t n, double *older, double *newer, double *z)
 {
-    int32_t n = j->n - start < LOSS_WINDOW ? j->n - start : LOSS_WINDOW, h = n / 2;
+    int32_t h = n / 2;
     double o[LOSS_WINDOW / 2], w[LOSS_WINDOW / 2];
     if (n < 16)
         return false;
     for (int32_t a = 0; a < h; a++) {
-        w[a] = gfi_j_stat(j, start + a, 0, GF_STAT_LOSS);
-        o[a] = gfi_j_stat(j, start + n - 1 - a, 0, GF_STAT_LOSS);
+        w[a] = gfi_j_stat(j, ago[a], 0, GF_STAT_LOSS);
+        o[a] = gfi_j_stat(j, ago[n - 1 - a], 0, GF_STAT_LOSS);
     }
     qsort(w, (size_t)h, sizeof *w, gfi_cmp_double);
     qsort(o, (size_t)h, sizeof *o, gfi_cmp_double);
@@ -343,6 +343,15 @@ static bool loss_halves(const gfi_judge *j, int32_t start, double *older, double
     double hh = (double)h * h;
     *z = (u - hh / 2) / sqrt(hh * (2.0 * h + 1) / 12);
     return isfinite(*older) && isfinite(*newer) && *older > 0;
+}
+
+/* Over the window of the training records from start back (at most LOSS_WINDOW, stopping at a probe). */
+static bool loss_halves(const gfi_judge *j, int32_t start, double *older, double *newer, double *z)
+{
+    int32_t n = j->n - start < LOSS_WINDOW ? j->n - start : LOSS_WINDOW, ago[LOSS_WINDOW];
+    for (int32_t a = 0; a < n; a++)
+        ago[a] = start + a;
+    return loss_halves_of(j, ago, n, older, newer, z);
 }
 
 /* A rise must stand out of the step-to-step spread (rank-sum z above 4) and take the loss back to the scale of the
@@ -773,6 +782,20 @@ static bool window_annealed(const gfi_judge *j, int32_t start)
     return oldest >= 0 && oldest < j->d->lr_annealed_after;
 }
 
+/* Rank-sum z (loss_halves) under which the newer half's losses sit below the older half's beyond the scatter of their
+ * batches, as the rising-loss rule keeps a rise (z > 2).  A stalled loss's halves differ by which batches they hold
+ * (in the first epochs, or a history of 16 - 64 records: halves of 8 - 32 records), and the medians of 8 batches of a
+ * regression differ by more than the kept rate of 1.4e-3 a step x 8 steps: SGD and Adam at 1e-7, whose loss cannot
+ * move, went back to healthy 40 times over 8 seeds of 120 steps once read stagnating. */
+#define STAGNATION_FALL_Z 2.0
+
+/* Whether the loss fell over the window at record start beyond its batches' scatter. */
+static bool loss_fell(const gfi_judge *j, int32_t start)
+{
+    double older, newer, z;
+    return loss_halves(j, start, &older, &newer, &z) && z < -STAGNATION_FALL_Z;
+}
+
 /* Steps too small against a gradient that is not, while the loss does not fall: entered under UPDATE_FLOOR with
  * the loss falling slower than STAGNATION_LOSS_FALL, kept under twice both. */
 static bool stagnating(const gfi_judge *j, int32_t start, bool entering, void *arg)
@@ -782,7 +805,7 @@ static bool stagnating(const gfi_judge *j, int32_t start, bool entering, void *a
     double k = entering ? 1.0 : 2.0, fall;
     if (window_annealed(j, start))
         return false;
-    if (loss_fall_rate(j, start, &fall) && fall >= k * STAGNATION_LOSS_FALL)
+    if (loss_fall_rate(j, start, &fall) && fall >= k * STAGNATION_LOSS_FALL && (entering || loss_fell(j, start)))
         return false;
     /* Every ratio 0: no update was measured (backward only, or steps the guard refused). */
     return steps_at(j, start, &st) && st.moved > 0 && st.ur * st.scale < k * j->th[GF_TH_UPDATE_FLOOR] &&
@@ -798,10 +821,12 @@ static void detect_stagnation(gfi_judge *j)
     j->step_ur = st.ur;
     j->step_grad = st.grad;
     j->step_scale = st.scale;
-    /* Outside the keeping test at the judged window, the latch is off whatever came before. */
-    if (!stagnating(j, j->at, false, NULL))
-        return;
-    if (isfinite(loss) && fabs(loss) >= j->th[GF_TH_GRAD_FLOOR] && gfi_j_latched(j, stagnating, NULL, GFI_HYSTERESIS))
+    /* The state kept in the diag is as of the finite training records before the newest (gf_diag.stag_on); a newest
+     * one that is finite is the judged record, and the state moves over it here. */
+    bool on = j->d->stag_on;
+    if (j->at == 0)
+        on = stagnating(j, j->at, !on, NULL);
+    if (on && isfinite(loss) && fabs(loss) >= j->th[GF_TH_GRAD_FLOOR])
         j->net_why |= 1u << C_STAGNATION;
 }
 
@@ -839,12 +864,12 @@ static void reason_stagnation(const gfi_judge *j, gfi_sink *s, int32_t i)
 
 /* The loss of a miss by the targets' std under the net's loss, at least the best constant prediction's; NaN when
  * the loss is not a regression's or the targets' variance is not off scale. */
-static double target_miss(const gfi_judge *j, double *var)
+static double target_miss(const gf_diag *d, const gf_net *net, double *var)
 {
-    *var = gfi_diag_target_var(j->d);
-    if (!j->net || !(*var > 0) || !(*var < GFI_INPUT_VAR_LOW))
+    *var = gfi_diag_target_var(d);
+    if (!net || !(*var > 0) || !(*var < GFI_INPUT_VAR_LOW))
         return NAN;
-    switch (j->net->loss.kind) {
+    switch (net->loss.kind) {
     case GF_LOSS_MSE: return *var;
     case GF_LOSS_MAE: return sqrt(*var);
     case GF_LOSS_HUBER: return 0.5 * *var; /* Huber(r) <= r^2 / 2 */
@@ -852,10 +877,32 @@ static double target_miss(const gfi_judge *j, double *var)
     }
 }
 
+/* The loss halves of the window of training records from start back, and the loss's fall per step between them (as
+ * loss_fall_rate), over the probes the ring holds instead of stopping at the newest: a probe is not training, it
+ * changes nothing in the net, and a state of the net does not start again after it (halves of 8 records, all that
+ * the 16 records after a probe give, scatter by more than the kept test's rate: a stuck net left the state 16 steps
+ * after every probe).  False without 16 such records. */
+static bool target_halves(const gfi_judge *j, int32_t start, double *older, double *newer, double *fall)
+{
+    int32_t ago[LOSS_WINDOW], n = 0;
+    double z;
+    for (int32_t a = start; a < j->d->count && n < LOSS_WINDOW; a++)
+        if (gfi_diag_step_at(j->d, a) >= 0)
+            ago[n++] = a;
+    if (!loss_halves_of(j, ago, n, older, newer, &z))
+        return false;
+    double span = (double)(gfi_diag_step_at(j->d, ago[0]) - gfi_diag_step_at(j->d, ago[n - 1]));
+    double apart = span / (n - 1) * (n - n / 2); /* steps between the halves' medians */
+    if (!(apart > 0))
+        return false;
+    *fall = *newer > 0 ? log(*older / *newer) / apart : INFINITY;
+    return true;
+}
+
 static bool off_target_scale(const gfi_judge *j, int32_t start, bool entering, void *arg)
 {
-    double miss = *(const double *)arg, k = entering ? 1.0 : 2.0, fall, older, newer, z;
-    if (!loss_halves(j, start, &older, &newer, &z) || !loss_fall_rate(j, start, &fall))
+    double miss = *(const double *)arg, k = entering ? 1.0 : 2.0, fall, older, newer;
+    if (!target_halves(j, start, &older, &newer, &fall))
         return false;
     /* Over the decade in both halves of the loss window (a loss that rose past it for a few steps, as Adam's does
      * now and then on small targets, is not a stall), and not on its way down to it within TARGET_HORIZON steps at
@@ -866,17 +913,83 @@ static bool off_target_scale(const gfi_judge *j, int32_t start, bool entering, v
     return over > 1 && fall < k * log(over) / TARGET_HORIZON && (!entering || fall > 0);
 }
 
+/* Whether record ago has no NaN/Inf in any layer (the records the judge can judge). */
+static bool record_finite_at(const gf_diag *d, int32_t ago)
+{
+    for (int32_t i = 0; i < d->nlayers; i++) {
+        const double *p = gfi_diag_at(d, ago, i, GF_STAT_NONFINITE);
+        if (!p || *p != 0)
+            return false;
+    }
+    return true;
+}
+
+/* The targets-off-scale state after the judged record (j->at, a finite training record), from the state before it.
+ * Off, it is entered once the entering test has held at GFI_PERSIST consecutive windows; on, it is kept while the
+ * keeping test holds, however long ago it was entered.  A window without loss halves (under 16 training records
+ * since the start or a probe) is no evidence: the state is kept, the run is not.  At a step taken at an annealed
+ * rate (under a tenth of the peak, gf_diag.lr_annealed_after) the fall tells nothing either way (the schedule slows
+ * the fall on purpose, and a net on its way down sits at any level for a while), so the state of the last step at
+ * a working rate is kept, neither entered nor left, as long as the loss stays over the kept level. */
+static void target_step(const gfi_judge *j, double miss, bool *on, int32_t *run, bool *held)
+{
+    double older, newer, fall;
+    *held = false;
+    if (!target_halves(j, j->at, &older, &newer, &fall)) {
+        *run = 0;
+        return;
+    }
+    if (j->d->lr_annealed_after > gfi_diag_step_at(j->d, j->at)) {
+        *run = 0;
+        *on = *on && fmin(older, newer) > TARGET_MISS_FACTOR / 2 * miss;
+        *held = *on;
+        return;
+    }
+    if (*on) {
+        *on = off_target_scale(j, j->at, false, &miss);
+        return;
+    }
+    *run = off_target_scale(j, j->at, true, &miss) ? *run + 1 : 0;
+    *on = *run >= GFI_PERSIST;
+    if (*on)
+        *run = 0;
+}
+
+void gfi_states_advance(gf_diag *d)
+{
+    if (!d->net || d->count < 1 || gfi_diag_step_at(d, 0) < 0 || !record_finite_at(d, 0))
+        return;
+    gfi_judge j = {.d = d, .net = d->net, .L = d->nlayers, .th = d->threshold, .at = 0};
+    while (j.n < d->count && gfi_diag_step_at(d, j.n) >= 0)
+        j.n++; /* the training records, newest first, stopping at a probe (as gfi_j_analyse counts them) */
+    d->stag_on = stagnating(&j, 0, !d->stag_on, NULL);
+    double var, miss = target_miss(d, d->net, &var);
+    if (!(miss > 0)) {
+        d->target_on = false;
+        d->target_run = 0;
+        return;
+    }
+    bool held;
+    target_step(&j, miss, &d->target_on, &d->target_run, &held);
+}
+
 static void detect_target_scale(gfi_judge *j)
 {
-    double var, miss = target_miss(j, &var), fall;
+    double var, miss = target_miss(j->d, j->net, &var), older, newer, fall;
     j->target_var = var;
     j->target_miss = miss;
     j->target_loss = gfi_j_window(j, 0, GF_STAT_LOSS);
-    j->target_fall = loss_fall_rate(j, j->at, &fall) ? fall : NAN;
-    if (!(miss > 0) || j->n < 2 || j->at < 0 || gfi_diag_step_at(j->d, j->at) < 0 || gfi_lr_annealed(j) ||
-        !off_target_scale(j, j->at, false, &miss))
+    j->target_fall = j->at >= 0 && target_halves(j, j->at, &older, &newer, &fall) ? fall : NAN;
+    if (!(miss > 0) || j->at < 0 || gfi_diag_step_at(j->d, j->at) < 0)
         return;
-    if (gfi_j_latched_for(j, off_target_scale, &miss, GFI_HYSTERESIS, GFI_PERSIST))
+    /* The state kept in the diag is as of the finite training records before the newest; a newest one that is
+     * finite is the judged record, and the state moves over it here. */
+    bool on = j->d->target_on;
+    int32_t run = j->d->target_run;
+    j->target_held = false;
+    if (j->at == 0)
+        target_step(j, miss, &on, &run, &j->target_held);
+    if (on)
         j->net_why |= 1u << C_TARGET_SCALE;
 }
 
@@ -889,6 +1002,10 @@ static void reason_target_scale(const gfi_judge *j, gfi_sink *s, int32_t i)
                     "and the loss falls %.2g per step (threshold %.2g)",
                  j->target_var, j->target_loss, j->target_loss / j->target_miss, TARGET_MISS_FACTOR, j->target_fall,
                  STAGNATION_LOSS_FALL);
+    if (j->target_held)
+        gfi_sink_put(s, "; the rate, %.2g, is under a tenth of the run's largest, %.2g (annealed): the fall says "
+                        "nothing there, and the reading of the last step at a working rate is kept",
+                     j->lr, j->d->lr_peak);
 }
 
 /* ------------------------------------------------------------------ */

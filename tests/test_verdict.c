@@ -13,6 +13,11 @@
 #include "verdict.h"
 #include "picky_alloc.h"
 #include "verdict_scenarios.h"
+#undef H /* the suite's shorthands for the verdicts */
+#undef V
+#undef E
+#undef D
+#undef S
 
 #define BIT(v) (1u << (v))
 
@@ -907,6 +912,111 @@ static void test_the_first_steps_after_a_warm_restart_are_not_stagnation(void **
     gf_net_destroy(net);
 }
 
+/* The suite's 4 x 64 ReLU/He regression on its teacher's targets x1e-3 under SGD at 0.01, stuck: the loss stays
+ * thousands of times the targets' variance (docs/verdicts.md, "Targets off the output's scale").  restart > 0: cosine
+ * annealing with a warm restart every `restart` steps. */
+static vs_scenario stuck_on_small_targets(int32_t restart)
+{
+    return (vs_scenario){.name = "relu_he_4x64_targets_x1e-3", .act = GF_ACT_RELU, .depth = 4, .width = 64, .var = 1,
+                         .opt = GF_OPT_SGD, .lr = 0.01, .data = VS_TEACHER, .batch = 32, .steps = 600,
+                         .expect = GF_VERDICT_VANISHING, .a = {.target_scale = 1e-3, .restart = restart}};
+}
+
+/* Trains sc (seed 1000) and counts the steps at which the verdict left vanishing after it first read it (-1: it never
+ * did); with probe_at > 0 a probe is taken after that many steps. */
+static int64_t relapses_from_vanishing(const vs_scenario *sc, int32_t probe_at)
+{
+    static vs_dataset ds;
+    vs_data_for(&ds, sc, 1000);
+    gf_net *net = vs_build(sc, &ds, 1000);
+    assert_non_null(net);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    int64_t relapses = -1;
+    int32_t prev = GF_VERDICT_HEALTHY;
+    for (int32_t s = 0; s < sc->steps; s++) {
+        assert_int_equal(vs_step(net, sc, &ds, s), GF_OK);
+        if (s == probe_at)
+            assert_int_equal(gf_diag_probe(d, 64, 7), GF_OK);
+        int32_t v = verdict(d, -1);
+        if (relapses < 0 && v == GF_VERDICT_VANISHING)
+            relapses = 0;
+        if (relapses >= 0 && prev == GF_VERDICT_VANISHING && v != GF_VERDICT_VANISHING)
+            relapses++;
+        prev = v;
+    }
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+    return relapses;
+}
+
+/* Stuck at a constant rate, the net reads vanishing at every step once it first does: its loss stalls, and a stalled
+ * loss passes the entering test ("the loss falls") by the chance of its batches, so a latch re-found from the last 24
+ * windows went back to healthy whenever a run of them broke (about every 16 steps), while the kept test held at every
+ * window. */
+static void test_a_net_stuck_on_targets_off_scale_reads_vanishing_at_every_step_once_found(void **state)
+{
+    (void)state;
+    vs_scenario sc = stuck_on_small_targets(0);
+    assert_int_equal(relapses_from_vanishing(&sc, -1), 0);
+}
+
+/* Under warm restarts every 100 steps the stuck net keeps its reading over the annealed end of each period (a rate
+ * under a tenth of the peak, where the loss's fall says nothing): it read healthy there, and vanishing again after
+ * each restart. */
+static void test_targets_off_scale_are_held_over_the_annealed_end_of_a_schedule(void **state)
+{
+    (void)state;
+    vs_scenario sc = stuck_on_small_targets(100);
+    assert_int_equal(relapses_from_vanishing(&sc, -1), 0);
+}
+
+/* A probe is not training: its record (and the 16 records the loss halves need after it) do not end the reading. */
+static void test_a_probe_does_not_end_the_targets_off_scale_reading(void **state)
+{
+    (void)state;
+    vs_scenario sc = stuck_on_small_targets(0);
+    assert_int_equal(relapses_from_vanishing(&sc, 400), 1); /* the probe's own record reads as the init does */
+}
+
+/* SGD at 1e-7 moves the weights 1e-7 of themselves a step: the loss cannot move, and the net reads stagnation at
+ * every step once it first does.  The halves of a short history hold different batches (8 a side at 16 records),
+ * whose medians differ by more than the kept rate of the fall: it went back to healthy there while nothing changed. */
+static void test_a_net_at_a_rate_of_1e_minus_7_reads_stagnation_at_every_step_once_found(void **state)
+{
+    (void)state;
+    const vs_scenario *sc = NULL;
+    for (int k = 0; k < VS_COUNT; k++)
+        if (!strcmp(vs_scenarios[k].name, "relu_he_sgd_lr1e-7"))
+            sc = &vs_scenarios[k];
+    assert_non_null(sc);
+    assert_int_equal(relapses_from_vanishing(sc, -1), 0);
+}
+
+/* gf_diag_reset forgets the condition with the records: the first steps after it have no loss halves to read. */
+static void test_a_reset_forgets_targets_off_scale(void **state)
+{
+    (void)state;
+    vs_scenario sc = stuck_on_small_targets(0);
+    static vs_dataset ds;
+    vs_data_for(&ds, &sc, 1000);
+    gf_net *net = vs_build(&sc, &ds, 1000);
+    assert_non_null(net);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    int32_t s = 0;
+    for (; s < 400; s++)
+        assert_int_equal(vs_step(net, &sc, &ds, s), GF_OK);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_VANISHING);
+    assert_int_equal(gf_diag_reset(d), GF_OK);
+    for (int32_t k = 0; k < 8; k++, s++) {
+        assert_int_equal(vs_step(net, &sc, &ds, s), GF_OK);
+        assert_null(strstr(reason(d, -1), "the targets' variance"));
+    }
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 /* A norm clip far below the gradient hands its fixed step to the layer with the largest gradient: a narrow output
  * layer (weights of norm 0.7) moves 1.4e-5 of itself per step while the hidden layers (norm 8) move 1e-7, and nothing
  * is learned.  The net as a whole moves ~1e-6 of its norm per step. */
@@ -1543,6 +1653,11 @@ int main(void)
         cmocka_unit_test(test_tiny_steps_while_the_loss_stands_still_are_stagnation),
         cmocka_unit_test(test_tiny_steps_at_the_end_of_a_cosine_schedule_are_not_stagnation),
         cmocka_unit_test(test_the_first_steps_after_a_warm_restart_are_not_stagnation),
+        cmocka_unit_test(test_a_net_stuck_on_targets_off_scale_reads_vanishing_at_every_step_once_found),
+        cmocka_unit_test(test_targets_off_scale_are_held_over_the_annealed_end_of_a_schedule),
+        cmocka_unit_test(test_a_probe_does_not_end_the_targets_off_scale_reading),
+        cmocka_unit_test(test_a_reset_forgets_targets_off_scale),
+        cmocka_unit_test(test_a_net_at_a_rate_of_1e_minus_7_reads_stagnation_at_every_step_once_found),
         cmocka_unit_test(test_tiny_steps_at_a_constant_tiny_rate_are_still_stagnation),
         cmocka_unit_test(test_tiny_steps_at_a_rate_lowered_less_than_a_decade_are_still_stagnation),
         cmocka_unit_test(test_hidden_layers_standing_still_beside_a_moving_output_layer_are_stagnation),
