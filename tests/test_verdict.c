@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "verdict.h"
+#include "long_group.h"
 #include "picky_alloc.h"
 #include "verdict_scenarios.h"
 #undef H /* the suite's shorthands for the verdicts */
@@ -1655,9 +1656,6 @@ int main(void)
         cmocka_unit_test(test_the_first_steps_after_a_warm_restart_are_not_stagnation),
         cmocka_unit_test(test_a_net_stuck_on_targets_off_scale_reads_vanishing_at_every_step_once_found),
         cmocka_unit_test(test_targets_off_scale_are_held_over_the_annealed_end_of_a_schedule),
-        cmocka_unit_test(test_a_probe_does_not_end_the_targets_off_scale_reading),
-        cmocka_unit_test(test_a_reset_forgets_targets_off_scale),
-        cmocka_unit_test(test_a_net_at_a_rate_of_1e_minus_7_reads_stagnation_at_every_step_once_found),
         cmocka_unit_test(test_tiny_steps_at_a_constant_tiny_rate_are_still_stagnation),
         cmocka_unit_test(test_tiny_steps_at_a_rate_lowered_less_than_a_decade_are_still_stagnation),
         cmocka_unit_test(test_hidden_layers_standing_still_beside_a_moving_output_layer_are_stagnation),
@@ -1668,16 +1666,11 @@ int main(void)
         cmocka_unit_test(test_classifier_above_a_twentieth_of_chance_loss_is_judged_on_delta_depth),
         cmocka_unit_test(test_a_classifier_that_learned_only_the_prior_of_rare_positives_is_not_solved),
         cmocka_unit_test(test_saturation_from_unstandardized_inputs_is_blamed_on_the_inputs),
-        cmocka_unit_test(test_a_sigmoid_output_fitting_0_1_targets_under_mae_never_reads_saturated),
-        cmocka_unit_test(test_a_tanh_output_fitting_plus_minus_1_targets_under_mae_never_reads_saturated),
-        cmocka_unit_test(test_a_sigmoid_output_at_the_wrong_asymptote_under_mae_is_saturated),
         cmocka_unit_test(test_thresholds_have_documented_defaults_and_reject_bad_values),
         cmocka_unit_test(test_verdict_text_follows_the_describe_buffer_rules),
         cmocka_unit_test(test_verdict_calls_reject_misuse),
         cmocka_unit_test(test_verdict_names_are_stable),
-        cmocka_unit_test(test_sigmoid_20_layers_xavier_is_vanishing),
         cmocka_unit_test(test_tanh_20_layers_default_uniform_init_is_vanishing),
-        cmocka_unit_test(test_relu_50_layers_he_is_healthy_on_8_seeds),
         cmocka_unit_test(test_relu_50_layers_xavier_is_vanishing),
         cmocka_unit_test(test_relu_50_layers_variance_4_over_fan_in_is_exploding),
         cmocka_unit_test(test_relu_bias_minus_5_is_dead),
@@ -1688,5 +1681,16 @@ int main(void)
         cmocka_unit_test(test_probe_makes_valid_targets_for_classification_losses),
         cmocka_unit_test(test_probe_rejects_bad_arguments),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* Long: they train nets for hundreds of steps over several seeds (tests/long_group.h). */
+    const struct CMUnitTest long_tests[] = {
+        cmocka_unit_test(test_a_sigmoid_output_fitting_0_1_targets_under_mae_never_reads_saturated),
+        cmocka_unit_test(test_a_tanh_output_fitting_plus_minus_1_targets_under_mae_never_reads_saturated),
+        cmocka_unit_test(test_a_sigmoid_output_at_the_wrong_asymptote_under_mae_is_saturated),
+        cmocka_unit_test(test_a_reset_forgets_targets_off_scale),
+        cmocka_unit_test(test_a_probe_does_not_end_the_targets_off_scale_reading),
+        cmocka_unit_test(test_a_net_at_a_rate_of_1e_minus_7_reads_stagnation_at_every_step_once_found),
+        cmocka_unit_test(test_sigmoid_20_layers_xavier_is_vanishing),
+        cmocka_unit_test(test_relu_50_layers_he_is_healthy_on_8_seeds),
+    };
+    return RUN_WITH_LONG_GROUP(tests, long_tests);
 }
