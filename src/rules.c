@@ -805,11 +805,13 @@ static bool stagnating(const gfi_judge *j, int32_t start, bool entering, void *a
     double k = entering ? 1.0 : 2.0, fall;
     if (window_annealed(j, start))
         return false;
-    if (loss_fall_rate(j, start, &fall) && fall >= k * STAGNATION_LOSS_FALL && (entering || loss_fell(j, start)))
+    /* Every ratio 0: no update was measured (backward only, or steps the guard refused).  The steps are tested
+     * first: nine-record medians, where the loss's fall sorts two halves of up to LOSS_WINDOW records, and most
+     * nets' steps are far over the floor (this runs at every observed step, gfi_states_advance). */
+    if (!(steps_at(j, start, &st) && st.moved > 0 && st.ur * st.scale < k * j->th[GF_TH_UPDATE_FLOOR] &&
+          st.grad >= STAGNATION_MIN_GRAD * st.scale / k))
         return false;
-    /* Every ratio 0: no update was measured (backward only, or steps the guard refused). */
-    return steps_at(j, start, &st) && st.moved > 0 && st.ur * st.scale < k * j->th[GF_TH_UPDATE_FLOOR] &&
-           st.grad >= STAGNATION_MIN_GRAD * st.scale / k;
+    return !(loss_fall_rate(j, start, &fall) && fall >= k * STAGNATION_LOSS_FALL && (entering || loss_fell(j, start)));
 }
 
 static void detect_stagnation(gfi_judge *j)
