@@ -468,10 +468,10 @@ static gfi_ew_pstats reference_stats(const float *w0, const float *g, const floa
     return r;
 }
 
-/* The gradient's sum and squares may come from float partial sums of at
- * most 8 terms per lane (gfi_float_moments_trusted in ew.h): within 2^-21
- * of the sum of |g| and of the total; the weights' squares and the change
- * are summed in double. */
+/* The gradient's sum and squares, the old weights' squares and the
+ * changes' squares may come from float partial sums of at most 8 terms per
+ * lane (gfi_float_sums_trusted, gfi_float_moments_trusted in ew.h): within
+ * 2^-21 of the sum of |g| and of each total. */
 #define FLOAT_PARTIALS_REL 1e-6
 
 static void assert_stats_equal(const gfi_ew_pstats *s, const gfi_ew_pstats *r, double gmag)
@@ -479,8 +479,8 @@ static void assert_stats_equal(const gfi_ew_pstats *s, const gfi_ew_pstats *r, d
     if (!(fabs(s->gsum - r->gsum) <= FLOAT_PARTIALS_REL * gmag))
         fail_msg("gsum %.17g, want %.17g (sum of |g| %.3g)", s->gsum, r->gsum, gmag);
     assert_close(s->gss, r->gss, FLOAT_PARTIALS_REL);
-    assert_close(s->wss, r->wss, 1e-12);
-    assert_close(s->d2, r->d2, 1e-12);
+    assert_close(s->wss, r->wss, FLOAT_PARTIALS_REL);
+    assert_close(s->d2, r->d2, FLOAT_PARTIALS_REL);
     assert_true(s->gmin == r->gmin && s->gmax == r->gmax && s->wmax == r->wmax);
     assert_int_equal(s->gzeros, r->gzeros);
     assert_int_equal(s->wzeros, r->wzeros);
@@ -588,6 +588,58 @@ static void test_measured_update_sums_tiny_gradients_exactly(void **state)
         assert_close(s.gss, r.gss, 1e-12);
         assert_true(s.gss > 1e-48);
         assert_true(fabs(s.gsum - r.gsum) <= 1e-12 * gmag);
+    }
+}
+
+/* Old weights and changes whose float squares underflow (1e-25^2 <
+ * FLT_MIN) get the sums double accumulation gives, as tiny gradients do: a
+ * collapsed layer's weight norm and a vanishing net's steps are not read
+ * as 0. */
+static void test_measured_update_sums_tiny_weights_and_changes_exactly(void **state)
+{
+    (void)state;
+    enum { N = 3000 + 7 };
+    static float w[N], g[N], m[N], w0[N];
+    for (int v = 0; versions(v); v++) {
+        for (int i = 0; i < N; i++) {
+            w0[i] = w[i] = (i % 2 ? 1e-25f : -2e-25f) * uniform(1, 1.5f);
+            g[i] = (i % 3 ? 1e-26f : -1e-26f) * uniform(1, 2);
+            m[i] = 0.0f;
+        }
+        gfi_ew_opt o = opt_params(GF_OPT_SGD, 0.0f);
+        o.lr = 1.0f;
+        gfi_ew_pstats s = {0.0, 0.0, 0.0, 0.0, g[0], g[0], 0.0f, 0, 0, false};
+        assert_int_equal(versions(v)->opt_update_stats(&o, w, g, m, NULL, N, &s), N);
+        double gmag;
+        gfi_ew_pstats r = reference_stats(w0, g, w, N, &gmag);
+        assert_true(r.wss > 1e-48 && r.d2 > 1e-50);
+        assert_close(s.wss, r.wss, 1e-12);
+        assert_close(s.d2, r.d2, 1e-12);
+    }
+}
+
+/* Old weights and changes whose float squares overflow (2e19^2 > FLT_MAX)
+ * are summed in double: finite, as the double loop's. */
+static void test_measured_update_sums_huge_weights_and_changes_in_double(void **state)
+{
+    (void)state;
+    enum { N = 3000 + 7 };
+    static float w[N], g[N], m[N], w0[N];
+    for (int v = 0; versions(v); v++) {
+        for (int i = 0; i < N; i++) {
+            w0[i] = w[i] = (i % 2 ? 2e19f : -3e19f) * uniform(1, 1.5f);
+            g[i] = (i % 3 ? 6e19f : -6e19f) * uniform(1, 2);
+            m[i] = 0.0f;
+        }
+        gfi_ew_opt o = opt_params(GF_OPT_SGD, 0.0f);
+        o.lr = 1.0f;
+        gfi_ew_pstats s = {0.0, 0.0, 0.0, 0.0, g[0], g[0], 0.0f, 0, 0, false};
+        assert_int_equal(versions(v)->opt_update_stats(&o, w, g, m, NULL, N, &s), N);
+        double gmag;
+        gfi_ew_pstats r = reference_stats(w0, g, w, N, &gmag);
+        assert_true(isfinite(r.wss) && r.wss > 1e39 && isfinite(r.d2) && r.d2 > 1e39);
+        assert_close(s.wss, r.wss, FLOAT_PARTIALS_REL);
+        assert_close(s.d2, r.d2, FLOAT_PARTIALS_REL);
     }
 }
 
@@ -924,6 +976,8 @@ int main(void)
         cmocka_unit_test(test_measured_update_steps_like_opt_update_and_sums_like_a_double_loop),
         cmocka_unit_test(test_measured_update_stops_before_a_non_finite_input),
         cmocka_unit_test(test_measured_update_sums_tiny_gradients_exactly),
+        cmocka_unit_test(test_measured_update_sums_tiny_weights_and_changes_exactly),
+        cmocka_unit_test(test_measured_update_sums_huge_weights_and_changes_in_double),
         cmocka_unit_test(test_measured_update_reports_non_finite_state),
         cmocka_unit_test(test_measured_update_keeps_state_good_when_only_weights_overflow),
         cmocka_unit_test(test_first_nonfinite_finds_the_first_nan_or_inf),
