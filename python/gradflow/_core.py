@@ -8,6 +8,7 @@ alive, never frees the handle, and raises ClosedError if used after the Net
 was closed (or, for an Optimizer, after it was replaced).
 """
 import collections
+import contextlib
 import ctypes
 import functools
 import os
@@ -135,19 +136,44 @@ class _FairRLock:
 _get_ident = threading.get_ident
 
 _SKIP = {"__init__", "__del__", "__init_subclass__", "__copy__", "__deepcopy__", "__reduce_ex__", "__eq__",
-         "__hash__", "_adopt", "_serial_lock", "__bool__"}
+         "__hash__", "_adopt", "_serial_lock", "_own_lock", "__bool__"}
+
+
+def _acquire_serial(obj):
+    """Takes and returns the lock that guards obj now.  A thread that waited on an object's own lock while
+    the object joined a Net (net.add, set_optimizer) gets that stale lock: it passes on to the Net's."""
+    lock = obj._serial_lock()
+    while True:
+        lock.acquire()
+        now = obj._serial_lock()
+        if now is lock:
+            return lock
+        lock.release()
+        lock = now
 
 
 def _serialized(fn):
     @functools.wraps(fn)
     def call(self, *args, **kwargs):
-        lock = self._serial_lock()
-        lock.acquire()
+        lock = _acquire_serial(self)
         try:
             return fn(self, *args, **kwargs)
         finally:
             lock.release()
     return call
+
+
+@contextlib.contextmanager
+def _held(obj):
+    """Holds obj's own lock: while a method of another object passes obj's handle to C, no other thread can
+    close obj (free the handle under the call) or hand it to a Net (two nets taking one optimizer).  Own
+    locks come after the Net's in every path, so holding one inside a Net's call cannot deadlock."""
+    lock = obj._own_lock()
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _serialize_class(cls):
@@ -180,6 +206,11 @@ class _Handle:
         owner = self._owner
         if owner is not None:
             return owner._serial_lock()
+        return self._own_lock()
+
+    def _own_lock(self):
+        """This object's own lock, whoever owns the C object now: taken to hand it to a Net, to close it while
+        Python owns it, and while another object's method passes its handle to C (_held)."""
         m = self.__dict__.get("_mutex")
         if m is None:  # setdefault is atomic: two first callers get the same lock
             m = self.__dict__.setdefault("_mutex", _FairRLock())
@@ -277,15 +308,34 @@ class _Handle:
 _serialize_class(_Handle)
 
 
-def _require(obj, cls, what, where, allow_none=False):
-    """obj must be a live cls instance: NullError for None, KindError for another type."""
+def _require(obj, cls, what, where, allow_none=False, keep=None):
+    """obj must be a live cls instance: NullError for None, KindError for another type.  With `keep` (an
+    ExitStack) obj's own lock is held until it closes, so the handle stays valid through the C call."""
     if obj is None:
         if allow_none:
             return None
         raise NullError("%s: %s is None" % (where, what))
     if not isinstance(obj, cls):
         raise KindError("%s: %s must be a %s, got %s" % (where, what, cls.__name__, type(obj).__name__))
+    if keep is not None:
+        keep.enter_context(_held(obj))
     return obj._ptr(where)
+
+
+def _require_unowned(obj, cls, what, where, belongs):
+    """obj (a cls) is Python's to give away: NullError / KindError as _require, ClosedError when it or the Net
+    that owns it was closed, StateError (`belongs`) when a Net owns it.  Checked without taking the owning
+    Net's lock, which a call on another Net must not wait for (two threads doing so crosswise would deadlock)."""
+    if obj is None:
+        raise NullError("%s: %s is None" % (where, what))
+    if not isinstance(obj, cls):
+        raise KindError("%s: %s must be a %s, got %s" % (where, what, cls.__name__, type(obj).__name__))
+    owner = obj._owner
+    if not obj._h or (owner is not None and not owner._h):
+        raise ClosedError("%s: this %s is closed" % (where, obj._label) if not obj._h else
+                          "%s: the Net that owns this %s was closed" % (where, obj._label))
+    if owner is not None:
+        raise StateError("%s: %s" % (where, belongs))
 
 
 def _get_param(fn, h, param, known, where):
@@ -376,15 +426,16 @@ class Activation(_Handle):
 
 
 def _activation_ptr(act, where, keep):
-    """C handle for an Activation, a kind name or an int (temporary kept in `keep`)."""
+    """C handle for an Activation (its lock held), a kind name or an int (a temporary, closed) until the
+    ExitStack `keep` closes."""
     if isinstance(act, Activation):
-        return act._ptr(where)
+        return _require(act, Activation, "activation", where, keep=keep)
     if act is None:
         raise NullError("%s: activation is None" % where)
     if isinstance(act, _Handle):
         raise KindError("%s: activation must be an Activation, got %s" % (where, type(act).__name__))
     tmp = Activation(enum_value(ActivationKind, act, "activation", where))
-    keep.append(tmp)
+    keep.callback(tmp.close)
     return tmp._h
 
 
@@ -467,13 +518,13 @@ class Init(_Handle):
 
 def _init_ptr(init, where, keep):
     if isinstance(init, Init):
-        return init._ptr(where)
+        return _require(init, Init, "init", where, keep=keep)
     if init is None:
         raise NullError("%s: init is None" % where)
     if isinstance(init, _Handle):
         raise KindError("%s: init must be an Init, got %s" % (where, type(init).__name__))
     tmp = Init(enum_value(InitKind, init, "init", where))
-    keep.append(tmp)
+    keep.callback(tmp.close)
     return tmp._h
 
 
@@ -571,13 +622,13 @@ class Loss(_Handle):
 
 def _loss_ptr(loss, where, keep):
     if isinstance(loss, Loss):
-        return loss._ptr(where), loss.kind
+        return _require(loss, Loss, "loss", where, keep=keep), loss.kind
     if loss is None:
         raise NullError("%s: loss is None" % where)
     if isinstance(loss, _Handle):
         raise KindError("%s: loss must be a Loss, got %s" % (where, type(loss).__name__))
     tmp = Loss(enum_value(LossKind, loss, "loss", where))
-    keep.append(tmp)
+    keep.callback(tmp.close)
     return tmp._h, tmp.kind
 
 
@@ -762,30 +813,31 @@ class Layer(_Handle):
         """Activation object, kind name or int (copied by the layer)."""
         where = "Layer.set_activation"
         h = self._ptr(where)
-        keep = []
-        check(lib.gf_layer_set_activation(h, _activation_ptr(activation, where, keep)), self._net_h())
+        with contextlib.ExitStack() as keep:
+            check(lib.gf_layer_set_activation(h, _activation_ptr(activation, where, keep)), self._net_h())
 
     def set_weight_init(self, init):
         """Init object, kind name or int (copied); used when the layer joins a net and on reinit.
         A layer already in a net draws its weights again with it at once (before training)."""
         where = "Layer.set_weight_init"
         h = self._ptr(where)
-        keep = []
-        check(lib.gf_layer_set_weight_init(h, _init_ptr(init, where, keep)), self._net_h())
+        with contextlib.ExitStack() as keep:
+            check(lib.gf_layer_set_weight_init(h, _init_ptr(init, where, keep)), self._net_h())
 
     def set_bias_init(self, init):
         """The same for the bias."""
         where = "Layer.set_bias_init"
         h = self._ptr(where)
-        keep = []
-        check(lib.gf_layer_set_bias_init(h, _init_ptr(init, where, keep)), self._net_h())
+        with contextlib.ExitStack() as keep:
+            check(lib.gf_layer_set_bias_init(h, _init_ptr(init, where, keep)), self._net_h())
 
     def set_penalty(self, penalty):
         """Penalty for this layer only (copied); None removes it."""
         where = "Layer.set_penalty"
         h = self._ptr(where)
-        p = _require(penalty, Penalty, "penalty", where, allow_none=True)
-        check(lib.gf_layer_set_penalty(h, p), self._net_h())
+        with contextlib.ExitStack() as keep:
+            p = _require(penalty, Penalty, "penalty", where, allow_none=True, keep=keep)
+            check(lib.gf_layer_set_penalty(h, p), self._net_h())
 
     @classmethod
     def create(cls, kind, activation=None, *, weight_init=None, bias_init=None, penalty=None, **options):
@@ -1306,12 +1358,11 @@ class Net(_Handle):
         """Append a layer; from now on the Net owns it and `layer` is a borrowed view.  Returns layer."""
         where = "Net.add"
         h = self._ptr(where)
-        lh = _require(layer, Layer, "layer", where)
-        # The layer's own lock too: no other thread may be reading it while it moves into the net.
-        with layer._serial_lock():
-            if layer._owner is not None:
-                raise StateError("%s: this layer already belongs to a Net" % where)
-            self._check(lib.gf_net_add(h, _require(layer, Layer, "layer", where)))
+        _require_unowned(layer, Layer, "layer", where, "this layer already belongs to a Net")
+        # The layer's own lock too: no other thread may use or close it while it moves into the net.
+        with _held(layer):
+            _require_unowned(layer, Layer, "layer", where, "this layer already belongs to a Net")
+            self._check(lib.gf_net_add(h, layer._ptr(where)))
             layer._owner = self
         return layer
 
@@ -1529,15 +1580,14 @@ class Net(_Handle):
         """Loss object, kind name or int (copied by the net); default MSE.  delta and per_step as for Loss."""
         where = "Net.set_loss"
         h = self._ptr(where)
-        keep = []
         if (delta is not None or per_step is not None) and isinstance(loss, Loss):
             raise InvalidArgumentError("%s: delta/per_step only apply when a kind name is given" % where)
-        if delta is not None or per_step is not None:
-            tmp = Loss(loss, delta=delta, per_step=per_step)
-            keep.append(tmp)
-            loss = tmp
-        lp, kind = _loss_ptr(loss, where, keep)
-        self._check(lib.gf_net_set_loss(h, lp))
+        with contextlib.ExitStack() as keep:
+            if delta is not None or per_step is not None:
+                loss = Loss(loss, delta=delta, per_step=per_step)
+                keep.callback(loss.close)
+            lp, kind = _loss_ptr(loss, where, keep)
+            self._check(lib.gf_net_set_loss(h, lp))
         self._loss_kind = kind
 
     @property
@@ -1556,15 +1606,18 @@ class Net(_Handle):
             optimizer = Optimizer(optimizer, 0.01 if lr is None else lr, **params)
         elif lr is not None or params:
             raise InvalidArgumentError("%s: lr/params only apply when a kind name is given" % where)
-        oh = optimizer._ptr(where)
-        if optimizer._owner is self:
+        if optimizer._owner is self:  # a view of this net's optimizer (ClosedError if it was replaced)
+            optimizer._ptr(where)
             return optimizer
-        if optimizer._owner is not None:
-            raise StateError("%s: this Optimizer already belongs to another Net" % where)
-        self._check(lib.gf_net_set_optimizer(h, oh))
-        self._opt_gen += 1  # every earlier optimizer view is now stale
-        optimizer._owner = self
-        optimizer._gen = self._opt_gen
+        _require_unowned(optimizer, Optimizer, "optimizer", where, "this Optimizer already belongs to another Net")
+        # Its own lock: another thread can neither close it nor give it to another net meanwhile.
+        with _held(optimizer):
+            _require_unowned(optimizer, Optimizer, "optimizer", where,
+                             "this Optimizer already belongs to another Net")
+            self._check(lib.gf_net_set_optimizer(h, optimizer._ptr(where)))
+            self._opt_gen += 1  # every earlier optimizer view is now stale
+            optimizer._owner = self
+            optimizer._gen = self._opt_gen
         return optimizer
 
     @property
@@ -1582,7 +1635,9 @@ class Net(_Handle):
         """Penalty over the whole net (copied); None removes it."""
         where = "Net.set_penalty"
         h = self._ptr(where)
-        self._check(lib.gf_net_set_penalty(h, _require(penalty, Penalty, "penalty", where, allow_none=True)))
+        with contextlib.ExitStack() as keep:
+            self._check(lib.gf_net_set_penalty(h, _require(penalty, Penalty, "penalty", where, allow_none=True,
+                                                           keep=keep)))
 
     def set_clip(self, mode, value=0.0):
         """Clipping applied by train_step/fit between backward and step."""

@@ -6,11 +6,12 @@ program with the same options takes (tests/python/test_fit.py checks it bit
 for bit).  Python only turns keywords into gf_fit options and hands each
 epoch's record to the callbacks.
 """
+import contextlib
 import math
 from ctypes import byref, c_double, c_int32, sizeof
 
 from . import _decls as D
-from ._core import _Handle, _i32, _size
+from ._core import _Handle, _held, _i32, _size
 from ._data import HAVE_NUMPY, as_floats, as_real, np
 from ._enums import FitOption, LossKind, MetricKind, Monitor, ScheduleKind, ScheduleParam, VerdictKind, enum_value, to_enum
 from ._errors import DataTypeError, InvalidArgumentError, ShapeError, StateError
@@ -350,7 +351,8 @@ def _configure(net, opts, kw, names, where):
     if monitor is not None:
         opts.set(FitOption.MONITOR, monitor_value(monitor, names, where))
     if schedule is not None:
-        check(lib.gf_fit_set_schedule(opts.h, schedule._ptr(where)))
+        with _held(schedule):  # no other thread may close it while the options copy it
+            check(lib.gf_fit_set_schedule(opts.h, schedule._ptr(where)))
     _validation(net, opts, kw["validation_data"], where)
 
 
@@ -457,14 +459,14 @@ def metric_compute(pred, target, kind, param=None, loss=None):
     td = as_floats(target, "target", where)
     width = pd.shape[1] if len(pd.shape) >= 2 else 1
     batch = pd.rows_of(width, "pred", where)
-    keep = []
-    lp, loss_kind = _loss_ptr(loss, where, keep) if loss is not None else (D.LossP(), LossKind.MSE)
-    tw = 1 if loss_kind == LossKind.SOFTMAX_CE_LABELS else width
-    if td.count != batch * tw:  # C reads batch x target-width values: never let it read past the data
-        raise ShapeError("%s: target has %d values but %d rows need %d" % (where, td.count, batch, batch * tw))
-    v = c_double()
-    check(lib.gf_metric_compute(lp, k, math.nan if param is None else as_real(param, "param", where), pd.ptr, td.ptr,
-                                batch, width, byref(v)))
+    p = math.nan if param is None else as_real(param, "param", where)
+    with contextlib.ExitStack() as keep:
+        lp, loss_kind = _loss_ptr(loss, where, keep) if loss is not None else (D.LossP(), LossKind.MSE)
+        tw = 1 if loss_kind == LossKind.SOFTMAX_CE_LABELS else width
+        if td.count != batch * tw:  # C reads batch x target-width values: never let it read past the data
+            raise ShapeError("%s: target has %d values but %d rows need %d" % (where, td.count, batch, batch * tw))
+        v = c_double()
+        check(lib.gf_metric_compute(lp, k, p, pd.ptr, td.ptr, batch, width, byref(v)))
     return v.value
 
 

@@ -170,6 +170,121 @@ report(reads=reads, steps=net.steps)
         self.assertEqual(r["steps"], 300)
 
 
+    def test_one_optimizer_given_to_two_nets_from_two_threads_goes_to_one(self):
+        # The second thread's set_optimizer ran while the first was inside gf_net_set_optimizer: both nets
+        # took the optimizer, and closing them was "free(): double free detected" (about one race in a
+        # thousand in a loop; here the second call is made inside the first one's C call).
+        r = self.child(r"""
+import gradflow._lib as L
+nets = [gf.Net(3, seed=s) for s in (1, 2)]
+for n in nets:
+    n.add_dense(2)
+opt = gf.Optimizer("sgd", 0.1)
+real = L.lib.gf_net_set_optimizer
+seen = {}
+def second():
+    try:
+        nets[1].set_optimizer(opt)
+        seen["second"] = "took it"
+    except gf.StateError:
+        seen["second"] = "StateError"
+def first_call(h, oh):
+    L.lib.gf_net_set_optimizer = real
+    t = threading.Thread(target=second)
+    t.start()
+    t.join(0.3)
+    seen["second waited"] = t.is_alive()
+    status = real(h, oh)
+    seen["thread"] = t
+    return status
+L.lib.gf_net_set_optimizer = first_call
+nets[0].set_optimizer(opt)
+seen.pop("thread").join(60)
+owners = [n.optimizer is not None and n.optimizer.address == opt.address for n in nets]
+for n in nets:
+    n.close()
+report(seen=seen, owners=owners, live=L.lib.gf_live_allocations())
+""")
+        self.assertEqual(r["seen"], {"second waited": True, "second": "StateError"})
+        self.assertEqual(r["owners"], [True, False])
+        self.assertEqual(r["live"], 0)
+
+    def test_a_handle_passed_to_a_method_cannot_be_closed_until_the_call_is_done(self):
+        # Each setter read its argument's C handle, then called C: another thread's close() in between freed
+        # it under the call (a net took a freed optimizer; a copy read freed memory).  Here the close is made
+        # from inside the C call.
+        r = self.child(r"""
+import gradflow._lib as L
+cases = {
+    "gf_net_set_optimizer": (lambda: gf.Optimizer("adam"), lambda net, o: net.set_optimizer(o)),
+    "gf_net_set_loss": (lambda: gf.Loss("huber"), lambda net, o: net.set_loss(o)),
+    "gf_net_set_penalty": (lambda: gf.Penalty(l2=0.1), lambda net, o: net.set_penalty(o)),
+    "gf_layer_set_penalty": (lambda: gf.Penalty(l2=0.1), lambda net, o: net[0].set_penalty(o)),
+    "gf_layer_set_activation": (lambda: gf.Activation("relu"), lambda net, o: net[0].set_activation(o)),
+    "gf_layer_set_weight_init": (lambda: gf.Init("he_normal"), lambda net, o: net[0].set_weight_init(o)),
+    "gf_net_add": (lambda: gf.Dense(2, 3), lambda net, o: net.add(o)),
+    "gf_fit_set_schedule": (lambda: gf.Schedule("cosine", lr=0.1, period=5),
+                            lambda net, o: net.fit([[0.0, 1.0]], [[1.0, 0.0]], epochs=1, verbose=0, schedule=o)),
+}
+out = {}
+for name, (make, use) in cases.items():
+    net = gf.Net(2, seed=1)
+    net.add_dense(2)
+    obj = make()
+    real = getattr(L.lib, name)
+    seen = {}
+    def inside(*args):
+        setattr(L.lib, name, real)
+        closer = threading.Thread(target=obj.close)
+        closer.start()
+        closer.join(0.3)
+        seen["close waited"] = closer.is_alive()
+        seen["closer"] = closer
+        return real(*args)
+    setattr(L.lib, name, inside)
+    try:
+        use(net, obj)
+        seen["call"] = "done"
+    except gf.GradflowError as e:
+        seen["call"] = repr(e)
+    seen.pop("closer").join(60)
+    net.close()
+    out[name] = seen
+report(out=out, live=L.lib.gf_live_allocations())
+""")
+        for name, seen in r["out"].items():
+            self.assertEqual(seen, {"close waited": True, "call": "done"}, name)
+        self.assertEqual(r["live"], 0)
+
+    def test_a_call_that_waited_while_its_layer_joined_a_net_runs_under_the_nets_lock(self):
+        # A call queued on a layer's own lock as net.add() took it ran, once add() was done, under that stale
+        # lock: beside another thread's train_step on the net now holding the layer.
+        r = self.child(r"""
+class Probe(gf.Dense):
+    def under_net_lock(self):
+        return self.net is not None and self.net._serial_lock()._owner == threading.get_ident()
+
+net = gf.Net(3, seed=1)
+layer = Probe(3, 2)
+own = layer._serial_lock()  # its own lock until it joins the net
+own.acquire()
+adder = threading.Thread(target=net.add, args=(layer,))
+adder.start()
+while not own._waiters:
+    time.sleep(0.001)
+seen = []
+caller = threading.Thread(target=lambda: seen.append(layer.under_net_lock()))
+caller.start()
+while len(own._waiters) < 2:
+    time.sleep(0.001)
+own.release()  # the adder goes first, then the caller
+adder.join(60)
+caller.join(60)
+report(seen=seen, owned=layer.owned)
+""")
+        self.assertFalse(r["owned"])
+        self.assertEqual(r["seen"], [True])
+
 class FairLock(unittest.TestCase):
     """The handle lock serves waiting threads in arrival order (threading.RLock let a thread calling train_step
     in a loop take it back first, and close() from another thread waited 6 - 199 s)."""
