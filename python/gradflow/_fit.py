@@ -8,6 +8,8 @@ epoch's record to the callbacks.
 """
 import contextlib
 import math
+import sys
+import threading
 from ctypes import byref, c_double, c_int32, sizeof
 
 from . import _decls as D
@@ -374,12 +376,18 @@ def fit(net, x, target, kw):
     tail = _last_batch_rows(n, kw)
 
     def trampoline(user, rec_ptr):
-        net._last_batch = tail  # the epoch's last training batch; a forward the callback makes sets its own
+        # Called after every epoch, with or without Python callbacks: it is also where a Ctrl-C pressed while C
+        # trains surfaces (see _catching_escapes for one raised before this try).
         try:
-            rec = read_record(h, rec_ptr.contents.epoch, names)
-            stop = bool(legacy(rec.epoch, rec.loss)) if legacy is not None else False
-            for cb in plain:
-                stop = _call(cb, rec) or stop
+            if errors:  # an earlier call failed, or an interrupt escaped it: stop now
+                return 1
+            net._last_batch = tail  # the epoch's last training batch; a forward the callback makes sets its own
+            stop = False
+            if legacy is not None or plain:
+                rec = read_record(h, rec_ptr.contents.epoch, names)
+                stop = bool(legacy(rec.epoch, rec.loss)) if legacy is not None else False
+                for cb in plain:
+                    stop = _call(cb, rec) or stop
         except BaseException as e:  # never let an exception unwind through C
             errors.append(e)
             return 1
@@ -389,9 +397,9 @@ def fit(net, x, target, kw):
     c_cb = D.gf_epoch_record_fn(trampoline)
     try:
         _configure(net, opts, kw, names, where)
-        if legacy is not None or plain:
-            check(lib.gf_fit_set_callback(opts.h, c_cb, None))
-        status, history = _run(net, h, xd, td, n, opts, names, kw["epochs"])
+        check(lib.gf_fit_set_callback(opts.h, c_cb, None))
+        with _catching_escapes(trampoline, errors):
+            status, history = _run(net, h, xd, td, n, opts, names, kw["epochs"])
     finally:
         opts.close()
     if errors or status:
@@ -402,6 +410,41 @@ def fit(net, x, target, kw):
         raise errors[0]
     check(status, h)
     return history
+
+
+# A KeyboardInterrupt (or another exception from a signal handler) pending when C calls the trampoline is
+# raised as its frame begins, before its try: ctypes cannot pass it on, so it reports it to sys.unraisablehook
+# ("Exception ignored on calling ctypes callback function") and returns an undefined value to C.  While a fit
+# runs, that hook hands such an exception of the fit's trampoline to the fit, which stops at the next epoch
+# and raises it; anything else goes to the hook that was installed before.
+_escape_lock = threading.Lock()
+_escape_sinks = {}  # id(trampoline) -> (trampoline, its fit's error list)
+_escape_previous = None
+
+
+def _escaped(u):
+    for fn, errors in list(_escape_sinks.values()):
+        if u.object is fn or (u.object is None and repr(fn) in (u.err_msg or "")):
+            errors.append(u.exc_value if u.exc_value is not None else u.exc_type())
+            return
+    (_escape_previous or sys.__unraisablehook__)(u)
+
+
+@contextlib.contextmanager
+def _catching_escapes(fn, errors):
+    global _escape_previous
+    with _escape_lock:
+        if not _escape_sinks and sys.unraisablehook is not _escaped:
+            _escape_previous = sys.unraisablehook
+            sys.unraisablehook = _escaped
+        _escape_sinks[id(fn)] = (fn, errors)
+    try:
+        yield
+    finally:
+        with _escape_lock:
+            del _escape_sinks[id(fn)]
+            if not _escape_sinks and sys.unraisablehook is _escaped:
+                sys.unraisablehook, _escape_previous = _escape_previous, None
 
 
 def _last_batch_rows(n, kw):

@@ -1,6 +1,7 @@
 """fit(), evaluate() and the loop's pieces from Python: History, callbacks, EarlyStopping and Schedule,
 bit-for-bit parity with a C program, metrics against a reference, schedules against PyTorch's, and the
 progress bar on a terminal."""
+import json
 import math
 import os
 import pickle
@@ -114,6 +115,64 @@ class HistoryTest(unittest.TestCase):
             self.assertEqual(gf.verdict_name(h.history["verdict"][-1]), d.verdict().kind)
         self.assertNotIn(gf.VerdictKind.UNKNOWN, h.history["verdict"])
 
+
+
+INTERRUPTED_FIT = r"""
+import json, os, signal, sys, threading, time
+import gradflow as gf
+rows = [[((i * 7 + j * 3) % 17 - 8) / 8.0 for j in range(30)] for i in range(2000)]
+x, y = rows, [[r[0] * r[1], r[2]] for r in rows]
+net = gf.Net(30, seed=1)
+net.add_dense(64, "tanh")
+net.add_dense(2)
+net.fit(x, y, epochs=1, batch_size=16, verbose=0)  # warm: the timer below starts inside the long fit
+begun = threading.Event()
+def interrupt():  # Ctrl-C while C trains, after the fit has begun
+    begun.wait(60)
+    time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGINT)
+threading.Thread(target=interrupt, daemon=True).start()
+epochs = []
+def seen(record):
+    epochs.append(record.epoch)
+callbacks = [seen] if sys.argv[1] == "callback" else None
+steps = net.steps
+raised = None
+begun.set()
+try:
+    net.fit(x, y, epochs=2000, batch_size=16, verbose=0, callbacks=callbacks)
+except KeyboardInterrupt:
+    raised = "KeyboardInterrupt"
+print(json.dumps({"raised": raised, "epochs": (net.steps - steps) // 125, "usable": net.predict(x[:1]).shape[0]}))
+"""
+
+
+class InterruptTest(unittest.TestCase):
+    """Ctrl-C during fit: the loop runs in C, which Python cannot interrupt; the binding's per-epoch callback is
+    where the KeyboardInterrupt surfaces."""
+
+    def interrupted_fit(self, mode):
+        from ._util import python_env
+        p = subprocess.run([sys.executable, "-c", INTERRUPTED_FIT, mode], capture_output=True, text=True,
+                           env=python_env(), timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        return p, json.loads(p.stdout.strip().splitlines()[-1])
+
+    def test_ctrl_c_during_a_fit_with_a_callback_stops_it_and_raises_keyboard_interrupt(self):
+        # Before: the interrupt fired as the callback's trampoline began, outside its try; ctypes printed
+        # "Exception ignored on calling ctypes callback function" and the fit went on as if nothing happened.
+        p, r = self.interrupted_fit("callback")
+        self.assertEqual(r["raised"], "KeyboardInterrupt")
+        self.assertLess(r["epochs"], 2000)
+        self.assertNotIn("Exception ignored", p.stderr)
+        self.assertEqual(r["usable"], 1)
+
+    def test_ctrl_c_during_a_fit_without_callbacks_stops_it_within_an_epoch(self):
+        # Before: nothing ran Python until the C loop ended, so all 2000 epochs ran before the interrupt.
+        p, r = self.interrupted_fit("none")
+        self.assertEqual(r["raised"], "KeyboardInterrupt")
+        self.assertLess(r["epochs"], 2000)
+        self.assertNotIn("Exception ignored", p.stderr)
 
 class EarlyStoppingTest(unittest.TestCase):
     def test_stops_patience_epochs_after_the_best_and_restores_its_weights(self):
