@@ -296,7 +296,11 @@ class _Options:
 def _split_callbacks(callbacks, schedule, where):
     """(EarlyStopping or None, Schedule or None, [python callbacks]) from the callbacks list."""
     stopper, plain = None, []
-    for cb in callbacks or ():
+    if callbacks is None:
+        callbacks = ()
+    elif isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+        raise DataTypeError("%s: callbacks must be a list of callbacks, got %r" % (where, callbacks))
+    for cb in callbacks:
         if isinstance(cb, EarlyStopping):
             if stopper is not None:
                 raise InvalidArgumentError("%s: at most one EarlyStopping" % where)
@@ -338,7 +342,7 @@ def _configure(net, opts, kw, names, where):
     opts.set(FitOption.EPOCHS, _i32(kw["epochs"], "epochs", where))
     if kw["batch_size"] is not None:
         opts.set(FitOption.BATCH, _size(kw["batch_size"], "batch_size", where))
-    opts.set(FitOption.VALIDATION_SPLIT, as_real(kw["validation_split"] or 0.0, "validation_split", where))
+    opts.set(FitOption.VALIDATION_SPLIT, kw["validation_split"])
     opts.set(FitOption.SHUFFLE, 1 if kw["shuffle"] else 0)
     verbose = -1 if kw["verbose"] is None else _i32(kw["verbose"], "verbose", where)  # None: as set_progress says
     if verbose not in (-1, 0, 1, 2):
@@ -364,6 +368,8 @@ def fit(net, x, target, kw):
     h = net._ptr(where)
     if net._fitting:  # a nested fit would resize the buffers the outer loop is reading
         raise StateError("%s: cannot call fit inside this net's own fit callback" % where)
+    split = kw["validation_split"]
+    kw["validation_split"] = 0.0 if split is None else as_real(split, "validation_split", where)
     stopper, kw["schedule"], plain = _split_callbacks(kw["callbacks"], kw["schedule"], where)
     kw["stopper"] = stopper
     legacy = kw["callback"]

@@ -135,6 +135,23 @@ class DataTypeTest(unittest.TestCase):
         with self.assertRaisesRegex(gf.DataTypeError, "lr must be a real number"):
             gf.Optimizer("sgd", lr="fast")
 
+    def test_fit_validation_split_that_is_not_a_number_is_a_data_type_error(self):
+        # Before: "TypeError: '>' not supported between instances of 'str' and 'float'" from inside the
+        # binding, and [] or {} silently meant no split.
+        with xor_net() as net:
+            for bad in ("0.2", [], {}, [0.2]):
+                with self.subTest(bad=bad), self.assertRaisesRegex(gf.DataTypeError, "validation_split"):
+                    net.fit(XOR_X, XOR_Y, epochs=1, verbose=0, validation_split=bad)
+            self.assertEqual(net.steps, 0)
+
+    def test_fit_callbacks_that_are_not_a_list_is_a_data_type_error(self):
+        # Before: "TypeError: 'int' object is not iterable" from inside the binding.
+        with xor_net() as net:
+            for bad in (3, 1.5, True, object(), "loss"):
+                with self.subTest(bad=bad), self.assertRaisesRegex(gf.DataTypeError, "callbacks must be a list"):
+                    net.fit(XOR_X, XOR_Y, epochs=1, verbose=0, callbacks=bad)
+            self.assertEqual(net.steps, 0)
+
 
 class BlockNameTest(unittest.TestCase):
     def test_a_block_name_with_a_nul_byte_finds_no_block(self):
