@@ -96,9 +96,17 @@ class _FairRLock:
             self._owner, self._count = me, 1
             mu.release()
             return True
+        mu.release()
+        # Allocated without _mu held: allocating may run the garbage collector, whose finalizers (a collected
+        # Diagnostics closing itself) take this very lock, and _mu is not re-entrant.
         gate = threading.Lock()
         gate.acquire()
         entry = (me, gate)
+        mu.acquire()
+        if self._owner is None and not self._waiters:  # released meanwhile
+            self._owner, self._count = me, 1
+            mu.release()
+            return True
         self._waiters.append(entry)
         mu.release()
         try:

@@ -285,6 +285,47 @@ report(seen=seen, owned=layer.owned)
         self.assertFalse(r["owned"])
         self.assertEqual(r["seen"], [True])
 
+    def test_a_diagnostics_collected_while_its_net_lock_is_awaited_closes_without_a_hang(self):
+        # A thread queuing for a net's lock allocated while holding the lock's inner mutex; the collector ran
+        # there and finalized an orphaned Diagnostics of that net, whose close() took the same lock and waited
+        # for that mutex forever.
+        r = self.child(r"""
+import gc, os
+net = gf.Net(3, seed=1)
+net.add_dense(2)
+class Holder:
+    pass
+def orphan():
+    h = Holder()
+    h.diag, h.me = gf.Diagnostics(net), h  # a cycle: only the collector frees it
+orphan()
+held, release = threading.Event(), threading.Event()
+def holder():
+    with net._serial_lock():
+        held.set()
+        release.wait(60)
+threading.Thread(target=holder, daemon=True).start()
+held.wait(60)
+done = []
+def caller():
+    gc.set_threshold(1)  # the next allocation of a tracked object collects
+    try:
+        done.append(net.steps)  # queues for the holder's lock
+    finally:
+        gc.set_threshold(700)
+t = threading.Thread(target=caller, daemon=True)
+t.start()
+time.sleep(0.3)
+release.set()
+t.join(30)
+report(hung=t.is_alive(), done=done, attached=gf.Diagnostics(net).net is net if not t.is_alive() else None)
+sys.stdout.flush()
+os._exit(0)  # a hung daemon thread must not keep the child alive
+""")
+        self.assertFalse(r["hung"])
+        self.assertEqual(r["done"], [0])
+        self.assertTrue(r["attached"])  # the orphan was closed: a new Diagnostics may attach
+
 class FairLock(unittest.TestCase):
     """The handle lock serves waiting threads in arrival order (threading.RLock let a thread calling train_step
     in a loop take it back first, and close() from another thread waited 6 - 199 s)."""
