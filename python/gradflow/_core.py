@@ -197,6 +197,19 @@ def _serialize_class(cls):
     return cls
 
 
+def _once(init):
+    """__init__ of a handle object, refused while the object holds a handle: run again it made a second C
+    object and dropped the first (leaked, with the views and Diagnostics still using it), and on a Net's view
+    it turned the view into the owner of a new object."""
+    @functools.wraps(init)
+    def guarded(self, *args, **kwargs):
+        if self.__dict__.get("_h"):
+            raise StateError("%s.__init__: this %s is already initialized (it holds a C object); create a new one"
+                             % (type(self).__name__, self._label))
+        init(self, *args, **kwargs)
+    return guarded
+
+
 class _Handle:
     """Base: one C handle, owned (self._owner is None) or borrowed from a Net."""
     _h = None
@@ -208,6 +221,9 @@ class _Handle:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _serialize_class(cls)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            cls.__init__ = _once(init)
 
     def _serial_lock(self):
         """The lock this object's calls hold: its own, or the owning Net's for a borrowed view."""

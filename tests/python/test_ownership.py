@@ -151,6 +151,23 @@ class LifetimeTest(unittest.TestCase):
             layer.close()
         self.assertAllFreed()
 
+    def test_calling_init_again_on_a_live_object_is_a_state_error_and_leaks_nothing(self):
+        # Before: net.__init__(3) made a second C net and dropped the first (leaked, still holding the layers
+        # its views and Diagnostics used); Dense.__init__ on a view turned it into an owner of a new layer.
+        with gf.Net(2, seed=1) as net:
+            view = net.add_dense(3)
+            objs = [net, view, gf.Dense(2, 3), gf.Activation("relu"), gf.Optimizer("sgd"), gf.Diagnostics(net),
+                    gf.Schedule("step", lr=0.1, period=2)]
+            args = [(2,), (2, 3), (2, 3), ("relu",), ("sgd",), (net,), ("step",)]
+            for obj, a in zip(objs, args):
+                with self.subTest(obj=type(obj).__name__), self.assertRaisesRegex(gf.StateError, "already"):
+                    obj.__init__(*a)
+            self.assertFalse(view.owned)
+            self.assertEqual(len(net), 1)
+            for obj in objs[2:]:
+                obj.close()
+        self.assertAllFreed()
+
     def test_shallow_copies_are_refused(self):
         # Two objects on one handle would free it twice.  (Deep copies and pickles of a Net go
         # through a model file and give an independent net: tests/python/test_model_files.py.)
