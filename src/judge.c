@@ -557,10 +557,10 @@ static bool solved_at(const gfi_judge *j, int32_t start, bool entering, void *ar
     return isfinite(loss) && loss >= 0 && loss < (entering ? 1 : 2) * SOLVED_SHARE * chance;
 }
 
-static void measure_solved(gfi_judge *j)
+double gfi_j_chance(const gfi_judge *j)
 {
     if (!j->net || j->net->nlayers < 1)
-        return;
+        return 0;
     int32_t k = j->net->loss.kind;
     int64_t rows, classes; /* the softmax's width: a time step's under GF_LOSS_PARAM_PER_STEP */
     gfi_net_loss_rows(j->net, 1, &rows, &classes);
@@ -568,8 +568,12 @@ static void measure_solved(gfi_judge *j)
                     : (k == GF_LOSS_SOFTMAX_CE || k == GF_LOSS_SOFTMAX_CE_LABELS) && classes >= 2 ? log((double)classes)
                                                                                                   : 0;
     double prior = gfi_diag_chance(j->d);
-    if (chance > 0 && prior > 0)
-        chance = prior;
+    return chance > 0 && prior > 0 ? prior : chance;
+}
+
+static void measure_solved(gfi_judge *j)
+{
+    double chance = gfi_j_chance(j);
     double loss = gfi_j_window(j, 0, GF_STAT_LOSS);
     if (chance > 0 && isfinite(loss) && loss >= 0 && loss < 2 * SOLVED_SHARE * chance &&
         gfi_j_latched(j, solved_at, &chance, GFI_HYSTERESIS)) {

@@ -104,6 +104,9 @@ double gfi_j_seen(const gfi_judge *j, int32_t layer, int32_t stat);  /* the judg
 double gfi_j_window(const gfi_judge *j, int32_t layer, int32_t stat); /* median over the window */
 /* The median over the window ending at record start (ago). */
 double gfi_j_window_from(const gfi_judge *j, int32_t start, int32_t layer, int32_t stat);
+/* A classifier's chance level, the loss of the best constant prediction: the entropy of the targets' prior
+ * (gfi_diag_chance), ln 2 for BCE and ln(classes) for softmax before any target was seen; 0 for other losses. */
+double gfi_j_chance(const gfi_judge *j);
 /* The net step of the oldest record of the window that ends at record start (-1: none, or a probe's). */
 int64_t gfi_j_window_oldest_step(const gfi_judge *j, int32_t start);
 /* Hysteresis: runs holds(j, start, entering, arg) over the windows ending at the last `horizon` training

@@ -693,10 +693,49 @@ typedef struct {
  * unit scale.  So the gradient that marks "not converged" is s x STAGNATION_MIN_GRAD, and the progress of a step
  * is its update ratio x s: inputs of std 1e-3 put every hidden gradient at ~1e-3 of its weights and move the net
  * 1e-5 of its norm per step while it learns nothing.  Larger inputs only make the gradient larger (not read). */
+static bool outputs_on_scale(const gfi_judge *j, int32_t ago);
+
 static double input_scale(const gfi_judge *j, int32_t ago)
 {
     double gain = gfi_j_stat(j, ago, 0, GF_STAT_ACT_GAIN), var = gfi_j_stat(j, ago, 0, GF_STAT_ACT_VAR) / gain;
-    return gain > 0 && isfinite(var) && var >= 0 && var < GFI_INPUT_VAR_LOW ? sqrt(var) : 1.0;
+    bool small = gain > 0 && isfinite(var) && var >= 0 && var < GFI_INPUT_VAR_LOW;
+    return small && !outputs_on_scale(j, ago) ? sqrt(var) : 1.0;
+}
+
+/* The share of the loss of a constant prediction under which a net's outputs are on the targets' scale. */
+#define OUTPUTS_ON_SCALE 0.25
+
+/* The loss of predicting a constant, or a bound over it: a classifier's chance level (gfi_j_chance), a regression's
+ * loss of a miss by its targets' std (v for MSE, sqrt v for MAE, v / 2 for Huber: each at least the loss of
+ * predicting their mean); NaN when not known (no target seen yet). */
+static double constant_loss(const gfi_judge *j)
+{
+    double chance = gfi_j_chance(j), v = gfi_diag_target_var(j->d);
+    if (chance > 0)
+        return chance;
+    if (!j->net || !(v > 0))
+        return NAN;
+    switch (j->net->loss.kind) {
+    case GF_LOSS_MSE: return v;
+    case GF_LOSS_MAE: return sqrt(v);
+    case GF_LOSS_HUBER: return 0.5 * v;
+    default: return NAN;
+    }
+}
+
+/* Whether the window's loss at record ago shows the net's outputs on the targets' scale, whatever its inputs' scale:
+ * the premise of the input-scale correction above is outputs x s of the scale the init assumes, and a fit refutes it.
+ * Under MSE, with y the outputs and t the targets, ||y - t|| >= | ||t - mean t|| - ||y - mean y|| | (the triangle
+ * inequality on the centred parts; an offset of the means only adds), so a loss L <= v / 4 puts the outputs' std at
+ * sigma_t - sqrt L >= sigma_t / 2 or more: within x2 of the targets'.  A cross-entropy at a quarter of the prior's
+ * entropy needs logits that move with the input by O(1): logits within +-m keep every probability within e^(2m) of
+ * what the biases alone give.  An adaptive optimizer grows the weights to make up for the inputs' scale (Adam at 1e-3
+ * on inputs x0.01 fit the teacher to 4 % of its variance in 600 steps, steps of 5e-4 of the weights' norm) and
+ * read "learning stagnates" from then on, 425 of 600 steps over each of 3 seeds. */
+static bool outputs_on_scale(const gfi_judge *j, int32_t ago)
+{
+    double base = constant_loss(j), loss = gfi_j_window_from(j, ago, 0, GF_STAT_LOSS);
+    return base > 0 && isfinite(loss) && loss >= 0 && loss <= OUTPUTS_ON_SCALE * base;
 }
 
 /* Window medians at record start, summed over the layers with weights into the whole net's ratios: ||dtheta||^2 =

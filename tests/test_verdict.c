@@ -1078,6 +1078,44 @@ static void test_small_gradients_and_steps_on_inputs_of_unit_scale_are_a_converg
     free_hand(d);
 }
 
+/* The steps and gradients above on inputs of variance 1e-4, for a 64-class softmax classifier (chance ln 64 = 4.16)
+ * whose loss is `loss` at every record. */
+static gf_diag *small_steps_on_small_inputs_of_a_classifier_at(double loss)
+{
+    gf_diag *d = small_gradients_on_inputs_of_variance(1e-4);
+    gf_loss *l;
+    assert_int_equal(gf_loss_create(&l, GF_LOSS_SOFTMAX_CE_LABELS), GF_OK);
+    assert_int_equal(gf_net_set_loss(d->net, l), GF_OK);
+    gf_loss_destroy(l);
+    for (int32_t a = 0; a < d->count; a++)
+        for (int32_t i = 0; i < 4; i++)
+            set_stat(d, a, i, GF_STAT_LOSS, loss);
+    return d;
+}
+
+/* A loss at 14 % of the chance level needs logits that move with the input by O(1): the outputs are on the targets'
+ * scale whatever the inputs' (an adaptive optimizer grew the weights to make up for them), so the steps are not
+ * judged x the inputs' std (Adam on inputs x0.01 fit the teacher to 4 % of its variance and read "learning
+ * stagnates" from step ~160 on). */
+static void test_small_steps_on_small_inputs_of_a_net_under_a_quarter_of_the_constant_loss_are_not_stagnation(void **state)
+{
+    (void)state;
+    gf_diag *d = small_steps_on_small_inputs_of_a_classifier_at(0.6);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_HEALTHY);
+    assert_null(strstr(reason(d, -1), "learning stagnates"));
+    free_hand(d);
+}
+
+/* The same steps at a loss near chance: the outputs may be x0.01 of their scale, and the steps are judged so. */
+static void test_small_steps_on_small_inputs_of_a_net_near_the_constant_loss_are_stagnation(void **state)
+{
+    (void)state;
+    gf_diag *d = small_steps_on_small_inputs_of_a_classifier_at(4.0);
+    assert_int_equal(verdict(d, -1), GF_VERDICT_VANISHING);
+    assert_non_null(strstr(reason(d, -1), "the inputs' std is 0.01"));
+    free_hand(d);
+}
+
 static void test_update_floor_threshold_sets_where_steps_are_too_small(void **state)
 {
     (void)state;
@@ -1228,6 +1266,15 @@ static void test_a_tanh_output_fitting_plus_minus_1_targets_under_mae_never_read
 {
     (void)state;
     expect_scenario_seeds("relu_he_2x64_tanh_out_mae", 2);
+}
+
+/* Adam steps by about lr per weight whatever the gradient's scale, so on inputs x0.01 it grows the weights until the
+ * outputs are on scale and fits the teacher (to 4 - 6 % of its variance in 600 steps): it read "learning stagnates"
+ * (steps x the inputs' std under the floor) from step ~160 on in every seed. */
+static void test_adam_fitting_the_teacher_from_inputs_x0_01_never_reads_stagnation(void **state)
+{
+    (void)state;
+    expect_scenario_seeds("relu_he_4x64_inputs_x0.01_adam", 2);
 }
 
 /* An output bias of -10 holds a sigmoid output at 0, the wrong asymptote for half its 0 / 1 targets: under MAE too
@@ -1661,6 +1708,8 @@ int main(void)
         cmocka_unit_test(test_hidden_layers_standing_still_beside_a_moving_output_layer_are_stagnation),
         cmocka_unit_test(test_inputs_a_thousandfold_under_unit_scale_make_small_gradients_and_steps_stagnation),
         cmocka_unit_test(test_small_gradients_and_steps_on_inputs_of_unit_scale_are_a_converged_net),
+        cmocka_unit_test(test_small_steps_on_small_inputs_of_a_net_under_a_quarter_of_the_constant_loss_are_not_stagnation),
+        cmocka_unit_test(test_small_steps_on_small_inputs_of_a_net_near_the_constant_loss_are_stagnation),
         cmocka_unit_test(test_update_floor_threshold_sets_where_steps_are_too_small),
         cmocka_unit_test(test_classifier_under_a_twentieth_of_chance_loss_is_not_judged_on_delta_depth),
         cmocka_unit_test(test_classifier_above_a_twentieth_of_chance_loss_is_judged_on_delta_depth),
@@ -1686,6 +1735,7 @@ int main(void)
         cmocka_unit_test(test_a_sigmoid_output_fitting_0_1_targets_under_mae_never_reads_saturated),
         cmocka_unit_test(test_a_tanh_output_fitting_plus_minus_1_targets_under_mae_never_reads_saturated),
         cmocka_unit_test(test_a_sigmoid_output_at_the_wrong_asymptote_under_mae_is_saturated),
+        cmocka_unit_test(test_adam_fitting_the_teacher_from_inputs_x0_01_never_reads_stagnation),
         cmocka_unit_test(test_a_reset_forgets_targets_off_scale),
         cmocka_unit_test(test_a_probe_does_not_end_the_targets_off_scale_reading),
         cmocka_unit_test(test_a_net_at_a_rate_of_1e_minus_7_reads_stagnation_at_every_step_once_found),
