@@ -239,6 +239,8 @@ static int resize(gf_diag *d, int32_t nlayers, int32_t cap, size_t units)
         d->early_ready = false;
         d->lr_peak = 0;
         d->lr_annealed_after = 0;
+        d->lr_last = 0;
+        d->lr_rose_after = 0;
         d->target_on = false;
         d->target_run = 0;
         d->stag_on = false;
@@ -892,10 +894,28 @@ static void take_early(gf_diag *d)
     d->early_ready = true;
 }
 
+/* Whether the rate of the observed training step rose over the one before (gf_diag.lr_rose_after); kept before the
+ * states advance over the step's record, so that its own rise is seen there. */
+static void note_rate_rise(gf_diag *d)
+{
+    diag_work *w = W(d);
+    if (w->probe || !d->net)
+        return;
+    const gf_optimizer *o = d->net->opt;
+    int32_t kind = o ? o->kind : GF_OPT_SGD;
+    double lr = o ? o->lr : 0.01;
+    if (kind != d->lr_peak_kind)
+        d->lr_last = 0; /* another optimizer's rates are not comparable */
+    if (d->lr_last > 0 && lr > d->lr_last)
+        d->lr_rose_after = w->obs_step + 1;
+    d->lr_last = lr;
+}
+
 static void commit(gf_diag *d)
 {
     diag_work *w = W(d);
     take_early(d);
+    note_rate_rise(d);
     gfi_states_advance(d);
     size_t rec = (size_t)d->nlayers * GFI_NSTAT;
     memcpy(d->hist + (size_t)d->head * rec, w->cur, rec * sizeof *w->cur);
@@ -1543,6 +1563,8 @@ int gf_diag_reset(gf_diag *d)
     w->early_n = 0;
     d->lr_peak = 0;
     d->lr_annealed_after = 0;
+    d->lr_last = 0;
+    d->lr_rose_after = 0;
     d->target_on = false;
     d->target_run = 0;
     d->stag_on = false;

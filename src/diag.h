@@ -75,6 +75,12 @@ struct gf_diag {
      * made small on purpose, whatever the rate now (a warm restart of SGDR jumps back to the peak in one step, while
      * the window still holds the annealed steps before it). */
     int64_t lr_annealed_after;
+    /* The rate of the latest observed training step (0: none since creation, reset, a change of layers or of the
+     * optimizer's kind), and 1 + the net step of the latest observed training step taken at a higher rate than the
+     * observed step before it (0: none): a window of records older than this holds steps of a rate a schedule was
+     * raising (a warm-up), which the stagnation rule does not judge (rules.c, window_rising). */
+    double lr_last;
+    int64_t lr_rose_after;
     /* The targets-off-scale condition (rules.c, "Targets off the output's scale") is a state of the net, kept here as
      * the peak rate is, not re-found from the last windows of the ring: a stalled loss passes its entering test ("the
      * loss falls") only by the chance of its batches, and a latch re-entered within the last windows dropped whenever

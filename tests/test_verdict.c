@@ -1018,6 +1018,47 @@ static void test_a_reset_forgets_targets_off_scale(void **state)
     gf_net_destroy(net);
 }
 
+/* Scenario `name` of the accuracy suite (tests/verdict_scenarios.h), seeded, trained `steps` steps; the number of
+ * them after which the verdict was not healthy. */
+static int scenario_steps_not_healthy(const char *name, uint64_t seed, int32_t steps)
+{
+    const vs_scenario *sc = NULL;
+    for (int k = 0; k < VS_COUNT && !sc; k++)
+        if (!strcmp(vs_scenarios[k].name, name))
+            sc = &vs_scenarios[k];
+    assert_non_null(sc);
+    static vs_dataset ds;
+    vs_data_for(&ds, sc, seed);
+    gf_net *net = vs_build(sc, &ds, seed);
+    assert_non_null(net);
+    gf_diag *d;
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    int bad = 0;
+    for (int32_t s = 0; s < steps; s++) {
+        assert_int_equal(vs_step(net, sc, &ds, s), GF_OK);
+        bad += verdict(d, -1) != GF_VERDICT_HEALTHY;
+    }
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+    return bad;
+}
+
+/* A linear warm-up from ~0 (Adam at 1e-3 over 500 steps: 2e-6 at the first step) takes small steps on purpose, and the
+ * rate the run learns at is still ahead: its first steps read "learning stagnates" in every seed. */
+static void test_the_first_steps_of_a_warm_up_from_zero_are_not_stagnation(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1000; seed < 1002; seed++)
+        assert_int_equal(scenario_steps_not_healthy("relu_he_6x64_adam_warmup500", seed, 40), 0);
+}
+
+/* A warm-up to a rate of 1e-7 ends at a rate too small for the net: once the rate stops rising, it is judged. */
+static void test_a_rate_too_small_at_the_end_of_its_warm_up_is_stagnation(void **state)
+{
+    (void)state;
+    assert_true(scenario_steps_not_healthy("relu_he_sgd_lr1e-7_warmup100", 1000, 150) > 0);
+}
+
 /* A norm clip far below the gradient hands its fixed step to the layer with the largest gradient: a narrow output
  * layer (weights of norm 0.7) moves 1.4e-5 of itself per step while the hidden layers (norm 8) move 1e-7, and nothing
  * is learned.  The net as a whole moves ~1e-6 of its norm per step. */
@@ -1701,6 +1742,7 @@ int main(void)
         cmocka_unit_test(test_tiny_steps_while_the_loss_stands_still_are_stagnation),
         cmocka_unit_test(test_tiny_steps_at_the_end_of_a_cosine_schedule_are_not_stagnation),
         cmocka_unit_test(test_the_first_steps_after_a_warm_restart_are_not_stagnation),
+        cmocka_unit_test(test_the_first_steps_of_a_warm_up_from_zero_are_not_stagnation),
         cmocka_unit_test(test_a_net_stuck_on_targets_off_scale_reads_vanishing_at_every_step_once_found),
         cmocka_unit_test(test_targets_off_scale_are_held_over_the_annealed_end_of_a_schedule),
         cmocka_unit_test(test_tiny_steps_at_a_constant_tiny_rate_are_still_stagnation),
@@ -1736,6 +1778,7 @@ int main(void)
         cmocka_unit_test(test_a_tanh_output_fitting_plus_minus_1_targets_under_mae_never_reads_saturated),
         cmocka_unit_test(test_a_sigmoid_output_at_the_wrong_asymptote_under_mae_is_saturated),
         cmocka_unit_test(test_adam_fitting_the_teacher_from_inputs_x0_01_never_reads_stagnation),
+        cmocka_unit_test(test_a_rate_too_small_at_the_end_of_its_warm_up_is_stagnation),
         cmocka_unit_test(test_a_reset_forgets_targets_off_scale),
         cmocka_unit_test(test_a_probe_does_not_end_the_targets_off_scale_reading),
         cmocka_unit_test(test_a_net_at_a_rate_of_1e_minus_7_reads_stagnation_at_every_step_once_found),
