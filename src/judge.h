@@ -95,6 +95,7 @@ typedef struct gfi_judge {
     bool clipping;
     gfi_conv_gain conv;  /* C_CONV_GAIN / C_CONV_GROW: the conv activations' backward gains */
     double conv_gain;    /* and the conv stack's end-to-end gain (rules.c, conv_end_gain) */
+    double conv_align;   /* what the conv layers' alignment with their inputs explains of it (rules.c, conv_align) */
 } gfi_judge;
 
 /* ---- judge.c: signals ---- */

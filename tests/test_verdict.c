@@ -1318,6 +1318,22 @@ static void test_adam_fitting_the_teacher_from_inputs_x0_01_never_reads_stagnati
     expect_scenario_seeds("relu_he_4x64_inputs_x0.01_adam", 2);
 }
 
+/* Five 1-D ReLU/He convs, each followed by a 2-wide average pool, fitting the signals under Adam: the filters align
+ * with their inputs and the gradient through the convs grows x13 - 19 (x2.1 - 2.9 of it the alignment, which the
+ * forward pass shares), with the weights at He's scale.  It read exploding from step ~165 on in every seed. */
+static void test_an_average_pooled_conv_stack_whose_filters_align_as_it_fits_is_not_exploding(void **state)
+{
+    (void)state;
+    expect_scenario_seeds("conv1d_relu_he_avgpool_5x16_adam", 2);
+}
+
+/* The same stack at eight times He's variance passes x2 a layer from its init, x30 end to end: still exploding. */
+static void test_an_average_pooled_conv_stack_at_eight_times_he_is_exploding(void **state)
+{
+    (void)state;
+    expect_scenario_seeds("conv1d_relu_8he_avgpool_5x16", 1);
+}
+
 /* An output bias of -10 holds a sigmoid output at 0, the wrong asymptote for half its 0 / 1 targets: under MAE too
  * its derivative passes nothing of sign(y - t), and with no spread inside the range the bound is the whole loss. */
 static void test_a_sigmoid_output_at_the_wrong_asymptote_under_mae_is_saturated(void **state)
@@ -1779,6 +1795,8 @@ int main(void)
         cmocka_unit_test(test_a_sigmoid_output_at_the_wrong_asymptote_under_mae_is_saturated),
         cmocka_unit_test(test_adam_fitting_the_teacher_from_inputs_x0_01_never_reads_stagnation),
         cmocka_unit_test(test_a_rate_too_small_at_the_end_of_its_warm_up_is_stagnation),
+        cmocka_unit_test(test_an_average_pooled_conv_stack_whose_filters_align_as_it_fits_is_not_exploding),
+        cmocka_unit_test(test_an_average_pooled_conv_stack_at_eight_times_he_is_exploding),
         cmocka_unit_test(test_a_reset_forgets_targets_off_scale),
         cmocka_unit_test(test_a_probe_does_not_end_the_targets_off_scale_reading),
         cmocka_unit_test(test_a_net_at_a_rate_of_1e_minus_7_reads_stagnation_at_every_step_once_found),
