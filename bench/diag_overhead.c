@@ -5,10 +5,11 @@
  *
  * Build and run from the repository root after `make`:
  *     cc -std=c11 -O2 -Iinclude -Isrc bench/diag_overhead.c lib/libgradflow.a -lm -lpthread -o diag_overhead
- *     ./diag_overhead [steps per round, 20] [rounds, 7] [dead | vanishing]
+ *     ./diag_overhead [steps per round, 20] [rounds, 7] [dead | vanishing | adam]
  * With "dead", layer 0's biases are -100 first, so every unit of it is dead;
  * "vanishing" times a 30-layer tanh net whose first gradients are near 1e-35
- * instead (vanishing_step below).
+ * instead (vanishing_step below); "adam" trains the mnist net with Adam
+ * (lr 1e-3), whose measured update is bound by its square root and divisions.
  * The rounds alternate off / on / guard so drift in clock speed hits each alike;
  * the median round of each is reported.
  */
@@ -50,7 +51,10 @@ int main(int argc, char **argv)
     if (steps < 1)
         steps = 1;
     bool vanishing = argc > 3 && !strcmp(argv[3], "vanishing");
+    bool adam = argc > 3 && !strcmp(argv[3], "adam");
     bench_step st = vanishing ? vanishing_step() : mnist_step();
+    if (adam)
+        step_train(st.net, GF_OPT_ADAM, 1e-3, GF_LOSS_SOFTMAX_CE_LABELS);
     bool dead = argc > 3 && !strcmp(argv[3], "dead");
     if (dead) { /* every unit of layer 0 dead: the all-zero tensors a dead layer leaves */
         static float b[512];
@@ -76,9 +80,9 @@ int main(int argc, char **argv)
     double med[3];
     for (int m = 0; m < 3; m++)
         med[m] = median(all[m], R);
-    printf("%s, batch %lld, momentum, %d steps x %d rounds (median round)\n",
+    printf("%s, batch %lld, %s, %d steps x %d rounds (median round)\n",
            vanishing ? "30 x 256 tanh, vanishing" : dead ? "784-512-512-10 relu, layer 0 dead" : "784-512-512-10 relu",
-           (long long)st.batch, steps, R);
+           (long long)st.batch, adam ? "Adam" : "momentum", steps, R);
     printf("diagnostics off          %8.3f ms/step\n", med[0]);
     printf("diagnostics on           %8.3f ms/step  (%+.2f%%, %+.3f ms)\n", med[1],
            100.0 * (med[1] / med[0] - 1.0), med[1] - med[0]);
