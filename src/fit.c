@@ -194,6 +194,15 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
         }
         if (callback && callback(user, e, epoch_loss))
             break;
+        /* The callback may have set per-sample recurrent settings, refused above because this loop shuffles: the
+         * next epoch would give them to other samples. */
+        if (callback && e + 1 < epochs &&
+            (rc = gfi_fit_check_layer_batches(net, "gf_net_fit (after its callback)", "gf_net_fit shuffles the "
+                                              "samples (gf_net_fit_v2 can keep them in order)", n, 0, batch))) {
+            net->fb.running = false;
+            gfi_net_train_prepare_end(net, &prep, true);
+            return rc;
+        }
     }
     net->fb.running = false;
     gfi_net_train_prepare_end(net, &prep, true);

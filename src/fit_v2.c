@@ -228,6 +228,7 @@ typedef struct run {
     int32_t epochs, patience, monitor, loss_kind;
     bool loss_per_step; /* with loss_kind, how the gathered targets are read (gfi_net_loss_rows) */
     bool higher, restore, shuffle, has_sched;
+    const char *shuffled; /* why rows leave their batch positions (NULL: they keep them), for the layers' rule */
     gfi_sched sched;
     int64_t step;
     double best;
@@ -318,10 +319,10 @@ static int plan(run *r)
     r->best = NAN;
     r->best_epoch = -1;
     /* Per-sample recurrent settings go by batch position: the rows must stay in place. */
-    const char *shuffled = r->shuffle ? "GF_FIT_SHUFFLE is on"
-                           : r->nval && !o->vx ? "a validation split draws its rows at random"
-                           : NULL;
-    return gfi_fit_check_layer_batches(net, FN, shuffled, r->ntrain, r->nval, r->batch);
+    r->shuffled = r->shuffle ? "GF_FIT_SHUFFLE is on"
+                  : r->nval && !o->vx ? "a validation split draws its rows at random"
+                  : NULL;
+    return gfi_fit_check_layer_batches(net, FN, r->shuffled, r->ntrain, r->nval, r->batch);
 }
 
 /* Sizes every buffer of the fit and of its steps; nothing observable
@@ -517,6 +518,15 @@ static int check_unchanged(run *r)
     return GF_OK;
 }
 
+/* Before another epoch: the callback may have given a recurrent layer per-sample lengths or an initial state,
+ * which plan() refuses for a fit that moves rows from their batch positions or has chunks of another batch; the
+ * next epoch would silently hand them to other samples. */
+static int check_layers_still_fit(run *r)
+{
+    return gfi_fit_check_layer_batches(r->net, "gf_net_fit_v2 (after its callback)", r->shuffled, r->ntrain, r->nval,
+                                       r->batch);
+}
+
 static int train(run *r)
 {
     gf_net *net = r->net;
@@ -528,7 +538,7 @@ static int train(run *r)
     bool stop = false;
     for (int32_t e = 0; e < r->epochs && !stop; e++) {
         int rc = run_epoch(r, e, &stop);
-        if (rc || (rc = check_unchanged(r)))
+        if (rc || (rc = check_unchanged(r)) || (!stop && e + 1 < r->epochs && (rc = check_layers_still_fit(r))))
             return rc;
     }
     if (r->restore && r->best_epoch >= 0) {

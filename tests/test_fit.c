@@ -469,6 +469,110 @@ static void test_turning_per_step_on_in_the_callback_stops_the_fit_with_a_state_
     gf_net_destroy(net);
 }
 
+/* A sequence net whose recurrent layer takes per-sample settings, and data for it (n samples of T x F). */
+enum { SEQ_T = 4, SEQ_F = 2, SEQ_N = 16, SEQ_BATCH = 4 };
+
+static gf_net *sequence_net(float *x, float *t)
+{
+    int64_t dims[2] = {SEQ_T, SEQ_F};
+    gf_net *net;
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 3), GF_OK);
+    assert_int_equal(gf_net_add_lstm(net, 3, 0, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    for (int i = 0; i < SEQ_N * SEQ_T * SEQ_F; i++)
+        x[i] = (float)(i % 7) / 7.0f - 0.5f;
+    for (int i = 0; i < SEQ_N * 2; i++)
+        t[i] = (float)(i % 3) / 3.0f;
+    return net;
+}
+
+/* Sets per-sample lengths (user 0) or an initial state (user 1) for the fit's batch on the net's first layer. */
+static gf_net *per_sample_net;
+static int set_per_sample_settings(gf_net *net, int what)
+{
+    gf_layer *l = gf_net_layer(net, 0);
+    if (what == 0) {
+        int64_t lengths[SEQ_BATCH] = {1, 2, 3, 4};
+        return gf_layer_set_lengths(l, lengths, SEQ_BATCH);
+    }
+    float h0[SEQ_BATCH * 6] = {0.5f};
+    return gf_layer_set_initial_state(l, h0, SEQ_BATCH * 6, SEQ_BATCH);
+}
+
+static int per_sample_settings_from_a_v2_callback(void *user, const gf_epoch_record *r)
+{
+    (void)r;
+    assert_int_equal(set_per_sample_settings(per_sample_net, *(int *)user), GF_OK);
+    return 0;
+}
+
+static int per_sample_settings_from_a_callback(void *user, int32_t epoch, double loss)
+{
+    (void)epoch;
+    (void)loss;
+    assert_int_equal(set_per_sample_settings(per_sample_net, *(int *)user), GF_OK);
+    return 0;
+}
+
+/* Lengths and an initial state go by batch position, so a fit that shuffles refuses them before it starts; set
+ * from its callback they would be given to the next epoch's shuffled samples: the fit stops there instead. */
+static void test_per_sample_settings_set_in_a_fit_v2_callback_stop_a_shuffling_fit(void **state)
+{
+    (void)state;
+    for (int what = 0; what < 2; what++) {
+        float x[SEQ_N * SEQ_T * SEQ_F], t[SEQ_N * 2];
+        gf_net *net = per_sample_net = sequence_net(x, t);
+        gf_fit *f;
+        assert_int_equal(gf_fit_create(&f), GF_OK);
+        assert_int_equal(gf_fit_set(f, GF_FIT_EPOCHS, 3), GF_OK);
+        assert_int_equal(gf_fit_set(f, GF_FIT_BATCH, SEQ_BATCH), GF_OK);
+        assert_int_equal(gf_fit_set(f, GF_FIT_PROGRESS, 0), GF_OK);
+        assert_int_equal(gf_fit_set_callback(f, per_sample_settings_from_a_v2_callback, &what), GF_OK);
+        assert_int_equal(gf_net_fit_v2(net, x, sizeof x / sizeof *x, t, sizeof t / sizeof *t, SEQ_N, f), GF_ERR_STATE);
+        assert_non_null(strstr(gf_last_error(), "callback"));
+        assert_int_equal(gf_net_epoch_count(net), 1);
+        assert_int_equal(gf_net_steps(net), SEQ_N / SEQ_BATCH);
+        gf_fit_destroy(f);
+        gf_net_destroy(net);
+    }
+}
+
+/* In order and with the batch they were set for, the same settings are what the fit allows from the start. */
+static void test_per_sample_settings_set_in_a_fit_v2_callback_are_kept_by_an_ordered_fit(void **state)
+{
+    (void)state;
+    int what = 0;
+    float x[SEQ_N * SEQ_T * SEQ_F], t[SEQ_N * 2];
+    gf_net *net = per_sample_net = sequence_net(x, t);
+    gf_fit *f;
+    assert_int_equal(gf_fit_create(&f), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_EPOCHS, 3), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_BATCH, SEQ_BATCH), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_SHUFFLE, 0), GF_OK);
+    assert_int_equal(gf_fit_set(f, GF_FIT_PROGRESS, 0), GF_OK);
+    assert_int_equal(gf_fit_set_callback(f, per_sample_settings_from_a_v2_callback, &what), GF_OK);
+    assert_int_equal(gf_net_fit_v2(net, x, sizeof x / sizeof *x, t, sizeof t / sizeof *t, SEQ_N, f), GF_OK);
+    assert_int_equal(gf_net_epoch_count(net), 3);
+    gf_fit_destroy(f);
+    gf_net_destroy(net);
+}
+
+/* gf_net_fit always shuffles: settings from its callback stop it before the next epoch. */
+static void test_per_sample_settings_set_in_a_fit_callback_stop_the_fit(void **state)
+{
+    (void)state;
+    for (int what = 0; what < 2; what++) {
+        float x[SEQ_N * SEQ_T * SEQ_F], t[SEQ_N * 2];
+        gf_net *net = per_sample_net = sequence_net(x, t);
+        assert_int_equal(gf_net_fit(net, x, sizeof x / sizeof *x, t, sizeof t / sizeof *t, SEQ_N, SEQ_BATCH, 3,
+                                    per_sample_settings_from_a_callback, &what, NULL),
+                         GF_ERR_STATE);
+        assert_non_null(strstr(gf_last_error(), "callback"));
+        assert_int_equal(gf_net_steps(net), SEQ_N / SEQ_BATCH);
+        gf_net_destroy(net);
+    }
+}
+
 /* Weights after one plain epoch: equal for two nets exactly when their generators were in the same state. */
 static void weights_after_a_fit(gf_net *net, float *w)
 {
@@ -1105,6 +1209,9 @@ int main(void)
         cmocka_unit_test(test_fit_from_a_fit_v2_callback_is_refused),
         cmocka_unit_test(test_changing_the_loss_in_the_callback_stops_the_fit_with_a_state_error),
         cmocka_unit_test(test_turning_per_step_on_in_the_callback_stops_the_fit_with_a_state_error),
+        cmocka_unit_test(test_per_sample_settings_set_in_a_fit_v2_callback_stop_a_shuffling_fit),
+        cmocka_unit_test(test_per_sample_settings_set_in_a_fit_v2_callback_are_kept_by_an_ordered_fit),
+        cmocka_unit_test(test_per_sample_settings_set_in_a_fit_callback_stop_the_fit),
         cmocka_unit_test(test_refused_fits_change_nothing),
         cmocka_unit_test(test_epochs_allocate_nothing_once_the_first_fit_sized_the_buffers),
         cmocka_unit_test(test_a_fit_that_runs_out_of_memory_changes_nothing),
