@@ -623,9 +623,13 @@ static int rd_moments(loader *L, rd *r, size_t at)
     gf_optimizer *o = net->opt;
     uint32_t n;
     int rc = rd32(r, "a moment count", &n);
-    if (rc || n == 0)
+    if (rc)
         return rc;
     uint32_t want = o ? (uint32_t)gfi_opt_needs_m(o->kind) + (uint32_t)gfi_opt_needs_v(o->kind) : 0;
+    /* A kind without moments (SGD) saves none, but is sized all the same: left unsized, its first step would take
+     * it for a new optimizer and start its step count again from 0. */
+    if (n == 0)
+        return o && want == 0 && net->nparams ? gfi_opt_prepare(o, net->nparams) : GF_OK;
     if (n != want || net->nparams == 0)
         return gfi_format_fail(at, "training: %u moment vectors, but the %s keeps %u for %zu parameters", (unsigned)n,
                                o ? gfi_opt_name(o->kind) : "net without an optimizer", (unsigned)want, net->nparams);

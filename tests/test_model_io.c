@@ -620,6 +620,33 @@ static void test_resume_is_bit_exact_with_adagrad(void **state) { (void)state; r
 static void test_resume_is_bit_exact_with_adam(void **state) { (void)state; resume_is_bit_exact(GF_OPT_ADAM); }
 static void test_resume_is_bit_exact_with_adamw(void **state) { (void)state; resume_is_bit_exact(GF_OPT_ADAMW); }
 
+/* The optimizer's step count goes on from the file's, also for the kinds that keep no moments (SGD saves none:
+ * its first step after the load took it for an unsized optimizer and started the count again from 0). */
+static void optimizer_steps_go_on_after_a_resume(int32_t opt)
+{
+    gf_net *whole = rich_net(opt, 21), *first = rich_net(opt, 21);
+    train_steps(whole, 7);
+    train_steps(first, 7);
+    size_t size;
+    uint8_t *buf = save(first, GF_SAVE_TRAINING_STATE, &size);
+    gf_net_destroy(first);
+    gf_net *resumed = load(buf, size);
+    free(buf);
+    train_steps(whole, 3);
+    train_steps(resumed, 3);
+    assert_int_equal(gf_optimizer_steps(gf_net_optimizer(whole)), 10);
+    assert_int_equal(gf_optimizer_steps(gf_net_optimizer(resumed)), 10);
+    gf_net_destroy(whole);
+    gf_net_destroy(resumed);
+}
+
+static void test_the_optimizer_step_count_goes_on_after_a_resume_for_every_kind(void **state)
+{
+    (void)state;
+    for (int32_t opt = GF_OPT_SGD; opt <= GF_OPT_ADAMW; opt++)
+        optimizer_steps_go_on_after_a_resume(opt);
+}
+
 static void test_without_training_state_the_optimizer_starts_afresh(void **state)
 {
     (void)state;
@@ -1478,6 +1505,7 @@ int main(void)
         cmocka_unit_test(test_resume_is_bit_exact_with_adagrad),
         cmocka_unit_test(test_resume_is_bit_exact_with_adam),
         cmocka_unit_test(test_resume_is_bit_exact_with_adamw),
+        cmocka_unit_test(test_the_optimizer_step_count_goes_on_after_a_resume_for_every_kind),
         cmocka_unit_test(test_without_training_state_the_optimizer_starts_afresh),
         cmocka_unit_test(test_training_state_keeps_the_net_closed_to_new_layers),
         cmocka_unit_test(test_a_net_without_optimizer_loads_without_one),
