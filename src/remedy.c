@@ -4,7 +4,8 @@
  * rate is computed from the measurements and then checked on a scratch copy of the net (scratch.c) before it is
  * printed, and the text says what the check showed.  One action per kind, so nothing is said twice, and none that
  * contradicts the net's settings (no guard advice with the guard on, no penalty advice without a penalty).
- * The checked plan is kept in the diag until the next observation, so the per-layer remedies of a report reuse it.
+ * The checked plan is kept in the diag until the next observation, or until a setting it read changes (the guard,
+ * the optimizer, loss, clipping, penalties, the weights), so the per-layer remedies of a report reuse it.
  */
 #include "scratch.h"
 
@@ -23,6 +24,7 @@ typedef struct {
 
 struct gfi_remedy_cache {
     int64_t observed, steps;
+    uint32_t settings; /* settings_print of the net the plan was made for */
     int32_t count;
     double th[GFI_NTHRESHOLD];
     bool valid;
@@ -642,10 +644,69 @@ void gfi_remedy_cache_forget(struct gfi_remedy_cache *c)
         c->valid = false;
 }
 
-static bool cache_fresh(const gfi_judge *j, const struct gfi_remedy_cache *c)
+static uint32_t feed(uint32_t crc, const void *v, size_t n) { return gfi_crc32(crc, v, n); }
+#define FEED(crc, x) ((crc) = feed((crc), &(x), sizeof(x)))
+
+static uint32_t feed_penalty(uint32_t crc, bool has, const gfi_penalty *p)
+{
+    FEED(crc, has);
+    if (has) {
+        FEED(crc, p->l1);
+        FEED(crc, p->l2);
+        FEED(crc, p->include_bias);
+    }
+    return crc;
+}
+
+static uint32_t feed_init(uint32_t crc, const gfi_init *i)
+{
+    FEED(crc, i->kind);
+    FEED(crc, i->mode);
+    FEED(crc, i->a);
+    FEED(crc, i->b);
+    FEED(crc, i->gain);
+    return crc;
+}
+
+/* A checksum of everything of the net and the diag a plan reads besides the observations: the guard, the
+ * optimizer and its hyper-parameters, the loss, clipping, penalties, each layer's activation and initializers,
+ * the seed the scratch copies draw from, and the weights.  A plan made before any of them changed (the advice a
+ * user just followed: a lower rate, the guard turned on; another optimizer; gf_net_reinit) would contradict them. */
+static uint32_t settings_print(const gfi_judge *j)
+{
+    const gf_net *net = j->net;
+    uint32_t crc = 0;
+    bool guard = j->d->guard, has_opt = net->opt != NULL;
+    FEED(crc, guard);
+    FEED(crc, has_opt);
+    if (has_opt) {
+        const gf_optimizer *o = net->opt;
+        double hyper[] = {o->lr, o->mu, o->beta1, o->beta2, o->eps, o->rho, o->weight_decay};
+        FEED(crc, o->kind);
+        FEED(crc, hyper);
+    }
+    FEED(crc, net->loss.kind);
+    FEED(crc, net->loss.delta);
+    FEED(crc, net->loss.per_step);
+    FEED(crc, net->clip_mode);
+    FEED(crc, net->clip_value);
+    FEED(crc, net->seed);
+    crc = feed_penalty(crc, net->has_pen, &net->pen);
+    for (int32_t i = 0; i < net->nlayers; i++) {
+        const gf_layer *l = net->layers[i];
+        FEED(crc, l->act.kind);
+        FEED(crc, l->act.slope);
+        FEED(crc, l->act.alpha);
+        crc = feed_init(feed_init(crc, &l->winit), &l->binit);
+        crc = feed_penalty(crc, l->has_pen, &l->pen);
+    }
+    return net->nparams ? feed(crc, net->params, net->nparams * sizeof *net->params) : crc;
+}
+
+static bool cache_fresh(const gfi_judge *j, const struct gfi_remedy_cache *c, uint32_t settings)
 {
     return c->valid && c->observed == j->d->observed && c->count == j->d->count && c->steps == j->net->steps &&
-           !memcmp(c->th, j->th, sizeof c->th);
+           c->settings == settings && !memcmp(c->th, j->th, sizeof c->th);
 }
 
 /* The checked plan of the net, from the cache or built now; NULL without a cache. */
@@ -654,11 +715,13 @@ static const struct gfi_remedy_cache *plan_of(const gfi_judge *j)
     struct gfi_remedy_cache *c = j->d->remedy;
     if (!c || !j->net)
         return NULL;
-    if (cache_fresh(j, c))
+    uint32_t settings = settings_print(j);
+    if (cache_fresh(j, c, settings))
         return c;
     memset(c, 0, sizeof *c);
     planner p = {j, c, gfi_no_change()};
     build_plan(&p);
+    c->settings = settings;
     c->observed = j->d->observed;
     c->count = j->d->count;
     c->steps = j->net->steps;

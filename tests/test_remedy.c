@@ -550,6 +550,73 @@ static void test_after_a_reset_the_remedy_is_checked_again_not_reused(void **sta
     gf_net_destroy(net);
 }
 
+/* The net of the test above: a first layer of weights 1e38, whose probe overflows (the remedy names the guard). */
+static gf_net *overflowing_net(void)
+{
+    gf_net *net;
+    assert_int_equal(gf_net_create(&net, 4, 3), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 8, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    float w[32];
+    for (int k = 0; k < 32; k++)
+        w[k] = 1e38f;
+    assert_int_equal(gf_layer_set_weights(gf_net_layer(net, 0), w, 32), GF_OK);
+    return net;
+}
+
+/* The plan is kept until the next observation, but not past a change of what it read: turning the guard on as it
+ * says makes the next read leave the guard out (it was kept, contradicting the diag's own setting). */
+static void test_a_remedy_read_after_the_guard_is_turned_on_no_longer_names_the_guard(void **state)
+{
+    (void)state;
+    gf_net *net = overflowing_net();
+    gf_diag *d;
+    char text[8192];
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_diag_probe(d, 16, 1), GF_OK);
+    assert_int_equal(gf_diag_verdict_remedy(d, -1, text, sizeof text, NULL), GF_OK);
+    assert_non_null(strstr(text, "GF_DIAG_GUARD"));
+    assert_int_equal(gf_diag_set_option(d, GF_DIAG_GUARD, 1), GF_OK);
+    assert_int_equal(gf_diag_verdict_remedy(d, -1, text, sizeof text, NULL), GF_OK);
+    assert_null(strstr(text, "GF_DIAG_GUARD"));
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
+/* A rate blow-up told to lower the rate from 50: once the rate is changed, the checked rate is worked out again
+ * from the new one (the kept plan went on quoting 50 and its check at 50). */
+static void test_a_remedy_read_after_the_rate_changed_is_checked_at_the_new_rate(void **state)
+{
+    (void)state;
+    enum { N = 64, IN = 8 };
+    gf_net *net;
+    gf_diag *d;
+    gf_optimizer *o;
+    char text[8192];
+    assert_int_equal(gf_net_create(&net, IN, 3), GF_OK);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(gf_net_add_dense(net, 32, GF_ACT_RELU, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 2, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_optimizer_create(&o, GF_OPT_SGD, 50.0), GF_OK);
+    assert_int_equal(gf_net_set_optimizer(net, o), GF_OK);
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_diag_enable(d, 1), GF_OK);
+    static float x[N * IN], t[N * 2];
+    for (int i = 0; i < N * IN; i++)
+        x[i] = (float)((i * 37) % 17) / 4.0f - 2.0f;
+    for (int i = 0; i < N * 2; i++)
+        t[i] = (float)((i * 11) % 5) / 5.0f - 0.5f;
+    for (int s = 0; s < 40; s++)
+        gf_net_train_step(net, x, N * IN, t, N * 2, N, NULL);
+    assert_int_equal(gf_diag_verdict_remedy(d, -1, text, sizeof text, NULL), GF_OK);
+    assert_non_null(strstr(text, "from 50 "));
+    assert_int_equal(gf_optimizer_set(o, GF_OPT_LR, 1e-4), GF_OK);
+    assert_int_equal(gf_diag_verdict_remedy(d, -1, text, sizeof text, NULL), GF_OK);
+    assert_null(strstr(text, "from 50 "));
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +644,8 @@ int main(void)
         cmocka_unit_test(test_following_the_init_remedy_makes_the_probe_healthy),
         cmocka_unit_test(test_remedy_value_rejects_misuse_and_is_absent_before_any_observation),
         cmocka_unit_test(test_after_a_reset_the_remedy_is_checked_again_not_reused),
+        cmocka_unit_test(test_a_remedy_read_after_the_guard_is_turned_on_no_longer_names_the_guard),
+        cmocka_unit_test(test_a_remedy_read_after_the_rate_changed_is_checked_at_the_new_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
