@@ -6,6 +6,7 @@
 #   make coverage        line and branch coverage of src/ (gcc + gcov)
 #   make demo            builds and runs the flagship demo
 #   make verdict-bench   the verdict accuracy suite (docs/verdicts.md)
+#   make remedy-bench    whether following the remedies cures the suite's nets (docs/verdicts.md)
 #   make examples tests bench install uninstall clean
 #   make bench-ref       the bench workloads beside PyTorch's, with the ratios (needs python3-torch)
 #   make blas-ref        optional: the wide step on a system BLAS (bench/ref/blas_ref.c)
@@ -84,7 +85,7 @@ ifneq ($(filter x86_64-% i386-% i486-% i586-% i686-%,$(TARGET_MACHINE)),)
 endif
 isa_flags = $(if $(findstring _avx512,$1),$(ISA_avx512),$(if $(findstring _avx2,$1),$(ISA_avx2),))
 
-.PHONY: all check check-run deps demo examples tests bench bench-ref verdict-bench blas-ref install uninstall clean abi-dump abi-check \
+.PHONY: all check check-run deps demo examples tests bench bench-ref verdict-bench remedy-bench blas-ref install uninstall clean abi-dump abi-check \
 	fuzz fuzz-run fuzz-corpus fuzz-api coverage soak
 all: $(SHLIB) $(OUT)/$(SONAME) $(OUT)/libgradflow.so $(STLIB)
 
@@ -159,9 +160,14 @@ bench-ref: $(B)/bench/bench
 
 # The verdict accuracy suite (tests/verdict_scenarios.h): every scenario x 8 seeds, with the totals.
 # A few minutes on 2 cores, so `make check` runs only its fast subset (tests/test_accuracy.c).
-$(B)/bench/verdict_bench: tests/verdict_scenarios.h
+$(B)/bench/verdict_bench: tests/verdict_scenarios.h bench/verdict_remedy.h
 verdict-bench: $(B)/bench/verdict_bench
 	$(B)/bench/verdict_bench $(VERDICT_BENCH_ARGS)
+
+# Whether following each non-healthy scenario's remedy cures it (bench/verdict_remedy.h, docs/verdicts.md
+# "Remedy accuracy"): minutes on 2 cores, so neither `make check` nor CI runs it.
+remedy-bench: $(B)/bench/verdict_bench
+	$(B)/bench/verdict_bench -R $(REMEDY_BENCH_ARGS)
 
 # Optional: the wide step on a system BLAS, against the library's (bench/ref/blas_ref.c).
 # Needs a CBLAS, so `make check` leaves it out.  make blas-ref BLAS_LIB=-lopenblas

@@ -6,13 +6,15 @@
  * at VS_ESTABLISHED steps in a row: a state of the net that holds must read the same at every step).  Exit status 0 only when all four meet their
  * targets (100 %, 0, < 1, 0), over the whole suite and over each of its groups (dense, recurrent, conv) alone.
  *
- * Usage: verdict_bench [-s name] [-n seeds] [-v] [-r]
+ * Usage: verdict_bench [-s name] [-n seeds] [-v] [-r] [-R]
  *   -s name   only the scenarios whose name contains `name`
  *   -n seeds  seeds per scenario (default 8)
  *   -v        print the net's reason of every run that missed, and every flip
  *   -r        print the reasons and the remedy of each scenario's first seed
+ *   -R        the remedy bench instead (`make remedy-bench`, bench/verdict_remedy.h): whether following the remedy
+ *             of each non-healthy scenario-seed cures it; with -v, every seed's outcome and remedy
  */
-#include "../tests/verdict_scenarios.h"
+#include "verdict_remedy.h"
 
 /* Totals of a group of scenarios: dense, recurrent, conv, and all. */
 typedef struct {
@@ -106,13 +108,13 @@ static void explain(const vs_scenario *sc, uint64_t seed)
 
 typedef struct {
     const char *only;
-    int seeds, verbose, remedies;
+    int seeds, verbose, remedies, follow;
 } options;
 
 /* 0, or 2 with the usage printed. */
 static int parse(int argc, char **argv, options *o)
 {
-    *o = (options){NULL, VS_SEEDS, 0, 0};
+    *o = (options){NULL, VS_SEEDS, 0, 0, 0};
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "-s") && a + 1 < argc)
             o->only = argv[++a];
@@ -120,10 +122,12 @@ static int parse(int argc, char **argv, options *o)
             o->seeds = atoi(argv[++a]);
         else if (!strcmp(argv[a], "-r"))
             o->remedies = 1;
+        else if (!strcmp(argv[a], "-R"))
+            o->follow = 1;
         else if (!strcmp(argv[a], "-v"))
             o->verbose = vs_verbose = 1;
         else {
-            fprintf(stderr, "usage: verdict_bench [-s name] [-n seeds] [-v] [-r]\n");
+            fprintf(stderr, "usage: verdict_bench [-s name] [-n seeds] [-v] [-r] [-R]\n");
             return 2;
         }
     }
@@ -167,6 +171,8 @@ int main(int argc, char **argv)
     options o;
     if (parse(argc, argv, &o))
         return 2;
+    if (o.follow)
+        return rm_bench(o.only, o.seeds, o.verbose, group_of);
     totals group[3] = {{0}}, all = {0};
     int scenarios = 0;
     printf("%-30s %-9s %-22s %-22s %s\n", "scenario", "expected", "after training", "after the probe", "correct");
