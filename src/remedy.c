@@ -347,7 +347,7 @@ static void plan_output(planner *p)
     say(a, ")");
 }
 
-/* The largest of lr/4, lr/10, ... lr/1000 with which CHECK_STEPS steps of a fresh copy (with the init changes
+/* The largest of lr/4, lr/10, ... lr/1e5 with which CHECK_STEPS steps of a fresh copy (with the init changes
  * chosen) on the net's last batch stay finite, never 1.5x above the first loss, and end lower, with a margin of 2 as
  * plan_lr_up keeps: twice the rate passes the check too, so a factor 2 of stable headroom is left.  A rate at the
  * edge passes a short check on one batch (Adam fits the batch even where it oscillates on the data: a 3 x 64 net
@@ -355,7 +355,8 @@ static void plan_output(planner *p)
  * never qualifies: its double is the rate training found unstable, whatever the short check said of it. */
 static void plan_lr_down(planner *p)
 {
-    static const double div[] = {4, 10, 20, 50, 100, 1000};
+    /* 1-2-5 steps below lr/10: a rate three decades too large (SGD at 5 on a He net) is still a rate to find. */
+    static const double div[] = {4, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5};
     const gf_net *net = p->j->net;
     double lr = p->j->lr;
     gfi_run r0, r, r2;

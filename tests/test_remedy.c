@@ -617,6 +617,19 @@ static void test_a_remedy_read_after_the_rate_changed_is_checked_at_the_new_rate
     gf_net_destroy(net);
 }
 
+/* SGD at 5 on a 10 x 64 He net blows up in 2 steps; for seed 1006 every rate down to lr/1000 (0.005) fails the check
+ * with its margin (twice 0.005 took the batch's loss from 2.28 to 5.31), and the remedy was the fallback "no lower
+ * rate could be checked".  A rate three decades too large is still a rate: the ladder goes on (lr/2000 = 0.0025). */
+static void test_a_rate_over_a_thousand_times_too_large_still_gets_a_checked_lower_rate(void **state)
+{
+    (void)state;
+    trained *t = train_scenario("relu_he_sgd_lr5", 1006);
+    double lr = value_of(t, GF_REMEDY_LEARNING_RATE);
+    assert_true(lr > 0 && lr < 5.0 / 1000);
+    assert_non_null(strstr(remedy(t), "is still stable"));
+    done(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_after_a_reset_the_remedy_is_checked_again_not_reused),
         cmocka_unit_test(test_a_remedy_read_after_the_guard_is_turned_on_no_longer_names_the_guard),
         cmocka_unit_test(test_a_remedy_read_after_the_rate_changed_is_checked_at_the_new_rate),
+        cmocka_unit_test(test_a_rate_over_a_thousand_times_too_large_still_gets_a_checked_lower_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
