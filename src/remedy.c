@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum act_kind { A_OUT, A_INIT, A_ACT, A_BIAS, A_LR_DOWN, A_LR_UP, A_PENALTY, A_CLIP, A_GUARD, A_COUNT };
+enum act_kind { A_OUT, A_OUT_BIAS, A_INIT, A_ACT, A_BIAS, A_LR_DOWN, A_LR_UP, A_PENALTY, A_CLIP, A_GUARD, A_COUNT };
 
 typedef struct {
     bool on;
@@ -74,6 +74,7 @@ typedef struct {
     double gain, chi;   /* end to end, and per layer (mean square) */
     int32_t k;          /* hidden-to-hidden steps */
     double dead, sat;   /* the largest dead and saturated fractions of a hidden layer */
+    double out_sat;     /* the output layer's saturated fraction */
     double conv;        /* the conv stack's end-to-end gain (NaN without conv layers) */
     int32_t conv_k;     /* the conv layers above the first, whose weights it passes through */
 } probed;
@@ -94,6 +95,7 @@ static void summarize(const gfi_judge *j, probed *r)
             r->dead = fmax(r->dead, v);
         r->sat = fmax(r->sat, gfi_j_saturation(j, i));
     }
+    r->out_sat = j->L > 0 ? gfi_j_saturation(j, j->L - 1) : 0;
 }
 
 /* Probes a scratch copy of the net with change into r; false if it could not be built.  j2 is scratch space. */
@@ -347,6 +349,42 @@ static void plan_output(planner *p)
     say(a, ")");
 }
 
+/* The output layer's own bias init in a sigmoid or tanh output's flat tails (a constant, or a normal's mean: -10 gives
+ * sigmoid'(-10) = 4.5e-5): every sample's output starts at an asymptote and passes back nothing, whatever the targets
+ * and the hidden layers.  A probe of a fresh copy has no targets and finds the hidden layers sound, so no condition
+ * shows it; the check is the output layer's own saturated share, which the copy with output bias 0 must have under
+ * the threshold where the copy with the net's bias init has it over, with no condition found. */
+static void plan_output_bias(planner *p, gfi_judge *j2)
+{
+    const gfi_judge *j = p->j;
+    const gf_net *net = j->net;
+    int32_t last = j->L - 1, act = gfi_j_act(j, last);
+    if (last < 0 || last != net->nlayers - 1 || !gfi_act_is_saturating(act) || !gfi_has(gfi_j_why_at(j, last), C_SATURATED))
+        return;
+    const gfi_init *b = &net->layers[last]->binit;
+    if (!(b->kind == GF_INIT_CONSTANT || b->kind == GF_INIT_NORMAL) || b->a == 0)
+        return;
+    double th = j->th[GF_TH_SATURATED_FRAC], from = b->a;
+    gfi_change ch = p->change;
+    probed r0, r;
+    if (!probe_change(net, &ch, j2, &r0) || !(r0.out_sat >= th))
+        return;
+    ch.out_bias_set = true;
+    ch.out_bias = 0.0;
+    if (!probe_change(net, &ch, j2, &r) || !(r.out_sat < th) || !all_healthy(&r))
+        return;
+    action *a = &p->c->a[A_OUT_BIAS];
+    a->on = true;
+    a->value = 0.0;
+    a->from = from;
+    p->change = ch;
+    say(a, "set the output layer's bias init to 0: its %s %g puts the %s output in its flat tails for every sample, "
+           "where it passes back nothing (checked: a probe of a copy with output bias 0 has %.0f%% of the output "
+           "saturated, against %.0f%% with %g, and finds no condition)",
+        b->kind == GF_INIT_CONSTANT ? "constant" : "mean", from, gf_activation_name(act), 100 * r.out_sat,
+        100 * r0.out_sat, from);
+}
+
 /* The largest of lr/4, lr/10, ... lr/1e5 with which CHECK_STEPS steps of a fresh copy (with the init changes
  * chosen) on the net's last batch stay finite, never 1.5x above the first loss, and end lower, with a margin of 2 as
  * plan_lr_up keeps: twice the rate passes the check too, so a factor 2 of stable headroom is left.  A rate at the
@@ -594,6 +632,9 @@ static void build_plan(planner *p)
     if (any(why, 1u << C_SATURATED)) {
         plan_output(p);
         note(p, A_OUT, 1u << C_SATURATED);
+        if (!p->c->a[A_OUT].on)
+            plan_output_bias(p, j2);
+        note(p, A_OUT_BIAS, 1u << C_SATURATED);
         plan_init_saturation(p, j2);
         note(p, A_INIT, 1u << C_SATURATED);
     }

@@ -47,7 +47,7 @@ static int swap_recurrent(const gf_layer *l, int32_t kind, gf_layer **k)
 }
 
 /* Builds the copy's layers: the source's, with the change's activation (and He init) where asked, and the change's
- * output activation (its init kept). */
+ * output activation (its init kept) and output bias init. */
 static int copy_layers(const gf_net *src, gf_net *dst, const gfi_change *c)
 {
     for (int32_t i = 0; i < src->nlayers; i++) {
@@ -67,6 +67,10 @@ static int copy_layers(const gf_net *src, gf_net *dst, const gfi_change *c)
         if (hidden && c->bias_set) {
             gfi_init_default(&k->binit, GF_INIT_CONSTANT);
             k->binit.a = c->bias;
+        }
+        if (i + 1 == src->nlayers && c->out_bias_set && !swap) {
+            gfi_init_default(&k->binit, GF_INIT_CONSTANT);
+            k->binit.a = c->out_bias;
         }
         if ((rc = gf_net_add(dst, k))) {
             gf_layer_destroy(k);

@@ -15,9 +15,11 @@ typedef struct {
     bool bias_set;  /* hidden bias init constant `bias` */
     double bias;
     int32_t out_act; /* the output layer's activation (-1: the net's) */
+    bool out_bias_set; /* the output layer's bias init constant `out_bias` */
+    double out_bias;
 } gfi_change;
 
-static inline gfi_change gfi_no_change(void) { return (gfi_change){1.0, 0.0, -1, -1, false, 0.0, -1}; }
+static inline gfi_change gfi_no_change(void) { return (gfi_change){1.0, 0.0, -1, -1, false, 0.0, -1, false, 0.0}; }
 
 /* What a few training steps of a scratch copy did. */
 typedef struct {
