@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum act_kind { A_OUT, A_OUT_BIAS, A_INIT, A_ACT, A_BIAS, A_LR_DOWN, A_LR_UP, A_PENALTY, A_CLIP, A_GUARD, A_COUNT };
+enum act_kind { A_OUT, A_OUT_BIAS, A_INIT, A_ACT, A_BIAS, A_REINIT, A_LR_DOWN, A_LR_UP, A_PENALTY, A_CLIP, A_GUARD, A_COUNT };
 
 typedef struct {
     bool on;
@@ -385,6 +385,55 @@ static void plan_output_bias(planner *p, gfi_judge *j2)
         100 * r0.out_sat, from);
 }
 
+/* The layer whose weights training began with are furthest from what its init draws (a fresh copy of the net, same
+ * seed, has the init's own): -1 when every layer is within x10 of it or nothing is known.  An init draws a layer's
+ * weights with an rms within a few percent of its std, so x10 is weights set by hand or loaded. */
+static int32_t weights_off_init(const gfi_judge *j, double *ratio, double *began, double *drawn)
+{
+    const gf_net *net = j->net;
+    gfi_change none = gfi_no_change();
+    gf_net *s = gfi_scratch_net(net, &none);
+    int32_t at = -1;
+    double worst = 10.0;
+    for (int32_t i = 0; s && i < j->L && i < s->nlayers; i++) {
+        const gf_layer *l = s->layers[i];
+        double w0 = gfi_j_early_weight_rms(j, i), sq = 0;
+        if (l->nweights < 1 || !(w0 > 0) || !isfinite(w0))
+            continue;
+        for (size_t k = 0; k < l->nweights; k++)
+            sq += (double)l->w[k] * l->w[k];
+        double fresh = sqrt(sq / (double)l->nweights), r = w0 / fresh;
+        if (fresh > 0 && fmax(r, 1 / r) > worst) {
+            worst = fmax(r, 1 / r);
+            at = i;
+            *ratio = r, *began = w0, *drawn = fresh;
+        }
+    }
+    gf_net_destroy(s);
+    return at;
+}
+
+/* Weights that began training far from the init's: every check of a rate runs on a fresh copy, whose weights are the
+ * init's, so a lower rate it calls stable says nothing of this net (x30 on one layer by hand: the copy was stable at
+ * the net's own rate, and the "checked" lower rate, followed, still blew up).  Re-initializing is the change the
+ * fresh copy's run at the current rate checks. */
+static void plan_reinit(planner *p)
+{
+    double ratio = 1, began = 0, drawn = 0;
+    int32_t at = weights_off_init(p->j, &ratio, &began, &drawn);
+    gfi_run r0;
+    if (at < 0 || !train_change(p, p->j->lr, &r0))
+        return;
+    action *a = &p->c->a[A_REINIT];
+    a->on = true;
+    say(a, "re-initialize the weights (gf_net_reinit): layer %d began training with a weight rms of %.3g, x%.3g of the "
+           "%.3g its init draws (set by hand or loaded), and a copy of the net as initialized is what the checks of a "
+           "rate train (checked: %d %s steps of a fresh copy on the last batch: ",
+        (int)at, began, ratio, drawn, CHECK_STEPS, opt_name(p->j->net));
+    put_run(a, &r0, p->j->lr);
+    say(a, "%s)", gfi_run_stable(&r0) ? ", stable at the current rate" : "");
+}
+
 /* The largest of lr/4, lr/10, ... lr/1e5 with which CHECK_STEPS steps of a fresh copy (with the init changes
  * chosen) on the net's last batch stay finite, never 1.5x above the first loss, and end lower, with a margin of 2 as
  * plan_lr_up keeps: twice the rate passes the check too, so a factor 2 of stable headroom is left.  A rate at the
@@ -400,9 +449,9 @@ static void plan_lr_down(planner *p)
     gfi_run r0, r, r2;
     if (!train_change(p, lr, &r0))
         return;
-    bool init_changed = p->change.wscale != 1.0 || p->change.act >= 0 || p->change.bias_set;
+    bool init_changed = p->change.wscale != 1.0 || p->change.act >= 0 || p->change.bias_set || p->c->a[A_REINIT].on;
     if (gfi_run_stable(&r0) && init_changed)
-        return; /* the init change alone makes the current rate stable */
+        return; /* the init change (or a fresh init) alone makes the current rate stable */
     action *a = &p->c->a[A_LR_DOWN];
     for (size_t k = 0; k < sizeof div / sizeof *div; k++) {
         double c = lr / div[k];
@@ -658,6 +707,9 @@ static void build_plan(planner *p)
     bool by_targets = targets_off_scale(j) && !any(why, EXPLODE_BY_STEPS);
     if (any(why, EXPLODE_BY_STEPS) ||
         (any(why, (1u << C_DEPTH_GROW) | (1u << C_CONV_GROW)) && !p->c->a[A_INIT].on && !by_targets) || changed) {
+        if (any(why, EXPLODE_BY_STEPS) && !changed)
+            plan_reinit(p);
+        note(p, A_REINIT, EXPLODE_BY_STEPS);
         plan_lr_down(p);
         note(p, A_LR_DOWN, EXPLODE_BY_STEPS | DEPTH | (1u << C_DEAD) | (1u << C_SATURATED));
     }

@@ -647,6 +647,57 @@ static void test_a_saturated_output_whose_bias_init_is_in_the_tails_is_told_to_s
     done(t);
 }
 
+/* x30 on the first layer's weights by hand (after the init): SGD at 0.01 blows up in 4 steps.  The rate was checked
+ * on a fresh copy, whose weights are the init's, where 0.01 itself is stable, so the remedy "lower the rate to
+ * 0.0025" was one its own check could not ground, and followed it still blew up.  The weights training began with
+ * are x30 of what the init draws: re-initializing them is the change the fresh copy's check confirms. */
+static gf_net *net_with_weights_set_by_hand(vs_dataset *ds, float factor)
+{
+    const vs_scenario sc = {"relu_he_3x64_x30", GF_ACT_RELU, 3, 64, 1, 0, 0, GF_OPT_SGD, 0.01, 0, 0, VS_TEACHER, 32,
+                            100, GF_VERDICT_EXPLODING, 0, {0}};
+    vs_data_for(ds, &sc, 1);
+    gf_net *net = vs_build(&sc, ds, 1);
+    assert_non_null(net);
+    float w[16 * 64];
+    assert_int_equal(gf_layer_get_weights(gf_net_layer(net, 0), w, 16 * 64), GF_OK);
+    for (int k = 0; k < 16 * 64; k++)
+        w[k] *= factor;
+    assert_int_equal(gf_layer_set_weights(gf_net_layer(net, 0), w, 16 * 64), GF_OK);
+    return net;
+}
+
+/* Trains net on ds for 100 steps of 32 under d (guard on); the status of the step that stopped it, or GF_OK. */
+static int train_100(gf_net *net, const vs_dataset *ds)
+{
+    for (int s = 0; s < 100; s++) {
+        int b = s % (VS_POINTS / 32), rc = gf_net_train_step(net, ds->x + (size_t)b * 32 * 16, 32 * 16, ds->t + b * 32,
+                                                             32, 32, NULL);
+        if (rc)
+            return rc;
+    }
+    return GF_OK;
+}
+
+static void test_weights_set_far_from_the_init_are_told_to_be_reinitialized_not_given_a_lower_rate(void **state)
+{
+    (void)state;
+    static vs_dataset ds;
+    gf_net *net = net_with_weights_set_by_hand(&ds, 30.0f);
+    gf_diag *d;
+    char text[8192];
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_diag_set_option(d, GF_DIAG_GUARD, 1), GF_OK);
+    assert_int_equal(train_100(net, &ds), GF_ERR_GUARD);
+    assert_int_equal(gf_diag_verdict_remedy(d, -1, text, sizeof text, NULL), GF_OK);
+    assert_non_null(strstr(text, "re-initialize the weights"));
+    int32_t present = -1;
+    double lr;
+    assert_int_equal(gf_diag_remedy_value(d, GF_REMEDY_LEARNING_RATE, &present, &lr), GF_OK);
+    assert_int_equal(present, 0);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
+}
+
 /* Followed, the output bias remedy cures the saturated outputs of the bias -10 scenarios: over 3 seeds each, the net
  * started with output bias 0 reads healthy at the end and its loss on the data is lower. */
 static void test_following_the_output_bias_remedy_cures_the_saturated_output(void **state)
@@ -676,6 +727,25 @@ static void test_following_the_output_bias_remedy_cures_the_saturated_output(voi
             assert_true(after < before);
             done(t);
         }
+}
+
+/* Followed, the re-initialization cures the net whose weights were set x30 by hand: over 100 steps at its own rate
+ * (0.01) no step is refused and the verdict is healthy. */
+static void test_following_the_reinitialization_cures_weights_set_far_from_the_init(void **state)
+{
+    (void)state;
+    static vs_dataset ds;
+    gf_net *net = net_with_weights_set_by_hand(&ds, 30.0f);
+    gf_diag *d;
+    assert_int_equal(gf_net_reinit(net, 1), GF_OK);
+    assert_int_equal(gf_diag_create(&d, net), GF_OK);
+    assert_int_equal(gf_diag_set_option(d, GF_DIAG_GUARD, 1), GF_OK);
+    assert_int_equal(train_100(net, &ds), GF_OK);
+    int32_t v;
+    assert_int_equal(gf_diag_verdict(d, -1, &v), GF_OK);
+    assert_int_equal(v, GF_VERDICT_HEALTHY);
+    gf_diag_destroy(d);
+    gf_net_destroy(net);
 }
 
 int main(void)
@@ -709,9 +779,11 @@ int main(void)
         cmocka_unit_test(test_a_remedy_read_after_the_rate_changed_is_checked_at_the_new_rate),
         cmocka_unit_test(test_a_rate_over_a_thousand_times_too_large_still_gets_a_checked_lower_rate),
         cmocka_unit_test(test_a_saturated_output_whose_bias_init_is_in_the_tails_is_told_to_start_it_at_0),
+        cmocka_unit_test(test_weights_set_far_from_the_init_are_told_to_be_reinitialized_not_given_a_lower_rate),
     };
     const struct CMUnitTest long_tests[] = {
         cmocka_unit_test(test_following_the_output_bias_remedy_cures_the_saturated_output),
+        cmocka_unit_test(test_following_the_reinitialization_cures_weights_set_far_from_the_init),
     };
     return RUN_WITH_LONG_GROUP(tests, long_tests);
 }
