@@ -299,11 +299,11 @@ def orphan():
     h = Holder()
     h.diag, h.me = gf.Diagnostics(net), h  # a cycle: only the collector frees it
 orphan()
-held, release = threading.Event(), threading.Event()
-def holder():
-    with net._serial_lock():
-        held.set()
-        release.wait(60)
+held = threading.Event()
+def holder():  # lets go by itself: the collector may run in the main thread too (the threshold is the process's),
+    with net._serial_lock():  # and a close() there waits for this lock, so the main thread cannot be the one to
+        held.set()            # release it (that cost a 60 s timeout inside a loaded `make check`)
+        time.sleep(0.3)
 threading.Thread(target=holder, daemon=True).start()
 held.wait(60)
 done = []
@@ -315,8 +315,6 @@ def caller():
         gc.set_threshold(700)
 t = threading.Thread(target=caller, daemon=True)
 t.start()
-time.sleep(0.3)
-release.set()
 t.join(30)
 report(hung=t.is_alive(), done=done, attached=gf.Diagnostics(net).net is net if not t.is_alive() else None)
 sys.stdout.flush()
