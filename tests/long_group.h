@@ -2,8 +2,8 @@
  *
  * Tests that train nets for hundreds of steps, or check a remedy by training copies of the net, take a
  * fraction of a second natively and minutes under valgrind.  A suite lists them in a second group and runs
- * both with RUN_WITH_LONG_GROUP; with GF_TESTS_SKIP_LONG=1 in the environment (set by CI's valgrind stage)
- * the second group is skipped and says so.  The native, ASan + UBSan and clang runs always run it. */
+ * both with RUN_WITH_LONG_GROUP; with GF_TESTS_SKIP_LONG=1 in the environment (set by CI for valgrind, qemu and
+ * clang) the second group is skipped and says so.  `make check` and its ASan + UBSan run always run it. */
 #ifndef GF_TESTS_LONG_GROUP_H
 #define GF_TESTS_LONG_GROUP_H
 
