@@ -310,8 +310,9 @@ static void tap_range(int64_t off, int64_t s, int64_t n, int64_t outn, int64_t *
 
 /* im2col, row r of COL (channel c, tap i, j) over every sample: p->a = x, p->x = COL.  The output rows whose
  * input row lies in the image, [a, b), and in each the columns [lo, hi) whose input column does; the rest is
- * padding's zeros.  At column stride 1 the rows are copied in one call (ew.h copy_rows: a memcpy per row of
- * 11 - 26 floats cost more than the copy). */
+ * padding's zeros.  At column stride 1 every sample's rows are copied in one call (ew.h copy_rows; a memcpy or
+ * a call per row of 7 - 26 floats cost more than the copy), after one memset of the whole COL row when the
+ * tap reaches into the padding. */
 static void im2col_row(const pass *p, int64_t r)
 {
     const geom *g = p->g;
@@ -321,36 +322,35 @@ static void im2col_row(const pass *p, int64_t r)
     tap_range(offy, g->sh, g->h, g->oh, &a, &b);
     int64_t np = p->batch * g->p, plane = g->h * g->w;
     float *dst = p->x + r * np;
-    const gfi_ew_ops *ew = gfi_ew();
+    /* the input index of output row a, column 0 (negative with padding: only read from column lo on) */
+    int64_t at = (a * g->sh + offy) * g->w + offx;
+    if (g->sw == 1) {
+        if (a > 0 || b < g->oh || lo > 0 || hi < g->ow)
+            memset(dst, 0, (size_t)np * sizeof *dst);
+        if (b > a && hi > lo)
+            gfi_ew()->copy_rows(dst + (a * g->ow + lo), g->ow, g->p, p->a + (c * plane + at + lo), g->sh * g->w,
+                                g->c * plane, p->batch, b - a, hi - lo);
+        return;
+    }
     for (int64_t n = 0; n < p->batch; n++) {
-        /* the input index of output row a, column 0 (negative with padding: only read from column lo on) */
         const float *xc = p->a + (n * g->c + c) * plane;
-        int64_t at = (a * g->sh + offy) * g->w + offx;
         float *d = dst + n * g->p;
         memset(d, 0, (size_t)(a * g->ow) * sizeof *d);
         memset(d + b * g->ow, 0, (size_t)((g->oh - b) * g->ow) * sizeof *d);
         for (int64_t oy = a; oy < b; oy++) {
+            int64_t from = at + (oy - a) * g->sh * g->w;
             float *row = d + oy * g->ow;
             for (int64_t ox = 0; ox < lo; ox++)
                 row[ox] = 0.0f;
-            for (int64_t ox = hi; ox < g->ow; ox++)
-                row[ox] = 0.0f;
-        }
-        if (g->sw == 1) {
-            if (b > a)
-                ew->copy_rows(d + a * g->ow + lo, g->ow, xc + at + lo, g->sh * g->w, b - a, hi - lo);
-            continue;
-        }
-        for (int64_t oy = a; oy < b; oy++) {
-            int64_t from = at + (oy - a) * g->sh * g->w;
-            float *row = d + oy * g->ow;
             for (int64_t ox = lo; ox < hi; ox++)
                 row[ox] = xc[from + ox * g->sw];
+            for (int64_t ox = hi; ox < g->ow; ox++)
+                row[ox] = 0.0f;
         }
     }
 }
 
-/* d[i] += s[i]: the rows of a stride-1 col2im (restrict and blocked, so it vectorizes). */
+/* d[i] += s[i]: the weight gradient's slots (restrict and blocked, so it vectorizes). */
 static void add_run(float *restrict d, const float *restrict s, int64_t n)
 {
     int64_t i = 0;
@@ -361,29 +361,33 @@ static void add_run(float *restrict d, const float *restrict s, int64_t n)
         d[i] += s[i];
 }
 
-/* col2im, plane q = (sample n, channel c) of dx: p->a = dCOL, p->x = dx.  Taps are added in a fixed order. */
+/* col2im, plane q = (sample n, channel c) of dx: p->a = dCOL, p->x = dx.  Taps are added in a fixed order;
+ * at column stride 1 each tap's rows in one call (ew.h add_rows). */
 static void col2im_plane(const pass *p, int64_t q)
 {
     const geom *g = p->g;
     int64_t n = q / g->c, c = q % g->c, np = p->batch * g->p, plane = g->h * g->w;
     float *dx = p->x + q * plane;
+    const gfi_ew_ops *ew = gfi_ew();
     memset(dx, 0, (size_t)plane * sizeof *dx);
     for (int64_t i = 0; i < g->kh; i++)
         for (int64_t j = 0; j < g->kw; j++) {
-            int64_t offy = i * g->dh - g->ph, offx = j * g->dw - g->pw, lo, hi;
+            int64_t offy = i * g->dh - g->ph, offx = j * g->dw - g->pw, lo, hi, a, b;
             tap_range(offx, g->sw, g->w, g->ow, &lo, &hi);
+            tap_range(offy, g->sh, g->h, g->oh, &a, &b);
             const float *src = p->a + ((c * g->kh + i) * g->kw + j) * np + n * g->p;
-            for (int64_t oy = 0; oy < g->oh; oy++) {
-                int64_t iy = oy * g->sh + offy;
-                if (iy < 0 || iy >= g->h)
-                    continue;
-                float *row = dx + iy * g->w + offx;
+            if (b <= a || hi <= lo)
+                continue;
+            if (g->sw == 1) {
+                ew->add_rows(dx + ((a * g->sh + offy) * g->w + offx + lo), g->sh * g->w, src + (a * g->ow + lo),
+                             g->ow, b - a, hi - lo);
+                continue;
+            }
+            for (int64_t oy = a; oy < b; oy++) {
+                float *row = dx + ((oy * g->sh + offy) * g->w + offx + lo * g->sw);
                 const float *s = src + oy * g->ow;
-                if (g->sw == 1)
-                    add_run(row + lo, s + lo, hi - lo);
-                else
-                    for (int64_t ox = lo; ox < hi; ox++)
-                        row[ox * g->sw] += s[ox];
+                for (int64_t ox = lo; ox < hi; ox++)
+                    row[(ox - lo) * g->sw] += s[ox];
             }
         }
 }
@@ -490,15 +494,39 @@ static void bias_grad_channel(const pass *p, int64_t k)
 /* ---- per-channel series (observed passes only) ---- */
 
 /* Whether value v of the output (pre-activation z, activation y) is on the live side of the activation. */
-static bool live(int32_t kind, float z, float y)
+/* Live units of a run of n: ReLU-family z > 0, sigmoid y(1 - y) >= 0.0025, tanh 1 - y^2 >= 0.01 (others all).
+ * One loop per kind, in blocks of BLOCK counted in int32 lanes (vector code at -O2): a test of the kind per
+ * element kept the loop scalar, 8 % of a small conv net's step. */
+#define COUNT_RUN(x, test)                                                                                     \
+    int64_t count = 0, i = 0;                                                                                  \
+    for (; i + BLOCK <= n; i += BLOCK) {                                                                       \
+        int32_t c = 0;                                                                                         \
+        for (int j = 0; j < BLOCK; j++) {                                                                      \
+            float x = v[i + j];                                                                                \
+            c += (test) ? 1 : 0;                                                                               \
+        }                                                                                                      \
+        count += c;                                                                                            \
+    }                                                                                                          \
+    for (; i < n; i++) {                                                                                       \
+        float x = v[i];                                                                                        \
+        count += (test) ? 1 : 0;                                                                               \
+    }                                                                                                          \
+    return count
+
+static int64_t count_positive(const float *restrict v, int64_t n) { COUNT_RUN(z, z > 0.0f); }
+static int64_t count_sigmoid_live(const float *restrict v, int64_t n) { COUNT_RUN(y, y * (1.0f - y) >= 0.0025f); }
+static int64_t count_tanh_live(const float *restrict v, int64_t n) { COUNT_RUN(y, 1.0f - y * y >= 0.01f); }
+#undef COUNT_RUN
+
+static int64_t count_live(int32_t kind, const float *z, const float *y, int64_t n)
 {
     if (gfi_act_is_relu_family(kind))
-        return z > 0.0f;
+        return count_positive(z, n);
     if (kind == GF_ACT_SIGMOID)
-        return y * (1.0f - y) >= 0.0025f;
+        return count_sigmoid_live(y, n);
     if (kind == GF_ACT_TANH)
-        return 1.0f - y * y >= 0.01f;
-    return true;
+        return count_tanh_live(y, n);
+    return n;
 }
 
 /* Channel k's live fraction over the batch: p->a = z, p->b = y. */
@@ -507,11 +535,8 @@ static void live_frac_channel(const pass *p, int64_t k)
     const geom *g = p->g;
     gf_layer *l = p->l;
     int64_t count = 0;
-    for (int64_t n = 0; n < p->batch; n++) {
-        const float *z = p->a + (n * g->oc + k) * g->p, *y = p->b + (n * g->oc + k) * g->p;
-        for (int64_t i = 0; i < g->p; i++)
-            count += live(l->act.kind, z[i], y[i]);
-    }
+    for (int64_t n = 0; n < p->batch; n++)
+        count += count_live(l->act.kind, p->a + (n * g->oc + k) * g->p, p->b + (n * g->oc + k) * g->p, g->p);
     l->keep[KEEP_HEAD + k] = (double)count / ((double)p->batch * (double)g->p);
 }
 

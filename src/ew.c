@@ -252,10 +252,22 @@ void gfi_max_pool_2x2_portable(const float *x, int64_t w, int64_t sh, int64_t sw
         }
 }
 
-static void copy_rows(float *d, int64_t ldd, const float *s, int64_t lds, int64_t rows, int64_t cols)
+static void copy_rows(float *d, int64_t ldd, int64_t dplane, const float *s, int64_t lds, int64_t splane,
+                      int64_t planes, int64_t rows, int64_t cols)
 {
-    for (int64_t r = 0; r < rows; r++)
-        memcpy(d + r * ldd, s + r * lds, (size_t)cols * sizeof *d);
+    for (int64_t q = 0; q < planes; q++)
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(d + q * dplane + r * ldd, s + q * splane + r * lds, (size_t)cols * sizeof *d);
+}
+
+static void add_rows(float *d, int64_t ldd, const float *s, int64_t lds, int64_t rows, int64_t cols)
+{
+    for (int64_t r = 0; r < rows; r++, d += ldd, s += lds) {
+        float *restrict dr = d;
+        const float *restrict sr = s;
+        for (int64_t c = 0; c < cols; c++)
+            dr[c] += sr[c];
+    }
 }
 
 static double run_sum16(const float *x, int64_t n)
@@ -274,7 +286,7 @@ static double run_sum16(const float *x, int64_t n)
 
 const gfi_ew_ops gfi_ew_portable = {bias_act,         act_grad_colsum, opt_update,
                                     first_nonfinite,  opt_update_stats, gfi_max_pool_2x2_portable,
-                                    copy_rows,        run_sum16};
+                                    copy_rows,        run_sum16,        add_rows};
 
 /* The version for a gemm kernel id (the same CPU requirements, since each
  * ew file is built with its kernel file's flags). */

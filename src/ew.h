@@ -115,13 +115,18 @@ typedef struct gfi_ew_ops {
      * sw == 2 and hand other strides to the portable one. */
     void (*max_pool_2x2)(const float *x, int64_t w, int64_t sh, int64_t sw, float *y, int32_t *arg, int64_t oh,
                          int64_t ow);
-    /* d[r ldd + c] = s[r lds + c] for r < rows, c < cols: short rows (an
-     * im2col row of 11 - 26 floats) without a call per row. */
-    void (*copy_rows)(float *d, int64_t ldd, const float *s, int64_t lds, int64_t rows, int64_t cols);
+    /* d[q dplane + r ldd + c] = s[q splane + r lds + c] for q < planes,
+     * r < rows, c < cols: im2col's short rows (7 - 26 floats) of every
+     * sample in one call. */
+    void (*copy_rows)(float *d, int64_t ldd, int64_t dplane, const float *s, int64_t lds, int64_t splane,
+                      int64_t planes, int64_t rows, int64_t cols);
     /* The sum of x[0..n) in double: element i into partial sum i % 16, the
      * 16 partials added in order.  Every version gives the same bits (a
      * convolution's bias gradient, summed per (sample, channel) plane). */
     double (*run_sum16)(const float *x, int64_t n);
+    /* d[r ldd + c] += s[r lds + c] for r < rows, c < cols: col2im's rows
+     * (each element one float add, so every version gives the same bits). */
+    void (*add_rows)(float *d, int64_t ldd, const float *s, int64_t lds, int64_t rows, int64_t cols);
 } gfi_ew_ops;
 
 /* A sum of squares ss of n floats built from float partials of at most 8

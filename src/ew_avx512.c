@@ -720,7 +720,26 @@ static void max_pool_2x2(const float *x, int64_t w, int64_t sh, int64_t sw, floa
     }
 }
 
-static void copy_rows(float *d, int64_t ldd, const float *s, int64_t lds, int64_t rows, int64_t cols)
+static void copy_rows(float *d, int64_t ldd, int64_t dplane, const float *s, int64_t lds, int64_t splane,
+                      int64_t planes, int64_t rows, int64_t cols)
+{
+    if (cols <= 0)
+        return;
+    const int64_t full = cols & ~(int64_t)15;
+    const __mmask16 tail = lanes(cols - full);
+    for (int64_t q = 0; q < planes; q++) {
+        float *dq = d + q * dplane;
+        const float *sq = s + q * splane;
+        for (int64_t r = 0; r < rows; r++, dq += ldd, sq += lds) {
+            for (int64_t c = 0; c < full; c += 16)
+                _mm512_storeu_ps(dq + c, _mm512_loadu_ps(sq + c));
+            if (tail)
+                _mm512_mask_storeu_ps(dq + full, tail, _mm512_maskz_loadu_ps(tail, sq + full));
+        }
+    }
+}
+
+static void add_rows(float *d, int64_t ldd, const float *s, int64_t lds, int64_t rows, int64_t cols)
 {
     if (cols <= 0)
         return;
@@ -728,9 +747,10 @@ static void copy_rows(float *d, int64_t ldd, const float *s, int64_t lds, int64_
     const __mmask16 tail = lanes(cols - full);
     for (int64_t r = 0; r < rows; r++, d += ldd, s += lds) {
         for (int64_t c = 0; c < full; c += 16)
-            _mm512_storeu_ps(d + c, _mm512_loadu_ps(s + c));
+            _mm512_storeu_ps(d + c, _mm512_add_ps(_mm512_loadu_ps(d + c), _mm512_loadu_ps(s + c)));
         if (tail)
-            _mm512_mask_storeu_ps(d + full, tail, _mm512_maskz_loadu_ps(tail, s + full));
+            _mm512_mask_storeu_ps(d + full, tail,
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(tail, d + full), _mm512_maskz_loadu_ps(tail, s + full)));
     }
 }
 
@@ -761,7 +781,8 @@ static double run_sum16(const float *x, int64_t n)
 }
 
 const gfi_ew_ops gfi_ew_avx512 = {bias_act,        act_grad_colsum,  opt_update, first_nonfinite,
-                                  opt_update_stats, max_pool_2x2,    copy_rows,  run_sum16};
+                                  opt_update_stats, max_pool_2x2,    copy_rows,  run_sum16,
+                                  add_rows};
 
 #elif defined(GFI_GEMM_HAVE_X86)
 /* Built without the AVX-512 flags: ew.c never selects this table. */

@@ -750,10 +750,34 @@ static void test_max_pool_2x2_versions_follow_the_rule_on_ties_nan_and_edges(voi
                     }
 }
 
-/* Every version's copy_rows copies rows of 0 - 40 floats between strides
- * and writes nothing else: the gaps between destination rows and the row
- * after the last keep their contents. */
+/* Every version's copy_rows copies planes of rows of 0 - 40 floats between
+ * strides and writes nothing else: the gaps between destination rows and
+ * planes, and what follows the last, keep their contents. */
 static void test_copy_rows_copies_each_row_and_nothing_else(void **state)
+{
+    (void)state;
+    enum { ROWS = 5, LDS = 53, LDD = 47, PLANES = 3, SPLANE = ROWS * LDS + 7, DPLANE = ROWS * LDD + 5 };
+    static float src[PLANES * SPLANE], dst[(PLANES + 1) * DPLANE], want[(PLANES + 1) * DPLANE];
+    for (int i = 0; i < PLANES * SPLANE; i++)
+        src[i] = uniform(-1, 1);
+    for (int v = 0; versions(v); v++)
+        for (int64_t planes = 0; planes <= PLANES; planes++)
+            for (int64_t cols = 0; cols <= 40; cols++)
+                for (int64_t rows = 0; rows <= ROWS; rows++) {
+                    for (int i = 0; i < (PLANES + 1) * DPLANE; i++)
+                        dst[i] = want[i] = (float)-i;
+                    for (int64_t q = 0; q < planes; q++)
+                        for (int64_t r = 0; r < rows; r++)
+                            for (int64_t c = 0; c < cols; c++)
+                                want[q * DPLANE + r * LDD + c] = src[q * SPLANE + r * LDS + c + 3];
+                    versions(v)->copy_rows(dst, LDD, DPLANE, src + 3, LDS, SPLANE, planes, rows, cols);
+                    assert_memory_equal(dst, want, sizeof dst);
+                }
+}
+
+/* Every version's add_rows adds rows of 0 - 40 floats between strides,
+ * each element once, and writes nothing else. */
+static void test_add_rows_adds_each_row_and_nothing_else(void **state)
 {
     (void)state;
     enum { ROWS = 5, LDS = 53, LDD = 47 };
@@ -764,11 +788,11 @@ static void test_copy_rows_copies_each_row_and_nothing_else(void **state)
         for (int64_t cols = 0; cols <= 40; cols++)
             for (int64_t rows = 0; rows <= ROWS; rows++) {
                 for (int i = 0; i < (ROWS + 1) * LDD; i++)
-                    dst[i] = want[i] = (float)-i;
+                    dst[i] = want[i] = uniform(-1, 1);
                 for (int64_t r = 0; r < rows; r++)
                     for (int64_t c = 0; c < cols; c++)
-                        want[r * LDD + c] = src[r * LDS + c + 3];
-                versions(v)->copy_rows(dst, LDD, src + 3, LDS, rows, cols);
+                        want[r * LDD + c] += src[r * LDS + c + 3];
+                versions(v)->add_rows(dst, LDD, src + 3, LDS, rows, cols);
                 assert_memory_equal(dst, want, sizeof dst);
             }
 }
@@ -988,6 +1012,7 @@ int main(void)
         cmocka_unit_test(test_ew_force_selects_a_version_and_refuses_unknown_ids),
         cmocka_unit_test(test_max_pool_2x2_versions_follow_the_rule_on_ties_nan_and_edges),
         cmocka_unit_test(test_copy_rows_copies_each_row_and_nothing_else),
+        cmocka_unit_test(test_add_rows_adds_each_row_and_nothing_else),
         cmocka_unit_test(test_run_sum16_versions_give_the_portable_sums_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
