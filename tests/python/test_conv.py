@@ -143,6 +143,15 @@ class TorchParityTest(unittest.TestCase):
                       [torch.nn.Conv2d(2, 3, (2, 3), stride=(1, 2), padding=(0, 2), dilation=(3, 2)),
                        torch.nn.Sigmoid()])
 
+    def test_conv2d_with_row_stride_column_dilation_and_padding(self):
+        # Column stride 1 with a row stride, column dilation and padding: the path that copies every sample's rows
+        # of a tap in one call and adds col2im's rows per tap.
+        self._compare((3, 11, 7), "image",
+                      lambda n: [n.add_conv2d(4, (3, 3), stride=(2, 1), padding=(1, 2), dilation=(1, 2),
+                                              activation="elu")],
+                      [torch.nn.Conv2d(3, 4, (3, 3), stride=(2, 1), padding=(1, 2), dilation=(1, 2)),
+                       torch.nn.ELU()])
+
     def test_conv2d_with_groups_and_depthwise(self):
         self._compare((4, 6, 6), "image",
                       lambda n: [n.add_conv2d(6, 3, padding=1, groups=2, activation="tanh"),
