@@ -72,6 +72,21 @@ static float *ws_packb(const struct gfi_gemm_ws *ws, int tid) { return ws_packa(
 #define P_MR 4
 #define P_NR 16
 
+/* C's mr x nr corner = alpha t (+ beta C unless beta is 0, which never reads C); t is P_MR x P_NR. */
+static void store_tile(const float *t, float *restrict c, int64_t ldc, float alpha, float beta, int mr,
+                       int nr)
+{
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        if (beta == 0.0f)
+            for (int j = 0; j < nr; j++)
+                ci[j] = alpha * t[i * P_NR + j];
+        else
+            for (int j = 0; j < nr; j++)
+                ci[j] = alpha * t[i * P_NR + j] + beta * ci[j];
+    }
+}
+
 #if defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
 /* AArch64 (NEON is part of its base ISA): 16 accumulator vectors in registers, each step a fused
@@ -100,15 +115,7 @@ static void portable_ukernel(int64_t kc, const float *restrict pa, const float *
     vst1q_f32(out[1], c10), vst1q_f32(out[1] + 4, c11), vst1q_f32(out[1] + 8, c12), vst1q_f32(out[1] + 12, c13);
     vst1q_f32(out[2], c20), vst1q_f32(out[2] + 4, c21), vst1q_f32(out[2] + 8, c22), vst1q_f32(out[2] + 12, c23);
     vst1q_f32(out[3], c30), vst1q_f32(out[3] + 4, c31), vst1q_f32(out[3] + 8, c32), vst1q_f32(out[3] + 12, c33);
-    for (int i = 0; i < mr; i++) {
-        float *ci = c + i * ldc;
-        if (beta == 0.0f)
-            for (int j = 0; j < nr; j++)
-                ci[j] = alpha * out[i][j];
-        else
-            for (int j = 0; j < nr; j++)
-                ci[j] = alpha * out[i][j] + beta * ci[j];
-    }
+    store_tile(&out[0][0], c, ldc, alpha, beta, mr, nr);
 }
 #elif defined(__GNUC__)
 /* Four rows of 16 accumulators held as 4-lane vectors (GCC/clang vector extensions, any target): as
@@ -127,7 +134,6 @@ static void portable_ukernel(int64_t kc, const float *restrict pa, const float *
                              int64_t ldc, float alpha, float beta, int mr, int nr)
 {
     const gfi_v4 z = {0.0f, 0.0f, 0.0f, 0.0f};
-    gfi_v4 acc[P_MR][P_NR / 4];
     gfi_v4 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
     gfi_v4 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
     for (int64_t p = 0; p < kc; p++) {
@@ -141,21 +147,11 @@ static void portable_ukernel(int64_t kc, const float *restrict pa, const float *
         pa += P_MR;
         pb += P_NR;
     }
-    acc[0][0] = c00, acc[0][1] = c01, acc[0][2] = c02, acc[0][3] = c03;
-    acc[1][0] = c10, acc[1][1] = c11, acc[1][2] = c12, acc[1][3] = c13;
-    acc[2][0] = c20, acc[2][1] = c21, acc[2][2] = c22, acc[2][3] = c23;
-    acc[3][0] = c30, acc[3][1] = c31, acc[3][2] = c32, acc[3][3] = c33;
+    const gfi_v4 acc[P_MR][P_NR / 4] = {
+        {c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}};
     float out[P_MR][P_NR];
     memcpy(out, acc, sizeof out);
-    for (int i = 0; i < mr; i++) {
-        float *ci = c + i * ldc;
-        if (beta == 0.0f)
-            for (int j = 0; j < nr; j++)
-                ci[j] = alpha * out[i][j];
-        else
-            for (int j = 0; j < nr; j++)
-                ci[j] = alpha * out[i][j] + beta * ci[j];
-    }
+    store_tile(&out[0][0], c, ldc, alpha, beta, mr, nr);
 }
 #else
 static void portable_ukernel(int64_t kc, const float *restrict pa, const float *restrict pb, float *restrict c,
@@ -171,15 +167,7 @@ static void portable_ukernel(int64_t kc, const float *restrict pa, const float *
         pa += P_MR;
         pb += P_NR;
     }
-    for (int i = 0; i < mr; i++) {
-        float *ci = c + i * ldc;
-        if (beta == 0.0f)
-            for (int j = 0; j < nr; j++)
-                ci[j] = alpha * acc[i][j];
-        else
-            for (int j = 0; j < nr; j++)
-                ci[j] = alpha * acc[i][j] + beta * ci[j];
-    }
+    store_tile(&acc[0][0], c, ldc, alpha, beta, mr, nr);
 }
 #endif
 
