@@ -441,7 +441,7 @@ static void bias_act_run(const pass *p, int64_t t)
          * rounding as bias_only): tanh and sigmoid through libm in double were a third of a tanh conv step. */
         enum { PIECE = 128 };
         float bb[PIECE];
-        for (int i = 0; i < PIECE; i++)
+        for (int64_t i = 0; i < PIECE && i < g->p; i++)
             bb[i] = b;
         memcpy(z, src, (size_t)g->p * sizeof *z);
         const gfi_ew_ops *ew = gfi_ew();
@@ -508,7 +508,6 @@ static void bias_grad_channel(const pass *p, int64_t k)
 
 /* ---- per-channel series (observed passes only) ---- */
 
-/* Whether value v of the output (pre-activation z, activation y) is on the live side of the activation. */
 /* Live units of a run of n: ReLU-family z > 0, sigmoid y(1 - y) >= 0.0025, tanh 1 - y^2 >= 0.01 (others all).
  * One loop per kind, in blocks of BLOCK counted in int32 lanes (vector code at -O2): a test of the kind per
  * element kept the loop scalar, 8 % of a small conv net's step. */
