@@ -710,14 +710,22 @@ _OPT_KWARGS = {
 }
 
 
+# The rate an Optimizer gets when none is given: PyTorch's and Keras's defaults agree on 1e-3 for Adam and AdamW;
+# 0.01 for the others (Keras's SGD, PyTorch's RMSprop and Adagrad).
+_DEFAULT_LR = {OptimizerKind.ADAM: 1e-3, OptimizerKind.ADAMW: 1e-3}
+
+
 class Optimizer(_Handle):
-    """An optimizer: Optimizer("adam", lr=1e-3, beta2=0.99).  Net.set_optimizer() transfers it to the Net."""
+    """An optimizer: Optimizer("adam", lr=1e-3, beta2=0.99).  Net.set_optimizer() transfers it to the Net.
+    lr=None: 1e-3 for adam and adamw, 0.01 for the others."""
     _destroy = "gf_optimizer_destroy"
     _label = "Optimizer"
 
-    def __init__(self, kind=OptimizerKind.SGD, lr=0.01, **params):
+    def __init__(self, kind=OptimizerKind.SGD, lr=None, **params):
         where = "Optimizer"
         k = enum_value(OptimizerKind, kind, "kind", where)
+        if lr is None:
+            lr = _DEFAULT_LR.get(k, 0.01)  # an int outside the enum: the library refuses the kind
         unknown = sorted(set(params) - set(_OPT_KWARGS))
         if unknown:
             raise InvalidArgumentError("%s: unknown parameter(s) %s (known: %s)"
@@ -1627,7 +1635,7 @@ class Net(_Handle):
         if not isinstance(optimizer, Optimizer):
             if isinstance(optimizer, _Handle):
                 raise KindError("%s: optimizer must be an Optimizer, got %s" % (where, type(optimizer).__name__))
-            optimizer = Optimizer(optimizer, 0.01 if lr is None else lr, **params)
+            optimizer = Optimizer(optimizer, lr, **params)
         elif lr is not None or params:
             raise InvalidArgumentError("%s: lr/params only apply when a kind name is given" % where)
         if optimizer._owner is self:  # a view of this net's optimizer (ClosedError if it was replaced)

@@ -195,6 +195,20 @@ class OptimizerTest(unittest.TestCase):
             self.assertEqual(o.kind, gf.OptimizerKind.ADAM)
             self.assertEqual((o.lr, o.beta1, o.beta2, o.eps), (1e-3, 0.8, 0.99, 1e-7))
 
+    def test_adam_and_adamw_default_to_pytorchs_rate(self):
+        for kind in ("adam", "adamw"):
+            with gf.Optimizer(kind) as o:
+                self.assertAlmostEqual(o.lr, 1e-3, delta=1e-12)
+
+    def test_the_other_kinds_default_to_a_rate_of_0_01(self):
+        for kind in ("sgd", "momentum", "nesterov", "rmsprop", "adagrad"):
+            with gf.Optimizer(kind) as o:
+                self.assertAlmostEqual(o.lr, 0.01, delta=1e-12)
+
+    def test_set_optimizer_by_name_takes_the_kinds_default_rate(self):
+        with gf.Net([3, 4, 1]) as net:
+            self.assertAlmostEqual(net.set_optimizer("adam").lr, 1e-3, delta=1e-12)
+
     def test_lr_property_writes_through(self):
         with gf.Optimizer("momentum", lr=0.1) as o:
             o.lr = 0.05
