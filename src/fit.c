@@ -103,6 +103,15 @@ int gfi_fit_check_layer_batches(gf_net *net, const char *fn, const char *shuffle
     return rc ? rc : gfi_check_layer_chunks(net, fn, "validation", nval, batch);
 }
 
+int gfi_fit_check_loss_unchanged(gf_net *net, const char *fn, int32_t kind, bool per_step)
+{
+    const gfi_loss *now = &net->loss;
+    if (now->kind == kind && now->per_step == per_step)
+        return GF_OK;
+    return gfi_net_fail(net, GF_ERR_STATE, "%s: the loss was changed during the fit (in its callback): %s (set the "
+                        "loss between fits)", fn, now->kind != kind ? "another kind" : "per-step turned on or off");
+}
+
 static void print_progress(int32_t epoch, int32_t epochs, double loss, double rate, double left)
 {
     fprintf(stderr, "\repoch %d/%d  loss %.6g  %.0f samples/s  %.1fs left   ", (int)epoch + 1, (int)epochs, loss,
@@ -161,6 +170,8 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
     gfi_rng rng_before = net->rng;
     int64_t steps_before = net->steps;
     double start = now_seconds(), epoch_loss = 0.0;
+    int32_t loss_kind = net->loss.kind;
+    bool loss_per_step = net->loss.per_step;
     net->fb.running = true;
     for (int32_t e = 0; e < epochs; e++) {
         shuffle(net, n);
@@ -192,17 +203,25 @@ int gf_net_fit(gf_net *net, const float *x, size_t x_count, const float *target,
             double rate = el > 0 ? (double)n * (e + 1) / el : 0.0;
             print_progress(e, epochs, epoch_loss, rate, el / (e + 1) * (epochs - e - 1));
         }
-        if (callback && callback(user, e, epoch_loss))
-            break;
-        /* The callback may have set per-sample recurrent settings, refused above because this loop shuffles: the
-         * next epoch would give them to other samples. */
-        if (callback && e + 1 < epochs &&
-            (rc = gfi_fit_check_layer_batches(net, "gf_net_fit (after its callback)", "gf_net_fit shuffles the "
-                                              "samples (gf_net_fit_v2 can keep them in order)", n, 0, batch))) {
+        if (!callback)
+            continue;
+        bool stop = callback(user, e, epoch_loss) != 0;
+        /* The callback may have swapped the loss or its per-step layout: the targets were checked, and are gathered,
+         * for the loss the fit began with.  As gf_net_fit_v2, the fit ends on any such change, stopping or not, rather
+         * than on whatever the next step makes of the targets. */
+        rc = gfi_fit_check_loss_unchanged(net, "gf_net_fit", loss_kind, loss_per_step);
+        /* It may also have set per-sample recurrent settings, refused above because this loop shuffles: the next
+         * epoch would give them to other samples. */
+        if (!rc && !stop && e + 1 < epochs)
+            rc = gfi_fit_check_layer_batches(net, "gf_net_fit (after its callback)", "gf_net_fit shuffles the "
+                                             "samples (gf_net_fit_v2 can keep them in order)", n, 0, batch);
+        if (rc) {
             net->fb.running = false;
             gfi_net_train_prepare_end(net, &prep, true);
             return rc;
         }
+        if (stop)
+            break;
     }
     net->fb.running = false;
     gfi_net_train_prepare_end(net, &prep, true);

@@ -511,11 +511,7 @@ static int run_epoch(run *r, int32_t e, bool *stop)
  * row, take a value as a label it was never checked to be). */
 static int check_unchanged(run *r)
 {
-    const gfi_loss *now = &r->net->loss;
-    if (now->kind != r->loss_kind || now->per_step != r->loss_per_step)
-        return gfi_net_fail(r->net, GF_ERR_STATE, "%s: the loss was changed during the fit (in its callback): %s",
-                            FN, now->kind != r->loss_kind ? "another kind" : "per-step turned on or off");
-    return GF_OK;
+    return gfi_fit_check_loss_unchanged(r->net, FN, r->loss_kind, r->loss_per_step);
 }
 
 /* Before another epoch: the callback may have given a recurrent layer per-sample lengths or an initial state,

@@ -635,6 +635,9 @@ int gfi_check_layer_chunks(gf_net *net, const char *fn, const char *what, int64_
  * accepted.  GF_ERR_STATE with a message naming fn otherwise (fit.c). */
 int gfi_fit_check_layer_batches(gf_net *net, const char *fn, const char *shuffled, int64_t ntrain, int64_t nval,
                                 int64_t batch);
+/* After a fit's callback: GF_ERR_STATE naming fn when the net's loss kind or
+ * GF_LOSS_PARAM_PER_STEP is no longer what the fit began with (fit.c). */
+int gfi_fit_check_loss_unchanged(gf_net *net, const char *fn, int32_t kind, bool per_step);
 /* Output rows of the latest forward. */
 const float *gfi_net_output(const gf_net *net);
 /* The rows the loss and the metrics read a batch of the net's outputs in: batch rows of the output size, or

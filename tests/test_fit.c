@@ -469,6 +469,105 @@ static void test_turning_per_step_on_in_the_callback_stops_the_fit_with_a_state_
     gf_net_destroy(net);
 }
 
+/* gf_net_fit's callbacks, as swap_loss and turn_per_step_on: the loss the fit did not begin with. */
+static int swap_loss_v1(void *user, int32_t epoch, double mean_loss)
+{
+    (void)epoch;
+    (void)mean_loss;
+    return swap_loss(user, NULL);
+}
+
+static int turn_per_step_on_v1(void *user, int32_t epoch, double mean_loss)
+{
+    (void)epoch;
+    (void)mean_loss;
+    return turn_per_step_on(user, NULL);
+}
+
+/* Labels (one target per sample) to MSE (three): gf_net_fit ended on its next step's target count (GF_ERR_SHAPE)
+ * where gf_net_fit_v2 names the change (GF_ERR_STATE). */
+static void test_changing_the_loss_in_a_gf_net_fit_callback_stops_the_fit_with_a_state_error(void **state)
+{
+    (void)state;
+    gf_net *net = classifier(3, 0.01);
+    assert_int_equal(gf_net_fit(net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, 32, 5, swap_loss_v1, net, NULL),
+                     GF_ERR_STATE);
+    assert_non_null(strstr(gf_last_error(), "callback"));
+    assert_int_equal(gf_net_steps(net), (NTRAIN + 31) / 32); /* the first epoch's steps are kept */
+    gf_net_destroy(net);
+}
+
+/* MSE to MAE reads the same targets, but the fit checked and began with another loss: gf_net_fit went on with it
+ * while gf_net_fit_v2 stopped. */
+static void test_a_loss_swap_of_the_same_target_width_in_a_gf_net_fit_callback_is_a_state_error(void **state)
+{
+    (void)state;
+    gf_net *net;
+    gf_loss *mse;
+    assert_int_equal(gf_net_create(&net, FEATURES, 4), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, 1, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_loss_create(&mse, GF_LOSS_MAE), GF_OK); /* swap_loss sets MSE */
+    assert_int_equal(gf_net_set_loss(net, mse), GF_OK);
+    gf_loss_destroy(mse);
+    assert_int_equal(gf_net_fit(net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, 32, 3, swap_loss_v1, net, NULL),
+                     GF_ERR_STATE);
+    assert_int_equal(gf_net_steps(net), (NTRAIN + 31) / 32);
+    gf_net_destroy(net);
+}
+
+/* The sequence net of the gf_net_fit_v2 test above: per-step labels are T per sample, the fit gathered one. */
+static void test_turning_per_step_on_in_a_gf_net_fit_callback_stops_the_fit_with_a_state_error(void **state)
+{
+    (void)state;
+    enum { T = 5, F = 3, C = 6, N = 8 };
+    int64_t dims[2] = {T, F};
+    gf_net *net;
+    gf_loss *labels;
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_rnn(net, 4, GF_ACT_TANH, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, C, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_loss_create(&labels, GF_LOSS_SOFTMAX_CE_LABELS), GF_OK);
+    assert_int_equal(gf_net_set_loss(net, labels), GF_OK);
+    gf_loss_destroy(labels);
+    float x[N * T * F], t[N];
+    for (int i = 0; i < N * T * F; i++)
+        x[i] = (float)(i % 7) / 7.0f - 0.5f;
+    for (int i = 0; i < N; i++)
+        t[i] = (float)(T * C - 1 - i);
+    assert_int_equal(gf_net_fit(net, x, N * T * F, t, N, N, 4, 3, turn_per_step_on_v1, net, NULL), GF_ERR_STATE);
+    assert_non_null(strstr(gf_last_error(), "per-step"));
+    assert_int_equal(gf_net_steps(net), N / 4);
+    gf_net_destroy(net);
+}
+
+/* A swap in the callback of the last epoch: both entry points give the same answer. */
+static int swap_loss_and_stop_v1(void *user, int32_t epoch, double mean_loss)
+{
+    swap_loss_v1(user, epoch, mean_loss);
+    return 1;
+}
+static int swap_loss_and_stop(void *user, const gf_epoch_record *r)
+{
+    swap_loss(user, r);
+    return 1;
+}
+
+static void test_a_loss_changed_by_a_callback_that_stops_the_fit_gives_both_fits_a_state_error(void **state)
+{
+    (void)state;
+    gf_net *net = classifier(3, 0.01);
+    assert_int_equal(gf_net_fit(net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, 32, 5, swap_loss_and_stop_v1, net,
+                                NULL),
+                     GF_ERR_STATE);
+    gf_net_destroy(net);
+    net = classifier(3, 0.01);
+    gf_fit *f = split_options(0.2, 5);
+    assert_int_equal(gf_fit_set_callback(f, swap_loss_and_stop, net), GF_OK);
+    assert_int_equal(gf_net_fit_v2(net, tx, sizeof tx / sizeof *tx, ty, NTRAIN, NTRAIN, f), GF_ERR_STATE);
+    gf_fit_destroy(f);
+    gf_net_destroy(net);
+}
+
 /* A sequence net whose recurrent layer takes per-sample settings, and data for it (n samples of T x F). */
 enum { SEQ_T = 4, SEQ_F = 2, SEQ_N = 16, SEQ_BATCH = 4 };
 
@@ -1209,6 +1308,10 @@ int main(void)
         cmocka_unit_test(test_fit_from_a_fit_v2_callback_is_refused),
         cmocka_unit_test(test_changing_the_loss_in_the_callback_stops_the_fit_with_a_state_error),
         cmocka_unit_test(test_turning_per_step_on_in_the_callback_stops_the_fit_with_a_state_error),
+        cmocka_unit_test(test_changing_the_loss_in_a_gf_net_fit_callback_stops_the_fit_with_a_state_error),
+        cmocka_unit_test(test_a_loss_swap_of_the_same_target_width_in_a_gf_net_fit_callback_is_a_state_error),
+        cmocka_unit_test(test_turning_per_step_on_in_a_gf_net_fit_callback_stops_the_fit_with_a_state_error),
+        cmocka_unit_test(test_a_loss_changed_by_a_callback_that_stops_the_fit_gives_both_fits_a_state_error),
         cmocka_unit_test(test_per_sample_settings_set_in_a_fit_v2_callback_stop_a_shuffling_fit),
         cmocka_unit_test(test_per_sample_settings_set_in_a_fit_v2_callback_are_kept_by_an_ordered_fit),
         cmocka_unit_test(test_per_sample_settings_set_in_a_fit_callback_stop_the_fit),
