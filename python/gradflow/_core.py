@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from ctypes import byref, c_double, c_int32, c_int64, c_size_t
 
 from . import _decls as D
-from ._data import INT64_MAX, SIZE_MAX, _fmt_shape, as_floats, as_int, as_real, new_output, np
+from ._data import INT64_MAX, SIZE_MAX, _fmt_shape, as_flag, as_floats, as_int, as_real, new_output, np
 from ._enums import (INT32, ActivationKind, ActivationParam, ClipMode, FanMode, InitKind, LayerKind, LayerOption,
                      LossKind, LossParam, ModelField, OptimizerKind, OptimizerParam, SaveFlag, ShapeKind, enum_value,
                      to_enum)
@@ -600,9 +600,7 @@ class Loss(_Handle):
 
     @per_step.setter
     def per_step(self, value):
-        if isinstance(value, (str, bytes)) or value not in (0, 1):
-            raise InvalidArgumentError("Loss.per_step: expected True or False, got %r" % (value,))
-        self.set(LossParam.PER_STEP, 1.0 if value else 0.0)
+        self.set(LossParam.PER_STEP, 1.0 if as_flag(value, "per_step", "Loss.per_step") else 0.0)
 
     def target_width(self, outputs):
         """Width of a target row for predictions of width `outputs`."""
@@ -619,6 +617,7 @@ class Loss(_Handle):
         """
         where = "Loss.compute"
         h = self._ptr(where)
+        grad = as_flag(grad, "grad", where)
         p = as_floats(pred, "pred", where)
         if width is None:
             width = p.count // p.shape[0] if len(p.shape) >= 2 and p.shape[0] else p.count
@@ -670,7 +669,7 @@ class Penalty(_Handle):
         h = D.PenP()
         check(lib.gf_penalty_create(byref(h), as_real(l1, "l1", where), as_real(l2, "l2", where)))
         self._adopt(h)
-        if include_bias:
+        if as_flag(include_bias, "include_bias", where):
             self.include_bias = True
 
     def _get(self):
@@ -687,6 +686,7 @@ class Penalty(_Handle):
 
     @include_bias.setter
     def include_bias(self, on):
+        on = as_flag(on, "include_bias", "Penalty.include_bias")
         check(lib.gf_penalty_set_include_bias(self._ptr("Penalty.include_bias"), 1 if on else 0))
 
     def __repr__(self):
@@ -1220,7 +1220,8 @@ class _Recurrent(Layer):
         self._adopt(h)
         try:
             self.set_option("hidden", hidden)
-            self.set_option("return_sequences", 1 if return_sequences else 0)
+            self.set_option("return_sequences", 1 if as_flag(return_sequences, "return_sequences",
+                                                                 type(self).__name__) else 0)
             self.set_option("truncate", truncate)
             for name, value in options.items():
                 self.set_option(name, value)
@@ -1573,10 +1574,7 @@ class Net(_Handle):
     def input_grad_enabled(self, on):
         where = "Net.input_grad_enabled"
         h = self._ptr(where)
-        if on is None:
-            raise NullError("%s: value is None" % where)
-        if not isinstance(on, int) or on not in (0, 1):
-            raise DataTypeError("%s: expected True or False, got %r" % (where, on))
+        on = as_flag(on, "value", where)
         self._check(lib.gf_net_set_input_grad(h, 1 if on else 0))
 
     @property
@@ -1679,6 +1677,7 @@ class Net(_Handle):
 
     def set_progress(self, on):
         """Print epoch, loss, samples/s and time left to stderr during fit()."""
+        on = as_flag(on, "on", "Net.set_progress")
         self._check(lib.gf_net_set_progress(self._ptr("Net.set_progress"), 1 if on else 0))
 
     # ---- gradients
@@ -1784,6 +1783,7 @@ class Net(_Handle):
         order added, as Keras returns it; return_dict=True gives
         {"loss": ..., "accuracy": ...}.  batch_size predicts that many rows at
         a time (default: all at once)."""
+        return_dict = as_flag(return_dict, "return_dict", "Net.evaluate")
         if batch_size is not None or return_dict or lib.gf_net_metric_count(self._ptr("Net.evaluate")) > 0:
             from ._fit import evaluate
             return evaluate(self, x, target, batch_size, return_dict)
@@ -1958,7 +1958,7 @@ class Net(_Handle):
         known = {k for k, _, _, _ in slots}
         missing = [k for k, _, _, _ in slots if k not in state]
         unexpected = [k for k in state if k not in known]
-        if strict and (missing or unexpected):
+        if as_flag(strict, "strict", where) and (missing or unexpected):
             raise InvalidArgumentError("%s: missing keys %s, unexpected keys %s" % (where, missing, unexpected))
         staged = [(layer, block, _state_value(state[k], k, shape, where))
                   for k, layer, block, shape in slots if k in state]
@@ -1991,9 +1991,7 @@ class Net(_Handle):
 
 
 def _save_flags(training, where):
-    if not isinstance(training, (bool, int)) or training not in (0, 1):
-        raise DataTypeError("%s: training must be True or False, got %r" % (where, training))
-    return int(SaveFlag.TRAINING_STATE) if training else 0
+    return int(SaveFlag.TRAINING_STATE) if as_flag(training, "training", where) else 0
 
 
 def _path_bytes(path, where):

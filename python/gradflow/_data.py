@@ -260,6 +260,40 @@ def as_int(value, what, where, lo=-(2 ** 63), hi=INT64_MAX):
     return value
 
 
+def _describe(value):
+    """A short name for a refused argument: an array by its type and shape, not its (possibly huge) repr."""
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple):
+        return "%s of shape %s" % (type(value).__name__, _fmt_shape(shape))
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def as_flag(value, what, where):
+    """A Python bool from True/False, an integer 0 or 1 (numpy's too), numpy.bool_, or a 0-d array of those.
+
+    Anything else is refused rather than tested for truth: an array's truth value is ambiguous (numpy raises
+    its own ValueError) or depends on its size, "no" is true, and 0.5 is neither.  None is NullError, as for
+    the numbers (as_int, as_real); the rest DataTypeError."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        raise NullError("%s: %s is None; expected True or False" % (where, what))
+    v = value
+    # numpy.bool_ and 0-d arrays (numpy's, or a tensor's): their one value, found without importing numpy,
+    # so they are read the same when GRADFLOW_HIDE_NUMPY hides it.
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)) and not isinstance(value, str):
+        try:
+            v = value.item()
+        except Exception:
+            v = value
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, numbers.Integral) and v in (0, 1):
+        return bool(v)
+    raise DataTypeError("%s: %s must be True or False (or 0 or 1), got %s" % (where, what, _describe(value)))
+
+
 def as_real(value, what, where):
     """A Python float from a real number (NaN passes: C decides what is out of domain).
 

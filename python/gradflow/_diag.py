@@ -12,10 +12,10 @@ from typing import FrozenSet, NamedTuple
 
 from . import _decls as D
 from ._core import Net, _Handle, _i32, _path_bytes, _require, _u64
-from ._data import as_int, as_real, np
+from ._data import as_flag, as_int, as_real, np
 from ._enums import (DiagOption, DiagThreshold, Phase, Remedy, ReportFormat, Series, Stat, Tensor, VerdictKind,
                      enum_value)
-from ._errors import ClosedError, DataTypeError, RangeError, Status
+from ._errors import ClosedError, RangeError, Status
 from ._lib import check, lib
 
 NET = -1  # the layer index that names the whole net in verdict()
@@ -180,8 +180,7 @@ class Diagnostics(_Handle):
     def enable(self, on=True):
         """Observe training steps (and arm the guard); enable(False) is disable()."""
         where = "Diagnostics.enable"
-        if not isinstance(on, (bool, int)) or on not in (0, 1):
-            raise DataTypeError("%s: on must be True or False, got %r" % (where, on))
+        on = as_flag(on, "on", where)
         check(lib.gf_diag_enable(self._ptr(where), 1 if on else 0))
         self._enabled = bool(on)
 
@@ -222,9 +221,7 @@ class Diagnostics(_Handle):
         self.set_option(option, as_int(value, what, "Diagnostics." + what, -(2 ** 63), 2 ** 63 - 1))
 
     def _set_bool_option(self, option, on, what):
-        if not isinstance(on, (bool, int)) or on not in (0, 1):
-            raise DataTypeError("Diagnostics.%s: must be True or False, got %r" % (what, on))
-        self.set_option(option, bool(on))
+        self.set_option(option, as_flag(on, what, "Diagnostics." + what))
 
     history_size = property(lambda self: self._int_option(DiagOption.HISTORY),
                             lambda self, v: self._set_int_option(DiagOption.HISTORY, v, "history_size"),

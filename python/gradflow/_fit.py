@@ -14,7 +14,7 @@ from ctypes import byref, c_double, c_int32, sizeof
 
 from . import _decls as D
 from ._core import _Handle, _held, _i32, _size
-from ._data import HAVE_NUMPY, as_floats, as_real, np
+from ._data import HAVE_NUMPY, as_flag, as_floats, as_real, np
 from ._enums import FitOption, LossKind, MetricKind, Monitor, ScheduleKind, ScheduleParam, VerdictKind, enum_value, to_enum
 from ._errors import DataTypeError, InvalidArgumentError, ShapeError, StateError
 from ._lib import check, lib
@@ -93,7 +93,7 @@ class Schedule(_Handle):
         if p == ScheduleParam.MODE:
             value = {"min": 0, "max": 1, None: -1}.get(value, value)
         if p == ScheduleParam.PER_STEP:
-            value = 1 if value else 0
+            value = 1 if as_flag(value, "per_step", where) else 0
         check(lib.gf_schedule_set(self._ptr(where), p, as_real(value, str(param), where)))
 
     def get(self, param):
@@ -144,7 +144,7 @@ class EarlyStopping:
         if self.patience < 1:
             raise InvalidArgumentError("EarlyStopping: patience must be >= 1 (got %d)" % self.patience)
         self.min_delta = as_real(min_delta, "min_delta", "EarlyStopping")
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = as_flag(restore_best_weights, "restore_best_weights", "EarlyStopping")
 
     def __repr__(self):
         return "EarlyStopping(monitor=%r, patience=%d, min_delta=%g, restore_best_weights=%r)" % (
@@ -370,6 +370,7 @@ def fit(net, x, target, kw):
         raise StateError("%s: cannot call fit inside this net's own fit callback" % where)
     split = kw["validation_split"]
     kw["validation_split"] = 0.0 if split is None else as_real(split, "validation_split", where)
+    kw["shuffle"] = as_flag(kw["shuffle"], "shuffle", where)
     stopper, kw["schedule"], plain = _split_callbacks(kw["callbacks"], kw["schedule"], where)
     kw["stopper"] = stopper
     legacy = kw["callback"]
