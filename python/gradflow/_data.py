@@ -204,6 +204,23 @@ def _from_tensor(obj, what, where):
     return as_floats(data, what, where)
 
 
+def _unmasked(obj, what, where):
+    """The data of a numpy masked array none of whose values is masked; DataTypeError naming the first masked one
+    otherwise: its data there is whatever was left under the mask, and would be trained on as a real value.
+    Duck-typed, so a masked array is refused also when GRADFLOW_HIDE_NUMPY hides numpy (its buffer would be read)."""
+    mask = getattr(obj, "mask", None)
+    try:
+        masked = bool(mask.any())
+    except Exception as e:
+        raise DataTypeError("%s: %s (%s) has a mask gradflow cannot read: %s" % (where, what, type(obj).__name__, e)) \
+            from None
+    if masked:
+        first = tuple(int(i[0]) for i in mask.nonzero())
+        raise DataTypeError("%s: %s is a masked array with %d masked value(s), the first at index %s; fill them "
+                            "(.filled(value)) or leave those samples out" % (where, what, int(mask.sum()), list(first)))
+    return obj.data
+
+
 def as_floats(obj, what="data", where="gradflow"):
     """FloatData for any supported input; raises NullError / DataTypeError / ShapeError.
 
@@ -211,6 +228,8 @@ def as_floats(obj, what="data", where="gradflow"):
     """
     if obj is None:
         raise NullError("%s: %s is None" % (where, what))
+    if type(obj).__module__.startswith("numpy.ma"):
+        obj = _unmasked(obj, what, where)
     if np is not None and isinstance(obj, np.ndarray):
         return _from_numpy(obj, what, where)
     if isinstance(obj, array.array):
