@@ -437,26 +437,35 @@ static int turn_per_step_on(void *user, const gf_epoch_record *r)
     return 0;
 }
 
+/* The per-step layout tests' net: an RNN over T = 5 steps of F = 3 into C = 6 classes, one label per sample
+ * (softmax CE labels) in x (N x T x F) and t (N), each valid for the whole output, never a class of one step. */
+enum { LBL_T = 5, LBL_F = 3, LBL_C = 6, LBL_N = 8 };
+static gf_net *sequence_label_net(float *x, float *t)
+{
+    int64_t dims[2] = {LBL_T, LBL_F};
+    gf_net *net;
+    gf_loss *labels;
+    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 1), GF_OK);
+    assert_int_equal(gf_net_add_rnn(net, 4, GF_ACT_TANH, 1, NULL), GF_OK);
+    assert_int_equal(gf_net_add_dense(net, LBL_C, GF_ACT_IDENTITY, NULL), GF_OK);
+    assert_int_equal(gf_loss_create(&labels, GF_LOSS_SOFTMAX_CE_LABELS), GF_OK);
+    assert_int_equal(gf_net_set_loss(net, labels), GF_OK);
+    gf_loss_destroy(labels);
+    for (int i = 0; i < LBL_N * LBL_T * LBL_F; i++)
+        x[i] = (float)(i % 7) / 7.0f - 0.5f;
+    for (int i = 0; i < LBL_N; i++)
+        t[i] = (float)(LBL_T * LBL_C - 1 - i);
+    return net;
+}
+
 /* Same kind, other layout: one label in [0, T*C) per sample becomes T labels in [0, C) per sample, which the fit's
  * gathered one-per-sample targets do not hold. */
 static void test_turning_per_step_on_in_the_callback_stops_the_fit_with_a_state_error(void **state)
 {
     (void)state;
-    enum { T = 5, F = 3, C = 6, N = 8 };
-    int64_t dims[2] = {T, F};
-    gf_net *net;
-    gf_loss *labels;
-    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 1), GF_OK);
-    assert_int_equal(gf_net_add_rnn(net, 4, GF_ACT_TANH, 1, NULL), GF_OK);
-    assert_int_equal(gf_net_add_dense(net, C, GF_ACT_IDENTITY, NULL), GF_OK);
-    assert_int_equal(gf_loss_create(&labels, GF_LOSS_SOFTMAX_CE_LABELS), GF_OK);
-    assert_int_equal(gf_net_set_loss(net, labels), GF_OK);
-    gf_loss_destroy(labels);
+    enum { T = LBL_T, F = LBL_F, N = LBL_N };
     float x[N * T * F], t[N];
-    for (int i = 0; i < N * T * F; i++)
-        x[i] = (float)(i % 7) / 7.0f - 0.5f;
-    for (int i = 0; i < N; i++)
-        t[i] = (float)(T * C - 1 - i); /* valid for the whole output, never a class of one step */
+    gf_net *net = sequence_label_net(x, t);
     gf_fit *f;
     assert_int_equal(gf_fit_create(&f), GF_OK);
     assert_int_equal(gf_fit_set(f, GF_FIT_EPOCHS, 3), GF_OK);
@@ -519,21 +528,9 @@ static void test_a_loss_swap_of_the_same_target_width_in_a_gf_net_fit_callback_i
 static void test_turning_per_step_on_in_a_gf_net_fit_callback_stops_the_fit_with_a_state_error(void **state)
 {
     (void)state;
-    enum { T = 5, F = 3, C = 6, N = 8 };
-    int64_t dims[2] = {T, F};
-    gf_net *net;
-    gf_loss *labels;
-    assert_int_equal(gf_net_create_shaped(&net, GF_SHAPE_SEQUENCE, dims, 2, 1), GF_OK);
-    assert_int_equal(gf_net_add_rnn(net, 4, GF_ACT_TANH, 1, NULL), GF_OK);
-    assert_int_equal(gf_net_add_dense(net, C, GF_ACT_IDENTITY, NULL), GF_OK);
-    assert_int_equal(gf_loss_create(&labels, GF_LOSS_SOFTMAX_CE_LABELS), GF_OK);
-    assert_int_equal(gf_net_set_loss(net, labels), GF_OK);
-    gf_loss_destroy(labels);
+    enum { T = LBL_T, F = LBL_F, N = LBL_N };
     float x[N * T * F], t[N];
-    for (int i = 0; i < N * T * F; i++)
-        x[i] = (float)(i % 7) / 7.0f - 0.5f;
-    for (int i = 0; i < N; i++)
-        t[i] = (float)(T * C - 1 - i);
+    gf_net *net = sequence_label_net(x, t);
     assert_int_equal(gf_net_fit(net, x, N * T * F, t, N, N, 4, 3, turn_per_step_on_v1, net, NULL), GF_ERR_STATE);
     assert_non_null(strstr(gf_last_error(), "per-step"));
     assert_int_equal(gf_net_steps(net), N / 4);
